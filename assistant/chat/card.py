@@ -1,0 +1,37 @@
+"""The plan as a readable card: each choice with its one-line reason."""
+
+from __future__ import annotations
+
+from ..plan import Plan
+
+LABELS = {
+    "en": {"task": "Task", "data": "Data", "model": "Base model", "method": "Method", "lora": "LoRA",
+           "train": "Training", "eval": "Evaluation", "memory": "Memory", "time": "Time"},
+    "zh": {"task": "任务", "data": "数据", "model": "基础模型", "method": "方法", "lora": "LoRA",
+           "train": "训练", "eval": "评估", "memory": "显存/内存", "time": "时间"},
+}
+
+
+def render_card(plan: Plan, lang: str = "en") -> str:
+    """Markdown: one row per choice, value and reason."""
+    L = LABELS["zh" if lang == "zh" else "en"]
+    r, d, t, lo, res = plan.reasons, plan.data, plan.training, plan.lora, plan.resources
+    data = (f"{d.rows} rows, {d.format}" + (f" ({', '.join(d.input_columns)} → {d.output_column})" if d.format == "columns" else "")
+            if d.path else "—")
+    rows = [
+        (L["task"], f"{plan.task.type or '?'} ({plan.task.language})", r.get("task.type", "")),
+        (L["data"], data, r.get("data.format", "") + ("; " + r["data.validation_fraction"] if "data.validation_fraction" in r else "")),
+        (L["model"], f"{plan.base_model.name} ({plan.base_model.params_b:g}B)", r.get("base_model", "")),
+        (L["method"], lo.method.upper(), r.get("lora.method", "")),
+        (L["lora"], f"r={lo.r}, alpha={lo.alpha}, dropout={lo.dropout}, {lo.target_modules if isinstance(lo.target_modules, str) else ', '.join(lo.target_modules)}",
+         r.get("lora.r", "")),
+        (L["train"], f"{t.epochs:g} epochs, lr {t.learning_rate:g}, batch {t.batch_size}×{t.gradient_accumulation}, "
+                     f"max length {t.max_length}, {t.precision}" + (", checkpointing" if t.gradient_checkpointing else ""),
+         "; ".join(x for x in (r.get("training.epochs", ""), r.get("training.max_length", "")) if x)),
+        (L["eval"], ", ".join(plan.evaluation.metrics) or "—", r.get("evaluation.metrics", "")),
+        (L["memory"], f"~{res.estimated_peak_gb:.1f} GB on {res.gpu_name or res.device.upper()}"
+                      + ("" if res.fits else " — does NOT fit"), r.get("resources.estimated_peak_gb", "")),
+        (L["time"], f"~{max(res.estimated_minutes, 0.1):.1f} min", r.get("resources.device", "")),
+    ]
+    head = f"**Plan: {plan.name or 'untitled'}**\n\n| | | why |\n|---|---|---|\n"
+    return head + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)

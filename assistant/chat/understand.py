@@ -1,0 +1,126 @@
+"""Understanding one user turn: intents and slots from free text, in English and Chinese.
+
+The rule-based understander always works offline. Each turn yields an `Intents` object holding only what
+that turn said; the conversation applies turns in order, so the later word wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..models.catalog import CATALOG, find
+from ..models.estimate import gpu_info
+
+# Ordered: more specific tasks first ("translate" beats "text"; "summarize" beats "rewrite").
+TASK_PATTERNS: list[tuple[str, str]] = [
+    ("translation", r"translat|翻译|译成|译为|英译中|中译英"),
+    ("summarization", r"summar|tl;?dr|abstract|condense|摘要|总结|概括|归纳"),
+    ("extraction", r"extract|pull out|named entit|\bner\b|parse .* into json|to json|fields? from|抽取|提取|识别.*实体|实体"),
+    ("classification", r"classif|categori[sz]|sentiment|label|spam|intent detection|detect .*intent|tag .* as|"
+                       r"positive or negative|分类|情感|类别|打标签|判断.*(正面|负面)|识别意图|意图识别"),
+    ("code", r"\bcode\b|coding|program|python|javascript|\bsql\b|function|代码|编程|写程序"),
+    ("qa", r"question|answer|\bq&a\b|\bqa\b|faq|问答|回答问题|答疑"),
+    ("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|改写|润色|重写|转述|改成"),
+    ("chat", r"chat|convers|assistant|customer support|dialog|persona|聊天|对话|客服|助手"),
+]
+
+NUM = r"(\d+(?:\.\d+)?)"
+
+
+@dataclass
+class Intents:
+    """What one turn said. None / empty means the turn did not mention it."""
+
+    task_type: str | None = None
+    language: str | None = None
+    base_model: str | None = None
+    gpu_name: str | None = None
+    gpu_memory_gb: float | None = None
+    method: str | None = None
+    preference: str | None = None  # "fast" or "quality"
+    epochs: float | None = None
+    r: int | None = None
+    learning_rate: float | None = None
+    max_length: int | None = None
+    batch_size: int | None = None
+    start: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def said(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, False, [])}
+
+
+def understand(text: str) -> Intents:
+    t = text.strip()
+    low = t.lower()
+    it = Intents()
+    for task, pat in TASK_PATTERNS:
+        if re.search(pat, low):
+            it.task_type = task
+            break
+    it.language = _language(t, low)
+    it.base_model = _model(low)
+    _gpu(low, it)
+    if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|不用\s*qlora|不要\s*qlora|full lora|plain lora", low):
+        it.method = "lora"
+    elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
+        it.method = "qlora"
+    if re.search(r"\bfast|quick|asap|hurry|快速|尽快|快一点|快点", low):
+        it.preference = "fast"
+    elif re.search(r"best quality|high quality|highest quality|accura|质量最好|效果最好|高质量|最好的效果", low):
+        it.preference = "quality"
+    if m := re.search(NUM + r"\s*(?:epochs?|个?轮|遍|个epoch)", low) or re.search(r"epochs?\s*(?:to|=|:)?\s*" + NUM, low):
+        it.epochs = float(m.group(1))
+    if m := re.search(r"(?:rank|\br)\s*(?:to|=|:|of)?\s*(\d+)|秩\s*(?:为|设为|=)?\s*(\d+)", low):
+        it.r = int(m.group(1) or m.group(2))
+    if m := re.search(r"(?:learning rate|\blr|学习率)\s*(?:to|=|:|of|为|设为)?\s*(\d+(?:\.\d+)?(?:e-?\d+)?)", low):
+        it.learning_rate = float(m.group(1))
+    if m := re.search(r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)? length)|最大长度|序列长度)\s*(?:to|=|:|of|为)?\s*(\d+)", low):
+        it.max_length = int(m.group(1))
+    if m := re.search(r"batch(?: size)?\s*(?:to|=|:|of)?\s*(\d+)|批大小\s*(?:为|=)?\s*(\d+)", low):
+        it.batch_size = int(m.group(1) or m.group(2))
+    if re.search(r"^(start|go|run it|train|yes,? start|开始|开始训练)\b", low):
+        it.start = True
+    return it
+
+
+def _language(t: str, low: str) -> str | None:
+    if re.search(r"in chinese|chinese (text|review|data|document)|mandarin|中文|汉语|简体|繁体", low):
+        return "zh"
+    if re.search(r"in english|english (text|review|data)|英文|英语", low):
+        return "en"
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", t))
+    return "zh" if cjk >= 4 else None
+
+
+def _model(low: str) -> str | None:
+    # Exact catalog names or hub ids first.
+    for m in sorted(CATALOG, key=lambda m: len(m.name), reverse=True):
+        if m.name.lower() in low or m.hub_id.lower() in low:
+            return m.name
+    # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "smollm2".
+    if m := re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[\w.\- ]*?(\d+(?:\.\d+)?)\s*b\b", low):
+        family, size = m.group(1), float(m.group(2))
+        cands = [c for c in CATALOG if c.name.lower().startswith(family[:4]) and not c.code]
+        if cands:
+            return min(cands, key=lambda c: abs(c.params_b - size)).name
+    for word in re.findall(r"[a-z][\w.\-]+", low):
+        entry = find(word)
+        if entry and len(word) > 3:
+            return entry.name
+    return None
+
+
+def _gpu(low: str, it: Intents) -> None:
+    if re.search(r"no gpu|without (a )?gpu|cpu only|only (a )?cpu|on (my )?cpu|laptop without|没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu", low):
+        it.gpu_name, it.gpu_memory_gb = "", 0.0
+        return
+    m = re.search(r"(rtx\s*\d{4}|gtx\s*\d{4}|(?<!\d)\d{4}(?!\d)|\bh200\b|\bh100\b|\ba100\b|\ba6000\b|\bl40s?\b|\ba10\b|\bl4\b|\bt4\b|\bv100\b)", low)
+    if m and (info := gpu_info(m.group(1))):
+        it.gpu_name = m.group(1).upper().replace("RTX", "RTX ").replace("  ", " ").strip()
+        it.gpu_memory_gb = info[0]
+    if mm := re.search(NUM + r"\s*(?:gb|gib|g\b|g的|g显存|gb显存|g 显存)", low):
+        it.gpu_memory_gb = float(mm.group(1))
+        if "fit" in low or "适配" in low or "放进" in low:
+            it.notes.append("fit")

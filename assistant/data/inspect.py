@@ -1,0 +1,193 @@
+"""The data doctor: detect a file's format and column mapping, check it, and describe it.
+
+Formats: `alpaca` (instruction/input/output), `sharegpt` (conversations of from/value), `messages`
+(role/content), `prompt_completion` (prompt/completion), `columns` (any table: which columns are the input
+and which is the output is found from their names, in English and Chinese, and from their values).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .load import DataError, read_rows, sha256_file
+
+OUTPUT_NAMES = [
+    "label", "labels", "category", "class", "sentiment", "intent", "target", "output", "answer", "response",
+    "summary", "translation", "completion", "rewrite", "rewritten", "result", "y", "tag", "topic",
+    "标签", "类别", "分类", "情感", "意图", "答案", "回答", "输出", "摘要", "译文", "翻译", "结果", "改写",
+]
+INPUT_NAMES = [
+    "text", "input", "sentence", "review", "content", "question", "document", "article", "source", "prompt",
+    "query", "context", "body", "message", "comment", "passage", "x", "src",
+    "文本", "内容", "输入", "问题", "句子", "评论", "原文", "文章", "正文", "评价", "问句",
+]
+ROLE_MAP = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+            "model": "assistant", "bot": "assistant", "system": "system"}
+
+
+@dataclass
+class DataReport:
+    path: str
+    sha256: str
+    format: str
+    rows: int
+    input_columns: list[str] = field(default_factory=list)
+    output_column: str | None = None
+    labels: dict[str, int] = field(default_factory=dict)
+    """Label → count when the output looks like a label (few distinct short values)."""
+    warnings: list[str] = field(default_factory=list)
+    chars_median: int = 0
+    chars_p95: int = 0
+    language: str = "en"
+    """`zh` when most text is Chinese, else `en`."""
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def looks_like_labels(self) -> bool:
+        return bool(self.labels)
+
+
+def inspect_file(path: str | Path) -> DataReport:
+    """Read and describe a data file. Raises DataError naming the file (and line) when it is unusable."""
+    rows = read_rows(path)
+    fmt = detect_format(rows)
+    report = DataReport(path=str(path), sha256=sha256_file(path), format=fmt, rows=len(rows))
+    if fmt == "columns":
+        report.input_columns, report.output_column = map_columns(path, rows)
+    examples = to_examples(rows, report)
+    _check(path, rows, examples, report)
+    report.preview = rows[:5]
+    return report
+
+
+def detect_format(rows: list[dict[str, Any]]) -> str:
+    keys = {k.lower() for k in rows[0]}
+    if "messages" in keys and isinstance(_get(rows[0], "messages"), list):
+        return "messages"
+    if "conversations" in keys and isinstance(_get(rows[0], "conversations"), list):
+        return "sharegpt"
+    if {"instruction", "output"} <= keys:
+        return "alpaca"
+    if {"prompt", "completion"} <= keys:
+        return "prompt_completion"
+    return "columns"
+
+
+def _get(row: dict[str, Any], key: str) -> Any:
+    for k, v in row.items():
+        if k.lower() == key:
+            return v
+    return None
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else str(v).strip()
+
+
+def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str], str]:
+    """Pick input columns and the output column of a table, from names first, then from values."""
+    columns = list(rows[0].keys())
+    textual = [c for c in columns if sum(bool(_text(r.get(c))) for r in rows) >= max(1, len(rows) // 2)]
+    if not textual:
+        raise DataError(path, f"no column holds text (columns: {', '.join(map(str, columns)) or 'none'})")
+
+    def by_name(names: list[str], pool: list[str]) -> str | None:
+        lowered = {str(c).strip().lower(): c for c in pool}
+        for n in names:
+            if n in lowered:
+                return lowered[n]
+        return None
+
+    output = by_name(OUTPUT_NAMES, textual)
+    if output is None and len(textual) >= 2:
+        # A column with few repeating values is a label; otherwise the last column is the output.
+        distinct = {c: len({_text(r.get(c)) for r in rows}) for c in textual}
+        label_like = [c for c in textual if distinct[c] <= max(2, min(50, len(rows) // 4))]
+        output = label_like[-1] if label_like else textual[-1]
+    inputs = [c for c in textual if c != output]
+    named_input = by_name(INPUT_NAMES, inputs)
+    if named_input is not None:
+        # Keep other inputs only if they are named as inputs too (ids and dates are not inputs).
+        inputs = [c for c in inputs if str(c).strip().lower() in INPUT_NAMES] or [named_input]
+    if output is None or not inputs:
+        raise DataError(
+            path,
+            f"no usable text column: need an input column and an output column, found {', '.join(map(str, columns))}. "
+            "Name them e.g. `text,label` or `input,output`",
+        )
+    return inputs, output
+
+
+def to_examples(rows: list[dict[str, Any]], report: DataReport) -> list[dict[str, Any]]:
+    """Rows as {"prompt": str | messages, "completion": str} examples, whatever the format."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        if report.format == "columns":
+            parts = [_text(row.get(c)) for c in report.input_columns]
+            prompt = parts[0] if len(parts) == 1 else "\n".join(
+                f"{c}: {p}" for c, p in zip(report.input_columns, parts))
+            out.append({"prompt": prompt, "completion": _text(row.get(report.output_column))})
+        elif report.format == "alpaca":
+            instr, inp = _text(_get(row, "instruction")), _text(_get(row, "input"))
+            out.append({"prompt": f"{instr}\n\n{inp}" if inp else instr, "completion": _text(_get(row, "output"))})
+        elif report.format == "prompt_completion":
+            out.append({"prompt": _text(_get(row, "prompt")), "completion": _text(_get(row, "completion"))})
+        else:
+            key = "messages" if report.format == "messages" else "conversations"
+            out.append(_split_conversation(_get(row, key) or []))
+    return out
+
+
+def _split_conversation(turns: list[Any]) -> dict[str, Any]:
+    msgs = []
+    for t in turns:
+        if not isinstance(t, dict):
+            continue
+        role = ROLE_MAP.get(str(t.get("role", t.get("from", ""))).lower(), "user")
+        msgs.append({"role": role, "content": _text(t.get("content", t.get("value")))})
+    # Train on the last assistant turn; earlier turns are context.
+    last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=-1)
+    if last < 0:
+        return {"prompt": msgs, "completion": ""}
+    return {"prompt": msgs[:last], "completion": msgs[last]["content"]}
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str, Any]], report: DataReport) -> None:
+    def prompt_text(e: dict[str, Any]) -> str:
+        p = e["prompt"]
+        return p if isinstance(p, str) else " ".join(m["content"] for m in p)
+
+    empty_out = [i for i, e in enumerate(examples, start=1) if not e["completion"]]
+    empty_in = [i for i, e in enumerate(examples, start=1) if not prompt_text(e)]
+    if len(empty_out) == len(examples):
+        raise DataError(path, "every row has an empty output; there is nothing to learn")
+    if len(empty_in) == len(examples):
+        raise DataError(path, "every row has an empty input")
+    if empty_out:
+        report.warnings.append(f"{len(empty_out)} rows have an empty output and will be skipped (first: row {empty_out[0]})")
+    if empty_in:
+        report.warnings.append(f"{len(empty_in)} rows have an empty input and will be skipped (first: row {empty_in[0]})")
+    keys = Counter((prompt_text(e), e["completion"]) for e in examples)
+    dupes = sum(n - 1 for n in keys.values() if n > 1)
+    if dupes:
+        report.warnings.append(f"{dupes} duplicate rows")
+    lengths = sorted(len(prompt_text(e)) + len(e["completion"]) for e in examples)
+    report.chars_median = lengths[len(lengths) // 2]
+    report.chars_p95 = lengths[min(len(lengths) - 1, int(len(lengths) * 0.95))]
+    sample = " ".join(prompt_text(e) for e in examples[:200])
+    report.language = "zh" if len(CJK.findall(sample)) > 0.2 * max(1, len(sample.replace(" ", ""))) else "en"
+    outs = Counter(e["completion"] for e in examples if e["completion"])
+    short = all(len(o) <= 40 for o in outs)
+    if short and len(outs) <= max(2, min(50, len(examples) // 4)):
+        report.labels = dict(outs.most_common())
+        tiny = [label for label, n in outs.items() if n < 5]
+        if tiny:
+            report.warnings.append(f"tiny classes (fewer than 5 rows): {', '.join(tiny)}")
+    report.rows = len(examples) - len(set(empty_out) | set(empty_in))

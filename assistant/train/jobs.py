@@ -1,0 +1,124 @@
+"""The job queue: submit, dispatch, cancel, resume, and reconcile after a restart.
+
+The queue lives in the registry database. One job runs at a time; each runs in its own worker process,
+started in a new session so that neither a closed browser nor a stopped web server stops it. Whoever
+notices the queue idle (the app at start and on each poll, a worker when it ends) dispatches the next job.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from ..config import Home
+from ..plan import Plan
+from ..registry.db import Registry, now
+
+
+class JobError(RuntimeError):
+    """A job operation that cannot be done (unknown job, wrong state); the message says why."""
+
+
+def submit(registry: Registry, plan: Plan, conversation: list[str] | None = None, start: bool = True) -> int:
+    """Queue a validated, ready plan; start it when nothing else runs. Returns the job id."""
+    plan.validate(require_ready=True)
+    d = plan.data
+    registry.add_dataset(d.sha256 or "", d.path or "", d.rows, d.format or "",
+                         {"input_columns": d.input_columns, "output_column": d.output_column})
+    plan_id = registry.add_plan(plan.to_json(), conversation)
+    job_id = registry.submit_job(plan_id)
+    if start:
+        dispatch(registry.home, registry)
+    return job_id
+
+
+def dispatch(home: Home, registry: Registry | None = None) -> int | None:
+    """Start a worker for the oldest queued job if none is running. Returns the started job's id."""
+    registry = registry or Registry(home)
+    reconcile(registry)
+    job = registry.claim_next_job()
+    if job is None:
+        return None
+    out = home.job_dir(job["id"])
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "worker.log", "ab") as logf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.train.worker", "--home", str(home.root), "--job", str(job["id"])],
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=str(Path(__file__).resolve().parents[2]), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    registry.update_job(job["id"], pid=proc.pid)
+    return job["id"]
+
+
+def is_worker_alive(pid: int | None) -> bool:
+    """True when `pid` is a live Tailor worker (not a zombie, not a recycled pid of another program)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            _reap(pid)
+            return False
+        return b"assistant.train.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust kill(0)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def reconcile(registry: Registry) -> list[int]:
+    """Mark running jobs whose worker died as failed (they can be resumed). Returns their ids."""
+    dead = []
+    for job in registry.jobs(status="running"):
+        if job["pid"] and not is_worker_alive(job["pid"]):
+            registry.update_job(job["id"], status="failed", finished=now(), pid=None,
+                                error="the worker process died (killed or crashed); resume continues from the last checkpoint")
+            registry.add_log(job["id"], "worker died; marked failed")
+            dead.append(job["id"])
+    return dead
+
+
+def cancel(registry: Registry, job_id: int) -> str:
+    """Cancel a queued or running job. A running worker stops after its current step."""
+    job = _get(registry, job_id)
+    if job["status"] == "queued":
+        registry.update_job(job_id, status="cancelled", finished=now())
+        return "cancelled"
+    if job["status"] != "running":
+        raise JobError(f"job {job_id} is {job['status']}; only queued or running jobs can be cancelled")
+    registry.update_job(job_id, cancel_requested=1)
+    if job["pid"] and is_worker_alive(job["pid"]):
+        os.kill(job["pid"], signal.SIGTERM)
+    return "cancelling"
+
+
+def resume(registry: Registry, job_id: int) -> int | None:
+    """Queue a failed or cancelled job again; it continues from its last checkpoint."""
+    job = _get(registry, job_id)
+    if job["status"] not in ("failed", "cancelled"):
+        raise JobError(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be resumed")
+    registry.update_job(job_id, status="queued", cancel_requested=0, error=None, finished=None)
+    registry.add_log(job_id, "resumed")
+    return dispatch(registry.home, registry)
+
+
+def _get(registry: Registry, job_id: int) -> dict:
+    job = registry.job(job_id)
+    if job is None:
+        raise JobError(f"no job {job_id}")
+    return job

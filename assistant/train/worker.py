@@ -1,0 +1,235 @@
+"""The training worker: one process runs one job, from plan to registered adapter.
+
+    python -m assistant.train.worker --home HOME --job ID
+
+It reads the job and its plan from the registry, trains with TRL's SFTTrainer and a PEFT LoRA config,
+streams step metrics and a log back to the registry, checkpoints as the plan says (a resumed job continues
+from its last checkpoint), and on success stores and registers the adapter. SIGTERM cancels cleanly: the
+step in progress finishes, nothing is registered, the job is marked cancelled. When it ends it starts the
+next queued job, so the queue drains with no daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from ..config import Home
+from ..plan import Plan
+from ..registry.db import Registry, now
+
+
+class Cancelled(Exception):
+    pass
+
+
+def run_job(home: Home, job_id: int) -> str:
+    """Train the job; returns its final status. Never raises for training failures (they are recorded)."""
+    registry = Registry(home)
+    job = registry.job(job_id)
+    plan_row = registry.plan(job["plan_id"])
+    plan = Plan.from_json(plan_row["json"])
+    out = home.job_dir(job_id)
+    out.mkdir(parents=True, exist_ok=True)
+    log_file = out / "training_log.jsonl"
+    registry.update_job(job_id, pid=os.getpid(), status="running")
+    cancel = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: cancel.__setitem__("flag", True))
+
+    def log(line: str) -> None:
+        registry.add_log(job_id, line)
+        print(line, flush=True)
+
+    try:
+        record = train(plan, registry, job_id, job["plan_id"], out, log, log_file, cancel)
+        registry.update_job(job_id, status="succeeded", finished=now(), adapter_id=record["id"], pid=None)
+        log(f"registered adapter {record['name']} v{record['version']}")
+        return "succeeded"
+    except Cancelled:
+        registry.update_job(job_id, status="cancelled", finished=now(), pid=None)
+        log("cancelled: nothing was registered")
+        return "cancelled"
+    except Exception as e:  # noqa: BLE001 - every failure is recorded in plain words
+        reason = explain_failure(e, plan)
+        registry.update_job(job_id, status="failed", finished=now(), error=reason, pid=None)
+        log(f"failed: {reason}")
+        (out / "traceback.txt").write_text(traceback.format_exc())
+        return "failed"
+
+
+def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, log, log_file: Path, cancel: dict) -> dict:
+    """resolve model → load data → build trainer → train → save → register."""
+    from ..data import chat_examples, split_examples
+    from ..models.catalog import find
+    from ..models.resolve import resolve_source
+    from ..registry.store import store_adapter
+
+    source = resolve_source(plan.base_model.source, registry.home.models, log)
+    log(f"base model: {plan.base_model.name} from {source}")
+    examples = chat_examples(plan)
+    train_rows, val_rows = split_examples(examples, plan.data.validation_fraction, plan.data.split_seed, plan.data.stratify)
+    log(f"data: {len(train_rows)} training rows, {len(val_rows)} held out")
+    trainer = build_trainer(plan, source, train_rows, val_rows, out, registry, job_id, log, log_file, cancel)
+    checkpoint = latest_checkpoint(out)
+    if checkpoint:
+        log(f"resuming from {checkpoint.name}")
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if cancel["flag"]:
+        raise Cancelled()
+    metrics = {"train_loss": round(float(result.training_loss), 4), "train_seconds": round(time.time() - started, 1)}
+    if val_rows:
+        ev = trainer.evaluate()
+        metrics["eval_loss"] = round(float(ev["eval_loss"]), 4)
+    if cancel["flag"]:
+        raise Cancelled()
+    final = out / "adapter"
+    trainer.model.save_pretrained(final)
+    tokenizer = trainer.processing_class
+    extra = []
+    if getattr(tokenizer, "_tailor_default_template", False):
+        tokenizer.save_pretrained(final)
+        extra = [final / n for n in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")]
+    entry = find(plan.base_model.source)
+    base_hub_id = entry.hub_id if entry else plan.base_model.source
+    return store_adapter(registry, final, plan.to_dict(), job_id=job_id, plan_id=plan_id, base_hub_id=base_hub_id,
+                         base_source=source, metrics=metrics, log_file=log_file, extra_files=extra,
+                         library_versions=library_versions())
+
+
+def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, registry: Registry, job_id: int,
+                  log, log_file: Path, cancel: dict):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from ..models.resolve import load_tokenizer
+    from . import recipe
+
+    tokenizer = load_tokenizer(source)
+    tokenizer._tailor_default_template = recipe.ensure_chat_template(tokenizer)
+    model = recipe.load_base(plan, source)
+    args = SFTConfig(**recipe.sft_config_kwargs(plan, out, has_eval=bool(val_rows)))
+    steps_per_epoch = math.ceil(len(train_rows) / (plan.training.batch_size * plan.training.gradient_accumulation))
+    total = plan.training.max_steps if plan.training.max_steps > 0 else math.ceil(steps_per_epoch * plan.training.epochs)
+    registry.update_job(job_id, total_steps=total)
+    callbacks = [_progress_callback(registry, job_id, total, log_file, cancel)]
+    if val_rows and plan.training.early_stopping_patience > 0:
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=plan.training.early_stopping_patience))
+    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
+                      eval_dataset=Dataset.from_list(val_rows) if val_rows else None, processing_class=tokenizer,
+                      peft_config=recipe.lora_config(plan), callbacks=callbacks)
+
+
+def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Path, cancel: dict):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        """Streams metrics to the registry and stops training when a cancel arrives."""
+
+        def __init__(self):
+            self.t0 = time.time()
+            self.tokens0 = 0
+            self.step0 = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.t0, self.step0, self.tokens0 = time.time(), state.global_step, state.num_input_tokens_seen or 0
+
+        def on_step_end(self, args, state, control, **kw):
+            if cancel["flag"] or _cancel_requested(registry, job_id):
+                cancel["flag"] = True
+                control.should_training_stop = True
+                control.should_save = False
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            logs = logs or {}
+            if "loss" not in logs and "eval_loss" not in logs:
+                return
+            elapsed = max(1e-6, time.time() - self.t0)
+            done = state.global_step - (self.step0 or 0)
+            tokens = (state.num_input_tokens_seen or 0) - self.tokens0
+            eta = (total - state.global_step) * elapsed / done if done else None
+            peak = None
+            try:
+                import torch
+
+                if torch.cuda.is_available():
+                    peak = torch.cuda.max_memory_allocated() / 1024**3
+            except ImportError:
+                pass
+            metric = {"step": state.global_step, "epoch": state.epoch, "loss": logs.get("loss"),
+                      "eval_loss": logs.get("eval_loss"), "learning_rate": logs.get("learning_rate"),
+                      "tokens_per_second": tokens / elapsed if tokens else None, "peak_memory_gb": peak,
+                      "eta_seconds": eta}
+            registry.add_metric(job_id, metric)
+            registry.update_job(job_id, step=state.global_step)
+            with open(log_file, "a", encoding="utf-8") as f:
+                f.write(json.dumps({k: v for k, v in metric.items() if v is not None}) + "\n")
+
+    return Progress()
+
+
+def _cancel_requested(registry: Registry, job_id: int) -> bool:
+    row = registry.db.execute("select cancel_requested from jobs where id = ?", [job_id]).fetchone()
+    return bool(row and row[0])
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    cps = sorted((p for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists()),
+                 key=lambda p: int(p.name.split("-")[-1]))
+    return cps[-1] if cps else None
+
+
+def library_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("torch", "transformers", "peft", "trl", "datasets", "accelerate"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def explain_failure(e: Exception, plan: Plan) -> str:
+    """A failure in plain words, with what to do."""
+    from ..data import DataError
+    from ..models.resolve import ModelNotFound
+
+    text = str(e)
+    if isinstance(e, DataError):
+        return f"bad data: {text}. Fix the file and start again."
+    if isinstance(e, ModelNotFound):
+        return f"missing model: {text}"
+    if "out of memory" in text.lower() or type(e).__name__ == "OutOfMemoryError":
+        r = plan.resources
+        return (f"out of memory: the plan needs about {r.estimated_peak_gb:.1f} GB, your GPU has "
+                f"{r.gpu_memory_gb:g} GB; try QLoRA or a smaller batch (say “make it fit in "
+                f"{max(1, int(r.gpu_memory_gb * 0.8))}GB”)")
+    return f"{type(e).__name__}: {text[:500]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--home", required=True)
+    ap.add_argument("--job", type=int, required=True)
+    args = ap.parse_args(argv)
+    home = Home.resolve(args.home)
+    status = run_job(home, args.job)
+    from .jobs import dispatch
+
+    dispatch(home)
+    return 0 if status in ("succeeded", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

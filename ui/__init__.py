@@ -1,0 +1,2 @@
+"""The Gradio web app. The library (assistant/) never imports this package."""
+

@@ -1,0 +1,339 @@
+"""The web app: `build_app()` returns the Gradio Blocks; `serve()` runs it with the API on one server.
+
+Thin by rule: each tab has a small builder, and each handler calls the library with plain values and
+returns named results. Long work never runs in a handler: training runs in worker processes (the page
+only reads their state from the registry) and inference in the engine's own thread.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import gradio as gr
+
+from assistant.chat import converse
+from assistant.config import Home
+from assistant.data import DataError, inspect_file, save_upload
+from assistant.models.resolve import detect_gpu
+from assistant.plan import Plan, PlanError
+from assistant.registry import Registry
+from assistant.registry.store import export_zip
+from assistant.serve.engine import Engine, EngineError, GenerationSettings
+from assistant.train import jobs
+
+MAX_SUGGESTIONS = 6
+
+
+@dataclass
+class Context:
+    """What every handler may use: the data home, its registry and the inference engine."""
+
+    home: Home
+    registry: Registry
+    engine: Engine
+    gpu_name: str
+    gpu_gb: float
+
+
+# -- Assistant tab ---------------------------------------------------------------------------------------
+def new_conversation() -> dict:
+    return {"messages": [], "data": None, "plan": None}
+
+
+def chat(ctx: Context, message: str, file: str | None, history: list, state: dict):
+    """One user turn (text and/or a file) → the assistant's reply, the plan card and suggestions."""
+    state = dict(state or new_conversation())
+    history = list(history or [])
+    message = (message or "").strip()
+    if file:
+        try:
+            stored = save_upload(ctx.home.uploads, file)
+            report = inspect_file(stored)
+            state["data"] = str(stored)
+            history.append({"role": "user", "content": f"📎 {stored.name}"})
+            note = f"I read **{report.rows} rows** ({report.format})."
+            if report.warnings:
+                note += " Warnings: " + "; ".join(report.warnings)
+            history.append({"role": "assistant", "content": note})
+        except DataError as e:
+            history.append({"role": "assistant", "content": f"⚠️ I could not use that file: {e}"})
+            return _chat_result(history, state, None, [])
+    if message:
+        state["messages"] = [*state["messages"], message]
+        history.append({"role": "user", "content": message})
+    if not state["messages"] and not state["data"]:
+        return _chat_result(history, state, None, [])
+    turn = converse(state["messages"] or [""], state["data"], ctx.gpu_gb, ctx.gpu_name,
+                    ctx.home.load_settings().default_base_model)
+    state["plan"] = turn.plan.to_json() if turn.plan.task.type else None
+    state["ready"] = turn.ready
+    history.append({"role": "assistant", "content": turn.reply})
+    suggestions = turn.questions[0].suggestions if turn.questions else []
+    return _chat_result(history, state, turn, suggestions)
+
+
+def _chat_result(history, state, turn, suggestions):
+    card = turn.reply if turn is not None and turn.plan.task.type else "*No plan yet — describe your task and attach data.*"
+    return {
+        "history": history,
+        "state": state,
+        "card": card,
+        "ready": bool(turn and turn.ready),
+        "suggestions": suggestions[:MAX_SUGGESTIONS],
+    }
+
+
+def start_training(ctx: Context, state: dict) -> dict:
+    """Queue the conversation's plan. Returns the job id, or an error in words."""
+    if not state or not state.get("plan"):
+        return {"job_id": None, "message": "There is no plan yet: describe the task and attach data first."}
+    try:
+        plan = Plan.from_json(state["plan"])
+        job_id = jobs.submit(ctx.registry, plan, state.get("messages"))
+    except PlanError as e:
+        return {"job_id": None, "message": "The plan cannot run yet: " + "; ".join(e.problems)}
+    return {"job_id": job_id, "message": f"Job {job_id} started. Follow it in the **Jobs** tab; closing this page does not stop it."}
+
+
+# -- Jobs tab --------------------------------------------------------------------------------------------
+def job_view(ctx: Context, job_id: int | None) -> dict:
+    """A job's state: status, progress, loss curve and log tail (reads only the registry)."""
+    jobs.dispatch(ctx.home, ctx.registry)  # drain the queue if a worker ended while nobody watched
+    table = [[j["id"], j["status"], f"{j['step']}/{j['total_steps'] or '?'}", j["created"], j["error"] or ""]
+             for j in ctx.registry.jobs()]
+    if not job_id:
+        latest = ctx.registry.jobs(limit=1)
+        job_id = latest[0]["id"] if latest else None
+    job = ctx.registry.job(int(job_id)) if job_id else None
+    if job is None:
+        return {"table": table, "job": None, "status": "No jobs yet.", "loss": [], "log": ""}
+    metrics = ctx.registry.metrics(job["id"])
+    loss = [{"step": m["step"], "loss": m["loss"], "kind": "train"} for m in metrics if m["loss"] is not None]
+    loss += [{"step": m["step"], "loss": m["eval_loss"], "kind": "eval"} for m in metrics if m["eval_loss"] is not None]
+    last = metrics[-1] if metrics else {}
+    status = f"**Job {job['id']}: {job['status']}** — step {job['step']}/{job['total_steps'] or '?'}"
+    if last.get("eta_seconds") and job["status"] == "running":
+        status += f", about {last['eta_seconds']:.0f} s left"
+    if last.get("tokens_per_second"):
+        status += f", {last['tokens_per_second']:.0f} tokens/s"
+    if job["error"]:
+        status += f"\n\n⚠️ {job['error']}"
+    if job["adapter_id"]:
+        rec = ctx.registry.adapter_by_id(job["adapter_id"])
+        status += f"\n\n✅ Adapter **{rec['name']}:{rec['version']}** is in the registry."
+    return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(ctx.registry.logs(job["id"]))}
+
+
+def cancel_job(ctx: Context, job_id: int) -> str:
+    try:
+        return f"Job {int(job_id)}: {jobs.cancel(ctx.registry, int(job_id))}"
+    except (jobs.JobError, TypeError, ValueError) as e:
+        return f"⚠️ {e}"
+
+
+def resume_job(ctx: Context, job_id: int) -> str:
+    try:
+        jobs.resume(ctx.registry, int(job_id))
+        return f"Job {int(job_id)} resumed from its last checkpoint."
+    except (jobs.JobError, TypeError, ValueError) as e:
+        return f"⚠️ {e}"
+
+
+# -- Registry tab ----------------------------------------------------------------------------------------
+def adapter_rows(ctx: Context) -> list[list]:
+    return [[f"{a['name']}:{a['version']}", a["task"] or "", a["base_model"],
+             ", ".join(f"{k}={v}" for k, v in a["metrics"].items()), a["created"]] for a in ctx.registry.adapters()]
+
+
+def adapter_names(ctx: Context) -> list[str]:
+    return [f"{a['name']}:{a['version']}" for a in ctx.registry.adapters()]
+
+
+def download_adapter(ctx: Context, name: str) -> str:
+    rec = ctx.registry.adapter(name or "")
+    if rec is None:
+        raise gr.Error(f"No adapter named {name!r}.")
+    return str(export_zip(ctx.registry, rec))
+
+
+# -- Compare tab -----------------------------------------------------------------------------------------
+def compare(ctx: Context, prompt: str, adapters: list[str], max_new_tokens: int = 64) -> list[dict]:
+    """The prompt answered by the base model and each chosen adapter, side by side in one batched call."""
+    try:
+        answers = ctx.engine.side_by_side(prompt, [None, *(adapters or [])[:4]],
+                                          GenerationSettings(max_new_tokens=int(max_new_tokens)))
+    except EngineError as e:
+        raise gr.Error(str(e)) from None
+    return [a.__dict__ for a in answers]
+
+
+def answers_html(answers: list[dict]) -> str:
+    cols = "".join(
+        f"<div class='side'><h4>{html.escape(a['model'])}</h4><pre>{html.escape(a['text'])}</pre>"
+        f"<small>{a['tokens']} tokens · {a['latency_s']:.2f} s · {a['tokens_per_second']:.1f} tok/s</small></div>"
+        for a in answers)
+    return f"<div class='sides'>{cols}</div>"
+
+
+CSS = """
+.sides {display:flex; gap:12px; flex-wrap:wrap}
+.side {flex:1 1 260px; border:1px solid var(--border-color-primary); border-radius:8px; padding:8px}
+.side pre {white-space:pre-wrap}
+"""
+
+
+# -- building ----------------------------------------------------------------------------------------------
+def build_app(ctx: Context) -> gr.Blocks:
+    with gr.Blocks(title="Tailor") as demo:
+        gr.Markdown("# Tailor\nDescribe the task, attach your data, get a fine-tuned adapter.")
+        engine_status = gr.Markdown(f"Base model: {ctx.engine.status}", elem_id="engine-status")
+        with gr.Tabs():
+            with gr.Tab("Assistant", id="assistant"):
+                _assistant_tab(ctx)
+            with gr.Tab("Jobs", id="jobs"):
+                _jobs_tab(ctx)
+            with gr.Tab("Registry", id="registry"):
+                _registry_tab(ctx)
+            with gr.Tab("Compare", id="compare"):
+                _compare_tab(ctx)
+        gr.Timer(2).tick(lambda: f"Base model: {ctx.engine.status}", outputs=engine_status, api_name=False,
+                         show_progress="hidden")
+    return demo
+
+
+def _assistant_tab(ctx: Context) -> None:
+    state = gr.State(new_conversation())
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="Assistant", height=460, elem_id="chatbot")
+            with gr.Row():
+                msg = gr.Textbox(placeholder="e.g. I want to classify customer reviews by sentiment", show_label=False,
+                                 scale=5, elem_id="message")
+                send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+            data = gr.File(label="Attach data (CSV, TSV, JSON, JSONL, Parquet)", file_types=[".csv", ".tsv", ".json", ".jsonl", ".parquet"],
+                           elem_id="data-file")
+            with gr.Row():
+                buttons = [gr.Button(visible=False, size="sm", elem_classes="suggestion") for _ in range(MAX_SUGGESTIONS)]
+        with gr.Column(scale=2):
+            card = gr.Markdown("*No plan yet — describe your task and attach data.*", elem_id="plan-card")
+            start = gr.Button("Start training", variant="primary", interactive=False, elem_id="start")
+            started = gr.Markdown(elem_id="start-status")
+
+    def on_chat(message, file, history, st):
+        r = chat(ctx, message, file, history, st)
+        sugg = [gr.update(value=s, visible=True) for s in r["suggestions"]]
+        sugg += [gr.update(visible=False)] * (MAX_SUGGESTIONS - len(sugg))
+        return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"]), "", None, *sugg]
+
+    outputs = [chatbot, state, card, start, msg, data, *buttons]
+    send.click(on_chat, [msg, data, chatbot, state], outputs, api_name="chat")
+    msg.submit(on_chat, [msg, data, chatbot, state], outputs, api_name=False)
+    data.upload(on_chat, [msg, data, chatbot, state], outputs, api_name=False)
+    for b in buttons:
+        b.click(lambda text, h, st: on_chat(text, None, h, st), [b, chatbot, state], outputs, api_name=False)
+
+    def on_start(st):
+        r = start_training(ctx, st)
+        return r["message"], r["job_id"]
+
+    job_id_out = gr.Number(visible=False)
+    start.click(on_start, [state], [started, job_id_out], api_name="start")
+
+
+def _jobs_tab(ctx: Context) -> None:
+    with gr.Row():
+        job_id = gr.Number(label="Job", precision=0, elem_id="job-id")
+        refresh = gr.Button("Refresh", size="sm")
+        cancel = gr.Button("Cancel", size="sm", variant="stop", elem_id="cancel")
+        resume = gr.Button("Resume", size="sm", elem_id="resume")
+    status = gr.Markdown(elem_id="job-status")
+    plot = gr.LinePlot(x="step", y="loss", color="kind", title="Loss", height=260, elem_id="loss-plot")
+    log = gr.Textbox(label="Log", lines=6, max_lines=12, elem_id="job-log")
+    table = gr.Dataframe(headers=["job", "status", "progress", "created", "error"], interactive=False, label="Queue")
+    action = gr.Markdown()
+
+    def view(jid):
+        import pandas as pd
+
+        r = job_view(ctx, jid)
+        df = pd.DataFrame(r["loss"], columns=["step", "loss", "kind"])
+        return r["table"], r["status"], df, r["log"]
+
+    def job_status(job_id: int) -> dict:
+        """A job's record (status, step, error, adapter_id) by id."""
+        return ctx.registry.job(int(job_id)) or {}
+
+    outs = [table, status, plot, log]
+    refresh.click(view, [job_id], outs, api_name=False)
+    gr.Timer(2).tick(view, [job_id], outs, api_name=False, show_progress="hidden")
+    gr.api(job_status, api_name="job_status")
+    cancel.click(lambda j: cancel_job(ctx, j), [job_id], action, api_name="cancel")
+    resume.click(lambda j: resume_job(ctx, j), [job_id], action, api_name="resume")
+
+
+def _registry_tab(ctx: Context) -> None:
+    table = gr.Dataframe(headers=["adapter", "task", "base model", "metrics", "created"], interactive=False,
+                         elem_id="adapters-table")
+    with gr.Row():
+        pick = gr.Dropdown(label="Adapter", choices=[], allow_custom_value=True, elem_id="adapter-pick")
+        download = gr.Button("Download zip", elem_id="download")
+    zip_file = gr.File(label="Adapter (Hugging Face PEFT layout)", elem_id="adapter-zip")
+    details = gr.JSON(label="Details")
+
+    def refresh():
+        return adapter_rows(ctx), gr.update(choices=adapter_names(ctx))
+
+    gr.Button("Refresh", size="sm").click(refresh, None, [table, pick], api_name=False)
+    gr.Timer(3).tick(refresh, None, [table, pick], api_name=False, show_progress="hidden")
+    pick.change(lambda n: ctx.registry.adapter(n or "") or {}, [pick], details, api_name=False)
+    download.click(lambda n: download_adapter(ctx, n), [pick], zip_file, api_name="download")
+    def adapters() -> list:
+        """Every registered adapter with its metrics (its folder under `folder`)."""
+        return [{("folder" if k == "path" else k): v for k, v in a.items()} for a in ctx.registry.adapters()]
+
+    gr.api(adapters, api_name="adapters")
+
+
+def _compare_tab(ctx: Context) -> None:
+    prompt = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt")
+    with gr.Row():
+        pick = gr.Dropdown(label="Adapters (up to four)", multiselect=True, max_choices=4, choices=[],
+                           allow_custom_value=True, elem_id="compare-pick")
+        max_new = gr.Slider(8, 512, value=64, step=8, label="Max new tokens")
+        go = gr.Button("Compare", variant="primary", elem_id="compare-go")
+    sides = gr.HTML(elem_id="compare-sides")
+    raw = gr.JSON(visible=False)
+
+    def run(p, picked, n):
+        answers = compare(ctx, p, picked, n)
+        return answers_html(answers), answers
+
+    go.click(run, [prompt, pick, max_new], [sides, raw], api_name="compare")
+    gr.Timer(3).tick(lambda: gr.update(choices=adapter_names(ctx)), None, pick, api_name=False, show_progress="hidden")
+
+
+def make_context(home: Home, base_model: str | None = None) -> Context:
+    registry = Registry(home)
+    jobs.reconcile(registry)
+    jobs.dispatch(home, registry)
+    gpu_name, gpu_gb = detect_gpu()
+    engine = Engine(registry, base_model or home.load_settings().default_base_model)
+    return Context(home, registry, engine, gpu_name, gpu_gb)
+
+
+def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str | None = None) -> None:
+    """Start the engine in the background and serve the app (and the API) on one port."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    ctx = make_context(home, base_model)
+    if not (home.root / "settings.json").exists():
+        home.save_settings(home.load_settings())
+    print(f"Tailor: data home {home.root}", flush=True)
+    ctx.engine.start()
+    app = FastAPI(title="Tailor")
+    app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, allowed_paths=[str(home.root)])
+    print(f"Tailor: open http://{host}:{port}", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
