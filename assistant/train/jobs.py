@@ -8,7 +8,6 @@ notices the queue idle (the app at start and on each poll, a worker when it ends
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -82,9 +81,15 @@ def _reap(pid: int) -> None:
 
 
 def reconcile(registry: Registry) -> list[int]:
-    """Mark running jobs whose worker died as failed (they can be resumed). Returns their ids."""
+    """Mark running jobs whose worker died as failed (they can be resumed). Returns their ids.
+
+    A job whose cancel was requested before its worker died is simply cancelled.
+    """
     dead = []
     for job in registry.jobs(status="running"):
+        if job["pid"] and not is_worker_alive(job["pid"]) and job["cancel_requested"]:
+            registry.update_job(job["id"], status="cancelled", finished=now(), pid=None)
+            continue
         if job["pid"] and not is_worker_alive(job["pid"]):
             registry.update_job(job["id"], status="failed", finished=now(), pid=None,
                                 error="the worker process died (killed or crashed); resume continues from the last checkpoint")
@@ -94,7 +99,11 @@ def reconcile(registry: Registry) -> list[int]:
 
 
 def cancel(registry: Registry, job_id: int) -> str:
-    """Cancel a queued or running job. A running worker stops after its current step."""
+    """Cancel a queued or running job. A running worker stops after its current step.
+
+    The request goes through the registry, not a signal: the worker checks it before training and after
+    every step, so a cancel that arrives while the worker is still starting up is not lost.
+    """
     job = _get(registry, job_id)
     if job["status"] == "queued":
         registry.update_job(job_id, status="cancelled", finished=now())
@@ -102,8 +111,6 @@ def cancel(registry: Registry, job_id: int) -> str:
     if job["status"] != "running":
         raise JobError(f"job {job_id} is {job['status']}; only queued or running jobs can be cancelled")
     registry.update_job(job_id, cancel_requested=1)
-    if job["pid"] and is_worker_alive(job["pid"]):
-        os.kill(job["pid"], signal.SIGTERM)
     return "cancelling"
 
 

@@ -30,8 +30,11 @@ class Cancelled(Exception):
     pass
 
 
-def run_job(home: Home, job_id: int) -> str:
-    """Train the job; returns its final status. Never raises for training failures (they are recorded)."""
+def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
+    """Train the job; returns its final status. Never raises for training failures (they are recorded).
+
+    `cancel["flag"]` turning true (SIGTERM, or the job's cancel_requested in the registry) stops it.
+    """
     registry = Registry(home)
     job = registry.job(job_id)
     plan_row = registry.plan(job["plan_id"])
@@ -40,8 +43,7 @@ def run_job(home: Home, job_id: int) -> str:
     out.mkdir(parents=True, exist_ok=True)
     log_file = out / "training_log.jsonl"
     registry.update_job(job_id, pid=os.getpid(), status="running")
-    cancel = {"flag": False}
-    signal.signal(signal.SIGTERM, lambda *_: cancel.__setitem__("flag", True))
+    cancel = cancel if cancel is not None else {"flag": False}
 
     def log(line: str) -> None:
         registry.add_log(job_id, line)
@@ -77,6 +79,8 @@ def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, 
     train_rows, val_rows = split_examples(examples, plan.data.validation_fraction, plan.data.split_seed, plan.data.stratify)
     log(f"data: {len(train_rows)} training rows, {len(val_rows)} held out")
     trainer = build_trainer(plan, source, train_rows, val_rows, out, registry, job_id, log, log_file, cancel)
+    if cancel["flag"] or _cancel_requested(registry, job_id):
+        raise Cancelled()
     checkpoint = latest_checkpoint(out)
     if checkpoint:
         log(f"resuming from {checkpoint.name}")
@@ -223,8 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--home", required=True)
     ap.add_argument("--job", type=int, required=True)
     args = ap.parse_args(argv)
+    # Catch SIGTERM before anything slow is imported, so a cancel during start-up is a clean cancel too.
+    cancel = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: cancel.__setitem__("flag", True))
     home = Home.resolve(args.home)
-    status = run_job(home, args.job)
+    status = run_job(home, args.job, cancel)
     from .jobs import dispatch
 
     dispatch(home)

@@ -1,0 +1,71 @@
+"""The conversation corpus, run through `tailor plan --json` (in-process; one real subprocess too)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+from corpus.make_files import write_corpus_files
+
+CORPUS = [json.loads(line) for line in (Path(__file__).parent / "corpus" / "conversations.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    write_corpus_files(folder)
+    return folder
+
+
+def get(d: dict, path: str):
+    for part in path.split("."):
+        d = d[part]
+    return d
+
+
+def run_plan(args: list[str], capsys) -> tuple[int, dict | None, str]:
+    code = main(["plan", "--json", *args])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 else None), err
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c["id"] for c in CORPUS])
+def test_conversation(case, files, capsys):
+    args = ["--gpu-memory", str(case.get("gpu", 0))]
+    if case.get("data"):
+        args += ["--data", str(files / case["data"])]
+    code, out, err = run_plan(args + case["turns"], capsys)
+    if "error" in case:
+        assert code == 2 and case["error"] in err, err
+        return
+    assert code == 0, err
+    for key, want in case["expect"].items():
+        if key in ("ready", "missing"):
+            assert out[key] == want, (key, out[key], out["reply"])
+        elif key == "changes_contain":
+            assert any(want in c for c in out["changes"]), out["changes"]
+        elif key == "reply_contains":
+            assert want in out["reply"]
+        else:
+            assert get(out["plan"], key) == want, (key, get(out["plan"], key))
+
+
+def test_plan_contract_as_a_real_command(files):
+    """The documented command line, as another program would run it."""
+    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "plan", "--json", "--gpu-memory", "0",
+                           "--data", str(files / "reviews.csv"), "I want to classify customer reviews by sentiment"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) >= {"ready", "missing", "reply", "plan"}
+    assert out["ready"] and out["plan"]["task"]["type"] == "classification"
+    for field in ("task.type", "base_model", "lora.r", "training.epochs", "resources.estimated_peak_gb"):
+        assert out["plan"]["reasons"].get(field), f"no reason for {field}"
+    bad = subprocess.run([sys.executable, "-m", "assistant.cli", "plan", "--json", "--data", str(files / "broken.jsonl"),
+                          "summarize"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "broken.jsonl, line 2" in bad.stderr

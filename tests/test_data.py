@@ -1,0 +1,95 @@
+import json
+
+import pytest
+
+from assistant.data import DataError, inspect_file, read_rows
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+def test_csv_columns_are_mapped_by_name(tmp_path):
+    p = write(tmp_path, "r.csv", "id,review,sentiment\n1,great,positive\n2,bad,negative\n3,fine,positive\n")
+    r = inspect_file(p)
+    assert (r.format, r.input_columns, r.output_column) == ("columns", ["review"], "sentiment")
+    assert r.labels == {"positive": 2, "negative": 1}
+
+
+def test_chinese_headers_in_gbk_are_read(tmp_path):
+    rows = "".join(f"这个产品非常好用{i},正面\n这个东西质量太差{i},负面\n" for i in range(5))
+    p = write(tmp_path, "zh.csv", "评论,标签\n" + rows, encoding="gbk")
+    r = inspect_file(p)
+    assert (r.input_columns, r.output_column, r.language) == (["评论"], "标签", "zh")
+
+
+def test_utf8_bom_is_stripped_from_the_first_header(tmp_path):
+    p = write(tmp_path, "bom.csv", "\ufefftext,label\nhello,a\nbye,b\n")
+    assert inspect_file(p).input_columns == ["text"]
+
+
+def test_label_column_found_from_values_when_names_say_nothing(tmp_path):
+    body = "".join(f"some long sentence number {i} here,{'yes' if i % 2 else 'no'}\n" for i in range(20))
+    p = write(tmp_path, "x.csv", "a,b\n" + body)
+    r = inspect_file(p)
+    assert (r.input_columns, r.output_column) == (["a"], "b")
+
+
+@pytest.mark.parametrize("rows, fmt", [
+    ([{"instruction": "Add", "input": "1+1", "output": "2"}], "alpaca"),
+    ([{"prompt": "Hi", "completion": "Hello"}], "prompt_completion"),
+    ([{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}], "messages"),
+    ([{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]}], "sharegpt"),
+])
+def test_formats_are_detected(tmp_path, rows, fmt):
+    p = write(tmp_path, "d.jsonl", "\n".join(json.dumps(r) for r in rows))
+    assert inspect_file(p).format == fmt
+
+
+def test_json_list_and_parquet_are_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = write(tmp_path, "d.json", json.dumps([{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]))
+    assert len(read_rows(p)) == 2
+    pq.write_table(pa.table({"text": ["a", "b"], "label": ["x", "y"]}), tmp_path / "d.parquet")
+    assert inspect_file(tmp_path / "d.parquet").output_column == "label"
+
+
+def test_empty_file_is_refused(tmp_path):
+    with pytest.raises(DataError, match="empty"):
+        inspect_file(write(tmp_path, "e.csv", ""))
+
+
+def test_malformed_jsonl_names_the_line(tmp_path):
+    p = write(tmp_path, "bad.jsonl", '{"prompt": "a", "completion": "b"}\n\n{"prompt": "c", "completion": }\n')
+    with pytest.raises(DataError) as e:
+        inspect_file(p)
+    assert e.value.line == 3 and "bad.jsonl, line 3" in str(e.value)
+
+
+def test_csv_row_with_wrong_field_count_names_the_line(tmp_path):
+    p = write(tmp_path, "bad.csv", "text,label\nfine,a\nbroken,a,extra\n")
+    with pytest.raises(DataError, match="line 3"):
+        inspect_file(p)
+
+
+def test_file_without_usable_text_column_is_refused(tmp_path):
+    p = write(tmp_path, "n.csv", "text\nhello\nworld\n")
+    with pytest.raises(DataError, match="no usable text column"):
+        inspect_file(p)
+
+
+def test_all_empty_outputs_are_refused(tmp_path):
+    p = write(tmp_path, "o.jsonl", '{"prompt": "a", "completion": ""}\n{"prompt": "b", "completion": ""}\n')
+    with pytest.raises(DataError, match="empty output"):
+        inspect_file(p)
+
+
+def test_warnings_for_duplicates_and_tiny_classes(tmp_path):
+    p = write(tmp_path, "w.csv", "text,label\n" + "same,a\n" * 6 + "other,b\n")
+    r = inspect_file(p)
+    assert any("duplicate" in w for w in r.warnings)
+    assert any("tiny classes" in w and "b" in w for w in r.warnings)

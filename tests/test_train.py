@@ -1,0 +1,136 @@
+"""Real training on the CPU with a tiny model built in code: the recipe, the worker and the job queue."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.chat import converse
+from assistant.config import Home
+from assistant.registry import Registry
+from assistant.train import jobs, recipe, worker
+
+pytestmark = pytest.mark.slow
+
+
+def make_plan(csv: Path, model: Path, **training):
+    plan = converse(["classify these texts by topic"], str(csv), 0, default_base_model=str(model)).plan
+    for k, v in training.items():
+        setattr(plan.training, k, v)
+    return plan
+
+
+def wait_for(pred, timeout=120.0, every=0.2):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def test_sft_config_follows_the_plan_field_by_field(topic_csv, tiny_model, tmp_path):
+    plan = make_plan(topic_csv, tiny_model, epochs=2.5, learning_rate=3e-4, batch_size=4, gradient_accumulation=2,
+                     max_length=96, save_steps=7, eval_steps=5, seed=11)
+    kw = recipe.sft_config_kwargs(plan, tmp_path, has_eval=True)
+    assert (kw["num_train_epochs"], kw["learning_rate"], kw["per_device_train_batch_size"]) == (2.5, 3e-4, 4)
+    assert (kw["gradient_accumulation_steps"], kw["max_length"], kw["seed"]) == (2, 96, 11)
+    assert (kw["save_strategy"], kw["save_steps"], kw["eval_strategy"], kw["eval_steps"]) == ("steps", 7, "steps", 5)
+    assert kw["bf16"] is False and kw["use_cpu"] is True and kw["gradient_checkpointing"] is False
+    assert kw["completion_only_loss"] is True
+    lc = recipe.lora_config(plan)
+    assert (lc.r, lc.lora_alpha, lc.lora_dropout) == (plan.lora.r, plan.lora.alpha, plan.lora.dropout)
+    assert recipe.quantization_config(plan) is None
+
+
+def test_lora_weights_change_base_weights_do_not_and_loss_falls(topic_csv, tiny_model, tmp_path):
+    import torch
+
+    from assistant.data import chat_examples, split_examples
+
+    plan = make_plan(topic_csv, tiny_model, epochs=4, learning_rate=5e-3)
+    train_rows, val_rows = split_examples(chat_examples(plan), 0.1, 42, True)
+    reg = Registry(Home.resolve(tmp_path / "h"))
+    job_id = reg.submit_job(reg.add_plan(plan.to_json()))
+    log_file = tmp_path / "log.jsonl"
+    trainer = worker.build_trainer(plan, str(tiny_model), train_rows, val_rows, tmp_path / "out", reg, job_id,
+                                   print, log_file, {"flag": False})
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    lora = [n for n in before if "lora_" in n]
+    base = [n for n in before if "lora_" not in n]
+    assert lora and base
+    assert all(after[n].requires_grad for n in lora) and not any(after[n].requires_grad for n in base)
+    assert all(not torch.equal(before[n], after[n]) for n in lora), "every LoRA matrix must have moved"
+    assert all(torch.equal(before[n], after[n]) for n in base), "the base model must stay frozen"
+    losses = [m["loss"] for m in reg.metrics(job_id) if m["loss"] is not None]
+    assert len(losses) >= 10
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    assert last < first * 0.8, f"loss did not fall enough: {first:.3f} -> {last:.3f}"
+
+
+def test_cancelled_job_stops_quickly_and_registers_nothing(topic_csv, tiny_model):
+    home = Home.resolve()
+    reg = Registry(home)
+    job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=50))
+    wait_for(lambda: reg.job(job_id)["step"] >= 2)
+    jobs.cancel(reg, job_id)
+    t0 = time.time()
+    wait_for(lambda: reg.job(job_id)["status"] == "cancelled", timeout=30)
+    assert time.time() - t0 < 15
+    assert reg.adapters() == []
+    assert not (home.adapters.exists() and any(home.adapters.rglob("adapter_model.safetensors")))
+
+
+def test_killed_worker_is_marked_failed_and_resume_finishes(topic_csv, tiny_model):
+    home = Home.resolve()
+    reg = Registry(home)
+    job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=3, save_steps=3))
+    out = home.job_dir(job_id)
+    wait_for(lambda: worker.latest_checkpoint(out))
+    pid = reg.job(job_id)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not jobs.is_worker_alive(pid), timeout=10)
+    assert jobs.reconcile(reg) == [job_id]
+    job = reg.job(job_id)
+    assert job["status"] == "failed" and "died" in job["error"]
+    jobs.resume(reg, job_id)
+    wait_for(lambda: reg.job(job_id)["status"] not in ("queued", "running"), timeout=180)
+    job = reg.job(job_id)
+    assert job["status"] == "succeeded", reg.logs(job_id)
+    assert any(line.startswith("resuming from checkpoint-") for line in reg.logs(job_id, tail=100))
+    rec = reg.adapter_by_id(job["adapter_id"])
+    assert (home.root / rec["path"] / "adapter_model.safetensors").exists()
+
+
+def test_a_restarted_app_reattaches_to_a_running_job(topic_csv, tiny_model):
+    from ui.app import make_context
+
+    home = Home.resolve()
+    job_id = jobs.submit(Registry(home), make_plan(topic_csv, tiny_model, epochs=50))
+    reg = Registry(home)
+    wait_for(lambda: reg.job(job_id)["step"] >= 1)
+    ctx = make_context(home)  # what a restarted app does at start
+    job = ctx.registry.job(job_id)
+    assert job["status"] == "running" and jobs.is_worker_alive(job["pid"])
+    step = job["step"]
+    wait_for(lambda: ctx.registry.job(job_id)["step"] > step)  # still making progress, seen from the new app
+    jobs.cancel(ctx.registry, job_id)
+    wait_for(lambda: reg.job(job_id)["status"] == "cancelled", timeout=30)
+
+
+def test_jobs_run_one_at_a_time_in_order(topic_csv, tiny_model):
+    reg = Registry(Home.resolve())
+    first = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=50))
+    second = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1))
+    assert reg.job(second)["status"] == "queued"
+    wait_for(lambda: reg.job(first)["status"] == "running")
+    jobs.cancel(reg, first)
+    wait_for(lambda: reg.job(second)["status"] == "succeeded", timeout=180)
+    assert reg.job(first)["status"] == "cancelled"
