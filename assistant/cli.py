@@ -171,9 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # allow --home after the command too
-    if getattr(args, "action", None) in ("show", "cancel", "resume") and args.command == "jobs" and args.id is None:
-        print("error: give a job id", file=sys.stderr)
+    if args.command == "jobs" and args.action != "list" and args.id is None:
+        print(f"error: `tailor jobs {args.action}` needs a job id", file=sys.stderr)
         return 2
     return args.func(args)
 

@@ -15,7 +15,7 @@ import gradio as gr
 from assistant.chat import converse
 from assistant.config import Home
 from assistant.data import DataError, inspect_file, save_upload
-from assistant.models.resolve import detect_gpu
+from assistant.models.resolve import detect_gpu, resolve_source
 from assistant.plan import Plan, PlanError
 from assistant.registry import Registry
 from assistant.registry.store import export_zip
@@ -327,10 +327,12 @@ def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str
     import uvicorn
     from fastapi import FastAPI
 
-    ctx = make_context(home, base_model)
+    print(f"Tailor: data home {home.root}", flush=True)
     if not (home.root / "settings.json").exists():
         home.save_settings(home.load_settings())
-    print(f"Tailor: data home {home.root}", flush=True)
+    # Convert the embedded base model (once) before serving, so no job can race the conversion.
+    resolve_source(base_model or home.load_settings().default_base_model, home.models)
+    ctx = make_context(home, base_model)
     ctx.engine.start()
     app = FastAPI(title="Tailor")
     app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, allowed_paths=[str(home.root)])

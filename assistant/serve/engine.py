@@ -8,6 +8,7 @@ Request handlers never touch the model: they submit work to the engine's queue a
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -153,8 +154,6 @@ class Engine:
         if Path(rec["base_source"]).resolve() != Path(self.resolved).resolve() and rec["base_source"] != self.resolved:
             raise EngineError(f"adapter {key} was trained on {rec['base_model']}, but this engine serves "
                               f"{Path(self.resolved).name}; start Tailor with that base model to use it")
-        import json
-
         plan = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
         rec["_instruction"] = plan.get("task", {}).get("instruction") or ""
         rec["_key"] = key

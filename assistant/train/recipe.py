@@ -42,7 +42,6 @@ def sft_config_kwargs(plan: Plan, output_dir: str | Path, has_eval: bool) -> dic
     """SFTConfig arguments, field by field from the plan (kept as a dict so it can be unit-tested cheaply)."""
     t = plan.training
     cpu = plan.resources.device == "cpu"
-    per_epoch = "epoch"
     kw: dict[str, Any] = dict(
         output_dir=str(output_dir),
         num_train_epochs=t.epochs,
@@ -64,10 +63,10 @@ def sft_config_kwargs(plan: Plan, output_dir: str | Path, has_eval: bool) -> dic
         logging_steps=1,
         logging_first_step=True,
         report_to=[],
-        save_strategy="steps" if t.save_steps else per_epoch,
+        save_strategy="steps" if t.save_steps else "epoch",
         save_steps=t.save_steps or 500,
         save_total_limit=t.save_total_limit,
-        eval_strategy=("steps" if t.eval_steps else per_epoch) if has_eval else "no",
+        eval_strategy=("steps" if t.eval_steps else "epoch") if has_eval else "no",
         eval_steps=t.eval_steps or None,
         load_best_model_at_end=has_eval and t.early_stopping_patience > 0,
         metric_for_best_model="eval_loss" if has_eval else None,
