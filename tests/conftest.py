@@ -15,8 +15,6 @@ from helpers import tiny_model_dir, write_classification_csv  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-requires_cuda = pytest.mark.skipif(not os.path.exists("/dev/nvidia0"), reason="needs a CUDA GPU")
-
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):

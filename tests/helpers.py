@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
+
+import pytest
+
+requires_cuda = pytest.mark.skipif(not os.path.exists("/dev/nvidia0"), reason="needs a CUDA GPU")
 
 CACHE = Path(__file__).parent / ".cache"
 LABELS = ["sports", "weather", "food", "music"]

@@ -1,0 +1,36 @@
+"""GPU tier: skipped without CUDA. QLoRA (bitsandbytes 4-bit NF4) trains and only LoRA weights move."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import requires_cuda
+
+pytestmark = [pytest.mark.gpu, requires_cuda]
+
+
+def test_qlora_path_trains_on_cuda(topic_csv, tiny_model, tmp_path):
+    import torch
+
+    from assistant.chat import converse
+    from assistant.config import Home
+    from assistant.data import chat_examples, split_examples
+    from assistant.registry import Registry
+    from assistant.train import recipe, worker
+
+    plan = converse(["classify these texts by topic", "use QLoRA"], str(topic_csv), 16, "GPU",
+                    default_base_model=str(tiny_model)).plan
+    plan.base_model.source = str(tiny_model)
+    plan.lora.method, plan.training.precision, plan.training.max_steps = "qlora", "bf16", 6
+    plan.validate()
+    assert recipe.quantization_config(plan).bnb_4bit_quant_type == "nf4"
+    rows, val = split_examples(chat_examples(plan), 0.1, 0, True)
+    reg = Registry(Home.resolve(tmp_path / "h"))
+    job = reg.submit_job(reg.add_plan(plan.to_json()))
+    trainer = worker.build_trainer(plan, str(tiny_model), rows, val, tmp_path / "out", reg, job, print,
+                                   tmp_path / "log.jsonl", {"flag": False})
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_" in n}
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    assert any("Linear4bit" in type(m).__name__ for m in trainer.model.modules())
+    assert all(not torch.equal(before[n], after[n]) for n in before)
