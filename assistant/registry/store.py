@@ -7,24 +7,16 @@ training log. A download is that folder zipped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import zipfile
 from pathlib import Path
 
 from ..config import Home
+from ..data.load import sha256_file
 from .db import Registry
 
 WEIGHTS = "adapter_model.safetensors"
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def model_card(name: str, version: int, plan: dict, base_hub_id: str, metrics: dict) -> str:
@@ -112,7 +104,7 @@ def store_adapter(registry: Registry, trained_dir: Path, plan: dict, *, job_id: 
         "name": name, "version": version, "task": plan.get("task", {}).get("type"),
         "description": plan.get("task", {}).get("description", ""),
         "base_model": plan.get("base_model", {}).get("name", ""), "base_source": base_source,
-        "path": str(final.relative_to(home.root)), "weights_sha256": sha256_of(final / WEIGHTS),
+        "path": str(final.relative_to(home.root)), "weights_sha256": sha256_file(final / WEIGHTS),
         "size_bytes": size, "plan_id": plan_id, "dataset_sha256": plan.get("data", {}).get("sha256"),
         "job_id": job_id, "metrics": metrics, "library_versions": library_versions or {},
     })

@@ -16,9 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data.load import sha256_file
 from ..models.resolve import resolve_source
 from ..registry.db import Registry
-from ..registry.store import WEIGHTS, adapter_dir, sha256_of
+from ..registry.store import WEIGHTS, adapter_dir
 
 BASE = "__base__"
 
@@ -160,7 +161,7 @@ class Engine:
         if key in self._loaded:
             self._loaded.move_to_end(key)
             return rec
-        if sha256_of(folder / WEIGHTS) != rec["weights_sha256"]:
+        if sha256_file(folder / WEIGHTS) != rec["weights_sha256"]:
             raise EngineError(f"adapter {key}: its weights do not match their recorded sha256; refusing to load them")
         from peft import PeftModel
 
