@@ -87,6 +87,10 @@ class Registry:
     def update_job(self, job_id: int, **fields: Any) -> None:
         self.db["jobs"].update(job_id, fields)
 
+    def cancel_requested(self, job_id: int) -> bool:
+        row = self.db.execute("select cancel_requested from jobs where id = ?", [job_id]).fetchone()
+        return bool(row and row[0])
+
     def claim_next_job(self) -> dict | None:
         """Atomically mark the oldest queued job running, if no job is running. One job at a time."""
         conn = self.db.conn

@@ -79,7 +79,7 @@ def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, 
     train_rows, val_rows = split_examples(examples, plan.data.validation_fraction, plan.data.split_seed, plan.data.stratify)
     log(f"data: {len(train_rows)} training rows, {len(val_rows)} held out")
     trainer = build_trainer(plan, source, train_rows, val_rows, out, registry, job_id, log, log_file, cancel)
-    if cancel["flag"] or _cancel_requested(registry, job_id):
+    if cancel["flag"] or registry.cancel_requested(job_id):
         raise Cancelled()
     checkpoint = latest_checkpoint(out)
     if checkpoint:
@@ -148,7 +148,7 @@ def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Pa
             self.t0, self.step0, self.tokens0 = time.time(), state.global_step, state.num_input_tokens_seen or 0
 
         def on_step_end(self, args, state, control, **kw):
-            if cancel["flag"] or _cancel_requested(registry, job_id):
+            if cancel["flag"] or registry.cancel_requested(job_id):
                 cancel["flag"] = True
                 control.should_training_stop = True
                 control.should_save = False
@@ -179,11 +179,6 @@ def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Pa
                 f.write(json.dumps({k: v for k, v in metric.items() if v is not None}) + "\n")
 
     return Progress()
-
-
-def _cancel_requested(registry: Registry, job_id: int) -> bool:
-    row = registry.db.execute("select cancel_requested from jobs where id = ?", [job_id]).fetchone()
-    return bool(row and row[0])
 
 
 def latest_checkpoint(out: Path) -> Path | None:
