@@ -22,6 +22,7 @@ from .config import Home
 
 def cmd_plan(args) -> int:
     from .chat import converse
+    from .chat.llm import understander_for
     from .data import DataError
     from .models.resolve import detect_gpu
 
@@ -31,7 +32,9 @@ def cmd_plan(args) -> int:
     else:
         gpu_name, gpu_gb = detect_gpu()
     try:
-        turn = converse(args.message, args.data, gpu_gb, gpu_name, home.load_settings().default_base_model)
+        settings = home.load_settings()
+        turn = converse(args.message, args.data, gpu_gb, gpu_name, settings.default_base_model,
+                        home_models=home.models, understander=understander_for(settings))
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

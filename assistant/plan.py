@@ -64,6 +64,22 @@ class TaskSpec:
 
 
 @dataclass
+class TokenStats:
+    tokenizer: str = ""
+    """Whose tokenizer counted (the base model's name)."""
+    exact: bool = False
+    """True when counted with that tokenizer; false when estimated from characters (tokenizer not here)."""
+    median: int = 0
+    """Median tokens per example, chat template and instruction included."""
+    p95: int = 0
+    """95th percentile of tokens per example."""
+    longest: int = 0
+    """Tokens in the longest example."""
+    truncated: int = 0
+    """Examples longer than `training.max_length`, which training truncates."""
+
+
+@dataclass
 class DataSpec:
     path: str | None = None
     """The data file (an upload copied into the data home, or a path given on the command line)."""
@@ -83,6 +99,10 @@ class DataSpec:
     """Whether the held-out split keeps label proportions (classification)."""
     split_seed: int = 42
     """Seed of the train/validation split."""
+    tokens: TokenStats = field(default_factory=TokenStats)
+    """Token statistics of the examples as they will be trained on."""
+    warnings: list[str] = field(default_factory=list)
+    """What the data doctor found (duplicates, empty outputs, tiny classes, long rows)."""
 
 
 @dataclass

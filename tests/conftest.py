@@ -14,6 +14,8 @@ from helpers import tiny_model_dir, write_classification_csv  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tokenizers read from the embedded GGUF are cached per checkout (read once per clean clone, ~7 s).
+os.environ.setdefault("TAILOR_CACHE", str(Path(__file__).parent / ".cache" / "tailor"))
 
 
 @pytest.fixture(autouse=True)

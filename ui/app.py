@@ -8,11 +8,12 @@ only reads their state from the registry) and inference in the engine's own thre
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gradio as gr
 
 from assistant.chat import converse
+from assistant.chat.llm import understander_for
 from assistant.config import Home
 from assistant.data import DataError, inspect_file, save_upload
 from assistant.models.resolve import detect_gpu, resolve_source
@@ -34,6 +35,15 @@ class Context:
     engine: Engine
     gpu_name: str
     gpu_gb: float
+    _understanders: dict = field(default_factory=dict)
+
+    def understander(self):
+        """The understanding backend the settings choose (one per setting, so its answers stay cached)."""
+        s = self.home.load_settings()
+        key = (s.understanding_backend, s.llm_url, s.llm_model, s.llm_key)
+        if key not in self._understanders:
+            self._understanders[key] = understander_for(s)
+        return self._understanders[key]
 
 
 # -- Assistant tab ---------------------------------------------------------------------------------------
@@ -65,7 +75,8 @@ def chat(ctx: Context, message: str, file: str | None, history: list, state: dic
     if not state["messages"] and not state["data"]:
         return _chat_result(history, state, None, [])
     turn = converse(state["messages"] or [""], state["data"], ctx.gpu_gb, ctx.gpu_name,
-                    ctx.home.load_settings().default_base_model)
+                    ctx.home.load_settings().default_base_model, home_models=ctx.home.models,
+                    understander=ctx.understander())
     state["plan"] = turn.plan.to_json() if turn.plan.task.type else None
     state["ready"] = turn.ready
     history.append({"role": "assistant", "content": turn.reply})

@@ -7,13 +7,16 @@ word wins. The reply says what the last turn changed, and why anything else had 
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..data import DataReport, inspect_file
 from ..models import catalog
 from ..models.estimate import estimate_memory, estimate_minutes, gpu_info
+from ..models.tokenize import model_text
 from ..plan import Plan
 from .understand import Intents, understand
 
@@ -105,6 +108,10 @@ class Turn:
     questions: list[Question] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     data: DataReport | None = None
+    examples: list[str] = field(default_factory=list)
+    """Two examples rendered through the base model's chat template: exactly what training sees."""
+    notes: list[str] = field(default_factory=list)
+    """Things the user must see, e.g. that the language-model backend failed and the rules stood in."""
 
     def to_dict(self) -> dict:
         return {
@@ -114,22 +121,45 @@ class Turn:
             "plan": self.plan.to_dict(),
             "questions": [q.__dict__ for q in self.questions],
             "changes": self.changes,
+            "notes": self.notes,
+            "data": None if self.data is None else {
+                "format": self.data.format, "rows": self.data.rows, "labels": self.data.labels,
+                "warnings": self.plan.data.warnings, "tokens": self.plan.data.tokens.__dict__,
+                "examples": self.examples,
+            },
         }
 
 
+# What each thing a user can say sets directly; any other change is a knock-on and gets its reason.
+DIRECT = {
+    "task_type": ("task.type",), "language": ("task.language",), "base_model": ("base_model.name",),
+    "gpu_name": ("resources.gpu_name", "resources.device"),
+    "gpu_memory_gb": ("resources.gpu_memory_gb", "resources.device"),
+    "method": ("lora.method",), "preference": ("lora.r", "training.epochs"), "epochs": ("training.epochs",),
+    "r": ("lora.r",), "learning_rate": ("training.learning_rate",), "max_length": ("training.max_length",),
+    "batch_size": ("training.batch_size",),
+}
+WATCHED = ("task.type", "task.language", "base_model.name", "resources.device", "resources.gpu_memory_gb",
+           "lora.method", "lora.r", "lora.alpha", "training.epochs", "training.learning_rate",
+           "training.max_length", "training.batch_size", "training.gradient_accumulation",
+           "training.gradient_checkpointing", "training.precision", "resources.fits")
+
+
 def converse(messages: list[str], data_path: str | None = None, gpu_memory_gb: float | None = None,
-             gpu_name: str = "", default_base_model: str | None = None, report: DataReport | None = None) -> Turn:
+             gpu_name: str = "", default_base_model: str | None = None, report: DataReport | None = None, *,
+             home_models: Path | None = None, understander: Callable[[str], Intents] | None = None) -> Turn:
     """Plan from the whole conversation. `gpu_memory_gb` is the detected (or given) GPU; 0 means CPU.
 
-    Raises DataError when the attached file is unusable.
+    `understander` reads one message (default: the offline rules). Raises DataError when the file is unusable.
     """
+    understander = understander or understand
     if data_path and report is None:
         report = inspect_file(data_path)
-    before = _slots(messages[:-1])
-    now = _slots(messages)
-    env = (gpu_name, gpu_memory_gb or 0.0, default_base_model)
+    intents = [understander(m) for m in messages]
+    before, now = _slots(messages[:-1], intents[:-1]), _slots(messages, intents)
+    env = (gpu_name, gpu_memory_gb or 0.0, default_base_model, home_models)
     plan = build_plan(now, report, *env)
-    changes = _diff(build_plan(before, report, *env), plan) if len(messages) > 1 else []
+    changes = _diff(build_plan(before, report, *env), plan, intents[-1]) if len(messages) > 1 else []
     missing = []
     if plan.task.type is None:
         missing.append("task")
@@ -138,22 +168,26 @@ def converse(messages: list[str], data_path: str | None = None, gpu_memory_gb: f
     ready = not missing and not plan.problems(require_ready=True)
     lang = now.language or (report.language if report else None) or _lang_of(messages)
     questions = _questions(missing, lang, plan)
-    return Turn(ready, missing, _reply(plan, questions, changes, now, lang, ready), plan, questions, changes, report)
+    examples = _rendered_examples(plan, report, home_models) if report is not None else []
+    notes = list(intents[-1].notes) if intents else []
+    notes = [n for n in notes if n != "fit"]
+    reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
+    return Turn(ready, missing, reply, plan, questions, changes, report, examples, notes)
 
 
 def _lang_of(messages: list[str]) -> str:
     return "zh" if any(re.search(r"[\u4e00-\u9fff]", m) for m in messages) else "en"
 
 
-def _slots(messages: list[str]) -> Slots:
+def _slots(messages: list[str], intents: list[Intents]) -> Slots:
     s = Slots()
-    for m in messages:
-        s.apply(understand(m), m)
+    for m, it in zip(messages, intents):
+        s.apply(it, m)
     return s
 
 
 def build_plan(s: Slots, report: DataReport | None, detected_gpu: str, detected_gb: float,
-               default_base_model: str | None) -> Plan:
+               default_base_model: str | None, home_models: Path | None = None) -> Plan:
     """Every field of the plan, each with its reason."""
     plan, why = Plan(), {}
     task = s.task_type
@@ -177,9 +211,7 @@ def build_plan(s: Slots, report: DataReport | None, detected_gpu: str, detected_
     why["resources.device"] = (f"{gpu_name or 'GPU'} with {gpu_gb:g} GB" + (" (you said)" if s.gpu_memory_gb is not None else " (detected)")
                                if gpu_gb > 0 else "no GPU " + ("(you said)" if s.gpu_memory_gb is not None else "detected") + ": training runs on the CPU")
 
-    _choose_model(plan, s, language, gpu_gb, default_base_model, why)
-    _choose_training(plan, s, report, why)
-    _fit(plan, s, gpu_name, why)
+    _choose_model(plan, s, language, gpu_gb, default_base_model, why, home_models)
     if task:
         plan.evaluation.metrics = list(METRICS_BY_TASK[task])
         why["evaluation.metrics"] = f"the standard measures for {task}"
@@ -187,6 +219,8 @@ def build_plan(s: Slots, report: DataReport | None, detected_gpu: str, detected_
         plan.task.instruction = INSTRUCTIONS["zh" if language == "zh" else "en"][task].format(labels=labels)
         stem = Path(plan.data.path).stem if plan.data.path else "data"
         plan.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{task}-{stem}").strip("-")[:60] or task
+    _choose_training(plan, s, report, why, home_models)
+    _fit(plan, s, gpu_name, why)
     plan.reasons = why
     return plan
 
@@ -202,6 +236,7 @@ def _infer_task(report: DataReport) -> str | None:
 def _apply_data(plan: Plan, report: DataReport, why: dict) -> None:
     d = plan.data
     d.path, d.format, d.sha256, d.rows = report.path, report.format, report.sha256, report.rows
+    d.warnings = list(report.warnings)
     d.input_columns, d.output_column = list(report.input_columns), report.output_column
     why["data.format"] = f"detected {report.format}" + (
         f": input {', '.join(report.input_columns)} → output {report.output_column}" if report.format == "columns" else "")
@@ -214,7 +249,16 @@ def _apply_data(plan: Plan, report: DataReport, why: dict) -> None:
                                        else f"only {report.rows} rows: too few to hold any out")
 
 
-def _choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: str | None, why: dict) -> None:
+def _on_this_machine(entry: catalog.CatalogModel, home_models: Path | None) -> bool:
+    """Whether a catalog model's weights are here: in the data home's models/ or the Hugging Face cache."""
+    if home_models is not None and (home_models / entry.name / "config.json").exists():
+        return True
+    hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface") / "hub")
+    return any((hub / f"models--{entry.hub_id.replace('/', '--')}" / "snapshots").glob("*/config.json"))
+
+
+def _choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: str | None, why: dict,
+                  home_models: Path | None = None) -> None:
     b = plan.base_model
     if s.base_model:
         entry = catalog.find(s.base_model)
@@ -227,12 +271,22 @@ def _choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: s
         entry, reason = catalog.choose(plan.task.type, language, gpu_gb)
         if gpu_gb <= 0 and default and catalog.find(default):
             entry = catalog.find(default)
+        if gpu_gb <= 0 and language not in entry.languages:
+            # On a CPU a small model strong in the task's language beats the embedded English one, if it is here.
+            better = sorted((m for m in catalog.CATALOG if language in m.languages and m.params_b <= 1.6 and not m.code),
+                            key=lambda m: m.params_b)
+            here = next((m for m in better if _on_this_machine(m, home_models)), None)
+            if here is not None:
+                entry, reason = here, f"no GPU: {here.name} is small enough for a CPU and strong in {language}, and it is on this machine"
+            elif better:
+                reason += (f" (note: {entry.name} is weak in {language}; {better[0].name} is better — it is not on "
+                           f"this machine: put it in models/{better[0].name} or ask for it by name)")
         b.name, b.source = entry.name, entry.name
         why["base_model"] = reason
     entry = catalog.find(b.source)
     if entry:
         b.params_b, b.chat_template = entry.params_b, entry.chat_template
-        if language not in entry.languages and language != "en":
+        if language not in entry.languages and language != "en" and "weak in" not in why["base_model"]:
             why["base_model"] += f" (note: {entry.name} is weak in {language})"
     elif (shape := local_shape(b.source)) is not None:
         from ..models.estimate import param_count
@@ -257,7 +311,7 @@ def _shape(plan: Plan):
     return entry.shape if entry else (local_shape(plan.base_model.source) or catalog.DEFAULT.shape)
 
 
-def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict) -> None:
+def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict, home_models: Path | None) -> None:
     t, lo = plan.training, plan.lora
     rows = report.rows if report else 0
     fast, best = s.preference == "fast", s.preference == "quality"
@@ -274,20 +328,67 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict)
         why["training.epochs"] = ("one pass: you asked for speed" if fast else
                                   f"{t.epochs:g} passes suit {rows or 'your'} rows without over-fitting")
     t.learning_rate = s.learning_rate or (1e-4 if lo.r >= 64 else 2e-4)
-    why["training.learning_rate"] = "you asked for it" if s.learning_rate else "the usual LoRA rate for this rank"
-    if s.max_length:
+    why["training.learning_rate"] = "you asked for it" if s.learning_rate else (
+        "1e-4: a lower rate keeps a high-rank adapter stable" if lo.r >= 64 else "2e-4: the usual LoRA rate")
+    if report is not None:
+        _choose_max_length(plan, s, report, why, home_models)
+    elif s.max_length:
         t.max_length, why["training.max_length"] = s.max_length, "you asked for it"
-    elif report is not None:
-        chars_per_token = 1.5 if report.language == "zh" else 3.5
-        need = int(report.chars_p95 / chars_per_token) + 64  # + chat template and instruction
-        t.max_length = max(128, min(4096, -(-need // 64) * 64))
-        why["training.max_length"] = f"covers 95% of your rows (about {need} tokens with the template)"
     cpu = plan.resources.device == "cpu"
     t.precision = "fp32" if cpu else "bf16"
     why["training.precision"] = "fp32 on the CPU" if cpu else "bf16: half the memory of fp32 at the same quality"
     t.batch_size = s.batch_size or 8
     t.packing = False
     t.gradient_checkpointing = False
+
+
+def _messages(instruction: str, example: dict) -> list[dict]:
+    """An example as the chat the trainer renders: system instruction, the prompt, the answer."""
+    p = example["prompt"]
+    msgs = [{"role": "user", "content": p}] if isinstance(p, str) else list(p)
+    if instruction and not any(m["role"] == "system" for m in msgs):
+        msgs = [{"role": "system", "content": instruction}, *msgs]
+    return [*msgs, {"role": "assistant", "content": example["completion"]}]
+
+
+def _token_lengths(plan: Plan, report: DataReport, home_models: Path | None):
+    """Sorted token counts of every example rendered through the base model's chat template (cached)."""
+    mt = model_text(plan.base_model.source, home_models)
+    key = (mt.name, mt.exact, mt.template, plan.task.instruction)
+    if key not in report.cache:
+        texts = [mt.render(_messages(plan.task.instruction, e)) for e in report.examples]
+        report.cache[key] = sorted(mt.count(texts, 1.5 if report.language == "zh" else 3.5))
+    return report.cache[key], mt
+
+
+def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home_models: Path | None) -> None:
+    t, ts = plan.training, plan.data.tokens
+    lengths, mt = _token_lengths(plan, report, home_models)
+    if not lengths:
+        return
+    ts.tokenizer, ts.exact = mt.name, mt.exact
+    ts.median, ts.p95, ts.longest = lengths[len(lengths) // 2], lengths[min(len(lengths) - 1, int(len(lengths) * 0.95))], lengths[-1]
+    how = (f"counted with the {mt.name} tokenizer" if mt.exact else
+           f"estimated from characters: the {mt.name} tokenizer is not on this machine")
+    if s.max_length:
+        t.max_length = s.max_length
+        why["training.max_length"] = "you asked for it"
+    else:
+        t.max_length = max(128, min(4096, -(-ts.p95 // 64) * 64))
+        why["training.max_length"] = f"covers 95% of your examples ({ts.p95} tokens with the chat template, {how})"
+    ts.truncated = sum(n > t.max_length for n in lengths)
+    if ts.truncated:
+        why["training.max_length"] += (f"; {ts.truncated} of {len(lengths)} examples are longer (up to {ts.longest} "
+                                       "tokens) and will be cut")
+        plan.data.warnings.append(f"{ts.truncated} rows are longer than max_length={t.max_length} tokens and will be "
+                                  f"truncated (the longest has {ts.longest})")
+    else:
+        why["training.max_length"] += "; no example is cut"
+
+
+def _rendered_examples(plan: Plan, report: DataReport, home_models: Path | None, n: int = 2) -> list[str]:
+    mt = model_text(plan.base_model.source, home_models)
+    return [mt.render(_messages(plan.task.instruction, e)) for e in report.examples[:n]]
 
 
 def _fit(plan: Plan, s: Slots, gpu_name: str, why: dict) -> None:
@@ -306,21 +407,32 @@ def _fit(plan: Plan, s: Slots, gpu_name: str, why: dict) -> None:
         lo.method = "lora"
     else:
         budget = res.gpu_memory_gb * 0.92
-        lo.method = s.method or "lora"
-        if s.method:
-            why["lora.method"] = "you asked for it"
-        else:
-            why["lora.method"] = "LoRA on a 16-bit base fits your GPU: faster and slightly better than QLoRA"
-            if est().peak_gb > budget:
-                lo.method = "qlora"
-                why["lora.method"] = "QLoRA: the 16-bit base does not fit, the 4-bit base does"
-        batch_said = s.batch_size is not None
-        if est().peak_gb > budget:
+        batch_said, start_batch = s.batch_size is not None, t.batch_size
+
+        def shrink(floor: int) -> bool:
+            """Checkpointing, then halving the batch (accumulating to keep the effective batch) down to `floor`."""
+            t.batch_size, t.gradient_accumulation, t.gradient_checkpointing = start_batch, 1, False
+            if est().peak_gb <= budget:
+                return True
             t.gradient_checkpointing = True
+            while est().peak_gb > budget and t.batch_size > floor and not batch_said:
+                t.batch_size //= 2
+                t.gradient_accumulation *= 2
+            return est().peak_gb <= budget
+
+        if s.method:
+            lo.method = s.method
+            why["lora.method"] = "you asked for it"
+            shrink(1)
+        else:
+            lo.method = "lora"
+            why["lora.method"] = "LoRA on a 16-bit base fits your GPU: faster and slightly better than QLoRA"
+            if not shrink(2):
+                lo.method = "qlora"
+                why["lora.method"] = "QLoRA: the 16-bit base does not fit your GPU, the 4-bit base does"
+                shrink(1)
+        if t.gradient_checkpointing:
             why["training.gradient_checkpointing"] = "on: recomputing activations saves most of their memory"
-        while est().peak_gb > budget and t.batch_size > 1 and not batch_said:
-            t.batch_size //= 2
-            t.gradient_accumulation *= 2
         if t.gradient_accumulation > 1:
             why["training.batch_size"] = (f"{t.batch_size} × {t.gradient_accumulation} accumulation steps: "
                                           "the same effective batch in less memory")
@@ -336,15 +448,35 @@ def _fit(plan: Plan, s: Slots, gpu_name: str, why: dict) -> None:
                                                    gradient_checkpointing=t.gradient_checkpointing), 1)
 
 
-def _diff(old: Plan, new: Plan) -> list[str]:
-    out = []
-    for path in ("task.type", "task.language", "base_model.name", "lora.method", "lora.r", "training.epochs",
-                 "training.learning_rate", "training.max_length", "training.batch_size",
-                 "training.gradient_checkpointing", "resources.gpu_memory_gb", "resources.device"):
+def _diff(old: Plan, new: Plan, said: Intents) -> list[str]:
+    """What the last turn changed: first what it asked for, then each knock-on change with its reason."""
+    direct_paths = {p for k, v in said.said().items() if k in DIRECT for p in DIRECT[k]}
+    asked, knock_on = [], []
+    for path in WATCHED:
         a, b = _get(old, path), _get(new, path)
-        if a != b:
-            out.append(f"{path}: {a} → {b}")
-    return out
+        if a == b:
+            continue
+        if path in direct_paths:
+            asked.append(f"{path}: {a} → {b}")
+        else:
+            knock_on.append(f"{path}: {a} → {b} (because {_knock_on_reason(path, new)})")
+    return asked + knock_on
+
+
+def _knock_on_reason(path: str, plan: Plan) -> str:
+    r = plan.reasons
+    if path == "lora.alpha":
+        return "alpha stays 2 × rank, so the update's scale is unchanged"
+    if path in ("training.gradient_accumulation", "training.batch_size"):
+        return r.get("training.batch_size", "the batch was resized to fit the memory")
+    if path == "training.gradient_checkpointing":
+        return r.get(path, "the plan fits without recomputing activations") if _get(plan, path) else \
+            "the plan now fits without recomputing activations, which is faster"
+    if path == "base_model.name":
+        return r.get("base_model", "")
+    if path == "resources.fits":
+        return "the memory estimate is now " + f"{plan.resources.estimated_peak_gb:.1f} GB of {plan.resources.gpu_memory_gb:g} GB"
+    return r.get(path, "it follows from the change above")
 
 
 def _get(plan: Plan, path: str):
@@ -365,19 +497,26 @@ def _questions(missing: list[str], lang: str, plan: Plan) -> list[Question]:
     return []
 
 
-def _reply(plan: Plan, questions: list[Question], changes: list[str], s: Slots, lang: str, ready: bool) -> str:
+def _reply(plan: Plan, questions: list[Question], changes: list[str], s: Slots, lang: str, ready: bool,
+           examples: list[str], notes: list[str]) -> str:
     from .card import render_card
 
-    parts = []
+    zh = lang == "zh"
+    parts = [f"*{n}*" for n in notes]
     if changes:
-        parts.append(("已更新：" if lang == "zh" else "Changed: ") + "; ".join(changes))
+        parts.append(("已更新：\n" if zh else "Changed:\n") + "\n".join(f"- {c}" for c in changes))
     if questions:
         parts.append(questions[0].text)
         return "\n\n".join(parts)
     parts.append(render_card(plan, lang))
+    if plan.data.warnings:
+        parts.append(("数据提示：\n" if zh else "About your data:\n") + "\n".join(f"- {w}" for w in plan.data.warnings))
+    if examples:
+        head = "训练时模型看到的样例（已套用对话模板）：" if zh else "What the model is trained on (first example, through its chat template):"
+        parts.append(f"{head}\n\n```\n{examples[0]}\n```")
     if not plan.resources.fits:
         parts.append(f"This plan needs about {plan.resources.estimated_peak_gb:.1f} GB but your GPU has "
                      f"{plan.resources.gpu_memory_gb:g} GB. Try a smaller model or QLoRA.")
     elif ready:
-        parts.append("准备就绪：点击“开始训练”。" if lang == "zh" else "Ready: press **Start training**, or tell me what to change.")
+        parts.append("准备就绪：点击“开始训练”。" if zh else "Ready: press **Start training**, or tell me what to change.")
     return "\n\n".join(parts)

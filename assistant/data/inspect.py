@@ -22,9 +22,10 @@ OUTPUT_NAMES = [
 ]
 INPUT_NAMES = [
     "text", "input", "sentence", "review", "content", "question", "document", "article", "source", "prompt",
-    "query", "context", "body", "message", "comment", "passage", "x", "src",
-    "文本", "内容", "输入", "问题", "句子", "评论", "原文", "文章", "正文", "评价", "问句",
+    "query", "context", "body", "message", "comment", "passage", "x", "src", "headline", "title", "instruction",
+    "文本", "内容", "输入", "问题", "句子", "评论", "原文", "文章", "正文", "评价", "问句", "标题",
 ]
+ID_NAMES = {"id", "idx", "index", "uuid", "row", "row_id", "no", "编号", "序号", "ID"}
 ROLE_MAP = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
             "model": "assistant", "bot": "assistant", "system": "system"}
 
@@ -45,6 +46,10 @@ class DataReport:
     language: str = "en"
     """`zh` when most text is Chinese, else `en`."""
     preview: list[dict[str, Any]] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    """Every usable row as {"prompt": str | messages, "completion": str} (not serialized)."""
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    """Token counts per (model, instruction), so replanning does not re-tokenize."""
 
     @property
     def looks_like_labels(self) -> bool:
@@ -61,6 +66,7 @@ def inspect_file(path: str | Path) -> DataReport:
     examples = to_examples(rows, report)
     _check(path, rows, examples, report)
     report.preview = rows[:5]
+    report.examples = [e for e in examples if e["completion"] and _prompt_text(e)]
     return report
 
 
@@ -91,9 +97,14 @@ def _text(v: Any) -> str:
 def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str], str]:
     """Pick input columns and the output column of a table, from names first, then from values."""
     columns = list(rows[0].keys())
-    textual = [c for c in columns if sum(bool(_text(r.get(c))) for r in rows) >= max(1, len(rows) // 2)]
+    textual = [c for c in columns if sum(bool(_text(r.get(c))) for r in rows) >= max(1, len(rows) // 2)
+               and not _is_id(c, rows)]
     if not textual:
         raise DataError(path, f"no column holds text (columns: {', '.join(map(str, columns)) or 'none'})")
+    for c in columns:
+        if str(c).strip().lower() in OUTPUT_NAMES and not any(_text(r.get(c)) for r in rows):
+            raise DataError(path, f"the output column `{c}` is empty in every row (empty output): there is nothing "
+                                  "to learn. Fill it in, or name the output column differently")
 
     def by_name(names: list[str], pool: list[str]) -> str | None:
         lowered = {str(c).strip().lower(): c for c in pool}
@@ -120,6 +131,15 @@ def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str]
             "Name them e.g. `text,label` or `input,output`",
         )
     return inputs, output
+
+
+def _is_id(column: Any, rows: list[dict[str, Any]]) -> bool:
+    """An identifier column (named like one, or distinct whole numbers in every row) is never an input."""
+    if str(column).strip().lower() in ID_NAMES:
+        return True
+    values = [r.get(column) for r in rows]
+    return len(rows) > 2 and all(isinstance(v, int) or re.fullmatch(r"\d+", _text(v)) for v in values) \
+        and len(set(map(_text, values))) == len(rows)
 
 
 def to_examples(rows: list[dict[str, Any]], report: DataReport) -> list[dict[str, Any]]:
@@ -159,10 +179,13 @@ def _split_conversation(turns: list[Any]) -> dict[str, Any]:
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def _prompt_text(e: dict[str, Any]) -> str:
+    p = e["prompt"]
+    return p if isinstance(p, str) else " ".join(m["content"] for m in p)
+
+
 def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str, Any]], report: DataReport) -> None:
-    def prompt_text(e: dict[str, Any]) -> str:
-        p = e["prompt"]
-        return p if isinstance(p, str) else " ".join(m["content"] for m in p)
+    prompt_text = _prompt_text
 
     empty_out = [i for i, e in enumerate(examples, start=1) if not e["completion"]]
     empty_in = [i for i, e in enumerate(examples, start=1) if not prompt_text(e)]
