@@ -1,6 +1,6 @@
 -- Tailor's registry schema: the single source of truth, applied by assistant/registry/db.py through
 -- sqlite-utils. Bump `user_version` and add a numbered migration there when this changes.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 CREATE TABLE IF NOT EXISTS base_models (
     name        TEXT PRIMARY KEY,          -- display name, e.g. SmolLM2-135M-Instruct
@@ -80,9 +80,27 @@ CREATE TABLE IF NOT EXISTS adapters (
     metrics     TEXT NOT NULL DEFAULT '{}',-- JSON of final metrics
     library_versions TEXT NOT NULL DEFAULT '{}',
     parent_id   INTEGER REFERENCES adapters(id),
-    status      TEXT NOT NULL DEFAULT 'ready',
+    status      TEXT NOT NULL DEFAULT 'ready', -- ready | missing | corrupt (set by `tailor adapters check`)
     created     TEXT NOT NULL,
+    base_revision TEXT,                    -- v2: the base model's revision (commit or weights sha256) when known
+    origin      TEXT NOT NULL DEFAULT 'trained', -- v2: trained | imported
     UNIQUE (name, version)
+);
+CREATE INDEX IF NOT EXISTS adapters_task ON adapters(task);
+CREATE INDEX IF NOT EXISTS adapters_base ON adapters(base_model);
+CREATE INDEX IF NOT EXISTS adapters_sha ON adapters(weights_sha256);
+
+-- v2: full-text search over names, descriptions, task, base model and tags; rowid = adapters.id.
+CREATE VIRTUAL TABLE IF NOT EXISTS adapter_search USING fts5(name, description, task, base_model, tags,
+    tokenize = 'unicode61 remove_diacritics 2');
+
+-- v2: who is using an adapter right now (a serving engine); delete and rename refuse while a live one holds it.
+CREATE TABLE IF NOT EXISTS adapter_leases (
+    adapter_id  INTEGER NOT NULL REFERENCES adapters(id) ON DELETE CASCADE,
+    holder      TEXT NOT NULL,             -- e.g. engine@<pid>
+    pid         INTEGER NOT NULL,
+    since       TEXT NOT NULL,
+    PRIMARY KEY (adapter_id, holder)
 );
 
 CREATE TABLE IF NOT EXISTS tags (
@@ -90,6 +108,7 @@ CREATE TABLE IF NOT EXISTS tags (
     tag         TEXT NOT NULL,
     PRIMARY KEY (adapter_id, tag)
 );
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
 
 CREATE TABLE IF NOT EXISTS aliases (
     alias       TEXT PRIMARY KEY,          -- movable name, e.g. production

@@ -4,7 +4,7 @@
     tailor plan --json [--data FILE] [--gpu-memory GB] MESSAGE...
     tailor train PLAN.json [--no-wait]                    queue a plan and follow it to its adapter
     tailor jobs list | show ID | cancel ID | resume ID
-    tailor adapters list | show NAME | export NAME [--out FILE]
+    tailor adapters list|search|show|export|import|tag|alias|describe|rename|delete|check ...
 
 Every command takes `--home DIR` (default: $TAILOR_HOME, else the working directory).
 """
@@ -110,23 +110,149 @@ def cmd_jobs(args) -> int:
 
 def cmd_adapters(args) -> int:
     from .registry import Registry
-    from .registry.store import export_zip
+    from .registry.manage import RegistryError
 
     registry = Registry(Home.resolve(args.home))
-    if args.action == "list":
-        for a in registry.adapters():
-            metrics = ", ".join(f"{k} {v}" for k, v in a["metrics"].items())
-            print(f"{a['name']}:{a['version']}  {a['task'] or '-'}  base {a['base_model']}  {metrics}")
-        return 0
-    rec = registry.adapter(args.name or "")
-    if rec is None:
-        print(f"error: no adapter named {args.name!r}", file=sys.stderr)
+    try:
+        return ADAPTER_ACTIONS[args.action](registry, args)
+    except RegistryError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.action == "show":
-        print(json.dumps(rec, indent=2))
-    else:
-        print(export_zip(registry, rec, Path(args.out) if args.out else None))
+
+
+def _need(args, n: int, usage: str) -> list[str]:
+    from .registry.manage import RegistryError
+
+    if len(args.args) < n:
+        raise RegistryError(f"usage: tailor adapters {args.action} {usage}")
+    return args.args
+
+
+def _one(registry, ref: str) -> dict:
+    from .registry.manage import RegistryError
+
+    rec = registry.adapter(ref)
+    if rec is None:
+        raise RegistryError(f"no adapter named {ref!r} (use name, name:version or an alias; `tailor adapters list`)")
+    return rec
+
+
+def _print_adapters(rows: list[dict]) -> None:
+    for a in rows:
+        metrics = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in a["metrics"].items())
+        extra = "".join(f" #{t}" for t in a["tags"]) + "".join(f" @{al}" for al in a["aliases"])
+        status = "" if a["status"] == "ready" else f" [{a['status']}]"
+        print(f"{a['name']}:{a['version']}{status}  {a['task'] or '-'}  base {a['base_model']}  {metrics}{extra}")
+
+
+def _adapters_list(registry, args) -> int:
+    query = " ".join(args.args) if args.action == "search" else ""
+    _print_adapters(registry.search(query, task=args.task, base_model=args.base, tag=args.tag, sort=args.sort,
+                                    descending=not args.ascending, limit=args.limit))
     return 0
+
+
+def _adapters_show(registry, args) -> int:
+    rec = _one(registry, _need(args, 1, "NAME")[0])
+    print(json.dumps(registry.lineage(rec["id"]), indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def _adapters_export(registry, args) -> int:
+    from .registry.manage import export_merged
+    from .registry.store import export_zip
+
+    rec = _one(registry, _need(args, 1, "NAME [--merged] [--out FILE]")[0])
+    out = Path(args.out) if args.out else None
+    print(export_merged(registry, rec, out, log=lambda m: print(m, file=sys.stderr)) if args.merged
+          else export_zip(registry, rec, out))
+    return 0
+
+
+def _adapters_import(registry, args) -> int:
+    from .registry.manage import import_adapter
+
+    path = _need(args, 1, "ZIP_OR_FOLDER [--name NAME] [--base BASE]")[0]
+    rec = import_adapter(registry, path, name=args.name, base_source=args.base,
+                         description=args.description or "")
+    print(f"imported {rec['name']}:{rec['version']} (base {rec['base_model']}, sha256 {rec['weights_sha256'][:12]})")
+    return 0
+
+
+def _adapters_tag(registry, args) -> int:
+    name, *tags = _need(args, 2, "NAME TAG... [--remove]")
+    rec = _one(registry, name)
+    registry.tag(rec["id"], tags, remove=args.remove)
+    print(f"{rec['name']}:{rec['version']} tags: {', '.join(registry.adapter_by_id(rec['id'])['tags']) or '-'}")
+    return 0
+
+
+def _adapters_alias(registry, args) -> int:
+    from .registry.manage import RegistryError
+
+    if args.remove:
+        alias = _need(args, 1, "--remove ALIAS")[0]
+        if not registry.remove_alias(alias):
+            raise RegistryError(f"no alias {alias!r}")
+        print(f"alias {alias} removed")
+        return 0
+    alias, ref = _need(args, 2, "ALIAS NAME[:VERSION]")[:2]
+    if registry.versions(alias):
+        raise RegistryError(f"{alias!r} is an adapter's name; an alias needs a name of its own")
+    rec = _one(registry, ref)
+    registry.set_alias(alias, rec["id"])
+    print(f"{alias} → {rec['name']}:{rec['version']}")
+    return 0
+
+
+def _adapters_describe(registry, args) -> int:
+    name, *words = _need(args, 2, "NAME TEXT...")
+    rec = _one(registry, name)
+    registry.update_adapter(rec["id"], description=" ".join(words))
+    print(f"{rec['name']}:{rec['version']} described")
+    return 0
+
+
+def _adapters_rename(registry, args) -> int:
+    from .registry.manage import rename_adapter
+
+    old, new = _need(args, 2, "OLD NEW")[:2]
+    rows = rename_adapter(registry, old, new)
+    print(f"renamed {old} → {new} ({len(rows)} version{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
+def _adapters_delete(registry, args) -> int:
+    from .registry.manage import RegistryError, delete_adapter
+
+    ref = _need(args, 1, "NAME:VERSION | NAME --all")[0]
+    if ":" not in ref and not args.all:
+        raise RegistryError(f"say which version (`{ref}:N`), or `--all` to delete every version of {ref}")
+    targets = registry.versions(ref) if args.all and ":" not in ref else [_one(registry, ref)]
+    if not targets:
+        raise RegistryError(f"no adapter named {ref!r}")
+    for rec in targets:
+        delete_adapter(registry, rec)
+        print(f"deleted {rec['name']}:{rec['version']}")
+    return 0
+
+
+def _adapters_check(registry, args) -> int:
+    from .registry.manage import check
+
+    problems = check(registry, repair=args.repair)
+    for p in problems:
+        print(p)
+    if not problems:
+        print(f"registry and folders agree ({registry.count_adapters()} adapters)")
+    return 1 if problems and not args.repair else 0
+
+
+ADAPTER_ACTIONS = {
+    "list": _adapters_list, "search": _adapters_list, "show": _adapters_show, "export": _adapters_export,
+    "import": _adapters_import, "tag": _adapters_tag, "alias": _adapters_alias, "describe": _adapters_describe,
+    "rename": _adapters_rename, "delete": _adapters_delete, "check": _adapters_check,
+}
 
 
 def cmd_serve(args) -> int:
@@ -165,9 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_jobs)
 
     p = sub.add_parser("adapters", help="the adapter registry")
-    p.add_argument("action", choices=["list", "show", "export"])
-    p.add_argument("name", nargs="?", help="name, name:version or alias")
+    p.add_argument("action", choices=list(ADAPTER_ACTIONS))
+    p.add_argument("args", nargs="*", help="name (name, name:version or alias), query words, tags, path...")
+    p.add_argument("--task", help="list/search: only this task")
+    p.add_argument("--base", help="list/search: only this base model; import: the base model to check against")
+    p.add_argument("--tag", help="list/search: only adapters with this tag")
+    p.add_argument("--sort", help="list/search: sort by this final metric (e.g. accuracy)")
+    p.add_argument("--ascending", action="store_true", help="sort smallest first (e.g. for eval_loss)")
+    p.add_argument("--limit", type=int, default=50)
     p.add_argument("--out", help="export: the zip to write")
+    p.add_argument("--merged", action="store_true", help="export: base + adapter merged into one full model")
+    p.add_argument("--name", help="import: register under this name")
+    p.add_argument("--description", help="import: a description")
+    p.add_argument("--remove", action="store_true", help="tag/alias: remove instead of add")
+    p.add_argument("--all", action="store_true", help="delete: every version of the name")
+    p.add_argument("--repair", action="store_true", help="check: fix what disagrees")
     p.set_defaults(func=cmd_adapters)
     return ap
 

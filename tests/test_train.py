@@ -134,3 +134,21 @@ def test_jobs_run_one_at_a_time_in_order(topic_csv, tiny_model):
     jobs.cancel(reg, first)
     wait_for(lambda: reg.job(second)["status"] == "succeeded", timeout=180)
     assert reg.job(first)["status"] == "cancelled"
+
+
+def test_a_trained_adapter_round_trips_through_export_and_import(topic_csv, tiny_model, tmp_path):
+    """train → register → export zip → import into a fresh home → identical sha256 and generations."""
+    from test_adapters import generate
+
+    from assistant.registry.manage import import_adapter
+    from assistant.registry.store import adapter_dir, export_zip
+
+    reg = Registry(Home.resolve())
+    job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1, max_steps=4, learning_rate=5e-3))
+    wait_for(lambda: reg.job(job_id)["status"] not in ("queued", "running"), timeout=180)
+    rec = reg.adapter_by_id(reg.job(job_id)["adapter_id"])
+    fresh = Registry(Home.resolve(tmp_path / "fresh-home"))
+    imported = import_adapter(fresh, export_zip(reg, rec), base_source=str(tiny_model))
+    assert imported["weights_sha256"] == rec["weights_sha256"] and imported["name"] == rec["name"]
+    assert imported["task"] == "classification"  # read from the plan.json that travels in the zip
+    assert generate(tiny_model, adapter_dir(fresh, imported)) == generate(tiny_model, adapter_dir(reg, rec))

@@ -152,20 +152,78 @@ def resume_job(ctx: Context, job_id: int) -> str:
 
 
 # -- Registry tab ----------------------------------------------------------------------------------------
-def adapter_rows(ctx: Context) -> list[list]:
-    return [[f"{a['name']}:{a['version']}", a["task"] or "", a["base_model"],
-             ", ".join(f"{k}={v}" for k, v in a["metrics"].items()), a["created"]] for a in ctx.registry.adapters()]
+def adapter_rows(ctx: Context, query: str = "", task: str | None = None, tag: str | None = None,
+                 sort: str | None = None) -> list[list]:
+    """The registry table: search words, task and tag filters, sort by a final metric."""
+    try:
+        rows = ctx.registry.search(query or "", task=task or None, tag=(tag or "").strip() or None, sort=sort or None,
+                                   limit=200)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    return [[f"{a['name']}:{a['version']}" + ("" if a["status"] == "ready" else f" [{a['status']}]"), a["task"] or "",
+             a["base_model"], ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in a["metrics"].items()),
+             " ".join(a["tags"] + [f"@{al}" for al in a["aliases"]]), a["description"][:80], a["created"]] for a in rows]
 
 
 def adapter_names(ctx: Context) -> list[str]:
-    return [f"{a['name']}:{a['version']}" for a in ctx.registry.adapters()]
+    return [f"{a['name']}:{a['version']}" for a in ctx.registry.adapters(limit=500)]
 
 
-def download_adapter(ctx: Context, name: str) -> str:
+def _record(ctx: Context, name: str) -> dict:
     rec = ctx.registry.adapter(name or "")
     if rec is None:
         raise gr.Error(f"No adapter named {name!r}.")
-    return str(export_zip(ctx.registry, rec))
+    return rec
+
+
+def download_adapter(ctx: Context, name: str) -> str:
+    return str(export_zip(ctx.registry, _record(ctx, name)))
+
+
+def download_merged(ctx: Context, name: str) -> str:
+    from assistant.registry.manage import export_merged
+
+    return str(export_merged(ctx.registry, _record(ctx, name), log=lambda m: None))
+
+
+def adapter_action(ctx: Context, action: str, name: str, value: str = "") -> str:
+    """Tag, alias, describe or delete one adapter; returns what happened, in words."""
+    from assistant.registry.manage import RegistryError, delete_adapter
+
+    rec = _record(ctx, name)
+    label = f"{rec['name']}:{rec['version']}"
+    value = (value or "").strip()
+    try:
+        if action == "tag":
+            ctx.registry.tag(rec["id"], value.split())
+            return f"Tagged {label}: {value}"
+        if action == "alias":
+            if not value or ctx.registry.versions(value):
+                return "An alias needs a name of its own (not an adapter's name)."
+            ctx.registry.set_alias(value, rec["id"])
+            return f"{value} → {label}"
+        if action == "describe":
+            ctx.registry.update_adapter(rec["id"], description=value)
+            return f"Described {label}"
+        if action == "delete":
+            delete_adapter(ctx.registry, rec)
+            return f"Deleted {label}"
+    except RegistryError as e:
+        return f"⚠️ {e}"
+    return f"unknown action {action!r}"
+
+
+def import_upload(ctx: Context, file: str | None, name: str = "") -> str:
+    from assistant.registry.manage import RegistryError, import_adapter
+
+    if not file:
+        return "Choose a zip of a PEFT adapter first."
+    try:
+        rec = import_adapter(ctx.registry, file, name=(name or "").strip() or None,
+                             base_source=ctx.engine.base_source, home_models=ctx.home.models)
+    except RegistryError as e:
+        return f"⚠️ Not imported: {e}"
+    return f"Imported **{rec['name']}:{rec['version']}** (base {rec['base_model']})."
 
 
 # -- Compare tab -----------------------------------------------------------------------------------------
@@ -284,24 +342,55 @@ def _jobs_tab(ctx: Context) -> None:
 
 
 def _registry_tab(ctx: Context) -> None:
-    table = gr.Dataframe(headers=["adapter", "task", "base model", "metrics", "created"], interactive=False,
-                         elem_id="adapters-table")
+    from assistant.plan import TASK_TYPES
+
+    with gr.Row():
+        query = gr.Textbox(placeholder="search names, descriptions, tags…", show_label=False, scale=3, elem_id="adapter-search")
+        task = gr.Dropdown(["", *TASK_TYPES], value="", label="Task", scale=1, elem_id="adapter-task")
+        tag = gr.Textbox(label="Tag", scale=1, elem_id="adapter-tag")
+        sort = gr.Dropdown(["", "accuracy", "f1", "rougeL", "eval_loss", "train_loss"], value="", label="Sort by",
+                           scale=1, elem_id="adapter-sort")
+    table = gr.Dataframe(headers=["adapter", "task", "base model", "metrics", "tags", "description", "created"],
+                         interactive=False, elem_id="adapters-table")
     with gr.Row():
         pick = gr.Dropdown(label="Adapter", choices=[], allow_custom_value=True, elem_id="adapter-pick")
         download = gr.Button("Download zip", elem_id="download")
-    zip_file = gr.File(label="Adapter (Hugging Face PEFT layout)", elem_id="adapter-zip")
-    details = gr.JSON(label="Details")
+        merged = gr.Button("Download merged model", elem_id="download-merged")
+    zip_file = gr.File(label="Download", elem_id="adapter-zip")
+    with gr.Row():
+        value = gr.Textbox(label="Tag / alias / description", elem_id="adapter-value")
+        tag_b = gr.Button("Add tags", size="sm")
+        alias_b = gr.Button("Set alias", size="sm")
+        desc_b = gr.Button("Describe", size="sm")
+        delete_b = gr.Button("Delete version", size="sm", variant="stop", elem_id="adapter-delete")
+    message = gr.Markdown(elem_id="registry-message")
+    with gr.Accordion("Import an adapter (zip of a PEFT adapter, safetensors only)", open=False):
+        with gr.Row():
+            upload = gr.File(label="Adapter zip", file_types=[".zip"], elem_id="import-file")
+            import_name = gr.Textbox(label="Name (optional)")
+            import_b = gr.Button("Import", elem_id="import")
+    details = gr.JSON(label="Lineage: conversation → plan → dataset → job → metrics → versions")
 
-    def refresh():
-        return adapter_rows(ctx), gr.update(choices=adapter_names(ctx))
+    filters = [query, task, tag, sort]
 
-    gr.Button("Refresh", size="sm").click(refresh, None, [table, pick], api_name=False)
-    gr.Timer(3).tick(refresh, None, [table, pick], api_name=False, show_progress="hidden")
-    pick.change(lambda n: ctx.registry.adapter(n or "") or {}, [pick], details, api_name=False)
+    def refresh(q, t, tg, so):
+        return adapter_rows(ctx, q, t, tg, so), gr.update(choices=adapter_names(ctx))
+
+    for box in filters:
+        box.change(refresh, filters, [table, pick], api_name=False)
+    gr.Timer(3).tick(refresh, filters, [table, pick], api_name=False, show_progress="hidden")
+    pick.change(lambda n: ctx.registry.lineage(ctx.registry.adapter(n)["id"]) if ctx.registry.adapter(n or "") else {},
+                [pick], details, api_name=False)
     download.click(lambda n: download_adapter(ctx, n), [pick], zip_file, api_name="download")
-    def adapters() -> list:
-        """Every registered adapter with its metrics (its folder under `folder`)."""
-        return [{("folder" if k == "path" else k): v for k, v in a.items()} for a in ctx.registry.adapters()]
+    merged.click(lambda n: download_merged(ctx, n), [pick], zip_file, api_name="download_merged")
+    for button, action in ((tag_b, "tag"), (alias_b, "alias"), (desc_b, "describe"), (delete_b, "delete")):
+        button.click(lambda n, v, a=action: adapter_action(ctx, a, n, v), [pick, value], message, api_name=f"adapter_{action}")
+    import_b.click(lambda f, n: import_upload(ctx, f, n), [upload, import_name], message, api_name="import_adapter")
+
+    def adapters(query: str = "", task: str = "", tag: str = "") -> list:
+        """Registered adapters (newest first) matching the words, task and tag; their folder under `folder`."""
+        rows = ctx.registry.search(query or "", task=task or None, tag=tag or None, limit=1000)
+        return [{("folder" if k == "path" else k): v for k, v in a.items()} for a in rows]
 
     gr.api(adapters, api_name="adapters")
 

@@ -7,6 +7,7 @@ foreign keys on, so the web app, the CLI and training workers can read and write
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -18,9 +19,37 @@ import sqlite_utils
 from ..config import Home
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "registry.db.sql"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """v1 → v2: base revision and origin of adapters, search index, leases, indexes; existing rows kept."""
+    db.execute("ALTER TABLE adapters ADD COLUMN base_revision TEXT")
+    db.execute("ALTER TABLE adapters ADD COLUMN origin TEXT NOT NULL DEFAULT 'trained'")
+    # The schema file creates only what is missing (IF NOT EXISTS), so applying it adds the new objects.
+    db.executescript(_schema_without_pragma())
+    for (adapter_id,) in db.execute("select id from adapters").fetchall():
+        _index_adapter(db, adapter_id)
+
+
 # Numbered migrations: MIGRATIONS[n] upgrades a database at user_version n-1 to n.
-MIGRATIONS: dict[int, Any] = {}
+MIGRATIONS: dict[int, Any] = {2: _migrate_2}
+
+
+def _schema_without_pragma() -> str:
+    return "\n".join(line for line in SCHEMA_FILE.read_text(encoding="utf-8").splitlines()
+                     if not line.startswith("PRAGMA user_version"))
+
+
+def _index_adapter(db: sqlite_utils.Database, adapter_id: int) -> None:
+    """Refresh one adapter's row in the full-text index (or drop it when the adapter is gone)."""
+    db.execute("delete from adapter_search where rowid = ?", [adapter_id])
+    row = db.execute("select name, description, task, base_model from adapters where id = ?", [adapter_id]).fetchone()
+    if row:
+        tags = " ".join(t for (t,) in db.execute("select tag from tags where adapter_id = ? order by tag", [adapter_id]))
+        db.execute("insert into adapter_search(rowid, name, description, task, base_model, tags) values (?, ?, ?, ?, ?, ?)",
+                   [adapter_id, row[0].replace("-", " ").replace("_", " ") + " " + row[0], row[1] or "", row[2] or "",
+                    row[3] or "", tags])
 
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 
@@ -49,13 +78,28 @@ class Registry:
         return db
 
     def migrate(self) -> None:
+        """Create a new registry from the schema file, or upgrade an older one in place, one step at a time.
+
+        Each step runs in one transaction with its version bump, so a failed upgrade leaves the old
+        database as it was.
+        """
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
             self.db.executescript(SCHEMA_FILE.read_text(encoding="utf-8"))
             return
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.home.db_path} has schema version {version}, newer than this Tailor "
+                               f"({SCHEMA_VERSION}); upgrade Tailor")
+        conn = self.db.conn
         for n in range(version + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[n](self.db)
-            self.db.execute(f"PRAGMA user_version = {n}")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                MIGRATIONS[n](self.db)
+                conn.execute(f"PRAGMA user_version = {n}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     # -- plans and datasets ----------------------------------------------------------------------------
     def add_plan(self, plan_json: str, conversation: list[str] | None = None) -> int:
@@ -133,11 +177,36 @@ class Registry:
             if isinstance(rec.get(key), dict):
                 rec[key] = json.dumps(rec[key])
         pk = self.db["adapters"].insert(rec).last_pk
+        _index_adapter(self.db, pk)
         return self.adapter_by_id(pk)
+
+    def add_adapters(self, records: list[dict]) -> None:
+        """Many adapters in one transaction (bulk registration, benchmarks)."""
+        conn = self.db.conn
+        conn.execute("BEGIN")
+        try:
+            for r in records:
+                rec = {"created": now(), **r}
+                for key in ("metrics", "library_versions"):
+                    if isinstance(rec.get(key), dict):
+                        rec[key] = json.dumps(rec[key])
+                pk = self.db["adapters"].insert(rec).last_pk
+                _index_adapter(self.db, pk)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def update_adapter(self, adapter_id: int, **fields: Any) -> dict:
+        if "metrics" in fields and isinstance(fields["metrics"], dict):
+            fields["metrics"] = json.dumps(fields["metrics"])
+        self.db["adapters"].update(adapter_id, fields)
+        _index_adapter(self.db, adapter_id)
+        return self.adapter_by_id(adapter_id)
 
     def adapter_by_id(self, adapter_id: int) -> dict | None:
         rows = list(self.db.query("select * from adapters where id = ?", [adapter_id]))
-        return _decode_adapter(rows[0]) if rows else None
+        return self._full(rows[0]) if rows else None
 
     def adapter(self, name: str, version: int | None = None) -> dict | None:
         """An adapter by name (latest version unless one is given), by `name:version`, or by alias."""
@@ -145,17 +214,147 @@ class Registry:
             name, _, v = name.rpartition(":")
             version = int(v) if v.isdigit() else None
         alias = self.db.execute("select adapter_id from aliases where alias = ?", [name]).fetchone()
-        if alias:
+        if alias and version is None:
             return self.adapter_by_id(alias[0])
         if version is None:
             rows = list(self.db.query("select * from adapters where name = ? order by version desc limit 1", [name]))
         else:
             rows = list(self.db.query("select * from adapters where name = ? and version = ?", [name, version]))
-        return _decode_adapter(rows[0]) if rows else None
+        return self._full(rows[0]) if rows else None
+
+    def adapter_by_sha(self, weights_sha256: str) -> dict | None:
+        rows = list(self.db.query("select * from adapters where weights_sha256 = ? limit 1", [weights_sha256]))
+        return self._full(rows[0]) if rows else None
+
+    def _full(self, row: dict) -> dict:
+        rec = _decode_adapter(row)
+        rec["tags"] = [t for (t,) in self.db.execute("select tag from tags where adapter_id = ? order by tag", [rec["id"]])]
+        rec["aliases"] = [a for (a,) in self.db.execute("select alias from aliases where adapter_id = ? order by alias", [rec["id"]])]
+        return rec
 
     def adapters(self, limit: int = 1000) -> list[dict]:
-        rows = self.db.query("select * from adapters order by id desc limit ?", [limit])
-        return [_decode_adapter(r) for r in rows]
+        return self.search(limit=limit)
+
+    def search(self, query: str = "", *, task: str | None = None, base_model: str | None = None,
+               tag: str | None = None, sort: str | None = None, descending: bool = True, limit: int = 50,
+               offset: int = 0) -> list[dict]:
+        """Adapters matching all of: words (full text over name, description, task, base model, tags; prefixes
+        match), task, base model, tag. Newest first, or by a final metric (`sort="accuracy"`)."""
+        where, args = [], []
+        if query.strip():
+            words = re.findall(r"\w+", query, re.UNICODE)
+            if words:
+                where.append("a.id in (select rowid from adapter_search where adapter_search match ?)")
+                args.append(" AND ".join(f'"{w}"*' for w in words))
+        if task:
+            where.append("a.task = ?")
+            args.append(task)
+        if base_model:
+            where.append("a.base_model = ?")
+            args.append(base_model)
+        if tag:
+            where.append("a.id in (select adapter_id from tags where tag = ?)")
+            args.append(tag)
+        order = "a.id desc"
+        if sort:
+            if not re.fullmatch(r"[A-Za-z0-9_]+", sort):
+                raise ValueError(f"cannot sort by {sort!r}: use a metric name such as accuracy or eval_loss")
+            order = f"json_extract(a.metrics, '$.{sort}') is null, json_extract(a.metrics, '$.{sort}') " + (
+                "desc" if descending else "asc") + ", a.id desc"
+        sql = "select a.* from adapters a" + (" where " + " and ".join(where) if where else "") + \
+              f" order by {order} limit ? offset ?"
+        rows = list(self.db.query(sql, [*args, limit, offset]))
+        if rows:
+            ids = [r["id"] for r in rows]
+            marks = ",".join("?" * len(ids))
+            tags: dict[int, list[str]] = {}
+            for aid, t in self.db.execute(f"select adapter_id, tag from tags where adapter_id in ({marks}) order by tag", ids):
+                tags.setdefault(aid, []).append(t)
+            aliases: dict[int, list[str]] = {}
+            for aid, al in self.db.execute(f"select adapter_id, alias from aliases where adapter_id in ({marks})", ids):
+                aliases.setdefault(aid, []).append(al)
+        out = []
+        for r in rows:
+            rec = _decode_adapter(r)
+            rec["tags"], rec["aliases"] = tags.get(r["id"], []), aliases.get(r["id"], [])
+            out.append(rec)
+        return out
+
+    def count_adapters(self) -> int:
+        return self.db.execute("select count(*) from adapters").fetchone()[0]
+
+    def versions(self, name: str) -> list[dict]:
+        return [_decode_adapter(r) for r in self.db.query("select * from adapters where name = ? order by version", [name])]
+
+    def lineage(self, adapter_id: int) -> dict:
+        """Everything an adapter came from: conversation → plan → dataset → job (+ metrics) → versions → parent."""
+        rec = self.adapter_by_id(adapter_id)
+        if rec is None:
+            return {}
+        plan = self.db["plans"].get(rec["plan_id"]) if rec.get("plan_id") else None
+        ds = list(self.db.query("select * from datasets where sha256 = ?", [rec["dataset_sha256"]])) if rec.get("dataset_sha256") else []
+        job = self.job(rec["job_id"]) if rec.get("job_id") else None
+        metrics = self.metrics(rec["job_id"]) if job else []
+        return {
+            "adapter": rec,
+            "conversation": json.loads(plan["conversation"]) if plan else [],
+            "plan": json.loads(plan["json"]) if plan else None,
+            "dataset": ds[0] if ds else None,
+            "job": job,
+            "metrics": {"points": len(metrics), "first_loss": next((m["loss"] for m in metrics if m["loss"] is not None), None),
+                        "last_loss": next((m["loss"] for m in reversed(metrics) if m["loss"] is not None), None),
+                        "final": rec["metrics"]},
+            "versions": [{"version": v["version"], "created": v["created"], "weights_sha256": v["weights_sha256"],
+                          "metrics": v["metrics"]} for v in self.versions(rec["name"])],
+            "parent": self.adapter_by_id(rec["parent_id"]) if rec.get("parent_id") else None,
+        }
+
+    # -- tags, aliases, names ----------------------------------------------------------------------------
+    def tag(self, adapter_id: int, tags: list[str], remove: bool = False) -> None:
+        for t in tags:
+            if remove:
+                self.db.execute("delete from tags where adapter_id = ? and tag = ?", [adapter_id, t])
+            else:
+                self.db.execute("insert or ignore into tags(adapter_id, tag) values (?, ?)", [adapter_id, t])
+        _index_adapter(self.db, adapter_id)
+
+    def set_alias(self, alias: str, adapter_id: int) -> None:
+        """Point a movable alias (e.g. `production`) at an adapter version, moving it if it exists."""
+        self.db.execute("insert into aliases(alias, adapter_id) values (?, ?) "
+                        "on conflict(alias) do update set adapter_id = excluded.adapter_id", [alias, adapter_id])
+
+    def remove_alias(self, alias: str) -> bool:
+        return self.db.execute("delete from aliases where alias = ?", [alias]).rowcount > 0
+
+    def rename_adapter(self, old: str, new: str, paths: dict[int, str]) -> None:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for aid, path in paths.items():
+                conn.execute("update adapters set name = ?, path = ? where id = ?", [new, path, aid])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        for aid in paths:
+            _index_adapter(self.db, aid)
+
+    def delete_adapter(self, adapter_id: int) -> None:
+        self.db.execute("update jobs set adapter_id = null where adapter_id = ?", [adapter_id])
+        self.db.execute("update adapters set parent_id = null where parent_id = ?", [adapter_id])
+        self.db.execute("delete from adapters where id = ?", [adapter_id])
+        _index_adapter(self.db, adapter_id)
+
+    # -- leases: who is using an adapter right now -------------------------------------------------------
+    def lease(self, adapter_id: int, holder: str, pid: int) -> None:
+        self.db.execute("insert or replace into adapter_leases(adapter_id, holder, pid, since) values (?, ?, ?, ?)",
+                        [adapter_id, holder, pid, now()])
+
+    def release(self, adapter_id: int, holder: str) -> None:
+        self.db.execute("delete from adapter_leases where adapter_id = ? and holder = ?", [adapter_id, holder])
+
+    def leases(self, adapter_id: int) -> list[dict]:
+        return list(self.db.query("select * from adapter_leases where adapter_id = ?", [adapter_id]))
 
 
 def _decode_adapter(row: dict) -> dict:

@@ -9,6 +9,7 @@ Request handlers never touch the model: they submit work to the engine's queue a
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -54,7 +55,8 @@ class Engine:
         self.base_source = base_source
         self.max_loaded = max_loaded
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailor-engine")
-        self._loaded: OrderedDict[str, None] = OrderedDict()
+        self._loaded: OrderedDict[str, int] = OrderedDict()
+        self.holder = f"engine-{id(self):x}@{os.getpid()}"
         self.model = None
         self.tokenizer = None
         self.status = "not loaded"
@@ -155,8 +157,8 @@ class Engine:
         if Path(rec["base_source"]).resolve() != Path(self.resolved).resolve() and rec["base_source"] != self.resolved:
             raise EngineError(f"adapter {key} was trained on {rec['base_model']}, but this engine serves "
                               f"{Path(self.resolved).name}; start Tailor with that base model to use it")
-        plan = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-        rec["_instruction"] = plan.get("task", {}).get("instruction") or ""
+        plan = json.loads((folder / "plan.json").read_text(encoding="utf-8")) if (folder / "plan.json").exists() else {}
+        rec["_instruction"] = (plan.get("task") or {}).get("instruction") or ""
         rec["_key"] = key
         if key in self._loaded:
             self._loaded.move_to_end(key)
@@ -170,8 +172,20 @@ class Engine:
         else:
             self.model.load_adapter(str(folder), adapter_name=key)
         self.model.eval()
-        self._loaded[key] = None
+        self._loaded[key] = rec["id"]
+        self.registry.lease(rec["id"], self.holder, os.getpid())  # delete/rename refuse while it is served
         while len(self._loaded) > self.max_loaded:
-            old, _ = self._loaded.popitem(last=False)
+            old, old_id = self._loaded.popitem(last=False)
             self.model.delete_adapter(old)
+            self.registry.release(old_id, self.holder)
         return rec
+
+    def unload_all(self) -> None:
+        """Drop every loaded adapter (and its lease); the base stays."""
+        def run():
+            if hasattr(self.model, "peft_config"):
+                self.model = self.model.unload()  # the base model without any LoRA layers
+            for adapter_id in self._loaded.values():
+                self.registry.release(adapter_id, self.holder)
+            self._loaded.clear()
+        self._pool.submit(run).result()
