@@ -258,7 +258,7 @@ ADAPTER_ACTIONS = {
 def cmd_serve(args) -> int:
     from ui.app import serve
 
-    serve(Home.resolve(args.home), host=args.host, port=args.port, base_model=args.base_model)
+    serve(Home.resolve(args.home), host=args.host, port=args.port, base_model=args.base_model, api_only=args.api_only)
     return 0
 
 
@@ -271,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--base-model", help="base model served for comparison (default: the settings' default)")
+    p.add_argument("--api-only", action="store_true", help="serve only the OpenAI-compatible API under /v1")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("plan", help="turn a conversation (and a data file) into a plan")

@@ -422,10 +422,23 @@ def make_context(home: Home, base_model: str | None = None) -> Context:
     return Context(home, registry, engine, gpu_name, gpu_gb)
 
 
-def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str | None = None) -> None:
-    """Start the engine in the background and serve the app (and the API) on one port."""
-    import uvicorn
+def build_server(ctx: Context, api_only: bool = False):
+    """The FastAPI app: the OpenAI-compatible API under /v1 and (unless api_only) the web app at /."""
     from fastapi import FastAPI
+
+    from assistant.serve.openai_api import openai_router
+
+    app = FastAPI(title="Tailor")
+    app.include_router(openai_router(ctx.engine, lambda: ctx.home.load_settings().api_key))
+    if not api_only:
+        app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, allowed_paths=[str(ctx.home.root)])
+    return app
+
+
+def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str | None = None,
+          api_only: bool = False) -> None:
+    """Start the engine in the background and serve the app and the API on one port."""
+    import uvicorn
 
     print(f"Tailor: data home {home.root}", flush=True)
     if not (home.root / "settings.json").exists():
@@ -434,8 +447,7 @@ def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str
     resolve_source(base_model or home.load_settings().default_base_model, home.models)
     ctx = make_context(home, base_model)
     ctx.engine.start()
-    app = FastAPI(title="Tailor")
-    app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, allowed_paths=[str(home.root)])
-    print(f"Tailor: open http://{host}:{port}", flush=True)
+    app = build_server(ctx, api_only)
+    print(f"Tailor: {'API at' if api_only else 'open'} http://{host}:{port}" + ("/v1" if api_only else ""), flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

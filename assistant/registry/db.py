@@ -345,6 +345,31 @@ class Registry:
         self.db.execute("delete from adapters where id = ?", [adapter_id])
         _index_adapter(self.db, adapter_id)
 
+    # -- evaluation runs and arena votes --------------------------------------------------------------------
+    def add_eval_run(self, eval_sha256: str, settings: dict, results: dict) -> int:
+        return self.db["eval_runs"].insert({"created": now(), "eval_sha256": eval_sha256, "settings": json.dumps(settings),
+                                            "results": json.dumps(results, ensure_ascii=False)}).last_pk
+
+    def eval_run(self, run_id: int) -> dict | None:
+        rows = list(self.db.query("select * from eval_runs where id = ?", [run_id]))
+        if not rows:
+            return None
+        r = dict(rows[0])
+        r["settings"], r["results"] = json.loads(r["settings"]), json.loads(r["results"])
+        return r
+
+    def eval_runs(self, limit: int = 50) -> list[dict]:
+        return [dict(r) for r in self.db.query("select id, created, eval_sha256 from eval_runs order by id desc limit ?", [limit])]
+
+    def add_vote(self, prompt: str, model_a: str, model_b: str, winner: str) -> int:
+        if winner not in ("a", "b", "tie", "both_bad"):
+            raise ValueError(f"a vote is a, b, tie or both_bad, not {winner!r}")
+        return self.db["votes"].insert({"created": now(), "prompt": prompt, "model_a": model_a, "model_b": model_b,
+                                        "winner": winner}).last_pk
+
+    def votes(self) -> list[tuple[str, str, str]]:
+        return [tuple(r) for r in self.db.execute("select model_a, model_b, winner from votes order by id")]
+
     # -- leases: who is using an adapter right now -------------------------------------------------------
     def lease(self, adapter_id: int, holder: str, pid: int) -> None:
         self.db.execute("insert or replace into adapter_leases(adapter_id, holder, pid, since) values (?, ?, ?, ?)",

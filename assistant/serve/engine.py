@@ -35,8 +35,16 @@ class Answer:
     """`base` or the adapter's `name:version`."""
     text: str
     latency_s: float
+    """Seconds from the start of the call to this side's last token."""
     tokens: int
     tokens_per_second: float
+    first_token_s: float | None = None
+    """Seconds to this side's first token."""
+    done: bool = True
+    """False while the side is still streaming."""
+    finish_reason: str = "stop"
+    """`stop` (end of answer) or `length` (hit max_new_tokens)."""
+    prompt_tokens: int = 0
 
 
 @dataclass
@@ -47,6 +55,54 @@ class GenerationSettings:
     top_p: float = 1.0
     seed: int = 0
     extra: dict = field(default_factory=dict)
+
+
+class _BatchStreamer:
+    """Receives each step's tokens for the whole batch from `generate`; keeps every row's text and timing."""
+
+    def __init__(self, tokenizer, labels: list[str], on_update=None, prompt_tokens: list[int] | None = None):
+        self.tokenizer, self.labels, self.on_update = tokenizer, labels, on_update
+        self.prompt_tokens = prompt_tokens or [0] * len(labels)
+        self.hit_eos = [False] * len(labels)
+        self.tokens: list[list[int]] = [[] for _ in labels]
+        self.finished_at: list[float | None] = [None] * len(labels)
+        self.first_at: list[float | None] = [None] * len(labels)
+        self.eos = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+        self.t0 = time.time()
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # generate first hands over the prompt
+            self._prompt_seen = True
+            return
+        now = time.time()
+        for i, tok in enumerate(value.reshape(-1).tolist()):
+            if self.finished_at[i] is not None:
+                continue
+            if tok in self.eos:
+                self.finished_at[i], self.hit_eos[i] = now, True
+                continue
+            if self.first_at[i] is None:
+                self.first_at[i] = now
+            self.tokens[i].append(tok)
+        if self.on_update is not None:
+            self.on_update(self.answers())
+
+    def end(self) -> None:
+        now = time.time()
+        self.finished_at = [t or now for t in self.finished_at]
+
+    def answers(self) -> list[Answer]:
+        now = time.time()
+        out = []
+        for i, label in enumerate(self.labels):
+            elapsed = (self.finished_at[i] or now) - self.t0
+            n = len(self.tokens[i])
+            text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True).strip()
+            out.append(Answer(label, text, elapsed, n, n / elapsed if elapsed > 0 else 0.0,
+                              (self.first_at[i] - self.t0) if self.first_at[i] else None, self.finished_at[i] is not None,
+                              "stop" if self.hit_eos[i] else "length", self.prompt_tokens[i]))
+        return out
 
 
 class Engine:
@@ -92,6 +148,14 @@ class Engine:
         self.status = line.strip()
         print(line, flush=True)
 
+    @property
+    def base_name(self) -> str:
+        """The base model's display name (catalog name, or the folder's name)."""
+        from ..models.catalog import find
+
+        entry = find(self.base_source)
+        return entry.name if entry else Path(self.base_source).name
+
     def wait_ready(self, timeout: float | None = None) -> None:
         self._ready.wait(timeout)
         if self.error:
@@ -101,29 +165,62 @@ class Engine:
 
     # -- requests --------------------------------------------------------------------------------------
     def side_by_side(self, prompt: str, models: list[str | None], settings: GenerationSettings | None = None,
-                     system: str | None = None) -> list[Answer]:
-        """The same prompt answered by each model (None = base) in one batched call."""
+                     system: str | None = None, on_update=None) -> list[Answer]:
+        """The same prompt answered by each model (None = base) in one batched call.
+
+        `on_update(answers)` is called as tokens arrive (streaming), with every side's text so far.
+        """
         if not prompt.strip():
             raise EngineError("the prompt is empty")
         if not models:
             raise EngineError("choose at least one model")
         if len(models) > 5:
             raise EngineError("at most the base model and four adapters side by side")
-        self.wait_ready(timeout=600)
-        return self._pool.submit(self._side_by_side, prompt, models, settings or GenerationSettings(), system).result()
+        return self.generate([(m, [{"role": "user", "content": prompt}]) for m in models], settings, system, on_update)
 
-    def _side_by_side(self, prompt, models, settings, system) -> list[Answer]:
+    def generate(self, rows: list[tuple[str | None, list[dict]]], settings: GenerationSettings | None = None,
+                 system: str | None = None, on_update=None) -> list[Answer]:
+        """Rows of (model, chat messages) answered in one batched `generate`; each row uses its own adapter.
+
+        A row without a system message gets `system`, else its adapter's training instruction (the prompt it
+        learned under), else the first adapter's — so the base model is asked the same way as the adapters.
+        """
+        self.wait_ready(timeout=600)
+        return self._pool.submit(self._generate, rows, settings or GenerationSettings(), system, on_update).result()
+
+    def stream_side_by_side(self, prompt: str, models: list[str | None], settings: GenerationSettings | None = None,
+                            system: str | None = None):
+        """Yield every side's answer so far as tokens arrive; the last item is final."""
+        import queue
+
+        q: queue.Queue = queue.Queue()
+        done = object()
+
+        def work():
+            try:
+                q.put(self.side_by_side(prompt, models, settings, system, on_update=lambda a: q.put(a)))
+            except Exception as e:  # noqa: BLE001 - re-raised in the consumer's thread
+                q.put(e)
+            q.put(done)
+
+        threading.Thread(target=work, daemon=True).start()
+        while (item := q.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def _generate(self, rows, settings, system, on_update) -> list[Answer]:
         import torch
 
-        names, systems = [], []
-        records = [self._ensure_adapter(m) if m else None for m in models]
+        records = [self._ensure_adapter(m) if m else None for m in (r[0] for r in rows)]
         default_system = system or next((r["_instruction"] for r in records if r and r["_instruction"]), None)
-        for rec in records:
+        names, texts = [], []
+        for rec, (_, messages) in zip(records, rows):
             names.append(rec["_key"] if rec else BASE)
-            systems.append(system or (rec["_instruction"] if rec else None) or default_system)
-        texts = []
-        for sys_prompt in systems:
-            msgs = ([{"role": "system", "content": sys_prompt}] if sys_prompt else []) + [{"role": "user", "content": prompt}]
+            msgs = list(messages)
+            sys_prompt = system or (rec["_instruction"] if rec else None) or default_system
+            if sys_prompt and not any(m["role"] == "system" for m in msgs):
+                msgs = [{"role": "system", "content": sys_prompt}, *msgs]
             texts.append(self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         torch.manual_seed(settings.seed)
@@ -132,20 +229,15 @@ class Engine:
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
         else:
             kwargs.update(do_sample=False)
+        kwargs.update(settings.extra)  # e.g. min_new_tokens, repetition_penalty
         if hasattr(self.model, "peft_config"):  # rows name their adapter; "__base__" disables adapters
             kwargs["adapter_names"] = names
-        t0 = time.time()
+        labels = ["base" if n == BASE else n for n in names]
+        streamer = _BatchStreamer(self.tokenizer, labels, on_update, batch["attention_mask"].sum(1).tolist())
+        kwargs["streamer"] = streamer
         with torch.inference_mode():
-            out = self.model.generate(**batch, **kwargs)
-        elapsed = time.time() - t0
-        answers = []
-        eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
-        for i, name in enumerate(names):
-            new = out[i, batch["input_ids"].shape[1]:].tolist()
-            n = next((j for j, tok in enumerate(new) if tok in eos), len(new))
-            text = self.tokenizer.decode(new[:n], skip_special_tokens=True).strip()
-            answers.append(Answer("base" if name == BASE else name, text, elapsed, n, n / elapsed if elapsed else 0.0))
-        return answers
+            self.model.generate(**batch, **kwargs)
+        return streamer.answers()
 
     def _ensure_adapter(self, ref: str) -> dict:
         """Load an adapter onto the base (LRU), refusing a different base or tampered files."""

@@ -1,0 +1,128 @@
+"""Batch evaluation: base and adapters answer the same held-out examples; metrics with paired intervals.
+
+The eval set is an adapter's own held-out split (rebuilt exactly as its job split it: same plan, seed and
+stratification) or an uploaded file read with the plan's mapping. Every model answers every example with
+the same generation settings, in batches that mix models (one `generate` per batch). Each metric is
+computed per example and for the corpus, and each adapter's difference from the base gets a paired
+bootstrap 95% interval. The run is stored in the registry with the settings and the eval set's sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..data import DataError, chat_examples, split_examples
+from ..plan import Plan
+from ..registry.db import Registry
+from ..registry.store import adapter_dir
+from .engine import Engine, GenerationSettings
+from .metrics import PER_EXAMPLE, corpus_score, paired_bootstrap, supported
+
+
+class EvalError(ValueError):
+    """The evaluation cannot run; the message says why."""
+
+
+def adapter_plan(registry: Registry, ref: str) -> tuple[dict, Plan]:
+    rec = registry.adapter(ref)
+    if rec is None:
+        raise EvalError(f"no adapter named {ref!r}")
+    path = adapter_dir(registry, rec) / "plan.json"
+    if not path.exists():
+        raise EvalError(f"{rec['name']}:{rec['version']} has no plan.json (imported?): upload an eval file instead")
+    return rec, Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def held_out(plan: Plan) -> list[dict]:
+    """The validation split the job held out, as [{"messages", "reference"}]."""
+    if not Path(plan.data.path or "").exists():
+        raise EvalError(f"the training data {plan.data.path} is no longer on this machine: upload an eval file")
+    _, val = split_examples(chat_examples(plan), plan.data.validation_fraction, plan.data.split_seed, plan.data.stratify)
+    if not val:
+        raise EvalError("this adapter's plan held out no rows (validation_fraction 0): upload an eval file")
+    return [{"messages": e["prompt"], "reference": e["completion"][0]["content"]} for e in val]
+
+
+def from_file(plan: Plan, path: str) -> list[dict]:
+    """An uploaded eval file read like the plan's data (same format detection, same instruction)."""
+    from ..data.inspect import inspect_file
+
+    report = inspect_file(path)
+    p = Plan.from_dict(plan.to_dict())
+    p.data.path, p.data.format = str(path), report.format
+    if report.format == "columns":
+        missing = [c for c in [*plan.data.input_columns, plan.data.output_column] if c and c not in report.input_columns + [report.output_column]]
+        if plan.data.input_columns and not missing:
+            p.data.input_columns, p.data.output_column = plan.data.input_columns, plan.data.output_column
+        else:
+            p.data.input_columns, p.data.output_column = report.input_columns, report.output_column
+    return [{"messages": e["prompt"], "reference": e["completion"][0]["content"]} for e in chat_examples(p)]
+
+
+def fingerprint(examples: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(examples, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def evaluate(engine: Engine, models: list[str | None], examples: list[dict], metrics: list[str],
+             settings: GenerationSettings | None = None, batch_size: int = 8, registry: Registry | None = None,
+             progress=None) -> dict:
+    """Answers, per-example scores, corpus metrics and paired intervals vs the base (the first model if none)."""
+    if not examples:
+        raise EvalError("the eval set is empty")
+    metrics = [m for m in metrics if supported(m)] or ["exact_match", "token_f1"]
+    settings = settings or GenerationSettings(max_new_tokens=64)
+    labels = ["base" if m is None else m for m in models]
+    if len(set(labels)) != len(labels):
+        raise EvalError("each model may be evaluated once per run")
+    answers: dict[str, list[str]] = {lab: [] for lab in labels}
+    per_row = max(1, batch_size // len(models))
+    for start in range(0, len(examples), per_row):
+        chunk = examples[start:start + per_row]
+        rows = [(m, ex["messages"]) for ex in chunk for m in models]
+        out = engine.generate(rows, settings)
+        for i, a in enumerate(out):
+            answers[labels[i % len(models)]].append(a.text)
+        if progress:
+            progress(min(len(examples), start + per_row), len(examples))
+    refs = [ex["reference"] for ex in examples]
+    results: dict[str, Any] = {}
+    for lab in labels:
+        per = {m: [PER_EXAMPLE[m](p, r) for p, r in zip(answers[lab], refs)] for m in metrics if m in PER_EXAMPLE}
+        results[lab] = {"metrics": {m: corpus_score(m, answers[lab], refs, per.get(m)) for m in metrics},
+                        "per_example": per}
+    baseline = "base" if "base" in labels else labels[0]
+    for lab in labels:
+        if lab != baseline:
+            results[lab]["vs_" + baseline] = {m: paired_bootstrap(m, answers[lab], answers[baseline], refs) for m in metrics}
+    run = {
+        "models": labels, "baseline": baseline, "metrics": metrics, "eval_sha256": fingerprint(examples),
+        "examples": [{"prompt": ex["messages"][-1]["content"], "reference": r, **{lab: answers[lab][i] for lab in labels}}
+                     for i, (ex, r) in enumerate(zip(examples, refs))],
+        "results": results, "settings": asdict(settings),
+    }
+    if registry is not None:
+        run["id"] = registry.add_eval_run(run["eval_sha256"], run["settings"], {
+            "models": labels, "baseline": baseline, "results": results, "examples": run["examples"]})
+    return run
+
+
+def disagreements(run: dict, model: str, metric: str, only: str = "all") -> list[dict]:
+    """Examples where `model` and the baseline score differently on `metric`; `only` = wins | losses | all."""
+    base = run["baseline"]
+    if metric not in run["results"][model]["per_example"]:
+        raise EvalError(f"{metric} has no per-example score; choose one of {', '.join(run['results'][model]['per_example'])}")
+    mine, theirs = run["results"][model]["per_example"][metric], run["results"][base]["per_example"][metric]
+    out = []
+    for ex, a, b in zip(run["examples"], mine, theirs):
+        if a == b or (only == "wins" and a < b) or (only == "losses" and a > b):
+            continue
+        out.append({"prompt": ex["prompt"], "reference": ex["reference"], model: ex[model], base: ex[base],
+                    "result": "win" if a > b else "loss", metric: a, f"{metric} ({base})": b})
+    return out
+
+
+__all__ = ["EvalError", "DataError", "adapter_plan", "disagreements", "evaluate", "from_file", "held_out"]

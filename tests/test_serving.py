@@ -1,0 +1,223 @@
+"""Serving: batched side by side (fair and exact), streaming, refusals, evaluation with paired intervals,
+the arena's Bradley–Terry ratings, and the OpenAI-compatible API through the official client."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+
+import pytest
+from test_adapters import register
+
+from assistant.config import Home, Settings
+from assistant.registry import Registry
+from assistant.serve import metrics as M
+from assistant.serve.arena import battle, standings, vote
+from assistant.serve.engine import Engine, EngineError, GenerationSettings
+from assistant.serve.evaluate import disagreements, evaluate
+
+SETTINGS = GenerationSettings(max_new_tokens=10)
+
+
+@pytest.fixture
+def served(tiny_model, tmp_path):
+    """A registry with two adapters of the tiny model, and an engine serving it."""
+    reg = Registry(Home.resolve())
+    register(reg, tiny_model, tmp_path, "alpha", 1)
+    register(reg, tiny_model, tmp_path, "beta", 2)
+    engine = Engine(reg, str(tiny_model))
+    engine.start().result()
+    return reg, engine
+
+
+def test_side_by_side_rows_use_their_own_adapter_and_equal_single_calls(served):
+    reg, engine = served
+    together = engine.side_by_side("the goal and the match", [None, "alpha", "beta"], SETTINGS, system="Classify.")
+    assert [a.model for a in together] == ["base", "alpha:1", "beta:1"]
+    assert len({a.text for a in together}) == 3, "each row must carry its own adapter"
+    for model, answer in zip([None, "alpha", "beta"], together):
+        alone = engine.side_by_side("the goal and the match", [model], SETTINGS, system="Classify.")[0]
+        assert alone.text == answer.text
+    assert all(a.tokens > 0 and a.tokens_per_second > 0 and a.first_token_s is not None for a in together)
+
+
+def test_streaming_sends_growing_text_and_ends_with_the_full_answer(served):
+    _, engine = served
+    final = engine.side_by_side("hello", [None, "alpha"], SETTINGS, system="Classify.")
+    updates = list(engine.stream_side_by_side("hello", [None, "alpha"], SETTINGS, system="Classify."))
+    assert len(updates) >= 3
+    assert [len(u[1].text) for u in updates] == sorted(len(u[1].text) for u in updates)
+    assert [a.text for a in updates[-1]] == [a.text for a in final]
+
+
+def test_engine_refuses_other_bases_and_tampered_weights(served, tiny_model, tmp_path):
+    from helpers import tiny_model_dir
+
+    from assistant.registry.store import WEIGHTS, adapter_dir
+
+    reg, engine = served
+    other = tiny_model_dir("tiny-llama-2", seed=1)
+    register(reg, other, tmp_path, "elsewhere", 3)
+    with pytest.raises(EngineError, match="was trained on tiny-llama-2"):
+        engine.side_by_side("hi", ["elsewhere"], SETTINGS)
+    with open(adapter_dir(reg, reg.adapter("beta")) / WEIGHTS, "r+b") as f:
+        f.seek(200)
+        f.write(b"\x01\x02\x03")
+    with pytest.raises(EngineError, match="do not match their recorded sha256"):
+        engine.side_by_side("hi", ["beta"], SETTINGS)
+    with pytest.raises(EngineError, match="no adapter named"):
+        engine.side_by_side("hi", ["nope"], SETTINGS)
+
+
+# -- metrics ------------------------------------------------------------------------------------------------
+def test_metrics_on_worked_examples():
+    assert M.exact_match(" Positive. ", "positive") == 1.0
+    assert M.token_f1("the cat sat", "the cat sat down") == pytest.approx(2 * 1 * 0.75 / 1.75)
+    assert M.rouge_l("the cat was under the bed", "the cat was found under the bed") == pytest.approx(2 * 1 * (6 / 7) / (1 + 6 / 7))
+    assert M.bleu("the cat sat on the mat", "the cat sat on the mat") == pytest.approx(1.0)
+    assert M.bleu("dog", "the cat sat on the mat") == 0.0
+    assert M.chrf("猫在垫子上", "猫在垫子上") == pytest.approx(1.0) and 0 < M.chrf("猫在垫子", "猫在垫子上") < 1
+    assert M.json_valid('{"a": 1}') == 1.0 and M.json_valid("```json\n[1, 2]\n```") == 1.0 and M.json_valid("{a: 1}") == 0.0
+    assert M.macro_f1(["a", "a", "b", "b"], ["a", "b", "b", "b"]) == pytest.approx((2 / 3 + 0.8) / 2)
+    assert M.token_f1("北京欢迎你", "欢迎你") == pytest.approx(2 * 0.6 * 1 / 1.6)
+
+
+def test_paired_bootstrap_covers_a_known_difference():
+    rng = random.Random(1)
+    n = 400
+    refs = ["yes"] * n
+    a = ["yes" if i < 0.8 * n else "no" for i in range(n)]  # 80% right
+    b = ["yes" if i < 0.5 * n else "no" for i in range(n)]  # 50% right: the true difference is exactly 0.3
+    order = list(range(n))
+    rng.shuffle(order)
+    a, b = [a[i] for i in order], [b[i] for i in order]
+    ci = M.paired_bootstrap("accuracy", a, b, refs, samples=1000)
+    assert ci["difference"] == pytest.approx(0.3)
+    assert ci["low"] < 0.3 < ci["high"] and ci["low"] > 0.2 and ci["high"] < 0.4 and ci["p_better"] == 1.0
+    same = M.paired_bootstrap("accuracy", a, a, refs)
+    assert same["low"] == same["high"] == 0.0
+    noisy = M.paired_bootstrap("f1", a[:40], b[:40], ["yes", "no"] * 20)
+    assert noisy["low"] <= noisy["difference"] <= noisy["high"]
+
+
+def test_bradley_terry_recovers_a_known_ordering_from_simulated_votes():
+    rng = random.Random(7)
+    strength = {"base": 1.0, "small": 2.0, "medium": 4.0, "large": 8.0}
+    names, votes = list(strength), []
+    for _ in range(1500):
+        a, b = rng.sample(names, 2)
+        pa = strength[a] / (strength[a] + strength[b])
+        r = rng.random()
+        votes.append((a, b, "tie" if abs(r - pa) < 0.03 else ("a" if r < pa else "b")))
+    ratings = M.bradley_terry(votes)
+    assert sorted(ratings, key=ratings.get) == ["base", "small", "medium", "large"]
+    # Doubling the strength is about 120 points on the Elo-like scale (400·log10 2).
+    assert ratings["large"] - ratings["medium"] == pytest.approx(120, abs=35)
+    board = M.leaderboard(votes, samples=50)
+    assert [r["model"] for r in board] == ["large", "medium", "small", "base"]
+    assert all(r["low"] <= r["rating"] <= r["high"] for r in board) and board[0]["votes"] > 500
+
+
+# -- evaluation ---------------------------------------------------------------------------------------------
+def test_batch_evaluation_scores_every_model_and_is_stored(served):
+    reg, engine = served
+    examples = [{"messages": [{"role": "system", "content": "Classify."}, {"role": "user", "content": f"text {i}"}],
+                 "reference": "sports" if i % 2 else "food"} for i in range(6)]
+    run = evaluate(engine, [None, "alpha", "beta"], examples, ["accuracy", "f1", "rougeL", "perplexity"], SETTINGS,
+                   batch_size=6, registry=reg)
+    assert run["models"] == ["base", "alpha", "beta"] and run["metrics"] == ["accuracy", "f1", "rougeL"]
+    for model in run["models"]:
+        assert set(run["results"][model]["metrics"]) == {"accuracy", "f1", "rougeL"}
+        assert len(run["results"][model]["per_example"]["rougeL"]) == 6
+    ci = run["results"]["alpha"]["vs_base"]["rougeL"]
+    assert ci["low"] <= ci["difference"] <= ci["high"]
+    # The answers are the engine's own: the same as asking each model directly.
+    direct = engine.generate([("alpha", examples[3]["messages"])], SETTINGS)[0].text
+    assert run["examples"][3]["alpha"] == direct
+    stored = reg.eval_run(run["id"])
+    assert stored["eval_sha256"] == run["eval_sha256"] and stored["settings"]["max_new_tokens"] == 10
+    assert stored["results"]["results"]["beta"]["metrics"] == run["results"]["beta"]["metrics"]
+    diffs = disagreements(run, "alpha", "rougeL")
+    assert all(d["result"] in ("win", "loss") for d in diffs)
+    assert all(d["result"] == "win" for d in disagreements(run, "alpha", "rougeL", only="wins"))
+
+
+def test_arena_hides_names_until_the_vote_and_feeds_the_leaderboard(served):
+    reg, engine = served
+    rng = random.Random(3)
+    for i in range(6):
+        b = battle(engine, f"question {i}", ["base", "alpha", "beta"], SETTINGS, rng=rng)
+        assert set(b) == {"battle", "a", "b"}  # no names before the vote
+        revealed = vote(reg, b["battle"], "a" if i % 3 else "tie")
+        assert revealed["a"] != revealed["b"]
+        with pytest.raises(ValueError, match="already voted"):
+            vote(reg, b["battle"], "b")
+    assert len(reg.votes()) == 6
+    board = standings(reg, samples=20)
+    assert {r["model"] for r in board} <= {"base", "alpha:1", "beta:1"} and sum(r["votes"] for r in board) == 12
+
+
+# -- OpenAI-compatible API ------------------------------------------------------------------------------------
+@pytest.fixture
+def api(served):
+    import uvicorn
+
+    from ui.app import Context, build_server
+
+    reg, engine = served
+    reg.home.save_settings(Settings(api_key="sk-tailor-test"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(build_server(Context(reg.home, reg, engine, "", 0.0), api_only=True),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1", reg, engine
+    server.should_exit = True
+
+
+def test_openai_client_lists_models_and_streams_from_an_adapter_by_name(api):
+    from openai import OpenAI
+
+    url, reg, engine = api
+    reg.set_alias("production", reg.adapter("beta")["id"])
+    client = OpenAI(base_url=url, api_key="sk-tailor-test")
+    ids = [m.id for m in client.models.list()]
+    assert ids[0] == engine.base_name and {"alpha", "alpha:1", "beta", "beta:1", "production"} <= set(ids)
+    messages = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "the goal and the match"}]
+    full = client.chat.completions.create(model="alpha", messages=messages, max_tokens=10)
+    expected = engine.generate([("alpha", messages)], SETTINGS)[0]
+    assert full.choices[0].message.content == expected.text
+    assert full.usage.completion_tokens == expected.tokens and full.choices[0].finish_reason in ("stop", "length")
+    chunks = list(client.chat.completions.create(model="alpha", messages=messages, max_tokens=10, stream=True))
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(pieces) >= 2, "the answer must arrive in pieces"
+    assert "".join(pieces) == expected.text
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+    by_alias = client.chat.completions.create(model="production", messages=messages, max_tokens=10)
+    assert by_alias.choices[0].message.content == engine.generate([("beta", messages)], SETTINGS)[0].text
+    base = client.chat.completions.create(model=engine.base_name, messages=messages, max_tokens=10)
+    assert base.choices[0].message.content == engine.generate([(None, messages)], SETTINGS)[0].text
+
+
+def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
+    import httpx
+    import openai
+    from openai import OpenAI
+
+    url, _, _ = api
+    with pytest.raises(openai.AuthenticationError):
+        OpenAI(base_url=url, api_key="wrong").models.list()
+    r = httpx.post(url + "/chat/completions", json={"model": "alpha", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 401 and "API key" in r.json()["error"]["message"]
+    client = OpenAI(base_url=url, api_key="sk-tailor-test")
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError, match="messages"):
+        client.chat.completions.create(model="alpha", messages=[])
+    assert json.loads(json.dumps(client.models.list().model_dump()))["object"] == "list"
