@@ -133,7 +133,8 @@ def test_search_by_words_tag_task_base_and_sort_by_metric(reg, tiny_model, tmp_p
         reg.search("", sort="accuracy; drop table adapters")
     lineage = reg.lineage(c["id"])
     assert lineage["adapter"]["name"] == "legal-summaries" and [v["version"] for v in lineage["versions"]] == [1]
-    assert a["origin"] == "trained"
+    assert a["origin"] == "trained" and a["base_revision"].startswith("local:")
+    assert [b["name"] for b in reg.base_models()] == [tiny_model.name]
 
 
 def test_cli_tag_alias_describe_list_search_show(reg, tiny_model, tmp_path, capsys):

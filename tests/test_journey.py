@@ -53,6 +53,21 @@ def test_chat_plan_train_register_compare_download(app, topic_csv, tmp_path):
     assert [a["model"] for a in answers] == ["base", name]
     assert all(a["tokens"] > 0 for a in answers)
 
+    # Batch evaluation on the job's own held-out rows: every metric of the plan, the adapter vs the base.
+    evaluated = client.predict([name], None, 8, "all", api_name="/evaluate")
+    table = evaluated[0]
+    rows = table["data"] if isinstance(table, dict) else table
+    assert {r[0] for r in rows} == {"base", name} and {r[1] for r in rows} == {"accuracy", "f1"}
+    assert all(r[3] for r in rows if r[0] == name), "each adapter metric has its difference and interval"
+
+    # The blind arena: names appear only after the vote, and the vote reaches the leaderboard.
+    a, b, *_ = client.predict("the goal and the match", api_name="/arena_battle")
+    assert isinstance(a, str) and isinstance(b, str)
+    revealed, board = client.predict(api_name="/vote_a")[:2]
+    assert "A was **" in revealed and name in revealed and "base" in revealed
+    board_rows = board["data"] if isinstance(board, dict) else board
+    assert {r[0] for r in board_rows} == {"base", name}
+
     zip_path = client.predict(name, api_name="/download")
     folder = tmp_path / "unzipped"
     with zipfile.ZipFile(zip_path) as z:

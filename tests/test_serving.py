@@ -54,9 +54,8 @@ def test_streaming_sends_growing_text_and_ends_with_the_full_answer(served):
 
 
 def test_engine_refuses_other_bases_and_tampered_weights(served, tiny_model, tmp_path):
-    from helpers import tiny_model_dir
-
     from assistant.registry.store import WEIGHTS, adapter_dir
+    from helpers import tiny_model_dir
 
     reg, engine = served
     other = tiny_model_dir("tiny-llama-2", seed=1)

@@ -229,12 +229,88 @@ def import_upload(ctx: Context, file: str | None, name: str = "") -> str:
 # -- Compare tab -----------------------------------------------------------------------------------------
 def compare(ctx: Context, prompt: str, adapters: list[str], max_new_tokens: int = 64) -> list[dict]:
     """The prompt answered by the base model and each chosen adapter, side by side in one batched call."""
+    return list(compare_stream(ctx, prompt, adapters, max_new_tokens))[-1]
+
+
+def compare_stream(ctx: Context, prompt: str, adapters: list[str], max_new_tokens: int = 64):
+    """Like `compare`, yielding every side's text so far as the tokens arrive."""
     try:
-        answers = ctx.engine.side_by_side(prompt, [None, *(adapters or [])[:4]],
-                                          GenerationSettings(max_new_tokens=int(max_new_tokens)))
+        for answers in ctx.engine.stream_side_by_side(prompt, [None, *(adapters or [])[:4]],
+                                                      GenerationSettings(max_new_tokens=int(max_new_tokens))):
+            yield [a.__dict__ for a in answers]
     except EngineError as e:
         raise gr.Error(str(e)) from None
-    return [a.__dict__ for a in answers]
+
+
+def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max_new_tokens: int = 64):
+    """Base + adapters on the first adapter's held-out split (or an uploaded file): (summary rows, run)."""
+    from assistant.data import DataError
+    from assistant.serve.evaluate import EvalError, adapter_plan, evaluate, from_file, held_out
+
+    if not adapters:
+        raise gr.Error("Choose at least one adapter to evaluate against the base model.")
+    try:
+        _, plan = adapter_plan(ctx.registry, adapters[0])
+        examples = from_file(plan, eval_file) if eval_file else held_out(plan)
+        run = evaluate(ctx.engine, [None, *adapters[:4]], examples[:200], plan.evaluation.metrics,
+                       GenerationSettings(max_new_tokens=int(max_new_tokens)), registry=ctx.registry)
+    except (EvalError, DataError, EngineError) as e:
+        raise gr.Error(str(e)) from None
+    return eval_rows(run), run
+
+
+def eval_rows(run: dict) -> list[list]:
+    rows = []
+    for model in run["models"]:
+        r = run["results"][model]
+        for metric in run["metrics"]:
+            ci = r.get("vs_" + run["baseline"], {}).get(metric)
+            rows.append([model, metric, round(r["metrics"][metric], 4),
+                         "" if ci is None else f"{ci['difference']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"])
+    return rows
+
+
+def disagreement_rows(run: dict | None, only: str = "all") -> list[list]:
+    from assistant.serve.evaluate import disagreements
+
+    if not run or len(run.get("models", [])) < 2:
+        return []
+    model, base = run["models"][1], run["baseline"]
+    metric = next((m for m in run["metrics"] if m in run["results"][model]["per_example"]), None)
+    if metric is None:
+        return []
+    return [[d["result"], d["prompt"][:200], d["reference"][:120], d[model][:200], d[base][:200]]
+            for d in disagreements(run, model, metric, only)]
+
+
+def arena_battle(ctx: Context, prompt: str) -> dict:
+    from assistant.serve.arena import battle
+
+    if not (prompt or "").strip():
+        raise gr.Error("Write a prompt first.")
+    models = ["base", *(f"{a['name']}:{a['version']}" for a in ctx.registry.search(limit=8))]
+    try:
+        return battle(ctx.engine, prompt, models)
+    except (ValueError, EngineError) as e:
+        raise gr.Error(str(e)) from None
+
+
+def arena_vote(ctx: Context, token: str | None, winner: str) -> str:
+    from assistant.serve.arena import vote
+
+    if not token:
+        return "Start a battle first."
+    try:
+        r = vote(ctx.registry, token, winner)
+    except ValueError as e:
+        return f"⚠️ {e}"
+    return f"A was **{r['a']}**, B was **{r['b']}**. Vote recorded: {winner}."
+
+
+def leaderboard_rows(ctx: Context) -> list[list]:
+    from assistant.serve.arena import standings
+
+    return [[r["model"], r["rating"], f"[{r['low']}, {r['high']}]", r["votes"]] for r in standings(ctx.registry, 100)]
 
 
 def answers_html(answers: list[dict]) -> str:
@@ -406,11 +482,54 @@ def _compare_tab(ctx: Context) -> None:
     raw = gr.JSON(visible=False)
 
     def run(p, picked, n):
-        answers = compare(ctx, p, picked, n)
-        return answers_html(answers), answers
+        for answers in compare_stream(ctx, p, picked, n):
+            yield answers_html(answers), answers
 
     go.click(run, [prompt, pick, max_new], [sides, raw], api_name="compare")
     gr.Timer(3).tick(lambda: gr.update(choices=adapter_names(ctx)), None, pick, api_name=False, show_progress="hidden")
+
+    with gr.Accordion("Evaluate on held-out data", open=False, elem_id="eval-section"):
+        gr.Markdown("The base model and the chosen adapters answer the first adapter's held-out rows (or your "
+                    "file) with the same settings; each adapter's difference from the base comes with a 95% interval.")
+        with gr.Row():
+            eval_file = gr.File(label="Eval file (optional)", file_types=[".csv", ".tsv", ".json", ".jsonl", ".parquet"])
+            eval_go = gr.Button("Evaluate", elem_id="eval-go")
+        eval_table = gr.Dataframe(headers=["model", "metric", "score", "vs base [95% CI]"], interactive=False,
+                                  elem_id="eval-table")
+        only = gr.Radio(["all", "wins", "losses"], value="all", label="Where the first adapter and the base differ")
+        diff_table = gr.Dataframe(headers=["result", "prompt", "reference", "adapter", "base"], interactive=False,
+                                  wrap=True, elem_id="eval-diffs")
+        run_state = gr.State(None)
+
+        def on_eval(picked, f, n, o):
+            rows, run_ = run_evaluation(ctx, picked, f, n)
+            return rows, run_, disagreement_rows(run_, o)
+
+        eval_go.click(on_eval, [pick, eval_file, max_new, only], [eval_table, run_state, diff_table], api_name="evaluate")
+        only.change(lambda r, o: disagreement_rows(r, o), [run_state, only], diff_table, api_name=False)
+
+    with gr.Accordion("Blind arena", open=False, elem_id="arena-section"):
+        gr.Markdown("Two anonymous models answer your prompt. Vote; the names are revealed after.")
+        arena_prompt = gr.Textbox(label="Prompt", elem_id="arena-prompt")
+        battle_b = gr.Button("Battle", elem_id="arena-go")
+        with gr.Row():
+            side_a = gr.Textbox(label="A", lines=4, interactive=False, elem_id="arena-a")
+            side_b = gr.Textbox(label="B", lines=4, interactive=False, elem_id="arena-b")
+        token = gr.State(None)
+        with gr.Row():
+            votes = {w: gr.Button(label, size="sm", elem_id=f"vote-{w}")
+                     for w, label in (("a", "A is better"), ("b", "B is better"), ("tie", "Tie"), ("both_bad", "Both bad"))}
+        revealed = gr.Markdown(elem_id="arena-result")
+        board = gr.Dataframe(headers=["model", "rating", "95% CI", "votes"], interactive=False, elem_id="leaderboard")
+
+        def on_battle(p):
+            b = arena_battle(ctx, p)
+            return b["a"], b["b"], b["battle"], ""
+
+        battle_b.click(on_battle, [arena_prompt], [side_a, side_b, token, revealed], api_name="arena_battle")
+        for w, button in votes.items():
+            button.click(lambda t, w=w: (arena_vote(ctx, t, w), None, leaderboard_rows(ctx)), [token],
+                         [revealed, token, board], api_name=f"vote_{w}")
 
 
 def make_context(home: Home, base_model: str | None = None) -> Context:

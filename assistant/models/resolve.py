@@ -85,6 +85,23 @@ def resolve_source(source: str, home_models: Path, log=print) -> str:
     return entry.hub_id if entry else source
 
 
+def base_revision(source: str) -> str | None:
+    """A cheap, stable identity of a base model's weights: the hub snapshot's commit when the folder is one,
+    else `local:` + sha256 of its config.json and the names and sizes of its weight files."""
+    import hashlib
+
+    folder = Path(source).expanduser()
+    if not (folder / "config.json").exists():
+        return None
+    resolved = folder.resolve()
+    if resolved.parent.name == "snapshots":
+        return resolved.name
+    h = hashlib.sha256((folder / "config.json").read_bytes())
+    for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return "local:" + h.hexdigest()[:16]
+
+
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 

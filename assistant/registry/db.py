@@ -171,8 +171,24 @@ class Registry:
         row = self.db.execute("select max(version) from adapters where name = ?", [name]).fetchone()
         return (row[0] or 0) + 1
 
+    def add_base_model(self, name: str, source: str, params_b: float | None) -> None:
+        self.db.execute("insert into base_models(name, source, params_b, created) values (?, ?, ?, ?) "
+                        "on conflict(name) do update set source = excluded.source, "
+                        "params_b = coalesce(excluded.params_b, base_models.params_b)", [name, source, params_b, now()])
+
+    def base_models(self) -> list[dict]:
+        return list(self.db.query("select * from base_models order by name"))
+
     def add_adapter(self, record: dict) -> dict:
+        """Register an adapter (and its base model). Fills `base_revision` from the base's files when it can."""
+        from ..models.resolve import base_revision
+
         rec = {"created": now(), **record}
+        params_b = rec.pop("base_params_b", None)
+        if rec.get("base_revision") is None and rec.get("base_source"):
+            rec["base_revision"] = base_revision(rec["base_source"])
+        if rec.get("base_model"):
+            self.add_base_model(rec["base_model"], rec.get("base_source") or "", params_b)
         for key in ("metrics", "library_versions"):
             if isinstance(rec.get(key), dict):
                 rec[key] = json.dumps(rec[key])

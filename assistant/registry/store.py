@@ -104,6 +104,7 @@ def store_adapter(registry: Registry, trained_dir: Path, plan: dict, *, job_id: 
         "name": name, "version": version, "task": plan.get("task", {}).get("type"),
         "description": plan.get("task", {}).get("description", ""),
         "base_model": plan.get("base_model", {}).get("name", ""), "base_source": base_source,
+        "base_params_b": plan.get("base_model", {}).get("params_b"),
         "path": str(final.relative_to(home.root)), "weights_sha256": sha256_file(final / WEIGHTS),
         "size_bytes": size, "plan_id": plan_id, "dataset_sha256": plan.get("data", {}).get("sha256"),
         "job_id": job_id, "metrics": metrics, "library_versions": library_versions or {},
