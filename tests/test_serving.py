@@ -44,6 +44,40 @@ def test_side_by_side_rows_use_their_own_adapter_and_equal_single_calls(served):
     assert all(a.tokens > 0 and a.tokens_per_second > 0 and a.first_token_s is not None for a in together)
 
 
+def test_cpu_packed_linears_compute_what_the_model_computes(served, tiny_model):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    _, engine = served
+    assert engine.packed_layers == 2 * 7 + 1  # every projection of both layers, and the LM head
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    ids = torch.tensor([[1, 400, 500, 600], [1, 700, 800, 900]])
+    with torch.inference_mode():
+        assert torch.allclose(engine.model(ids).logits, reference(ids).logits, atol=1e-4)
+
+
+def test_per_row_lora_computes_exactly_what_peft_mixed_batches_compute(served):
+    import torch
+
+    from assistant.serve.engine import _per_row_lora
+
+    _, engine = served
+    engine.side_by_side("warm", ["alpha", "beta"], SETTINGS)  # load both adapters
+    names = ["__base__", "alpha:1", "beta:1", "alpha:1"]
+    batch = engine.tokenizer(["one two", "three four five", "six", "seven eight"], return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        theirs = engine.model(**batch, adapter_names=names).logits
+        with _per_row_lora(engine.model, names):
+            ours = engine.model(**batch).logits
+        after = engine.model(**batch, adapter_names=names).logits  # the layers' own forward is back
+    assert torch.allclose(ours, theirs, atol=1e-5) and torch.equal(after, theirs)
+    assert not torch.allclose(ours[1], ours[2], atol=1e-3)  # rows really differ by adapter
+    fused = engine.side_by_side("the goal", [None, "alpha", "beta"], SETTINGS, system="Classify.")
+    engine.fused = False
+    plain = engine.side_by_side("the goal", [None, "alpha", "beta"], SETTINGS, system="Classify.")
+    assert [a.text for a in fused] == [a.text for a in plain]
+
+
 def test_streaming_sends_growing_text_and_ends_with_the_full_answer(served):
     _, engine = served
     final = engine.side_by_side("hello", [None, "alpha"], SETTINGS, system="Classify.")
