@@ -152,3 +152,29 @@ def test_a_trained_adapter_round_trips_through_export_and_import(topic_csv, tiny
     assert imported["weights_sha256"] == rec["weights_sha256"] and imported["name"] == rec["name"]
     assert imported["task"] == "classification"  # read from the plan.json that travels in the zip
     assert generate(tiny_model, adapter_dir(fresh, imported)) == generate(tiny_model, adapter_dir(reg, rec))
+
+
+def test_lean_loss_equals_trls_loss_and_gradients(topic_csv, tiny_model, tmp_path):
+    """The trained-positions-only LM head gives TRL's loss and the same LoRA gradients."""
+    import torch
+
+    from assistant.data import chat_examples
+
+    plan = make_plan(topic_csv, tiny_model)
+    reg = Registry(Home.resolve(tmp_path / "h"))
+    job_id = reg.submit_job(reg.add_plan(plan.to_json()))
+    trainer = worker.build_trainer(plan, str(tiny_model), chat_examples(plan)[:16], [], tmp_path / "out", reg, job_id,
+                                   print, tmp_path / "log.jsonl", {"flag": False})
+    assert type(trainer).__name__ == "LeanSFTTrainer"
+    batch = next(iter(trainer.get_train_dataloader()))
+    model = trainer.model
+    model.train()
+    grads = []
+    for compute in (trainer.compute_loss, super(type(trainer), trainer).compute_loss):
+        model.zero_grad()
+        loss = compute(model, dict(batch), num_items_in_batch=None)
+        loss.backward()
+        grads.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}))
+    (ours, g_ours), (trls, g_trls) = grads
+    assert torch.allclose(ours, trls, atol=1e-5), (ours, trls)
+    assert g_ours.keys() == g_trls.keys() and all(torch.allclose(g_ours[n], g_trls[n], atol=1e-5) for n in g_ours)

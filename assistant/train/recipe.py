@@ -106,3 +106,58 @@ def ensure_chat_template(tokenizer) -> bool:
         return False
     tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
     return True
+
+
+def trainer_class():
+    """TRL's SFTTrainer with a leaner loss: the LM head runs only on the positions that are trained.
+
+    With completion-only loss a classification example trains 2-3 of its ~50 tokens. TRL's fused LM head
+    already skips the others, but in fixed tiles that on a CPU cost more than the whole backbone's backward
+    (profiled: 2.3 s of a 6.5 s step for 8 short rows). Here the hidden states of the trained positions are
+    gathered and projected in one small matmul; the loss is the same token-summed cross-entropy divided by the
+    same token count as TRL's (so gradient accumulation is unchanged). Models with logit scaling or softcapping,
+    auxiliary losses or custom loss functions take TRL's own path.
+    """
+    import torch
+    import torch.nn.functional as F
+    from trl import SFTTrainer
+
+    class LeanSFTTrainer(SFTTrainer):
+        def _lean_ok(self, model, inputs) -> bool:
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            cfg = base.config
+            scaled = any(getattr(cfg, a, None) is not None for a in
+                         ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling"))
+            return ("labels" in inputs and "attention_mask" in inputs and not scaled and not self.aux_loss_enabled
+                    and self.compute_loss_func is None and self.label_smoother is None
+                    and cfg.get_text_config() is cfg and self.args.loss_type == "nll")
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if return_outputs or not self._lean_ok(model, inputs):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            mode = "train" if self.model.training else "eval"
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            backbone = getattr(base, base.base_model_prefix)
+            kwargs = {k: v for k, v in inputs.items() if k not in ("labels", "completion_mask", "assistant_masks")}
+            kwargs["use_cache"] = False
+            hidden = backbone(**kwargs).last_hidden_state[:, :-1]
+            targets = inputs["labels"][:, 1:]
+            mask = targets != -100
+            logits = base.get_output_embeddings()(hidden[mask]).float()
+            picked = targets[mask]
+            per_token = F.cross_entropy(logits, picked, reduction="none")
+            num_tokens = mask.sum() if num_items_in_batch is None else num_items_in_batch
+            loss = per_token.sum() / torch.as_tensor(num_tokens).clamp(min=1)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * (self.accelerator.num_processes // self.get_tp_size())
+            with torch.no_grad():
+                valid = self.accelerator.gather_for_metrics(mask.sum()).sum()
+                correct = self.accelerator.gather_for_metrics((logits.argmax(-1) == picked).sum()).sum()
+                self._metrics[mode]["mean_token_accuracy"].append((correct / valid).item() if valid > 0 else 0.0)
+            if mode == "train":
+                n = self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+                self._total_train_tokens += n // self._tp_size
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            return loss
+
+    return LeanSFTTrainer

@@ -111,7 +111,7 @@ def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, 
 def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, registry: Registry, job_id: int,
                   log, log_file: Path, cancel: dict):
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     from ..models.resolve import load_tokenizer
     from . import recipe
@@ -128,7 +128,7 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
         from transformers import EarlyStoppingCallback
 
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=plan.training.early_stopping_patience))
-    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
+    return recipe.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
                       eval_dataset=Dataset.from_list(val_rows) if val_rows else None, processing_class=tokenizer,
                       peft_config=recipe.lora_config(plan), callbacks=callbacks)
 
