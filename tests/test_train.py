@@ -178,3 +178,20 @@ def test_lean_loss_equals_trls_loss_and_gradients(topic_csv, tiny_model, tmp_pat
     (ours, g_ours), (trls, g_trls) = grads
     assert torch.allclose(ours, trls, atol=1e-5), (ours, trls)
     assert g_ours.keys() == g_trls.keys() and all(torch.allclose(g_ours[n], g_trls[n], atol=1e-5) for n in g_ours)
+
+
+def test_two_process_data_parallel_run_completes(topic_csv, tiny_model, monkeypatch):
+    """The multi-GPU path (accelerate launch, DDP), proven with two CPU processes on gloo."""
+    monkeypatch.setenv("TAILOR_TRAIN_PROCESSES", "2")
+    assert "accelerate.commands.launch" in jobs.worker_command(Home.resolve(), 1)
+    reg = Registry(Home.resolve())
+    job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1, learning_rate=5e-3))
+    wait_for(lambda: reg.job(job_id)["status"] not in ("queued", "running"), timeout=240)
+    job = reg.job(job_id)
+    assert job["status"] == "succeeded", (job, reg.logs(job_id, tail=30))
+    assert "data parallel: 2 processes" in reg.logs(job_id, tail=100)
+    assert len(reg.adapters()) == 1  # rank 0 alone registers
+    # 80 rows, 10% held out, batch 8 per process × 2 processes: 5 optimizer steps, not 9.
+    assert job["step"] == 5, job["step"]
+    worker_log = (Home.resolve().job_dir(job_id) / "worker.log").read_text()
+    assert "[rank 1]" in worker_log

@@ -45,12 +45,50 @@ def dispatch(home: Home, registry: Registry | None = None) -> int | None:
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "worker.log", "ab") as logf:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.train.worker", "--home", str(home.root), "--job", str(job["id"])],
+            worker_command(home, job["id"]),
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             cwd=str(Path(__file__).resolve().parents[2]), env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     registry.update_job(job["id"], pid=proc.pid)
     return job["id"]
+
+
+def train_processes() -> tuple[int, bool]:
+    """(processes, on_cpu): one per visible GPU (data parallel when there are several), or
+    `TAILOR_TRAIN_PROCESSES`; on_cpu when no GPU is visible."""
+    import shutil
+
+    gpus = 0
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5).stdout
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+            gpus = len([line for line in out.splitlines() if line.startswith("GPU ")])
+            if visible is not None:
+                gpus = min(gpus, len([v for v in visible.split(",") if v.strip()]))
+        except (subprocess.SubprocessError, OSError):
+            gpus = 0
+    n = int(os.environ.get("TAILOR_TRAIN_PROCESSES") or max(1, gpus))
+    return max(1, n), gpus == 0
+
+
+def worker_command(home: Home, job_id: int) -> list[str]:
+    """The worker's command line: one process, or `accelerate launch` with one process per GPU (DDP)."""
+    worker = ["-m", "assistant.train.worker", "--home", str(home.root), "--job", str(job_id)]
+    n, cpu = train_processes()
+    if n == 1:
+        return [sys.executable, *worker]
+    return [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(n), "--num_machines", "1",
+            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+            "--multi_gpu", *(["--num_cpu_threads_per_process", "1"] if cpu else []), *worker]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def is_worker_alive(pid: int | None) -> bool:

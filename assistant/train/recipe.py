@@ -116,7 +116,7 @@ def trainer_class():
     (profiled: 2.3 s of a 6.5 s step for 8 short rows). Here the hidden states of the trained positions are
     gathered and projected in one small matmul; the loss is the same token-summed cross-entropy divided by the
     same token count as TRL's (so gradient accumulation is unchanged). Models with logit scaling or softcapping,
-    auxiliary losses or custom loss functions take TRL's own path.
+    auxiliary losses, custom loss functions, and data-parallel runs take TRL's own path.
     """
     import torch
     import torch.nn.functional as F
@@ -124,6 +124,8 @@ def trainer_class():
 
     class LeanSFTTrainer(SFTTrainer):
         def _lean_ok(self, model, inputs) -> bool:
+            if self.accelerator.num_processes > 1:  # DDP must see the forward through its wrapper: TRL's path
+                return False
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
             cfg = base.config
             scaled = any(getattr(cfg, a, None) is not None for a in

@@ -30,6 +30,15 @@ class Cancelled(Exception):
     pass
 
 
+def rank() -> int:
+    """This process's rank under `accelerate launch` (0 when training in one process)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
     """Train the job; returns its final status. Never raises for training failures (they are recorded).
 
@@ -42,12 +51,17 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
     out = home.job_dir(job_id)
     out.mkdir(parents=True, exist_ok=True)
     log_file = out / "training_log.jsonl"
-    registry.update_job(job_id, pid=os.getpid(), status="running")
     cancel = cancel if cancel is not None else {"flag": False}
+    if rank() != 0:
+        return _follow(plan, registry, job_id, job["plan_id"], out, log_file, cancel)
+    registry.update_job(job_id, pid=os.getpid(), status="running")
 
     def log(line: str) -> None:
         registry.add_log(job_id, line)
         print(line, flush=True)
+
+    if world_size() > 1:
+        log(f"data parallel: {world_size()} processes")
 
     try:
         record = train(plan, registry, job_id, job["plan_id"], out, log, log_file, cancel)
@@ -66,7 +80,20 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
         return "failed"
 
 
-def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, log, log_file: Path, cancel: dict) -> dict:
+def _follow(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, log_file: Path, cancel: dict) -> str:
+    """A non-zero rank: trains its shard of each batch; rank 0 alone writes the registry and the adapter."""
+    try:
+        train(plan, registry, job_id, plan_id, out, lambda line: print(f"[rank {rank()}] {line}", flush=True),
+              log_file, cancel)
+        return "succeeded"
+    except Cancelled:
+        return "cancelled"
+    except Exception:  # noqa: BLE001 - rank 0 records the job's failure; this rank just reports its own
+        traceback.print_exc()
+        return "failed"
+
+
+def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, log, log_file: Path, cancel: dict) -> dict | None:
     """resolve model → load data → build trainer → train → save → register."""
     from ..data import chat_examples, split_examples
     from ..models.catalog import find
@@ -94,6 +121,8 @@ def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, 
         metrics["eval_loss"] = round(float(ev["eval_loss"]), 4)
     if cancel["flag"]:
         raise Cancelled()
+    if rank() != 0:
+        return None
     final = out / "adapter"
     trainer.model.save_pretrained(final)
     tokenizer = trainer.processing_class
@@ -148,12 +177,22 @@ def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Pa
             self.t0, self.step0, self.tokens0 = time.time(), state.global_step, state.num_input_tokens_seen or 0
 
         def on_step_end(self, args, state, control, **kw):
-            if cancel["flag"] or registry.cancel_requested(job_id):
+            stop = cancel["flag"] or (rank() == 0 and registry.cancel_requested(job_id))
+            if world_size() > 1:  # rank 0 decides, so every process stops at the same step
+                import torch.distributed as dist
+
+                if dist.is_available() and dist.is_initialized():
+                    box = [stop]
+                    dist.broadcast_object_list(box, src=0)
+                    stop = box[0]
+            if stop:
                 cancel["flag"] = True
                 control.should_training_stop = True
                 control.should_save = False
 
         def on_log(self, args, state, control, logs=None, **kw):
+            if not state.is_world_process_zero:
+                return
             logs = logs or {}
             if "loss" not in logs and "eval_loss" not in logs:
                 return
@@ -227,9 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: cancel.__setitem__("flag", True))
     home = Home.resolve(args.home)
     status = run_job(home, args.job, cancel)
-    from .jobs import dispatch
+    if rank() == 0:
+        from .jobs import dispatch
 
-    dispatch(home)
+        dispatch(home)
     return 0 if status in ("succeeded", "cancelled") else 1
 
 
