@@ -30,3 +30,28 @@ def test_store_registers_versions_with_fingerprints_and_zips(tmp_path):
         card = z.read("README.md").decode()
     assert "base_model: org/b" in card and "library_name: peft" in card
     assert not list((tmp_path / "home" / "adapters" / "demo").glob(".*partial"))
+
+
+def test_an_out_of_memory_failure_offers_a_fix_that_queues_a_fitting_plan(tmp_path, topic_csv):
+    from assistant.chat import converse
+    from assistant.plan import Plan
+    from assistant.train import jobs
+
+    reg = Registry(Home.resolve(tmp_path / "home"))
+    plan = converse(["classify these by topic with Qwen2.5-7B-Instruct on my RTX 4090"], str(topic_csv), 0).plan
+    assert plan.lora.method == "lora" and plan.resources.device == "cuda"
+    first = jobs.submit(reg, plan, ["classify these by topic"], start=False)
+    reg.update_job(first, status="failed", error="out of memory: the plan needs about 21.0 GB, your GPU has 24 GB")
+    fix = jobs.suggested_fix(reg, first)
+    assert fix["label"] == "Switch to QLoRA and retry" and fix["plan"].lora.method == "qlora"
+    second = jobs.apply_fix(reg, first, start=False)
+    queued = Plan.from_json(reg.plan(reg.job(second)["plan_id"])["json"])
+    assert queued.lora.method == "qlora" and "ran out of memory" in queued.reasons["lora.method"]
+    assert reg.job(first)["status"] == "failed" and reg.job(second)["status"] == "queued"
+    # Already QLoRA: the next fix halves the batch and keeps the effective batch.
+    reg.update_job(second, status="failed", error="out of memory: ...")
+    again = jobs.suggested_fix(reg, second)["plan"].training
+    assert (again.batch_size, again.gradient_accumulation) == (queued.training.batch_size // 2,
+                                                               queued.training.gradient_accumulation * 2)
+    reg.update_job(second, error="bad data: x")
+    assert jobs.suggested_fix(reg, second) is None

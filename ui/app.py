@@ -118,7 +118,7 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
         job_id = latest[0]["id"] if latest else None
     job = ctx.registry.job(int(job_id)) if job_id else None
     if job is None:
-        return {"table": table, "job": None, "status": "No jobs yet.", "loss": [], "log": ""}
+        return {"table": table, "job": None, "status": "No jobs yet.", "loss": [], "log": "", "fix": None}
     metrics = ctx.registry.metrics(job["id"])
     loss = [{"step": m["step"], "loss": m["loss"], "kind": "train"} for m in metrics if m["loss"] is not None]
     loss += [{"step": m["step"], "loss": m["eval_loss"], "kind": "eval"} for m in metrics if m["eval_loss"] is not None]
@@ -133,7 +133,9 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
     if job["adapter_id"]:
         rec = ctx.registry.adapter_by_id(job["adapter_id"])
         status += f"\n\n✅ Adapter **{rec['name']}:{rec['version']}** is in the registry."
-    return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(ctx.registry.logs(job["id"]))}
+    fix = jobs.suggested_fix(ctx.registry, job["id"])
+    return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(ctx.registry.logs(job["id"])),
+            "fix": fix["label"] if fix else None}
 
 
 def cancel_job(ctx: Context, job_id: int) -> str:
@@ -147,6 +149,15 @@ def resume_job(ctx: Context, job_id: int) -> str:
     try:
         jobs.resume(ctx.registry, int(job_id))
         return f"Job {int(job_id)} resumed from its last checkpoint."
+    except (jobs.JobError, TypeError, ValueError) as e:
+        return f"⚠️ {e}"
+
+
+def fix_job(ctx: Context, job_id: int) -> str:
+    """Apply a failed job's suggested fix (e.g. QLoRA after running out of memory) as a new job."""
+    try:
+        new = jobs.apply_fix(ctx.registry, int(job_id))
+        return f"Job {new} started with the fix (job {int(job_id)} stays in the list for the record)."
     except (jobs.JobError, TypeError, ValueError) as e:
         return f"⚠️ {e}"
 
@@ -392,6 +403,7 @@ def _jobs_tab(ctx: Context) -> None:
         refresh = gr.Button("Refresh", size="sm")
         cancel = gr.Button("Cancel", size="sm", variant="stop", elem_id="cancel")
         resume = gr.Button("Resume", size="sm", elem_id="resume")
+        fix = gr.Button("Apply the suggested fix", size="sm", variant="primary", visible=False, elem_id="fix")
     status = gr.Markdown(elem_id="job-status")
     plot = gr.LinePlot(x="step", y="loss", color="kind", title="Loss", height=260, elem_id="loss-plot")
     log = gr.Textbox(label="Log", lines=6, max_lines=12, elem_id="job-log")
@@ -403,18 +415,20 @@ def _jobs_tab(ctx: Context) -> None:
 
         r = job_view(ctx, jid)
         df = pd.DataFrame(r["loss"], columns=["step", "loss", "kind"])
-        return r["table"], r["status"], df, r["log"]
+        button = gr.update(visible=True, value=r["fix"]) if r["fix"] else gr.update(visible=False)
+        return r["table"], r["status"], df, r["log"], button
 
     def job_status(job_id: int) -> dict:
         """A job's record (status, step, error, adapter_id) by id."""
         return ctx.registry.job(int(job_id)) or {}
 
-    outs = [table, status, plot, log]
+    outs = [table, status, plot, log, fix]
     refresh.click(view, [job_id], outs, api_name=False)
     gr.Timer(2).tick(view, [job_id], outs, api_name=False, show_progress="hidden")
     gr.api(job_status, api_name="job_status")
     cancel.click(lambda j: cancel_job(ctx, j), [job_id], action, api_name="cancel")
     resume.click(lambda j: resume_job(ctx, j), [job_id], action, api_name="resume")
+    fix.click(lambda j: fix_job(ctx, j), [job_id], action, api_name="fix")
 
 
 def _registry_tab(ctx: Context) -> None:

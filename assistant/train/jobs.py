@@ -167,3 +167,44 @@ def _get(registry: Registry, job_id: int) -> dict:
     if job is None:
         raise JobError(f"no job {job_id}")
     return job
+
+
+def suggested_fix(registry: Registry, job_id: int) -> dict | None:
+    """For a job that failed for want of memory, the change that makes it fit: {"label", "plan"}; else None.
+
+    In order: QLoRA instead of LoRA on a GPU, half the batch (accumulating twice as many steps, so the
+    effective batch is unchanged), gradient checkpointing.
+    """
+    job = _get(registry, job_id)
+    if job["status"] != "failed" or not (job["error"] or "").startswith("out of memory"):
+        return None
+    plan = Plan.from_json(registry.plan(job["plan_id"])["json"])
+    t = plan.training
+    if plan.resources.device == "cuda" and plan.lora.method == "lora":
+        plan.lora.method = "qlora"
+        plan.reasons["lora.method"] = f"QLoRA: job {job_id} ran out of memory with a 16-bit base"
+        label = "Switch to QLoRA and retry"
+    elif t.batch_size > 1:
+        t.batch_size //= 2
+        t.gradient_accumulation *= 2
+        plan.reasons["training.batch_size"] = (f"{t.batch_size} × {t.gradient_accumulation}: job {job_id} ran out of "
+                                               "memory; the same effective batch in less memory")
+        label = f"Use batch {t.batch_size} × {t.gradient_accumulation} accumulation and retry"
+    elif not t.gradient_checkpointing:
+        t.gradient_checkpointing = True
+        plan.reasons["training.gradient_checkpointing"] = f"on: job {job_id} ran out of memory"
+        label = "Turn on gradient checkpointing and retry"
+    else:
+        return None
+    return {"label": label, "plan": plan}
+
+
+def apply_fix(registry: Registry, job_id: int, start: bool = True) -> int:
+    """Queue the suggested fix of a failed job as a new job (the failed one stays, for the record)."""
+    fix = suggested_fix(registry, job_id)
+    if fix is None:
+        raise JobError(f"job {job_id} has no suggested fix")
+    conversation = registry.plan(_get(registry, job_id)["plan_id"]).get("conversation")
+    import json
+
+    return submit(registry, fix["plan"], json.loads(conversation) if conversation else None, start=start)
