@@ -28,6 +28,9 @@ class Settings:
     """Model name sent to that endpoint."""
     llm_key: str = ""
     """Key sent to that endpoint."""
+    login_username: str = ""
+    """When set (with a password), the web app asks for this login; takes effect at the next start."""
+    login_password: str = ""
     extra: dict = field(default_factory=dict)
     """Settings of later features, kept verbatim so an older Tailor never drops them."""
 

@@ -59,6 +59,25 @@ def test_journey_in_the_browser(page, topic_csv):
     page.get_by_text("Ready: press").first.wait_for()
     shot(page, "1-plan")
 
+    # Edit by chat: the reply says what changed.
+    page.locator("#message textarea").fill("train 2 epochs")
+    page.locator("#send").click()
+    wait_text(page.locator("#chatbot"), "training.epochs: 3.0 → 2.0")
+    wait_text(page.locator("#plan-card"), "2 epochs")
+    # Edit in the plan editor: the edit becomes a turn of the conversation, and the card follows.
+    page.locator("#plan-editor").get_by_text("Edit the plan").click()
+    rank = page.locator("#edit-r input")
+    rank.fill("8")
+    page.locator("#apply-edits").click()
+    wait_text(page.locator("#chatbot"), "✎ rank 8")
+    wait_text(page.locator("#plan-card"), "r=8")
+    # The data preview: mapping, rows, the token histogram and the rendered examples.
+    page.locator("#data-preview").get_by_text("Your data").first.click()
+    wait_text(page.locator("#data-mapping"), "input `text` → output `label`")
+    wait_text(page.locator("#rendered-examples"), "<|im_start|>assistant")
+    page.locator("#token-histogram").wait_for()
+    shot(page, "1b-edit-and-data")
+
     page.locator("#start").click()
     page.locator("#start-status").get_by_text("started").wait_for()
     page.get_by_role("tab", name="Jobs").click()
@@ -72,6 +91,19 @@ def test_journey_in_the_browser(page, topic_csv):
 
     page.get_by_role("tab", name="Registry").click()
     wait_text(page.locator("#adapters-table"), "classification-topics:1")
+    page.locator("#adapter-search textarea, #adapter-search input").first.fill("zzz-no-such-adapter")
+    deadline = time.time() + 20
+    while "classification-topics:1" in page.locator("#adapters-table").inner_text():
+        assert time.time() < deadline, "search did not filter the table"
+        time.sleep(0.5)
+    page.locator("#adapter-search textarea, #adapter-search input").first.fill("classification")
+    wait_text(page.locator("#adapters-table"), "classification-topics:1")
+    pick = page.locator("#adapter-pick input")
+    pick.click()
+    pick.fill("classification-topics:1")
+    pick.press("Enter")
+    page.locator("#download").click()
+    wait_text(page.locator("#adapter-zip"), "classification-topics-v1.zip")
     shot(page, "3-registry")
 
     page.get_by_role("tab", name="Compare").click()
@@ -84,6 +116,53 @@ def test_journey_in_the_browser(page, topic_csv):
     wait_text(page.locator("#compare-sides"), "classification-topics:1")
     assert page.locator("#compare-sides h4").all_inner_texts() == ["base", "classification-topics:1"]
     shot(page, "4-compare")
+
+    # The blind arena: vote, then the names and the leaderboard appear.
+    page.locator("#arena-section").get_by_text("Blind arena").first.click()
+    page.locator("#arena-prompt textarea, #arena-prompt input").first.fill("the goal and the match")
+    page.locator("#arena-go").click()
+    deadline = time.time() + 60
+    while not page.locator("#arena-a textarea").input_value():
+        assert time.time() < deadline, "no arena answers"
+        time.sleep(0.5)
+    page.locator("#vote-a").click()
+    wait_text(page.locator("#arena-result"), "A was")
+    wait_text(page.locator("#leaderboard"), "classification-topics:1")
+    shot(page, "6-arena")
+
+
+def test_a_cancelled_job_says_so(page):
+    page.get_by_role("tab", name="Assistant").click()
+    page.locator("#message textarea").fill("train 50 epochs")
+    page.locator("#send").click()
+    wait_text(page.locator("#plan-card"), "50 epochs")
+    page.locator("#start").click()
+    started = page.locator("#start-status")
+    wait_text(started, "started")
+    job_id = started.inner_text().split("Job ")[1].split()[0]
+    page.get_by_role("tab", name="Jobs").click()
+    page.locator("#job-id input").fill(job_id)
+    wait_text(page.locator("#job-status"), "running")
+    page.locator("#cancel").click()
+    wait_text(page.locator("#job-status"), "cancelled", timeout=90)
+    shot(page, "7-cancelled")
+
+
+def test_settings_and_a_phone_width_window(page):
+    page.get_by_role("tab", name="Settings").click()
+    page.locator("#settings-user input").fill("ann")
+    page.locator("#settings-save").click()
+    wait_text(page.locator("#settings-result"), "needs both a username and a password")
+    page.locator("#settings-user input").fill("")
+    page.locator("#settings-save").click()
+    wait_text(page.locator("#settings-result"), "Saved.")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("tab", name="Assistant").click()
+    page.locator("#message textarea").wait_for()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 2, f"the page is {overflow}px wider than a phone"
+    shot(page, "8-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_a_bad_file_gets_a_clear_error(page, tmp_path):

@@ -92,7 +92,66 @@ def _chat_result(history, state, turn, suggestions):
         "card": card,
         "ready": bool(turn and turn.ready),
         "suggestions": suggestions[:MAX_SUGGESTIONS],
+        "preview": data_preview(turn),
+        "fields": plan_fields(turn.plan) if turn is not None and turn.plan.task.type else None,
     }
+
+
+def data_preview(turn) -> dict | None:
+    """First rows, the detected mapping, two rendered training examples and a token-length histogram."""
+    if turn is None or turn.data is None:
+        return None
+    r, d = turn.data, turn.plan.data
+    columns = list(r.preview[0].keys()) if r.preview else []
+    rows = [[str(row.get(c, ""))[:120] for c in columns] for row in r.preview]
+    mapping = (f"**{r.rows} rows**, format `{r.format}`"
+               + (f": input {', '.join(f'`{c}`' for c in r.input_columns)} → output `{r.output_column}`" if r.format == "columns" else "")
+               + (f"; labels {', '.join(f'{k} ({v})' for k, v in r.labels.items())}" if r.labels else "")
+               + (f". Tokens per example ({'exact' if d.tokens.exact else 'estimated'}, {d.tokens.tokenizer}): "
+                  f"median {d.tokens.median}, 95% ≤ {d.tokens.p95}, longest {d.tokens.longest}; max_length "
+                  f"{turn.plan.training.max_length} cuts {d.tokens.truncated}" if d.tokens.tokenizer else ""))
+    return {"columns": columns, "rows": rows, "mapping": mapping, "examples": turn.examples,
+            "histogram": token_histogram(turn.token_lengths, turn.plan.training.max_length)}
+
+
+def token_histogram(lengths: list[int], max_length: int, bins: int = 12) -> list[list]:
+    """[[bucket label, count, within|cut]] for a bar chart of tokens per example."""
+    if not lengths:
+        return []
+    top = max(lengths[-1], max_length)
+    width = max(1, -(-top // bins))
+    counts: dict[int, int] = {}
+    for n in lengths:
+        counts[n // width] = counts.get(n // width, 0) + 1
+    return [[f"{b * width}–{(b + 1) * width - 1}", c, "cut" if b * width >= max_length else "kept"]
+            for b, c in sorted(counts.items())]
+
+
+EDITABLE = ("base_model", "method", "r", "epochs", "learning_rate", "max_length", "batch_size")
+
+
+def plan_fields(plan: Plan) -> dict:
+    return {"base_model": plan.base_model.name, "method": plan.lora.method, "r": plan.lora.r,
+            "epochs": plan.training.epochs, "learning_rate": plan.training.learning_rate,
+            "max_length": plan.training.max_length, "batch_size": plan.training.batch_size}
+
+
+def edits_as_message(state: dict, values: dict) -> str | None:
+    """The plan editor's changes said in words, so the chat (which replays every turn) stays the one truth."""
+    if not state or not state.get("plan"):
+        return None
+    now = plan_fields(Plan.from_json(state["plan"]))
+    said = []
+    for key in EDITABLE:
+        new = values.get(key)
+        if new in (None, "") or str(new) == str(now[key]) or (isinstance(now[key], float) and new is not None
+                                                               and float(new) == now[key]):
+            continue
+        said.append({"base_model": f"switch to {new}", "method": "use QLoRA" if new == "qlora" else "no QLoRA",
+                     "r": f"rank {int(new)}", "epochs": f"train {float(new):g} epochs",
+                     "learning_rate": f"learning rate {float(new):g}", "max_length": f"max length {int(new)}",
+                     "batch_size": f"batch size {int(new)}"}[key])
+    return ("✎ " + "; ".join(said)) if said else None
 
 
 def start_training(ctx: Context, state: dict) -> dict:
@@ -128,6 +187,14 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
         status += f", about {last['eta_seconds']:.0f} s left"
     if last.get("tokens_per_second"):
         status += f", {last['tokens_per_second']:.0f} tokens/s"
+    lr = next((m["learning_rate"] for m in reversed(metrics) if m["learning_rate"] is not None), None)
+    if lr is not None:
+        status += f", learning rate {lr:.2g}"
+    if last.get("peak_memory_gb"):
+        status += f", peak memory {last['peak_memory_gb']:.1f} GB"
+    if job["total_steps"]:
+        pct = min(100, round(100 * job["step"] / job["total_steps"]))
+        status += (f"\n\n<div class='bar'><div style='width:{pct}%'></div></div>")
     if job["error"]:
         status += f"\n\n⚠️ {job['error']}"
     if job["adapter_id"]:
@@ -336,6 +403,13 @@ CSS = """
 .sides {display:flex; gap:12px; flex-wrap:wrap}
 .side {flex:1 1 260px; border:1px solid var(--border-color-primary); border-radius:8px; padding:8px}
 .side pre {white-space:pre-wrap}
+#plan-card table {display:block; overflow-x:auto}
+.bar {height:8px; background:var(--border-color-primary); border-radius:4px; overflow:hidden}
+.bar div {height:100%; background:var(--color-accent)}
+@media (max-width: 640px) {
+  .side {flex-basis:100%}
+  #chatbot {height:360px !important}
+}
 """
 
 
@@ -353,41 +427,85 @@ def build_app(ctx: Context) -> gr.Blocks:
                 _registry_tab(ctx)
             with gr.Tab("Compare", id="compare"):
                 _compare_tab(ctx)
+            with gr.Tab("Settings", id="settings"):
+                _settings_tab(ctx)
         gr.Timer(2).tick(lambda: f"Base model: {ctx.engine.status}", outputs=engine_status, api_name=False,
                          show_progress="hidden")
     return demo
 
 
 def _assistant_tab(ctx: Context) -> None:
+    from assistant.models.catalog import CATALOG
+
     state = gr.State(new_conversation())
-    with gr.Row():
-        with gr.Column(scale=3):
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=320):
             chatbot = gr.Chatbot(label="Assistant", height=460, elem_id="chatbot")
             with gr.Row():
                 msg = gr.Textbox(placeholder="e.g. I want to classify customer reviews by sentiment", show_label=False,
                                  scale=5, elem_id="message")
-                send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+                send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
             data = gr.File(label="Attach data (CSV, TSV, JSON, JSONL, Parquet)", file_types=[".csv", ".tsv", ".json", ".jsonl", ".parquet"],
                            elem_id="data-file")
             with gr.Row():
                 buttons = [gr.Button(visible=False, size="sm", elem_classes="suggestion") for _ in range(MAX_SUGGESTIONS)]
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, min_width=300):
             card = gr.Markdown("*No plan yet — describe your task and attach data.*", elem_id="plan-card")
             start = gr.Button("Start training", variant="primary", interactive=False, elem_id="start")
             started = gr.Markdown(elem_id="start-status")
+            with gr.Accordion("Edit the plan", open=False, elem_id="plan-editor"):
+                gr.Markdown("Changes go into the conversation as your words, so the chat and the plan stay in step.")
+                f_model = gr.Dropdown([m.name for m in CATALOG], label="Base model", allow_custom_value=True,
+                                      elem_id="edit-model")
+                f_method = gr.Radio(["lora", "qlora"], label="Method", elem_id="edit-method")
+                with gr.Row():
+                    f_r = gr.Number(label="LoRA rank", precision=0, minimum=1, elem_id="edit-r")
+                    f_epochs = gr.Number(label="Epochs", minimum=0.1, elem_id="edit-epochs")
+                with gr.Row():
+                    f_lr = gr.Number(label="Learning rate", elem_id="edit-lr")
+                    f_len = gr.Number(label="Max length", precision=0, minimum=16, elem_id="edit-max-length")
+                    f_batch = gr.Number(label="Batch size", precision=0, minimum=1, elem_id="edit-batch")
+                apply_edits = gr.Button("Apply edits", elem_id="apply-edits")
+    with gr.Accordion("Your data", open=False, elem_id="data-preview"):
+        mapping = gr.Markdown(elem_id="data-mapping")
+        preview = gr.Dataframe(interactive=False, wrap=True, elem_id="data-rows")
+        histogram = gr.BarPlot(x="tokens", y="examples", color="kept", title="Tokens per example", height=220,
+                               elem_id="token-histogram")
+        examples = gr.Markdown(elem_id="rendered-examples")
+    fields = [f_model, f_method, f_r, f_epochs, f_lr, f_len, f_batch]
 
-    def on_chat(message, file, history, st):
-        r = chat(ctx, message, file, history, st)
+    def render(r):
+        import pandas as pd
+
         sugg = [gr.update(value=s, visible=True) for s in r["suggestions"]]
         sugg += [gr.update(visible=False)] * (MAX_SUGGESTIONS - len(sugg))
-        return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"]), "", None, *sugg]
+        p = r["preview"]
+        preview_out = [gr.update(), gr.update(), gr.update(), gr.update()]
+        if p:
+            preview_out = [p["mapping"], pd.DataFrame(p["rows"], columns=p["columns"]),
+                           pd.DataFrame(p["histogram"], columns=["tokens", "examples", "kept"]),
+                           "\n\n".join(f"Example {i + 1}, exactly as trained:\n\n```\n{e}\n```" for i, e in enumerate(p["examples"]))]
+        f = r["fields"]
+        field_out = [gr.update(value=f[k]) for k in EDITABLE] if f else [gr.update()] * len(EDITABLE)
+        return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"]), "", None, *sugg,
+                *preview_out, *field_out]
 
-    outputs = [chatbot, state, card, start, msg, data, *buttons]
+    def on_chat(message, file, history, st):
+        return render(chat(ctx, message, file, history, st))
+
+    def on_edit(history, st, *values):
+        said = edits_as_message(st, dict(zip(EDITABLE, values)))
+        if said is None:
+            gr.Info("Nothing changed.")
+        return render(chat(ctx, said or "", None, history, st))
+
+    outputs = [chatbot, state, card, start, msg, data, *buttons, mapping, preview, histogram, examples, *fields]
     send.click(on_chat, [msg, data, chatbot, state], outputs, api_name="chat")
     msg.submit(on_chat, [msg, data, chatbot, state], outputs, api_name=False)
     data.upload(on_chat, [msg, data, chatbot, state], outputs, api_name=False)
     for b in buttons:
         b.click(lambda text, h, st: on_chat(text, None, h, st), [b, chatbot, state], outputs, api_name=False)
+    apply_edits.click(on_edit, [chatbot, state, *fields], outputs, api_name="edit_plan")
 
     def on_start(st):
         r = start_training(ctx, st)
@@ -546,6 +664,54 @@ def _compare_tab(ctx: Context) -> None:
                          [revealed, token, board], api_name=f"vote_{w}")
 
 
+def save_settings(ctx: Context, default_base_model: str, api_key: str, backend: str, llm_url: str, llm_model: str,
+                  llm_key: str, login_username: str, login_password: str) -> str:
+    """Validate and store the settings; say what takes effect when."""
+    import dataclasses
+
+    backend = backend or "rules"
+    if backend == "openai" and not (llm_url.strip() and llm_model.strip()):
+        return "⚠️ The language-model backend needs its URL and model name."
+    if llm_url.strip() and not llm_url.strip().startswith(("http://", "https://")):
+        return "⚠️ The endpoint URL must start with http:// or https://"
+    if bool(login_username.strip()) != bool(login_password):
+        return "⚠️ A login needs both a username and a password (or neither)."
+    old = ctx.home.load_settings()
+    new = dataclasses.replace(old, default_base_model=default_base_model.strip() or old.default_base_model,
+                              api_key=api_key.strip(), understanding_backend=backend, llm_url=llm_url.strip(),
+                              llm_model=llm_model.strip(), llm_key=llm_key.strip(),
+                              login_username=login_username.strip(), login_password=login_password)
+    ctx.home.save_settings(new)
+    notes = ["Saved."]
+    if new.default_base_model != old.default_base_model:
+        notes.append("The new default base model is used by new plans; the comparison engine switches at the next start.")
+    if (new.login_username, new.login_password) != (old.login_username, old.login_password):
+        notes.append("The login takes effect at the next start.")
+    return " ".join(notes)
+
+
+def _settings_tab(ctx: Context) -> None:
+    s = ctx.home.load_settings()
+    gr.Markdown(f"Data home: `{ctx.home.root}` (registry, adapters, models, uploads and jobs live here).")
+    base = gr.Textbox(value=s.default_base_model, label="Default base model (catalog name, hub id or local folder)",
+                      elem_id="settings-base")
+    api_key = gr.Textbox(value=s.api_key, label="API key for /v1 (empty: no key required)", type="password",
+                         elem_id="settings-api-key")
+    backend = gr.Radio(["rules", "openai"], value=s.understanding_backend, label="How the assistant understands you",
+                       info="rules: built in, offline. openai: any OpenAI-compatible endpoint (falls back to the rules).")
+    with gr.Row():
+        url = gr.Textbox(value=s.llm_url, label="Endpoint URL", placeholder="http://127.0.0.1:8000/v1")
+        model = gr.Textbox(value=s.llm_model, label="Model")
+        key = gr.Textbox(value=s.llm_key, label="Key", type="password")
+    with gr.Row():
+        user = gr.Textbox(value=s.login_username, label="Login username (optional)", elem_id="settings-user")
+        password = gr.Textbox(value=s.login_password, label="Login password", type="password")
+    save = gr.Button("Save settings", variant="primary", elem_id="settings-save")
+    result = gr.Markdown(elem_id="settings-result")
+    save.click(lambda *a: save_settings(ctx, *a), [base, api_key, backend, url, model, key, user, password], result,
+               api_name="save_settings")
+
+
 def make_context(home: Home, base_model: str | None = None) -> Context:
     registry = Registry(home)
     jobs.reconcile(registry)
@@ -564,7 +730,10 @@ def build_server(ctx: Context, api_only: bool = False):
     app = FastAPI(title="Tailor")
     app.include_router(openai_router(ctx.engine, lambda: ctx.home.load_settings().api_key))
     if not api_only:
-        app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, allowed_paths=[str(ctx.home.root)])
+        s = ctx.home.load_settings()
+        auth = (s.login_username, s.login_password) if s.login_username and s.login_password else None
+        app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, allowed_paths=[str(ctx.home.root)], auth=auth,
+                                  auth_message="Tailor: sign in")
     return app
 
 

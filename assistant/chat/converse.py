@@ -112,6 +112,8 @@ class Turn:
     """Two examples rendered through the base model's chat template: exactly what training sees."""
     notes: list[str] = field(default_factory=list)
     """Things the user must see, e.g. that the language-model backend failed and the rules stood in."""
+    token_lengths: list[int] = field(default_factory=list)
+    """Tokens per example (sorted), as trained: for the data preview's histogram."""
 
     def to_dict(self) -> dict:
         return {
@@ -169,10 +171,11 @@ def converse(messages: list[str], data_path: str | None = None, gpu_memory_gb: f
     lang = now.language or (report.language if report else None) or _lang_of(messages)
     questions = _questions(missing, lang, plan)
     examples = _rendered_examples(plan, report, home_models) if report is not None else []
+    lengths = _token_lengths(plan, report, home_models)[0] if report is not None else []
     notes = list(intents[-1].notes) if intents else []
     notes = [n for n in notes if n != "fit"]
     reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
-    return Turn(ready, missing, reply, plan, questions, changes, report, examples, notes)
+    return Turn(ready, missing, reply, plan, questions, changes, report, examples, notes, list(lengths))
 
 
 def _lang_of(messages: list[str]) -> str:
