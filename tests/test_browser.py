@@ -150,14 +150,23 @@ def test_a_cancelled_job_says_so(page):
     page.locator("#message textarea").fill("train 50 epochs")
     page.locator("#send").click()
     wait_text(page.locator("#plan-card"), "50 epochs")
-    page.locator("#start").click()
     started = page.locator("#start-status")
-    wait_text(started, "started")
+    before = started.inner_text()  # the journey's "Job 1 started" is still on the page
+    page.locator("#start").click()
+    deadline = time.time() + 30
+    while started.inner_text() == before or "started" not in started.inner_text():
+        assert time.time() < deadline, started.inner_text()
+        time.sleep(0.3)
     job_id = started.inner_text().split("Job ")[1].split()[0]
     page.get_by_role("tab", name="Jobs").click()
-    page.locator("#job-id input").fill(job_id)
-    page.locator("#job-id input").press("Tab")
-    wait_text(page.locator("#job-status"), "running")
+    field = page.locator("#job-id input")
+    field.click()
+    field.press("Control+a")
+    field.type(job_id)
+    field.press("Enter")
+    field.press("Tab")
+    wait_value(field, job_id)
+    wait_text(page.locator("#job-status"), f"Job {job_id}: running")
     page.locator("#cancel").click()
     wait_text(page.locator("#job-status"), "cancelled", timeout=90)
     shot(page, "7-cancelled")

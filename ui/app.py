@@ -254,6 +254,18 @@ def _record(ctx: Context, name: str) -> dict:
     return rec
 
 
+def adapter_page(ctx: Context, name: str) -> dict:
+    """One adapter: its lineage (conversation → plan → dataset → job → metrics → versions) and its files."""
+    from assistant.registry.store import adapter_dir
+
+    rec = ctx.registry.adapter(name or "")
+    if rec is None:
+        return {}
+    folder = adapter_dir(ctx.registry, rec)
+    files = {f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()} if folder.exists() else {}
+    return {**ctx.registry.lineage(rec["id"]), "files": files}
+
+
 def download_adapter(ctx: Context, name: str) -> str:
     return str(export_zip(ctx.registry, _record(ctx, name)))
 
@@ -587,8 +599,7 @@ def _registry_tab(ctx: Context) -> None:
     for box in filters:
         box.change(refresh, filters, [table, pick], api_name=False)
     gr.Timer(3).tick(refresh, filters, [table, pick], api_name=False, show_progress="hidden")
-    pick.change(lambda n: ctx.registry.lineage(ctx.registry.adapter(n)["id"]) if ctx.registry.adapter(n or "") else {},
-                [pick], details, api_name=False)
+    pick.change(lambda n: adapter_page(ctx, n), [pick], details, api_name=False)
     download.click(lambda n: download_adapter(ctx, n), [pick], zip_file, api_name="download")
     merged.click(lambda n: download_merged(ctx, n), [pick], zip_file, api_name="download_merged")
     for button, action in ((tag_b, "tag"), (alias_b, "alias"), (desc_b, "describe"), (delete_b, "delete")):
