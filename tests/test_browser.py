@@ -53,6 +53,14 @@ def wait_value(locator, value: str, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def choose(page, dropdown: str, value: str) -> None:
+    """Pick a value in a Gradio dropdown (which also accepts typed values)."""
+    box = page.locator(f"{dropdown} input")
+    box.click()
+    box.fill(value)
+    box.press("Enter")
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -111,10 +119,7 @@ def test_journey_in_the_browser(page, topic_csv):
         time.sleep(0.5)
     page.locator("#adapter-search textarea, #adapter-search input").first.fill("classification")
     wait_text(page.locator("#adapters-table"), "classification-topics:1")
-    pick = page.locator("#adapter-pick input")
-    pick.click()
-    pick.fill("classification-topics:1")
-    pick.press("Enter")
+    choose(page, "#adapter-pick", "classification-topics:1")
     page.locator("#download").click()
     wait_text(page.locator("#adapter-zip"), "KB")
     assert "classification-topics-v1" in page.locator("#adapter-zip").inner_text()
@@ -122,10 +127,7 @@ def test_journey_in_the_browser(page, topic_csv):
 
     page.get_by_role("tab", name="Compare").click()
     page.locator("#compare-prompt textarea").fill("the goal and the match with team")
-    pick = page.locator("#compare-pick input")
-    pick.click()
-    pick.fill("classification-topics:1")
-    pick.press("Enter")
+    choose(page, "#compare-pick", "classification-topics:1")
     page.locator("#compare-go").click()
     wait_text(page.locator("#compare-sides"), "classification-topics:1")
     assert page.locator("#compare-sides h4").all_inner_texts() == ["base", "classification-topics:1"]

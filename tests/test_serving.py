@@ -254,3 +254,19 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
     with pytest.raises(openai.BadRequestError, match="messages"):
         client.chat.completions.create(model="alpha", messages=[])
     assert json.loads(json.dumps(client.models.list().model_dump()))["object"] == "list"
+
+
+def test_an_uploaded_eval_file_is_read_with_the_plans_mapping(topic_csv, tmp_path):
+    from assistant.chat import converse
+    from assistant.serve.evaluate import from_file
+
+    plan = converse(["classify these by topic"], str(topic_csv), 0).plan
+    same = tmp_path / "same.csv"
+    same.write_text("id,text,label\n1,the goal and the team,sports\n2,rain and wind,weather\n3,soup and bread,food\n")
+    ex = from_file(plan, str(same))
+    assert [e["reference"] for e in ex] == ["sports", "weather", "food"]
+    assert ex[0]["messages"][0] == {"role": "system", "content": plan.task.instruction}
+    assert ex[0]["messages"][-1]["content"] == "the goal and the team"
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text("sentence,topic\nthe goal and the team,sports\nrain and wind,weather\nsoup and bread,food\n")
+    assert [e["reference"] for e in from_file(plan, str(renamed))] == ["sports", "weather", "food"]

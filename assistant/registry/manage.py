@@ -60,7 +60,7 @@ def import_adapter(registry: Registry, source: str | Path, *, name: str | None =
             raise RegistryError(f"{source.name}: this adapter is already registered as {dup['name']}:{dup['version']} "
                                 "(same weights sha256)")
         base = _check_base(cfg, folder, base_source, source.name, home_models or registry.home.models)
-        name = _clean_name(name or _name_from(source, cfg))
+        name = _clean_name(name or _name_from(source))
         version = registry.next_version(name)
         for f in list(folder.iterdir()):
             if f.name not in KEPT_FILES:
@@ -266,7 +266,7 @@ def _check_shapes(weights: Path, cfg: dict, shapes: dict[str, tuple[int, int]], 
                                     f"{fan_in}→{fan_out}: it was trained on a different base model")
 
 
-def _name_from(source: Path, cfg: dict) -> str:
+def _name_from(source: Path) -> str:
     stem = source.name if source.is_dir() else source.stem
     return re.sub(r"-v\d+$", "", stem) or "imported"
 

@@ -55,8 +55,10 @@ def from_file(plan: Plan, path: str) -> list[dict]:
     p = Plan.from_dict(plan.to_dict())
     p.data.path, p.data.format = str(path), report.format
     if report.format == "columns":
-        missing = [c for c in [*plan.data.input_columns, plan.data.output_column] if c and c not in report.input_columns + [report.output_column]]
-        if plan.data.input_columns and not missing:
+        # The plan's own mapping when the file has those columns; else the mapping detected in the file.
+        columns = set(report.preview[0]) if report.preview else set()
+        wanted = [*plan.data.input_columns, plan.data.output_column]
+        if plan.data.input_columns and all(c in columns for c in wanted):
             p.data.input_columns, p.data.output_column = plan.data.input_columns, plan.data.output_column
         else:
             p.data.input_columns, p.data.output_column = report.input_columns, report.output_column
