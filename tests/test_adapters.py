@@ -356,3 +356,29 @@ def test_merged_download_equals_base_plus_adapter(reg, tiny_model, tmp_path):
     with torch.no_grad():
         assert torch.allclose(merged(ids).logits, peft(ids).logits, atol=1e-4)
         assert not torch.allclose(merged(ids).logits, base(ids).logits, atol=1e-3)
+
+
+def test_a_failed_upgrade_leaves_the_old_registry_as_it_was(tmp_path, monkeypatch):
+    from assistant.registry import db as dbmod
+
+    home = Home.resolve(tmp_path / "old")
+    conn = sqlite3.connect(home.db_path)
+    conn.executescript((FIXTURES / "registry_v1.sql").read_text())
+    conn.execute("insert into adapters(id, name, version, base_model, base_source, path, weights_sha256, size_bytes, "
+                 "created) values (1, 'a', 1, 'b', 'x', 'adapters/a/1', 'abc', 1, 't')")
+    conn.commit()
+    conn.close()
+
+    def broken(db, adapter_id):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(dbmod, "_index_adapter", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        Registry(home)
+    conn = sqlite3.connect(home.db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert "base_revision" not in [c[1] for c in conn.execute("pragma table_info('adapters')")]
+    assert conn.execute("select count(*) from sqlite_master where name = 'adapter_search'").fetchone()[0] == 0
+    conn.close()
+    monkeypatch.undo()
+    assert Registry(home).adapter("a")["origin"] == "trained"  # the next start upgrades it

@@ -27,7 +27,9 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE adapters ADD COLUMN base_revision TEXT")
     db.execute("ALTER TABLE adapters ADD COLUMN origin TEXT NOT NULL DEFAULT 'trained'")
     # The schema file creates only what is missing (IF NOT EXISTS), so applying it adds the new objects.
-    db.executescript(_schema_without_pragma())
+    # Statement by statement: executescript would commit the migration's transaction half-way.
+    for statement in _statements(_schema_without_pragma()):
+        db.execute(statement)
     for (adapter_id,) in db.execute("select id from adapters").fetchall():
         _index_adapter(db, adapter_id)
 
@@ -39,6 +41,19 @@ MIGRATIONS: dict[int, Any] = {2: _migrate_2}
 def _schema_without_pragma() -> str:
     return "\n".join(line for line in SCHEMA_FILE.read_text(encoding="utf-8").splitlines()
                      if not line.startswith("PRAGMA user_version"))
+
+
+def _statements(script: str) -> list[str]:
+    """The complete SQL statements of a script, in order."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip().strip(";").strip() and not all(
+                    ln.strip().startswith("--") or not ln.strip() for ln in buf.splitlines()):
+                out.append(buf)
+            buf = ""
+    return out
 
 
 def _index_adapter(db: sqlite_utils.Database, adapter_id: int) -> None:
