@@ -149,8 +149,9 @@ def test_journey_in_the_browser(page, topic_csv):
 
 def test_a_cancelled_job_says_so(page):
     page.get_by_role("tab", name="Assistant").click()
-    page.locator("#message textarea").fill("train 50 epochs")
-    page.locator("#send").click()
+    box = page.locator("#message textarea")
+    box.fill("train 50 epochs")
+    box.press("Enter")  # the keyboard sends a message too
     wait_text(page.locator("#plan-card"), "50 epochs")
     started = page.locator("#start-status")
     before = started.inner_text()  # the journey's "Job 1 started" is still on the page

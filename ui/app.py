@@ -503,7 +503,25 @@ def _assistant_tab(ctx: Context) -> None:
                 *preview_out, *field_out]
 
     def on_chat(message, file, history, st):
-        return render(chat(ctx, message, file, history, st))
+        """Show the turn at once with a working note, then the reply paragraph by paragraph, then everything."""
+        from pathlib import Path as _Path
+
+        keep = [gr.update()] * (len(outputs) - 1)
+        pending = list(history or [])
+        if file:
+            pending.append({"role": "user", "content": f"📎 {_Path(file).name}"})
+        if (message or "").strip():
+            pending.append({"role": "user", "content": message.strip()})
+        if len(pending) > len(history or []):
+            pending.append({"role": "assistant", "content": "*Reading your data and planning…*" if file else "*Planning…*"})
+            yield [pending, *keep[:3], "", *keep[4:]]
+        r = chat(ctx, message, file, history, st)
+        last = r["history"][-1] if r["history"] else None
+        if last and last["role"] == "assistant":
+            parts = last["content"].split("\n\n")
+            for i in range(1, len(parts)):
+                yield [[*r["history"][:-1], {"role": "assistant", "content": "\n\n".join(parts[:i])}], *keep]
+        yield render(r)
 
     def on_edit(history, st, *values):
         said = edits_as_message(st, dict(zip(EDITABLE, values)))
