@@ -6,6 +6,7 @@ foreign keys on, so the web app, the CLI and training workers can read and write
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -105,16 +106,22 @@ class Registry:
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{self.home.db_path} has schema version {version}, newer than this Tailor "
                                f"({SCHEMA_VERSION}); upgrade Tailor")
-        conn = self.db.conn
         for n in range(version + 1, SCHEMA_VERSION + 1):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self.transaction():
                 MIGRATIONS[n](self.db)
-                conn.execute(f"PRAGMA user_version = {n}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                self.db.execute(f"PRAGMA user_version = {n}")
+
+    @contextlib.contextmanager
+    def transaction(self, immediate: bool = True):
+        """One transaction on this thread's connection: committed when the block ends, rolled back if it raises."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     # -- plans and datasets ----------------------------------------------------------------------------
     def add_plan(self, plan_json: str, conversation: list[str] | None = None) -> int:
@@ -152,19 +159,13 @@ class Registry:
 
     def claim_next_job(self) -> dict | None:
         """Atomically mark the oldest queued job running, if no job is running. One job at a time."""
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction() as conn:
             running = conn.execute("select count(*) from jobs where status = 'running'").fetchone()[0]
             row = None if running else conn.execute(
                 "select id from jobs where status = 'queued' order by id limit 1").fetchone()
             if row:
                 conn.execute("update jobs set status = 'running', started = ?, attempts = attempts + 1, "
                              "error = null, finished = null where id = ?", [now(), row[0]])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return self.job(row[0]) if row else None
 
     def add_metric(self, job_id: int, metric: dict) -> None:
@@ -196,6 +197,15 @@ class Registry:
 
     def add_adapter(self, record: dict) -> dict:
         """Register an adapter (and its base model). Fills `base_revision` from the base's files when it can."""
+        return self.adapter_by_id(self._insert_adapter(record))
+
+    def add_adapters(self, records: list[dict]) -> None:
+        """Many adapters in one transaction (bulk registration, benchmarks)."""
+        with self.transaction(immediate=False):
+            for r in records:
+                self._insert_adapter(r)
+
+    def _insert_adapter(self, record: dict) -> int:
         from ..models.resolve import base_revision
 
         rec = {"created": now(), **record}
@@ -204,34 +214,12 @@ class Registry:
             rec["base_revision"] = base_revision(rec["base_source"])
         if rec.get("base_model"):
             self.add_base_model(rec["base_model"], rec.get("base_source") or "", params_b)
-        for key in ("metrics", "library_versions"):
-            if isinstance(rec.get(key), dict):
-                rec[key] = json.dumps(rec[key])
-        pk = self.db["adapters"].insert(rec).last_pk
+        pk = self.db["adapters"].insert(_encode_json_fields(rec)).last_pk
         _index_adapter(self.db, pk)
-        return self.adapter_by_id(pk)
-
-    def add_adapters(self, records: list[dict]) -> None:
-        """Many adapters in one transaction (bulk registration, benchmarks)."""
-        conn = self.db.conn
-        conn.execute("BEGIN")
-        try:
-            for r in records:
-                rec = {"created": now(), **r}
-                for key in ("metrics", "library_versions"):
-                    if isinstance(rec.get(key), dict):
-                        rec[key] = json.dumps(rec[key])
-                pk = self.db["adapters"].insert(rec).last_pk
-                _index_adapter(self.db, pk)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        return pk
 
     def update_adapter(self, adapter_id: int, **fields: Any) -> dict:
-        if "metrics" in fields and isinstance(fields["metrics"], dict):
-            fields["metrics"] = json.dumps(fields["metrics"])
-        self.db["adapters"].update(adapter_id, fields)
+        self.db["adapters"].update(adapter_id, _encode_json_fields(fields))
         _index_adapter(self.db, adapter_id)
         return self.adapter_by_id(adapter_id)
 
@@ -358,23 +346,17 @@ class Registry:
         return self.db.execute("delete from aliases where alias = ?", [alias]).rowcount > 0
 
     def rename_adapter(self, old: str, new: str, paths: dict[int, str]) -> None:
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction() as conn:
             for aid, path in paths.items():
                 conn.execute("update adapters set name = ?, path = ? where id = ?", [new, path, aid])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        for aid in paths:
-            _index_adapter(self.db, aid)
+                _index_adapter(self.db, aid)
 
     def delete_adapter(self, adapter_id: int) -> None:
-        self.db.execute("update jobs set adapter_id = null where adapter_id = ?", [adapter_id])
-        self.db.execute("update adapters set parent_id = null where parent_id = ?", [adapter_id])
-        self.db.execute("delete from adapters where id = ?", [adapter_id])
-        _index_adapter(self.db, adapter_id)
+        with self.transaction():
+            self.db.execute("update jobs set adapter_id = null where adapter_id = ?", [adapter_id])
+            self.db.execute("update adapters set parent_id = null where parent_id = ?", [adapter_id])
+            self.db.execute("delete from adapters where id = ?", [adapter_id])
+            _index_adapter(self.db, adapter_id)
 
     # -- evaluation runs and arena votes --------------------------------------------------------------------
     def add_eval_run(self, eval_sha256: str, settings: dict, results: dict) -> int:
@@ -411,6 +393,12 @@ class Registry:
 
     def leases(self, adapter_id: int) -> list[dict]:
         return list(self.db.query("select * from adapter_leases where adapter_id = ?", [adapter_id]))
+
+
+def _encode_json_fields(rec: dict) -> dict:
+    """The adapter columns stored as JSON text (metrics, library_versions), encoded when given as dicts."""
+    return {k: json.dumps(v) if k in ("metrics", "library_versions") and isinstance(v, dict) else v
+            for k, v in rec.items()}
 
 
 def _decode_adapter(row: dict) -> dict:
