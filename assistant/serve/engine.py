@@ -90,6 +90,17 @@ def _packed_forward(self, x):
     return torch.ops.mkldnn._linear_pointwise(x, self._packed_weight, self.bias, "none", [], "")
 
 
+def _side_rows(prompt: str, models: list[str | None]) -> list[tuple[str | None, list[dict]]]:
+    """One row per model (None = base), all asked the same prompt; refuses what side by side cannot show."""
+    if not prompt.strip():
+        raise EngineError("the prompt is empty")
+    if not models:
+        raise EngineError("choose at least one model")
+    if len(models) > 5:
+        raise EngineError("at most the base model and four adapters side by side")
+    return [(m, [{"role": "user", "content": prompt}]) for m in models]
+
+
 class _nothing:
     def __enter__(self):
         return self
@@ -292,13 +303,7 @@ class Engine:
 
         `on_update(answers)` is called as tokens arrive (streaming), with every side's text so far.
         """
-        if not prompt.strip():
-            raise EngineError("the prompt is empty")
-        if not models:
-            raise EngineError("choose at least one model")
-        if len(models) > 5:
-            raise EngineError("at most the base model and four adapters side by side")
-        return self.generate([(m, [{"role": "user", "content": prompt}]) for m in models], settings, system, on_update)
+        return self.generate(_side_rows(prompt, models), settings, system, on_update)
 
     def generate(self, rows: list[tuple[str | None, list[dict]]], settings: GenerationSettings | None = None,
                  system: str | None = None, on_update=None) -> list[Answer]:
@@ -313,6 +318,14 @@ class Engine:
     def stream_side_by_side(self, prompt: str, models: list[str | None], settings: GenerationSettings | None = None,
                             system: str | None = None):
         """Yield every side's answer so far as tokens arrive; the last item is final."""
+        return self.stream(_side_rows(prompt, models), settings, system)
+
+    def stream(self, rows: list[tuple[str | None, list[dict]]], settings: GenerationSettings | None = None,
+               system: str | None = None):
+        """`generate` as an iterator: every row's answer so far as tokens arrive; the last item is final.
+
+        The generation runs in its own thread; its errors are raised here, in the consumer's.
+        """
         import queue
 
         q: queue.Queue = queue.Queue()
@@ -320,7 +333,7 @@ class Engine:
 
         def work():
             try:
-                q.put(self.side_by_side(prompt, models, settings, system, on_update=lambda a: q.put(a)))
+                q.put(self.generate(rows, settings, system, on_update=q.put))
             except Exception as e:  # noqa: BLE001 - re-raised in the consumer's thread
                 q.put(e)
             q.put(done)

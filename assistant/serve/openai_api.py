@@ -118,35 +118,23 @@ async def _in_thread(fn, *args):
 def _stream(engine: Engine, ref: str | None, msgs: list[dict], settings: GenerationSettings, model: str, cid: str,
             created: int) -> Iterator[str]:
     """Server-sent events: a role chunk, one chunk per new piece of text, the finish chunk, [DONE]."""
-    import queue
-    import threading
 
     def chunk(delta: dict, finish: str | None = None) -> str:
         return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
 
-    q: queue.Queue = queue.Queue()
-    end = object()
-
-    def work():
-        try:
-            q.put(engine.generate([(ref, msgs)], settings, on_update=lambda answers: q.put(answers[0]))[0])
-        except Exception as e:  # noqa: BLE001 - reported to the client as an error event
-            q.put(e)
-        q.put(end)
-
-    threading.Thread(target=work, daemon=True).start()
     yield chunk({"role": "assistant", "content": ""})
     sent, final = "", None
-    while (item := q.get()) is not end:
-        if isinstance(item, Exception):
-            yield "data: " + json.dumps({"error": {"message": str(item), "type": "server_error"}}) + "\n\n"
-            return
-        final = item
-        # Decoded text can revise its tail (a multi-byte character completes); send only settled growth.
-        if item.text.startswith(sent) and len(item.text) > len(sent):
-            yield chunk({"content": item.text[len(sent):]})
-            sent = item.text
+    try:
+        for answers in engine.stream([(ref, msgs)], settings):
+            final = answers[0]
+            # Decoded text can revise its tail (a multi-byte character completes); send only settled growth.
+            if final.text.startswith(sent) and len(final.text) > len(sent):
+                yield chunk({"content": final.text[len(sent):]})
+                sent = final.text
+    except Exception as e:  # noqa: BLE001 - reported to the client as an error event
+        yield "data: " + json.dumps({"error": {"message": str(e), "type": "server_error"}}) + "\n\n"
+        return
     if final is not None and final.text != sent and final.text.startswith(sent):
         yield chunk({"content": final.text[len(sent):]})
     yield chunk({}, final.finish_reason if final else "stop")
