@@ -170,8 +170,10 @@ def converse(messages: list[str], data_path: str | None = None, gpu_memory_gb: f
     ready = not missing and not plan.problems(require_ready=True)
     lang = now.language or (report.language if report else None) or _lang_of(messages)
     questions = _questions(missing, lang, plan)
-    examples = _rendered_examples(plan, report, home_models) if report is not None else []
-    lengths = _token_lengths(plan, report, home_models)[0] if report is not None else []
+    lengths, examples = [], []
+    if report is not None:  # the same tokenizer and template the plan's max_length was measured with
+        lengths, mt = _token_lengths(plan, report, home_models)
+        examples = [mt.render(_messages(plan.task.instruction, e)) for e in report.examples[:2]]
     notes = list(intents[-1].notes) if intents else []
     notes = [n for n in notes if n != "fit"]
     reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
@@ -392,11 +394,6 @@ def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home
                                   f"truncated (the longest has {ts.longest})")
     else:
         why["training.max_length"] += "; no example is cut"
-
-
-def _rendered_examples(plan: Plan, report: DataReport, home_models: Path | None, n: int = 2) -> list[str]:
-    mt = model_text(plan.base_model.source, home_models)
-    return [mt.render(_messages(plan.task.instruction, e)) for e in report.examples[:n]]
 
 
 def _fit(plan: Plan, s: Slots, gpu_name: str, why: dict) -> None:
