@@ -123,6 +123,11 @@ def test_journey_in_the_browser(page, topic_csv):
     page.locator("#download").click()
     wait_text(page.locator("#adapter-zip"), "KB")
     assert "classification-topics-v1" in page.locator("#adapter-zip").inner_text()
+    # The adapter's page: what it is, its metrics, its plan, where it came from, its files.
+    card = page.locator("#adapter-card")
+    wait_text(card, "classification-topics:1")
+    for words in ("train_loss", "Plan", "Asked for", "classify customer reviews", "adapter_model.safetensors"):
+        assert words in card.inner_text(), words
     shot(page, "3-registry")
 
     page.get_by_role("tab", name="Compare").click()
@@ -132,6 +137,15 @@ def test_journey_in_the_browser(page, topic_csv):
     wait_text(page.locator("#compare-sides"), "classification-topics:1")
     assert page.locator("#compare-sides h4").all_inner_texts() == ["base", "classification-topics:1"]
     shot(page, "4-compare")
+
+    # Batch evaluation on the held-out rows: a results table with intervals, then the examples that differ.
+    page.locator("#eval-section").get_by_text("Evaluate on held-out data").first.click()
+    page.locator("#eval-go").click()
+    wait_text(page.locator("#eval-table"), "accuracy", timeout=120)
+    table = page.locator("#eval-table").inner_text()
+    assert "base" in table and "classification-topics:1" in table and "[" in table  # the 95% interval
+    assert page.locator("#eval-diff-model input").input_value() == "classification-topics:1"
+    shot(page, "4b-evaluate")
 
     # The blind arena: vote, then the names and the leaderboard appear.
     page.locator("#arena-section").get_by_text("Blind arena").first.click()
@@ -147,8 +161,117 @@ def test_journey_in_the_browser(page, topic_csv):
     shot(page, "6-arena")
 
 
-def test_a_cancelled_job_says_so(page):
+FOCUS = """([css, text]) => {
+    const e = document.activeElement, s = getComputedStyle(e);
+    const shown = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+    return {match: e.matches(css) && (!text || e.innerText.trim() === text), shown, what: e.outerHTML.slice(0, 160)};
+}"""
+
+
+def tab_to(page, css: str, text: str | None = None, back: bool = False, limit: int = 80) -> None:
+    """Press Tab (Shift+Tab with `back`) until the focused element matches `css` (and shows `text`).
+    Every element the focus passes must show a visible focus ring."""
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        f = page.evaluate(FOCUS, [css, text])
+        if not f["what"].startswith("<body"):
+            assert f["shown"], f"the focus is invisible on {f['what']}"
+        if f["match"]:
+            return
+    raise AssertionError(f"{css} {text or ''} cannot be reached with the keyboard")
+
+
+def test_the_whole_app_works_from_the_keyboard(page, topic_csv):
+    """No mouse: describe, attach, start, open the Jobs tab, cancel, search the registry, compare."""
+    page.reload()
+    page.locator("#message textarea").wait_for()
+    tab_to(page, "#message textarea")
+    page.keyboard.type("I want to classify customer reviews by sentiment and train 50 epochs")
+    page.keyboard.press("Enter")
+    page.get_by_text("Please attach your training data").first.wait_for()
+    tab_to(page, "#data-file button")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(topic_csv))
+    wait_text(page.locator("#plan-card"), "50 epochs")
+    page.get_by_text("Ready: press").first.wait_for()
+    tab_to(page, "#start")
+    page.keyboard.press("Enter")
+    wait_text(page.locator("#start-status"), "started")
+    job_id = page.locator("#start-status").inner_text().split("Job ")[1].split()[0]
+
+    tab_to(page, "[role=tab]", "Jobs", back=True)
+    page.keyboard.press("Enter")
+    wait_text(page.locator("#job-status"), f"Job {job_id}: running")
+    tab_to(page, "#cancel")
+    page.keyboard.press("Enter")
+    wait_text(page.locator("#job-status"), "cancelled", timeout=90)
+
+    tab_to(page, "[role=tab]", "Registry", back=True)
+    page.keyboard.press("Enter")
+    tab_to(page, "#adapter-search textarea, #adapter-search input")
+    page.keyboard.type("topics")
+    wait_text(page.locator("#adapters-table"), "classification-topics:1")
+
+    tab_to(page, "[role=tab]", "Compare", back=True)
+    page.keyboard.press("Enter")
+    tab_to(page, "#compare-prompt textarea")
+    page.keyboard.type("the goal and the match")
+    tab_to(page, "#compare-pick input")
+    page.keyboard.type("classification-topics:1")
+    page.keyboard.press("Enter")
+    tab_to(page, "#compare-go")
+    page.keyboard.press("Enter")
+    wait_text(page.locator("#compare-sides"), "classification-topics:1")
+    shot(page, "9-keyboard")
+
+
+def test_every_control_has_a_name_and_text_is_readable_in_light_and_dark(page):
+    """Screen readers need a name for every control; text must keep WCAG AA contrast (4.5:1) in both themes."""
+    unnamed = """() => [...document.querySelectorAll('button, input, textarea, select, [role=tab]')]
+        .filter(e => e.offsetParent !== null && e.type !== 'hidden')
+        .filter(e => !((e.getAttribute('aria-label') || '') + (e.getAttribute('aria-labelledby') ? 'x' : '')
+                        + [...(e.labels || [])].map(l => l.innerText).join('') + (e.innerText || '') + (e.title || '')
+                        + (e.getAttribute('placeholder') || '')).trim())
+        .map(e => e.outerHTML.slice(0, 160))"""
+    contrast = """(selectors) => {
+        const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+                                            .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+        const back = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+                              if (c.length === 3 || c[3] > 0.5) return c.slice(0, 3); } return [255, 255, 255]; };
+        const out = {};
+        for (const sel of selectors) for (const e of document.querySelectorAll(sel)) {
+            if (e.offsetParent === null || e.disabled || !e.innerText.trim()) continue;
+            const a = lum(rgb(getComputedStyle(e).color)), b = lum(back(e));
+            out[sel] = Math.min(out[sel] ?? 99, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05));
+        }
+        return out; }"""
+    url = page.url.split("?")[0]
+    for theme in ("light", "dark"):
+        page.goto(f"{url}?__theme={theme}")
+        page.locator("#message textarea").wait_for()
+        page.locator("#message textarea").fill("I want to classify customer reviews by sentiment")
+        page.locator("#send").click()
+        page.get_by_text("Please attach your training data").first.wait_for()
+        for tab in ("Assistant", "Jobs", "Registry", "Compare", "Settings"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(300)
+            assert page.evaluate(unnamed) == [], f"controls without a name on the {tab} tab ({theme})"
+            ratios = page.evaluate(contrast, ["#plan-card p", "#chatbot .message p", "#job-status p", "label span",
+                                              "#adapter-card p", "[role=tab]", "button"])
+            low = {k: round(v, 2) for k, v in ratios.items() if v < 4.5}
+            assert not low, f"text below 4.5:1 contrast on the {tab} tab ({theme}): {low}"
+        shot(page, f"10-{theme}")
+    page.goto(url)
+
+
+def test_a_cancelled_job_says_so(page, topic_csv):
     page.get_by_role("tab", name="Assistant").click()
+    if "Ready: press" not in page.locator("#chatbot").inner_text():  # a fresh page: plan first
+        page.locator("#message textarea").fill("I want to classify customer reviews by sentiment")
+        page.locator("#data-file input[type=file]").set_input_files(str(topic_csv))
+        page.get_by_text("Ready: press").first.wait_for()
     box = page.locator("#message textarea")
     box.fill("train 50 epochs")
     box.press("Enter")  # the keyboard sends a message too

@@ -16,7 +16,7 @@ from assistant.chat import converse
 from assistant.chat.llm import understander_for
 from assistant.config import Home
 from assistant.data import DataError, inspect_file, save_upload
-from assistant.models.resolve import detect_gpu, resolve_source
+from assistant.models.resolve import detect_gpu
 from assistant.plan import Plan, PlanError
 from assistant.registry import Registry
 from assistant.registry.store import export_zip
@@ -44,6 +44,54 @@ class Context:
         if key not in self._understanders:
             self._understanders[key] = understander_for(s)
         return self._understanders[key]
+
+
+def explain(error: BaseException) -> str:
+    """An unexpected error in one readable line: what kind of thing failed and its message, no stack trace."""
+    kinds = {MemoryError: "the machine ran out of memory", PermissionError: "a file could not be opened (permission denied)",
+             FileNotFoundError: "a file is missing", TimeoutError: "it took too long", ConnectionError: "a connection failed"}
+    kind = next((words for t, words in kinds.items() if isinstance(error, t)), None)
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if kind is None:
+        kind = type(error).__name__
+    return f"Something went wrong: {kind}" + (f" ({detail[:300]})" if detail else "") + \
+        ". Nothing was changed by this step; the details are in the server's log."
+
+
+def friendly(fn):
+    """Wrap a handler so the page never shows a stack trace: an error it did not expect becomes one
+    readable line in the page's error box (the full trace goes to the server's log). Errors handlers raise on
+    purpose (`gr.Error`) pass through unchanged. Works for plain and generator (streaming) handlers."""
+    import functools
+    import inspect
+    import traceback
+
+    from gradio.exceptions import Error as GradioError
+
+    def readable(e: Exception) -> GradioError:
+        traceback.print_exc()
+        return gr.Error(explain(e))
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except GradioError:
+                raise
+            except Exception as e:  # noqa: BLE001 - shown to the user in words, traced in the log
+                raise readable(e) from None
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GradioError:
+            raise
+        except Exception as e:  # noqa: BLE001 - shown to the user in words, traced in the log
+            raise readable(e) from None
+    return call
 
 
 # -- Assistant tab ---------------------------------------------------------------------------------------
@@ -172,10 +220,8 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
     jobs.dispatch(ctx.home, ctx.registry)  # drain the queue if a worker ended while nobody watched
     table = [[j["id"], j["status"], f"{j['step']}/{j['total_steps'] or '?'}", j["created"], j["error"] or ""]
              for j in ctx.registry.jobs()]
-    if not job_id:
-        latest = ctx.registry.jobs(limit=1)
-        job_id = latest[0]["id"] if latest else None
-    job = ctx.registry.job(int(job_id)) if job_id else None
+    job_id = shown_job(ctx, job_id)
+    job = ctx.registry.job(job_id) if job_id else None
     if job is None:
         return {"table": table, "job": None, "status": "No jobs yet.", "loss": [], "log": "", "fix": None}
     metrics = ctx.registry.metrics(job["id"])
@@ -205,28 +251,37 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
             "fix": fix["label"] if fix else None}
 
 
-def cancel_job(ctx: Context, job_id: int) -> str:
+def shown_job(ctx: Context, job_id: int | None) -> int | None:
+    """The job the Jobs tab shows: the one typed in its field, else the newest."""
+    if job_id:
+        return int(job_id)
+    latest = ctx.registry.jobs(limit=1)
+    return latest[0]["id"] if latest else None
+
+
+def _job_action(ctx: Context, job_id: int | None, act) -> str:
     try:
-        return f"Job {int(job_id)}: {jobs.cancel(ctx.registry, int(job_id))}"
+        jid = shown_job(ctx, job_id)
+        return "⚠️ There is no job yet." if jid is None else act(jid)
     except (jobs.JobError, TypeError, ValueError) as e:
         return f"⚠️ {e}"
 
 
-def resume_job(ctx: Context, job_id: int) -> str:
-    try:
-        jobs.resume(ctx.registry, int(job_id))
-        return f"Job {int(job_id)} resumed from its last checkpoint."
-    except (jobs.JobError, TypeError, ValueError) as e:
-        return f"⚠️ {e}"
+def cancel_job(ctx: Context, job_id: int | None) -> str:
+    return _job_action(ctx, job_id, lambda j: f"Job {j}: {jobs.cancel(ctx.registry, j)}")
 
 
-def fix_job(ctx: Context, job_id: int) -> str:
+def resume_job(ctx: Context, job_id: int | None) -> str:
+    def act(j):
+        jobs.resume(ctx.registry, j)
+        return f"Job {j} resumed from its last checkpoint."
+    return _job_action(ctx, job_id, act)
+
+
+def fix_job(ctx: Context, job_id: int | None) -> str:
     """Apply a failed job's suggested fix (e.g. QLoRA after running out of memory) as a new job."""
-    try:
-        new = jobs.apply_fix(ctx.registry, int(job_id))
-        return f"Job {new} started with the fix (job {int(job_id)} stays in the list for the record)."
-    except (jobs.JobError, TypeError, ValueError) as e:
-        return f"⚠️ {e}"
+    return _job_action(ctx, job_id, lambda j: f"Job {jobs.apply_fix(ctx.registry, j)} started with the fix "
+                                              f"(job {j} stays in the list for the record).")
 
 
 # -- Registry tab ----------------------------------------------------------------------------------------
@@ -263,7 +318,63 @@ def adapter_page(ctx: Context, name: str) -> dict:
         return {}
     folder = adapter_dir(ctx.registry, rec)
     files = {f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()} if folder.exists() else {}
-    return {**ctx.registry.lineage(rec["id"]), "files": files}
+    page = {**ctx.registry.lineage(rec["id"]), "files": files}
+    if not page.get("plan") and (folder / "plan.json").exists():  # imported, or registered outside a job
+        import json
+
+        try:
+            page["plan"] = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+        except ValueError:
+            pass
+    return page
+
+
+def adapter_card(page: dict) -> str:
+    """One adapter's page in words: what it is, its metrics, its plan, where it came from, its files."""
+    if not page or not page.get("adapter"):
+        return "*Pick an adapter to see its page.*"
+    a, esc = page["adapter"], html.escape
+
+    def num(v):
+        return f"{v:.4g}" if isinstance(v, float) else esc(str(v))
+
+    out = [f"### {esc(a['name'])}:{a['version']}" + ("" if a.get("status", "ready") == "ready" else f" ({esc(a['status'])})"),
+           esc(a.get("description") or "") or "*No description.*",
+           f"**Base model** {esc(a['base_model'])} · **task** {esc(a.get('task') or '—')} · **created** {esc(a['created'])}"
+           f" · **size** {a['size_bytes'] / 1e6:.1f} MB"
+           + (f" · **tags** {esc(', '.join(a['tags']))}" if a.get("tags") else "")
+           + (f" · **aliases** {esc(', '.join(a['aliases']))}" if a.get("aliases") else "")]
+    m = page.get("metrics") or {}
+    metrics = dict(m.get("final") or {})
+    if m.get("first_loss") is not None:
+        metrics["loss (first → last)"] = f"{m['first_loss']:.3f} → {m['last_loss']:.3f}"
+    if metrics:
+        out.append("| metric | value |\n|---|---|\n" + "\n".join(f"| {esc(k)} | {num(v)} |" for k, v in metrics.items()))
+    plan = page.get("plan")
+    if plan:
+        lora, tr = plan.get("lora", {}), plan.get("training", {})
+        out.append(f"**Plan** {esc(str(lora.get('method', '')).upper())} r={lora.get('r')} alpha={lora.get('alpha')}"
+                   f" · lr {tr.get('learning_rate')} · {tr.get('epochs')} epochs · batch {tr.get('batch_size')}"
+                   f" × {tr.get('gradient_accumulation_steps', 1)} · max length {tr.get('max_length')}")
+    ds, job = page.get("dataset"), page.get("job")
+    if ds:
+        out.append(f"**Data** `{esc(ds['path'].rsplit('/', 1)[-1])}` — {ds['rows']} rows, {esc(ds['format'])}, sha256 "
+                   f"`{ds['sha256'][:12]}…`")
+    if page.get("conversation"):
+        out.append("**Asked for**\n\n" + "\n".join(f"1. {esc(t)}" for t in page["conversation"]))
+    if job:
+        out.append(f"**Trained by** job {job['id']} ({esc(job['status'])}, {job['step']} steps)")
+    if page.get("parent"):
+        out.append(f"**Parent** {esc(page['parent']['name'])}:{page['parent']['version']}")
+    versions = page.get("versions") or []
+    if len(versions) > 1:
+        out.append("**Versions** " + ", ".join(f"v{v['version']} ({esc(v['created'][:10])})" for v in versions))
+    files = page.get("files") or {}
+    if files:
+        out.append("| file | size |\n|---|---|\n" + "\n".join(f"| `{esc(k)}` | {esc(v)} |" for k, v in files.items()))
+    else:
+        out.append("⚠️ Its folder is missing on disk: run `tailor adapters check --repair`.")
+    return "\n\n".join(out)
 
 
 def download_adapter(ctx: Context, name: str) -> str:
@@ -360,12 +471,15 @@ def eval_rows(run: dict) -> list[list]:
     return rows
 
 
-def disagreement_rows(run: dict | None, only: str = "all") -> list[list]:
+def disagreement_rows(run: dict | None, only: str = "all", model: str | None = None) -> list[list]:
+    """The examples where `model` (default: the first adapter) and the base scored differently."""
     from assistant.serve.evaluate import disagreements
 
     if not run or len(run.get("models", [])) < 2:
         return []
-    model, base = run["models"][1], run["baseline"]
+    base = run["baseline"]
+    if model not in run["models"][1:]:
+        model = run["models"][1]
     metric = next((m for m in run["metrics"] if m in run["results"][model]["per_example"]), None)
     if metric is None:
         return []
@@ -416,13 +530,29 @@ CSS = """
 .side {flex:1 1 260px; border:1px solid var(--border-color-primary); border-radius:8px; padding:8px}
 .side pre {white-space:pre-wrap}
 #plan-card table {display:block; overflow-x:auto}
+/* keyboard users always see where they are */
+button:focus-visible, input:focus-visible, textarea:focus-visible, [role=tab]:focus-visible, a:focus-visible
+  {outline:2px solid var(--color-accent) !important; outline-offset:2px}
 .bar {height:8px; background:var(--border-color-primary); border-radius:4px; overflow:hidden}
 .bar div {height:100%; background:var(--color-accent)}
+/* the selected tab is marked by its accent underline; its words keep the body's contrast */
+[role=tab][aria-selected=true] {color:var(--body-text-color) !important; font-weight:600}
+footer button, footer a {color:var(--body-text-color) !important}
 @media (max-width: 640px) {
   .side {flex-basis:100%}
   #chatbot {height:360px !important}
 }
 """
+
+
+def theme():
+    """Gradio's default look with its accents darkened so text on them keeps WCAG AA contrast (4.5:1)."""
+    red = gr.themes.colors.red
+    return gr.themes.Default().set(
+        button_primary_background_fill="*primary_700", button_primary_background_fill_dark="*primary_700",
+        button_primary_background_fill_hover="*primary_800", button_primary_background_fill_hover_dark="*primary_800",
+        button_cancel_background_fill=red.c700, button_cancel_background_fill_dark=red.c700,
+        button_cancel_background_fill_hover=red.c800, button_cancel_background_fill_hover_dark=red.c800)
 
 
 # -- building ----------------------------------------------------------------------------------------------
@@ -441,7 +571,7 @@ def build_app(ctx: Context) -> gr.Blocks:
                 _compare_tab(ctx)
             with gr.Tab("Settings", id="settings"):
                 _settings_tab(ctx)
-        gr.Timer(2).tick(lambda: f"Base model: {ctx.engine.status}", outputs=engine_status, api_name=False,
+        gr.Timer(2).tick(friendly(lambda: f"Base model: {ctx.engine.status}"), outputs=engine_status, api_name=False,
                          show_progress="hidden")
     return demo
 
@@ -452,13 +582,13 @@ def _assistant_tab(ctx: Context) -> None:
     state = gr.State(new_conversation())
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
-            chatbot = gr.Chatbot(label="Assistant", height=460, elem_id="chatbot")
+            chatbot = gr.Chatbot(label="Assistant", height=460, buttons=["copy", "copy_all"], elem_id="chatbot")
             with gr.Row():
-                msg = gr.Textbox(placeholder="e.g. I want to classify customer reviews by sentiment", show_label=False,
+                msg = gr.Textbox(label="Message", placeholder="e.g. I want to classify customer reviews by sentiment", show_label=False,
                                  scale=5, elem_id="message")
                 send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
             data = gr.File(label="Attach data (CSV, TSV, JSON, JSONL, Parquet)", file_types=[".csv", ".tsv", ".json", ".jsonl", ".parquet"],
-                           elem_id="data-file")
+                           height=140, elem_id="data-file")
             with gr.Row():
                 buttons = [gr.Button(visible=False, size="sm", elem_classes="suggestion") for _ in range(MAX_SUGGESTIONS)]
         with gr.Column(scale=2, min_width=300):
@@ -530,19 +660,19 @@ def _assistant_tab(ctx: Context) -> None:
         return render(chat(ctx, said or "", None, history, st))
 
     outputs = [chatbot, state, card, start, msg, data, *buttons, mapping, preview, histogram, examples, *fields]
-    send.click(on_chat, [msg, data, chatbot, state], outputs, api_name="chat")
-    msg.submit(on_chat, [msg, data, chatbot, state], outputs, api_name=False)
-    data.upload(on_chat, [msg, data, chatbot, state], outputs, api_name=False)
+    send.click(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name="chat")
+    msg.submit(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name=False)
+    data.upload(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name=False)
     for b in buttons:
-        b.click(lambda text, h, st: on_chat(text, None, h, st), [b, chatbot, state], outputs, api_name=False)
-    apply_edits.click(on_edit, [chatbot, state, *fields], outputs, api_name="edit_plan")
+        b.click(friendly(lambda text, h, st: on_chat(text, None, h, st)), [b, chatbot, state], outputs, api_name=False)
+    apply_edits.click(friendly(on_edit), [chatbot, state, *fields], outputs, api_name="edit_plan")
 
     def on_start(st):
         r = start_training(ctx, st)
         return r["message"], r["job_id"]
 
     job_id_out = gr.Number(visible=False)
-    start.click(on_start, [state], [started, job_id_out], api_name="start")
+    start.click(friendly(on_start), [state], [started, job_id_out], api_name="start")
 
 
 def _jobs_tab(ctx: Context) -> None:
@@ -571,19 +701,19 @@ def _jobs_tab(ctx: Context) -> None:
         return ctx.registry.job(int(job_id)) or {}
 
     outs = [table, status, plot, log, fix]
-    refresh.click(view, [job_id], outs, api_name=False)
-    gr.Timer(2).tick(view, [job_id], outs, api_name=False, show_progress="hidden")
+    refresh.click(friendly(view), [job_id], outs, api_name=False)
+    gr.Timer(2).tick(friendly(view), [job_id], outs, api_name=False, show_progress="hidden")
     gr.api(job_status, api_name="job_status")
-    cancel.click(lambda j: cancel_job(ctx, j), [job_id], action, api_name="cancel")
-    resume.click(lambda j: resume_job(ctx, j), [job_id], action, api_name="resume")
-    fix.click(lambda j: fix_job(ctx, j), [job_id], action, api_name="fix")
+    cancel.click(friendly(lambda j: cancel_job(ctx, j)), [job_id], action, api_name="cancel")
+    resume.click(friendly(lambda j: resume_job(ctx, j)), [job_id], action, api_name="resume")
+    fix.click(friendly(lambda j: fix_job(ctx, j)), [job_id], action, api_name="fix")
 
 
 def _registry_tab(ctx: Context) -> None:
     from assistant.plan import TASK_TYPES
 
     with gr.Row():
-        query = gr.Textbox(placeholder="search names, descriptions, tags…", show_label=False, scale=3, elem_id="adapter-search")
+        query = gr.Textbox(label="Search adapters", placeholder="search names, descriptions, tags…", show_label=False, scale=3, elem_id="adapter-search")
         task = gr.Dropdown(["", *TASK_TYPES], value="", label="Task", scale=1, elem_id="adapter-task")
         tag = gr.Textbox(label="Tag", scale=1, elem_id="adapter-tag")
         sort = gr.Dropdown(["", "accuracy", "f1", "rougeL", "eval_loss", "train_loss"], value="", label="Sort by",
@@ -607,7 +737,9 @@ def _registry_tab(ctx: Context) -> None:
             upload = gr.File(label="Adapter zip", file_types=[".zip"], elem_id="import-file")
             import_name = gr.Textbox(label="Name (optional)")
             import_b = gr.Button("Import", elem_id="import")
-    details = gr.JSON(label="Lineage: conversation → plan → dataset → job → metrics → versions")
+    card = gr.Markdown("*Pick an adapter to see its page.*", elem_id="adapter-card")
+    with gr.Accordion("Full lineage (conversation → plan → dataset → job → metrics → versions)", open=False):
+        details = gr.JSON(show_label=False)
 
     filters = [query, task, tag, sort]
 
@@ -615,14 +747,20 @@ def _registry_tab(ctx: Context) -> None:
         return adapter_rows(ctx, q, t, tg, so), gr.update(choices=adapter_names(ctx))
 
     for box in filters:
-        box.change(refresh, filters, [table, pick], api_name=False)
-    gr.Timer(3).tick(refresh, filters, [table, pick], api_name=False, show_progress="hidden")
-    pick.change(lambda n: adapter_page(ctx, n), [pick], details, api_name=False)
-    download.click(lambda n: download_adapter(ctx, n), [pick], zip_file, api_name="download")
-    merged.click(lambda n: download_merged(ctx, n), [pick], zip_file, api_name="download_merged")
+        box.change(friendly(refresh), filters, [table, pick], api_name=False)
+    gr.Timer(3).tick(friendly(refresh), filters, [table, pick], api_name=False, show_progress="hidden")
+
+    def show(n):
+        page = adapter_page(ctx, n)
+        return adapter_card(page), page
+
+    pick.change(friendly(show), [pick], [card, details], api_name=False)
+    download.click(friendly(lambda n: download_adapter(ctx, n)), [pick], zip_file, api_name="download")
+    merged.click(friendly(lambda n: download_merged(ctx, n)), [pick], zip_file, api_name="download_merged")
     for button, action in ((tag_b, "tag"), (alias_b, "alias"), (desc_b, "describe"), (delete_b, "delete")):
-        button.click(lambda n, v, a=action: adapter_action(ctx, a, n, v), [pick, value], message, api_name=f"adapter_{action}")
-    import_b.click(lambda f, n: import_upload(ctx, f, n), [upload, import_name], message, api_name="import_adapter")
+        button.click(friendly(lambda n, v, a=action: adapter_action(ctx, a, n, v)), [pick, value], message,
+                     api_name=f"adapter_{action}").then(friendly(show), [pick], [card, details], api_name=False)
+    import_b.click(friendly(lambda f, n: import_upload(ctx, f, n)), [upload, import_name], message, api_name="import_adapter")
 
     def adapters(query: str = "", task: str = "", tag: str = "") -> list:
         """Registered adapters (newest first) matching the words, task and tag; their folder under `folder`."""
@@ -646,8 +784,8 @@ def _compare_tab(ctx: Context) -> None:
         for answers in compare_stream(ctx, p, picked, n):
             yield answers_html(answers), answers
 
-    go.click(run, [prompt, pick, max_new], [sides, raw], api_name="compare")
-    gr.Timer(3).tick(lambda: gr.update(choices=adapter_names(ctx)), None, pick, api_name=False, show_progress="hidden")
+    go.click(friendly(run), [prompt, pick, max_new], [sides, raw], api_name="compare")
+    gr.Timer(3).tick(friendly(lambda: gr.update(choices=adapter_names(ctx))), None, pick, api_name=False, show_progress="hidden")
 
     with gr.Accordion("Evaluate on held-out data", open=False, elem_id="eval-section"):
         gr.Markdown("The base model and the chosen adapters answer the first adapter's held-out rows (or your "
@@ -657,17 +795,24 @@ def _compare_tab(ctx: Context) -> None:
             eval_go = gr.Button("Evaluate", elem_id="eval-go")
         eval_table = gr.Dataframe(headers=["model", "metric", "score", "vs base [95% CI]"], interactive=False,
                                   elem_id="eval-table")
-        only = gr.Radio(["all", "wins", "losses"], value="all", label="Where the first adapter and the base differ")
-        diff_table = gr.Dataframe(headers=["result", "prompt", "reference", "adapter", "base"], interactive=False,
-                                  wrap=True, elem_id="eval-diffs")
+        with gr.Row():
+            diff_model = gr.Dropdown(label="Examples where this adapter and the base differ", choices=[],
+                                     elem_id="eval-diff-model")
+            only = gr.Radio(["all", "wins", "losses"], value="all", label="Show", elem_id="eval-diff-only")
+        diff_table = gr.Dataframe(headers=["result", "prompt", "reference", "adapter's answer", "base's answer"],
+                                  interactive=False, wrap=True, elem_id="eval-diffs")
         run_state = gr.State(None)
 
         def on_eval(picked, f, n, o):
             rows, run_ = run_evaluation(ctx, picked, f, n)
-            return rows, run_, disagreement_rows(run_, o)
+            first = run_["models"][1] if len(run_["models"]) > 1 else None
+            return rows, run_, gr.update(choices=run_["models"][1:], value=first), disagreement_rows(run_, o, first)
 
-        eval_go.click(on_eval, [pick, eval_file, max_new, only], [eval_table, run_state, diff_table], api_name="evaluate")
-        only.change(lambda r, o: disagreement_rows(r, o), [run_state, only], diff_table, api_name=False)
+        eval_go.click(friendly(on_eval), [pick, eval_file, max_new, only], [eval_table, run_state, diff_model, diff_table],
+                      api_name="evaluate")
+        for control in (only, diff_model):
+            control.change(friendly(lambda r, o, m: disagreement_rows(r, o, m)), [run_state, only, diff_model], diff_table,
+                           api_name=False)
 
     with gr.Accordion("Blind arena", open=False, elem_id="arena-section"):
         gr.Markdown("Two anonymous models answer your prompt. Vote; the names are revealed after.")
@@ -687,9 +832,9 @@ def _compare_tab(ctx: Context) -> None:
             b = arena_battle(ctx, p)
             return b["a"], b["b"], b["battle"], ""
 
-        battle_b.click(on_battle, [arena_prompt], [side_a, side_b, token, revealed], api_name="arena_battle")
+        battle_b.click(friendly(on_battle), [arena_prompt], [side_a, side_b, token, revealed], api_name="arena_battle")
         for w, button in votes.items():
-            button.click(lambda t, w=w: (arena_vote(ctx, t, w), None, leaderboard_rows(ctx)), [token],
+            button.click(friendly(lambda t, w=w: (arena_vote(ctx, t, w), None, leaderboard_rows(ctx))), [token],
                          [revealed, token, board], api_name=f"vote_{w}")
 
 
@@ -737,7 +882,7 @@ def _settings_tab(ctx: Context) -> None:
         password = gr.Textbox(value=s.login_password, label="Login password", type="password")
     save = gr.Button("Save settings", variant="primary", elem_id="settings-save")
     result = gr.Markdown(elem_id="settings-result")
-    save.click(lambda *a: save_settings(ctx, *a), [base, api_key, backend, url, model, key, user, password], result,
+    save.click(friendly(lambda *a: save_settings(ctx, *a)), [base, api_key, backend, url, model, key, user, password], result,
                api_name="save_settings")
 
 
@@ -761,7 +906,7 @@ def build_server(ctx: Context, api_only: bool = False):
     if not api_only:
         s = ctx.home.load_settings()
         auth = (s.login_username, s.login_password) if s.login_username and s.login_password else None
-        app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, allowed_paths=[str(ctx.home.root)], auth=auth,
+        app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, theme=theme(), allowed_paths=[str(ctx.home.root)], auth=auth,
                                   auth_message="Tailor: sign in")
     return app
 
@@ -774,8 +919,8 @@ def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str
     print(f"Tailor: data home {home.root}", flush=True)
     if not (home.root / "settings.json").exists():
         home.save_settings(home.load_settings())
-    # Convert the embedded base model (once) before serving, so no job can race the conversion.
-    resolve_source(base_model or home.load_settings().default_base_model, home.models)
+    # The page is up at once; the engine loads the base model in its thread (converting the embedded GGUF
+    # the first time) and shows its status on the page. A job started meanwhile waits on the conversion lock.
     ctx = make_context(home, base_model)
     ctx.engine.start()
     app = build_server(ctx, api_only)

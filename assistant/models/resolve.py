@@ -38,18 +38,46 @@ def converted_dir(home_models: Path) -> Path:
     return home_models / DEFAULT.name
 
 
+def _converted(target: Path) -> bool:
+    return (target / "config.json").exists() and (target / "model.safetensors").exists()
+
+
 def ensure_embedded(home_models: Path, log=print) -> Path:
-    """Convert the embedded GGUF to a safetensors folder once; return that folder."""
+    """Convert the embedded GGUF to a safetensors folder once; return that folder.
+
+    Safe to call from several processes at once (the app's engine, a training worker, the CLI): the first
+    takes a lock on `<target>.lock` and converts; the others wait on the lock and then find the folder.
+    """
+    import fcntl
+
     target = converted_dir(home_models)
-    if (target / "config.json").exists() and (target / "model.safetensors").exists():
+    if _converted(target):
         return target
-    gguf = embedded_gguf()
-    log(f"Converting the embedded base model {gguf.name} to safetensors in {target} (once, about a minute)...")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("Waiting for another process converting the embedded base model...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if _converted(target):
+            return target
+        gguf = embedded_gguf()
+        log(f"Converting the embedded base model {gguf.name} to safetensors in {target} (once, about a minute)...")
+        tmp = target.with_name(target.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        _convert_gguf(gguf, tmp, log)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        log(f"  done: {target}")
+    return target
+
+
+def _convert_gguf(gguf: Path, out: Path, log=print) -> None:
+    """transformers' GGUF loader → a plain float32 safetensors checkpoint with its tokenizer in `out`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
     log("  reading the tokenizer...")
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     log("  de-quantising the weights...")
@@ -60,12 +88,8 @@ def ensure_embedded(home_models: Path, log=print) -> Path:
         del model.config.quantization_config
     model.config.name_or_path = DEFAULT.hub_id
     log("  writing safetensors...")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    log(f"  done: {target}")
-    return target
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
 
 
 def resolve_source(source: str, home_models: Path, log=print) -> str:

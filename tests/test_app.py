@@ -1,0 +1,139 @@
+"""The web app's handlers without a browser: readable errors, the adapter page, the evaluation view, start-up."""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import threading
+import time
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+
+from assistant.config import Home
+from assistant.registry import Registry
+from assistant.registry.store import store_adapter
+from ui.app import adapter_card, adapter_page, disagreement_rows, friendly
+
+
+def test_unexpected_errors_become_one_readable_line_and_expected_ones_pass_through(capsys):
+    def lookup(name: str, limit: int = 3):
+        return {"a": 1}[name]
+
+    wrapped = friendly(lookup)
+    assert wrapped("a") == 1
+    assert inspect.signature(wrapped) == inspect.signature(lookup)  # Gradio reads the inputs from it
+    with pytest.raises(gr.Error) as caught:
+        wrapped("missing")
+    words = caught.value.message
+    assert words.startswith("Something went wrong: KeyError ('missing')") and "Traceback" not in words
+    assert "Traceback" in capsys.readouterr().err  # the trace goes to the server's log instead
+
+    with pytest.raises(gr.Error) as caught:
+        friendly(lambda: open("/no/such/file"))()
+    assert "a file is missing" in caught.value.message and "/no/such/file" in caught.value.message
+
+    def refuses():
+        raise gr.Error("Choose at least one adapter.")
+
+    with pytest.raises(gr.Error) as caught:
+        friendly(refuses)()
+    assert caught.value.message == "Choose at least one adapter."
+
+
+def test_streaming_handlers_stay_generators_and_their_errors_are_readable():
+    def stream(n):
+        yield "first"
+        if n:
+            raise MemoryError()
+        yield "second"
+
+    wrapped = friendly(stream)
+    assert inspect.isgeneratorfunction(wrapped)  # Gradio streams only generator functions
+    assert list(wrapped(0)) == ["first", "second"]
+    got = wrapped(1)
+    assert next(got) == "first"
+    with pytest.raises(gr.Error) as caught:
+        next(got)
+    assert "ran out of memory" in caught.value.message
+
+
+def _two_adapter_run() -> dict:
+    per = {"base": [0.0, 1.0, 0.0], "a:1": [1.0, 1.0, 0.0], "b:1": [0.0, 0.0, 1.0]}
+    return {"models": ["base", "a:1", "b:1"], "baseline": "base", "metrics": ["accuracy"],
+            "results": {m: {"per_example": {"accuracy": v}, "metrics": {"accuracy": sum(v) / 3}} for m, v in per.items()},
+            "examples": [{"prompt": f"p{i}", "reference": "r", "base": f"base{i}", "a:1": f"a{i}", "b:1": f"b{i}"}
+                         for i in range(3)]}
+
+
+def test_the_evaluation_view_shows_the_chosen_adapters_disagreements():
+    run = _two_adapter_run()
+    assert disagreement_rows(run) == [["win", "p0", "r", "a0", "base0"]]  # the first adapter by default
+    assert disagreement_rows(run, "all", "b:1") == [["loss", "p1", "r", "b1", "base1"], ["win", "p2", "r", "b2", "base2"]]
+    assert disagreement_rows(run, "losses", "b:1") == [["loss", "p1", "r", "b1", "base1"]]
+    assert disagreement_rows(run, "all", "no-such") == disagreement_rows(run)
+    assert disagreement_rows(None) == []
+
+
+def test_an_adapters_page_says_what_it_is_where_it_came_from_and_its_files(tmp_path):
+    reg = Registry(Home.resolve(tmp_path / "home"))
+    plan = {"name": "demo", "task": {"type": "qa", "instruction": "Answer."}, "base_model": {"name": "b"},
+            "lora": {"method": "lora", "r": 8, "alpha": 16},
+            "training": {"learning_rate": 2e-4, "epochs": 3, "batch_size": 4, "max_length": 256}}
+    versions = []
+    for i, weights in enumerate((b"one", b"two")):
+        folder = tmp_path / f"t{i}"
+        folder.mkdir()
+        (folder / "adapter_config.json").write_text("{}")
+        (folder / "adapter_model.safetensors").write_bytes(weights)
+        versions.append(store_adapter(reg, folder, plan, job_id=None, plan_id=None, base_hub_id="org/b", base_source="b",
+                                      metrics={"accuracy": 0.875}, log_file=None))
+    rec = versions[1]
+    reg.tag(rec["id"], ["best"])
+    reg.update_adapter(rec["id"], description="<script>alert(1)</script> answers questions")
+    ctx = SimpleNamespace(registry=reg)
+
+    card = adapter_card(adapter_page(ctx, "demo:2"))
+    assert card.startswith("### demo:2")
+    assert "| accuracy | 0.875 |" in card and "**tags** best" in card
+    assert "LORA r=8 alpha=16" in card and "lr 0.0002" in card
+    assert "v1 (" in card and "v2 (" in card
+    assert "| `adapter_model.safetensors` | 3 bytes |" in card
+    assert "<script>" not in card and "&lt;script&gt;" in card  # a description cannot inject markup
+
+    shutil.rmtree(reg.home.root / rec["path"])
+    assert "folder is missing" in adapter_card(adapter_page(ctx, "demo:2"))
+    assert adapter_card(adapter_page(ctx, "nothing:9")).startswith("*Pick an adapter")
+
+
+def test_the_embedded_model_is_converted_once_when_several_processes_ask_at_once(tmp_path, monkeypatch):
+    """The app serves at once and converts in the engine's thread; a job started meanwhile must wait, not race."""
+    from assistant.models import resolve
+
+    calls = []
+
+    def slow_convert(gguf, out, log=print):
+        calls.append(out)
+        time.sleep(0.5)
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}")
+        (out / "model.safetensors").write_bytes(b"w")
+
+    monkeypatch.setattr(resolve, "_convert_gguf", slow_convert)
+    monkeypatch.setattr(resolve, "embedded_gguf", lambda: tmp_path / "model.gguf")
+    models = tmp_path / "models"
+    waited, results = [], []
+
+    def ask():
+        results.append(resolve.ensure_embedded(models, log=waited.append))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert results == [resolve.converted_dir(models)] * 3
+    assert any("Waiting for another process" in line for line in waited)
+    assert not (models / (resolve.converted_dir(models).name + ".partial")).exists()
