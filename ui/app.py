@@ -530,6 +530,7 @@ CSS = """
 .side {flex:1 1 260px; border:1px solid var(--border-color-primary); border-radius:8px; padding:8px}
 .side pre {white-space:pre-wrap}
 #plan-card table {display:block; overflow-x:auto}
+#plan-card td:first-child, #plan-card th:first-child {white-space:nowrap}
 /* keyboard users always see where they are */
 button:focus-visible, input:focus-visible, textarea:focus-visible, [role=tab]:focus-visible, a:focus-visible
   {outline:2px solid var(--color-accent) !important; outline-offset:2px}
@@ -616,7 +617,9 @@ def _assistant_tab(ctx: Context) -> None:
         examples = gr.Markdown(elem_id="rendered-examples")
     fields = [f_model, f_method, f_r, f_epochs, f_lr, f_len, f_batch]
 
-    def render(r):
+    def render(r, clear_file: bool = False):
+        """The turn's outputs. The file box is only cleared after an upload: re-rendering it otherwise would
+        take the keyboard focus away from whoever is on it."""
         import pandas as pd
 
         sugg = [gr.update(value=s, visible=True) for s in r["suggestions"]]
@@ -629,7 +632,8 @@ def _assistant_tab(ctx: Context) -> None:
                            "\n\n".join(f"Example {i + 1}, exactly as trained:\n\n```\n{e}\n```" for i, e in enumerate(p["examples"]))]
         f = r["fields"]
         field_out = [gr.update(value=f[k]) for k in EDITABLE] if f else [gr.update()] * len(EDITABLE)
-        return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"]), "", None, *sugg,
+        return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"]), "",
+                None if clear_file else gr.update(), *sugg,
                 *preview_out, *field_out]
 
     def on_chat(message, file, history, st):
@@ -651,7 +655,7 @@ def _assistant_tab(ctx: Context) -> None:
             parts = last["content"].split("\n\n")
             for i in range(1, len(parts)):
                 yield [[*r["history"][:-1], {"role": "assistant", "content": "\n\n".join(parts[:i])}], *keep]
-        yield render(r)
+        yield render(r, clear_file=bool(file))
 
     def on_edit(history, st, *values):
         said = edits_as_message(st, dict(zip(EDITABLE, values)))
