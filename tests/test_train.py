@@ -154,30 +154,75 @@ def test_a_trained_adapter_round_trips_through_export_and_import(topic_csv, tiny
     assert generate(tiny_model, adapter_dir(fresh, imported)) == generate(tiny_model, adapter_dir(reg, rec))
 
 
-def test_lean_loss_equals_trls_loss_and_gradients(topic_csv, tiny_model, tmp_path):
-    """The trained-positions-only LM head gives TRL's loss and the same LoRA gradients."""
-    import torch
-
+def _trainer(plan, tiny_model, tmp_path, rows=16):
     from assistant.data import chat_examples
 
-    plan = make_plan(topic_csv, tiny_model)
     reg = Registry(Home.resolve(tmp_path / "h"))
     job_id = reg.submit_job(reg.add_plan(plan.to_json()))
-    trainer = worker.build_trainer(plan, str(tiny_model), chat_examples(plan)[:16], [], tmp_path / "out", reg, job_id,
-                                   print, tmp_path / "log.jsonl", {"flag": False})
-    assert type(trainer).__name__ == "LeanSFTTrainer"
-    batch = next(iter(trainer.get_train_dataloader()))
+    return worker.build_trainer(plan, str(tiny_model), chat_examples(plan)[:rows], [], tmp_path / "out", reg, job_id,
+                                print, tmp_path / "log.jsonl", {"flag": False})
+
+
+def _loss_and_grads(trainer, compute, batch):
     model = trainer.model
     model.train()
-    grads = []
-    for compute in (trainer.compute_loss, super(type(trainer), trainer).compute_loss):
-        model.zero_grad()
-        loss = compute(model, dict(batch), num_items_in_batch=None)
-        loss.backward()
-        grads.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}))
-    (ours, g_ours), (trls, g_trls) = grads
-    assert torch.allclose(ours, trls, atol=1e-5), (ours, trls)
-    assert g_ours.keys() == g_trls.keys() and all(torch.allclose(g_ours[n], g_trls[n], atol=1e-5) for n in g_ours)
+    model.zero_grad()
+    loss = compute(model, dict(batch), num_items_in_batch=None)
+    loss.backward()
+    return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _same(a, b, atol=1e-5):
+    import torch
+
+    (la, ga), (lb, gb) = a, b
+    assert torch.allclose(la, lb, atol=atol), (la, lb)
+    assert ga.keys() == gb.keys() and all(torch.allclose(ga[n], gb[n], atol=atol) for n in ga)
+
+
+def test_lean_loss_equals_trls_loss_and_gradients_whole_or_in_chunks(topic_csv, tiny_model, tmp_path):
+    """The trained-positions-only LM head gives TRL's loss and the same LoRA gradients, also when the head
+    runs in chunks recomputed in the backward pass (as for long answers or packed rows on a GPU)."""
+    trainer = _trainer(make_plan(topic_csv, tiny_model), tiny_model, tmp_path)
+    assert type(trainer).__name__ == "LeanSFTTrainer"
+    batch = next(iter(trainer.get_train_dataloader()))
+    trls = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, batch)
+    _same(_loss_and_grads(trainer, trainer.compute_loss, batch), trls)
+    trained = int((batch["labels"][:, 1:] != -100).sum())
+    vocab = trainer.model.get_output_embeddings().weight.shape[0]
+    trainer.head_chunk_elements = vocab * max(1, trained // 5)  # at least five chunks
+    _same(_loss_and_grads(trainer, trainer.compute_loss, batch), trls)
+    assert trainer._metrics["train"]["mean_token_accuracy"]  # kept as tensors until the log
+    trainer.log({"loss": 1.0})
+    assert isinstance(trainer._total_train_tokens, int) and trainer._total_train_tokens > 0
+
+
+def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_path):
+    """Packing (padding-free, position_ids restarting per example) must not let examples attend to each other:
+    the packed batch's loss equals the token-weighted loss of each example run alone."""
+    import torch
+    import torch.nn.functional as F
+
+    plan = make_plan(topic_csv, tiny_model, packing=True, batch_size=2, max_length=256)
+    trainer = _trainer(plan, tiny_model, tmp_path)
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 1
+    starts = (batch["position_ids"][0] == 0).nonzero().flatten().tolist()
+    assert len(starts) >= 3, "a packed row holds several examples"
+    packed = _loss_and_grads(trainer, trainer.compute_loss, batch)
+    _same(packed, _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, batch))
+
+    model = trainer.model
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for a, b in zip(starts, [*starts[1:], batch["input_ids"].shape[1]]):
+            ids, labels = batch["input_ids"][:, a:b], batch["labels"][:, a:b]
+            logits = model(input_ids=ids, use_cache=False).logits[:, :-1].float()
+            mask = labels[:, 1:] != -100
+            total += F.cross_entropy(logits[mask], labels[:, 1:][mask], reduction="sum").item()
+            count += int(mask.sum())
+    assert abs(packed[0].item() - total / count) < 1e-4, (packed[0].item(), total / count)
 
 
 def test_two_process_data_parallel_run_completes(topic_csv, tiny_model, monkeypatch):
