@@ -20,9 +20,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(home: Path, base_model: Path, timeout: float = 120):
+def running_app(home: Path, base_model: Path, timeout: float = 120, settings: dict | None = None):
     home.mkdir(parents=True, exist_ok=True)
-    (home / "settings.json").write_text(json.dumps({"default_base_model": str(base_model)}))
+    (home / "settings.json").write_text(json.dumps({"default_base_model": str(base_model), **(settings or {})}))
     port = free_port()
     log = open(home / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "--home", str(home), "serve", "--port", str(port)],

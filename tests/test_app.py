@@ -14,6 +14,7 @@ import pytest
 from assistant.config import Home
 from assistant.registry import Registry
 from assistant.registry.store import store_adapter
+from server import running_app
 from ui.app import adapter_card, adapter_page, disagreement_rows, friendly
 
 
@@ -137,3 +138,23 @@ def test_the_embedded_model_is_converted_once_when_several_processes_ask_at_once
     assert results == [resolve.converted_dir(models)] * 3
     assert any("Waiting for another process" in line for line in waited)
     assert not (models / (resolve.converted_dir(models).name + ".partial")).exists()
+
+
+@pytest.mark.slow
+def test_a_login_guards_the_app_and_the_api_keeps_its_own_key(tmp_path, tiny_model):
+    """Sharing: with a login in the settings the page and its endpoints need it; /v1 answers to the API key."""
+    import httpx
+
+    settings = {"login_username": "ann", "login_password": "s3cret", "api_key": "k-123"}
+    with running_app(tmp_path / "home", tiny_model, settings=settings) as url:
+        assert "127.0.0.1" in url  # bound to this machine unless --host says otherwise
+        with httpx.Client(base_url=url, timeout=30) as web:
+            assert web.get("config").status_code == 401
+            assert web.post("login", data={"username": "ann", "password": "wrong"}).status_code == 400
+            assert web.get("config").status_code == 401
+            assert web.post("login", data={"username": "ann", "password": "s3cret"}).status_code == 200
+            assert web.get("config").status_code == 200
+        with httpx.Client(base_url=url, timeout=30) as api:
+            assert api.get("v1/models").status_code == 401
+            models = api.get("v1/models", headers={"Authorization": "Bearer k-123"})
+            assert models.status_code == 200 and models.json()["data"]

@@ -72,6 +72,7 @@ def test_journey_in_the_browser(page, topic_csv):
     page.locator("#data-file input[type=file]").set_input_files(str(topic_csv))
     page.locator("#plan-card").get_by_text("classification").first.wait_for()
     page.get_by_text("Ready: press").first.wait_for()
+    wait_text(page.locator("#start"), "GB on CPU")  # the start button carries the memory and time estimate
     shot(page, "1-plan")
 
     # Edit by chat: the reply says what changed.

@@ -142,7 +142,16 @@ def _chat_result(history, state, turn, suggestions):
         "suggestions": suggestions[:MAX_SUGGESTIONS],
         "preview": data_preview(turn),
         "fields": plan_fields(turn.plan) if turn is not None and turn.plan.task.type else None,
+        "start_label": start_label(turn.plan) if turn is not None and turn.ready else "Start training",
     }
+
+
+def start_label(plan: Plan) -> str:
+    """The start button says what the run will cost: its memory and time estimate."""
+    r = plan.resources
+    where = r.gpu_name or ("GPU" if r.device == "cuda" else "CPU")
+    minutes = f"{r.estimated_minutes:.0f} min" if r.estimated_minutes >= 1 else "under a minute"
+    return f"Start training · ~{r.estimated_peak_gb:.1f} GB on {where} · about {minutes}"
 
 
 def data_preview(turn) -> dict | None:
@@ -632,7 +641,7 @@ def _assistant_tab(ctx: Context) -> None:
                            "\n\n".join(f"Example {i + 1}, exactly as trained:\n\n```\n{e}\n```" for i, e in enumerate(p["examples"]))]
         f = r["fields"]
         field_out = [gr.update(value=f[k]) for k in EDITABLE] if f else [gr.update()] * len(EDITABLE)
-        return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"]), "",
+        return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"], value=r["start_label"]), "",
                 None if clear_file else gr.update(), *sugg,
                 *preview_out, *field_out]
 
