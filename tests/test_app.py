@@ -81,7 +81,8 @@ def test_an_adapters_page_says_what_it_is_where_it_came_from_and_its_files(tmp_p
     reg = Registry(Home.resolve(tmp_path / "home"))
     plan = {"name": "demo", "task": {"type": "qa", "instruction": "Answer."}, "base_model": {"name": "b"},
             "lora": {"method": "lora", "r": 8, "alpha": 16},
-            "training": {"learning_rate": 2e-4, "epochs": 3, "batch_size": 4, "max_length": 256}}
+            "training": {"learning_rate": 2e-4, "epochs": 3, "batch_size": 4, "gradient_accumulation": 2,
+                         "max_length": 256}}
     versions = []
     for i, weights in enumerate((b"one", b"two")):
         folder = tmp_path / f"t{i}"
@@ -98,7 +99,7 @@ def test_an_adapters_page_says_what_it_is_where_it_came_from_and_its_files(tmp_p
     card = adapter_card(adapter_page(ctx, "demo:2"))
     assert card.startswith("### demo:2")
     assert "| accuracy | 0.875 |" in card and "**tags** best" in card
-    assert "LORA r=8 alpha=16" in card and "lr 0.0002" in card
+    assert "LORA r=8 alpha=16" in card and "lr 0.0002" in card and "batch 4 × 2" in card
     assert "v1 (" in card and "v2 (" in card
     assert "| `adapter_model.safetensors` | 3 bytes |" in card
     assert "<script>" not in card and "&lt;script&gt;" in card  # a description cannot inject markup

@@ -7,7 +7,12 @@ only reads their state from the registry) and inference in the engine's own thre
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import html
+import inspect
+import json
+import traceback
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -50,47 +55,40 @@ def explain(error: BaseException) -> str:
     """An unexpected error in one readable line: what kind of thing failed and its message, no stack trace."""
     kinds = {MemoryError: "the machine ran out of memory", PermissionError: "a file could not be opened (permission denied)",
              FileNotFoundError: "a file is missing", TimeoutError: "it took too long", ConnectionError: "a connection failed"}
-    kind = next((words for t, words in kinds.items() if isinstance(error, t)), None)
+    kind = next((words for t, words in kinds.items() if isinstance(error, t)), type(error).__name__)
     detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if kind is None:
-        kind = type(error).__name__
     return f"Something went wrong: {kind}" + (f" ({detail[:300]})" if detail else "") + \
-        ". Nothing was changed by this step; the details are in the server's log."
+        ". The details are in the server's log."
+
+
+@contextlib.contextmanager
+def _readable_errors():
+    from gradio.exceptions import Error as GradioError
+
+    try:
+        yield
+    except GradioError:  # raised on purpose, already in words
+        raise
+    except Exception as e:  # noqa: BLE001 - shown to the user in words, traced in the log
+        traceback.print_exc()
+        raise gr.Error(explain(e)) from None
 
 
 def friendly(fn):
     """Wrap a handler so the page never shows a stack trace: an error it did not expect becomes one
     readable line in the page's error box (the full trace goes to the server's log). Errors handlers raise on
     purpose (`gr.Error`) pass through unchanged. Works for plain and generator (streaming) handlers."""
-    import functools
-    import inspect
-    import traceback
-
-    from gradio.exceptions import Error as GradioError
-
-    def readable(e: Exception) -> GradioError:
-        traceback.print_exc()
-        return gr.Error(explain(e))
-
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def stream(*args, **kwargs):
-            try:
+            with _readable_errors():
                 yield from fn(*args, **kwargs)
-            except GradioError:
-                raise
-            except Exception as e:  # noqa: BLE001 - shown to the user in words, traced in the log
-                raise readable(e) from None
         return stream
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        try:
+        with _readable_errors():
             return fn(*args, **kwargs)
-        except GradioError:
-            raise
-        except Exception as e:  # noqa: BLE001 - shown to the user in words, traced in the log
-            raise readable(e) from None
     return call
 
 
@@ -329,8 +327,6 @@ def adapter_page(ctx: Context, name: str) -> dict:
     files = {f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()} if folder.exists() else {}
     page = {**ctx.registry.lineage(rec["id"]), "files": files}
     if not page.get("plan") and (folder / "plan.json").exists():  # imported, or registered outside a job
-        import json
-
         try:
             page["plan"] = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
         except ValueError:
@@ -364,7 +360,7 @@ def adapter_card(page: dict) -> str:
         lora, tr = plan.get("lora", {}), plan.get("training", {})
         out.append(f"**Plan** {esc(str(lora.get('method', '')).upper())} r={lora.get('r')} alpha={lora.get('alpha')}"
                    f" · lr {tr.get('learning_rate')} · {tr.get('epochs')} epochs · batch {tr.get('batch_size')}"
-                   f" × {tr.get('gradient_accumulation_steps', 1)} · max length {tr.get('max_length')}")
+                   f" × {tr.get('gradient_accumulation', 1)} · max length {tr.get('max_length')}")
     ds, job = page.get("dataset"), page.get("job")
     if ds:
         out.append(f"**Data** `{esc(ds['path'].rsplit('/', 1)[-1])}` — {ds['rows']} rows, {esc(ds['format'])}, sha256 "
