@@ -148,8 +148,8 @@ def start_label(plan: Plan) -> str:
     """The start button says what the run will cost: its memory and time estimate."""
     r = plan.resources
     where = r.gpu_name or ("GPU" if r.device == "cuda" else "CPU")
-    minutes = f"{r.estimated_minutes:.0f} min" if r.estimated_minutes >= 1 else "under a minute"
-    return f"Start training · ~{r.estimated_peak_gb:.1f} GB on {where} · about {minutes}"
+    minutes = f"about {r.estimated_minutes:.0f} min" if r.estimated_minutes >= 1 else "under a minute"
+    return f"Start training · ~{r.estimated_peak_gb:.1f} GB on {where} · {minutes}"
 
 
 def data_preview(turn) -> dict | None:
