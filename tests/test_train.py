@@ -198,31 +198,64 @@ def test_lean_loss_equals_trls_loss_and_gradients_whole_or_in_chunks(topic_csv, 
 
 
 def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_path):
-    """Packing (padding-free, position_ids restarting per example) must not let examples attend to each other:
-    the packed batch's loss equals the token-weighted loss of each example run alone."""
+    """Packing keeps each packed row a batch row (not one long padding-free row, whose SDPA attention is quadratic
+    in the whole batch), with position_ids restarting per example and no attention mask: the batch's loss equals
+    the token-weighted loss of each example run alone. With the mask left in, examples would see each other."""
     import torch
     import torch.nn.functional as F
 
     plan = make_plan(topic_csv, tiny_model, packing=True, batch_size=2, max_length=256)
-    trainer = _trainer(plan, tiny_model, tmp_path)
+    trainer = _trainer(plan, tiny_model, tmp_path, rows=40)
+    assert trainer.row_packing
     batch = next(iter(trainer.get_train_dataloader()))
-    assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 1
-    starts = (batch["position_ids"][0] == 0).nonzero().flatten().tolist()
-    assert len(starts) >= 3, "a packed row holds several examples"
+    assert batch["input_ids"].shape[0] == 2 and batch["position_ids"].shape == batch["input_ids"].shape
     packed = _loss_and_grads(trainer, trainer.compute_loss, batch)
-    _same(packed, _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, batch))
+    no_mask = {k: v for k, v in batch.items() if k != "attention_mask"}
+    trls = super(type(trainer), trainer).compute_loss
+    _same(packed, _loss_and_grads(trainer, lambda m, b, **kw: trls(m, no_mask, **kw), batch))
 
     model = trainer.model
     model.eval()
-    total, count = 0.0, 0
+    total, count, examples = 0.0, 0, 0
     with torch.no_grad():
-        for a, b in zip(starts, [*starts[1:], batch["input_ids"].shape[1]]):
-            ids, labels = batch["input_ids"][:, a:b], batch["labels"][:, a:b]
-            logits = model(input_ids=ids, use_cache=False).logits[:, :-1].float()
-            mask = labels[:, 1:] != -100
-            total += F.cross_entropy(logits[mask], labels[:, 1:][mask], reduction="sum").item()
-            count += int(mask.sum())
+        for row in range(2):
+            length = int(batch["attention_mask"][row].sum())
+            starts = (batch["position_ids"][row, :length] == 0).nonzero().flatten().tolist()
+            examples += len(starts)
+            for a, b in zip(starts, [*starts[1:], length]):
+                ids, labels = batch["input_ids"][row:row + 1, a:b], batch["labels"][row:row + 1, a:b]
+                logits = model(input_ids=ids, use_cache=False).logits[:, :-1].float()
+                mask = labels[:, 1:] != -100
+                total += F.cross_entropy(logits[mask], labels[:, 1:][mask], reduction="sum").item()
+                count += int(mask.sum())
+    assert examples >= 6, "each packed row holds several examples"
     assert abs(packed[0].item() - total / count) < 1e-4, (packed[0].item(), total / count)
+    with torch.no_grad():  # the sabotage: a plain attention mask lets examples attend across their boundaries
+        contaminated = trls(model, dict(batch)).item()
+    assert abs(contaminated - total / count) > 1e-3
+
+
+def test_lean_path_runs_under_autocast_like_trls(topic_csv, tiny_model, tmp_path):
+    """With bf16 mixed precision the lean path computes in bf16 as TRL's own path does (accelerate's autocast
+    wraps only the top-level forward): same loss to bf16 rounding."""
+    import torch
+
+    plan = make_plan(topic_csv, tiny_model)
+    plan.training.precision = "bf16"
+    trainer = _trainer(plan, tiny_model, tmp_path)
+    torch.manual_seed(0)
+    with torch.no_grad():  # a trained adapter: LoRA B starts at zero and would hide the adapter's precision
+        for n, p in trainer.model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.05)
+    trainer.model = trainer.accelerator.prepare(trainer.model)  # as train() does: forward wrapped in autocast
+    batch = next(iter(trainer.get_train_dataloader()))
+    lean = _loss_and_grads(trainer, trainer.compute_loss, batch)[0]
+    trl = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, batch)[0]
+    assert abs(lean.item() - trl.item()) < 2e-2 * max(1.0, abs(trl.item())), (lean, trl)
+    trainer.accelerator.native_amp = False  # the sabotage: without autocast the adapters compute in fp32
+    plain = _loss_and_grads(trainer, trainer.compute_loss, batch)[0]
+    assert abs(lean.item() - trl.item()) < abs(plain.item() - trl.item()), (lean, trl, plain)
 
 
 def test_two_process_data_parallel_run_completes(topic_csv, tiny_model, monkeypatch):

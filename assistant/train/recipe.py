@@ -121,9 +121,14 @@ def trainer_class():
     - Many trained positions (long answers, packed rows on a GPU) run through the head in chunks of at most
       `head_chunk_elements` logits, each recomputed in the backward pass, so the logits of a whole batch
       (tokens × vocabulary, gigabytes for a 150k vocabulary) never exist at once.
-    - Packed, padding-free batches (`packing=True`: one row of several examples, `position_ids` restarting at
-      each) are handled; with `use_cache=False` transformers masks attention block-diagonally, so examples
-      do not see each other (tested against each example run alone).
+    - Packed batches keep their rows (`row_packing`): TRL's padding-free collator would concatenate a batch of
+      8 packed rows of 2,048 tokens into one row of 16,384, and with SDPA (no varlen flash kernel) attention then
+      costs (8·2048)² instead of 8·2048² score entries — 8× the attention work and a 16k² mask. Here each packed
+      row stays a batch row with `position_ids` restarting at every example and no attention mask, so
+      transformers masks each row block-diagonally: examples do not see each other (tested against each example
+      run alone). Padding at a row's end is its own masked "sequence" with no labels.
+    - The backbone and head run under the accelerator's autocast, as TRL's own path does (accelerate wraps
+      only the top-level forward, which this path does not call).
     - Metrics stay on the device: accuracy and token counts are turned into numbers once per logging step,
       not once per step (each `.item()` waits for the GPU).
     """
@@ -135,16 +140,29 @@ def trainer_class():
         head_chunk_elements = 2**28
         """Most logits alive at once (2^28 fp32 = 1 GiB): 1,766 positions for a 152k vocabulary."""
 
-        def _lean_ok(self, model, inputs) -> bool:
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            attn = getattr(self.model.config, "_attn_implementation", None)
+            self.row_packing = bool(self.args.packing and self.padding_free and self._lean_model_ok(self.model)
+                                    and attn in ("sdpa", "eager"))
+            """Packed rows stay batch rows (see the class notes); False where a varlen kernel or TRL's path runs."""
+            if self.row_packing:
+                self.data_collator.padding_free = False
+                self.data_collator.return_position_ids = True
+
+        def _lean_model_ok(self, model) -> bool:
             if self.accelerator.num_processes > 1:  # DDP must see the forward through its wrapper: TRL's path
                 return False
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
             cfg = base.config
             scaled = any(getattr(cfg, a, None) is not None for a in
                          ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling"))
-            return ("labels" in inputs and ("attention_mask" in inputs or "position_ids" in inputs) and not scaled
-                    and not self.aux_loss_enabled and self.compute_loss_func is None and self.label_smoother is None
-                    and cfg.get_text_config() is cfg and self.args.loss_type == "nll")
+            return (not scaled and not self.aux_loss_enabled and self.compute_loss_func is None
+                    and self.label_smoother is None and cfg.get_text_config() is cfg and self.args.loss_type == "nll")
+
+        def _lean_ok(self, model, inputs) -> bool:
+            return ("labels" in inputs and ("attention_mask" in inputs or "position_ids" in inputs)
+                    and self._lean_model_ok(model))
 
         def _head_loss(self, head, hidden, targets):
             """(sum of token cross-entropies, number predicted right) with at most `head_chunk_elements` logits."""
@@ -165,6 +183,11 @@ def trainer_class():
             return total, correct
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            real = None
+            if self.row_packing and "position_ids" in inputs and "attention_mask" in inputs:
+                # A mask would switch off transformers' packed-sequence masking; the positions carry the boundaries.
+                inputs = dict(inputs)
+                real = inputs.pop("attention_mask")
             if return_outputs or not self._lean_ok(model, inputs):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             mode = "train" if self.model.training else "eval"
@@ -172,11 +195,12 @@ def trainer_class():
             backbone = getattr(base, base.base_model_prefix)
             kwargs = {k: v for k, v in inputs.items() if k not in ("labels", "completion_mask", "assistant_masks")}
             kwargs["use_cache"] = False  # a cache would also switch off the packed-sequence masking
-            hidden = backbone(**kwargs).last_hidden_state[:, :-1]
             targets = inputs["labels"][:, 1:]
             mask = targets != -100
             picked = targets[mask]
-            total, correct = self._head_loss(base.get_output_embeddings(), hidden[mask], picked)
+            with self.accelerator.autocast():
+                hidden = backbone(**kwargs).last_hidden_state[:, :-1]
+                total, correct = self._head_loss(base.get_output_embeddings(), hidden[mask], picked)
             num_tokens = mask.sum() if num_items_in_batch is None else num_items_in_batch
             loss = total / torch.as_tensor(num_tokens).clamp(min=1)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
@@ -186,7 +210,9 @@ def trainer_class():
                 right = self.accelerator.gather_for_metrics(correct.detach()).sum()
                 self._metrics[mode]["mean_token_accuracy"].append(right / valid.clamp(min=1))
                 if mode == "train":
-                    seen = inputs["attention_mask"].sum() if "attention_mask" in inputs else \
+                    if real is None:
+                        real = inputs.get("attention_mask")
+                    seen = real.sum() if real is not None else \
                         torch.tensor(inputs["position_ids"].size(1), device=inputs["position_ids"].device)
                     self._total_train_tokens = self._total_train_tokens + \
                         self.accelerator.gather_for_metrics(seen).sum() // self._tp_size
