@@ -144,7 +144,7 @@ DIRECT = {
 WATCHED = ("task.type", "task.language", "base_model.name", "resources.device", "resources.gpu_memory_gb",
            "lora.method", "lora.r", "lora.alpha", "training.epochs", "training.learning_rate",
            "training.max_length", "training.batch_size", "training.gradient_accumulation",
-           "training.gradient_checkpointing", "training.precision", "resources.fits")
+           "training.packing", "training.gradient_checkpointing", "training.precision", "resources.fits")
 
 
 def converse(messages: list[str], data_path: str | None = None, gpu_memory_gb: float | None = None,
@@ -308,7 +308,7 @@ def local_shape(source: str):
     c = json.loads(cfg_path.read_text())
     return ModelShape(c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["num_attention_heads"],
                       c.get("num_key_value_heads", c["num_attention_heads"]), c["vocab_size"],
-                      bool(c.get("tie_word_embeddings", False)))
+                      bool(c.get("tie_word_embeddings", False)), c.get("final_logit_softcapping") is not None)
 
 
 def _shape(plan: Plan):
@@ -350,6 +350,58 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict,
     t.batch_size = s.batch_size or 8
     t.packing = False
     t.gradient_checkpointing = False
+    if not cpu and report is not None:
+        _choose_packing(plan, s, report, why, home_models)
+
+
+PACK_ROW_TOKENS = 2048
+"""Length of a packed row on a GPU (longer when the longest examples need it)."""
+STEP_TOKENS = 16384
+"""Tokens per step the GPU planner aims for: 8 packed rows of 2,048, enough to keep a GPU's matmuls busy."""
+MIN_PACKED_STEPS = 100
+"""Packing only when the packed run still takes this many optimizer steps (a small dataset packed into a few
+big steps would learn less than it does in many small ones)."""
+MIN_STEP_TOKENS = 4096
+"""Before switching on gradient checkpointing, the GPU planner halves the batch down to this many tokens."""
+
+
+def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_models: Path | None) -> None:
+    """On a GPU, pack short examples into full rows of 2,048 tokens when the data is big enough to keep many steps.
+
+    Padded batches spend the GPU on padding (a batch is as long as its longest row; with a median of 245 and a
+    longest of 1,024 tokens, most of it is padding), and small batches of short rows leave its matmuls half idle.
+    Packed rows keep each example to itself (see recipe.trainer_class)."""
+    t, ts, lo = plan.training, plan.data.tokens, plan.lora
+    lengths, _ = _token_lengths(plan, report, home_models)
+    if not lengths:
+        return
+    row = s.max_length or max(PACK_ROW_TOKENS, t.max_length)
+    train_rows = report.rows * (1 - plan.data.validation_fraction)
+    run_tokens = sum(lengths) / len(lengths) * train_rows * t.epochs
+    rows_per_step = s.batch_size or max(1, STEP_TOKENS // row)
+    steps = run_tokens / (rows_per_step * row)
+    if ts.median * 2 > row or steps < MIN_PACKED_STEPS:
+        why["training.packing"] = (
+            f"off: your examples (median {ts.median} tokens) nearly fill a {row}-token row" if ts.median * 2 > row else
+            f"off: packed, your data would make only {max(1, round(steps))} optimizer steps; unpacked batches of "
+            f"{t.batch_size} give more, smaller steps, and the run is short either way")
+        return
+    t.packing, t.max_length, t.batch_size = True, row, rows_per_step
+    ts.truncated = sum(n > row for n in lengths)
+    plan.data.warnings = [w for w in plan.data.warnings if "are longer than max_length=" not in w]
+    if ts.truncated:
+        plan.data.warnings.append(f"{ts.truncated} rows are longer than max_length={row} tokens and will be "
+                                  f"truncated (the longest has {ts.longest})")
+    why["training.packing"] = (f"on: your examples have a median of {ts.median} tokens, so whole examples are packed "
+                               f"into rows of {row} tokens (no compute on padding); examples never attend to each other")
+    why["training.max_length"] = ("you asked for it: rows of that many tokens" if s.max_length else
+                                  f"packed rows of {row} tokens") + (
+        f"; {ts.truncated} examples are longer and will be cut" if ts.truncated else "; no example is cut")
+    if not s.batch_size:
+        why["training.batch_size"] = f"{rows_per_step} packed rows × {row} tokens: about {rows_per_step * row:,} tokens per step"
+    lo.dropout = 0.0
+    why["lora.dropout"] = ("0 for a packed run: with this much data it needs no extra regularisation, and dropout "
+                           "would add half again to the activation memory and its own time")
 
 
 def _messages(instruction: str, example: dict) -> list[dict]:
@@ -402,7 +454,7 @@ def _fit(plan: Plan, s: Slots, gpu_name: str, why: dict) -> None:
 
     def est():
         return estimate_memory(shape, method=lo.method, r=lo.r, batch_size=t.batch_size, seq_len=t.max_length,
-                               gradient_checkpointing=t.gradient_checkpointing, device=res.device)
+                               gradient_checkpointing=t.gradient_checkpointing, device=res.device, dropout=lo.dropout)
 
     if res.device == "cpu":
         if s.method == "qlora":
@@ -414,15 +466,21 @@ def _fit(plan: Plan, s: Slots, gpu_name: str, why: dict) -> None:
         budget = res.gpu_memory_gb * 0.92
         batch_said, start_batch = s.batch_size is not None, t.batch_size
 
-        def shrink(floor: int) -> bool:
-            """Checkpointing, then halving the batch (accumulating to keep the effective batch) down to `floor`."""
-            t.batch_size, t.gradient_accumulation, t.gradient_checkpointing = start_batch, 1, False
-            if est().peak_gb <= budget:
-                return True
-            t.gradient_checkpointing = True
+        def halve(floor: int) -> None:
             while est().peak_gb > budget and t.batch_size > floor and not batch_said:
                 t.batch_size //= 2
                 t.gradient_accumulation *= 2
+
+        def shrink(floor: int) -> bool:
+            """Fit the memory at the least cost in speed: first halve the batch (accumulating, so the effective
+            batch stays) while a step still holds MIN_STEP_TOKENS; then recompute activations (a third more
+            compute) from the full batch, halving again down to `floor` rows."""
+            t.batch_size, t.gradient_accumulation, t.gradient_checkpointing = start_batch, 1, False
+            halve(max(floor, -(-MIN_STEP_TOKENS // t.max_length)))
+            if est().peak_gb <= budget:
+                return True
+            t.batch_size, t.gradient_accumulation, t.gradient_checkpointing = start_batch, 1, True
+            halve(floor)
             return est().peak_gb <= budget
 
         if s.method:
@@ -441,12 +499,16 @@ def _fit(plan: Plan, s: Slots, gpu_name: str, why: dict) -> None:
         if t.gradient_accumulation > 1:
             why["training.batch_size"] = (f"{t.batch_size} × {t.gradient_accumulation} accumulation steps: "
                                           "the same effective batch in less memory")
+        if not t.gradient_checkpointing:
+            why["training.gradient_checkpointing"] = "off: the activations fit, and recomputing them would cost a third more time"
     why.setdefault("training.batch_size", "you asked for it" if s.batch_size else "8 rows per step")
     e = est()
     res.estimated_peak_gb = round(e.peak_gb, 2)
     res.fits = res.device == "cpu" or e.peak_gb <= res.gpu_memory_gb * 0.92
     why["resources.estimated_peak_gb"] = e.breakdown()
-    tokens = plan.data.rows * (1 - plan.data.validation_fraction) * t.epochs * min(t.max_length, 256)
+    ts = plan.data.tokens  # tokens computed per example: its own length packed, about the batch's longest padded
+    per_row = (ts.median if t.packing else min(t.max_length, ts.p95)) if ts.median else min(t.max_length, 256)
+    tokens = plan.data.rows * (1 - plan.data.validation_fraction) * t.epochs * per_row
     info = gpu_info(gpu_name) if gpu_name else None
     res.estimated_minutes = round(estimate_minutes(e.total_params, int(tokens), device=res.device,
                                                    gpu_tflops=info[1] if info else 100.0,

@@ -19,6 +19,8 @@ class ModelShape:
     kv_heads: int
     vocab: int
     tied: bool = False
+    softcapped: bool = False
+    """Logit soft-capping (Gemma 2): the trainer takes TRL's own loss path, which holds every token's logits."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ CATALOG: tuple[CatalogModel, ...] = (
     _m("Mistral-7B-Instruct-v0.3", "mistralai/Mistral-7B-Instruct-v0.3", 7.25, ("en", "fr", "de", "es", "it"),
        "apache-2.0", "mistral", (4096, 14336, 32, 32, 8, 32768), aliases=("mistral", "mistral 7b")),
     _m("gemma-2-2b-it", "google/gemma-2-2b-it", 2.61, ("en",), "gemma", "gemma",
-       (2304, 9216, 26, 8, 4, 256000, True), aliases=("gemma", "gemma 2b")),
+       (2304, 9216, 26, 8, 4, 256000, True, True), aliases=("gemma", "gemma 2b")),
     _m("Phi-3.5-mini-instruct", "microsoft/Phi-3.5-mini-instruct", 3.82, ("en",), "mit", "phi3",
        (3072, 8192, 32, 32, 32, 32064), aliases=("phi", "phi-3.5", "phi3")),
 )

@@ -1,11 +1,26 @@
 """Memory and time estimates for a training run, built from components.
 
 Peak memory = weights (fp32 on CPU, bf16, or NF4 4-bit with bf16 embeddings) + LoRA parameters with their
-gradients and AdamW state (fp32) + activations (per token per layer, far less with gradient checkpointing)
-+ the logits/loss buffer (tokens × vocabulary) + a fixed runtime overhead, times a fragmentation factor.
+gradients and AdamW state + activations (what autograd keeps per token per layer; one layer's input per layer
+with gradient checkpointing) + the LM head's logits buffer + attention masks + a fixed runtime overhead, times a
+fragmentation factor.
 
-The coefficients are first-principles figures for Llama-style decoders with SDPA attention; the GPU
-performance issue measures them on real hardware and corrects them here, with a note of where they came from.
+Where the coefficients come from:
+- Activations: measured, not guessed. `bench/activation_bytes.py` adds up the storages autograd keeps for the
+  backward pass (saved-tensor hooks) in 1- and 2-layer models of the catalog's real layer shapes, bf16 weights,
+  LoRA r=16 on all linear layers, under bf16 autocast as the trainer runs. The formula below reproduces those
+  measurements to the byte for SmolLM2-135M, Qwen2.5-0.5B, Llama-3.2-1B and Llama-3.1-8B layer shapes (see
+  docs/BENCHMARKS.md), term by term: two RMSNorms keep an fp32 copy of their input (4h each) and 1/rms; each
+  LoRA module with fp32 adapters keeps its own bf16 cast of its input (q, k, v, o, gate, up: 2h each; down: 2i),
+  with bf16 adapters (QLoRA) modules that share an input share it; SDPA keeps q, k, v, its output and the
+  log-sum-exp (fp32 per head); the MLP keeps gate, up and SiLU(gate) (2i each); each LoRA A keeps its r-wide
+  output; LoRA dropout adds a mask and a dropped copy (4 bytes per input element).
+- Logits: the trainer's lean head (assistant/train/recipe.py) runs at most `HEAD_CHUNK_ELEMENTS` logits at once,
+  so the buffer is bounded whatever the batch: bf16 logits + an fp32 copy + the fp32 log-softmax (10 bytes per
+  logit). Models that take TRL's own path (logit soft-capping) hold the logits of every token.
+- Not yet measured on a GPU (no GPU was lent to the task that wrote this): the CUDA context and cuBLAS
+  workspace (`CUDA_OVERHEAD_GB`) and the allocator's fragmentation (`FRAGMENTATION`); `bench/gpu_train.py grid`
+  measures them against this estimate across 12 configurations.
 """
 
 from __future__ import annotations
@@ -16,13 +31,9 @@ from .catalog import ModelShape
 
 GIB = 1024**3
 
-# Activation bytes kept per token per layer without checkpointing, in units of (hidden, intermediate)
-# elements: attention inputs/outputs, norms, residuals (~16·h) and the MLP's gate/up/act (~6·i), at
-# the compute precision, plus LoRA's saved inputs.
-ACT_H, ACT_I = 16, 6
-# Logits buffer per token per vocabulary entry: the logits at compute precision + an fp32 copy for the loss
-# + its fp32 gradient.
-LOGIT_BYTES_EXTRA = 8
+HEAD_CHUNK_ELEMENTS = 2**26
+"""Most logits the lean LM head holds at once (the trainer's `head_chunk_elements`): 441 positions of a 152k vocabulary."""
+LOGIT_BYTES = 10  # per logit on a GPU: bf16 logits + fp32 copy + fp32 log-softmax kept for the backward pass
 CUDA_OVERHEAD_GB = 0.75  # CUDA context, cuBLAS workspace, allocator reserve
 FRAGMENTATION = 1.10
 
@@ -48,6 +59,11 @@ class Estimate:
     lora_params: int
     total_params: int
 
+    @property
+    def allocated_gb(self) -> float:
+        """What the tensors themselves need at the peak (compare with torch.cuda.max_memory_allocated)."""
+        return self.weights_gb + self.lora_gb + self.activations_gb + self.logits_gb
+
     def breakdown(self) -> str:
         return (f"weights {self.weights_gb:.1f} + LoRA/optimizer {self.lora_gb:.2f} + activations "
                 f"{self.activations_gb:.1f} + logits {self.logits_gb:.1f} + overhead {self.overhead_gb:.1f} GB")
@@ -69,29 +85,54 @@ def lora_param_count(s: ModelShape, r: int) -> int:
     return s.layers * sum(r * (i + o) for i, o in dims)
 
 
+def activation_bytes_per_token_layer(hidden: int, intermediate: int, heads: int, kv_heads: int, *, method: str,
+                                     r: int, dropout: bool, device: str = "cuda") -> float:
+    """Bytes autograd keeps per token in one decoder layer (measured: bench/activation_bytes.py)."""
+    h, i, kv = hidden, intermediate, kv_heads * (hidden // heads)
+    shared = 16 * h + 8 * i + 4 * kv + 4 * heads + 14 * r + 8  # bf16 adapters: modules sharing an input share it
+    if device == "cpu":  # fp32 throughout, no autocast casts: the shared pattern at 4 bytes
+        return 2 * (16 * h + 8 * i + 4 * kv + 14 * r) + 4 * heads + 8 + (8 * (6 * h + i) if dropout else 0)
+    own_casts = 8 * h if method != "qlora" else 0  # fp32 adapters: q, k, v, o, gate, up keep their own bf16 cast
+    return shared + own_casts + (4 * (6 * h + i) if dropout else 0)
+
+
 def estimate_memory(shape: ModelShape, *, method: str, r: int, batch_size: int, seq_len: int,
-                    gradient_checkpointing: bool, device: str) -> Estimate:
-    """Predicted peak memory of one training step, in GiB, with its components."""
+                    gradient_checkpointing: bool, device: str, dropout: float = 0.0) -> Estimate:
+    """Predicted peak memory of one training step, in GiB, with its components.
+
+    `batch_size × seq_len` is the most tokens a step holds: packed rows are full, padded rows are at most
+    `seq_len` long.
+    """
     n = param_count(shape)
     emb = shape.vocab * shape.hidden * (1 if shape.tied else 2)
     cpu = device == "cpu"
-    act_bytes = 4 if cpu else 2
     if cpu:
         weights = n * 4
     elif method == "qlora":
-        # NF4: half a byte per weight + double-quantised absmax (~0.03 B/weight); embeddings stay bf16.
-        weights = (n - emb) * 0.53 + emb * 2
+        # NF4: half a byte per weight + double-quantised absmax (~0.03 B/weight); embeddings stay bf16; plus the
+        # one dequantised bf16 weight the backward pass of a 4-bit layer needs at a time.
+        weights = (n - emb) * 0.53 + emb * 2 + 2 * shape.hidden * shape.intermediate * 2
     else:
         weights = n * 2
     lora_n = lora_param_count(shape, r)
-    lora = lora_n * 16  # fp32 weights + grads + AdamW m and v
-    tokens = batch_size * seq_len
-    per_layer_full = (ACT_H * shape.hidden + ACT_I * shape.intermediate) * act_bytes * tokens
-    if gradient_checkpointing:
-        acts = shape.layers * shape.hidden * act_bytes * tokens + per_layer_full
+    if cpu:
+        lora = lora_n * 16  # fp32 weights + grads + AdamW m and v
+    elif method == "qlora":
+        lora = lora_n * 8  # TRL keeps QLoRA adapters in bf16: weights, grads, AdamW m and v at 2 bytes
     else:
-        acts = shape.layers * per_layer_full
-    logits = tokens * shape.vocab * (act_bytes + LOGIT_BYTES_EXTRA)
+        lora = lora_n * 18  # fp32 weights, grads, m, v + autocast's bf16 copy of each adapter weight
+    tokens = batch_size * seq_len
+    per_layer = activation_bytes_per_token_layer(shape.hidden, shape.intermediate, shape.heads, shape.kv_heads,
+                                                 method=method, r=r, dropout=dropout > 0, device=device) * tokens
+    act_bytes = 4 if cpu else 2
+    if gradient_checkpointing:  # each layer's input, plus one layer recomputed at a time in the backward pass
+        acts = shape.layers * shape.hidden * act_bytes * tokens + per_layer
+    else:
+        acts = shape.layers * per_layer
+    # final norm (fp32 copy) + the trained positions' hidden states gathered for the head + the attention mask
+    acts += tokens * shape.hidden * (4 + act_bytes) + batch_size * seq_len * seq_len
+    positions = tokens if shape.softcapped else min(tokens, max(1, HEAD_CHUNK_ELEMENTS // shape.vocab))
+    logits = positions * shape.vocab * (12 if cpu else LOGIT_BYTES)
     overhead = 0.0 if cpu else CUDA_OVERHEAD_GB * GIB
     peak = (weights + lora + acts + logits) * FRAGMENTATION + overhead
     return Estimate(weights / GIB, lora / GIB, acts / GIB, logits / GIB, overhead / GIB, peak / GIB, lora_n, n)

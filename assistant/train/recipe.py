@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..models.estimate import HEAD_CHUNK_ELEMENTS
 from ..plan import Plan
 
 # A base model without a chat template gets this one (ChatML), saved with the adapter.
@@ -137,8 +138,8 @@ def trainer_class():
     from trl import SFTTrainer
 
     class LeanSFTTrainer(SFTTrainer):
-        head_chunk_elements = 2**28
-        """Most logits alive at once (2^28 fp32 = 1 GiB): 1,766 positions for a 152k vocabulary."""
+        head_chunk_elements = HEAD_CHUNK_ELEMENTS
+        """Most logits alive at once (2^26: 640 MiB with their fp32 copies, 441 positions of a 152k vocabulary)."""
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)

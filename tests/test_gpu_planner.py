@@ -1,0 +1,99 @@
+"""The planner's choices for speed on a GPU: packing, tokens per step, checkpointing only when memory needs it.
+
+Pure planning (no GPU needed): the plans are checked against the memory estimator and the rules that make a GPU
+run fast — full packed rows instead of padding, enough tokens per step, no recomputation the memory does not need.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from assistant.chat import converse
+from assistant.chat.converse import MIN_PACKED_STEPS, MIN_STEP_TOKENS, STEP_TOKENS
+from assistant.models.catalog import find
+from assistant.models.estimate import estimate_memory
+
+WORDS = ("market river data model season report city energy garden policy music travel health science "
+         "school history").split()
+
+
+def _articles(path, rows: int, words: int):
+    rnd = random.Random(0)
+    with open(path, "w") as f:
+        for n in range(rows):
+            text = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(words // 2, words * 3 // 2)))
+            f.write(json.dumps({"instruction": "Summarize the article.", "input": f"Article {n}: {text}",
+                                "output": " ".join(text.split()[:12])}) + "\n")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """2,500 articles of about 300 words: 2 epochs ≈ 1.9M tokens, well over a hundred packed steps."""
+    return _articles(tmp_path_factory.mktemp("big") / "articles.jsonl", 2500, 300)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return _articles(tmp_path_factory.mktemp("small") / "articles.jsonl", 300, 40)
+
+
+def _plan(data, *words, gpu=80.0, name="NVIDIA H100 80GB HBM3"):
+    return converse([" ".join(words)], data, gpu, name).plan
+
+
+def _estimate(plan):
+    t = plan.training
+    return estimate_memory(find(plan.base_model.name).shape, method=plan.lora.method, r=plan.lora.r,
+                           batch_size=t.batch_size, seq_len=t.max_length, gradient_checkpointing=t.gradient_checkpointing,
+                           device=plan.resources.device, dropout=plan.lora.dropout)
+
+
+def test_a_big_dataset_on_a_gpu_is_packed_into_full_rows_without_recomputation(big):
+    plan = _plan(big, "summarize these articles with qwen 0.5b")
+    t = plan.training
+    assert plan.base_model.name == "Qwen2.5-0.5B-Instruct" and plan.lora.method == "lora"
+    assert t.packing and t.max_length == 2048 and t.batch_size * t.max_length == STEP_TOKENS
+    assert not t.gradient_checkpointing and t.gradient_accumulation == 1 and plan.lora.dropout == 0
+    assert "packed" in plan.reasons["training.packing"] and "no example is cut" in plan.reasons["training.max_length"]
+    assert plan.resources.fits and _estimate(plan).peak_gb <= 80 * 0.92
+    assert plan.data.tokens.truncated == 0 and not any("truncated" in w for w in plan.data.warnings)
+
+
+def test_the_same_data_is_not_packed_on_a_cpu_or_when_it_would_make_few_steps(big, small):
+    cpu = _plan(big, "summarize these articles", gpu=0)
+    assert not cpu.training.packing and cpu.resources.device == "cpu"
+    few = _plan(small, "summarize these articles with qwen 0.5b")
+    assert not few.training.packing and few.training.max_length < 2048
+    assert "only" in few.reasons["training.packing"] and str(MIN_PACKED_STEPS) not in few.reasons["training.packing"]
+
+
+def test_an_8b_model_halves_its_batch_before_it_recomputes_activations(big):
+    """Llama-3.1-8B on 80 GB: 16k tokens of activations do not fit, 4k do — so the step shrinks (accumulating to
+    keep the effective batch) rather than paying a third more compute for checkpointing."""
+    plan = _plan(big, "summarize these articles with llama 3.1 8b")
+    t = plan.training
+    assert plan.base_model.name == "Llama-3.1-8B-Instruct" and plan.lora.method == "lora" and t.packing
+    assert not t.gradient_checkpointing and plan.reasons["training.gradient_checkpointing"].startswith("off")
+    assert t.batch_size * t.max_length >= MIN_STEP_TOKENS and t.batch_size * t.gradient_accumulation * t.max_length == STEP_TOKENS
+    assert _estimate(plan).peak_gb <= 80 * 0.92
+    bigger = estimate_memory(find("Llama-3.1-8B-Instruct").shape, method="lora", r=plan.lora.r, batch_size=t.batch_size * 2,
+                             seq_len=t.max_length, gradient_checkpointing=False, device="cuda")
+    assert bigger.peak_gb > 80 * 0.92, "the planner took the largest batch that fits"
+
+
+def test_a_small_gpu_gets_qlora_and_checkpointing_and_still_fits(big):
+    plan = _plan(big, "summarize these articles with llama 3.1 8b", gpu=16, name="NVIDIA GeForce RTX 4080")
+    t = plan.training
+    assert plan.lora.method == "qlora" and t.gradient_checkpointing and plan.resources.fits
+    assert _estimate(plan).peak_gb <= 16 * 0.92
+    assert "checkpointing" in plan.reasons["training.gradient_checkpointing"] or \
+        "recomput" in plan.reasons["training.gradient_checkpointing"]
+
+
+def test_a_batch_size_the_user_gives_is_kept_with_packing(big):
+    plan = _plan(big, "summarize these articles with qwen 0.5b, batch size 4")
+    assert plan.training.packing and plan.training.batch_size == 4
