@@ -1,6 +1,7 @@
 """Side by side in one batched call vs five separate calls: base + 4 adapters, same prompt, greedy.
 
     .venv/bin/python bench/side_by_side.py [--tokens 64] [--repeat 3] [--base SmolLM2-135M-Instruct]
+    python bench/side_by_side.py --random-shape Qwen2.5-0.5B-Instruct    # on a GPU machine (no weights there)
 
 Uses the embedded SmolLM2-135M-Instruct (converted once into the bench's data home) with four LoRA adapters
 (r=16 on all linear layers, random non-zero weights — speed does not depend on what they learned),
@@ -19,13 +20,40 @@ from pathlib import Path
 import torch
 
 
+def random_base(name: str) -> str:
+    """A folder holding a random-weight model of a catalog shape (vocabulary cut to the tokenizer's)."""
+    import sys
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    from assistant.models.catalog import find
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from helpers import smol_tokenizer_dir
+
+    s = find(name).shape
+    tok = AutoTokenizer.from_pretrained(smol_tokenizer_dir())
+    folder = Path(tempfile.mkdtemp(prefix="tailor-random-base-"))
+    cfg = LlamaConfig(hidden_size=s.hidden, intermediate_size=s.intermediate, num_hidden_layers=s.layers,
+                      num_attention_heads=s.heads, num_key_value_heads=s.kv_heads, vocab_size=len(tok),
+                      tie_word_embeddings=s.tied, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--base", default="SmolLM2-135M-Instruct")
     ap.add_argument("--home", help="data home (default: a temporary one; the base is converted there once)")
+    ap.add_argument("--random-shape", help="serve a random-weight model of this catalog shape instead (e.g. "
+                    "Qwen2.5-0.5B-Instruct, for a GPU machine without weights), with the SmolLM2 tokenizer")
     args = ap.parse_args()
+    if args.random_shape:
+        args.base = random_base(args.random_shape)
 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

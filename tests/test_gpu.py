@@ -34,3 +34,25 @@ def test_qlora_path_trains_on_cuda(topic_csv, tiny_model, tmp_path):
     after = dict(trainer.model.named_parameters())
     assert any("Linear4bit" in type(m).__name__ for m in trainer.model.modules())
     assert all(not torch.equal(before[n], after[n]) for n in before)
+
+
+def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_path):
+    """On a GPU machine the engine serves from the GPU in 16-bit, and a side-by-side call still gives each row
+    its own adapter."""
+    import torch
+    from test_adapters import register
+    from test_serving import SETTINGS
+
+    from assistant.config import Home
+    from assistant.registry import Registry
+    from assistant.serve.engine import Engine
+
+    reg = Registry(Home.resolve(tmp_path / "h"))
+    register(reg, tiny_model, tmp_path, "alpha", 1)
+    register(reg, tiny_model, tmp_path, "beta", 2)
+    engine = Engine(reg, str(tiny_model))
+    engine.start().result()
+    assert engine.model.device.type == "cuda" and engine.model.dtype in (torch.bfloat16, torch.float16)
+    answers = engine.side_by_side("the goal and the match", [None, "alpha", "beta"], SETTINGS, system="Classify.")
+    assert [a.model for a in answers] == ["base", "alpha:1", "beta:1"] and all(a.tokens > 0 for a in answers)
+    assert len({a.text for a in answers}) == 3

@@ -97,3 +97,19 @@ def test_a_small_gpu_gets_qlora_and_checkpointing_and_still_fits(big):
 def test_a_batch_size_the_user_gives_is_kept_with_packing(big):
     plan = _plan(big, "summarize these articles with qwen 0.5b, batch size 4")
     assert plan.training.packing and plan.training.batch_size == 4
+
+
+def test_the_gpu_bench_runs_end_to_end_on_a_cpu():
+    """bench/gpu_train.py's smoke mode: the planner's packed GPU plan, Tailor's trainer (rows kept as rows), one
+    RESULT line with throughput and the memory estimate — the code a GPU session runs, minus CUDA."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    proc = subprocess.run([sys.executable, str(root / "bench" / "gpu_train.py"), "smoke"], capture_output=True,
+                          text=True, timeout=600, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    assert result["packing"] and result["row_packing"] and result["batch"] == 2
+    assert result["tok_per_s"] > 0 and 0 < result["tokens_per_step"] <= 2 * 512 and result["estimate_peak_gib"] > 0

@@ -42,7 +42,10 @@ def test_sft_config_follows_the_plan_field_by_field(topic_csv, tiny_model, tmp_p
     assert (kw["gradient_accumulation_steps"], kw["max_length"], kw["seed"]) == (2, 96, 11)
     assert (kw["save_strategy"], kw["save_steps"], kw["eval_strategy"], kw["eval_steps"]) == ("steps", 7, "steps", 5)
     assert kw["bf16"] is False and kw["use_cpu"] is True and kw["gradient_checkpointing"] is False
-    assert kw["completion_only_loss"] is True
+    assert kw["completion_only_loss"] is True and kw["logging_steps"] == 1
+    plan.resources.device, plan.training.precision = "cuda", "bf16"
+    gpu = recipe.sft_config_kwargs(plan, tmp_path, has_eval=True)
+    assert gpu["bf16"] and not gpu["use_cpu"] and gpu["logging_steps"] == recipe.GPU_LOGGING_STEPS > 1
     lc = recipe.lora_config(plan)
     assert (lc.r, lc.lora_alpha, lc.lora_dropout) == (plan.lora.r, plan.lora.alpha, plan.lora.dropout)
     assert recipe.quantization_config(plan) is None

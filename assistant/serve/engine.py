@@ -267,7 +267,11 @@ class Engine:
             self.resolved = path
             self.tokenizer = load_tokenizer(path)
             self.tokenizer.padding_side = "left"
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+            if torch.cuda.is_available():  # one GPU serves: bf16 where the card has it, else fp16
+                dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+                self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map={"": 0})
+            else:
+                self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
             self.model.eval()
             if self.pack_cpu and not torch.cuda.is_available():
                 self.packed_layers = _pack_linear_for_cpu(self.model)
@@ -357,7 +361,7 @@ class Engine:
             if sys_prompt and not any(m["role"] == "system" for m in msgs):
                 msgs = [{"role": "system", "content": sys_prompt}, *msgs]
             texts.append(self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
-        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
         torch.manual_seed(settings.seed)
         kwargs = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
         if settings.temperature > 0:
