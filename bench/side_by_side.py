@@ -12,6 +12,7 @@ ways generate exactly the same number of tokens. Goal: the batched call at least
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -54,6 +55,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.random_shape:
         args.base = random_base(args.random_shape)
+    if torch.cuda.is_available():
+        os.environ.setdefault("TAILOR_SERVE_DEVICE", "cuda")
 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

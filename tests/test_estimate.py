@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 
 from assistant.models.catalog import find
-from assistant.models.estimate import (GIB, HEAD_CHUNK_ELEMENTS, activation_bytes_per_token_layer, estimate_memory,
-                                       gpu_info, lora_param_count, param_count)
+from assistant.models.estimate import (
+    GIB,
+    HEAD_CHUNK_ELEMENTS,
+    activation_bytes_per_token_layer,
+    estimate_memory,
+    gpu_info,
+    lora_param_count,
+    param_count,
+)
 
 LLAMA8B = find("Llama-3.1-8B-Instruct").shape
 

@@ -36,9 +36,9 @@ def test_qlora_path_trains_on_cuda(topic_csv, tiny_model, tmp_path):
     assert all(not torch.equal(before[n], after[n]) for n in before)
 
 
-def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_path):
-    """On a GPU machine the engine serves from the GPU in 16-bit, and a side-by-side call still gives each row
-    its own adapter."""
+def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_path, monkeypatch):
+    """Asked to (TAILOR_SERVE_DEVICE=cuda), the engine serves from the GPU in 16-bit, and a side-by-side call
+    still gives each row its own adapter."""
     import torch
     from test_adapters import register
     from test_serving import SETTINGS
@@ -47,6 +47,7 @@ def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_p
     from assistant.registry import Registry
     from assistant.serve.engine import Engine
 
+    monkeypatch.setenv("TAILOR_SERVE_DEVICE", "cuda")
     reg = Registry(Home.resolve(tmp_path / "h"))
     register(reg, tiny_model, tmp_path, "alpha", 1)
     register(reg, tiny_model, tmp_path, "beta", 2)

@@ -231,6 +231,16 @@ class _BatchStreamer:
         return out
 
 
+def serve_on_gpu() -> bool:
+    """Serve from the GPU only when asked (`TAILOR_SERVE_DEVICE=cuda`) and there is one.
+
+    Training plans size their batches to the whole GPU; a served base on the same card (2 bytes per parameter)
+    would take memory they count on. Until the planner reserves it, serving stays on the CPU by default."""
+    import torch
+
+    return os.environ.get("TAILOR_SERVE_DEVICE", "cpu").lower() == "cuda" and torch.cuda.is_available()
+
+
 class Engine:
     def __init__(self, registry: Registry, base_source: str, max_loaded: int = 4):
         self.registry = registry
@@ -267,13 +277,13 @@ class Engine:
             self.resolved = path
             self.tokenizer = load_tokenizer(path)
             self.tokenizer.padding_side = "left"
-            if torch.cuda.is_available():  # one GPU serves: bf16 where the card has it, else fp16
+            if serve_on_gpu():  # bf16 where the card has it, else fp16
                 dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
                 self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map={"": 0})
             else:
                 self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
             self.model.eval()
-            if self.pack_cpu and not torch.cuda.is_available():
+            if self.pack_cpu and self.model.device.type == "cpu":
                 self.packed_layers = _pack_linear_for_cpu(self.model)
             self.status = "ready"
         except Exception as e:  # noqa: BLE001 - shown to the user as the engine's status
