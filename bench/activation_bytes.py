@@ -88,7 +88,8 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=128)
     args = ap.parse_args()
     shapes = dict(list(SHAPES.items())[:2]) if args.quick else SHAPES
-    from assistant.models.estimate import activation_bytes_per_token_layer
+    from assistant.models.catalog import ModelShape
+    from assistant.models.estimate import activation_bytes_per_token_layer, lora_param_count
 
     print(f"torch {torch.__version__}; per decoder layer, bf16 weights, LoRA r=16 on all linear layers, autocast bf16")
     print("| shape | case | measured bytes/token | estimator | error | per-step constant (B) | 2 B × LoRA params |")
@@ -96,8 +97,7 @@ def main() -> None:
     worst = 0.0
     for name, shape in shapes.items():
         h, i, heads, kv = shape
-        kv_dim = kv * h // heads
-        lora = 16 * (2 * (h + h) + 2 * (h + kv_dim) + 2 * (h + i) + (i + h))
+        lora = lora_param_count(ModelShape(h, i, 1, heads, kv, 512), 16)  # one layer's adapters
         for case, kw in CASES.items():
             slope, constant = per_layer(shape, args.tokens, **kw)
             est = activation_bytes_per_token_layer(h, i, heads, kv, method="qlora" if case == "qlora" else "lora",

@@ -39,24 +39,30 @@ CATALOG_NAME = {"qwen2.5-0.5b": "Qwen2.5-0.5B-Instruct", "llama-1b": "Llama-3.2-
 WARM = 3
 
 
+def model_shape(shape: str, vocab: int):
+    """The bench shape as the estimator sees it: a catalog shape, or the tiny CPU one with the tokenizer's vocabulary."""
+    from assistant.models.catalog import ModelShape, find
+
+    return ModelShape(64, 160, 2, 4, 2, vocab, True) if shape == "tiny" else find(CATALOG_NAME[shape]).shape
+
+
 def config(shape: str, vocab: int):
     from transformers import LlamaConfig, Qwen2Config
 
-    if shape == "tiny":
-        return LlamaConfig(hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
-                           num_key_value_heads=2, vocab_size=vocab, max_position_embeddings=4096, tie_word_embeddings=True)
-    from assistant.models.catalog import find
-
-    s = find(CATALOG_NAME[shape]).shape
+    s = model_shape(shape, vocab)
     cls = Qwen2Config if shape.startswith("qwen") else LlamaConfig
     return cls(hidden_size=s.hidden, intermediate_size=s.intermediate, num_hidden_layers=s.layers,
                num_attention_heads=s.heads, num_key_value_heads=s.kv_heads, vocab_size=s.vocab,
                max_position_embeddings=4096, tie_word_embeddings=s.tied)
 
 
+def _length(rnd: random.Random) -> int:
+    return max(32, min(1024, int(rnd.lognormvariate(5.5, 0.6))))  # median about 245 tokens
+
+
 def lengths(n: int, seed: int = 0) -> list[int]:
     rnd = random.Random(seed)
-    return [max(32, min(1024, int(rnd.lognormvariate(5.5, 0.6)))) for _ in range(n)]
+    return [_length(rnd) for _ in range(n)]
 
 
 def token_rows(n: int, vocab: int, seed: int = 0) -> list[dict]:
@@ -64,7 +70,7 @@ def token_rows(n: int, vocab: int, seed: int = 0) -> list[dict]:
     rnd = random.Random(seed)
     rows = []
     for _ in range(n):
-        length = max(32, min(1024, int(rnd.lognormvariate(5.5, 0.6))))
+        length = _length(rnd)
         rows.append({"input_ids": [rnd.randrange(100, vocab - 100) for _ in range(length)]})
     return rows
 
@@ -105,13 +111,13 @@ def build_model(shape: str, method: str, vocab: int, device: str):
         return AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa")
 
 
-def flops_per_token(shape: str, vocab: int, rows: list[dict]) -> float:
-    cfg = config(shape, vocab)
-    h, i, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
-    kv = cfg.num_key_value_heads * (h // cfg.num_attention_heads)
-    n = layers * (2 * h * h + 2 * h * kv + 3 * h * i) + vocab * h
+def flops_per_token(s, rows: list[dict]) -> float:
+    """4·N (the decoder's weights and the LM head; the input embedding is a lookup) + causal attention."""
+    from assistant.models.estimate import param_count
+
+    n = param_count(s) - (0 if s.tied else s.vocab * s.hidden)
     lens = [len(r["input_ids"]) for r in rows]
-    attention = 6 * h * layers * sum(x * x for x in lens) / sum(lens)
+    attention = 6 * s.hidden * s.layers * sum(x * x for x in lens) / sum(lens)
     return 4 * n + attention
 
 
@@ -122,15 +128,15 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     from transformers import TrainerCallback
     from trl import SFTConfig
 
-    from assistant.models.catalog import find
     from assistant.models.estimate import estimate_memory
     from assistant.train import recipe
 
     cuda = device == "cuda"
     t = plan.training
     vocab = len(tok)
+    s = model_shape(shape, vocab)
     per_step = t.batch_size * t.gradient_accumulation * t.max_length
-    rows = token_rows(max(64, int(steps * per_step / 200 * 1.3)), vocab)
+    rows = token_rows(max(64, int(steps * per_step / 200 * 1.3)), s.vocab)  # ids over the model's vocabulary
     context = 0.0
     if cuda:
         torch.cuda.empty_cache()
@@ -169,14 +175,13 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     seconds = clock[steps] - clock[WARM]
     tokens_per_step = sum(counts) / len(counts) * t.gradient_accumulation
     tok_s = tokens_per_step * (steps - WARM) / seconds
-    est = estimate_memory(find(CATALOG_NAME[shape]).shape if CATALOG_NAME[shape] else _tiny_shape(vocab),
-                          method=plan.lora.method, r=plan.lora.r, batch_size=t.batch_size, seq_len=t.max_length,
+    est = estimate_memory(s, method=plan.lora.method, r=plan.lora.r, batch_size=t.batch_size, seq_len=t.max_length,
                           gradient_checkpointing=t.gradient_checkpointing, device=device, dropout=plan.lora.dropout)
     res = dict(label=label, shape=shape, method=plan.lora.method, packing=t.packing, row_packing=trainer.row_packing,
                batch=t.batch_size, accumulation=t.gradient_accumulation, max_length=t.max_length,
                checkpointing=t.gradient_checkpointing, dropout=plan.lora.dropout, tokens_per_step=round(tokens_per_step),
                tok_per_s=round(tok_s), step_s=round(seconds / (steps - WARM), 3), load_s=round(load_s, 1),
-               mfu=round(tok_s * flops_per_token(shape, vocab, rows) / (peak_tflops * 1e12), 4),
+               mfu=round(tok_s * flops_per_token(s, rows) / (peak_tflops * 1e12), 4),
                estimate_alloc_gib=round(est.allocated_gb, 2), estimate_peak_gib=round(est.peak_gb, 2))
     if cuda:
         res.update(peak_alloc_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
@@ -187,14 +192,6 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     if cuda:
         torch.cuda.empty_cache()
     return res
-
-
-def _tiny_shape(vocab: int):
-    from assistant.models.catalog import ModelShape
-
-    c = config("tiny", vocab)
-    return ModelShape(c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.num_attention_heads,
-                      c.num_key_value_heads, vocab, True)
 
 
 def run_baseline(specs: list[str], tokenizer: str) -> list[dict]:
