@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
-from .config import Home
+from .config import Home, SettingsError
+from .errors import environment_error
 
 
 def cmd_plan(args) -> int:
@@ -63,10 +65,16 @@ def cmd_train(args) -> int:
     return 0 if args.no_wait else follow(registry, job_id)
 
 
-def follow(registry, job_id: int) -> int:
-    """Print a job's progress until it ends."""
-    seen_logs, last_step = 0, -1
+def follow(registry, job_id: int, check_every: float = 3.0) -> int:
+    """Print a job's progress until it ends. Every few seconds it checks that the job's worker is alive, so a
+    killed worker is noticed (and the job settled: failed, or registered if training had finished) at once."""
+    from .train import jobs
+
+    seen_logs, last_step, checked = 0, -1, time.time()
     while True:
+        if time.time() - checked >= check_every:
+            jobs.dispatch(registry.home, registry)  # reconciles first, then starts the next job if idle
+            checked = time.time()
         job = registry.job(job_id)
         logs = registry.logs(job_id, tail=1000)
         for line in logs[seen_logs:]:
@@ -78,7 +86,10 @@ def follow(registry, job_id: int) -> int:
             loss = next((r["loss"] for r in reversed(m) if r["loss"] is not None), None)
             print(f"  step {job['step']}/{job['total_steps']}" + (f"  loss {loss:.4f}" if loss is not None else ""))
         if job["status"] not in ("queued", "running"):
-            print(f"job {job_id} {job['status']}" + (f": {job['error']}" if job["error"] else ""))
+            print(f"job {job_id} {job['status']}" + (f": {job['error']}" if job["error"] else ""),
+                  file=sys.stdout if job["status"] == "succeeded" else sys.stderr)
+            if job["status"] == "failed":
+                print(f"resume it with `tailor jobs resume {job_id}`", file=sys.stderr)
             return 0 if job["status"] == "succeeded" else 1
         time.sleep(1)
 
@@ -256,9 +267,14 @@ ADAPTER_ACTIONS = {
 
 
 def cmd_serve(args) -> int:
-    from ui.app import serve
+    from ui.app import ServeRefused, serve
 
-    serve(Home.resolve(args.home), host=args.host, port=args.port, base_model=args.base_model, api_only=args.api_only)
+    try:
+        serve(Home.resolve(args.home), host=args.host, port=args.port, base_model=args.base_model,
+              api_only=args.api_only, allow_anonymous=args.allow_anonymous)
+    except ServeRefused as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -272,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--base-model", help="base model served for comparison (default: the settings' default)")
     p.add_argument("--api-only", action="store_true", help="serve only the OpenAI-compatible API under /v1")
+    p.add_argument("--allow-anonymous", action="store_true",
+                   help="listen on a network address without a login (refused otherwise)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("plan", help="turn a conversation (and a data file) into a plan")
@@ -316,7 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "jobs" and args.action != "list" and args.id is None:
         print(f"error: `tailor jobs {args.action}` needs a job id", file=sys.stderr)
         return 2
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (SettingsError, OSError, sqlite3.DatabaseError) as e:
+        print(f"error: {environment_error(e)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
+class SettingsError(ValueError):
+    """settings.json cannot be used; the message names the file and what to do."""
+
+
 @dataclass
 class Settings:
     """User settings, stored as `settings.json` in the data home."""
@@ -30,9 +34,20 @@ class Settings:
     """Key sent to that endpoint."""
     login_username: str = ""
     """When set (with a password), the web app asks for this login; takes effect at the next start."""
-    login_password: str = ""
+    login_password_hash: str = ""
+    """The login's password as a salted scrypt hash (`assistant.security.hash_password`); never the password."""
     extra: dict = field(default_factory=dict)
     """Settings of later features, kept verbatim so an older Tailor never drops them."""
+
+    @property
+    def login_set(self) -> bool:
+        return bool(self.login_username and self.login_password_hash)
+
+    def public(self) -> dict:
+        """What a browser may see: every setting, with each secret replaced by whether it is set."""
+        return {"default_base_model": self.default_base_model, "understanding_backend": self.understanding_backend,
+                "llm_url": self.llm_url, "llm_model": self.llm_model, "login_username": self.login_username,
+                "api_key_set": bool(self.api_key), "llm_key_set": bool(self.llm_key), "login_set": self.login_set}
 
 
 @dataclass(frozen=True)
@@ -70,17 +85,38 @@ class Home:
     def job_dir(self, job_id: int) -> Path:
         return self.jobs / f"job-{job_id}"
 
+    @property
+    def settings_path(self) -> Path:
+        return self.root / "settings.json"
+
     def load_settings(self) -> Settings:
-        path = self.root / "settings.json"
+        """The stored settings. A password written in plain text (by hand, or by an older Tailor) is hashed
+        here and never kept; `save_settings` then writes only the hash."""
+        path = self.settings_path
         if not path.exists():
             return Settings()
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SettingsError(f"{path}: cannot be read ({e}); fix or remove it") from None
+        if not isinstance(raw, dict):
+            raise SettingsError(f"{path}: expected a JSON object of settings")
+        plain = raw.pop("login_password", None)
+        if plain and not raw.get("login_password_hash"):
+            from .security import hash_password
+
+            raw["login_password_hash"] = hash_password(str(plain))
         known = {k: v for k, v in raw.items() if k in Settings.__dataclass_fields__ and k != "extra"}
         extra = {k: v for k, v in raw.items() if k not in Settings.__dataclass_fields__}
         return Settings(**known, extra={**raw.get("extra", {}), **extra})
 
     def save_settings(self, settings: Settings) -> None:
-        path = self.root / "settings.json"
+        """Write settings.json readable by its owner only (mode 0600): it holds the API and backend keys."""
+        path = self.settings_path
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(asdict(settings), indent=2))
+        os.chmod(tmp, 0o600)  # O_CREAT's mode does not apply to a tmp file left over from a crash
         tmp.replace(path)
+

@@ -20,12 +20,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(home: Path, base_model: Path, timeout: float = 120, settings: dict | None = None):
+def running_app(home: Path, base_model: Path, timeout: float = 120, settings: dict | None = None,
+                args: tuple[str, ...] = ()):
     home.mkdir(parents=True, exist_ok=True)
     (home / "settings.json").write_text(json.dumps({"default_base_model": str(base_model), **(settings or {})}))
     port = free_port()
     log = open(home / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "--home", str(home), "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "--home", str(home), "serve", "--port", str(port), *args],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TAILOR_HOME": str(home)})
     url = f"http://127.0.0.1:{port}/"
     try:

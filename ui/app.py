@@ -8,12 +8,16 @@ only reads their state from the registry) and inference in the engine's own thre
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import html
 import inspect
 import json
+import secrets
+import sqlite3
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 
@@ -25,6 +29,7 @@ from assistant.models.resolve import detect_gpu
 from assistant.plan import Plan, PlanError
 from assistant.registry import Registry
 from assistant.registry.store import export_zip
+from assistant.security import is_loopback
 from assistant.serve.engine import Engine, EngineError, GenerationSettings
 from assistant.train import jobs
 
@@ -40,6 +45,8 @@ class Context:
     engine: Engine
     gpu_name: str
     gpu_gb: float
+    login_active: bool = False
+    """Whether this server runs with a login (read from the settings at start; a new login needs a restart)."""
     _understanders: dict = field(default_factory=dict)
 
     def understander(self):
@@ -53,6 +60,12 @@ class Context:
 
 def explain(error: BaseException) -> str:
     """An unexpected error in one readable line: what kind of thing failed and its message, no stack trace."""
+    from assistant.config import SettingsError
+    from assistant.errors import environment_error
+
+    if isinstance(error, (SettingsError, sqlite3.DatabaseError)) or (
+            isinstance(error, OSError) and error.errno == errno.ENOSPC):
+        return f"Something went wrong: {environment_error(error)}."
     kinds = {MemoryError: "the machine ran out of memory", PermissionError: "a file could not be opened (permission denied)",
              FileNotFoundError: "a file is missing", TimeoutError: "it took too long", ConnectionError: "a connection failed"}
     kind = next((words for t, words in kinds.items() if isinstance(error, t)), type(error).__name__)
@@ -382,14 +395,36 @@ def adapter_card(page: dict) -> str:
     return "\n\n".join(out)
 
 
+def download_folder() -> Path:
+    """A fresh private folder for one download, outside the data home.
+
+    Gradio copies a returned file into its own cache and serves that copy; the file route never reaches the
+    data home. Folders of earlier downloads older than an hour are removed here.
+    """
+    import shutil
+    import tempfile
+    import time
+
+    root = Path(tempfile.gettempdir()) / "tailor-downloads"
+    root.mkdir(mode=0o700, exist_ok=True)
+    for old in root.iterdir():
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > 3600:
+                shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=root))
+
+
 def download_adapter(ctx: Context, name: str) -> str:
-    return str(export_zip(ctx.registry, _record(ctx, name)))
+    rec = _record(ctx, name)
+    return str(export_zip(ctx.registry, rec, download_folder() / f"{rec['name']}-v{rec['version']}.zip"))
 
 
 def download_merged(ctx: Context, name: str) -> str:
     from assistant.registry.manage import export_merged
 
-    return str(export_merged(ctx.registry, _record(ctx, name), log=lambda m: None))
+    rec = _record(ctx, name)
+    return str(export_merged(ctx.registry, rec, download_folder() / f"{rec['name']}-v{rec['version']}-merged.zip",
+                             log=lambda m: None))
 
 
 def adapter_action(ctx: Context, action: str, name: str, value: str = "") -> str:
@@ -847,52 +882,87 @@ def _compare_tab(ctx: Context) -> None:
                          [revealed, token, board], api_name=f"vote_{w}")
 
 
+SECRETS = ("API key", "endpoint key", "login")
+
+
 def save_settings(ctx: Context, default_base_model: str, api_key: str, backend: str, llm_url: str, llm_model: str,
-                  llm_key: str, login_username: str, login_password: str) -> str:
-    """Validate and store the settings; say what takes effect when."""
+                  llm_key: str, login_username: str, login_password: str, clear: list[str] | None = None, *,
+                  username: str | None = None, client_host: str | None = None) -> str:
+    """Validate and store the settings; say what takes effect when.
+
+    Secrets are never shown, so an empty secret box keeps the stored one; `clear` names those to remove.
+    Only a client with authority may save (`assistant.security.settings_refusal`)."""
     import dataclasses
 
+    from assistant.security import hash_password, settings_refusal
+
+    if (why := settings_refusal(ctx.login_active, username, client_host)) is not None:
+        return f"⚠️ Not saved: {why}."
+    clear = set(clear or [])
     backend = backend or "rules"
-    if backend == "openai" and not (llm_url.strip() and llm_model.strip()):
-        return "⚠️ The language-model backend needs its URL and model name."
-    if llm_url.strip() and not llm_url.strip().startswith(("http://", "https://")):
-        return "⚠️ The endpoint URL must start with http:// or https://"
-    if bool(login_username.strip()) != bool(login_password):
-        return "⚠️ A login needs both a username and a password (or neither)."
+    llm_url, login_username = (llm_url or "").strip(), (login_username or "").strip()
     old = ctx.home.load_settings()
-    new = dataclasses.replace(old, default_base_model=default_base_model.strip() or old.default_base_model,
-                              api_key=api_key.strip(), understanding_backend=backend, llm_url=llm_url.strip(),
-                              llm_model=llm_model.strip(), llm_key=llm_key.strip(),
-                              login_username=login_username.strip(), login_password=login_password)
+    if backend == "openai" and not (llm_url and (llm_model or "").strip()):
+        return "⚠️ The language-model backend needs its URL and model name."
+    if llm_url and not llm_url.startswith(("http://", "https://")):
+        return "⚠️ The endpoint URL must start with http:// or https://"
+    new_hash = "" if "login" in clear else (hash_password(login_password) if login_password else old.login_password_hash)
+    if "login" in clear:
+        login_username = ""
+    if bool(login_username) != bool(new_hash):
+        return "⚠️ A login needs both a username and a password (or neither)."
+    new = dataclasses.replace(
+        old, default_base_model=(default_base_model or "").strip() or old.default_base_model,
+        api_key="" if "API key" in clear else ((api_key or "").strip() or old.api_key),
+        understanding_backend=backend, llm_url=llm_url, llm_model=(llm_model or "").strip(),
+        llm_key="" if "endpoint key" in clear else ((llm_key or "").strip() or old.llm_key),
+        login_username=login_username, login_password_hash=new_hash)
     ctx.home.save_settings(new)
     notes = ["Saved."]
     if new.default_base_model != old.default_base_model:
         notes.append("The new default base model is used by new plans; the comparison engine switches at the next start.")
-    if (new.login_username, new.login_password) != (old.login_username, old.login_password):
+    if (new.login_username, new.login_password_hash) != (old.login_username, old.login_password_hash):
         notes.append("The login takes effect at the next start.")
     return " ".join(notes)
+
+
+def secrets_line(settings) -> str:
+    """Which secrets are set, in words: the secrets themselves never reach the page."""
+    p = settings.public()
+    said = {True: "set", False: "not set"}
+    return (f"API key: **{said[p['api_key_set']]}** · endpoint key: **{said[p['llm_key_set']]}** · "
+            f"login: **{said[p['login_set']]}**. Secret boxes start empty: type a new value to replace one, or "
+            "tick it under *Remove* to delete it.")
 
 
 def _settings_tab(ctx: Context) -> None:
     s = ctx.home.load_settings()
     gr.Markdown(f"Data home: `{ctx.home.root}` (registry, adapters, models, uploads and jobs live here).")
+    status = gr.Markdown(secrets_line(s), elem_id="settings-secrets")
     base = gr.Textbox(value=s.default_base_model, label="Default base model (catalog name, hub id or local folder)",
                       elem_id="settings-base")
-    api_key = gr.Textbox(value=s.api_key, label="API key for /v1 (empty: no key required)", type="password",
+    api_key = gr.Textbox(label="API key for /v1 (empty: keep the current one)", type="password",
                          elem_id="settings-api-key")
     backend = gr.Radio(["rules", "openai"], value=s.understanding_backend, label="How the assistant understands you",
                        info="rules: built in, offline. openai: any OpenAI-compatible endpoint (falls back to the rules).")
     with gr.Row():
         url = gr.Textbox(value=s.llm_url, label="Endpoint URL", placeholder="http://127.0.0.1:8000/v1")
         model = gr.Textbox(value=s.llm_model, label="Model")
-        key = gr.Textbox(value=s.llm_key, label="Key", type="password")
+        key = gr.Textbox(label="Key (empty: keep)", type="password", elem_id="settings-llm-key")
     with gr.Row():
         user = gr.Textbox(value=s.login_username, label="Login username (optional)", elem_id="settings-user")
-        password = gr.Textbox(value=s.login_password, label="Login password", type="password")
+        password = gr.Textbox(label="Login password (empty: keep)", type="password", elem_id="settings-password")
+    clear = gr.CheckboxGroup(list(SECRETS), label="Remove", elem_id="settings-clear")
     save = gr.Button("Save settings", variant="primary", elem_id="settings-save")
     result = gr.Markdown(elem_id="settings-result")
-    save.click(friendly(lambda *a: save_settings(ctx, *a)), [base, api_key, backend, url, model, key, user, password], result,
-               api_name="save_settings")
+
+    def on_save(b, k, bk, u, m, lk, user_, pw, cl, request: gr.Request):
+        said = save_settings(ctx, b, k, bk, u, m, lk, user_, pw, cl, username=getattr(request, "username", None),
+                             client_host=request.client.host if request and request.client else None)
+        return said, secrets_line(ctx.home.load_settings()), "", "", "", []
+
+    save.click(friendly(on_save), [base, api_key, backend, url, model, key, user, password, clear],
+               [result, status, api_key, key, password, clear], api_name="save_settings")
 
 
 def make_context(home: Home, base_model: str | None = None) -> Context:
@@ -900,39 +970,73 @@ def make_context(home: Home, base_model: str | None = None) -> Context:
     jobs.reconcile(registry)
     jobs.dispatch(home, registry)
     gpu_name, gpu_gb = detect_gpu()
-    engine = Engine(registry, base_model or home.load_settings().default_base_model)
-    return Context(home, registry, engine, gpu_name, gpu_gb)
+    settings = home.load_settings()
+    engine = Engine(registry, base_model or settings.default_base_model)
+    return Context(home, registry, engine, gpu_name, gpu_gb, login_active=settings.login_set)
 
 
-def build_server(ctx: Context, api_only: bool = False):
-    """The FastAPI app: the OpenAI-compatible API under /v1 and (unless api_only) the web app at /."""
-    from fastapi import FastAPI
+def login_checker(home: Home):
+    """Gradio's auth callable: the login in the settings, its password checked against the stored hash."""
+    from assistant.security import verify_password
+
+    def check(username: str, password: str) -> bool:
+        s = home.load_settings()
+        return bool(s.login_set) and secrets.compare_digest(username.encode(), s.login_username.encode()) \
+            and verify_password(password, s.login_password_hash)
+    return check
+
+
+def build_server(ctx: Context, api_only: bool = False, allow_anonymous: bool = False):
+    """The FastAPI app: the OpenAI-compatible API under /v1 and (unless api_only) the web app at /.
+
+    No OpenAPI pages (/docs, /redoc, /openapi.json): they describe the routes to anyone, login or not. The
+    file route serves Gradio's own uploads and the copies of what a click produced, never the data home."""
+    from fastapi import FastAPI, HTTPException
 
     from assistant.serve.openai_api import openai_router
 
-    app = FastAPI(title="Tailor")
-    app.include_router(openai_router(ctx.engine, lambda: ctx.home.load_settings().api_key))
+    app = FastAPI(title="Tailor", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/openapi.json", include_in_schema=False)  # Gradio's own schema page, mounted below, stays shut too
+    def no_schema():
+        raise HTTPException(404)
+    app.include_router(openai_router(ctx.engine, lambda: ctx.home.load_settings().api_key,
+                                     allow_anonymous=allow_anonymous))
     if not api_only:
-        s = ctx.home.load_settings()
-        auth = (s.login_username, s.login_password) if s.login_username and s.login_password else None
-        app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, theme=theme(), allowed_paths=[str(ctx.home.root)], auth=auth,
-                                  auth_message="Tailor: sign in")
+        h = ctx.home
+        private = [h.settings_path, h.db_path, h.adapters, h.models, h.uploads, h.jobs, h.root / "exports"]
+        app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, theme=theme(),
+                                  blocked_paths=[str(p) for p in private],
+                                  auth=login_checker(h) if ctx.login_active else None, auth_message="Tailor: sign in")
     return app
 
 
 def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str | None = None,
-          api_only: bool = False) -> None:
+          api_only: bool = False, allow_anonymous: bool = False) -> None:
     """Start the engine in the background and serve the app and the API on one port."""
     import uvicorn
 
+    from assistant.security import bind_refusal
+
+    settings = home.load_settings()
+    # A login (web app) or an API key (API only) is what stands between the network and the data.
+    guarded, guard = (bool(settings.api_key), "an API key") if api_only else (settings.login_set, "a login")
+    if (why := bind_refusal(host, guarded, allow_anonymous, guard)) is not None:
+        raise ServeRefused(why)
+    if allow_anonymous and not is_loopback(host):
+        print(f"Tailor: WARNING: listening on {host} with no login (--allow-anonymous): anyone who can reach "
+              "it can use and change everything but the settings", flush=True)
     print(f"Tailor: data home {home.root}", flush=True)
-    if not (home.root / "settings.json").exists():
-        home.save_settings(home.load_settings())
+    home.save_settings(settings)  # writes any plain-text password as its hash, and the file as 0600
     # The page is up at once; the engine loads the base model in its thread (converting the embedded GGUF
     # the first time) and shows its status on the page. A job started meanwhile waits on the conversion lock.
     ctx = make_context(home, base_model)
     ctx.engine.start()
-    app = build_server(ctx, api_only)
+    app = build_server(ctx, api_only, allow_anonymous)
     print(f"Tailor: {'API at' if api_only else 'open'} http://{host}:{port}" + ("/v1" if api_only else ""), flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+class ServeRefused(RuntimeError):
+    """The server will not start as asked; the message says why and what to do."""
 

@@ -29,6 +29,14 @@ class EngineError(RuntimeError):
     """A request the engine refuses; the message says why."""
 
 
+class EngineNotReady(EngineError):
+    """The base model is still loading, or failed to load."""
+
+
+class AdapterUnusable(EngineError):
+    """A registered adapter that cannot be served now (folder missing, weights changed, broken files)."""
+
+
 @dataclass
 class Answer:
     model: str
@@ -306,9 +314,9 @@ class Engine:
     def wait_ready(self, timeout: float | None = None) -> None:
         self._ready.wait(timeout)
         if self.error:
-            raise EngineError(self.error)
+            raise EngineNotReady(self.error)
         if self.model is None:
-            raise EngineError(f"the base model is still loading ({self.status})")
+            raise EngineNotReady(f"the base model is still loading ({self.status})")
 
     # -- requests --------------------------------------------------------------------------------------
     def side_by_side(self, prompt: str, models: list[str | None], settings: GenerationSettings | None = None,
@@ -389,6 +397,23 @@ class Engine:
             self.model.generate(**batch, **kwargs)
         return streamer.answers()
 
+    def unusable(self, ref: str) -> str | None:
+        """Why a registered adapter cannot be served (checked before a request is queued), or None.
+
+        Cheap checks only: the record's status and its files on disk. The weights' sha256 and PEFT's own load
+        are checked when the adapter is first loaded (`AdapterUnusable`)."""
+        rec = self.registry.adapter(ref)
+        if rec is None:
+            return None
+        label, folder = f"{rec['name']}:{rec['version']}", adapter_dir(self.registry, rec)
+        if rec.get("status", "ready") != "ready":
+            return f"adapter {label} is marked {rec['status']}; run `tailor adapters check --repair`"
+        missing = [f for f in ("adapter_config.json", WEIGHTS) if not (folder / f).is_file()]
+        if missing:
+            return (f"adapter {label}: {', '.join(missing)} missing from its folder {rec['path']}; "
+                    "run `tailor adapters check --repair`")
+        return None
+
     def _ensure_adapter(self, ref: str) -> dict:
         """Load an adapter onto the base (LRU), refusing a different base or tampered files."""
         rec = self.registry.adapter(ref)
@@ -396,23 +421,36 @@ class Engine:
             raise EngineError(f"no adapter named {ref!r}")
         key = f"{rec['name']}:{rec['version']}"
         folder = adapter_dir(self.registry, rec)
+        if (why := self.unusable(ref)) is not None:
+            raise AdapterUnusable(why)
         if Path(rec["base_source"]).resolve() != Path(self.resolved).resolve() and rec["base_source"] != self.resolved:
-            raise EngineError(f"adapter {key} was trained on {rec['base_model']}, but this engine serves "
+            raise AdapterUnusable(f"adapter {key} was trained on {rec['base_model']}, but this engine serves "
                               f"{Path(self.resolved).name}; start Tailor with that base model to use it")
-        plan = json.loads((folder / "plan.json").read_text(encoding="utf-8")) if (folder / "plan.json").exists() else {}
-        rec["_instruction"] = (plan.get("task") or {}).get("instruction") or ""
+        try:
+            plan = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            plan = {}
+        task = plan.get("task") if isinstance(plan, dict) else None
+        rec["_instruction"] = str((task or {}).get("instruction") or "") if isinstance(task, dict) else ""
         rec["_key"] = key
         if key in self._loaded:
             self._loaded.move_to_end(key)
             return rec
         if sha256_file(folder / WEIGHTS) != rec["weights_sha256"]:
-            raise EngineError(f"adapter {key}: its weights do not match their recorded sha256; refusing to load them")
+            raise AdapterUnusable(f"adapter {key}: its weights do not match their recorded sha256; refusing to load them")
         from peft import PeftModel
 
-        if not hasattr(self.model, "peft_config"):
-            self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=key)
-        else:
-            self.model.load_adapter(str(folder), adapter_name=key)
+        try:
+            if not hasattr(self.model, "peft_config"):
+                self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=key)
+            else:
+                self.model.load_adapter(str(folder), adapter_name=key)
+        except Exception as e:  # noqa: BLE001 - a broken adapter is refused with PEFT's reason, the base stays
+            if hasattr(self.model, "peft_config") and key in self.model.peft_config:
+                self.model.delete_adapter(key)
+            elif not hasattr(self.model, "peft_config"):  # a failed first wrap may have changed the base's layers
+                self._load()
+            raise AdapterUnusable(f"adapter {key} cannot be loaded: {type(e).__name__}: {str(e)[:300]}") from None
         self.model.eval()
         self._loaded[key] = rec["id"]
         self.registry.lease(rec["id"], self.holder, os.getpid())  # delete/rename refuse while it is served

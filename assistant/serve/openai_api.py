@@ -2,7 +2,11 @@
 
 Served by the same process as the web app (or alone with `tailor serve --api-only`), on the same engine:
 `model` is the base model's name (or `base`), an adapter's `name`, `name:version` or alias. When the data
-home's settings hold an `api_key`, every request must send `Authorization: Bearer <api_key>`.
+home's settings hold an `api_key`, every request must send `Authorization: Bearer <api_key>`; without one,
+only clients on this machine are answered (unless the server was started with `--allow-anonymous`).
+
+A client's mistake is never a 500: wrong types or ranges are 400 naming the field, an unknown model is
+404, an adapter that cannot be served (folder missing, weights changed, broken files) is 409 with why.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable, Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from .engine import Engine, EngineError, GenerationSettings
+from .engine import AdapterUnusable, Engine, EngineError, EngineNotReady, GenerationSettings
 
 MAX_TOKENS_LIMIT = 4096
 
@@ -25,15 +29,72 @@ def _error(status: int, message: str, kind: str = "invalid_request_error", code:
     return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}}, status_code=status)
 
 
-def openai_router(engine: Engine, api_key: Callable[[], str]) -> APIRouter:
+class BadField(ValueError):
+    """A request field with the wrong type or range; the message names the field."""
+
+
+def _number(body: dict, name: str, default: float, low: float, high: float) -> float:
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise BadField(f"`{name}` must be a number from {low:g} to {high:g}, not {json.dumps(value)}")
+    if not low <= value <= high:
+        raise BadField(f"`{name}` must be from {low:g} to {high:g}, not {value:g}")
+    return float(value)
+
+
+def _integer(body: dict, name: str, default: int | None, low: int, high: int) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadField(f"`{name}` must be an integer from {low} to {high}, not {json.dumps(value)}")
+    if not low <= value <= high:
+        raise BadField(f"`{name}` must be from {low} to {high}, not {value}")
+    return value
+
+
+def generation_settings(body: dict) -> GenerationSettings:
+    """The sampling settings of a chat completion request, each checked for type and range."""
+    max_tokens = _integer(body, "max_completion_tokens", None, 1, MAX_TOKENS_LIMIT)
+    if max_tokens is None:
+        max_tokens = _integer(body, "max_tokens", 256, 1, MAX_TOKENS_LIMIT)
+    return GenerationSettings(max_new_tokens=max_tokens, temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
+                              top_p=_number(body, "top_p", 1.0, 0.0, 1.0) or 1.0,
+                              seed=_integer(body, "seed", 0, 0, 2**63 - 1))
+
+
+def _messages(body: dict) -> list[dict]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadField("`messages` must be a non-empty list of {role: system|user|assistant, content: string}")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
+            raise BadField(f"`messages[{i}].role` must be system, user or assistant")
+        if not isinstance(m.get("content"), str):
+            raise BadField(f"`messages[{i}].content` must be a string")
+    if not isinstance(body.get("stream", False), bool):
+        raise BadField("`stream` must be true or false")
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: bool = False) -> APIRouter:
     """Routes under /v1. `api_key()` returns the configured key ('' = no key required), read per request."""
+    from ..security import is_loopback
+
     router = APIRouter(prefix="/v1")
     registry = engine.registry
 
     def denied(request: Request) -> JSONResponse | None:
         key = api_key()
         if not key:
-            return None
+            host = request.client.host if request.client else None
+            if allow_anonymous or is_loopback(host):
+                return None
+            return _error(401, "This API answers other machines only with an API key: set one in Tailor's "
+                          "settings and send `Authorization: Bearer <key>`.", "invalid_request_error",
+                          "invalid_api_key")
         sent = request.headers.get("authorization", "")
         if not secrets.compare_digest(sent.encode(), f"Bearer {key}".encode()):
             return _error(401, "Incorrect API key provided. Send `Authorization: Bearer <key>` with the key set in "
@@ -73,29 +134,27 @@ def openai_router(engine: Engine, api_key: Callable[[], str]) -> APIRouter:
             return _error(400, "the request body is not JSON")
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return _error(400, "`model` is required: the base model's name or an adapter's name")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(
-                isinstance(m, dict) and m.get("role") in ("system", "user", "assistant") and isinstance(m.get("content"), str)
-                for m in messages):
-            return _error(400, "`messages` must be a non-empty list of {role: system|user|assistant, content: string}")
+        try:
+            msgs, settings = _messages(body), generation_settings(body)
+        except BadField as e:
+            return _error(400, str(e))
         try:
             ref = resolve(body["model"])
         except LookupError:
             return _error(404, f"The model `{body['model']}` does not exist; GET /v1/models lists them.",
                           "invalid_request_error", "model_not_found")
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 256
-        if not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
-            return _error(400, f"`max_tokens` must be an integer from 1 to {MAX_TOKENS_LIMIT}")
-        temperature = body.get("temperature", 0.0) or 0.0
-        settings = GenerationSettings(max_new_tokens=max_tokens, temperature=float(temperature),
-                                      top_p=float(body.get("top_p", 1.0) or 1.0), seed=int(body.get("seed") or 0))
-        msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+        if ref is not None and (why := engine.unusable(ref)) is not None:
+            return _error(409, why, "invalid_request_error", "adapter_unusable")
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.get("stream"):
             return StreamingResponse(_stream(engine, ref, msgs, settings, body["model"], cid, created),
                                      media_type="text/event-stream")
         try:
             answer = (await _in_thread(engine.generate, [(ref, msgs)], settings))[0]
+        except AdapterUnusable as e:
+            return _error(409, str(e), "invalid_request_error", "adapter_unusable")
+        except EngineNotReady as e:
+            return _error(503, str(e), "server_error", "model_not_ready")
         except EngineError as e:
             return _error(400, str(e))
         return {
