@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,43 @@ def write_classification_csv(path: Path, rows: int = 80, seed: int = 0) -> Path:
         lines.append(f"the {words[0]} and the {words[1]} with {words[2]},{label}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def peft_adapter(base: Path, out: Path, seed: int = 0, r: int = 4) -> Path:
+    """A LoRA adapter for `base` with random (non-zero) weights, saved in PEFT layout."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    cfg = LoraConfig(r=r, lora_alpha=2 * r, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM")
+    get_peft_model(model, cfg).save_pretrained(out)
+    return out
+
+
+def zip_of(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return path
+
+
+def make_plan(csv: Path, model: Path, **training):
+    """The assistant's plan for classifying `csv` on `model`, with training settings overridden."""
+    from assistant.chat import converse
+
+    plan = converse(["classify these texts by topic"], str(csv), 0, default_base_model=str(model)).plan
+    for k, v in training.items():
+        setattr(plan.training, k, v)
+    return plan
+
+
+def wait_for(pred, timeout=120.0, every=0.2):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")

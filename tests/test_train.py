@@ -5,33 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from assistant.chat import converse
 from assistant.config import Home
 from assistant.registry import Registry
 from assistant.train import jobs, recipe, worker
+from helpers import make_plan, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def make_plan(csv: Path, model: Path, **training):
-    plan = converse(["classify these texts by topic"], str(csv), 0, default_base_model=str(model)).plan
-    for k, v in training.items():
-        setattr(plan.training, k, v)
-    return plan
-
-
-def wait_for(pred, timeout=120.0, every=0.2):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
 
 
 def test_sft_config_follows_the_plan_field_by_field(topic_csv, tiny_model, tmp_path):

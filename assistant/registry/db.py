@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from ..config import Home
+from ..faults import fault_point
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "registry.db.sql"
 SCHEMA_VERSION = 2
@@ -183,9 +184,31 @@ class Registry:
         return [r["line"] for r in rows][::-1]
 
     # -- adapters --------------------------------------------------------------------------------------
-    def next_version(self, name: str) -> int:
-        row = self.db.execute("select max(version) from adapters where name = ?", [name]).fetchone()
-        return (row[0] or 0) + 1
+    def register_version(self, record: dict, place, version: int | None = None) -> dict:
+        """Register a new version of `record["name"]`: allocate the version, let `place(version)` move its
+        folder into `adapters/<name>/<version>/` and return it, insert the row — all in one transaction.
+
+        Two writers never get the same version (the second waits for the first's commit), a version folder
+        left on disk by a crash is never reused, and a crash before the commit leaves no row (the folder is
+        then found again by its weights' sha256, see `store.adopt_orphan`). `version` registers a folder that
+        is already in place at that version."""
+        name = record["name"]
+        with self.transaction() as conn:
+            if version is None:
+                row = conn.execute("select max(version) from adapters where name = ?", [name]).fetchone()
+                folder = self.home.adapters / name
+                on_disk = [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.exists() else []
+                version = max([(row[0] or 0) + 1, *(v + 1 for v in on_disk)])
+            final = place(version)
+            fault_point("rename_insert")
+            size = sum(f.stat().st_size for f in final.iterdir() if f.is_file())
+            pk = self._insert_adapter({"size_bytes": size, **record, "version": version,
+                                       "path": str(final.relative_to(self.home.root))})
+        return self.adapter_by_id(pk)
+
+    def adapter_by_job(self, job_id: int) -> dict | None:
+        rows = list(self.db.query("select * from adapters where job_id = ? limit 1", [job_id]))
+        return self._full(rows[0]) if rows else None
 
     def add_base_model(self, name: str, source: str, params_b: float | None) -> None:
         self.db.execute("insert into base_models(name, source, params_b, created) values (?, ?, ?, ?) "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -79,36 +80,62 @@ def store_adapter(registry: Registry, trained_dir: Path, plan: dict, *, job_id: 
                   extra_files: list[Path] = (), library_versions: dict | None = None) -> dict:
     """Copy a trained adapter into the store, write its card and plan, and register it. Returns the record.
 
-    The folder is written under a temporary name and renamed into place, so a crash never leaves a
-    half-written version that the registry points to.
+    Idempotent, so that whatever point a crash hits, running it again finishes the job with one version:
+    a job already registered returns its adapter; a version folder that a crash left without its row (same
+    weights) is adopted at its version; otherwise the folder is written under a temporary name and moved
+    into place in the same transaction that allocates its version and inserts the row.
     """
     home: Home = registry.home
+    if job_id is not None and (done := registry.adapter_by_job(job_id)) is not None:
+        return done
     name = plan.get("name") or "adapter"
-    version = registry.next_version(name)
-    final = home.adapters / name / str(version)
-    tmp = final.with_name(f".{version}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for fname in ("adapter_config.json", WEIGHTS):
-        shutil.copy2(trained_dir / fname, tmp / fname)
-    for extra in extra_files:
-        if extra.exists():
-            shutil.copy2(extra, tmp / extra.name)
-    (tmp / "plan.json").write_text(json.dumps(plan, indent=2, ensure_ascii=False), encoding="utf-8")
-    (tmp / "README.md").write_text(model_card(name, version, plan, base_hub_id, metrics), encoding="utf-8")
-    if log_file is not None and log_file.exists():
-        shutil.copy2(log_file, tmp / "training_log.jsonl")
-    size = sum(f.stat().st_size for f in tmp.iterdir())
-    tmp.rename(final)
-    return registry.add_adapter({
-        "name": name, "version": version, "task": plan.get("task", {}).get("type"),
+    record = {
+        "name": name, "task": plan.get("task", {}).get("type"),
         "description": plan.get("task", {}).get("description", ""),
         "base_model": plan.get("base_model", {}).get("name", ""), "base_source": base_source,
         "base_params_b": plan.get("base_model", {}).get("params_b"),
-        "path": str(final.relative_to(home.root)), "weights_sha256": sha256_file(final / WEIGHTS),
-        "size_bytes": size, "plan_id": plan_id, "dataset_sha256": plan.get("data", {}).get("sha256"),
-        "job_id": job_id, "metrics": metrics, "library_versions": library_versions or {},
-    })
+        "weights_sha256": sha256_file(trained_dir / WEIGHTS), "plan_id": plan_id,
+        "dataset_sha256": plan.get("data", {}).get("sha256"), "job_id": job_id, "metrics": metrics,
+        "library_versions": library_versions or {},
+    }
+    if (orphan := find_orphan(registry, name, record["weights_sha256"])) is not None:
+        return registry.register_version(record, lambda v: orphan, version=int(orphan.name))
+    tmp = home.adapters / name / (f".job-{job_id}.partial" if job_id is not None else f".{uuid.uuid4().hex}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        for fname in ("adapter_config.json", WEIGHTS):
+            shutil.copy2(trained_dir / fname, tmp / fname)
+        for extra in extra_files:
+            if extra.exists():
+                shutil.copy2(extra, tmp / extra.name)
+        (tmp / "plan.json").write_text(json.dumps(plan, indent=2, ensure_ascii=False), encoding="utf-8")
+        if log_file is not None and log_file.exists():
+            shutil.copy2(log_file, tmp / "training_log.jsonl")
+
+        def place(version: int) -> Path:
+            (tmp / "README.md").write_text(model_card(name, version, plan, base_hub_id, metrics), encoding="utf-8")
+            final = home.adapters / name / str(version)
+            tmp.rename(final)
+            return final
+
+        return registry.register_version(record, place)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def find_orphan(registry: Registry, name: str, weights_sha256: str) -> Path | None:
+    """A version folder of `name` holding these weights that the registry has no row for (a crash came
+    between its move into place and the commit), or None."""
+    folder = registry.home.adapters / name
+    if not folder.exists():
+        return None
+    known = {r["path"] for r in registry.versions(name)}
+    for version in sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+        rel = str(version.relative_to(registry.home.root))
+        if rel not in known and (version / WEIGHTS).exists() and sha256_file(version / WEIGHTS) == weights_sha256:
+            return version
+    return None
 
 
 def adapter_dir(registry: Registry, record: dict) -> Path:

@@ -119,20 +119,32 @@ def _reap(pid: int) -> None:
 
 
 def reconcile(registry: Registry) -> list[int]:
-    """Mark running jobs whose worker died as failed (they can be resumed). Returns their ids.
+    """Settle running jobs whose worker died. Returns the ids of those marked failed (they can be resumed).
 
-    A job whose cancel was requested before its worker died is simply cancelled.
+    A job whose training had finished (its adapter saved) is registered here and succeeds: a crash between
+    "trained" and "registered" loses nothing. A job whose cancel was requested before its worker died is
+    simply cancelled.
     """
+    from .worker import read_result, register_result
+
     dead = []
     for job in registry.jobs(status="running"):
-        if job["pid"] and not is_worker_alive(job["pid"]) and job["cancel_requested"]:
+        if not job["pid"] or is_worker_alive(job["pid"]):
+            continue
+        done = read_result(registry.home.job_dir(job["id"]))
+        if done is not None:
+            plan = Plan.from_json(registry.plan(job["plan_id"])["json"])
+            rec = register_result(registry, job["id"], job["plan_id"], plan, done)
+            registry.update_job(job["id"], status="succeeded", finished=now(), adapter_id=rec["id"], pid=None)
+            registry.add_log(job["id"], f"worker died after training; registered adapter {rec['name']} v{rec['version']}")
+            continue
+        if job["cancel_requested"]:
             registry.update_job(job["id"], status="cancelled", finished=now(), pid=None)
             continue
-        if job["pid"] and not is_worker_alive(job["pid"]):
-            registry.update_job(job["id"], status="failed", finished=now(), pid=None,
-                                error="the worker process died (killed or crashed); resume continues from the last checkpoint")
-            registry.add_log(job["id"], "worker died; marked failed")
-            dead.append(job["id"])
+        registry.update_job(job["id"], status="failed", finished=now(), pid=None,
+                            error="the worker process died (killed or crashed); resume continues from the last checkpoint")
+        registry.add_log(job["id"], "worker died; marked failed")
+        dead.append(job["id"])
     return dead
 
 

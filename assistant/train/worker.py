@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import time
@@ -22,6 +23,7 @@ import traceback
 from pathlib import Path
 
 from ..config import Home
+from ..faults import armed, fault_point
 from ..plan import Plan
 from ..registry.db import Registry, now
 
@@ -94,11 +96,29 @@ def _follow(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path
 
 
 def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, log, log_file: Path, cancel: dict) -> dict | None:
-    """resolve model → load data → build trainer → train → save → register."""
+    """resolve model → load data → build trainer → train → save → register. A job whose training had
+    finished before an interruption (its result is in the job folder) only registers."""
+    if (done := read_result(out)) is None:
+        if not _train_to_result(plan, registry, job_id, out, log, log_file, cancel):
+            return None  # a non-zero rank: rank 0 writes the result and registers
+        done = read_result(out)
+    elif rank() != 0:
+        return None
+    else:
+        log("training had finished before the interruption; registering its adapter")
+    fault_point("before_register")
+    return register_result(registry, job_id, plan_id, plan, done)
+
+
+RESULT = "result.json"
+"""Written into the job folder once the adapter is saved: from then on, registering is all that is left."""
+
+
+def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log, log_file: Path, cancel: dict) -> bool:
+    """Train (from the last checkpoint, if any), save the adapter and write the result. False on ranks > 0."""
     from ..data import chat_examples, split_examples
     from ..models.catalog import find
     from ..models.resolve import resolve_source
-    from ..registry.store import store_adapter
 
     source = resolve_source(plan.base_model.source, registry.home.models, log)
     log(f"base model: {plan.base_model.name} from {source}")
@@ -115,26 +135,69 @@ def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, 
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if cancel["flag"]:
         raise Cancelled()
-    metrics = {"train_loss": round(float(result.training_loss), 4), "train_seconds": round(time.time() - started, 1)}
+    metrics = {"train_loss": round(train_loss(result, trainer.state.log_history), 4),
+               "train_seconds": round(time.time() - started, 1)}
     if val_rows:
         ev = trainer.evaluate()
         metrics["eval_loss"] = round(float(ev["eval_loss"]), 4)
     if cancel["flag"]:
         raise Cancelled()
     if rank() != 0:
-        return None
-    final = out / "adapter"
-    trainer.model.save_pretrained(final)
+        return False
+    partial, final = out / "adapter.partial", out / "adapter"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(final, ignore_errors=True)
+    trainer.model.save_pretrained(partial)
+    fault_point("adapter_save")
     tokenizer = trainer.processing_class
     extra = []
     if getattr(tokenizer, "_tailor_default_template", False):
-        tokenizer.save_pretrained(final)
-        extra = [final / n for n in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")]
+        tokenizer.save_pretrained(partial)
+        extra = [n for n in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")]
+    partial.rename(final)
     entry = find(plan.base_model.source)
-    base_hub_id = entry.hub_id if entry else plan.base_model.source
-    return store_adapter(registry, final, plan.to_dict(), job_id=job_id, plan_id=plan_id, base_hub_id=base_hub_id,
-                         base_source=source, metrics=metrics, log_file=log_file, extra_files=extra,
-                         library_versions=library_versions())
+    _write_json(out / RESULT, {"metrics": metrics, "base_source": source, "extra_files": extra,
+                               "base_hub_id": entry.hub_id if entry else plan.base_model.source,
+                               "library_versions": library_versions()})
+    return True
+
+
+def train_loss(result, log_history: list[dict]) -> float:
+    """The run's mean training loss. A run resumed from its last checkpoint trains no step, and the trainer
+    then reports 0; the mean of the losses it logged before the interruption is the true figure."""
+    logged = [h["loss"] for h in log_history if "loss" in h and h.get("loss") is not None]
+    if result.training_loss == 0 and logged:
+        return float(sum(logged) / len(logged))
+    return float(result.training_loss)
+
+
+def read_result(out: Path) -> dict | None:
+    """The job's saved result, when training finished and its adapter is on disk; else None."""
+    try:
+        done = json.loads((out / RESULT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    from ..registry.store import WEIGHTS
+
+    return done if (out / "adapter" / WEIGHTS).exists() else None
+
+
+def register_result(registry: Registry, job_id: int, plan_id: int, plan: Plan, done: dict) -> dict:
+    """Register a finished job's adapter with its full lineage (idempotent: see `store_adapter`)."""
+    from ..registry.store import store_adapter
+
+    out = registry.home.job_dir(job_id)
+    final = out / "adapter"
+    return store_adapter(registry, final, plan.to_dict(), job_id=job_id, plan_id=plan_id,
+                         base_hub_id=done["base_hub_id"], base_source=done["base_source"], metrics=done["metrics"],
+                         log_file=out / "training_log.jsonl", extra_files=[final / n for n in done["extra_files"]],
+                         library_versions=done["library_versions"])
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    tmp.replace(path)
 
 
 def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, registry: Registry, job_id: int,
@@ -177,6 +240,7 @@ def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Pa
             self.t0, self.step0, self.tokens0 = time.time(), state.global_step, state.num_input_tokens_seen or 0
 
         def on_step_end(self, args, state, control, **kw):
+            fault_point(f"step:{state.global_step}")
             stop = cancel["flag"] or (rank() == 0 and registry.cancel_requested(job_id))
             if world_size() > 1:  # rank 0 decides, so every process stops at the same step
                 import torch.distributed as dist
@@ -189,6 +253,11 @@ def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Pa
                 cancel["flag"] = True
                 control.should_training_stop = True
                 control.should_save = False
+
+        def on_save(self, args, state, control, **kw):
+            if armed("checkpoint"):  # as if killed while writing: the checkpoint lacks its last file
+                (Path(args.output_dir) / f"checkpoint-{state.global_step}" / "trainer_state.json").unlink()
+                fault_point("checkpoint")
 
         def on_log(self, args, state, control, logs=None, **kw):
             if not state.is_world_process_zero:
