@@ -44,7 +44,7 @@ def test_label_column_found_from_values_when_names_say_nothing(tmp_path):
     ([{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]}], "sharegpt"),
 ])
 def test_formats_are_detected(tmp_path, rows, fmt):
-    p = write(tmp_path, "d.jsonl", "\n".join(json.dumps(r) for r in rows))
+    p = write(tmp_path, "d.jsonl", "\n".join(json.dumps(r) for r in rows * 2))  # one row is refused as too few
     assert inspect_file(p).format == fmt
 
 

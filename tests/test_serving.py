@@ -256,6 +256,53 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
     assert json.loads(json.dumps(client.models.list().model_dump()))["object"] == "list"
 
 
+@pytest.mark.parametrize("change, status, field", [
+    ({"temperature": "hot"}, 400, "temperature"), ({"seed": "x"}, 400, "seed"), ({"top_p": -5}, 400, "top_p"),
+    ({"temperature": -1}, 400, "temperature"), ({"max_tokens": True}, 400, "max_tokens"),
+    ({"max_tokens": 10**6}, 400, "max_tokens"), ({"max_completion_tokens": "9"}, 400, "max_completion_tokens"),
+    ({"stream": "yes"}, 400, "stream"), ({"messages": [{"role": "bot", "content": "hi"}]}, 400, "messages[0].role"),
+    ({"messages": [{"role": "user", "content": 5}]}, 400, "messages[0].content"), ({"model": 7}, 400, "model"),
+    ({"model": "nope"}, 404, "does not exist"), ({"temperature": float("nan")}, 400, "temperature"),
+])
+def test_openai_api_answers_a_clients_mistake_with_4xx_naming_the_field(api, change, status, field):
+    import httpx
+
+    url, _, _ = api
+    body = {"model": "alpha", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, **change}
+    r = httpx.post(url + "/chat/completions", content=json.dumps(body, allow_nan=True),
+                   headers={"Authorization": "Bearer sk-tailor-test", "Content-Type": "application/json"})
+    assert r.status_code == status and field in r.json()["error"]["message"], r.text
+
+
+def test_openai_api_refuses_a_broken_adapter_with_409_and_keeps_serving(api):
+    import httpx
+
+    url, reg, engine = api
+    headers = {"Authorization": "Bearer sk-tailor-test"}
+    gone = reg.adapter("beta")
+    folder = reg.home.root / gone["path"]
+    moved = folder.with_name("moved-away")
+    folder.rename(moved)
+    body = {"model": "beta", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    try:
+        for stream in (False, True):
+            r = httpx.post(url + "/chat/completions", json={**body, "stream": stream}, headers=headers)
+            assert r.status_code == 409 and "missing" in r.json()["error"]["message"]
+    finally:
+        moved.rename(folder)
+    tampered = folder / "adapter_model.safetensors"
+    original = tampered.read_bytes()
+    engine.unload_all()
+    tampered.write_bytes(original[:-8] + b"\0" * 8)
+    try:
+        r = httpx.post(url + "/chat/completions", json=body, headers=headers)
+        assert r.status_code == 409 and "sha256" in r.json()["error"]["message"]
+    finally:
+        tampered.write_bytes(original)
+    ok = httpx.post(url + "/chat/completions", json={**body, "model": "alpha"}, headers=headers)
+    assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"] is not None
+
+
 def test_an_uploaded_eval_file_is_read_with_the_plans_mapping(topic_csv, tmp_path):
     from assistant.chat import converse
     from assistant.serve.evaluate import from_file

@@ -117,8 +117,8 @@ def chat(ctx: Context, message: str, file: str | None, history: list, state: dic
     message = (message or "").strip()
     if file:
         try:
+            report = inspect_file(file)  # validated where Gradio put it; stored in the data home only if usable
             stored = save_upload(ctx.home.uploads, file)
-            report = inspect_file(stored)
             state["data"] = str(stored)
             history.append({"role": "user", "content": f"📎 {stored.name}"})
             note = f"I read **{report.rows} rows** ({report.format})."

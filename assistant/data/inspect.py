@@ -7,6 +7,8 @@ and which is the output is found from their names, in English and Chinese, and f
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -90,8 +92,20 @@ def _get(row: dict[str, Any], key: str) -> Any:
     return None
 
 
+MISSING = {"nan", "none", "null", "n/a", "na", "<na>", "nil"}
+"""Spellings of a missing value that spreadsheets and pandas write into label columns."""
+LABEL_NAMES = {"label", "labels", "category", "class", "sentiment", "intent", "tag", "topic",
+               "标签", "类别", "分类", "情感", "意图"}
+MIN_ROWS, FEW_ROWS = 2, 20
+
+
 def _text(v: Any) -> str:
-    return "" if v is None else str(v).strip()
+    """A cell as text: missing is empty, nested objects and lists are JSON (not Python's repr), no NUL."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v).replace("\0", "").strip()
 
 
 def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str], str]:
@@ -105,6 +119,9 @@ def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str]
         if str(c).strip().lower() in OUTPUT_NAMES and not any(_text(r.get(c)) for r in rows):
             raise DataError(path, f"the output column `{c}` is empty in every row (empty output): there is nothing "
                                   "to learn. Fill it in, or name the output column differently")
+        if str(c).strip().lower() in INPUT_NAMES and not any(_text(r.get(c)) for r in rows):
+            raise DataError(path, f"the input column `{c}` is empty in every row (empty input): the model would have "
+                                  "nothing to read. Fill it in, or name the input column differently")
 
     def by_name(names: list[str], pool: list[str]) -> str | None:
         lowered = {str(c).strip().lower(): c for c in pool}
@@ -159,21 +176,36 @@ def to_examples(rows: list[dict[str, Any]], report: DataReport) -> list[dict[str
         else:
             key = "messages" if report.format == "messages" else "conversations"
             out.append(_split_conversation(_get(row, key) or []))
+    _blank_missing_labels(out)
     return out
 
 
+def _blank_missing_labels(examples: list[dict[str, Any]]) -> None:
+    """Labels spelled as missing (NaN, None, null, N/A) are no class: such rows get no output, and are marked."""
+    outs = Counter(e["completion"] for e in examples if e["completion"])
+    missing = {o for o in outs if o.strip().lower() in MISSING}
+    real = [o for o in outs if o not in missing]
+    if missing and (not real or (all(len(o) <= 40 for o in real) and len(real) <= max(2, min(50, len(examples) // 4)))):
+        for e in examples:
+            if e["completion"] in missing:
+                e["completion"], e["missing_label"] = "", True
+
+
 def _split_conversation(turns: list[Any]) -> dict[str, Any]:
-    msgs = []
+    msgs, unknown = [], set()
     for t in turns:
         if not isinstance(t, dict):
             continue
-        role = ROLE_MAP.get(str(t.get("role", t.get("from", ""))).lower(), "user")
-        msgs.append({"role": role, "content": _text(t.get("content", t.get("value")))})
+        said = str(t.get("role", t.get("from", ""))).strip()
+        if said.lower() not in ROLE_MAP:
+            unknown.add(said or "(none)")
+        msgs.append({"role": ROLE_MAP.get(said.lower(), "user"), "content": _text(t.get("content", t.get("value")))})
     # Train on the last assistant turn; earlier turns are context.
     last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=-1)
-    if last < 0:
-        return {"prompt": msgs, "completion": ""}
-    return {"prompt": msgs[:last], "completion": msgs[last]["content"]}
+    out = {"prompt": msgs, "completion": ""} if last < 0 else {"prompt": msgs[:last], "completion": msgs[last]["content"]}
+    if unknown:
+        out["unknown_roles"] = unknown
+    return out
 
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -187,10 +219,23 @@ def _prompt_text(e: dict[str, Any]) -> str:
 def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str, Any]], report: DataReport) -> None:
     prompt_text = _prompt_text
 
+    roles = sorted(set().union(*(e.get("unknown_roles", set()) for e in examples)))
     empty_out = [i for i, e in enumerate(examples, start=1) if not e["completion"]]
     empty_in = [i for i, e in enumerate(examples, start=1) if not prompt_text(e)]
+    if roles and len(empty_out) == len(examples):
+        raise DataError(path, f"conversation roles {', '.join(map(repr, roles))} are not known, so no turn is the "
+                              "assistant's; name the roles user and assistant (or human and gpt)")
+    if roles:
+        report.warnings.append(f"conversation roles {', '.join(map(repr, roles))} are not known and were read as the "
+                               "user's turns; rename them to user or assistant if that is wrong")
+    missing = [i for i, e in enumerate(examples, start=1) if e.get("missing_label")]
     if len(empty_out) == len(examples):
-        raise DataError(path, "every row has an empty output; there is nothing to learn")
+        raise DataError(path, "every row has an empty output; there is nothing to learn"
+                        + (" (every label is a missing value such as NaN or None)" if missing else ""))
+    if missing:
+        report.warnings.append(f"{len(missing)} rows have a missing label (NaN, None, null or N/A) and will be skipped "
+                               f"(first: row {missing[0]})")
+        empty_out = [i for i in empty_out if i not in set(missing)]
     if len(empty_in) == len(examples):
         raise DataError(path, "every row has an empty input")
     if empty_out:
@@ -213,4 +258,38 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
         tiny = [label for label, n in outs.items() if n < 5]
         if tiny:
             report.warnings.append(f"tiny classes (fewer than 5 rows): {', '.join(tiny)}")
-    report.rows = len(examples) - len(set(empty_out) | set(empty_in))
+    report.rows = len(examples) - len(set(empty_out) | set(empty_in) | set(missing))
+    _check_outputs(path, outs, report)
+    _check_values(rows, report)
+
+
+def _check_outputs(path: str | Path, outs: Counter, report: DataReport) -> None:
+    """Too few rows, one class, or a label column whose values are nearly all different."""
+    if report.rows < MIN_ROWS:
+        raise DataError(path, f"only {report.rows} usable row: too few to learn from. A fine-tune needs a few dozen "
+                              "examples at least, and hundreds are better")
+    if report.rows < FEW_ROWS:
+        report.warnings.append(f"only {report.rows} usable rows: the adapter will mostly memorise them; a few dozen "
+                               "examples is the least that works, hundreds are better")
+    if len(outs) == 1:
+        report.warnings.append(f"every row has the same output ({next(iter(outs))[:40]!r}): the model would learn to "
+                               "always answer it. Add rows with the other answers (for classification, every class)")
+    named = str(report.output_column or "").strip().lower() in LABEL_NAMES
+    if named and not report.labels and len(outs) > 0.5 * report.rows and report.rows >= FEW_ROWS:
+        report.warnings.append(f"the output column `{report.output_column}` has {len(outs):,} different values in "
+                               f"{report.rows:,} rows: these are not classes. If this is classification, check that "
+                               "column; else name it for what it holds (e.g. `output`)")
+
+
+def _check_values(rows: list[dict[str, Any]], report: DataReport) -> None:
+    """Cells that are nested objects or lists (used as JSON text), and NUL characters (removed)."""
+    used = [*report.input_columns, report.output_column] if report.format == "columns" else {
+        "alpaca": ["instruction", "input", "output"], "prompt_completion": ["prompt", "completion"]}.get(report.format, [])
+    nested = Counter(c for r in rows for c in used if isinstance(_get(r, str(c).lower()) if report.format != "columns"
+                                                                  else r.get(c), (dict, list)))
+    if nested:
+        report.warnings.append("nested objects or lists in " + ", ".join(f"`{c}` ({n} rows)" for c, n in nested.items())
+                               + ": they are given to the model as JSON text; flatten them if that is not what you want")
+    nul = sum(1 for r in rows for v in r.values() if isinstance(v, str) and "\0" in v)
+    if nul:
+        report.warnings.append(f"{nul} values held NUL characters, which were removed")

@@ -10,11 +10,23 @@ import csv
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 TEXT_ENCODINGS = ("utf-8-sig", "gbk")
 SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
+MAX_FIELD_CHARS = 16 * 1024 * 1024
+"""The longest single CSV field read (Python's csv module stops at 128 KiB by default)."""
+MAGIC = {b"PK\x03\x04": "a zip archive (an Excel .xlsx file is one: export the sheet as CSV)",
+         b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
+         b"SQLite format 3": "an SQLite database", b"\xd0\xcf\x11\xe0": "an old Excel/Word file (export it as CSV)",
+         b"\x1f\x8b": "a gzip archive (unpack it first)", b"PAR1": "a Parquet file (name it .parquet)"}
+
+
+def max_data_bytes() -> int:
+    """The largest data file read (TAILOR_MAX_DATA_BYTES, default 1 GiB): it is read into memory whole."""
+    return int(os.environ.get("TAILOR_MAX_DATA_BYTES", str(1024**3)))
 
 
 class DataError(ValueError):
@@ -43,8 +55,12 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(path, f"unsupported file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)}")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise DataError(path, "the file is empty")
+    if size > max_data_bytes():
+        raise DataError(path, f"is {size:,} bytes, over the {max_data_bytes():,}-byte limit for a data file; "
+                              "split it, or sample the rows you need")
     if suffix == ".parquet":
         rows = _read_parquet(path)
     else:
@@ -64,6 +80,7 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
 
 def _decode(path: Path) -> str:
     data = path.read_bytes()
+    _refuse_binary(path, data)
     for enc in TEXT_ENCODINGS:
         try:
             return data.decode(enc)
@@ -79,37 +96,90 @@ def _decode(path: Path) -> str:
     raise DataError(path, "not valid text in UTF-8 or GBK; save it as UTF-8", line)
 
 
+def _refuse_binary(path: Path, data: bytes) -> None:
+    """A binary file is called what it is, instead of being decoded as GBK noise and found to have no rows."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(path, "is saved as UTF-16 text; save it as UTF-8 (in Excel: CSV UTF-8)")
+    kind = next((what for magic, what in MAGIC.items() if data.startswith(magic)), None)
+    if kind is not None:
+        raise DataError(path, f"this is {kind}, not a text table; Tailor reads CSV, TSV, JSON, JSONL and Parquet")
+    head = data[:65536]
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+    if head and control > 0.05 * len(head):
+        raise DataError(path, "this is a binary file, not text; Tailor reads CSV, TSV, JSON, JSONL and Parquet")
+    if b"\0" in data:
+        at = data.index(b"\0")
+        raise DataError(path, "contains a NUL byte, which text files do not; the file is damaged or not plain text "
+                              "(save it again as UTF-8)", data[:at].count(b"\n") + 1)
+
+
 def _read_delimited(path: Path, text: str, delimiter: str | None) -> list[dict[str, Any]]:
     if delimiter is None:
         try:
             delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
+    csv.field_size_limit(MAX_FIELD_CHARS)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = text.splitlines()
     try:
         header = next(reader)
     except StopIteration:
         raise DataError(path, "no header row") from None
+    except csv.Error as e:
+        raise DataError(path, f"the header row cannot be read ({e})", 1) from None
     header = [h.strip() for h in header]
     if not any(header):
         raise DataError(path, "the header row is empty", 1)
     dupes = {h for h in header if header.count(h) > 1 and h}
     if dupes:
         raise DataError(path, f"duplicate column names in the header: {', '.join(sorted(dupes))}", 1)
-    rows = []
-    for values in reader:
-        line = reader.line_num
+    rows, end = [], reader.line_num
+    while True:
+        start = end + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise DataError(path, _csv_problem(str(e), lines, start, reader.line_num), start) from None
+        end = reader.line_num
         if not any(v.strip() for v in values):
             continue
+        swallowed = _rows_inside(lines, start, end, delimiter, len(header))
+        if swallowed >= 2:
+            raise DataError(path, f"a quote opened on this line is not closed until line {end}, so {swallowed} rows "
+                                  "in between were read as part of one field; close the quote on this line", start)
         if len(values) != len(header):
-            raise DataError(
-                path,
-                f"has {len(values)} fields but the header has {len(header)}; "
-                "quote fields that contain the delimiter",
-                line,
-            )
+            if end > start and _opens_quote(lines, start):
+                raise DataError(path, f"a quote opened on this line is not closed, so the field runs on to line {end}; "
+                                      "close the quote or double it (\"\") inside a quoted field", start)
+            raise DataError(path, f"has {len(values)} fields but the header has {len(header)}; quote fields that "
+                                  "contain the delimiter", start)
         rows.append(dict(zip(header, values)))
     return rows
+
+
+def _rows_inside(lines: list[str], start: int, end: int, delimiter: str, width: int) -> int:
+    """How many of the lines inside one multi-line record look like complete rows of their own: the sign of a
+    quote left open (a quoted field with line breaks holds prose, not rows)."""
+    if end - start < 2 or not _opens_quote(lines, start):
+        return 0
+    inner = lines[start:end - 1]
+    return sum(1 for ln in inner if '"' not in ln and len(ln.split(delimiter)) == width)
+
+
+def _opens_quote(lines: list[str], line: int) -> bool:
+    """Whether the physical line leaves a quote open (an odd number of double quotes)."""
+    return 0 < line <= len(lines) and lines[line - 1].count('"') % 2 == 1
+
+
+def _csv_problem(error: str, lines: list[str], start: int, end: int) -> str:
+    if "field larger than field limit" in error:
+        return f"a field is longer than {MAX_FIELD_CHARS:,} characters; is a quote left open before it?"
+    if _opens_quote(lines, start):
+        return f"a quote opened on this line is never closed (the file ends inside it, line {end})"
+    return f"cannot be read as CSV ({error})"
 
 
 def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
@@ -121,6 +191,8 @@ def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(path, f"not valid JSON ({e.msg} at column {e.colno}); each line must be one object", i) from None
+        except RecursionError:
+            raise DataError(path, _TOO_DEEP, i) from None
         if not isinstance(obj, dict):
             raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", i)
         rows.append(obj)
@@ -130,6 +202,8 @@ def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
 def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
     try:
         obj = json.loads(text)
+    except RecursionError:
+        raise DataError(path, _TOO_DEEP) from None
     except json.JSONDecodeError as e:
         # A .json file that is really JSON Lines is common; accept it.
         if e.msg == "Extra data":
@@ -146,6 +220,9 @@ def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
         if not isinstance(row, dict):
             raise DataError(path, f"item {i} is a {type(row).__name__}, expected an object")
     return obj
+
+
+_TOO_DEEP = "nested too deeply to be a table of examples (hundreds of levels of brackets); is this the right file?"
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:
