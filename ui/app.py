@@ -975,6 +975,14 @@ def make_context(home: Home, base_model: str | None = None) -> Context:
     return Context(home, registry, engine, gpu_name, gpu_gb, login_active=settings.login_set)
 
 
+def max_upload_bytes() -> int:
+    """The largest upload the page accepts: the larger of the data file and adapter import limits."""
+    from assistant.data.load import max_data_bytes
+    from assistant.registry.imports import max_import_bytes
+
+    return max(max_data_bytes(), max_import_bytes())
+
+
 def login_checker(home: Home):
     """Gradio's auth callable: the login in the settings, its password checked against the stored hash."""
     from assistant.security import verify_password
@@ -1006,7 +1014,7 @@ def build_server(ctx: Context, api_only: bool = False, allow_anonymous: bool = F
         h = ctx.home
         private = [h.settings_path, h.db_path, h.adapters, h.models, h.uploads, h.jobs, h.root / "exports"]
         app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, theme=theme(),
-                                  blocked_paths=[str(p) for p in private],
+                                  blocked_paths=[str(p) for p in private], max_file_size=max_upload_bytes(),
                                   auth=login_checker(h) if ctx.login_active else None, auth_message="Tailor: sign in")
     return app
 

@@ -32,8 +32,8 @@ def died(reg: Registry, job_id: int) -> bool:
     return job["status"] == "running" and bool(job["pid"]) and not jobs.is_worker_alive(job["pid"])
 
 
-@pytest.mark.parametrize("phase", PHASES)
-def test_a_kill_at_any_phase_ends_in_exactly_one_registered_version(phase, topic_csv, tiny_model, monkeypatch):
+@pytest.mark.parametrize("phase, recover", [*((p, "reconcile") for p in PHASES), ("rename_insert", "check --repair")])
+def test_a_kill_at_any_phase_ends_in_exactly_one_registered_version(phase, recover, topic_csv, tiny_model, monkeypatch):
     home = Home.resolve()
     reg = Registry(home)
     plan = make_plan(topic_csv, tiny_model, epochs=2, save_steps=3)
@@ -43,7 +43,10 @@ def test_a_kill_at_any_phase_ends_in_exactly_one_registered_version(phase, topic
     wait_for(lambda: died(reg, job_id), timeout=180)
     assert reg.adapters() == []
 
-    jobs.reconcile(reg)  # what the app's start-up, `tailor jobs` and `tailor train` do
+    if recover == "check --repair":  # the orphan folder is found by its weights and gets the job's lineage
+        assert any("registered as" in line for line in check(reg, repair=True))
+    else:
+        jobs.reconcile(reg)  # what the app's start-up, `tailor jobs` and `tailor train` do
     if reg.job(job_id)["status"] == "failed":
         jobs.resume(reg, job_id)
         wait_for(lambda: reg.job(job_id)["status"] not in ("queued", "running"), timeout=240)
@@ -124,3 +127,29 @@ def test_a_full_disk_is_one_clear_line_and_nothing_is_left(tiny_model, tmp_path,
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "the disk is full" in err and "Traceback" not in err
     assert reg.count_adapters() == 0 and sorted(reg.home.root.rglob("*")) == before
+
+
+def test_a_resume_that_trains_no_step_keeps_the_logged_loss():
+    from types import SimpleNamespace
+
+    from assistant.train.worker import train_loss
+
+    history = [{"loss": 2.0, "step": 1}, {"eval_loss": 1.9}, {"loss": 1.0, "step": 2}]
+    assert train_loss(SimpleNamespace(training_loss=0.0), history) == 1.5
+    assert train_loss(SimpleNamespace(training_loss=0.7), history) == 0.7
+
+
+def test_a_failing_database_is_one_line(monkeypatch, capsys):
+    import sqlite3
+
+    from assistant.cli import main
+
+    Registry(Home.resolve())
+
+    def broken(*a, **k):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Registry, "search", broken)
+    assert main(["adapters", "list"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "registry database cannot be used (disk I/O error)" in err
