@@ -29,7 +29,7 @@ from assistant.models.resolve import detect_gpu
 from assistant.plan import Plan, PlanError
 from assistant.registry import Registry
 from assistant.registry.store import export_zip
-from assistant.security import is_loopback
+from assistant.security import bind_refusal, hash_password, is_loopback, settings_refusal, verify_password
 from assistant.serve.engine import Engine, EngineError, GenerationSettings
 from assistant.train import jobs
 
@@ -883,6 +883,7 @@ def _compare_tab(ctx: Context) -> None:
 
 
 SECRETS = ("API key", "endpoint key", "login")
+MIN_PASSWORD = 8
 
 
 def save_settings(ctx: Context, default_base_model: str, api_key: str, backend: str, llm_url: str, llm_model: str,
@@ -893,8 +894,6 @@ def save_settings(ctx: Context, default_base_model: str, api_key: str, backend: 
     Secrets are never shown, so an empty secret box keeps the stored one; `clear` names those to remove.
     Only a client with authority may save (`assistant.security.settings_refusal`)."""
     import dataclasses
-
-    from assistant.security import hash_password, settings_refusal
 
     if (why := settings_refusal(ctx.login_active, username, client_host)) is not None:
         return f"⚠️ Not saved: {why}."
@@ -911,6 +910,8 @@ def save_settings(ctx: Context, default_base_model: str, api_key: str, backend: 
         login_username = ""
     if bool(login_username) != bool(new_hash):
         return "⚠️ A login needs both a username and a password (or neither)."
+    if login_password and len(login_password) < MIN_PASSWORD:
+        return f"⚠️ A login password needs at least {MIN_PASSWORD} characters."
     new = dataclasses.replace(
         old, default_base_model=(default_base_model or "").strip() or old.default_base_model,
         api_key="" if "API key" in clear else ((api_key or "").strip() or old.api_key),
@@ -985,8 +986,6 @@ def max_upload_bytes() -> int:
 
 def login_checker(home: Home):
     """Gradio's auth callable: the login in the settings, its password checked against the stored hash."""
-    from assistant.security import verify_password
-
     def check(username: str, password: str) -> bool:
         s = home.load_settings()
         return bool(s.login_set) and secrets.compare_digest(username.encode(), s.login_username.encode()) \
@@ -1008,6 +1007,7 @@ def build_server(ctx: Context, api_only: bool = False, allow_anonymous: bool = F
     @app.get("/openapi.json", include_in_schema=False)  # Gradio's own schema page, mounted below, stays shut too
     def no_schema():
         raise HTTPException(404)
+
     app.include_router(openai_router(ctx.engine, lambda: ctx.home.load_settings().api_key,
                                      allow_anonymous=allow_anonymous))
     if not api_only:
@@ -1024,14 +1024,12 @@ def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str
     """Start the engine in the background and serve the app and the API on one port."""
     import uvicorn
 
-    from assistant.security import bind_refusal
-
     settings = home.load_settings()
     # A login (web app) or an API key (API only) is what stands between the network and the data.
     guarded, guard = (bool(settings.api_key), "an API key") if api_only else (settings.login_set, "a login")
     if (why := bind_refusal(host, guarded, allow_anonymous, guard)) is not None:
         raise ServeRefused(why)
-    if allow_anonymous and not is_loopback(host):
+    if allow_anonymous and not guarded and not is_loopback(host):
         print(f"Tailor: WARNING: listening on {host} with no login (--allow-anonymous): anyone who can reach "
               "it can use and change everything but the settings", flush=True)
     print(f"Tailor: data home {home.root}", flush=True)

@@ -184,3 +184,23 @@ def test_the_settings_page_shows_whether_secrets_are_set_never_their_values(tmp_
     s = Settings(api_key="sk-abc", llm_key="")
     line = secrets_line(s)
     assert "sk-abc" not in line and "API key: **set**" in line and "endpoint key: **not set**" in line
+
+
+def test_saving_keeps_empty_secrets_clears_ticked_ones_and_checks_the_login(tmp_path):
+    from assistant.serve.engine import Engine
+    from ui.app import Context, save_settings
+
+    home = Home.resolve()
+    reg = Registry(home)
+    home.save_settings(Settings(api_key="k-old", llm_key="e-old"))
+    ctx = Context(home, reg, Engine(reg, "unused"), "", 0.0)
+    local = {"client_host": "127.0.0.1"}
+    assert "Not saved" in save_settings(ctx, "", "k-new", "rules", "", "", "", "", "", client_host="198.51.100.4")
+    assert home.load_settings().api_key == "k-old"
+    assert "at least 8" in save_settings(ctx, "", "", "rules", "", "", "", "ann", "short", **local)
+    assert "Saved." in save_settings(ctx, "", "", "rules", "", "", "", "ann", "long enough", **local)
+    s = home.load_settings()
+    assert (s.api_key, s.llm_key) == ("k-old", "e-old") and verify_password("long enough", s.login_password_hash)
+    assert "Saved." in save_settings(ctx, "", "", "rules", "", "", "", "ann", "", ["API key", "login"], **local)
+    s = home.load_settings()
+    assert (s.api_key, s.llm_key, s.login_set) == ("", "e-old", False)
