@@ -1,6 +1,6 @@
-"""The `tailor` command: a thin layer over the library. One function per command, one table of commands.
+"""The `tailor` command's library commands: a thin layer over the library. One function per command.
 
-    tailor serve [--host 127.0.0.1] [--port 7860]        the web app
+    tailor serve [--host 127.0.0.1] [--port 7860]        the web app (added by ui/cli.py, the installed entry point)
     tailor plan --json [--data FILE] [--gpu-memory GB] MESSAGE...
     tailor train PLAN.json [--no-wait]                    queue a plan and follow it to its adapter
     tailor jobs list | show ID | cancel ID | resume ID
@@ -16,16 +16,16 @@ import json
 import sqlite3
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .config import Home, SettingsError
-from .errors import environment_error
+from .config import Home
+from .errors import TailorError, environment_error
 
 
 def cmd_plan(args) -> int:
     from .chat import converse
     from .chat.llm import understander_for
-    from .data import DataError
     from .models.resolve import detect_gpu
 
     home = Home.resolve(args.home)
@@ -33,13 +33,9 @@ def cmd_plan(args) -> int:
         gpu_name, gpu_gb = ("GPU" if args.gpu_memory > 0 else ""), args.gpu_memory
     else:
         gpu_name, gpu_gb = detect_gpu()
-    try:
-        settings = home.load_settings()
-        turn = converse(args.message, args.data, gpu_gb, gpu_name, settings.default_base_model,
-                        home_models=home.models, understander=understander_for(settings))
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    settings = home.load_settings()
+    turn = converse(args.message, args.data, gpu_gb, gpu_name, settings.default_base_model,
+                    home_models=home.models, understander=understander_for(settings))
     if args.json:
         print(json.dumps(turn.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -100,35 +96,27 @@ def cmd_jobs(args) -> int:
 
     registry = Registry(Home.resolve(args.home))
     jobs.reconcile(registry)
-    try:
-        if args.action == "list":
-            for j in registry.jobs():
-                print(f"{j['id']:>4}  {j['status']:<10} step {j['step']}/{j['total_steps'] or '?'}  {j['created']}"
-                      + (f"  {j['error']}" if j["error"] else ""))
-        elif args.action == "show":
-            print(json.dumps({**registry.job(args.id), "log": registry.logs(args.id),
-                              "metrics": registry.metrics(args.id)[-5:]}, indent=2))
-        elif args.action == "cancel":
-            print(jobs.cancel(registry, args.id))
-        elif args.action == "resume":
-            jobs.resume(registry, args.id)
-            print(f"job {args.id} resumed")
-    except jobs.JobError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.action != "list" and registry.job(args.id) is None:
+        raise jobs.JobError(f"no job {args.id} (`tailor jobs list` shows them)")
+    if args.action == "list":
+        for j in registry.jobs():
+            print(f"{j['id']:>4}  {j['status']:<10} step {j['step']}/{j['total_steps'] or '?'}  {j['created']}"
+                  + (f"  {j['error']}" if j["error"] else ""))
+    elif args.action == "show":
+        print(json.dumps({**registry.job(args.id), "log": registry.logs(args.id),
+                          "metrics": registry.metrics(args.id)[-5:]}, indent=2))
+    elif args.action == "cancel":
+        print(jobs.cancel(registry, args.id))
+    elif args.action == "resume":
+        jobs.resume(registry, args.id)
+        print(f"job {args.id} resumed")
     return 0
 
 
 def cmd_adapters(args) -> int:
     from .registry import Registry
-    from .registry.manage import RegistryError
 
-    registry = Registry(Home.resolve(args.home))
-    try:
-        return ADAPTER_ACTIONS[args.action](registry, args)
-    except RegistryError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return ADAPTER_ACTIONS[args.action](Registry(Home.resolve(args.home)), args)
 
 
 def _need(args, n: int, usage: str) -> list[str]:
@@ -170,8 +158,7 @@ def _adapters_show(registry, args) -> int:
 
 
 def _adapters_export(registry, args) -> int:
-    from .registry.manage import export_merged
-    from .registry.store import export_zip
+    from .registry.store import export_merged, export_zip
 
     rec = _one(registry, _need(args, 1, "NAME [--merged] [--out FILE]")[0])
     out = Path(args.out) if args.out else None
@@ -266,31 +253,14 @@ ADAPTER_ACTIONS = {
 }
 
 
-def cmd_serve(args) -> int:
-    from ui.app import ServeRefused, serve
-
-    try:
-        serve(Home.resolve(args.home), host=args.host, port=args.port, base_model=args.base_model,
-              api_only=args.api_only, allow_anonymous=args.allow_anonymous)
-    except ServeRefused as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra: Iterable[Callable] = ()) -> argparse.ArgumentParser:
+    """The parser of the library's commands; each of `extra` adds more (`extra(subparsers)`), such as `serve`,
+    which the web app adds from above (ui/cli.py), so this module never imports the web app."""
     ap = argparse.ArgumentParser(prog="tailor", description="Describe a task, attach data, get a fine-tuned adapter.")
     ap.add_argument("--home", help="data home (default: $TAILOR_HOME, else the working directory)")
     sub = ap.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("serve", help="start the web app")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--base-model", help="base model served for comparison (default: the settings' default)")
-    p.add_argument("--api-only", action="store_true", help="serve only the OpenAI-compatible API under /v1")
-    p.add_argument("--allow-anonymous", action="store_true",
-                   help="listen on a network address without a login (refused otherwise)")
-    p.set_defaults(func=cmd_serve)
+    for add in extra:
+        add(sub)
 
     p = sub.add_parser("plan", help="turn a conversation (and a data file) into a plan")
     p.add_argument("message", nargs="+", help="user turns, in order")
@@ -329,14 +299,17 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, extra: Iterable[Callable] = ()) -> int:
+    args = build_parser(extra).parse_args(argv)
     if args.command == "jobs" and args.action != "list" and args.id is None:
         print(f"error: `tailor jobs {args.action}` needs a job id", file=sys.stderr)
         return 2
     try:
         return args.func(args)
-    except (SettingsError, OSError, sqlite3.DatabaseError) as e:
+    except TailorError as e:  # what the user can fix: bad data, an invalid plan, an unknown adapter, ...
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.DatabaseError) as e:
         print(f"error: {environment_error(e)}", file=sys.stderr)
         return 1
 

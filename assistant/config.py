@@ -11,8 +11,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .errors import TailorError
 
-class SettingsError(ValueError):
+
+class SettingsError(TailorError, ValueError):
     """settings.json cannot be used; the message names the file and what to do."""
 
 
@@ -51,6 +53,45 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Environment:
+    """Every environment variable of Tailor's own, each documented once. `environment()` reads them afresh,
+    so a change (or a test's monkeypatch) takes effect at the next use. Other programs' variables are honoured
+    where they are used: HF_HUB_OFFLINE, HF_HOME / HF_HUB_CACHE, CUDA_VISIBLE_DEVICES, and RANK / WORLD_SIZE
+    set by `accelerate launch`; TAILOR_FAULT exists for the recovery tests (assistant/faults.py)."""
+
+    home: str | None
+    """TAILOR_HOME: the data home (default: the working directory)."""
+    cache: Path
+    """TAILOR_CACHE: per-user cache of tokenizers read from GGUF files (default ~/.cache/tailor)."""
+    gpu_memory_gb: float | None
+    """TAILOR_GPU_MEMORY (with TAILOR_GPU_NAME): the GPU to plan for instead of the detected one."""
+    gpu_name: str
+    serve_device: str
+    """TAILOR_SERVE_DEVICE: `cuda` serves from the GPU; anything else (default `cpu`) from the CPU."""
+    cpu_pack: bool
+    """TAILOR_CPU_PACK: `0` turns off the engine's oneDNN-prepacked weights on a CPU (default on)."""
+    train_processes: int | None
+    """TAILOR_TRAIN_PROCESSES: processes per training job (default: one per visible GPU)."""
+    max_import_bytes: int
+    """TAILOR_MAX_IMPORT_BYTES: the ceiling on one adapter import, whatever the base (default 4 GiB)."""
+    max_data_bytes: int
+    """TAILOR_MAX_DATA_BYTES: the largest data file read; it is read into memory whole (default 1 GiB)."""
+
+
+def environment() -> Environment:
+    e = os.environ
+    return Environment(
+        home=e.get("TAILOR_HOME") or None,
+        cache=Path(e.get("TAILOR_CACHE") or Path.home() / ".cache" / "tailor"),
+        gpu_memory_gb=float(e["TAILOR_GPU_MEMORY"]) if e.get("TAILOR_GPU_MEMORY") else None,
+        gpu_name=e.get("TAILOR_GPU_NAME", "GPU"), serve_device=e.get("TAILOR_SERVE_DEVICE", "cpu").lower(),
+        cpu_pack=e.get("TAILOR_CPU_PACK", "1") == "1",
+        train_processes=int(e["TAILOR_TRAIN_PROCESSES"]) if e.get("TAILOR_TRAIN_PROCESSES") else None,
+        max_import_bytes=int(e.get("TAILOR_MAX_IMPORT_BYTES", str(4 * 1024**3))),
+        max_data_bytes=int(e.get("TAILOR_MAX_DATA_BYTES", str(1024**3))))
+
+
+@dataclass(frozen=True)
 class Home:
     """The data home and the paths inside it."""
 
@@ -58,7 +99,7 @@ class Home:
 
     @classmethod
     def resolve(cls, home: str | os.PathLike | None = None) -> Home:
-        root = Path(home or os.environ.get("TAILOR_HOME") or os.getcwd()).expanduser().resolve()
+        root = Path(home or environment().home or os.getcwd()).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
         return cls(root)
 

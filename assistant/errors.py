@@ -1,9 +1,18 @@
-"""Errors from around Tailor — the disk, the database, the settings file — said in one line each."""
+"""Tailor's one user-facing error base, and errors from around Tailor (disk, database) said in one line.
+
+Every error a user can cause or fix — bad data, an invalid plan, an unknown adapter, a refused import, a
+job in the wrong state — is a `TailorError` whose message says what was wrong, where, and what to do. The
+CLI prints it as one `error:` line (exit 2); the web app shows it as one line. Nothing else needs catching.
+"""
 
 from __future__ import annotations
 
 import errno
 import sqlite3
+
+
+class TailorError(Exception):
+    """Something the user can fix; the message says what, where and what to do (one line)."""
 
 
 def environment_error(e: BaseException) -> str:

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import TailorError
+
 SCHEMA_VERSION = 1
 
 TASK_TYPES = (
@@ -41,12 +43,12 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 
-class PlanError(ValueError):
+class PlanError(TailorError, ValueError):
     """A plan (or its JSON) is invalid. `problems` lists every problem, each naming its field."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__("invalid plan:\n  - " + "\n  - ".join(problems))
+        super().__init__("invalid plan: " + "; ".join(problems))
 
 
 @dataclass

@@ -34,7 +34,7 @@ def start(home: Path) -> tuple[float, float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "--home", str(home), "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "--home", str(home), "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, "TAILOR_HOME": str(home)})
     try:
         while True:

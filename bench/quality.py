@@ -19,11 +19,11 @@ from pathlib import Path
 
 from assistant.chat import converse
 from assistant.config import Home
+from assistant.evaluate.run import evaluate as run_eval
+from assistant.evaluate.run import held_out
 from assistant.models.resolve import ensure_embedded
 from assistant.registry import Registry
 from assistant.serve.engine import Engine, GenerationSettings
-from assistant.serve.evaluate import evaluate as run_eval
-from assistant.serve.evaluate import held_out
 from assistant.train import jobs
 
 TOPICS = {

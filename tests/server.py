@@ -26,7 +26,7 @@ def running_app(home: Path, base_model: Path, timeout: float = 120, settings: di
     (home / "settings.json").write_text(json.dumps({"default_base_model": str(base_model), **(settings or {})}))
     port = free_port()
     log = open(home / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "--home", str(home), "serve", "--port", str(port), *args],
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "--home", str(home), "serve", "--port", str(port), *args],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TAILOR_HOME": str(home)})
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -13,15 +13,8 @@ import pytest
 from assistant.cli import main
 from assistant.config import Home
 from assistant.registry import Registry
-from assistant.registry.manage import (
-    RegistryError,
-    check,
-    delete_adapter,
-    export_merged,
-    import_adapter,
-    rename_adapter,
-)
-from assistant.registry.store import WEIGHTS, adapter_dir, export_zip, store_adapter
+from assistant.registry.manage import RegistryError, check, delete_adapter, import_adapter, rename_adapter
+from assistant.registry.store import WEIGHTS, adapter_dir, export_merged, export_zip, store_adapter
 from helpers import peft_adapter, zip_of
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -15,7 +15,9 @@ from assistant.config import Home
 from assistant.registry import Registry
 from assistant.registry.store import store_adapter
 from server import running_app
-from ui.app import adapter_card, adapter_page, disagreement_rows, friendly
+from ui.compare_tab import disagreement_rows
+from ui.errors import friendly
+from ui.registry_tab import adapter_card, adapter_page
 
 
 def test_unexpected_errors_become_one_readable_line_and_expected_ones_pass_through(capsys):

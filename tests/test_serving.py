@@ -13,11 +13,11 @@ import pytest
 from test_adapters import register
 
 from assistant.config import Home, Settings
+from assistant.evaluate import metrics as M
+from assistant.evaluate.arena import battle, standings, vote
+from assistant.evaluate.run import disagreements, evaluate
 from assistant.registry import Registry
-from assistant.serve import metrics as M
-from assistant.serve.arena import battle, standings, vote
 from assistant.serve.engine import Engine, EngineError, GenerationSettings
-from assistant.serve.evaluate import disagreements, evaluate
 
 SETTINGS = GenerationSettings(max_new_tokens=10)
 
@@ -59,7 +59,7 @@ def test_cpu_packed_linears_compute_what_the_model_computes(served, tiny_model):
 def test_per_row_lora_computes_exactly_what_peft_mixed_batches_compute(served):
     import torch
 
-    from assistant.serve.engine import _per_row_lora
+    from assistant.serve.kernels import per_row_lora
 
     _, engine = served
     engine.side_by_side("warm", ["alpha", "beta"], SETTINGS)  # load both adapters
@@ -67,7 +67,7 @@ def test_per_row_lora_computes_exactly_what_peft_mixed_batches_compute(served):
     batch = engine.tokenizer(["one two", "three four five", "six", "seven eight"], return_tensors="pt", padding=True)
     with torch.inference_mode():
         theirs = engine.model(**batch, adapter_names=names).logits
-        with _per_row_lora(engine.model, names):
+        with per_row_lora(engine.model, names):
             ours = engine.model(**batch).logits
         after = engine.model(**batch, adapter_names=names).logits  # the layers' own forward is back
     assert torch.allclose(ours, theirs, atol=1e-5) and torch.equal(after, theirs)
@@ -198,7 +198,8 @@ def test_arena_hides_names_until_the_vote_and_feeds_the_leaderboard(served):
 def api(served):
     import uvicorn
 
-    from ui.app import Context, build_server
+    from ui.app import build_server
+    from ui.context import Context
 
     reg, engine = served
     reg.home.save_settings(Settings(api_key="sk-tailor-test"))
@@ -305,7 +306,7 @@ def test_openai_api_refuses_a_broken_adapter_with_409_and_keeps_serving(api):
 
 def test_an_uploaded_eval_file_is_read_with_the_plans_mapping(topic_csv, tmp_path):
     from assistant.chat import converse
-    from assistant.serve.evaluate import from_file
+    from assistant.evaluate.run import from_file
 
     plan = converse(["classify these by topic"], str(topic_csv), 0).plan
     same = tmp_path / "same.csv"

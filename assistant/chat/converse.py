@@ -370,7 +370,7 @@ def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_mo
 
     Padded batches spend the GPU on padding (a batch is as long as its longest row; with a median of 245 and a
     longest of 1,024 tokens, most of it is padding), and small batches of short rows leave its matmuls half idle.
-    Packed rows keep each example to itself (see recipe.trainer_class)."""
+    Packed rows keep each example to itself (see train/lean_trainer.py)."""
     t, ts, lo = plan.training, plan.data.tokens, plan.lora
     lengths, _ = _token_lengths(plan, report, home_models)
     if not lengths:

@@ -10,9 +10,11 @@ import csv
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from ..config import environment
+from ..errors import TailorError
 
 TEXT_ENCODINGS = ("utf-8-sig", "gbk")
 SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
@@ -26,10 +28,10 @@ MAGIC = {b"PK\x03\x04": "a zip archive (an Excel .xlsx file is one: export the s
 
 def max_data_bytes() -> int:
     """The largest data file read (TAILOR_MAX_DATA_BYTES, default 1 GiB): it is read into memory whole."""
-    return int(os.environ.get("TAILOR_MAX_DATA_BYTES", str(1024**3)))
+    return environment().max_data_bytes
 
 
-class DataError(ValueError):
+class DataError(TailorError, ValueError):
     """The data file cannot be used. The message names the file and, where it can, the line or row."""
 
     def __init__(self, path: str | Path, message: str, line: int | None = None):

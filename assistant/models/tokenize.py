@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..config import environment
 from .catalog import CatalogModel, find
+
+# A base model without a chat template gets this one (ChatML), saved with the adapter.
+DEFAULT_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
 
 # The chat template families of the catalog, used to show examples when the model's files are not here.
 FAMILY_TEMPLATES = {
@@ -50,7 +57,7 @@ FAMILY_TEMPLATES = {
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("TAILOR_CACHE") or Path.home() / ".cache" / "tailor")
+    return environment().cache
 
 
 @dataclass
@@ -93,8 +100,6 @@ def model_text(source: str, home_models: Path | None = None, extract_embedded: b
         return ModelText(name, FAMILY_TEMPLATES.get(family, FAMILY_TEMPLATES["chatml"]), None, True)
     tok, template = _load_folder(str(folder))
     if template is None:
-        from ..train.recipe import DEFAULT_CHAT_TEMPLATE
-
         template = DEFAULT_CHAT_TEMPLATE
     return ModelText(name, template, tok, False)
 

@@ -20,7 +20,8 @@ import sqlite_utils
 from ..config import Home
 from ..faults import fault_point
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "registry.db.sql"
+SCHEMA_FILE = Path(__file__).with_name("schema.sql")
+"""The schema, shipped in the package: a link to the checkout's top-level registry.db.sql, its one source."""
 SCHEMA_VERSION = 2
 
 

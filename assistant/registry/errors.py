@@ -1,5 +1,7 @@
 """The registry's user-facing error."""
 
+from ..errors import TailorError
 
-class RegistryError(Exception):
+
+class RegistryError(TailorError):
     """A registry operation was refused; the message says why and what to do."""

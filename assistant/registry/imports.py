@@ -21,7 +21,6 @@ import contextlib
 import errno
 import json
 import math
-import os
 import re
 import shutil
 import stat
@@ -32,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ..config import environment
 from ..data.load import sha256_file
 from .db import Registry
 from .errors import RegistryError
@@ -51,7 +51,7 @@ LORA_KEY = re.compile(r"(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.[^.]+)?\.w
 
 def max_import_bytes() -> int:
     """An absolute ceiling on one import, whatever the base (TAILOR_MAX_IMPORT_BYTES, default 4 GiB)."""
-    return int(os.environ.get("TAILOR_MAX_IMPORT_BYTES", str(4 * 1024**3)))
+    return environment().max_import_bytes
 
 
 # -- reading a zip or a folder through one interface -------------------------------------------------------

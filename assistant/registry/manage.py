@@ -1,4 +1,4 @@
-"""Registry operations on adapters and their folders: delete, rename, check/repair, merge.
+"""Registry operations on adapters and their folders: delete, rename, check/repair.
 
 Import (validated before anything is stored) lives in `imports.py` and is re-exported here.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import zipfile
 from pathlib import Path
 
 from ..data.load import sha256_file
@@ -18,7 +17,7 @@ from .errors import RegistryError
 from .imports import clean_name, import_adapter
 from .store import WEIGHTS, adapter_dir
 
-__all__ = ["RegistryError", "check", "delete_adapter", "export_merged", "import_adapter", "rename_adapter"]
+__all__ = ["RegistryError", "check", "delete_adapter", "import_adapter", "rename_adapter"]
 
 
 # -- delete and rename -------------------------------------------------------------------------------------
@@ -170,35 +169,3 @@ def _read_plan(folder: Path) -> dict:
     except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-# -- merged download ----------------------------------------------------------------------------------------
-def export_merged(registry: Registry, record: dict, dest: Path | None = None, log=print) -> Path:
-    """Base + adapter merged into one full model (safetensors + tokenizer), zipped. Returns the zip's path."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ..models.resolve import resolve_source
-
-    folder = adapter_dir(registry, record)
-    base_path = resolve_source(record["base_source"], registry.home.models, log)
-    dest = dest or registry.home.root / "exports" / f"{record['name']}-v{record['version']}-merged.zip"
-    work = dest.with_name(dest.stem + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    log(f"merging {record['name']}:{record['version']} into {record['base_model']}...")
-    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
-    merged = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
-    merged.save_pretrained(work, safe_serialization=True)
-    AutoTokenizer.from_pretrained(base_path).save_pretrained(work)
-    for extra in ("README.md", "plan.json"):
-        if (folder / extra).exists():
-            shutil.copy2(folder / extra, work / extra)
-    tmp = dest.with_suffix(".zip.partial")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for f in sorted(work.iterdir()):
-            z.write(f, arcname=f"{record['name']}-v{record['version']}-merged/{f.name}")
-    tmp.replace(dest)
-    shutil.rmtree(work, ignore_errors=True)
-    return dest

@@ -154,3 +154,34 @@ def export_zip(registry: Registry, record: dict, dest: Path | None = None) -> Pa
                 z.write(f, arcname=f.name)
     tmp.replace(dest)
     return dest
+
+
+def export_merged(registry: Registry, record: dict, dest: Path | None = None, log=print) -> Path:
+    """Base + adapter merged into one full model (safetensors + tokenizer), zipped. Returns the zip's path."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..models.resolve import resolve_source
+
+    folder = adapter_dir(registry, record)
+    base_path = resolve_source(record["base_source"], registry.home.models, log)
+    dest = dest or registry.home.root / "exports" / f"{record['name']}-v{record['version']}-merged.zip"
+    work = dest.with_name(dest.stem + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    log(f"merging {record['name']}:{record['version']} into {record['base_model']}...")
+    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    merged = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
+    merged.save_pretrained(work, safe_serialization=True)
+    AutoTokenizer.from_pretrained(base_path).save_pretrained(work)
+    for extra in ("README.md", "plan.json"):
+        if (folder / extra).exists():
+            shutil.copy2(folder / extra, work / extra)
+    tmp = dest.with_suffix(".zip.partial")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(work.iterdir()):
+            z.write(f, arcname=f"{record['name']}-v{record['version']}-merged/{f.name}")
+    tmp.replace(dest)
+    shutil.rmtree(work, ignore_errors=True)
+    return dest

@@ -8,6 +8,7 @@ Request handlers never touch the model: they submit work to the engine's queue a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -17,15 +18,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import environment
 from ..data.load import sha256_file
+from ..errors import TailorError
 from ..models.resolve import resolve_source
 from ..registry.db import Registry
 from ..registry.store import WEIGHTS, adapter_dir
+from .kernels import BASE, fusable, pack_linear_for_cpu, per_row_lora
 
-BASE = "__base__"
 
-
-class EngineError(RuntimeError):
+class EngineError(TailorError, RuntimeError):
     """A request the engine refuses; the message says why."""
 
 
@@ -65,39 +67,6 @@ class GenerationSettings:
     extra: dict = field(default_factory=dict)
 
 
-def _pack_linear_for_cpu(model) -> int:
-    """Give every fp32 nn.Linear a oneDNN-prepacked copy of its weight and a forward that uses it.
-
-    MKL's small-batch matmul on some CPUs costs nearly one full pass over the weights per row; oneDNN's packed
-    kernel reads them once for the whole batch (5 rows: 2.6x faster on the dev machine, 1 row: the same).
-    The original weights stay (PEFT reads their shapes); the packed copies are never updated, which is fine
-    because the engine never merges or trains. Returns how many layers were packed (0 when oneDNN is missing).
-    """
-    import types
-
-    import torch
-
-    try:
-        reorder, linear = torch.ops.mkldnn._reorder_linear_weight, torch.ops.mkldnn._linear_pointwise
-        probe = torch.zeros(2, 4)
-        linear(torch.zeros(1, 4), reorder(probe, None), None, "none", [], "")
-    except (AttributeError, RuntimeError):
-        return 0
-    count = 0
-    for m in model.modules():
-        if type(m) is torch.nn.Linear and m.weight.dtype == torch.float32 and m.weight.device.type == "cpu":
-            m._packed_weight = reorder(m.weight.detach(), None)
-            m.forward = types.MethodType(_packed_forward, m)
-            count += 1
-    return count
-
-
-def _packed_forward(self, x):
-    import torch
-
-    return torch.ops.mkldnn._linear_pointwise(x, self._packed_weight, self.bias, "none", [], "")
-
-
 def _side_rows(prompt: str, models: list[str | None]) -> list[tuple[str | None, list[dict]]]:
     """One row per model (None = base), all asked the same prompt; refuses what side by side cannot show."""
     if not prompt.strip():
@@ -107,88 +76,6 @@ def _side_rows(prompt: str, models: list[str | None]) -> list[tuple[str | None, 
     if len(models) > 5:
         raise EngineError("at most the base model and four adapters side by side")
     return [(m, [{"role": "user", "content": prompt}]) for m in models]
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _lora_layers(model):
-    from peft.tuners.lora.layer import LoraLayer
-
-    return [m for m in model.modules() if isinstance(m, LoraLayer)]
-
-
-def _fusable(model, names: list[str]) -> bool:
-    """Whether every LoRA layer is a plain Linear LoRA (no DoRA or other variants) for the rows' adapters."""
-    from peft.tuners.lora.layer import Linear
-
-    wanted = {n for n in names if n != BASE}
-    for m in _lora_layers(model):
-        if not isinstance(m, Linear) or any(n in getattr(m, "lora_variant", {}) for n in wanted) or m.merged:
-            return False
-    return True
-
-
-class _per_row_lora:
-    """Per-row adapters as two batched matmuls per layer, instead of PEFT's loop over adapters.
-
-    For one generate call the row → adapter assignment is fixed, so each LoRA layer's A and B (B already
-    times the scaling) are gathered once into per-row stacks — zeros for base rows — and the layer computes
-    base(x) + (x @ A_rows) @ B_rows. Same arithmetic as PEFT's mixed batch (dropout is off in eval), a
-    fraction of the operations. The layers' own forward comes back on exit.
-    """
-
-    def __init__(self, model, names: list[str]):
-        self.model, self.names = model, names
-
-    def __enter__(self):
-        import types
-
-        import torch
-
-        self.layers = _lora_layers(self.model)
-        for m in self.layers:
-            base_w = m.get_base_layer().weight
-            fan_in, fan_out = base_w.shape[1], base_w.shape[0]
-            r = max((m.lora_A[n].weight.shape[0] for n in set(self.names) if n in m.lora_A), default=0)
-            if r == 0:
-                m._tailor_rows = None
-            else:
-                A = torch.zeros(len(self.names), fan_in, r, dtype=base_w.dtype, device=base_w.device)
-                B = torch.zeros(len(self.names), r, fan_out, dtype=base_w.dtype, device=base_w.device)
-                for i, n in enumerate(self.names):
-                    if n in m.lora_A:
-                        a, b = m.lora_A[n].weight, m.lora_B[n].weight  # [r, in], [out, r]
-                        A[i, :, :a.shape[0]] = a.t().to(A.dtype)
-                        B[i, :b.shape[1], :] = (b.t() * m.scaling[n]).to(B.dtype)
-                m._tailor_rows = (A, B)
-            m.forward = types.MethodType(_row_forward, m)
-        return self
-
-    def __exit__(self, *exc):
-        for m in self.layers:
-            m.__dict__.pop("forward", None)
-            m.__dict__.pop("_tailor_rows", None)
-        return False
-
-
-def _row_forward(self, x, *args, **kwargs):
-    import torch
-
-    result = self.base_layer(x, *args, **kwargs)
-    rows = self.__dict__.get("_tailor_rows")
-    if rows is None:
-        return result
-    A, B = rows
-    flat = x.dim() == 2
-    h = x.unsqueeze(1) if flat else x
-    delta = torch.bmm(torch.bmm(h.to(A.dtype), A), B)
-    return result + (delta.squeeze(1) if flat else delta).to(result.dtype)
 
 
 class _BatchStreamer:
@@ -246,7 +133,7 @@ def serve_on_gpu() -> bool:
     would take memory they count on. Until the planner reserves it, serving stays on the CPU by default."""
     import torch
 
-    return os.environ.get("TAILOR_SERVE_DEVICE", "cpu").lower() == "cuda" and torch.cuda.is_available()
+    return environment().serve_device == "cuda" and torch.cuda.is_available()
 
 
 class Engine:
@@ -257,11 +144,11 @@ class Engine:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailor-engine")
         self._loaded: OrderedDict[str, int] = OrderedDict()
         self.holder = f"engine-{id(self):x}@{os.getpid()}"
-        self.pack_cpu = os.environ.get("TAILOR_CPU_PACK", "1") == "1"
+        self.pack_cpu = environment().cpu_pack
         """On a CPU, prepack Linear weights for oneDNN: a batch of rows then costs far less than that many calls."""
         self.packed_layers = 0
         self.fused = True
-        """Per-row adapters as batched matmuls (`_per_row_lora`); False uses PEFT's mixed-batch forward."""
+        """Per-row adapters as batched matmuls (`kernels.per_row_lora`); False uses PEFT's mixed-batch forward."""
         self.model = None
         self.tokenizer = None
         self.status = "not loaded"
@@ -292,7 +179,7 @@ class Engine:
                 self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
             self.model.eval()
             if self.pack_cpu and self.model.device.type == "cpu":
-                self.packed_layers = _pack_linear_for_cpu(self.model)
+                self.packed_layers = pack_linear_for_cpu(self.model)
             self.status = "ready"
         except Exception as e:  # noqa: BLE001 - shown to the user as the engine's status
             self.error = self.status = f"failed to load the base model: {e}"
@@ -390,10 +277,10 @@ class Engine:
         labels = ["base" if n == BASE else n for n in names]
         streamer = _BatchStreamer(self.tokenizer, labels, on_update, batch["attention_mask"].sum(1).tolist())
         kwargs["streamer"] = streamer
-        fused = self.fused and hasattr(self.model, "peft_config") and _fusable(self.model, names)
+        fused = self.fused and hasattr(self.model, "peft_config") and fusable(self.model, names)
         if hasattr(self.model, "peft_config") and not fused:  # PEFT's mixed batch: "__base__" disables adapters
             kwargs["adapter_names"] = names
-        with torch.inference_mode(), (_per_row_lora(self.model, names) if fused else _nothing()):
+        with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
             self.model.generate(**batch, **kwargs)
         return streamer.answers()
 

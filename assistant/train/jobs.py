@@ -12,12 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..config import Home
+from ..config import Home, environment
+from ..errors import TailorError
 from ..plan import Plan
 from ..registry.db import Registry, now
 
 
-class JobError(RuntimeError):
+class JobError(TailorError, RuntimeError):
     """A job operation that cannot be done (unknown job, wrong state); the message says why."""
 
 
@@ -47,29 +48,27 @@ def dispatch(home: Home, registry: Registry | None = None) -> int | None:
         proc = subprocess.Popen(
             worker_command(home, job["id"]),
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            cwd=str(Path(__file__).resolve().parents[2]), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cwd=str(home.root), env=worker_env(),
         )
     registry.update_job(job["id"], pid=proc.pid)
     return job["id"]
 
 
+def worker_env() -> dict[str, str]:
+    """The worker's environment: this one, with the folder holding the `assistant` package first on its path,
+    so the worker runs the same code whether Tailor is installed or run from a checkout."""
+    package_parent = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
+
+
 def train_processes() -> tuple[int, bool]:
     """(processes, on_cpu): one per visible GPU (data parallel when there are several), or
     `TAILOR_TRAIN_PROCESSES`; on_cpu when no GPU is visible."""
-    import shutil
+    from ..models.resolve import visible_gpus
 
-    gpus = 0
-    if shutil.which("nvidia-smi"):
-        try:
-            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5).stdout
-            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            gpus = len([line for line in out.splitlines() if line.startswith("GPU ")])
-            if visible is not None:
-                gpus = min(gpus, len([v for v in visible.split(",") if v.strip()]))
-        except (subprocess.SubprocessError, OSError):
-            gpus = 0
-    n = int(os.environ.get("TAILOR_TRAIN_PROCESSES") or max(1, gpus))
-    return max(1, n), gpus == 0
+    gpus = len(visible_gpus())
+    return max(1, environment().train_processes or gpus), gpus == 0
 
 
 def worker_command(home: Home, job_id: int) -> list[str]:

@@ -167,7 +167,8 @@ def test_the_web_app_says_the_same_line_and_stores_nothing(tmp_path, capsys):
     from assistant.config import Home
     from assistant.registry import Registry
     from assistant.serve.engine import Engine
-    from ui.app import Context, chat
+    from ui.assistant_tab import chat
+    from ui.context import Context
 
     home = Home.resolve()
     reg = Registry(home)

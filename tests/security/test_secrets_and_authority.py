@@ -48,7 +48,8 @@ def get_routes() -> list[str]:
     """Every GET route of the server without path parameters, from the app itself (but /logout, which would
     end the signed-in session the walk is meant to check)."""
     from assistant.serve.engine import Engine
-    from ui.app import Context, build_server
+    from ui.app import build_server
+    from ui.context import Context
 
     home = Home.resolve()
     reg = Registry(home)
@@ -159,14 +160,14 @@ def test_with_a_login_the_signed_in_browser_gets_no_secret_either(tmp_path, tiny
 def test_a_network_address_without_a_login_refuses_to_start(tmp_path):
     home = tmp_path / "home"
     t0 = time.time()
-    r = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), "serve", "--host", "0.0.0.0",
+    r = subprocess.run([sys.executable, "-m", "ui.cli", "--home", str(home), "serve", "--host", "0.0.0.0",
                         "--port", str(free_port())], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "TAILOR_HOME": str(home)})
     assert r.returncode == 2 and time.time() - t0 < 30
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "refusing to listen on 0.0.0.0 without a login" in lines[0]
     assert "--allow-anonymous" in lines[0]
-    api = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), "serve", "--api-only",
+    api = subprocess.run([sys.executable, "-m", "ui.cli", "--home", str(home), "serve", "--api-only",
                           "--host", "0.0.0.0", "--port", str(free_port())], capture_output=True, text=True, timeout=60)
     assert api.returncode == 2 and "without an API key" in api.stderr
 
@@ -179,7 +180,7 @@ def test_allow_anonymous_starts_and_warns(tmp_path, tiny_model):
 
 
 def test_the_settings_page_shows_whether_secrets_are_set_never_their_values(tmp_path):
-    from ui.app import secrets_line
+    from ui.settings_tab import secrets_line
 
     s = Settings(api_key="sk-abc", llm_key="")
     line = secrets_line(s)
@@ -188,7 +189,8 @@ def test_the_settings_page_shows_whether_secrets_are_set_never_their_values(tmp_
 
 def test_saving_keeps_empty_secrets_clears_ticked_ones_and_checks_the_login(tmp_path):
     from assistant.serve.engine import Engine
-    from ui.app import Context, save_settings
+    from ui.context import Context
+    from ui.settings_tab import save_settings
 
     home = Home.resolve()
     reg = Registry(home)

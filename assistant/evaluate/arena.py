@@ -6,7 +6,7 @@ import random
 import secrets
 
 from ..registry.db import Registry
-from .engine import Engine, GenerationSettings
+from ..serve.engine import Engine, GenerationSettings
 from .metrics import leaderboard
 
 # Open battles: token → (prompt, model a, model b). Names stay server-side until the vote.

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from ..data import DataError, chat_examples, split_examples
+from ..errors import TailorError
 from ..plan import Plan
 from ..registry.db import Registry
 from ..registry.store import adapter_dir
-from .engine import Engine, GenerationSettings
+from ..serve.engine import Engine, GenerationSettings
 from .metrics import PER_EXAMPLE, corpus_score, paired_bootstrap, supported
 
 
-class EvalError(ValueError):
+class EvalError(TailorError, ValueError):
     """The evaluation cannot run; the message says why."""
 
 

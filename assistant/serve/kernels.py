@@ -1,0 +1,113 @@
+"""The engine's fast paths for many adapters on one base: oneDNN-prepacked Linear weights on a CPU, and
+per-row LoRA as two batched matmuls per layer (each row of a batch with its own adapter)."""
+
+from __future__ import annotations
+
+BASE = "__base__"
+
+
+def pack_linear_for_cpu(model) -> int:
+    """Give every fp32 nn.Linear a oneDNN-prepacked copy of its weight and a forward that uses it.
+
+    MKL's small-batch matmul on some CPUs costs nearly one full pass over the weights per row; oneDNN's packed
+    kernel reads them once for the whole batch (5 rows: 2.6x faster on the dev machine, 1 row: the same).
+    The original weights stay (PEFT reads their shapes); the packed copies are never updated, which is fine
+    because the engine never merges or trains. Returns how many layers were packed (0 when oneDNN is missing).
+    """
+    import types
+
+    import torch
+
+    try:
+        reorder, linear = torch.ops.mkldnn._reorder_linear_weight, torch.ops.mkldnn._linear_pointwise
+        probe = torch.zeros(2, 4)
+        linear(torch.zeros(1, 4), reorder(probe, None), None, "none", [], "")
+    except (AttributeError, RuntimeError):
+        return 0
+    count = 0
+    for m in model.modules():
+        if type(m) is torch.nn.Linear and m.weight.dtype == torch.float32 and m.weight.device.type == "cpu":
+            m._packed_weight = reorder(m.weight.detach(), None)
+            m.forward = types.MethodType(_packed_forward, m)
+            count += 1
+    return count
+
+
+def _packed_forward(self, x):
+    import torch
+
+    return torch.ops.mkldnn._linear_pointwise(x, self._packed_weight, self.bias, "none", [], "")
+
+
+def _lora_layers(model):
+    from peft.tuners.lora.layer import LoraLayer
+
+    return [m for m in model.modules() if isinstance(m, LoraLayer)]
+
+
+def fusable(model, names: list[str]) -> bool:
+    """Whether every LoRA layer is a plain Linear LoRA (no DoRA or other variants) for the rows' adapters."""
+    from peft.tuners.lora.layer import Linear
+
+    wanted = {n for n in names if n != BASE}
+    for m in _lora_layers(model):
+        if not isinstance(m, Linear) or any(n in getattr(m, "lora_variant", {}) for n in wanted) or m.merged:
+            return False
+    return True
+
+
+class per_row_lora:
+    """Per-row adapters as two batched matmuls per layer, instead of PEFT's loop over adapters.
+
+    For one generate call the row → adapter assignment is fixed, so each LoRA layer's A and B (B already
+    times the scaling) are gathered once into per-row stacks — zeros for base rows — and the layer computes
+    base(x) + (x @ A_rows) @ B_rows. Same arithmetic as PEFT's mixed batch (dropout is off in eval), a
+    fraction of the operations. The layers' own forward comes back on exit.
+    """
+
+    def __init__(self, model, names: list[str]):
+        self.model, self.names = model, names
+
+    def __enter__(self):
+        import types
+
+        import torch
+
+        self.layers = _lora_layers(self.model)
+        for m in self.layers:
+            base_w = m.get_base_layer().weight
+            fan_in, fan_out = base_w.shape[1], base_w.shape[0]
+            r = max((m.lora_A[n].weight.shape[0] for n in set(self.names) if n in m.lora_A), default=0)
+            if r == 0:
+                m._tailor_rows = None
+            else:
+                A = torch.zeros(len(self.names), fan_in, r, dtype=base_w.dtype, device=base_w.device)
+                B = torch.zeros(len(self.names), r, fan_out, dtype=base_w.dtype, device=base_w.device)
+                for i, n in enumerate(self.names):
+                    if n in m.lora_A:
+                        a, b = m.lora_A[n].weight, m.lora_B[n].weight  # [r, in], [out, r]
+                        A[i, :, :a.shape[0]] = a.t().to(A.dtype)
+                        B[i, :b.shape[1], :] = (b.t() * m.scaling[n]).to(B.dtype)
+                m._tailor_rows = (A, B)
+            m.forward = types.MethodType(_row_forward, m)
+        return self
+
+    def __exit__(self, *exc):
+        for m in self.layers:
+            m.__dict__.pop("forward", None)
+            m.__dict__.pop("_tailor_rows", None)
+        return False
+
+
+def _row_forward(self, x, *args, **kwargs):
+    import torch
+
+    result = self.base_layer(x, *args, **kwargs)
+    rows = self.__dict__.get("_tailor_rows")
+    if rows is None:
+        return result
+    A, B = rows
+    flat = x.dim() == 2
+    h = x.unsqueeze(1) if flat else x
+    delta = torch.bmm(torch.bmm(h.to(A.dtype), A), B)
+    return result + (delta.squeeze(1) if flat else delta).to(result.dtype)

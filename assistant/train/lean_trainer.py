@@ -1,0 +1,132 @@
+"""LeanSFTTrainer: TRL's SFTTrainer with a leaner loss path. Every use of TRL's private attributes is in
+this file, checked against TRL 1.16.0 (`padding_free`, `aux_loss_enabled`, `_metrics`,
+`_total_train_tokens`, `_tp_size`, `data_collator.padding_free` / `return_position_ids`); a TRL upgrade is
+checked here first (tests/test_train.py compares this path's loss and gradients with TRL's own).
+"""
+
+from __future__ import annotations
+
+from ..models.estimate import HEAD_CHUNK_ELEMENTS
+
+
+def lean_trainer_class():
+    """TRL's SFTTrainer with a leaner loss: the LM head runs only on the positions that are trained.
+
+    With completion-only loss a classification example trains 2-3 of its ~50 tokens. TRL's fused LM head
+    already skips the others, but in fixed tiles that on a CPU cost more than the whole backbone's backward
+    (profiled: 2.3 s of a 6.5 s step for 8 short rows). Here the hidden states of the trained positions are
+    gathered and projected in small matmuls; the loss is the same token-summed cross-entropy divided by the
+    same token count as TRL's (so gradient accumulation is unchanged). Models with logit scaling or softcapping,
+    auxiliary losses, custom loss functions, and data-parallel runs take TRL's own path.
+
+    - Many trained positions (long answers, packed rows on a GPU) run through the head in chunks of at most
+      `head_chunk_elements` logits, each recomputed in the backward pass, so the logits of a whole batch
+      (tokens × vocabulary, gigabytes for a 150k vocabulary) never exist at once.
+    - Packed batches keep their rows (`row_packing`): TRL's padding-free collator would concatenate a batch of
+      8 packed rows of 2,048 tokens into one row of 16,384, and with SDPA (no varlen flash kernel) attention then
+      costs (8·2048)² instead of 8·2048² score entries — 8× the attention work and a 16k² mask. Here each packed
+      row stays a batch row with `position_ids` restarting at every example and no attention mask, so
+      transformers masks each row block-diagonally: examples do not see each other (tested against each example
+      run alone). Padding at a row's end is its own masked "sequence" with no labels.
+    - The backbone and head run under the accelerator's autocast, as TRL's own path does (accelerate wraps
+      only the top-level forward, which this path does not call).
+    - Metrics stay on the device: accuracy and token counts are turned into numbers once per logging step,
+      not once per step (each `.item()` waits for the GPU).
+    """
+    import torch
+    import torch.nn.functional as F
+    from trl import SFTTrainer
+
+    class LeanSFTTrainer(SFTTrainer):
+        head_chunk_elements = HEAD_CHUNK_ELEMENTS
+        """Most logits alive at once (2^26: 640 MiB with their fp32 copies, 441 positions of a 152k vocabulary)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            attn = getattr(self.model.config, "_attn_implementation", None)
+            self.row_packing = bool(self.args.packing and self.padding_free and self._lean_model_ok(self.model)
+                                    and attn in ("sdpa", "eager"))
+            """Packed rows stay batch rows (see the class notes); False where a varlen kernel or TRL's path runs."""
+            if self.row_packing:
+                self.data_collator.padding_free = False
+                self.data_collator.return_position_ids = True
+
+        def _lean_model_ok(self, model) -> bool:
+            if self.accelerator.num_processes > 1:  # DDP must see the forward through its wrapper: TRL's path
+                return False
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            cfg = base.config
+            scaled = any(getattr(cfg, a, None) is not None for a in
+                         ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling"))
+            return (not scaled and not self.aux_loss_enabled and self.compute_loss_func is None
+                    and self.label_smoother is None and cfg.get_text_config() is cfg and self.args.loss_type == "nll")
+
+        def _lean_ok(self, model, inputs) -> bool:
+            return ("labels" in inputs and ("attention_mask" in inputs or "position_ids" in inputs)
+                    and self._lean_model_ok(model))
+
+        def _head_loss(self, head, hidden, targets):
+            """(sum of token cross-entropies, number predicted right) with at most `head_chunk_elements` logits."""
+            chunk = max(1, self.head_chunk_elements // head.weight.shape[0])
+
+            def piece(h, t):
+                logits = head(h).float()
+                return F.cross_entropy(logits, t, reduction="sum"), (logits.argmax(-1) == t).sum()
+
+            if hidden.shape[0] <= chunk:
+                return piece(hidden, targets)
+            from torch.utils.checkpoint import checkpoint
+
+            total, correct = hidden.new_zeros((), dtype=torch.float32), targets.new_zeros(())
+            for i in range(0, hidden.shape[0], chunk):
+                loss, right = checkpoint(piece, hidden[i:i + chunk], targets[i:i + chunk], use_reentrant=False)
+                total, correct = total + loss, correct + right
+            return total, correct
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            real = None
+            if self.row_packing and "position_ids" in inputs and "attention_mask" in inputs:
+                # A mask would switch off transformers' packed-sequence masking; the positions carry the boundaries.
+                inputs = dict(inputs)
+                real = inputs.pop("attention_mask")
+            if return_outputs or not self._lean_ok(model, inputs):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            mode = "train" if self.model.training else "eval"
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            backbone = getattr(base, base.base_model_prefix)
+            kwargs = {k: v for k, v in inputs.items() if k not in ("labels", "completion_mask", "assistant_masks")}
+            kwargs["use_cache"] = False  # a cache would also switch off the packed-sequence masking
+            targets = inputs["labels"][:, 1:]
+            mask = targets != -100
+            picked = targets[mask]
+            with self.accelerator.autocast():
+                hidden = backbone(**kwargs).last_hidden_state[:, :-1]
+                total, correct = self._head_loss(base.get_output_embeddings(), hidden[mask], picked)
+            num_tokens = mask.sum() if num_items_in_batch is None else num_items_in_batch
+            loss = total / torch.as_tensor(num_tokens).clamp(min=1)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * (self.accelerator.num_processes // self.get_tp_size())
+            with torch.no_grad():
+                valid = self.accelerator.gather_for_metrics(mask.sum()).sum()
+                right = self.accelerator.gather_for_metrics(correct.detach()).sum()
+                self._metrics[mode]["mean_token_accuracy"].append(right / valid.clamp(min=1))
+                if mode == "train":
+                    if real is None:
+                        real = inputs.get("attention_mask")
+                    seen = real.sum() if real is not None else \
+                        torch.tensor(inputs["position_ids"].size(1), device=inputs["position_ids"].device)
+                    self._total_train_tokens = self._total_train_tokens + \
+                        self.accelerator.gather_for_metrics(seen).sum() // self._tp_size
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            return loss
+
+        def log(self, logs, start_time=None):
+            # The step metrics were kept as device tensors; one transfer per log instead of one per step.
+            for metrics in self._metrics.values():
+                for key, values in metrics.items():
+                    metrics[key] = [v.item() if isinstance(v, torch.Tensor) else v for v in values]
+            if isinstance(self._total_train_tokens, torch.Tensor):
+                self._total_train_tokens = int(self._total_train_tokens.item())
+            return super().log(logs, start_time)
+
+    return LeanSFTTrainer

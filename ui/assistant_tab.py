@@ -1,0 +1,246 @@
+"""The Assistant tab: the conversation, the plan card, the plan editor, the data preview and Start."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from assistant.chat import converse
+from assistant.data import DataError, inspect_file, save_upload
+from assistant.plan import Plan, PlanError
+from assistant.train import jobs
+
+from .context import Context
+from .errors import friendly
+
+MAX_SUGGESTIONS = 6
+
+
+def new_conversation() -> dict:
+    return {"messages": [], "data": None, "plan": None}
+
+
+def chat(ctx: Context, message: str, file: str | None, history: list, state: dict):
+    """One user turn (text and/or a file) → the assistant's reply, the plan card and suggestions."""
+    state = dict(state or new_conversation())
+    history = list(history or [])
+    message = (message or "").strip()
+    if file:
+        try:
+            report = inspect_file(file)  # validated where Gradio put it; stored in the data home only if usable
+            stored = save_upload(ctx.home.uploads, file)
+            state["data"] = str(stored)
+            history.append({"role": "user", "content": f"📎 {stored.name}"})
+            note = f"I read **{report.rows} rows** ({report.format})."
+            if report.warnings:
+                note += " Warnings: " + "; ".join(report.warnings)
+            history.append({"role": "assistant", "content": note})
+        except DataError as e:
+            history.append({"role": "assistant", "content": f"⚠️ I could not use that file: {e}"})
+            return _chat_result(history, state, None, [])
+    if message:
+        state["messages"] = [*state["messages"], message]
+        history.append({"role": "user", "content": message})
+    if not state["messages"] and not state["data"]:
+        return _chat_result(history, state, None, [])
+    turn = converse(state["messages"] or [""], state["data"], ctx.gpu_gb, ctx.gpu_name,
+                    ctx.home.load_settings().default_base_model, home_models=ctx.home.models,
+                    understander=ctx.understander())
+    state["plan"] = turn.plan.to_json() if turn.plan.task.type else None
+    state["ready"] = turn.ready
+    history.append({"role": "assistant", "content": turn.reply})
+    suggestions = turn.questions[0].suggestions if turn.questions else []
+    return _chat_result(history, state, turn, suggestions)
+
+
+def _chat_result(history, state, turn, suggestions):
+    card = turn.reply if turn is not None and turn.plan.task.type else "*No plan yet — describe your task and attach data.*"
+    return {
+        "history": history,
+        "state": state,
+        "card": card,
+        "ready": bool(turn and turn.ready),
+        "suggestions": suggestions[:MAX_SUGGESTIONS],
+        "preview": data_preview(turn),
+        "fields": plan_fields(turn.plan) if turn is not None and turn.plan.task.type else None,
+        "start_label": start_label(turn.plan) if turn is not None and turn.ready else "Start training",
+    }
+
+
+def start_label(plan: Plan) -> str:
+    """The start button says what the run will cost: its memory and time estimate."""
+    r = plan.resources
+    where = r.gpu_name or ("GPU" if r.device == "cuda" else "CPU")
+    minutes = f"about {r.estimated_minutes:.0f} min" if r.estimated_minutes >= 1 else "under a minute"
+    return f"Start training · ~{r.estimated_peak_gb:.1f} GB on {where} · {minutes}"
+
+
+def data_preview(turn) -> dict | None:
+    """First rows, the detected mapping, two rendered training examples and a token-length histogram."""
+    if turn is None or turn.data is None:
+        return None
+    r, d = turn.data, turn.plan.data
+    columns = list(r.preview[0].keys()) if r.preview else []
+    rows = [[str(row.get(c, ""))[:120] for c in columns] for row in r.preview]
+    mapping = (f"**{r.rows} rows**, format `{r.format}`"
+               + (f": input {', '.join(f'`{c}`' for c in r.input_columns)} → output `{r.output_column}`" if r.format == "columns" else "")
+               + (f"; labels {', '.join(f'{k} ({v})' for k, v in r.labels.items())}" if r.labels else "")
+               + (f". Tokens per example ({'exact' if d.tokens.exact else 'estimated'}, {d.tokens.tokenizer}): "
+                  f"median {d.tokens.median}, 95% ≤ {d.tokens.p95}, longest {d.tokens.longest}; max_length "
+                  f"{turn.plan.training.max_length} cuts {d.tokens.truncated}" if d.tokens.tokenizer else ""))
+    return {"columns": columns, "rows": rows, "mapping": mapping, "examples": turn.examples,
+            "histogram": token_histogram(turn.token_lengths, turn.plan.training.max_length)}
+
+
+def token_histogram(lengths: list[int], max_length: int, bins: int = 12) -> list[list]:
+    """[[bucket label, count, within|cut]] for a bar chart of tokens per example."""
+    if not lengths:
+        return []
+    top = max(lengths[-1], max_length)
+    width = max(1, -(-top // bins))
+    counts: dict[int, int] = {}
+    for n in lengths:
+        counts[n // width] = counts.get(n // width, 0) + 1
+    return [[f"{b * width}–{(b + 1) * width - 1}", c, "cut" if b * width >= max_length else "kept"]
+            for b, c in sorted(counts.items())]
+
+
+EDITABLE = ("base_model", "method", "r", "epochs", "learning_rate", "max_length", "batch_size")
+
+
+def plan_fields(plan: Plan) -> dict:
+    return {"base_model": plan.base_model.name, "method": plan.lora.method, "r": plan.lora.r,
+            "epochs": plan.training.epochs, "learning_rate": plan.training.learning_rate,
+            "max_length": plan.training.max_length, "batch_size": plan.training.batch_size}
+
+
+def edits_as_message(state: dict, values: dict) -> str | None:
+    """The plan editor's changes said in words, so the chat (which replays every turn) stays the one truth."""
+    if not state or not state.get("plan"):
+        return None
+    now = plan_fields(Plan.from_json(state["plan"]))
+    said = []
+    for key in EDITABLE:
+        new = values.get(key)
+        if new in (None, "") or str(new) == str(now[key]) or (isinstance(now[key], float) and new is not None
+                                                               and float(new) == now[key]):
+            continue
+        said.append({"base_model": f"switch to {new}", "method": "use QLoRA" if new == "qlora" else "no QLoRA",
+                     "r": f"rank {int(new)}", "epochs": f"train {float(new):g} epochs",
+                     "learning_rate": f"learning rate {float(new):g}", "max_length": f"max length {int(new)}",
+                     "batch_size": f"batch size {int(new)}"}[key])
+    return ("✎ " + "; ".join(said)) if said else None
+
+
+def start_training(ctx: Context, state: dict) -> dict:
+    """Queue the conversation's plan. Returns the job id, or an error in words."""
+    if not state or not state.get("plan"):
+        return {"job_id": None, "message": "There is no plan yet: describe the task and attach data first."}
+    try:
+        plan = Plan.from_json(state["plan"])
+        job_id = jobs.submit(ctx.registry, plan, state.get("messages"))
+    except PlanError as e:
+        return {"job_id": None, "message": "The plan cannot run yet: " + "; ".join(e.problems)}
+    return {"job_id": job_id, "message": f"Job {job_id} started. Follow it in the **Jobs** tab; closing this page does not stop it."}
+
+
+
+def tab(ctx: Context) -> None:
+    from assistant.models.catalog import CATALOG
+
+    state = gr.State(new_conversation())
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=320):
+            chatbot = gr.Chatbot(label="Assistant", height=460, buttons=["copy", "copy_all"], elem_id="chatbot")
+            with gr.Row():
+                msg = gr.Textbox(label="Message", placeholder="e.g. I want to classify customer reviews by sentiment", show_label=False,
+                                 scale=5, elem_id="message")
+                send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
+            data = gr.File(label="Attach data (CSV, TSV, JSON, JSONL, Parquet)", file_types=[".csv", ".tsv", ".json", ".jsonl", ".parquet"],
+                           height=140, elem_id="data-file")
+            with gr.Row():
+                buttons = [gr.Button(visible=False, size="sm", elem_classes="suggestion") for _ in range(MAX_SUGGESTIONS)]
+        with gr.Column(scale=2, min_width=300):
+            card = gr.Markdown("*No plan yet — describe your task and attach data.*", elem_id="plan-card")
+            start = gr.Button("Start training", variant="primary", interactive=False, elem_id="start")
+            started = gr.Markdown(elem_id="start-status")
+            with gr.Accordion("Edit the plan", open=False, elem_id="plan-editor"):
+                gr.Markdown("Changes go into the conversation as your words, so the chat and the plan stay in step.")
+                f_model = gr.Dropdown([m.name for m in CATALOG], label="Base model", allow_custom_value=True,
+                                      elem_id="edit-model")
+                f_method = gr.Radio(["lora", "qlora"], label="Method", elem_id="edit-method")
+                with gr.Row():
+                    f_r = gr.Number(label="LoRA rank", precision=0, minimum=1, elem_id="edit-r")
+                    f_epochs = gr.Number(label="Epochs", minimum=0.1, elem_id="edit-epochs")
+                with gr.Row():
+                    f_lr = gr.Number(label="Learning rate", elem_id="edit-lr")
+                    f_len = gr.Number(label="Max length", precision=0, minimum=16, elem_id="edit-max-length")
+                    f_batch = gr.Number(label="Batch size", precision=0, minimum=1, elem_id="edit-batch")
+                apply_edits = gr.Button("Apply edits", elem_id="apply-edits")
+    with gr.Accordion("Your data", open=False, elem_id="data-preview"):
+        mapping = gr.Markdown(elem_id="data-mapping")
+        preview = gr.Dataframe(interactive=False, wrap=True, elem_id="data-rows")
+        histogram = gr.BarPlot(x="tokens", y="examples", color="kept", title="Tokens per example", height=220,
+                               elem_id="token-histogram")
+        examples = gr.Markdown(elem_id="rendered-examples")
+    fields = [f_model, f_method, f_r, f_epochs, f_lr, f_len, f_batch]
+
+    def render(r):
+        import pandas as pd
+
+        sugg = [gr.update(value=s, visible=True) for s in r["suggestions"]]
+        sugg += [gr.update(visible=False)] * (MAX_SUGGESTIONS - len(sugg))
+        p = r["preview"]
+        preview_out = [gr.update(), gr.update(), gr.update(), gr.update()]
+        if p:
+            preview_out = [p["mapping"], pd.DataFrame(p["rows"], columns=p["columns"]),
+                           pd.DataFrame(p["histogram"], columns=["tokens", "examples", "kept"]),
+                           "\n\n".join(f"Example {i + 1}, exactly as trained:\n\n```\n{e}\n```" for i, e in enumerate(p["examples"]))]
+        f = r["fields"]
+        field_out = [gr.update(value=f[k]) for k in EDITABLE] if f else [gr.update()] * len(EDITABLE)
+        return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"], value=r["start_label"]), "",
+                *sugg, *preview_out, *field_out]
+
+    def on_chat(message, file, history, st):
+        """Show the turn at once with a working note, then the reply paragraph by paragraph, then everything."""
+        from pathlib import Path as _Path
+
+        keep = [gr.update()] * (len(outputs) - 1)
+        pending = list(history or [])
+        if file:
+            pending.append({"role": "user", "content": f"📎 {_Path(file).name}"})
+        if (message or "").strip():
+            pending.append({"role": "user", "content": message.strip()})
+        if len(pending) > len(history or []):
+            pending.append({"role": "assistant", "content": "*Reading your data and planning…*" if file else "*Planning…*"})
+            yield [pending, *keep[:3], "", *keep[4:]]
+        r = chat(ctx, message, file, history, st)
+        last = r["history"][-1] if r["history"] else None
+        if last and last["role"] == "assistant":
+            parts = last["content"].split("\n\n")
+            for i in range(1, len(parts)):
+                yield [[*r["history"][:-1], {"role": "assistant", "content": "\n\n".join(parts[:i])}], *keep]
+        yield render(r)
+
+    def on_edit(history, st, *values):
+        said = edits_as_message(st, dict(zip(EDITABLE, values)))
+        if said is None:
+            gr.Info("Nothing changed.")
+        return render(chat(ctx, said or "", None, history, st))
+
+    # The file box is not an output of a turn: an event's outputs are locked while it runs, and a keyboard user
+    # on the upload button would find it dead. It is emptied after its own upload instead.
+    outputs = [chatbot, state, card, start, msg, *buttons, mapping, preview, histogram, examples, *fields]
+    send.click(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name="chat")
+    msg.submit(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name=False)
+    data.upload(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name=False).then(
+        lambda: None, None, data, api_name=False, show_progress="hidden")
+    for b in buttons:
+        b.click(friendly(lambda text, h, st: on_chat(text, None, h, st)), [b, chatbot, state], outputs, api_name=False)
+    apply_edits.click(friendly(on_edit), [chatbot, state, *fields], outputs, api_name="edit_plan")
+
+    def on_start(st):
+        r = start_training(ctx, st)
+        return r["message"], r["job_id"]
+
+    job_id_out = gr.Number(visible=False)
+    start.click(friendly(on_start), [state], [started, job_id_out], api_name="start")

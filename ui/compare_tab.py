@@ -1,0 +1,172 @@
+"""The Compare tab: side by side (streaming), evaluation on held-out data, and the blind arena."""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from assistant.serve.engine import GenerationSettings
+
+from .context import Context
+from .errors import friendly
+from .registry_tab import adapter_names
+
+
+def compare(ctx: Context, prompt: str, adapters: list[str], max_new_tokens: int = 64) -> list[dict]:
+    """The prompt answered by the base model and each chosen adapter, side by side in one batched call."""
+    return list(compare_stream(ctx, prompt, adapters, max_new_tokens))[-1]
+
+
+def compare_stream(ctx: Context, prompt: str, adapters: list[str], max_new_tokens: int = 64):
+    """Like `compare`, yielding every side's text so far as the tokens arrive."""
+    for answers in ctx.engine.stream_side_by_side(prompt, [None, *(adapters or [])[:4]],
+                                                  GenerationSettings(max_new_tokens=int(max_new_tokens))):
+        yield [a.__dict__ for a in answers]
+
+
+def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max_new_tokens: int = 64):
+    """Base + adapters on the first adapter's held-out split (or an uploaded file): (summary rows, run)."""
+    from assistant.evaluate.run import adapter_plan, evaluate, from_file, held_out
+
+    if not adapters:
+        raise gr.Error("Choose at least one adapter to evaluate against the base model.")
+    _, plan = adapter_plan(ctx.registry, adapters[0])
+    examples = from_file(plan, eval_file) if eval_file else held_out(plan)
+    run = evaluate(ctx.engine, [None, *adapters[:4]], examples[:200], plan.evaluation.metrics,
+                   GenerationSettings(max_new_tokens=int(max_new_tokens)), registry=ctx.registry)
+    return eval_rows(run), run
+
+
+def eval_rows(run: dict) -> list[list]:
+    rows = []
+    for model in run["models"]:
+        r = run["results"][model]
+        for metric in run["metrics"]:
+            ci = r.get("vs_" + run["baseline"], {}).get(metric)
+            rows.append([model, metric, round(r["metrics"][metric], 4),
+                         "" if ci is None else f"{ci['difference']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"])
+    return rows
+
+
+def disagreement_rows(run: dict | None, only: str = "all", model: str | None = None) -> list[list]:
+    """The examples where `model` (default: the first adapter) and the base scored differently."""
+    from assistant.evaluate.run import disagreements
+
+    if not run or len(run.get("models", [])) < 2:
+        return []
+    base = run["baseline"]
+    if model not in run["models"][1:]:
+        model = run["models"][1]
+    metric = next((m for m in run["metrics"] if m in run["results"][model]["per_example"]), None)
+    if metric is None:
+        return []
+    return [[d["result"], d["prompt"][:200], d["reference"][:120], d[model][:200], d[base][:200]]
+            for d in disagreements(run, model, metric, only)]
+
+
+def arena_battle(ctx: Context, prompt: str) -> dict:
+    from assistant.evaluate.arena import battle
+
+    if not (prompt or "").strip():
+        raise gr.Error("Write a prompt first.")
+    models = ["base", *(f"{a['name']}:{a['version']}" for a in ctx.registry.search(limit=8))]
+    try:
+        return battle(ctx.engine, prompt, models)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+
+
+def arena_vote(ctx: Context, token: str | None, winner: str) -> str:
+    from assistant.evaluate.arena import vote
+
+    if not token:
+        return "Start a battle first."
+    try:
+        r = vote(ctx.registry, token, winner)
+    except ValueError as e:
+        return f"⚠️ {e}"
+    return f"A was **{r['a']}**, B was **{r['b']}**. Vote recorded: {winner}."
+
+
+def leaderboard_rows(ctx: Context) -> list[list]:
+    from assistant.evaluate.arena import standings
+
+    return [[r["model"], r["rating"], f"[{r['low']}, {r['high']}]", r["votes"]] for r in standings(ctx.registry, 100)]
+
+
+def answers_html(answers: list[dict]) -> str:
+    cols = "".join(
+        f"<div class='side'><h4>{html.escape(a['model'])}</h4><pre>{html.escape(a['text'])}</pre>"
+        f"<small>{a['tokens']} tokens · {a['latency_s']:.2f} s · {a['tokens_per_second']:.1f} tok/s</small></div>"
+        for a in answers)
+    return f"<div class='sides'>{cols}</div>"
+
+
+
+def tab(ctx: Context) -> None:
+    prompt = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt")
+    with gr.Row():
+        pick = gr.Dropdown(label="Adapters (up to four)", multiselect=True, max_choices=4, choices=[],
+                           allow_custom_value=True, elem_id="compare-pick")
+        max_new = gr.Slider(8, 512, value=64, step=8, label="Max new tokens")
+        go = gr.Button("Compare", variant="primary", elem_id="compare-go")
+    sides = gr.HTML(elem_id="compare-sides")
+    raw = gr.JSON(visible=False)
+
+    def run(p, picked, n):
+        for answers in compare_stream(ctx, p, picked, n):
+            yield answers_html(answers), answers
+
+    go.click(friendly(run), [prompt, pick, max_new], [sides, raw], api_name="compare")
+    gr.Timer(3).tick(friendly(lambda: gr.update(choices=adapter_names(ctx))), None, pick, api_name=False, show_progress="hidden")
+
+    with gr.Accordion("Evaluate on held-out data", open=False, elem_id="eval-section"):
+        gr.Markdown("The base model and the chosen adapters answer the first adapter's held-out rows (or your "
+                    "file) with the same settings; each adapter's difference from the base comes with a 95% interval.")
+        with gr.Row():
+            eval_file = gr.File(label="Eval file (optional)", file_types=[".csv", ".tsv", ".json", ".jsonl", ".parquet"])
+            eval_go = gr.Button("Evaluate", elem_id="eval-go")
+        eval_table = gr.Dataframe(headers=["model", "metric", "score", "vs base [95% CI]"], interactive=False,
+                                  elem_id="eval-table")
+        with gr.Row():
+            diff_model = gr.Dropdown(label="Examples where this adapter and the base differ", choices=[],
+                                     elem_id="eval-diff-model")
+            only = gr.Radio(["all", "wins", "losses"], value="all", label="Show", elem_id="eval-diff-only")
+        diff_table = gr.Dataframe(headers=["result", "prompt", "reference", "adapter's answer", "base's answer"],
+                                  interactive=False, wrap=True, elem_id="eval-diffs")
+        run_state = gr.State(None)
+
+        def on_eval(picked, f, n, o):
+            rows, run_ = run_evaluation(ctx, picked, f, n)
+            first = run_["models"][1] if len(run_["models"]) > 1 else None
+            return rows, run_, gr.update(choices=run_["models"][1:], value=first), disagreement_rows(run_, o, first)
+
+        eval_go.click(friendly(on_eval), [pick, eval_file, max_new, only], [eval_table, run_state, diff_model, diff_table],
+                      api_name="evaluate")
+        for control in (only, diff_model):
+            control.change(friendly(lambda r, o, m: disagreement_rows(r, o, m)), [run_state, only, diff_model], diff_table,
+                           api_name=False)
+
+    with gr.Accordion("Blind arena", open=False, elem_id="arena-section"):
+        gr.Markdown("Two anonymous models answer your prompt. Vote; the names are revealed after.")
+        arena_prompt = gr.Textbox(label="Prompt", elem_id="arena-prompt")
+        battle_b = gr.Button("Battle", elem_id="arena-go")
+        with gr.Row():
+            side_a = gr.Textbox(label="A", lines=4, interactive=False, elem_id="arena-a")
+            side_b = gr.Textbox(label="B", lines=4, interactive=False, elem_id="arena-b")
+        token = gr.State(None)
+        with gr.Row():
+            votes = {w: gr.Button(label, size="sm", elem_id=f"vote-{w}")
+                     for w, label in (("a", "A is better"), ("b", "B is better"), ("tie", "Tie"), ("both_bad", "Both bad"))}
+        revealed = gr.Markdown(elem_id="arena-result")
+        board = gr.Dataframe(headers=["model", "rating", "95% CI", "votes"], interactive=False, elem_id="leaderboard")
+
+        def on_battle(p):
+            b = arena_battle(ctx, p)
+            return b["a"], b["b"], b["battle"], ""
+
+        battle_b.click(friendly(on_battle), [arena_prompt], [side_a, side_b, token, revealed], api_name="arena_battle")
+        for w, button in votes.items():
+            button.click(friendly(lambda t, w=w: (arena_vote(ctx, t, w), None, leaderboard_rows(ctx))), [token],
+                         [revealed, token, board], api_name=f"vote_{w}")

@@ -1,0 +1,32 @@
+"""What every handler may use: the data home, its registry, the engine, the GPU and the login state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assistant.chat.llm import understander_for
+from assistant.config import Home
+from assistant.registry import Registry
+from assistant.serve.engine import Engine
+
+
+@dataclass
+class Context:
+    """What every handler may use: the data home, its registry and the inference engine."""
+
+    home: Home
+    registry: Registry
+    engine: Engine
+    gpu_name: str
+    gpu_gb: float
+    login_active: bool = False
+    """Whether this server runs with a login (read from the settings at start; a new login needs a restart)."""
+    _understanders: dict = field(default_factory=dict)
+
+    def understander(self):
+        """The understanding backend the settings choose (one per setting, so its answers stay cached)."""
+        s = self.home.load_settings()
+        key = (s.understanding_backend, s.llm_url, s.llm_model, s.llm_key)
+        if key not in self._understanders:
+            self._understanders[key] = understander_for(s)
+        return self._understanders[key]

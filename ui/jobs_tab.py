@@ -1,0 +1,114 @@
+"""The Jobs tab: the queue, a job's progress, loss curve and log; cancel, resume, apply a fix."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from assistant.train import jobs
+
+from .context import Context
+from .errors import friendly
+
+
+def job_view(ctx: Context, job_id: int | None) -> dict:
+    """A job's state: status, progress, loss curve and log tail (reads only the registry)."""
+    jobs.dispatch(ctx.home, ctx.registry)  # drain the queue if a worker ended while nobody watched
+    table = [[j["id"], j["status"], f"{j['step']}/{j['total_steps'] or '?'}", j["created"], j["error"] or ""]
+             for j in ctx.registry.jobs()]
+    job_id = shown_job(ctx, job_id)
+    job = ctx.registry.job(job_id) if job_id else None
+    if job is None:
+        return {"table": table, "job": None, "status": "No jobs yet.", "loss": [], "log": "", "fix": None}
+    metrics = ctx.registry.metrics(job["id"])
+    loss = [{"step": m["step"], "loss": m["loss"], "kind": "train"} for m in metrics if m["loss"] is not None]
+    loss += [{"step": m["step"], "loss": m["eval_loss"], "kind": "eval"} for m in metrics if m["eval_loss"] is not None]
+    last = metrics[-1] if metrics else {}
+    status = f"**Job {job['id']}: {job['status']}** — step {job['step']}/{job['total_steps'] or '?'}"
+    if last.get("eta_seconds") and job["status"] == "running":
+        status += f", about {last['eta_seconds']:.0f} s left"
+    if last.get("tokens_per_second"):
+        status += f", {last['tokens_per_second']:.0f} tokens/s"
+    lr = next((m["learning_rate"] for m in reversed(metrics) if m["learning_rate"] is not None), None)
+    if lr is not None:
+        status += f", learning rate {lr:.2g}"
+    if last.get("peak_memory_gb"):
+        status += f", peak memory {last['peak_memory_gb']:.1f} GB"
+    if job["total_steps"]:
+        pct = min(100, round(100 * job["step"] / job["total_steps"]))
+        status += (f"\n\n<div class='bar'><div style='width:{pct}%'></div></div>")
+    if job["error"]:
+        status += f"\n\n⚠️ {job['error']}"
+    if job["adapter_id"]:
+        rec = ctx.registry.adapter_by_id(job["adapter_id"])
+        status += f"\n\n✅ Adapter **{rec['name']}:{rec['version']}** is in the registry."
+    fix = jobs.suggested_fix(ctx.registry, job["id"])
+    return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(ctx.registry.logs(job["id"])),
+            "fix": fix["label"] if fix else None}
+
+
+def shown_job(ctx: Context, job_id: int | None) -> int | None:
+    """The job the Jobs tab shows: the one typed in its field, else the newest."""
+    if job_id:
+        return int(job_id)
+    latest = ctx.registry.jobs(limit=1)
+    return latest[0]["id"] if latest else None
+
+
+def _job_action(ctx: Context, job_id: int | None, act) -> str:
+    try:
+        jid = shown_job(ctx, job_id)
+        return "⚠️ There is no job yet." if jid is None else act(jid)
+    except (jobs.JobError, TypeError, ValueError) as e:
+        return f"⚠️ {e}"
+
+
+def cancel_job(ctx: Context, job_id: int | None) -> str:
+    return _job_action(ctx, job_id, lambda j: f"Job {j}: {jobs.cancel(ctx.registry, j)}")
+
+
+def resume_job(ctx: Context, job_id: int | None) -> str:
+    def act(j):
+        jobs.resume(ctx.registry, j)
+        return f"Job {j} resumed from its last checkpoint."
+    return _job_action(ctx, job_id, act)
+
+
+def fix_job(ctx: Context, job_id: int | None) -> str:
+    """Apply a failed job's suggested fix (e.g. QLoRA after running out of memory) as a new job."""
+    return _job_action(ctx, job_id, lambda j: f"Job {jobs.apply_fix(ctx.registry, j)} started with the fix "
+                                              f"(job {j} stays in the list for the record).")
+
+
+
+def tab(ctx: Context) -> None:
+    with gr.Row():
+        job_id = gr.Number(label="Job", precision=0, elem_id="job-id")
+        refresh = gr.Button("Refresh", size="sm")
+        cancel = gr.Button("Cancel", size="sm", variant="stop", elem_id="cancel")
+        resume = gr.Button("Resume", size="sm", elem_id="resume")
+        fix = gr.Button("Apply the suggested fix", size="sm", variant="primary", visible=False, elem_id="fix")
+    status = gr.Markdown(elem_id="job-status")
+    plot = gr.LinePlot(x="step", y="loss", color="kind", title="Loss", height=260, elem_id="loss-plot")
+    log = gr.Textbox(label="Log", lines=6, max_lines=12, elem_id="job-log")
+    table = gr.Dataframe(headers=["job", "status", "progress", "created", "error"], interactive=False, label="Queue")
+    action = gr.Markdown()
+
+    def view(jid):
+        import pandas as pd
+
+        r = job_view(ctx, jid)
+        df = pd.DataFrame(r["loss"], columns=["step", "loss", "kind"])
+        button = gr.update(visible=True, value=r["fix"]) if r["fix"] else gr.update(visible=False)
+        return r["table"], r["status"], df, r["log"], button
+
+    def job_status(job_id: int) -> dict:
+        """A job's record (status, step, error, adapter_id) by id."""
+        return ctx.registry.job(int(job_id)) or {}
+
+    outs = [table, status, plot, log, fix]
+    refresh.click(friendly(view), [job_id], outs, api_name=False)
+    gr.Timer(2).tick(friendly(view), [job_id], outs, api_name=False, show_progress="hidden")
+    gr.api(job_status, api_name="job_status")
+    cancel.click(friendly(lambda j: cancel_job(ctx, j)), [job_id], action, api_name="cancel")
+    resume.click(friendly(lambda j: resume_job(ctx, j)), [job_id], action, api_name="resume")
+    fix.click(friendly(lambda j: fix_job(ctx, j)), [job_id], action, api_name="fix")

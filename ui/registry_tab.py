@@ -1,0 +1,239 @@
+"""The Registry tab: search, an adapter's page, downloads, tags/aliases/descriptions, delete, import."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+from pathlib import Path
+
+import gradio as gr
+
+from assistant.registry.store import export_zip
+
+from .context import Context
+from .errors import friendly
+
+
+def adapter_rows(ctx: Context, query: str = "", task: str | None = None, tag: str | None = None,
+                 sort: str | None = None) -> list[list]:
+    """The registry table: search words, task and tag filters, sort by a final metric."""
+    try:
+        rows = ctx.registry.search(query or "", task=task or None, tag=(tag or "").strip() or None, sort=sort or None,
+                                   limit=200)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    return [[f"{a['name']}:{a['version']}" + ("" if a["status"] == "ready" else f" [{a['status']}]"), a["task"] or "",
+             a["base_model"], ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in a["metrics"].items()),
+             " ".join(a["tags"] + [f"@{al}" for al in a["aliases"]]), a["description"][:80], a["created"]] for a in rows]
+
+
+def adapter_names(ctx: Context) -> list[str]:
+    return [f"{a['name']}:{a['version']}" for a in ctx.registry.adapters(limit=500)]
+
+
+def _record(ctx: Context, name: str) -> dict:
+    rec = ctx.registry.adapter(name or "")
+    if rec is None:
+        raise gr.Error(f"No adapter named {name!r}.")
+    return rec
+
+
+def adapter_page(ctx: Context, name: str) -> dict:
+    """One adapter: its lineage (conversation → plan → dataset → job → metrics → versions) and its files."""
+    from assistant.registry.store import adapter_dir
+
+    rec = ctx.registry.adapter(name or "")
+    if rec is None:
+        return {}
+    folder = adapter_dir(ctx.registry, rec)
+    files = {f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()} if folder.exists() else {}
+    page = {**ctx.registry.lineage(rec["id"]), "files": files}
+    if not page.get("plan") and (folder / "plan.json").exists():  # imported, or registered outside a job
+        try:
+            page["plan"] = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+        except ValueError:
+            pass
+    return page
+
+
+def adapter_card(page: dict) -> str:
+    """One adapter's page in words: what it is, its metrics, its plan, where it came from, its files."""
+    if not page or not page.get("adapter"):
+        return "*Pick an adapter to see its page.*"
+    a, esc = page["adapter"], html.escape
+
+    def num(v):
+        return f"{v:.4g}" if isinstance(v, float) else esc(str(v))
+
+    out = [f"### {esc(a['name'])}:{a['version']}" + ("" if a.get("status", "ready") == "ready" else f" ({esc(a['status'])})"),
+           esc(a.get("description") or "") or "*No description.*",
+           f"**Base model** {esc(a['base_model'])} · **task** {esc(a.get('task') or '—')} · **created** {esc(a['created'])}"
+           f" · **size** {a['size_bytes'] / 1e6:.1f} MB"
+           + (f" · **tags** {esc(', '.join(a['tags']))}" if a.get("tags") else "")
+           + (f" · **aliases** {esc(', '.join(a['aliases']))}" if a.get("aliases") else "")]
+    m = page.get("metrics") or {}
+    metrics = dict(m.get("final") or {})
+    if m.get("first_loss") is not None:
+        metrics["loss (first → last)"] = f"{m['first_loss']:.3f} → {m['last_loss']:.3f}"
+    if metrics:
+        out.append("| metric | value |\n|---|---|\n" + "\n".join(f"| {esc(k)} | {num(v)} |" for k, v in metrics.items()))
+    plan = page.get("plan")
+    if plan:
+        lora, tr = plan.get("lora", {}), plan.get("training", {})
+        out.append(f"**Plan** {esc(str(lora.get('method', '')).upper())} r={lora.get('r')} alpha={lora.get('alpha')}"
+                   f" · lr {tr.get('learning_rate')} · {tr.get('epochs')} epochs · batch {tr.get('batch_size')}"
+                   f" × {tr.get('gradient_accumulation', 1)} · max length {tr.get('max_length')}")
+    ds, job = page.get("dataset"), page.get("job")
+    if ds:
+        out.append(f"**Data** `{esc(ds['path'].rsplit('/', 1)[-1])}` — {ds['rows']} rows, {esc(ds['format'])}, sha256 "
+                   f"`{ds['sha256'][:12]}…`")
+    if page.get("conversation"):
+        out.append("**Asked for**\n\n" + "\n".join(f"1. {esc(t)}" for t in page["conversation"]))
+    if job:
+        out.append(f"**Trained by** job {job['id']} ({esc(job['status'])}, {job['step']} steps)")
+    if page.get("parent"):
+        out.append(f"**Parent** {esc(page['parent']['name'])}:{page['parent']['version']}")
+    versions = page.get("versions") or []
+    if len(versions) > 1:
+        out.append("**Versions** " + ", ".join(f"v{v['version']} ({esc(v['created'][:10])})" for v in versions))
+    files = page.get("files") or {}
+    if files:
+        out.append("| file | size |\n|---|---|\n" + "\n".join(f"| `{esc(k)}` | {esc(v)} |" for k, v in files.items()))
+    else:
+        out.append("⚠️ Its folder is missing on disk: run `tailor adapters check --repair`.")
+    return "\n\n".join(out)
+
+
+def download_folder() -> Path:
+    """A fresh private folder for one download, outside the data home.
+
+    Gradio copies a returned file into its own cache and serves that copy; the file route never reaches the
+    data home. Folders of earlier downloads older than an hour are removed here.
+    """
+    import shutil
+    import tempfile
+    import time
+
+    root = Path(tempfile.gettempdir()) / "tailor-downloads"
+    root.mkdir(mode=0o700, exist_ok=True)
+    for old in root.iterdir():
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > 3600:
+                shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+def download_adapter(ctx: Context, name: str) -> str:
+    rec = _record(ctx, name)
+    return str(export_zip(ctx.registry, rec, download_folder() / f"{rec['name']}-v{rec['version']}.zip"))
+
+
+def download_merged(ctx: Context, name: str) -> str:
+    from assistant.registry.store import export_merged
+
+    rec = _record(ctx, name)
+    return str(export_merged(ctx.registry, rec, download_folder() / f"{rec['name']}-v{rec['version']}-merged.zip",
+                             log=lambda m: None))
+
+
+def adapter_action(ctx: Context, action: str, name: str, value: str = "") -> str:
+    """Tag, alias, describe or delete one adapter; returns what happened, in words."""
+    from assistant.registry.manage import RegistryError, delete_adapter
+
+    rec = _record(ctx, name)
+    label = f"{rec['name']}:{rec['version']}"
+    value = (value or "").strip()
+    try:
+        if action == "tag":
+            ctx.registry.tag(rec["id"], value.split())
+            return f"Tagged {label}: {value}"
+        if action == "alias":
+            if not value or ctx.registry.versions(value):
+                return "An alias needs a name of its own (not an adapter's name)."
+            ctx.registry.set_alias(value, rec["id"])
+            return f"{value} → {label}"
+        if action == "describe":
+            ctx.registry.update_adapter(rec["id"], description=value)
+            return f"Described {label}"
+        if action == "delete":
+            delete_adapter(ctx.registry, rec)
+            return f"Deleted {label}"
+    except RegistryError as e:
+        return f"⚠️ {e}"
+    return f"unknown action {action!r}"
+
+
+def import_upload(ctx: Context, file: str | None, name: str = "") -> str:
+    from assistant.registry.manage import RegistryError, import_adapter
+
+    if not file:
+        return "Choose a zip of a PEFT adapter first."
+    try:
+        rec = import_adapter(ctx.registry, file, name=(name or "").strip() or None,
+                             base_source=ctx.engine.base_source, home_models=ctx.home.models)
+    except RegistryError as e:
+        return f"⚠️ Not imported: {e}"
+    return f"Imported **{rec['name']}:{rec['version']}** (base {rec['base_model']})."
+
+
+
+def tab(ctx: Context) -> None:
+    from assistant.plan import TASK_TYPES
+
+    with gr.Row():
+        query = gr.Textbox(label="Search adapters", placeholder="search names, descriptions, tags…", show_label=False, scale=3, elem_id="adapter-search")
+        task = gr.Dropdown(["", *TASK_TYPES], value="", label="Task", scale=1, elem_id="adapter-task")
+        tag = gr.Textbox(label="Tag", scale=1, elem_id="adapter-tag")
+        sort = gr.Dropdown(["", "accuracy", "f1", "rougeL", "eval_loss", "train_loss"], value="", label="Sort by",
+                           scale=1, elem_id="adapter-sort")
+    table = gr.Dataframe(headers=["adapter", "task", "base model", "metrics", "tags", "description", "created"],
+                         interactive=False, elem_id="adapters-table")
+    with gr.Row():
+        pick = gr.Dropdown(label="Adapter", choices=[], allow_custom_value=True, elem_id="adapter-pick")
+        download = gr.Button("Download zip", elem_id="download")
+        merged = gr.Button("Download merged model", elem_id="download-merged")
+    zip_file = gr.File(label="Download", elem_id="adapter-zip")
+    with gr.Row():
+        value = gr.Textbox(label="Tag / alias / description", elem_id="adapter-value")
+        tag_b = gr.Button("Add tags", size="sm")
+        alias_b = gr.Button("Set alias", size="sm")
+        desc_b = gr.Button("Describe", size="sm")
+        delete_b = gr.Button("Delete version", size="sm", variant="stop", elem_id="adapter-delete")
+    message = gr.Markdown(elem_id="registry-message")
+    with gr.Accordion("Import an adapter (zip of a PEFT adapter, safetensors only)", open=False):
+        with gr.Row():
+            upload = gr.File(label="Adapter zip", file_types=[".zip"], elem_id="import-file")
+            import_name = gr.Textbox(label="Name (optional)")
+            import_b = gr.Button("Import", elem_id="import")
+    card = gr.Markdown("*Pick an adapter to see its page.*", elem_id="adapter-card")
+    with gr.Accordion("Full lineage (conversation → plan → dataset → job → metrics → versions)", open=False):
+        details = gr.JSON(show_label=False)
+
+    filters = [query, task, tag, sort]
+
+    def refresh(q, t, tg, so):
+        return adapter_rows(ctx, q, t, tg, so), gr.update(choices=adapter_names(ctx))
+
+    for box in filters:
+        box.change(friendly(refresh), filters, [table, pick], api_name=False)
+    gr.Timer(3).tick(friendly(refresh), filters, [table, pick], api_name=False, show_progress="hidden")
+
+    def show(n):
+        page = adapter_page(ctx, n)
+        return adapter_card(page), page
+
+    pick.change(friendly(show), [pick], [card, details], api_name=False)
+    download.click(friendly(lambda n: download_adapter(ctx, n)), [pick], zip_file, api_name="download")
+    merged.click(friendly(lambda n: download_merged(ctx, n)), [pick], zip_file, api_name="download_merged")
+    for button, action in ((tag_b, "tag"), (alias_b, "alias"), (desc_b, "describe"), (delete_b, "delete")):
+        button.click(friendly(lambda n, v, a=action: adapter_action(ctx, a, n, v)), [pick, value], message,
+                     api_name=f"adapter_{action}").then(friendly(show), [pick], [card, details], api_name=False)
+    import_b.click(friendly(lambda f, n: import_upload(ctx, f, n)), [upload, import_name], message, api_name="import_adapter")
+
+    def adapters(query: str = "", task: str = "", tag: str = "") -> list:
+        """Registered adapters (newest first) matching the words, task and tag; their folder under `folder`."""
+        rows = ctx.registry.search(query or "", task=task or None, tag=tag or None, limit=1000)
+        return [{("folder" if k == "path" else k): v for k, v in a.items()} for a in rows]
+
+    gr.api(adapters, api_name="adapters")
