@@ -12,20 +12,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .adjustable import METHODS, SETTINGS, TASK_TYPES, get_path
 from .errors import TailorError
+
+__all__ = ["METHODS", "TASK_TYPES", "Plan", "PlanError"]
 
 SCHEMA_VERSION = 1
 
-TASK_TYPES = (
-    "classification",
-    "extraction",
-    "summarization",
-    "translation",
-    "qa",
-    "chat",
-    "code",
-    "rewriting",
-)
 DATA_FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion", "columns")
 METRICS = (
     "accuracy",
@@ -38,7 +31,6 @@ METRICS = (
     "json_valid",
     "perplexity",
 )
-METHODS = ("lora", "qlora")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
@@ -247,37 +239,30 @@ class Plan:
         """Every problem with this plan, each naming its field. `require_ready` also demands a task and data."""
         p: list[str] = []
         t, d, lo, tr = self.task, self.data, self.lora, self.training
-        if t.type is not None and t.type not in TASK_TYPES:
-            p.append(f"task.type: {t.type!r} is not one of {', '.join(TASK_TYPES)}")
+        for s in SETTINGS.values():  # what a user can set, within the bounds declared with it
+            value = get_path(self, s.field) if s.field else None
+            if s.field == "training.epochs" and tr.max_steps > 0:
+                continue  # a run bounded by steps needs no epochs
+            if value is not None and not _allowed(s, value):
+                p.append(f"{s.field}: {value!r} must be {s.bounds}")
         if d.format is not None and d.format not in DATA_FORMATS:
             p.append(f"data.format: {d.format!r} is not one of {', '.join(DATA_FORMATS)}")
         if d.format == "columns" and not (d.input_columns and d.output_column):
             p.append("data.input_columns/output_column: the `columns` format needs both")
         if not 0 <= d.validation_fraction < 0.9:
             p.append(f"data.validation_fraction: {d.validation_fraction} must be in [0, 0.9)")
-        if lo.method not in METHODS:
-            p.append(f"lora.method: {lo.method!r} is not one of {', '.join(METHODS)}")
         if lo.method == "qlora" and self.resources.device != "cuda":
             p.append("lora.method: QLoRA needs a CUDA GPU (bitsandbytes 4-bit); use `lora` on CPU")
-        if not 1 <= lo.r <= 1024:
-            p.append(f"lora.r: {lo.r} must be between 1 and 1024")
         if lo.alpha <= 0:
             p.append(f"lora.alpha: {lo.alpha} must be positive")
         if not 0 <= lo.dropout < 1:
             p.append(f"lora.dropout: {lo.dropout} must be in [0, 1)")
         if not (isinstance(lo.target_modules, str) or lo.target_modules):
             p.append("lora.target_modules: give module names or `all-linear`")
-        if tr.epochs <= 0 and tr.max_steps <= 0:
-            p.append("training.epochs: must be positive (or set training.max_steps)")
-        if not 0 < tr.learning_rate < 1:
-            p.append(f"training.learning_rate: {tr.learning_rate} must be in (0, 1)")
         if tr.scheduler not in SCHEDULERS:
             p.append(f"training.scheduler: {tr.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
-        for name in ("batch_size", "gradient_accumulation"):
-            if getattr(tr, name) < 1:
-                p.append(f"training.{name}: must be at least 1")
-        if not 16 <= tr.max_length <= 131072:
-            p.append(f"training.max_length: {tr.max_length} must be between 16 and 131072")
+        if tr.gradient_accumulation < 1:
+            p.append("training.gradient_accumulation: must be at least 1")
         if tr.precision not in PRECISIONS:
             p.append(f"training.precision: {tr.precision!r} is not one of {', '.join(PRECISIONS)}")
         if tr.precision != "fp32" and self.resources.device == "cpu":
@@ -304,6 +289,14 @@ class Plan:
         if problems:
             raise PlanError(problems)
         return self
+
+
+def _allowed(setting, value: Any) -> bool:
+    try:
+        setting.check(value)
+        return True
+    except ValueError:
+        return False
 
 
 def _build(cls: type, raw: Any, path: str, problems: list[str]) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from assistant.adjustable import EDITOR, SETTINGS, Edit, get_path, turn_words
 from assistant.chat import converse
 from assistant.data import DataError, inspect_file, save_upload
 from assistant.plan import Plan, PlanError
@@ -19,11 +20,12 @@ def new_conversation() -> dict:
     return {"messages": [], "data": None, "plan": None}
 
 
-def chat(ctx: Context, message: str, file: str | None, history: list, state: dict):
-    """One user turn (text and/or a file) → the assistant's reply, the plan card and suggestions."""
+def chat(ctx: Context, message: str | Edit, file: str | None, history: list, state: dict):
+    """One user turn (text, a typed edit from the plan editor, and/or a file) → the assistant's reply, the
+    plan card and suggestions."""
     state = dict(state or new_conversation())
     history = list(history or [])
-    message = (message or "").strip()
+    message = message if isinstance(message, Edit) else (message or "").strip()
     if file:
         try:
             report = inspect_file(file)  # validated where Gradio put it; stored in the data home only if usable
@@ -38,8 +40,9 @@ def chat(ctx: Context, message: str, file: str | None, history: list, state: dic
             history.append({"role": "assistant", "content": f"⚠️ I could not use that file: {e}"})
             return _chat_result(history, state, None, [])
     if message:
-        state["messages"] = [*state["messages"], message]
-        history.append({"role": "user", "content": message})
+        turn = message.to_turn() if isinstance(message, Edit) else message
+        state["messages"] = [*state["messages"], turn]
+        history.append({"role": "user", "content": turn_words(turn)})
     if not state["messages"] and not state["data"]:
         return _chat_result(history, state, None, [])
     turn = converse(state["messages"] or [""], state["data"], ctx.gpu_gb, ctx.gpu_name,
@@ -104,31 +107,19 @@ def token_histogram(lengths: list[int], max_length: int, bins: int = 12) -> list
             for b, c in sorted(counts.items())]
 
 
-EDITABLE = ("base_model", "method", "r", "epochs", "learning_rate", "max_length", "batch_size")
-
-
 def plan_fields(plan: Plan) -> dict:
-    return {"base_model": plan.base_model.name, "method": plan.lora.method, "r": plan.lora.r,
-            "epochs": plan.training.epochs, "learning_rate": plan.training.learning_rate,
-            "max_length": plan.training.max_length, "batch_size": plan.training.batch_size}
+    """The plan editor's fields (`adjustable.EDITOR`) as the plan has them."""
+    return {name: get_path(plan, SETTINGS[name].field) for name in EDITOR}
 
 
-def edits_as_message(state: dict, values: dict) -> str | None:
-    """The plan editor's changes said in words, so the chat (which replays every turn) stays the one truth."""
+def plan_edit(state: dict, values: dict) -> Edit | None:
+    """The editor's changes as a typed edit — a turn of the conversation, so chat and plan never disagree —
+    or None when nothing changed. Raises ValueError naming a value out of bounds."""
     if not state or not state.get("plan"):
         return None
     now = plan_fields(Plan.from_json(state["plan"]))
-    said = []
-    for key in EDITABLE:
-        new = values.get(key)
-        if new in (None, "") or str(new) == str(now[key]) or (isinstance(now[key], float) and new is not None
-                                                               and float(new) == now[key]):
-            continue
-        said.append({"base_model": f"switch to {new}", "method": "use QLoRA" if new == "qlora" else "no QLoRA",
-                     "r": f"rank {int(new)}", "epochs": f"train {float(new):g} epochs",
-                     "learning_rate": f"learning rate {float(new):g}", "max_length": f"max length {int(new)}",
-                     "batch_size": f"batch size {int(new)}"}[key])
-    return ("✎ " + "; ".join(said)) if said else None
+    changed = {k: v for k, v in values.items() if v not in (None, "") and v != now[k]}
+    return Edit.of(changed) if changed else None
 
 
 def start_training(ctx: Context, state: dict) -> dict:
@@ -164,7 +155,7 @@ def tab(ctx: Context) -> None:
             start = gr.Button("Start training", variant="primary", interactive=False, elem_id="start")
             started = gr.Markdown(elem_id="start-status")
             with gr.Accordion("Edit the plan", open=False, elem_id="plan-editor"):
-                gr.Markdown("Changes go into the conversation as your words, so the chat and the plan stay in step.")
+                gr.Markdown("Changes go into the conversation as a turn of their own, so the chat and the plan stay in step.")
                 f_model = gr.Dropdown([m.name for m in CATALOG], label="Base model", allow_custom_value=True,
                                       elem_id="edit-model")
                 f_method = gr.Radio(["lora", "qlora"], label="Method", elem_id="edit-method")
@@ -182,7 +173,9 @@ def tab(ctx: Context) -> None:
         histogram = gr.BarPlot(x="tokens", y="examples", color="kept", title="Tokens per example", height=220,
                                elem_id="token-histogram")
         examples = gr.Markdown(elem_id="rendered-examples")
-    fields = [f_model, f_method, f_r, f_epochs, f_lr, f_len, f_batch]
+    by_setting = {"base_model": f_model, "method": f_method, "r": f_r, "epochs": f_epochs, "learning_rate": f_lr,
+                  "max_length": f_len, "batch_size": f_batch}
+    fields = [by_setting[name] for name in EDITOR]  # in the table's order, as plan_fields and plan_edit use it
 
     def render(r):
         import pandas as pd
@@ -196,7 +189,7 @@ def tab(ctx: Context) -> None:
                            pd.DataFrame(p["histogram"], columns=["tokens", "examples", "kept"]),
                            "\n\n".join(f"Example {i + 1}, exactly as trained:\n\n```\n{e}\n```" for i, e in enumerate(p["examples"]))]
         f = r["fields"]
-        field_out = [gr.update(value=f[k]) for k in EDITABLE] if f else [gr.update()] * len(EDITABLE)
+        field_out = [gr.update(value=f[k]) for k in EDITOR] if f else [gr.update()] * len(EDITOR)
         return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"], value=r["start_label"]), "",
                 *sugg, *preview_out, *field_out]
 
@@ -222,10 +215,13 @@ def tab(ctx: Context) -> None:
         yield render(r)
 
     def on_edit(history, st, *values):
-        said = edits_as_message(st, dict(zip(EDITABLE, values)))
-        if said is None:
+        try:
+            change = plan_edit(st, dict(zip(EDITOR, values)))
+        except ValueError as e:
+            raise gr.Error(str(e)) from None
+        if change is None:
             gr.Info("Nothing changed.")
-        return render(chat(ctx, said or "", None, history, st))
+        return render(chat(ctx, change or "", None, history, st))
 
     # The file box is not an output of a turn: an event's outputs are locked while it runs, and a keyboard user
     # on the upload button would find it dead. It is emptied after its own upload instead.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from assistant.adjustable import turn_words
 from assistant.registry.store import export_zip
 
 from .context import Context
@@ -89,7 +90,7 @@ def adapter_card(page: dict) -> str:
         out.append(f"**Data** `{esc(ds['path'].rsplit('/', 1)[-1])}` — {ds['rows']} rows, {esc(ds['format'])}, sha256 "
                    f"`{ds['sha256'][:12]}…`")
     if page.get("conversation"):
-        out.append("**Asked for**\n\n" + "\n".join(f"1. {esc(t)}" for t in page["conversation"]))
+        out.append("**Asked for**\n\n" + "\n".join(f"1. {esc(turn_words(t))}" for t in page["conversation"]))
     if job:
         out.append(f"**Trained by** job {job['id']} ({esc(job['status'])}, {job['step']} steps)")
     if page.get("parent"):

@@ -10,9 +10,11 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ..adjustable import SETTINGS, as_edit, get_path, turn_words
 from ..data import DataReport, inspect_file
 from ..models import catalog
 from ..models.estimate import estimate_memory, estimate_minutes, gpu_info
@@ -61,33 +63,21 @@ TASK_SUGGESTIONS = {
 
 @dataclass
 class Slots:
-    """Everything the conversation has established so far."""
+    """Everything the conversation has established so far: each setting's latest value (the later word
+    wins; `s.r`, `s.epochs`, ... read one, None when never said) and the words that named the task."""
 
-    task_type: str | None = None
-    task_inferred: bool = False
-    language: str | None = None
-    base_model: str | None = None
-    gpu_name: str | None = None
-    gpu_memory_gb: float | None = None
-    method: str | None = None
-    preference: str | None = None
-    epochs: float | None = None
-    r: int | None = None
-    learning_rate: float | None = None
-    max_length: int | None = None
-    batch_size: int | None = None
+    said: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
+    def __getattr__(self, name: str) -> Any:
+        if name in SETTINGS:
+            return self.__dict__.get("said", {}).get(name)
+        raise AttributeError(name)
+
     def apply(self, it: Intents, text: str) -> None:
-        for f in fields(Intents):
-            if f.name in ("notes", "start"):
-                continue
-            v = getattr(it, f.name)
-            if v is not None and hasattr(self, f.name):
-                setattr(self, f.name, v)
+        self.said.update(it.values)
         if it.task_type:
             self.description = text.strip()
-            self.task_inferred = False
 
 
 @dataclass
@@ -132,32 +122,24 @@ class Turn:
         }
 
 
-# What each thing a user can say sets directly; any other change is a knock-on and gets its reason.
-DIRECT = {
-    "task_type": ("task.type",), "language": ("task.language",), "base_model": ("base_model.name",),
-    "gpu_name": ("resources.gpu_name", "resources.device"),
-    "gpu_memory_gb": ("resources.gpu_memory_gb", "resources.device"),
-    "method": ("lora.method",), "preference": ("lora.r", "training.epochs"), "epochs": ("training.epochs",),
-    "r": ("lora.r",), "learning_rate": ("training.learning_rate",), "max_length": ("training.max_length",),
-    "batch_size": ("training.batch_size",),
-}
 WATCHED = ("task.type", "task.language", "base_model.name", "resources.device", "resources.gpu_memory_gb",
            "lora.method", "lora.r", "lora.alpha", "training.epochs", "training.learning_rate",
            "training.max_length", "training.batch_size", "training.gradient_accumulation",
            "training.packing", "training.gradient_checkpointing", "training.precision", "resources.fits")
 
 
-def converse(messages: list[str], data_path: str | None = None, gpu_memory_gb: float | None = None,
+def converse(messages: list[str | dict], data_path: str | None = None, gpu_memory_gb: float | None = None,
              gpu_name: str = "", default_base_model: str | None = None, report: DataReport | None = None, *,
              home_models: Path | None = None, understander: Callable[[str], Intents] | None = None) -> Turn:
     """Plan from the whole conversation. `gpu_memory_gb` is the detected (or given) GPU; 0 means CPU.
 
-    `understander` reads one message (default: the offline rules). Raises DataError when the file is unusable.
+    A turn is a message in words, read by `understander` (default: the offline rules), or a typed edit from
+    the plan editor (`{"edit": {"r": 8}}`, see `adjustable.Edit`). Raises DataError when the file is unusable.
     """
     understander = understander or understand
     if data_path and report is None:
         report = inspect_file(data_path)
-    intents = [understander(m) for m in messages]
+    intents = [Intents(edit.values) if (edit := as_edit(m)) is not None else understander(m) for m in messages]
     before, now = _slots(messages[:-1], intents[:-1]), _slots(messages, intents)
     env = (gpu_name, gpu_memory_gb or 0.0, default_base_model, home_models)
     plan = build_plan(now, report, *env)
@@ -180,14 +162,14 @@ def converse(messages: list[str], data_path: str | None = None, gpu_memory_gb: f
     return Turn(ready, missing, reply, plan, questions, changes, report, examples, notes, list(lengths))
 
 
-def _lang_of(messages: list[str]) -> str:
-    return "zh" if any(re.search(r"[\u4e00-\u9fff]", m) for m in messages) else "en"
+def _lang_of(messages: list[str | dict]) -> str:
+    return "zh" if any(isinstance(m, str) and re.search(r"[\u4e00-\u9fff]", m) for m in messages) else "en"
 
 
-def _slots(messages: list[str], intents: list[Intents]) -> Slots:
+def _slots(messages: list[str | dict], intents: list[Intents]) -> Slots:
     s = Slots()
     for m, it in zip(messages, intents):
-        s.apply(it, m)
+        s.apply(it, turn_words(m))
     return s
 
 
@@ -517,10 +499,10 @@ def _fit(plan: Plan, s: Slots, gpu_name: str, why: dict) -> None:
 
 def _diff(old: Plan, new: Plan, said: Intents) -> list[str]:
     """What the last turn changed: first what it asked for, then each knock-on change with its reason."""
-    direct_paths = {p for k, v in said.said().items() if k in DIRECT for p in DIRECT[k]}
+    direct_paths = {p for k in said.said() for p in SETTINGS[k].sets}
     asked, knock_on = [], []
     for path in WATCHED:
-        a, b = _get(old, path), _get(new, path)
+        a, b = get_path(old, path), get_path(new, path)
         if a == b:
             continue
         if path in direct_paths:
@@ -537,20 +519,13 @@ def _knock_on_reason(path: str, plan: Plan) -> str:
     if path in ("training.gradient_accumulation", "training.batch_size"):
         return r.get("training.batch_size", "the batch was resized to fit the memory")
     if path == "training.gradient_checkpointing":
-        return r.get(path, "the plan fits without recomputing activations") if _get(plan, path) else \
+        return r.get(path, "the plan fits without recomputing activations") if get_path(plan, path) else \
             "the plan now fits without recomputing activations, which is faster"
     if path == "base_model.name":
         return r.get("base_model", "")
     if path == "resources.fits":
         return "the memory estimate is now " + f"{plan.resources.estimated_peak_gb:.1f} GB of {plan.resources.gpu_memory_gb:g} GB"
     return r.get(path, "it follows from the change above")
-
-
-def _get(plan: Plan, path: str):
-    obj = plan
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def _questions(missing: list[str], lang: str, plan: Plan) -> list[Question]:

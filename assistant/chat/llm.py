@@ -9,46 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import fields
 from typing import Any
 
+from ..adjustable import SETTINGS
 from ..models.catalog import find
-from ..plan import TASK_TYPES
 from .understand import Intents, understand
 
-SYSTEM_PROMPT = """You turn one message from a user who wants to fine-tune a language model into JSON.
-Answer with ONE JSON object and nothing else. Use only these keys; leave out what the message does not say:
-  task_type: one of TASKS
-  language: ISO 639-1 code of the language the task is done in ("en", "zh", ...)
-  base_model: the base model the user names, e.g. "Qwen2.5-7B-Instruct"
-  gpu_name: the GPU the user names, e.g. "RTX 4090"; "" when they say they have no GPU
-  gpu_memory_gb: GPU memory in GB the user has or wants to fit in; 0 when they have no GPU
-  method: "lora" or "qlora"
-  preference: "fast" or "quality"
-  epochs: number of passes over the data
-  r: LoRA rank (integer)
-  learning_rate: number
-  max_length: maximum tokens per example (integer)
-  batch_size: integer
-  start: true when the user asks to start training now
-The message may be in English or Chinese.""".replace("TASKS", ", ".join(TASK_TYPES))
-
-# field → (type, check) for the validation shared with the rules' output.
-LIMITS: dict[str, tuple[type | tuple[type, ...], Any]] = {
-    "task_type": (str, lambda v: v in TASK_TYPES),
-    "language": (str, lambda v: bool(re.fullmatch(r"[a-z]{2}", v))),
-    "base_model": (str, lambda v: 0 < len(v) <= 200),
-    "gpu_name": (str, lambda v: len(v) <= 100),
-    "gpu_memory_gb": ((int, float), lambda v: 0 <= v <= 2048),
-    "method": (str, lambda v: v in ("lora", "qlora")),
-    "preference": (str, lambda v: v in ("fast", "quality")),
-    "epochs": ((int, float), lambda v: 0 < v <= 100),
-    "r": (int, lambda v: 1 <= v <= 1024),
-    "learning_rate": ((int, float), lambda v: 0 < v < 1),
-    "max_length": (int, lambda v: 16 <= v <= 131072),
-    "batch_size": (int, lambda v: 1 <= v <= 4096),
-    "start": (bool, lambda v: True),
-}
+SYSTEM_PROMPT = ("You turn one message from a user who wants to fine-tune a language model into JSON.\n"
+                 "Answer with ONE JSON object and nothing else. Use only these keys; leave out what the message "
+                 "does not say:\n" + "".join(f"  {s.name}: {s.means}\n" for s in SETTINGS.values())
+                 + "  start: true when the user asks to start training now\n"
+                 "The message may be in English or Chinese.")
 
 
 class UnusableAnswer(ValueError):
@@ -59,23 +30,24 @@ def validate_intents(raw: Any) -> Intents:
     """An Intents from a JSON object, or UnusableAnswer naming the first bad field."""
     if not isinstance(raw, dict):
         raise UnusableAnswer(f"expected a JSON object, got {type(raw).__name__}")
-    known = {f.name for f in fields(Intents)} - {"notes"}
     it = Intents()
     for key, value in raw.items():
-        if key not in known:
+        if key not in SETTINGS and key != "start":
             raise UnusableAnswer(f"unknown field {key!r}")
         if value is None:
             continue
-        typ, ok = LIMITS[key]
-        if typ is int and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) and typ is not bool or not isinstance(value, typ) or not ok(value):
-            raise UnusableAnswer(f"{key}: {value!r} is not allowed")
-        if key in ("epochs", "learning_rate", "gpu_memory_gb"):
-            value = float(value)
+        if key == "start":
+            if not isinstance(value, bool):
+                raise UnusableAnswer(f"start: {value!r} is not allowed; it must be true or false")
+            it.start = value
+            continue
+        try:
+            value = SETTINGS[key].check(value)
+        except ValueError as e:
+            raise UnusableAnswer(str(e)) from None
         if key == "base_model" and (entry := find(value)):
             value = entry.name
-        setattr(it, key, value)
+        it.values[key] = value
     return it
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from ..adjustable import SETTINGS
 from ..models.catalog import CATALOG, find
 from ..models.estimate import gpu_info
 
@@ -30,59 +32,42 @@ NUM = r"(\d+(?:\.\d+)?)"
 
 @dataclass
 class Intents:
-    """What one turn said. None / empty means the turn did not mention it."""
+    """What one turn said: the settings it mentioned (names from `adjustable.SETTINGS`), whether it asked
+    to start, and notes for the user. `it.r`, `it.task_type`, ... read a setting (None when not said)."""
 
-    task_type: str | None = None
-    language: str | None = None
-    base_model: str | None = None
-    gpu_name: str | None = None
-    gpu_memory_gb: float | None = None
-    method: str | None = None
-    preference: str | None = None  # "fast" or "quality"
-    epochs: float | None = None
-    r: int | None = None
-    learning_rate: float | None = None
-    max_length: int | None = None
-    batch_size: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)
     start: bool = False
     notes: list[str] = field(default_factory=list)
 
+    def __getattr__(self, name: str) -> Any:
+        if name in SETTINGS:
+            return self.__dict__.get("values", {}).get(name)
+        raise AttributeError(name)
+
     def said(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, False, [])}
+        return dict(self.values)
 
 
 def understand(text: str) -> Intents:
     t = text.strip()
     low = t.lower()
-    it = Intents()
-    for task, pat in TASK_PATTERNS:
-        if re.search(pat, low):
-            it.task_type = task
-            break
-    it.language = _language(t, low)
-    it.base_model = _model(low)
-    _gpu(low, it)
+    said: dict[str, Any] = {"task_type": next((task for task, pat in TASK_PATTERNS if re.search(pat, low)), None),
+                            "language": _language(t, low), "base_model": _model(low)}
+    notes: list[str] = []
+    _gpu(low, said, notes)
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|不用\s*qlora|不要\s*qlora|full lora|plain lora", low):
-        it.method = "lora"
+        said["method"] = "lora"
     elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
-        it.method = "qlora"
+        said["method"] = "qlora"
     if re.search(r"\bfast|quick|asap|hurry|快速|尽快|快一点|快点", low):
-        it.preference = "fast"
+        said["preference"] = "fast"
     elif re.search(r"best quality|high quality|highest quality|accura|质量最好|效果最好|高质量|最好的效果", low):
-        it.preference = "quality"
-    if m := re.search(NUM + r"\s*(?:epochs?|个?轮|遍|个epoch)", low) or re.search(r"epochs?\s*(?:to|=|:)?\s*" + NUM, low):
-        it.epochs = float(m.group(1))
-    if m := re.search(r"(?:rank|\br)\s*(?:to|=|:|of)?\s*(\d+)|秩\s*(?:为|设为|=)?\s*(\d+)", low):
-        it.r = int(m.group(1) or m.group(2))
-    if m := re.search(r"(?:learning rate|\blr|学习率)\s*(?:to|=|:|of|为|设为)?\s*(\d+(?:\.\d+)?(?:e-?\d+)?)", low):
-        it.learning_rate = float(m.group(1))
-    if m := re.search(r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)? length)|最大长度|序列长度)\s*(?:to|=|:|of|为)?\s*(\d+)", low):
-        it.max_length = int(m.group(1))
-    if m := re.search(r"batch(?: size)?\s*(?:to|=|:|of)?\s*(\d+)|批大小\s*(?:为|=)?\s*(\d+)", low):
-        it.batch_size = int(m.group(1) or m.group(2))
-    if re.search(r"^(start|go|run it|train|yes,? start|开始|开始训练)\b", low):
-        it.start = True
-    return it
+        said["preference"] = "quality"
+    for setting in SETTINGS.values():  # the numbers each setting declares how people say
+        if setting.patterns:
+            said[setting.name] = setting.read(low)
+    start = bool(re.search(r"^(start|go|run it|train|yes,? start|开始|开始训练)\b", low))
+    return Intents({k: v for k, v in said.items() if v is not None}, start, notes)
 
 
 def _language(t: str, low: str) -> str | None:
@@ -112,15 +97,15 @@ def _model(low: str) -> str | None:
     return None
 
 
-def _gpu(low: str, it: Intents) -> None:
+def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     if re.search(r"no gpu|without (a )?gpu|cpu only|only (a )?cpu|on (my )?cpu|laptop without|没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu", low):
-        it.gpu_name, it.gpu_memory_gb = "", 0.0
+        said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
         return
     m = re.search(r"(rtx\s*\d{4}|gtx\s*\d{4}|(?<!\d)\d{4}(?!\d)|\bh200\b|\bh100\b|\ba100\b|\ba6000\b|\bl40s?\b|\ba10\b|\bl4\b|\bt4\b|\bv100\b)", low)
     if m and (info := gpu_info(m.group(1))):
-        it.gpu_name = m.group(1).upper().replace("RTX", "RTX ").replace("  ", " ").strip()
-        it.gpu_memory_gb = info[0]
+        said["gpu_name"] = m.group(1).upper().replace("RTX", "RTX ").replace("  ", " ").strip()
+        said["gpu_memory_gb"] = info[0]
     if mm := re.search(NUM + r"\s*(?:gb|gib|g\b|g的|g显存|gb显存|g 显存)", low):
-        it.gpu_memory_gb = float(mm.group(1))
+        said["gpu_memory_gb"] = float(mm.group(1))
         if "fit" in low or "适配" in low or "放进" in low:
-            it.notes.append("fit")
+            notes.append("fit")

@@ -53,10 +53,6 @@ class DataReport:
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
     """Token counts per (model, instruction), so replanning does not re-tokenize."""
 
-    @property
-    def looks_like_labels(self) -> bool:
-        return bool(self.labels)
-
 
 def inspect_file(path: str | Path) -> DataReport:
     """Read and describe a data file. Raises DataError naming the file (and line) when it is unusable."""

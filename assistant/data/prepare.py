@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .inspect import DataReport, detect_format, to_examples
 from .load import read_rows
 
+if TYPE_CHECKING:  # the plan is read, never imported at run time: data/ stays below plan
+    from ..plan import Plan
 
-def chat_examples(plan: Any) -> list[dict[str, Any]]:
+
+def chat_examples(plan: Plan) -> list[dict[str, Any]]:
     """Every usable row of the plan's data as {"prompt": [messages], "completion": [assistant message]}.
 
     The plan's instruction becomes the system message, so the model learns the task as it will be used.

@@ -69,7 +69,6 @@ def _index_adapter(db: sqlite_utils.Database, adapter_id: int) -> None:
                    [adapter_id, row[0].replace("-", " ").replace("_", " ") + " " + row[0], row[1] or "", row[2] or "",
                     row[3] or "", tags])
 
-JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
 def now() -> str:
@@ -126,7 +125,7 @@ class Registry:
         conn.execute("COMMIT")
 
     # -- plans and datasets ----------------------------------------------------------------------------
-    def add_plan(self, plan_json: str, conversation: list[str] | None = None) -> int:
+    def add_plan(self, plan_json: str, conversation: list[str | dict] | None = None) -> int:
         return self.db["plans"].insert(
             {"json": plan_json, "conversation": json.dumps(conversation or [], ensure_ascii=False), "created": now()}
         ).last_pk
@@ -369,7 +368,7 @@ class Registry:
     def remove_alias(self, alias: str) -> bool:
         return self.db.execute("delete from aliases where alias = ?", [alias]).rowcount > 0
 
-    def rename_adapter(self, old: str, new: str, paths: dict[int, str]) -> None:
+    def rename_adapter(self, new: str, paths: dict[int, str]) -> None:
         with self.transaction() as conn:
             for aid, path in paths.items():
                 conn.execute("update adapters set name = ?, path = ? where id = ?", [new, path, aid])

@@ -74,7 +74,7 @@ def rename_adapter(registry: Registry, old: str, new: str) -> list[dict]:
     src, dst = registry.home.adapters / old, registry.home.adapters / new
     if src.exists():
         src.rename(dst)
-    registry.rename_adapter(old, new, {r["id"]: str((dst / str(r["version"])).relative_to(registry.home.root))
+    registry.rename_adapter(new, {r["id"]: str((dst / str(r["version"])).relative_to(registry.home.root))
                                        for r in versions})
     return registry.versions(new)
 

@@ -1,8 +1,9 @@
 """The inference engine: one base model, many adapters, one worker thread that owns the model.
 
 Adapters are loaded onto the base with PEFT under their registry name (`name:version`), with an LRU limit
-on how many stay loaded. Side by side is one batched `generate` with per-row adapter names (PEFT's mixed
-adapter batches), identical sampling settings and a recorded seed, so the comparison is fair by construction.
+on how many stay loaded. Side by side is one batched `generate` in which each row has its own adapter
+(`kernels.per_row_lora`: two batched matmuls per layer; PEFT's mixed adapter batch where that cannot run),
+identical sampling settings and a recorded seed, so the comparison is fair by construction.
 Request handlers never touch the model: they submit work to the engine's queue and wait for the result.
 """
 

@@ -22,7 +22,7 @@ class JobError(TailorError, RuntimeError):
     """A job operation that cannot be done (unknown job, wrong state); the message says why."""
 
 
-def submit(registry: Registry, plan: Plan, conversation: list[str] | None = None, start: bool = True) -> int:
+def submit(registry: Registry, plan: Plan, conversation: list[str | dict] | None = None, start: bool = True) -> int:
     """Queue a validated, ready plan; start it when nothing else runs. Returns the job id."""
     plan.validate(require_ready=True)
     d = plan.data

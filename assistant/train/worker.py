@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..config import Home
 from ..faults import armed, fault_point
+from ..models.tokenize import DEFAULT_CHAT_TEMPLATE
 from ..plan import Plan
 from ..registry.db import Registry, now
 
@@ -151,7 +152,7 @@ def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log
     fault_point("adapter_save")
     tokenizer = trainer.processing_class
     extra = []
-    if getattr(tokenizer, "_tailor_default_template", False):
+    if tokenizer.chat_template == DEFAULT_CHAT_TEMPLATE:  # the base had none: the adapter carries the one it learned
         tokenizer.save_pretrained(partial)
         extra = [n for n in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")]
     partial.rename(final)
@@ -209,7 +210,7 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
     from . import recipe
 
     tokenizer = load_tokenizer(source)
-    tokenizer._tailor_default_template = recipe.ensure_chat_template(tokenizer)
+    recipe.ensure_chat_template(tokenizer)
     model = recipe.load_base(plan, source)
     args = SFTConfig(**recipe.sft_config_kwargs(plan, out, has_eval=bool(val_rows)))
     steps_per_epoch = math.ceil(len(train_rows) / (plan.training.batch_size * plan.training.gradient_accumulation))

@@ -1,0 +1,155 @@
+"""Everything a user can set in words or in the plan editor, declared once.
+
+Each `Setting` says what it is called, where in the plan it lands, its type and bounds, how a user says
+it in English and Chinese (the patterns the rules read), and how an edit of it is said back. From this one
+table come: the intents a turn can carry and the conversation's slots (chat/), the fields the language-model
+backend is asked for and how its answer is checked (chat/llm.py), the plan editor's fields and the words
+its typed edits are shown with (ui/), and the bounds `Plan.problems` enforces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+TASK_TYPES = ("classification", "extraction", "summarization", "translation", "qa", "chat", "code", "rewriting")
+METHODS = ("lora", "qlora")
+NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
+NUMERIC = (int, float)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    """What a turn, the backend and the editor call it (`r`, `learning_rate`, ...)."""
+    sets: tuple[str, ...]
+    """The plan fields it sets directly; the first holds its value. Other changes are knock-on effects."""
+    kind: type | tuple[type, ...]
+    """The type of its value."""
+    ok: Callable[[Any], bool]
+    """Whether a value of that type is allowed."""
+    bounds: str
+    """The allowed values, in words (completes "must be …")."""
+    means: str
+    """What it is, for the backend's prompt and the editor's label."""
+    en: str = "{}"
+    """An edit said back in English (`{}` is the value), e.g. "rank {}"."""
+    zh: str = "{}"
+    """The same in Chinese."""
+    patterns: tuple[str, ...] = ()
+    """For numbers: regexes over the lower-cased message whose first non-empty group is the value."""
+    editor: bool = False
+    """Shown in the plan editor."""
+    in_plan: bool = True
+    """Whether the value itself is kept in the plan (in `sets[0]`); a preference only steers other fields."""
+
+    @property
+    def field(self) -> str | None:
+        return self.sets[0] if self.in_plan else None
+
+    def check(self, value: Any) -> Any:
+        """The value in the setting's type (2.0 → 2 for an integer), or ValueError saying what is allowed."""
+        if self.kind is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) and self.kind is not bool or not isinstance(value, self.kind) or not self.ok(value):
+            raise ValueError(f"{self.name}: {value!r} is not allowed; it must be {self.bounds}")
+        return float(value) if self.kind == NUMERIC else value
+
+    def said(self, value: Any, lang: str = "en") -> str:
+        """An edit of this setting in words."""
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        return (self.zh if lang == "zh" else self.en).format(shown)
+
+    def read(self, low: str) -> Any:
+        """The value a lower-cased message gives this numeric setting, or None."""
+        for pattern in self.patterns:
+            if m := re.search(pattern, low):
+                text = next(g for g in m.groups() if g)
+                return int(float(text)) if self.kind is int else float(text)
+        return None
+
+
+def _choice(*options: str) -> Callable[[Any], bool]:
+    return lambda v: v in options
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in [
+    Setting("task_type", ("task.type",), str, _choice(*TASK_TYPES), f"one of {', '.join(TASK_TYPES)}",
+            f"one of {', '.join(TASK_TYPES)}"),
+    Setting("language", ("task.language",), str, lambda v: bool(re.fullmatch(r"[a-z]{2}", v)),
+            "an ISO 639-1 code such as en or zh",
+            'ISO 639-1 code of the language the task is done in ("en", "zh", ...)'),
+    Setting("base_model", ("base_model.name",), str, lambda v: 0 < len(v) <= 200, "a name of 1 to 200 characters",
+            'the base model the user names, e.g. "Qwen2.5-7B-Instruct"', "switch to {}", "换成 {}", editor=True),
+    Setting("gpu_name", ("resources.gpu_name", "resources.device"), str, lambda v: len(v) <= 100,
+            "a name of at most 100 characters",
+            'the GPU the user names, e.g. "RTX 4090"; "" when they say they have no GPU'),
+    Setting("gpu_memory_gb", ("resources.gpu_memory_gb", "resources.device"), NUMERIC, lambda v: 0 <= v <= 2048,
+            "between 0 and 2048", "GPU memory in GB the user has or wants to fit in; 0 when they have no GPU"),
+    Setting("method", ("lora.method",), str, _choice(*METHODS), "lora or qlora", '"lora" or "qlora"',
+            "method {}", "方法 {}", editor=True),
+    Setting("preference", ("lora.r", "training.epochs"), str, _choice("fast", "quality"), "fast or quality",
+            '"fast" or "quality"', in_plan=False),
+    Setting("epochs", ("training.epochs",), NUMERIC, lambda v: 0 < v <= 100, "more than 0 and at most 100",
+            "number of passes over the data", "train {} epochs", "训练 {} 轮",
+            (NUMBER + r"\s*(?:epochs?|个?轮|遍|个epoch)", r"epochs?\s*(?:to|=|:)?\s*" + NUMBER), editor=True),
+    Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
+            "rank {}", "秩 {}", (r"(?:rank|\br)\s*(?:to|=|:|of)?\s*(\d+)", r"秩\s*(?:为|设为|=)?\s*(\d+)"), editor=True),
+    Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
+            "learning rate (number)", "learning rate {}", "学习率 {}",
+            (r"(?:learning rate|\blr|学习率)\s*(?:to|=|:|of|为|设为)?\s*" + NUMBER,), editor=True),
+    Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
+            "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
+            (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)? length)|最大长度|序列长度)\s*(?:to|=|:|of|为)?\s*(\d+)",),
+            editor=True),
+    Setting("batch_size", ("training.batch_size",), int, lambda v: 1 <= v <= 4096, "between 1 and 4096",
+            "rows per step (integer)", "batch size {}", "批大小 {}",
+            (r"batch(?: size)?\s*(?:to|=|:|of)?\s*(\d+)", r"批大小\s*(?:为|=)?\s*(\d+)"), editor=True),
+]}
+EDITOR = tuple(s.name for s in SETTINGS.values() if s.editor)
+"""The plan editor's fields, in order."""
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """`get_path(plan, "lora.r")` is `plan.lora.r`."""
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass
+class Edit:
+    """A typed change from the plan editor: setting name → value, each checked against its `Setting`.
+
+    It is a turn of the conversation like a message (so chat and editor never disagree), but it needs no
+    words to be parsed back: `{"edit": {"r": 8}}` in the conversation, "✎ rank 8" on the page."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Edit:
+        unknown = [k for k in raw if k not in SETTINGS]
+        if unknown:
+            raise ValueError(f"unknown setting {unknown[0]!r}; settings are {', '.join(SETTINGS)}")
+        return cls({k: SETTINGS[k].check(v) for k, v in raw.items() if v is not None})
+
+    def words(self, lang: str = "en") -> str:
+        return "✎ " + "; ".join(SETTINGS[k].said(v, lang) for k, v in self.values.items())
+
+    def to_turn(self) -> dict:
+        return {"edit": dict(self.values)}
+
+
+def as_edit(turn: Any) -> Edit | None:
+    """The typed edit a conversation turn holds (`{"edit": {...}}`), or None for a message in words."""
+    if isinstance(turn, dict) and isinstance(turn.get("edit"), dict):
+        return Edit.of(turn["edit"])
+    return None
+
+
+def turn_words(turn: Any, lang: str = "en") -> str:
+    """A turn as the user sees it: a message as written, a typed edit in words."""
+    edit = as_edit(turn)
+    return edit.words(lang) if edit is not None else str(turn)

@@ -1,0 +1,64 @@
+"""One table of what a user can set: the rules, the language-model backend, the plan editor and the plan's
+own validation all follow it."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.adjustable import EDITOR, SETTINGS, Edit, as_edit, turn_words
+from assistant.chat import converse
+from assistant.chat.llm import SYSTEM_PROMPT, UnusableAnswer, validate_intents
+from assistant.chat.understand import understand
+from assistant.plan import Plan
+
+OUT_OF_BOUNDS = {"r": 2000, "epochs": 0, "learning_rate": 3.0, "max_length": 8, "batch_size": 0, "method": "full",
+                 "task_type": "poetry", "gpu_memory_gb": -1.0, "language": "english"}
+
+
+@pytest.mark.parametrize("name, bad", OUT_OF_BOUNDS.items())
+def test_the_backend_the_editor_and_the_plan_refuse_the_same_values(name, bad):
+    with pytest.raises(UnusableAnswer, match=name):
+        validate_intents({name: bad})
+    with pytest.raises(ValueError, match=name):
+        Edit.of({name: bad})
+    plan = Plan()
+    field = SETTINGS[name].field
+    obj, attr = plan, field.split(".")
+    for part in attr[:-1]:
+        obj = getattr(obj, part)
+    setattr(obj, attr[-1], bad)
+    assert any(p.startswith(f"{field}:") for p in plan.problems()), plan.problems()
+
+
+def test_every_setting_is_in_the_backends_prompt_and_every_number_is_read_by_the_rules():
+    for s in SETTINGS.values():
+        assert f"  {s.name}: {s.means}" in SYSTEM_PROMPT
+    said = {"r": "use rank 64", "epochs": "train 5 epochs", "learning_rate": "learning rate 1e-4",
+            "max_length": "max length 1024", "batch_size": "batch size 4"}
+    assert set(said) == {s.name for s in SETTINGS.values() if s.patterns}
+    for name, words in said.items():
+        assert getattr(understand(words), name) is not None, words
+    assert understand("学习率设为 0.0001，训练 4 轮").said() == {"learning_rate": 0.0001, "epochs": 4.0, "language": "zh"}
+
+
+def test_a_typed_edit_is_a_turn_of_the_conversation(topic_csv, tiny_model):
+    edit = Edit.of({"r": 8.0, "epochs": 2})
+    assert edit.values == {"r": 8, "epochs": 2.0} and edit.words() == "✎ rank 8; train 2 epochs"
+    assert turn_words(edit.to_turn()) == "✎ rank 8; train 2 epochs" and as_edit("rank 8") is None
+    turn = converse(["classify these texts by topic", edit.to_turn()], str(topic_csv), 0,
+                    default_base_model=str(tiny_model))
+    assert (turn.plan.lora.r, turn.plan.training.epochs) == (8, 2.0)
+    assert "lora.r: 16 → 8" in turn.changes and "training.epochs: 3.0 → 2.0" in turn.changes
+    assert set(EDITOR) <= set(SETTINGS) and "r" in EDITOR
+
+
+def test_the_editor_sends_only_what_changed(topic_csv, tiny_model):
+    from ui.assistant_tab import plan_edit, plan_fields
+
+    plan = converse(["classify these texts by topic"], str(topic_csv), 0, default_base_model=str(tiny_model)).plan
+    state = {"plan": plan.to_json()}
+    now = plan_fields(plan)
+    assert plan_edit(state, now) is None
+    assert plan_edit(state, {**now, "r": 32, "batch_size": None}).values == {"r": 32}
+    with pytest.raises(ValueError, match="between 1 and 1024"):
+        plan_edit(state, {**now, "r": 5000})
