@@ -125,7 +125,7 @@ def _register_in_place(registry: Registry, folder: Path) -> dict:
     """Register a version folder the registry does not know: a job's adapter (found by its weights) with the
     job's full lineage, else as imported after checking its config and weights parse."""
     from ..train.worker import read_result, register_result
-    from .imports import _parse_config
+    from .adapter_checks import parse_config
 
     name, version = folder.parent.name, int(folder.name) if folder.name.isdigit() else None
     if version is None or registry.adapter(name, version) is not None:
@@ -141,7 +141,7 @@ def _register_in_place(registry: Registry, folder: Path) -> dict:
             rec = register_result(registry, job["id"], job["plan_id"], plan, done)
             registry.update_job(job["id"], status="succeeded", adapter_id=rec["id"], pid=None, error=None)
             return rec
-    cfg = _parse_config((folder / "adapter_config.json").read_bytes(), str(folder))
+    cfg = parse_config((folder / "adapter_config.json").read_bytes(), str(folder))
     try:
         from safetensors import safe_open
 
