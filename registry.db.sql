@@ -1,6 +1,6 @@
 -- Tailor's registry schema: the single source of truth, applied by assistant/registry/db.py through
 -- sqlite-utils. Bump `user_version` and add a numbered migration there when this changes.
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 CREATE TABLE IF NOT EXISTS base_models (
     name        TEXT PRIMARY KEY,          -- display name, e.g. SmolLM2-135M-Instruct
@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error       TEXT,                      -- plain-words reason of a failure
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     attempts    INTEGER NOT NULL DEFAULT 0,
-    adapter_id  INTEGER REFERENCES adapters(id)
+    adapter_id  INTEGER REFERENCES adapters(id),
+    failure     TEXT                       -- v3: the kind of failure: out_of_memory | bad_data | missing_model | worker_died | error
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 

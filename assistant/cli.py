@@ -26,15 +26,16 @@ from .errors import TailorError, environment_error
 def cmd_plan(args) -> int:
     from .chat import converse
     from .chat.llm import understander_for
+    from .models.estimate import CPU, Hardware
     from .models.resolve import detect_gpu
 
     home = Home.resolve(args.home)
     if args.gpu_memory is not None:
-        gpu_name, gpu_gb = ("GPU" if args.gpu_memory > 0 else ""), args.gpu_memory
+        hardware = Hardware("GPU", args.gpu_memory) if args.gpu_memory > 0 else CPU
     else:
-        gpu_name, gpu_gb = detect_gpu()
+        hardware = detect_gpu()
     settings = home.load_settings()
-    turn = converse(args.message, args.data, gpu_gb, gpu_name, settings.default_base_model,
+    turn = converse(args.message, args.data, hardware, settings.default_base_model,
                     home_models=home.models, understander=understander_for(settings))
     if args.json:
         print(json.dumps(turn.to_dict(), ensure_ascii=False, indent=2))

@@ -42,7 +42,7 @@ def main() -> int:
     home = Home.resolve(args.home)
     ensure_embedded(home.models)
     data = write_data(home.root / "topics.csv", args.rows)
-    plan = converse(["classify these sentences by topic"], str(data), 0).plan
+    plan = converse(["classify these sentences by topic"], str(data)).plan
     plan.training.epochs, plan.training.batch_size, plan.data.validation_fraction = 1.0, 8, 0.0
     reg = Registry(home)
     t0 = time.time()

@@ -78,6 +78,7 @@ def token_rows(n: int, vocab: int, seed: int = 0) -> list[dict]:
 def planned(shape: str, method: str | None, gpu_gb: float, gpu_name: str, folder: Path):
     """The assistant's plan for a chat dataset of this length distribution on this GPU (20,000 rows)."""
     from assistant.chat import converse
+    from assistant.models.estimate import Hardware
 
     path = folder / "chat.jsonl"
     rnd = random.Random(1)
@@ -89,7 +90,7 @@ def planned(shape: str, method: str | None, gpu_gb: float, gpu_name: str, folder
                                 "output": " ".join(words[cut:])}) + "\n")
     model = CATALOG_NAME[shape] or "SmolLM2-135M-Instruct"
     words = f"train a chat assistant on these conversations with {model}" + (f", use {method}" if method else "")
-    return converse([words], str(path), gpu_gb, gpu_name).plan
+    return converse([words], str(path), Hardware(gpu_name, gpu_gb)).plan
 
 
 def build_model(shape: str, method: str, vocab: int, device: str):

@@ -64,7 +64,7 @@ def main() -> int:
     home = Home.resolve(args.home)
     ensure_embedded(home.models)
     data = write_data(home.root / "topics.csv", args.rows)
-    turn = converse(["classify these messages by topic"], str(data), 0, home_models=home.models)
+    turn = converse(["classify these messages by topic"], str(data), home_models=home.models)
     plan = turn.plan
     assert turn.ready, turn.reply
     print(f"plan: {plan.base_model.name}, {plan.lora.method} r={plan.lora.r}, {plan.training.epochs:g} epochs, "

@@ -97,7 +97,7 @@ def make_plan(csv: Path, model: Path, **training):
     """The assistant's plan for classifying `csv` on `model`, with training settings overridden."""
     from assistant.chat import converse
 
-    plan = converse(["classify these texts by topic"], str(csv), 0, default_base_model=str(model)).plan
+    plan = converse(["classify these texts by topic"], str(csv), default_base_model=str(model)).plan
     for k, v in training.items():
         setattr(plan.training, k, v)
     return plan

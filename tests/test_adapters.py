@@ -63,7 +63,7 @@ def test_a_v1_registry_upgrades_in_place_without_losing_rows(tmp_path):
     conn.close()
 
     reg = Registry(home)
-    assert reg.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert reg.db.execute("PRAGMA user_version").fetchone()[0] == 3
     rec = reg.adapter("production")
     assert (rec["name"], rec["metrics"], rec["tags"], rec["origin"]) == ("old-sentiment", {"accuracy": 0.9}, ["kitchen"], "trained")
     assert reg.job(1)["status"] == "succeeded" and reg.plan(1)["json"] == "{}"
@@ -71,6 +71,20 @@ def test_a_v1_registry_upgrades_in_place_without_losing_rows(tmp_path):
     assert [a["name"] for a in reg.search("gadget")] == ["old-sentiment"]  # description words, by prefix
     # Opening it again is a no-op.
     assert Registry(home).count_adapters() == 1
+
+
+def test_the_kind_of_an_old_failure_becomes_a_field(tmp_path):
+    """v2 → v3: a job that failed for want of memory, recorded as a prefix of its error, gets failure='out_of_memory'."""
+    home = Home.resolve(tmp_path / "old")
+    conn = sqlite3.connect(home.db_path)
+    conn.executescript((FIXTURES / "registry_v1.sql").read_text())
+    conn.execute("insert into plans(id, json, created) values (1, '{}', 't')")
+    for jid, error in ((1, "out of memory: the plan needs 30 GB"), (2, "bad data: x.csv, line 3: ...")):
+        conn.execute("insert into jobs(id, plan_id, status, created, error) values (?, 1, 'failed', 't', ?)", [jid, error])
+    conn.commit()
+    conn.close()
+    reg = Registry(home)
+    assert (reg.job(1)["failure"], reg.job(2)["failure"]) == ("out_of_memory", "bad_data")
 
 
 def test_a_fresh_registry_matches_an_upgraded_one(tmp_path):

@@ -45,7 +45,7 @@ def test_a_typed_edit_is_a_turn_of_the_conversation(topic_csv, tiny_model):
     edit = Edit.of({"r": 8.0, "epochs": 2})
     assert edit.values == {"r": 8, "epochs": 2.0} and edit.words() == "✎ rank 8; train 2 epochs"
     assert turn_words(edit.to_turn()) == "✎ rank 8; train 2 epochs" and as_edit("rank 8") is None
-    turn = converse(["classify these texts by topic", edit.to_turn()], str(topic_csv), 0,
+    turn = converse(["classify these texts by topic", edit.to_turn()], str(topic_csv),
                     default_base_model=str(tiny_model))
     assert (turn.plan.lora.r, turn.plan.training.epochs) == (8, 2.0)
     assert "lora.r: 16 → 8" in turn.changes and "training.epochs: 3.0 → 2.0" in turn.changes
@@ -55,7 +55,7 @@ def test_a_typed_edit_is_a_turn_of_the_conversation(topic_csv, tiny_model):
 def test_the_editor_sends_only_what_changed(topic_csv, tiny_model):
     from ui.assistant_tab import plan_edit, plan_fields
 
-    plan = converse(["classify these texts by topic"], str(topic_csv), 0, default_base_model=str(tiny_model)).plan
+    plan = converse(["classify these texts by topic"], str(topic_csv), default_base_model=str(tiny_model)).plan
     state = {"plan": plan.to_json()}
     now = plan_fields(plan)
     assert plan_edit(state, now) is None

@@ -15,10 +15,11 @@ def test_qlora_path_trains_on_cuda(topic_csv, tiny_model, tmp_path):
     from assistant.chat import converse
     from assistant.config import Home
     from assistant.data import chat_examples, split_examples
+    from assistant.models.estimate import Hardware
     from assistant.registry import Registry
     from assistant.train import recipe, worker
 
-    plan = converse(["classify these texts by topic", "use QLoRA"], str(topic_csv), 16, "GPU",
+    plan = converse(["classify these texts by topic", "use QLoRA"], str(topic_csv), Hardware("GPU", 16),
                     default_base_model=str(tiny_model)).plan
     plan.base_model.source = str(tiny_model)
     plan.lora.method, plan.training.precision, plan.training.max_steps = "qlora", "bf16", 6

@@ -12,9 +12,9 @@ import random
 import pytest
 
 from assistant.chat import converse
-from assistant.chat.converse import MIN_PACKED_STEPS, MIN_STEP_TOKENS, STEP_TOKENS
+from assistant.chat.planner import MIN_PACKED_STEPS, MIN_STEP_TOKENS, STEP_TOKENS
 from assistant.models.catalog import find
-from assistant.models.estimate import estimate_memory
+from assistant.models.estimate import Hardware, estimate_memory
 
 WORDS = ("market river data model season report city energy garden policy music travel health science "
          "school history").split()
@@ -42,7 +42,7 @@ def small(tmp_path_factory):
 
 
 def _plan(data, *words, gpu=80.0, name="NVIDIA H100 80GB HBM3"):
-    return converse([" ".join(words)], data, gpu, name).plan
+    return converse([" ".join(words)], data, Hardware(name, gpu)).plan
 
 
 def _estimate(plan):

@@ -53,7 +53,7 @@ def endpoint():
 def test_backend_understands_what_the_rules_cannot(endpoint, topic_csv):
     llm = LLMUnderstander(endpoint, "fake-model", "sk-test")
     turn = converse(["make my emails sound like a lawyer wrote them", "lawyer style, and crank the adapter size way up"],
-                    str(topic_csv), 0, understander=llm)
+                    str(topic_csv), understander=llm)
     assert turn.plan.task.type == "rewriting"  # the rules see no task word here
     assert turn.plan.lora.r == 128 and turn.notes == []
     assert any(c.startswith("lora.r: 32 → 128") or c.startswith("lora.r: 16 → 128") for c in turn.changes)
@@ -68,7 +68,7 @@ def test_backend_understands_what_the_rules_cannot(endpoint, topic_csv):
     ("classify reviews by sentiment", "unknown field 'colour'"),
 ])
 def test_unusable_answers_fall_back_to_the_rules_with_a_visible_note(endpoint, topic_csv, message, problem):
-    turn = converse([message], str(topic_csv), 0, understander=LLMUnderstander(endpoint, "fake-model"))
+    turn = converse([message], str(topic_csv), understander=LLMUnderstander(endpoint, "fake-model"))
     assert len(turn.notes) == 1 and problem in turn.notes[0] and "built-in rules" in turn.notes[0]
     assert turn.notes[0] in turn.reply.replace("*", "")
     if message == "classify reviews by sentiment":
@@ -78,7 +78,7 @@ def test_unusable_answers_fall_back_to_the_rules_with_a_visible_note(endpoint, t
 
 def test_unreachable_endpoint_falls_back_and_still_plans(topic_csv):
     llm = LLMUnderstander("http://127.0.0.1:9/v1", "nobody", timeout=2)
-    turn = converse(["classify reviews by sentiment"], str(topic_csv), 0, understander=llm)
+    turn = converse(["classify reviews by sentiment"], str(topic_csv), understander=llm)
     assert turn.ready and turn.plan.task.type == "classification"
     assert "the call failed" in turn.notes[0]
 

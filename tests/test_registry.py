@@ -38,10 +38,11 @@ def test_an_out_of_memory_failure_offers_a_fix_that_queues_a_fitting_plan(tmp_pa
     from assistant.train import jobs
 
     reg = Registry(Home.resolve(tmp_path / "home"))
-    plan = converse(["classify these by topic with Qwen2.5-7B-Instruct on my RTX 4090"], str(topic_csv), 0).plan
+    plan = converse(["classify these by topic with Qwen2.5-7B-Instruct on my RTX 4090"], str(topic_csv)).plan
     assert plan.lora.method == "lora" and plan.resources.device == "cuda"
     first = jobs.submit(reg, plan, ["classify these by topic"], start=False)
-    reg.update_job(first, status="failed", error="out of memory: the plan needs about 21.0 GB, your GPU has 24 GB")
+    reg.update_job(first, status="failed", failure="out_of_memory",
+                   error="out of memory: the plan needs about 21.0 GB, your GPU has 24 GB")
     fix = jobs.suggested_fix(reg, first)
     assert fix["label"] == "Switch to QLoRA and retry" and fix["plan"].lora.method == "qlora"
     second = jobs.apply_fix(reg, first, start=False)
@@ -49,9 +50,9 @@ def test_an_out_of_memory_failure_offers_a_fix_that_queues_a_fitting_plan(tmp_pa
     assert queued.lora.method == "qlora" and "ran out of memory" in queued.reasons["lora.method"]
     assert reg.job(first)["status"] == "failed" and reg.job(second)["status"] == "queued"
     # Already QLoRA: the next fix halves the batch and keeps the effective batch.
-    reg.update_job(second, status="failed", error="out of memory: ...")
+    reg.update_job(second, status="failed", failure="out_of_memory", error="out of memory: ...")
     again = jobs.suggested_fix(reg, second)["plan"].training
     assert (again.batch_size, again.gradient_accumulation) == (queued.training.batch_size // 2,
                                                                queued.training.gradient_accumulation * 2)
-    reg.update_job(second, error="bad data: x")
+    reg.update_job(second, failure="bad_data", error="bad data: x")
     assert jobs.suggested_fix(reg, second) is None

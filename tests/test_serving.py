@@ -198,6 +198,7 @@ def test_arena_hides_names_until_the_vote_and_feeds_the_leaderboard(served):
 def api(served):
     import uvicorn
 
+    from assistant.models.estimate import CPU
     from ui.app import build_server
     from ui.context import Context
 
@@ -206,7 +207,7 @@ def api(served):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(build_server(Context(reg.home, reg, engine, "", 0.0), api_only=True),
+    server = uvicorn.Server(uvicorn.Config(build_server(Context(reg.home, reg, engine, CPU), api_only=True),
                                            host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
@@ -308,7 +309,7 @@ def test_an_uploaded_eval_file_is_read_with_the_plans_mapping(topic_csv, tmp_pat
     from assistant.chat import converse
     from assistant.evaluate.run import from_file
 
-    plan = converse(["classify these by topic"], str(topic_csv), 0).plan
+    plan = converse(["classify these by topic"], str(topic_csv)).plan
     same = tmp_path / "same.csv"
     same.write_text("id,text,label\n1,the goal and the team,sports\n2,rain and wind,weather\n3,soup and bread,food\n")
     ex = from_file(plan, str(same))

@@ -80,10 +80,9 @@ def make_context(home: Home, base_model: str | None = None) -> Context:
     registry = Registry(home)
     jobs.reconcile(registry)
     jobs.dispatch(home, registry)
-    gpu_name, gpu_gb = detect_gpu()
     settings = home.load_settings()
     engine = Engine(registry, base_model or settings.default_base_model)
-    return Context(home, registry, engine, gpu_name, gpu_gb, login_active=settings.login_set)
+    return Context(home, registry, engine, detect_gpu(), login_active=settings.login_set)
 
 
 def max_upload_bytes() -> int:

@@ -45,7 +45,7 @@ def chat(ctx: Context, message: str | Edit, file: str | None, history: list, sta
         history.append({"role": "user", "content": turn_words(turn)})
     if not state["messages"] and not state["data"]:
         return _chat_result(history, state, None, [])
-    turn = converse(state["messages"] or [""], state["data"], ctx.gpu_gb, ctx.gpu_name,
+    turn = converse(state["messages"] or [""], state["data"], ctx.hardware,
                     ctx.home.load_settings().default_base_model, home_models=ctx.home.models,
                     understander=ctx.understander())
     state["plan"] = turn.plan.to_json() if turn.plan.task.type else None

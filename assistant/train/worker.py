@@ -76,8 +76,8 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
         log("cancelled: nothing was registered")
         return "cancelled"
     except Exception as e:  # noqa: BLE001 - every failure is recorded in plain words
-        reason = explain_failure(e, plan)
-        registry.update_job(job_id, status="failed", finished=now(), error=reason, pid=None)
+        failure, reason = explain_failure(e, plan)
+        registry.update_job(job_id, status="failed", finished=now(), failure=failure, error=reason, pid=None)
         log(f"failed: {reason}")
         (out / "traceback.txt").write_text(traceback.format_exc())
         return "failed"
@@ -308,22 +308,23 @@ def library_versions() -> dict:
     return out
 
 
-def explain_failure(e: Exception, plan: Plan) -> str:
-    """A failure in plain words, with what to do."""
+def explain_failure(e: Exception, plan: Plan) -> tuple[str, str]:
+    """(the kind of failure, the failure in plain words with what to do). The kind is the job's `failure`:
+    out_of_memory, bad_data, missing_model or error."""
     from ..data import DataError
     from ..models.resolve import ModelNotFound
 
     text = str(e)
     if isinstance(e, DataError):
-        return f"bad data: {text}. Fix the file and start again."
+        return "bad_data", f"bad data: {text}. Fix the file and start again."
     if isinstance(e, ModelNotFound):
-        return f"missing model: {text}"
+        return "missing_model", f"missing model: {text}"
     if "out of memory" in text.lower() or type(e).__name__ == "OutOfMemoryError":
         r = plan.resources
-        return (f"out of memory: the plan needs about {r.estimated_peak_gb:.1f} GB, your GPU has "
-                f"{r.gpu_memory_gb:g} GB; try QLoRA or a smaller batch (say “make it fit in "
-                f"{max(1, int(r.gpu_memory_gb * 0.8))}GB”)")
-    return f"{type(e).__name__}: {text[:500]}"
+        return "out_of_memory", (f"out of memory: the plan needs about {r.estimated_peak_gb:.1f} GB, your GPU has "
+                                 f"{r.gpu_memory_gb:g} GB; try QLoRA or a smaller batch (say “make it fit in "
+                                 f"{max(1, int(r.gpu_memory_gb * 0.8))}GB”)")
+    return "error", f"{type(e).__name__}: {text[:500]}"
 
 
 def main(argv: list[str] | None = None) -> int:

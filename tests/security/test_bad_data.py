@@ -165,6 +165,7 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypa
 
 def test_the_web_app_says_the_same_line_and_stores_nothing(tmp_path, capsys):
     from assistant.config import Home
+    from assistant.models.estimate import CPU
     from assistant.registry import Registry
     from assistant.serve.engine import Engine
     from ui.assistant_tab import chat
@@ -172,7 +173,7 @@ def test_the_web_app_says_the_same_line_and_stores_nothing(tmp_path, capsys):
 
     home = Home.resolve()
     reg = Registry(home)
-    ctx = Context(home, reg, Engine(reg, "unused"), "", 0.0)
+    ctx = Context(home, reg, Engine(reg, "unused"), CPU)
     for name, content in (("deep.json", "[" * 100000 + "]" * 100000), ("unclosed_quote.csv", unclosed_quote_at_12())):
         path = tmp_path / name
         path.write_text(content)

@@ -47,13 +47,14 @@ def call(client: httpx.Client, api_name: str, data: list, headers: dict | None =
 def get_routes() -> list[str]:
     """Every GET route of the server without path parameters, from the app itself (but /logout, which would
     end the signed-in session the walk is meant to check)."""
+    from assistant.models.estimate import CPU
     from assistant.serve.engine import Engine
     from ui.app import build_server
     from ui.context import Context
 
     home = Home.resolve()
     reg = Registry(home)
-    app = build_server(Context(home, reg, Engine(reg, "unused"), "", 0.0))
+    app = build_server(Context(home, reg, Engine(reg, "unused"), CPU))
     paths = set()
     for route in app.routes:
         for r in [route, *getattr(route, "routes", [])]:
@@ -188,6 +189,7 @@ def test_the_settings_page_shows_whether_secrets_are_set_never_their_values(tmp_
 
 
 def test_saving_keeps_empty_secrets_clears_ticked_ones_and_checks_the_login(tmp_path):
+    from assistant.models.estimate import CPU
     from assistant.serve.engine import Engine
     from ui.context import Context
     from ui.settings_tab import save_settings
@@ -195,7 +197,7 @@ def test_saving_keeps_empty_secrets_clears_ticked_ones_and_checks_the_login(tmp_
     home = Home.resolve()
     reg = Registry(home)
     home.save_settings(Settings(api_key="k-old", llm_key="e-old"))
-    ctx = Context(home, reg, Engine(reg, "unused"), "", 0.0)
+    ctx = Context(home, reg, Engine(reg, "unused"), CPU)
     local = {"client_host": "127.0.0.1"}
     assert "Not saved" in save_settings(ctx, "", "k-new", "rules", "", "", "", "", "", client_host="198.51.100.4")
     assert home.load_settings().api_key == "k-old"

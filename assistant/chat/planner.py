@@ -1,0 +1,403 @@
+"""The planner: what the conversation has established (`Slots`) and the data → a complete Plan, every
+field with its reason. Model choice by task, language and memory; training settings from the data's token
+counts; packing on a GPU; and fitting the memory estimate into the hardware's budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..adjustable import SETTINGS
+from ..data import DataReport
+from ..models import catalog
+from ..models.estimate import CPU, Hardware, estimate_memory, estimate_minutes, gpu_info
+from ..models.fit import checkpoint, halve_batch, use_qlora
+from ..models.tokenize import model_text
+from ..plan import Plan
+from .understand import Intents
+
+METRICS_BY_TASK = {
+    "classification": ["accuracy", "f1"],
+    "extraction": ["json_valid", "exact_match"],
+    "summarization": ["rougeL"],
+    "translation": ["bleu", "chrf"],
+    "qa": ["token_f1", "exact_match"],
+    "chat": ["rougeL", "perplexity"],
+    "code": ["exact_match", "perplexity"],
+    "rewriting": ["rougeL"],
+}
+INSTRUCTIONS = {
+    "en": {
+        "classification": "Classify the text. Answer with exactly one of: {labels}.",
+        "extraction": "Extract the requested information from the text. Answer in the same format as the examples.",
+        "summarization": "Summarize the text concisely.",
+        "translation": "Translate the text.",
+        "qa": "Answer the question accurately and concisely.",
+        "chat": "You are a helpful assistant.",
+        "code": "Write correct, idiomatic code for the request.",
+        "rewriting": "Rewrite the text as requested, keeping its meaning.",
+    },
+    "zh": {
+        "classification": "对文本进行分类。只回答以下之一：{labels}。",
+        "extraction": "从文本中抽取所需信息，并按示例的格式回答。",
+        "summarization": "请简明地总结这段文本。",
+        "translation": "翻译这段文本。",
+        "qa": "准确、简洁地回答问题。",
+        "chat": "你是一个乐于助人的助手。",
+        "code": "根据要求编写正确、规范的代码。",
+        "rewriting": "按要求改写文本，保持原意。",
+    },
+}
+
+@dataclass
+class Slots:
+    """Everything the conversation has established so far: each setting's latest value (the later word
+    wins; `s.r`, `s.epochs`, ... read one, None when never said) and the words that named the task."""
+
+    said: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def __getattr__(self, name: str) -> Any:
+        if name in SETTINGS:
+            return self.__dict__.get("said", {}).get(name)
+        raise AttributeError(name)
+
+    def apply(self, it: Intents, text: str) -> None:
+        self.said.update(it.values)
+        if it.task_type:
+            self.description = text.strip()
+
+
+
+def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
+               default_base_model: str | None = None, home_models: Path | None = None) -> Plan:
+    """Every field of the plan, each with its reason. `detected` is this machine's GPU (or the one given on the
+    command line); what the user said about their hardware overrides it."""
+    plan = Plan()
+    why = plan.reasons
+    task = s.task_type
+    if task is None and report is not None:
+        task = _infer_task(report)
+        if task:
+            why["task.type"] = f"inferred from the data ({report.format} format" + (
+                f", {len(report.labels)} labels)" if report.labels else ")")
+    elif task:
+        why["task.type"] = f"from your words: “{s.description[:80]}”"
+    language = s.language or (report.language if report else "en")
+    plan.task.type, plan.task.language, plan.task.description = task, language, s.description
+    if report is not None:
+        _apply_data(plan, report, why)
+
+    hw = Hardware(s.gpu_name if s.gpu_name is not None else detected.name,
+                  s.gpu_memory_gb if s.gpu_memory_gb is not None else detected.memory_gb)
+    gpu_gb = hw.memory_gb
+    res = plan.resources
+    res.device = "cuda" if hw.gpu else "cpu"
+    res.gpu_name, res.gpu_memory_gb = (hw.name or ("GPU" if hw.gpu else "")), float(gpu_gb)
+    said = s.gpu_memory_gb is not None
+    why["resources.device"] = (f"{hw.name or 'GPU'} with {gpu_gb:g} GB " + ("(you said)" if said else "(detected)")
+                               if hw.gpu else "no GPU " + ("(you said)" if said else "detected") + ": training runs on the CPU")
+
+    _choose_model(plan, s, language, gpu_gb, default_base_model, why, home_models)
+    if task:
+        plan.evaluation.metrics = list(METRICS_BY_TASK[task])
+        why["evaluation.metrics"] = f"the standard measures for {task}"
+        labels = ", ".join(plan.task.labels) if plan.task.labels else "the labels in the data"
+        plan.task.instruction = INSTRUCTIONS["zh" if language == "zh" else "en"][task].format(labels=labels)
+        stem = Path(plan.data.path).stem if plan.data.path else "data"
+        plan.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{task}-{stem}").strip("-")[:60] or task
+    _choose_training(plan, s, report, why, home_models)
+    _fit(plan, s, hw, why)
+    return plan
+
+
+def _infer_task(report: DataReport) -> str | None:
+    if report.format in ("messages", "sharegpt"):
+        return "chat"
+    if report.labels:
+        return "classification"
+    return None
+
+
+def _apply_data(plan: Plan, report: DataReport, why: dict) -> None:
+    d = plan.data
+    d.path, d.format, d.sha256, d.rows = report.path, report.format, report.sha256, report.rows
+    d.warnings = list(report.warnings)
+    d.input_columns, d.output_column = list(report.input_columns), report.output_column
+    why["data.format"] = f"detected {report.format}" + (
+        f": input {', '.join(report.input_columns)} → output {report.output_column}" if report.format == "columns" else "")
+    if plan.task.type in (None, "classification") and report.labels:
+        plan.task.labels = list(report.labels)
+    d.stratify = plan.task.type == "classification" and bool(report.labels)
+    d.validation_fraction = 0.1 if report.rows >= 50 else (0.2 if report.rows >= 10 else 0.0)
+    why["data.validation_fraction"] = (f"hold out {d.validation_fraction:.0%} of {report.rows} rows to measure the result"
+                                       + (", stratified by label" if d.stratify else "") if d.validation_fraction
+                                       else f"only {report.rows} rows: too few to hold any out")
+
+
+def _on_this_machine(entry: catalog.CatalogModel, home_models: Path | None) -> bool:
+    """Whether a catalog model's weights are here: in the data home's models/ or the Hugging Face cache."""
+    if home_models is not None and (home_models / entry.name / "config.json").exists():
+        return True
+    hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface") / "hub")
+    return any((hub / f"models--{entry.hub_id.replace('/', '--')}" / "snapshots").glob("*/config.json"))
+
+
+def _choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: str | None, why: dict,
+                  home_models: Path | None = None) -> None:
+    b = plan.base_model
+    if s.base_model:
+        entry = catalog.find(s.base_model)
+        b.name, b.source = (entry.name, entry.name) if entry else (s.base_model, s.base_model)
+        why["base_model"] = "you asked for it"
+    elif gpu_gb <= 0 and default and not catalog.find(default):
+        b.name, b.source = Path(default).name, default
+        why["base_model"] = "the default base model in your settings"
+    else:
+        entry, reason = catalog.choose(plan.task.type, language, gpu_gb)
+        if gpu_gb <= 0 and default and catalog.find(default):
+            entry = catalog.find(default)
+        if gpu_gb <= 0 and language not in entry.languages:
+            # On a CPU a small model strong in the task's language beats the embedded English one, if it is here.
+            better = sorted((m for m in catalog.CATALOG if language in m.languages and m.params_b <= 1.6 and not m.code),
+                            key=lambda m: m.params_b)
+            here = next((m for m in better if _on_this_machine(m, home_models)), None)
+            if here is not None:
+                entry, reason = here, f"no GPU: {here.name} is small enough for a CPU and strong in {language}, and it is on this machine"
+            elif better:
+                reason += (f" (note: {entry.name} is weak in {language}; {better[0].name} is better — it is not on "
+                           f"this machine: put it in models/{better[0].name} or ask for it by name)")
+        b.name, b.source = entry.name, entry.name
+        why["base_model"] = reason
+    entry = catalog.find(b.source)
+    if entry:
+        b.params_b, b.chat_template = entry.params_b, entry.chat_template
+        if language not in entry.languages and language != "en" and "weak in" not in why["base_model"]:
+            why["base_model"] += f" (note: {entry.name} is weak in {language})"
+    elif (shape := local_shape(b.source)) is not None:
+        from ..models.estimate import param_count
+        b.params_b = round(param_count(shape) / 1e9, 4)
+
+
+def local_shape(source: str):
+    """The shape of a local model folder, read from its config.json."""
+    from ..models.catalog import ModelShape
+
+    cfg_path = Path(source).expanduser() / "config.json"
+    if not cfg_path.exists():
+        return None
+    c = json.loads(cfg_path.read_text())
+    return ModelShape(c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["num_attention_heads"],
+                      c.get("num_key_value_heads", c["num_attention_heads"]), c["vocab_size"],
+                      bool(c.get("tie_word_embeddings", False)), c.get("final_logit_softcapping") is not None)
+
+
+def _shape(plan: Plan):
+    entry = catalog.find(plan.base_model.source)
+    return entry.shape if entry else (local_shape(plan.base_model.source) or catalog.DEFAULT.shape)
+
+
+def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict, home_models: Path | None) -> None:
+    t, lo = plan.training, plan.lora
+    rows = report.rows if report else 0
+    fast, best = s.preference == "fast", s.preference == "quality"
+    lo.r = s.r or (8 if fast else 32 if best else 16)
+    lo.alpha = 2 * lo.r
+    why["lora.r"] = "you asked for it" if s.r else (
+        "rank 8: fast, enough for a narrow task" if fast else "rank 32: more capacity for best quality" if best
+        else "rank 16: the usual balance of capacity and speed")
+    if plan.resources.device == "cpu":
+        lo.dropout = 0.0
+        why["lora.dropout"] = "0 on a CPU: drawing dropout masks costs about a seventh of each step, and short runs gain little from it"
+    else:
+        lo.dropout = 0.05
+        why["lora.dropout"] = "0.05: a little regularisation, nearly free on a GPU"
+    if s.epochs:
+        t.epochs, why["training.epochs"] = s.epochs, "you asked for it"
+    else:
+        t.epochs = 1.0 if fast or rows > 20000 else 2.0 if rows > 2000 else 3.0
+        why["training.epochs"] = ("one pass: you asked for speed" if fast else
+                                  f"{t.epochs:g} passes suit {rows or 'your'} rows without over-fitting")
+    t.learning_rate = s.learning_rate or (1e-4 if lo.r >= 64 else 2e-4)
+    why["training.learning_rate"] = "you asked for it" if s.learning_rate else (
+        "1e-4: a lower rate keeps a high-rank adapter stable" if lo.r >= 64 else "2e-4: the usual LoRA rate")
+    if report is not None:
+        _choose_max_length(plan, s, report, why, home_models)
+    elif s.max_length:
+        t.max_length, why["training.max_length"] = s.max_length, "you asked for it"
+    cpu = plan.resources.device == "cpu"
+    t.precision = "fp32" if cpu else "bf16"
+    why["training.precision"] = "fp32 on the CPU" if cpu else "bf16: half the memory of fp32 at the same quality"
+    t.batch_size = s.batch_size or 8
+    t.packing = False
+    t.gradient_checkpointing = False
+    if not cpu and report is not None:
+        _choose_packing(plan, s, report, why, home_models)
+
+
+PACK_ROW_TOKENS = 2048
+"""Length of a packed row on a GPU (longer when the longest examples need it)."""
+STEP_TOKENS = 16384
+"""Tokens per step the GPU planner aims for: 8 packed rows of 2,048, enough to keep a GPU's matmuls busy."""
+MIN_PACKED_STEPS = 100
+"""Packing only when the packed run still takes this many optimizer steps (a small dataset packed into a few
+big steps would learn less than it does in many small ones)."""
+MIN_STEP_TOKENS = 4096
+"""Before switching on gradient checkpointing, the GPU planner halves the batch down to this many tokens."""
+
+
+def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_models: Path | None) -> None:
+    """On a GPU, pack short examples into full rows of 2,048 tokens when the data is big enough to keep many steps.
+
+    Padded batches spend the GPU on padding (a batch is as long as its longest row; with a median of 245 and a
+    longest of 1,024 tokens, most of it is padding), and small batches of short rows leave its matmuls half idle.
+    Packed rows keep each example to itself (see train/lean_trainer.py)."""
+    t, ts, lo = plan.training, plan.data.tokens, plan.lora
+    lengths, _ = token_lengths(plan, report, home_models)
+    if not lengths:
+        return
+    row = s.max_length or max(PACK_ROW_TOKENS, t.max_length)
+    train_rows = report.rows * (1 - plan.data.validation_fraction)
+    run_tokens = sum(lengths) / len(lengths) * train_rows * t.epochs
+    rows_per_step = s.batch_size or max(1, STEP_TOKENS // row)
+    steps = run_tokens / (rows_per_step * row)
+    if ts.median * 2 > row or steps < MIN_PACKED_STEPS:
+        why["training.packing"] = (
+            f"off: your examples (median {ts.median} tokens) nearly fill a {row}-token row" if ts.median * 2 > row else
+            f"off: packed, your data would make only {max(1, round(steps))} optimizer steps; unpacked batches of "
+            f"{t.batch_size} give more, smaller steps, and the run is short either way")
+        return
+    t.packing, t.max_length, t.batch_size = True, row, rows_per_step
+    ts.truncated = sum(n > row for n in lengths)
+    plan.data.warnings = [w for w in plan.data.warnings if "are longer than max_length=" not in w]
+    if ts.truncated:
+        plan.data.warnings.append(f"{ts.truncated} rows are longer than max_length={row} tokens and will be "
+                                  f"truncated (the longest has {ts.longest})")
+    why["training.packing"] = (f"on: your examples have a median of {ts.median} tokens, so whole examples are packed "
+                               f"into rows of {row} tokens (no compute on padding); examples never attend to each other")
+    why["training.max_length"] = ("you asked for it: rows of that many tokens" if s.max_length else
+                                  f"packed rows of {row} tokens") + (
+        f"; {ts.truncated} examples are longer and will be cut" if ts.truncated else "; no example is cut")
+    if not s.batch_size:
+        why["training.batch_size"] = f"{rows_per_step} packed rows × {row} tokens: about {rows_per_step * row:,} tokens per step"
+    lo.dropout = 0.0
+    why["lora.dropout"] = ("0 for a packed run: with this much data it needs no extra regularisation, and dropout "
+                           "would add half again to the activation memory and its own time")
+
+
+def training_messages(instruction: str, example: dict) -> list[dict]:
+    """An example as the chat the trainer renders: system instruction, the prompt, the answer."""
+    p = example["prompt"]
+    msgs = [{"role": "user", "content": p}] if isinstance(p, str) else list(p)
+    if instruction and not any(m["role"] == "system" for m in msgs):
+        msgs = [{"role": "system", "content": instruction}, *msgs]
+    return [*msgs, {"role": "assistant", "content": example["completion"]}]
+
+
+def token_lengths(plan: Plan, report: DataReport, home_models: Path | None):
+    """Sorted token counts of every example rendered through the base model's chat template (cached)."""
+    mt = model_text(plan.base_model.source, home_models)
+    key = (mt.name, mt.exact, mt.template, plan.task.instruction)
+    if key not in report.cache:
+        texts = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples]
+        report.cache[key] = sorted(mt.count(texts, 1.5 if report.language == "zh" else 3.5))
+    return report.cache[key], mt
+
+
+def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home_models: Path | None) -> None:
+    t, ts = plan.training, plan.data.tokens
+    lengths, mt = token_lengths(plan, report, home_models)
+    if not lengths:
+        return
+    ts.tokenizer, ts.exact = mt.name, mt.exact
+    ts.median, ts.p95, ts.longest = lengths[len(lengths) // 2], lengths[min(len(lengths) - 1, int(len(lengths) * 0.95))], lengths[-1]
+    how = (f"counted with the {mt.name} tokenizer" if mt.exact else
+           f"estimated from characters: the {mt.name} tokenizer is not on this machine")
+    if s.max_length:
+        t.max_length = s.max_length
+        why["training.max_length"] = "you asked for it"
+    else:
+        t.max_length = max(128, min(4096, -(-ts.p95 // 64) * 64))
+        why["training.max_length"] = f"covers 95% of your examples ({ts.p95} tokens with the chat template, {how})"
+    ts.truncated = sum(n > t.max_length for n in lengths)
+    if ts.truncated:
+        why["training.max_length"] += (f"; {ts.truncated} of {len(lengths)} examples are longer (up to {ts.longest} "
+                                       "tokens) and will be cut")
+        plan.data.warnings.append(f"{ts.truncated} rows are longer than max_length={t.max_length} tokens and will be "
+                                  f"truncated (the longest has {ts.longest})")
+    else:
+        why["training.max_length"] += "; no example is cut"
+
+
+def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
+    """Choose LoRA vs QLoRA, checkpointing and batch size so the estimate fits the hardware's budget: the
+    fastest configuration that fits, made with the moves of `models.fit`."""
+    shape, t, lo, res = _shape(plan), plan.training, plan.lora, plan.resources
+
+    def est():
+        return estimate_memory(shape, method=lo.method, r=lo.r, batch_size=t.batch_size, seq_len=t.max_length,
+                               gradient_checkpointing=t.gradient_checkpointing, device=res.device, dropout=lo.dropout)
+
+    if res.device == "cpu":
+        if s.method == "qlora":
+            why["lora.method"] = "QLoRA needs a CUDA GPU, so plain LoRA on the CPU"
+        else:
+            why["lora.method"] = "LoRA: the only method on a CPU"
+        lo.method = "lora"
+    else:
+        budget = hw.budget_gb
+        batch_said, start_batch = s.batch_size is not None, t.batch_size
+
+        def halve(floor: int) -> None:
+            while est().peak_gb > budget and t.batch_size > floor and not batch_said:
+                halve_batch(plan)
+
+        def shrink(floor: int) -> bool:
+            """Fit the memory at the least cost in speed: first halve the batch (accumulating, so the effective
+            batch stays) while a step still holds MIN_STEP_TOKENS; then recompute activations (a third more
+            compute) from the full batch, halving again down to `floor` rows."""
+            t.batch_size, t.gradient_accumulation, t.gradient_checkpointing = start_batch, 1, False
+            halve(max(floor, -(-MIN_STEP_TOKENS // t.max_length)))
+            if est().peak_gb <= budget:
+                return True
+            t.batch_size, t.gradient_accumulation = start_batch, 1
+            checkpoint(plan)
+            halve(floor)
+            return est().peak_gb <= budget
+
+        if s.method:
+            lo.method = s.method
+            why["lora.method"] = "you asked for it"
+            shrink(1)
+        else:
+            lo.method = "lora"
+            why["lora.method"] = "LoRA on a 16-bit base fits your GPU: faster and slightly better than QLoRA"
+            if not shrink(2):
+                use_qlora(plan, "the 16-bit base does not fit your GPU, the 4-bit base does")
+                shrink(1)
+        if t.gradient_checkpointing:
+            why["training.gradient_checkpointing"] = "on: recomputing activations saves most of their memory"
+        if t.gradient_accumulation > 1:
+            why["training.batch_size"] = (f"{t.batch_size} × {t.gradient_accumulation} accumulation steps: "
+                                          "the same effective batch in less memory")
+        if not t.gradient_checkpointing:
+            why["training.gradient_checkpointing"] = "off: the activations fit, and recomputing them would cost a third more time"
+    why.setdefault("training.batch_size", "you asked for it" if s.batch_size else "8 rows per step")
+    e = est()
+    res.estimated_peak_gb = round(e.peak_gb, 2)
+    res.fits = res.device == "cpu" or e.peak_gb <= hw.budget_gb
+    why["resources.estimated_peak_gb"] = e.breakdown()
+    ts = plan.data.tokens  # tokens computed per example: its own length packed, about the batch's longest padded
+    per_row = (ts.median if t.packing else min(t.max_length, ts.p95)) if ts.median else min(t.max_length, 256)
+    tokens = plan.data.rows * (1 - plan.data.validation_fraction) * t.epochs * per_row
+    info = gpu_info(hw.name) if hw.name else None
+    res.estimated_minutes = round(estimate_minutes(e.total_params, int(tokens), device=res.device,
+                                                   gpu_tflops=info[1] if info else 100.0,
+                                                   gradient_checkpointing=t.gradient_checkpointing), 1)
+
+
