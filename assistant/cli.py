@@ -77,17 +77,17 @@ def follow(registry, job_id: int, check_every: float = 3.0) -> int:
         for line in logs[seen_logs:]:
             print(f"  {line}")
         seen_logs = len(logs)
-        if job["step"] != last_step and job["total_steps"]:
-            last_step = job["step"]
+        if job.step != last_step and job.total_steps:
+            last_step = job.step
             m = registry.metrics(job_id)
             loss = next((r["loss"] for r in reversed(m) if r["loss"] is not None), None)
-            print(f"  step {job['step']}/{job['total_steps']}" + (f"  loss {loss:.4f}" if loss is not None else ""))
-        if job["status"] not in ("queued", "running"):
-            print(f"job {job_id} {job['status']}" + (f": {job['error']}" if job["error"] else ""),
-                  file=sys.stdout if job["status"] == "succeeded" else sys.stderr)
-            if job["status"] == "failed":
+            print(f"  step {job.step}/{job.total_steps}" + (f"  loss {loss:.4f}" if loss is not None else ""))
+        if job.status not in ("queued", "running"):
+            print(f"job {job_id} {job.status}" + (f": {job.error}" if job.error else ""),
+                  file=sys.stdout if job.status == "succeeded" else sys.stderr)
+            if job.status == "failed":
                 print(f"resume it with `tailor jobs resume {job_id}`", file=sys.stderr)
-            return 0 if job["status"] == "succeeded" else 1
+            return 0 if job.status == "succeeded" else 1
         time.sleep(1)
 
 
@@ -101,10 +101,10 @@ def cmd_jobs(args) -> int:
         raise jobs.JobError(f"no job {args.id} (`tailor jobs list` shows them)")
     if args.action == "list":
         for j in registry.jobs():
-            print(f"{j['id']:>4}  {j['status']:<10} step {j['step']}/{j['total_steps'] or '?'}  {j['created']}"
-                  + (f"  {j['error']}" if j["error"] else ""))
+            print(f"{j.id:>4}  {j.status:<10} step {j.step}/{j.total_steps or '?'}  {j.created}"
+                  + (f"  {j.error}" if j.error else ""))
     elif args.action == "show":
-        print(json.dumps({**registry.job(args.id), "log": registry.logs(args.id),
+        print(json.dumps({**registry.job(args.id).to_dict(), "log": registry.logs(args.id),
                           "metrics": registry.metrics(args.id)[-5:]}, indent=2))
     elif args.action == "cancel":
         print(jobs.cancel(registry, args.id))
@@ -128,21 +128,12 @@ def _need(args, n: int, usage: str) -> list[str]:
     return args.args
 
 
-def _one(registry, ref: str) -> dict:
-    from .registry.manage import RegistryError
-
-    rec = registry.adapter(ref)
-    if rec is None:
-        raise RegistryError(f"no adapter named {ref!r} (use name, name:version or an alias; `tailor adapters list`)")
-    return rec
-
-
-def _print_adapters(rows: list[dict]) -> None:
+def _print_adapters(rows: list) -> None:
     for a in rows:
-        metrics = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in a["metrics"].items())
-        extra = "".join(f" #{t}" for t in a["tags"]) + "".join(f" @{al}" for al in a["aliases"])
-        status = "" if a["status"] == "ready" else f" [{a['status']}]"
-        print(f"{a['name']}:{a['version']}{status}  {a['task'] or '-'}  base {a['base_model']}  {metrics}{extra}")
+        metrics = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in a.metrics.items())
+        extra = "".join(f" #{t}" for t in a.tags) + "".join(f" @{al}" for al in a.aliases)
+        status = "" if a.status == "ready" else f" [{a.status}]"
+        print(f"{a.label}{status}  {a.task or '-'}  base {a.base_model}  {metrics}{extra}")
 
 
 def _adapters_list(registry, args) -> int:
@@ -153,15 +144,15 @@ def _adapters_list(registry, args) -> int:
 
 
 def _adapters_show(registry, args) -> int:
-    rec = _one(registry, _need(args, 1, "NAME")[0])
-    print(json.dumps(registry.lineage(rec["id"]), indent=2, ensure_ascii=False, default=str))
+    rec = registry.require_adapter(_need(args, 1, "NAME")[0])
+    print(json.dumps(registry.lineage(rec.id), indent=2, ensure_ascii=False, default=str))
     return 0
 
 
 def _adapters_export(registry, args) -> int:
     from .registry.store import export_merged, export_zip
 
-    rec = _one(registry, _need(args, 1, "NAME [--merged] [--out FILE]")[0])
+    rec = registry.require_adapter(_need(args, 1, "NAME [--merged] [--out FILE]")[0])
     out = Path(args.out) if args.out else None
     print(export_merged(registry, rec, out, log=lambda m: print(m, file=sys.stderr)) if args.merged
           else export_zip(registry, rec, out))
@@ -174,15 +165,15 @@ def _adapters_import(registry, args) -> int:
     path = _need(args, 1, "ZIP_OR_FOLDER [--name NAME] [--base BASE]")[0]
     rec = import_adapter(registry, path, name=args.name, base_source=args.base,
                          description=args.description or "")
-    print(f"imported {rec['name']}:{rec['version']} (base {rec['base_model']}, sha256 {rec['weights_sha256'][:12]})")
+    print(f"imported {rec.label} (base {rec.base_model}, sha256 {rec.weights_sha256[:12]})")
     return 0
 
 
 def _adapters_tag(registry, args) -> int:
     name, *tags = _need(args, 2, "NAME TAG... [--remove]")
-    rec = _one(registry, name)
-    registry.tag(rec["id"], tags, remove=args.remove)
-    print(f"{rec['name']}:{rec['version']} tags: {', '.join(registry.adapter_by_id(rec['id'])['tags']) or '-'}")
+    rec = registry.require_adapter(name)
+    registry.tag(rec.id, tags, remove=args.remove)
+    print(f"{rec.label} tags: {', '.join(registry.adapter_by_id(rec.id).tags) or '-'}")
     return 0
 
 
@@ -198,17 +189,17 @@ def _adapters_alias(registry, args) -> int:
     alias, ref = _need(args, 2, "ALIAS NAME[:VERSION]")[:2]
     if registry.versions(alias):
         raise RegistryError(f"{alias!r} is an adapter's name; an alias needs a name of its own")
-    rec = _one(registry, ref)
-    registry.set_alias(alias, rec["id"])
-    print(f"{alias} → {rec['name']}:{rec['version']}")
+    rec = registry.require_adapter(ref)
+    registry.set_alias(alias, rec.id)
+    print(f"{alias} → {rec.label}")
     return 0
 
 
 def _adapters_describe(registry, args) -> int:
     name, *words = _need(args, 2, "NAME TEXT...")
-    rec = _one(registry, name)
-    registry.update_adapter(rec["id"], description=" ".join(words))
-    print(f"{rec['name']}:{rec['version']} described")
+    rec = registry.require_adapter(name)
+    registry.update_adapter(rec.id, description=" ".join(words))
+    print(f"{rec.label} described")
     return 0
 
 
@@ -227,12 +218,12 @@ def _adapters_delete(registry, args) -> int:
     ref = _need(args, 1, "NAME:VERSION | NAME --all")[0]
     if ":" not in ref and not args.all:
         raise RegistryError(f"say which version (`{ref}:N`), or `--all` to delete every version of {ref}")
-    targets = registry.versions(ref) if args.all and ":" not in ref else [_one(registry, ref)]
+    targets = registry.versions(ref) if args.all and ":" not in ref else [registry.require_adapter(ref)]
     if not targets:
         raise RegistryError(f"no adapter named {ref!r}")
     for rec in targets:
         delete_adapter(registry, rec)
-        print(f"deleted {rec['name']}:{rec['version']}")
+        print(f"deleted {rec.label}")
     return 0
 
 

@@ -50,15 +50,15 @@ def main() -> int:
     while (job := reg.job(job_id))["status"] in ("queued", "running"):
         time.sleep(0.5)
     wall = time.time() - t0
-    if job["status"] != "succeeded":
+    if job.status != "succeeded":
         print(job, reg.logs(job_id), file=sys.stderr)
         return 1
-    rec = reg.adapter_by_id(job["adapter_id"])
+    rec = reg.adapter_by_id(job.adapter_id)
     tps = [m["tokens_per_second"] for m in reg.metrics(job_id) if m["tokens_per_second"]]
-    train_s = rec["metrics"]["train_seconds"]
+    train_s = rec.metrics["train_seconds"]
     print("| rows | steps | start → registered adapter (s) | training (s) | s/step | tokens/s |")
     print("|---|---|---|---|---|---|")
-    print(f"| {args.rows} | {job['step']} | {wall:.1f} | {train_s:.1f} | {train_s / max(1, job['step']):.2f} | "
+    print(f"| {args.rows} | {job.step} | {wall:.1f} | {train_s:.1f} | {train_s / max(1, job.step):.2f} | "
           f"{tps[-1] if tps else 0:.0f} |")
     return 0
 

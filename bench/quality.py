@@ -75,15 +75,15 @@ def main() -> int:
     job_id = jobs.submit(reg, plan)
     while (job := reg.job(job_id))["status"] in ("queued", "running"):
         time.sleep(1)
-    if job["status"] != "succeeded":
+    if job.status != "succeeded":
         print(job, reg.logs(job_id), file=sys.stderr)
         return 1
-    rec = reg.adapter_by_id(job["adapter_id"])
-    print(f"trained in {time.time() - t0:.0f} s: {rec['name']}:{rec['version']}")
+    rec = reg.adapter_by_id(job.adapter_id)
+    print(f"trained in {time.time() - t0:.0f} s: {rec.name}:{rec.version}")
     engine = Engine(reg, plan.base_model.source)
     engine.start().result()
     examples = held_out(plan)
-    run = run_eval(engine, [None, f"{rec['name']}:{rec['version']}"], examples, plan.evaluation.metrics,
+    run = run_eval(engine, [None, f"{rec.name}:{rec.version}"], examples, plan.evaluation.metrics,
                    GenerationSettings(max_new_tokens=8), batch_size=16, registry=reg)
     name = run["models"][1]
     print(f"held-out rows: {len(examples)}")

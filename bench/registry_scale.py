@@ -59,8 +59,8 @@ def main() -> None:
         "list --tag production": lambda r: r.search(tag="production", limit=50),
         "search 'hotel invoice'": lambda r: r.search("hotel invoice", limit=50),
         "search 'legal' --sort accuracy": lambda r: r.search("legal", sort="accuracy", limit=50),
-        "show name (lineage)": lambda r: r.lineage(r.adapter(records[7777 % len(records)]["name"])["id"]),
-        "show alias (lineage)": lambda r: r.lineage(r.adapter("production")["id"]),
+        "show name (lineage)": lambda r: r.lineage(r.adapter(records[7777 % len(records)]["name"]).id),
+        "show alias (lineage)": lambda r: r.lineage(r.adapter("production").id),
     }
     worst = 0.0
     for label, op in ops.items():

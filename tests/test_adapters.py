@@ -65,10 +65,10 @@ def test_a_v1_registry_upgrades_in_place_without_losing_rows(tmp_path):
     reg = Registry(home)
     assert reg.db.execute("PRAGMA user_version").fetchone()[0] == 3
     rec = reg.adapter("production")
-    assert (rec["name"], rec["metrics"], rec["tags"], rec["origin"]) == ("old-sentiment", {"accuracy": 0.9}, ["kitchen"], "trained")
-    assert reg.job(1)["status"] == "succeeded" and reg.plan(1)["json"] == "{}"
-    assert [a["name"] for a in reg.search("kitchen")] == ["old-sentiment"]  # tag, indexed by the migration
-    assert [a["name"] for a in reg.search("gadget")] == ["old-sentiment"]  # description words, by prefix
+    assert (rec.name, rec.metrics, rec.tags, rec.origin) == ("old-sentiment", {"accuracy": 0.9}, ["kitchen"], "trained")
+    assert reg.job(1).status == "succeeded" and reg.plan(1)["json"] == "{}"
+    assert [a.name for a in reg.search("kitchen")] == ["old-sentiment"]  # tag, indexed by the migration
+    assert [a.name for a in reg.search("gadget")] == ["old-sentiment"]  # description words, by prefix
     # Opening it again is a no-op.
     assert Registry(home).count_adapters() == 1
 
@@ -84,7 +84,7 @@ def test_the_kind_of_an_old_failure_becomes_a_field(tmp_path):
     conn.commit()
     conn.close()
     reg = Registry(home)
-    assert (reg.job(1)["failure"], reg.job(2)["failure"]) == ("out_of_memory", "bad_data")
+    assert (reg.job(1).failure, reg.job(2).failure) == ("out_of_memory", "bad_data")
 
 
 def test_a_fresh_registry_matches_an_upgraded_one(tmp_path):
@@ -112,8 +112,8 @@ def test_search_by_words_tag_task_base_and_sort_by_metric(reg, tiny_model, tmp_p
                  metrics={"accuracy": 0.93})
     c = register(reg, tiny_model, tmp_path, "legal-summaries", 3, task="summarization",
                  description="summarize contracts", metrics={"rougeL": 0.4})
-    reg.tag(b["id"], ["production-candidate", "news"])
-    names = lambda rows: [r["name"] for r in rows]  # noqa: E731
+    reg.tag(b.id, ["production-candidate", "news"])
+    names = lambda rows: [r.name for r in rows]  # noqa: E731
     assert names(reg.search("helpdesk")) == ["support-intents"]
     assert names(reg.search("headline")) == ["news-topics"]  # prefix of "headlines"
     assert names(reg.search("news")) == ["news-topics"]
@@ -126,9 +126,9 @@ def test_search_by_words_tag_task_base_and_sort_by_metric(reg, tiny_model, tmp_p
     assert reg.search("nothing-like-this") == []
     with pytest.raises(ValueError):
         reg.search("", sort="accuracy; drop table adapters")
-    lineage = reg.lineage(c["id"])
+    lineage = reg.lineage(c.id)
     assert lineage["adapter"]["name"] == "legal-summaries" and [v["version"] for v in lineage["versions"]] == [1]
-    assert a["origin"] == "trained" and a["base_revision"].startswith("local:")
+    assert a.origin == "trained" and a.base_revision.startswith("local:")
     assert [b["name"] for b in reg.base_models()] == [tiny_model.name]
 
 
@@ -150,7 +150,7 @@ def test_cli_tag_alias_describe_list_search_show(reg, tiny_model, tmp_path, caps
     assert [v["version"] for v in shown["versions"]] == [1, 2]
     # The alias moves.
     assert main(["adapters", "alias", "production", "sentiment:2"]) == 0
-    assert reg.adapter("production")["version"] == 2
+    assert reg.adapter("production").version == 2
     assert main(["adapters", "alias", "sentiment", "sentiment:1"]) == 2  # an alias may not shadow a name
     assert main(["adapters", "show", "nope"]) == 2
     assert "no adapter named 'nope'" in capsys.readouterr().err
@@ -162,9 +162,9 @@ def test_export_then_import_into_a_fresh_home_is_identical(reg, tiny_model, tmp_
     zip_path = export_zip(reg, rec)
     other = Registry(Home.resolve(tmp_path / "elsewhere"))
     imported = import_adapter(other, zip_path, base_source=str(tiny_model))
-    assert imported["name"] == "topics" and imported["origin"] == "imported"
-    assert imported["weights_sha256"] == rec["weights_sha256"]
-    assert imported["base_source"] == str(tiny_model.resolve())
+    assert imported.name == "topics" and imported.origin == "imported"
+    assert imported.weights_sha256 == rec.weights_sha256
+    assert imported.base_source == str(tiny_model.resolve())
     assert generate(tiny_model, adapter_dir(other, imported)) == generate(tiny_model, adapter_dir(reg, rec))
     # The same weights again are found by their sha256, and nothing new is written.
     with pytest.raises(RegistryError, match="already registered as topics:1"):
@@ -255,21 +255,21 @@ def test_import_cli_from_a_folder(reg, tiny_model, tmp_path, capsys):
     assert "imported mine:1" in capsys.readouterr().out
     rec = reg.adapter("mine")
     assert sorted(p.name for p in adapter_dir(reg, rec).iterdir()) == ["README.md", "adapter_config.json", WEIGHTS]
-    assert reg.search("colleague")[0]["name"] == "mine"
+    assert reg.search("colleague")[0].name == "mine"
 
 
 # -- delete, rename, check ----------------------------------------------------------------------------------
 def test_delete_refuses_while_served_and_removes_everything_after(reg, tiny_model, tmp_path, capsys):
     rec = register(reg, tiny_model, tmp_path, "served", 1)
-    reg.tag(rec["id"], ["x"])
-    reg.set_alias("prod", rec["id"])
-    reg.lease(rec["id"], "engine-test", os.getpid())
+    reg.tag(rec.id, ["x"])
+    reg.set_alias("prod", rec.id)
+    reg.lease(rec.id, "engine-test", os.getpid())
     with pytest.raises(RegistryError, match="being served"):
         delete_adapter(reg, rec)
     assert main(["adapters", "delete", "served:1"]) == 2
     assert adapter_dir(reg, rec).exists()
-    reg.release(rec["id"], "engine-test")
-    reg.lease(rec["id"], "engine-gone", 2**22 + 12345)  # a dead process: its lease is stale
+    reg.release(rec.id, "engine-test")
+    reg.lease(rec.id, "engine-gone", 2**22 + 12345)  # a dead process: its lease is stale
     assert main(["adapters", "delete", "served"]) == 2  # which version? must be said
     assert main(["adapters", "delete", "served:1"]) == 0
     assert reg.adapter("served") is None and reg.adapter("prod") is None and reg.search("x") == []
@@ -293,11 +293,11 @@ def test_engine_holds_a_lease_on_what_it_serves(reg, tiny_model, tmp_path):
 def test_rename_moves_every_version_and_aliases_follow(reg, tiny_model, tmp_path):
     v1 = register(reg, tiny_model, tmp_path, "draft", 1)
     register(reg, tiny_model, tmp_path, "draft", 2)
-    reg.set_alias("prod", v1["id"])
+    reg.set_alias("prod", v1.id)
     rows = rename_adapter(reg, "draft", "final-name")
-    assert [r["version"] for r in rows] == [1, 2] and reg.versions("draft") == []
+    assert [r.version for r in rows] == [1, 2] and reg.versions("draft") == []
     assert all(adapter_dir(reg, r).is_dir() for r in rows)
-    assert reg.adapter("prod")["name"] == "final-name" and reg.search("final")[0]["name"] == "final-name"
+    assert reg.adapter("prod").name == "final-name" and reg.search("final")[0].name == "final-name"
     register(reg, tiny_model, tmp_path, "other", 3)
     with pytest.raises(RegistryError, match="already exists"):
         rename_adapter(reg, "other", "final-name")
@@ -321,8 +321,8 @@ def test_check_reports_drift_and_repair_fixes_it(reg, tiny_model, tmp_path, caps
     assert "adapters/orphan/1: an adapter folder the registry does not know" in out and ".2.partial" in out
     problems = check(reg, repair=True)
     assert len(problems) == 4
-    assert reg.adapter("gone")["status"] == "missing" and reg.adapter("tampered")["status"] == "corrupt"
-    assert reg.adapter("orphan")["origin"] == "imported" and not (reg.home.adapters / "fine" / ".2.partial").exists()
+    assert reg.adapter("gone").status == "missing" and reg.adapter("tampered").status == "corrupt"
+    assert reg.adapter("orphan").origin == "imported" and not (reg.home.adapters / "fine" / ".2.partial").exists()
     assert check(reg) == []
 
 
@@ -369,4 +369,4 @@ def test_a_failed_upgrade_leaves_the_old_registry_as_it_was(tmp_path, monkeypatc
     assert conn.execute("select count(*) from sqlite_master where name = 'adapter_search'").fetchone()[0] == 0
     conn.close()
     monkeypatch.undo()
-    assert Registry(home).adapter("a")["origin"] == "trained"  # the next start upgrades it
+    assert Registry(home).adapter("a").origin == "trained"  # the next start upgrades it

@@ -94,8 +94,8 @@ def test_an_adapters_page_says_what_it_is_where_it_came_from_and_its_files(tmp_p
         versions.append(store_adapter(reg, folder, plan, job_id=None, plan_id=None, base_hub_id="org/b", base_source="b",
                                       metrics={"accuracy": 0.875}, log_file=None))
     rec = versions[1]
-    reg.tag(rec["id"], ["best"])
-    reg.update_adapter(rec["id"], description="<script>alert(1)</script> answers questions")
+    reg.tag(rec.id, ["best"])
+    reg.update_adapter(rec.id, description="<script>alert(1)</script> answers questions")
     ctx = SimpleNamespace(registry=reg)
 
     card = adapter_card(adapter_page(ctx, "demo:2"))
@@ -106,7 +106,7 @@ def test_an_adapters_page_says_what_it_is_where_it_came_from_and_its_files(tmp_p
     assert "| `adapter_model.safetensors` | 3 bytes |" in card
     assert "<script>" not in card and "&lt;script&gt;" in card  # a description cannot inject markup
 
-    shutil.rmtree(reg.home.root / rec["path"])
+    shutil.rmtree(reg.home.root / rec.path)
     assert "folder is missing" in adapter_card(adapter_page(ctx, "demo:2"))
     assert adapter_card(adapter_page(ctx, "nothing:9")).startswith("*Pick an adapter")
 

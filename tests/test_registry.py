@@ -22,9 +22,9 @@ def test_store_registers_versions_with_fingerprints_and_zips(tmp_path):
     kw = dict(job_id=None, plan_id=None, base_hub_id="org/b", base_source="b", metrics={"train_loss": 1.0}, log_file=None)
     v1 = store_adapter(reg, fake_adapter(tmp_path / "t1", b"one"), plan, **kw)
     v2 = store_adapter(reg, fake_adapter(tmp_path / "t2", b"two"), plan, **kw)
-    assert (v1["version"], v2["version"]) == (1, 2)
-    assert v1["weights_sha256"] == hashlib.sha256(b"one").hexdigest()
-    assert reg.adapter("demo")["version"] == 2 and reg.adapter("demo:1")["id"] == v1["id"]
+    assert (v1.version, v2.version) == (1, 2)
+    assert v1.weights_sha256 == hashlib.sha256(b"one").hexdigest()
+    assert reg.adapter("demo").version == 2 and reg.adapter("demo:1").id == v1.id
     with zipfile.ZipFile(export_zip(reg, v1)) as z:
         assert sorted(z.namelist()) == ["README.md", "adapter_config.json", "adapter_model.safetensors", "plan.json"]
         card = z.read("README.md").decode()
@@ -46,9 +46,9 @@ def test_an_out_of_memory_failure_offers_a_fix_that_queues_a_fitting_plan(tmp_pa
     fix = jobs.suggested_fix(reg, first)
     assert fix["label"] == "Switch to QLoRA and retry" and fix["plan"].lora.method == "qlora"
     second = jobs.apply_fix(reg, first, start=False)
-    queued = Plan.from_json(reg.plan(reg.job(second)["plan_id"])["json"])
+    queued = Plan.from_json(reg.plan(reg.job(second).plan_id)["json"])
     assert queued.lora.method == "qlora" and "ran out of memory" in queued.reasons["lora.method"]
-    assert reg.job(first)["status"] == "failed" and reg.job(second)["status"] == "queued"
+    assert reg.job(first).status == "failed" and reg.job(second).status == "queued"
     # Already QLoRA: the next fix halves the batch and keeps the effective batch.
     reg.update_job(second, status="failed", failure="out_of_memory", error="out of memory: ...")
     again = jobs.suggested_fix(reg, second)["plan"].training

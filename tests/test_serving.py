@@ -220,7 +220,7 @@ def test_openai_client_lists_models_and_streams_from_an_adapter_by_name(api):
     from openai import OpenAI
 
     url, reg, engine = api
-    reg.set_alias("production", reg.adapter("beta")["id"])
+    reg.set_alias("production", reg.adapter("beta").id)
     client = OpenAI(base_url=url, api_key="sk-tailor-test")
     ids = [m.id for m in client.models.list()]
     assert ids[0] == engine.base_name and {"alpha", "alpha:1", "beta", "beta:1", "production"} <= set(ids)
@@ -282,7 +282,7 @@ def test_openai_api_refuses_a_broken_adapter_with_409_and_keeps_serving(api):
     url, reg, engine = api
     headers = {"Authorization": "Bearer sk-tailor-test"}
     gone = reg.adapter("beta")
-    folder = reg.home.root / gone["path"]
+    folder = reg.home.root / gone.path
     moved = folder.with_name("moved-away")
     folder.rename(moved)
     body = {"model": "beta", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}

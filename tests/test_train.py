@@ -64,10 +64,10 @@ def test_cancelled_job_stops_quickly_and_registers_nothing(topic_csv, tiny_model
     home = Home.resolve()
     reg = Registry(home)
     job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=50))
-    wait_for(lambda: reg.job(job_id)["step"] >= 2)
+    wait_for(lambda: reg.job(job_id).step >= 2)
     jobs.cancel(reg, job_id)
     t0 = time.time()
-    wait_for(lambda: reg.job(job_id)["status"] == "cancelled", timeout=30)
+    wait_for(lambda: reg.job(job_id).status == "cancelled", timeout=30)
     assert time.time() - t0 < 15
     assert reg.adapters() == []
     assert not (home.adapters.exists() and any(home.adapters.rglob("adapter_model.safetensors")))
@@ -79,19 +79,19 @@ def test_killed_worker_is_marked_failed_and_resume_finishes(topic_csv, tiny_mode
     job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=3, save_steps=3))
     out = home.job_dir(job_id)
     wait_for(lambda: worker.latest_checkpoint(out))
-    pid = reg.job(job_id)["pid"]
+    pid = reg.job(job_id).pid
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not jobs.is_worker_alive(pid), timeout=10)
     assert jobs.reconcile(reg) == [job_id]
     job = reg.job(job_id)
-    assert job["status"] == "failed" and "died" in job["error"]
+    assert job.status == "failed" and "died" in job.error
     jobs.resume(reg, job_id)
-    wait_for(lambda: reg.job(job_id)["status"] not in ("queued", "running"), timeout=180)
+    wait_for(lambda: reg.job(job_id).status not in ("queued", "running"), timeout=180)
     job = reg.job(job_id)
-    assert job["status"] == "succeeded", reg.logs(job_id)
+    assert job.status == "succeeded", reg.logs(job_id)
     assert any(line.startswith("resuming from checkpoint-") for line in reg.logs(job_id, tail=100))
-    rec = reg.adapter_by_id(job["adapter_id"])
-    assert (home.root / rec["path"] / "adapter_model.safetensors").exists()
+    rec = reg.adapter_by_id(job.adapter_id)
+    assert (home.root / rec.path / "adapter_model.safetensors").exists()
 
 
 def test_a_restarted_app_reattaches_to_a_running_job(topic_csv, tiny_model):
@@ -100,25 +100,25 @@ def test_a_restarted_app_reattaches_to_a_running_job(topic_csv, tiny_model):
     home = Home.resolve()
     job_id = jobs.submit(Registry(home), make_plan(topic_csv, tiny_model, epochs=50))
     reg = Registry(home)
-    wait_for(lambda: reg.job(job_id)["step"] >= 1)
+    wait_for(lambda: reg.job(job_id).step >= 1)
     ctx = make_context(home)  # what a restarted app does at start
     job = ctx.registry.job(job_id)
-    assert job["status"] == "running" and jobs.is_worker_alive(job["pid"])
-    step = job["step"]
-    wait_for(lambda: ctx.registry.job(job_id)["step"] > step)  # still making progress, seen from the new app
+    assert job.status == "running" and jobs.is_worker_alive(job.pid)
+    step = job.step
+    wait_for(lambda: ctx.registry.job(job_id).step > step)  # still making progress, seen from the new app
     jobs.cancel(ctx.registry, job_id)
-    wait_for(lambda: reg.job(job_id)["status"] == "cancelled", timeout=30)
+    wait_for(lambda: reg.job(job_id).status == "cancelled", timeout=30)
 
 
 def test_jobs_run_one_at_a_time_in_order(topic_csv, tiny_model):
     reg = Registry(Home.resolve())
     first = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=50))
     second = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1))
-    assert reg.job(second)["status"] == "queued"
-    wait_for(lambda: reg.job(first)["status"] == "running")
+    assert reg.job(second).status == "queued"
+    wait_for(lambda: reg.job(first).status == "running")
     jobs.cancel(reg, first)
-    wait_for(lambda: reg.job(second)["status"] == "succeeded", timeout=180)
-    assert reg.job(first)["status"] == "cancelled"
+    wait_for(lambda: reg.job(second).status == "succeeded", timeout=180)
+    assert reg.job(first).status == "cancelled"
 
 
 def test_a_trained_adapter_round_trips_through_export_and_import(topic_csv, tiny_model, tmp_path):
@@ -130,12 +130,12 @@ def test_a_trained_adapter_round_trips_through_export_and_import(topic_csv, tiny
 
     reg = Registry(Home.resolve())
     job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1, max_steps=4, learning_rate=5e-3))
-    wait_for(lambda: reg.job(job_id)["status"] not in ("queued", "running"), timeout=180)
-    rec = reg.adapter_by_id(reg.job(job_id)["adapter_id"])
+    wait_for(lambda: reg.job(job_id).status not in ("queued", "running"), timeout=180)
+    rec = reg.adapter_by_id(reg.job(job_id).adapter_id)
     fresh = Registry(Home.resolve(tmp_path / "fresh-home"))
     imported = import_adapter(fresh, export_zip(reg, rec), base_source=str(tiny_model))
-    assert imported["weights_sha256"] == rec["weights_sha256"] and imported["name"] == rec["name"]
-    assert imported["task"] == "classification"  # read from the plan.json that travels in the zip
+    assert imported.weights_sha256 == rec.weights_sha256 and imported.name == rec.name
+    assert imported.task == "classification"  # read from the plan.json that travels in the zip
     assert generate(tiny_model, adapter_dir(fresh, imported)) == generate(tiny_model, adapter_dir(reg, rec))
 
 
@@ -249,12 +249,12 @@ def test_two_process_data_parallel_run_completes(topic_csv, tiny_model, monkeypa
     assert "accelerate.commands.launch" in jobs.worker_command(Home.resolve(), 1)
     reg = Registry(Home.resolve())
     job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1, learning_rate=5e-3))
-    wait_for(lambda: reg.job(job_id)["status"] not in ("queued", "running"), timeout=240)
+    wait_for(lambda: reg.job(job_id).status not in ("queued", "running"), timeout=240)
     job = reg.job(job_id)
-    assert job["status"] == "succeeded", (job, reg.logs(job_id, tail=30))
+    assert job.status == "succeeded", (job, reg.logs(job_id, tail=30))
     assert "data parallel: 2 processes" in reg.logs(job_id, tail=100)
     assert len(reg.adapters()) == 1  # rank 0 alone registers
     # 80 rows, 10% held out, batch 8 per process × 2 processes: 5 optimizer steps, not 9.
-    assert job["step"] == 5, job["step"]
+    assert job.step == 5, job.step
     worker_log = (Home.resolve().job_dir(job_id) / "worker.log").read_text()
     assert "[rank 1]" in worker_log

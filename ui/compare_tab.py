@@ -70,7 +70,7 @@ def arena_battle(ctx: Context, prompt: str) -> dict:
 
     if not (prompt or "").strip():
         raise gr.Error("Write a prompt first.")
-    models = ["base", *(f"{a['name']}:{a['version']}" for a in ctx.registry.search(limit=8))]
+    models = ["base", *(a.label for a in ctx.registry.search(limit=8))]
     try:
         return battle(ctx.engine, prompt, models)
     except ValueError as e:

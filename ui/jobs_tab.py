@@ -13,18 +13,18 @@ from .errors import friendly
 def job_view(ctx: Context, job_id: int | None) -> dict:
     """A job's state: status, progress, loss curve and log tail (reads only the registry)."""
     jobs.dispatch(ctx.home, ctx.registry)  # drain the queue if a worker ended while nobody watched
-    table = [[j["id"], j["status"], f"{j['step']}/{j['total_steps'] or '?'}", j["created"], j["error"] or ""]
+    table = [[j.id, j.status, f"{j.step}/{j.total_steps or '?'}", j.created, j.error or ""]
              for j in ctx.registry.jobs()]
     job_id = shown_job(ctx, job_id)
     job = ctx.registry.job(job_id) if job_id else None
     if job is None:
         return {"table": table, "job": None, "status": "No jobs yet.", "loss": [], "log": "", "fix": None}
-    metrics = ctx.registry.metrics(job["id"])
+    metrics = ctx.registry.metrics(job.id)
     loss = [{"step": m["step"], "loss": m["loss"], "kind": "train"} for m in metrics if m["loss"] is not None]
     loss += [{"step": m["step"], "loss": m["eval_loss"], "kind": "eval"} for m in metrics if m["eval_loss"] is not None]
     last = metrics[-1] if metrics else {}
-    status = f"**Job {job['id']}: {job['status']}** — step {job['step']}/{job['total_steps'] or '?'}"
-    if last.get("eta_seconds") and job["status"] == "running":
+    status = f"**Job {job.id}: {job.status}** — step {job.step}/{job.total_steps or '?'}"
+    if last.get("eta_seconds") and job.status == "running":
         status += f", about {last['eta_seconds']:.0f} s left"
     if last.get("tokens_per_second"):
         status += f", {last['tokens_per_second']:.0f} tokens/s"
@@ -33,16 +33,16 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
         status += f", learning rate {lr:.2g}"
     if last.get("peak_memory_gb"):
         status += f", peak memory {last['peak_memory_gb']:.1f} GB"
-    if job["total_steps"]:
-        pct = min(100, round(100 * job["step"] / job["total_steps"]))
+    if job.total_steps:
+        pct = min(100, round(100 * job.step / job.total_steps))
         status += (f"\n\n<div class='bar'><div style='width:{pct}%'></div></div>")
-    if job["error"]:
-        status += f"\n\n⚠️ {job['error']}"
-    if job["adapter_id"]:
-        rec = ctx.registry.adapter_by_id(job["adapter_id"])
-        status += f"\n\n✅ Adapter **{rec['name']}:{rec['version']}** is in the registry."
-    fix = jobs.suggested_fix(ctx.registry, job["id"])
-    return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(ctx.registry.logs(job["id"])),
+    if job.error:
+        status += f"\n\n⚠️ {job.error}"
+    if job.adapter_id:
+        rec = ctx.registry.adapter_by_id(job.adapter_id)
+        status += f"\n\n✅ Adapter **{rec.label}** is in the registry."
+    fix = jobs.suggested_fix(ctx.registry, job.id)
+    return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(ctx.registry.logs(job.id)),
             "fix": fix["label"] if fix else None}
 
 
@@ -103,7 +103,8 @@ def tab(ctx: Context) -> None:
 
     def job_status(job_id: int) -> dict:
         """A job's record (status, step, error, adapter_id) by id."""
-        return ctx.registry.job(int(job_id)) or {}
+        job = ctx.registry.job(int(job_id))
+        return job.to_dict() if job else {}
 
     outs = [table, status, plot, log, fix]
     refresh.click(friendly(view), [job_id], outs, api_name=False)

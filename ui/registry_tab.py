@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 from pathlib import Path
 
 import gradio as gr
 
 from assistant.adjustable import turn_words
-from assistant.registry.store import export_zip
+from assistant.registry.store import adapter_dir, export_zip, read_plan
 
 from .context import Context
 from .errors import friendly
@@ -24,37 +23,25 @@ def adapter_rows(ctx: Context, query: str = "", task: str | None = None, tag: st
                                    limit=200)
     except ValueError as e:
         raise gr.Error(str(e)) from None
-    return [[f"{a['name']}:{a['version']}" + ("" if a["status"] == "ready" else f" [{a['status']}]"), a["task"] or "",
-             a["base_model"], ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in a["metrics"].items()),
-             " ".join(a["tags"] + [f"@{al}" for al in a["aliases"]]), a["description"][:80], a["created"]] for a in rows]
+    return [[f"{a.label}" + ("" if a.status == "ready" else f" [{a.status}]"), a.task or "",
+             a.base_model, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in a.metrics.items()),
+             " ".join(a.tags + [f"@{al}" for al in a.aliases]), a.description[:80], a.created] for a in rows]
 
 
 def adapter_names(ctx: Context) -> list[str]:
-    return [f"{a['name']}:{a['version']}" for a in ctx.registry.adapters(limit=500)]
-
-
-def _record(ctx: Context, name: str) -> dict:
-    rec = ctx.registry.adapter(name or "")
-    if rec is None:
-        raise gr.Error(f"No adapter named {name!r}.")
-    return rec
+    return [a.label for a in ctx.registry.adapters(limit=500)]
 
 
 def adapter_page(ctx: Context, name: str) -> dict:
     """One adapter: its lineage (conversation → plan → dataset → job → metrics → versions) and its files."""
-    from assistant.registry.store import adapter_dir
-
     rec = ctx.registry.adapter(name or "")
     if rec is None:
         return {}
     folder = adapter_dir(ctx.registry, rec)
     files = {f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()} if folder.exists() else {}
-    page = {**ctx.registry.lineage(rec["id"]), "files": files}
-    if not page.get("plan") and (folder / "plan.json").exists():  # imported, or registered outside a job
-        try:
-            page["plan"] = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-        except ValueError:
-            pass
+    page = {**ctx.registry.lineage(rec.id), "files": files}
+    if not page.get("plan"):  # imported, or registered outside a job: the plan.json in its folder, if any
+        page["plan"] = read_plan(folder) or None
     return page
 
 
@@ -126,15 +113,15 @@ def download_folder() -> Path:
 
 
 def download_adapter(ctx: Context, name: str) -> str:
-    rec = _record(ctx, name)
-    return str(export_zip(ctx.registry, rec, download_folder() / f"{rec['name']}-v{rec['version']}.zip"))
+    rec = ctx.registry.require_adapter(name)
+    return str(export_zip(ctx.registry, rec, download_folder() / f"{rec.name}-v{rec.version}.zip"))
 
 
 def download_merged(ctx: Context, name: str) -> str:
     from assistant.registry.store import export_merged
 
-    rec = _record(ctx, name)
-    return str(export_merged(ctx.registry, rec, download_folder() / f"{rec['name']}-v{rec['version']}-merged.zip",
+    rec = ctx.registry.require_adapter(name)
+    return str(export_merged(ctx.registry, rec, download_folder() / f"{rec.name}-v{rec.version}-merged.zip",
                              log=lambda m: None))
 
 
@@ -142,20 +129,20 @@ def adapter_action(ctx: Context, action: str, name: str, value: str = "") -> str
     """Tag, alias, describe or delete one adapter; returns what happened, in words."""
     from assistant.registry.manage import RegistryError, delete_adapter
 
-    rec = _record(ctx, name)
-    label = f"{rec['name']}:{rec['version']}"
+    rec = ctx.registry.require_adapter(name)
+    label = f"{rec.label}"
     value = (value or "").strip()
     try:
         if action == "tag":
-            ctx.registry.tag(rec["id"], value.split())
+            ctx.registry.tag(rec.id, value.split())
             return f"Tagged {label}: {value}"
         if action == "alias":
             if not value or ctx.registry.versions(value):
                 return "An alias needs a name of its own (not an adapter's name)."
-            ctx.registry.set_alias(value, rec["id"])
+            ctx.registry.set_alias(value, rec.id)
             return f"{value} → {label}"
         if action == "describe":
-            ctx.registry.update_adapter(rec["id"], description=value)
+            ctx.registry.update_adapter(rec.id, description=value)
             return f"Described {label}"
         if action == "delete":
             delete_adapter(ctx.registry, rec)
@@ -175,7 +162,7 @@ def import_upload(ctx: Context, file: str | None, name: str = "") -> str:
                              base_source=ctx.engine.base_source, home_models=ctx.home.models)
     except RegistryError as e:
         return f"⚠️ Not imported: {e}"
-    return f"Imported **{rec['name']}:{rec['version']}** (base {rec['base_model']})."
+    return f"Imported **{rec.label}** (base {rec.base_model})."
 
 
 
@@ -235,6 +222,6 @@ def tab(ctx: Context) -> None:
     def adapters(query: str = "", task: str = "", tag: str = "") -> list:
         """Registered adapters (newest first) matching the words, task and tag; their folder under `folder`."""
         rows = ctx.registry.search(query or "", task=task or None, tag=tag or None, limit=1000)
-        return [{("folder" if k == "path" else k): v for k, v in a.items()} for a in rows]
+        return [{("folder" if k == "path" else k): v for k, v in a.to_dict().items()} for a in rows]
 
     gr.api(adapters, api_name="adapters")

@@ -19,7 +19,8 @@ from ..data import DataError, chat_examples, split_examples
 from ..errors import TailorError
 from ..plan import Plan
 from ..registry.db import Registry
-from ..registry.store import adapter_dir
+from ..registry.records import Adapter
+from ..registry.store import adapter_dir, read_plan
 from ..serve.engine import Engine, GenerationSettings
 from .metrics import PER_EXAMPLE, corpus_score, paired_bootstrap, supported
 
@@ -28,14 +29,12 @@ class EvalError(TailorError, ValueError):
     """The evaluation cannot run; the message says why."""
 
 
-def adapter_plan(registry: Registry, ref: str) -> tuple[dict, Plan]:
-    rec = registry.adapter(ref)
-    if rec is None:
-        raise EvalError(f"no adapter named {ref!r}")
-    path = adapter_dir(registry, rec) / "plan.json"
-    if not path.exists():
-        raise EvalError(f"{rec['name']}:{rec['version']} has no plan.json (imported?): upload an eval file instead")
-    return rec, Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+def adapter_plan(registry: Registry, ref: str) -> tuple[Adapter, Plan]:
+    rec = registry.require_adapter(ref)
+    plan = read_plan(adapter_dir(registry, rec))
+    if not plan:
+        raise EvalError(f"{rec.label} has no plan.json (imported?): upload an eval file instead")
+    return rec, Plan.from_dict(plan)
 
 
 def held_out(plan: Plan) -> list[dict]:

@@ -19,6 +19,8 @@ import sqlite_utils
 
 from ..config import Home
 from ..faults import fault_point
+from .errors import RegistryError
+from .records import Adapter, Job
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 """The schema, shipped in the package: a link to the checkout's top-level registry.db.sql, its one source."""
@@ -150,14 +152,16 @@ class Registry:
     def submit_job(self, plan_id: int) -> int:
         return self.db["jobs"].insert({"plan_id": plan_id, "status": "queued", "created": now()}).last_pk
 
-    def job(self, job_id: int) -> dict | None:
+    def job(self, job_id: int) -> Job | None:
         rows = list(self.db.query("select * from jobs where id = ?", [job_id]))
-        return rows[0] if rows else None
+        return Job.from_row(rows[0]) if rows else None
 
-    def jobs(self, status: str | None = None, limit: int = 100) -> list[dict]:
+    def jobs(self, status: str | None = None, limit: int = 100) -> list[Job]:
         if status:
-            return list(self.db.query("select * from jobs where status = ? order by id desc limit ?", [status, limit]))
-        return list(self.db.query("select * from jobs order by id desc limit ?", [limit]))
+            rows = self.db.query("select * from jobs where status = ? order by id desc limit ?", [status, limit])
+        else:
+            rows = self.db.query("select * from jobs order by id desc limit ?", [limit])
+        return [Job.from_row(r) for r in rows]
 
     def update_job(self, job_id: int, **fields: Any) -> None:
         self.db["jobs"].update(job_id, fields)
@@ -166,7 +170,7 @@ class Registry:
         row = self.db.execute("select cancel_requested from jobs where id = ?", [job_id]).fetchone()
         return bool(row and row[0])
 
-    def claim_next_job(self) -> dict | None:
+    def claim_next_job(self) -> Job | None:
         """Atomically mark the oldest queued job running, if no job is running. One job at a time."""
         with self.transaction() as conn:
             running = conn.execute("select count(*) from jobs where status = 'running'").fetchone()[0]
@@ -192,7 +196,7 @@ class Registry:
         return [r["line"] for r in rows][::-1]
 
     # -- adapters --------------------------------------------------------------------------------------
-    def register_version(self, record: dict, place, version: int | None = None) -> dict:
+    def register_version(self, record: dict, place, version: int | None = None) -> Adapter:
         """Register a new version of `record["name"]`: allocate the version, let `place(version)` move its
         folder into `adapters/<name>/<version>/` and return it, insert the row — all in one transaction.
 
@@ -214,7 +218,7 @@ class Registry:
                                        "path": str(final.relative_to(self.home.root))})
         return self.adapter_by_id(pk)
 
-    def adapter_by_job(self, job_id: int) -> dict | None:
+    def adapter_by_job(self, job_id: int) -> Adapter | None:
         rows = list(self.db.query("select * from adapters where job_id = ? limit 1", [job_id]))
         return self._full(rows[0]) if rows else None
 
@@ -226,7 +230,7 @@ class Registry:
     def base_models(self) -> list[dict]:
         return list(self.db.query("select * from base_models order by name"))
 
-    def add_adapter(self, record: dict) -> dict:
+    def add_adapter(self, record: dict) -> Adapter:
         """Register an adapter (and its base model). Fills `base_revision` from the base's files when it can."""
         return self.adapter_by_id(self._insert_adapter(record))
 
@@ -249,16 +253,16 @@ class Registry:
         _index_adapter(self.db, pk)
         return pk
 
-    def update_adapter(self, adapter_id: int, **fields: Any) -> dict:
+    def update_adapter(self, adapter_id: int, **fields: Any) -> Adapter:
         self.db["adapters"].update(adapter_id, _encode_json_fields(fields))
         _index_adapter(self.db, adapter_id)
         return self.adapter_by_id(adapter_id)
 
-    def adapter_by_id(self, adapter_id: int) -> dict | None:
+    def adapter_by_id(self, adapter_id: int) -> Adapter | None:
         rows = list(self.db.query("select * from adapters where id = ?", [adapter_id]))
         return self._full(rows[0]) if rows else None
 
-    def adapter(self, name: str, version: int | None = None) -> dict | None:
+    def adapter(self, name: str, version: int | None = None) -> Adapter | None:
         """An adapter by name (latest version unless one is given), by `name:version`, or by alias."""
         if version is None and ":" in name:
             name, _, v = name.rpartition(":")
@@ -272,22 +276,30 @@ class Registry:
             rows = list(self.db.query("select * from adapters where name = ? and version = ?", [name, version]))
         return self._full(rows[0]) if rows else None
 
-    def adapter_by_sha(self, weights_sha256: str) -> dict | None:
+    def adapter_by_sha(self, weights_sha256: str) -> Adapter | None:
         rows = list(self.db.query("select * from adapters where weights_sha256 = ? limit 1", [weights_sha256]))
         return self._full(rows[0]) if rows else None
 
-    def _full(self, row: dict) -> dict:
-        rec = _decode_adapter(row)
-        rec["tags"] = [t for (t,) in self.db.execute("select tag from tags where adapter_id = ? order by tag", [rec["id"]])]
-        rec["aliases"] = [a for (a,) in self.db.execute("select alias from aliases where adapter_id = ? order by alias", [rec["id"]])]
+    def require_adapter(self, ref: str) -> Adapter:
+        """The adapter `ref` names (name, name:version or alias), or RegistryError saying how to find one."""
+        rec = self.adapter(ref or "")
+        if rec is None:
+            raise RegistryError(f"no adapter named {ref!r} (use name, name:version or an alias; "
+                                "`tailor adapters list` shows them)")
         return rec
 
-    def adapters(self, limit: int = 1000) -> list[dict]:
+    def _full(self, row: dict) -> Adapter:
+        aid = row["id"]
+        tags = [t for (t,) in self.db.execute("select tag from tags where adapter_id = ? order by tag", [aid])]
+        aliases = [a for (a,) in self.db.execute("select alias from aliases where adapter_id = ? order by alias", [aid])]
+        return Adapter.from_row(row, tags, aliases)
+
+    def adapters(self, limit: int = 1000) -> list[Adapter]:
         return self.search(limit=limit)
 
     def search(self, query: str = "", *, task: str | None = None, base_model: str | None = None,
                tag: str | None = None, sort: str | None = None, descending: bool = True, limit: int = 50,
-               offset: int = 0) -> list[dict]:
+               offset: int = 0) -> list[Adapter]:
         """Adapters matching all of: words (full text over name, description, task, base model, tags; prefixes
         match), task, base model, tag. Newest first, or by a final metric (`sort="accuracy"`)."""
         where, args = [], []
@@ -323,40 +335,36 @@ class Registry:
             aliases: dict[int, list[str]] = {}
             for aid, al in self.db.execute(f"select adapter_id, alias from aliases where adapter_id in ({marks})", ids):
                 aliases.setdefault(aid, []).append(al)
-        out = []
-        for r in rows:
-            rec = _decode_adapter(r)
-            rec["tags"], rec["aliases"] = tags.get(r["id"], []), aliases.get(r["id"], [])
-            out.append(rec)
-        return out
+        return [Adapter.from_row(r, tags.get(r["id"], []), aliases.get(r["id"], [])) for r in rows]
 
     def count_adapters(self) -> int:
         return self.db.execute("select count(*) from adapters").fetchone()[0]
 
-    def versions(self, name: str) -> list[dict]:
-        return [_decode_adapter(r) for r in self.db.query("select * from adapters where name = ? order by version", [name])]
+    def versions(self, name: str) -> list[Adapter]:
+        return [Adapter.from_row(r) for r in self.db.query("select * from adapters where name = ? order by version", [name])]
 
     def lineage(self, adapter_id: int) -> dict:
         """Everything an adapter came from: conversation → plan → dataset → job (+ metrics) → versions → parent."""
         rec = self.adapter_by_id(adapter_id)
         if rec is None:
             return {}
-        plan = self.db["plans"].get(rec["plan_id"]) if rec.get("plan_id") else None
-        ds = list(self.db.query("select * from datasets where sha256 = ?", [rec["dataset_sha256"]])) if rec.get("dataset_sha256") else []
-        job = self.job(rec["job_id"]) if rec.get("job_id") else None
-        metrics = self.metrics(rec["job_id"]) if job else []
+        plan = self.db["plans"].get(rec.plan_id) if rec.plan_id else None
+        ds = list(self.db.query("select * from datasets where sha256 = ?", [rec.dataset_sha256])) if rec.dataset_sha256 else []
+        job = self.job(rec.job_id) if rec.job_id else None
+        metrics = self.metrics(rec.job_id) if job else []
+        parent = self.adapter_by_id(rec.parent_id) if rec.parent_id else None
         return {
-            "adapter": rec,
+            "adapter": rec.to_dict(),
             "conversation": json.loads(plan["conversation"]) if plan else [],
             "plan": json.loads(plan["json"]) if plan else None,
             "dataset": ds[0] if ds else None,
-            "job": job,
+            "job": job.to_dict() if job else None,
             "metrics": {"points": len(metrics), "first_loss": next((m["loss"] for m in metrics if m["loss"] is not None), None),
                         "last_loss": next((m["loss"] for m in reversed(metrics) if m["loss"] is not None), None),
-                        "final": rec["metrics"]},
-            "versions": [{"version": v["version"], "created": v["created"], "weights_sha256": v["weights_sha256"],
-                          "metrics": v["metrics"]} for v in self.versions(rec["name"])],
-            "parent": self.adapter_by_id(rec["parent_id"]) if rec.get("parent_id") else None,
+                        "final": rec.metrics},
+            "versions": [{"version": v.version, "created": v.created, "weights_sha256": v.weights_sha256,
+                          "metrics": v.metrics} for v in self.versions(rec.name)],
+            "parent": parent.to_dict() if parent else None,
         }
 
     # -- tags, aliases, names ----------------------------------------------------------------------------
@@ -432,8 +440,3 @@ def _encode_json_fields(rec: dict) -> dict:
             for k, v in rec.items()}
 
 
-def _decode_adapter(row: dict) -> dict:
-    row = dict(row)
-    for key in ("metrics", "library_versions"):
-        row[key] = json.loads(row.get(key) or "{}")
-    return row

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import re
 import shutil
 import stat
@@ -35,7 +34,8 @@ from ..data.load import sha256_file
 from .adapter_checks import MiB, check_base, check_targets, check_weights, parse_config, weights_cap
 from .db import Registry
 from .errors import RegistryError
-from .store import WEIGHTS, model_card
+from .records import Adapter, new_adapter
+from .store import WEIGHTS, model_card, read_plan
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"}
 FILE_CAPS = {"adapter_config.json": 1 * MiB, "README.md": 1 * MiB, "plan.json": 1 * MiB,
@@ -121,7 +121,7 @@ class _Source:
 
 # -- the pipeline ------------------------------------------------------------------------------------------
 def import_adapter(registry: Registry, source: str | Path, *, name: str | None = None, base_source: str | None = None,
-                   description: str = "", home_models: Path | None = None) -> dict:
+                   description: str = "", home_models: Path | None = None) -> Adapter:
     """Validate and register a PEFT adapter from a zip or a folder. Raises RegistryError with the reason."""
     source = Path(source).expanduser()
     if not source.exists():
@@ -201,20 +201,17 @@ def _check_declared_sizes(src: _Source, prefix: str, kept: list[str], caps: dict
 
 # -- registering ------------------------------------------------------------------------------------------
 def _register(registry: Registry, staging: Path, source: Path, cfg: dict, base: dict, name: str | None,
-              description: str) -> dict:
+              description: str) -> Adapter:
     sha = sha256_file(staging / WEIGHTS)
     if (dup := registry.adapter_by_sha(sha)) is not None:
-        raise RegistryError(f"{source.name}: this adapter is already registered as {dup['name']}:{dup['version']} "
+        raise RegistryError(f"{source.name}: this adapter is already registered as {dup.label} "
                             "(same weights sha256)")
     name = clean_name(name or _name_from(source))
-    plan = _read_json(staging / "plan.json")
+    plan = read_plan(staging)
     task = plan.get("task") if isinstance(plan.get("task"), dict) else {}
-    record = {
-        "name": name, "task": task.get("type") if isinstance(task.get("type"), str) else None,
-        "description": description or str(task.get("description") or "") or f"imported from {source.name}",
-        "base_model": base["name"], "base_source": base["source"], "weights_sha256": sha,
-        "metrics": {}, "library_versions": {}, "origin": "imported",
-    }
+    record = new_adapter(name, base_model=base["name"], base_source=base["source"], weights_sha256=sha,
+                         origin="imported", task=task.get("type") if isinstance(task.get("type"), str) else None,
+                         description=description or str(task.get("description") or "") or f"imported from {source.name}")
 
     def place(version: int) -> Path:
         if not (staging / "README.md").exists():
@@ -239,12 +236,3 @@ def clean_name(name: str) -> str:
         raise RegistryError(f"{name!r} is not a usable adapter name: use letters, digits, '-', '_' or '.'")
     return clean
 
-
-def _read_json(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        return {}

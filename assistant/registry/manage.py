@@ -15,7 +15,8 @@ from ..plan import Plan
 from .db import Registry
 from .errors import RegistryError
 from .imports import clean_name, import_adapter
-from .store import WEIGHTS, adapter_dir
+from .records import Adapter, new_adapter
+from .store import WEIGHTS, adapter_dir, read_plan
 
 __all__ = ["RegistryError", "check", "delete_adapter", "import_adapter", "rename_adapter"]
 
@@ -31,20 +32,20 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def busy_reason(registry: Registry, record: dict) -> str | None:
+def busy_reason(registry: Registry, record: Adapter) -> str | None:
     """Why an adapter cannot be deleted or renamed now (served by a live engine, or its name being trained)."""
-    for lease in registry.leases(record["id"]):
+    for lease in registry.leases(record.id):
         if _pid_alive(lease["pid"]):
-            return f"{record['name']}:{record['version']} is being served ({lease['holder']}); unload it or stop the app first"
-        registry.release(record["id"], lease["holder"])  # stale: its process is gone
+            return f"{record.label} is being served ({lease['holder']}); unload it or stop the app first"
+        registry.release(record.id, lease["holder"])  # stale: its process is gone
     for job in registry.jobs(status="running") + registry.jobs(status="queued"):
-        plan = json.loads(registry.plan(job["plan_id"])["json"])
-        if plan.get("name") == record["name"]:
-            return f"job {job['id']} is training a new version of {record['name']}; wait for it or cancel it"
+        plan = json.loads(registry.plan(job.plan_id)["json"])
+        if plan.get("name") == record.name:
+            return f"job {job.id} is training a new version of {record.name}; wait for it or cancel it"
     return None
 
 
-def delete_adapter(registry: Registry, record: dict) -> None:
+def delete_adapter(registry: Registry, record: Adapter) -> None:
     """Remove one adapter version: its row, tags, aliases and folder."""
     if (why := busy_reason(registry, record)) is not None:
         raise RegistryError(why)
@@ -52,7 +53,7 @@ def delete_adapter(registry: Registry, record: dict) -> None:
     trash = folder.with_name(f".{folder.name}.deleting")
     if folder.exists():
         folder.rename(trash)
-    registry.delete_adapter(record["id"])
+    registry.delete_adapter(record.id)
     shutil.rmtree(trash, ignore_errors=True)
     try:
         folder.parent.rmdir()  # the name's folder, once its last version is gone
@@ -60,7 +61,7 @@ def delete_adapter(registry: Registry, record: dict) -> None:
         pass
 
 
-def rename_adapter(registry: Registry, old: str, new: str) -> list[dict]:
+def rename_adapter(registry: Registry, old: str, new: str) -> list[Adapter]:
     """Give every version of an adapter a new name (folders move with it; aliases keep pointing at them)."""
     new = clean_name(new)
     versions = registry.versions(old)
@@ -74,7 +75,7 @@ def rename_adapter(registry: Registry, old: str, new: str) -> list[dict]:
     src, dst = registry.home.adapters / old, registry.home.adapters / new
     if src.exists():
         src.rename(dst)
-    registry.rename_adapter(new, {r["id"]: str((dst / str(r["version"])).relative_to(registry.home.root))
+    registry.rename_adapter(new, {r.id: str((dst / str(r.version)).relative_to(registry.home.root))
                                        for r in versions})
     return registry.versions(new)
 
@@ -90,18 +91,18 @@ def check(registry: Registry, repair: bool = False) -> list[str]:
     problems = []
     for rec in registry.search(limit=10**9):
         folder = adapter_dir(registry, rec)
-        label = f"{rec['name']}:{rec['version']}"
+        label = f"{rec.label}"
         if not (folder / WEIGHTS).exists():
-            state, msg = "missing", f"{label}: folder {rec['path']} is missing or has no weights"
-        elif sha256_file(folder / WEIGHTS) != rec["weights_sha256"]:
+            state, msg = "missing", f"{label}: folder {rec.path} is missing or has no weights"
+        elif sha256_file(folder / WEIGHTS) != rec.weights_sha256:
             state, msg = "corrupt", f"{label}: weights changed on disk (sha256 differs from the registry)"
         else:
-            state, msg = "ready", f"{label}: files are back; was marked {rec['status']}"
-        if state != rec["status"]:
+            state, msg = "ready", f"{label}: files are back; was marked {rec.status}"
+        if state != rec.status:
             problems.append(msg + (f" → marked {state}" if repair else ""))
             if repair:
-                registry.update_adapter(rec["id"], status=state)
-    known = {r["path"] for r in registry.search(limit=10**9)}
+                registry.update_adapter(rec.id, status=state)
+    known = {r.path for r in registry.search(limit=10**9)}
     root = registry.home.adapters
     for folder in sorted(root.glob("*/*")) if root.exists() else []:
         rel = str(folder.relative_to(registry.home.root))
@@ -114,14 +115,14 @@ def check(registry: Registry, repair: bool = False) -> list[str]:
             if repair:
                 try:
                     rec = _register_in_place(registry, folder)
-                    msg += f" → registered as {rec['name']}:{rec['version']}"
+                    msg += f" → registered as {rec.label}"
                 except RegistryError as e:
                     msg += f" → not registered: {e}"
             problems.append(msg)
     return problems
 
 
-def _register_in_place(registry: Registry, folder: Path) -> dict:
+def _register_in_place(registry: Registry, folder: Path) -> Adapter:
     """Register a version folder the registry does not know: a job's adapter (found by its weights) with the
     job's full lineage, else as imported after checking its config and weights parse."""
     from ..train.worker import read_result, register_result
@@ -134,12 +135,12 @@ def _register_in_place(registry: Registry, folder: Path) -> dict:
         raise RegistryError(f"no {WEIGHTS}")
     sha = sha256_file(folder / WEIGHTS)
     for job in registry.jobs(limit=10**9):
-        out = registry.home.job_dir(job["id"])
-        done = None if job["adapter_id"] else read_result(out)
+        out = registry.home.job_dir(job.id)
+        done = None if job.adapter_id else read_result(out)
         if done is not None and sha256_file(out / "adapter" / WEIGHTS) == sha:
-            plan = Plan.from_json(registry.plan(job["plan_id"])["json"])
-            rec = register_result(registry, job["id"], job["plan_id"], plan, done)
-            registry.update_job(job["id"], status="succeeded", adapter_id=rec["id"], pid=None, error=None)
+            plan = Plan.from_json(registry.plan(job.plan_id)["json"])
+            rec = register_result(registry, job.id, job.plan_id, plan, done)
+            registry.update_job(job.id, status="succeeded", adapter_id=rec.id, pid=None, error=None)
             return rec
     cfg = parse_config((folder / "adapter_config.json").read_bytes(), str(folder))
     try:
@@ -152,20 +153,11 @@ def _register_in_place(registry: Registry, folder: Path) -> dict:
         raise
     except Exception as e:  # noqa: BLE001 - any parse failure means the file is not valid safetensors
         raise RegistryError(f"{WEIGHTS} is not a valid safetensors file ({e})") from None
-    plan = _read_plan(folder)
+    plan = read_plan(folder)
     base = plan.get("base_model") if isinstance(plan.get("base_model"), dict) else {}
     task = plan.get("task") if isinstance(plan.get("task"), dict) else {}
-    return registry.register_version({
-        "name": name, "task": task.get("type"), "description": task.get("description", ""),
-        "base_model": base.get("name") or Path(str(cfg.get("base_model_name_or_path", ""))).name,
-        "base_source": base.get("source") or str(cfg.get("base_model_name_or_path", "")), "weights_sha256": sha,
-        "dataset_sha256": None, "metrics": {}, "library_versions": {}, "origin": "imported",
-    }, lambda v: folder, version=version)
-
-
-def _read_plan(folder: Path) -> dict:
-    try:
-        data = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    record = new_adapter(name, base_model=base.get("name") or Path(str(cfg.get("base_model_name_or_path", ""))).name,
+                         base_source=base.get("source") or str(cfg.get("base_model_name_or_path", "")),
+                         weights_sha256=sha, origin="imported", task=task.get("type"),
+                         description=task.get("description", ""))
+    return registry.register_version(record, lambda v: folder, version=version)

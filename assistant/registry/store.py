@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import Home
 from ..data.load import sha256_file
 from .db import Registry
+from .records import Adapter, new_adapter
 
 WEIGHTS = "adapter_model.safetensors"
 
@@ -77,7 +78,7 @@ model = PeftModel.from_pretrained(base, "path/to/this/folder")
 
 def store_adapter(registry: Registry, trained_dir: Path, plan: dict, *, job_id: int | None, plan_id: int | None,
                   base_hub_id: str, base_source: str, metrics: dict, log_file: Path | None,
-                  extra_files: list[Path] = (), library_versions: dict | None = None) -> dict:
+                  extra_files: list[Path] = (), library_versions: dict | None = None) -> Adapter:
     """Copy a trained adapter into the store, write its card and plan, and register it. Returns the record.
 
     Idempotent, so that whatever point a crash hits, running it again finishes the job with one version:
@@ -89,15 +90,12 @@ def store_adapter(registry: Registry, trained_dir: Path, plan: dict, *, job_id: 
     if job_id is not None and (done := registry.adapter_by_job(job_id)) is not None:
         return done
     name = plan.get("name") or "adapter"
-    record = {
-        "name": name, "task": plan.get("task", {}).get("type"),
-        "description": plan.get("task", {}).get("description", ""),
-        "base_model": plan.get("base_model", {}).get("name", ""), "base_source": base_source,
-        "base_params_b": plan.get("base_model", {}).get("params_b"),
-        "weights_sha256": sha256_file(trained_dir / WEIGHTS), "plan_id": plan_id,
-        "dataset_sha256": plan.get("data", {}).get("sha256"), "job_id": job_id, "metrics": metrics,
-        "library_versions": library_versions or {},
-    }
+    task, base = plan.get("task", {}), plan.get("base_model", {})
+    record = new_adapter(name, base_model=base.get("name", ""), base_source=base_source,
+                         weights_sha256=sha256_file(trained_dir / WEIGHTS), task=task.get("type"),
+                         description=task.get("description", ""), plan_id=plan_id, job_id=job_id,
+                         dataset_sha256=plan.get("data", {}).get("sha256"), metrics=metrics,
+                         library_versions=library_versions, base_params_b=base.get("params_b"))
     if (orphan := find_orphan(registry, name, record["weights_sha256"])) is not None:
         return registry.register_version(record, lambda v: orphan, version=int(orphan.name))
     tmp = home.adapters / name / (f".job-{job_id}.partial" if job_id is not None else f".{uuid.uuid4().hex}.partial")
@@ -130,7 +128,7 @@ def find_orphan(registry: Registry, name: str, weights_sha256: str) -> Path | No
     folder = registry.home.adapters / name
     if not folder.exists():
         return None
-    known = {r["path"] for r in registry.versions(name)}
+    known = {r.path for r in registry.versions(name)}
     for version in sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
         rel = str(version.relative_to(registry.home.root))
         if rel not in known and (version / WEIGHTS).exists() and sha256_file(version / WEIGHTS) == weights_sha256:
@@ -138,14 +136,23 @@ def find_orphan(registry: Registry, name: str, weights_sha256: str) -> Path | No
     return None
 
 
-def adapter_dir(registry: Registry, record: dict) -> Path:
-    return registry.home.root / record["path"]
+def read_plan(folder: Path) -> dict:
+    """The plan.json in an adapter folder as a dict; {} when it is missing or not a JSON object."""
+    try:
+        data = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def export_zip(registry: Registry, record: dict, dest: Path | None = None) -> Path:
+def adapter_dir(registry: Registry, record: Adapter) -> Path:
+    return registry.home.root / record.path
+
+
+def export_zip(registry: Registry, record: Adapter, dest: Path | None = None) -> Path:
     """The adapter folder as a zip, its files at the top level. Returns the zip's path."""
     folder = adapter_dir(registry, record)
-    dest = dest or registry.home.root / "exports" / f"{record['name']}-v{record['version']}.zip"
+    dest = dest or registry.home.root / "exports" / f"{record.name}-v{record.version}.zip"
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".zip.partial")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -156,7 +163,7 @@ def export_zip(registry: Registry, record: dict, dest: Path | None = None) -> Pa
     return dest
 
 
-def export_merged(registry: Registry, record: dict, dest: Path | None = None, log=print) -> Path:
+def export_merged(registry: Registry, record: Adapter, dest: Path | None = None, log=print) -> Path:
     """Base + adapter merged into one full model (safetensors + tokenizer), zipped. Returns the zip's path."""
     import torch
     from peft import PeftModel
@@ -165,11 +172,11 @@ def export_merged(registry: Registry, record: dict, dest: Path | None = None, lo
     from ..models.resolve import resolve_source
 
     folder = adapter_dir(registry, record)
-    base_path = resolve_source(record["base_source"], registry.home.models, log)
-    dest = dest or registry.home.root / "exports" / f"{record['name']}-v{record['version']}-merged.zip"
+    base_path = resolve_source(record.base_source, registry.home.models, log)
+    dest = dest or registry.home.root / "exports" / f"{record.name}-v{record.version}-merged.zip"
     work = dest.with_name(dest.stem + ".partial")
     shutil.rmtree(work, ignore_errors=True)
-    log(f"merging {record['name']}:{record['version']} into {record['base_model']}...")
+    log(f"merging {record.label} into {record.base_model}...")
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     merged = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
     merged.save_pretrained(work, safe_serialization=True)
@@ -181,7 +188,7 @@ def export_merged(registry: Registry, record: dict, dest: Path | None = None, lo
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for f in sorted(work.iterdir()):
-            z.write(f, arcname=f"{record['name']}-v{record['version']}-merged/{f.name}")
+            z.write(f, arcname=f"{record.name}-v{record.version}-merged/{f.name}")
     tmp.replace(dest)
     shutil.rmtree(work, ignore_errors=True)
     return dest

@@ -10,7 +10,6 @@ Request handlers never touch the model: they submit work to the engine's queue a
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 import time
@@ -18,18 +17,27 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..config import environment
 from ..data.load import sha256_file
 from ..errors import TailorError
 from ..models.resolve import resolve_source
 from ..registry.db import Registry
-from ..registry.store import WEIGHTS, adapter_dir
+from ..registry.store import WEIGHTS, adapter_dir, read_plan
 from .kernels import BASE, fusable, pack_linear_for_cpu, per_row_lora
 
 
 class EngineError(TailorError, RuntimeError):
     """A request the engine refuses; the message says why."""
+
+
+class Loaded(NamedTuple):
+    """An adapter the engine has loaded: its name in the model (`name:version`) and the instruction it was
+    trained under (its plan's system prompt)."""
+
+    key: str
+    instruction: str
 
 
 class EngineNotReady(EngineError):
@@ -257,13 +265,13 @@ class Engine:
     def _generate(self, rows, settings, system, on_update) -> list[Answer]:
         import torch
 
-        records = [self._ensure_adapter(m) if m else None for m in (r[0] for r in rows)]
-        default_system = system or next((r["_instruction"] for r in records if r and r["_instruction"]), None)
+        loaded = [self._ensure_adapter(m) if m else None for m in (r[0] for r in rows)]
+        default_system = system or next((a.instruction for a in loaded if a and a.instruction), None)
         names, texts = [], []
-        for rec, (_, messages) in zip(records, rows):
-            names.append(rec["_key"] if rec else BASE)
+        for adapter, (_, messages) in zip(loaded, rows):
+            names.append(adapter.key if adapter else BASE)
             msgs = list(messages)
-            sys_prompt = system or (rec["_instruction"] if rec else None) or default_system
+            sys_prompt = system or (adapter.instruction if adapter else None) or default_system
             if sys_prompt and not any(m["role"] == "system" for m in msgs):
                 msgs = [{"role": "system", "content": sys_prompt}, *msgs]
             texts.append(self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
@@ -293,38 +301,33 @@ class Engine:
         rec = self.registry.adapter(ref)
         if rec is None:
             return None
-        label, folder = f"{rec['name']}:{rec['version']}", adapter_dir(self.registry, rec)
-        if rec.get("status", "ready") != "ready":
-            return f"adapter {label} is marked {rec['status']}; run `tailor adapters check --repair`"
+        label, folder = f"{rec.label}", adapter_dir(self.registry, rec)
+        if rec.status != "ready":
+            return f"adapter {label} is marked {rec.status}; run `tailor adapters check --repair`"
         missing = [f for f in ("adapter_config.json", WEIGHTS) if not (folder / f).is_file()]
         if missing:
-            return (f"adapter {label}: {', '.join(missing)} missing from its folder {rec['path']}; "
+            return (f"adapter {label}: {', '.join(missing)} missing from its folder {rec.path}; "
                     "run `tailor adapters check --repair`")
         return None
 
-    def _ensure_adapter(self, ref: str) -> dict:
+    def _ensure_adapter(self, ref: str) -> Loaded:
         """Load an adapter onto the base (LRU), refusing a different base or tampered files."""
         rec = self.registry.adapter(ref)
         if rec is None:
             raise EngineError(f"no adapter named {ref!r}")
-        key = f"{rec['name']}:{rec['version']}"
+        key = f"{rec.label}"
         folder = adapter_dir(self.registry, rec)
         if (why := self.unusable(ref)) is not None:
             raise AdapterUnusable(why)
-        if Path(rec["base_source"]).resolve() != Path(self.resolved).resolve() and rec["base_source"] != self.resolved:
-            raise AdapterUnusable(f"adapter {key} was trained on {rec['base_model']}, but this engine serves "
+        if Path(rec.base_source).resolve() != Path(self.resolved).resolve() and rec.base_source != self.resolved:
+            raise AdapterUnusable(f"adapter {key} was trained on {rec.base_model}, but this engine serves "
                               f"{Path(self.resolved).name}; start Tailor with that base model to use it")
-        try:
-            plan = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            plan = {}
-        task = plan.get("task") if isinstance(plan, dict) else None
-        rec["_instruction"] = str((task or {}).get("instruction") or "") if isinstance(task, dict) else ""
-        rec["_key"] = key
+        task = read_plan(folder).get("task")
+        served = Loaded(key, str(task.get("instruction") or "") if isinstance(task, dict) else "")
         if key in self._loaded:
             self._loaded.move_to_end(key)
-            return rec
-        if sha256_file(folder / WEIGHTS) != rec["weights_sha256"]:
+            return served
+        if sha256_file(folder / WEIGHTS) != rec.weights_sha256:
             raise AdapterUnusable(f"adapter {key}: its weights do not match their recorded sha256; refusing to load them")
         from peft import PeftModel
 
@@ -340,12 +343,13 @@ class Engine:
                 self._load()
             raise AdapterUnusable(f"adapter {key} cannot be loaded: {type(e).__name__}: {str(e)[:300]}") from None
         self.model.eval()
-        self._loaded[key] = rec["id"]
-        self.registry.lease(rec["id"], self.holder, os.getpid())  # delete/rename refuse while it is served
+        self._loaded[key] = rec.id
+        self.registry.lease(rec.id, self.holder, os.getpid())  # delete/rename refuse while it is served
         while len(self._loaded) > self.max_loaded:
             old, old_id = self._loaded.popitem(last=False)
             self.model.delete_adapter(old)
             self.registry.release(old_id, self.holder)
+        return served
         return rec
 
     def unload_all(self) -> None:

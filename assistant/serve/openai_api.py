@@ -117,9 +117,9 @@ def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: b
         created = int(time.time())
         data = [{"id": engine.base_name, "object": "model", "created": created, "owned_by": "tailor"}]
         for a in registry.search(limit=1000):
-            ids = [f"{a['name']}:{a['version']}", *a["aliases"]]
-            if registry.adapter(a["name"])["id"] == a["id"]:
-                ids.insert(0, a["name"])  # the bare name means the latest version
+            ids = [f"{a.label}", *a.aliases]
+            if registry.adapter(a.name).id == a.id:
+                ids.insert(0, a.name)  # the bare name means the latest version
             data += [{"id": i, "object": "model", "created": created, "owned_by": "tailor", "parent": engine.base_name}
                      for i in ids]
         return {"object": "list", "data": data}

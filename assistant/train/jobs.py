@@ -43,16 +43,16 @@ def dispatch(home: Home, registry: Registry | None = None) -> int | None:
     job = registry.claim_next_job()
     if job is None:
         return None
-    out = home.job_dir(job["id"])
+    out = home.job_dir(job.id)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "worker.log", "ab") as logf:
         proc = subprocess.Popen(
-            worker_command(home, job["id"]),
+            worker_command(home, job.id),
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             cwd=str(home.root), env=worker_env(),
         )
-    registry.update_job(job["id"], pid=proc.pid)
-    return job["id"]
+    registry.update_job(job.id, pid=proc.pid)
+    return job.id
 
 
 def worker_env() -> dict[str, str]:
@@ -129,22 +129,22 @@ def reconcile(registry: Registry) -> list[int]:
 
     dead = []
     for job in registry.jobs(status="running"):
-        if not job["pid"] or is_worker_alive(job["pid"]):
+        if not job.pid or is_worker_alive(job.pid):
             continue
-        done = read_result(registry.home.job_dir(job["id"]))
+        done = read_result(registry.home.job_dir(job.id))
         if done is not None:
-            plan = Plan.from_json(registry.plan(job["plan_id"])["json"])
-            rec = register_result(registry, job["id"], job["plan_id"], plan, done)
-            registry.update_job(job["id"], status="succeeded", finished=now(), adapter_id=rec["id"], pid=None)
-            registry.add_log(job["id"], f"worker died after training; registered adapter {rec['name']} v{rec['version']}")
+            plan = Plan.from_json(registry.plan(job.plan_id)["json"])
+            rec = register_result(registry, job.id, job.plan_id, plan, done)
+            registry.update_job(job.id, status="succeeded", finished=now(), adapter_id=rec.id, pid=None)
+            registry.add_log(job.id, f"worker died after training; registered adapter {rec.name} v{rec.version}")
             continue
-        if job["cancel_requested"]:
-            registry.update_job(job["id"], status="cancelled", finished=now(), pid=None)
+        if job.cancel_requested:
+            registry.update_job(job.id, status="cancelled", finished=now(), pid=None)
             continue
-        registry.update_job(job["id"], status="failed", finished=now(), pid=None, failure="worker_died",
+        registry.update_job(job.id, status="failed", finished=now(), pid=None, failure="worker_died",
                             error="the worker process died (killed or crashed); resume continues from the last checkpoint")
-        registry.add_log(job["id"], "worker died; marked failed")
-        dead.append(job["id"])
+        registry.add_log(job.id, "worker died; marked failed")
+        dead.append(job.id)
     return dead
 
 
@@ -155,11 +155,11 @@ def cancel(registry: Registry, job_id: int) -> str:
     every step, so a cancel that arrives while the worker is still starting up is not lost.
     """
     job = _get(registry, job_id)
-    if job["status"] == "queued":
+    if job.status == "queued":
         registry.update_job(job_id, status="cancelled", finished=now())
         return "cancelled"
-    if job["status"] != "running":
-        raise JobError(f"job {job_id} is {job['status']}; only queued or running jobs can be cancelled")
+    if job.status != "running":
+        raise JobError(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
     registry.update_job(job_id, cancel_requested=1)
     return "cancelling"
 
@@ -167,8 +167,8 @@ def cancel(registry: Registry, job_id: int) -> str:
 def resume(registry: Registry, job_id: int) -> int | None:
     """Queue a failed or cancelled job again; it continues from its last checkpoint."""
     job = _get(registry, job_id)
-    if job["status"] not in ("failed", "cancelled"):
-        raise JobError(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be resumed")
+    if job.status not in ("failed", "cancelled"):
+        raise JobError(f"job {job_id} is {job.status}; only failed or cancelled jobs can be resumed")
     registry.update_job(job_id, status="queued", cancel_requested=0, error=None, failure=None, finished=None)
     registry.add_log(job_id, "resumed")
     return dispatch(registry.home, registry)
@@ -188,9 +188,9 @@ def suggested_fix(registry: Registry, job_id: int) -> dict | None:
     (accumulating twice as many steps, so the effective batch is unchanged), then gradient checkpointing.
     """
     job = _get(registry, job_id)
-    if job["status"] != "failed" or job["failure"] != "out_of_memory":
+    if job.status != "failed" or job.failure != "out_of_memory":
         return None
-    plan = Plan.from_json(registry.plan(job["plan_id"])["json"])
+    plan = Plan.from_json(registry.plan(job.plan_id)["json"])
     label = next_move(plan, f"job {job_id} ran out of memory")
     return {"label": label, "plan": plan} if label else None
 
@@ -200,7 +200,7 @@ def apply_fix(registry: Registry, job_id: int, start: bool = True) -> int:
     fix = suggested_fix(registry, job_id)
     if fix is None:
         raise JobError(f"job {job_id} has no suggested fix")
-    conversation = registry.plan(_get(registry, job_id)["plan_id"]).get("conversation")
+    conversation = registry.plan(_get(registry, job_id).plan_id).get("conversation")
     import json
 
     return submit(registry, fix["plan"], json.loads(conversation) if conversation else None, start=start)

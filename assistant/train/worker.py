@@ -49,14 +49,14 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
     """
     registry = Registry(home)
     job = registry.job(job_id)
-    plan_row = registry.plan(job["plan_id"])
+    plan_row = registry.plan(job.plan_id)
     plan = Plan.from_json(plan_row["json"])
     out = home.job_dir(job_id)
     out.mkdir(parents=True, exist_ok=True)
     log_file = out / "training_log.jsonl"
     cancel = cancel if cancel is not None else {"flag": False}
     if rank() != 0:
-        return _follow(plan, registry, job_id, job["plan_id"], out, log_file, cancel)
+        return _follow(plan, registry, job_id, job.plan_id, out, log_file, cancel)
     registry.update_job(job_id, pid=os.getpid(), status="running")
 
     def log(line: str) -> None:
@@ -67,9 +67,9 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
         log(f"data parallel: {world_size()} processes")
 
     try:
-        record = train(plan, registry, job_id, job["plan_id"], out, log, log_file, cancel)
-        registry.update_job(job_id, status="succeeded", finished=now(), adapter_id=record["id"], pid=None)
-        log(f"registered adapter {record['name']} v{record['version']}")
+        record = train(plan, registry, job_id, job.plan_id, out, log, log_file, cancel)
+        registry.update_job(job_id, status="succeeded", finished=now(), adapter_id=record.id, pid=None)
+        log(f"registered adapter {record.name} v{record.version}")
         return "succeeded"
     except Cancelled:
         registry.update_job(job_id, status="cancelled", finished=now(), pid=None)

@@ -194,7 +194,7 @@ def test_every_hostile_archive_is_refused_and_nothing_changes(good, tmp_path, ti
         kwargs = {"base_source": str(tiny_model), **kwargs}
         try:
             rec = import_adapter(reg, archive, **kwargs)
-            failures.append(f"{case}: accepted as {rec['name']}:{rec['version']}")
+            failures.append(f"{case}: accepted as {rec.name}:{rec.version}")
         except RegistryError as e:
             if not re.search(reason, str(e)):
                 failures.append(f"{case}: refused for another reason: {e}")
@@ -210,4 +210,4 @@ def test_the_good_archive_of_the_corpus_imports(good, tmp_path, tiny_model):
     """The corpus's baseline is honest: the unmodified adapter is accepted, so each refusal is the change's."""
     reg = Registry(Home.resolve())
     rec = import_adapter(reg, zip_of(tmp_path / "good.zip", good), base_source=str(tiny_model))
-    assert rec["version"] == 1 and (reg.home.root / rec["path"] / WEIGHTS).exists()
+    assert rec.version == 1 and (reg.home.root / rec.path / WEIGHTS).exists()

@@ -29,7 +29,7 @@ the version folder is moved into place, before its row is committed."""
 
 def died(reg: Registry, job_id: int) -> bool:
     job = reg.job(job_id)
-    return job["status"] == "running" and bool(job["pid"]) and not jobs.is_worker_alive(job["pid"])
+    return job.status == "running" and bool(job.pid) and not jobs.is_worker_alive(job.pid)
 
 
 @pytest.mark.parametrize("phase, recover", [*((p, "reconcile") for p in PHASES), ("rename_insert", "check --repair")])
@@ -47,19 +47,19 @@ def test_a_kill_at_any_phase_ends_in_exactly_one_registered_version(phase, recov
         assert any("registered as" in line for line in check(reg, repair=True))
     else:
         jobs.reconcile(reg)  # what the app's start-up, `tailor jobs` and `tailor train` do
-    if reg.job(job_id)["status"] == "failed":
+    if reg.job(job_id).status == "failed":
         jobs.resume(reg, job_id)
-        wait_for(lambda: reg.job(job_id)["status"] not in ("queued", "running"), timeout=240)
+        wait_for(lambda: reg.job(job_id).status not in ("queued", "running"), timeout=240)
     job = reg.job(job_id)
-    assert job["status"] == "succeeded", (phase, job, reg.logs(job_id, tail=30))
+    assert job.status == "succeeded", (phase, job, reg.logs(job_id, tail=30))
 
     adapters = reg.adapters()
     assert len(adapters) == 1, f"{phase}: {len(adapters)} versions registered"
     rec = adapters[0]
-    assert (rec["version"], rec["origin"], rec["job_id"], rec["id"]) == (1, "trained", job_id, job["adapter_id"])
-    assert rec["plan_id"] == job["plan_id"] and rec["dataset_sha256"] == plan.data.sha256
-    assert rec["metrics"]["train_loss"] > 0, "a resumed run must not record a zero training loss"
-    lineage = reg.lineage(rec["id"])
+    assert (rec.version, rec.origin, rec.job_id, rec.id) == (1, "trained", job_id, job.adapter_id)
+    assert rec.plan_id == job.plan_id and rec.dataset_sha256 == plan.data.sha256
+    assert rec.metrics["train_loss"] > 0, "a resumed run must not record a zero training loss"
+    lineage = reg.lineage(rec.id)
     assert lineage["job"]["id"] == job_id and lineage["dataset"]["sha256"] == plan.data.sha256
     folder = home.adapters / plan.name
     assert sorted(p.name for p in folder.iterdir()) == ["1"], "a leftover or duplicate folder"
@@ -75,7 +75,7 @@ def test_tailor_train_exits_when_its_worker_dies(topic_csv, tiny_model, tmp_path
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "train", str(plan_file)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     reg = Registry(home)
-    wait_for(lambda: reg.jobs() and died(reg, reg.jobs()[0]["id"]) or proc.poll() is not None, timeout=180)
+    wait_for(lambda: reg.jobs() and died(reg, reg.jobs()[0].id) or proc.poll() is not None, timeout=180)
     dead_at = time.time()
     out, err = proc.communicate(timeout=30)
     assert time.time() - dead_at < 10, "tailor train took more than 10 s to notice its worker died"
@@ -100,7 +100,7 @@ def test_two_imports_of_one_name_at_once_get_two_versions(tiny_model, tmp_path):
     for t in threads:
         t.join()
     assert not errors, errors
-    assert sorted(r["version"] for r in results) == [1, 2]
+    assert sorted(r.version for r in results) == [1, 2]
     assert check(reg) == []
 
 
