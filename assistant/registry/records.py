@@ -45,7 +45,7 @@ class Adapter:
     @property
     def label(self) -> str:
         """`name:version`, how the page, the API and the engine name it."""
-        return f"{self.label}"
+        return f"{self.name}:{self.version}"
 
     @classmethod
     def from_row(cls, row: dict, tags: list[str] = (), aliases: list[str] = ()) -> Adapter:
