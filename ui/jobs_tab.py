@@ -51,7 +51,7 @@ def shown_job(ctx: Context, job_id: int | None) -> int | None:
     if job_id:
         return int(job_id)
     latest = ctx.registry.jobs(limit=1)
-    return latest[0]["id"] if latest else None
+    return latest[0].id if latest else None
 
 
 def _job_action(ctx: Context, job_id: int | None, act) -> str:
