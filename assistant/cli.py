@@ -187,8 +187,6 @@ def _adapters_alias(registry, args) -> int:
         print(f"alias {alias} removed")
         return 0
     alias, ref = _need(args, 2, "ALIAS NAME[:VERSION]")[:2]
-    if registry.versions(alias):
-        raise RegistryError(f"{alias!r} is an adapter's name; an alias needs a name of its own")
     rec = registry.require_adapter(ref)
     registry.set_alias(alias, rec.id)
     print(f"{alias} → {rec.label}")

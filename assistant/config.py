@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .errors import TailorError
@@ -16,6 +16,11 @@ from .errors import TailorError
 
 class SettingsError(TailorError, ValueError):
     """settings.json cannot be used; the message names the file and what to do."""
+
+
+SECRETS = ("API key", "endpoint key", "login")
+"""The settings never sent to a browser, by the names the Settings tab's *Remove* box uses."""
+MIN_PASSWORD = 8
 
 
 @dataclass
@@ -44,6 +49,31 @@ class Settings:
     @property
     def login_set(self) -> bool:
         return bool(self.login_username and self.login_password_hash)
+
+    def changed(self, *, default_base_model: str = "", api_key: str = "", backend: str = "rules", llm_url: str = "",
+                llm_model: str = "", llm_key: str = "", login_username: str = "", login_password: str = "",
+                clear: list[str] = ()) -> Settings:
+        """These settings with a user's changes, checked; SettingsError says what is wrong. Secrets are never
+        shown, so an empty secret keeps the stored one; `clear` names the secrets (`SECRETS`) to remove."""
+        from .security import hash_password
+
+        backend, llm_url = backend or "rules", (llm_url or "").strip()
+        login_username = "" if "login" in clear else (login_username or "").strip()
+        if backend == "openai" and not (llm_url and (llm_model or "").strip()):
+            raise SettingsError("The language-model backend needs its URL and model name.")
+        if llm_url and not llm_url.startswith(("http://", "https://")):
+            raise SettingsError("The endpoint URL must start with http:// or https://")
+        new_hash = "" if "login" in clear else (hash_password(login_password) if login_password
+                                                 else self.login_password_hash)
+        if bool(login_username) != bool(new_hash):
+            raise SettingsError("A login needs both a username and a password (or neither).")
+        if login_password and len(login_password) < MIN_PASSWORD:
+            raise SettingsError(f"A login password needs at least {MIN_PASSWORD} characters.")
+        return replace(self, default_base_model=(default_base_model or "").strip() or self.default_base_model,
+                       api_key="" if "API key" in clear else ((api_key or "").strip() or self.api_key),
+                       understanding_backend=backend, llm_url=llm_url, llm_model=(llm_model or "").strip(),
+                       llm_key="" if "endpoint key" in clear else ((llm_key or "").strip() or self.llm_key),
+                       login_username=login_username, login_password_hash=new_hash)
 
     def public(self) -> dict:
         """What a browser may see: every setting, with each secret replaced by whether it is set."""

@@ -11,7 +11,7 @@ import secrets
 
 import gradio as gr
 
-from assistant.config import Home
+from assistant.config import Home, environment
 from assistant.errors import TailorError
 from assistant.models.resolve import detect_gpu
 from assistant.registry import Registry
@@ -87,10 +87,8 @@ def make_context(home: Home, base_model: str | None = None) -> Context:
 
 def max_upload_bytes() -> int:
     """The largest upload the page accepts: the larger of the data file and adapter import limits."""
-    from assistant.data.load import max_data_bytes
-    from assistant.registry.imports import max_import_bytes
-
-    return max(max_data_bytes(), max_import_bytes())
+    env = environment()
+    return max(env.max_data_bytes, env.max_import_bytes)
 
 
 def login_checker(home: Home):

@@ -177,27 +177,28 @@ def tab(ctx: Context) -> None:
                   "max_length": f_len, "batch_size": f_batch}
     fields = [by_setting[name] for name in EDITOR]  # in the table's order, as plan_fields and plan_edit use it
 
-    def render(r):
+    def render(r) -> dict:
+        """A turn's result, component by component (a component left out keeps what it shows)."""
         import pandas as pd
 
-        sugg = [gr.update(value=s, visible=True) for s in r["suggestions"]]
-        sugg += [gr.update(visible=False)] * (MAX_SUGGESTIONS - len(sugg))
-        p = r["preview"]
-        preview_out = [gr.update(), gr.update(), gr.update(), gr.update()]
-        if p:
-            preview_out = [p["mapping"], pd.DataFrame(p["rows"], columns=p["columns"]),
-                           pd.DataFrame(p["histogram"], columns=["tokens", "examples", "kept"]),
-                           "\n\n".join(f"Example {i + 1}, exactly as trained:\n\n```\n{e}\n```" for i, e in enumerate(p["examples"]))]
-        f = r["fields"]
-        field_out = [gr.update(value=f[k]) for k in EDITOR] if f else [gr.update()] * len(EDITOR)
-        return [r["history"], r["state"], r["card"], gr.update(interactive=r["ready"], value=r["start_label"]), "",
-                *sugg, *preview_out, *field_out]
+        out = {chatbot: r["history"], state: r["state"], card: r["card"], msg: "",
+               start: gr.update(interactive=r["ready"], value=r["start_label"])}
+        shown = r["suggestions"]
+        out.update({b: gr.update(value=shown[i], visible=True) if i < len(shown) else gr.update(visible=False)
+                    for i, b in enumerate(buttons)})
+        if p := r["preview"]:
+            out.update({mapping: p["mapping"], preview: pd.DataFrame(p["rows"], columns=p["columns"]),
+                        histogram: pd.DataFrame(p["histogram"], columns=["tokens", "examples", "kept"]),
+                        examples: "\n\n".join(f"Example {i + 1}, exactly as trained:\n\n```\n{e}\n```"
+                                               for i, e in enumerate(p["examples"]))})
+        if f := r["fields"]:
+            out.update({by_setting[k]: gr.update(value=f[k]) for k in EDITOR})
+        return out
 
     def on_chat(message, file, history, st):
         """Show the turn at once with a working note, then the reply paragraph by paragraph, then everything."""
         from pathlib import Path as _Path
 
-        keep = [gr.update()] * (len(outputs) - 1)
         pending = list(history or [])
         if file:
             pending.append({"role": "user", "content": f"📎 {_Path(file).name}"})
@@ -205,13 +206,13 @@ def tab(ctx: Context) -> None:
             pending.append({"role": "user", "content": message.strip()})
         if len(pending) > len(history or []):
             pending.append({"role": "assistant", "content": "*Reading your data and planning…*" if file else "*Planning…*"})
-            yield [pending, *keep[:3], "", *keep[4:]]
+            yield {chatbot: pending, msg: ""}
         r = chat(ctx, message, file, history, st)
         last = r["history"][-1] if r["history"] else None
         if last and last["role"] == "assistant":
             parts = last["content"].split("\n\n")
             for i in range(1, len(parts)):
-                yield [[*r["history"][:-1], {"role": "assistant", "content": "\n\n".join(parts[:i])}], *keep]
+                yield {chatbot: [*r["history"][:-1], {"role": "assistant", "content": "\n\n".join(parts[:i])}]}
         yield render(r)
 
     def on_edit(history, st, *values):

@@ -6,7 +6,7 @@ import html
 
 import gradio as gr
 
-from assistant.serve.engine import GenerationSettings
+from assistant.serve.engine import MAX_SIDE_BY_SIDE, GenerationSettings
 
 from .context import Context
 from .errors import friendly
@@ -20,20 +20,20 @@ def compare(ctx: Context, prompt: str, adapters: list[str], max_new_tokens: int 
 
 def compare_stream(ctx: Context, prompt: str, adapters: list[str], max_new_tokens: int = 64):
     """Like `compare`, yielding every side's text so far as the tokens arrive."""
-    for answers in ctx.engine.stream_side_by_side(prompt, [None, *(adapters or [])[:4]],
+    for answers in ctx.engine.stream_side_by_side(prompt, [None, *(adapters or [])[:MAX_SIDE_BY_SIDE]],
                                                   GenerationSettings(max_new_tokens=int(max_new_tokens))):
         yield [a.__dict__ for a in answers]
 
 
 def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max_new_tokens: int = 64):
     """Base + adapters on the first adapter's held-out split (or an uploaded file): (summary rows, run)."""
-    from assistant.evaluate.run import adapter_plan, evaluate, from_file, held_out
+    from assistant.evaluate.run import MAX_EXAMPLES, adapter_plan, evaluate, from_file, held_out
 
     if not adapters:
         raise gr.Error("Choose at least one adapter to evaluate against the base model.")
     _, plan = adapter_plan(ctx.registry, adapters[0])
     examples = from_file(plan, eval_file) if eval_file else held_out(plan)
-    run = evaluate(ctx.engine, [None, *adapters[:4]], examples[:200], plan.evaluation.metrics,
+    run = evaluate(ctx.engine, [None, *adapters[:MAX_SIDE_BY_SIDE]], examples[:MAX_EXAMPLES], plan.evaluation.metrics,
                    GenerationSettings(max_new_tokens=int(max_new_tokens)), registry=ctx.registry)
     return eval_rows(run), run
 
@@ -107,7 +107,8 @@ def answers_html(answers: list[dict]) -> str:
 def tab(ctx: Context) -> None:
     prompt = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt")
     with gr.Row():
-        pick = gr.Dropdown(label="Adapters (up to four)", multiselect=True, max_choices=4, choices=[],
+        pick = gr.Dropdown(label=f"Adapters (up to {MAX_SIDE_BY_SIDE})", multiselect=True, max_choices=MAX_SIDE_BY_SIDE,
+                           choices=[],
                            allow_custom_value=True, elem_id="compare-pick")
         max_new = gr.Slider(8, 512, value=64, step=8, label="Max new tokens")
         go = gr.Button("Compare", variant="primary", elem_id="compare-go")

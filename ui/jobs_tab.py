@@ -93,13 +93,12 @@ def tab(ctx: Context) -> None:
     table = gr.Dataframe(headers=["job", "status", "progress", "created", "error"], interactive=False, label="Queue")
     action = gr.Markdown()
 
-    def view(jid):
+    def view(jid) -> dict:
         import pandas as pd
 
         r = job_view(ctx, jid)
-        df = pd.DataFrame(r["loss"], columns=["step", "loss", "kind"])
-        button = gr.update(visible=True, value=r["fix"]) if r["fix"] else gr.update(visible=False)
-        return r["table"], r["status"], df, r["log"], button
+        return {table: r["table"], status: r["status"], plot: pd.DataFrame(r["loss"], columns=["step", "loss", "kind"]),
+                log: r["log"], fix: gr.update(visible=True, value=r["fix"]) if r["fix"] else gr.update(visible=False)}
 
     def job_status(job_id: int) -> dict:
         """A job's record (status, step, error, adapter_id) by id."""

@@ -9,7 +9,8 @@ from pathlib import Path
 import gradio as gr
 
 from assistant.adjustable import turn_words
-from assistant.registry.store import adapter_dir, export_zip, read_plan
+from assistant.registry.store import adapter_page as adapter_page_of
+from assistant.registry.store import export_zip
 
 from .context import Context
 from .errors import friendly
@@ -34,15 +35,7 @@ def adapter_names(ctx: Context) -> list[str]:
 
 def adapter_page(ctx: Context, name: str) -> dict:
     """One adapter: its lineage (conversation → plan → dataset → job → metrics → versions) and its files."""
-    rec = ctx.registry.adapter(name or "")
-    if rec is None:
-        return {}
-    folder = adapter_dir(ctx.registry, rec)
-    files = {f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()} if folder.exists() else {}
-    page = {**ctx.registry.lineage(rec.id), "files": files}
-    if not page.get("plan"):  # imported, or registered outside a job: the plan.json in its folder, if any
-        page["plan"] = read_plan(folder) or None
-    return page
+    return adapter_page_of(ctx.registry, name)
 
 
 def adapter_card(page: dict) -> str:
@@ -137,8 +130,6 @@ def adapter_action(ctx: Context, action: str, name: str, value: str = "") -> str
             ctx.registry.tag(rec.id, value.split())
             return f"Tagged {label}: {value}"
         if action == "alias":
-            if not value or ctx.registry.versions(value):
-                return "An alias needs a name of its own (not an adapter's name)."
             ctx.registry.set_alias(value, rec.id)
             return f"{value} → {label}"
         if action == "describe":
@@ -173,7 +164,7 @@ def tab(ctx: Context) -> None:
         query = gr.Textbox(label="Search adapters", placeholder="search names, descriptions, tags…", show_label=False, scale=3, elem_id="adapter-search")
         task = gr.Dropdown(["", *TASK_TYPES], value="", label="Task", scale=1, elem_id="adapter-task")
         tag = gr.Textbox(label="Tag", scale=1, elem_id="adapter-tag")
-        sort = gr.Dropdown(["", "accuracy", "f1", "rougeL", "eval_loss", "train_loss"], value="", label="Sort by",
+        sort = gr.Dropdown(["", *ctx.registry.metric_names()], value="", label="Sort by",
                            scale=1, elem_id="adapter-sort")
     table = gr.Dataframe(headers=["adapter", "task", "base model", "metrics", "tags", "description", "created"],
                          interactive=False, elem_id="adapters-table")
@@ -206,6 +197,8 @@ def tab(ctx: Context) -> None:
     for box in filters:
         box.change(friendly(refresh), filters, [table, pick], api_name=False)
     gr.Timer(3).tick(friendly(refresh), filters, [table, pick], api_name=False, show_progress="hidden")
+    gr.Timer(10).tick(friendly(lambda: gr.update(choices=["", *ctx.registry.metric_names()])), None, sort,
+                      api_name=False, show_progress="hidden")  # a newly registered metric becomes sortable
 
     def show(n):
         page = adapter_page(ctx, n)

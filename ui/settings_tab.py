@@ -4,47 +4,27 @@ from __future__ import annotations
 
 import gradio as gr
 
-from assistant.security import hash_password, settings_refusal
+from assistant.config import SECRETS, SettingsError
+from assistant.security import settings_refusal
 
 from .context import Context
 from .errors import friendly
-
-SECRETS = ("API key", "endpoint key", "login")
-MIN_PASSWORD = 8
 
 
 def save_settings(ctx: Context, default_base_model: str, api_key: str, backend: str, llm_url: str, llm_model: str,
                   llm_key: str, login_username: str, login_password: str, clear: list[str] | None = None, *,
                   username: str | None = None, client_host: str | None = None) -> str:
-    """Validate and store the settings; say what takes effect when.
-
-    Secrets are never shown, so an empty secret box keeps the stored one; `clear` names those to remove.
-    Only a client with authority may save (`assistant.security.settings_refusal`)."""
-    import dataclasses
-
+    """Store the settings if this client has authority (`assistant.security.settings_refusal`) and they are
+    valid (`Settings.changed`); say what takes effect when."""
     if (why := settings_refusal(ctx.login_active, username, client_host)) is not None:
         return f"⚠️ Not saved: {why}."
-    clear = set(clear or [])
-    backend = backend or "rules"
-    llm_url, login_username = (llm_url or "").strip(), (login_username or "").strip()
     old = ctx.home.load_settings()
-    if backend == "openai" and not (llm_url and (llm_model or "").strip()):
-        return "⚠️ The language-model backend needs its URL and model name."
-    if llm_url and not llm_url.startswith(("http://", "https://")):
-        return "⚠️ The endpoint URL must start with http:// or https://"
-    new_hash = "" if "login" in clear else (hash_password(login_password) if login_password else old.login_password_hash)
-    if "login" in clear:
-        login_username = ""
-    if bool(login_username) != bool(new_hash):
-        return "⚠️ A login needs both a username and a password (or neither)."
-    if login_password and len(login_password) < MIN_PASSWORD:
-        return f"⚠️ A login password needs at least {MIN_PASSWORD} characters."
-    new = dataclasses.replace(
-        old, default_base_model=(default_base_model or "").strip() or old.default_base_model,
-        api_key="" if "API key" in clear else ((api_key or "").strip() or old.api_key),
-        understanding_backend=backend, llm_url=llm_url, llm_model=(llm_model or "").strip(),
-        llm_key="" if "endpoint key" in clear else ((llm_key or "").strip() or old.llm_key),
-        login_username=login_username, login_password_hash=new_hash)
+    try:
+        new = old.changed(default_base_model=default_base_model, api_key=api_key, backend=backend, llm_url=llm_url,
+                          llm_model=llm_model, llm_key=llm_key, login_username=login_username,
+                          login_password=login_password, clear=clear or [])
+    except SettingsError as e:
+        return f"⚠️ {e}"
     ctx.home.save_settings(new)
     notes = ["Saved."]
     if new.default_base_model != old.default_base_model:

@@ -26,11 +26,6 @@ MAGIC = {b"PK\x03\x04": "a zip archive (an Excel .xlsx file is one: export the s
          b"\x1f\x8b": "a gzip archive (unpack it first)", b"PAR1": "a Parquet file (name it .parquet)"}
 
 
-def max_data_bytes() -> int:
-    """The largest data file read (TAILOR_MAX_DATA_BYTES, default 1 GiB): it is read into memory whole."""
-    return environment().max_data_bytes
-
-
 class DataError(TailorError, ValueError):
     """The data file cannot be used. The message names the file and, where it can, the line or row."""
 
@@ -60,8 +55,8 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     size = path.stat().st_size
     if size == 0:
         raise DataError(path, "the file is empty")
-    if size > max_data_bytes():
-        raise DataError(path, f"is {size:,} bytes, over the {max_data_bytes():,}-byte limit for a data file; "
+    if size > (limit := environment().max_data_bytes):
+        raise DataError(path, f"is {size:,} bytes, over the {limit:,}-byte limit for a data file; "
                               "split it, or sample the rows you need")
     if suffix == ".parquet":
         rows = _read_parquet(path)

@@ -24,6 +24,9 @@ from ..registry.store import adapter_dir, read_plan
 from ..serve.engine import Engine, GenerationSettings
 from .metrics import PER_EXAMPLE, corpus_score, paired_bootstrap, supported
 
+MAX_EXAMPLES = 200
+"""Held-out examples one evaluation in the page answers (every model answers each; more belongs in a batch job)."""
+
 
 class EvalError(TailorError, ValueError):
     """The evaluation cannot run; the message says why."""

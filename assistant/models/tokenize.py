@@ -56,10 +56,6 @@ FAMILY_TEMPLATES = {
 }
 
 
-def cache_dir() -> Path:
-    return environment().cache
-
-
 @dataclass
 class ModelText:
     """A model's tokenizer (None when not on this machine) and chat template."""
@@ -112,7 +108,7 @@ def _tokenizer_folder(source: str, entry: CatalogModel | None, home_models: Path
     for n in names:
         if home_models is not None:
             candidates.append(home_models / n)
-        candidates.append(cache_dir() / "tokenizers" / n)
+        candidates.append(environment().cache / "tokenizers" / n)
     return next((c for c in candidates if (c / "tokenizer.json").exists()), None)
 
 
@@ -151,7 +147,7 @@ def extract_embedded_tokenizer() -> Path:
     from .catalog import DEFAULT
     from .resolve import embedded_gguf
 
-    target = cache_dir() / "tokenizers" / DEFAULT.name
+    target = environment().cache / "tokenizers" / DEFAULT.name
     if (target / "tokenizer.json").exists():
         return target
     from gguf import GGUFReader

@@ -337,6 +337,11 @@ class Registry:
                 aliases.setdefault(aid, []).append(al)
         return [Adapter.from_row(r, tags.get(r["id"], []), aliases.get(r["id"], [])) for r in rows]
 
+    def metric_names(self) -> list[str]:
+        """Every final metric some registered adapter has (what the registry can sort by)."""
+        return [k for (k,) in self.db.execute(
+            "select distinct j.key from adapters a, json_each(a.metrics) j order by j.key")]
+
     def count_adapters(self) -> int:
         return self.db.execute("select count(*) from adapters").fetchone()[0]
 
@@ -377,7 +382,11 @@ class Registry:
         _index_adapter(self.db, adapter_id)
 
     def set_alias(self, alias: str, adapter_id: int) -> None:
-        """Point a movable alias (e.g. `production`) at an adapter version, moving it if it exists."""
+        """Point a movable alias (e.g. `production`) at an adapter version, moving it if it exists. An alias
+        needs a name of its own: an adapter's name would make `name` mean two things."""
+        if not alias.strip() or self.versions(alias):
+            raise RegistryError(f"{alias!r} is an adapter's name; an alias needs a name of its own" if alias.strip()
+                                else "an alias needs a name")
         self.db.execute("insert into aliases(alias, adapter_id) values (?, ?) "
                         "on conflict(alias) do update set adapter_id = excluded.adapter_id", [alias, adapter_id])
 

@@ -46,11 +46,6 @@ KEPT_FILES = {*FILE_CAPS, WEIGHTS}
 MAX_ENTRIES = 64
 
 
-def max_import_bytes() -> int:
-    """An absolute ceiling on one import, whatever the base (TAILOR_MAX_IMPORT_BYTES, default 4 GiB)."""
-    return environment().max_import_bytes
-
-
 # -- reading a zip or a folder through one interface -------------------------------------------------------
 @dataclass
 class Entry:
@@ -189,7 +184,7 @@ def _check_declared_sizes(src: _Source, prefix: str, kept: list[str], caps: dict
     known, everything together over what an adapter of this rank on this base can hold."""
     declared = {e.name: e.size for e in src.entries()}
     if WEIGHTS in caps:
-        total, limit = sum(declared.values()), min(max_import_bytes(), sum(caps[f] for f in kept) + MiB)
+        total, limit = sum(declared.values()), min(environment().max_import_bytes, sum(caps[f] for f in kept) + MiB)
         if total > limit:
             raise RegistryError(f"{src.label}: unpacks to {total:,} bytes, over the {limit:,}-byte limit for an "
                                 "adapter of this rank on this base model")

@@ -145,6 +145,19 @@ def read_plan(folder: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def adapter_page(registry: Registry, ref: str) -> dict:
+    """Everything about one adapter: its lineage, its files, and its plan — from the registry, or from the
+    plan.json in its folder when it was imported or registered outside a job. {} for an unknown name."""
+    rec = registry.adapter(ref or "")
+    if rec is None:
+        return {}
+    folder = adapter_dir(registry, rec)
+    files = {f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()} if folder.exists() else {}
+    page = {**registry.lineage(rec.id), "files": files}
+    page["plan"] = page.get("plan") or read_plan(folder) or None
+    return page
+
+
 def adapter_dir(registry: Registry, record: Adapter) -> Path:
     return registry.home.root / record.path
 

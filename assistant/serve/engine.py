@@ -27,6 +27,9 @@ from ..registry.db import Registry
 from ..registry.store import WEIGHTS, adapter_dir, read_plan
 from .kernels import BASE, fusable, pack_linear_for_cpu, per_row_lora
 
+MAX_SIDE_BY_SIDE = 4
+"""Adapters answering beside the base model in one comparison (a batch row each; the page shows five columns)."""
+
 
 class EngineError(TailorError, RuntimeError):
     """A request the engine refuses; the message says why."""
@@ -82,8 +85,8 @@ def _side_rows(prompt: str, models: list[str | None]) -> list[tuple[str | None, 
         raise EngineError("the prompt is empty")
     if not models:
         raise EngineError("choose at least one model")
-    if len(models) > 5:
-        raise EngineError("at most the base model and four adapters side by side")
+    if len(models) > 1 + MAX_SIDE_BY_SIDE:
+        raise EngineError(f"at most the base model and {MAX_SIDE_BY_SIDE} adapters side by side")
     return [(m, [{"role": "user", "content": prompt}]) for m in models]
 
 
