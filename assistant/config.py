@@ -133,32 +133,20 @@ class Home:
         root.mkdir(parents=True, exist_ok=True)
         return cls(root)
 
-    @property
-    def db_path(self) -> Path:
-        return self.root / "registry.db"
-
-    @property
-    def adapters(self) -> Path:
-        return self.root / "adapters"
-
-    @property
-    def models(self) -> Path:
-        return self.root / "models"
-
-    @property
-    def uploads(self) -> Path:
-        return self.root / "uploads"
-
-    @property
-    def jobs(self) -> Path:
-        return self.root / "jobs"
+    # The rooms of the data home.
+    db_path = property(lambda self: self.root / "registry.db")
+    settings_path = property(lambda self: self.root / "settings.json")
+    adapters = property(lambda self: self.root / "adapters")
+    """One folder per adapter version: adapters/<name>/<version>/."""
+    models = property(lambda self: self.root / "models")
+    """Converted and downloaded base models."""
+    uploads = property(lambda self: self.root / "uploads")
+    """Data files attached in the page, kept by fingerprint."""
+    jobs = property(lambda self: self.root / "jobs")
+    """One folder per job: checkpoints, the saved adapter, result.json, the worker's log."""
 
     def job_dir(self, job_id: int) -> Path:
         return self.jobs / f"job-{job_id}"
-
-    @property
-    def settings_path(self) -> Path:
-        return self.root / "settings.json"
 
     def load_settings(self) -> Settings:
         """The stored settings. A password written in plain text (by hand, or by an older Tailor) is hashed
