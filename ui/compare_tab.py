@@ -117,7 +117,7 @@ def tab(ctx: Context) -> None:
 
     def run(p, picked, n):
         for answers in compare_stream(ctx, p, picked, n):
-            yield answers_html(answers), answers
+            yield {sides: answers_html(answers), raw: answers}
 
     go.click(friendly(run), [prompt, pick, max_new], [sides, raw], api_name="compare")
     gr.Timer(3).tick(friendly(lambda: gr.update(choices=adapter_names(ctx))), None, pick, api_name=False, show_progress="hidden")
@@ -141,7 +141,8 @@ def tab(ctx: Context) -> None:
         def on_eval(picked, f, n, o):
             rows, run_ = run_evaluation(ctx, picked, f, n)
             first = run_["models"][1] if len(run_["models"]) > 1 else None
-            return rows, run_, gr.update(choices=run_["models"][1:], value=first), disagreement_rows(run_, o, first)
+            return {eval_table: rows, run_state: run_, diff_model: gr.update(choices=run_["models"][1:], value=first),
+                    diff_table: disagreement_rows(run_, o, first)}
 
         eval_go.click(friendly(on_eval), [pick, eval_file, max_new, only], [eval_table, run_state, diff_model, diff_table],
                       api_name="evaluate")
@@ -165,9 +166,11 @@ def tab(ctx: Context) -> None:
 
         def on_battle(p):
             b = arena_battle(ctx, p)
-            return b["a"], b["b"], b["battle"], ""
+            return {side_a: b["a"], side_b: b["b"], token: b["battle"], revealed: ""}
 
         battle_b.click(friendly(on_battle), [arena_prompt], [side_a, side_b, token, revealed], api_name="arena_battle")
+        def on_vote(t, winner: str) -> dict:
+            return {revealed: arena_vote(ctx, t, winner), token: None, board: leaderboard_rows(ctx)}
+
         for w, button in votes.items():
-            button.click(friendly(lambda t, w=w: (arena_vote(ctx, t, w), None, leaderboard_rows(ctx))), [token],
-                         [revealed, token, board], api_name=f"vote_{w}")
+            button.click(friendly(lambda t, w=w: on_vote(t, w)), [token], [revealed, token, board], api_name=f"vote_{w}")

@@ -192,7 +192,7 @@ def tab(ctx: Context) -> None:
     filters = [query, task, tag, sort]
 
     def refresh(q, t, tg, so):
-        return adapter_rows(ctx, q, t, tg, so), gr.update(choices=adapter_names(ctx))
+        return {table: adapter_rows(ctx, q, t, tg, so), pick: gr.update(choices=adapter_names(ctx))}
 
     for box in filters:
         box.change(friendly(refresh), filters, [table, pick], api_name=False)
@@ -202,7 +202,7 @@ def tab(ctx: Context) -> None:
 
     def show(n):
         page = adapter_page(ctx, n)
-        return adapter_card(page), page
+        return {card: adapter_card(page), details: page}
 
     pick.change(friendly(show), [pick], [card, details], api_name=False)
     download.click(friendly(lambda n: download_adapter(ctx, n)), [pick], zip_file, api_name="download")

@@ -67,7 +67,8 @@ def tab(ctx: Context) -> None:
     def on_save(b, k, bk, u, m, lk, user_, pw, cl, request: gr.Request):
         said = save_settings(ctx, b, k, bk, u, m, lk, user_, pw, cl, username=getattr(request, "username", None),
                              client_host=request.client.host if request and request.client else None)
-        return said, secrets_line(ctx.home.load_settings()), "", "", "", []
+        return {result: said, status: secrets_line(ctx.home.load_settings()), api_key: "", key: "", password: "",
+                clear: []}
 
     save.click(friendly(on_save), [base, api_key, backend, url, model, key, user, password, clear],
                [result, status, api_key, key, password, clear], api_name="save_settings")
