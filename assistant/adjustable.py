@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-TASK_TYPES = ("classification", "extraction", "summarization", "translation", "qa", "chat", "code", "rewriting")
 METHODS = ("lora", "qlora")
 NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
 NUMERIC = (int, float)
@@ -75,9 +74,32 @@ def _choice(*options: str) -> Callable[[Any], bool]:
     return lambda v: v in options
 
 
+class Later(str):
+    """Words computed when they are shown, for bounds that depend on what plugins registered (the task types).
+    Formatting it (f-strings, `format`) calls the function each time."""
+
+    def __new__(cls, make: Callable[[], str]):
+        obj = super().__new__(cls, "")
+        obj.make = make
+        return obj
+
+    def __str__(self) -> str:
+        return self.make()
+
+    def __format__(self, spec: str) -> str:
+        return format(self.make(), spec)
+
+
+def task_types() -> tuple[str, ...]:
+    """The registered task types (built-in and from installed plugins)."""
+    from . import plugins
+
+    return tuple(plugins.get().tasks)
+
+
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
-    Setting("task_type", ("task.type",), str, _choice(*TASK_TYPES), f"one of {', '.join(TASK_TYPES)}",
-            f"one of {', '.join(TASK_TYPES)}"),
+    Setting("task_type", ("task.type",), str, lambda v: v in task_types(), Later(lambda: f"one of {', '.join(task_types())}"),
+            Later(lambda: f"one of {', '.join(task_types())}")),
     Setting("language", ("task.language",), str, lambda v: bool(re.fullmatch(r"[a-z]{2}", v)),
             "an ISO 639-1 code such as en or zh",
             'ISO 639-1 code of the language the task is done in ("en", "zh", ...)'),

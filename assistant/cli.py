@@ -5,6 +5,9 @@
     tailor train PLAN.json [--no-wait]                    queue a plan and follow it to its adapter
     tailor jobs list | show ID | cancel ID | resume ID
     tailor adapters list|search|show|export|import|tag|alias|describe|rename|delete|check ...
+    tailor plugins list [--json]                          what each installed plugin adds, or why it is disabled
+
+Commands are registered like a plugin's (`register_commands` below); installed plugins add more.
 
 Every command takes `--home DIR` (default: $TAILOR_HOME, else the working directory).
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from .config import Home
 from .errors import TailorError, environment_error
+from .plugins import Command, hookimpl
 
 
 def cmd_plan(args) -> int:
@@ -51,7 +55,7 @@ def cmd_train(args) -> int:
 
     home = Home.resolve(args.home)
     try:
-        plan = Plan.from_json(Path(args.plan).read_text(encoding="utf-8"))
+        plan = Plan.from_json(Path(args.plan).read_text(encoding="utf-8"), accept_turn=True)
         plan.validate(require_ready=True)
     except (OSError, PlanError) as e:
         print(f"error: {args.plan}: {e}", file=sys.stderr)
@@ -150,12 +154,21 @@ def _adapters_show(registry, args) -> int:
 
 
 def _adapters_export(registry, args) -> int:
-    from .registry.store import export_merged, export_zip
+    from . import plugins
 
-    rec = registry.require_adapter(_need(args, 1, "NAME [--merged] [--out FILE]")[0])
-    out = Path(args.out) if args.out else None
-    print(export_merged(registry, rec, out, log=lambda m: print(m, file=sys.stderr)) if args.merged
-          else export_zip(registry, rec, out))
+    rec = registry.require_adapter(_need(args, 1, "NAME [--format NAME] [--out PATH]")[0])
+    name = "merged" if args.merged else args.format
+    exporter = plugins.get().exporters.get(name)
+    if exporter is None:
+        raise TailorError(f"no exporter named {name!r}; exporters: {', '.join(plugins.get().exporters)}")
+    out = Path(args.out) if args.out else registry.home.root / "exports"
+    as_file = out.suffix == ".zip"
+    folder = out.parent if as_file else out
+    folder.mkdir(parents=True, exist_ok=True)
+    written = Path(exporter.export(registry, rec, folder, log=lambda m: print(m, file=sys.stderr)))
+    if as_file and written != out:
+        written = written.replace(out)
+    print(written)
     return 0
 
 
@@ -243,33 +256,24 @@ ADAPTER_ACTIONS = {
 }
 
 
-def build_parser(extra: Iterable[Callable] = ()) -> argparse.ArgumentParser:
-    """The parser of the library's commands; each of `extra` adds more (`extra(subparsers)`), such as `serve`,
-    which the web app adds from above (ui/cli.py), so this module never imports the web app."""
-    ap = argparse.ArgumentParser(prog="tailor", description="Describe a task, attach data, get a fine-tuned adapter.")
-    ap.add_argument("--home", help="data home (default: $TAILOR_HOME, else the working directory)")
-    sub = ap.add_subparsers(dest="command", required=True)
-    for add in extra:
-        add(sub)
-
-    p = sub.add_parser("plan", help="turn a conversation (and a data file) into a plan")
+def _plan_arguments(p) -> None:
     p.add_argument("message", nargs="+", help="user turns, in order")
     p.add_argument("--json", action="store_true", help="print the JSON contract instead of the reply")
     p.add_argument("--data", help="the attached data file")
     p.add_argument("--gpu-memory", type=float, help="GPU memory in GB (0: CPU); default: detected")
-    p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("train", help="queue a plan and follow it")
-    p.add_argument("plan", help="PLAN.json")
+
+def _train_arguments(p) -> None:
+    p.add_argument("plan", help="PLAN.json: a plan, or the whole output of `tailor plan --json`")
     p.add_argument("--no-wait", action="store_true", help="return once queued")
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("jobs", help="the training queue")
+
+def _jobs_arguments(p) -> None:
     p.add_argument("action", choices=["list", "show", "cancel", "resume"])
     p.add_argument("id", type=int, nargs="?")
-    p.set_defaults(func=cmd_jobs)
 
-    p = sub.add_parser("adapters", help="the adapter registry")
+
+def _adapters_arguments(p) -> None:
     p.add_argument("action", choices=list(ADAPTER_ACTIONS))
     p.add_argument("args", nargs="*", help="name (name, name:version or alias), query words, tags, path...")
     p.add_argument("--task", help="list/search: only this task")
@@ -278,18 +282,72 @@ def build_parser(extra: Iterable[Callable] = ()) -> argparse.ArgumentParser:
     p.add_argument("--sort", help="list/search: sort by this final metric (e.g. accuracy)")
     p.add_argument("--ascending", action="store_true", help="sort smallest first (e.g. for eval_loss)")
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--out", help="export: the zip to write")
-    p.add_argument("--merged", action="store_true", help="export: base + adapter merged into one full model")
+    p.add_argument("--out", help="export: the folder to write into (or, for the zips, the file)")
+    p.add_argument("--format", default="peft", help="export: an exporter (`tailor plugins list`); default peft")
+    p.add_argument("--merged", action="store_true", help="export: the same as --format merged")
     p.add_argument("--name", help="import: register under this name")
     p.add_argument("--description", help="import: a description")
     p.add_argument("--remove", action="store_true", help="tag/alias: remove instead of add")
     p.add_argument("--all", action="store_true", help="delete: every version of the name")
     p.add_argument("--repair", action="store_true", help="check: fix what disagrees")
-    p.set_defaults(func=cmd_adapters)
+
+
+def _plugins_arguments(p) -> None:
+    p.add_argument("action", choices=["list"], nargs="?", default="list")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_plugins(args) -> int:
+    from . import plugins
+
+    loaded = plugins.get()
+    if args.json:
+        print(json.dumps([{"name": p.name, "version": p.version, "source": p.source, "adds": p.adds,
+                           "error": p.error or None} for p in loaded.plugins], indent=2, ensure_ascii=False))
+        return 0
+    for p in loaded.plugins:
+        state = f"DISABLED: {p.error}" if p.error else p.summary()
+        print(f"{p.name} {p.version}  ({p.source})\n    {state}")
+    return 0
+
+
+@hookimpl
+def register_commands():
+    """The library's own commands, registered like a plugin's."""
+    return [
+        Command("plan", "turn a conversation (and a data file) into a plan", cmd_plan, _plan_arguments),
+        Command("train", "queue a plan and follow it", cmd_train, _train_arguments),
+        Command("jobs", "the training queue", cmd_jobs, _jobs_arguments),
+        Command("adapters", "the adapter registry", cmd_adapters, _adapters_arguments),
+        Command("plugins", "the installed plugins: what each adds, where it came from, or why it is disabled",
+                cmd_plugins, _plugins_arguments),
+    ]
+
+
+def build_parser(extra: Iterable[Callable] = ()) -> argparse.ArgumentParser:
+    """The parser of every registered command (`register_commands`: the library's, then installed plugins');
+    each of `extra` adds more (`extra(subparsers)`), such as `serve`, which the web app adds from above
+    (ui/cli.py), so this module never imports the web app."""
+    from . import plugins
+
+    ap = argparse.ArgumentParser(prog="tailor", description="Describe a task, attach data, get a fine-tuned adapter.")
+    ap.add_argument("--home", help="data home (default: $TAILOR_HOME, else the working directory)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    for add in extra:
+        add(sub)
+    for command in plugins.get().commands.values():
+        p = sub.add_parser(command.name, help=command.help)
+        if command.arguments is not None:
+            command.arguments(p)
+        p.set_defaults(func=command.run)
     return ap
 
 
 def main(argv: list[str] | None = None, extra: Iterable[Callable] = ()) -> int:
+    from . import plugins
+
+    for problem in plugins.get().problems():  # a broken plugin is disabled, said in one line, and Tailor goes on
+        print(f"warning: {problem}", file=sys.stderr)
     args = build_parser(extra).parse_args(argv)
     if args.command == "jobs" and args.action != "list" and args.id is None:
         print(f"error: `tailor jobs {args.action}` needs a job id", file=sys.stderr)

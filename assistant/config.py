@@ -106,6 +106,9 @@ class Environment:
     """TAILOR_MAX_IMPORT_BYTES: the ceiling on one adapter import, whatever the base (default 4 GiB)."""
     max_data_bytes: int
     """TAILOR_MAX_DATA_BYTES: the largest data file read; it is read into memory whole (default 1 GiB)."""
+    plugins: str | None
+    """TAILOR_PLUGINS: which installed plugins load — unset: all; `none`: the built-ins only; or a
+    comma-separated list of entry-point names (`tailor plugins list` shows them)."""
 
 
 def environment() -> Environment:
@@ -118,7 +121,8 @@ def environment() -> Environment:
         cpu_pack=e.get("TAILOR_CPU_PACK", "1") == "1",
         train_processes=int(e["TAILOR_TRAIN_PROCESSES"]) if e.get("TAILOR_TRAIN_PROCESSES") else None,
         max_import_bytes=int(e.get("TAILOR_MAX_IMPORT_BYTES", str(4 * 1024**3))),
-        max_data_bytes=int(e.get("TAILOR_MAX_DATA_BYTES", str(1024**3))))
+        max_data_bytes=int(e.get("TAILOR_MAX_DATA_BYTES", str(1024**3))),
+        plugins=e.get("TAILOR_PLUGINS") or None)
 
 
 @dataclass(frozen=True)

@@ -12,25 +12,27 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .adjustable import METHODS, SETTINGS, TASK_TYPES, get_path
+from .adjustable import METHODS, SETTINGS, get_path, task_types
 from .errors import TailorError
 
-__all__ = ["METHODS", "TASK_TYPES", "Plan", "PlanError"]
+__all__ = ["METHODS", "Plan", "PlanError", "task_types"]
 
 SCHEMA_VERSION = 1
 
-DATA_FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion", "columns")
-METRICS = (
-    "accuracy",
-    "f1",
-    "exact_match",
-    "token_f1",
-    "rougeL",
-    "bleu",
-    "chrf",
-    "json_valid",
-    "perplexity",
-)
+def data_formats() -> tuple[str, ...]:
+    """The registered data formats (built-in and from installed plugins)."""
+    from . import plugins
+
+    return tuple(plugins.get().formats)
+
+
+def metric_names() -> tuple[str, ...]:
+    """The registered metrics (built-in and from installed plugins)."""
+    from . import plugins
+
+    return tuple(plugins.get().metrics)
+
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
@@ -46,7 +48,7 @@ class PlanError(TailorError, ValueError):
 @dataclass
 class TaskSpec:
     type: str | None = None
-    """One of TASK_TYPES; None until the conversation has established it."""
+    """A registered task type (`task_types()`); None until the conversation has established it."""
     language: str = "en"
     """ISO 639-1 code of the language the task is done in (`en`, `zh`, ...)."""
     description: str = ""
@@ -78,7 +80,7 @@ class DataSpec:
     path: str | None = None
     """The data file (an upload copied into the data home, or a path given on the command line)."""
     format: str | None = None
-    """One of DATA_FORMATS, detected from the file."""
+    """A registered format (`data_formats()`), detected from the file."""
     input_columns: list[str] = field(default_factory=list)
     """`columns` format: the columns that make the model's input, in order."""
     output_column: str | None = None
@@ -166,7 +168,7 @@ class TrainingSpec:
 @dataclass
 class EvaluationSpec:
     metrics: list[str] = field(default_factory=list)
-    """Metrics computed on the held-out split, from METRICS."""
+    """Metrics computed on the held-out split: registered metric names (`metric_names()`)."""
 
 
 @dataclass
@@ -205,6 +207,8 @@ class Plan:
     """Suggested adapter name (letters, digits, `-`, `_`)."""
     reasons: dict[str, str] = field(default_factory=dict)
     """One line per choice, keyed by field path (e.g. `lora.r`), saying why."""
+    plugins: dict[str, str] = field(default_factory=dict)
+    """Installed plugins (name → version) whose task, format, metrics or base model the plan uses."""
     schema_version: int = SCHEMA_VERSION
     """Version of this schema."""
 
@@ -225,13 +229,17 @@ class Plan:
         return plan
 
     @classmethod
-    def from_json(cls, text: str) -> Plan:
+    def from_json(cls, text: str, accept_turn: bool = False) -> Plan:
+        """A plan from its JSON. With `accept_turn`, also the whole output of `tailor plan --json` (the plan is
+        its `plan` member), so `tailor plan --json ... > plan.json; tailor train plan.json` works."""
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as e:
             raise PlanError([f"(file): not JSON — {e.msg} at line {e.lineno}, column {e.colno}"]) from e
         if not isinstance(raw, dict):
             raise PlanError(["(file): a plan is a JSON object"])
+        if accept_turn and isinstance(raw.get("plan"), dict) and {"ready", "reply"} & set(raw):
+            raw = raw["plan"]
         return cls.from_dict(raw)
 
     # -- validation ------------------------------------------------------------------------------------
@@ -245,8 +253,13 @@ class Plan:
                 continue  # a run bounded by steps needs no epochs
             if value is not None and not _allowed(s, value):
                 p.append(f"{s.field}: {value!r} must be {s.bounds}")
-        if d.format is not None and d.format not in DATA_FORMATS:
-            p.append(f"data.format: {d.format!r} is not one of {', '.join(DATA_FORMATS)}")
+        from . import plugins
+
+        missing = plugins.get().missing(self.plugins)
+        if missing:
+            p.append(f"plugins: planned with {', '.join(missing)}, which is not installed here (pip install it)")
+        if d.format is not None and d.format not in data_formats():
+            p.append(f"data.format: {d.format!r} is not one of {', '.join(data_formats())}")
         if d.format == "columns" and not (d.input_columns and d.output_column):
             p.append("data.input_columns/output_column: the `columns` format needs both")
         if not 0 <= d.validation_fraction < 0.9:
@@ -268,8 +281,8 @@ class Plan:
         if tr.precision != "fp32" and self.resources.device == "cpu":
             p.append("training.precision: on CPU only fp32 is supported")
         for m in self.evaluation.metrics:
-            if m not in METRICS:
-                p.append(f"evaluation.metrics: {m!r} is not one of {', '.join(METRICS)}")
+            if m not in metric_names():
+                p.append(f"evaluation.metrics: {m!r} is not one of {', '.join(metric_names())}")
         if self.name and not all(c.isalnum() or c in "-_." for c in self.name):
             p.append(f"name: {self.name!r} may hold only letters, digits, '-', '_' and '.'")
         if require_ready:

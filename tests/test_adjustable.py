@@ -7,7 +7,7 @@ import pytest
 
 from assistant.adjustable import EDITOR, SETTINGS, Edit, as_edit, turn_words
 from assistant.chat import converse
-from assistant.chat.llm import SYSTEM_PROMPT, UnusableAnswer, validate_intents
+from assistant.chat.llm import UnusableAnswer, system_prompt, validate_intents
 from assistant.chat.understand import understand
 from assistant.plan import Plan
 
@@ -32,7 +32,7 @@ def test_the_backend_the_editor_and_the_plan_refuse_the_same_values(name, bad):
 
 def test_every_setting_is_in_the_backends_prompt_and_every_number_is_read_by_the_rules():
     for s in SETTINGS.values():
-        assert f"  {s.name}: {s.means}" in SYSTEM_PROMPT
+        assert f"  {s.name}: {s.means}" in system_prompt()
     said = {"r": "use rank 64", "epochs": "train 5 epochs", "learning_rate": "learning rate 1e-4",
             "max_length": "max length 1024", "batch_size": "batch size 4"}
     assert set(said) == {s.name for s in SETTINGS.values() if s.patterns}

@@ -136,7 +136,7 @@ def start_training(ctx: Context, state: dict) -> dict:
 
 
 def tab(ctx: Context) -> None:
-    from assistant.models.catalog import CATALOG
+    from assistant.models.catalog import models
 
     state = gr.State(new_conversation())
     with gr.Row(equal_height=False):
@@ -156,7 +156,7 @@ def tab(ctx: Context) -> None:
             started = gr.Markdown(elem_id="start-status")
             with gr.Accordion("Edit the plan", open=False, elem_id="plan-editor"):
                 gr.Markdown("Changes go into the conversation as a turn of their own, so the chat and the plan stay in step.")
-                f_model = gr.Dropdown([m.name for m in CATALOG], label="Base model", allow_custom_value=True,
+                f_model = gr.Dropdown([m.name for m in models()], label="Base model", allow_custom_value=True,
                                       elem_id="edit-model")
                 f_method = gr.Radio(["lora", "qlora"], label="Method", elem_id="edit-method")
                 with gr.Row():

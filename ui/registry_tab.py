@@ -158,11 +158,11 @@ def import_upload(ctx: Context, file: str | None, name: str = "") -> str:
 
 
 def tab(ctx: Context) -> None:
-    from assistant.plan import TASK_TYPES
+    from assistant.plan import task_types
 
     with gr.Row():
         query = gr.Textbox(label="Search adapters", placeholder="search names, descriptions, tags…", show_label=False, scale=3, elem_id="adapter-search")
-        task = gr.Dropdown(["", *TASK_TYPES], value="", label="Task", scale=1, elem_id="adapter-task")
+        task = gr.Dropdown(["", *task_types()], value="", label="Task", scale=1, elem_id="adapter-task")
         tag = gr.Textbox(label="Tag", scale=1, elem_id="adapter-tag")
         sort = gr.Dropdown(["", *ctx.registry.metric_names()], value="", label="Sort by",
                            scale=1, elem_id="adapter-sort")

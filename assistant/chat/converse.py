@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import plugins
 from ..adjustable import SETTINGS, as_edit, get_path, turn_words
 from ..data import DataReport, inspect_file
 from ..models.estimate import CPU, Hardware
@@ -18,12 +19,9 @@ from ..plan import Plan
 from .planner import Slots, build_plan, token_lengths, training_messages
 from .understand import Intents, understand
 
-TASK_SUGGESTIONS = {
-    "en": ["Classify text into labels", "Summarize documents", "Extract fields as JSON", "Answer questions",
-           "Translate text", "Chat like our support agent"],
-    "zh": ["文本分类", "文档摘要", "抽取字段为 JSON", "问答", "翻译", "客服对话"],
-}
-
+def task_suggestions(lang: str) -> list[str]:
+    """The quick answers to "what should the model do?": each registered task's suggestion, in that language."""
+    return [t.suggestion.get(lang) or t.suggestion["en"] for t in plugins.get().tasks.values() if t.suggestion]
 
 
 @dataclass
@@ -156,7 +154,7 @@ def _questions(missing: list[str], lang: str, plan: Plan) -> list[Question]:
     zh = lang == "zh"
     if "task" in missing:
         return [Question("task", "你希望模型做什么？" if zh else "What should the model do?",
-                         TASK_SUGGESTIONS["zh" if zh else "en"])]
+                         task_suggestions("zh" if zh else "en"))]
     if "data" in missing:
         return [Question("data", "请附上训练数据（CSV、TSV、JSON、JSONL 或 Parquet）。" if zh else
                          "Please attach your training data (CSV, TSV, JSON, JSONL or Parquet).", [])]

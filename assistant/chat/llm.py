@@ -15,11 +15,13 @@ from ..adjustable import SETTINGS
 from ..models.catalog import find
 from .understand import Intents, understand
 
-SYSTEM_PROMPT = ("You turn one message from a user who wants to fine-tune a language model into JSON.\n"
-                 "Answer with ONE JSON object and nothing else. Use only these keys; leave out what the message "
-                 "does not say:\n" + "".join(f"  {s.name}: {s.means}\n" for s in SETTINGS.values())
-                 + "  start: true when the user asks to start training now\n"
-                 "The message may be in English or Chinese.")
+def system_prompt() -> str:
+    """What the backend is asked: every setting with its meaning (the task types as plugins registered them)."""
+    return ("You turn one message from a user who wants to fine-tune a language model into JSON.\n"
+            "Answer with ONE JSON object and nothing else. Use only these keys; leave out what the message "
+            "does not say:\n" + "".join(f"  {s.name}: {s.means}\n" for s in SETTINGS.values())
+            + "  start: true when the user asks to start training now\n"
+            "The message may be in English or Chinese.")
 
 
 class UnusableAnswer(ValueError):
@@ -82,7 +84,7 @@ class LLMUnderstander:
         url = self.url if self.url.endswith("/chat/completions") else self.url + "/chat/completions"
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         body = {"model": self.model, "temperature": 0,
-                "messages": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]}
+                "messages": [{"role": "system", "content": system_prompt()}, {"role": "user", "content": text}]}
         r = httpx.post(url, json=body, headers=headers, timeout=self.timeout)
         if r.status_code != 200:
             raise ValueError(f"HTTP {r.status_code}: {r.text[:120]}")

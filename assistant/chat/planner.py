@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import plugins
 from ..adjustable import SETTINGS
 from ..data import DataReport
 from ..models import catalog
@@ -20,39 +21,6 @@ from ..models.fit import checkpoint, halve_batch, use_qlora
 from ..models.tokenize import model_text
 from ..plan import Plan
 from .understand import Intents
-
-METRICS_BY_TASK = {
-    "classification": ["accuracy", "f1"],
-    "extraction": ["json_valid", "exact_match"],
-    "summarization": ["rougeL"],
-    "translation": ["bleu", "chrf"],
-    "qa": ["token_f1", "exact_match"],
-    "chat": ["rougeL", "perplexity"],
-    "code": ["exact_match", "perplexity"],
-    "rewriting": ["rougeL"],
-}
-INSTRUCTIONS = {
-    "en": {
-        "classification": "Classify the text. Answer with exactly one of: {labels}.",
-        "extraction": "Extract the requested information from the text. Answer in the same format as the examples.",
-        "summarization": "Summarize the text concisely.",
-        "translation": "Translate the text.",
-        "qa": "Answer the question accurately and concisely.",
-        "chat": "You are a helpful assistant.",
-        "code": "Write correct, idiomatic code for the request.",
-        "rewriting": "Rewrite the text as requested, keeping its meaning.",
-    },
-    "zh": {
-        "classification": "对文本进行分类。只回答以下之一：{labels}。",
-        "extraction": "从文本中抽取所需信息，并按示例的格式回答。",
-        "summarization": "请简明地总结这段文本。",
-        "translation": "翻译这段文本。",
-        "qa": "准确、简洁地回答问题。",
-        "chat": "你是一个乐于助人的助手。",
-        "code": "根据要求编写正确、规范的代码。",
-        "rewriting": "按要求改写文本，保持原意。",
-    },
-}
 
 @dataclass
 class Slots:
@@ -105,23 +73,25 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
 
     _choose_model(plan, s, language, gpu_gb, default_base_model, why, home_models)
     if task:
-        plan.evaluation.metrics = list(METRICS_BY_TASK[task])
+        recipe = plugins.get().tasks[task]
+        plan.evaluation.metrics = list(recipe.metrics)
         why["evaluation.metrics"] = f"the standard measures for {task}"
         labels = ", ".join(plan.task.labels) if plan.task.labels else "the labels in the data"
-        plan.task.instruction = INSTRUCTIONS["zh" if language == "zh" else "en"][task].format(labels=labels)
+        plan.task.instruction = recipe.instruction_for("zh" if language == "zh" else "en", labels)
         stem = Path(plan.data.path).stem if plan.data.path else "data"
         plan.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{task}-{stem}").strip("-")[:60] or task
     _choose_training(plan, s, report, why, home_models)
     _fit(plan, s, hw, why)
+    plan.plugins = plugins.get().used_by(plan)
     return plan
 
 
 def _infer_task(report: DataReport) -> str | None:
-    if report.format in ("messages", "sharegpt"):
-        return "chat"
-    if report.labels:
-        return "classification"
-    return None
+    """The task the data implies: its format's (conversations → chat), or label answers → classification."""
+    fmt = plugins.get().formats.get(report.format)
+    if fmt is not None and fmt.task:
+        return fmt.task
+    return "classification" if report.labels else None
 
 
 def _apply_data(plan: Plan, report: DataReport, why: dict) -> None:
@@ -131,9 +101,10 @@ def _apply_data(plan: Plan, report: DataReport, why: dict) -> None:
     d.input_columns, d.output_column = list(report.input_columns), report.output_column
     why["data.format"] = f"detected {report.format}" + (
         f": input {', '.join(report.input_columns)} → output {report.output_column}" if report.format == "columns" else "")
-    if plan.task.type in (None, "classification") and report.labels:
+    recipe = plugins.get().tasks.get(plan.task.type or "")
+    if (recipe is None or recipe.labels) and report.labels:
         plan.task.labels = list(report.labels)
-    d.stratify = plan.task.type == "classification" and bool(report.labels)
+    d.stratify = recipe is not None and recipe.labels and bool(report.labels)
     d.validation_fraction = 0.1 if report.rows >= 50 else (0.2 if report.rows >= 10 else 0.0)
     why["data.validation_fraction"] = (f"hold out {d.validation_fraction:.0%} of {report.rows} rows to measure the result"
                                        + (", stratified by label" if d.stratify else "") if d.validation_fraction
@@ -164,7 +135,7 @@ def _choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: s
             entry = catalog.find(default)
         if gpu_gb <= 0 and language not in entry.languages:
             # On a CPU a small model strong in the task's language beats the embedded English one, if it is here.
-            better = sorted((m for m in catalog.CATALOG if language in m.languages and m.params_b <= 1.6 and not m.code),
+            better = sorted((m for m in catalog.models() if language in m.languages and m.params_b <= 1.6 and not m.code),
                             key=lambda m: m.params_b)
             here = next((m for m in better if _on_this_machine(m, home_models)), None)
             if here is not None:

@@ -10,22 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import plugins
 from ..adjustable import SETTINGS
-from ..models.catalog import CATALOG, find
+from ..models.catalog import find, models
 from ..models.estimate import gpu_info
-
-# Ordered: more specific tasks first ("translate" beats "text"; "summarize" beats "rewrite").
-TASK_PATTERNS: list[tuple[str, str]] = [
-    ("translation", r"translat|翻译|译成|译为|英译中|中译英"),
-    ("summarization", r"summar|tl;?dr|abstract|condense|摘要|总结|概括|归纳"),
-    ("extraction", r"extract|pull out|named entit|\bner\b|parse .* into json|to json|fields? from|抽取|提取|识别.*实体|实体"),
-    ("classification", r"classif|categori[sz]|sentiment|label|spam|intent detection|detect .*intent|tag .* as|"
-                       r"positive or negative|分类|情感|类别|打标签|判断.*(正面|负面)|识别意图|意图识别"),
-    ("code", r"\bcode\b|coding|program|python|javascript|\bsql\b|function|代码|编程|写程序"),
-    ("qa", r"question|answer|\bq&a\b|\bqa\b|faq|问答|回答问题|答疑"),
-    ("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|改写|润色|重写|转述|改成"),
-    ("chat", r"chat|convers|assistant|customer support|dialog|persona|聊天|对话|客服|助手"),
-]
 
 NUM = r"(\d+(?:\.\d+)?)"
 
@@ -51,7 +39,7 @@ class Intents:
 def understand(text: str) -> Intents:
     t = text.strip()
     low = t.lower()
-    said: dict[str, Any] = {"task_type": next((task for task, pat in TASK_PATTERNS if re.search(pat, low)), None),
+    said: dict[str, Any] = {"task_type": _task(low),
                             "language": _language(t, low), "base_model": _model(low)}
     notes: list[str] = []
     _gpu(low, said, notes)
@@ -70,6 +58,11 @@ def understand(text: str) -> Intents:
     return Intents({k: v for k, v in said.items() if v is not None}, start, notes)
 
 
+def _task(low: str) -> str | None:
+    """The registered task whose words the message uses (tasks tried by priority: the more specific first)."""
+    return next((t.name for t in plugins.get().task_order() if re.search(t.patterns, low)), None)
+
+
 def _language(t: str, low: str) -> str | None:
     if re.search(r"in chinese|chinese (text|review|data|document)|mandarin|中文|汉语|简体|繁体", low):
         return "zh"
@@ -81,13 +74,13 @@ def _language(t: str, low: str) -> str | None:
 
 def _model(low: str) -> str | None:
     # Exact catalog names or hub ids first.
-    for m in sorted(CATALOG, key=lambda m: len(m.name), reverse=True):
+    for m in sorted(models(), key=lambda m: len(m.name), reverse=True):
         if m.name.lower() in low or m.hub_id.lower() in low:
             return m.name
     # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "smollm2".
     if m := re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[\w.\- ]*?(\d+(?:\.\d+)?)\s*b\b", low):
         family, size = m.group(1), float(m.group(2))
-        cands = [c for c in CATALOG if c.name.lower().startswith(family[:4]) and not c.code]
+        cands = [c for c in models() if c.name.lower().startswith(family[:4]) and not c.code]
         if cands:
             return min(cands, key=lambda c: abs(c.params_b - size)).name
     for word in re.findall(r"[a-z][\w.\-]+", low):

@@ -1,8 +1,9 @@
 """The data doctor: detect a file's format and column mapping, check it, and describe it.
 
-Formats: `alpaca` (instruction/input/output), `sharegpt` (conversations of from/value), `messages`
-(role/content), `prompt_completion` (prompt/completion), `columns` (any table: which columns are the input
-and which is the output is found from their names, in English and Chinese, and from their values).
+Formats are plugins (`assistant/plugins`); the built-ins are `alpaca` (instruction/input/output), `sharegpt`
+(conversations of from/value), `messages` (role/content), `prompt_completion` (prompt/completion) and
+`columns` (any table: which columns are the input and which is the output is found from their names, in
+English and Chinese, and from their values). Their row functions live here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import plugins
 from .load import DataError, read_rows, sha256_file
 
 OUTPUT_NAMES = [
@@ -59,8 +61,9 @@ def inspect_file(path: str | Path) -> DataReport:
     rows = read_rows(path)
     fmt = detect_format(rows)
     report = DataReport(path=str(path), sha256=sha256_file(path), format=fmt, rows=len(rows))
-    if fmt == "columns":
-        report.input_columns, report.output_column = map_columns(path, rows)
+    mapper = plugins.get().formats[fmt].map_columns
+    if mapper is not None:
+        report.input_columns, report.output_column = mapper(str(path), rows)
     examples = to_examples(rows, report)
     _check(path, rows, examples, report)
     report.preview = rows[:5]
@@ -69,19 +72,17 @@ def inspect_file(path: str | Path) -> DataReport:
 
 
 def detect_format(rows: list[dict[str, Any]]) -> str:
-    keys = {k.lower() for k in rows[0]}
-    if "messages" in keys and isinstance(_get(rows[0], "messages"), list):
-        return "messages"
-    if "conversations" in keys and isinstance(_get(rows[0], "conversations"), list):
-        return "sharegpt"
-    if {"instruction", "output"} <= keys:
-        return "alpaca"
-    if {"prompt", "completion"} <= keys:
-        return "prompt_completion"
+    """The name of the first registered format (highest priority first) that recognises these rows."""
+    for fmt in plugins.get().format_order():
+        try:
+            if fmt.detect(rows):
+                return fmt.name
+        except Exception:  # a plugin's detector that trips on unexpected rows does not recognise them
+            continue
     return "columns"
 
 
-def _get(row: dict[str, Any], key: str) -> Any:
+def get_field(row: dict[str, Any], key: str) -> Any:
     for k, v in row.items():
         if k.lower() == key:
             return v
@@ -95,7 +96,7 @@ LABEL_NAMES = {"label", "labels", "category", "class", "sentiment", "intent", "t
 MIN_ROWS, FEW_ROWS = 2, 20
 
 
-def _text(v: Any) -> str:
+def text(v: Any) -> str:
     """A cell as text: missing is empty, nested objects and lists are JSON (not Python's repr), no NUL."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
@@ -107,15 +108,15 @@ def _text(v: Any) -> str:
 def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str], str]:
     """Pick input columns and the output column of a table, from names first, then from values."""
     columns = list(rows[0].keys())
-    textual = [c for c in columns if sum(bool(_text(r.get(c))) for r in rows) >= max(1, len(rows) // 2)
+    textual = [c for c in columns if sum(bool(text(r.get(c))) for r in rows) >= max(1, len(rows) // 2)
                and not _is_id(c, rows)]
     if not textual:
         raise DataError(path, f"no column holds text (columns: {', '.join(map(str, columns)) or 'none'})")
     for c in columns:
-        if str(c).strip().lower() in OUTPUT_NAMES and not any(_text(r.get(c)) for r in rows):
+        if str(c).strip().lower() in OUTPUT_NAMES and not any(text(r.get(c)) for r in rows):
             raise DataError(path, f"the output column `{c}` is empty in every row (empty output): there is nothing "
                                   "to learn. Fill it in, or name the output column differently")
-        if str(c).strip().lower() in INPUT_NAMES and not any(_text(r.get(c)) for r in rows):
+        if str(c).strip().lower() in INPUT_NAMES and not any(text(r.get(c)) for r in rows):
             raise DataError(path, f"the input column `{c}` is empty in every row (empty input): the model would have "
                                   "nothing to read. Fill it in, or name the input column differently")
 
@@ -129,7 +130,7 @@ def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str]
     output = by_name(OUTPUT_NAMES, textual)
     if output is None and len(textual) >= 2:
         # A column with few repeating values is a label; otherwise the last column is the output.
-        distinct = {c: len({_text(r.get(c)) for r in rows}) for c in textual}
+        distinct = {c: len({text(r.get(c)) for r in rows}) for c in textual}
         label_like = [c for c in textual if distinct[c] <= max(2, min(50, len(rows) // 4))]
         output = label_like[-1] if label_like else textual[-1]
     inputs = [c for c in textual if c != output]
@@ -151,29 +152,31 @@ def _is_id(column: Any, rows: list[dict[str, Any]]) -> bool:
     if str(column).strip().lower() in ID_NAMES:
         return True
     values = [r.get(column) for r in rows]
-    return len(rows) > 2 and all(isinstance(v, int) or re.fullmatch(r"\d+", _text(v)) for v in values) \
-        and len(set(map(_text, values))) == len(rows)
+    return len(rows) > 2 and all(isinstance(v, int) or re.fullmatch(r"\d+", text(v)) for v in values) \
+        and len(set(map(text, values))) == len(rows)
 
 
 def to_examples(rows: list[dict[str, Any]], report: DataReport) -> list[dict[str, Any]]:
-    """Rows as {"prompt": str | messages, "completion": str} examples, whatever the format."""
-    out: list[dict[str, Any]] = []
-    for row in rows:
-        if report.format == "columns":
-            parts = [_text(row.get(c)) for c in report.input_columns]
-            prompt = parts[0] if len(parts) == 1 else "\n".join(
-                f"{c}: {p}" for c, p in zip(report.input_columns, parts))
-            out.append({"prompt": prompt, "completion": _text(row.get(report.output_column))})
-        elif report.format == "alpaca":
-            instr, inp = _text(_get(row, "instruction")), _text(_get(row, "input"))
-            out.append({"prompt": f"{instr}\n\n{inp}" if inp else instr, "completion": _text(_get(row, "output"))})
-        elif report.format == "prompt_completion":
-            out.append({"prompt": _text(_get(row, "prompt")), "completion": _text(_get(row, "completion"))})
-        else:
-            key = "messages" if report.format == "messages" else "conversations"
-            out.append(_split_conversation(_get(row, key) or []))
+    """Rows as {"prompt": str | messages, "completion": str} examples, by the report's format."""
+    fmt = plugins.get().formats.get(report.format)
+    if fmt is None:
+        raise DataError(report.path, f"the data format {report.format!r} is registered by no installed plugin "
+                                     "(`tailor plugins list` shows what is installed)")
+    out = [fmt.to_example(row, report) for row in rows]
     _blank_missing_labels(out)
     return out
+
+
+def columns_example(row: dict[str, Any], mapping: Any) -> dict[str, Any]:
+    """A table row: its input columns (named, when there are several) → its output column."""
+    parts = [text(row.get(c)) for c in mapping.input_columns]
+    prompt = parts[0] if len(parts) == 1 else "\n".join(f"{c}: {p}" for c, p in zip(mapping.input_columns, parts))
+    return {"prompt": prompt, "completion": text(row.get(mapping.output_column))}
+
+
+def alpaca_example(row: dict[str, Any], mapping: Any = None) -> dict[str, Any]:
+    instr, inp = text(get_field(row, "instruction")), text(get_field(row, "input"))
+    return {"prompt": f"{instr}\n\n{inp}" if inp else instr, "completion": text(get_field(row, "output"))}
 
 
 def _blank_missing_labels(examples: list[dict[str, Any]]) -> None:
@@ -187,7 +190,7 @@ def _blank_missing_labels(examples: list[dict[str, Any]]) -> None:
                 e["completion"], e["missing_label"] = "", True
 
 
-def _split_conversation(turns: list[Any]) -> dict[str, Any]:
+def split_conversation(turns: list[Any]) -> dict[str, Any]:
     msgs, unknown = [], set()
     for t in turns:
         if not isinstance(t, dict):
@@ -195,7 +198,7 @@ def _split_conversation(turns: list[Any]) -> dict[str, Any]:
         said = str(t.get("role", t.get("from", ""))).strip()
         if said.lower() not in ROLE_MAP:
             unknown.add(said or "(none)")
-        msgs.append({"role": ROLE_MAP.get(said.lower(), "user"), "content": _text(t.get("content", t.get("value")))})
+        msgs.append({"role": ROLE_MAP.get(said.lower(), "user"), "content": text(t.get("content", t.get("value")))})
     # Train on the last assistant turn; earlier turns are context.
     last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=-1)
     out = {"prompt": msgs, "completion": ""} if last < 0 else {"prompt": msgs[:last], "completion": msgs[last]["content"]}
@@ -281,7 +284,7 @@ def _check_values(rows: list[dict[str, Any]], report: DataReport) -> None:
     """Cells that are nested objects or lists (used as JSON text), and NUL characters (removed)."""
     used = [*report.input_columns, report.output_column] if report.format == "columns" else {
         "alpaca": ["instruction", "input", "output"], "prompt_completion": ["prompt", "completion"]}.get(report.format, [])
-    nested = Counter(c for r in rows for c in used if isinstance(_get(r, str(c).lower()) if report.format != "columns"
+    nested = Counter(c for r in rows for c in used if isinstance(get_field(r, str(c).lower()) if report.format != "columns"
                                                                   else r.get(c), (dict, list)))
     if nested:
         report.warnings.append("nested objects or lists in " + ", ".join(f"`{c}` ({n} rows)" for c, n in nested.items())

@@ -50,8 +50,10 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise DataError(path, "file not found")
     suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise DataError(path, f"unsupported file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)}")
+    readers = plugin_readers()
+    if suffix not in SUFFIXES and suffix not in readers:
+        raise DataError(path, f"unsupported file type {suffix or '(none)'}; use one of "
+                              f"{', '.join([*SUFFIXES, *readers])}")
     size = path.stat().st_size
     if size == 0:
         raise DataError(path, "the file is empty")
@@ -60,6 +62,8 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
                               "split it, or sample the rows you need")
     if suffix == ".parquet":
         rows = _read_parquet(path)
+    elif suffix in readers:
+        rows = _read_with_plugin(path, readers[suffix])
     else:
         text = _decode(path)
         if not text.strip():
@@ -72,6 +76,24 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
             rows = _read_json(path, text)
     if not rows:
         raise DataError(path, "no rows found")
+    return rows
+
+
+def plugin_readers() -> dict[str, Any]:
+    """Suffix → the data format (from a plugin) that reads such files itself."""
+    from .. import plugins
+
+    return {suffix: fmt for fmt in plugins.get().format_order() for suffix in fmt.suffixes if suffix not in SUFFIXES}
+
+
+def _read_with_plugin(path: Path, fmt: Any) -> list[dict[str, Any]]:
+    text = _decode(path)
+    try:
+        rows = fmt.read(path, text)
+    except ValueError as e:
+        raise DataError(path, f"cannot be read as {fmt.name}: {e}") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DataError(path, f"the {fmt.name} reader did not return a list of rows")
     return rows
 
 

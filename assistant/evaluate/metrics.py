@@ -1,7 +1,8 @@
 """Evaluation metrics, the paired bootstrap, and Bradley–Terry ratings from arena votes. Pure Python.
 
-Every metric is a corpus function of (predictions, references) in [0, 1]; most are the mean of a
-per-example score (shown per example in the UI), `f1` is macro-F1 over the label set. The paired bootstrap
+The metrics are registered as plugins (`assistant/plugins/builtin.py` for these; installed plugins add
+more). Each is a corpus function of (predictions, references): most are the mean of a per-example score
+(shown per example in the UI), `f1` is macro-F1 over the label set. The paired bootstrap
 resamples examples — the same resample for the adapter and the base — so the interval is for the
 difference on this data, not for either score alone.
 """
@@ -13,7 +14,8 @@ import math
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def _norm(s: str) -> str:
@@ -117,12 +119,6 @@ def json_exact(pred: str, ref: str) -> float:
         return exact_match(pred, ref)
 
 
-PER_EXAMPLE: dict[str, Callable[[str, str], float]] = {
-    "accuracy": exact_match, "exact_match": exact_match, "token_f1": token_f1, "rougeL": rouge_l,
-    "bleu": bleu, "chrf": chrf, "json_valid": json_valid,
-}
-
-
 def macro_f1(preds: Sequence[str], refs: Sequence[str]) -> float:
     labels = sorted({_norm(r) for r in refs})
     if not labels:
@@ -137,35 +133,51 @@ def macro_f1(preds: Sequence[str], refs: Sequence[str]) -> float:
     return sum(scores) / len(scores)
 
 
-def corpus_score(metric: str, preds: Sequence[str], refs: Sequence[str], per_example: Sequence[float] | None = None) -> float:
-    if metric == "f1":
-        return macro_f1(preds, refs)
-    scores = per_example if per_example is not None else [PER_EXAMPLE[metric](p, r) for p, r in zip(preds, refs)]
-    return sum(scores) / len(scores) if scores else 0.0
+def metric(name: str) -> Any:
+    """The registered metric (`assistant.plugins.Metric`) of that name; KeyError when none is."""
+    from .. import plugins
+
+    return plugins.get().metrics[name]
 
 
-def supported(metric: str) -> bool:
-    return metric == "f1" or metric in PER_EXAMPLE
+def per_example(name: str, preds: Sequence[str], refs: Sequence[str]) -> list[float] | None:
+    """Each example's score, or None for a metric defined only over a corpus (macro F1)."""
+    m = metric(name)
+    return None if m.per_example is None else [float(m.per_example(p, r)) for p, r in zip(preds, refs)]
+
+
+def corpus_score(name: str, preds: Sequence[str], refs: Sequence[str], per: Sequence[float] | None = None) -> float:
+    return metric(name).score(preds, refs, per)
+
+
+def supported(name: str) -> bool:
+    """Whether answers can be scored with it (registered, and not measured from the loss)."""
+    from .. import plugins
+
+    m = plugins.get().metrics.get(name)
+    return m is not None and m.scores_answers
 
 
 # -- paired bootstrap -------------------------------------------------------------------------------------
-def paired_bootstrap(metric: str, preds_a: Sequence[str], preds_b: Sequence[str], refs: Sequence[str],
+def paired_bootstrap(name: str, preds_a: Sequence[str], preds_b: Sequence[str], refs: Sequence[str],
                      samples: int = 1000, seed: int = 0) -> dict:
     """Difference A − B of a corpus metric, with its 95% interval from resampling examples (the same for both).
 
-    Returns {"difference", "low", "high", "p_better"}: p_better is the share of resamples where A beats B.
+    Returns {"difference", "low", "high", "p_better"}: p_better is the share of resamples where A is better
+    (higher, or lower for a metric where lower is better).
     """
     n = len(refs)
     if n == 0:
         return {"difference": 0.0, "low": 0.0, "high": 0.0, "p_better": 0.5}
     rng = random.Random(seed)
-    per_a = None if metric == "f1" else [PER_EXAMPLE[metric](p, r) for p, r in zip(preds_a, refs)]
-    per_b = None if metric == "f1" else [PER_EXAMPLE[metric](p, r) for p, r in zip(preds_b, refs)]
+    m = metric(name)
+    per_a = per_example(name, preds_a, refs) if m.corpus is None else None
+    per_b = per_example(name, preds_b, refs) if m.corpus is None else None
 
     def score(per, preds, idx):
         if per is not None:
             return sum(per[i] for i in idx) / len(idx)
-        return macro_f1([preds[i] for i in idx], [refs[i] for i in idx])
+        return float(m.corpus([preds[i] for i in idx], [refs[i] for i in idx]))
 
     full = range(n)
     diff = score(per_a, preds_a, full) - score(per_b, preds_b, full)
@@ -174,8 +186,9 @@ def paired_bootstrap(metric: str, preds_a: Sequence[str], preds_b: Sequence[str]
         idx = [rng.randrange(n) for _ in range(n)]
         diffs.append(score(per_a, preds_a, idx) - score(per_b, preds_b, idx))
     diffs.sort()
+    sign = 1 if m.higher_is_better else -1
     return {"difference": diff, "low": diffs[int(0.025 * samples)], "high": diffs[min(samples - 1, int(0.975 * samples))],
-            "p_better": sum(d > 0 for d in diffs) / samples}
+            "p_better": sum(sign * d > 0 for d in diffs) / samples}
 
 
 # -- Bradley–Terry ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from ..registry.db import Registry
 from ..registry.records import Adapter
 from ..registry.store import adapter_dir, read_plan
 from ..serve.engine import Engine, GenerationSettings
-from .metrics import PER_EXAMPLE, corpus_score, paired_bootstrap, supported
+from .metrics import corpus_score, paired_bootstrap, per_example, supported
 
 MAX_EXAMPLES = 200
 """Held-out examples one evaluation in the page answers (every model answers each; more belongs in a batch job)."""
@@ -33,10 +33,16 @@ class EvalError(TailorError, ValueError):
 
 
 def adapter_plan(registry: Registry, ref: str) -> tuple[Adapter, Plan]:
+    from .. import plugins
+
     rec = registry.require_adapter(ref)
     plan = read_plan(adapter_dir(registry, rec))
     if not plan:
         raise EvalError(f"{rec.label} has no plan.json (imported?): upload an eval file instead")
+    missing = plugins.get().missing(plan.get("plugins") or {})
+    if missing:
+        raise EvalError(f"{rec.label} was planned with plugin {', '.join(missing)}, which is not installed here: "
+                        "install it (pip) to evaluate this adapter")
     return rec, Plan.from_dict(plan)
 
 
@@ -78,6 +84,7 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     """Answers, per-example scores, corpus metrics and paired intervals vs the base (the first model if none)."""
     if not examples:
         raise EvalError("the eval set is empty")
+    skipped = {m: _why_not(m) for m in metrics if not supported(m)}
     metrics = [m for m in metrics if supported(m)] or ["exact_match", "token_f1"]
     settings = settings or GenerationSettings(max_new_tokens=64)
     labels = ["base" if m is None else m for m in models]
@@ -96,7 +103,7 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     refs = [ex["reference"] for ex in examples]
     results: dict[str, Any] = {}
     for lab in labels:
-        per = {m: [PER_EXAMPLE[m](p, r) for p, r in zip(answers[lab], refs)] for m in metrics if m in PER_EXAMPLE}
+        per = {m: scores for m in metrics if (scores := per_example(m, answers[lab], refs)) is not None}
         results[lab] = {"metrics": {m: corpus_score(m, answers[lab], refs, per.get(m)) for m in metrics},
                         "per_example": per}
     baseline = "base" if "base" in labels else labels[0]
@@ -107,12 +114,21 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
         "models": labels, "baseline": baseline, "metrics": metrics, "eval_sha256": fingerprint(examples),
         "examples": [{"prompt": ex["messages"][-1]["content"], "reference": r, **{lab: answers[lab][i] for lab in labels}}
                      for i, (ex, r) in enumerate(zip(examples, refs))],
-        "results": results, "settings": asdict(settings),
+        "results": results, "settings": asdict(settings), "skipped": skipped,
     }
     if registry is not None:
         run["id"] = registry.add_eval_run(run["eval_sha256"], run["settings"], {
             "models": labels, "baseline": baseline, "results": results, "examples": run["examples"]})
     return run
+
+
+def _why_not(name: str) -> str:
+    from .. import plugins
+
+    m = plugins.get().metrics.get(name)
+    if m is None:
+        return "no installed plugin registers this metric (`tailor plugins list`)"
+    return "measured from the held-out loss when training ends (the adapter's metrics show it), not from answers"
 
 
 def disagreements(run: dict, model: str, metric: str, only: str = "all") -> list[dict]:

@@ -43,13 +43,32 @@ class CatalogModel:
     """Ships inside Tailor's dependencies (no network needed)."""
     aliases: tuple[str, ...] = ()
 
+    def check(self) -> None:
+        """Raise ValueError when the entry cannot be planned with (a plugin registered something invalid)."""
+        from ..plugins.records import Invalid
+
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9][\w.\-]{0,99}", self.name):
+            raise Invalid(f"model name {self.name!r}: letters, digits, '.', '-' and '_' (at most 100)")
+        if not isinstance(self.hub_id, str) or not self.hub_id.strip():
+            raise Invalid(f"model {self.name!r}: hub_id must name a hub repository or a local folder")
+        if not isinstance(self.params_b, (int, float)) or not 0 < self.params_b < 2000:
+            raise Invalid(f"model {self.name!r}: params_b must be the size in billions (more than 0)")
+        if self.chat_template not in TEMPLATES:
+            raise Invalid(f"model {self.name!r}: chat_template must be one of {', '.join(TEMPLATES)}")
+        if not isinstance(self.shape, ModelShape) or not all(
+                isinstance(v, int) and v > 0 for v in (self.shape.hidden, self.shape.intermediate, self.shape.layers,
+                                                        self.shape.heads, self.shape.kv_heads, self.shape.vocab)):
+            raise Invalid(f"model {self.name!r}: shape needs positive integers (hidden, intermediate, layers, ...)")
+        if isinstance(self.languages, str) or not all(isinstance(x, str) for x in self.languages):
+            raise Invalid(f"model {self.name!r}: languages must be a list of ISO codes")
+
 
 def _m(name, hub, b, langs, lic, tmpl, shape, **kw) -> CatalogModel:
     return CatalogModel(name, hub, b, langs, lic, tmpl, ModelShape(*shape), **kw)
 
 
 QWEN_LANGS = ("en", "zh", "ja", "ko", "fr", "de", "es", "ru", "ar", "vi")
-CATALOG: tuple[CatalogModel, ...] = (
+BUILTIN_MODELS: tuple[CatalogModel, ...] = (
     _m("SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct", 0.135, ("en",), "apache-2.0", "chatml",
        (576, 1536, 30, 9, 3, 49152, True), embedded=True, aliases=("smollm2", "smollm", "smol")),
     _m("SmolLM2-360M-Instruct", "HuggingFaceTB/SmolLM2-360M-Instruct", 0.36, ("en",), "apache-2.0", "chatml",
@@ -84,7 +103,15 @@ CATALOG: tuple[CatalogModel, ...] = (
        (3072, 8192, 32, 32, 32, 32064), aliases=("phi", "phi-3.5", "phi3")),
 )
 
-DEFAULT = CATALOG[0]
+DEFAULT = BUILTIN_MODELS[0]
+TEMPLATES = ("chatml", "llama3", "mistral", "gemma", "phi3")
+
+
+def models() -> tuple[CatalogModel, ...]:
+    """The catalog: the built-in models and those installed plugins register (`register_models`)."""
+    from .. import plugins
+
+    return tuple(plugins.get().models.values())
 
 
 def _norm(s: str) -> str:
@@ -94,7 +121,7 @@ def _norm(s: str) -> str:
 def find(name: str) -> CatalogModel | None:
     """The catalog entry for a name, hub id or alias, forgiving case, spaces and dashes."""
     key = _norm(name)
-    for m in CATALOG:
+    for m in models():
         if key in (_norm(m.name), _norm(m.hub_id), *(_norm(a) for a in m.aliases)):
             return m
     return None
@@ -106,13 +133,13 @@ def choose(task_type: str | None, language: str, gpu_memory_gb: float) -> tuple[
         return DEFAULT, "no GPU: the embedded SmolLM2-135M-Instruct trains on a CPU in minutes and needs no download"
     code = task_type == "code"
     if language == "zh":
-        pool = [m for m in CATALOG if "zh" in m.languages and m.code == code] or [m for m in CATALOG if "zh" in m.languages]
+        pool = [m for m in models() if "zh" in m.languages and m.code == code] or [m for m in models() if "zh" in m.languages]
         why = "strong in Chinese"
     elif code:
-        pool = [m for m in CATALOG if m.code]
+        pool = [m for m in models() if m.code]
         why = "tuned for code"
     else:
-        pool = [m for m in CATALOG if not m.code and m.name.startswith(("Qwen2.5", "Llama-3"))]
+        pool = [m for m in models() if not m.code and m.name.startswith(("Qwen2.5", "Llama-3"))]
         why = "a strong open instruct model"
     # The largest model whose QLoRA training comfortably fits the memory (about 1 GB per billion plus headroom).
     fitting = [m for m in pool if m.params_b * 0.9 + 3 <= gpu_memory_gb and m.params_b <= 8.5]

@@ -1,0 +1,115 @@
+"""Tailor's own tasks, data formats, metrics, base models and exporters — registered as a plugin, through the
+same hooks and checks as any installed one. (The built-in CLI commands register in `assistant/cli.py`.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .records import DataFormat, Exporter, Metric, TaskRecipe
+from .spec import hookimpl
+
+
+@hookimpl
+def register_tasks():
+    # Listed in the order the quick answers are offered. Patterns are tried by priority: more specific tasks
+    # first ("translate" beats "text", "summarize" beats "rewrite"); a plugin's task (default 100) before all.
+    return [
+        TaskRecipe("classification", r"classif|categori[sz]|sentiment|label|spam|intent detection|detect .*intent|"
+                                     r"tag .* as|positive or negative|分类|情感|类别|打标签|判断.*(正面|负面)|识别意图|意图识别",
+                   {"en": "Classify the text. Answer with exactly one of: {labels}.",
+                    "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
+                   {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
+        TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|摘要|总结|概括|归纳",
+                   {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
+                   {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
+        TaskRecipe("extraction", r"extract|pull out|named entit|\bner\b|parse .* into json|to json|fields? from|"
+                                 r"抽取|提取|识别.*实体|实体",
+                   {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
+                    "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
+                   {"en": "Extract fields as JSON", "zh": "抽取字段为 JSON"}, priority=60),
+        TaskRecipe("qa", r"question|answer|\bq&a\b|\bqa\b|faq|问答|回答问题|答疑",
+                   {"en": "Answer the question accurately and concisely.", "zh": "准确、简洁地回答问题。"},
+                   ("token_f1", "exact_match"), {"en": "Answer questions", "zh": "问答"}, priority=30),
+        TaskRecipe("translation", r"translat|翻译|译成|译为|英译中|中译英",
+                   {"en": "Translate the text.", "zh": "翻译这段文本。"}, ("bleu", "chrf"),
+                   {"en": "Translate text", "zh": "翻译"}, priority=80),
+        TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona|聊天|对话|客服|助手",
+                   {"en": "You are a helpful assistant.", "zh": "你是一个乐于助人的助手。"}, ("rougeL", "perplexity"),
+                   {"en": "Chat like our support agent", "zh": "客服对话"}, priority=10),
+        TaskRecipe("code", r"\bcode\b|coding|program|python|javascript|\bsql\b|function|代码|编程|写程序",
+                   {"en": "Write correct, idiomatic code for the request.", "zh": "根据要求编写正确、规范的代码。"},
+                   ("exact_match", "perplexity"), priority=40),
+        TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|改写|润色|重写|转述|改成",
+                   {"en": "Rewrite the text as requested, keeping its meaning.", "zh": "按要求改写文本，保持原意。"},
+                   ("rougeL",), priority=20),
+    ]
+
+
+@hookimpl
+def register_formats():
+    from ..data import inspect as d
+
+    def keys(rows):
+        return {str(k).lower() for k in rows[0]}
+
+    def conversation(key):
+        return lambda row, mapping: d.split_conversation(d.get_field(row, key) or [])
+
+    return [
+        DataFormat("messages", lambda rows: isinstance(d.get_field(rows[0], "messages"), list), conversation("messages"),
+                   task="chat", priority=50, description="rows with a `messages` list of {role, content}"),
+        DataFormat("sharegpt", lambda rows: isinstance(d.get_field(rows[0], "conversations"), list),
+                   conversation("conversations"), task="chat", priority=40,
+                   description="rows with a `conversations` list of {from, value}"),
+        DataFormat("alpaca", lambda rows: {"instruction", "output"} <= keys(rows), d.alpaca_example, priority=30,
+                   description="instruction / input / output"),
+        DataFormat("prompt_completion", lambda rows: {"prompt", "completion"} <= keys(rows),
+                   lambda row, mapping: {"prompt": d.text(d.get_field(row, "prompt")),
+                                         "completion": d.text(d.get_field(row, "completion"))},
+                   priority=20, description="prompt / completion"),
+        DataFormat("columns", lambda rows: True, d.columns_example, map_columns=d.map_columns, priority=0,
+                   description="any table: input and output columns found from their names and values"),
+    ]
+
+
+@hookimpl
+def register_metrics():
+    from ..evaluate import metrics as m
+
+    return [
+        Metric("accuracy", m.exact_match, description="share of answers equal to the reference"),
+        Metric("f1", corpus=m.macro_f1, description="macro-averaged F1 over the labels"),
+        Metric("exact_match", m.exact_match, description="answer equals the reference (normalised)"),
+        Metric("token_f1", m.token_f1, description="word overlap F1, as in SQuAD"),
+        Metric("rougeL", m.rouge_l, description="longest common subsequence F-measure"),
+        Metric("bleu", m.bleu, description="sentence BLEU (character n-grams for Chinese)"),
+        Metric("chrf", m.chrf, description="character n-gram F-score"),
+        Metric("json_valid", m.json_valid, description="the answer parses as JSON"),
+        Metric("perplexity", from_loss=True, higher_is_better=False,
+               description="exp of the held-out loss, measured when training ends"),
+    ]
+
+
+@hookimpl
+def register_models():
+    from ..models.catalog import BUILTIN_MODELS
+
+    return list(BUILTIN_MODELS)
+
+
+@hookimpl
+def register_exporters():
+    def peft_zip(registry, record, dest: Path, log=print) -> Path:
+        from ..registry.store import export_zip
+
+        return export_zip(registry, record, dest / f"{record.name}-v{record.version}.zip")
+
+    def merged(registry, record, dest: Path, log=print) -> Path:
+        from ..registry.store import export_merged
+
+        return export_merged(registry, record, dest / f"{record.name}-v{record.version}-merged.zip", log=log)
+
+    return [
+        Exporter("peft", peft_zip, "the adapter as a zip in Hugging Face PEFT layout (loads with PeftModel)"),
+        Exporter("merged", merged, "base model and adapter merged into one full model folder (safetensors)"),
+    ]
