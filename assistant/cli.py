@@ -5,6 +5,7 @@
     tailor train PLAN.json [--no-wait]                    queue a plan and follow it to its adapter
     tailor jobs list | show ID | cancel ID | resume ID
     tailor adapters list|search|show|export|import|tag|alias|describe|rename|delete|check ...
+    tailor evaluate NAME... [--data FILE] [--limit N] [--json]   metrics vs the base, with 95% intervals
     tailor plugins list [--json]                          what each installed plugin adds, or why it is disabled
 
 Commands are registered like a plugin's (`register_commands` below); installed plugins add more.
@@ -179,6 +180,11 @@ def _adapters_import(registry, args) -> int:
     rec = import_adapter(registry, path, name=args.name, base_source=args.base,
                          description=args.description or "")
     print(f"imported {rec.label} (base {rec.base_model}, sha256 {rec.weights_sha256[:12]})")
+    from .registry.store import missing_plugins
+
+    if missing := missing_plugins(registry, rec):
+        print(f"warning: its plan was made with plugin {', '.join(missing)}, not installed here: it can be served, "
+              "but evaluating or retraining it needs the plugin", file=sys.stderr)
     return 0
 
 
@@ -292,6 +298,47 @@ def _adapters_arguments(p) -> None:
     p.add_argument("--repair", action="store_true", help="check: fix what disagrees")
 
 
+def _evaluate_arguments(p) -> None:
+    p.add_argument("adapters", nargs="+", help="adapters (name, name:version or alias); the first one's plan "
+                                               "gives the metrics and, without --data, its held-out rows")
+    p.add_argument("--data", help="an eval file, read with the first adapter's mapping")
+    p.add_argument("--limit", type=int, default=200, help="at most this many examples (default 200)")
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--json", action="store_true", help="print the whole run as JSON")
+
+
+def cmd_evaluate(args) -> int:
+    """The base model and the adapters answer the same examples; each metric with its paired 95% interval."""
+    from .evaluate.run import adapter_plan, evaluate, from_file, held_out, record_scores
+    from .registry import Registry
+    from .serve.engine import Engine, GenerationSettings
+
+    registry = Registry(Home.resolve(args.home))
+    record, plan = adapter_plan(registry, args.adapters[0])
+    labels = [registry.require_adapter(a).label for a in args.adapters]
+    examples = (from_file(plan, args.data) if args.data else held_out(plan))[:max(1, args.limit)]
+    engine = Engine(registry, record.base_source)
+    engine.start().result()
+    engine.wait_ready()
+    run = evaluate(engine, [None, *labels], examples, plan.evaluation.metrics,
+                   GenerationSettings(max_new_tokens=args.max_new_tokens), registry=registry,
+                   progress=lambda done, total: print(f"\r{done}/{total} examples", end="", file=sys.stderr))
+    print(file=sys.stderr)
+    if not args.data:
+        record_scores(registry, record, run)
+    if args.json:
+        print(json.dumps(run, ensure_ascii=False, indent=2))
+        return 0
+    for model in run["models"]:
+        for metric in run["metrics"]:
+            ci = run["results"][model].get("vs_" + run["baseline"], {}).get(metric)
+            shown = f"  {ci['difference']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}] vs base" if ci else ""
+            print(f"{model}  {metric} {run['results'][model]['metrics'][metric]:.4f}{shown}")
+    for metric, why in run.get("skipped", {}).items():
+        print(f"({metric} not scored: {why})")
+    return 0
+
+
 def _plugins_arguments(p) -> None:
     p.add_argument("action", choices=["list"], nargs="?", default="list")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -319,6 +366,8 @@ def register_commands():
         Command("train", "queue a plan and follow it", cmd_train, _train_arguments),
         Command("jobs", "the training queue", cmd_jobs, _jobs_arguments),
         Command("adapters", "the adapter registry", cmd_adapters, _adapters_arguments),
+        Command("evaluate", "base model and adapters on held-out rows: metrics with paired 95% intervals",
+                cmd_evaluate, _evaluate_arguments),
         Command("plugins", "the installed plugins: what each adds, where it came from, or why it is disabled",
                 cmd_plugins, _plugins_arguments),
     ]

@@ -14,6 +14,8 @@ from helpers import tiny_model_dir, write_classification_csv  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Only the built-in plugins load unless a test installs or chooses one (tests/test_plugins.py).
+os.environ["TAILOR_PLUGINS"] = "none"
 # Tokenizers read from the embedded GGUF are cached per checkout (read once per clean clone, ~7 s).
 os.environ.setdefault("TAILOR_CACHE", str(Path(__file__).parent / ".cache" / "tailor"))
 

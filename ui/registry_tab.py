@@ -10,7 +10,6 @@ import gradio as gr
 
 from assistant.adjustable import turn_words
 from assistant.registry.store import adapter_page as adapter_page_of
-from assistant.registry.store import export_zip
 
 from .context import Context
 from .errors import friendly
@@ -65,6 +64,10 @@ def adapter_card(page: dict) -> str:
         out.append(f"**Plan** {esc(str(lora.get('method', '')).upper())} r={lora.get('r')} alpha={lora.get('alpha')}"
                    f" · lr {tr.get('learning_rate')} · {tr.get('epochs')} epochs · batch {tr.get('batch_size')}"
                    f" × {tr.get('gradient_accumulation', 1)} · max length {tr.get('max_length')}")
+    if page.get("plugins"):
+        out.append("**Plugins** " + ", ".join(
+            f"{esc(p['name'])} {esc(p['version'])}" + ("" if p["installed"] else " (⚠️ not installed here)")
+            for p in page["plugins"]))
     ds, job = page.get("dataset"), page.get("job")
     if ds:
         out.append(f"**Data** `{esc(ds['path'].rsplit('/', 1)[-1])}` — {ds['rows']} rows, {esc(ds['format'])}, sha256 "
@@ -105,17 +108,29 @@ def download_folder() -> Path:
     return Path(tempfile.mkdtemp(dir=root))
 
 
-def download_adapter(ctx: Context, name: str) -> str:
+def export_as(ctx: Context, name: str, exporter: str = "peft") -> str:
+    """One adapter through a registered exporter (built-in `peft` and `merged`, or a plugin's), written to a
+    private download folder; a folder is zipped, since the browser downloads one file."""
+    import shutil
+
+    from assistant import plugins
+
     rec = ctx.registry.require_adapter(name)
-    return str(export_zip(ctx.registry, rec, download_folder() / f"{rec.name}-v{rec.version}.zip"))
+    chosen = plugins.get().exporters.get(exporter)
+    if chosen is None:
+        raise gr.Error(f"No exporter named {exporter!r}.")
+    written = Path(chosen.export(ctx.registry, rec, download_folder(), log=lambda m: None))
+    if written.is_dir():
+        written = Path(shutil.make_archive(str(written), "zip", written.parent, written.name))
+    return str(written)
+
+
+def download_adapter(ctx: Context, name: str) -> str:
+    return export_as(ctx, name, "peft")
 
 
 def download_merged(ctx: Context, name: str) -> str:
-    from assistant.registry.store import export_merged
-
-    rec = ctx.registry.require_adapter(name)
-    return str(export_merged(ctx.registry, rec, download_folder() / f"{rec.name}-v{rec.version}-merged.zip",
-                             log=lambda m: None))
+    return export_as(ctx, name, "merged")
 
 
 def adapter_action(ctx: Context, action: str, name: str, value: str = "") -> str:
@@ -153,11 +168,17 @@ def import_upload(ctx: Context, file: str | None, name: str = "") -> str:
                              base_source=ctx.engine.base_source, home_models=ctx.home.models)
     except RegistryError as e:
         return f"⚠️ Not imported: {e}"
-    return f"Imported **{rec.label}** (base {rec.base_model})."
+    from assistant.registry.store import missing_plugins
+
+    missing = missing_plugins(ctx.registry, rec)
+    return f"Imported **{rec.label}** (base {rec.base_model})." + (
+        f" ⚠️ Its plan was made with plugin {', '.join(missing)}, not installed here: it can be compared, but "
+        "evaluating or retraining it needs the plugin." if missing else "")
 
 
 
 def tab(ctx: Context) -> None:
+    from assistant import plugins
     from assistant.plan import task_types
 
     with gr.Row():
@@ -172,6 +193,11 @@ def tab(ctx: Context) -> None:
         pick = gr.Dropdown(label="Adapter", choices=[], allow_custom_value=True, elem_id="adapter-pick")
         download = gr.Button("Download zip", elem_id="download")
         merged = gr.Button("Download merged model", elem_id="download-merged")
+    others = {e.name: e.description for e in plugins.get().exporters.values() if e.name not in ("peft", "merged")}
+    with gr.Row(visible=bool(others)):  # exporters installed plugins add
+        other = gr.Dropdown(list(others), value=next(iter(others), None), label="Export as (plugins)",
+                            info="; ".join(f"{k}: {v}" for k, v in others.items()), elem_id="adapter-exporter")
+        other_b = gr.Button("Export", elem_id="export-other")
     zip_file = gr.File(label="Download", elem_id="adapter-zip")
     with gr.Row():
         value = gr.Textbox(label="Tag / alias / description", elem_id="adapter-value")
@@ -207,6 +233,7 @@ def tab(ctx: Context) -> None:
     pick.change(friendly(show), [pick], [card, details], api_name=False)
     download.click(friendly(lambda n: download_adapter(ctx, n)), [pick], zip_file, api_name="download")
     merged.click(friendly(lambda n: download_merged(ctx, n)), [pick], zip_file, api_name="download_merged")
+    other_b.click(friendly(lambda n, e: export_as(ctx, n, e)), [pick, other], zip_file, api_name="export_adapter")
     for button, action in ((tag_b, "tag"), (alias_b, "alias"), (desc_b, "describe"), (delete_b, "delete")):
         button.click(friendly(lambda n, v, a=action: adapter_action(ctx, a, n, v)), [pick, value], message,
                      api_name=f"adapter_{action}").then(friendly(show), [pick], [card, details], api_name=False)

@@ -43,6 +43,17 @@ def secrets_line(settings) -> str:
             "tick it under *Remove* to delete it.")
 
 
+def plugins_table() -> str:
+    """The plugins as loaded: name, version, where from, and what each adds — or why it is disabled."""
+    from assistant import plugins
+
+    rows = [f"| {p.name} | {p.version} | {p.source} | " + (f"⚠️ disabled: {p.error}" if p.error else p.summary()) + " |"
+            for p in plugins.get().plugins]
+    return ("#### Plugins\n\nInstall one with pip into Tailor's environment and restart; `TAILOR_PLUGINS` chooses "
+            "which load. Tailor never installs a plugin by itself.\n\n| plugin | version | from | adds |\n|---|---|---|---|\n"
+            + "\n".join(r.replace("\n", " ") for r in rows))
+
+
 def tab(ctx: Context) -> None:
     s = ctx.home.load_settings()
     gr.Markdown(f"Data home: `{ctx.home.root}` (registry, adapters, models, uploads and jobs live here).")
@@ -63,6 +74,7 @@ def tab(ctx: Context) -> None:
     clear = gr.CheckboxGroup(list(SECRETS), label="Remove", elem_id="settings-clear")
     save = gr.Button("Save settings", variant="primary", elem_id="settings-save")
     result = gr.Markdown(elem_id="settings-result")
+    gr.Markdown(plugins_table(), elem_id="settings-plugins")
 
     def on_save(b, k, bk, u, m, lk, user_, pw, cl, request: gr.Request):
         said = save_settings(ctx, b, k, bk, u, m, lk, user_, pw, cl, username=getattr(request, "username", None),

@@ -19,6 +19,7 @@ from ..plan import Plan
 from .planner import Slots, build_plan, token_lengths, training_messages
 from .understand import Intents, understand
 
+
 def task_suggestions(lang: str) -> list[str]:
     """The quick answers to "what should the model do?": each registered task's suggestion, in that language."""
     return [t.suggestion.get(lang) or t.suggestion["en"] for t in plugins.get().tasks.values() if t.suggestion]

@@ -15,6 +15,7 @@ from ..adjustable import SETTINGS
 from ..models.catalog import find
 from .understand import Intents, understand
 
+
 def system_prompt() -> str:
     """What the backend is asked: every setting with its meaning (the task types as plugins registered them)."""
     return ("You turn one message from a user who wants to fine-tune a language model into JSON.\n"

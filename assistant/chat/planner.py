@@ -22,6 +22,7 @@ from ..models.tokenize import model_text
 from ..plan import Plan
 from .understand import Intents
 
+
 @dataclass
 class Slots:
     """Everything the conversation has established so far: each setting's latest value (the later word

@@ -122,6 +122,17 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     return run
 
 
+def record_scores(registry: Registry, record: Adapter, run: dict) -> Adapter:
+    """Store an evaluation's corpus scores among the adapter's metrics (only for the adapter whose held-out
+    split was evaluated, so a score in the registry always means "on its own held-out rows")."""
+    scores = run["results"].get(record.label, {}).get("metrics")
+    if not scores:
+        return record
+    merged = {**record.metrics, **{m: round(float(v), 4) for m, v in scores.items()},
+              "eval_examples": len(run["examples"])}
+    return registry.update_adapter(record.id, metrics=merged)
+
+
 def _why_not(name: str) -> str:
     from .. import plugins
 

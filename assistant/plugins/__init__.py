@@ -150,7 +150,10 @@ def load(selection: str | None = None) -> Plugins:
     for plugin, module in candidates:
         try:
             pm.register(module, name=plugin.name)
+            pm.check_pending()  # a @hookimpl no spec names (a misspelt hook) would otherwise be ignored silently
         except Exception as e:  # pluggy's validation: a hook that is not in the spec, a wrong signature
+            if pm.is_registered(module):
+                pm.unregister(module)
             plugin.error = f"not a valid plugin: {_line(e)}"
             out.plugins.append(plugin)
             continue

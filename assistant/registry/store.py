@@ -26,6 +26,10 @@ def model_card(name: str, version: int, plan: dict, base_hub_id: str, metrics: d
     lo, tr = plan.get("lora", {}), plan.get("training", {})
     metric_lines = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, (int, float)) else f"| {k} | {v} |"
                              for k, v in metrics.items()) or "| — | — |"
+    used = plan.get("plugins") if isinstance(plan.get("plugins"), dict) else {}
+    plugin_lines = ("\n## Plugins\n\nPlanned with these Tailor plugins; install them (pip) to retrain or evaluate it "
+                    "with Tailor:\n\n" + "\n".join(f"- `{n}` {v}" for n, v in sorted(used.items())) + "\n"
+                    if used else "")
     return f"""---
 base_model: {base_hub_id}
 library_name: peft
@@ -56,7 +60,7 @@ System prompt used in training (use the same at inference):
 | learning rate | {tr.get("learning_rate")} |
 | batch size × accumulation | {tr.get("batch_size")} × {tr.get("gradient_accumulation")} |
 | max length | {tr.get("max_length")} |
-
+{plugin_lines}
 ## Metrics
 
 | metric | value |
@@ -155,7 +159,24 @@ def adapter_page(registry: Registry, ref: str) -> dict:
     files = {f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()} if folder.exists() else {}
     page = {**registry.lineage(rec.id), "files": files}
     page["plan"] = page.get("plan") or read_plan(folder) or None
+    page["plugins"] = plugins_of(page["plan"] or {})
     return page
+
+
+def missing_plugins(registry: Registry, record: Adapter) -> list[str]:
+    """`name version` of each plugin the adapter's plan used that is not installed here."""
+    return [f"{p['name']} {p['version']}" for p in plugins_of(read_plan(adapter_dir(registry, record)))
+            if not p["installed"]]
+
+
+def plugins_of(plan: dict) -> list[dict]:
+    """The installed plugins a plan was made with: [{"name", "version", "installed", "installed_version"}]."""
+    from .. import plugins
+
+    used = plan.get("plugins") if isinstance(plan.get("plugins"), dict) else {}
+    loaded = {p.name: p.version for p in plugins.get().plugins if not p.error}
+    return [{"name": name, "version": str(version), "installed": name in loaded,
+             "installed_version": loaded.get(name)} for name, version in sorted(used.items())]
 
 
 def adapter_dir(registry: Registry, record: Adapter) -> Path:
