@@ -7,6 +7,7 @@ import gradio as gr
 from assistant.adjustable import EDITOR, SETTINGS, Edit, get_path, turn_words
 from assistant.chat import converse
 from assistant.data import DataError, inspect_file, save_upload
+from assistant.data.load import readable_suffixes
 from assistant.plan import Plan, PlanError
 from assistant.train import jobs
 
@@ -146,7 +147,8 @@ def tab(ctx: Context) -> None:
                 msg = gr.Textbox(label="Message", placeholder="e.g. I want to classify customer reviews by sentiment", show_label=False,
                                  scale=5, elem_id="message")
                 send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
-            data = gr.File(label="Attach data (CSV, TSV, JSON, JSONL, Parquet)", file_types=[".csv", ".tsv", ".json", ".jsonl", ".parquet"],
+            data = gr.File(label="Attach data (CSV, TSV, JSON, JSONL, Parquet" + "".join(
+                               f", {s}" for s in readable_suffixes()[5:]) + ")", file_types=readable_suffixes(),
                            height=140, elem_id="data-file")
             with gr.Row():
                 buttons = [gr.Button(visible=False, size="sm", elem_classes="suggestion") for _ in range(MAX_SUGGESTIONS)]

@@ -6,6 +6,7 @@ import html
 
 import gradio as gr
 
+from assistant.data.load import readable_suffixes
 from assistant.serve.engine import MAX_SIDE_BY_SIDE, GenerationSettings
 
 from .context import Context
@@ -126,7 +127,7 @@ def tab(ctx: Context) -> None:
         gr.Markdown("The base model and the chosen adapters answer the first adapter's held-out rows (or your "
                     "file) with the same settings; each adapter's difference from the base comes with a 95% interval.")
         with gr.Row():
-            eval_file = gr.File(label="Eval file (optional)", file_types=[".csv", ".tsv", ".json", ".jsonl", ".parquet"])
+            eval_file = gr.File(label="Eval file (optional)", file_types=readable_suffixes())
             eval_go = gr.Button("Evaluate", elem_id="eval-go")
         eval_table = gr.Dataframe(headers=["model", "metric", "score", "vs base [95% CI]"], interactive=False,
                                   elem_id="eval-table")

@@ -79,6 +79,11 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def readable_suffixes() -> list[str]:
+    """Every file suffix a data file may have: the built-in readers' and those installed plugins add."""
+    return [*SUFFIXES, *plugin_readers()]
+
+
 def plugin_readers() -> dict[str, Any]:
     """Suffix → the data format (from a plugin) that reads such files itself."""
     from .. import plugins

@@ -141,6 +141,8 @@ def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log
     if val_rows:
         ev = trainer.evaluate()
         metrics["eval_loss"] = round(float(ev["eval_loss"]), 4)
+        if "perplexity" in plan.evaluation.metrics:  # the one metric measured from the loss, not from answers
+            metrics["perplexity"] = round(math.exp(min(float(ev["eval_loss"]), 50.0)), 4)
     if cancel["flag"]:
         raise Cancelled()
     if rank() != 0:
