@@ -17,7 +17,7 @@ test-all: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check assistant ui tests bench
+	$(BIN)/ruff check assistant ui tests bench examples
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)

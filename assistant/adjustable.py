@@ -98,8 +98,8 @@ def task_types() -> tuple[str, ...]:
 
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
-    Setting("task_type", ("task.type",), str, lambda v: v in task_types(), Later(lambda: f"one of {', '.join(task_types())}"),
-            Later(lambda: f"one of {', '.join(task_types())}")),
+    Setting("task_type", ("task.type",), str, lambda v: v in task_types(),
+            Later(lambda: f"one of {', '.join(task_types())}"), Later(lambda: f"one of {', '.join(task_types())}")),
     Setting("language", ("task.language",), str, lambda v: bool(re.fullmatch(r"[a-z]{2}", v)),
             "an ISO 639-1 code such as en or zh",
             'ISO 639-1 code of the language the task is done in ("en", "zh", ...)'),
@@ -118,13 +118,15 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "number of passes over the data", "train {} epochs", "训练 {} 轮",
             (NUMBER + r"\s*(?:epochs?|个?轮|遍|个epoch)", r"epochs?\s*(?:to|=|:)?\s*" + NUMBER), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
-            "rank {}", "秩 {}", (r"(?:rank|\br)\s*(?:to|=|:|of)?\s*(\d+)", r"秩\s*(?:为|设为|=)?\s*(\d+)"), editor=True),
+            "rank {}", "秩 {}", (r"(?:rank|\br)\s*(?:to|=|:|of)?\s*(\d+)", r"秩\s*(?:为|设为|=)?\s*(\d+)"),
+            editor=True),
     Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
             "learning rate (number)", "learning rate {}", "学习率 {}",
             (r"(?:learning rate|\blr|学习率)\s*(?:to|=|:|of|为|设为)?\s*" + NUMBER,), editor=True),
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
-            (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)? length)|最大长度|序列长度)\s*(?:to|=|:|of|为)?\s*(\d+)",),
+            (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)? length)|最大长度|序列长度)"
+             r"\s*(?:to|=|:|of|为)?\s*(\d+)",),
             editor=True),
     Setting("batch_size", ("training.batch_size",), int, lambda v: 1 <= v <= 4096, "between 1 and 4096",
             "rows per step (integer)", "batch size {}", "批大小 {}",

@@ -324,7 +324,8 @@ def _build(cls: type, raw: Any, path: str, problems: list[str]) -> Any:
         if key not in hints:
             problems.append(f"{where}: unknown field")
             continue
-        default = hints[key].default_factory() if hints[key].default_factory is not dataclasses.MISSING else hints[key].default  # type: ignore[misc]
+        spec = hints[key]
+        default = spec.default_factory() if spec.default_factory is not dataclasses.MISSING else spec.default  # type: ignore[misc]
         if dataclasses.is_dataclass(default):
             kwargs[key] = _build(type(default), value, where, problems)
         else:

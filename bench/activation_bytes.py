@@ -31,23 +31,34 @@ SHAPES = {  # hidden, intermediate, heads, kv heads (catalog shapes)
 CASES = {
     "lora": dict(dropout=0.0, adapter_dtype=None),
     "lora+dropout": dict(dropout=0.05, adapter_dtype=None),
-    "qlora": dict(dropout=0.0, adapter_dtype=torch.bfloat16),  # TRL casts QLoRA adapters to bf16; 4-bit base saves nothing
+    "qlora": dict(
+        dropout=0.0, adapter_dtype=torch.bfloat16
+    ),  # TRL casts QLoRA adapters to bf16; 4-bit base saves nothing
     "lora+checkpointing": dict(dropout=0.0, adapter_dtype=None, checkpointing=True),
 }
 
 
-def saved_bytes(shape, layers: int, tokens: int, *, dropout: float, adapter_dtype, checkpointing: bool = False,
-                r: int = 16) -> int:
+def saved_bytes(
+    shape, layers: int, tokens: int, *, dropout: float, adapter_dtype, checkpointing: bool = False, r: int = 16
+) -> int:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, LlamaConfig
 
     h, i, heads, kv = shape
-    cfg = LlamaConfig(hidden_size=h, intermediate_size=i, num_attention_heads=heads, num_key_value_heads=kv,
-                      vocab_size=512, num_hidden_layers=layers)
+    cfg = LlamaConfig(
+        hidden_size=h,
+        intermediate_size=i,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        vocab_size=512,
+        num_hidden_layers=layers,
+    )
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa")
-    model = get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=dropout, target_modules="all-linear",
-                                             task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        model,
+        LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM"),
+    )
     if adapter_dtype is not None:
         for p in model.parameters():
             if p.requires_grad:
@@ -100,14 +111,20 @@ def main() -> None:
         lora = lora_param_count(ModelShape(h, i, 1, heads, kv, 512), 16)  # one layer's adapters
         for case, kw in CASES.items():
             slope, constant = per_layer(shape, args.tokens, **kw)
-            est = activation_bytes_per_token_layer(h, i, heads, kv, method="qlora" if case == "qlora" else "lora",
-                                                   r=16, dropout=kw["dropout"] > 0)
+            est = activation_bytes_per_token_layer(
+                h, i, heads, kv, method="qlora" if case == "qlora" else "lora", r=16, dropout=kw["dropout"] > 0
+            )
             if kw.get("checkpointing"):
                 est = 2 * h  # the estimator keeps each layer's bf16 input (and recomputes one layer at a time)
             worst = max(worst, abs(est - slope) / slope)
             casts = 0 if case == "qlora" or kw.get("checkpointing") else 2 * lora
-            print(f"| {name} | {case} | {slope:,.0f} | {est:,.0f} | {100 * (est - slope) / slope:+.2f}% "
-                  f"| {constant:,.0f} | {casts:,} |", flush=True)
+            print(
+                f"| {name} | {case} | {slope:,.0f} | {est:,.0f} | {100 * (est - slope) / slope:+.2f}% "
+                f"| {constant:,.0f} | {casts:,} |",
+                flush=True,
+            )
     print(json.dumps({"worst_relative_error": round(worst, 5)}))
+
+
 if __name__ == "__main__":
     main()

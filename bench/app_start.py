@@ -34,8 +34,12 @@ def start(home: Path) -> tuple[float, float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "--home", str(home), "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, "TAILOR_HOME": str(home)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "--home", str(home), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TAILOR_HOME": str(home)},
+    )
     try:
         while True:
             try:
@@ -45,8 +49,9 @@ def start(home: Path) -> tuple[float, float]:
                 assert proc.poll() is None, "the app exited"
                 time.sleep(0.05)
         page = time.perf_counter() - t0
-        body = json.dumps({"model": "SmolLM2-135M-Instruct", "max_tokens": 1,
-                           "messages": [{"role": "user", "content": "hi"}]}).encode()
+        body = json.dumps(
+            {"model": "SmolLM2-135M-Instruct", "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}
+        ).encode()
         req = urllib.request.Request(url + "/v1/chat/completions", body, {"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=900) as r:
             assert r.status == 200 and json.loads(r.read())["choices"]
@@ -67,8 +72,10 @@ def main() -> None:
     print("| start | page answers | first model answer |")
     print("|---|---|---|")
     print(f"| first ever (converts the GGUF in the background) | {first[0]:.1f} s | {first[1]:.1f} s |")
-    print(f"| later (median of {args.runs}) | {statistics.median(p for p, _ in later):.1f} s "
-          f"| {statistics.median(a for _, a in later):.1f} s |")
+    print(
+        f"| later (median of {args.runs}) | {statistics.median(p for p, _ in later):.1f} s "
+        f"| {statistics.median(a for _, a in later):.1f} s |"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ def write_data(path: Path, rows: int) -> Path:
     lines = ["text,label"]
     for i in range(rows):
         label = list(LABELS)[i % 4]
-        lines.append(f"I saw the {rng.choice(LABELS[label])} today and it was {rng.choice(['good', 'odd', 'new'])},{label}")
+        lines.append(
+            f"I saw the {rng.choice(LABELS[label])} today and it was {rng.choice(['good', 'odd', 'new'])},{label}"
+        )
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -58,8 +60,10 @@ def main() -> int:
     train_s = rec.metrics["train_seconds"]
     print("| rows | steps | start → registered adapter (s) | training (s) | s/step | tokens/s |")
     print("|---|---|---|---|---|---|")
-    print(f"| {args.rows} | {job.step} | {wall:.1f} | {train_s:.1f} | {train_s / max(1, job.step):.2f} | "
-          f"{tps[-1] if tps else 0:.0f} |")
+    print(
+        f"| {args.rows} | {job.step} | {wall:.1f} | {train_s:.1f} | {train_s / max(1, job.step):.2f} | "
+        f"{tps[-1] if tps else 0:.0f} |"
+    )
     return 0
 
 

@@ -40,7 +40,8 @@ WARM = 3
 
 
 def model_shape(shape: str, vocab: int):
-    """The bench shape as the estimator sees it: a catalog shape, or the tiny CPU one with the tokenizer's vocabulary."""
+    """The bench shape as the estimator sees it: a catalog shape, or the tiny CPU one with the tokenizer's
+    vocabulary."""
     from assistant.models.catalog import ModelShape, find
 
     return ModelShape(64, 160, 2, 4, 2, vocab, True) if shape == "tiny" else find(CATALOG_NAME[shape]).shape
@@ -51,9 +52,16 @@ def config(shape: str, vocab: int):
 
     s = model_shape(shape, vocab)
     cls = Qwen2Config if shape.startswith("qwen") else LlamaConfig
-    return cls(hidden_size=s.hidden, intermediate_size=s.intermediate, num_hidden_layers=s.layers,
-               num_attention_heads=s.heads, num_key_value_heads=s.kv_heads, vocab_size=s.vocab,
-               max_position_embeddings=4096, tie_word_embeddings=s.tied)
+    return cls(
+        hidden_size=s.hidden,
+        intermediate_size=s.intermediate,
+        num_hidden_layers=s.layers,
+        num_attention_heads=s.heads,
+        num_key_value_heads=s.kv_heads,
+        vocab_size=s.vocab,
+        max_position_embeddings=4096,
+        tie_word_embeddings=s.tied,
+    )
 
 
 def _length(rnd: random.Random) -> int:
@@ -86,8 +94,10 @@ def planned(shape: str, method: str | None, gpu_gb: float, gpu_name: str, folder
         for n in lengths(20000, seed=2):
             words = [rnd.choice(("data", "road", "blue", "time", "note", "wave")) for _ in range(int(n * 0.7))]
             cut = int(len(words) * 0.7)
-            f.write(json.dumps({"instruction": "Answer.", "input": " ".join(words[:cut]),
-                                "output": " ".join(words[cut:])}) + "\n")
+            f.write(
+                json.dumps({"instruction": "Answer.", "input": " ".join(words[:cut]), "output": " ".join(words[cut:])})
+                + "\n"
+            )
     model = CATALOG_NAME[shape] or "SmolLM2-135M-Instruct"
     words = f"train a chat assistant on these conversations with {model}" + (f", use {method}" if method else "")
     return converse([words], str(path), Hardware(gpu_name, gpu_gb)).plan
@@ -104,10 +114,15 @@ def build_model(shape: str, method: str, vocab: int, device: str):
         path = Path(tempfile.gettempdir()) / f"tailor-bench-{shape}"
         if not (path / "config.json").exists():
             AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16).save_pretrained(path)
-        q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                               bnb_4bit_compute_dtype=torch.bfloat16)
-        return AutoModelForCausalLM.from_pretrained(path, quantization_config=q, dtype=torch.bfloat16,
-                                                    device_map={"": 0}, attn_implementation="sdpa")
+        q = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        return AutoModelForCausalLM.from_pretrained(
+            path, quantization_config=q, dtype=torch.bfloat16, device_map={"": 0}, attn_implementation="sdpa"
+        )
     with torch.device("cuda"):
         return AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa")
 
@@ -150,8 +165,13 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     out = Path(tempfile.mkdtemp(prefix="tailor-bench-out-"))
     kw = recipe.sft_config_kwargs(plan, out, has_eval=False)
     kw.update(max_steps=steps, save_strategy="no", logging_steps=steps, num_train_epochs=1, logging_first_step=False)
-    trainer = recipe.trainer_class()(model=model, args=SFTConfig(**kw), train_dataset=Dataset.from_list(rows),
-                                     processing_class=tok, peft_config=recipe.lora_config(plan))
+    trainer = recipe.trainer_class()(
+        model=model,
+        args=SFTConfig(**kw),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        peft_config=recipe.lora_config(plan),
+    )
     counts: list[int] = []
     collate = trainer.data_collator
 
@@ -176,17 +196,41 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     seconds = clock[steps] - clock[WARM]
     tokens_per_step = sum(counts) / len(counts) * t.gradient_accumulation
     tok_s = tokens_per_step * (steps - WARM) / seconds
-    est = estimate_memory(s, method=plan.lora.method, r=plan.lora.r, batch_size=t.batch_size, seq_len=t.max_length,
-                          gradient_checkpointing=t.gradient_checkpointing, device=device, dropout=plan.lora.dropout)
-    res = dict(label=label, shape=shape, method=plan.lora.method, packing=t.packing, row_packing=trainer.row_packing,
-               batch=t.batch_size, accumulation=t.gradient_accumulation, max_length=t.max_length,
-               checkpointing=t.gradient_checkpointing, dropout=plan.lora.dropout, tokens_per_step=round(tokens_per_step),
-               tok_per_s=round(tok_s), step_s=round(seconds / (steps - WARM), 3), load_s=round(load_s, 1),
-               mfu=round(tok_s * flops_per_token(s, rows) / (peak_tflops * 1e12), 4),
-               estimate_alloc_gib=round(est.allocated_gb, 2), estimate_peak_gib=round(est.peak_gb, 2))
+    est = estimate_memory(
+        s,
+        method=plan.lora.method,
+        r=plan.lora.r,
+        batch_size=t.batch_size,
+        seq_len=t.max_length,
+        gradient_checkpointing=t.gradient_checkpointing,
+        device=device,
+        dropout=plan.lora.dropout,
+    )
+    res = dict(
+        label=label,
+        shape=shape,
+        method=plan.lora.method,
+        packing=t.packing,
+        row_packing=trainer.row_packing,
+        batch=t.batch_size,
+        accumulation=t.gradient_accumulation,
+        max_length=t.max_length,
+        checkpointing=t.gradient_checkpointing,
+        dropout=plan.lora.dropout,
+        tokens_per_step=round(tokens_per_step),
+        tok_per_s=round(tok_s),
+        step_s=round(seconds / (steps - WARM), 3),
+        load_s=round(load_s, 1),
+        mfu=round(tok_s * flops_per_token(s, rows) / (peak_tflops * 1e12), 4),
+        estimate_alloc_gib=round(est.allocated_gb, 2),
+        estimate_peak_gib=round(est.peak_gb, 2),
+    )
     if cuda:
-        res.update(peak_alloc_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
-                   peak_reserved_gib=round(torch.cuda.max_memory_reserved() / 2**30, 2), context_gib=round(context, 2))
+        res.update(
+            peak_alloc_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
+            peak_reserved_gib=round(torch.cuda.max_memory_reserved() / 2**30, 2),
+            context_gib=round(context, 2),
+        )
         res["device_peak_gib"] = round(res["peak_reserved_gib"] + context, 2)
     print("RESULT", json.dumps(res), flush=True)
     del trainer, model
@@ -197,8 +241,12 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
 
 def run_baseline(specs: list[str], tokenizer: str) -> list[dict]:
     """bench/trl_baseline.py in a subprocess (its own process: its memory and CUDA state stay its own)."""
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "trl_baseline.py"), *specs], text=True,
-                          capture_output=True, env={**os.environ, "TOKENIZER_DIR": tokenizer})
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "trl_baseline.py"), *specs],
+        text=True,
+        capture_output=True,
+        env={**os.environ, "TOKENIZER_DIR": tokenizer},
+    )
     results = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     for line in proc.stdout.splitlines():
         if line.startswith(("FAILED", "torch", "transformers", "peft", "trl", "bitsandbytes")):
@@ -249,19 +297,28 @@ def speed(args) -> None:
             q = None
             if shape == "llama-8b":
                 qplan = planned(shape, "qlora", memory, name, Path(d))
-                q = run_tailor(shape, qplan, tok, steps=args.steps, device="cuda", peak_tflops=tflops, label="tailor-qlora")
+                q = run_tailor(
+                    shape, qplan, tok, steps=args.steps, device="cuda", peak_tflops=tflops, label="tailor-qlora"
+                )
         rows.append((shape, base, ours, q))
-    print("\n| shape | TRL default-style | TRL packed 8×2,048 | Tailor (planned) | × default | MFU | Tailor's configuration | peak GiB (est.) |")
+    print(
+        "\n| shape | TRL default-style | TRL packed 8×2,048 | Tailor (planned) | × default | MFU "
+        "| Tailor's configuration | peak GiB (est.) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for shape, base, ours, q in rows:
         naive, big = base.get("naive", {}), base.get("big8", {})
         times = f"{ours['tok_per_s'] / naive['tok_per_s']:.1f}×" if naive else "—"
         for r in [ours] + ([q] if q else []):
-            cfg = (f"{r['method']}, {'packed ' if r['packing'] else ''}{r['batch']}×{r['max_length']}"
-                   f"{' ×' + str(r['accumulation']) if r['accumulation'] > 1 else ''}"
-                   f"{', checkpointing' if r['checkpointing'] else ''}")
-            print(f"| {shape} | {naive.get('tok_per_s', '—')} | {big.get('tok_per_s', '—')} | {r['tok_per_s']} | {times} "
-                  f"| {100 * r['mfu']:.1f}% | {cfg} | {r['peak_alloc_gib']} ({r['estimate_alloc_gib']}) |")
+            cfg = (
+                f"{r['method']}, {'packed ' if r['packing'] else ''}{r['batch']}×{r['max_length']}"
+                f"{' ×' + str(r['accumulation']) if r['accumulation'] > 1 else ''}"
+                f"{', checkpointing' if r['checkpointing'] else ''}"
+            )
+            print(
+                f"| {shape} | {naive.get('tok_per_s', '—')} | {big.get('tok_per_s', '—')} | {r['tok_per_s']} | {times} "
+                f"| {100 * r['mfu']:.1f}% | {cfg} | {r['peak_alloc_gib']} ({r['estimate_alloc_gib']}) |"
+            )
 
 
 def grid(args) -> None:
@@ -284,7 +341,9 @@ def grid(args) -> None:
                         t.packing, t.max_length, t.batch_size, t.gradient_accumulation = True, 2048, batch, 1
                         t.gradient_checkpointing, t.precision = ckpt, "bf16"
                         try:
-                            r = run_tailor(shape, plan, tok, steps=WARM + 2, device="cuda", peak_tflops=tflops, label="grid")
+                            r = run_tailor(
+                                shape, plan, tok, steps=WARM + 2, device="cuda", peak_tflops=tflops, label="grid"
+                            )
                         except torch.cuda.OutOfMemoryError:
                             r = dict(shape=shape, method=method, checkpointing=ckpt, batch=batch, oom=True)
                             print("RESULT", json.dumps(r), flush=True)
@@ -297,8 +356,10 @@ def grid(args) -> None:
             print(f"| {r['shape']} | {r['method']} | {r['checkpointing']} | {r['batch']} | out of memory | | |")
             continue
         err = 100 * (r["estimate_peak_gib"] - r["device_peak_gib"]) / r["device_peak_gib"]
-        print(f"| {r['shape']} | {r['method']} | {r['checkpointing']} | {r['batch']} | {r['device_peak_gib']} "
-              f"| {r['estimate_peak_gib']} | {err:+.1f}% |")
+        print(
+            f"| {r['shape']} | {r['method']} | {r['checkpointing']} | {r['batch']} | {r['device_peak_gib']} "
+            f"| {r['estimate_peak_gib']} | {err:+.1f}% |"
+        )
 
 
 def smoke(args) -> None:

@@ -34,19 +34,46 @@ def main() -> None:
         f"{' '.join(rng.choices(words, k=rng.randint(5, 120)))},{rng.choice(['positive', 'negative', 'neutral'])}\n"
         for _ in range(args.rows)))
     chat = tmp / "chat.jsonl"
-    chat.write_text("\n".join(json.dumps({"messages": [
-        {"role": "user", "content": " ".join(rng.choices(words, k=rng.randint(5, 80)))},
-        {"role": "assistant", "content": " ".join(rng.choices(words, k=rng.randint(5, 200)))}]}) for _ in range(args.rows)))
+    chat.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": " ".join(rng.choices(words, k=rng.randint(5, 80)))},
+                        {"role": "assistant", "content": " ".join(rng.choices(words, k=rng.randint(5, 200)))},
+                    ]
+                }
+            )
+            for _ in range(args.rows)
+        )
+    )
     env = {**os.environ, "TAILOR_HOME": str(tmp / "home"), "TAILOR_CACHE": str(tmp / "cache")}
-    cases = [("classification csv", csv, ["classify reviews by sentiment", "use rank 32"]),
-             ("chat jsonl", chat, ["a support chatbot", "make it fit in 12GB with qwen 7b"])]
+    cases = [
+        ("classification csv", csv, ["classify reviews by sentiment", "use rank 32"]),
+        ("chat jsonl", chat, ["a support chatbot", "make it fit in 12GB with qwen 7b"]),
+    ]
     print(f"{args.rows} rows; {args.runs} runs each; python {sys.version.split()[0]}")
     for name, path, turns in cases:
         times = []
         for i in range(args.runs + 1):
             t = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "assistant.cli", "plan", "--json", "--gpu-memory", "0",
-                                   "--data", str(path), *turns], env=env, capture_output=True, text=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "assistant.cli",
+                    "plan",
+                    "--json",
+                    "--gpu-memory",
+                    "0",
+                    "--data",
+                    str(path),
+                    *turns,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             dt = time.perf_counter() - t
             assert proc.returncode == 0, proc.stderr
             out = json.loads(proc.stdout)
@@ -56,8 +83,10 @@ def main() -> None:
             else:
                 times.append(dt)
         tok = out["plan"]["data"]["tokens"]
-        print(f"  {name}: median {statistics.median(times):.2f} s, max {max(times):.2f} s "
-              f"(exact tokens: {tok['exact']}, p95 {tok['p95']}, max_length {out['plan']['training']['max_length']})")
+        print(
+            f"  {name}: median {statistics.median(times):.2f} s, max {max(times):.2f} s "
+            f"(exact tokens: {tok['exact']}, p95 {tok['p95']}, max_length {out['plan']['training']['max_length']})"
+        )
 
 
 if __name__ == "__main__":

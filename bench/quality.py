@@ -67,9 +67,11 @@ def main() -> int:
     turn = converse(["classify these messages by topic"], str(data), home_models=home.models)
     plan = turn.plan
     assert turn.ready, turn.reply
-    print(f"plan: {plan.base_model.name}, {plan.lora.method} r={plan.lora.r}, {plan.training.epochs:g} epochs, "
-          f"lr {plan.training.learning_rate:g}, batch {plan.training.batch_size}, max_length {plan.training.max_length}, "
-          f"held out {plan.data.validation_fraction:.0%} (stratified: {plan.data.stratify})")
+    print(
+        f"plan: {plan.base_model.name}, {plan.lora.method} r={plan.lora.r}, {plan.training.epochs:g} epochs, "
+        f"lr {plan.training.learning_rate:g}, batch {plan.training.batch_size}, max_length {plan.training.max_length}, "
+        f"held out {plan.data.validation_fraction:.0%} (stratified: {plan.data.stratify})"
+    )
     reg = Registry(home)
     t0 = time.time()
     job_id = jobs.submit(reg, plan)
@@ -83,8 +85,15 @@ def main() -> int:
     engine = Engine(reg, plan.base_model.source)
     engine.start().result()
     examples = held_out(plan)
-    run = run_eval(engine, [None, f"{rec.name}:{rec.version}"], examples, plan.evaluation.metrics,
-                   GenerationSettings(max_new_tokens=8), batch_size=16, registry=reg)
+    run = run_eval(
+        engine,
+        [None, f"{rec.name}:{rec.version}"],
+        examples,
+        plan.evaluation.metrics,
+        GenerationSettings(max_new_tokens=8),
+        batch_size=16,
+        registry=reg,
+    )
     name = run["models"][1]
     print(f"held-out rows: {len(examples)}")
     print("| model | " + " | ".join(run["metrics"]) + " |")

@@ -40,18 +40,31 @@ def main() -> None:
     for i in range(args.adapters):
         words = rng.sample(WORDS, 5)
         name = f"{words[0]}-{words[1]}-{i // 3}"
-        records.append({"name": name, "version": i % 3 + 1, "task": rng.choice(TASKS),
-                        "description": " ".join(rng.sample(WORDS, 8)), "base_model": rng.choice(["SmolLM2-135M-Instruct", "Qwen2.5-7B-Instruct"]),
-                        "base_source": "x", "path": f"adapters/{name}/{i % 3 + 1}", "weights_sha256": f"{i:064x}",
-                        "size_bytes": 1000, "plan_id": rng.choice(plan_ids), "job_id": rng.choice(job_ids),
-                        "metrics": {"accuracy": round(rng.random(), 4), "eval_loss": round(rng.random() * 3, 4)},
-                        "library_versions": {}})
+        records.append(
+            {
+                "name": name,
+                "version": i % 3 + 1,
+                "task": rng.choice(TASKS),
+                "description": " ".join(rng.sample(WORDS, 8)),
+                "base_model": rng.choice(["SmolLM2-135M-Instruct", "Qwen2.5-7B-Instruct"]),
+                "base_source": "x",
+                "path": f"adapters/{name}/{i % 3 + 1}",
+                "weights_sha256": f"{i:064x}",
+                "size_bytes": 1000,
+                "plan_id": rng.choice(plan_ids),
+                "job_id": rng.choice(job_ids),
+                "metrics": {"accuracy": round(rng.random(), 4), "eval_loss": round(rng.random() * 3, 4)},
+                "library_versions": {},
+            }
+        )
     reg.add_adapters(records)
     for aid in rng.sample(range(1, args.adapters + 1), args.adapters // 10):
         reg.tag(aid, [rng.choice(["production", "candidate", "experiment", "zh", "en"])])
     reg.set_alias("production", 1234)
-    print(f"registered {reg.count_adapters():,} adapters in {time.perf_counter() - t:.1f} s "
-          f"({home.db_path.stat().st_size / 1e6:.1f} MB)")
+    print(
+        f"registered {reg.count_adapters():,} adapters in {time.perf_counter() - t:.1f} s "
+        f"({home.db_path.stat().st_size / 1e6:.1f} MB)"
+    )
 
     ops = {
         "list (newest 50)": lambda r: r.search(limit=50),

@@ -103,9 +103,15 @@ def main() -> None:
             engine.side_by_side(prompt, [m], s)
         separate.append(time.perf_counter() - t)
     b, sep = statistics.median(batched), statistics.median(separate)
-    device = "cuda " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
-    print(f"{args.base} on {device}, torch {torch.__version__}; base + 4 adapters, {args.tokens} new tokens each, "
-          f"median of {args.repeat}")
+    device = (
+        "cuda " + torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else f"cpu ({torch.get_num_threads()} threads)"
+    )
+    print(
+        f"{args.base} on {device}, torch {torch.__version__}; base + 4 adapters, {args.tokens} new tokens each, "
+        f"median of {args.repeat}"
+    )
     print(f"  one batched call : {b:.2f} s  ({5 * args.tokens / b:.0f} tokens/s in all)")
     print(f"  five single calls: {sep:.2f} s  ({5 * args.tokens / sep:.0f} tokens/s in all)")
     print(f"  speed-up: {sep / b:.2f}x (goal: at least 2.5x)")

@@ -52,10 +52,12 @@ def test_a_v1_registry_upgrades_in_place_without_losing_rows(tmp_path):
     conn.executescript((FIXTURES / "registry_v1.sql").read_text())
     conn.execute("insert into plans(id, json, created) values (1, '{}', 't')")
     conn.execute("insert into jobs(id, plan_id, status, created) values (1, 1, 'succeeded', 't')")
-    conn.execute("insert into adapters(id, name, version, description, task, base_model, base_source, path, "
-                 "weights_sha256, size_bytes, plan_id, job_id, metrics, created) values (1, 'old-sentiment', 1, "
-                 "'reviews of kitchen gadgets', 'classification', 'SmolLM2-135M-Instruct', 'x', 'adapters/old-sentiment/1', "
-                 "'abc', 10, 1, 1, '{\"accuracy\": 0.9}', 't')")
+    conn.execute(
+        "insert into adapters(id, name, version, description, task, base_model, base_source, path, "
+        "weights_sha256, size_bytes, plan_id, job_id, metrics, created) values (1, 'old-sentiment', 1, "
+        "'reviews of kitchen gadgets', 'classification', 'SmolLM2-135M-Instruct', 'x', 'adapters/old-sentiment/1', "
+        "'abc', 10, 1, 1, '{\"accuracy\": 0.9}', 't')"
+    )
     conn.execute("insert into tags values (1, 'kitchen')")
     conn.execute("insert into aliases values ('production', 1)")
     conn.commit()
@@ -74,13 +76,16 @@ def test_a_v1_registry_upgrades_in_place_without_losing_rows(tmp_path):
 
 
 def test_the_kind_of_an_old_failure_becomes_a_field(tmp_path):
-    """v2 → v3: a job that failed for want of memory, recorded as a prefix of its error, gets failure='out_of_memory'."""
+    """v2 → v3: a job that failed for want of memory, recorded as a prefix of its error, gets
+    failure='out_of_memory'."""
     home = Home.resolve(tmp_path / "old")
     conn = sqlite3.connect(home.db_path)
     conn.executescript((FIXTURES / "registry_v1.sql").read_text())
     conn.execute("insert into plans(id, json, created) values (1, '{}', 't')")
     for jid, error in ((1, "out of memory: the plan needs 30 GB"), (2, "bad data: x.csv, line 3: ...")):
-        conn.execute("insert into jobs(id, plan_id, status, created, error) values (?, 1, 'failed', 't', ?)", [jid, error])
+        conn.execute(
+            "insert into jobs(id, plan_id, status, created, error) values (?, 1, 'failed', 't', ?)", [jid, error]
+        )
     conn.commit()
     conn.close()
     reg = Registry(home)
@@ -90,9 +95,15 @@ def test_the_kind_of_an_old_failure_becomes_a_field(tmp_path):
 def test_a_fresh_registry_matches_an_upgraded_one(tmp_path):
     def shape(db_path):
         conn = sqlite3.connect(db_path)
-        tables = {r[0]: [c[1] for c in conn.execute(f"pragma table_info('{r[0]}')")]
-                  for r in conn.execute("select name from sqlite_master where type = 'table' and name not like 'adapter_search_%'")}
-        indexes = {r[0] for r in conn.execute("select name from sqlite_master where type = 'index' and sql is not null")}
+        tables = {
+            r[0]: [c[1] for c in conn.execute(f"pragma table_info('{r[0]}')")]
+            for r in conn.execute(
+                "select name from sqlite_master where type = 'table' and name not like 'adapter_search_%'"
+            )
+        }
+        indexes = {
+            r[0] for r in conn.execute("select name from sqlite_master where type = 'index' and sql is not null")
+        }
         return tables, indexes
 
     Registry(Home.resolve(tmp_path / "fresh"))
@@ -106,12 +117,34 @@ def test_a_fresh_registry_matches_an_upgraded_one(tmp_path):
 
 # -- find --------------------------------------------------------------------------------------------------
 def test_search_by_words_tag_task_base_and_sort_by_metric(reg, tiny_model, tmp_path):
-    a = register(reg, tiny_model, tmp_path, "support-intents", 1, description="route helpdesk tickets by intent",
-                 metrics={"accuracy": 0.71})
-    b = register(reg, tiny_model, tmp_path, "news-topics", 2, description="sort headlines into topics",
-                 metrics={"accuracy": 0.93})
-    c = register(reg, tiny_model, tmp_path, "legal-summaries", 3, task="summarization",
-                 description="summarize contracts", metrics={"rougeL": 0.4})
+    a = register(
+        reg,
+        tiny_model,
+        tmp_path,
+        "support-intents",
+        1,
+        description="route helpdesk tickets by intent",
+        metrics={"accuracy": 0.71},
+    )
+    b = register(
+        reg,
+        tiny_model,
+        tmp_path,
+        "news-topics",
+        2,
+        description="sort headlines into topics",
+        metrics={"accuracy": 0.93},
+    )
+    c = register(
+        reg,
+        tiny_model,
+        tmp_path,
+        "legal-summaries",
+        3,
+        task="summarization",
+        description="summarize contracts",
+        metrics={"rougeL": 0.4},
+    )
     reg.tag(b.id, ["production-candidate", "news"])
     names = lambda rows: [r.name for r in rows]  # noqa: E731
     assert names(reg.search("helpdesk")) == ["support-intents"]
@@ -184,8 +217,15 @@ def other_base(tmp_path: Path) -> Path:
 
     from helpers import smol_tokenizer_dir
 
-    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, vocab_size=49152, tie_word_embeddings=True)
+    cfg = LlamaConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=49152,
+        tie_word_embeddings=True,
+    )
     LlamaForCausalLM(cfg).save_pretrained(tmp_path / "other-base")
     from transformers import AutoTokenizer
 
@@ -193,10 +233,23 @@ def other_base(tmp_path: Path) -> Path:
     return tmp_path / "other-base"
 
 
-@pytest.mark.parametrize("case", ["traversal", "absolute", "pickle", "bomb", "mismatched-base", "no-config",
-                                  "bad-config", "not-safetensors", "not-a-zip"])
-def test_malicious_or_broken_imports_are_refused_and_nothing_is_written(case, reg, tiny_model, tmp_path, good_files,
-                                                                       monkeypatch):
+@pytest.mark.parametrize(
+    "case",
+    [
+        "traversal",
+        "absolute",
+        "pickle",
+        "bomb",
+        "mismatched-base",
+        "no-config",
+        "bad-config",
+        "not-safetensors",
+        "not-a-zip",
+    ],
+)
+def test_malicious_or_broken_imports_are_refused_and_nothing_is_written(
+    case, reg, tiny_model, tmp_path, good_files, monkeypatch
+):
     bad = tmp_path / f"{case}.zip"
     if case == "traversal":
         zip_of(bad, {**good_files, "../../escaped.txt": b"owned"})
@@ -250,8 +303,22 @@ def test_import_refuses_an_adapter_named_for_another_base(reg, tiny_model, tmp_p
 
 def test_import_cli_from_a_folder(reg, tiny_model, tmp_path, capsys):
     folder = peft_adapter(tiny_model, tmp_path / "my-adapter", seed=4)
-    assert main(["adapters", "import", str(folder), "--base", str(tiny_model), "--name", "mine",
-                 "--description", "from a colleague"]) == 0
+    assert (
+        main(
+            [
+                "adapters",
+                "import",
+                str(folder),
+                "--base",
+                str(tiny_model),
+                "--name",
+                "mine",
+                "--description",
+                "from a colleague",
+            ]
+        )
+        == 0
+    )
     assert "imported mine:1" in capsys.readouterr().out
     rec = reg.adapter("mine")
     assert sorted(p.name for p in adapter_dir(reg, rec).iterdir()) == ["README.md", "adapter_config.json", WEIGHTS]
@@ -338,7 +405,9 @@ def test_merged_download_equals_base_plus_adapter(reg, tiny_model, tmp_path):
         names = z.namelist()
     assert "merge-me-v1-merged/model.safetensors" in names and "merge-me-v1-merged/tokenizer.json" in names
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "unz" / "merge-me-v1-merged").eval()
-    peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), str(adapter_dir(reg, rec))).eval()
+    peft = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_model), str(adapter_dir(reg, rec))
+    ).eval()
     base = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
     ids = torch.tensor([[1, 400, 500, 600, 700]])
     with torch.no_grad():
@@ -352,8 +421,10 @@ def test_a_failed_upgrade_leaves_the_old_registry_as_it_was(tmp_path, monkeypatc
     home = Home.resolve(tmp_path / "old")
     conn = sqlite3.connect(home.db_path)
     conn.executescript((FIXTURES / "registry_v1.sql").read_text())
-    conn.execute("insert into adapters(id, name, version, base_model, base_source, path, weights_sha256, size_bytes, "
-                 "created) values (1, 'a', 1, 'b', 'x', 'adapters/a/1', 'abc', 1, 't')")
+    conn.execute(
+        "insert into adapters(id, name, version, base_model, base_source, path, weights_sha256, size_bytes, "
+        "created) values (1, 'a', 1, 'b', 'x', 'adapters/a/1', 'abc', 1, 't')"
+    )
     conn.commit()
     conn.close()
 

@@ -38,15 +38,20 @@ def test_every_setting_is_in_the_backends_prompt_and_every_number_is_read_by_the
     assert set(said) == {s.name for s in SETTINGS.values() if s.patterns}
     for name, words in said.items():
         assert getattr(understand(words), name) is not None, words
-    assert understand("学习率设为 0.0001，训练 4 轮").said() == {"learning_rate": 0.0001, "epochs": 4.0, "language": "zh"}
+    assert understand("学习率设为 0.0001，训练 4 轮").said() == {
+        "learning_rate": 0.0001,
+        "epochs": 4.0,
+        "language": "zh",
+    }
 
 
 def test_a_typed_edit_is_a_turn_of_the_conversation(topic_csv, tiny_model):
     edit = Edit.of({"r": 8.0, "epochs": 2})
     assert edit.values == {"r": 8, "epochs": 2.0} and edit.words() == "✎ rank 8; train 2 epochs"
     assert turn_words(edit.to_turn()) == "✎ rank 8; train 2 epochs" and as_edit("rank 8") is None
-    turn = converse(["classify these texts by topic", edit.to_turn()], str(topic_csv),
-                    default_base_model=str(tiny_model))
+    turn = converse(
+        ["classify these texts by topic", edit.to_turn()], str(topic_csv), default_base_model=str(tiny_model)
+    )
     assert (turn.plan.lora.r, turn.plan.training.epochs) == (8, 2.0)
     assert "lora.r: 16 → 8" in turn.changes and "training.epochs: 3.0 → 2.0" in turn.changes
     assert set(EDITOR) <= set(SETTINGS) and "r" in EDITOR

@@ -64,16 +64,24 @@ def test_streaming_handlers_stay_generators_and_their_errors_are_readable():
 
 def _two_adapter_run() -> dict:
     per = {"base": [0.0, 1.0, 0.0], "a:1": [1.0, 1.0, 0.0], "b:1": [0.0, 0.0, 1.0]}
-    return {"models": ["base", "a:1", "b:1"], "baseline": "base", "metrics": ["accuracy"],
-            "results": {m: {"per_example": {"accuracy": v}, "metrics": {"accuracy": sum(v) / 3}} for m, v in per.items()},
-            "examples": [{"prompt": f"p{i}", "reference": "r", "base": f"base{i}", "a:1": f"a{i}", "b:1": f"b{i}"}
-                         for i in range(3)]}
+    return {
+        "models": ["base", "a:1", "b:1"],
+        "baseline": "base",
+        "metrics": ["accuracy"],
+        "results": {m: {"per_example": {"accuracy": v}, "metrics": {"accuracy": sum(v) / 3}} for m, v in per.items()},
+        "examples": [
+            {"prompt": f"p{i}", "reference": "r", "base": f"base{i}", "a:1": f"a{i}", "b:1": f"b{i}"} for i in range(3)
+        ],
+    }
 
 
 def test_the_evaluation_view_shows_the_chosen_adapters_disagreements():
     run = _two_adapter_run()
     assert disagreement_rows(run) == [["win", "p0", "r", "a0", "base0"]]  # the first adapter by default
-    assert disagreement_rows(run, "all", "b:1") == [["loss", "p1", "r", "b1", "base1"], ["win", "p2", "r", "b2", "base2"]]
+    assert disagreement_rows(run, "all", "b:1") == [
+        ["loss", "p1", "r", "b1", "base1"],
+        ["win", "p2", "r", "b2", "base2"],
+    ]
     assert disagreement_rows(run, "losses", "b:1") == [["loss", "p1", "r", "b1", "base1"]]
     assert disagreement_rows(run, "all", "no-such") == disagreement_rows(run)
     assert disagreement_rows(None) == []
@@ -81,18 +89,38 @@ def test_the_evaluation_view_shows_the_chosen_adapters_disagreements():
 
 def test_an_adapters_page_says_what_it_is_where_it_came_from_and_its_files(tmp_path):
     reg = Registry(Home.resolve(tmp_path / "home"))
-    plan = {"name": "demo", "task": {"type": "qa", "instruction": "Answer."}, "base_model": {"name": "b"},
-            "lora": {"method": "lora", "r": 8, "alpha": 16},
-            "training": {"learning_rate": 2e-4, "epochs": 3, "batch_size": 4, "gradient_accumulation": 2,
-                         "max_length": 256}}
+    plan = {
+        "name": "demo",
+        "task": {"type": "qa", "instruction": "Answer."},
+        "base_model": {"name": "b"},
+        "lora": {"method": "lora", "r": 8, "alpha": 16},
+        "training": {
+            "learning_rate": 2e-4,
+            "epochs": 3,
+            "batch_size": 4,
+            "gradient_accumulation": 2,
+            "max_length": 256,
+        },
+    }
     versions = []
     for i, weights in enumerate((b"one", b"two")):
         folder = tmp_path / f"t{i}"
         folder.mkdir()
         (folder / "adapter_config.json").write_text("{}")
         (folder / "adapter_model.safetensors").write_bytes(weights)
-        versions.append(store_adapter(reg, folder, plan, job_id=None, plan_id=None, base_hub_id="org/b", base_source="b",
-                                      metrics={"accuracy": 0.875}, log_file=None))
+        versions.append(
+            store_adapter(
+                reg,
+                folder,
+                plan,
+                job_id=None,
+                plan_id=None,
+                base_hub_id="org/b",
+                base_source="b",
+                metrics={"accuracy": 0.875},
+                log_file=None,
+            )
+        )
     rec = versions[1]
     reg.tag(rec.id, ["best"])
     reg.update_adapter(rec.id, description="<script>alert(1)</script> answers questions")

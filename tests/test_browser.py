@@ -171,7 +171,8 @@ FOCUS = """([css, text]) => {
 
 def settled(page, timeout: float = 60) -> None:
     """Wait until no event of the page is still running (Gradio shows a status tracker while one is)."""
-    busy = "() => [...document.querySelectorAll('[data-testid=status-tracker]')].filter(e => !e.classList.contains('hide')).length"
+    busy = ("() => [...document.querySelectorAll('[data-testid=status-tracker]')]"
+            ".filter(e => !e.classList.contains('hide')).length")
     deadline = time.time() + timeout
     while page.evaluate(busy):
         assert time.time() < deadline, "an event is still running"
@@ -266,7 +267,8 @@ def test_every_control_has_a_name_and_text_is_readable_in_light_and_dark(page):
         .map(e => e.outerHTML.slice(0, 160))"""
     contrast = """(selectors) => {
         const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
-        const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+        const lum = ([r, g, b]) => [r, g, b].map(v => {
+            v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
                                             .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
         const back = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
                               if (c.length === 3 || c[3] > 0.5) return c.slice(0, 3); } return [255, 255, 255]; };
@@ -288,8 +290,18 @@ def test_every_control_has_a_name_and_text_is_readable_in_light_and_dark(page):
             page.get_by_role("tab", name=tab).click()
             page.wait_for_timeout(300)
             assert page.evaluate(unnamed) == [], f"controls without a name on the {tab} tab ({theme})"
-            ratios = page.evaluate(contrast, ["#plan-card p", "#chatbot .message p", "#job-status p", "label span",
-                                              "#adapter-card p", "[role=tab]", "button"])
+            ratios = page.evaluate(
+                contrast,
+                [
+                    "#plan-card p",
+                    "#chatbot .message p",
+                    "#job-status p",
+                    "label span",
+                    "#adapter-card p",
+                    "[role=tab]",
+                    "button",
+                ],
+            )
             low = {k: round(v, 2) for k, v in ratios.items() if v < 4.5}
             assert not low, f"text below 4.5:1 contrast on the {tab} tab ({theme}): {low}"
         shot(page, f"10-{theme}")

@@ -12,7 +12,11 @@ import pytest
 from assistant.cli import main
 from corpus.make_files import write_corpus_files
 
-CORPUS = [json.loads(line) for line in (Path(__file__).parent / "corpus" / "conversations.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+CORPUS = [
+    json.loads(line)
+    for line in (Path(__file__).parent / "corpus" / "conversations.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +61,33 @@ def test_conversation(case, files, capsys):
 
 def test_plan_contract_as_a_real_command(files):
     """The documented command line, as another program would run it."""
-    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "plan", "--json", "--gpu-memory", "0",
-                           "--data", str(files / "reviews.csv"), "I want to classify customer reviews by sentiment"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "plan",
+            "--json",
+            "--gpu-memory",
+            "0",
+            "--data",
+            str(files / "reviews.csv"),
+            "I want to classify customer reviews by sentiment",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out) >= {"ready", "missing", "reply", "plan"}
     assert out["ready"] and out["plan"]["task"]["type"] == "classification"
     for field in ("task.type", "base_model", "lora.r", "training.epochs", "resources.estimated_peak_gb"):
         assert out["plan"]["reasons"].get(field), f"no reason for {field}"
-    bad = subprocess.run([sys.executable, "-m", "assistant.cli", "plan", "--json", "--data", str(files / "broken.jsonl"),
-                          "summarize"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "plan", "--json", "--data", str(files / "broken.jsonl"), "summarize"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "broken.jsonl, line 2" in bad.stderr

@@ -47,9 +47,16 @@ def _plan(data, *words, gpu=80.0, name="NVIDIA H100 80GB HBM3"):
 
 def _estimate(plan):
     t = plan.training
-    return estimate_memory(find(plan.base_model.name).shape, method=plan.lora.method, r=plan.lora.r,
-                           batch_size=t.batch_size, seq_len=t.max_length, gradient_checkpointing=t.gradient_checkpointing,
-                           device=plan.resources.device, dropout=plan.lora.dropout)
+    return estimate_memory(
+        find(plan.base_model.name).shape,
+        method=plan.lora.method,
+        r=plan.lora.r,
+        batch_size=t.batch_size,
+        seq_len=t.max_length,
+        gradient_checkpointing=t.gradient_checkpointing,
+        device=plan.resources.device,
+        dropout=plan.lora.dropout,
+    )
 
 
 def test_a_big_dataset_on_a_gpu_is_packed_into_full_rows_without_recomputation(big):
@@ -78,10 +85,20 @@ def test_an_8b_model_halves_its_batch_before_it_recomputes_activations(big):
     t = plan.training
     assert plan.base_model.name == "Llama-3.1-8B-Instruct" and plan.lora.method == "lora" and t.packing
     assert not t.gradient_checkpointing and plan.reasons["training.gradient_checkpointing"].startswith("off")
-    assert t.batch_size * t.max_length >= MIN_STEP_TOKENS and t.batch_size * t.gradient_accumulation * t.max_length == STEP_TOKENS
+    assert (
+        t.batch_size * t.max_length >= MIN_STEP_TOKENS
+        and t.batch_size * t.gradient_accumulation * t.max_length == STEP_TOKENS
+    )
     assert _estimate(plan).peak_gb <= 80 * 0.92
-    bigger = estimate_memory(find("Llama-3.1-8B-Instruct").shape, method="lora", r=plan.lora.r, batch_size=t.batch_size * 2,
-                             seq_len=t.max_length, gradient_checkpointing=False, device="cuda")
+    bigger = estimate_memory(
+        find("Llama-3.1-8B-Instruct").shape,
+        method="lora",
+        r=plan.lora.r,
+        batch_size=t.batch_size * 2,
+        seq_len=t.max_length,
+        gradient_checkpointing=False,
+        device="cuda",
+    )
     assert bigger.peak_gb > 80 * 0.92, "the planner took the largest batch that fits"
 
 
@@ -90,8 +107,10 @@ def test_a_small_gpu_gets_qlora_and_checkpointing_and_still_fits(big):
     t = plan.training
     assert plan.lora.method == "qlora" and t.gradient_checkpointing and plan.resources.fits
     assert _estimate(plan).peak_gb <= 16 * 0.92
-    assert "checkpointing" in plan.reasons["training.gradient_checkpointing"] or \
-        "recomput" in plan.reasons["training.gradient_checkpointing"]
+    assert (
+        "checkpointing" in plan.reasons["training.gradient_checkpointing"]
+        or "recomput" in plan.reasons["training.gradient_checkpointing"]
+    )
 
 
 def test_a_batch_size_the_user_gives_is_kept_with_packing(big):
@@ -107,8 +126,13 @@ def test_the_gpu_bench_runs_end_to_end_on_a_cpu():
     from pathlib import Path
 
     root = Path(__file__).parents[1]
-    proc = subprocess.run([sys.executable, str(root / "bench" / "gpu_train.py"), "smoke"], capture_output=True,
-                          text=True, timeout=600, cwd=root)
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / "gpu_train.py"), "smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
     assert result["packing"] and result["row_packing"] and result["batch"] == 2

@@ -62,3 +62,10 @@ def test_an_installed_tailor_carries_its_schema_and_entry_point(tmp_path):
         entry = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert schema == (ROOT / "registry.db.sql").read_bytes()
     assert "tailor = ui.cli:main" in entry
+
+
+def test_the_code_passes_the_linter():
+    """ruff with the project's rules, line length (120) included: `make lint` is part of every test run."""
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "assistant", "ui", "tests", "bench", "examples"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stdout[-3000:]

@@ -52,8 +52,11 @@ def endpoint():
 
 def test_backend_understands_what_the_rules_cannot(endpoint, topic_csv):
     llm = LLMUnderstander(endpoint, "fake-model", "sk-test")
-    turn = converse(["make my emails sound like a lawyer wrote them", "lawyer style, and crank the adapter size way up"],
-                    str(topic_csv), understander=llm)
+    turn = converse(
+        ["make my emails sound like a lawyer wrote them", "lawyer style, and crank the adapter size way up"],
+        str(topic_csv),
+        understander=llm,
+    )
     assert turn.plan.task.type == "rewriting"  # the rules see no task word here
     assert turn.plan.lora.r == 128 and turn.notes == []
     assert any(c.startswith("lora.r: 32 → 128") or c.startswith("lora.r: 16 → 128") for c in turn.changes)
@@ -62,11 +65,14 @@ def test_backend_understands_what_the_rules_cannot(endpoint, topic_csv):
     assert call["body"]["model"] == "fake-model" and "task_type" in call["body"]["messages"][0]["content"]
 
 
-@pytest.mark.parametrize("message, problem", [
-    ("give me something weird", "no JSON object"),
-    ("rank minus five", "r: -5 is not allowed"),
-    ("classify reviews by sentiment", "unknown field 'colour'"),
-])
+@pytest.mark.parametrize(
+    "message, problem",
+    [
+        ("give me something weird", "no JSON object"),
+        ("rank minus five", "r: -5 is not allowed"),
+        ("classify reviews by sentiment", "unknown field 'colour'"),
+    ],
+)
 def test_unusable_answers_fall_back_to_the_rules_with_a_visible_note(endpoint, topic_csv, message, problem):
     turn = converse([message], str(topic_csv), understander=LLMUnderstander(endpoint, "fake-model"))
     assert len(turn.notes) == 1 and problem in turn.notes[0] and "built-in rules" in turn.notes[0]
@@ -84,9 +90,20 @@ def test_unreachable_endpoint_falls_back_and_still_plans(topic_csv):
 
 
 def test_validation_is_the_same_for_every_backend():
-    assert validate_intents({"task_type": "qa", "epochs": 2, "base_model": "qwen2.5 7b instruct"}).base_model == "Qwen2.5-7B-Instruct"
-    for bad in ([], {"task_type": "poetry"}, {"epochs": 0}, {"learning_rate": 3}, {"method": "full"},
-                {"batch_size": True}, {"max_length": 4.5}, {"gpu_memory_gb": -1}):
+    assert (
+        validate_intents({"task_type": "qa", "epochs": 2, "base_model": "qwen2.5 7b instruct"}).base_model
+        == "Qwen2.5-7B-Instruct"
+    )
+    for bad in (
+        [],
+        {"task_type": "poetry"},
+        {"epochs": 0},
+        {"learning_rate": 3},
+        {"method": "full"},
+        {"batch_size": True},
+        {"max_length": 4.5},
+        {"gpu_memory_gb": -1},
+    ):
         with pytest.raises(UnusableAnswer):
             validate_intents(bad)
 
@@ -95,7 +112,19 @@ def test_settings_choose_the_backend_and_the_cli_uses_it(endpoint, topic_csv, ca
     home = Home.resolve()
     assert understander_for(home.load_settings()).__name__ == "understand"  # rules by default
     home.save_settings(Settings(understanding_backend="openai", llm_url=endpoint, llm_model="fake-model"))
-    assert main(["plan", "--json", "--gpu-memory", "0", "--data", str(topic_csv),
-                 "make my emails sound like a lawyer wrote them"]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--json",
+                "--gpu-memory",
+                "0",
+                "--data",
+                str(topic_csv),
+                "make my emails sound like a lawyer wrote them",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["plan"]["task"]["type"] == "rewriting" and FakeOpenAI.calls

@@ -196,7 +196,8 @@ def test_the_example_plugins_functions(installed_example, monkeypatch):
     monkeypatch.syspath_prepend(str(installed_example))
     import tailor_ner as ner
 
-    rows = ner.read_conll(Path("x.conll"), "-DOCSTART- O\n\nJohn B-PER\nSmith I-PER\nin O\nParis B-LOC\n\n北 B-LOC\n京 I-LOC\n")
+    text = "-DOCSTART- O\n\nJohn B-PER\nSmith I-PER\nin O\nParis B-LOC\n\n北 B-LOC\n京 I-LOC\n"
+    rows = ner.read_conll(Path("x.conll"), text)
     assert [ner.to_example(r)["completion"] for r in rows] == ["PER: John Smith\nLOC: Paris", "LOC: 北京"]
     with pytest.raises(ValueError, match="line 3: 'B_PER' is not a BIO tag"):
         ner.read_conll(Path("x.conll"), "a O\n\nJohn B_PER\n")
@@ -219,8 +220,15 @@ def test_the_example_plugin_end_to_end(installed_example, tiny_model, tmp_path, 
     # The conversation, in either language, picks the plugin's task, format and metric.
     zh = tailor("plan", "--json", "--data", str(data), "从新闻句子中抽取人名和地名", home=home, site=installed_example)
     assert json.loads(zh.stdout)["plan"]["task"]["type"] == "entities", zh.stderr
-    turn = tailor("plan", "--json", "--data", str(data), "extract the people and places from these news sentences",
-                  home=home, site=installed_example)
+    turn = tailor(
+        "plan",
+        "--json",
+        "--data",
+        str(data),
+        "extract the people and places from these news sentences",
+        home=home,
+        site=installed_example,
+    )
     assert turn.returncode == 0, turn.stderr
     plan = json.loads(turn.stdout)["plan"]
     assert plan["task"]["type"] == "entities" and plan["data"]["format"] == "conll" and plan["data"]["rows"] == 64
@@ -234,8 +242,9 @@ def test_the_example_plugin_end_to_end(installed_example, tiny_model, tmp_path, 
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert "## Plugins" in card and "`ner` 0.1.0" in card
 
-    evaluated = tailor("evaluate", name, "--limit", "6", "--max-new-tokens", "12", "--json", home=home,
-                       site=installed_example)
+    evaluated = tailor(
+        "evaluate", name, "--limit", "6", "--max-new-tokens", "12", "--json", home=home, site=installed_example
+    )
     assert evaluated.returncode == 0, evaluated.stderr
     run = json.loads(evaluated.stdout)
     assert run["metrics"] == ["entity_f1", "exact_match"] and run["models"] == ["base", name]

@@ -19,7 +19,9 @@ def test_store_registers_versions_with_fingerprints_and_zips(tmp_path):
     reg = Registry(Home.resolve(tmp_path / "home"))
     assert reg.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     plan = {"name": "demo", "task": {"type": "qa", "instruction": "Answer."}, "base_model": {"name": "b"}}
-    kw = dict(job_id=None, plan_id=None, base_hub_id="org/b", base_source="b", metrics={"train_loss": 1.0}, log_file=None)
+    kw = dict(
+        job_id=None, plan_id=None, base_hub_id="org/b", base_source="b", metrics={"train_loss": 1.0}, log_file=None
+    )
     v1 = store_adapter(reg, fake_adapter(tmp_path / "t1", b"one"), plan, **kw)
     v2 = store_adapter(reg, fake_adapter(tmp_path / "t2", b"two"), plan, **kw)
     assert (v1.version, v2.version) == (1, 2)
@@ -41,8 +43,12 @@ def test_an_out_of_memory_failure_offers_a_fix_that_queues_a_fitting_plan(tmp_pa
     plan = converse(["classify these by topic with Qwen2.5-7B-Instruct on my RTX 4090"], str(topic_csv)).plan
     assert plan.lora.method == "lora" and plan.resources.device == "cuda"
     first = jobs.submit(reg, plan, ["classify these by topic"], start=False)
-    reg.update_job(first, status="failed", failure="out_of_memory",
-                   error="out of memory: the plan needs about 21.0 GB, your GPU has 24 GB")
+    reg.update_job(
+        first,
+        status="failed",
+        failure="out_of_memory",
+        error="out of memory: the plan needs about 21.0 GB, your GPU has 24 GB",
+    )
     fix = jobs.suggested_fix(reg, first)
     assert fix["label"] == "Switch to QLoRA and retry" and fix["plan"].lora.method == "qlora"
     second = jobs.apply_fix(reg, first, start=False)
@@ -52,7 +58,9 @@ def test_an_out_of_memory_failure_offers_a_fix_that_queues_a_fitting_plan(tmp_pa
     # Already QLoRA: the next fix halves the batch and keeps the effective batch.
     reg.update_job(second, status="failed", failure="out_of_memory", error="out of memory: ...")
     again = jobs.suggested_fix(reg, second)["plan"].training
-    assert (again.batch_size, again.gradient_accumulation) == (queued.training.batch_size // 2,
-                                                               queued.training.gradient_accumulation * 2)
+    assert (again.batch_size, again.gradient_accumulation) == (
+        queued.training.batch_size // 2,
+        queued.training.gradient_accumulation * 2,
+    )
     reg.update_job(second, failure="bad_data", error="bad data: x")
     assert jobs.suggested_fix(reg, second) is None

@@ -109,11 +109,17 @@ def test_engine_refuses_other_bases_and_tampered_weights(served, tiny_model, tmp
 def test_metrics_on_worked_examples():
     assert M.exact_match(" Positive. ", "positive") == 1.0
     assert M.token_f1("the cat sat", "the cat sat down") == pytest.approx(2 * 1 * 0.75 / 1.75)
-    assert M.rouge_l("the cat was under the bed", "the cat was found under the bed") == pytest.approx(2 * 1 * (6 / 7) / (1 + 6 / 7))
+    assert M.rouge_l("the cat was under the bed", "the cat was found under the bed") == pytest.approx(
+        2 * 1 * (6 / 7) / (1 + 6 / 7)
+    )
     assert M.bleu("the cat sat on the mat", "the cat sat on the mat") == pytest.approx(1.0)
     assert M.bleu("dog", "the cat sat on the mat") == 0.0
     assert M.chrf("猫在垫子上", "猫在垫子上") == pytest.approx(1.0) and 0 < M.chrf("猫在垫子", "猫在垫子上") < 1
-    assert M.json_valid('{"a": 1}') == 1.0 and M.json_valid("```json\n[1, 2]\n```") == 1.0 and M.json_valid("{a: 1}") == 0.0
+    assert (
+        M.json_valid('{"a": 1}') == 1.0
+        and M.json_valid("```json\n[1, 2]\n```") == 1.0
+        and M.json_valid("{a: 1}") == 0.0
+    )
     assert M.macro_f1(["a", "a", "b", "b"], ["a", "b", "b", "b"]) == pytest.approx((2 / 3 + 0.8) / 2)
     assert M.token_f1("北京欢迎你", "欢迎你") == pytest.approx(2 * 0.6 * 1 / 1.6)
 
@@ -157,10 +163,22 @@ def test_bradley_terry_recovers_a_known_ordering_from_simulated_votes():
 # -- evaluation ---------------------------------------------------------------------------------------------
 def test_batch_evaluation_scores_every_model_and_is_stored(served):
     reg, engine = served
-    examples = [{"messages": [{"role": "system", "content": "Classify."}, {"role": "user", "content": f"text {i}"}],
-                 "reference": "sports" if i % 2 else "food"} for i in range(6)]
-    run = evaluate(engine, [None, "alpha", "beta"], examples, ["accuracy", "f1", "rougeL", "perplexity"], SETTINGS,
-                   batch_size=6, registry=reg)
+    examples = [
+        {
+            "messages": [{"role": "system", "content": "Classify."}, {"role": "user", "content": f"text {i}"}],
+            "reference": "sports" if i % 2 else "food",
+        }
+        for i in range(6)
+    ]
+    run = evaluate(
+        engine,
+        [None, "alpha", "beta"],
+        examples,
+        ["accuracy", "f1", "rougeL", "perplexity"],
+        SETTINGS,
+        batch_size=6,
+        registry=reg,
+    )
     assert run["models"] == ["base", "alpha", "beta"] and run["metrics"] == ["accuracy", "f1", "rougeL"]
     for model in run["models"]:
         assert set(run["results"][model]["metrics"]) == {"accuracy", "f1", "rougeL"}
@@ -207,8 +225,14 @@ def api(served):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(build_server(Context(reg.home, reg, engine, CPU), api_only=True),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_server(Context(reg.home, reg, engine, CPU), api_only=True),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -258,21 +282,34 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
     assert json.loads(json.dumps(client.models.list().model_dump()))["object"] == "list"
 
 
-@pytest.mark.parametrize("change, status, field", [
-    ({"temperature": "hot"}, 400, "temperature"), ({"seed": "x"}, 400, "seed"), ({"top_p": -5}, 400, "top_p"),
-    ({"temperature": -1}, 400, "temperature"), ({"max_tokens": True}, 400, "max_tokens"),
-    ({"max_tokens": 10**6}, 400, "max_tokens"), ({"max_completion_tokens": "9"}, 400, "max_completion_tokens"),
-    ({"stream": "yes"}, 400, "stream"), ({"messages": [{"role": "bot", "content": "hi"}]}, 400, "messages[0].role"),
-    ({"messages": [{"role": "user", "content": 5}]}, 400, "messages[0].content"), ({"model": 7}, 400, "model"),
-    ({"model": "nope"}, 404, "does not exist"), ({"temperature": float("nan")}, 400, "temperature"),
-])
+@pytest.mark.parametrize(
+    "change, status, field",
+    [
+        ({"temperature": "hot"}, 400, "temperature"),
+        ({"seed": "x"}, 400, "seed"),
+        ({"top_p": -5}, 400, "top_p"),
+        ({"temperature": -1}, 400, "temperature"),
+        ({"max_tokens": True}, 400, "max_tokens"),
+        ({"max_tokens": 10**6}, 400, "max_tokens"),
+        ({"max_completion_tokens": "9"}, 400, "max_completion_tokens"),
+        ({"stream": "yes"}, 400, "stream"),
+        ({"messages": [{"role": "bot", "content": "hi"}]}, 400, "messages[0].role"),
+        ({"messages": [{"role": "user", "content": 5}]}, 400, "messages[0].content"),
+        ({"model": 7}, 400, "model"),
+        ({"model": "nope"}, 404, "does not exist"),
+        ({"temperature": float("nan")}, 400, "temperature"),
+    ],
+)
 def test_openai_api_answers_a_clients_mistake_with_4xx_naming_the_field(api, change, status, field):
     import httpx
 
     url, _, _ = api
     body = {"model": "alpha", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, **change}
-    r = httpx.post(url + "/chat/completions", content=json.dumps(body, allow_nan=True),
-                   headers={"Authorization": "Bearer sk-tailor-test", "Content-Type": "application/json"})
+    r = httpx.post(
+        url + "/chat/completions",
+        content=json.dumps(body, allow_nan=True),
+        headers={"Authorization": "Bearer sk-tailor-test", "Content-Type": "application/json"},
+    )
     assert r.status_code == status and field in r.json()["error"]["message"], r.text
 
 

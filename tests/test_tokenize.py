@@ -31,16 +31,22 @@ def test_chat_template_renders_like_transformers(tiny_model):
         ref = AutoTokenizer.from_pretrained(folder)
         assert mt.exact
         assert mt.render(CHAT) == ref.apply_chat_template(CHAT, tokenize=False)
-        assert mt.count([mt.render(CHAT)]) == [len(ref.apply_chat_template(CHAT, tokenize=True, return_dict=True)["input_ids"])]
+        assert mt.count([mt.render(CHAT)]) == [
+            len(ref.apply_chat_template(CHAT, tokenize=True, return_dict=True)["input_ids"])
+        ]
 
 
 def test_model_without_local_files_uses_its_family_template_and_says_counts_are_estimates(tmp_path, capsys):
     mt = model_text("Llama-3.1-8B-Instruct", tmp_path)
     assert not mt.exact and mt.template_is_family
-    assert mt.render(CHAT).startswith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nClassify.<|eot_id|>")
+    assert mt.render(CHAT).startswith(
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nClassify.<|eot_id|>"
+    )
     data = tmp_path / "d.csv"
     data.write_text("text,label\n" + "".join(f"row {i},{'a' if i % 2 else 'b'}\n" for i in range(20)))
-    assert main(["plan", "--json", "--gpu-memory", "80", "--data", str(data), "classify with Llama-3.1-8B-Instruct"]) == 0
+    assert (
+        main(["plan", "--json", "--gpu-memory", "80", "--data", str(data), "classify with Llama-3.1-8B-Instruct"]) == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["plan"]["data"]["tokens"]["exact"] is False
     assert "estimated from characters" in out["plan"]["reasons"]["training.max_length"]
@@ -56,9 +62,20 @@ def test_token_stats_choose_max_length_and_count_truncated_rows(tmp_path, capsys
     out = json.loads(capsys.readouterr().out)
     plan, tokens = out["plan"], out["plan"]["data"]["tokens"]
     mt = model_text("SmolLM2-135M-Instruct")
-    exact = sorted(mt.count([mt.render([{"role": "system", "content": plan["task"]["instruction"]},
-                                        {"role": "user", "content": r["prompt"].strip()},
-                                        {"role": "assistant", "content": r["completion"]}]) for r in rows]))
+    exact = sorted(
+        mt.count(
+            [
+                mt.render(
+                    [
+                        {"role": "system", "content": plan["task"]["instruction"]},
+                        {"role": "user", "content": r["prompt"].strip()},
+                        {"role": "assistant", "content": r["completion"]},
+                    ]
+                )
+                for r in rows
+            ]
+        )
+    )
     assert tokens["exact"] and tokens["tokenizer"] == "SmolLM2-135M-Instruct"
     assert tokens["longest"] == exact[-1] and tokens["median"] == exact[len(exact) // 2]
     assert plan["training"]["max_length"] >= tokens["p95"] and plan["training"]["max_length"] < exact[-1]
@@ -66,8 +83,13 @@ def test_token_stats_choose_max_length_and_count_truncated_rows(tmp_path, capsys
     assert any("2 rows are longer than max_length" in w for w in out["data"]["warnings"])
     # Exactly what the trainer will see: the instruction, the prompt and the answer, in the model's template.
     ex = out["data"]["examples"][0]
-    assert ex == mt.render([{"role": "system", "content": plan["task"]["instruction"]},
-                            {"role": "user", "content": "short question 0"}, {"role": "assistant", "content": "answer 0"}])
+    assert ex == mt.render(
+        [
+            {"role": "system", "content": plan["task"]["instruction"]},
+            {"role": "user", "content": "short question 0"},
+            {"role": "assistant", "content": "answer 0"},
+        ]
+    )
     assert "<|im_start|>assistant\nanswer 0<|im_end|>" in ex
 
 

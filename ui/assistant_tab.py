@@ -57,7 +57,8 @@ def chat(ctx: Context, message: str | Edit, file: str | None, history: list, sta
 
 
 def _chat_result(history, state, turn, suggestions):
-    card = turn.reply if turn is not None and turn.plan.task.type else "*No plan yet — describe your task and attach data.*"
+    card = (turn.reply if turn is not None and turn.plan.task.type
+            else "*No plan yet — describe your task and attach data.*")
     return {
         "history": history,
         "state": state,
@@ -86,7 +87,8 @@ def data_preview(turn) -> dict | None:
     columns = list(r.preview[0].keys()) if r.preview else []
     rows = [[str(row.get(c, ""))[:120] for c in columns] for row in r.preview]
     mapping = (f"**{r.rows} rows**, format `{r.format}`"
-               + (f": input {', '.join(f'`{c}`' for c in r.input_columns)} → output `{r.output_column}`" if r.format == "columns" else "")
+               + (f": input {', '.join(f'`{c}`' for c in r.input_columns)} → output `{r.output_column}`"
+                  if r.format == "columns" else "")
                + (f"; labels {', '.join(f'{k} ({v})' for k, v in r.labels.items())}" if r.labels else "")
                + (f". Tokens per example ({'exact' if d.tokens.exact else 'estimated'}, {d.tokens.tokenizer}): "
                   f"median {d.tokens.median}, 95% ≤ {d.tokens.p95}, longest {d.tokens.longest}; max_length "
@@ -132,7 +134,8 @@ def start_training(ctx: Context, state: dict) -> dict:
         job_id = jobs.submit(ctx.registry, plan, state.get("messages"))
     except PlanError as e:
         return {"job_id": None, "message": "The plan cannot run yet: " + "; ".join(e.problems)}
-    return {"job_id": job_id, "message": f"Job {job_id} started. Follow it in the **Jobs** tab; closing this page does not stop it."}
+    return {"job_id": job_id,
+            "message": f"Job {job_id} started. Follow it in the **Jobs** tab; closing this page does not stop it."}
 
 
 
@@ -144,20 +147,22 @@ def tab(ctx: Context) -> None:
         with gr.Column(scale=3, min_width=320):
             chatbot = gr.Chatbot(label="Assistant", height=460, buttons=["copy", "copy_all"], elem_id="chatbot")
             with gr.Row():
-                msg = gr.Textbox(label="Message", placeholder="e.g. I want to classify customer reviews by sentiment", show_label=False,
-                                 scale=5, elem_id="message")
+                msg = gr.Textbox(label="Message", placeholder="e.g. I want to classify customer reviews by sentiment",
+                                 show_label=False, scale=5, elem_id="message")
                 send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
             data = gr.File(label="Attach data (CSV, TSV, JSON, JSONL, Parquet" + "".join(
                                f", {s}" for s in readable_suffixes()[5:]) + ")", file_types=readable_suffixes(),
                            height=140, elem_id="data-file")
             with gr.Row():
-                buttons = [gr.Button(visible=False, size="sm", elem_classes="suggestion") for _ in range(MAX_SUGGESTIONS)]
+                buttons = [gr.Button(visible=False, size="sm", elem_classes="suggestion")
+                           for _ in range(MAX_SUGGESTIONS)]
         with gr.Column(scale=2, min_width=300):
             card = gr.Markdown("*No plan yet — describe your task and attach data.*", elem_id="plan-card")
             start = gr.Button("Start training", variant="primary", interactive=False, elem_id="start")
             started = gr.Markdown(elem_id="start-status")
             with gr.Accordion("Edit the plan", open=False, elem_id="plan-editor"):
-                gr.Markdown("Changes go into the conversation as a turn of their own, so the chat and the plan stay in step.")
+                gr.Markdown("Changes go into the conversation as a turn of their own, so the chat and the plan stay "
+                            "in step.")
                 f_model = gr.Dropdown([m.name for m in models()], label="Base model", allow_custom_value=True,
                                       elem_id="edit-model")
                 f_method = gr.Radio(["lora", "qlora"], label="Method", elem_id="edit-method")
@@ -207,7 +212,8 @@ def tab(ctx: Context) -> None:
         if (message or "").strip():
             pending.append({"role": "user", "content": message.strip()})
         if len(pending) > len(history or []):
-            pending.append({"role": "assistant", "content": "*Reading your data and planning…*" if file else "*Planning…*"})
+            waiting = "*Reading your data and planning…*" if file else "*Planning…*"
+            pending.append({"role": "assistant", "content": waiting})
             yield {chatbot: pending, msg: ""}
         r = chat(ctx, message, file, history, st)
         last = r["history"][-1] if r["history"] else None

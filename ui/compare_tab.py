@@ -121,7 +121,8 @@ def tab(ctx: Context) -> None:
             yield {sides: answers_html(answers), raw: answers}
 
     go.click(friendly(run), [prompt, pick, max_new], [sides, raw], api_name="compare")
-    gr.Timer(3).tick(friendly(lambda: gr.update(choices=adapter_names(ctx))), None, pick, api_name=False, show_progress="hidden")
+    gr.Timer(3).tick(friendly(lambda: gr.update(choices=adapter_names(ctx))), None, pick, api_name=False,
+                     show_progress="hidden")
 
     with gr.Accordion("Evaluate on held-out data", open=False, elem_id="eval-section"):
         gr.Markdown("The base model and the chosen adapters answer the first adapter's held-out rows (or your "
@@ -145,11 +146,11 @@ def tab(ctx: Context) -> None:
             return {eval_table: rows, run_state: run_, diff_model: gr.update(choices=run_["models"][1:], value=first),
                     diff_table: disagreement_rows(run_, o, first)}
 
-        eval_go.click(friendly(on_eval), [pick, eval_file, max_new, only], [eval_table, run_state, diff_model, diff_table],
-                      api_name="evaluate")
+        eval_go.click(friendly(on_eval), [pick, eval_file, max_new, only],
+                      [eval_table, run_state, diff_model, diff_table], api_name="evaluate")
         for control in (only, diff_model):
-            control.change(friendly(lambda r, o, m: disagreement_rows(r, o, m)), [run_state, only, diff_model], diff_table,
-                           api_name=False)
+            control.change(friendly(lambda r, o, m: disagreement_rows(r, o, m)), [run_state, only, diff_model],
+                           diff_table, api_name=False)
 
     with gr.Accordion("Blind arena", open=False, elem_id="arena-section"):
         gr.Markdown("Two anonymous models answer your prompt. Vote; the names are revealed after.")
@@ -161,7 +162,8 @@ def tab(ctx: Context) -> None:
         token = gr.State(None)
         with gr.Row():
             votes = {w: gr.Button(label, size="sm", elem_id=f"vote-{w}")
-                     for w, label in (("a", "A is better"), ("b", "B is better"), ("tie", "Tie"), ("both_bad", "Both bad"))}
+                     for w, label in (("a", "A is better"), ("b", "B is better"), ("tie", "Tie"),
+                                      ("both_bad", "Both bad"))}
         revealed = gr.Markdown(elem_id="arena-result")
         board = gr.Dataframe(headers=["model", "rating", "95% CI", "votes"], interactive=False, elem_id="leaderboard")
 
@@ -174,4 +176,5 @@ def tab(ctx: Context) -> None:
             return {revealed: arena_vote(ctx, t, winner), token: None, board: leaderboard_rows(ctx)}
 
         for w, button in votes.items():
-            button.click(friendly(lambda t, w=w: on_vote(t, w)), [token], [revealed, token, board], api_name=f"vote_{w}")
+            button.click(friendly(lambda t, w=w: on_vote(t, w)), [token], [revealed, token, board],
+                         api_name=f"vote_{w}")

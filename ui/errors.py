@@ -21,8 +21,10 @@ def explain(error: BaseException) -> str:
     if isinstance(error, sqlite3.DatabaseError) or (
             isinstance(error, OSError) and error.errno == errno.ENOSPC):
         return f"Something went wrong: {environment_error(error)}."
-    kinds = {MemoryError: "the machine ran out of memory", PermissionError: "a file could not be opened (permission denied)",
-             FileNotFoundError: "a file is missing", TimeoutError: "it took too long", ConnectionError: "a connection failed"}
+    kinds = {MemoryError: "the machine ran out of memory",
+             PermissionError: "a file could not be opened (permission denied)",
+             FileNotFoundError: "a file is missing", TimeoutError: "it took too long",
+             ConnectionError: "a connection failed"}
     kind = next((words for t, words in kinds.items() if isinstance(error, t)), type(error).__name__)
     detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"Something went wrong: {kind}" + (f" ({detail[:300]})" if detail else "") + \

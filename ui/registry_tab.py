@@ -24,7 +24,8 @@ def adapter_rows(ctx: Context, query: str = "", task: str | None = None, tag: st
     except ValueError as e:
         raise gr.Error(str(e)) from None
     return [[f"{a.label}" + ("" if a.status == "ready" else f" [{a.status}]"), a.task or "",
-             a.base_model, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in a.metrics.items()),
+             a.base_model,
+             ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in a.metrics.items()),
              " ".join(a.tags + [f"@{al}" for al in a.aliases]), a.description[:80], a.created] for a in rows]
 
 
@@ -46,9 +47,11 @@ def adapter_card(page: dict) -> str:
     def num(v):
         return f"{v:.4g}" if isinstance(v, float) else esc(str(v))
 
-    out = [f"### {esc(a['name'])}:{a['version']}" + ("" if a.get("status", "ready") == "ready" else f" ({esc(a['status'])})"),
+    state = "" if a.get("status", "ready") == "ready" else f" ({esc(a['status'])})"
+    out = [f"### {esc(a['name'])}:{a['version']}{state}",
            esc(a.get("description") or "") or "*No description.*",
-           f"**Base model** {esc(a['base_model'])} · **task** {esc(a.get('task') or '—')} · **created** {esc(a['created'])}"
+           f"**Base model** {esc(a['base_model'])} · **task** {esc(a.get('task') or '—')} · "
+           f"**created** {esc(a['created'])}"
            f" · **size** {a['size_bytes'] / 1e6:.1f} MB"
            + (f" · **tags** {esc(', '.join(a['tags']))}" if a.get("tags") else "")
            + (f" · **aliases** {esc(', '.join(a['aliases']))}" if a.get("aliases") else "")]
@@ -57,7 +60,8 @@ def adapter_card(page: dict) -> str:
     if m.get("first_loss") is not None:
         metrics["loss (first → last)"] = f"{m['first_loss']:.3f} → {m['last_loss']:.3f}"
     if metrics:
-        out.append("| metric | value |\n|---|---|\n" + "\n".join(f"| {esc(k)} | {num(v)} |" for k, v in metrics.items()))
+        out.append("| metric | value |\n|---|---|\n"
+                   + "\n".join(f"| {esc(k)} | {num(v)} |" for k, v in metrics.items()))
     plan = page.get("plan")
     if plan:
         lora, tr = plan.get("lora", {}), plan.get("training", {})
@@ -182,7 +186,8 @@ def tab(ctx: Context) -> None:
     from assistant.plan import task_types
 
     with gr.Row():
-        query = gr.Textbox(label="Search adapters", placeholder="search names, descriptions, tags…", show_label=False, scale=3, elem_id="adapter-search")
+        query = gr.Textbox(label="Search adapters", placeholder="search names, descriptions, tags…", show_label=False,
+                           scale=3, elem_id="adapter-search")
         task = gr.Dropdown(["", *task_types()], value="", label="Task", scale=1, elem_id="adapter-task")
         tag = gr.Textbox(label="Tag", scale=1, elem_id="adapter-tag")
         sort = gr.Dropdown(["", *ctx.registry.metric_names()], value="", label="Sort by",
@@ -237,7 +242,8 @@ def tab(ctx: Context) -> None:
     for button, action in ((tag_b, "tag"), (alias_b, "alias"), (desc_b, "describe"), (delete_b, "delete")):
         button.click(friendly(lambda n, v, a=action: adapter_action(ctx, a, n, v)), [pick, value], message,
                      api_name=f"adapter_{action}").then(friendly(show), [pick], [card, details], api_name=False)
-    import_b.click(friendly(lambda f, n: import_upload(ctx, f, n)), [upload, import_name], message, api_name="import_adapter")
+    import_b.click(friendly(lambda f, n: import_upload(ctx, f, n)), [upload, import_name], message,
+                   api_name="import_adapter")
 
     def adapters(query: str = "", task: str = "", tag: str = "") -> list:
         """Registered adapters (newest first) matching the words, task and tag; their folder under `folder`."""

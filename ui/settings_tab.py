@@ -28,7 +28,8 @@ def save_settings(ctx: Context, default_base_model: str, api_key: str, backend: 
     ctx.home.save_settings(new)
     notes = ["Saved."]
     if new.default_base_model != old.default_base_model:
-        notes.append("The new default base model is used by new plans; the comparison engine switches at the next start.")
+        notes.append("The new default base model is used by new plans; the comparison engine switches at the next "
+                     "start.")
     if (new.login_username, new.login_password_hash) != (old.login_username, old.login_password_hash):
         notes.append("The login takes effect at the next start.")
     return " ".join(notes)
@@ -50,7 +51,8 @@ def plugins_table() -> str:
     rows = [f"| {p.name} | {p.version} | {p.source} | " + (f"⚠️ disabled: {p.error}" if p.error else p.summary()) + " |"
             for p in plugins.get().plugins]
     return ("#### Plugins\n\nInstall one with pip into Tailor's environment and restart; `TAILOR_PLUGINS` chooses "
-            "which load. Tailor never installs a plugin by itself.\n\n| plugin | version | from | adds |\n|---|---|---|---|\n"
+            "which load. Tailor never installs a plugin by itself.\n\n"
+            "| plugin | version | from | adds |\n|---|---|---|---|\n"
             + "\n".join(r.replace("\n", " ") for r in rows))
 
 
@@ -63,7 +65,8 @@ def tab(ctx: Context) -> None:
     api_key = gr.Textbox(label="API key for /v1 (empty: keep the current one)", type="password",
                          elem_id="settings-api-key")
     backend = gr.Radio(["rules", "openai"], value=s.understanding_backend, label="How the assistant understands you",
-                       info="rules: built in, offline. openai: any OpenAI-compatible endpoint (falls back to the rules).")
+                       info="rules: built in, offline. openai: any OpenAI-compatible endpoint (falls back to the "
+                            "rules).")
     with gr.Row():
         url = gr.Textbox(value=s.llm_url, label="Endpoint URL", placeholder="http://127.0.0.1:8000/v1")
         model = gr.Textbox(value=s.llm_model, label="Model")

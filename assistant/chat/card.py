@@ -16,17 +16,19 @@ def render_card(plan: Plan, lang: str = "en") -> str:
     """Markdown: one row per choice, value and reason."""
     L = LABELS["zh" if lang == "zh" else "en"]
     r, d, t, lo, res = plan.reasons, plan.data, plan.training, plan.lora, plan.resources
-    data = (f"{d.rows} rows, {d.format}" + (f" ({', '.join(d.input_columns)} → {d.output_column})" if d.format == "columns" else "")
-            if d.path else "—")
+    mapping = f" ({', '.join(d.input_columns)} → {d.output_column})" if d.format == "columns" else ""
+    data = f"{d.rows} rows, {d.format}{mapping}" if d.path else "—"
+    split = "; " + r["data.validation_fraction"] if "data.validation_fraction" in r else ""
+    targets = lo.target_modules if isinstance(lo.target_modules, str) else ", ".join(lo.target_modules)
     rows = [
         (L["task"], f"{plan.task.type or '?'} ({plan.task.language})", r.get("task.type", "")),
-        (L["data"], data, r.get("data.format", "") + ("; " + r["data.validation_fraction"] if "data.validation_fraction" in r else "")),
+        (L["data"], data, r.get("data.format", "") + split),
         (L["model"], f"{plan.base_model.name} ({plan.base_model.params_b:g}B)", r.get("base_model", "")),
         (L["method"], lo.method.upper(), r.get("lora.method", "")),
-        (L["lora"], f"r={lo.r}, alpha={lo.alpha}, dropout={lo.dropout}, {lo.target_modules if isinstance(lo.target_modules, str) else ', '.join(lo.target_modules)}",
-         r.get("lora.r", "")),
+        (L["lora"], f"r={lo.r}, alpha={lo.alpha}, dropout={lo.dropout}, {targets}", r.get("lora.r", "")),
         (L["train"], f"{t.epochs:g} epochs, lr {t.learning_rate:g}, batch {t.batch_size}×{t.gradient_accumulation}, "
-                     f"max length {t.max_length}, {t.precision}" + (", checkpointing" if t.gradient_checkpointing else ""),
+                     f"max length {t.max_length}, {t.precision}"
+                     + (", checkpointing" if t.gradient_checkpointing else ""),
          "; ".join(x for x in (r.get("training.epochs", ""), r.get("training.max_length", "")) if x)),
         (L["eval"], ", ".join(plan.evaluation.metrics) or "—", r.get("evaluation.metrics", "")),
         (L["memory"], f"~{res.estimated_peak_gb:.1f} GB on {res.gpu_name or res.device.upper()}"

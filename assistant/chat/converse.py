@@ -147,7 +147,8 @@ def _knock_on_reason(path: str, plan: Plan) -> str:
     if path == "base_model.name":
         return r.get("base_model", "")
     if path == "resources.fits":
-        return "the memory estimate is now " + f"{plan.resources.estimated_peak_gb:.1f} GB of {plan.resources.gpu_memory_gb:g} GB"
+        res = plan.resources
+        return f"the memory estimate is now {res.estimated_peak_gb:.1f} GB of {res.gpu_memory_gb:g} GB"
     return r.get(path, "it follows from the change above")
 
 
@@ -177,11 +178,13 @@ def _reply(plan: Plan, questions: list[Question], changes: list[str], s: Slots, 
     if plan.data.warnings:
         parts.append(("数据提示：\n" if zh else "About your data:\n") + "\n".join(f"- {w}" for w in plan.data.warnings))
     if examples:
-        head = "训练时模型看到的样例（已套用对话模板）：" if zh else "What the model is trained on (first example, through its chat template):"
+        head = ("训练时模型看到的样例（已套用对话模板）：" if zh
+                else "What the model is trained on (first example, through its chat template):")
         parts.append(f"{head}\n\n```\n{examples[0]}\n```")
     if not plan.resources.fits:
         parts.append(f"This plan needs about {plan.resources.estimated_peak_gb:.1f} GB but your GPU has "
                      f"{plan.resources.gpu_memory_gb:g} GB. Try a smaller model or QLoRA.")
     elif ready:
-        parts.append("准备就绪：点击“开始训练”。" if zh else "Ready: press **Start training**, or tell me what to change.")
+        parts.append("准备就绪：点击“开始训练”。" if zh
+                     else "Ready: press **Start training**, or tell me what to change.")
     return "\n\n".join(parts)

@@ -69,8 +69,10 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
     res.device = "cuda" if hw.gpu else "cpu"
     res.gpu_name, res.gpu_memory_gb = (hw.name or ("GPU" if hw.gpu else "")), float(gpu_gb)
     said = s.gpu_memory_gb is not None
-    why["resources.device"] = (f"{hw.name or 'GPU'} with {gpu_gb:g} GB " + ("(you said)" if said else "(detected)")
-                               if hw.gpu else "no GPU " + ("(you said)" if said else "detected") + ": training runs on the CPU")
+    if hw.gpu:
+        why["resources.device"] = f"{hw.name or 'GPU'} with {gpu_gb:g} GB " + ("(you said)" if said else "(detected)")
+    else:
+        why["resources.device"] = "no GPU " + ("(you said)" if said else "detected") + ": training runs on the CPU"
 
     _choose_model(plan, s, language, gpu_gb, default_base_model, why, home_models)
     if task:
@@ -100,23 +102,25 @@ def _apply_data(plan: Plan, report: DataReport, why: dict) -> None:
     d.path, d.format, d.sha256, d.rows = report.path, report.format, report.sha256, report.rows
     d.warnings = list(report.warnings)
     d.input_columns, d.output_column = list(report.input_columns), report.output_column
-    why["data.format"] = f"detected {report.format}" + (
-        f": input {', '.join(report.input_columns)} → output {report.output_column}" if report.format == "columns" else "")
+    mapping = f": input {', '.join(report.input_columns)} → output {report.output_column}"
+    why["data.format"] = f"detected {report.format}" + (mapping if report.format == "columns" else "")
     recipe = plugins.get().tasks.get(plan.task.type or "")
     if (recipe is None or recipe.labels) and report.labels:
         plan.task.labels = list(report.labels)
     d.stratify = recipe is not None and recipe.labels and bool(report.labels)
     d.validation_fraction = 0.1 if report.rows >= 50 else (0.2 if report.rows >= 10 else 0.0)
-    why["data.validation_fraction"] = (f"hold out {d.validation_fraction:.0%} of {report.rows} rows to measure the result"
-                                       + (", stratified by label" if d.stratify else "") if d.validation_fraction
-                                       else f"only {report.rows} rows: too few to hold any out")
+    why["data.validation_fraction"] = (
+        f"hold out {d.validation_fraction:.0%} of {report.rows} rows to measure the result"
+        + (", stratified by label" if d.stratify else "") if d.validation_fraction
+        else f"only {report.rows} rows: too few to hold any out")
 
 
 def _on_this_machine(entry: catalog.CatalogModel, home_models: Path | None) -> bool:
     """Whether a catalog model's weights are here: in the data home's models/ or the Hugging Face cache."""
     if home_models is not None and (home_models / entry.name / "config.json").exists():
         return True
-    hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface") / "hub")
+    hf_home = Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")
+    hub = Path(os.environ.get("HF_HUB_CACHE") or hf_home / "hub")
     return any((hub / f"models--{entry.hub_id.replace('/', '--')}" / "snapshots").glob("*/config.json"))
 
 
@@ -136,11 +140,12 @@ def _choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: s
             entry = catalog.find(default)
         if gpu_gb <= 0 and language not in entry.languages:
             # On a CPU a small model strong in the task's language beats the embedded English one, if it is here.
-            better = sorted((m for m in catalog.models() if language in m.languages and m.params_b <= 1.6 and not m.code),
-                            key=lambda m: m.params_b)
+            better = sorted((m for m in catalog.models()
+                             if language in m.languages and m.params_b <= 1.6 and not m.code), key=lambda m: m.params_b)
             here = next((m for m in better if _on_this_machine(m, home_models)), None)
             if here is not None:
-                entry, reason = here, f"no GPU: {here.name} is small enough for a CPU and strong in {language}, and it is on this machine"
+                entry, reason = here, (f"no GPU: {here.name} is small enough for a CPU and strong in {language}, "
+                                       "and it is on this machine")
             elif better:
                 reason += (f" (note: {entry.name} is weak in {language}; {better[0].name} is better — it is not on "
                            f"this machine: put it in models/{better[0].name} or ask for it by name)")
@@ -185,7 +190,8 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict,
         else "rank 16: the usual balance of capacity and speed")
     if plan.resources.device == "cpu":
         lo.dropout = 0.0
-        why["lora.dropout"] = "0 on a CPU: drawing dropout masks costs about a seventh of each step, and short runs gain little from it"
+        why["lora.dropout"] = ("0 on a CPU: drawing dropout masks costs about a seventh of each step, and short runs "
+                               "gain little from it")
     else:
         lo.dropout = 0.05
         why["lora.dropout"] = "0.05: a little regularisation, nearly free on a GPU"
@@ -251,12 +257,14 @@ def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_mo
         plan.data.warnings.append(f"{ts.truncated} rows are longer than max_length={row} tokens and will be "
                                   f"truncated (the longest has {ts.longest})")
     why["training.packing"] = (f"on: your examples have a median of {ts.median} tokens, so whole examples are packed "
-                               f"into rows of {row} tokens (no compute on padding); examples never attend to each other")
+                               f"into rows of {row} tokens (no compute on padding); examples never attend to each "
+                               "other")
     why["training.max_length"] = ("you asked for it: rows of that many tokens" if s.max_length else
                                   f"packed rows of {row} tokens") + (
         f"; {ts.truncated} examples are longer and will be cut" if ts.truncated else "; no example is cut")
     if not s.batch_size:
-        why["training.batch_size"] = f"{rows_per_step} packed rows × {row} tokens: about {rows_per_step * row:,} tokens per step"
+        why["training.batch_size"] = (f"{rows_per_step} packed rows × {row} tokens: about {rows_per_step * row:,} "
+                                      "tokens per step")
     lo.dropout = 0.0
     why["lora.dropout"] = ("0 for a packed run: with this much data it needs no extra regularisation, and dropout "
                            "would add half again to the activation memory and its own time")
@@ -287,7 +295,8 @@ def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home
     if not lengths:
         return
     ts.tokenizer, ts.exact = mt.name, mt.exact
-    ts.median, ts.p95, ts.longest = lengths[len(lengths) // 2], lengths[min(len(lengths) - 1, int(len(lengths) * 0.95))], lengths[-1]
+    n = len(lengths)
+    ts.median, ts.p95, ts.longest = lengths[n // 2], lengths[min(n - 1, int(n * 0.95))], lengths[-1]
     how = (f"counted with the {mt.name} tokenizer" if mt.exact else
            f"estimated from characters: the {mt.name} tokenizer is not on this machine")
     if s.max_length:
@@ -358,7 +367,8 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
             why["training.batch_size"] = (f"{t.batch_size} × {t.gradient_accumulation} accumulation steps: "
                                           "the same effective batch in less memory")
         if not t.gradient_checkpointing:
-            why["training.gradient_checkpointing"] = "off: the activations fit, and recomputing them would cost a third more time"
+            why["training.gradient_checkpointing"] = ("off: the activations fit, and recomputing them would cost a "
+                                                      "third more time")
     why.setdefault("training.batch_size", "you asked for it" if s.batch_size else "8 rows per step")
     e = est()
     res.estimated_peak_gb = round(e.peak_gb, 2)

@@ -91,10 +91,12 @@ def _model(low: str) -> str | None:
 
 
 def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
-    if re.search(r"no gpu|without (a )?gpu|cpu only|only (a )?cpu|on (my )?cpu|laptop without|没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu", low):
+    if re.search(r"no gpu|without (a )?gpu|cpu only|only (a )?cpu|on (my )?cpu|laptop without|"
+                 r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu", low):
         said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
         return
-    m = re.search(r"(rtx\s*\d{4}|gtx\s*\d{4}|(?<!\d)\d{4}(?!\d)|\bh200\b|\bh100\b|\ba100\b|\ba6000\b|\bl40s?\b|\ba10\b|\bl4\b|\bt4\b|\bv100\b)", low)
+    m = re.search(r"(rtx\s*\d{4}|gtx\s*\d{4}|(?<!\d)\d{4}(?!\d)|\bh200\b|\bh100\b|\ba100\b|\ba6000\b|\bl40s?\b|"
+                  r"\ba10\b|\bl4\b|\bt4\b|\bv100\b)", low)
     if m and (info := gpu_info(m.group(1))):
         said["gpu_name"] = m.group(1).upper().replace("RTX", "RTX ").replace("  ", " ").strip()
         said["gpu_memory_gb"] = info[0]

@@ -4,4 +4,5 @@ from .inspect import DataReport, inspect_file
 from .load import DataError, read_rows, save_upload, sha256_file
 from .prepare import chat_examples, split_examples
 
-__all__ = ["DataError", "DataReport", "chat_examples", "inspect_file", "read_rows", "save_upload", "sha256_file", "split_examples"]
+__all__ = ["DataError", "DataReport", "chat_examples", "inspect_file", "read_rows", "save_upload", "sha256_file",
+           "split_examples"]

@@ -201,7 +201,8 @@ def split_conversation(turns: list[Any]) -> dict[str, Any]:
         msgs.append({"role": ROLE_MAP.get(said.lower(), "user"), "content": text(t.get("content", t.get("value")))})
     # Train on the last assistant turn; earlier turns are context.
     last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=-1)
-    out = {"prompt": msgs, "completion": ""} if last < 0 else {"prompt": msgs[:last], "completion": msgs[last]["content"]}
+    out = ({"prompt": msgs, "completion": ""} if last < 0
+           else {"prompt": msgs[:last], "completion": msgs[last]["content"]})
     if unknown:
         out["unknown_roles"] = unknown
     return out
@@ -238,9 +239,11 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
     if len(empty_in) == len(examples):
         raise DataError(path, "every row has an empty input")
     if empty_out:
-        report.warnings.append(f"{len(empty_out)} rows have an empty output and will be skipped (first: row {empty_out[0]})")
+        report.warnings.append(f"{len(empty_out)} rows have an empty output and will be skipped "
+                               f"(first: row {empty_out[0]})")
     if empty_in:
-        report.warnings.append(f"{len(empty_in)} rows have an empty input and will be skipped (first: row {empty_in[0]})")
+        report.warnings.append(f"{len(empty_in)} rows have an empty input and will be skipped "
+                               f"(first: row {empty_in[0]})")
     keys = Counter((prompt_text(e), e["completion"]) for e in examples)
     dupes = sum(n - 1 for n in keys.values() if n > 1)
     if dupes:
@@ -282,13 +285,15 @@ def _check_outputs(path: str | Path, outs: Counter, report: DataReport) -> None:
 
 def _check_values(rows: list[dict[str, Any]], report: DataReport) -> None:
     """Cells that are nested objects or lists (used as JSON text), and NUL characters (removed)."""
-    used = [*report.input_columns, report.output_column] if report.format == "columns" else {
-        "alpaca": ["instruction", "input", "output"], "prompt_completion": ["prompt", "completion"]}.get(report.format, [])
-    nested = Counter(c for r in rows for c in used if isinstance(get_field(r, str(c).lower()) if report.format != "columns"
-                                                                  else r.get(c), (dict, list)))
+    columns = report.format == "columns"
+    named = {"alpaca": ["instruction", "input", "output"], "prompt_completion": ["prompt", "completion"]}
+    used = [*report.input_columns, report.output_column] if columns else named.get(report.format, [])
+    nested = Counter(c for r in rows for c in used
+                     if isinstance(r.get(c) if columns else get_field(r, str(c).lower()), (dict, list)))
     if nested:
         report.warnings.append("nested objects or lists in " + ", ".join(f"`{c}` ({n} rows)" for c, n in nested.items())
-                               + ": they are given to the model as JSON text; flatten them if that is not what you want")
+                               + ": they are given to the model as JSON text; flatten them if that is not what you "
+                                 "want")
     nul = sum(1 for r in rows for v in r.values() if isinstance(v, str) and "\0" in v)
     if nul:
         report.warnings.append(f"{nul} values held NUL characters, which were removed")

@@ -214,7 +214,8 @@ def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise DataError(path, f"not valid JSON ({e.msg} at column {e.colno}); each line must be one object", i) from None
+            raise DataError(path, f"not valid JSON ({e.msg} at column {e.colno}); each line must be one object",
+                            i) from None
         except RecursionError:
             raise DataError(path, _TOO_DEEP, i) from None
         if not isinstance(obj, dict):

@@ -187,8 +187,8 @@ def paired_bootstrap(name: str, preds_a: Sequence[str], preds_b: Sequence[str], 
         diffs.append(score(per_a, preds_a, idx) - score(per_b, preds_b, idx))
     diffs.sort()
     sign = 1 if m.higher_is_better else -1
-    return {"difference": diff, "low": diffs[int(0.025 * samples)], "high": diffs[min(samples - 1, int(0.975 * samples))],
-            "p_better": sum(sign * d > 0 for d in diffs) / samples}
+    low, high = diffs[int(0.025 * samples)], diffs[min(samples - 1, int(0.975 * samples))]
+    return {"difference": diff, "low": low, "high": high, "p_better": sum(sign * d > 0 for d in diffs) / samples}
 
 
 # -- Bradley–Terry ----------------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def held_out(plan: Plan) -> list[dict]:
     """The validation split the job held out, as [{"messages", "reference"}]."""
     if not Path(plan.data.path or "").exists():
         raise EvalError(f"the training data {plan.data.path} is no longer on this machine: upload an eval file")
-    _, val = split_examples(chat_examples(plan), plan.data.validation_fraction, plan.data.split_seed, plan.data.stratify)
+    d = plan.data
+    _, val = split_examples(chat_examples(plan), d.validation_fraction, d.split_seed, d.stratify)
     if not val:
         raise EvalError("this adapter's plan held out no rows (validation_fraction 0): upload an eval file")
     return [{"messages": e["prompt"], "reference": e["completion"][0]["content"]} for e in val]
@@ -109,11 +110,12 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     baseline = "base" if "base" in labels else labels[0]
     for lab in labels:
         if lab != baseline:
-            results[lab]["vs_" + baseline] = {m: paired_bootstrap(m, answers[lab], answers[baseline], refs) for m in metrics}
+            results[lab]["vs_" + baseline] = {m: paired_bootstrap(m, answers[lab], answers[baseline], refs)
+                                              for m in metrics}
     run = {
         "models": labels, "baseline": baseline, "metrics": metrics, "eval_sha256": fingerprint(examples),
-        "examples": [{"prompt": ex["messages"][-1]["content"], "reference": r, **{lab: answers[lab][i] for lab in labels}}
-                     for i, (ex, r) in enumerate(zip(examples, refs))],
+        "examples": [{"prompt": ex["messages"][-1]["content"], "reference": r,
+                      **{lab: answers[lab][i] for lab in labels}} for i, (ex, r) in enumerate(zip(examples, refs))],
         "results": results, "settings": asdict(settings), "skipped": skipped,
     }
     if registry is not None:
@@ -146,7 +148,8 @@ def disagreements(run: dict, model: str, metric: str, only: str = "all") -> list
     """Examples where `model` and the baseline score differently on `metric`; `only` = wins | losses | all."""
     base = run["baseline"]
     if metric not in run["results"][model]["per_example"]:
-        raise EvalError(f"{metric} has no per-example score; choose one of {', '.join(run['results'][model]['per_example'])}")
+        scored = ", ".join(run["results"][model]["per_example"])
+        raise EvalError(f"{metric} has no per-example score; choose one of {scored}")
     mine, theirs = run["results"][model]["per_example"][metric], run["results"][base]["per_example"][metric]
     out = []
     for ex, a, b in zip(run["examples"], mine, theirs):

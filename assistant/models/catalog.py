@@ -68,6 +68,7 @@ def _m(name, hub, b, langs, lic, tmpl, shape, **kw) -> CatalogModel:
 
 
 QWEN_LANGS = ("en", "zh", "ja", "ko", "fr", "de", "es", "ru", "ar", "vi")
+LLAMA_LANGS = ("en", "de", "fr", "es", "it", "pt", "hi", "th")
 BUILTIN_MODELS: tuple[CatalogModel, ...] = (
     _m("SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct", 0.135, ("en",), "apache-2.0", "chatml",
        (576, 1536, 30, 9, 3, 49152, True), embedded=True, aliases=("smollm2", "smollm", "smol")),
@@ -89,11 +90,11 @@ BUILTIN_MODELS: tuple[CatalogModel, ...] = (
        (1536, 8960, 28, 12, 2, 151936, True), code=True),
     _m("Qwen2.5-Coder-7B-Instruct", "Qwen/Qwen2.5-Coder-7B-Instruct", 7.62, QWEN_LANGS, "apache-2.0", "chatml",
        (3584, 18944, 28, 28, 4, 152064), code=True),
-    _m("Llama-3.2-1B-Instruct", "meta-llama/Llama-3.2-1B-Instruct", 1.24, ("en", "de", "fr", "es", "it", "pt", "hi", "th"),
+    _m("Llama-3.2-1B-Instruct", "meta-llama/Llama-3.2-1B-Instruct", 1.24, LLAMA_LANGS,
        "llama3.2", "llama3", (2048, 8192, 16, 32, 8, 128256, True)),
-    _m("Llama-3.2-3B-Instruct", "meta-llama/Llama-3.2-3B-Instruct", 3.21, ("en", "de", "fr", "es", "it", "pt", "hi", "th"),
+    _m("Llama-3.2-3B-Instruct", "meta-llama/Llama-3.2-3B-Instruct", 3.21, LLAMA_LANGS,
        "llama3.2", "llama3", (3072, 8192, 28, 24, 8, 128256, True)),
-    _m("Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", 8.03, ("en", "de", "fr", "es", "it", "pt", "hi", "th"),
+    _m("Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", 8.03, LLAMA_LANGS,
        "llama3.1", "llama3", (4096, 14336, 32, 32, 8, 128256), aliases=("llama 8b", "llama3 8b", "llama-3-8b")),
     _m("Mistral-7B-Instruct-v0.3", "mistralai/Mistral-7B-Instruct-v0.3", 7.25, ("en", "fr", "de", "es", "it"),
        "apache-2.0", "mistral", (4096, 14336, 32, 32, 8, 32768), aliases=("mistral", "mistral 7b")),
@@ -133,7 +134,8 @@ def choose(task_type: str | None, language: str, gpu_memory_gb: float) -> tuple[
         return DEFAULT, "no GPU: the embedded SmolLM2-135M-Instruct trains on a CPU in minutes and needs no download"
     code = task_type == "code"
     if language == "zh":
-        pool = [m for m in models() if "zh" in m.languages and m.code == code] or [m for m in models() if "zh" in m.languages]
+        chinese = [m for m in models() if "zh" in m.languages]
+        pool = [m for m in chinese if m.code == code] or chinese
         why = "strong in Chinese"
     elif code:
         pool = [m for m in models() if m.code]

@@ -32,7 +32,8 @@ from .catalog import ModelShape
 GIB = 1024**3
 
 HEAD_CHUNK_ELEMENTS = 2**26
-"""Most logits the lean LM head holds at once (the trainer's `head_chunk_elements`): 441 positions of a 152k vocabulary."""
+"""Most logits the lean LM head holds at once (the trainer's `head_chunk_elements`): 441 positions of a 152k
+vocabulary."""
 LOGIT_BYTES = 10  # per logit on a GPU: bf16 logits + fp32 copy + fp32 log-softmax kept for the backward pass
 CUDA_OVERHEAD_GB = 0.75  # CUDA context, cuBLAS workspace, allocator reserve
 FRAGMENTATION = 1.10

@@ -149,7 +149,8 @@ def visible_gpus() -> list[tuple[str, float]]:
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
                              capture_output=True, text=True, timeout=5, check=True).stdout
-        gpus = [(name.strip(), float(mib) / 1024) for name, mib in (line.rsplit(",", 1) for line in out.strip().splitlines())]
+        rows = (line.rsplit(",", 1) for line in out.strip().splitlines())
+        gpus = [(name.strip(), float(mib) / 1024) for name, mib in rows]
     except (subprocess.SubprocessError, ValueError, OSError):
         return []
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")

@@ -21,14 +21,16 @@ from .catalog import CatalogModel, find
 
 # A base model without a chat template gets this one (ChatML), saved with the adapter.
 DEFAULT_CHAT_TEMPLATE = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
 # The chat template families of the catalog, used to show examples when the model's files are not here.
 FAMILY_TEMPLATES = {
     "chatml": (
-        "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+        "{% for message in messages %}"
+        "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
         "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
     ),
     "llama3": (
@@ -160,7 +162,8 @@ def extract_embedded_tokenizer() -> Path:
         return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
 
     tokens, merges = strings("tokenizer.ggml.tokens"), strings("tokenizer.ggml.merges")
-    types = [int(reader.fields["tokenizer.ggml.token_type"].parts[i][0]) for i in reader.fields["tokenizer.ggml.token_type"].data]
+    kinds = reader.fields["tokenizer.ggml.token_type"]
+    types = [int(kinds.parts[i][0]) for i in kinds.data]
     template = strings("tokenizer.chat_template")[0]
     tok = Tokenizer(models.BPE({t: i for i, t in enumerate(tokens)}, [tuple(m.split(" ", 1)) for m in merges],
                                fuse_unk=False, byte_fallback=False))

@@ -15,7 +15,8 @@ def register_tasks():
     # first ("translate" beats "text", "summarize" beats "rewrite"); a plugin's task (default 100) before all.
     return [
         TaskRecipe("classification", r"classif|categori[sz]|sentiment|label|spam|intent detection|detect .*intent|"
-                                     r"tag .* as|positive or negative|分类|情感|类别|打标签|判断.*(正面|负面)|识别意图|意图识别",
+                                     r"tag .* as|positive or negative|"
+                                     r"分类|情感|类别|打标签|判断.*(正面|负面)|识别意图|意图识别",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
@@ -39,7 +40,8 @@ def register_tasks():
         TaskRecipe("code", r"\bcode\b|coding|program|python|javascript|\bsql\b|function|代码|编程|写程序",
                    {"en": "Write correct, idiomatic code for the request.", "zh": "根据要求编写正确、规范的代码。"},
                    ("exact_match", "perplexity"), priority=40),
-        TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|改写|润色|重写|转述|改成",
+        TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|"
+                                r"改写|润色|重写|转述|改成",
                    {"en": "Rewrite the text as requested, keeping its meaning.", "zh": "按要求改写文本，保持原意。"},
                    ("rougeL",), priority=20),
     ]
@@ -56,8 +58,9 @@ def register_formats():
         return lambda row, mapping: d.split_conversation(d.get_field(row, key) or [])
 
     return [
-        DataFormat("messages", lambda rows: isinstance(d.get_field(rows[0], "messages"), list), conversation("messages"),
-                   task="chat", priority=50, description="rows with a `messages` list of {role, content}"),
+        DataFormat("messages", lambda rows: isinstance(d.get_field(rows[0], "messages"), list),
+                   conversation("messages"), task="chat", priority=50,
+                   description="rows with a `messages` list of {role, content}"),
         DataFormat("sharegpt", lambda rows: isinstance(d.get_field(rows[0], "conversations"), list),
                    conversation("conversations"), task="chat", priority=40,
                    description="rows with a `conversations` list of {from, value}"),

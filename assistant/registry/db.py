@@ -28,8 +28,10 @@ def _index_adapter(db: sqlite_utils.Database, adapter_id: int) -> None:
     db.execute("delete from adapter_search where rowid = ?", [adapter_id])
     row = db.execute("select name, description, task, base_model from adapters where id = ?", [adapter_id]).fetchone()
     if row:
-        tags = " ".join(t for (t,) in db.execute("select tag from tags where adapter_id = ? order by tag", [adapter_id]))
-        db.execute("insert into adapter_search(rowid, name, description, task, base_model, tags) values (?, ?, ?, ?, ?, ?)",
+        tags = " ".join(t for (t,) in db.execute("select tag from tags where adapter_id = ? order by tag",
+                                                 [adapter_id]))
+        db.execute("insert into adapter_search(rowid, name, description, task, base_model, tags) "
+                   "values (?, ?, ?, ?, ?, ?)",
                    [adapter_id, row[0].replace("-", " ").replace("_", " ") + " " + row[0], row[1] or "", row[2] or "",
                     row[3] or "", tags])
 
@@ -136,7 +138,8 @@ class Registry:
         return self.job(row[0]) if row else None
 
     def add_metric(self, job_id: int, metric: dict) -> None:
-        cols = ("step", "epoch", "loss", "eval_loss", "learning_rate", "tokens_per_second", "peak_memory_gb", "eta_seconds")
+        cols = ("step", "epoch", "loss", "eval_loss", "learning_rate", "tokens_per_second", "peak_memory_gb",
+                "eta_seconds")
         self.db["job_metrics"].insert({"job_id": job_id, "time": now(), **{k: metric.get(k) for k in cols}})
 
     def metrics(self, job_id: int) -> list[dict]:
@@ -245,7 +248,8 @@ class Registry:
     def _full(self, row: dict) -> Adapter:
         aid = row["id"]
         tags = [t for (t,) in self.db.execute("select tag from tags where adapter_id = ? order by tag", [aid])]
-        aliases = [a for (a,) in self.db.execute("select alias from aliases where adapter_id = ? order by alias", [aid])]
+        aliases = [a for (a,) in self.db.execute("select alias from aliases where adapter_id = ? order by alias",
+                                                 [aid])]
         return Adapter.from_row(row, tags, aliases)
 
     def adapters(self, limit: int = 1000) -> list[Adapter]:
@@ -284,7 +288,8 @@ class Registry:
             ids = [r["id"] for r in rows]
             marks = ",".join("?" * len(ids))
             tags: dict[int, list[str]] = {}
-            for aid, t in self.db.execute(f"select adapter_id, tag from tags where adapter_id in ({marks}) order by tag", ids):
+            query = f"select adapter_id, tag from tags where adapter_id in ({marks}) order by tag"
+            for aid, t in self.db.execute(query, ids):
                 tags.setdefault(aid, []).append(t)
             aliases: dict[int, list[str]] = {}
             for aid, al in self.db.execute(f"select adapter_id, alias from aliases where adapter_id in ({marks})", ids):
@@ -300,7 +305,8 @@ class Registry:
         return self.db.execute("select count(*) from adapters").fetchone()[0]
 
     def versions(self, name: str) -> list[Adapter]:
-        return [Adapter.from_row(r) for r in self.db.query("select * from adapters where name = ? order by version", [name])]
+        rows = self.db.query("select * from adapters where name = ? order by version", [name])
+        return [Adapter.from_row(r) for r in rows]
 
     def lineage(self, adapter_id: int) -> dict:
         """Everything an adapter came from: conversation → plan → dataset → job (+ metrics) → versions → parent."""
@@ -308,7 +314,8 @@ class Registry:
         if rec is None:
             return {}
         plan = self.db["plans"].get(rec.plan_id) if rec.plan_id else None
-        ds = list(self.db.query("select * from datasets where sha256 = ?", [rec.dataset_sha256])) if rec.dataset_sha256 else []
+        ds = (list(self.db.query("select * from datasets where sha256 = ?", [rec.dataset_sha256]))
+              if rec.dataset_sha256 else [])
         job = self.job(rec.job_id) if rec.job_id else None
         metrics = self.metrics(rec.job_id) if job else []
         parent = self.adapter_by_id(rec.parent_id) if rec.parent_id else None
@@ -318,7 +325,8 @@ class Registry:
             "plan": json.loads(plan["json"]) if plan else None,
             "dataset": ds[0] if ds else None,
             "job": job.to_dict() if job else None,
-            "metrics": {"points": len(metrics), "first_loss": next((m["loss"] for m in metrics if m["loss"] is not None), None),
+            "metrics": {"points": len(metrics),
+                        "first_loss": next((m["loss"] for m in metrics if m["loss"] is not None), None),
                         "last_loss": next((m["loss"] for m in reversed(metrics) if m["loss"] is not None), None),
                         "final": rec.metrics},
             "versions": [{"version": v.version, "created": v.created, "weights_sha256": v.weights_sha256,
@@ -362,7 +370,8 @@ class Registry:
 
     # -- evaluation runs and arena votes --------------------------------------------------------------------
     def add_eval_run(self, eval_sha256: str, settings: dict, results: dict) -> int:
-        return self.db["eval_runs"].insert({"created": now(), "eval_sha256": eval_sha256, "settings": json.dumps(settings),
+        return self.db["eval_runs"].insert({"created": now(), "eval_sha256": eval_sha256,
+                                            "settings": json.dumps(settings),
                                             "results": json.dumps(results, ensure_ascii=False)}).last_pk
 
     def eval_run(self, run_id: int) -> dict | None:
@@ -374,7 +383,8 @@ class Registry:
         return r
 
     def eval_runs(self, limit: int = 50) -> list[dict]:
-        return [dict(r) for r in self.db.query("select id, created, eval_sha256 from eval_runs order by id desc limit ?", [limit])]
+        rows = self.db.query("select id, created, eval_sha256 from eval_runs order by id desc limit ?", [limit])
+        return [dict(r) for r in rows]
 
     def add_vote(self, prompt: str, model_a: str, model_b: str, winner: str) -> int:
         if winner not in ("a", "b", "tie", "both_bad"):

@@ -84,8 +84,8 @@ class _Source:
         out = []
         for p in sorted(self.path.rglob("*")):
             rel = p.relative_to(self.path).as_posix()
-            out.append(Entry(rel, 0 if p.is_symlink() or p.is_dir() else p.stat().st_size, p.is_dir() and not p.is_symlink(),
-                             p.is_symlink()))
+            link = p.is_symlink()
+            out.append(Entry(rel, 0 if link or p.is_dir() else p.stat().st_size, p.is_dir() and not link, link))
             if len(out) > MAX_ENTRIES:
                 break
         return out
@@ -128,7 +128,8 @@ def import_adapter(registry: Registry, source: str | Path, *, name: str | None =
         with _Source(source) as src:
             prefix, kept = _screen_entries(src)
             _check_declared_sizes(src, prefix, ["adapter_config.json"], FILE_CAPS)
-            cfg = parse_config(src.read_all(prefix + "adapter_config.json", FILE_CAPS["adapter_config.json"]), src.label)
+            raw = src.read_all(prefix + "adapter_config.json", FILE_CAPS["adapter_config.json"])
+            cfg = parse_config(raw, src.label)
             base = check_base(cfg, base_source, src.label, home_models or registry.home.models)
             check_targets(cfg, base, src.label)
             caps = {**FILE_CAPS, WEIGHTS: weights_cap(cfg, base["shapes"], base["params"])}
@@ -167,7 +168,8 @@ def _screen_entries(src: _Source) -> tuple[str, list[str]]:
             raise RegistryError(f"{src.label}: entry {e.name!r} is a symbolic link; refusing the whole file")
         if PurePosixPath(e.name).suffix.lower() in PICKLE_SUFFIXES:
             raise RegistryError(f"{src.label}: {e.name} is a pickle file; loading it could run arbitrary code, so "
-                                "Tailor accepts adapter weights only as safetensors. Convert it with `safetensors` first")
+                                "Tailor accepts adapter weights only as safetensors. Convert it with `safetensors` "
+                                "first")
     configs = [e.name for e in entries if not e.is_dir and PurePosixPath(e.name).name == "adapter_config.json"]
     if not configs:
         raise RegistryError(f"{src.label}: no adapter_config.json; this is not a PEFT adapter")
@@ -206,7 +208,8 @@ def _register(registry: Registry, staging: Path, source: Path, cfg: dict, base: 
     task = plan.get("task") if isinstance(plan.get("task"), dict) else {}
     record = new_adapter(name, base_model=base["name"], base_source=base["source"], weights_sha256=sha,
                          origin="imported", task=task.get("type") if isinstance(task.get("type"), str) else None,
-                         description=description or str(task.get("description") or "") or f"imported from {source.name}")
+                         description=(description or str(task.get("description") or "")
+                                      or f"imported from {source.name}"))
 
     def place(version: int) -> Path:
         if not (staging / "README.md").exists():

@@ -156,7 +156,8 @@ def adapter_page(registry: Registry, ref: str) -> dict:
     if rec is None:
         return {}
     folder = adapter_dir(registry, rec)
-    files = {f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()} if folder.exists() else {}
+    files = ({f.name: f"{f.stat().st_size:,} bytes" for f in sorted(folder.iterdir()) if f.is_file()}
+             if folder.exists() else {})
     page = {**registry.lineage(rec.id), "files": files}
     page["plan"] = page.get("plan") or read_plan(folder) or None
     page["plugins"] = plugins_of(page["plan"] or {})

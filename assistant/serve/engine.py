@@ -133,8 +133,9 @@ class _BatchStreamer:
             n = len(self.tokens[i])
             text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True).strip()
             out.append(Answer(label, text, elapsed, n, n / elapsed if elapsed > 0 else 0.0,
-                              (self.first_at[i] - self.t0) if self.first_at[i] else None, self.finished_at[i] is not None,
-                              "stop" if self.hit_eos[i] else "length", self.prompt_tokens[i]))
+                              (self.first_at[i] - self.t0) if self.first_at[i] else None,
+                              self.finished_at[i] is not None, "stop" if self.hit_eos[i] else "length",
+                              self.prompt_tokens[i]))
         return out
 
 
@@ -331,7 +332,8 @@ class Engine:
             self._loaded.move_to_end(key)
             return served
         if sha256_file(folder / WEIGHTS) != rec.weights_sha256:
-            raise AdapterUnusable(f"adapter {key}: its weights do not match their recorded sha256; refusing to load them")
+            raise AdapterUnusable(f"adapter {key}: its weights do not match their recorded sha256; refusing to load "
+                                  "them")
         from peft import PeftModel
 
         try:

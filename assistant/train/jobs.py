@@ -142,7 +142,8 @@ def reconcile(registry: Registry) -> list[int]:
             registry.update_job(job.id, status="cancelled", finished=now(), pid=None)
             continue
         registry.update_job(job.id, status="failed", finished=now(), pid=None, failure="worker_died",
-                            error="the worker process died (killed or crashed); resume continues from the last checkpoint")
+                            error="the worker process died (killed or crashed); resume continues from the last "
+                                  "checkpoint")
         registry.add_log(job.id, "worker died; marked failed")
         dead.append(job.id)
     return dead

@@ -56,8 +56,9 @@ def lean_trainer_class():
                 return False
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
             cfg = base.config
-            scaled = any(getattr(cfg, a, None) is not None for a in
-                         ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling"))
+            scaled = any(getattr(cfg, a, None) is not None for a in ("final_logit_softcapping", "logit_scale",
+                                                                     "output_multiplier", "lm_head_multiplier",
+                                                                     "logits_scaling"))
             return (not scaled and not self.aux_loss_enabled and self.compute_loss_func is None
                     and self.label_smoother is None and cfg.get_text_config() is cfg and self.args.loss_type == "nll")
 

@@ -96,7 +96,8 @@ def _follow(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path
         return "failed"
 
 
-def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, log, log_file: Path, cancel: dict) -> dict | None:
+def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, log, log_file: Path,
+          cancel: dict) -> dict | None:
     """resolve model → load data → build trainer → train → save → register. A job whose training had
     finished before an interruption (its result is in the job folder) only registers."""
     if (done := read_result(out)) is None:
@@ -124,7 +125,8 @@ def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log
     source = resolve_source(plan.base_model.source, registry.home.models, log)
     log(f"base model: {plan.base_model.name} from {source}")
     examples = chat_examples(plan)
-    train_rows, val_rows = split_examples(examples, plan.data.validation_fraction, plan.data.split_seed, plan.data.stratify)
+    d = plan.data
+    train_rows, val_rows = split_examples(examples, d.validation_fraction, d.split_seed, d.stratify)
     log(f"data: {len(train_rows)} training rows, {len(val_rows)} held out")
     trainer = build_trainer(plan, source, train_rows, val_rows, out, registry, job_id, log, log_file, cancel)
     if cancel["flag"] or registry.cancel_requested(job_id):
@@ -216,7 +218,8 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
     model = recipe.load_base(plan, source)
     args = SFTConfig(**recipe.sft_config_kwargs(plan, out, has_eval=bool(val_rows)))
     steps_per_epoch = math.ceil(len(train_rows) / (plan.training.batch_size * plan.training.gradient_accumulation))
-    total = plan.training.max_steps if plan.training.max_steps > 0 else math.ceil(steps_per_epoch * plan.training.epochs)
+    t = plan.training
+    total = t.max_steps if t.max_steps > 0 else math.ceil(steps_per_epoch * t.epochs)
     registry.update_job(job_id, total_steps=total)
     callbacks = [_progress_callback(registry, job_id, total, log_file, cancel)]
     if val_rows and plan.training.early_stopping_patience > 0:

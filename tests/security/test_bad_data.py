@@ -14,7 +14,9 @@ import pytest
 from assistant.cli import main
 
 
-def rows_csv(n: int, label=lambda i: "positive" if i % 2 else "negative", text=lambda i: f"review {i} of the shop") -> str:
+def rows_csv(
+    n: int, label=lambda i: "positive" if i % 2 else "negative", text=lambda i: f"review {i} of the shop"
+) -> str:
     return "text,label\n" + "".join(f"{text(i)},{label(i)}\n" for i in range(n))
 
 
@@ -30,8 +32,15 @@ def unclosed_quote_at_12() -> str:
 
 
 def sharegpt(roles: tuple[str, str], n: int = 30) -> str:
-    return jsonl({"conversations": [{"from": roles[0], "value": f"my order {i} is late"},
-                                    {"from": roles[1], "value": f"sorry about order {i}"}]} for i in range(n))
+    return jsonl(
+        {
+            "conversations": [
+                {"from": roles[0], "value": f"my order {i} is late"},
+                {"from": roles[1], "value": f"sorry about order {i}"},
+            ]
+        }
+        for i in range(n)
+    )
 
 
 def random_bytes(n: int) -> bytes:
@@ -49,8 +58,13 @@ CORPUS: list[tuple[str, str | bytes, str, str, int | None]] = [
     ("unclosed_quote.csv", unclosed_quote_at_12(), ERR, "quote opened on this line is not closed", 12),
     ("unclosed_quote_eof.csv", rows_csv(4) + '"and this one never closes,pos\nmore,neg\n', ERR, "quote", 6),
     ("deep.json", "[" * 100000 + "]" * 100000, ERR, "nested too deeply", None),
-    ("deep.jsonl", jsonl([{"text": "a", "label": "x"}] * 2) + "[" * 100000 + "]" * 100000 + "\n", ERR,
-     "nested too deeply", 3),
+    (
+        "deep.jsonl",
+        jsonl([{"text": "a", "label": "x"}] * 2) + "[" * 100000 + "]" * 100000 + "\n",
+        ERR,
+        "nested too deeply",
+        3,
+    ),
     ("binary.csv", random_bytes(4096), ERR, "binary file", None),
     ("sheet.csv", b"PK\x03\x04" + random_bytes(200), ERR, "zip archive .*export the sheet as CSV", None),
     ("paper.csv", b"%PDF-1.4\n" + random_bytes(200), ERR, "PDF document", None),
@@ -76,28 +90,74 @@ CORPUS: list[tuple[str, str | bytes, str, str, int | None]] = [
     ("empty_inputs.csv", "text,label\n" + ",pos\n" * 5, ERR, "input column `text` is empty in every row", None),
     # a plan, with a warning that explains
     ("single_class.csv", rows_csv(30, label=lambda i: "positive"), WARN, "every row has the same output", None),
-    ("many_labels.csv", rows_csv(100, label=lambda i: f"ticket-{i:04d}"), WARN, "100 different values in 100 rows", None),
-    ("nan_labels.csv", rows_csv(40) + "".join(f"odd review {i},{v}\n" for i, v in enumerate(["NaN", "None", "null", "N/A"])),
-     WARN, "4 rows have a missing label", None),
-    ("nested.jsonl", jsonl({"text": {"title": f"t{i}", "body": f"b{i}"}, "label": "x" if i % 2 else "y"} for i in range(30)),
-     WARN, "nested objects or lists in `text`", None),
-    ("lists.json", json.dumps([{"question": f"q{i}", "answer": [f"a{i}", "b"]} for i in range(30)]), WARN,
-     "nested objects or lists in `answer`", None),
+    (
+        "many_labels.csv",
+        rows_csv(100, label=lambda i: f"ticket-{i:04d}"),
+        WARN,
+        "100 different values in 100 rows",
+        None,
+    ),
+    (
+        "nan_labels.csv",
+        rows_csv(40) + "".join(f"odd review {i},{v}\n" for i, v in enumerate(["NaN", "None", "null", "N/A"])),
+        WARN,
+        "4 rows have a missing label",
+        None,
+    ),
+    (
+        "nested.jsonl",
+        jsonl({"text": {"title": f"t{i}", "body": f"b{i}"}, "label": "x" if i % 2 else "y"} for i in range(30)),
+        WARN,
+        "nested objects or lists in `text`",
+        None,
+    ),
+    (
+        "lists.json",
+        json.dumps([{"question": f"q{i}", "answer": [f"a{i}", "b"]} for i in range(30)]),
+        WARN,
+        "nested objects or lists in `answer`",
+        None,
+    ),
     ("customer_bot.jsonl", sharegpt(("customer", "bot")), WARN, "roles 'customer' are not known", None),
     ("few_rows.csv", rows_csv(5), WARN, "only 5 usable rows", None),
-    ("escaped_nul.jsonl", jsonl({"prompt": f"p\u0000{i}", "completion": f"c{i}"} for i in range(30)), WARN,
-     "NUL characters, which were removed", None),
+    (
+        "escaped_nul.jsonl",
+        jsonl({"prompt": f"p\u0000{i}", "completion": f"c{i}"} for i in range(30)),
+        WARN,
+        "NUL characters, which were removed",
+        None,
+    ),
     ("tiny_classes.csv", rows_csv(40) + "rare one,unusual\n", WARN, "tiny classes", None),
     ("duplicates.csv", rows_csv(30) + "review 1 of the shop,positive\n" * 3, WARN, "3 duplicate rows", None),
     ("some_empty.csv", rows_csv(30) + "no label here,\n" * 2, WARN, "2 rows have an empty output", None),
     # a plan
     ("big_field.csv", rows_csv(30) + '"' + "long " * 50000 + '",positive\n', OK, "", None),
-    ("quoted_newlines.csv", 'text,label\n"first line\nsecond line",pos\n' + rows_csv(30)[len("text,label\n"):], OK, "", None),
+    (
+        "quoted_newlines.csv",
+        'text,label\n"first line\nsecond line",pos\n' + rows_csv(30)[len("text,label\n") :],
+        OK,
+        "",
+        None,
+    ),
     ("semicolons.csv", rows_csv(30).replace(",", ";"), OK, "", None),
-    ("wrapped.json", json.dumps({"data": [{"text": f"t{i}", "label": "a" if i % 2 else "b"} for i in range(30)]}), OK, "", None),
+    (
+        "wrapped.json",
+        json.dumps({"data": [{"text": f"t{i}", "label": "a" if i % 2 else "b"} for i in range(30)]}),
+        OK,
+        "",
+        None,
+    ),
     ("jsonl_named.json", jsonl({"prompt": f"p{i}", "completion": f"c{i}"} for i in range(30)), OK, "", None),
-    ("gbk.csv", ("评论,标签\n" + "".join(f"第{i}次购物很{'好' if i % 2 else '差'},{'正面' if i % 2 else '负面'}\n"
-                                       for i in range(30))).encode("gbk"), OK, "", None),
+    (
+        "gbk.csv",
+        (
+            "评论,标签\n"
+            + "".join(f"第{i}次购物很{'好' if i % 2 else '差'},{'正面' if i % 2 else '负面'}\n" for i in range(30))
+        ).encode("gbk"),
+        OK,
+        "",
+        None,
+    ),
     ("bom.csv", rows_csv(30).encode("utf-8-sig"), OK, "", None),
 ]
 

@@ -124,13 +124,26 @@ def cases(good: dict[str, bytes], tmp: Path, tiny_model: Path):
     yield "torch pickle", z("pt", {**other, "weights.pt": b"\x80\x04."}), "pickle file", {}
     yield "numpy pickle", z("npy", {**good, "extra.npy": b"\x93NUMPY"}), "pickle file", {}
     yield "zip bomb", z("bomb", {**good, "padding.txt": b"\0" * (64 * 1024**2)}), "over the [0-9,]+-byte limit", {}
-    yield "config bomb", z("cfgbomb", {**other, CFG: json.dumps({**json.loads(good[CFG]), "x": " " * 2 * 1024**2}).encode()}), \
-        "adapter_config.json is [0-9,]+ bytes, over the 1,048,576-byte limit", {}
+    yield (
+        "config bomb",
+        z("cfgbomb", {**other, CFG: json.dumps({**json.loads(good[CFG]), "x": " " * 2 * 1024**2}).encode()}),
+        "adapter_config.json is [0-9,]+ bytes, over the 1,048,576-byte limit",
+        {},
+    )
     yield "lying sizes", lying_zip(tmp / "lying.zip", good), "cannot be unpacked|zip bomb|over the", {}
-    yield "too many entries", z("entries", {**good, **{f"f{i}.txt": b"x" for i in range(80)}}), "more than 64 entries", {}
+    yield (
+        "too many entries",
+        z("entries", {**good, **{f"f{i}.txt": b"x" for i in range(80)}}),
+        "more than 64 entries",
+        {},
+    )
     yield "no config", z("nocfg", other), "no adapter_config.json", {}
-    yield "two adapters", z("two", {**{f"a/{k}": v for k, v in good.items()}, **{f"b/{k}": v for k, v in good.items()}}), \
-        "2 adapters inside", {}
+    yield (
+        "two adapters",
+        z("two", {**{f"a/{k}": v for k, v in good.items()}, **{f"b/{k}": v for k, v in good.items()}}),
+        "2 adapters inside",
+        {},
+    )
     yield "config not JSON", z("badjson", {**other, CFG: b"{not json"}), "does not parse", {}
     yield "config a list", z("cfglist", {**other, CFG: b"[1, 2]"}), "is not an object", {}
     yield "deep config", z("deep", {**other, CFG: b"[" * 100000 + b"]" * 100000}), "does not parse|not an object", {}
@@ -143,30 +156,92 @@ def cases(good: dict[str, bytes], tmp: Path, tiny_model: Path):
     yield "bias unknown", z("bias", with_config(good, bias="maybe")), "`bias` must be", {}
     yield "not LoRA", z("prefix", with_config(good, peft_type="PREFIX_TUNING")), "PREFIX_TUNING adapter", {}
     yield "bad rank pattern", z("rp", with_config(good, rank_pattern={"(": 4})), "not a valid pattern", {}
-    yield "targets absent layers", z("absent", with_config(good, target_modules=["nonexistent_proj"])), \
-        "does not have", {}
+    yield (
+        "targets absent layers",
+        z("absent", with_config(good, target_modules=["nonexistent_proj"])),
+        "does not have",
+        {},
+    )
     yield "config rank lies", z("rlie", with_config(good, r=8)), "rank 4 .* config says rank 8", {}
-    yield "A and B ranks differ", z("abrank", with_tensors(good, set_first("B", lambda b: torch.zeros(b.shape[0], 16)))), \
-        "lora_A of rank 4 and lora_B of rank 16", {}
+    yield (
+        "A and B ranks differ",
+        z("abrank", with_tensors(good, set_first("B", lambda b: torch.zeros(b.shape[0], 16)))),
+        "lora_A of rank 4 and lora_B of rank 16",
+        {},
+    )
     yield "only lora_A", z("onlyA", with_tensors(good, lambda t: t.pop(first_key(t, "B")))), "lora_B missing", {}
-    yield "NaN weights", z("nan", with_tensors(good, set_first("A", lambda a: a.fill_(float("nan"))))), "NaN or infinite", {}
-    yield "inf weights", z("inf", with_tensors(good, set_first("B", lambda b: b.fill_(float("inf"))))), "NaN or infinite", {}
-    yield "3-D factor", z("3d", with_tensors(good, set_first("A", lambda a: a.reshape(1, *a.shape)))), \
-        "dimensions|has shape", {}
-    yield "layer the base lacks", z("lack", with_tensors(good, add_tensor(
-        "base_model.model.model.layers.9.self_attn.q_proj.lora_A.weight", (4, 64)))), "which .* does not have", {}
-    yield "stray tensor", z("stray", with_tensors(good, add_tensor("base_model.model.evil.weight", (2, 2)))), \
-        "neither a LoRA factor nor a module the config saves", {}
-    yield "saved module wrong shape", z("mts", {**with_config(with_tensors(good, add_tensor(
-        "base_model.model.lm_head.modules_to_save.default.weight", (3, 3))), modules_to_save=["lm_head"])}), \
-        "has shape \\[3, 3\\]", {}
+    yield (
+        "NaN weights",
+        z("nan", with_tensors(good, set_first("A", lambda a: a.fill_(float("nan"))))),
+        "NaN or infinite",
+        {},
+    )
+    yield (
+        "inf weights",
+        z("inf", with_tensors(good, set_first("B", lambda b: b.fill_(float("inf"))))),
+        "NaN or infinite",
+        {},
+    )
+    yield (
+        "3-D factor",
+        z("3d", with_tensors(good, set_first("A", lambda a: a.reshape(1, *a.shape)))),
+        "dimensions|has shape",
+        {},
+    )
+    yield (
+        "layer the base lacks",
+        z(
+            "lack",
+            with_tensors(good, add_tensor("base_model.model.model.layers.9.self_attn.q_proj.lora_A.weight", (4, 64))),
+        ),
+        "which .* does not have",
+        {},
+    )
+    yield (
+        "stray tensor",
+        z("stray", with_tensors(good, add_tensor("base_model.model.evil.weight", (2, 2)))),
+        "neither a LoRA factor nor a module the config saves",
+        {},
+    )
+    yield (
+        "saved module wrong shape",
+        z(
+            "mts",
+            {
+                **with_config(
+                    with_tensors(good, add_tensor("base_model.model.lm_head.modules_to_save.default.weight", (3, 3))),
+                    modules_to_save=["lm_head"],
+                )
+            },
+        ),
+        "has shape \\[3, 3\\]",
+        {},
+    )
     yield "garbage weights", z("garbage", {**good, WEIGHTS: b"garbage bytes"}), "not a valid safetensors file", {}
-    yield "lying safetensors header", z("lyinghdr", {**good, WEIGHTS: lying_safetensors(good)}), \
-        "not a valid safetensors file|cannot be read", {}
-    yield "no LoRA tensors", z("nolora", {**good, WEIGHTS: weights({"foo": torch.zeros(2)})}), "holds no LoRA tensors", {}
-    yield "no weights", z("noweights", {k: v for k, v in good.items() if k != WEIGHTS}), "no adapter_model.safetensors", {}
-    yield "unknown base", z("unknownbase", with_config(good, base_model_name_or_path="nobody/unknown-model")), \
-        "not on this machine", {"base_source": None}
+    yield (
+        "lying safetensors header",
+        z("lyinghdr", {**good, WEIGHTS: lying_safetensors(good)}),
+        "not a valid safetensors file|cannot be read",
+        {},
+    )
+    yield (
+        "no LoRA tensors",
+        z("nolora", {**good, WEIGHTS: weights({"foo": torch.zeros(2)})}),
+        "holds no LoRA tensors",
+        {},
+    )
+    yield (
+        "no weights",
+        z("noweights", {k: v for k, v in good.items() if k != WEIGHTS}),
+        "no adapter_model.safetensors",
+        {},
+    )
+    yield (
+        "unknown base",
+        z("unknownbase", with_config(good, base_model_name_or_path="nobody/unknown-model")),
+        "not on this machine",
+        {"base_source": None},
+    )
     yield "unusable name", z("badname", good), "not a usable adapter name", {"name": "///"}
     truncated = tmp / "truncated.zip"
     truncated.write_bytes(z("full", good).read_bytes()[:2000])

@@ -115,25 +115,47 @@ def example_f1(pred: str, ref: str) -> float:
 # -- the registrations ------------------------------------------------------------------------------------
 @hookimpl
 def register_tasks():
-    return [TaskRecipe(
-        "entities",
-        r"extract (the )?(people|persons?|names?|places?|locations?|organi[sz]ations?|companies|entities)|"
-        r"people and places|named[- ]entit|\bner\b|人名|地名|机构名|组织名|命名实体|实体识别",
-        {"en": "List the named entities in the text, one per line as TYPE: text (PER person, LOC place, ORG "
-               "organisation, MISC other). Answer NONE when there are none.",
-         "zh": "列出文本中的命名实体，每行一个，格式为 类型: 文本（PER 人名，LOC 地名，ORG 机构，MISC 其他）。没有实体时回答 NONE。"},
-        ("entity_f1", "exact_match"),
-        {"en": "Extract the people and places", "zh": "抽取人名和地名"},
-        description="named-entity extraction: PER/LOC/ORG/MISC spans, answered one per line")]
+    return [
+        TaskRecipe(
+            "entities",
+            r"extract (the )?(people|persons?|names?|places?|locations?|organi[sz]ations?|companies|entities)|"
+            r"people and places|named[- ]entit|\bner\b|人名|地名|机构名|组织名|命名实体|实体识别",
+            {
+                "en": "List the named entities in the text, one per line as TYPE: text (PER person, LOC place, ORG "
+                "organisation, MISC other). Answer NONE when there are none.",
+                "zh": "列出文本中的命名实体，每行一个，格式为 类型: 文本"
+                "（PER 人名，LOC 地名，ORG 机构，MISC 其他）。没有实体时回答 NONE。",
+            },
+            ("entity_f1", "exact_match"),
+            {"en": "Extract the people and places", "zh": "抽取人名和地名"},
+            description="named-entity extraction: PER/LOC/ORG/MISC spans, answered one per line",
+        )
+    ]
 
 
 @hookimpl
 def register_formats():
-    return [DataFormat("conll", detect, to_example, suffixes=(".conll", ".bio"), read=read_conll, task="entities",
-                       priority=60, description="CoNLL/BIO: token-per-line files, or rows of tokens and tags")]
+    return [
+        DataFormat(
+            "conll",
+            detect,
+            to_example,
+            suffixes=(".conll", ".bio"),
+            read=read_conll,
+            task="entities",
+            priority=60,
+            description="CoNLL/BIO: token-per-line files, or rows of tokens and tags",
+        )
+    ]
 
 
 @hookimpl
 def register_metrics():
-    return [Metric("entity_f1", per_example=example_f1, corpus=entity_f1,
-                   description="entity-level micro F1 over (type, text) pairs")]
+    return [
+        Metric(
+            "entity_f1",
+            per_example=example_f1,
+            corpus=entity_f1,
+            description="entity-level micro F1 over (type, text) pairs",
+        )
+    ]
