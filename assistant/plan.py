@@ -103,6 +103,8 @@ class DataSpec:
 
 @dataclass
 class BaseModelSpec:
+    """The model being adapted: what it is called, where it comes from, its size and chat template."""
+
     name: str = "SmolLM2-135M-Instruct"
     """Display name (catalog name) of the base model."""
     source: str = "SmolLM2-135M-Instruct"
@@ -173,6 +175,8 @@ class EvaluationSpec:
 
 @dataclass
 class Resources:
+    """The hardware the plan is sized for, and the estimate of what the run needs of it."""
+
     device: str = "cpu"
     """`cpu` or `cuda`."""
     gpu_name: str = ""
