@@ -195,7 +195,9 @@ def tab(ctx: Context) -> None:
                     for i, b in enumerate(buttons)})
         if p := r["preview"]:
             out.update({mapping: p["mapping"], preview: pd.DataFrame(p["rows"], columns=p["columns"]),
-                        histogram: pd.DataFrame(p["histogram"], columns=["tokens", "examples", "kept"]),
+                        # bins in numeric order (as strings, "110–131" would sort before "44–65")
+                        histogram: gr.update(value=pd.DataFrame(p["histogram"], columns=["tokens", "examples", "kept"]),
+                                             sort=[row[0] for row in p["histogram"]] or None),
                         examples: "\n\n".join(f"Example {i + 1}, exactly as trained:\n\n```\n{e}\n```"
                                                for i, e in enumerate(p["examples"]))})
         if f := r["fields"]:

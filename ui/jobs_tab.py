@@ -97,7 +97,10 @@ def tab(ctx: Context) -> None:
         import pandas as pd
 
         r = job_view(ctx, jid)
-        return {table: r["table"], status: r["status"], plot: pd.DataFrame(r["loss"], columns=["step", "loss", "kind"]),
+        # Numeric columns even when empty: an empty (object) frame makes the chart's axes categorical, and every
+        # loss value then became its own label with no line drawn.
+        curve = pd.DataFrame(r["loss"], columns=["step", "loss", "kind"]).astype({"step": "int64", "loss": "float64"})
+        return {table: r["table"], status: r["status"], plot: curve,
                 log: r["log"], fix: gr.update(visible=True, value=r["fix"]) if r["fix"] else gr.update(visible=False)}
 
     def job_status(job_id: int) -> dict:
