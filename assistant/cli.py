@@ -142,9 +142,12 @@ def _print_adapters(rows: list) -> None:
 
 
 def _adapters_list(registry, args) -> int:
+    from . import plugins
+
     query = " ".join(args.args) if args.action == "search" else ""
+    best_first = not args.ascending and (args.sort is None or plugins.get().higher_is_better(args.sort))
     _print_adapters(registry.search(query, task=args.task, base_model=args.base, tag=args.tag, sort=args.sort,
-                                    descending=not args.ascending, limit=args.limit))
+                                    descending=best_first, limit=args.limit))
     return 0
 
 
@@ -286,7 +289,8 @@ def _adapters_arguments(p) -> None:
     p.add_argument("--base", help="list/search: only this base model; import: the base model to check against")
     p.add_argument("--tag", help="list/search: only adapters with this tag")
     p.add_argument("--sort", help="list/search: sort by this final metric (e.g. accuracy)")
-    p.add_argument("--ascending", action="store_true", help="sort smallest first (e.g. for eval_loss)")
+    p.add_argument("--ascending", action="store_true",
+                   help="sort smallest first (default: best first — largest, or smallest for losses and perplexity)")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--out", help="export: the folder to write into (or, for the zips, the file)")
     p.add_argument("--format", default="peft", help="export: an exporter (`tailor plugins list`); default peft")

@@ -273,3 +273,28 @@ def test_the_example_plugin_end_to_end(installed_example, tiny_model, tmp_path, 
     imported = tailor("adapters", "import", str(tmp_path / "a.zip"), "--base", str(tiny_model), home=fresh, site=None)
     assert imported.returncode == 0, imported.stderr
     assert "plan was made with plugin ner 0.1.0, not installed here" in imported.stderr
+
+
+def test_a_plugins_lower_is_better_metric_sorts_best_first(site, isolated_home):
+    """The registry's sort reads the registration: a lower-is-better metric lists its smallest value first."""
+    fake_plugin(site, "cost_plugin", HEADER + """
+        @hookimpl
+        def register_metrics():
+            return [Metric("cost", lambda p, r: float(len(p)), higher_is_better=False)]
+        """)
+    from assistant.cli import main
+    from assistant.config import Home
+    from assistant.registry import Registry
+    from assistant.registry.records import new_adapter
+
+    registry = Registry(Home.resolve(isolated_home))
+    for name, cost in (("cheap", 1.0), ("dear", 9.0), ("middling", 4.0)):
+        row = new_adapter(name, base_model="b", base_source="b", weights_sha256=name * 4,
+                          metrics={"cost": cost, "eval_loss": cost})
+        registry.add_adapter({**row, "version": 1, "path": f"adapters/{name}/1", "size_bytes": 1})
+    assert plugins.get().higher_is_better("cost") is False and plugins.get().higher_is_better("eval_loss") is False
+    for metric in ("cost", "eval_loss"):
+        out = subprocess.run([sys.executable, "-m", "ui.cli", "adapters", "list", "--sort", metric],
+                             capture_output=True, text=True, cwd=ROOT, timeout=120,
+                             env={**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})
+        assert [line.split(":")[0] for line in out.stdout.splitlines()] == ["cheap", "middling", "dear"], out

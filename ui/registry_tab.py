@@ -17,10 +17,13 @@ from .errors import friendly
 
 def adapter_rows(ctx: Context, query: str = "", task: str | None = None, tag: str | None = None,
                  sort: str | None = None) -> list[list]:
-    """The registry table: search words, task and tag filters, sort by a final metric."""
+    """The registry table: search words, task and tag filters, sort by a final metric, best first."""
+    from assistant import plugins
+
+    best_first = not sort or plugins.get().higher_is_better(sort)
     try:
         rows = ctx.registry.search(query or "", task=task or None, tag=(tag or "").strip() or None, sort=sort or None,
-                                   limit=200)
+                                   descending=best_first, limit=200)
     except ValueError as e:
         raise gr.Error(str(e)) from None
     return [[f"{a.label}" + ("" if a.status == "ready" else f" [{a.status}]"), a.task or "",

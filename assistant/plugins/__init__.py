@@ -87,6 +87,12 @@ class Plugins:
                 out[p.name] = p.version
         return out
 
+    def higher_is_better(self, metric: str) -> bool:
+        """How a stored metric sorts best-first: as its registration says; losses (train_loss, eval_loss) and
+        other unregistered names ending in `loss` are lower-is-better."""
+        m = self.metrics.get(metric)
+        return m.higher_is_better if m is not None else not metric.endswith("loss")
+
     def missing(self, used: dict[str, str]) -> list[str]:
         """Of the plugins a plan recorded ({name: version}), those not loaded now, as `name version`."""
         loaded = {p.name for p in self.plugins if not p.error}
