@@ -282,7 +282,6 @@ def test_a_plugins_lower_is_better_metric_sorts_best_first(site, isolated_home):
         def register_metrics():
             return [Metric("cost", lambda p, r: float(len(p)), higher_is_better=False)]
         """)
-    from assistant.cli import main
     from assistant.config import Home
     from assistant.registry import Registry
     from assistant.registry.records import new_adapter
