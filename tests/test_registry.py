@@ -44,8 +44,8 @@ def test_a_stored_adapter_names_its_base_by_hub_id_and_says_where_the_embedded_w
     (trained / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": local, "r": 8}))
     plan = {"name": "demo", "task": {"type": "qa"}, "base_model": {"name": "SmolLM2-135M-Instruct",
                                                                    "source": "SmolLM2-135M-Instruct"}}
-    rec = store_adapter(reg, trained, plan, job_id=None, plan_id=None, base_hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
-                        base_source=local, metrics={}, log_file=None)
+    rec = store_adapter(reg, trained, plan, job_id=None, plan_id=None,
+                        base_hub_id="HuggingFaceTB/SmolLM2-135M-Instruct", base_source=local, metrics={}, log_file=None)
     folder = tmp_path / "home" / rec.path
     cfg = json.loads((folder / "adapter_config.json").read_text())
     assert cfg == {"base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct", "r": 8}

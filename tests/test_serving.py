@@ -356,3 +356,29 @@ def test_an_uploaded_eval_file_is_read_with_the_plans_mapping(topic_csv, tmp_pat
     renamed = tmp_path / "renamed.csv"
     renamed.write_text("sentence,topic\nthe goal and the team,sports\nrain and wind,weather\nsoup and bread,food\n")
     assert [e["reference"] for e in from_file(plan, str(renamed))] == ["sports", "weather", "food"]
+
+
+def test_held_out_scores_say_when_an_adapter_is_no_better_than_the_majority_label():
+    """The verdict needs a 95% paired interval above zero; a coin-level score on 100 rows does not get one."""
+    from assistant.chat import converse
+    from assistant.train.held_out import score
+
+    plan = converse(["classify reviews by sentiment"]).plan
+    plan.evaluation.metrics = ["accuracy", "f1"]
+    refs = ["正面", "负面"] * 50
+    train = ["正面"] * 60 + ["负面"] * 40
+    coin = ["正面" if i % 4 < 2 else "负面" for i in range(100)]  # right half the time
+    scores, verdict = score(plan, coin, refs, train)
+    assert scores["baseline_label"] == "正面" and scores["baseline_accuracy"] == 0.5 and scores["accuracy"] == 0.5
+    assert scores["chance_accuracy"] == pytest.approx(0.5, abs=0.05)
+    assert verdict and "always answering “正面” or guessing" in verdict and "accuracy 0.50 vs 0.50" in verdict
+    good = [r if i % 10 else ("负面" if r == "正面" else "正面") for i, r in enumerate(refs)]  # 90% right
+    scores, verdict = score(plan, good, refs, train)
+    assert scores["accuracy"] == 0.9 and verdict is None
+    plan.task.type = "summarization"  # answers are not labels: no baseline, no verdict
+    plan.evaluation.metrics = ["rougeL"]
+    scores, verdict = score(plan, ["a b"], ["a b"], ["x"])
+    assert scores == {"rougeL": 1.0, "held_out_scored": 1} and verdict is None
+    # The majority label alone is not "learning": always answering it is no better than itself.
+    plan.task.type, plan.evaluation.metrics = "classification", ["accuracy", "f1"]
+    assert score(plan, ["正面"] * 100, refs, train)[1] is not None

@@ -11,7 +11,7 @@ import pytest
 from assistant.config import Home
 from assistant.registry import Registry
 from assistant.train import jobs, recipe, worker
-from helpers import make_plan, wait_for
+from helpers import LABELS, make_plan, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -132,6 +132,14 @@ def test_a_trained_adapter_round_trips_through_export_and_import(topic_csv, tiny
     job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1, max_steps=4, learning_rate=5e-3))
     wait_for(lambda: reg.job(job_id).status not in ("queued", "running"), timeout=180)
     rec = reg.adapter_by_id(reg.job(job_id).adapter_id)
+    # The plan's metrics were measured on the held-out rows when training ended, beside the majority baseline;
+    # four steps teach a random tiny model nothing, and the adapter says so.
+    m = rec.metrics
+    assert m["held_out_scored"] == 8 and m["baseline_accuracy"] == 0.25 and m["baseline_label"] in LABELS
+    assert 0 <= m["accuracy"] <= 1 and 0 <= m["f1"] <= 1 and "baseline_f1" in m
+    assert "below-baseline" in rec.tags
+    assert "not clearly better than always answering" in (adapter_dir(reg, rec) / "README.md").read_text()
+    assert any(line.startswith("evaluating: 8/8") for line in reg.logs(job_id, tail=100))
     fresh = Registry(Home.resolve(tmp_path / "fresh-home"))
     imported = import_adapter(fresh, export_zip(reg, rec), base_source=str(tiny_model))
     assert imported.weights_sha256 == rec.weights_sha256 and imported.name == rec.name

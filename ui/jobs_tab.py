@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from assistant.train import jobs
+from assistant.train.worker import read_result
 
 from .context import Context
 from .errors import friendly
@@ -24,6 +25,9 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
     loss += [{"step": m["step"], "loss": m["eval_loss"], "kind": "eval"} for m in metrics if m["eval_loss"] is not None]
     last = metrics[-1] if metrics else {}
     status = f"**Job {job.id}: {job.status}** — step {job.step}/{job.total_steps or '?'}"
+    logs = ctx.registry.logs(job.id)
+    if job.status == "running" and logs and logs[-1].startswith(("evaluating", "measuring")):
+        status = f"**Job {job.id}: evaluating** — training done; {logs[-1]}"
     if last.get("eta_seconds") and job.status == "running":
         status += f", about {last['eta_seconds']:.0f} s left"
     if last.get("tokens_per_second"):
@@ -41,8 +45,11 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
     if job.adapter_id:
         rec = ctx.registry.adapter_by_id(job.adapter_id)
         status += f"\n\n✅ Adapter **{rec.label}** is in the registry."
+        done = read_result(ctx.home.job_dir(job.id)) or {}
+        if verdict := done.get("verdict"):
+            status += f"\n\n⚠️ On its held-out rows it is {verdict}."
     fix = jobs.suggested_fix(ctx.registry, job.id)
-    return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(ctx.registry.logs(job.id)),
+    return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(logs),
             "fix": fix["label"] if fix else None}
 
 
@@ -82,7 +89,7 @@ def fix_job(ctx: Context, job_id: int | None) -> str:
 
 def tab(ctx: Context) -> None:
     with gr.Row():
-        job_id = gr.Number(label="Job", precision=0, elem_id="job-id")
+        job_id = gr.Number(label="Job (0: the newest)", precision=0, elem_id="job-id")
         refresh = gr.Button("Refresh", size="sm")
         cancel = gr.Button("Cancel", size="sm", variant="stop", elem_id="cancel")
         resume = gr.Button("Resume", size="sm", elem_id="resume")
@@ -100,15 +107,18 @@ def tab(ctx: Context) -> None:
         # Numeric columns even when empty: an empty (object) frame makes the chart's axes categorical, and every
         # loss value then became its own label with no line drawn.
         curve = pd.DataFrame(r["loss"], columns=["step", "loss", "kind"]).astype({"step": "int64", "loss": "float64"})
-        return {table: r["table"], status: r["status"], plot: curve,
-                log: r["log"], fix: gr.update(visible=True, value=r["fix"]) if r["fix"] else gr.update(visible=False)}
+        state = r["job"].status if r["job"] else None
+        return {table: r["table"], status: r["status"], plot: curve, log: r["log"],
+                fix: gr.update(visible=True, value=r["fix"]) if r["fix"] else gr.update(visible=False),
+                cancel: gr.update(interactive=state in ("queued", "running")),
+                resume: gr.update(interactive=state in ("failed", "cancelled"))}
 
     def job_status(job_id: int) -> dict:
         """A job's record (status, step, error, adapter_id) by id."""
         job = ctx.registry.job(int(job_id))
         return job.to_dict() if job else {}
 
-    outs = [table, status, plot, log, fix]
+    outs = [table, status, plot, log, fix, cancel, resume]
     refresh.click(friendly(view), [job_id], outs, api_name=False)
     gr.Timer(2).tick(friendly(view), [job_id], outs, api_name=False, show_progress="hidden")
     gr.api(job_status, api_name="job_status")

@@ -60,6 +60,17 @@ def adapter_card(page: dict) -> str:
            + (f" · **aliases** {esc(', '.join(a['aliases']))}" if a.get("aliases") else "")]
     m = page.get("metrics") or {}
     metrics = dict(m.get("final") or {})
+    if "baseline_label" in metrics:  # a label task: what always answering the most frequent label scores
+        label = metrics.pop("baseline_label")
+        base = {k[len("baseline_"):]: metrics.pop(k) for k in list(metrics) if k.startswith("baseline_")}
+        chance = {k[len("chance_"):]: metrics.pop(k) for k in list(metrics) if k.startswith("chance_")}
+        warn = "below-baseline" in (a.get("tags") or [])
+        out.append(("⚠️ **Not clearly better than the baselines**" if warn else "**Baselines**")
+                   + f" — always answering “{esc(str(label))}” scores "
+                   + ", ".join(f"{esc(k)} {num(v)}" for k, v in base.items())
+                   + "; guessing in the training proportions "
+                   + ", ".join(f"{esc(k)} {num(v)}" for k, v in chance.items())
+                   + (". Try more epochs, more (or more balanced) data, or a larger base model." if warn else "."))
     if m.get("first_loss") is not None:
         metrics["loss (first → last)"] = f"{m['first_loss']:.3f} → {m['last_loss']:.3f}"
     if metrics:

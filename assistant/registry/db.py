@@ -297,9 +297,10 @@ class Registry:
         return [Adapter.from_row(r, tags.get(r["id"], []), aliases.get(r["id"], [])) for r in rows]
 
     def metric_names(self) -> list[str]:
-        """Every final metric some registered adapter has (what the registry can sort by)."""
+        """Every numeric final metric some registered adapter has (what the registry can sort by)."""
         return [k for (k,) in self.db.execute(
-            "select distinct j.key from adapters a, json_each(a.metrics) j order by j.key")]
+            "select distinct j.key from adapters a, json_each(a.metrics) j where j.type in ('integer', 'real') "
+            "order by j.key")]
 
     def count_adapters(self) -> int:
         return self.db.execute("select count(*) from adapters").fetchone()[0]

@@ -141,10 +141,10 @@ def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log
     metrics = {"train_loss": round(train_loss(result, trainer.state.log_history), 4),
                "train_seconds": round(time.time() - started, 1)}
     if val_rows:
-        ev = trainer.evaluate()
-        metrics["eval_loss"] = round(float(ev["eval_loss"]), 4)
+        eval_loss = final_eval_loss(trainer, log)
+        metrics["eval_loss"] = round(eval_loss, 4)
         if "perplexity" in plan.evaluation.metrics:  # the one metric measured from the loss, not from answers
-            metrics["perplexity"] = round(math.exp(min(float(ev["eval_loss"]), 50.0)), 4)
+            metrics["perplexity"] = round(math.exp(min(eval_loss, 50.0)), 4)
     if cancel["flag"]:
         raise Cancelled()
     if rank() != 0:
@@ -160,11 +160,42 @@ def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log
         tokenizer.save_pretrained(partial)
         extra = [n for n in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")]
     partial.rename(final)
+    verdict = None
+    if val_rows:
+        scores, verdict = score_held_out(plan, trainer, train_rows, val_rows, log)
+        metrics.update(scores)
     entry = find(plan.base_model.source)
-    _write_json(out / RESULT, {"metrics": metrics, "base_source": source, "extra_files": extra,
+    _write_json(out / RESULT, {"metrics": metrics, "verdict": verdict, "base_source": source, "extra_files": extra,
                                "base_hub_id": entry.hub_id if entry else plan.base_model.source,
                                "library_versions": library_versions()})
     return True
+
+
+def final_eval_loss(trainer, log) -> float:
+    """The held-out loss of the model as saved. The trainer has usually just measured it (evaluation at the
+    end of the last epoch or step interval); measuring again cost a full pass over the held-out rows."""
+    last = next((h for h in reversed(trainer.state.log_history) if "eval_loss" in h), None)
+    if last is not None and last.get("step") == trainer.state.global_step and not trainer.args.load_best_model_at_end:
+        return float(last["eval_loss"])
+    log("measuring the held-out loss")
+    return float(trainer.evaluate()["eval_loss"])
+
+
+def score_held_out(plan: Plan, trainer, train_rows: list[dict], val_rows: list[dict], log) -> tuple[dict, str | None]:
+    """The plan's answer metrics on the held-out rows (and the majority baseline for label tasks)."""
+    from .held_out import MAX_SCORED, answer_budget, answer_rows, reference, score
+
+    rows = val_rows[:MAX_SCORED]
+    refs = [reference(r) for r in rows]
+    tokenizer = trainer.processing_class
+    log(f"evaluating: the adapter answers {len(rows)} held-out rows")
+    answers = answer_rows(trainer.model, tokenizer, rows, answer_budget(tokenizer, refs),
+                          progress=lambda done, total: log(f"evaluating: {done}/{total} held-out rows answered"))
+    scores, verdict = score(plan, answers, refs, [reference(r) for r in train_rows])
+    log("held-out scores: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
+    if verdict:
+        log(f"warning: this adapter is {verdict}")
+    return scores, verdict
 
 
 def train_loss(result, log_history: list[dict]) -> float:
@@ -193,10 +224,15 @@ def register_result(registry: Registry, job_id: int, plan_id: int, plan: Plan, d
 
     out = registry.home.job_dir(job_id)
     final = out / "adapter"
-    return store_adapter(registry, final, plan.to_dict(), job_id=job_id, plan_id=plan_id,
-                         base_hub_id=done["base_hub_id"], base_source=done["base_source"], metrics=done["metrics"],
-                         log_file=out / "training_log.jsonl", extra_files=[final / n for n in done["extra_files"]],
-                         library_versions=done["library_versions"])
+    record = store_adapter(registry, final, plan.to_dict(), job_id=job_id, plan_id=plan_id,
+                           base_hub_id=done["base_hub_id"], base_source=done["base_source"], metrics=done["metrics"],
+                           log_file=out / "training_log.jsonl", extra_files=[final / n for n in done["extra_files"]],
+                           library_versions=done["library_versions"], verdict=done.get("verdict"))
+    if done.get("verdict"):
+        from .held_out import BELOW_BASELINE
+
+        registry.tag(record.id, [BELOW_BASELINE])
+    return record
 
 
 def _write_json(path: Path, data: dict) -> None:
