@@ -324,9 +324,13 @@ def cmd_evaluate(args) -> int:
     engine = Engine(registry, record.base_source)
     engine.start().result()
     engine.wait_ready()
+    from . import plugins
+
+    recipe = plugins.get().tasks.get(plan.task.type or "")
     run = evaluate(engine, [None, *labels], examples, plan.evaluation.metrics,
                    GenerationSettings(max_new_tokens=args.max_new_tokens), registry=registry,
-                   progress=lambda done, total: print(f"\r{done}/{total} examples", end="", file=sys.stderr))
+                   progress=lambda done, total: print(f"\r{done}/{total} examples", end="", file=sys.stderr),
+                   labels_task=bool(recipe and recipe.labels))
     print(file=sys.stderr)
     if not args.data:
         record_scores(registry, record, run)
@@ -338,6 +342,9 @@ def cmd_evaluate(args) -> int:
             ci = run["results"][model].get("vs_" + run["baseline"], {}).get(metric)
             shown = f"  {ci['difference']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}] vs base" if ci else ""
             print(f"{model}  {metric} {run['results'][model]['metrics'][metric]:.4f}{shown}")
+    if majority := run.get("majority"):
+        scores = ", ".join(f"{m} {majority[m]:.4f}" for m in run["metrics"])
+        print(f"always “{majority['label']}” (baseline)  {scores}")
     for metric, why in run.get("skipped", {}).items():
         print(f"({metric} not scored: {why})")
     return 0

@@ -57,6 +57,9 @@ def test_chat_plan_train_register_compare_download(app, topic_csv, tmp_path):
     evaluated = client.predict([name], None, 8, "all", api_name="/evaluate")
     table = evaluated[0]
     rows = table["data"] if isinstance(table, dict) else table
+    baseline = [r for r in rows if r[0].endswith("(baseline)")]  # always answering the most frequent label
+    assert len(baseline) == 2 and baseline[0][0].startswith("always “")
+    rows = [r for r in rows if r not in baseline]
     assert {r[0] for r in rows} == {"base", name} and {r[1] for r in rows} == {"accuracy", "f1"}
     assert all(r[3] for r in rows if r[0] == name), "each adapter metric has its difference and interval"
 

@@ -32,10 +32,17 @@ def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max
 
     if not adapters:
         raise gr.Error("Choose at least one adapter to evaluate against the base model.")
-    _, plan = adapter_plan(ctx.registry, adapters[0])
+    from assistant import plugins
+    from assistant.evaluate.run import record_scores
+
+    record, plan = adapter_plan(ctx.registry, adapters[0])
     examples = from_file(plan, eval_file) if eval_file else held_out(plan)
+    recipe = plugins.get().tasks.get(plan.task.type or "")
     run = evaluate(ctx.engine, [None, *adapters[:MAX_SIDE_BY_SIDE]], examples[:MAX_EXAMPLES], plan.evaluation.metrics,
-                   GenerationSettings(max_new_tokens=int(max_new_tokens)), registry=ctx.registry)
+                   GenerationSettings(max_new_tokens=int(max_new_tokens)), registry=ctx.registry,
+                   labels_task=bool(recipe and recipe.labels))
+    if not eval_file:  # its own held-out rows: the scores become the adapter's (sortable in the registry)
+        record_scores(ctx.registry, record, run)
     return eval_rows(run), run
 
 
@@ -47,6 +54,9 @@ def eval_rows(run: dict) -> list[list]:
             ci = r.get("vs_" + run["baseline"], {}).get(metric)
             rows.append([model, metric, round(r["metrics"][metric], 4),
                          "" if ci is None else f"{ci['difference']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"])
+    if majority := run.get("majority"):  # a label task: the score of always answering the most frequent label
+        rows += [[f"always “{majority['label']}” (baseline)", metric, round(majority[metric], 4), ""]
+                 for metric in run["metrics"]]
     return rows
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def fingerprint(examples: list[dict]) -> str:
 
 def evaluate(engine: Engine, models: list[str | None], examples: list[dict], metrics: list[str],
              settings: GenerationSettings | None = None, batch_size: int = 8, registry: Registry | None = None,
-             progress=None) -> dict:
+             progress=None, labels_task: bool = False) -> dict:
     """Answers, per-example scores, corpus metrics and paired intervals vs the base (the first model if none)."""
     if not examples:
         raise EvalError("the eval set is empty")
@@ -118,6 +119,9 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
                       **{lab: answers[lab][i] for lab in labels}} for i, (ex, r) in enumerate(zip(examples, refs))],
         "results": results, "settings": asdict(settings), "skipped": skipped,
     }
+    if labels_task:  # what always answering the most frequent label of these rows scores
+        majority = Counter(refs).most_common(1)[0][0]
+        run["majority"] = {"label": majority, **{m: corpus_score(m, [majority] * len(refs), refs) for m in metrics}}
     if registry is not None:
         run["id"] = registry.add_eval_run(run["eval_sha256"], run["settings"], {
             "models": labels, "baseline": baseline, "results": results, "examples": run["examples"]})
