@@ -43,6 +43,8 @@ class Setting:
     """Shown in the plan editor."""
     in_plan: bool = True
     """Whether the value itself is kept in the plan (in `sets[0]`); a preference only steers other fields."""
+    off: tuple = ()
+    """Plan values that mean "not set" (`max_steps` -1, `max_rows` 0): always allowed in a plan."""
 
     @property
     def field(self) -> str | None:
@@ -128,6 +130,24 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)? length)|最大长度|序列长度)"
              r"\s*(?:to|=|:|of|为)?\s*(\d+)",),
             editor=True),
+    Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
+            "stop after this many optimizer steps, whatever the epochs (integer)", "stop after {} steps",
+            "训练 {} 步", (r"max[_ ]?steps\s*(?:to|=|:|of)?\s*(\d+)",
+                          r"(?:for|train|run|only|just|stop after|after)\s+(\d+)\s*(?:training\s+|optimi[sz]er\s+)?steps?\b",
+                          r"(?:训练|跑|只跑|只训练)\s*(\d+)\s*步"), off=(-1, 0)),
+    Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",
+            "use only this many rows of the data, sampled (integer)", "use {} rows", "只用 {} 条数据",
+            (r"(?:use|take|keep|train on|sample)\s+(?:only\s+|just\s+)?(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?"
+             r"(\d+)\s*(?:rows|examples|samples|lines|records)",
+             r"only\s+(\d+)\s*(?:rows|examples|samples|records)",
+             r"(?:只用|仅用|只取|只使用|抽取|取)\s*(\d+)\s*(?:条|行|个样本|个例子)"), off=(0,)),
+    Setting("time_budget_minutes", ("training.epochs", "training.max_steps"), NUMERIC, lambda v: 0 < v <= 100_000,
+            "more than 0 minutes", "training time the user wants to stay within, in minutes (number)",
+            "finish in {} minutes", "{} 分钟内完成",
+            (r"(?:finish|done|train|ready|complete|run)\w*\s+(?:it\s+)?(?:with)?in\s+(?:about\s+|under\s+)?" + NUMBER
+             + r"\s*(?:min|minutes|mins)\b",
+             r"(?:under|within|less than|at most|no more than)\s+" + NUMBER + r"\s*(?:min|minutes|mins)\b",
+             NUMBER + r"\s*分钟(?:内|以内|之内)"), in_plan=False),
     Setting("batch_size", ("training.batch_size",), int, lambda v: 1 <= v <= 4096, "between 1 and 4096",
             "rows per step (integer)", "batch size {}", "批大小 {}",
             (r"batch(?: size)?\s*(?:to|=|:|of)?\s*(\d+)", r"批大小\s*(?:为|=)?\s*(\d+)"), editor=True),

@@ -89,6 +89,13 @@ class DataSpec:
     """Fingerprint of the file's bytes."""
     rows: int = 0
     """Usable rows in the file."""
+    max_rows: int = 0
+    """Use at most this many rows (a random sample, stratified by label when `stratify`); 0 uses them all."""
+
+    @property
+    def used_rows(self) -> int:
+        """The rows training and the held-out split draw from: `rows`, or `max_rows` when fewer."""
+        return min(self.rows, self.max_rows) if self.max_rows else self.rows
     validation_fraction: float = 0.1
     """Share of rows held out for evaluation (0 disables the held-out split)."""
     stratify: bool = False
@@ -309,6 +316,8 @@ class Plan:
 
 
 def _allowed(setting, value: Any) -> bool:
+    if value in setting.off and not isinstance(value, bool):
+        return True
     try:
         setting.check(value)
         return True

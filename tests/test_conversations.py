@@ -91,3 +91,38 @@ def test_plan_contract_as_a_real_command(files):
         timeout=60,
     )
     assert bad.returncode == 2 and "broken.jsonl, line 2" in bad.stderr
+
+
+def test_a_time_budget_shrinks_the_run_and_says_how(tmp_path):
+    from assistant.chat import converse
+    from helpers import write_classification_csv
+
+    data = str(write_classification_csv(tmp_path / "topics.csv", rows=400))
+    free = converse(["classify these texts by topic"], data).plan
+    budget = free.resources.estimated_minutes / 4
+    turn = converse(["classify these texts by topic", f"make it finish in {budget:.2f} minutes"], data)
+    plan = turn.plan
+    assert plan.training.epochs < free.training.epochs and plan.resources.estimated_minutes <= budget * 1.05
+    assert f"passes to finish within the {budget:.2f} minutes you gave" in plan.reasons["training.epochs"]
+    assert any(c.startswith("training.epochs:") for c in turn.changes)
+    roomy = converse(["classify these texts by topic", "finish within 10000 minutes"], data).plan
+    assert roomy.training.epochs == free.training.epochs
+    assert roomy.reasons["resources.estimated_minutes"] == "within the 10000 minutes you gave"
+
+
+def test_a_row_limit_samples_the_same_rows_each_time_keeping_every_label(tmp_path):
+    from collections import Counter
+
+    from assistant.chat import converse
+    from assistant.data import chat_examples, split_examples
+    from helpers import write_classification_csv
+
+    data = str(write_classification_csv(tmp_path / "topics.csv", rows=400))
+    plan = converse(["classify these texts by topic", "use only 40 rows"], data).plan
+    assert plan.data.max_rows == 40 and plan.data.used_rows == 40 and plan.data.stratify
+    rows = chat_examples(plan)
+    assert len(rows) == 40 and rows == chat_examples(plan)
+    labels = Counter(r["completion"][0]["content"] for r in rows)
+    assert sorted(labels.values()) == [10, 10, 10, 10]
+    train, held = split_examples(rows, plan.data.validation_fraction, plan.data.split_seed, plan.data.stratify)
+    assert len(train) + len(held) == 40 and held

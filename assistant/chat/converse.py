@@ -67,7 +67,8 @@ class Turn:
         }
 
 
-WATCHED = ("task.type", "task.language", "base_model.name", "resources.device", "resources.gpu_memory_gb",
+WATCHED = ("task.type", "task.language", "data.max_rows", "base_model.name", "resources.device",
+           "resources.gpu_memory_gb", "training.max_steps",
            "lora.method", "lora.r", "lora.alpha", "training.epochs", "training.learning_rate",
            "training.max_length", "training.batch_size", "training.gradient_accumulation",
            "training.packing", "training.gradient_checkpointing", "training.precision", "resources.fits")
@@ -104,8 +105,38 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         examples = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples[:2]]
     notes = list(intents[-1].notes) if intents else []
     notes = [n for n in notes if n != "fit"]
+    if len(messages) > 1 and (unheard := _unheard(messages[-1], intents[-1], changes, lang)):
+        notes.append(unheard)
     reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
     return Turn(ready, missing, reply, plan, questions, changes, report, examples, notes, list(lengths))
+
+
+EXAMPLES = {
+    "en": "“use rank 8”, “train 3 epochs”, “learning rate 1e-4”, “max length 512”, “use only 100 rows”, "
+          "“stop after 30 steps”, “finish in 10 minutes”, “use QLoRA”, “I have a 24 GB GPU”, “switch to Qwen2.5-1.5B”",
+    "zh": "“秩 8”、“训练 3 轮”、“学习率 1e-4”、“最大长度 512”、“只用 100 条数据”、“训练 30 步”、“10 分钟内完成”、"
+          "“用 QLoRA”、“我有 24G 显卡”、“换成 Qwen2.5-1.5B”",
+}
+
+
+def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str) -> str | None:
+    """What to say when the last turn changed nothing: that it was not understood (with what can be said), or
+    that what it asked for is already so. None when it changed the plan or asked to start."""
+    if changes or it.start:
+        return None
+    zh = lang == "zh"
+    heard = {k: v for k, v in it.values.items() if k != "language"}  # Chinese characters alone say nothing
+    if not heard and not it.notes:
+        words = turn_words(message).strip()
+        shown = words[:80] + ("…" if len(words) > 80 else "")
+        return (f"我没有理解“{shown}”，计划没有改变。可以这样说：{EXAMPLES['zh']}。" if zh else
+                f"I did not understand “{shown}”, so the plan is unchanged. You can say, for example: "
+                f"{EXAMPLES['en']}.")
+    said = "; ".join(SETTINGS[k].said(v, "zh" if zh else "en") for k, v in it.values.items()
+                     if k in SETTINGS and k not in ("language", "task_type"))
+    if not said:
+        return None
+    return f"计划已经是这样（{said}），没有改变。" if zh else f"The plan already does that ({said}); nothing changed."
 
 
 def _lang_of(messages: list[str | dict]) -> str:

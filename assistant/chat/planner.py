@@ -60,7 +60,7 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
     language = s.language or (report.language if report else "en")
     plan.task.type, plan.task.language, plan.task.description = task, language, s.description
     if report is not None:
-        _apply_data(plan, report, why)
+        _apply_data(plan, report, why, s)
 
     hw = Hardware(s.gpu_name if s.gpu_name is not None else detected.name,
                   s.gpu_memory_gb if s.gpu_memory_gb is not None else detected.memory_gb)
@@ -97,9 +97,14 @@ def _infer_task(report: DataReport) -> str | None:
     return "classification" if report.labels else None
 
 
-def _apply_data(plan: Plan, report: DataReport, why: dict) -> None:
+def _apply_data(plan: Plan, report: DataReport, why: dict, s: Slots) -> None:
     d = plan.data
     d.path, d.format, d.sha256, d.rows = report.path, report.format, report.sha256, report.rows
+    if s.max_rows:
+        d.max_rows = s.max_rows
+        why["data.max_rows"] = (f"you asked for {s.max_rows} rows: a random sample of the {report.rows}"
+                                if s.max_rows < report.rows else
+                                f"you asked for {s.max_rows} rows; the file has {report.rows}, so all are used")
     d.warnings = list(report.warnings)
     d.input_columns, d.output_column = list(report.input_columns), report.output_column
     mapping = f": input {', '.join(report.input_columns)} → output {report.output_column}"
@@ -108,11 +113,12 @@ def _apply_data(plan: Plan, report: DataReport, why: dict) -> None:
     if (recipe is None or recipe.labels) and report.labels:
         plan.task.labels = list(report.labels)
     d.stratify = recipe is not None and recipe.labels and bool(report.labels)
-    d.validation_fraction = 0.1 if report.rows >= 50 else (0.2 if report.rows >= 10 else 0.0)
+    rows = d.used_rows
+    d.validation_fraction = 0.1 if rows >= 50 else (0.2 if rows >= 10 else 0.0)
     why["data.validation_fraction"] = (
-        f"hold out {d.validation_fraction:.0%} of {report.rows} rows to measure the result"
+        f"hold out {d.validation_fraction:.0%} of {rows} rows to measure the result"
         + (", stratified by label" if d.stratify else "") if d.validation_fraction
-        else f"only {report.rows} rows: too few to hold any out")
+        else f"only {rows} rows: too few to hold any out")
 
 
 def _on_this_machine(entry: catalog.CatalogModel, home_models: Path | None) -> bool:
@@ -181,7 +187,7 @@ def _shape(plan: Plan):
 
 def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict, home_models: Path | None) -> None:
     t, lo = plan.training, plan.lora
-    rows = report.rows if report else 0
+    rows = plan.data.used_rows if report else 0
     fast, best = s.preference == "fast", s.preference == "quality"
     lo.r = s.r or (8 if fast else 32 if best else 16)
     lo.alpha = 2 * lo.r
@@ -201,6 +207,8 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict,
         t.epochs = 1.0 if fast or rows > 20000 else 2.0 if rows > 2000 else 3.0
         why["training.epochs"] = ("one pass: you asked for speed" if fast else
                                   f"{t.epochs:g} passes suit {rows or 'your'} rows without over-fitting")
+    if s.max_steps:
+        t.max_steps, why["training.max_steps"] = s.max_steps, f"you asked for it: training stops after {s.max_steps} steps"
     t.learning_rate = s.learning_rate or (1e-4 if lo.r >= 64 else 2e-4)
     why["training.learning_rate"] = "you asked for it" if s.learning_rate else (
         "1e-4: a lower rate keeps a high-rank adapter stable" if lo.r >= 64 else "2e-4: the usual LoRA rate")
@@ -240,7 +248,7 @@ def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_mo
     if not lengths:
         return
     row = s.max_length or max(PACK_ROW_TOKENS, t.max_length)
-    train_rows = report.rows * (1 - plan.data.validation_fraction)
+    train_rows = plan.data.used_rows * (1 - plan.data.validation_fraction)
     run_tokens = sum(lengths) / len(lengths) * train_rows * t.epochs
     rows_per_step = s.batch_size or max(1, STEP_TOKENS // row)
     steps = run_tokens / (rows_per_step * row)
@@ -315,6 +323,24 @@ def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home
         why["training.max_length"] += "; no example is cut"
 
 
+def _fit_time(plan: Plan, budget: float, minutes, why: dict) -> None:
+    """Shrink the run (epochs, or steps when it is bounded by steps) so its time estimate fits the budget."""
+    t, res = plan.training, plan.resources
+    if res.estimated_minutes <= budget:
+        why["resources.estimated_minutes"] = f"within the {budget:g} minutes you gave"
+        return
+    factor = budget / res.estimated_minutes
+    if t.max_steps > 0:
+        old, t.max_steps = t.max_steps, max(1, int(t.max_steps * factor))
+        why["training.max_steps"] = f"{old} → {t.max_steps} steps to finish within the {budget:g} minutes you gave"
+    else:
+        old, t.epochs = t.epochs, max(0.05, int(t.epochs * factor * 100) / 100)
+        why["training.epochs"] = (f"{old:g} → {t.epochs:g} passes to finish within the {budget:g} minutes you gave"
+                                  + ("; less than one pass sees only part of the data" if t.epochs < 1 else ""))
+    res.estimated_minutes = minutes()
+    why["resources.estimated_minutes"] = f"shrunk to fit the {budget:g} minutes you gave"
+
+
 def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
     """Choose LoRA vs QLoRA, checkpointing and batch size so the estimate fits the hardware's budget: the
     fastest configuration that fits, made with the moves of `models.fit`."""
@@ -376,10 +402,18 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
     why["resources.estimated_peak_gb"] = e.breakdown()
     ts = plan.data.tokens  # tokens computed per example: its own length packed, about the batch's longest padded
     per_row = (ts.median if t.packing else min(t.max_length, ts.p95)) if ts.median else min(t.max_length, 256)
-    tokens = plan.data.rows * (1 - plan.data.validation_fraction) * t.epochs * per_row
     info = gpu_info(hw.name) if hw.name else None
-    res.estimated_minutes = round(estimate_minutes(e.total_params, int(tokens), device=res.device,
-                                                   gpu_tflops=info[1] if info else 100.0,
-                                                   gradient_checkpointing=t.gradient_checkpointing), 1)
+
+    def minutes() -> float:
+        tokens = plan.data.used_rows * (1 - plan.data.validation_fraction) * t.epochs * per_row
+        if t.max_steps > 0:  # a run bounded by steps stops at whichever comes first
+            tokens = min(tokens, t.max_steps * t.batch_size * t.gradient_accumulation * per_row)
+        return round(estimate_minutes(e.total_params, int(tokens), device=res.device,
+                                      gpu_tflops=info[1] if info else 100.0,
+                                      gradient_checkpointing=t.gradient_checkpointing), 1)
+
+    res.estimated_minutes = minutes()
+    if s.time_budget_minutes:
+        _fit_time(plan, s.time_budget_minutes, minutes, why)
 
 

@@ -30,7 +30,27 @@ def chat_examples(plan: Plan) -> list[dict[str, Any]]:
         if plan.task.instruction and not any(m["role"] == "system" for m in messages):
             messages = [{"role": "system", "content": plan.task.instruction}, *messages]
         out.append({"prompt": messages, "completion": [{"role": "assistant", "content": ex["completion"]}]})
+    if plan.data.max_rows and len(out) > plan.data.max_rows:
+        out = sample_examples(out, plan.data.max_rows, plan.data.split_seed, plan.data.stratify)
     return out
+
+
+def sample_examples(examples: list[dict[str, Any]], n: int, seed: int, stratify: bool) -> list[dict[str, Any]]:
+    """`n` of the examples at random (the same ones for the same seed), in file order; stratified by answer
+    when asked, so each label keeps its share (every label at least once while `n` allows)."""
+    rng = random.Random(seed)
+    if not stratify:
+        return [examples[i] for i in sorted(rng.sample(range(len(examples)), n))]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        groups[ex["completion"][0]["content"]].append(i)
+    quota = {k: max(1, round(n * len(v) / len(examples))) for k, v in groups.items()}
+    while sum(quota.values()) > n:  # rounding up gave too many: take from the largest
+        quota[max(quota, key=lambda k: quota[k])] -= 1
+    while sum(quota.values()) < n:  # too few: give to the label with the most left over
+        quota[max(groups, key=lambda k: len(groups[k]) - quota[k])] += 1
+    chosen = [i for k, idx in groups.items() for i in rng.sample(idx, min(quota[k], len(idx)))]
+    return [examples[i] for i in sorted(chosen)]
 
 
 def split_examples(examples: list[dict[str, Any]], fraction: float, seed: int, stratify: bool):
