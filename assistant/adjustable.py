@@ -133,12 +133,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
             "stop after this many optimizer steps, whatever the epochs (integer)", "stop after {} steps",
             "训练 {} 步", (r"max[_ ]?steps\s*(?:to|=|:|of)?\s*(\d+)",
-                          r"(?:for|train|run|only|just|stop after|after)\s+(\d+)\s*(?:training\s+|optimi[sz]er\s+)?steps?\b",
+                          r"(?:for|train|run|only|just|stop after|after)\s+(\d+)\s*"
+                          r"(?:training\s+|optimi[sz]er\s+)?steps?\b",
                           r"(?:训练|跑|只跑|只训练)\s*(\d+)\s*步"), off=(-1, 0)),
     Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",
             "use only this many rows of the data, sampled (integer)", "use {} rows", "只用 {} 条数据",
-            (r"(?:use|take|keep|train on|sample)\s+(?:only\s+|just\s+)?(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?"
-             r"(\d+)\s*(?:rows|examples|samples|lines|records)",
+            (r"(?:use|take|keep|train on|sample)\s+(?:only\s+|just\s+)?"
+             r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
              r"only\s+(\d+)\s*(?:rows|examples|samples|records)",
              r"(?:只用|仅用|只取|只使用|抽取|取)\s*(\d+)\s*(?:条|行|个样本|个例子)"), off=(0,)),
     Setting("time_budget_minutes", ("training.epochs", "training.max_steps"), NUMERIC, lambda v: 0 < v <= 100_000,

@@ -208,7 +208,8 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict,
         why["training.epochs"] = ("one pass: you asked for speed" if fast else
                                   f"{t.epochs:g} passes suit {rows or 'your'} rows without over-fitting")
     if s.max_steps:
-        t.max_steps, why["training.max_steps"] = s.max_steps, f"you asked for it: training stops after {s.max_steps} steps"
+        t.max_steps = s.max_steps
+        why["training.max_steps"] = f"you asked for it: training stops after {s.max_steps} steps"
     t.learning_rate = s.learning_rate or (1e-4 if lo.r >= 64 else 2e-4)
     why["training.learning_rate"] = "you asked for it" if s.learning_rate else (
         "1e-4: a lower rate keeps a high-rank adapter stable" if lo.r >= 64 else "2e-4: the usual LoRA rate")
