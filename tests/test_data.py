@@ -93,3 +93,27 @@ def test_warnings_for_duplicates_and_tiny_classes(tmp_path):
     r = inspect_file(p)
     assert any("duplicate" in w for w in r.warnings)
     assert any("tiny classes" in w and "b" in w for w in r.warnings)
+
+
+def test_tool_calling_conversations_keep_their_roles_and_tools(tmp_path):
+    """LLaMA-Factory's sharegpt tool format: function_call is the assistant's, observation is the tool's, and
+    the row's `tools` list tells the model what it may call — none of it read as the user's words."""
+    from assistant.chat import converse
+    from assistant.data import chat_examples
+
+    call = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    tools = '[{"name": "get_weather", "parameters": {"city": "string"}}]'
+    rows = [{"conversations": [{"from": "human", "value": f"Weather in city {i}?"},
+                               {"from": "function_call", "value": call},
+                               {"from": "observation", "value": json.dumps({"temp": i})},
+                               {"from": "gpt", "value": f"It is {i} degrees."}], "tools": tools} for i in range(30)]
+    p = tmp_path / "glaive.json"
+    p.write_text(json.dumps(rows))
+    report = inspect_file(p)
+    assert report.format == "sharegpt" and any("30 conversations call tools" in w for w in report.warnings)
+    assert not any("not known" in w for w in report.warnings)
+    plan = converse(["train a chat assistant that calls tools"], str(p)).plan
+    first = chat_examples(plan)[0]
+    assert [m["role"] for m in first["prompt"]] == ["system", "user", "assistant", "tool"]
+    assert tools in first["prompt"][0]["content"] and first["prompt"][2]["content"] == call
+    assert first["completion"] == [{"role": "assistant", "content": "It is 0 degrees."}]

@@ -30,7 +30,10 @@ INPUT_NAMES = [
     "文本", "内容", "输入", "问题", "句子", "评论", "原文", "文章", "正文", "评价", "问句", "标题",
 ]
 ID_NAMES = {"id", "idx", "index", "uuid", "row", "row_id", "no", "编号", "序号", "ID"}
-ROLE_MAP = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+TOOL_ROLES = {"function_call": "assistant", "observation": "tool", "tool": "tool", "function": "tool",
+              "ipython": "tool", "tool_response": "tool"}
+"""Tool-calling turns (LLaMA-Factory's sharegpt: function_call, observation): the model's call, the tool's result."""
+ROLE_MAP = {**TOOL_ROLES, "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
             "model": "assistant", "bot": "assistant", "system": "system"}
 
 
@@ -190,8 +193,15 @@ def _blank_missing_labels(examples: list[dict[str, Any]]) -> None:
                 e["completion"], e["missing_label"] = "", True
 
 
-def split_conversation(turns: list[Any]) -> dict[str, Any]:
+def split_conversation(turns: list[Any], tools: Any = None) -> dict[str, Any]:
+    """A conversation as context turns and the last assistant turn to train on. Tool calls stay the
+    assistant's, tool results get the `tool` role, and a `tools` list (JSON) becomes the system message that
+    tells the model which functions it may call."""
     msgs, unknown = [], set()
+    if tools not in (None, "", [], "[]"):
+        listed = tools if isinstance(tools, str) else json.dumps(tools, ensure_ascii=False)
+        msgs.append({"role": "system", "content": "You can call these functions; to call one, answer with a JSON "
+                                                  f"object naming it and its arguments:\n{listed}"})
     for t in turns:
         if not isinstance(t, dict):
             continue
@@ -205,6 +215,8 @@ def split_conversation(turns: list[Any]) -> dict[str, Any]:
            else {"prompt": msgs[:last], "completion": msgs[last]["content"]})
     if unknown:
         out["unknown_roles"] = unknown
+    if any(str(t.get("role", t.get("from", ""))).strip().lower() in TOOL_ROLES for t in turns if isinstance(t, dict)):
+        out["tool_turns"] = True
     return out
 
 
@@ -225,6 +237,11 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
     if roles and len(empty_out) == len(examples):
         raise DataError(path, f"conversation roles {', '.join(map(repr, roles))} are not known, so no turn is the "
                               "assistant's; name the roles user and assistant (or human and gpt)")
+    tools = sum(1 for e in examples if e.get("tool_turns"))
+    if tools:
+        report.warnings.append(f"{tools} conversations call tools: function calls are trained as the assistant's "
+                               "turns, tool results are given in the `tool` role, and each row's `tools` list becomes "
+                               "its system message (so the plan's instruction is not added to those rows)")
     if roles:
         report.warnings.append(f"conversation roles {', '.join(map(repr, roles))} are not known and were read as the "
                                "user's turns; rename them to user or assistant if that is wrong")

@@ -55,7 +55,7 @@ def register_formats():
         return {str(k).lower() for k in rows[0]}
 
     def conversation(key):
-        return lambda row, mapping: d.split_conversation(d.get_field(row, key) or [])
+        return lambda row, mapping: d.split_conversation(d.get_field(row, key) or [], d.get_field(row, "tools"))
 
     return [
         DataFormat("messages", lambda rows: isinstance(d.get_field(rows[0], "messages"), list),
