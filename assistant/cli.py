@@ -40,7 +40,12 @@ def cmd_plan(args) -> int:
     else:
         hardware = detect_gpu()
     settings = home.load_settings()
-    turn = converse(args.message, args.data, hardware, settings.default_base_model,
+    data = args.data[0] if args.data and len(args.data) == 1 else None
+    if args.data and len(args.data) > 1:
+        from .data.load import combine_class_files
+
+        data = str(combine_class_files(args.data, home.uploads))
+    turn = converse(args.message, data, hardware, settings.default_base_model,
                     home_models=home.models, understander=understander_for(settings))
     if args.json:
         print(json.dumps(turn.to_dict(), ensure_ascii=False, indent=2))
@@ -268,7 +273,8 @@ ADAPTER_ACTIONS = {
 def _plan_arguments(p) -> None:
     p.add_argument("message", nargs="+", help="user turns, in order")
     p.add_argument("--json", action="store_true", help="print the JSON contract instead of the reply")
-    p.add_argument("--data", help="the attached data file")
+    p.add_argument("--data", action="append", help="the attached data file; give it once per file for one .txt "
+                                                   "file per class (positive.txt, negative.txt)")
     p.add_argument("--gpu-memory", type=float, help="GPU memory in GB (0: CPU); default: detected")
 
 

@@ -189,3 +189,19 @@ def test_a_login_guards_the_app_and_the_api_keeps_its_own_key(tmp_path, tiny_mod
             assert api.get("v1/models").status_code == 401
             models = api.get("v1/models", headers={"Authorization": "Bearer k-123"})
             assert models.status_code == 200 and models.json()["data"]
+
+
+def test_the_chat_takes_one_txt_file_per_class_and_says_what_it_read(tmp_path, isolated_home, tiny_model):
+    from assistant.models.estimate import CPU
+    from ui.assistant_tab import chat
+    from ui.context import Context
+
+    home = Home.resolve(isolated_home)
+    ctx = Context(home, Registry(home), SimpleNamespace(base_source=str(tiny_model)), CPU)
+    (tmp_path / "正面.txt").write_text("\n".join(f"好评 {i}" for i in range(20)), encoding="utf-8")
+    (tmp_path / "负面.txt").write_text("\n".join(f"差评 {i}" for i in range(20)), encoding="utf-8")
+    out = chat(ctx, "对评论做情感分类", [str(tmp_path / "正面.txt"), str(tmp_path / "负面.txt")], [], {})
+    said = [m["content"] for m in out["history"]]
+    assert said[0] == "📎 正面.txt, 负面.txt" and "I read **40 rows** of a table" in said[1]
+    assert out["state"]["data"].startswith(str(home.uploads)) and out["state"]["data"].endswith("正面-负面.csv")
+    assert out["ready"] and "classification" in out["card"]

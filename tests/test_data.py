@@ -117,3 +117,35 @@ def test_tool_calling_conversations_keep_their_roles_and_tools(tmp_path):
     assert [m["role"] for m in first["prompt"]] == ["system", "user", "assistant", "tool"]
     assert tools in first["prompt"][0]["content"] and first["prompt"][2]["content"] == call
     assert first["completion"] == [{"role": "assistant", "content": "It is 0 degrees."}]
+
+
+def test_an_excel_sheet_is_read_by_its_header_row(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([])  # a blank first row, as spreadsheets often have
+    sheet.append(["评论", "情感"])
+    for i in range(40):
+        sheet.append([f"第{i}条评论，{'很好' if i % 2 else '太差'}", "正面" if i % 2 else "负面"])
+    book.save(tmp_path / "reviews.xlsx")
+    report = inspect_file(tmp_path / "reviews.xlsx")
+    assert report.rows == 40 and report.input_columns == ["评论"] and report.output_column == "情感"
+    assert set(report.labels) == {"正面", "负面"} and report.language == "zh"
+
+
+def test_one_txt_file_per_class_becomes_a_labelled_table(tmp_path):
+    from assistant.data.load import combine_class_files
+
+    (tmp_path / "positive.txt").write_text("great phone\n\nlove it\nworks well\n", encoding="utf-8")
+    (tmp_path / "negative.txt").write_text("broke in a day\nawful\n".encode("gbk").decode("gbk"), encoding="gbk")
+    combined = combine_class_files([tmp_path / "positive.txt", tmp_path / "negative.txt"], tmp_path / "uploads")
+    assert combined == combine_class_files([tmp_path / "positive.txt", tmp_path / "negative.txt"], tmp_path / "uploads")
+    report = inspect_file(combined)
+    assert report.rows == 5 and report.labels == {"positive": 3, "negative": 2}
+    with pytest.raises(DataError, match="a .txt file is one example per line"):
+        inspect_file(tmp_path / "positive.txt")
+    with pytest.raises(DataError, match="every file names the same class"):
+        (tmp_path / "b").mkdir()
+        (tmp_path / "b" / "positive.txt").write_text("fine\n")
+        combine_class_files([tmp_path / "positive.txt", tmp_path / "b" / "positive.txt"], tmp_path / "uploads")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path as _Path
+
 import gradio as gr
 
 from assistant.adjustable import EDITOR, SETTINGS, Edit, get_path, turn_words
 from assistant.chat import converse
 from assistant.data import DataError, inspect_file, save_upload
-from assistant.data.load import readable_suffixes
+from assistant.data.load import combine_class_files, readable_suffixes
 from assistant.plan import Plan, PlanError
 from assistant.train import jobs
 
@@ -21,19 +23,29 @@ def new_conversation() -> dict:
     return {"messages": [], "data": None, "plan": None}
 
 
-def chat(ctx: Context, message: str | Edit, file: str | None, history: list, state: dict):
-    """One user turn (text, a typed edit from the plan editor, and/or a file) → the assistant's reply, the
-    plan card and suggestions."""
+FORMAT_WORDS = {"columns": "a table", "alpaca": "Alpaca instructions", "sharegpt": "ShareGPT conversations",
+                "messages": "chat messages", "prompt_completion": "prompt/completion pairs"}
+
+
+def chat(ctx: Context, message: str | Edit, file: str | list[str] | None, history: list, state: dict):
+    """One user turn (text, a typed edit from the plan editor, and/or a file — or one .txt file per class)
+    → the assistant's reply, the plan card and suggestions."""
     state = dict(state or new_conversation())
     history = list(history or [])
     message = message if isinstance(message, Edit) else (message or "").strip()
-    if file:
+    files = [f for f in ([file] if isinstance(file, str) else file or []) if f]
+    if files:
         try:
-            report = inspect_file(file)  # validated where Gradio put it; stored in the data home only if usable
-            stored = save_upload(ctx.home.uploads, file)
+            if len(files) > 1:  # one file per class: combined into one labelled table in the data home
+                stored = combine_class_files(files, ctx.home.uploads)
+                report = inspect_file(stored)
+            else:
+                report = inspect_file(files[0])  # validated where Gradio put it; stored only if usable
+                stored = save_upload(ctx.home.uploads, files[0])
             state["data"] = str(stored)
-            history.append({"role": "user", "content": f"📎 {stored.name}"})
-            note = f"I read **{report.rows} rows** ({report.format})."
+            history.append({"role": "user", "content": "📎 " + ", ".join(_Path(f).name for f in files)})
+            note = (f"I read **{report.rows} rows** of {FORMAT_WORDS.get(report.format, report.format)} "
+                    f"(format `{report.format}`).")
             if report.warnings:
                 note += " Warnings: " + "; ".join(report.warnings)
             history.append({"role": "assistant", "content": note})
@@ -150,8 +162,9 @@ def tab(ctx: Context) -> None:
                 msg = gr.Textbox(label="Message", placeholder="e.g. I want to classify customer reviews by sentiment",
                                  show_label=False, scale=5, elem_id="message")
                 send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
-            data = gr.File(label="Attach data (CSV, TSV, JSON, JSONL, Parquet" + "".join(
-                               f", {s}" for s in readable_suffixes()[5:]) + ")", file_types=readable_suffixes(),
+            data = gr.File(label="Attach data (CSV, TSV, JSON, JSONL, Parquet, Excel; or one .txt file per class"
+                           + "".join(f", {s}" for s in readable_suffixes()[7:]) + ")", file_types=readable_suffixes(),
+                           file_count="multiple",
                            height=140, elem_id="data-file")
             with gr.Row():
                 buttons = [gr.Button(visible=False, size="sm", elem_classes="suggestion")
@@ -206,11 +219,10 @@ def tab(ctx: Context) -> None:
 
     def on_chat(message, file, history, st):
         """Show the turn at once with a working note, then the reply paragraph by paragraph, then everything."""
-        from pathlib import Path as _Path
-
         pending = list(history or [])
         if file:
-            pending.append({"role": "user", "content": f"📎 {_Path(file).name}"})
+            names = [_Path(f).name for f in ([file] if isinstance(file, str) else file)]
+            pending.append({"role": "user", "content": "📎 " + ", ".join(names)})
         if (message or "").strip():
             pending.append({"role": "user", "content": message.strip()})
         if len(pending) > len(history or []):

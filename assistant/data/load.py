@@ -17,10 +17,13 @@ from ..config import environment
 from ..errors import TailorError
 
 TEXT_ENCODINGS = ("utf-8-sig", "gbk")
-SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
+SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".xlsx", ".txt")
+READS = "Tailor reads CSV, TSV, JSON, JSONL, Parquet, Excel (.xlsx) and one .txt file per class"
+MAX_XLSX_CELLS = 20_000_000
+"""Cells read from a spreadsheet at most (its compressed size says little about what it unpacks to)."""
 MAX_FIELD_CHARS = 16 * 1024 * 1024
 """The longest single CSV field read (Python's csv module stops at 128 KiB by default)."""
-MAGIC = {b"PK\x03\x04": "a zip archive (an Excel .xlsx file is one: export the sheet as CSV)",
+MAGIC = {b"PK\x03\x04": "a zip archive (an Excel .xlsx file is one: name it .xlsx, or export the sheet as CSV)",
          b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
          b"SQLite format 3": "an SQLite database", b"\xd0\xcf\x11\xe0": "an old Excel/Word file (export it as CSV)",
          b"\x1f\x8b": "a gzip archive (unpack it first)", b"PAR1": "a Parquet file (name it .parquet)"}
@@ -62,6 +65,12 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
                               "split it, or sample the rows you need")
     if suffix == ".parquet":
         rows = _read_parquet(path)
+    elif suffix == ".xlsx":
+        rows = _read_xlsx(path, limit)
+    elif suffix == ".txt":
+        raise DataError(path, "a .txt file is one example per line, with no answers: give one file per class, each "
+                              "named by its class (positive.txt, negative.txt), and Tailor labels every line with "
+                              "its file's name")
     elif suffix in readers:
         rows = _read_with_plugin(path, readers[suffix])
     else:
@@ -126,11 +135,11 @@ def _refuse_binary(path: Path, data: bytes) -> None:
         raise DataError(path, "is saved as UTF-16 text; save it as UTF-8 (in Excel: CSV UTF-8)")
     kind = next((what for magic, what in MAGIC.items() if data.startswith(magic)), None)
     if kind is not None:
-        raise DataError(path, f"this is {kind}, not a text table; Tailor reads CSV, TSV, JSON, JSONL and Parquet")
+        raise DataError(path, f"this is {kind}, not a text table; {READS}")
     head = data[:65536]
     control = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
     if head and control > 0.05 * len(head):
-        raise DataError(path, "this is a binary file, not text; Tailor reads CSV, TSV, JSON, JSONL and Parquet")
+        raise DataError(path, f"this is a binary file, not text; {READS}")
     if b"\0" in data:
         at = data.index(b"\0")
         raise DataError(path, "contains a NUL byte, which text files do not; the file is damaged or not plain text "
@@ -258,6 +267,84 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     except Exception as e:  # pyarrow raises several types for corrupt files
         raise DataError(path, f"not a readable Parquet file ({e})") from None
     return table.to_pylist()
+
+
+def _read_xlsx(path: Path, limit: int) -> list[dict[str, Any]]:
+    """The first sheet of an Excel workbook: its first non-empty row names the columns."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise DataError(path, "not a readable .xlsx workbook (an .xlsx file is a zip archive; this one is not)") \
+            from None
+    if unpacked > 4 * limit:
+        raise DataError(path, f"unpacks to {unpacked:,} bytes, over the limit for a data file; export the sheet "
+                              "you need as CSV")
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many types for damaged or non-Excel zips
+        raise DataError(path, f"not a readable .xlsx workbook ({type(e).__name__}: {e})") from None
+    try:
+        sheet = book.worksheets[0]
+        header: list[str] | None = None
+        rows: list[dict[str, Any]] = []
+        cells = 0
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells += len(values)
+            if cells > MAX_XLSX_CELLS:
+                raise DataError(path, f"more than {MAX_XLSX_CELLS:,} cells; export the rows you need as CSV", number)
+            if header is None:
+                if any(v not in (None, "") for v in values):
+                    header = [str(v).strip() if v not in (None, "") else f"column {i + 1}"
+                              for i, v in enumerate(values)]
+                continue
+            if any(v not in (None, "") for v in values):
+                rows.append({h: v for h, v in zip(header, values)})
+    finally:
+        book.close()
+    return rows
+
+
+def combine_class_files(paths: list[str | Path], dest_dir: Path) -> Path:
+    """One file per class (`positive.txt`, `negative.txt`: one example per line, the class in the file's name)
+    → one CSV of text,label in `dest_dir`, named by its contents' fingerprint. Each file is decoded and checked
+    like any data file; an empty line is skipped."""
+    import csv as csv_module
+
+    files = [Path(p) for p in paths]
+    if len(files) < 2:
+        raise DataError(files[0] if files else Path("."), "one file per class needs at least two files")
+    rows: list[tuple[str, str]] = []
+    for p in files:
+        if p.suffix.lower() != ".txt":
+            raise DataError(p, "with several files, each must be a .txt file of one class (one example per line)")
+        if not p.exists() or p.stat().st_size == 0:
+            raise DataError(p, "file not found" if not p.exists() else "the file is empty")
+        if p.stat().st_size > environment().max_data_bytes:
+            raise DataError(p, "over the size limit for a data file")
+        label = p.stem.strip()
+        lines = [line.strip() for line in _decode(p).splitlines()]
+        if not any(lines):
+            raise DataError(p, "holds no examples (one per line)")
+        rows += [(line, label) for line in lines if line]
+    if len({label for _, label in rows}) < 2:
+        raise DataError(files[0], "every file names the same class; name each file by its class")
+    out = io.StringIO()
+    writer = csv_module.writer(out, lineterminator="\n")
+    writer.writerow(["text", "label"])
+    writer.writerows(rows)
+    data = out.getvalue().encode("utf-8")
+    target = dest_dir / hashlib.sha256(data).hexdigest()[:16] / ("-".join(p.stem for p in files)[:80] + ".csv")
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".partial")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return target
 
 
 def save_upload(uploads_dir: Path, source: str | Path) -> Path:
