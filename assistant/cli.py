@@ -6,6 +6,7 @@
     tailor jobs list | show ID | cancel ID | resume ID
     tailor adapters list|search|show|export|import|tag|alias|describe|rename|delete|check ...
     tailor evaluate NAME... [--data FILE] [--limit N] [--json]   metrics vs the base, with 95% intervals
+    tailor mcp                                            Tailor's actions as MCP tools, over stdio
     tailor plugins list [--json]                          what each installed plugin adds, or why it is disabled
 
 Commands are registered like a plugin's (`register_commands` below); installed plugins add more.
@@ -166,7 +167,8 @@ def _adapters_export(registry, args) -> int:
     from . import plugins
 
     rec = registry.require_adapter(_need(args, 1, "NAME [--format NAME] [--out PATH]")[0])
-    name = "merged" if args.merged else args.format
+    name = "merged" if args.merged else ("gguf" if args.quant == "f16" else f"gguf_{args.quant}") if args.gguf \
+        else args.format
     exporter = plugins.get().exporters.get(name)
     if exporter is None:
         raise TailorError(f"no exporter named {name!r}; exporters: {', '.join(plugins.get().exporters)}")
@@ -301,6 +303,8 @@ def _adapters_arguments(p) -> None:
     p.add_argument("--out", help="export: the folder to write into (or, for the zips, the file)")
     p.add_argument("--format", default="peft", help="export: an exporter (`tailor plugins list`); default peft")
     p.add_argument("--merged", action="store_true", help="export: the same as --format merged")
+    p.add_argument("--gguf", action="store_true", help="export: merged, as GGUF with an Ollama Modelfile")
+    p.add_argument("--quant", choices=["f16", "q8_0", "q4_0"], default="f16", help="export --gguf: the quantisation")
     p.add_argument("--name", help="import: register under this name")
     p.add_argument("--description", help="import: a description")
     p.add_argument("--remove", action="store_true", help="tag/alias: remove instead of add")
@@ -356,6 +360,14 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_mcp(args) -> int:
+    """Serve Tailor's actions to another agent over stdio (Model Context Protocol)."""
+    from .mcp_server import serve_stdio
+
+    serve_stdio(Home.resolve(args.home))
+    return 0
+
+
 def _plugins_arguments(p) -> None:
     p.add_argument("action", choices=["list"], nargs="?", default="list")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -387,6 +399,7 @@ def register_commands():
                 cmd_evaluate, _evaluate_arguments),
         Command("plugins", "the installed plugins: what each adds, where it came from, or why it is disabled",
                 cmd_plugins, _plugins_arguments),
+        Command("mcp", "serve Tailor's actions to other agents over stdio (Model Context Protocol)", cmd_mcp),
     ]
 
 

@@ -38,6 +38,13 @@ def smol_tokenizer_dir() -> Path:
     return target
 
 
+def smol_model_dir() -> Path:
+    """The embedded SmolLM2-135M-Instruct converted to a safetensors folder once per checkout (about a minute)."""
+    from assistant.models.resolve import ensure_embedded
+
+    return ensure_embedded(CACHE / "models", log=lambda line: None)
+
+
 def tiny_model_dir(name: str = "tiny-llama", seed: int = 0) -> Path:
     """A 2-layer, hidden-64 Llama with SmolLM2's vocabulary and tokenizer, saved as a normal model folder."""
     target = CACHE / name

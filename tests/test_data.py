@@ -149,3 +149,14 @@ def test_one_txt_file_per_class_becomes_a_labelled_table(tmp_path):
         (tmp_path / "b").mkdir()
         (tmp_path / "b" / "positive.txt").write_text("fine\n")
         combine_class_files([tmp_path / "positive.txt", tmp_path / "b" / "positive.txt"], tmp_path / "uploads")
+
+
+def test_template_placeholders_left_in_answers_are_flagged(tmp_path):
+    """LLaMA-Factory's identity.json holds {{name}} and {{author}} to be filled in before training."""
+    rows = [{"instruction": f"who are you? ({i})", "input": "",
+             "output": "I am {{name}}, an AI assistant developed by {{author}}."} for i in range(20)]
+    p = tmp_path / "identity.json"
+    p.write_text(json.dumps(rows))
+    warnings = inspect_file(p).warnings
+    assert any(w.startswith("answers hold template placeholders: {{name}} (20 rows), {{author}} (20 rows)")
+               for w in warnings), warnings

@@ -58,7 +58,9 @@ def theme():
 def build_app(ctx: Context) -> gr.Blocks:
     with gr.Blocks(title="Tailor") as demo:
         gr.Markdown("# Tailor\nDescribe the task, attach your data, get a fine-tuned adapter.")
-        engine_status = gr.Markdown(f"Base model: {ctx.engine.status}", elem_id="engine-status")
+        # A function, so each page load reads the status now (a value fixed at build time said "loading" for
+        # seconds on every fresh page, long after the model was loaded).
+        engine_status = gr.Markdown(lambda: f"Base model: {ctx.engine.status}", elem_id="engine-status")
         with gr.Tabs():
             with gr.Tab("Assistant", id="assistant"):
                 assistant_tab.tab(ctx)

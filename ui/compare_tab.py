@@ -54,6 +54,8 @@ def eval_rows(run: dict) -> list[list]:
             ci = r.get("vs_" + run["baseline"], {}).get(metric)
             rows.append([model, metric, round(r["metrics"][metric], 4),
                          "" if ci is None else f"{ci['difference']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"])
+    for metric, why in (run.get("skipped") or {}).items():  # said, not dropped silently
+        rows.append(["(not scored)", metric, None, why])
     if majority := run.get("majority"):  # a label task: the score of always answering the most frequent label
         rows += [[f"always “{majority['label']}” (baseline)", metric, round(majority[metric], 4), ""]
                  for metric in run["metrics"]]
@@ -147,7 +149,8 @@ def tab(ctx: Context) -> None:
                                      elem_id="eval-diff-model")
             only = gr.Radio(["all", "wins", "losses"], value="all", label="Show", elem_id="eval-diff-only")
         diff_table = gr.Dataframe(headers=["result", "prompt", "reference", "adapter's answer", "base's answer"],
-                                  interactive=False, wrap=True, elem_id="eval-diffs")
+                                  interactive=False, wrap=True, elem_id="eval-diffs",
+                                  column_widths=["8%", "32%", "16%", "22%", "22%"])  # the answers get room
         run_state = gr.State(None)
 
         def on_eval(picked, f, n, o):

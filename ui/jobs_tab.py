@@ -45,12 +45,27 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
     if job.adapter_id:
         rec = ctx.registry.adapter_by_id(job.adapter_id)
         status += f"\n\n✅ Adapter **{rec.label}** is in the registry."
+        status += time_line(ctx, job, rec)
         done = read_result(ctx.home.job_dir(job.id)) or {}
         if verdict := done.get("verdict"):
             status += f"\n\n⚠️ On its held-out rows it is {verdict}."
     fix = jobs.suggested_fix(ctx.registry, job.id)
     return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(logs),
             "fix": fix["label"] if fix else None}
+
+
+def time_line(ctx: Context, job, rec) -> str:
+    """Estimated beside measured training time, once a job has finished (how far to trust the next estimate)."""
+    import json
+
+    try:
+        estimated = json.loads(ctx.registry.plan(job.plan_id)["json"])["resources"]["estimated_minutes"] * 60
+    except (KeyError, TypeError, ValueError):
+        return ""
+    measured = rec.metrics.get("train_seconds")
+    if not isinstance(measured, (int, float)) or measured <= 0 or not estimated:
+        return ""
+    return f" Training took {measured:.0f} s; the plan estimated {estimated:.0f} s."
 
 
 def shown_job(ctx: Context, job_id: int | None) -> int | None:

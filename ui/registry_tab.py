@@ -126,7 +126,7 @@ def download_folder() -> Path:
     return Path(tempfile.mkdtemp(dir=root))
 
 
-def export_as(ctx: Context, name: str, exporter: str = "peft") -> str:
+def export_as(ctx: Context, name: str, exporter: str = "peft", log=lambda line: None) -> str:
     """One adapter through a registered exporter (built-in `peft` and `merged`, or a plugin's), written to a
     private download folder; a folder is zipped, since the browser downloads one file."""
     import shutil
@@ -137,7 +137,7 @@ def export_as(ctx: Context, name: str, exporter: str = "peft") -> str:
     chosen = plugins.get().exporters.get(exporter)
     if chosen is None:
         raise gr.Error(f"No exporter named {exporter!r}.")
-    written = Path(chosen.export(ctx.registry, rec, download_folder(), log=lambda m: None))
+    written = Path(chosen.export(ctx.registry, rec, download_folder(), log=log))
     if written.is_dir():
         written = Path(shutil.make_archive(str(written), "zip", written.parent, written.name))
     return str(written)
@@ -250,9 +250,16 @@ def tab(ctx: Context) -> None:
         return {card: adapter_card(page), details: page}
 
     pick.change(friendly(show), [pick], [card, details], api_name=False)
-    download.click(friendly(lambda n: download_adapter(ctx, n)), [pick], zip_file, api_name="download")
-    merged.click(friendly(lambda n: download_merged(ctx, n)), [pick], zip_file, api_name="download_merged")
-    other_b.click(friendly(lambda n, e: export_as(ctx, n, e)), [pick, other], zip_file, api_name="export_adapter")
+    def exporting(exporter: str):
+        """An export with its progress in words on the page (merging, writing GGUF, ...)."""
+        def run(name, chosen=None, progress=gr.Progress()):  # noqa: B008 - how Gradio passes progress in
+            progress(None, desc="exporting…")
+            return export_as(ctx, name, chosen or exporter, log=lambda line: progress(None, desc=line))
+        return run
+
+    download.click(friendly(exporting("peft")), [pick], zip_file, api_name="download")
+    merged.click(friendly(exporting("merged")), [pick], zip_file, api_name="download_merged")
+    other_b.click(friendly(exporting("peft")), [pick, other], zip_file, api_name="export_adapter")
     for button, action in ((tag_b, "tag"), (alias_b, "alias"), (desc_b, "describe"), (delete_b, "delete")):
         button.click(friendly(lambda n, v, a=action: adapter_action(ctx, a, n, v)), [pick, value], message,
                      api_name=f"adapter_{action}").then(friendly(show), [pick], [card, details], api_name=False)

@@ -409,7 +409,7 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
         tokens = plan.data.used_rows * (1 - plan.data.validation_fraction) * t.epochs * per_row
         if t.max_steps > 0:  # a run bounded by steps stops at whichever comes first
             tokens = min(tokens, t.max_steps * t.batch_size * t.gradient_accumulation * per_row)
-        return round(estimate_minutes(e.total_params, int(tokens), device=res.device,
+        return round(estimate_minutes(shape, e.total_params, int(tokens), device=res.device,
                                       gpu_tflops=info[1] if info else 100.0,
                                       gradient_checkpointing=t.gradient_checkpointing), 1)
 

@@ -221,6 +221,8 @@ def split_conversation(turns: list[Any], tools: Any = None) -> dict[str, Any]:
 
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+PLACEHOLDER = re.compile(r"\{\{\s*\w+\s*\}\}|\{\s*(?:name|author|user|company|bot|assistant)\s*\}")
+"""Template slots left in data meant to be filled (LLaMA-Factory's identity.json: {{name}}, {{author}})."""
 
 
 def _prompt_text(e: dict[str, Any]) -> str:
@@ -237,6 +239,11 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
     if roles and len(empty_out) == len(examples):
         raise DataError(path, f"conversation roles {', '.join(map(repr, roles))} are not known, so no turn is the "
                               "assistant's; name the roles user and assistant (or human and gpt)")
+    placeholders = Counter(m for e in examples for m in set(PLACEHOLDER.findall(e["completion"] or "")))
+    if placeholders:
+        names = ", ".join(f"{p} ({n} rows)" for p, n in placeholders.most_common(3))
+        report.warnings.append(f"answers hold template placeholders: {names}; fill them in before training, or the "
+                               "model learns to say them literally")
     tools = sum(1 for e in examples if e.get("tool_turns"))
     if tools:
         report.warnings.append(f"{tools} conversations call tools: function calls are trained as the assistant's "

@@ -131,7 +131,8 @@ def find(name: str) -> CatalogModel | None:
 def choose(task_type: str | None, language: str, gpu_memory_gb: float) -> tuple[CatalogModel, str]:
     """The default base model for a task, language and GPU memory, with the reason."""
     if gpu_memory_gb <= 0:
-        return DEFAULT, "no GPU: the embedded SmolLM2-135M-Instruct trains on a CPU in minutes and needs no download"
+        return DEFAULT, ("no GPU: the embedded SmolLM2-135M-Instruct is small enough to train on a CPU, and needs "
+                         "no download")
     code = task_type == "code"
     if language == "zh":
         chinese = [m for m in models() if "zh" in m.languages]

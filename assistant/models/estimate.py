@@ -46,7 +46,9 @@ GPUS: dict[str, tuple[float, float, bool]] = {
     "4070": (12, 58, True), "3080": (10, 60, True), "3060": (12, 25, True), "4060": (8, 30, True),
     "t4": (16, 65, False), "v100": (16, 125, False), "p100": (16, 19, False),
 }
-CPU_GFLOPS = 40.0  # effective fp32 rate of a small CPU on LoRA training; calibrated in bench/
+CPU_GFLOPS = 78.0
+"""Effective fp32 rate of LoRA training on a CPU, in GFLOP/s of `compute_params`: measured on this project's 2-core
+machine with the embedded SmolLM2 (bench/time_estimate.py; docs/BENCHMARKS.md)."""
 
 
 MEMORY_BUDGET = 0.92
@@ -163,12 +165,43 @@ def estimate_memory(shape: ModelShape, *, method: str, r: int, batch_size: int, 
     return Estimate(weights / GIB, lora / GIB, acts / GIB, logits / GIB, overhead / GIB, peak / GIB, lora_n, n)
 
 
-def estimate_minutes(total_params: int, tokens: int, *, device: str, gpu_tflops: float,
+GPU_MFU = ((0.49, 0.082), (1.24, 0.161), (8.03, 0.256))
+"""(billions of parameters, share of the GPU's dense bf16 rate a planned LoRA run reaches), measured on an H100
+(issue 17: Qwen2.5-0.5B 40,577 tokens/s, Llama-3.2-1B 32,242, Llama-3.1-8B 7,875); interpolated on log size."""
+
+
+def gpu_mfu(params_b: float) -> float:
+    import math
+
+    points = GPU_MFU
+    if params_b <= points[0][0]:
+        return points[0][1]
+    if params_b >= points[-1][0]:
+        return points[-1][1]
+    for (b0, m0), (b1, m1) in zip(points, points[1:]):
+        if b0 <= params_b <= b1:
+            w = (math.log(params_b) - math.log(b0)) / (math.log(b1) - math.log(b0))
+            return m0 + w * (m1 - m0)
+    return points[-1][1]
+
+
+def compute_params(shape: ModelShape, total_params: int) -> int:
+    """Parameters whose matmuls every token pays for: the embedding is a lookup, and the lean LM head computes
+    logits only where an answer is trained (a few tokens of each row), so the vocabulary matrices are left out."""
+    return max(1, total_params - shape.vocab * shape.hidden * (1 if shape.tied else 2))
+
+
+def estimate_minutes(shape: ModelShape, total_params: int, tokens: int, *, device: str, gpu_tflops: float,
                      gradient_checkpointing: bool) -> float:
-    """Training time: forward + backward ≈ 4·N FLOPs per token for LoRA (6·N with recomputation)."""
-    flops = (6 if gradient_checkpointing else 4) * total_params * tokens
-    rate = CPU_GFLOPS * 1e9 if device == "cpu" else gpu_tflops * 1e12 * 0.35
-    return flops / rate / 60
+    """Training time: forward + backward ≈ 4·N FLOPs per token for LoRA (6·N with recomputation). On a CPU,
+    N is `compute_params` at CPU_GFLOPS (both measured by bench/time_estimate.py); on a GPU, N is every
+    parameter at the share of the card's rate planned runs were measured to reach (`gpu_mfu`, defined on all
+    parameters)."""
+    factor = 6 if gradient_checkpointing else 4
+    if device == "cpu":
+        return factor * compute_params(shape, total_params) * tokens / (CPU_GFLOPS * 1e9) / 60
+    rate = gpu_tflops * 1e12 * gpu_mfu(total_params / 1e9)
+    return factor * total_params * tokens / rate / 60
 
 
 def gpu_info(name: str) -> tuple[float, float, bool] | None:

@@ -112,7 +112,17 @@ def register_exporters():
 
         return export_merged(registry, record, dest / f"{record.name}-v{record.version}-merged.zip", log=log)
 
+    def gguf(quant: str):
+        def export(registry, record, dest: Path, log=print) -> Path:
+            from ..registry.gguf_export import export_gguf
+
+            return export_gguf(registry, record, dest, quant, log=log)
+        return export
+
     return [
         Exporter("peft", peft_zip, "the adapter as a zip in Hugging Face PEFT layout (loads with PeftModel)"),
         Exporter("merged", merged, "base model and adapter merged into one full model folder (safetensors)"),
+        Exporter("gguf", gguf("f16"), "merged, as GGUF f16 with an Ollama Modelfile (llama.cpp, Ollama, LM Studio)"),
+        Exporter("gguf_q8_0", gguf("q8_0"), "merged, as GGUF quantised to 8 bits (q8_0) with an Ollama Modelfile"),
+        Exporter("gguf_q4_0", gguf("q4_0"), "merged, as GGUF quantised to 4 bits (q4_0) with an Ollama Modelfile"),
     ]

@@ -131,7 +131,9 @@ class _BatchStreamer:
         for i, label in enumerate(self.labels):
             elapsed = (self.finished_at[i] or now) - self.t0
             n = len(self.tokens[i])
-            text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True).strip()
+            # A reply cut at the token limit can end inside a multi-byte character: drop the half character
+            # (decoded as U+FFFD) rather than show it.
+            text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True).strip().rstrip("\ufffd")
             out.append(Answer(label, text, elapsed, n, n / elapsed if elapsed > 0 else 0.0,
                               (self.first_at[i] - self.t0) if self.first_at[i] else None,
                               self.finished_at[i] is not None, "stop" if self.hit_eos[i] else "length",

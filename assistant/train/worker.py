@@ -319,6 +319,10 @@ def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Pa
                     peak = torch.cuda.max_memory_allocated() / 1024**3
             except ImportError:
                 pass
+            if peak is None:  # on a CPU: the worker's peak resident memory, what the plan's estimate predicts
+                import resource
+
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
             metric = {"step": state.global_step, "epoch": state.epoch, "loss": logs.get("loss"),
                       "eval_loss": logs.get("eval_loss"), "learning_rate": logs.get("learning_rate"),
                       "tokens_per_second": tokens / elapsed if tokens else None, "peak_memory_gb": peak,
