@@ -27,7 +27,8 @@ def test_chat_plan_train_register_compare_download(app, topic_csv, tmp_path):
     import time
 
     client = Client(app, verbose=False)
-    reply = client.predict("I want to classify these texts by topic", handle_file(str(topic_csv)), api_name="/chat")
+    # The data box takes several files (one .txt per class), so the API takes a list of them.
+    reply = client.predict("I want to classify these texts by topic", [handle_file(str(topic_csv))], api_name="/chat")
     history = reply[0]
     last = history[-1]["content"]
     text = last if isinstance(last, str) else " ".join(part.get("text", "") for part in last)
