@@ -16,6 +16,8 @@ from typing import Any
 
 METHODS = ("lora", "qlora")
 NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
+TO = r"\s*(?:to|=|:|of|is|at|为|设为|设成|设置为|改成|改为|改到|调成|调为|调到|换成|用|是)?\s*"
+"""How people join a setting to its new value: "rank to 8", "lr = 1e-4", "学习率改成 3e-4", "秩调到 8"."""
 NUMERIC = (int, float)
 
 
@@ -38,7 +40,10 @@ class Setting:
     zh: str = "{}"
     """The same in Chinese."""
     patterns: tuple[str, ...] = ()
-    """For numbers: regexes over the lower-cased message whose first non-empty group is the value."""
+    """Regexes over the lower-cased message (numbers already in digits, see `understand.digits`) whose first
+    non-empty group is the value."""
+    scale: float = 1.0
+    """What a matched number is multiplied by (a percentage given for a fraction: 0.01)."""
     editor: bool = False
     """Shown in the plan editor."""
     in_plan: bool = True
@@ -64,11 +69,14 @@ class Setting:
         return (self.zh if lang == "zh" else self.en).format(shown)
 
     def read(self, low: str) -> Any:
-        """The value a lower-cased message gives this numeric setting, or None."""
+        """The value a lower-cased message gives this setting, or None."""
         for pattern in self.patterns:
             if m := re.search(pattern, low):
                 text = next(g for g in m.groups() if g)
-                return int(float(text)) if self.kind is int else float(text)
+                if self.kind is str:
+                    return text
+                value = float(text) * self.scale
+                return int(value) if self.kind is int else round(value, 10)
         return None
 
 
@@ -118,17 +126,22 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             '"fast" or "quality"', in_plan=False),
     Setting("epochs", ("training.epochs",), NUMERIC, lambda v: 0 < v <= 100, "more than 0 and at most 100",
             "number of passes over the data", "train {} epochs", "训练 {} 轮",
-            (NUMBER + r"\s*(?:epochs?|个?轮|遍|个epoch)", r"epochs?\s*(?:to|=|:)?\s*" + NUMBER), editor=True),
+            (NUMBER + r"\s*(?:epochs?|个?轮|遍|个epoch)", r"(?:epochs?|轮数|训练轮数|epoch数)" + TO + NUMBER,
+             r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
-            "rank {}", "秩 {}", (r"(?:rank|\br)\s*(?:to|=|:|of)?\s*(\d+)", r"秩\s*(?:为|设为|=)?\s*(\d+)"),
+            "rank {}", "秩 {}", (r"(?:lora rank|rank|\br)" + TO + r"(\d+)", r"(?:秩|lora\s*秩)" + TO + r"(\d+)"),
             editor=True),
     Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
             "learning rate (number)", "learning rate {}", "学习率 {}",
-            (r"(?:learning rate|\blr|学习率)\s*(?:to|=|:|of|为|设为)?\s*" + NUMBER,), editor=True),
+            (r"(?:learning[ _-]?rate|\blr|学习率)" + TO + NUMBER,), editor=True),
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
-            (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)? length)|最大长度|序列长度)"
-             r"\s*(?:to|=|:|of|为)?\s*(\d+)",),
+            (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens)|最大长度|序列长度|最大\s*token\s*数)"
+             + TO + r"(\d+)",
+             r"(?:limit|cap|truncate|cut|clip|shorten)\s+(?:the\s+|all\s+)?(?:sequences?|examples?|inputs?|rows?|"
+             r"texts?|length|context)\s+(?:to|at)\s+(\d+)\s*(?:tokens?)?",
+             r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
+             r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?(?:token|词元)"),
             editor=True),
     Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
             "stop after this many optimizer steps, whatever the epochs (integer)", "stop after {} steps",
@@ -151,7 +164,22 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              NUMBER + r"\s*分钟(?:内|以内|之内)"), in_plan=False),
     Setting("batch_size", ("training.batch_size",), int, lambda v: 1 <= v <= 4096, "between 1 and 4096",
             "rows per step (integer)", "batch size {}", "批大小 {}",
-            (r"batch(?: size)?\s*(?:to|=|:|of)?\s*(\d+)", r"批大小\s*(?:为|=)?\s*(\d+)"), editor=True),
+            (r"batch(?:[ _]size)?" + TO + r"(\d+)", r"(?:批大小|批量大小|batch\s*size)" + TO + r"(\d+)"), editor=True),
+    Setting("validation_fraction", ("data.validation_fraction",), NUMERIC, lambda v: 0 <= v < 0.9,
+            "at least 0 and under 0.9 (a share of the rows)", "share of rows held out for validation (0 to 0.9)",
+            "hold out {}", "留出 {} 做验证",
+            (r"(?:keep|hold out|set aside|reserve|use|leave)\s+(?:about\s+)?" + NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?"
+             r"(?:data|rows)\s+)?(?:for|as)\s+(?:the\s+)?(?:validation|eval|evaluation|test|dev)",
+             r"(?:validation|eval|evaluation|dev|test)\s+(?:split|set|share|fraction)?" + TO + NUMBER + r"\s*%",
+             r"(?:留出|拿出|划出|保留|用)\s*" + NUMBER
+             + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",
+             r"(?:验证集|测试集)(?:比例|占比)?" + TO + NUMBER + r"\s*%"), scale=0.01),
+    Setting("exclude_column", ("data.input_columns",), str, lambda v: 0 < len(v) <= 200, "a column's name",
+            "an input column the user wants left out of the prompt", "leave out {}", "不用 {} 列",
+            (r"(?:ignore|drop|leave out|remove|exclude|skip|without|don'?t use|do not use)\s+(?:the\s+)?[`'\"“]?"
+             r"([\w\u4e00-\u9fff]+)[`'\"”]?\s+(?:column|field)",
+             r"(?:不要用|不用|去掉|忽略|删掉|排除)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段|栏)"),
+            in_plan=False),
 ]}
 EDITOR = tuple(s.name for s in SETTINGS.values() if s.editor)
 """The plan editor's fields, in order."""

@@ -126,3 +126,35 @@ def test_a_row_limit_samples_the_same_rows_each_time_keeping_every_label(tmp_pat
     assert sorted(labels.values()) == [10, 10, 10, 10]
     train, held = split_examples(rows, plan.data.validation_fraction, plan.data.split_seed, plan.data.stratify)
     assert len(train) + len(held) == 40 and held
+
+
+HELDOUT_FILE = Path(__file__).parent / "corpus" / "heldout.jsonl"
+HELDOUT = [json.loads(line) for line in HELDOUT_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+HELDOUT_FLOOR = 26 / 30
+"""The share of held-out conversations the rules get fully right, as measured (docs/BENCHMARKS.md): the rules are
+never tuned on these cases, so this guards against a regression without teaching to the test."""
+
+
+def check(case: dict, files: Path, capsys) -> list[str]:
+    """What a case's plan gets wrong, field by field (empty when it is right)."""
+    args = ["--gpu-memory", str(case.get("gpu", 0))]
+    args += ["--data", str(files / case["data"])] if case.get("data") else []
+    code, out, err = run_plan(args + case["turns"], capsys)
+    if code != 0:
+        return [f"exit {code}: {err.strip()}"]
+    wrong = []
+    for key, want in case["expect"].items():
+        got = out["reply"] if key == "reply_contains" else get(out["plan"], key)
+        if (want not in got) if key == "reply_contains" else got != want:
+            wrong.append(f"{key}: {got!r} (wanted {want!r})"[:200])
+    return wrong
+
+
+def test_the_held_out_conversations_score_at_least_what_was_measured(files, capsys):
+    results = {case["id"]: check(case, files, capsys) for case in HELDOUT}
+    right = sum(not wrong for wrong in results.values())
+    print(f"held-out: {right}/{len(HELDOUT)} right")
+    for case_id, wrong in results.items():
+        if wrong:
+            print(f"  {case_id}: {'; '.join(wrong)}")
+    assert right / len(HELDOUT) >= HELDOUT_FLOOR, results

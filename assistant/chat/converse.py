@@ -67,7 +67,8 @@ class Turn:
         }
 
 
-WATCHED = ("task.type", "task.language", "data.max_rows", "base_model.name", "resources.device",
+WATCHED = ("task.type", "task.language", "data.max_rows", "data.validation_fraction", "data.input_columns",
+           "base_model.name", "resources.device",
            "resources.gpu_memory_gb", "training.max_steps",
            "lora.method", "lora.r", "lora.alpha", "training.epochs", "training.learning_rate",
            "training.max_length", "training.batch_size", "training.gradient_accumulation",
@@ -105,6 +106,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         examples = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples[:2]]
     notes = list(intents[-1].notes) if intents else []
     notes = [n for n in notes if n != "fit"]
+    if (model_reason := plan.reasons.get("base_model", "")).startswith("⚠️"):  # a named model was replaced: said
+        notes.append(model_reason.removeprefix("⚠️ "))
     if len(messages) > 1 and (unheard := _unheard(messages[-1], intents[-1], changes, lang)):
         notes.append(unheard)
     reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
@@ -189,8 +192,10 @@ def _questions(missing: list[str], lang: str, plan: Plan) -> list[Question]:
         return [Question("task", "你希望模型做什么？" if zh else "What should the model do?",
                          task_suggestions("zh" if zh else "en"))]
     if "data" in missing:
-        return [Question("data", "请附上训练数据（CSV、TSV、JSON、JSONL 或 Parquet）。" if zh else
-                         "Please attach your training data (CSV, TSV, JSON, JSONL or Parquet).", [])]
+        return [Question("data", "请附上训练数据（CSV、TSV、JSON、JSONL、Parquet、Excel，或每类一个 .txt 文件）。"
+                         if zh else
+                         "Please attach your training data (CSV, TSV, JSON, JSONL, Parquet, Excel, or one .txt file "
+                         "per class).", [])]
     return []
 
 

@@ -20,7 +20,7 @@ from ..models.estimate import CPU, Hardware, estimate_memory, estimate_minutes, 
 from ..models.fit import checkpoint, halve_batch, use_qlora
 from ..models.tokenize import model_text
 from ..plan import Plan
-from .understand import Intents
+from .understand import CLOSED, Intents
 
 
 @dataclass
@@ -119,6 +119,25 @@ def _apply_data(plan: Plan, report: DataReport, why: dict, s: Slots) -> None:
         f"hold out {d.validation_fraction:.0%} of {rows} rows to measure the result"
         + (", stratified by label" if d.stratify else "") if d.validation_fraction
         else f"only {rows} rows: too few to hold any out")
+    if s.validation_fraction is not None:
+        d.validation_fraction = s.validation_fraction
+        why["data.validation_fraction"] = (f"you asked for it: {d.validation_fraction:.0%} of {rows} rows held out"
+                                           if d.validation_fraction else "you asked to hold no rows out")
+    if s.exclude_column and report.format == "columns":
+        _exclude(d, s.exclude_column, why)
+
+
+def _exclude(d, column: str, why: dict) -> None:
+    """Leave an input column out of the prompt, as the user asked (never the last one)."""
+    match = next((c for c in d.input_columns if str(c).strip().lower() == column.strip().lower()), None)
+    if match is None:
+        d.warnings.append(f"you asked to leave out `{column}`, but the input columns are "
+                          f"{', '.join(f'`{c}`' for c in d.input_columns)}; nothing was left out")
+    elif len(d.input_columns) == 1:
+        d.warnings.append(f"`{match}` is the only input column, so it stays: the model needs something to read")
+    else:
+        d.input_columns = [c for c in d.input_columns if c != match]
+        why["data.input_columns"] = f"without `{match}`, as you asked"
 
 
 def _on_this_machine(entry: catalog.CatalogModel, home_models: Path | None) -> bool:
@@ -133,10 +152,23 @@ def _on_this_machine(entry: catalog.CatalogModel, home_models: Path | None) -> b
 def _choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: str | None, why: dict,
                   home_models: Path | None = None) -> None:
     b = plan.base_model
-    if s.base_model:
+    if s.base_model and (catalog.find(s.base_model) or Path(s.base_model).expanduser().is_dir()):
         entry = catalog.find(s.base_model)
-        b.name, b.source = (entry.name, entry.name) if entry else (s.base_model, s.base_model)
+        b.name, b.source = (entry.name, entry.name) if entry else (Path(s.base_model).name, s.base_model)
         why["base_model"] = "you asked for it"
+    elif s.base_model and "/" in s.base_model and not re.search(CLOSED, s.base_model.lower()):
+        # A hub id: honoured as given. Its size is read from its name when it says (…-70B-…); until it is
+        # downloaded, its memory is estimated like the catalog model nearest in size.
+        b.name, b.source = s.base_model.rsplit("/", 1)[1], s.base_model
+        size = re.search(r"(\d+(?:\.\d+)?)\s*b\b", s.base_model.lower().replace("-", " "))
+        b.params_b = float(size.group(1)) if size else 0.0
+        why["base_model"] = (f"you asked for {s.base_model}" + (f" (about {b.params_b:g}B parameters, read from its "
+                             "name; its memory is estimated from that size until it is downloaded)" if size else
+                             " (its size is not in its name: the memory estimate assumes the default model's shape "
+                             "until it is downloaded)"))
+        return
+    elif s.base_model:
+        _replace_named(plan, s.base_model, language, gpu_gb, why)
     elif gpu_gb <= 0 and default and not catalog.find(default):
         b.name, b.source = Path(default).name, default
         why["base_model"] = "the default base model in your settings"
@@ -167,6 +199,36 @@ def _choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: s
         b.params_b = round(param_count(shape) / 1e9, 4)
 
 
+def _replace_named(plan: Plan, named: str, language: str, gpu_gb: float, why: dict) -> None:
+    """A model the user named that cannot be used as named — closed, or a family and size the catalog does not
+    have — replaced by the nearest usable choice, with the true reason (never "you asked for it")."""
+    from ..models.estimate import qlora_floor_gb as qlora_gb
+
+    b = plan.base_model
+    fallback, reason = catalog.choose(plan.task.type, language, gpu_gb)
+    if re.search(CLOSED, named.lower()):
+        why["base_model"] = (f"⚠️ {named} is a closed model: its weights are not published, so it cannot be fine-tuned "
+                             f"here. Planned with {fallback.name} instead ({reason})")
+    else:
+        size = re.search(r"(\d+(?:\.\d+)?)\s*b\b", named.lower())
+        params = float(size.group(1)) if size else 0.0
+        family = [m for m in catalog.models() if m.name.lower().startswith(named.lower()[:4]) and not m.code]
+        fitting = [m for m in family if gpu_gb > 0 and qlora_gb(m.params_b) <= gpu_gb]
+        if gpu_gb <= 0:
+            cannot = f"a {params:g}B model cannot be trained on a CPU" if params else "it is not in the catalog"
+        elif params and qlora_gb(params) > gpu_gb:
+            cannot = (f"it does not fit your {gpu_gb:g} GB even in 4 bits (QLoRA needs about {qlora_gb(params):.0f} "
+                      "GB)")
+        else:
+            cannot = ("it is not in the catalog, so its hub id is not known: name it by hub id (organisation/name) "
+                      "to train it")
+        if fitting:
+            fallback = max(fitting, key=lambda m: m.params_b)
+            reason = f"the largest {fallback.name.split('-')[0]} in the catalog that fits"
+        why["base_model"] = f"⚠️ You asked for {named}, but {cannot}. Planned with {fallback.name} instead ({reason})"
+    b.name = b.source = fallback.name
+
+
 def local_shape(source: str):
     """The shape of a local model folder, read from its config.json."""
     from ..models.catalog import ModelShape
@@ -181,8 +243,20 @@ def local_shape(source: str):
 
 
 def _shape(plan: Plan):
-    entry = catalog.find(plan.base_model.source)
-    return entry.shape if entry else (local_shape(plan.base_model.source) or catalog.DEFAULT.shape)
+    """The base's shape: from the catalog, its local config.json, or — for a hub id not downloaded yet — the
+    catalog model nearest in size (the default model's when its size is unknown)."""
+    b = plan.base_model
+    entry = catalog.find(b.source)
+    if entry:
+        return entry.shape
+    if (shape := local_shape(b.source)) is not None:
+        return shape
+    if b.params_b:  # the nearest catalog model's shape, with as many layers as make this size
+        from dataclasses import replace
+
+        near = min(catalog.models(), key=lambda m: abs(m.params_b - b.params_b))
+        return replace(near.shape, layers=max(1, round(near.shape.layers * b.params_b / near.params_b)))
+    return catalog.DEFAULT.shape
 
 
 def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict, home_models: Path | None) -> None:

@@ -38,9 +38,9 @@ class Intents:
 
 def understand(text: str) -> Intents:
     t = text.strip()
-    low = t.lower()
+    low = digits(t.lower())
     said: dict[str, Any] = {"task_type": _task(low),
-                            "language": _language(t, low), "base_model": _model(low)}
+                            "language": _language(t, low), "base_model": _model(low, t)}
     notes: list[str] = []
     _gpu(low, said, notes)
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|不用\s*qlora|不要\s*qlora|full lora|plain lora", low):
@@ -58,6 +58,44 @@ def understand(text: str) -> Intents:
     return Intents({k: v for k, v in said.items() if v is not None}, start, notes)
 
 
+EN_NUMBERS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100}
+ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+ZH_NUMBER = r"[零〇一二两三四五六七八九十百千万]+"
+
+
+def zh_number(text: str) -> int:
+    """A Chinese numeral up to the ten thousands: 两 → 2, 十五 → 15, 二十 → 20, 三百 → 300."""
+    total, current = 0, 0
+    for ch in text:
+        if ch in ZH_DIGITS:
+            current = ZH_DIGITS[ch]
+        else:
+            total += (current or 1) * ZH_UNITS[ch]
+            current = 0
+    return total + current
+
+
+def digits(low: str) -> str:
+    """Numbers said in words written as digits, so every setting's pattern reads them: "two epochs" → "2 epochs",
+    "训练两轮" → "训练2轮", "学习率万分之一" → "学习率0.0001", "百分之二十" → "20%"."""
+    def value(text: str) -> float:
+        return float(text) if text[0].isdigit() else zh_number(text)
+
+    for words, scale in (("十万分之", 1e-5), ("万分之", 1e-4), ("千分之", 1e-3)):
+        low = re.sub(words + r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)", lambda m, s=scale: f"{value(m.group(1)) * s:g}",
+                     low)
+    low = re.sub(r"百分之(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)",
+                 lambda m: f"{m.group(1) if m.group(1)[0].isdigit() else zh_number(m.group(1))}%", low)
+    low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层))",
+                 lambda m: str(zh_number(m.group(1))), low)
+    low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
+    return re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|passes|steps|rows|examples|samples|"
+                  r"minutes?|mins?)\b)", lambda m: str(EN_NUMBERS[m.group(1)]), low)
+
+
 def _task(low: str) -> str | None:
     """The registered task whose words the message uses (tasks tried by priority: the more specific first)."""
     return next((t.name for t in plugins.get().task_order() if re.search(t.patterns, low)), None)
@@ -72,17 +110,35 @@ def _language(t: str, low: str) -> str | None:
     return "zh" if cjk >= 4 else None
 
 
-def _model(low: str) -> str | None:
-    # Exact catalog names or hub ids first.
+CLOSED = (r"\b(gpt-?4o?(?:-mini)?|gpt-?3\.5(?:-turbo)?|gpt-?5|o1|o3|claude(?:[\w.\- ]*?\d(?:\.\d)?)?|"
+          r"gemini(?:[\w.\- ]*?\d(?:\.\d)?)?|ernie|kimi)\b|(文心一言)")
+"""Models whose weights are not published: they cannot be fine-tuned here, whatever the plan says."""
+
+
+def _model(low: str, text: str = "") -> str | None:
+    """The base model the message names: a catalog name, alias or hub id as it is; a family and size that the
+    catalog does not have (or a closed model, or an `org/name` hub id) as the user said it, never silently
+    swapped for the nearest catalog entry — the planner says what it does with it."""
     for m in sorted(models(), key=lambda m: len(m.name), reverse=True):
         if m.name.lower() in low or m.hub_id.lower() in low:
             return m.name
-    # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "smollm2".
-    if m := re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[\w.\- ]*?(\d+(?:\.\d+)?)\s*b\b", low):
-        family, size = m.group(1), float(m.group(2))
+    if hub := re.search(r"(?<![\w./])([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*[A-Za-z0-9])(?![\w/])", text or low):
+        if not re.search(r"\.(csv|tsv|jsonl?|parquet|xlsx|txt)$", hub.group(1).lower()):
+            return hub.group(1)  # as written: hub ids are case-sensitive
+    if closed := re.search(CLOSED, low):
+        return (closed.group(1) or closed.group(2)).strip()
+    # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "llama 70b" (not in the catalog: kept as said).
+    m = re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[\w.\- ]*?(\d+(?:\.\d+)?)\s*b\b", low)
+    r = None if m else re.search(r"(\d+(?:\.\d+)?)\s*b(?![a-z0-9])\s*(?:的)?\s*(?:[\w.\-]+\s+)?"
+                                 r"(qwen|llama|mistral|gemma|phi)", low)
+    if m or r:
+        family, size = (m.group(1), float(m.group(2))) if m else (r.group(2), float(r.group(1)))
         cands = [c for c in models() if c.name.lower().startswith(family[:4]) and not c.code]
         if cands:
-            return min(cands, key=lambda c: abs(c.params_b - size)).name
+            nearest = min(cands, key=lambda c: abs(c.params_b - size))
+            if abs(nearest.params_b - size) <= 0.3 * size:
+                return nearest.name
+        return f"{family.capitalize()} {size:g}B"
     for word in re.findall(r"[a-z][\w.\-]+", low):
         entry = find(word)
         if entry and len(word) > 3:

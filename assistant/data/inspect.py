@@ -27,7 +27,9 @@ OUTPUT_NAMES = [
 INPUT_NAMES = [
     "text", "input", "sentence", "review", "content", "question", "document", "article", "source", "prompt",
     "query", "context", "body", "message", "comment", "passage", "x", "src", "headline", "title", "instruction",
-    "文本", "内容", "输入", "问题", "句子", "评论", "原文", "文章", "正文", "评价", "问句", "标题",
+    "subject", "description", "details", "email", "ticket", "utterance", "dialogue",
+    "文本", "内容", "输入", "问题", "句子", "评论", "原文", "文章", "正文", "评价", "问句", "标题", "主题", "描述",
+    "详情",
 ]
 ID_NAMES = {"id", "idx", "index", "uuid", "row", "row_id", "no", "编号", "序号", "ID"}
 TOOL_ROLES = {"function_call": "assistant", "observation": "tool", "tool": "tool", "function": "tool",
@@ -139,8 +141,9 @@ def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str]
     inputs = [c for c in textual if c != output]
     named_input = by_name(INPUT_NAMES, inputs)
     if named_input is not None:
-        # Keep other inputs only if they are named as inputs too (ids and dates are not inputs).
-        inputs = [c for c in inputs if str(c).strip().lower() in INPUT_NAMES] or [named_input]
+        # Every column that holds free text belongs in the prompt (a title and a body, a subject and a message);
+        # columns of dates, numbers or a few repeating values (ids, timestamps, categories) do not.
+        inputs = [c for c in inputs if str(c).strip().lower() in INPUT_NAMES or _free_text(c, rows)] or [named_input]
     if output is None or not inputs:
         raise DataError(
             path,
@@ -148,6 +151,17 @@ def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str]
             "Name them e.g. `text,label` or `input,output`",
         )
     return inputs, output
+
+
+def _free_text(column: Any, rows: list[dict[str, Any]]) -> bool:
+    """Words people wrote: mostly distinct values, several characters long, not numbers or dates."""
+    values = [text(r.get(column)) for r in rows]
+    filled = [v for v in values if v]
+    if len(filled) < max(1, len(rows) // 2):
+        return False
+    if sum(bool(re.fullmatch(r"[\d\s.,:/+\-TZ]+", v)) for v in filled) > 0.5 * len(filled):
+        return False  # numbers, dates, times
+    return len(set(filled)) >= 0.5 * len(filled) and sum(map(len, filled)) / len(filled) >= 8
 
 
 def _is_id(column: Any, rows: list[dict[str, Any]]) -> bool:
@@ -239,7 +253,7 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
     if roles and len(empty_out) == len(examples):
         raise DataError(path, f"conversation roles {', '.join(map(repr, roles))} are not known, so no turn is the "
                               "assistant's; name the roles user and assistant (or human and gpt)")
-    placeholders = Counter(m for e in examples for m in set(PLACEHOLDER.findall(e["completion"] or "")))
+    placeholders = Counter(m for e in examples for m in dict.fromkeys(PLACEHOLDER.findall(e["completion"] or "")))
     if placeholders:
         names = ", ".join(f"{p} ({n} rows)" for p, n in placeholders.most_common(3))
         report.warnings.append(f"answers hold template placeholders: {names}; fill them in before training, or the "

@@ -204,6 +204,13 @@ def estimate_minutes(shape: ModelShape, total_params: int, tokens: int, *, devic
     return factor * total_params * tokens / rate / 60
 
 
+def qlora_floor_gb(params_b: float) -> float:
+    """The least GPU memory QLoRA on a model of this many billion parameters needs, for a model whose shape is not
+    known: 4-bit weights with their quantisation constants (~0.56 GB per billion), about 1.5 GB of LoRA state and
+    short-batch activations, and the CUDA context."""
+    return params_b * 0.56 + 1.5 + CUDA_OVERHEAD_GB
+
+
 def gpu_info(name: str) -> tuple[float, float, bool] | None:
     """(memory GiB, TFLOP/s, bf16) for a GPU name such as 'RTX 4090' or 'NVIDIA A100-SXM4-40GB'."""
     low = name.lower()

@@ -15,8 +15,11 @@ def register_tasks():
     # first ("translate" beats "text", "summarize" beats "rewrite"); a plugin's task (default 100) before all.
     return [
         TaskRecipe("classification", r"classif|categori[sz]|sentiment|label|spam|intent detection|detect .*intent|"
-                                     r"tag .* as|positive or negative|"
-                                     r"分类|情感|类别|打标签|判断.*(正面|负面)|识别意图|意图识别",
+                                     r"tag .* as|positive or negative|route .* to|sort .* into|triage|"
+                                     r"which (team|department|queue|category|intent)|"
+                                     r"right (intent|team|queue|department)|"
+                                     r"by (topic|intent|department|category|urgency|priority)|"
+                                     r"分类|情感|类别|打标签|判断.*(正面|负面)|识别意图|意图识别|分到|归类|路由|分拣|属于哪",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
@@ -41,7 +44,7 @@ def register_tasks():
                    {"en": "Write correct, idiomatic code for the request.", "zh": "根据要求编写正确、规范的代码。"},
                    ("exact_match", "perplexity"), priority=40),
         TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|"
-                                r"改写|润色|重写|转述|改成",
+                                r"改写|润色|重写|转述",
                    {"en": "Rewrite the text as requested, keeping its meaning.", "zh": "按要求改写文本，保持原意。"},
                    ("rougeL",), priority=20),
     ]

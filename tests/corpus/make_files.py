@@ -6,6 +6,13 @@ from pathlib import Path
 
 def write_corpus_files(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    queues = {"billing": ("Refund not received", "I was charged twice for my order {i} so please refund the extra"),
+              "technical": ("App crashes on start", "Since the update the app closes when I open screen {i}"),
+              "account": ("Cannot log in", "My password reset link {i} never arrives in my inbox")}
+    tickets = "".join(
+        f"{1000 + i},2024-03-{1 + i % 28:02d},{subject} #{i},{body.format(i=i)},{queue}\n"
+        for i in range(60) for queue, (subject, body) in [list(queues.items())[i % 3]])
+    (folder / "tickets.csv").write_text("id,created,subject,body,queue\n" + tickets, encoding="utf-8")
     reviews = "".join(
         f"review number {i} was {'great' if i % 2 else 'awful'},{'positive' if i % 2 else 'negative'}\n"
         for i in range(60)
