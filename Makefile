@@ -35,3 +35,8 @@ browser:
 	  echo "installing Chromium from Debian's packages for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "could not install chromium: the browser tests will be skipped"; }
+	@fc-list 2>/dev/null | grep -qi "noto sans cjk" && fc-list 2>/dev/null | grep -qi "emoji" || { \
+	  echo "installing CJK and emoji fonts so the browser shows Chinese text and status marks"; \
+	  (apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1 || (apt-get update -qq && \
+	   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1)) \
+	  || echo "could not install the fonts: Chinese text and marks will show as boxes in screenshots"; }

@@ -119,9 +119,11 @@ def tab(ctx: Context) -> None:
         import pandas as pd
 
         r = job_view(ctx, jid)
-        # Numeric columns even when empty: an empty (object) frame makes the chart's axes categorical, and every
-        # loss value then became its own label with no line drawn.
-        curve = pd.DataFrame(r["loss"], columns=["step", "loss", "kind"]).astype({"step": "int64", "loss": "float64"})
+        # Numeric columns (an object frame makes the axes categorical: every loss value its own label), and one
+        # empty (NaN) point of each kind always: a chart first drawn without a series never draws that series'
+        # line later (measured in Chromium: the job page opened before the first logged step stayed blank).
+        points = [*r["loss"], *({"step": 0, "loss": float("nan"), "kind": k} for k in ("train", "eval"))]
+        curve = pd.DataFrame(points, columns=["step", "loss", "kind"]).astype({"step": "int64", "loss": "float64"})
         state = r["job"].status if r["job"] else None
         return {table: r["table"], status: r["status"], plot: curve, log: r["log"],
                 fix: gr.update(visible=True, value=r["fix"]) if r["fix"] else gr.update(visible=False),

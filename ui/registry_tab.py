@@ -213,8 +213,8 @@ def tab(ctx: Context) -> None:
         download = gr.Button("Download zip", elem_id="download")
         merged = gr.Button("Download merged model", elem_id="download-merged")
     others = {e.name: e.description for e in plugins.get().exporters.values() if e.name not in ("peft", "merged")}
-    with gr.Row(visible=bool(others)):  # exporters installed plugins add
-        other = gr.Dropdown(list(others), value=next(iter(others), None), label="Export as (plugins)",
+    with gr.Row(visible=bool(others)):  # GGUF and any exporters installed plugins add
+        other = gr.Dropdown(list(others), value=next(iter(others), None), label="Export as",
                             info="; ".join(f"{k}: {v}" for k, v in others.items()), elem_id="adapter-exporter")
         other_b = gr.Button("Export", elem_id="export-other")
     zip_file = gr.File(label="Download", elem_id="adapter-zip")

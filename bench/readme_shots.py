@@ -1,0 +1,151 @@
+"""The README's tour screenshots, from a real run: the embedded SmolLM2 on realistic review data, in Chromium.
+
+    .venv/bin/python bench/readme_shots.py          # writes docs/images/*.png (about five minutes on a CPU)
+
+Starts `tailor serve` on a fresh data home with the embedded base model, asks for a sentiment classifier in
+words, attaches 240 product reviews, edits the plan, trains (one epoch), and photographs each tab as a user
+sees it: the plan, the editor and the data, the job with its loss curve and held-out scores, the registry,
+side by side, the evaluation against the base with its baseline, the blind arena. Needs Debian's `chromium`
+and, for the Chinese text in the plan, `fonts-noto-cjk`.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from server import running_app  # noqa: E402
+
+OUT = ROOT / "docs" / "images"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+PRODUCTS = ["headphones", "phone case", "coffee grinder", "desk lamp", "backpack", "keyboard", "water bottle",
+            "running shoes", "blender", "charger", "office chair", "tent"]
+GOOD = ["Works exactly as described and the {p} arrived two days early.", "Great value, I use the {p} every day.",
+        "The {p} feels solid and the battery lasts all week.", "Really happy with this {p}, would buy again.",
+        "Setup took five minutes and the {p} has been flawless since.", "Comfortable, quiet and well made {p}.",
+        "My second {p} from this brand and still impressed.", "Good quality {p} for the price, recommended."]
+BAD = ["The {p} stopped working after a week.", "Cheap plastic, the {p} cracked on the first day.",
+       "Arrived late and the {p} was missing parts.", "Returned it: the {p} is much smaller than the photos.",
+       "Customer support never answered about my broken {p}.", "The {p} smells of chemicals and feels flimsy.",
+       "Loud, slow and the {p} overheats after ten minutes.", "Waste of money, this {p} is unusable."]
+
+
+OPENERS = ["", "Bought it for my son. ", "Second order. ", "Gift for a friend. ", "Used it for a month. ",
+           "Honest review: ", "Update after two weeks: ", "Ordered the blue one. "]
+
+
+def write_reviews(path: Path, rows: int = 240) -> Path:
+    rng = random.Random(7)
+    lines = ["review,sentiment"]
+    for i in range(rows):
+        good = i % 2 == 0
+        text = rng.choice(OPENERS) + rng.choice(GOOD if good else BAD).format(p=rng.choice(PRODUCTS))
+        lines.append(f"\"{text}\",{'positive' if good else 'negative'}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def wait_text(locator, text: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while text not in locator.inner_text():
+        if time.time() > deadline:
+            raise TimeoutError(f"{text!r} not shown; saw: {locator.inner_text()[-500:]}")
+        time.sleep(0.5)
+
+
+def choose(page, dropdown: str, value: str) -> None:
+    box = page.locator(f"{dropdown} input")
+    box.click()
+    box.fill(value)
+    box.press("Enter")
+
+
+def shot(page, name: str) -> None:
+    page.wait_for_timeout(3500)  # charts redraw on every refresh (every 2 s): let one finish
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+    print(f"docs/images/{name}.png", flush=True)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    from assistant.models.resolve import ensure_embedded
+
+    work = Path(tempfile.mkdtemp(prefix="tailor-shots-"))
+    data = write_reviews(work / "product_reviews.csv")
+    home = work / "home"
+    ensure_embedded(home / "models")  # the embedded model, converted as a first start would
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    # The settings name the catalog model, as a user's would; its converted folder is already in the home.
+    with running_app(home, Path("SmolLM2-135M-Instruct"), timeout=300) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        wait_text(page.locator("#engine-status"), "ready", timeout=300)
+        page.locator("#message textarea").fill("I want to classify customer reviews by sentiment")
+        page.locator("#send").click()
+        page.get_by_text("Please attach your training data").first.wait_for()
+        page.locator("#data-file input[type=file]").set_input_files(str(data))
+        page.get_by_text("Ready: press").first.wait_for(timeout=120_000)
+        page.locator("#message textarea").fill("train for one epoch")
+        page.locator("#send").click()
+        wait_text(page.locator("#chatbot"), "training.epochs")
+        shot(page, "1-plan")
+
+        page.locator("#plan-editor").get_by_text("Edit the plan").click()
+        page.locator("#data-preview").get_by_text("Your data").first.click()
+        wait_text(page.locator("#rendered-examples"), "<|im_start|>assistant")
+        page.locator("#token-histogram").wait_for()
+        shot(page, "1b-edit-and-data")
+
+        page.locator("#start").click()
+        page.locator("#start-status").get_by_text("started").wait_for()
+        page.get_by_role("tab", name="Jobs").click()
+        wait_text(page.locator("#job-status"), "is in the registry", timeout=900)
+        shot(page, "2-job")
+
+        name = "classification-product_reviews:1"
+        page.get_by_role("tab", name="Registry").click()
+        wait_text(page.locator("#adapters-table"), name)
+        choose(page, "#adapter-pick", name)
+        wait_text(page.locator("#adapter-card"), "Baseline")
+        shot(page, "3-registry")
+
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#compare-prompt textarea").fill("The zipper broke the first time I opened the backpack.")
+        choose(page, "#compare-pick", name)
+        page.locator("#compare-go").click()
+        wait_text(page.locator("#compare-sides"), name, timeout=180)
+        page.wait_for_timeout(3000)
+        shot(page, "4-compare")
+
+        page.locator("#eval-section").get_by_text("Evaluate on held-out data").first.click()
+        page.locator("#eval-go").click()
+        wait_text(page.locator("#eval-table"), "baseline", timeout=600)
+        shot(page, "4b-evaluate")
+
+        page.locator("#arena-section").get_by_text("Blind arena").first.click()
+        page.locator("#arena-prompt textarea, #arena-prompt input").first.fill(
+            "Great blender, smoothies in ten seconds.")
+        page.locator("#arena-go").click()
+        deadline = time.time() + 180
+        while not page.locator("#arena-a textarea").input_value():
+            if time.time() > deadline:
+                raise TimeoutError("no arena answers")
+            time.sleep(0.5)
+        page.locator("#vote-a").click()
+        wait_text(page.locator("#arena-result"), "A was")
+        shot(page, "5-arena")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
