@@ -87,6 +87,23 @@ def test_the_evaluation_view_shows_the_chosen_adapters_disagreements():
     assert disagreement_rows(None) == []
 
 
+def test_a_label_evaluation_draws_its_confusion_matrix_and_scores_beside_the_baseline():
+    from assistant.evaluate.run import confusion, score_by_model
+    from ui.compare_tab import confusion_html
+
+    refs, answers = ["正面", "正面", "负面", "负面"], ["正面", "负面", "负面", "I am not sure"]
+    run = {"models": ["base", "a:1"], "metrics": ["accuracy"], "majority": {"label": "正面", "accuracy": 0.5},
+           "results": {"base": {"metrics": {"accuracy": 0.25}}, "a:1": {"metrics": {"accuracy": 0.5}}},
+           "examples": [{"reference": r, "base": "?", "a:1": a} for r, a in zip(refs, answers)]}
+    matrix = confusion(run, "a:1")
+    assert matrix == {"labels": ["正面", "负面"],
+                      "counts": {"正面": {"正面": 1, "负面": 1}, "负面": {"负面": 1, "other": 1}}}
+    picture = confusion_html(matrix, "a:1")
+    assert "<th>other</th>" in picture and picture.count("<tr>") == 3  # header + one row per reference label
+    assert [r["model"] for r in score_by_model(run)] == ["base", "a:1", "always “正面”"]
+    assert confusion(dict(run, majority=None), "a:1") is None  # not a label task: no matrix
+
+
 def test_an_adapters_page_says_what_it_is_where_it_came_from_and_its_files(tmp_path):
     reg = Registry(Home.resolve(tmp_path / "home"))
     plan = {

@@ -108,6 +108,29 @@ def leaderboard_rows(ctx: Context) -> list[list]:
     return [[r["model"], r["rating"], f"[{r['low']}, {r['high']}]", r["votes"]] for r in standings(ctx.registry, 100)]
 
 
+def confusion_html(matrix: dict | None, model: str = "") -> str:
+    """A confusion matrix as a picture: reference labels down, answers across, each cell shaded by its share of
+    its row (the diagonal is what the model got right)."""
+    if not matrix:
+        return ""
+    labels, counts = matrix["labels"], matrix["counts"]
+    answers = [*labels, *(["other"] if any("other" in row for row in counts.values()) else [])]
+    esc = html.escape
+    head = "".join(f"<th>{esc(a)}</th>" for a in answers)
+    body = []
+    for ref in labels:
+        total = sum(counts[ref].values()) or 1
+        cells = []
+        for a in answers:
+            n = counts[ref].get(a, 0)
+            alpha = round(0.85 * n / total, 2)
+            color = "22, 163, 74" if a == ref else "220, 38, 38"
+            cells.append(f"<td style='background: rgba({color}, {alpha}); text-align: center'>{n}</td>")
+        body.append(f"<tr><th style='text-align: left'>{esc(ref)}</th>{''.join(cells)}</tr>")
+    return (f"<div class='confusion'><p><b>{esc(model)}</b>: reference down, answer across</p>"
+            f"<table><tr><th></th>{head}</tr>{''.join(body)}</table></div>")
+
+
 def answers_html(answers: list[dict]) -> str:
     cols = "".join(
         f"<div class='side'><h4>{html.escape(a['model'])}</h4><pre>{html.escape(a['text'])}</pre>"
@@ -151,16 +174,27 @@ def tab(ctx: Context) -> None:
         diff_table = gr.Dataframe(headers=["result", "prompt", "reference", "adapter's answer", "base's answer"],
                                   interactive=False, wrap=True, elem_id="eval-diffs",
                                   column_widths=["8%", "32%", "16%", "22%", "22%"])  # the answers get room
+        with gr.Row():
+            scores_plot = gr.BarPlot(x="model", y="score", title="Score by model (the plan's first metric)",
+                                     height=240, elem_id="eval-scores")
+            matrix = gr.HTML(elem_id="eval-confusion")
         run_state = gr.State(None)
 
         def on_eval(picked, f, n, o):
+            import pandas as pd
+
+            from assistant.evaluate.run import confusion, score_by_model
+
             rows, run_ = run_evaluation(ctx, picked, f, n)
             first = run_["models"][1] if len(run_["models"]) > 1 else None
+            bars = pd.DataFrame(score_by_model(run_), columns=["model", "score", "metric"])
             return {eval_table: rows, run_state: run_, diff_model: gr.update(choices=run_["models"][1:], value=first),
-                    diff_table: disagreement_rows(run_, o, first)}
+                    diff_table: disagreement_rows(run_, o, first),
+                    scores_plot: gr.update(value=bars, sort=list(bars["model"])),
+                    matrix: confusion_html(confusion(run_, first), first or "")}
 
         eval_go.click(friendly(on_eval), [pick, eval_file, max_new, only],
-                      [eval_table, run_state, diff_model, diff_table], api_name="evaluate")
+                      [eval_table, run_state, diff_model, diff_table, scores_plot, matrix], api_name="evaluate")
         for control in (only, diff_model):
             control.change(friendly(lambda r, o, m: disagreement_rows(r, o, m)), [run_state, only, diff_model],
                            diff_table, api_name=False)

@@ -128,6 +128,31 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     return run
 
 
+def confusion(run: dict, model: str) -> dict | None:
+    """For a label task: how often each reference label got each answer from `model` — {"labels": the labels in
+    the references (answers outside them counted as "other"), "counts": {reference: {answer: n}}}; else None."""
+    from .metrics import _norm
+
+    if not run.get("majority") or model not in run.get("models", []):
+        return None
+    labels = sorted({ex["reference"] for ex in run["examples"]})
+    by_norm = {_norm(label): label for label in labels}
+    counts: dict[str, dict[str, int]] = {label: {} for label in labels}
+    for ex in run["examples"]:
+        answer = by_norm.get(_norm(ex[model]), "other")
+        counts[ex["reference"]][answer] = counts[ex["reference"]].get(answer, 0) + 1
+    return {"labels": labels, "counts": counts}
+
+
+def score_by_model(run: dict) -> list[dict]:
+    """The first metric's score for each model (and the majority baseline, for a label task), for a bar chart."""
+    metric = run["metrics"][0]
+    rows = [{"model": m, "score": run["results"][m]["metrics"][metric], "metric": metric} for m in run["models"]]
+    if majority := run.get("majority"):
+        rows.append({"model": f"always “{majority['label']}”", "score": majority[metric], "metric": metric})
+    return rows
+
+
 def record_scores(registry: Registry, record: Adapter, run: dict) -> Adapter:
     """Store an evaluation's corpus scores among the adapter's metrics (only for the adapter whose held-out
     split was evaluated, so a score in the registry always means "on its own held-out rows")."""
