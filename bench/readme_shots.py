@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from test_browser import choose, wait_text  # noqa: E402  (the browser tests' own helpers)
+
 from server import running_app  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
@@ -51,21 +53,6 @@ def write_reviews(path: Path, rows: int = 240) -> Path:
         lines.append(f"\"{text}\",{'positive' if good else 'negative'}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-def wait_text(locator, text: str, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while text not in locator.inner_text():
-        if time.time() > deadline:
-            raise TimeoutError(f"{text!r} not shown; saw: {locator.inner_text()[-500:]}")
-        time.sleep(0.5)
-
-
-def choose(page, dropdown: str, value: str) -> None:
-    box = page.locator(f"{dropdown} input")
-    box.click()
-    box.fill(value)
-    box.press("Enter")
 
 
 def shot(page, name: str) -> None:
