@@ -69,3 +69,10 @@ def test_the_code_passes_the_linter():
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "assistant", "ui", "tests", "bench", "examples"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+def test_no_module_of_the_library_or_the_web_app_outgrows_a_read():
+    """A room a newcomer can read: no file in assistant/ or ui/ over 450 lines (split it where it divides)."""
+    long = {str(p.relative_to(ROOT)): n for sub in ("assistant", "ui") for p in (ROOT / sub).rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450}
+    assert not long, long
