@@ -169,9 +169,7 @@ def _adapters_export(registry, args) -> int:
     rec = registry.require_adapter(_need(args, 1, "NAME [--format NAME] [--out PATH]")[0])
     name = "merged" if args.merged else ("gguf" if args.quant == "f16" else f"gguf_{args.quant}") if args.gguf \
         else args.format
-    exporter = plugins.get().exporters.get(name)
-    if exporter is None:
-        raise TailorError(f"no exporter named {name!r}; exporters: {', '.join(plugins.get().exporters)}")
+    exporter = plugins.get().exporter(name)
     out = Path(args.out) if args.out else registry.home.root / "exports"
     as_file = out.suffix == ".zip"
     folder = out.parent if as_file else out
@@ -323,27 +321,19 @@ def _evaluate_arguments(p) -> None:
 
 def cmd_evaluate(args) -> int:
     """The base model and the adapters answer the same examples; each metric with its paired 95% interval."""
-    from .evaluate.run import adapter_plan, evaluate, from_file, held_out, record_scores
+    from .evaluate.run import evaluate_adapters
     from .registry import Registry
-    from .serve.engine import Engine, GenerationSettings
+    from .serve.engine import Engine
 
     registry = Registry(Home.resolve(args.home))
-    record, plan = adapter_plan(registry, args.adapters[0])
-    labels = [registry.require_adapter(a).label for a in args.adapters]
-    examples = (from_file(plan, args.data) if args.data else held_out(plan))[:max(1, args.limit)]
-    engine = Engine(registry, record.base_source)
+    records = [registry.require_adapter(a) for a in args.adapters]
+    engine = Engine(registry, records[0].base_source)
     engine.start().result()
     engine.wait_ready()
-    from . import plugins
-
-    recipe = plugins.get().tasks.get(plan.task.type or "")
-    run = evaluate(engine, [None, *labels], examples, plan.evaluation.metrics,
-                   GenerationSettings(max_new_tokens=args.max_new_tokens), registry=registry,
-                   progress=lambda done, total: print(f"\r{done}/{total} examples", end="", file=sys.stderr),
-                   labels_task=bool(recipe and recipe.labels))
+    run = evaluate_adapters(engine, registry, [r.label for r in records], data=args.data, limit=args.limit,
+                            max_new_tokens=args.max_new_tokens,
+                            progress=lambda done, total: print(f"\r{done}/{total} examples", end="", file=sys.stderr))
     print(file=sys.stderr)
-    if not args.data:
-        record_scores(registry, record, run)
     if args.json:
         print(json.dumps(run, ensure_ascii=False, indent=2))
         return 0

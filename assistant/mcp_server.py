@@ -171,9 +171,7 @@ class Tools:
         from . import plugins
 
         rec = self.registry.require_adapter(name)
-        exporter = plugins.get().exporters.get(format)
-        if exporter is None:
-            raise Refused(f"no exporter named {format!r}; exporters: {', '.join(plugins.get().exporters)}")
+        exporter = plugins.get().exporter(format)
         dest = self.home.root / "exports"
         dest.mkdir(parents=True, exist_ok=True)
         return {"path": str(exporter.export(self.registry, rec, dest, log=lambda m: None))}
@@ -194,19 +192,16 @@ class Tools:
     def evaluate(self, adapters: list[str], limit: int = 50, max_new_tokens: int = 64) -> dict:
         """The base model and the adapters on the first adapter's held-out rows: each metric of its plan, with a
         paired 95% interval for each adapter's difference from the base. The scores are stored on that adapter."""
-        from .evaluate.run import adapter_plan, evaluate, held_out, record_scores
-        from .serve.engine import MAX_SIDE_BY_SIDE, GenerationSettings
+        from .evaluate.run import evaluate_adapters
+        from .serve.engine import MAX_SIDE_BY_SIDE
 
         names = self._labels(adapters, MAX_SIDE_BY_SIDE)
         if not names:
             raise Refused("adapters: name at least one adapter to evaluate against the base model")
-        record, plan = adapter_plan(self.registry, names[0])
-        examples = held_out(plan)[:max(1, min(int(limit), MAX_EVAL))]
-        run = evaluate(self._engine_for(names), [None, *names], examples, plan.evaluation.metrics,
-                       GenerationSettings(max_new_tokens=self._tokens(max_new_tokens)), registry=self.registry)
-        record_scores(self.registry, record, run)
-        return {k: run[k] for k in ("models", "metrics", "results", "skipped") if k in run} | {
-            "examples": len(examples)}
+        run = evaluate_adapters(self._engine_for(names), self.registry, names, limit=min(int(limit), MAX_EVAL),
+                                max_new_tokens=self._tokens(max_new_tokens))
+        return {k: run[k] for k in ("models", "metrics", "results", "skipped", "majority") if k in run} | {
+            "examples": len(run["examples"])}
 
     def _labels(self, adapters: list[str], most: int) -> list[str]:
         if not isinstance(adapters, list) or len(adapters) > most:

@@ -28,21 +28,12 @@ def compare_stream(ctx: Context, prompt: str, adapters: list[str], max_new_token
 
 def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max_new_tokens: int = 64):
     """Base + adapters on the first adapter's held-out split (or an uploaded file): (summary rows, run)."""
-    from assistant.evaluate.run import MAX_EXAMPLES, adapter_plan, evaluate, from_file, held_out
+    from assistant.evaluate.run import evaluate_adapters
 
     if not adapters:
         raise gr.Error("Choose at least one adapter to evaluate against the base model.")
-    from assistant import plugins
-    from assistant.evaluate.run import record_scores
-
-    record, plan = adapter_plan(ctx.registry, adapters[0])
-    examples = from_file(plan, eval_file) if eval_file else held_out(plan)
-    recipe = plugins.get().tasks.get(plan.task.type or "")
-    run = evaluate(ctx.engine, [None, *adapters[:MAX_SIDE_BY_SIDE]], examples[:MAX_EXAMPLES], plan.evaluation.metrics,
-                   GenerationSettings(max_new_tokens=int(max_new_tokens)), registry=ctx.registry,
-                   labels_task=bool(recipe and recipe.labels))
-    if not eval_file:  # its own held-out rows: the scores become the adapter's (sortable in the registry)
-        record_scores(ctx.registry, record, run)
+    run = evaluate_adapters(ctx.engine, ctx.registry, adapters[:MAX_SIDE_BY_SIDE], data=eval_file,
+                            max_new_tokens=int(max_new_tokens))
     return eval_rows(run), run
 
 

@@ -10,6 +10,7 @@ import gradio as gr
 
 from assistant.adjustable import turn_words
 from assistant.registry.store import adapter_page as adapter_page_of
+from assistant.train.held_out import BELOW_BASELINE
 
 from .context import Context
 from .errors import friendly
@@ -64,7 +65,7 @@ def adapter_card(page: dict) -> str:
         label = metrics.pop("baseline_label")
         base = {k[len("baseline_"):]: metrics.pop(k) for k in list(metrics) if k.startswith("baseline_")}
         chance = {k[len("chance_"):]: metrics.pop(k) for k in list(metrics) if k.startswith("chance_")}
-        warn = "below-baseline" in (a.get("tags") or [])
+        warn = BELOW_BASELINE in (a.get("tags") or [])
         out.append(("⚠️ **Not clearly better than the baselines**" if warn else "**Baselines**")
                    + f" — always answering “{esc(str(label))}” scores "
                    + ", ".join(f"{esc(k)} {num(v)}" for k, v in base.items())
@@ -134,21 +135,11 @@ def export_as(ctx: Context, name: str, exporter: str = "peft", log=lambda line: 
     from assistant import plugins
 
     rec = ctx.registry.require_adapter(name)
-    chosen = plugins.get().exporters.get(exporter)
-    if chosen is None:
-        raise gr.Error(f"No exporter named {exporter!r}.")
+    chosen = plugins.get().exporter(exporter)
     written = Path(chosen.export(ctx.registry, rec, download_folder(), log=log))
     if written.is_dir():
         written = Path(shutil.make_archive(str(written), "zip", written.parent, written.name))
     return str(written)
-
-
-def download_adapter(ctx: Context, name: str) -> str:
-    return export_as(ctx, name, "peft")
-
-
-def download_merged(ctx: Context, name: str) -> str:
-    return export_as(ctx, name, "merged")
 
 
 def adapter_action(ctx: Context, action: str, name: str, value: str = "") -> str:

@@ -21,7 +21,7 @@ from ..errors import TailorError
 from ..plan import Plan
 from ..registry.db import Registry
 from ..registry.records import Adapter
-from ..registry.store import adapter_dir, read_plan
+from ..registry.store import adapter_dir, read_plan, used_plugins
 from ..serve.engine import Engine, GenerationSettings
 from .metrics import corpus_score, paired_bootstrap, per_example, supported
 
@@ -40,7 +40,7 @@ def adapter_plan(registry: Registry, ref: str) -> tuple[Adapter, Plan]:
     plan = read_plan(adapter_dir(registry, rec))
     if not plan:
         raise EvalError(f"{rec.label} has no plan.json (imported?): upload an eval file instead")
-    missing = plugins.get().missing(plan.get("plugins") or {})
+    missing = plugins.get().missing(used_plugins(plan))
     if missing:
         raise EvalError(f"{rec.label} was planned with plugin {', '.join(missing)}, which is not installed here: "
                         "install it (pip) to evaluate this adapter")
@@ -125,6 +125,25 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     if registry is not None:
         run["id"] = registry.add_eval_run(run["eval_sha256"], run["settings"], {
             "models": labels, "baseline": baseline, "results": results, "examples": run["examples"]})
+    return run
+
+
+def evaluate_adapters(engine: Engine, registry: Registry, adapters: list[str], *, data: str | None = None,
+                      limit: int = MAX_EXAMPLES, max_new_tokens: int = 64, progress=None) -> dict:
+    """The base model and `adapters` (labels) on the first adapter's held-out rows, or on a file read with its
+    mapping: its plan's metrics, paired intervals vs the base and, for a label task, the majority baseline.
+    Scores on its own held-out rows are stored on that adapter. What the CLI, the page and the MCP tool run."""
+    from .. import plugins
+
+    if not adapters:
+        raise EvalError("name at least one adapter to evaluate against the base model")
+    record, plan = adapter_plan(registry, adapters[0])
+    examples = (from_file(plan, data) if data else held_out(plan))[:max(1, limit)]
+    run = evaluate(engine, [None, *adapters], examples, plan.evaluation.metrics,
+                   GenerationSettings(max_new_tokens=max_new_tokens), registry=registry, progress=progress,
+                   labels_task=plugins.get().answers_are_labels(plan.task.type))
+    if not data:  # its own held-out rows: the scores become the adapter's (sortable in the registry)
+        record_scores(registry, record, run)
     return run
 
 

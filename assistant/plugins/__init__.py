@@ -87,6 +87,19 @@ class Plugins:
                 out[p.name] = p.version
         return out
 
+    def answers_are_labels(self, task_type: str | None) -> bool:
+        """Whether the registered task's answers are labels from a fixed set (baselines, stratified splits)."""
+        recipe = self.tasks.get(task_type or "")
+        return bool(recipe and recipe.labels)
+
+    def exporter(self, name: str) -> Exporter:
+        """The registered exporter of that name, or an error listing the ones there are."""
+        from ..errors import TailorError
+
+        if name not in self.exporters:
+            raise TailorError(f"no exporter named {name!r}; exporters: {', '.join(self.exporters)}")
+        return self.exporters[name]
+
     def higher_is_better(self, metric: str) -> bool:
         """How a stored metric sorts best-first: as its registration says; losses (train_loss, eval_loss) and
         other unregistered names ending in `loss` are lower-is-better."""

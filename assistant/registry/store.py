@@ -26,7 +26,7 @@ def model_card(name: str, version: int, plan: dict, base_hub_id: str, metrics: d
     lo, tr = plan.get("lora", {}), plan.get("training", {})
     metric_lines = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, (int, float)) else f"| {k} | {v} |"
                              for k, v in metrics.items()) or "| — | — |"
-    used = plan.get("plugins") if isinstance(plan.get("plugins"), dict) else {}
+    used = used_plugins(plan)
     plugin_lines = ("\n## Plugins\n\nPlanned with these Tailor plugins; install them (pip) to retrain or evaluate it "
                     "with Tailor:\n\n" + "\n".join(f"- `{n}` {v}" for n, v in sorted(used.items())) + "\n"
                     if used else "")
@@ -200,11 +200,17 @@ def missing_plugins(registry: Registry, record: Adapter) -> list[str]:
             if not p["installed"]]
 
 
+def used_plugins(plan: dict) -> dict[str, str]:
+    """The plugins (name → version) a plan as stored says it was made with; {} for an older or foreign plan."""
+    used = plan.get("plugins")
+    return used if isinstance(used, dict) else {}
+
+
 def plugins_of(plan: dict) -> list[dict]:
     """The installed plugins a plan was made with: [{"name", "version", "installed", "installed_version"}]."""
     from .. import plugins
 
-    used = plan.get("plugins") if isinstance(plan.get("plugins"), dict) else {}
+    used = used_plugins(plan)
     loaded = {p.name: p.version for p in plugins.get().plugins if not p.error}
     return [{"name": name, "version": str(version), "installed": name in loaded,
              "installed_version": loaded.get(name)} for name, version in sorted(used.items())]

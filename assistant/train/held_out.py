@@ -71,8 +71,7 @@ def score(plan: Any, answers: list[str], refs: list[str], train_refs: list[str])
     metrics = [m for m in plan.evaluation.metrics if supported(m)]
     out: dict[str, Any] = {m: round(corpus_score(m, answers, refs), 4) for m in metrics}
     out["held_out_scored"] = len(refs)
-    recipe = plugins.get().tasks.get(plan.task.type or "")
-    if recipe is None or not recipe.labels or not train_refs or not metrics:
+    if not plugins.get().answers_are_labels(plan.task.type) or not train_refs or not metrics:
         return out, None
     majority = Counter(train_refs).most_common(1)[0][0]
     always = [majority] * len(refs)
