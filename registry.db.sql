@@ -1,6 +1,6 @@
 -- Tailor's registry schema: the single source of truth, applied by assistant/registry/db.py through
 -- sqlite-utils. Bump `user_version` and add a numbered migration there when this changes.
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 CREATE TABLE IF NOT EXISTS base_models (
     name        TEXT PRIMARY KEY,          -- display name, e.g. SmolLM2-135M-Instruct
@@ -39,9 +39,27 @@ CREATE TABLE IF NOT EXISTS jobs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     attempts    INTEGER NOT NULL DEFAULT 0,
     adapter_id  INTEGER REFERENCES adapters(id),
-    failure     TEXT                       -- v3: the kind of failure: out_of_memory | bad_data | missing_model | worker_died | error
+    failure     TEXT,                      -- v3: the kind of failure: out_of_memory | bad_data | missing_model | worker_died | error
+    sweep_id    INTEGER REFERENCES sweeps(id), -- v4: the sweep this job is a trial of (null: an ordinary job)
+    trial       INTEGER,                   -- v4: its number in the sweep (1-based)
+    trial_settings TEXT,                   -- v4: JSON: the trial's settings, field path → value
+    result      TEXT                       -- v4: JSON: a trial's final metrics (a trial registers no adapter itself)
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+
+-- v4: a sweep: trials of one plan (jobs with this sweep_id); held-out results choose the adapter registered.
+CREATE TABLE IF NOT EXISTS sweeps (
+    id          INTEGER PRIMARY KEY,
+    plan_id     INTEGER NOT NULL REFERENCES plans(id), -- the plan with its `sweep` part
+    status      TEXT NOT NULL CHECK (status IN ('running', 'settling', 'succeeded', 'failed', 'cancelled')),
+    metric      TEXT NOT NULL,             -- what picks the winner
+    settler_pid INTEGER,                   -- the process registering the winner while status is settling
+    winner_job_id INTEGER REFERENCES jobs(id),
+    adapter_id  INTEGER REFERENCES adapters(id),
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created     TEXT NOT NULL,
+    finished    TEXT
+);
 
 CREATE TABLE IF NOT EXISTS job_metrics (
     job_id      INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,

@@ -174,6 +174,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:留出|拿出|划出|保留|用)\s*" + NUMBER
              + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",
              r"(?:验证集|测试集)(?:比例|占比)?" + TO + NUMBER + r"\s*%"), scale=0.01),
+    Setting("patience", ("training.early_stopping_patience",), int, lambda v: 0 <= v <= 100, "between 0 and 100",
+            "evaluations without improvement before training stops early (integer; 0: never)",
+            "early-stopping patience {}", "早停耐心 {}",
+            (r"patience" + TO + r"(\d+)",
+             r"early[- ]?stop\w*\s+(?:with\s+|after\s+)?(?:a\s+)?(?:patience\s+(?:of\s+)?)?(\d+)\s*"
+             r"(?:evaluations|evals|checks|rounds)?",
+             r"(?:耐心值?|早停耐心)" + TO + r"(\d+)",
+             r"(\d+)\s*次(?:评估)?(?:都)?(?:没有|不再)(?:提升|改善|变好)(?:就)?(?:停|早停)")),
     Setting("exclude_column", ("data.input_columns",), str, lambda v: 0 < len(v) <= 200, "a column's name",
             "an input column the user wants left out of the prompt", "leave out {}", "不用 {} 列",
             (r"(?:ignore|drop|leave out|remove|exclude|skip|without|don'?t use|do not use)\s+(?:the\s+)?[`'\"“]?"

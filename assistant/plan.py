@@ -14,6 +14,7 @@ from typing import Any
 
 from .adjustable import METHODS, SETTINGS, get_path, task_types
 from .errors import TailorError
+from .sweeps import SweepSpec
 
 __all__ = ["METHODS", "Plan", "PlanError", "task_types"]
 
@@ -220,6 +221,8 @@ class Plan:
     """One line per choice, keyed by field path (e.g. `lora.r`), saying why."""
     plugins: dict[str, str] = field(default_factory=dict)
     """Installed plugins (name → version) whose task, format, metrics or base model the plan uses."""
+    sweep: SweepSpec = field(default_factory=SweepSpec)
+    """Several trials with other settings, the held-out results choosing the adapter kept (`assistant/sweeps.py`)."""
     schema_version: int = SCHEMA_VERSION
     """Version of this schema."""
 
@@ -294,6 +297,9 @@ class Plan:
         for m in self.evaluation.metrics:
             if m not in metric_names():
                 p.append(f"evaluation.metrics: {m!r} is not one of {', '.join(metric_names())}")
+        from .sweeps import problems as sweep_problems
+
+        p += sweep_problems(self)
         if self.name and not all(c.isalnum() or c in "-_." for c in self.name):
             p.append(f"name: {self.name!r} may hold only letters, digits, '-', '_' and '.'")
         if require_ready:
@@ -379,6 +385,12 @@ def _coerce(value: Any, default: Any, annotation: Any, where: str, problems: lis
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
         problems.append(f"{where}: expected a list of strings, got {value!r}")
+        return default
+    if ann.startswith("dict[str, list[float]]"):
+        if isinstance(value, dict) and all(isinstance(v, list) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in v) for v in value.values()):
+            return {str(k): [float(x) for x in v] for k, v in value.items()}
+        problems.append(f"{where}: expected an object of field → list of numbers, got {value!r}")
         return default
     if ann.startswith("dict"):
         if isinstance(value, dict):

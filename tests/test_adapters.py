@@ -65,7 +65,9 @@ def test_a_v1_registry_upgrades_in_place_without_losing_rows(tmp_path):
     conn.close()
 
     reg = Registry(home)
-    assert reg.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert reg.db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert {"sweep_id", "trial", "trial_settings", "result"} <= set(reg.db["jobs"].columns_dict)  # v4
+    assert reg.db["sweeps"].exists()
     rec = reg.adapter("production")
     assert (rec.name, rec.metrics, rec.tags, rec.origin) == ("old-sentiment", {"accuracy": 0.9}, ["kitchen"], "trained")
     assert reg.job(1).status == "succeeded" and reg.plan(1)["json"] == "{}"

@@ -36,7 +36,8 @@ def test_every_setting_is_in_the_backends_prompt_and_every_number_is_read_by_the
     said = {"r": "use rank 64", "epochs": "train 5 epochs", "learning_rate": "learning rate 1e-4",
             "max_length": "max length 1024", "batch_size": "batch size 4", "max_steps": "train for 30 steps",
             "max_rows": "use only 100 rows", "time_budget_minutes": "make it finish in 10 minutes",
-            "validation_fraction": "keep 20% for validation", "exclude_column": "ignore the subject column"}
+            "validation_fraction": "keep 20% for validation", "exclude_column": "ignore the subject column",
+            "patience": "early stopping with patience 3"}
     assert set(said) == {s.name for s in SETTINGS.values() if s.patterns}
     for name, words in said.items():
         assert getattr(understand(words), name) is not None, words

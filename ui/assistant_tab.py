@@ -11,7 +11,9 @@ from assistant.chat import converse
 from assistant.data import DataError, inspect_file, save_upload
 from assistant.data.load import combine_class_files, readable_suffixes
 from assistant.plan import Plan, PlanError
+from assistant.sweeps import trial_settings
 from assistant.train import jobs
+from assistant.train.sweep import submit_sweep
 
 from .context import Context
 from .errors import friendly
@@ -87,6 +89,10 @@ def start_label(plan: Plan) -> str:
     """The start button says what the run will cost: its memory and time estimate."""
     r = plan.resources
     where = r.gpu_name or ("GPU" if r.device == "cuda" else "CPU")
+    if plan.sweep.on:
+        n = len(trial_settings(plan.sweep))
+        return (f"Start {n} trials · up to ~{plan.sweep.estimated_peak_gb:.1f} GB on {where} · "
+                f"about {max(1, round(plan.sweep.estimated_minutes))} min in all")
     minutes = f"about {r.estimated_minutes:.0f} min" if r.estimated_minutes >= 1 else "under a minute"
     return f"Start training · ~{r.estimated_peak_gb:.1f} GB on {where} · {minutes}"
 
@@ -143,6 +149,12 @@ def start_training(ctx: Context, state: dict) -> dict:
         return {"job_id": None, "message": "There is no plan yet: describe the task and attach data first."}
     try:
         plan = Plan.from_json(state["plan"])
+        if plan.sweep.on:
+            sweep_id = submit_sweep(ctx.registry, plan, state.get("messages"))
+            first = ctx.registry.trials(sweep_id)[0].id
+            return {"job_id": first, "sweep_id": sweep_id,
+                    "message": f"Sweep {sweep_id} started: {len(ctx.registry.trials(sweep_id))} trials, jobs {first} "
+                               "on. Follow it in the **Jobs** tab; closing this page does not stop it."}
         job_id = jobs.submit(ctx.registry, plan, state.get("messages"))
     except PlanError as e:
         return {"job_id": None, "message": "The plan cannot run yet: " + "; ".join(e.problems)}

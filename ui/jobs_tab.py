@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
+from assistant.sweeps import NAMES
 from assistant.train import jobs
+from assistant.train.sweep import cancel_sweep, summary, trial_log
 from assistant.train.worker import read_result
 
 from .context import Context
@@ -14,17 +16,23 @@ from .errors import friendly
 def job_view(ctx: Context, job_id: int | None) -> dict:
     """A job's state: status, progress, loss curve and log tail (reads only the registry)."""
     jobs.dispatch(ctx.home, ctx.registry)  # drain the queue if a worker ended while nobody watched
-    table = [[j.id, j.status, f"{j.step}/{j.total_steps or '?'}", j.created, j.error or ""]
+    table = [[j.id, j.status, f"{j.step}/{j.total_steps or '?'}", j.created,
+              f"sweep {j.sweep_id} · trial {j.trial}" if j.sweep_id else "", j.error or ""]
              for j in ctx.registry.jobs()]
     job_id = shown_job(ctx, job_id)
     job = ctx.registry.job(job_id) if job_id else None
     if job is None:
-        return {"table": table, "job": None, "status": "No jobs yet.", "loss": [], "log": "", "fix": None}
+        return {"table": table, "job": None, "status": "No jobs yet.", "loss": [], "log": "", "fix": None,
+                "sweep": None}
     metrics = ctx.registry.metrics(job.id)
     loss = [{"step": m["step"], "loss": m["loss"], "kind": "train"} for m in metrics if m["loss"] is not None]
     loss += [{"step": m["step"], "loss": m["eval_loss"], "kind": "eval"} for m in metrics if m["eval_loss"] is not None]
     last = metrics[-1] if metrics else {}
     status = f"**Job {job.id}: {job.status}** — step {job.step}/{job.total_steps or '?'}"
+    sweep = summary(ctx.registry, job.sweep_id) if job.sweep_id else None
+    if sweep:
+        status = (f"**Sweep {sweep['id']}** ({sweep['status']}; {sweep['describe']}, best held-out {sweep['metric']} "
+                  f"wins) — {trial_log(job)}\n\n") + status
     logs = ctx.registry.logs(job.id)
     if job.status == "running" and logs and logs[-1].startswith(("evaluating", "measuring")):
         status = f"**Job {job.id}: evaluating** — training done; {logs[-1]}"
@@ -49,9 +57,33 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
         done = read_result(ctx.home.job_dir(job.id)) or {}
         if verdict := done.get("verdict"):
             status += f"\n\n⚠️ On its held-out rows it is {verdict}."
+    if job.sweep_id and job.result.get("pruned"):
+        status += f"\n\n✂️ Stopped early: {job.result['pruned']}."
+    if sweep and sweep["adapter_id"]:
+        rec = ctx.registry.adapter_by_id(sweep["adapter_id"])
+        status += f"\n\n🏆 The sweep's winner is registered as **{rec.label}**."
     fix = jobs.suggested_fix(ctx.registry, job.id)
     return {"table": table, "job": job, "status": status, "loss": loss, "log": "\n".join(logs),
-            "fix": fix["label"] if fix else None}
+            "fix": fix["label"] if fix else None, "sweep": sweep}
+
+
+def sweep_frames(sweep: dict | None, against: str | None = None):
+    """The sweep's trials best-first (a table) and their scores against one varied setting (a scatter plot)."""
+    import pandas as pd
+
+    if not sweep:
+        return pd.DataFrame(), pd.DataFrame({"value": [], "score": [], "trial": []}), []
+    metric, varied = sweep["metric"], sweep["varied"]
+    names = [NAMES.get(f, f) for f in varied]
+    rows = [[r["trial"], r["status"] + (" 🏆" if r["winner"] else ""), *(r.get(f) for f in varied), r[metric],
+             r["eval_loss"], r["note"]] for r in sweep["trials"]]
+    table = pd.DataFrame(rows, columns=["trial", "status", *names, metric, "eval_loss", "note"])
+    x = against if against in names else names[0]
+    field = varied[names.index(x)]
+    points = pd.DataFrame([{"value": float(r[field]), "score": float(r[metric]), "trial": str(r["trial"])}
+                           for r in sweep["trials"] if r.get(field) is not None and r[metric] is not None],
+                          columns=["value", "score", "trial"])
+    return table, points.astype({"value": "float64", "score": "float64"}), names
 
 
 def time_line(ctx: Context, job, rec) -> str:
@@ -95,6 +127,16 @@ def resume_job(ctx: Context, job_id: int | None) -> str:
     return _job_action(ctx, job_id, act)
 
 
+def cancel_the_sweep(ctx: Context, job_id: int | None) -> str:
+    """Cancel the sweep the shown job belongs to: its unfinished trials stop, the best finished one is kept."""
+    def act(j):
+        job = ctx.registry.job(j)
+        if job is None or not job.sweep_id:
+            return f"⚠️ Job {j} is not part of a sweep."
+        return f"Sweep {job.sweep_id}: {cancel_sweep(ctx.registry, job.sweep_id)}; finished trials are kept."
+    return _job_action(ctx, job_id, act)
+
+
 def fix_job(ctx: Context, job_id: int | None) -> str:
     """Apply a failed job's suggested fix (e.g. QLoRA after running out of memory) as a new job."""
     return _job_action(ctx, job_id, lambda j: f"Job {jobs.apply_fix(ctx.registry, j)} started with the fix "
@@ -111,14 +153,23 @@ def tab(ctx: Context) -> None:
         fix = gr.Button("Apply the suggested fix", size="sm", variant="primary", visible=False, elem_id="fix")
     status = gr.Markdown(elem_id="job-status")
     plot = gr.LinePlot(x="step", y="loss", color="kind", title="Loss", height=260, elem_id="loss-plot")
+    with gr.Group(visible=False, elem_id="sweep") as sweep_box:
+        with gr.Row():
+            trials = gr.Dataframe(interactive=False, label="Trials, best first", elem_id="sweep-trials", scale=3)
+            with gr.Column(scale=2):
+                against = gr.Dropdown(label="Score against", choices=[], elem_id="sweep-against")
+                scatter = gr.ScatterPlot(x="value", y="score", color="trial", height=220, elem_id="sweep-plot")
+        cancel_all = gr.Button("Cancel the sweep", size="sm", variant="stop", elem_id="cancel-sweep")
     log = gr.Textbox(label="Log", lines=6, max_lines=12, elem_id="job-log")
-    table = gr.Dataframe(headers=["job", "status", "progress", "created", "error"], interactive=False, label="Queue")
+    table = gr.Dataframe(headers=["job", "status", "progress", "created", "sweep", "error"], interactive=False,
+                         label="Queue")
     action = gr.Markdown()
 
-    def view(jid) -> dict:
+    def view(jid, x=None) -> dict:
         import pandas as pd
 
         r = job_view(ctx, jid)
+        rows, points, names = sweep_frames(r["sweep"], x)
         # Numeric columns (an object frame makes the axes categorical: every loss value its own label), and one
         # empty (NaN) point of each kind always: a chart first drawn without a series never draws that series'
         # line later (measured in Chromium: the job page opened before the first logged step stayed blank).
@@ -128,16 +179,22 @@ def tab(ctx: Context) -> None:
         return {table: r["table"], status: r["status"], plot: curve, log: r["log"],
                 fix: gr.update(visible=True, value=r["fix"]) if r["fix"] else gr.update(visible=False),
                 cancel: gr.update(interactive=state in ("queued", "running")),
-                resume: gr.update(interactive=state in ("failed", "cancelled"))}
+                resume: gr.update(interactive=state in ("failed", "cancelled")),
+                sweep_box: gr.update(visible=bool(r["sweep"])), trials: rows,
+                against: gr.update(choices=names, value=x if x in names else (names[0] if names else None)),
+                scatter: gr.update(value=points, y_title=r["sweep"]["metric"] if r["sweep"] else "score"),
+                cancel_all: gr.update(interactive=bool(r["sweep"]) and r["sweep"]["status"] == "running")}
 
     def job_status(job_id: int) -> dict:
         """A job's record (status, step, error, adapter_id) by id."""
         job = ctx.registry.job(int(job_id))
         return job.to_dict() if job else {}
 
-    outs = [table, status, plot, log, fix, cancel, resume]
-    refresh.click(friendly(view), [job_id], outs, api_name=False)
-    gr.Timer(2).tick(friendly(view), [job_id], outs, api_name=False, show_progress="hidden")
+    outs = [table, status, plot, log, fix, cancel, resume, sweep_box, trials, against, scatter, cancel_all]
+    refresh.click(friendly(view), [job_id, against], outs, api_name=False)
+    against.input(friendly(view), [job_id, against], outs, api_name=False)
+    gr.Timer(2).tick(friendly(view), [job_id, against], outs, api_name=False, show_progress="hidden")
+    cancel_all.click(friendly(lambda j: cancel_the_sweep(ctx, j)), [job_id], action, api_name="cancel_sweep")
     gr.api(job_status, api_name="job_status")
     cancel.click(friendly(lambda j: cancel_job(ctx, j)), [job_id], action, api_name="cancel")
     resume.click(friendly(lambda j: resume_job(ctx, j)), [job_id], action, api_name="resume")

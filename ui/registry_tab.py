@@ -10,6 +10,7 @@ import gradio as gr
 
 from assistant.adjustable import turn_words
 from assistant.registry.store import adapter_page as adapter_page_of
+from assistant.sweeps import NAMES
 from assistant.train.held_out import BELOW_BASELINE
 
 from .context import Context
@@ -95,6 +96,15 @@ def adapter_card(page: dict) -> str:
         out.append("**Asked for**\n\n" + "\n".join(f"1. {esc(turn_words(t))}" for t in page["conversation"]))
     if job:
         out.append(f"**Trained by** job {job['id']} ({esc(job['status'])}, {job['step']} steps)")
+    if sw := page.get("sweep"):
+        winner = next((r for r in sw["trials"] if r["job"] == (job or {}).get("id")), None)
+        out.append(f"**From sweep {sw['id']}** ({esc(sw['describe'])}): " + (
+            f"trial {winner['trial']} had the best held-out {esc(sw['metric'])}. " if winner else "")
+                   + "The others: " + "; ".join(
+            f"trial {r['trial']} " + ", ".join(f"{esc(NAMES.get(f, f))} {r[f]:g}" for f in sw["varied"]
+                                               if isinstance(r.get(f), (int, float)))
+            + (f" → {r[sw['metric']]:.4g}" if isinstance(r[sw["metric"]], (int, float)) else f" ({esc(r['status'])})")
+            for r in sw["trials"] if r is not winner) + f" (Jobs tab, job {sw['trials'][0]['job']}, shows them all).")
     if page.get("parent"):
         out.append(f"**Parent** {esc(page['parent']['name'])}:{page['parent']['version']}")
     versions = page.get("versions") or []

@@ -6,9 +6,9 @@ from ..plan import Plan
 
 LABELS = {
     "en": {"task": "Task", "data": "Data", "model": "Base model", "method": "Method", "lora": "LoRA",
-           "train": "Training", "eval": "Evaluation", "memory": "Memory", "time": "Time"},
+           "train": "Training", "eval": "Evaluation", "memory": "Memory", "time": "Time", "sweep": "Sweep"},
     "zh": {"task": "任务", "data": "数据", "model": "基础模型", "method": "方法", "lora": "LoRA",
-           "train": "训练", "eval": "评估", "memory": "显存/内存", "time": "时间"},
+           "train": "训练", "eval": "评估", "memory": "显存/内存", "time": "时间", "sweep": "参数搜索"},
 }
 
 
@@ -35,5 +35,10 @@ def render_card(plan: Plan, lang: str = "en") -> str:
                       + ("" if res.fits else " — does NOT fit"), r.get("resources.estimated_peak_gb", "")),
         (L["time"], f"~{max(res.estimated_minutes, 0.1):.1f} min", r.get("resources.device", "")),
     ]
+    if plan.sweep.on:
+        sw = plan.sweep
+        rows.append((L["sweep"], f"{sw.describe()}, by held-out {sw.metric}" + (", halving" if sw.halving else "")
+                     + f"; ~{sw.estimated_minutes:.1f} min in all, largest trial ~{sw.estimated_peak_gb:.1f} GB",
+                     "; ".join(x for x in (r.get("sweep", ""), r.get("sweep.estimated_minutes", "")) if x)))
     head = f"**Plan: {plan.name or 'untitled'}**\n\n| | | why |\n|---|---|---|\n"
     return head + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)

@@ -16,6 +16,7 @@ from ..adjustable import SETTINGS, as_edit, get_path, turn_words
 from ..data import DataReport, inspect_file
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
+from ..sweeps import trial_settings
 from .planner import Slots, build_plan, token_lengths, training_messages
 from .understand import Intents, understand
 
@@ -125,7 +126,7 @@ EXAMPLES = {
 def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str) -> str | None:
     """What to say when the last turn changed nothing: that it was not understood (with what can be said), or
     that what it asked for is already so. None when it changed the plan or asked to start."""
-    if changes or it.start:
+    if changes or it.start or it.sweep:
         return None
     zh = lang == "zh"
     heard = {k: v for k, v in it.values.items() if k != "language"}  # Chinese characters alone say nothing
@@ -166,6 +167,12 @@ def _diff(old: Plan, new: Plan, said: Intents) -> list[str]:
             asked.append(f"{path}: {a} → {b}")
         else:
             knock_on.append(f"{path}: {a} → {b} (because {_knock_on_reason(path, new)})")
+    if (old.sweep.on, old.sweep.describe(), old.sweep.metric, old.sweep.halving) != (
+            new.sweep.on, new.sweep.describe(), new.sweep.metric, new.sweep.halving):
+        s = new.sweep
+        asked.append(f"sweep: {s.describe()}, the best held-out {s.metric} wins"
+                     + (", trials falling behind are stopped" if s.halving else "")
+                     + f"; about {s.estimated_minutes:.0f} min in all" if s.on else "sweep: off — one run")
     return asked + knock_on
 
 
@@ -220,6 +227,12 @@ def _reply(plan: Plan, questions: list[Question], changes: list[str], s: Slots, 
     if not plan.resources.fits:
         parts.append(f"This plan needs about {plan.resources.estimated_peak_gb:.1f} GB but your GPU has "
                      f"{plan.resources.gpu_memory_gb:g} GB. Try a smaller model or QLoRA.")
+    elif ready and plan.sweep.on:
+        n = len(trial_settings(plan.sweep))
+        minutes = plan.sweep.estimated_minutes
+        parts.append(f"准备就绪：点击“开始训练”运行 {n} 组试验（约 {minutes:.0f} 分钟）。" if zh else
+                     f"Ready: press **Start training** to run the {n} trials (about {minutes:.0f} min in all), or "
+                     "tell me what to change.")
     elif ready:
         parts.append("准备就绪：点击“开始训练”。" if zh
                      else "Ready: press **Start training**, or tell me what to change.")

@@ -17,7 +17,9 @@ from ..models.estimate import CPU, Hardware, estimate_memory, estimate_minutes, 
 from ..models.fit import checkpoint, halve_batch, use_qlora
 from ..models.tokenize import model_text
 from ..plan import Plan
+from ..sweeps import evaluate_often
 from .base_model import choose_model, model_shape
+from .sweep_words import merge as merge_sweep
 from .understand import Intents
 
 
@@ -28,6 +30,8 @@ class Slots:
 
     said: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    sweep: dict = field(default_factory=dict)
+    """The sweep asked for so far (chat/sweep_words.py's shape, merged turn by turn)."""
 
     def __getattr__(self, name: str) -> Any:
         if name in SETTINGS:
@@ -36,6 +40,7 @@ class Slots:
 
     def apply(self, it: Intents, text: str) -> None:
         self.said.update(it.values)
+        self.sweep = merge_sweep(self.sweep, it.sweep)
         if it.task_type:
             self.description = text.strip()
 
@@ -83,6 +88,16 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
         plan.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{task}-{stem}").strip("-")[:60] or task
     _choose_training(plan, s, report, why, home_models)
     _fit(plan, s, hw, why)
+    if s.patience is not None:
+        plan.training.early_stopping_patience = s.patience
+        why["training.early_stopping_patience"] = (f"you asked for it: stop after {s.patience} evaluations without "
+                                                   "improvement" if s.patience else "you asked for no early stopping")
+        if s.patience and report is not None:
+            evaluate_often(plan)
+    if s.sweep and report is not None:
+        from .sweep_plan import plan_sweep
+
+        plan_sweep(plan, s, hw)
     plan.plugins = plugins.get().used_by(plan)
     return plan
 
@@ -301,8 +316,7 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
     shape, t, lo, res = model_shape(plan), plan.training, plan.lora, plan.resources
 
     def est():
-        return estimate_memory(shape, method=lo.method, r=lo.r, batch_size=t.batch_size, seq_len=t.max_length,
-                               gradient_checkpointing=t.gradient_checkpointing, device=res.device, dropout=lo.dropout)
+        return plan_memory(plan, shape)
 
     if res.device == "cpu":
         if s.method == "qlora":
@@ -354,20 +368,35 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
     res.estimated_peak_gb = round(e.peak_gb, 2)
     res.fits = res.device == "cpu" or e.peak_gb <= hw.budget_gb
     why["resources.estimated_peak_gb"] = e.breakdown()
-    ts = plan.data.tokens  # tokens computed per example: its own length packed, about the batch's longest padded
-    per_row = (ts.median if t.packing else min(t.max_length, ts.p95)) if ts.median else min(t.max_length, 256)
-    info = gpu_info(hw.name) if hw.name else None
 
     def minutes() -> float:
-        tokens = plan.data.used_rows * (1 - plan.data.validation_fraction) * t.epochs * per_row
-        if t.max_steps > 0:  # a run bounded by steps stops at whichever comes first
-            tokens = min(tokens, t.max_steps * t.batch_size * t.gradient_accumulation * per_row)
-        return round(estimate_minutes(shape, e.total_params, int(tokens), device=res.device,
-                                      gpu_tflops=info[1] if info else 100.0,
-                                      gradient_checkpointing=t.gradient_checkpointing), 1)
+        return plan_minutes(plan, shape, e.total_params)
 
     res.estimated_minutes = minutes()
     if s.time_budget_minutes:
         _fit_time(plan, s.time_budget_minutes, minutes, why)
+
+
+def plan_memory(plan: Plan, shape=None):
+    """The memory estimate of a plan as it stands (its method, rank, batch, length, checkpointing)."""
+    t, lo = plan.training, plan.lora
+    return estimate_memory(shape or model_shape(plan), method=lo.method, r=lo.r, batch_size=t.batch_size,
+                           seq_len=t.max_length, gradient_checkpointing=t.gradient_checkpointing,
+                           device=plan.resources.device, dropout=lo.dropout)
+
+
+def plan_minutes(plan: Plan, shape=None, total_params: int | None = None) -> float:
+    """The training time of a plan as it stands, in minutes: its tokens (per example its own length packed,
+    about the batch's longest padded) at the hardware's speed."""
+    t, ts, res = plan.training, plan.data.tokens, plan.resources
+    shape = shape or model_shape(plan)
+    per_row = (ts.median if t.packing else min(t.max_length, ts.p95)) if ts.median else min(t.max_length, 256)
+    tokens = plan.data.used_rows * (1 - plan.data.validation_fraction) * t.epochs * per_row
+    if t.max_steps > 0:  # a run bounded by steps stops at whichever comes first
+        tokens = min(tokens, t.max_steps * t.batch_size * t.gradient_accumulation * per_row)
+    info = gpu_info(res.gpu_name) if res.gpu_name else None
+    total = total_params if total_params is not None else plan_memory(plan, shape).total_params
+    return round(estimate_minutes(shape, total, int(tokens), device=res.device, gpu_tflops=info[1] if info else 100.0,
+                                  gradient_checkpointing=t.gradient_checkpointing), 1)
 
 

@@ -14,6 +14,8 @@ from .. import plugins
 from ..adjustable import SETTINGS
 from ..models.catalog import find, models
 from ..models.estimate import gpu_info
+from ..sweeps import SWEEPABLE
+from .sweep_words import read_sweep
 
 NUM = r"(\d+(?:\.\d+)?)"
 
@@ -26,6 +28,8 @@ class Intents:
     values: dict[str, Any] = field(default_factory=dict)
     start: bool = False
     notes: list[str] = field(default_factory=list)
+    sweep: dict = field(default_factory=dict)
+    """What the turn said about a sweep (chat/sweep_words.py); {} when nothing."""
 
     def __getattr__(self, name: str) -> Any:
         if name in SETTINGS:
@@ -54,8 +58,11 @@ def understand(text: str) -> Intents:
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns:
             said[setting.name] = setting.read(low)
+    sweep = read_sweep(low)
+    for path in sweep.get("values", {}):  # "rank 8, 16 and 32" is a sweep, not rank 8
+        said.pop(SWEEPABLE[path][0] or "", None)
     start = bool(re.search(r"^(start|go|run it|train|yes,? start|开始|开始训练)\b", low))
-    return Intents({k: v for k, v in said.items() if v is not None}, start, notes)
+    return Intents({k: v for k, v in said.items() if v is not None}, start, notes, sweep)
 
 
 EN_NUMBERS = {w: i for i, w in enumerate(

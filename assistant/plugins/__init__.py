@@ -25,7 +25,7 @@ from .spec import PROJECT, hookimpl
 __all__ = ["BUILTINS", "Command", "DataFormat", "Exporter", "Invalid", "Metric", "Plugin", "Plugins",
            "TaskRecipe", "get", "hookimpl", "reset"]
 
-BUILTINS = ("assistant.plugins.builtin", "assistant.cli")
+BUILTINS = ("assistant.plugins.builtin", "assistant.cli", "assistant.sweep_cli")
 """Tailor's own registrations, as plugin modules."""
 KINDS = ("tasks", "formats", "metrics", "models", "exporters", "commands")
 BUILTIN = "tailor (built-in)"

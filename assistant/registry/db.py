@@ -21,6 +21,7 @@ from ..faults import fault_point
 from .errors import RegistryError
 from .migrations import MIGRATIONS, SCHEMA_FILE, SCHEMA_VERSION
 from .records import Adapter, Job
+from .sweep_rows import SweepRows
 
 
 def _index_adapter(db: sqlite_utils.Database, adapter_id: int) -> None:
@@ -41,7 +42,7 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Registry:
+class Registry(SweepRows):
     """All reads and writes of `registry.db`. Safe to share across threads (one connection per thread)."""
 
     def __init__(self, home: Home):

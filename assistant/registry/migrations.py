@@ -15,7 +15,7 @@ import sqlite_utils
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 """The schema, shipped in the package: a link to the checkout's top-level registry.db.sql, its one source."""
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _migrate_2(db: sqlite_utils.Database) -> None:
@@ -39,8 +39,17 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
                "WHEN error LIKE 'the worker process died%' THEN 'worker_died' ELSE 'error' END WHERE status = 'failed'")
 
 
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """v3 → v4: sweeps, and the sweep, trial number, settings and result of a trial's job."""
+    for column in ("sweep_id INTEGER REFERENCES sweeps(id)", "trial INTEGER", "trial_settings TEXT", "result TEXT"):
+        db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
+    for statement in _statements(_schema_without_pragma()):
+        if "sweeps" in statement and statement.lstrip().startswith("CREATE TABLE"):
+            db.execute(statement)
+
+
 # Numbered migrations: MIGRATIONS[n] upgrades a database at user_version n-1 to n.
-MIGRATIONS: dict[int, Any] = {2: _migrate_2, 3: _migrate_3}
+MIGRATIONS: dict[int, Any] = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
 
 
 def _schema_without_pragma() -> str:

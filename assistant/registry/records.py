@@ -80,11 +80,22 @@ class Job:
     cancel_requested: int = 0
     attempts: int = 0
     adapter_id: int | None = None
+    sweep_id: int | None = None
+    """The sweep this job is a trial of (None: an ordinary job)."""
+    trial: int | None = None
+    """Its number in the sweep, from 1."""
+    trial_settings: dict[str, float] = field(default_factory=dict)
+    """The trial's settings: field path → value."""
+    result: dict[str, Any] = field(default_factory=dict)
+    """A trial's final metrics (and `pruned`, `verdict`); a trial registers no adapter itself."""
 
     @classmethod
     def from_row(cls, row: dict) -> Job:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in row.items() if k in known})
+        values = {k: v for k, v in row.items() if k in known}
+        for key in ("trial_settings", "result"):
+            values[key] = json.loads(values.get(key) or "{}")
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -21,7 +21,8 @@ from .records import Adapter, new_adapter
 WEIGHTS = "adapter_model.safetensors"
 
 
-def model_card(name: str, version: int, plan: dict, base_hub_id: str, metrics: dict, verdict: str | None = None) -> str:
+def model_card(name: str, version: int, plan: dict, base_hub_id: str, metrics: dict, verdict: str | None = None,
+               sweep: str = "") -> str:
     task = plan.get("task", {})
     lo, tr = plan.get("lora", {}), plan.get("training", {})
     metric_lines = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, (int, float)) else f"| {k} | {v} |"
@@ -66,7 +67,7 @@ System prompt used in training (use the same at inference):
 | metric | value |
 |---|---|
 {metric_lines}
-{f"{chr(10)}> ⚠️ On its held-out rows this adapter is {verdict}.{chr(10)}" if verdict else ""}
+{f"{chr(10)}> ⚠️ On its held-out rows this adapter is {verdict}.{chr(10)}" if verdict else ""}{sweep}
 ## Use
 
 ```python
@@ -83,7 +84,7 @@ model = PeftModel.from_pretrained(base, "path/to/this/folder")
 def store_adapter(registry: Registry, trained_dir: Path, plan: dict, *, job_id: int | None, plan_id: int | None,
                   base_hub_id: str, base_source: str, metrics: dict, log_file: Path | None,
                   extra_files: list[Path] = (), library_versions: dict | None = None,
-                  verdict: str | None = None) -> Adapter:
+                  verdict: str | None = None, sweep: str = "") -> Adapter:
     """Copy a trained adapter into the store, write its card and plan, and register it. Returns the record.
 
     Idempotent, so that whatever point a crash hits, running it again finishes the job with one version:
@@ -117,7 +118,7 @@ def store_adapter(registry: Registry, trained_dir: Path, plan: dict, *, job_id: 
             shutil.copy2(log_file, tmp / "training_log.jsonl")
 
         def place(version: int) -> Path:
-            card = model_card(name, version, plan, base_hub_id, metrics, verdict)
+            card = model_card(name, version, plan, base_hub_id, metrics, verdict, sweep)
             (tmp / "README.md").write_text(card, encoding="utf-8")
             final = home.adapters / name / str(version)
             tmp.rename(final)
@@ -191,6 +192,11 @@ def adapter_page(registry: Registry, ref: str) -> dict:
     page = {**registry.lineage(rec.id), "files": files}
     page["plan"] = page.get("plan") or read_plan(folder) or None
     page["plugins"] = plugins_of(page["plan"] or {})
+    job = registry.job(rec.job_id) if rec.job_id else None
+    if job is not None and job.sweep_id:
+        from ..train.sweep import summary
+
+        page["sweep"] = summary(registry, job.sweep_id)
     return page
 
 

@@ -125,13 +125,17 @@ def reconcile(registry: Registry) -> list[int]:
     "trained" and "registered" loses nothing. A job whose cancel was requested before its worker died is
     simply cancelled.
     """
-    from .worker import read_result, register_result
+    from .sweep import settle
+    from .worker import finish_trial, read_result, register_result
 
     dead = []
     for job in registry.jobs(status="running"):
         if not job.pid or is_worker_alive(job.pid):
             continue
         done = read_result(registry.home.job_dir(job.id))
+        if done is not None and job.sweep_id:
+            finish_trial(registry, job, done, lambda line, j=job.id: registry.add_log(j, line))
+            continue
         if done is not None:
             plan = Plan.from_json(registry.plan(job.plan_id)["json"])
             rec = register_result(registry, job.id, job.plan_id, plan, done)
@@ -146,6 +150,8 @@ def reconcile(registry: Registry) -> list[int]:
                                   "checkpoint")
         registry.add_log(job.id, "worker died; marked failed")
         dead.append(job.id)
+    for row in [*registry.sweeps("running"), *registry.sweeps("settling")]:  # a sweep whose last trial ended
+        settle(registry, row["id"])
     return dead
 
 
@@ -172,6 +178,10 @@ def resume(registry: Registry, job_id: int) -> int | None:
         raise JobError(f"job {job_id} is {job.status}; only failed or cancelled jobs can be resumed")
     registry.update_job(job_id, status="queued", cancel_requested=0, error=None, failure=None, finished=None)
     registry.add_log(job_id, "resumed")
+    if job.sweep_id:
+        from .sweep import reopen
+
+        reopen(registry, job)
     return dispatch(registry.home, registry)
 
 

@@ -76,6 +76,12 @@ def sft_config_kwargs(plan: Plan, output_dir: str | Path, has_eval: bool) -> dic
         dataset_num_proc=None,
         include_num_input_tokens_seen="non_padding",
     )
+    if kw["load_best_model_at_end"]:  # the best evaluation must have a checkpoint: save when evaluating
+        every = t.eval_steps
+        if every and (not t.save_steps or t.save_steps % every):
+            kw.update(save_strategy="steps", save_steps=every)
+        elif not every:
+            kw.update(save_strategy="epoch")
     return kw
 
 

@@ -66,21 +66,31 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
     if world_size() > 1:
         log(f"data parallel: {world_size()} processes")
 
+    if job.sweep_id:
+        from .sweep import trial_log
+
+        log(f"sweep {job.sweep_id}, {trial_log(job)}")
     try:
         record = train(plan, registry, job_id, job.plan_id, out, log, log_file, cancel)
-        registry.update_job(job_id, status="succeeded", finished=now(), adapter_id=record.id, pid=None)
-        log(f"registered adapter {record.name} v{record.version}")
-        return "succeeded"
+        if record is not None:
+            registry.update_job(job_id, status="succeeded", finished=now(), adapter_id=record.id, pid=None)
+            log(f"registered adapter {record.name} v{record.version}")
+        status = "succeeded"
     except Cancelled:
         registry.update_job(job_id, status="cancelled", finished=now(), pid=None)
         log("cancelled: nothing was registered")
-        return "cancelled"
+        status = "cancelled"
     except Exception as e:  # noqa: BLE001 - every failure is recorded in plain words
         failure, reason = explain_failure(e, plan)
         registry.update_job(job_id, status="failed", finished=now(), failure=failure, error=reason, pid=None)
         log(f"failed: {reason}")
         (out / "traceback.txt").write_text(traceback.format_exc())
-        return "failed"
+        status = "failed"
+    if job.sweep_id:  # the last trial to end registers the sweep's winner
+        from .sweep import settle
+
+        settle(registry, job.sweep_id, log)
+    return status
 
 
 def _follow(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, log_file: Path, cancel: dict) -> str:
@@ -109,7 +119,22 @@ def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, 
     else:
         log("training had finished before the interruption; registering its adapter")
     fault_point("before_register")
+    job = registry.job(job_id)
+    if job.sweep_id:
+        finish_trial(registry, job, done, log)
+        return None
     return register_result(registry, job_id, plan_id, plan, done)
+
+
+def finish_trial(registry: Registry, job, done: dict, log) -> None:
+    """A sweep's trial registers nothing: its result is kept on the job (its adapter stays in the job folder)
+    until the sweep settles and registers the best trial's."""
+    from .sweep import result_json
+
+    registry.update_job(job.id, status="succeeded", finished=now(), pid=None,
+                        result=result_json(done["metrics"], done.get("verdict"), done.get("pruned")))
+    log(f"trial {job.trial} finished: " + ", ".join(f"{k} {v}" for k, v in done["metrics"].items())
+        + (f"; pruned: {done['pruned']}" if done.get("pruned") else ""))
 
 
 RESULT = "result.json"
@@ -161,11 +186,12 @@ def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log
         extra = [n for n in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")]
     partial.rename(final)
     verdict = None
-    if val_rows:
+    if val_rows and not cancel.get("pruned"):  # a pruned trial cannot win: no need to score its answers
         scores, verdict = score_held_out(plan, trainer, train_rows, val_rows, log)
         metrics.update(scores)
     entry = find(plan.base_model.source)
-    _write_json(out / RESULT, {"metrics": metrics, "verdict": verdict, "base_source": source, "extra_files": extra,
+    _write_json(out / RESULT, {"metrics": metrics, "verdict": verdict, "pruned": cancel.get("pruned"),
+                               "base_source": source, "extra_files": extra,
                                "base_hub_id": entry.hub_id if entry else plan.base_model.source,
                                "library_versions": library_versions()})
     return True
@@ -227,7 +253,8 @@ def register_result(registry: Registry, job_id: int, plan_id: int, plan: Plan, d
     record = store_adapter(registry, final, plan.to_dict(), job_id=job_id, plan_id=plan_id,
                            base_hub_id=done["base_hub_id"], base_source=done["base_source"], metrics=done["metrics"],
                            log_file=out / "training_log.jsonl", extra_files=[final / n for n in done["extra_files"]],
-                           library_versions=done["library_versions"], verdict=done.get("verdict"))
+                           library_versions=done["library_versions"], verdict=done.get("verdict"),
+                           sweep=done.get("sweep", ""))
     if done.get("verdict"):
         from .held_out import BELOW_BASELINE
 
@@ -257,7 +284,12 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
     t = plan.training
     total = t.max_steps if t.max_steps > 0 else math.ceil(steps_per_epoch * t.epochs)
     registry.update_job(job_id, total_steps=total)
-    callbacks = [_progress_callback(registry, job_id, total, log_file, cancel)]
+    pruner = None
+    if (job := registry.job(job_id)).sweep_id and world_size() == 1:
+        from .sweep import pruner_for
+
+        pruner = pruner_for(registry, job)
+    callbacks = [_progress_callback(registry, job_id, total, log_file, cancel, pruner, log)]
     if val_rows and plan.training.early_stopping_patience > 0:
         from transformers import EarlyStoppingCallback
 
@@ -267,7 +299,8 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
                       peft_config=recipe.lora_config(plan), callbacks=callbacks)
 
 
-def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Path, cancel: dict):
+def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Path, cancel: dict, pruner=None,
+                       log=print):
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
@@ -295,6 +328,14 @@ def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Pa
                 cancel["flag"] = True
                 control.should_training_stop = True
                 control.should_save = False
+
+        def on_evaluate(self, args, state, control, metrics=None, **kw):
+            """A sweep's trial with halving stops where it is behind the better half of the trials before it."""
+            value = (metrics or {}).get("eval_loss")
+            if pruner is not None and value is not None and (why := pruner(state.epoch or 0.0, float(value))):
+                cancel["pruned"] = why
+                control.should_training_stop = True
+                log(f"pruned: {why}")
 
         def on_save(self, args, state, control, **kw):
             if armed("checkpoint"):  # as if killed while writing: the checkpoint lacks its last file

@@ -1,0 +1,108 @@
+"""How people ask for a sweep, in English and Chinese: "try ranks 8, 16 and 32", "search the learning rate",
+"找一下最好的学习率", "try a few settings and keep the best", "only 3 trials", "stop trials that fall behind".
+
+`read_sweep` turns a lower-cased message (numbers already in digits) into what it said about a sweep:
+{"values": {field: [v, ...]}, "search": [field, ...], "trials": n, "halving": True, "metric": name, "off": True}
+(only the keys it said). The planner turns the conversation's sum of these into the plan's `sweep`.
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMBER = r"\d+(?:\.\d+)?(?:e-?\d+)?"
+SEP = r"(?:\s*[,，、/]\s*(?:and\s+|or\s+|和|或)?\s*|\s+(?:and|or|vs\.?|versus)\s+|\s*(?:和|或者?|与|跟|以及|还有)\s*)"
+LIST = rf"({NUMBER}(?:{SEP}{NUMBER})+)"
+UNITS = r"(?!\s*(?:epochs?|轮|遍|steps?|步|rows|条|minutes?|分钟|%|gb|g\b|trials|runs|组))"
+"""A list is not followed by another setting's unit ("rank 8 and 2 epochs" is not a list of ranks)."""
+KEYS = {
+    "lora.r": r"(?:lora\s*)?ranks?|\br\b|秩",
+    "training.learning_rate": r"learning[ _-]?rates?|\blrs?\b|学习率",
+    "training.epochs": r"epochs?|轮数|训练轮数",
+    "training.batch_size": r"batch[ _-]?sizes?|批大小",
+    "lora.dropout": r"dropouts?",
+}
+AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at)\s*)?"
+             r"(?:(?:我们)?(?:试试|试一下|试|分别(?:为|是|取|用)?|取|为|是|用|比较)\s*)?")
+EPOCH_UNIT = r"\s*(?:个)?\s*(?:epochs?|轮|遍)"
+LIST_THEN_KEY = {
+    "training.epochs": rf"(?<![\d.])({NUMBER}(?:{EPOCH_UNIT})?(?:{SEP}{NUMBER}(?:{EPOCH_UNIT})?)+){EPOCH_UNIT}"}
+"""Lists said before their unit: "2, 3 or 5 epochs", "2轮或3轮"."""
+SEARCH_VERB = (r"(?:search|tune|sweep|find|optimi[sz]e|explore|pick|choose|try (?:a few|several|different|some|"
+               r"other))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?(?:best\s+|right\s+|good\s+|optimal\s+|ideal\s+)?"
+               r"(?:number of\s+)?")
+ZH_SEARCH = r"(?:找|搜索|搜|调|试|寻找|挑|选)(?:一下|一找|一调|几个|找|出)?(?:最好|最佳|最优|合适)?(?:的)?"
+GENERAL = (r"(?:try|test|explore|compare)\s+(?:a few|several|some|different|multiple|a couple of)\s+"
+           r"(?:settings|configs?|configurations|hyper-?parameters|options|combinations|variants)|"
+           r"hyper-?parameter\s+(?:search|sweep|tuning)|"
+           rf"try\s+{NUMBER}\s+(?:settings|configs?|configurations|combinations|variants|options)|"
+           r"\bsweep\b|grid search|random search|(?:keep|pick|choose) the best(?:\s+(?:one|run|setting|of them))?\s*$|"
+           r"超参数?(?:搜索|调优|扫描|优化)|调(?:一下|一调)?超参|试(?:几|多|一些)(?:组|套|种)(?:参数|设置|配置|超参)|"
+           r"(?:保留|留下|选出?|挑出?)最好的(?:一组|那组|一次|那次|设置|配置)")
+OFF = (r"\bno sweep|don'?t sweep|do not sweep|without (?:a )?sweep|(?:just|only) one run|a single run|"
+       r"cancel the sweep|no (?:more )?search|不要?(?:搜索|扫描|sweep|调参)|只(?:训练|跑)一次|不用试了|不做搜索")
+TRIALS = (rf"({NUMBER})\s*(?:trials|runs|configurations|combinations|settings|tries)\b|"
+          rf"(?:试|跑)\s*({NUMBER})\s*(?:组|次|个)|({NUMBER})\s*(?:组|次试验|个试验|次尝试)")
+HALVING = (r"halving|\bprune|stop (?:the )?(?:trials|runs) that (?:fall|are|lag) behind|"
+           r"drop (?:the )?(?:bad|losing|weak|worst) (?:trials|runs)|淘汰|剪枝|提前停掉(?:差|落后)的")
+METRIC = (r"(?:pick|choose|select|judge|rank|keep|compare)\b.{0,30}?\b(?:by|on|using|with)\s+(?:the\s+)?"
+          r"(accuracy|f1|macro[- ]f1|eval(?:uation)?[ _]loss|validation loss|held-?out loss|loss|rouge-?l|bleu|chrf|"
+          r"exact[ _]match|token[ _]f1)|按(?:照)?(准确率|f1|验证(?:集)?损失|损失)")
+METRIC_NAMES = {"accuracy": "accuracy", "准确率": "accuracy", "f1": "f1", "macro-f1": "f1", "macro f1": "f1",
+                "rouge-l": "rougeL", "rougel": "rougeL", "bleu": "bleu", "chrf": "chrf", "exact match": "exact_match",
+                "exact_match": "exact_match", "token f1": "token_f1", "token_f1": "token_f1"}
+
+
+def read_sweep(low: str) -> dict:
+    """What a message said about a sweep (see the module's docstring); {} when nothing."""
+    out: dict = {}
+    if re.search(OFF, low):
+        return {"off": True}
+    values: dict[str, list[float]] = {}
+    for field, key in KEYS.items():
+        m = re.search(rf"(?:{key}){AFTER_KEY}{LIST}{UNITS}", low)
+        if m is None and field in LIST_THEN_KEY:
+            m = re.search(LIST_THEN_KEY[field], low)
+            if m and re.search(rf"(?:{'|'.join(KEYS.values())}){AFTER_KEY}$", low[:m.start(1)]):
+                m = None  # "rank 8 and 2 epochs": the 8 is the rank's
+        if m:
+            numbers = [float(x) for x in re.findall(NUMBER, m.group(1))]
+            if len(set(numbers)) >= 2:
+                values[field] = list(dict.fromkeys(numbers))
+    search = [field for field, key in KEYS.items() if field not in values and (
+        re.search(rf"{SEARCH_VERB}(?:{key})", low) or re.search(rf"{ZH_SEARCH}(?:{key})", low)
+        or re.search(rf"(?:{key})\s*(?:搜索|调优|扫描|试几个|多试几个)", low))]
+    if not values and not search and re.search(GENERAL, low):
+        search = ["training.learning_rate", "lora.r"]
+    if values:
+        out["values"] = values
+    if search:
+        out["search"] = search
+    if m := re.search(TRIALS, low):
+        out["trials"] = int(float(next(g for g in m.groups() if g)))
+    if re.search(HALVING, low):
+        out["halving"] = True
+    if m := re.search(METRIC, low):
+        word = next(g for g in m.groups() if g)
+        out["metric"] = METRIC_NAMES.get(word, "eval_loss" if "loss" in word or "损失" in word else word)
+    return out
+
+
+def merge(total: dict, said: dict) -> dict:
+    """The conversation's sweep after one more turn: "off" clears it; a field listed replaces its search and
+    vice versa; the rest accumulates (the later word wins)."""
+    if said.get("off"):
+        return {}
+    if not said:
+        return total
+    out = {"values": dict(total.get("values", {})), "search": list(total.get("search", [])),
+           **{k: v for k, v in total.items() if k not in ("values", "search")}}
+    for field, vals in said.get("values", {}).items():
+        out["values"][field] = vals
+        out["search"] = [f for f in out["search"] if f != field]
+    for field in said.get("search", []):
+        out["values"].pop(field, None)
+        if field not in out["search"]:
+            out["search"].append(field)
+    out.update({k: v for k, v in said.items() if k not in ("values", "search")})
+    return out
