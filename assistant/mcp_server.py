@@ -104,7 +104,8 @@ class Tools:
 
     def start_job(self, plan: dict) -> dict:
         """Queue a plan (the `plan` member of `plan`'s answer, or that whole answer) for training; the plan must
-        be ready and its data inside the data home. Returns {job_id}."""
+        be ready and its data inside the data home. Returns {job_id}; a plan with a sweep queues every trial
+        and returns {job_id (the first trial), sweep_id, trial_job_ids}."""
         from .plan import Plan
         from .train import jobs
 
@@ -114,6 +115,12 @@ class Tools:
         parsed = Plan.from_dict(raw)
         parsed.validate(require_ready=True)
         inside_home(self.home, parsed.data.path or "", "plan.data.path")
+        if parsed.sweep.on:  # every trial is a job; the first one's id lets the agent follow it
+            from .train.sweep import submit_sweep
+
+            sweep_id = submit_sweep(self.registry, parsed)
+            trials = self.registry.trials(sweep_id)
+            return {"job_id": trials[0].id, "sweep_id": sweep_id, "trial_job_ids": [t.id for t in trials]}
         return {"job_id": jobs.submit(self.registry, parsed)}
 
     def job_status(self, job_id: int, log_lines: int = 20) -> dict:

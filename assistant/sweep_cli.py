@@ -84,7 +84,7 @@ def cmd_sweep(args) -> int:
     if not plan.sweep.on:
         raise SweepArgumentError(f"{args.plan} has no sweep: add --grid FIELD=V1,V2 or --random N --range FIELD=LO:HI")
     if args.dry_run:
-        from .chat.sweep_estimate import estimate_sweep
+        from .chat.sweep_plan import estimate_sweep
         from .sweeps import trial_plans
 
         estimate_sweep(plan)

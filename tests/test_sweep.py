@@ -159,3 +159,139 @@ def test_tailor_sweep_on_the_command_line(topic_csv, tiny_model, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "assistant.cli", "sweep", str(plan_file), "--grid", "lora.r=2,x"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "lora.r: '2,x' is not a comma-separated list of numbers" in bad.stderr
+
+
+# -- settling, pruning and the pages, with trials finished by hand (no training) ------------------------------
+def finish_by_hand(reg: Registry, job, tiny_model, metrics: dict, pruned: str | None = None) -> None:
+    """What a trial's worker leaves behind: its adapter in the job folder, its result, the job succeeded."""
+    from assistant.train.worker import RESULT, finish_trial
+    from helpers import peft_adapter
+
+    out = reg.home.job_dir(job.id)
+    peft_adapter(tiny_model, out / "adapter", seed=job.id, r=2)
+    done = {"metrics": metrics, "verdict": None, "pruned": pruned, "base_source": str(tiny_model),
+            "extra_files": [], "base_hub_id": str(tiny_model), "library_versions": {}}
+    (out / RESULT).write_text(json.dumps(done))
+    finish_trial(reg, job, done, lambda line: None)
+
+
+def test_the_last_trial_to_end_settles_once_and_the_best_unpruned_score_wins(topic_csv, tiny_model):
+    from assistant.train.sweep import settle
+
+    reg = Registry(Home.resolve())
+    plan = grid_plan(topic_csv, tiny_model, lora__r=[2, 4, 8])
+    plan.sweep.metric = "accuracy"
+    sweep_id = submit_sweep(reg, plan, start=False)
+    first, second, third = reg.trials(sweep_id)
+    finish_by_hand(reg, first, tiny_model, {"accuracy": 0.5, "eval_loss": 1.0})
+    assert settle(reg, sweep_id) is None, "trials still queued: nothing to settle"
+    finish_by_hand(reg, second, tiny_model, {"accuracy": 0.9, "eval_loss": 2.0}, pruned="behind at epoch 0.5")
+    finish_by_hand(reg, third, tiny_model, {"accuracy": 0.75, "eval_loss": 0.5})
+    rec = settle(reg, sweep_id)
+    assert rec is not None and rec.job_id == third.id, "the pruned trial cannot win; the best of the rest does"
+    assert settle(reg, sweep_id) is None and len(reg.adapters()) == 1, "settling twice registers once"
+    row = reg.sweep(sweep_id)
+    assert (row["status"], row["winner_job_id"], row["adapter_id"]) == ("succeeded", third.id, rec.id)
+    assert [r["trial"] for r in summary(reg, sweep_id)["trials"]] == [3, 1, 2]  # accuracy, higher first
+
+    # The Jobs tab: trials best-first and the score against the rank; the adapter's page names the sweep.
+    from ui.context import Context
+    from ui.jobs_tab import job_view, sweep_frames
+    from ui.registry_tab import adapter_card, adapter_page
+
+    from assistant.models.estimate import CPU
+
+    ctx = Context(reg.home, reg, None, CPU)
+    view = job_view(ctx, third.id)
+    assert f"**Sweep {sweep_id}**" in view["status"] and f"registered as **{rec.label}**" in view["status"]
+    table, points, names = sweep_frames(view["sweep"])
+    assert list(table["trial"]) == [3, 1, 2] and list(table["rank"]) == [8, 2, 4] and names == ["rank"]
+    assert table["status"][0] == "succeeded 🏆" and table["note"][2].startswith("pruned")
+    assert sorted(zip(points["value"], points["score"])) == [(2.0, 0.5), (8.0, 0.75)]
+    card = adapter_card(adapter_page(ctx, rec.label))
+    assert f"**From sweep {sweep_id}**" in card and "trial 3 had the best held-out accuracy" in card
+    assert "trial 1 rank 2 → 0.5" in card and "trial 2 rank 4 (succeeded)" in card
+
+
+def test_a_resumed_trial_that_beats_the_winner_becomes_a_new_version(topic_csv, tiny_model):
+    from assistant.train.sweep import settle
+
+    reg = Registry(Home.resolve())
+    sweep_id = submit_sweep(reg, grid_plan(topic_csv, tiny_model, lora__r=[2, 4]), start=False)
+    first, second = reg.trials(sweep_id)
+    reg.update_job(first.id, status="failed", failure="worker_died", error="the worker process died")
+    finish_by_hand(reg, second, tiny_model, {"eval_loss": 1.5})
+    assert settle(reg, sweep_id).job_id == second.id
+    reg.update_job(first.id, status="queued")  # what `jobs.resume` does, without starting a worker
+    from assistant.train.sweep import reopen
+
+    reopen(reg, reg.job(first.id))
+    assert reg.sweep(sweep_id)["status"] == "running"
+    finish_by_hand(reg, reg.job(first.id), tiny_model, {"eval_loss": 0.7})
+    rec = settle(reg, sweep_id)
+    assert rec.job_id == first.id and rec.version == 2 and len(reg.adapters()) == 2
+
+
+def test_halving_stops_a_trial_behind_the_median_of_the_earlier_ones(topic_csv, tiny_model):
+    from assistant.train.sweep import pruner_for
+
+    reg = Registry(Home.resolve())
+    plan = grid_plan(topic_csv, tiny_model, lora__r=[2, 4, 8, 16])
+    assert pruner_for(reg, type("J", (), {"sweep_id": submit_sweep(reg, plan, start=False), "id": 0})()) is None
+    plan.sweep.halving = True
+    sweep_id = submit_sweep(reg, plan, start=False)
+    a, b, c, d = reg.trials(sweep_id)
+    for job, losses in ((a, [2.0, 1.0]), (b, [2.2, 1.4])):
+        for epoch, loss in zip((0.5, 1.0), losses):
+            reg.add_metric(job.id, {"step": int(epoch * 10), "epoch": epoch, "eval_loss": loss})
+    behind = pruner_for(reg, c)
+    assert behind(0.5, 2.05) is None, "better than the median (2.1) of the two earlier trials"
+    assert "behind the median 1.2 of 2 earlier trials" in behind(1.0, 1.3)
+    assert behind(2.0, 9.0) is None, "no earlier trial evaluated near epoch 2: nothing to compare"
+    assert pruner_for(reg, a)(0.5, 5.0) is None, "one earlier trial is not enough to halve"
+
+
+def test_the_conversation_asks_for_sweeps_in_either_language(topic_csv, tiny_model):
+    from assistant.chat import converse
+    from assistant.models.estimate import Hardware
+
+    def sweep(*turns, hw=None, model=str(tiny_model)):
+        kw = {"hardware": hw} if hw else {}
+        return converse(["classify these texts by topic", *turns], str(topic_csv), default_base_model=model, **kw)
+
+    t = sweep("try ranks 8, 16 and 32")
+    assert (t.plan.sweep.method, t.plan.sweep.values) == ("grid", {"lora.r": [8.0, 16.0, 32.0]})
+    assert t.plan.lora.r == 16, "a listed rank is a sweep, not rank 8"
+    assert t.changes[0].startswith("sweep: grid: rank 8, 16, 32 → 3 trials, the best held-out accuracy wins")
+    assert "Start** to run the 3 trials" in t.reply.replace("Start training", "Start")
+    zh = sweep("找一下最好的学习率，试 6 组")
+    assert (zh.plan.sweep.method, zh.plan.sweep.trials, zh.plan.sweep.log_scale) == (
+        "random", 6, ["training.learning_rate"])
+    assert zh.plan.sweep.ranges == {"training.learning_rate": [5e-5, 1e-3]}
+    general = sweep("try a few settings and keep the best", "pick the winner by f1", "stop trials that fall behind")
+    s = general.plan.sweep
+    assert (s.method, s.metric, s.halving, sorted(s.varied())) == ("random", "f1", True,
+                                                                   ["lora.r", "training.learning_rate"])
+    assert sweep("try ranks 8 and 16", "no sweep, just one run").plan.sweep.method == "none"
+    big = sweep("try ranks 8, 16, 32 and 64 and learning rates 1e-4, 2e-4 and 4e-4", "train 40 epochs",
+                model=None)  # the embedded SmolLM2 on this CPU
+    assert big.plan.sweep.estimated_minutes > 60 and "say “only" in big.plan.reasons["sweep.estimated_minutes"]
+    tight = sweep("try ranks 8 and 1024", hw=Hardware("GPU", 1))
+    assert not tight.plan.resources.fits and "largest trial" in tight.plan.reasons["resources.estimated_peak_gb"]
+
+
+def test_tailor_sweep_dry_run_and_bad_arguments(topic_csv, tiny_model, tmp_path, capsys):
+    from assistant.cli import main
+
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(make_plan(topic_csv, tiny_model).to_json(), encoding="utf-8")
+    assert main(["sweep", str(plan_file), "--random", "3", "--range", "training.learning_rate=1e-5:1e-3:log",
+                 "--grid", "lora.r=4,8", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("trial ") == 3 and "random: rank 4, 8; learning rate 1e-05–0.001 (log) → 3 trials" in out
+    assert main(["sweep", str(plan_file), "--grid", "lora.rank=4,8"]) == 2
+    assert "sweep: 'lora.rank' cannot be varied" in capsys.readouterr().err
+    assert main(["sweep", str(plan_file), "--range", "training.learning_rate=1e-3"]) == 2
+    assert "write FIELD=LOW:HIGH" in capsys.readouterr().err
+    assert main(["sweep", str(plan_file)]) == 2 and "has no sweep" in capsys.readouterr().err
+    assert main(["sweep", "--show", "7"]) == 2 and "no sweep 7" in capsys.readouterr().err

@@ -26,6 +26,9 @@ class JobError(TailorError, RuntimeError):
 def submit(registry: Registry, plan: Plan, conversation: list[str | dict] | None = None, start: bool = True) -> int:
     """Queue a validated, ready plan; start it when nothing else runs. Returns the job id."""
     plan.validate(require_ready=True)
+    if plan.sweep.on:
+        raise JobError(f"this plan is a sweep of {plan.sweep.describe()}: run it with `tailor sweep PLAN.json` "
+                       "(the page's Start button does), or remove its `sweep`")
     d = plan.data
     registry.add_dataset(d.sha256 or "", d.path or "", d.rows, d.format or "",
                          {"input_columns": d.input_columns, "output_column": d.output_column})
