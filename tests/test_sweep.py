@@ -195,11 +195,10 @@ def test_the_last_trial_to_end_settles_once_and_the_best_unpruned_score_wins(top
     assert [r["trial"] for r in summary(reg, sweep_id)["trials"]] == [3, 1, 2]  # accuracy, higher first
 
     # The Jobs tab: trials best-first and the score against the rank; the adapter's page names the sweep.
+    from assistant.models.estimate import CPU
     from ui.context import Context
     from ui.jobs_tab import job_view, sweep_frames
     from ui.registry_tab import adapter_card, adapter_page
-
-    from assistant.models.estimate import CPU
 
     ctx = Context(reg.home, reg, None, CPU)
     view = job_view(ctx, third.id)
