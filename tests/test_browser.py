@@ -364,3 +364,35 @@ def test_a_bad_file_gets_a_clear_error(page, tmp_path):
     page.locator("#data-file input[type=file]").set_input_files(str(bad))
     page.get_by_text("broken.jsonl, line 2").first.wait_for()
     shot(page, "5-bad-file")
+
+
+def test_a_sweep_from_the_chat_runs_its_trials_and_shows_them_best_first(page, topic_csv):
+    page.get_by_role("tab", name="Assistant").click()
+    if "Ready: press" not in page.locator("#chatbot").inner_text():  # a fresh page: plan first
+        page.locator("#message textarea").fill("I want to classify customer reviews by sentiment")
+        page.locator("#data-file input[type=file]").set_input_files(str(topic_csv))
+        page.get_by_text("Ready: press").first.wait_for()
+    box = page.locator("#message textarea")
+    box.fill("stop after 3 steps and try ranks 2 and 4")
+    box.press("Enter")
+    wait_text(page.locator("#plan-card"), "grid: rank 2, 4 → 2 trials")
+    wait_text(page.locator("#start"), "Start 2 trials")
+    started = page.locator("#start-status")
+    page.locator("#start").click()
+    wait_text(started, "started: 2 trials")
+    sweep_id = started.inner_text().split("Sweep ")[1].split()[0]
+    job_id = started.inner_text().split("jobs ")[1].split()[0]
+    page.get_by_role("tab", name="Jobs").click()
+    field = page.locator("#job-id input")
+    field.click()
+    field.press("Control+a")
+    field.type(job_id)
+    field.press("Enter")
+    field.press("Tab")
+    wait_text(page.locator("#job-status"), f"Sweep {sweep_id}")
+    wait_text(page.locator("#job-status"), "The sweep's winner is registered as", timeout=400)
+    trials = page.locator("#sweep-trials")
+    wait_text(trials, "🏆")
+    assert trials.inner_text().count("succeeded") == 2
+    page.locator("#sweep-plot canvas, #sweep-plot svg").first.wait_for()
+    shot(page, "2b-sweep")

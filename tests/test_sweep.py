@@ -294,3 +294,41 @@ def test_tailor_sweep_dry_run_and_bad_arguments(topic_csv, tiny_model, tmp_path,
     assert "write FIELD=LOW:HIGH" in capsys.readouterr().err
     assert main(["sweep", str(plan_file)]) == 2 and "has no sweep" in capsys.readouterr().err
     assert main(["sweep", "--show", "7"]) == 2 and "no sweep 7" in capsys.readouterr().err
+
+
+def test_the_chat_says_how_a_finished_run_went_and_when_it_is_no_better_than_a_constant(topic_csv, tiny_model):
+    from assistant.train.outcome import outcome
+    from assistant.train.sweep import settle
+    from assistant.train.worker import register_result
+    from helpers import peft_adapter
+
+    reg = Registry(Home.resolve())
+    plan = make_plan(topic_csv, tiny_model)
+    job_id = jobs.submit(reg, plan, start=False)
+    assert outcome(reg, job_id) is None, "still queued: nothing to say"
+    reg.update_job(job_id, status="running")
+    out = reg.home.job_dir(job_id)
+    peft_adapter(tiny_model, out / "adapter", r=2)
+    metrics = {"accuracy": 0.26, "baseline_accuracy": 0.25, "chance_accuracy": 0.25, "baseline_label": "sports",
+               "eval_loss": 1.2}
+    rec = register_result(reg, job_id, reg.job(job_id).plan_id, plan,
+                          {"metrics": metrics, "verdict": "not clearly better than always answering “sports”",
+                           "base_hub_id": str(tiny_model), "base_source": str(tiny_model), "extra_files": [],
+                           "library_versions": {}})
+    reg.update_job(job_id, status="succeeded", adapter_id=rec.id)
+    said = outcome(reg, job_id)
+    assert f"Job {job_id} finished. Adapter **{rec.label}**" in said
+    assert "accuracy 0.26 (always answering “sports”: 0.25)" in said
+    assert "⚠️ This adapter is not clearly better than always answering “sports”. Try more epochs" in said
+    assert "这个适配器并不比总是回答“sports”更好" in outcome(reg, job_id, "zh")
+
+    swept = grid_plan(topic_csv, tiny_model, lora__r=[2, 4])
+    swept.sweep.metric = "accuracy"
+    sweep_id = submit_sweep(reg, swept, start=False)
+    first, second = reg.trials(sweep_id)
+    finish_by_hand(reg, first, tiny_model, {"eval_loss": 0.9, "accuracy": 0.8})
+    assert outcome(reg, first.id) is None, "the sweep has a trial still queued"
+    finish_by_hand(reg, second, tiny_model, {"eval_loss": 0.8, "accuracy": 0.7})
+    settle(reg, sweep_id)
+    said = outcome(reg, first.id)
+    assert said.startswith(f"Sweep {sweep_id} ended: trial 1 won on held-out accuracy.") and "Adapter **" in said

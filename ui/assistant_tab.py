@@ -13,6 +13,7 @@ from assistant.data.load import combine_class_files, readable_suffixes
 from assistant.plan import Plan, PlanError
 from assistant.sweeps import trial_settings
 from assistant.train import jobs
+from assistant.train.outcome import outcome
 from assistant.train.sweep import submit_sweep
 
 from .context import Context
@@ -163,6 +164,15 @@ def start_training(ctx: Context, state: dict) -> dict:
 
 
 
+def run_outcome(ctx: Context, job_id, state: dict, said_for: int | None = None) -> str | None:
+    """The chat's message about the started job (or sweep) once it has ended, unless already said (`said_for`)."""
+    if not job_id or said_for == int(job_id):
+        return None
+    messages = (state or {}).get("messages") or []
+    zh = any(isinstance(m, str) and any("\u4e00" <= ch <= "\u9fff" for ch in m) for m in messages)
+    return outcome(ctx.registry, int(job_id), "zh" if zh else "en")
+
+
 def tab(ctx: Context) -> None:
     from assistant.models.catalog import models
 
@@ -275,3 +285,15 @@ def tab(ctx: Context) -> None:
 
     job_id_out = gr.Number(visible=False)
     start.click(friendly(on_start), [state], [started, job_id_out], api_name="start")
+
+    told = gr.State(None)  # the job whose outcome the chat has said (apart from the conversation's state)
+
+    def on_tick(job_id, history, st, said_for):
+        """When the run started from this conversation ends, the assistant says how it went, once."""
+        said = run_outcome(ctx, job_id, st, said_for)
+        if said is None:
+            return gr.update(), gr.update()
+        return [*(history or []), {"role": "assistant", "content": said}], int(job_id)
+
+    gr.Timer(3).tick(friendly(on_tick), [job_id_out, chatbot, state, told], [chatbot, told], api_name=False,
+                     show_progress="hidden")

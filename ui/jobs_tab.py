@@ -43,6 +43,10 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
     lr = next((m["learning_rate"] for m in reversed(metrics) if m["learning_rate"] is not None), None)
     if lr is not None:
         status += f", learning rate {lr:.2g}"
+    evals = [m for m in metrics if m["eval_loss"] is not None]
+    if evals:  # in words too: a single evaluation is one point, which the chart's line cannot draw
+        status += (f", held-out loss {evals[-1]['eval_loss']:.3f} at step {evals[-1]['step']}"
+                   + (f" ({len(evals)} evaluations)" if len(evals) > 1 else ""))
     if last.get("peak_memory_gb"):
         status += f", peak memory {last['peak_memory_gb']:.1f} GB"
     if job.total_steps:
