@@ -222,3 +222,34 @@ def test_the_chat_takes_one_txt_file_per_class_and_says_what_it_read(tmp_path, i
     assert said[0] == "📎 正面.txt, 负面.txt" and "I read **40 rows** of a table" in said[1]
     assert out["state"]["data"].startswith(str(home.uploads)) and out["state"]["data"].endswith("正面-负面.csv")
     assert out["ready"] and "classification" in out["card"]
+
+
+def test_the_jobs_view_gives_every_component_a_value_it_can_draw(tiny_model):
+    """The Jobs tab's refresh, with no job, with a job, and with a sweep's trial shown: each output goes through
+    its component's own postprocessing (a plot given a list instead of a frame broke the whole tab once)."""
+    from types import SimpleNamespace
+
+    from gradio.blocks import postprocess_update_dict
+
+    from assistant.config import Home
+    from assistant.models.estimate import CPU
+    from assistant.registry import Registry
+    from assistant.sweeps import SweepSpec
+    from assistant.train.sweep import submit_sweep
+    from helpers import make_plan, write_classification_csv
+    from ui.app import build_app
+    from ui.context import Context
+
+    home = Home.resolve()
+    ctx = Context(home, Registry(home), SimpleNamespace(status="ready", base_source=str(tiny_model)), CPU)
+    view = next(f for f in build_app(ctx).fns.values() if f.name == "view").fn
+    plan = make_plan(write_classification_csv(home.root / "t.csv"), tiny_model)
+    plan.sweep = SweepSpec(method="grid", values={"lora.r": [2.0, 4.0]})
+    for step in ("none", "sweep"):
+        if step == "sweep":
+            submit_sweep(ctx.registry, plan, start=False)
+        for comp, value in view(None, None).items():
+            if isinstance(value, dict) and value.get("__type__") == "update":
+                postprocess_update_dict(comp, value, True)
+            else:
+                comp.postprocess(value)

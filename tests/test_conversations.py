@@ -158,3 +158,21 @@ def test_the_held_out_conversations_score_at_least_what_was_measured(files, caps
         if wrong:
             print(f"  {case_id}: {'; '.join(wrong)}")
     assert right / len(HELDOUT) >= HELDOUT_FLOOR, results
+
+
+def test_on_mixed_language_data_the_instruction_follows_the_language_the_user_writes_in(tmp_path):
+    """LLaMA-Factory's identity.json mixes English and Chinese rows; an English request got a Chinese system
+    prompt. The user's own language decides, and the reason says so."""
+    from assistant.chat import converse
+
+    rows = [{"instruction": f"Who are you? ({i})", "input": "", "output": f"I am {{{{name}}}}, an assistant {i}."}
+            for i in range(20)]
+    rows += [{"instruction": f"你是谁？（{i}）", "input": "", "output": f"我是 {{{{name}}}}，一个人工智能助手 {i}。"}
+             for i in range(20)]
+    data = tmp_path / "identity.json"
+    data.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    english = converse(["teach the model who it is: answer questions about itself"], str(data)).plan
+    assert english.task.language == "en" and "mixes Chinese (50% of examples)" in english.reasons["task.language"]
+    chinese = converse(["让模型学会介绍自己，回答关于它自己的问题"], str(data)).plan
+    assert chinese.task.language == "zh"
+    assert english.task.instruction != chinese.task.instruction

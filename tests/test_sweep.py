@@ -332,3 +332,4 @@ def test_the_chat_says_how_a_finished_run_went_and_when_it_is_no_better_than_a_c
     settle(reg, sweep_id)
     said = outcome(reg, first.id)
     assert said.startswith(f"Sweep {sweep_id} ended: trial 1 won on held-out accuracy.") and "Adapter **" in said
+

@@ -173,7 +173,7 @@ def tab(ctx: Context) -> None:
         import pandas as pd
 
         r = job_view(ctx, jid)
-        rows, points, names = sweep_frames(r["sweep"], x)
+        rows, scores, names = sweep_frames(r["sweep"], x)
         # Numeric columns (an object frame makes the axes categorical: every loss value its own label), and one
         # empty (NaN) point of each kind always: a chart first drawn without a series never draws that series'
         # line later (measured in Chromium: the job page opened before the first logged step stayed blank).
@@ -186,7 +186,7 @@ def tab(ctx: Context) -> None:
                 resume: gr.update(interactive=state in ("failed", "cancelled")),
                 sweep_box: gr.update(visible=bool(r["sweep"])), trials: rows,
                 against: gr.update(choices=names, value=x if x in names else (names[0] if names else None)),
-                scatter: gr.update(value=points, y_title=r["sweep"]["metric"] if r["sweep"] else "score"),
+                scatter: gr.update(value=scores, y_title=r["sweep"]["metric"] if r["sweep"] else "score"),
                 cancel_all: gr.update(interactive=bool(r["sweep"]) and r["sweep"]["status"] == "running")}
 
     def job_status(job_id: int) -> dict:

@@ -23,6 +23,10 @@ from .sweep_words import merge as merge_sweep
 from .understand import Intents
 
 
+MIXED = (0.2, 0.8)
+"""Data with a share of Chinese examples in this range is mixed: the instruction follows the user's language."""
+
+
 @dataclass
 class Slots:
     """Everything the conversation has established so far: each setting's latest value (the later word
@@ -32,6 +36,8 @@ class Slots:
     description: str = ""
     sweep: dict = field(default_factory=dict)
     """The sweep asked for so far (chat/sweep_words.py's shape, merged turn by turn)."""
+    wrote: str = ""
+    """Everything the user wrote (the language they write in decides the instruction's on mixed data)."""
 
     def __getattr__(self, name: str) -> Any:
         if name in SETTINGS:
@@ -41,6 +47,7 @@ class Slots:
     def apply(self, it: Intents, text: str) -> None:
         self.said.update(it.values)
         self.sweep = merge_sweep(self.sweep, it.sweep)
+        self.wrote += " " + text
         if it.task_type:
             self.description = text.strip()
 
@@ -61,6 +68,11 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
     elif task:
         why["task.type"] = f"from your words: “{s.description[:80]}”"
     language = s.language or (report.language if report else "en")
+    if report is not None and not s.language and MIXED[0] <= report.zh_share <= MIXED[1]:
+        language = "zh" if re.search(r"[\u4e00-\u9fff]", s.wrote) else "en"
+        why["task.language"] = (f"your data mixes Chinese ({report.zh_share:.0%} of examples) and English; the "
+                                f"instruction is in {'Chinese' if language == 'zh' else 'English'}, the language you "
+                                "wrote in")
     plan.task.type, plan.task.language, plan.task.description = task, language, s.description
     if report is not None:
         _apply_data(plan, report, why, s)

@@ -53,7 +53,9 @@ class DataReport:
     chars_median: int = 0
     chars_p95: int = 0
     language: str = "en"
-    """`zh` when most text is Chinese, else `en`."""
+    """`zh` when most examples are Chinese, else `en`."""
+    zh_share: float = 0.0
+    """Share of the (first 200) examples whose text is mostly Chinese; between 0.2 and 0.8 the data is mixed."""
     preview: list[dict[str, Any]] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list, repr=False)
     """Every usable row as {"prompt": str | messages, "completion": str} (not serialized)."""
@@ -289,8 +291,10 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
     lengths = sorted(len(prompt_text(e)) + len(e["completion"]) for e in examples)
     report.chars_median = lengths[len(lengths) // 2]
     report.chars_p95 = lengths[min(len(lengths) - 1, int(len(lengths) * 0.95))]
-    sample = " ".join(prompt_text(e) for e in examples[:200])
-    report.language = "zh" if len(CJK.findall(sample)) > 0.2 * max(1, len(sample.replace(" ", ""))) else "en"
+    texts = [prompt_text(e) + " " + e["completion"] for e in examples[:200]]
+    zh = [len(CJK.findall(t)) > 0.2 * max(1, len(t.replace(" ", ""))) for t in texts]
+    report.zh_share = round(sum(zh) / max(1, len(zh)), 3)
+    report.language = "zh" if report.zh_share > 0.5 else "en"
     outs = Counter(e["completion"] for e in examples if e["completion"])
     short = all(len(o) <= 40 for o in outs)
     if short and len(outs) <= max(2, min(50, len(examples) // 4)):
