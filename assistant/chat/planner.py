@@ -22,7 +22,6 @@ from .base_model import choose_model, model_shape
 from .sweep_words import merge as merge_sweep
 from .understand import Intents
 
-
 MIXED = (0.2, 0.8)
 """Data with a share of Chinese examples in this range is mixed: the instruction follows the user's language."""
 
