@@ -224,7 +224,7 @@ def test_the_chat_takes_one_txt_file_per_class_and_says_what_it_read(tmp_path, i
     assert out["ready"] and "classification" in out["card"]
 
 
-def test_the_jobs_view_gives_every_component_a_value_it_can_draw(tiny_model):
+def test_the_jobs_view_gives_every_component_a_value_it_can_draw(tiny_model, monkeypatch):
     """The Jobs tab's refresh, with no job, with a job, and with a sweep's trial shown: each output goes through
     its component's own postprocessing (a plot given a list instead of a frame broke the whole tab once)."""
     from types import SimpleNamespace
@@ -240,6 +240,9 @@ def test_the_jobs_view_gives_every_component_a_value_it_can_draw(tiny_model):
     from ui.app import build_app
     from ui.context import Context
 
+    from assistant.train import jobs
+
+    monkeypatch.setattr(jobs, "dispatch", lambda *a, **k: None)  # the view drains the queue; nothing may train here
     home = Home.resolve()
     ctx = Context(home, Registry(home), SimpleNamespace(status="ready", base_source=str(tiny_model)), CPU)
     view = next(f for f in build_app(ctx).fns.values() if f.name == "view").fn

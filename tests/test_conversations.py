@@ -176,3 +176,26 @@ def test_on_mixed_language_data_the_instruction_follows_the_language_the_user_wr
     chinese = converse(["让模型学会介绍自己，回答关于它自己的问题"], str(data)).plan
     assert chinese.task.language == "zh"
     assert english.task.instruction != chinese.task.instruction
+
+
+@pytest.mark.parametrize("hardware", [(None, 0), ("RTX 4090", 24), ("T4", 16), ("GPU", 12)])
+def test_a_chinese_conversation_gets_its_plan_card_in_chinese(hardware, files):
+    """Every Chinese conversation of the corpus (tuned and held-out), on a CPU and three GPUs: the card's values
+    and reasons are in Chinese; no English phrase is left untranslated (names and config values aside)."""
+    from assistant.chat import converse
+    from assistant.chat.card import render_card
+    from assistant.chat.reasons_zh import untranslated
+    from assistant.models.estimate import Hardware
+
+    cases = [json.loads(line) for name in ("conversations.jsonl", "heldout.jsonl")
+             for line in (Path(__file__).parent / "corpus" / name).read_text(encoding="utf-8").splitlines()]
+    shown = 0
+    for case in cases:
+        if not case["id"].startswith("zh") or "error" in case or not case.get("data"):
+            continue
+        turn = converse(case["turns"], str(files / case["data"]), Hardware(*hardware))
+        card = render_card(turn.plan, "zh")
+        assert "理由" in card and "按你的要求" in card or "来自你的描述" in card, card
+        assert untranslated(card.split("\n", 1)[1]) == [], (case["id"], card)
+        shown += 1
+    assert shown >= 20

@@ -13,32 +13,46 @@ LABELS = {
 
 
 def render_card(plan: Plan, lang: str = "en") -> str:
-    """Markdown: one row per choice, value and reason."""
-    L = LABELS["zh" if lang == "zh" else "en"]
+    """Markdown: one row per choice, value and reason (in Chinese for `zh`)."""
+    zh = lang == "zh"
+    L = LABELS["zh" if zh else "en"]
     r, d, t, lo, res = plan.reasons, plan.data, plan.training, plan.lora, plan.resources
+    if zh:
+        from .reasons_zh import to_zh
+
+        r = {k: to_zh(v) for k, v in r.items()}
     mapping = f" ({', '.join(d.input_columns)} → {d.output_column})" if d.format == "columns" else ""
-    data = f"{d.rows} rows, {d.format}{mapping}" if d.path else "—"
-    split = "; " + r["data.validation_fraction"] if "data.validation_fraction" in r else ""
+    data = "—" if not d.path else f"{d.rows} 行，{d.format}{mapping}" if zh else f"{d.rows} rows, {d.format}{mapping}"
+    split = ("；" if zh else "; ") + r["data.validation_fraction"] if "data.validation_fraction" in r else ""
     targets = lo.target_modules if isinstance(lo.target_modules, str) else ", ".join(lo.target_modules)
+    training = (f"{t.epochs:g} 轮，学习率 {t.learning_rate:g}，批大小 {t.batch_size}×{t.gradient_accumulation}，"
+                f"最大长度 {t.max_length}，{t.precision}" + ("，重算激活" if t.gradient_checkpointing else "")
+                if zh else
+                f"{t.epochs:g} epochs, lr {t.learning_rate:g}, batch {t.batch_size}×{t.gradient_accumulation}, "
+                f"max length {t.max_length}, {t.precision}" + (", checkpointing" if t.gradient_checkpointing else ""))
+    on = f" {'在' if zh else 'on'} {res.gpu_name or res.device.upper()}"
     rows = [
         (L["task"], f"{plan.task.type or '?'} ({plan.task.language})", r.get("task.type", "")),
         (L["data"], data, r.get("data.format", "") + split),
         (L["model"], f"{plan.base_model.name} ({plan.base_model.params_b:g}B)", r.get("base_model", "")),
         (L["method"], lo.method.upper(), r.get("lora.method", "")),
         (L["lora"], f"r={lo.r}, alpha={lo.alpha}, dropout={lo.dropout}, {targets}", r.get("lora.r", "")),
-        (L["train"], f"{t.epochs:g} epochs, lr {t.learning_rate:g}, batch {t.batch_size}×{t.gradient_accumulation}, "
-                     f"max length {t.max_length}, {t.precision}"
-                     + (", checkpointing" if t.gradient_checkpointing else ""),
-         "; ".join(x for x in (r.get("training.epochs", ""), r.get("training.max_length", "")) if x)),
+        (L["train"], training,
+         ("；" if zh else "; ").join(x for x in (r.get("training.epochs", ""), r.get("training.max_length", "")) if x)),
         (L["eval"], ", ".join(plan.evaluation.metrics) or "—", r.get("evaluation.metrics", "")),
-        (L["memory"], f"~{res.estimated_peak_gb:.1f} GB on {res.gpu_name or res.device.upper()}"
-                      + ("" if res.fits else " — does NOT fit"), r.get("resources.estimated_peak_gb", "")),
-        (L["time"], f"~{max(res.estimated_minutes, 0.1):.1f} min", r.get("resources.device", "")),
+        (L["memory"], f"~{res.estimated_peak_gb:.1f} GB{on}" + ("" if res.fits else (" — 放不下" if zh else
+                                                                                     " — does NOT fit")),
+         r.get("resources.estimated_peak_gb", "")),
+        (L["time"], f"~{max(res.estimated_minutes, 0.1):.1f} {'分钟' if zh else 'min'}", r.get("resources.device", "")),
     ]
     if plan.sweep.on:
         sw = plan.sweep
-        rows.append((L["sweep"], f"{sw.describe()}, by held-out {sw.metric}" + (", halving" if sw.halving else "")
-                     + f"; ~{sw.estimated_minutes:.1f} min in all, largest trial ~{sw.estimated_peak_gb:.1f} GB",
-                     "; ".join(x for x in (r.get("sweep", ""), r.get("sweep.estimated_minutes", "")) if x)))
-    head = f"**Plan: {plan.name or 'untitled'}**\n\n| | | why |\n|---|---|---|\n"
+        value = (f"{to_zh(sw.describe())}，按留出集 {sw.metric}" + ("，逐次减半" if sw.halving else "")
+                 + f"；共约 {sw.estimated_minutes:.1f} 分钟，最大一组约 {sw.estimated_peak_gb:.1f} GB" if zh else
+                 f"{sw.describe()}, by held-out {sw.metric}" + (", halving" if sw.halving else "")
+                 + f"; ~{sw.estimated_minutes:.1f} min in all, largest trial ~{sw.estimated_peak_gb:.1f} GB")
+        rows.append((L["sweep"], value, ("；" if zh else "; ").join(
+            x for x in (r.get("sweep", ""), r.get("sweep.estimated_minutes", "")) if x)))
+    head = (f"**{'计划' if zh else 'Plan'}: {plan.name or 'untitled'}**\n\n| | | {'理由' if zh else 'why'} |\n"
+            "|---|---|---|\n")
     return head + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)

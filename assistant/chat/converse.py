@@ -212,6 +212,10 @@ def _reply(plan: Plan, questions: list[Question], changes: list[str], s: Slots, 
 
     zh = lang == "zh"
     parts = [f"*{n}*" for n in notes]
+    if changes and zh:
+        from .reasons_zh import to_zh
+
+        changes = [to_zh(c) for c in changes]
     if changes:
         parts.append(("已更新：\n" if zh else "Changed:\n") + "\n".join(f"- {c}" for c in changes))
     if questions:

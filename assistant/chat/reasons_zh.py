@@ -1,0 +1,126 @@
+"""The plan's reasons in Chinese, for the Chinese plan card.
+
+The planner writes each reason once, in English (the plan's JSON, the model card and the CLI keep it so). A
+Chinese card shows them through `to_zh`: whole sentences and phrases, longest first, with their numbers and
+names carried over. A phrase not in the table stays in English rather than being guessed at;
+tests/test_conversations.py checks that the Chinese corpus's cards leave no English phrase untranslated.
+"""
+
+from __future__ import annotations
+
+import re
+
+N = r"(\d[\d,.]*(?:e-?\d+)?%?)"
+"""A number as the reasons write it: 16, 0.0002, 2e-4, 1,024, 10%."""
+NAME = r"([\w.\-/ ]+?)"
+
+PHRASES: list[tuple[str, str]] = [
+    (r" \(because (.+)\)$", r"（因为 \1）"),
+    # the base model
+    (r"no GPU: the embedded SmolLM2-135M-Instruct is small enough to train on a CPU, and needs no download",
+     "没有 GPU：内置的 SmolLM2-135M-Instruct 小到可以在 CPU 上训练，而且无需下载"),
+    (rf"no GPU: {NAME} is small enough for a CPU and strong in (\w+), and it is on this machine",
+     r"没有 GPU：\1 小到可以在 CPU 上训练，擅长 \2，而且已在本机"),
+    (rf"\(note: {NAME} is weak in (\w+); {NAME} is better — it is not on this machine: put it in models/{NAME} or ask "
+     r"for it by name\)", r"（注意：\1 不擅长 \2；\3 更好——但它不在本机：放到 models/\4，或直接点名要它）"),
+    (rf"\(note: {NAME} is weak in (\w+)\)", r"（注意：\1 不擅长 \2）"),
+    (rf"strong in Chinese, and the largest such model that fits {N} GB",
+     r"擅长中文，且是能放进 \1 GB 的最大此类模型"),
+    (rf"a strong open instruct model, and the largest such model that fits {N} GB",
+     r"强大的开源指令模型，且是能放进 \1 GB 的最大此类模型"),
+    (r"the default base model in your settings", "设置中的默认基础模型"),
+    (rf"⚠️ {NAME} is a closed model: its weights are not published, so it cannot be fine-tuned here\. Planned with "
+     rf"{NAME} instead \((.*)\)", r"⚠️ \1 是闭源模型：权重未公开，无法在这里微调。改用 \2（\3）"),
+    (rf"⚠️ You asked for {NAME}, but (.*)\. Planned with {NAME} instead \((.*)\)",
+     r"⚠️ 你要的是 \1，但\2。改用 \3（\4）"),
+    (rf"a {N}B model cannot be trained on a CPU", r"\1B 的模型无法在 CPU 上训练"),
+    (rf"it does not fit your {N} GB even in 4 bits \(QLoRA needs about {N} GB\)",
+     r"即使 4 位量化也放不进你的 \1 GB（QLoRA 约需 \2 GB）"),
+    (rf"the largest {NAME} in the catalog that fits", r"目录中能放下的最大 \1"),
+    (rf"you asked for {NAME} \(about {N}B parameters, read from its name; its memory is estimated from that size "
+     r"until it is downloaded\)", r"你点名要 \1（约 \2B 参数，从名字读出；下载前按这个大小估算显存）"),
+    # task and data
+    (r"from your words: “(.*)”", r"来自你的描述：“\1”"),
+    (r"inferred from the data \((\w+) format, (\d+) labels\)", r"从数据推断（\1 格式，\2 个标签）"),
+    (r"inferred from the data \((\w+) format\)", r"从数据推断（\1 格式）"),
+    (r"detected (\w+): input (.+?) → output ([^;]+)", r"检测为 \1：输入 \2 → 输出 \3"),
+    (r"detected (\w+)", r"检测为 \1"),
+    (rf"hold out {N} of {N} rows to measure the result, stratified by label",
+     r"留出 \2 行中的 \1 用于评估，按标签分层"),
+    (rf"hold out {N} of {N} rows to measure the result", r"留出 \2 行中的 \1 用于评估"),
+    (rf"only {N} rows: too few to hold any out", r"只有 \1 行：太少，不留验证集"),
+    (rf"you asked for it: {N} of {N} rows held out", r"按你的要求：\2 行中留出 \1"),
+    (r"you asked to hold no rows out", "按你的要求：不留验证集"),
+    (r"the standard measures for (\w+)", r"\1 任务的标准指标"),
+    # LoRA and training
+    (r"rank 8: fast, enough for a narrow task", "秩 8：快，足够应付单一任务"),
+    (r"rank 32: more capacity for best quality", "秩 32：容量更大，追求最佳效果"),
+    (r"rank 16: the usual balance of capacity and speed", "秩 16：容量与速度的常用平衡"),
+    (r"LoRA: the only method on a CPU", "LoRA：CPU 上唯一的方法"),
+    (r"QLoRA needs a CUDA GPU, so plain LoRA on the CPU", "QLoRA 需要 CUDA GPU，所以在 CPU 上用普通 LoRA"),
+    (r"LoRA on a 16-bit base fits your GPU: faster and slightly better than QLoRA",
+     "16 位基础模型上的 LoRA 放得进你的 GPU：比 QLoRA 更快、效果略好"),
+    (r"QLoRA: the 16-bit base does not fit your GPU, the 4-bit base does",
+     "QLoRA：16 位基础模型放不进你的 GPU，4 位的可以"),
+    (r"one pass: you asked for speed", "一轮：你要求快"),
+    (rf"{N} passes suit {N} rows without over-fitting", r"\1 轮适合 \2 行数据，不易过拟合"),
+    (rf"{N} passes suit your rows without over-fitting", r"\1 轮适合你的数据，不易过拟合"),
+    (rf"covers 95% of your examples \({N} tokens with the chat template, counted with the {NAME} tokenizer\)",
+     r"覆盖 95% 的样例（套用对话模板后 \1 个 token，用 \2 的分词器计数）"),
+    (rf"covers 95% of your examples \({N} tokens with the chat template, estimated from characters: the {NAME} "
+     r"tokenizer is not on this machine\)",
+     r"覆盖 95% 的样例（套用对话模板后约 \1 个 token，按字符估算：本机没有 \2 的分词器）"),
+    (rf"{N} of {N} examples are longer \(up to {N} tokens\) and will be cut",
+     r"\2 条中有 \1 条更长（最长 \3 个 token），会被截断"),
+    (r"no example is cut", "没有样例被截断"),
+    (rf"you asked for it: training stops after {N} steps", r"按你的要求：训练 \1 步后停止"),
+    (rf"you asked for {N} rows: a random sample of the {N}", r"按你的要求用 \1 行：从 \2 行中随机抽样"),
+    (rf"{N} → {N} passes to finish within the {N} minutes you gave", r"\1 → \2 轮，以便在你给的 \3 分钟内完成"),
+    (rf"{N} → {N} steps to finish within the {N} minutes you gave", r"\1 → \2 步，以便在你给的 \3 分钟内完成"),
+    (r"less than one pass sees only part of the data", "不足一轮只会看到部分数据"),
+    # memory and hardware
+    (rf"weights {N} \+ LoRA/optimizer {N} \+ activations {N} \+ logits {N} \+ overhead {N} GB",
+     r"权重 \1 + LoRA/优化器 \2 + 激活 \3 + logits \4 + 其他 \5 GB"),
+    (r"no GPU \(you said\): training runs on the CPU", "没有 GPU（你说的）：在 CPU 上训练"),
+    (r"no GPU detected: training runs on the CPU", "没有检测到 GPU：在 CPU 上训练"),
+    (rf"{NAME} with {N} GB \(you said\)", r"\1，\2 GB（你说的）"),
+    (rf"{NAME} with {N} GB \(detected\)", r"\1，\2 GB（检测到的）"),
+    (rf"the sweep's largest trial needs about {N} GB", r"参数搜索中最大的一组试验约需 \1 GB"),
+    # sweeps
+    (rf"you asked to try (.+?) → {N} trials", r"按你的要求尝试 \1 → \2 组试验"),
+    (rf"you asked to search (.+?): {N} random trials, learning rates drawn log-uniformly from {N} to {N}",
+     r"按你的要求搜索\1：\2 组随机试验，学习率在 \3 到 \4 之间按对数均匀抽取"),
+    (rf"you asked to search (.+?): {N} random trials", r"按你的要求搜索\1：\2 组随机试验"),
+    (r"the winner has the best held-out (\w+) \(the plan's first measure\)",
+     r"留出集上 \1 最好的胜出（计划的第一个指标）"),
+    (r"the winner has the best held-out (\w+)", r"留出集上 \1 最好的胜出"),
+    (r"each trial stops early after 2 evaluations without improvement", "每组试验连续 2 次评估没有提升就提前停止"),
+    (r"trials behind the better half of the earlier ones at an evaluation are stopped \(successive halving\)",
+     "评估时落后于之前试验中较好一半的试验会被停止（逐次减半）"),
+    (r"every trial runs to its end or its own early stop \(say “stop trials that fall behind” to prune\)",
+     "每组试验都跑完或各自提前停止（说“淘汰落后的试验”可以剪枝）"),
+    (rf"about {N} min for {N} trials; say “only {N} trials” for a sweep of about {N} min",
+     r"\2 组试验约需 \1 分钟；说“只试 \3 组”可缩短到约 \4 分钟"),
+    (r"you asked for it", "按你的要求"),
+    (r"→ (\d+) trials", r"→ \1 组试验"), (r"^grid: ", "网格："), (r"^random: ", "随机："), (r"\(log\)", "（对数）"),
+    # words inside other reasons
+    (r"\blearning rate\b", "学习率"), (r"\brank\b", "秩"), (r"\bepochs\b", "轮数"), (r"\bbatch size\b", "批大小"),
+    (r"\bdropout\b", "dropout"),
+]
+COMPILED = [(re.compile(p), zh) for p, zh in PHRASES]
+
+
+def to_zh(reason: str) -> str:
+    """A reason in Chinese, phrase by phrase; a phrase the table lacks stays as it was."""
+    for pattern, zh in COMPILED:
+        reason = pattern.sub(zh, reason)
+    return reason.replace("; ", "；").replace(", ", "，")
+
+
+ENGLISH = re.compile(r"\b[a-z]{3,}(?: [a-z]{2,})+\b")
+"""Two or more English words in a row: what an untranslated phrase looks like."""
+
+
+def untranslated(text: str) -> list[str]:
+    """English phrases left in a Chinese text (model names, file names and code-like words aside)."""
+    return [m.group(0) for m in ENGLISH.finditer(text)]
