@@ -235,12 +235,11 @@ def test_the_jobs_view_gives_every_component_a_value_it_can_draw(tiny_model, mon
     from assistant.models.estimate import CPU
     from assistant.registry import Registry
     from assistant.sweeps import SweepSpec
+    from assistant.train import jobs
     from assistant.train.sweep import submit_sweep
     from helpers import make_plan, write_classification_csv
     from ui.app import build_app
     from ui.context import Context
-
-    from assistant.train import jobs
 
     monkeypatch.setattr(jobs, "dispatch", lambda *a, **k: None)  # the view drains the queue; nothing may train here
     home = Home.resolve()
