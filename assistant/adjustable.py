@@ -139,7 +139,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens)|最大长度|序列长度|最大\s*token\s*数)"
              + TO + r"(\d+)",
              r"(?:limit|cap|truncate|cut|clip|shorten)\s+(?:the\s+|all\s+)?(?:sequences?|examples?|inputs?|rows?|"
-             r"texts?|length|context)\s+(?:to|at)\s+(\d+)\s*(?:tokens?)?",
+             r"texts?|length|context)\s+(?:to|at)\s+(?:at most\s+|most\s+|up to\s+|no more than\s+)?(\d+)\s*"
+             r"(?:tokens?)?",
+             r"(?:at most|up to|no more than|max(?:imum)? of)\s+(\d+)\s*tokens?\s+(?:per|each|an?|in each)\s+"
+             r"(?:example|row|sequence|input|sample)",
              r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
              r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?(?:token|词元)"),
             editor=True),
@@ -171,6 +174,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:keep|hold out|set aside|reserve|use|leave)\s+(?:about\s+)?" + NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?"
              r"(?:data|rows)\s+)?(?:for|as)\s+(?:the\s+)?(?:validation|eval|evaluation|test|dev)",
              r"(?:validation|eval|evaluation|dev|test)\s+(?:split|set|share|fraction)?" + TO + NUMBER + r"\s*%",
+             NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
              r"(?:留出|拿出|划出|保留|用)\s*" + NUMBER
              + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",
              r"(?:验证集|测试集)(?:比例|占比)?" + TO + NUMBER + r"\s*%"), scale=0.01),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,9 +131,10 @@ def test_a_row_limit_samples_the_same_rows_each_time_keeping_every_label(tmp_pat
 
 HELDOUT_FILE = Path(__file__).parent / "corpus" / "heldout.jsonl"
 HELDOUT = [json.loads(line) for line in HELDOUT_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
-HELDOUT_FLOOR = 26 / 30
-"""The share of held-out conversations the rules get fully right, as measured (docs/BENCHMARKS.md): the rules are
-never tuned on these cases, so this guards against a regression without teaching to the test."""
+HELDOUT_FLOOR = 29 / 30
+"""The share of held-out conversations the rules get fully right, as measured (docs/BENCHMARKS.md): 26/30 on its
+first run; the sweep round worked on the phrasings the issue named among its misses, so this set is no longer
+clean for those (the second set below is)."""
 
 
 def check(case: dict, files: Path, capsys) -> list[str]:
@@ -150,14 +152,22 @@ def check(case: dict, files: Path, capsys) -> list[str]:
     return wrong
 
 
-def test_the_held_out_conversations_score_at_least_what_was_measured(files, capsys):
-    results = {case["id"]: check(case, files, capsys) for case in HELDOUT}
+HELDOUT2 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout2.jsonl").read_text(encoding="utf-8")
+            .splitlines() if line.strip()]
+HELDOUT2_FLOOR = 11 / 15
+"""The second held-out set (written in the sweep round, after the first set's misses were worked on): its
+first-run score, as measured (docs/BENCHMARKS.md)."""
+
+
+@pytest.mark.parametrize("cases, floor", [(HELDOUT, HELDOUT_FLOOR), (HELDOUT2, HELDOUT2_FLOOR)], ids=["1", "2"])
+def test_the_held_out_conversations_score_at_least_what_was_measured(cases, floor, files, capsys):
+    results = {case["id"]: check(case, files, capsys) for case in cases}
     right = sum(not wrong for wrong in results.values())
-    print(f"held-out: {right}/{len(HELDOUT)} right")
+    print(f"held-out: {right}/{len(cases)} right")
     for case_id, wrong in results.items():
         if wrong:
             print(f"  {case_id}: {'; '.join(wrong)}")
-    assert right / len(HELDOUT) >= HELDOUT_FLOOR, results
+    assert right / len(cases) >= floor, results
 
 
 def test_on_mixed_language_data_the_instruction_follows_the_language_the_user_writes_in(tmp_path):
@@ -199,3 +209,87 @@ def test_a_chinese_conversation_gets_its_plan_card_in_chinese(hardware, files):
         assert untranslated(card.split("\n", 1)[1]) == [], (case["id"], card)
         shown += 1
     assert shown >= 20
+
+
+def _plan(files: Path, turns: list[str], data: str = "reviews.csv", gpu: tuple = ("", 0)):
+    from assistant.chat import converse
+    from assistant.models.estimate import Hardware
+
+    return converse(turns, str(files / data) if data else None, Hardware(*gpu)).plan
+
+
+TASK = "I want to classify customer reviews by sentiment"
+REASON_INPUTS = [
+    # (reason key, the base conversation's input, the changed input, what the reason says for each)
+    ("task.type", dict(turns=[TASK]), dict(turns=["Sort the reviews into their sentiment, please"]),
+     ("classify customer reviews", "Sort the reviews")),
+    ("data.validation_fraction", dict(turns=[TASK]), dict(turns=[TASK, "use only 8 rows"]),
+     ("of 60 rows", "only 8 rows: too few")),
+    ("base_model", dict(turns=[TASK]), dict(turns=[TASK], gpu=("RTX 4090", 24)),
+     ("no GPU", "fits 24 GB")),
+    ("base_model", dict(turns=[TASK], gpu=("RTX 4090", 24)), dict(turns=[TASK, "use acme/support-13b"],
+                                                                 gpu=("RTX 4090", 24)),
+     ("fits 24 GB", "you asked for acme/support-13b (about 13B parameters")),
+    ("lora.method", dict(turns=[TASK]), dict(turns=[TASK], gpu=("RTX 4090", 24)),
+     ("only method on a CPU", "16-bit base fits your GPU")),
+    ("lora.method", dict(turns=[TASK, "use Qwen2.5-7B-Instruct"], gpu=("T4", 16)),
+     dict(turns=[TASK, "use Qwen2.5-1.5B-Instruct"], gpu=("T4", 16)), ("4-bit base does", "16-bit base fits")),
+    ("lora.r", dict(turns=[TASK]), dict(turns=[TASK, "make it fast"]), ("rank 16", "rank 8")),
+    ("lora.r", dict(turns=[TASK]), dict(turns=[TASK, "rank 4"]), ("rank 16", "you asked for it")),
+    ("training.epochs", dict(turns=[TASK]), dict(turns=[TASK, "use only 30 rows"]), ("60 rows", "30 rows")),
+    ("training.epochs", dict(turns=[TASK]), dict(turns=[TASK, "finish in 0.05 minutes"]),
+     ("passes suit", "to finish within the 0.05 minutes")),
+    ("training.learning_rate", dict(turns=[TASK]), dict(turns=[TASK, "rank 64"]),
+     ("2e-4", "1e-4: a lower rate keeps a high-rank adapter stable")),
+    ("training.max_length", dict(turns=[TASK]), dict(turns=[TASK], data="extract.tsv"),
+     None),  # each says its own data's 95th percentile (checked below)
+    ("resources.device", dict(turns=[TASK]), dict(turns=[TASK, "I have a 24 GB GPU"]),
+     ("no GPU detected", "with 24 GB (you said)")),
+    ("resources.estimated_peak_gb", dict(turns=[TASK]), dict(turns=[TASK, "batch size 1"]),
+     ("activations", "activations")),
+    ("evaluation.metrics", dict(turns=[TASK]), dict(turns=["summarize these"], data="alpaca.json"),
+     ("for classification", "for summarization")),
+    ("sweep", dict(turns=[TASK, "try ranks 8 and 16"]), dict(turns=[TASK, "try ranks 8 and 32"]),
+     ("rank 8, 16 →", "rank 8, 32 →")),
+]
+
+
+@pytest.mark.parametrize("key, before, after, says", REASON_INPUTS,
+                         ids=[f"{r[0]}-{i}" for i, r in enumerate(REASON_INPUTS)])
+def test_each_reason_follows_the_input_behind_it(key, before, after, says, files):
+    """Change the input a reason gives as its cause, and the reason changes with it (and says the new cause)."""
+    a, b = _plan(files, **before), _plan(files, **after)
+    if says is None:
+        assert a.data.tokens.p95 != b.data.tokens.p95
+        says = (f"({a.data.tokens.p95} tokens", f"({b.data.tokens.p95} tokens")
+    assert says[0] in a.reasons[key], (key, a.reasons[key])
+    assert says[1] in b.reasons[key], (key, b.reasons[key])
+    assert a.reasons[key] != b.reasons[key]
+
+
+def test_no_reason_claims_the_user_asked_for_what_they_did_not_say(files):
+    """Across the whole corpus: a reason that says "you asked" belongs to a setting some turn of that
+    conversation said (the 70B-Llama bug: a replaced model justified with "you asked for it")."""
+    from assistant.adjustable import SETTINGS
+    from assistant.chat import converse
+    from assistant.chat.understand import understand
+    from assistant.models.estimate import Hardware
+
+    cases = [json.loads(line) for name in ("conversations.jsonl", "heldout.jsonl")
+             for line in (Path(__file__).parent / "corpus" / name).read_text(encoding="utf-8").splitlines()]
+    checked = 0
+    for case in cases:
+        if "error" in case:
+            continue
+        data = str(files / case["data"]) if case.get("data") else None
+        plan = converse(case["turns"], data, Hardware("GPU" if case.get("gpu") else "", case.get("gpu", 0))).plan
+        said = {k for turn in case["turns"] for k in understand(turn).values}
+        said_paths = {p for k in said for p in SETTINGS[k].sets} | ({"sweep"} if any(
+            understand(t).sweep for t in case["turns"]) else set())
+        for path, reason in plan.reasons.items():
+            path = "base_model.name" if path == "base_model" else path
+            if re.match(r"(⚠️ )?(you asked|按你的要求)", reason):
+                assert path in said_paths or path == "training.early_stopping_patience" and "patience" in said, (
+                    case["id"], path, reason, said)
+                checked += 1
+    assert checked >= 40

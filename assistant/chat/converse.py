@@ -108,6 +108,10 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     notes = list(intents[-1].notes) if intents else []
     notes = [n for n in notes if n != "fit"]
     if (model_reason := plan.reasons.get("base_model", "")).startswith("⚠️"):  # a named model was replaced: said
+        if lang == "zh":
+            from .reasons_zh import to_zh
+
+            model_reason = to_zh(model_reason)
         notes.append(model_reason.removeprefix("⚠️ "))
     if len(messages) > 1 and (unheard := _unheard(messages[-1], intents[-1], changes, lang)):
         notes.append(unheard)

@@ -117,8 +117,8 @@ def _language(t: str, low: str) -> str | None:
     return "zh" if cjk >= 4 else None
 
 
-CLOSED = (r"\b(gpt-?4o?(?:-mini)?|gpt-?3\.5(?:-turbo)?|gpt-?5|o1|o3|claude(?:[\w.\- ]*?\d(?:\.\d)?)?|"
-          r"gemini(?:[\w.\- ]*?\d(?:\.\d)?)?|ernie|kimi)\b|(文心一言)")
+CLOSED = (r"(?<![a-z0-9])(gpt-?4o?(?:-mini)?|gpt-?3\.5(?:-turbo)?|gpt-?5|o1|o3|claude(?:[a-z0-9.\- ]*?\d(?:\.\d)?)?|"
+          r"gemini(?:[a-z0-9.\- ]*?\d(?:\.\d)?)?|ernie|kimi)(?![a-z0-9])|(文心一言)")
 """Models whose weights are not published: they cannot be fine-tuned here, whatever the plan says."""
 
 
@@ -135,7 +135,8 @@ def _model(low: str, text: str = "") -> str | None:
     if closed := re.search(CLOSED, low):
         return (closed.group(1) or closed.group(2)).strip()
     # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "llama 70b" (not in the catalog: kept as said).
-    m = re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[\w.\- ]*?(\d+(?:\.\d+)?)\s*b\b", low)
+    # (CJK characters are word characters: "用Qwen 72B训练" has no word boundary around the name or the size.)
+    m = re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[a-z0-9.\- ]*?(\d+(?:\.\d+)?)\s*b(?![a-z0-9])", low)
     r = None if m else re.search(r"(\d+(?:\.\d+)?)\s*b(?![a-z0-9])\s*(?:的)?\s*(?:[\w.\-]+\s+)?"
                                  r"(qwen|llama|mistral|gemma|phi)", low)
     if m or r:
