@@ -142,7 +142,7 @@ def test_journey_in_the_browser(page, topic_csv):
     # Batch evaluation on the held-out rows: a results table with intervals, then the examples that differ.
     page.locator("#eval-section").get_by_text("Evaluate on held-out data").first.click()
     page.locator("#eval-go").click()
-    wait_text(page.locator("#eval-table"), "accuracy", timeout=120)
+    wait_text(page.locator("#eval-table"), "accuracy", timeout=240)
     table = page.locator("#eval-table").inner_text()
     assert "base" in table and "classification-topics:1" in table and "[" in table  # the 95% interval
     assert page.locator("#eval-diff-model input").input_value() == "classification-topics:1"
