@@ -61,7 +61,9 @@ def understand(text: str) -> Intents:
     sweep = read_sweep(low)
     for path in sweep.get("values", {}):  # "rank 8, 16 and 32" is a sweep, not rank 8
         said.pop(SWEEPABLE[path][0] or "", None)
-    start = bool(re.search(r"^(start|go|run it|train|yes,? start|开始|开始训练)\b", low))
+    # A request to start is the whole message ("start", "go ahead", "train it now"); "train 3 epochs" is an edit.
+    start = bool(re.search(r"^(?:yes,?\s*)?(?:start(?: training| it)?|go(?: ahead)?|run it|train(?: it)?|开始|开始训练)"
+                           r"(?:\s+(?:now|please))?[.!。！]?$", low.strip()))
     return Intents({k: v for k, v in said.items() if v is not None}, start, notes, sweep)
 
 
