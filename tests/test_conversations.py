@@ -293,3 +293,18 @@ def test_no_reason_claims_the_user_asked_for_what_they_did_not_say(files):
                     case["id"], path, reason, said)
                 checked += 1
     assert checked >= 40
+
+
+def test_every_case_of_the_corpus_is_said_three_ways_in_english_and_chinese():
+    """The corpus's cases (`case`): each in at least three phrasings, at least one English and one Chinese, so a
+    rule that only knows one wording of a request fails a test."""
+    from collections import defaultdict
+
+    by_case = defaultdict(list)
+    for c in CORPUS:
+        by_case[c["case"]].append(c)
+    assert len(CORPUS) >= 120 - len(HELDOUT) and len(by_case) >= 30
+    for case, phrasings in by_case.items():
+        assert len(phrasings) >= 3, (case, [p["id"] for p in phrasings])
+        zh = [p for p in phrasings if any("\u4e00" <= ch <= "\u9fff" for t in p["turns"] for ch in t)]
+        assert zh and len(zh) < len(phrasings), (case, "needs English and Chinese phrasings")
