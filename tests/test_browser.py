@@ -61,6 +61,27 @@ def choose(page, dropdown: str, value: str) -> None:
     box.press("Enter")
 
 
+def ready_plan(page, data) -> None:
+    """The Assistant tab with a ready plan (the module's earlier tests usually left one)."""
+    page.get_by_role("tab", name="Assistant").click()
+    if "Ready: press" not in page.locator("#chatbot").inner_text():  # a fresh page: plan first
+        page.locator("#message textarea").fill("I want to classify customer reviews by sentiment")
+        page.locator("#data-file input[type=file]").set_input_files(str(data))
+        page.get_by_text("Ready: press").first.wait_for()
+
+
+def show_job(page, job_id: str) -> None:
+    """The Jobs tab showing job `job_id` (typed into its field, as a keyboard user would)."""
+    page.get_by_role("tab", name="Jobs").click()
+    field = page.locator("#job-id input")
+    field.click()
+    field.press("Control+a")
+    field.type(job_id)
+    field.press("Enter")
+    field.press("Tab")
+    wait_value(field, job_id)
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -309,11 +330,7 @@ def test_every_control_has_a_name_and_text_is_readable_in_light_and_dark(page):
 
 
 def test_a_cancelled_job_says_so(page, topic_csv):
-    page.get_by_role("tab", name="Assistant").click()
-    if "Ready: press" not in page.locator("#chatbot").inner_text():  # a fresh page: plan first
-        page.locator("#message textarea").fill("I want to classify customer reviews by sentiment")
-        page.locator("#data-file input[type=file]").set_input_files(str(topic_csv))
-        page.get_by_text("Ready: press").first.wait_for()
+    ready_plan(page, topic_csv)
     box = page.locator("#message textarea")
     box.fill("train 50 epochs")
     box.press("Enter")  # the keyboard sends a message too
@@ -326,14 +343,7 @@ def test_a_cancelled_job_says_so(page, topic_csv):
         assert time.time() < deadline, started.inner_text()
         time.sleep(0.3)
     job_id = started.inner_text().split("Job ")[1].split()[0]
-    page.get_by_role("tab", name="Jobs").click()
-    field = page.locator("#job-id input")
-    field.click()
-    field.press("Control+a")
-    field.type(job_id)
-    field.press("Enter")
-    field.press("Tab")
-    wait_value(field, job_id)
+    show_job(page, job_id)
     wait_text(page.locator("#job-status"), f"Job {job_id}: running")
     page.locator("#cancel").click()
     wait_text(page.locator("#job-status"), "cancelled", timeout=90)
@@ -367,11 +377,7 @@ def test_a_bad_file_gets_a_clear_error(page, tmp_path):
 
 
 def test_a_sweep_from_the_chat_runs_its_trials_and_shows_them_best_first(page, topic_csv):
-    page.get_by_role("tab", name="Assistant").click()
-    if "Ready: press" not in page.locator("#chatbot").inner_text():  # a fresh page: plan first
-        page.locator("#message textarea").fill("I want to classify customer reviews by sentiment")
-        page.locator("#data-file input[type=file]").set_input_files(str(topic_csv))
-        page.get_by_text("Ready: press").first.wait_for()
+    ready_plan(page, topic_csv)
     box = page.locator("#message textarea")
     box.fill("stop after 3 steps and try ranks 2 and 4")
     box.press("Enter")
@@ -382,13 +388,7 @@ def test_a_sweep_from_the_chat_runs_its_trials_and_shows_them_best_first(page, t
     wait_text(started, "started: 2 trials")
     sweep_id = started.inner_text().split("Sweep ")[1].split()[0]
     job_id = started.inner_text().split("jobs ")[1].split()[0]
-    page.get_by_role("tab", name="Jobs").click()
-    field = page.locator("#job-id input")
-    field.click()
-    field.press("Control+a")
-    field.type(job_id)
-    field.press("Enter")
-    field.press("Tab")
+    show_job(page, job_id)
     wait_text(page.locator("#job-status"), f"Sweep {sweep_id}")
     wait_text(page.locator("#job-status"), "The sweep's winner is registered as", timeout=400)
     trials = page.locator("#sweep-trials")

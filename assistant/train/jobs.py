@@ -94,8 +94,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def is_worker_alive(pid: int | None) -> bool:
-    """True when `pid` is a live Tailor worker (not a zombie, not a recycled pid of another program)."""
+def is_alive(pid: int | None) -> bool:
+    """True when a process `pid` exists (any program; see `is_worker_alive` for a Tailor worker)."""
     if not pid:
         return False
     try:
@@ -104,6 +104,13 @@ def is_worker_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def is_worker_alive(pid: int | None) -> bool:
+    """True when `pid` is a live Tailor worker (not a zombie, not a recycled pid of another program)."""
+    if not is_alive(pid):
+        return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         if stat.rsplit(")", 1)[1].split()[0] == "Z":

@@ -17,7 +17,7 @@ import os
 from ..plan import Plan
 from ..registry.db import Registry, now
 from ..sweeps import NAMES, higher_is_better, trial_plans, trial_settings
-from .jobs import JobError, dispatch
+from .jobs import JobError, dispatch, is_alive
 
 
 def submit_sweep(registry: Registry, plan: Plan, conversation: list | None = None, start: bool = True) -> int:
@@ -69,7 +69,7 @@ def settle(registry: Registry, sweep_id: int, log=lambda line: None):
     row = registry.sweep(sweep_id)
     if row is None or row["status"] not in ("running", "settling"):
         return None
-    stale = row["settler_pid"] if row["status"] == "settling" and not _alive(row["settler_pid"]) else None
+    stale = row["settler_pid"] if row["status"] == "settling" and not is_alive(row["settler_pid"]) else None
     if row["status"] == "settling" and stale is None:
         return None
     if not registry.claim_settle(sweep_id, os.getpid(), stale):
@@ -98,18 +98,6 @@ def settle(registry: Registry, sweep_id: int, log=lambda line: None):
     except BaseException:
         registry.update_sweep(sweep_id, status="running", settler_pid=None)
         raise
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def cancel_sweep(registry: Registry, sweep_id: int) -> str:
