@@ -333,3 +333,16 @@ def test_the_chat_says_how_a_finished_run_went_and_when_it_is_no_better_than_a_c
     said = outcome(reg, first.id)
     assert said.startswith(f"Sweep {sweep_id} ended: trial 1 won on held-out accuracy.") and "Adapter **" in said
 
+
+
+def test_a_tie_on_the_metric_goes_to_the_lower_held_out_loss(topic_csv, tiny_model):
+    from assistant.train.sweep import settle
+
+    reg = Registry(Home.resolve())
+    plan = grid_plan(topic_csv, tiny_model, lora__r=[2, 4])
+    plan.sweep.metric = "accuracy"
+    sweep_id = submit_sweep(reg, plan, start=False)
+    first, second = reg.trials(sweep_id)
+    finish_by_hand(reg, first, tiny_model, {"accuracy": 0.5, "eval_loss": 1.3})
+    finish_by_hand(reg, second, tiny_model, {"accuracy": 0.5, "eval_loss": 1.1})
+    assert settle(reg, sweep_id).job_id == second.id

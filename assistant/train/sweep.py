@@ -53,11 +53,17 @@ def score_of(job, metric: str) -> float | None:
 
 
 def ranked(registry: Registry, sweep_id: int) -> list:
-    """The sweep's trials best-first by its metric; those that cannot win after, in trial order."""
+    """The sweep's trials best-first by its metric (a tie goes to the lower held-out loss, then the earlier trial);
+    those that cannot win after, in trial order."""
     metric = registry.sweep(sweep_id)["metric"]
     sign = -1 if higher_is_better(metric) else 1
     trials = registry.trials(sweep_id)
-    scored = sorted((t for t in trials if score_of(t, metric) is not None), key=lambda t: sign * score_of(t, metric))
+
+    def key(t):
+        loss = t.result.get("eval_loss")
+        return sign * score_of(t, metric), loss if isinstance(loss, (int, float)) else float("inf"), t.trial
+
+    scored = sorted((t for t in trials if score_of(t, metric) is not None), key=key)
     return scored + [t for t in trials if score_of(t, metric) is None]
 
 
