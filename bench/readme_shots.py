@@ -1,11 +1,12 @@
 """The README's tour screenshots, from a real run: the embedded SmolLM2 on realistic review data, in Chromium.
 
-    .venv/bin/python bench/readme_shots.py          # writes docs/images/*.png (about five minutes on a CPU)
+    .venv/bin/python bench/readme_shots.py          # writes docs/images/*.png (about fifteen minutes on a CPU)
 
 Starts `tailor serve` on a fresh data home with the embedded base model, asks for a sentiment classifier in
 words, attaches 240 product reviews, edits the plan, trains (one epoch), and photographs each tab as a user
 sees it: the plan, the editor and the data, the job with its loss curve and held-out scores, the registry,
-side by side, the evaluation against the base with its baseline, the blind arena. Needs Debian's `chromium`
+side by side, the evaluation against the base with its baseline, the blind arena, and a two-trial sweep of the
+learning rate asked for in words. Needs Debian's `chromium`
 and, for the Chinese text in the plan, `fonts-noto-cjk`.
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_browser import choose, wait_text  # noqa: E402  (the browser tests' own helpers)
+from test_browser import choose, show_job, wait_text  # noqa: E402  (the browser tests' own helpers)
 
 from server import running_app  # noqa: E402
 
@@ -131,6 +132,20 @@ def main() -> None:
         page.locator("#vote-a").click()
         wait_text(page.locator("#arena-result"), "A was")
         shot(page, "5-arena")
+
+        # A sweep from the chat: two learning rates, the held-out accuracy picks the adapter kept.
+        page.get_by_role("tab", name="Assistant").click()
+        page.locator("#message textarea").fill("try learning rates 1e-4 and 5e-4 and keep the best")
+        page.locator("#send").click()
+        wait_text(page.locator("#start"), "Start 2 trials")
+        page.locator("#start").click()
+        started = page.locator("#start-status")
+        wait_text(started, "started: 2 trials")
+        job_id = started.inner_text().split("jobs ")[1].split()[0]
+        show_job(page, job_id)
+        wait_text(page.locator("#job-status"), "The sweep's winner is registered as", timeout=1800)
+        page.wait_for_timeout(3000)
+        shot(page, "2b-sweep")
         browser.close()
 
 

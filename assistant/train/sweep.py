@@ -78,6 +78,8 @@ def settle(registry: Registry, sweep_id: int, log=lambda line: None):
     stale = row["settler_pid"] if row["status"] == "settling" and not is_alive(row["settler_pid"]) else None
     if row["status"] == "settling" and stale is None:
         return None
+    if any(t.status in ("queued", "running") for t in registry.trials(sweep_id)):
+        return None  # read first: the app polls this, and a claim is a write transaction
     if not registry.claim_settle(sweep_id, os.getpid(), stale):
         return None
     try:
