@@ -166,6 +166,11 @@ def _adapters_show(registry, args) -> int:
 def _adapters_export(registry, args) -> int:
     from . import plugins
 
+    if args.vllm:  # several adapters, one server: print the command, write nothing
+        from .registry.vllm import vllm_command
+
+        print(vllm_command(registry, _need(args, 1, "NAME... --vllm [--max-lora-rank N]"), args.max_lora_rank))
+        return 0
     rec = registry.require_adapter(_need(args, 1, "NAME [--format NAME] [--out PATH]")[0])
     name = "merged" if args.merged else ("gguf" if args.quant == "f16" else f"gguf_{args.quant}") if args.gguf \
         else args.format
@@ -303,6 +308,8 @@ def _adapters_arguments(p) -> None:
     p.add_argument("--merged", action="store_true", help="export: the same as --format merged")
     p.add_argument("--gguf", action="store_true", help="export: merged, as GGUF with an Ollama Modelfile")
     p.add_argument("--quant", choices=["f16", "q8_0", "q4_0"], default="f16", help="export --gguf: the quantisation")
+    p.add_argument("--vllm", action="store_true", help="export: print the `vllm serve` command for the adapters named")
+    p.add_argument("--max-lora-rank", type=int, help="export --vllm: the server's --max-lora-rank (default: fits all)")
     p.add_argument("--name", help="import: register under this name")
     p.add_argument("--description", help="import: a description")
     p.add_argument("--remove", action="store_true", help="tag/alias: remove instead of add")

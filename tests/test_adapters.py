@@ -15,7 +15,7 @@ from assistant.config import Home
 from assistant.registry import Registry
 from assistant.registry.manage import RegistryError, check, delete_adapter, import_adapter, rename_adapter
 from assistant.registry.store import WEIGHTS, adapter_dir, export_merged, export_zip, store_adapter
-from helpers import peft_adapter, zip_of
+from helpers import peft_adapter, tiny_model_dir, zip_of
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -443,3 +443,26 @@ def test_a_failed_upgrade_leaves_the_old_registry_as_it_was(tmp_path, monkeypatc
     conn.close()
     monkeypatch.undo()
     assert Registry(home).adapter("a").origin == "trained"  # the next start upgrades it
+
+
+def test_export_vllm_prints_one_serve_command_and_checks_ranks_and_base(tiny_model, tmp_path, capsys):
+    """Outgrowing one GPU: `tailor adapters export A B --vllm` prints the exact vLLM multi-LoRA command."""
+    from assistant.cli import main
+    from assistant.registry.manage import import_adapter
+
+    reg = Registry(Home.resolve())
+    import_adapter(reg, peft_adapter(tiny_model, tmp_path / "a", r=4), name="support", base_source=str(tiny_model))
+    import_adapter(reg, peft_adapter(tiny_model, tmp_path / "b", seed=1, r=24), name="billing", base_source=str(tiny_model))
+    assert main(["adapters", "export", "support", "billing:1", "--vllm"]) == 0
+    command = capsys.readouterr().out.strip()
+    assert command.startswith("vllm serve ") and "--enable-lora --lora-modules support-v1=" in command
+    assert f"billing-v1={reg.home.root / 'adapters' / 'billing' / '1'}" in command
+    assert command.endswith("--max-lora-rank 32 --max-loras 2"), "the smallest accepted rank above 24"
+    assert main(["adapters", "export", "support", "billing", "--vllm", "--max-lora-rank", "16"]) == 2
+    assert "--max-lora-rank 16 is below the rank of billing:1 (rank 24); use 32" in capsys.readouterr().err
+    assert main(["adapters", "export", "support", "--vllm", "--max-lora-rank", "10"]) == 2
+    assert "is not one vLLM accepts" in capsys.readouterr().err
+    other = tiny_model_dir("tiny-llama-2", seed=1)
+    import_adapter(reg, peft_adapter(other, tmp_path / "c", seed=2, r=4), name="other", base_source=str(other))
+    assert main(["adapters", "export", "support", "other", "--vllm"]) == 2
+    assert "one vLLM server serves one base model" in capsys.readouterr().err
