@@ -251,6 +251,26 @@ REASON_INPUTS = [
      ("for classification", "for summarization")),
     ("sweep", dict(turns=[TASK, "try ranks 8 and 16"]), dict(turns=[TASK, "try ranks 8 and 32"]),
      ("rank 8, 16 →", "rank 8, 32 →")),
+    ("data.format", dict(turns=[TASK]), dict(turns=["summarize these"], data="alpaca.json"),
+     ("detected columns: input text → output label", "detected alpaca")),
+    ("data.input_columns", dict(turns=["route these tickets to the right team", "ignore the subject column"],
+                                data="tickets.csv"),
+     dict(turns=["route these tickets to the right team", "ignore the body column"], data="tickets.csv"),
+     ("without `subject`", "without `body`")),
+    ("data.max_rows", dict(turns=[TASK, "use only 30 rows"]), dict(turns=[TASK, "use only 100 rows"]),
+     ("a random sample of the 60", "the file has 60, so all are used")),
+    ("lora.dropout", dict(turns=[TASK]), dict(turns=[TASK], gpu=("RTX 4090", 24)), ("0 on a CPU", "0.05")),
+    ("training.precision", dict(turns=[TASK]), dict(turns=[TASK], gpu=("RTX 4090", 24)), ("fp32", "bf16")),
+    ("training.batch_size", dict(turns=[TASK]), dict(turns=[TASK, "batch size 4"]),
+     ("8 rows per step", "you asked for it")),
+    ("training.gradient_checkpointing", dict(turns=[TASK, "use Qwen2.5-7B-Instruct"], gpu=("GPU", 80)),
+     dict(turns=[TASK, "use Qwen2.5-7B-Instruct"], gpu=("GPU", 12)), ("off: the activations fit", "on: recomputing")),
+    ("training.packing", dict(turns=[TASK, "train 1 epoch"], gpu=("RTX 4090", 24)),
+     dict(turns=[TASK, "train 10 epochs"], gpu=("RTX 4090", 24)), ("only 1 optimizer step;", "only 3 optimizer steps")),
+    ("training.max_steps", dict(turns=[TASK, "stop after 30 steps"]), dict(turns=[TASK, "stop after 12 steps"]),
+     ("after 30 steps", "after 12 steps")),
+    ("training.early_stopping_patience", dict(turns=[TASK, "patience 3"]), dict(turns=[TASK, "patience 5"]),
+     ("stop after 3 evaluations", "stop after 5 evaluations")),
 ]
 
 
@@ -265,6 +285,24 @@ def test_each_reason_follows_the_input_behind_it(key, before, after, says, files
     assert says[0] in a.reasons[key], (key, a.reasons[key])
     assert says[1] in b.reasons[key], (key, b.reasons[key])
     assert a.reasons[key] != b.reasons[key]
+
+
+def test_every_reason_the_planner_gives_has_an_input_pair_above():
+    """The pairs above cover every reason key the planner writes (a new key needs its pair)."""
+    import inspect
+
+    from assistant.chat import planner, sweep_plan
+    from assistant.sweeps import evaluate_often
+
+    written = set()
+    for module in (planner, sweep_plan, inspect.getmodule(evaluate_often)):
+        written |= set(re.findall(r'(?:why|reasons)\[\s*"([a-z_.]+)"\s*\]', inspect.getsource(module)))
+    written |= {"base_model"}  # chat/base_model.py
+    covered = {key for key, *_ in REASON_INPUTS}
+    elsewhere = {"task.language": "test_on_mixed_language_data…", "training.eval_steps": "test_sweep.py",
+                 "sweep.estimated_minutes": "test_sweep.py (the conversation test)",
+                 "resources.estimated_minutes": "the time budget's pair (training.epochs)"}
+    assert written - covered - set(elsewhere) == set()
 
 
 def test_no_reason_claims_the_user_asked_for_what_they_did_not_say(files):

@@ -235,7 +235,8 @@ def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_mo
     if ts.median * 2 > row or steps < MIN_PACKED_STEPS:
         why["training.packing"] = (
             f"off: your examples (median {ts.median} tokens) nearly fill a {row}-token row" if ts.median * 2 > row else
-            f"off: packed, your data would make only {max(1, round(steps))} optimizer steps; unpacked batches of "
+            f"off: packed, your data would make only {max(1, round(steps))} optimizer "
+            f"step{'s' if max(1, round(steps)) != 1 else ''}; unpacked batches of "
             f"{t.batch_size} give more, smaller steps, and the run is short either way")
         return
     t.packing, t.max_length, t.batch_size = True, row, rows_per_step
