@@ -452,7 +452,8 @@ def test_export_vllm_prints_one_serve_command_and_checks_ranks_and_base(tiny_mod
 
     reg = Registry(Home.resolve())
     import_adapter(reg, peft_adapter(tiny_model, tmp_path / "a", r=4), name="support", base_source=str(tiny_model))
-    import_adapter(reg, peft_adapter(tiny_model, tmp_path / "b", seed=1, r=24), name="billing", base_source=str(tiny_model))
+    import_adapter(reg, peft_adapter(tiny_model, tmp_path / "b", seed=1, r=24), name="billing",
+                   base_source=str(tiny_model))
     assert main(["adapters", "export", "support", "billing:1", "--vllm"]) == 0
     command = capsys.readouterr().out.strip()
     assert command.startswith("vllm serve ") and "--enable-lora --lora-modules support-v1=" in command
