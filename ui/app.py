@@ -22,6 +22,7 @@ from assistant.train import jobs
 from . import assistant_tab, compare_tab, jobs_tab, registry_tab, settings_tab
 from .context import Context
 from .errors import friendly
+from .polling import only_while_shown
 
 CSS = """
 .sides {display:flex; gap:12px; flex-wrap:wrap}
@@ -61,19 +62,25 @@ def build_app(ctx: Context) -> gr.Blocks:
         # A function, so each page load reads the status now (a value fixed at build time said "loading" for
         # seconds on every fresh page, long after the model was loaded).
         engine_status = gr.Markdown(lambda: f"Base model: {ctx.engine.status}", elem_id="engine-status")
+        polls = {}
         with gr.Tabs():
-            with gr.Tab("Assistant", id="assistant"):
+            with gr.Tab("Assistant", id="assistant") as shown:
                 assistant_tab.tab(ctx)
-            with gr.Tab("Jobs", id="jobs"):
-                jobs_tab.tab(ctx)
-            with gr.Tab("Registry", id="registry"):
-                registry_tab.tab(ctx)
-            with gr.Tab("Compare", id="compare"):
-                compare_tab.tab(ctx)
-            with gr.Tab("Settings", id="settings"):
+            polls[shown] = []
+            with gr.Tab("Jobs", id="jobs") as shown:
+                polls[shown] = jobs_tab.tab(ctx)
+            with gr.Tab("Registry", id="registry") as shown:
+                polls[shown] = registry_tab.tab(ctx)
+            with gr.Tab("Compare", id="compare") as shown:
+                polls[shown] = compare_tab.tab(ctx)
+            with gr.Tab("Settings", id="settings") as shown:
                 settings_tab.tab(ctx)
-        gr.Timer(2).tick(friendly(lambda: f"Base model: {ctx.engine.status}"), outputs=engine_status, api_name=False,
-                         show_progress="hidden")
+            polls[shown] = []
+        only_while_shown(polls)
+        # The engine's status until it has loaded (or failed): then the timer stops.
+        loading = gr.Timer(2)
+        loading.tick(friendly(lambda: (f"Base model: {ctx.engine.status}", gr.Timer(active=not ctx.engine.settled))),
+                     outputs=[engine_status, loading], api_name=False, show_progress="hidden")
     return demo
 
 
@@ -122,10 +129,27 @@ def build_server(ctx: Context, api_only: bool = False, allow_anonymous: bool = F
     if not api_only:
         h = ctx.home
         private = [h.settings_path, h.db_path, h.adapters, h.models, h.uploads, h.jobs, h.root / "exports"]
-        app = gr.mount_gradio_app(app, build_app(ctx), path="/", css=CSS, theme=theme(),
+        demo = build_app(ctx)
+        app = gr.mount_gradio_app(app, demo, path="/", css=CSS, theme=theme(),
                                   blocked_paths=[str(p) for p in private], max_file_size=max_upload_bytes(),
                                   auth=login_checker(h) if ctx.login_active else None, auth_message="Tailor: sign in")
+        calm_queue(demo)
     return app
+
+
+QUEUE_IDLE_SLEEP = 0.05
+"""Seconds Gradio's queue sleeps between looks at an empty queue (its default on Linux is 0.001: a loop that took
+half a core with no page open, from a CPU training run on a 2-core machine; bench/idle_page.py)."""
+
+
+def calm_queue(demo: gr.Blocks) -> None:
+    """Let an idle queue sleep (Gradio 6's `Queue.sleep_when_free`, `progress_update_sleep_when_free`; read on
+    every pass of its loops, so setting them after the queue exists takes effect). A request waits at most
+    50 ms more to be picked up."""
+    queue = getattr(demo, "_queue", None)
+    if queue is not None and hasattr(queue, "sleep_when_free"):
+        queue.sleep_when_free = max(queue.sleep_when_free, QUEUE_IDLE_SLEEP)
+        queue.progress_update_sleep_when_free = max(queue.progress_update_sleep_when_free, QUEUE_IDLE_SLEEP)
 
 
 def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str | None = None,

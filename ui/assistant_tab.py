@@ -279,12 +279,15 @@ def tab(ctx: Context) -> None:
         b.click(friendly(lambda text, h, st: on_chat(text, None, h, st)), [b, chatbot, state], outputs, api_name=False)
     apply_edits.click(friendly(on_edit), [chatbot, state, *fields], outputs, api_name="edit_plan")
 
+    # Ticks only between a start and the chat's word on how it went (an idle page polls nothing).
+    watch = gr.Timer(3, active=False)
+
     def on_start(st):
         r = start_training(ctx, st)
-        return r["message"], r["job_id"]
+        return r["message"], r["job_id"], gr.Timer(active=bool(r["job_id"]))
 
     job_id_out = gr.Number(visible=False)
-    start.click(friendly(on_start), [state], [started, job_id_out], api_name="start")
+    start.click(friendly(on_start), [state], [started, job_id_out, watch], api_name="start")
 
     told = gr.State(None)  # the job whose outcome the chat has said (apart from the conversation's state)
 
@@ -292,8 +295,8 @@ def tab(ctx: Context) -> None:
         """When the run started from this conversation ends, the assistant says how it went, once."""
         said = run_outcome(ctx, job_id, st, said_for)
         if said is None:
-            return gr.update(), gr.update()
-        return [*(history or []), {"role": "assistant", "content": said}], int(job_id)
+            return gr.update(), gr.update(), gr.Timer(active=bool(job_id) and said_for != int(job_id))
+        return [*(history or []), {"role": "assistant", "content": said}], int(job_id), gr.Timer(active=False)
 
-    gr.Timer(3).tick(friendly(on_tick), [job_id_out, chatbot, state, told], [chatbot, told], api_name=False,
-                     show_progress="hidden")
+    watch.tick(friendly(on_tick), [job_id_out, chatbot, state, told], [chatbot, told, watch], api_name=False,
+               show_progress="hidden")

@@ -11,6 +11,7 @@ from assistant.serve.engine import MAX_SIDE_BY_SIDE, GenerationSettings
 
 from .context import Context
 from .errors import friendly
+from .polling import poll
 from .registry_tab import adapter_names
 
 
@@ -131,7 +132,7 @@ def answers_html(answers: list[dict]) -> str:
 
 
 
-def tab(ctx: Context) -> None:
+def tab(ctx: Context) -> list:
     prompt = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt")
     with gr.Row():
         pick = gr.Dropdown(label=f"Adapters (up to {MAX_SIDE_BY_SIDE})", multiselect=True, max_choices=MAX_SIDE_BY_SIDE,
@@ -147,8 +148,7 @@ def tab(ctx: Context) -> None:
             yield {sides: answers_html(answers), raw: answers}
 
     go.click(friendly(run), [prompt, pick, max_new], [sides, raw], api_name="compare")
-    gr.Timer(3).tick(friendly(lambda: gr.update(choices=adapter_names(ctx))), None, pick, api_name=False,
-                     show_progress="hidden")
+    polls = [poll(3, lambda: gr.update(choices=adapter_names(ctx)), None, pick)]
 
     with gr.Accordion("Evaluate on held-out data", open=False, elem_id="eval-section"):
         gr.Markdown("The base model and the chosen adapters answer the first adapter's held-out rows (or your "
@@ -216,3 +216,4 @@ def tab(ctx: Context) -> None:
         for w, button in votes.items():
             button.click(friendly(lambda t, w=w: on_vote(t, w)), [token], [revealed, token, board],
                          api_name=f"vote_{w}")
+    return polls

@@ -11,6 +11,7 @@ from assistant.train.worker import read_result
 
 from .context import Context
 from .errors import friendly
+from .polling import poll
 
 
 def job_view(ctx: Context, job_id: int | None) -> dict:
@@ -148,7 +149,7 @@ def fix_job(ctx: Context, job_id: int | None) -> str:
 
 
 
-def tab(ctx: Context) -> None:
+def tab(ctx: Context) -> list:
     with gr.Row():
         job_id = gr.Number(label="Job (0: the newest)", precision=0, elem_id="job-id")
         refresh = gr.Button("Refresh", size="sm")
@@ -197,9 +198,10 @@ def tab(ctx: Context) -> None:
     outs = [table, status, plot, log, fix, cancel, resume, sweep_box, trials, against, scatter, cancel_all]
     refresh.click(friendly(view), [job_id, against], outs, api_name=False)
     against.input(friendly(view), [job_id, against], outs, api_name=False)
-    gr.Timer(2).tick(friendly(view), [job_id, against], outs, api_name=False, show_progress="hidden")
+    polls = [poll(2, view, [job_id, against], outs)]
     cancel_all.click(friendly(lambda j: cancel_the_sweep(ctx, j)), [job_id], action, api_name="cancel_sweep")
     gr.api(job_status, api_name="job_status")
     cancel.click(friendly(lambda j: cancel_job(ctx, j)), [job_id], action, api_name="cancel")
     resume.click(friendly(lambda j: resume_job(ctx, j)), [job_id], action, api_name="resume")
     fix.click(friendly(lambda j: fix_job(ctx, j)), [job_id], action, api_name="fix")
+    return polls

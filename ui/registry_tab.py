@@ -15,6 +15,7 @@ from assistant.train.held_out import BELOW_BASELINE
 
 from .context import Context
 from .errors import friendly
+from .polling import poll
 
 
 def adapter_rows(ctx: Context, query: str = "", task: str | None = None, tag: str | None = None,
@@ -196,7 +197,7 @@ def import_upload(ctx: Context, file: str | None, name: str = "") -> str:
 
 
 
-def tab(ctx: Context) -> None:
+def tab(ctx: Context) -> list:
     from assistant import plugins
     from assistant.plan import task_types
 
@@ -242,9 +243,8 @@ def tab(ctx: Context) -> None:
 
     for box in filters:
         box.change(friendly(refresh), filters, [table, pick], api_name=False)
-    gr.Timer(3).tick(friendly(refresh), filters, [table, pick], api_name=False, show_progress="hidden")
-    gr.Timer(10).tick(friendly(lambda: gr.update(choices=["", *ctx.registry.metric_names()])), None, sort,
-                      api_name=False, show_progress="hidden")  # a newly registered metric becomes sortable
+    polls = [poll(3, refresh, filters, [table, pick]),
+             poll(10, lambda: gr.update(choices=["", *ctx.registry.metric_names()]), None, sort)]  # new metrics
 
     def show(n):
         page = adapter_page(ctx, n)
@@ -273,3 +273,4 @@ def tab(ctx: Context) -> None:
         return [{("folder" if k == "path" else k): v for k, v in a.to_dict().items()} for a in rows]
 
     gr.api(adapters, api_name="adapters")
+    return polls

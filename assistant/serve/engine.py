@@ -201,6 +201,11 @@ class Engine:
         finally:
             self._ready.set()
 
+    @property
+    def settled(self) -> bool:
+        """Whether loading has ended (ready, or failed with a reason): the page stops asking after that."""
+        return self._ready.is_set()
+
     def _log(self, line: str) -> None:
         self.status = line.strip()
         print(line, flush=True)
