@@ -68,6 +68,12 @@ def settings_refusal(login_active: bool, username: str | None, client_host: str 
             f"(this request came from {client_host or 'an unknown address'})")
 
 
+def serve_refusal(settings, host: str, api_only: bool, allow_anonymous: bool) -> str | None:
+    """`bind_refusal` for `tailor serve`: a login guards the web app, the API key guards the API alone."""
+    guarded, guard = (bool(settings.api_key), "an API key") if api_only else (settings.login_set, "a login")
+    return bind_refusal(host, guarded, allow_anonymous, guard)
+
+
 def bind_refusal(host: str, guarded: bool, allow_anonymous: bool, guard: str = "a login") -> str | None:
     """Why `tailor serve --host HOST` must not start, or None. `guard` names what protects the server
     (the web app's login; the API key when only the API is served) and `guarded` whether it is set."""

@@ -15,7 +15,7 @@ from assistant.config import Home, environment
 from assistant.errors import TailorError
 from assistant.models.resolve import detect_gpu
 from assistant.registry import Registry
-from assistant.security import bind_refusal, is_loopback, verify_password
+from assistant.security import is_loopback, serve_refusal, verify_password
 from assistant.serve.engine import Engine
 from assistant.train import jobs
 
@@ -159,9 +159,9 @@ def serve(home: Home, host: str = "127.0.0.1", port: int = 7860, base_model: str
 
     settings = home.load_settings()
     # A login (web app) or an API key (API only) is what stands between the network and the data.
-    guarded, guard = (bool(settings.api_key), "an API key") if api_only else (settings.login_set, "a login")
-    if (why := bind_refusal(host, guarded, allow_anonymous, guard)) is not None:
+    if (why := serve_refusal(settings, host, api_only, allow_anonymous)) is not None:
         raise ServeRefused(why)
+    guarded = bool(settings.api_key) if api_only else settings.login_set
     if allow_anonymous and not guarded and not is_loopback(host):
         print(f"Tailor: WARNING: listening on {host} with no login (--allow-anonymous): anyone who can reach "
               "it can use and change everything but the settings", flush=True)

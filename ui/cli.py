@@ -25,9 +25,17 @@ def add_serve(sub) -> None:
 
 
 def cmd_serve(args) -> int:
+    from assistant.errors import TailorError
+    from assistant.security import serve_refusal
+
+    home = Home.resolve(args.home)
+    # Refused before the web app (Gradio, the engine) is even imported: the answer comes at once.
+    if (why := serve_refusal(home.load_settings(), args.host, args.api_only, args.allow_anonymous)) is not None:
+        raise TailorError(why)
+
     from .app import serve
 
-    serve(Home.resolve(args.home), host=args.host, port=args.port, base_model=args.base_model,
+    serve(home, host=args.host, port=args.port, base_model=args.base_model,
           api_only=args.api_only, allow_anonymous=args.allow_anonymous)  # a refusal is a TailorError: one line
     return 0
 
