@@ -328,12 +328,13 @@ def _evaluate_arguments(p) -> None:
 
 def cmd_evaluate(args) -> int:
     """The base model and the adapters answer the same examples; each metric with its paired 95% interval."""
-    from .evaluate.run import evaluate_adapters
+    from .evaluate.run import adapter_plan, evaluate_adapters
     from .registry import Registry
     from .serve.engine import Engine
 
     registry = Registry(Home.resolve(args.home))
     records = [registry.require_adapter(a) for a in args.adapters]
+    adapter_plan(registry, records[0].label)  # a missing plan or plugin is said before the model loads, not after
     engine = Engine(registry, records[0].base_source)
     engine.start().result()
     engine.wait_ready()

@@ -38,3 +38,35 @@ def tiny_model() -> Path:
 @pytest.fixture
 def topic_csv(tmp_path) -> Path:
     return write_classification_csv(tmp_path / "topics.csv")
+
+
+def _processes_under(folder: Path) -> list[int]:
+    """Processes (not this one) working in `folder`: training workers run with their data home as cwd."""
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc/self/cwd").exists() else []:
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")).is_relative_to(folder):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_worker_outlives_its_module(tmp_path_factory):
+    """A job a test module leaves running (an app server stopped mid-job, a failed assertion) would train on
+    through the next modules and slow them all down: at the module's end it is stopped, and named."""
+    yield
+    import signal
+    import warnings
+
+    base = tmp_path_factory.getbasetemp()
+    for pid in _processes_under(base):
+        try:
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+        warnings.warn(f"stopped a process the tests left running: {pid} {cmd[:200]}", stacklevel=1)

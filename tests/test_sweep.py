@@ -84,17 +84,18 @@ def idle(reg: Registry, sweep_id: int) -> bool:
 
 
 @pytest.mark.slow
-def test_a_2x2_sweep_runs_every_trial_and_registers_the_best_held_out_score(topic_csv, tiny_model):
+def test_a_grid_sweep_runs_every_trial_and_registers_the_best_held_out_score(topic_csv, tiny_model):
+    # Two trials (every combination of a larger grid is the spec's test above; each trial here is a real run).
     reg = Registry(Home.resolve())
-    plan = grid_plan(topic_csv, tiny_model, lora__r=[2, 8], training__learning_rate=[1e-5, 5e-3])
+    plan = grid_plan(topic_csv, tiny_model, lora__r=[2, 8])
     plan.sweep.metric = "eval_loss"
     sweep_id = submit_sweep(reg, plan)
     wait_for(lambda: idle(reg, sweep_id), timeout=600, every=1)
     trials = reg.trials(sweep_id)
-    assert [t.status for t in trials] == ["succeeded"] * 4, [reg.logs(t.id) for t in trials]
+    assert [t.status for t in trials] == ["succeeded"] * 2, [reg.logs(t.id) for t in trials]
     scores = {t.trial: score_of(t, "eval_loss") for t in trials}
     best = min(scores, key=scores.get)
-    assert len(set(scores.values())) == 4, "the trials must differ"
+    assert len(set(scores.values())) == 2, "the trials must differ"
     adapters = reg.adapters()
     assert len(adapters) == 1, "only the winner is registered"
     winner = adapters[0]

@@ -284,10 +284,12 @@ def tab(ctx: Context) -> None:
 
     def on_start(st):
         r = start_training(ctx, st)
-        return r["message"], r["job_id"], gr.Timer(active=bool(r["job_id"]))
+        return r["message"], r["job_id"]
 
     job_id_out = gr.Number(visible=False)
-    start.click(friendly(on_start), [state], [started, job_id_out, watch], api_name="start")
+    # The API's /start answers (message, job id); the timer is the page's business, a step of its own.
+    start.click(friendly(on_start), [state], [started, job_id_out], api_name="start").then(
+        lambda job_id: gr.Timer(active=bool(job_id)), [job_id_out], [watch], api_name=False, show_progress="hidden")
 
     told = gr.State(None)  # the job whose outcome the chat has said (apart from the conversation's state)
 
