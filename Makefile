@@ -10,7 +10,7 @@ run: $(STAMP)
 	$(BIN)/tailor serve
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # Everything, slow tier included (the default tier already includes real training on tiny models).
 test-all: $(STAMP) browser
