@@ -162,7 +162,7 @@ def test_a_network_address_without_a_login_refuses_to_start(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ui.cli", "--home", str(home), "serve", "--host", "0.0.0.0",
                         "--port", str(free_port())], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "TAILOR_HOME": str(home)})
-    # Refused before anything starts: no server (a started one would run past the timeout), no data home made.
+    # Refused before anything starts: no server (a started one would run past the timeout), nothing printed of it.
     assert r.returncode == 2 and "data home" not in r.stdout and "open http" not in r.stdout
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "refusing to listen on 0.0.0.0 without a login" in lines[0]
