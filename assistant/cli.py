@@ -340,7 +340,7 @@ def cmd_evaluate(args) -> int:
     engine.wait_ready()
     run = evaluate_adapters(engine, registry, [r.label for r in records], data=args.data, limit=args.limit,
                             max_new_tokens=args.max_new_tokens,
-                            progress=lambda done, total: print(f"\r{done}/{total} examples", end="", file=sys.stderr))
+                            progress=lambda p: print(f"\r{p.words()}   ", end="", file=sys.stderr))
     print(file=sys.stderr)
     if args.json:
         print(json.dumps(run, ensure_ascii=False, indent=2))

@@ -12,7 +12,6 @@ and, for the Chinese text in the plan, `fonts-noto-cjk`.
 
 from __future__ import annotations
 
-import random
 import shutil
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from review_data import write_reviews  # noqa: E402  (bench/)
 from test_browser import choose, show_job, wait_text  # noqa: E402  (the browser tests' own helpers)
 
 from server import running_app  # noqa: E402
@@ -29,33 +29,6 @@ from server import running_app  # noqa: E402
 OUT = ROOT / "docs" / "images"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
-PRODUCTS = ["headphones", "phone case", "coffee grinder", "desk lamp", "backpack", "keyboard", "water bottle",
-            "running shoes", "blender", "charger", "office chair", "tent"]
-GOOD = ["Works exactly as described and the {p} arrived two days early.", "Great value, I use the {p} every day.",
-        "The {p} feels solid and the battery lasts all week.", "Really happy with this {p}, would buy again.",
-        "Setup took five minutes and the {p} has been flawless since.", "Comfortable, quiet and well made {p}.",
-        "My second {p} from this brand and still impressed.", "Good quality {p} for the price, recommended."]
-BAD = ["The {p} stopped working after a week.", "Cheap plastic, the {p} cracked on the first day.",
-       "Arrived late and the {p} was missing parts.", "Returned it: the {p} is much smaller than the photos.",
-       "Customer support never answered about my broken {p}.", "The {p} smells of chemicals and feels flimsy.",
-       "Loud, slow and the {p} overheats after ten minutes.", "Waste of money, this {p} is unusable."]
-
-
-OPENERS = ["", "Bought it for my son. ", "Second order. ", "Gift for a friend. ", "Used it for a month. ",
-           "Honest review: ", "Update after two weeks: ", "Ordered the blue one. "]
-
-
-def write_reviews(path: Path, rows: int = 240) -> Path:
-    rng = random.Random(7)
-    lines = ["review,sentiment"]
-    for i in range(rows):
-        good = i % 2 == 0
-        text = rng.choice(OPENERS) + rng.choice(GOOD if good else BAD).format(p=rng.choice(PRODUCTS))
-        lines.append(f"\"{text}\",{'positive' if good else 'negative'}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def shot(page, name: str) -> None:
     page.wait_for_timeout(3500)  # charts redraw on every refresh (every 2 s): let one finish
     page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)

@@ -44,6 +44,33 @@ def random_base(name: str) -> str:
     return str(folder)
 
 
+def bench_adapters(reg, base: str, count: int = 4) -> list[str]:
+    """`count` registered LoRA adapters on `base` (r=16, all linear layers, random non-zero weights; speed does
+    not depend on what they learned), made once per data home. Returns their names."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from assistant.models.resolve import resolve_source
+    from assistant.registry.store import store_adapter
+
+    base_path = resolve_source(base, reg.home.models)
+    names = []
+    for i in range(count):
+        name = f"bench-{i}"
+        if reg.adapter(name) is None:
+            torch.manual_seed(i)
+            model = AutoModelForCausalLM.from_pretrained(base_path)
+            peft = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
+                                                    init_lora_weights=False, task_type="CAUSAL_LM"))
+            out = Path(tempfile.mkdtemp()) / name
+            peft.save_pretrained(out)
+            store_adapter(reg, out, {"name": name, "task": {"type": "chat", "instruction": "You are helpful."}},
+                          job_id=None, plan_id=None, base_hub_id=base, base_source=base_path, metrics={},
+                          log_file=None)
+        names.append(name)
+    return names
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=64)
@@ -58,32 +85,12 @@ def main() -> None:
     if torch.cuda.is_available():
         os.environ.setdefault("TAILOR_SERVE_DEVICE", "cuda")
 
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
     from assistant.config import Home
-    from assistant.models.resolve import resolve_source
     from assistant.registry import Registry
-    from assistant.registry.store import store_adapter
     from assistant.serve.engine import Engine, GenerationSettings
 
-    home = Home.resolve(args.home or tempfile.mkdtemp(prefix="tailor-sbs-"))
-    reg = Registry(home)
-    base_path = resolve_source(args.base, home.models)
-    names = []
-    for i in range(4):
-        name = f"bench-{i}"
-        if reg.adapter(name) is None:
-            torch.manual_seed(i)
-            model = AutoModelForCausalLM.from_pretrained(base_path)
-            peft = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
-                                                    init_lora_weights=False, task_type="CAUSAL_LM"))
-            out = Path(tempfile.mkdtemp()) / name
-            peft.save_pretrained(out)
-            store_adapter(reg, out, {"name": name, "task": {"type": "chat", "instruction": "You are helpful."}},
-                          job_id=None, plan_id=None, base_hub_id=args.base, base_source=base_path, metrics={},
-                          log_file=None)
-        names.append(name)
+    reg = Registry(Home.resolve(args.home or tempfile.mkdtemp(prefix="tailor-sbs-")))
+    names = bench_adapters(reg, args.base)
     engine = Engine(reg, args.base)
     engine.start().result()
     models = [None, *names]

@@ -176,7 +176,7 @@ def test_batch_evaluation_scores_every_model_and_is_stored(served):
         examples,
         ["accuracy", "f1", "rougeL", "perplexity"],
         SETTINGS,
-        batch_size=6,
+        rows_per_call=6,
         registry=reg,
     )
     assert run["models"] == ["base", "alpha", "beta"] and run["metrics"] == ["accuracy", "f1", "rougeL"]
@@ -194,6 +194,49 @@ def test_batch_evaluation_scores_every_model_and_is_stored(served):
     diffs = disagreements(run, "alpha", "rougeL")
     assert all(d["result"] in ("win", "loss") for d in diffs)
     assert all(d["result"] == "win" for d in disagreements(run, "alpha", "rougeL", only="wins"))
+
+
+def test_evaluation_packs_many_examples_per_call_and_keeps_their_order(served):
+    """Examples of different lengths share calls (ordered by length), yet each answer lands on its own example:
+    the same answers as one example per call. Progress is said after every call; a cancel stops before the next."""
+    import threading
+
+    from assistant.evaluate.run import EvalCancelled
+
+    reg, engine = served
+    texts = ["the match", "a long text about the goal, the match and the final whistle of the season", "rain",
+             "sun and wind over the hills", "bread", "the goal"]
+    examples = [{"messages": [{"role": "user", "content": t}], "reference": "sports"} for t in texts]
+    models = [None, "alpha", "beta"]
+    calls = []
+    real_generate = engine.generate
+
+    def counted(rows, settings=None, *args, **kwargs):
+        calls.append(len(rows))
+        return real_generate(rows, settings, *args, **kwargs)
+
+    engine.generate = counted
+    seen = []
+    packed = evaluate(engine, models, examples, ["accuracy"], SETTINGS, rows_per_call=12,
+                      progress=lambda p: seen.append((p.done, p.total, p.words())))
+    assert calls == [12, 6], "4 examples x 3 models, then the last 2"
+    assert [s[:2] for s in seen] == [(4, 6), (6, 6)] and "examples/s" in seen[0][2]
+    calls.clear()
+    one_by_one = evaluate(engine, models, examples, ["accuracy"], SETTINGS, rows_per_call=3)
+    assert calls == [3] * 6
+    assert packed["examples"] == one_by_one["examples"]
+    assert [e["prompt"] for e in packed["examples"]] == texts
+    # Each answer is the one the model gives that example when asked alone.
+    assert packed["examples"][1]["beta"] == real_generate([("beta", examples[1]["messages"])], SETTINGS)[0].text
+
+    stop = threading.Event()
+    calls.clear()
+    with pytest.raises(EvalCancelled, match="cancelled after 2 of 6 examples"):
+        evaluate(engine, models, examples, ["accuracy"], SETTINGS, rows_per_call=6, cancel=stop,
+                 progress=lambda p: stop.set())
+    assert calls == [6]
+    # Every row of a CPU call fits the machine's memory; a row of 10,000 tokens still gets one.
+    assert 1 <= engine.rows_per_call(10_000) <= engine.rows_per_call(100) <= 40
 
 
 def test_arena_hides_names_until_the_vote_and_feeds_the_leaderboard(served):

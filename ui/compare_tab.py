@@ -27,14 +27,15 @@ def compare_stream(ctx: Context, prompt: str, adapters: list[str], max_new_token
         yield [a.__dict__ for a in answers]
 
 
-def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max_new_tokens: int = 64):
+def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max_new_tokens: int = 64,
+                   progress=None, cancel=None):
     """Base + adapters on the first adapter's held-out split (or an uploaded file): (summary rows, run)."""
     from assistant.evaluate.run import evaluate_adapters
 
     if not adapters:
         raise gr.Error("Choose at least one adapter to evaluate against the base model.")
     run = evaluate_adapters(ctx.engine, ctx.registry, adapters[:MAX_SIDE_BY_SIDE], data=eval_file,
-                            max_new_tokens=int(max_new_tokens))
+                            max_new_tokens=int(max_new_tokens), progress=progress, cancel=cancel)
     return eval_rows(run), run
 
 
@@ -156,6 +157,7 @@ def tab(ctx: Context) -> list:
         with gr.Row():
             eval_file = gr.File(label="Eval file (optional)", file_types=readable_suffixes())
             eval_go = gr.Button("Evaluate", elem_id="eval-go")
+            eval_stop = gr.Button("Stop the evaluation", elem_id="eval-stop", variant="stop")
         eval_table = gr.Dataframe(headers=["model", "metric", "score", "vs base [95% CI]"], interactive=False,
                                   elem_id="eval-table")
         with gr.Row():
@@ -171,12 +173,17 @@ def tab(ctx: Context) -> list:
             matrix = gr.HTML(elem_id="eval-confusion")
         run_state = gr.State(None)
 
-        def on_eval(picked, f, n, o):
+        def on_eval(picked, f, n, o, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio's way
             import pandas as pd
 
             from assistant.evaluate.run import confusion, score_by_model
 
-            rows, run_ = run_evaluation(ctx, picked, f, n)
+            def said(p):  # examples done, examples/s and the time left, above the results table
+                progress((p.done, p.total), desc=p.words())
+
+            progress(0, desc="loading the models…")
+            with ctx.evaluation(request.session_hash) as cancel:
+                rows, run_ = run_evaluation(ctx, picked, f, n, progress=said, cancel=cancel)
             first = run_["models"][1] if len(run_["models"]) > 1 else None
             bars = pd.DataFrame(score_by_model(run_), columns=["model", "score", "metric"])
             return {eval_table: rows, run_state: run_, diff_model: gr.update(choices=run_["models"][1:], value=first),
@@ -186,6 +193,14 @@ def tab(ctx: Context) -> list:
 
         eval_go.click(friendly(on_eval), [pick, eval_file, max_new, only],
                       [eval_table, run_state, diff_model, diff_table, scores_plot, matrix], api_name="evaluate")
+        # Only this browser session's evaluation stops, before its next batch; nothing of it is stored.
+        def on_stop(request: gr.Request):
+            if ctx.stop_evaluation(request.session_hash):
+                gr.Info("Stopping the evaluation after the batch it is answering.")
+            else:
+                gr.Info("No evaluation is running.")
+
+        eval_stop.click(on_stop, None, None, api_name=False, show_progress="hidden")
         for control in (only, diff_model):
             control.change(friendly(lambda r, o, m: disagreement_rows(r, o, m)), [run_state, only, diff_model],
                            diff_table, api_name=False)

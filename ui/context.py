@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass, field
 
 from assistant.chat.llm import understander_for
@@ -31,3 +33,22 @@ class Context:
         if key not in self._understanders:
             self._understanders[key] = understander_for(s)
         return self._understanders[key]
+    _evaluations: dict = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def evaluation(self, session: str | None):
+        """A cancel flag for one browser session's evaluation while it runs (`stop_evaluation` sets it)."""
+        flag = threading.Event()
+        self._evaluations[session] = flag
+        try:
+            yield flag
+        finally:
+            if self._evaluations.get(session) is flag:
+                del self._evaluations[session]
+
+    def stop_evaluation(self, session: str | None) -> bool:
+        """Ask this session's running evaluation to stop before its next batch; False when none runs."""
+        flag = self._evaluations.get(session)
+        if flag is not None:
+            flag.set()
+        return flag is not None

@@ -29,6 +29,13 @@ from .kernels import BASE, fusable, pack_linear_for_cpu, per_row_lora
 
 MAX_SIDE_BY_SIDE = 4
 """Adapters answering beside the base model in one comparison (a batch row each; the page shows five columns)."""
+CPU_ROWS_PER_CALL = 40
+"""Rows in one batch evaluation call on a CPU: a decoding step reads every weight once for the whole batch, so
+40 rows answer about 3x faster per row than 5; 80 were no faster than 40 (SmolLM2-135M, 2 cores,
+bench/evaluation.py)."""
+GPU_ROWS_PER_CALL = 512
+KV_BUDGET_FRACTION = 0.5
+"""Share of the memory left free after the weights that one call's key/value cache may take."""
 
 
 class EngineError(TailorError, RuntimeError):
@@ -149,6 +156,17 @@ def serve_on_gpu() -> bool:
     import torch
 
     return environment().serve_device == "cuda" and torch.cuda.is_available()
+
+
+def _available_memory() -> int:
+    """Bytes of memory available to this process (Linux's MemAvailable; 4 GiB where it cannot be read)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 << 30
 
 
 class Engine:
@@ -304,6 +322,27 @@ class Engine:
             self.model.generate(**batch, **kwargs)
         return streamer.answers()
 
+    def rows_per_call(self, tokens_per_row: int) -> int:
+        """How many rows one batched `generate` may hold when each grows to `tokens_per_row` tokens: the
+        key/value cache of every row within `KV_BUDGET_FRACTION` of the free memory, at most
+        `CPU_ROWS_PER_CALL` on a CPU (more rows stop paying there) or `GPU_ROWS_PER_CALL` on a GPU."""
+        import torch
+
+        self.wait_ready(timeout=600)
+        cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") \
+            else self.model.config
+        heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        dtype_bytes = next(self.model.parameters()).element_size()
+        per_row = 2 * cfg.num_hidden_layers * heads * head_dim * dtype_bytes * max(1, tokens_per_row)
+        if self.model.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.model.device)
+            cap = GPU_ROWS_PER_CALL
+        else:
+            free = _available_memory()
+            cap = CPU_ROWS_PER_CALL
+        return max(1, min(cap, int(free * KV_BUDGET_FRACTION) // per_row))
+
     def unusable(self, ref: str) -> str | None:
         """Why a registered adapter cannot be served (checked before a request is queued), or None.
 
@@ -362,7 +401,6 @@ class Engine:
             self.model.delete_adapter(old)
             self.registry.release(old_id, self.holder)
         return served
-        return rec
 
     def unload_all(self) -> None:
         """Drop every loaded adapter (and its lease); the base stays."""

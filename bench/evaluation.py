@@ -1,0 +1,91 @@
+"""Batch evaluation speed: base + 4 adapters answer held-out reviews, one example per call vs many per call.
+
+    .venv/bin/python bench/evaluation.py [--examples 20] [--tokens 32] [--repeat 1]
+    python bench/evaluation.py --random-shape Qwen2.5-0.5B-Instruct --examples 500 --tokens 64   # a GPU machine
+
+The embedded SmolLM2-135M-Instruct (or a random-weight catalog shape) with four registered LoRA adapters
+(`side_by_side.bench_adapters`), asked to classify realistic product reviews. Every answer is forced to the
+same length (min_new_tokens = max_new_tokens), so both schedules generate exactly the same tokens:
+
+- one example per call: the five models answer one example in a 5-row batch (what `evaluate` did before);
+- as many as fit: `evaluate`'s schedule now, as many rows per call as `Engine.rows_per_call` allows.
+
+The two alternate within each repeat (the same machine state for both); examples/s, generated tokens/s, the
+speed-up and how many answers are identical between the two are printed. Goal (issue 18): at least 2x on
+this 2-core CPU; on an H100 at least 50 examples/s with 64-token answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+from review_data import reviews
+from side_by_side import bench_adapters, random_base
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--examples", type=int, default=20)
+    ap.add_argument("--tokens", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--base", default="SmolLM2-135M-Instruct")
+    ap.add_argument("--home", help="data home (default: a temporary one; the base is converted there once)")
+    ap.add_argument("--random-shape", help="a random-weight model of this catalog shape (a GPU machine without "
+                    "weights), with the SmolLM2 tokenizer")
+    ap.add_argument("--skip-single", action="store_true", help="only the packed schedule (long GPU runs)")
+    args = ap.parse_args()
+    if args.random_shape:
+        args.base = random_base(args.random_shape)
+    if torch.cuda.is_available():
+        os.environ.setdefault("TAILOR_SERVE_DEVICE", "cuda")
+
+    from assistant.config import Home
+    from assistant.evaluate.run import evaluate
+    from assistant.registry import Registry
+    from assistant.serve.engine import Engine, GenerationSettings
+
+    reg = Registry(Home.resolve(args.home or tempfile.mkdtemp(prefix="tailor-evalbench-")))
+    models = [None, *bench_adapters(reg, args.base)]
+    engine = Engine(reg, args.base)
+    engine.start().result()
+    engine.wait_ready()
+    system = "Classify the review's sentiment: answer positive or negative."
+    examples = [{"messages": [{"role": "system", "content": system}, {"role": "user", "content": text}],
+                 "reference": label} for text, label in reviews(max(args.examples, 1))][:args.examples]
+    settings = GenerationSettings(max_new_tokens=args.tokens, extra={"min_new_tokens": args.tokens})
+    evaluate(engine, models, examples[:2], ["accuracy"], GenerationSettings(max_new_tokens=2))  # load, warm up
+
+    def timed(rows):
+        t = time.perf_counter()
+        run = evaluate(engine, models, examples, ["accuracy"], settings, rows_per_call=rows)
+        return time.perf_counter() - t, run
+
+    packed_rows = engine.rows_per_call(args.tokens + 96)
+    single, packed, same = [], [], []
+    for _ in range(args.repeat):
+        dt, many = timed(None)
+        packed.append(dt)
+        if not args.skip_single:
+            dt, one = timed(len(models))
+            single.append(dt)
+            same.append(sum(a == b for a, b in zip(one["examples"], many["examples"])))
+    n, tokens = len(examples), len(examples) * len(models) * args.tokens
+    device = (f"cuda {torch.cuda.get_device_name(0)}" if engine.model.device.type == "cuda"
+              else f"cpu ({torch.get_num_threads()} threads)")
+    print(f"{args.random_shape or args.base} on {device}, torch {torch.__version__}; base + 4 adapters, "
+          f"{n} examples, {args.tokens} new tokens each, median of {args.repeat}")
+    p = statistics.median(packed)
+    print(f"  as many as fit ({packed_rows} rows a call): {p:.2f} s  {n / p:.2f} examples/s  {tokens / p:.0f} tokens/s")
+    if single:
+        s = statistics.median(single)
+        print(f"  one example per call (5 rows)   : {s:.2f} s  {n / s:.2f} examples/s  {tokens / s:.0f} tokens/s")
+        print(f"  speed-up: {s / p:.2f}x (goal: at least 2x on a CPU); identical answers: {min(same)}/{n} examples")
+
+
+if __name__ == "__main__":
+    main()
