@@ -173,6 +173,8 @@ class TrainingSpec:
     """Stop after this many evaluations without improvement (0: never)."""
     completion_only_loss: bool = True
     """Compute the loss only on the answer, not on the prompt."""
+    compile: bool = False
+    """Compile each decoder layer with torch.compile (GPU plans); falls back to eager, the reason in the job's log."""
 
 
 @dataclass

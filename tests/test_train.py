@@ -28,6 +28,8 @@ def test_sft_config_follows_the_plan_field_by_field(topic_csv, tiny_model, tmp_p
     plan.resources.device, plan.training.precision = "cuda", "bf16"
     gpu = recipe.sft_config_kwargs(plan, tmp_path, has_eval=True)
     assert gpu["bf16"] and not gpu["use_cpu"] and gpu["logging_steps"] == recipe.GPU_LOGGING_STEPS > 1
+    # Each of these is an .item() per step on a GPU; the lean trainer counts tokens on the device instead.
+    assert gpu["include_num_input_tokens_seen"] == "no" and gpu["logging_nan_inf_filter"] is False
     lc = recipe.lora_config(plan)
     assert (lc.r, lc.lora_alpha, lc.lora_dropout) == (plan.lora.r, plan.lora.alpha, plan.lora.dropout)
     assert recipe.quantization_config(plan) is None
@@ -188,6 +190,74 @@ def test_lean_loss_equals_trls_loss_and_gradients_whole_or_in_chunks(topic_csv, 
     assert trainer._metrics["train"]["mean_token_accuracy"]  # kept as tensors until the log
     trainer.log({"loss": 1.0})
     assert isinstance(trainer._total_train_tokens, int) and trainer._total_train_tokens > 0
+
+
+def test_the_lean_loss_never_waits_for_the_device_between_logs(topic_csv, tiny_model, tmp_path):
+    """The trained positions are found on the host from the labels before the batch moves to the device, so the
+    loss path runs no data-dependent operation (boolean indexing, nonzero, .item()) — on a GPU each waits for
+    it. Recorded with a dispatch mode over every operation of the loss; the sabotage (no host indices) shows
+    the recorder sees the wait. The token count it keeps on the device reaches the trainer's state at a log."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    waits = {torch.ops.aten.nonzero.default, torch.ops.aten._local_scalar_dense.default,
+             torch.ops.aten.is_nonzero.default, torch.ops.aten.masked_select.default}
+
+    class Waits(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in waits or (func == torch.ops.aten.index.Tensor and any(
+                    isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in args[1] if i is not None)):
+                self.seen.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    trainer = _trainer(make_plan(topic_csv, tiny_model), tiny_model, tmp_path)
+    trainer.args.include_num_input_tokens_seen = "no"  # as a GPU plan sets it
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    reference = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss,
+                                {k: v for k, v in batch.items() if not k.startswith("_")})
+    with Waits() as recorder:
+        lean = _loss_and_grads(trainer, trainer.compute_loss, batch)
+    assert recorder.seen == [], recorder.seen
+    _same(lean, reference)
+    with Waits() as recorder:  # the sabotage: without the host's indices the device is asked how many there are
+        trainer.compute_loss(trainer.model, {k: v for k, v in batch.items() if not k.startswith("_")})
+    assert "aten.nonzero.default" in recorder.seen
+    trainer.state.num_input_tokens_seen = 0
+    trainer.log({"loss": 1.0})
+    assert trainer.state.num_input_tokens_seen == trainer._total_train_tokens > 0
+
+
+def test_compiled_layers_train_like_eager_and_a_failed_compile_falls_back(topic_csv, tiny_model, tmp_path):
+    """Each decoder layer compiled (TorchInductor, here on the CPU) gives the eager loss and gradients; a compiler
+    failure switches every layer back to eager, says why in the log, and the step still gives the eager result."""
+    import torch
+
+    from assistant.train.compiled import compile_layers
+
+    plan = make_plan(topic_csv, tiny_model)
+    trainer = _trainer(plan, tiny_model, tmp_path)
+    batch = next(iter(trainer.get_train_dataloader()))
+    eager = _loss_and_grads(trainer, trainer.compute_loss, batch)
+    lines = []
+    torch._dynamo.reset()
+    layers = compile_layers(trainer.model, lines.append, dynamic=False)
+    assert len(layers) == 2 and "compiling 2 decoder layers" in lines[0]
+    _same(_loss_and_grads(trainer, trainer.compute_loss, batch), eager, atol=1e-4)
+    assert layers.failed is None
+
+    def broken(gm, example_inputs):
+        raise RuntimeError("no C compiler here")
+
+    other = _trainer(plan, tiny_model, tmp_path / "again")
+    torch._dynamo.reset()
+    fallen = compile_layers(other.model, lines.append, backend=broken)
+    _same(_loss_and_grads(other, other.compute_loss, batch), eager)
+    assert fallen.failed and "no C compiler here" in fallen.failed
+    assert any("training goes on without compilation" in line and "no C compiler" in line for line in lines)
 
 
 def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_path):

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from ..models.estimate import HEAD_CHUNK_ELEMENTS
 
+TRAINED = "_tailor_trained_positions"
+"""The batch key carrying the flat indices of the trained positions, found on the host (see `_prepare_inputs`)."""
+NO_PADDING = "_tailor_no_padding"
+"""The batch key saying the attention mask is all ones (seen on the host): the lean path leaves it out."""
+
 
 def lean_trainer_class():
     """TRL's SFTTrainer with a leaner loss: the LM head runs only on the positions that are trained.
@@ -31,7 +36,13 @@ def lean_trainer_class():
     - The backbone and head run under the accelerator's autocast, as TRL's own path does (accelerate wraps
       only the top-level forward, which this path does not call).
     - Metrics stay on the device: accuracy and token counts are turned into numbers once per logging step,
-      not once per step (each `.item()` waits for the GPU).
+      not once per step (each `.item()` waits for the GPU). The trained positions are found on the host, from
+      the batch's labels before they move to the device (`_prepare_inputs`): selecting them with a boolean
+      mask on the GPU would wait for it once per micro-batch to learn how many there are. An attention mask
+      of all ones is left out for the same reason (transformers asks the device whether it is all ones, to use
+      SDPA's causal kernel); a padded batch gets the causal 4-D mask transformers would build, built here.
+      On a GPU the plan also turns off the trainer's per-step token count and NaN check (recipe.py), so a step
+      between logging steps never waits for the device.
     """
     import torch
     import torch.nn.functional as F
@@ -50,6 +61,17 @@ def lean_trainer_class():
             if self.row_packing:
                 self.data_collator.padding_free = False
                 self.data_collator.return_position_ids = True
+
+        def _prepare_inputs(self, inputs):
+            labels = inputs.get("labels") if isinstance(inputs, dict) else None
+            if isinstance(labels, torch.Tensor) and labels.dim() == 2 and labels.device.type == "cpu":
+                # Flat indices (row * length + position) of the hidden states whose next token is trained.
+                rows, cols = (labels[:, 1:] != -100).nonzero(as_tuple=True)
+                inputs = {**inputs, TRAINED: rows * labels.shape[1] + cols}
+                mask = inputs.get("attention_mask")
+                if isinstance(mask, torch.Tensor) and mask.device.type == "cpu" and bool(mask.all()):
+                    inputs[NO_PADDING] = True  # transformers checks it on the device (twice) unless it is left out
+            return super()._prepare_inputs(inputs)
 
         def _lean_model_ok(self, model) -> bool:
             if self.accelerator.num_processes > 1:  # DDP must see the forward through its wrapper: TRL's path
@@ -85,6 +107,8 @@ def lean_trainer_class():
             return total, correct
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = dict(inputs)
+            trained, no_padding = inputs.pop(TRAINED, None), inputs.pop(NO_PADDING, False)
             real = None
             if self.row_packing and "position_ids" in inputs and "attention_mask" in inputs:
                 # A mask would switch off transformers' packed-sequence masking; the positions carry the boundaries.
@@ -97,12 +121,25 @@ def lean_trainer_class():
             backbone = getattr(base, base.base_model_prefix)
             kwargs = {k: v for k, v in inputs.items() if k not in ("labels", "completion_mask", "assistant_masks")}
             kwargs["use_cache"] = False  # a cache would also switch off the packed-sequence masking
-            targets = inputs["labels"][:, 1:]
-            mask = targets != -100
-            picked = targets[mask]
+            if "position_ids" not in kwargs and getattr(kwargs.get("attention_mask"), "dim", lambda: 0)() == 2:
+                # transformers asks the device whether a 2-D mask is all ones (a wait, twice a forward). All ones,
+                # as the host saw, it is left out; with padding the causal 4-D mask is built here, on the device,
+                # where transformers would build the same one, and used as given.
+                real = kwargs.pop("attention_mask")
+                if not no_padding:
+                    n = real.shape[1]
+                    causal = torch.ones(n, n, dtype=torch.bool, device=real.device).tril()
+                    kwargs["attention_mask"] = causal[None, None] & real.bool()[:, None, None, :]
+            labels = inputs["labels"]
+            mask = labels[:, 1:] != -100
+            if trained is None:  # called without `_prepare_inputs` (tests, other callers): found on the device
+                rows, cols = mask.nonzero(as_tuple=True)
+                trained = rows * labels.shape[1] + cols
+            picked = labels.reshape(-1).index_select(0, trained + 1)  # each trained position's next token
             with self.accelerator.autocast():
-                hidden = backbone(**kwargs).last_hidden_state[:, :-1]
-                total, correct = self._head_loss(base.get_output_embeddings(), hidden[mask], picked)
+                hidden = backbone(**kwargs).last_hidden_state
+                hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, trained)
+                total, correct = self._head_loss(base.get_output_embeddings(), hidden, picked)
             num_tokens = mask.sum() if num_items_in_batch is None else num_items_in_batch
             loss = total / torch.as_tensor(num_tokens).clamp(min=1)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
@@ -128,6 +165,13 @@ def lean_trainer_class():
                     metrics[key] = [v.item() if isinstance(v, torch.Tensor) else v for v in values]
             if isinstance(self._total_train_tokens, torch.Tensor):
                 self._total_train_tokens = int(self._total_train_tokens.item())
+            if self.args.include_num_input_tokens_seen in ("no", False, None):
+                # The trainer's own count (one `.item()` a step) is off on a GPU: the tokens seen since the last
+                # log come from this trainer's count, kept on the device until now.
+                seen = int(self._total_train_tokens)
+                self.state.num_input_tokens_seen = (self.state.num_input_tokens_seen or 0) + \
+                    seen - getattr(self, "_tokens_logged", 0)
+                self._tokens_logged = seen
             return super().log(logs, start_time)
 
     return LeanSFTTrainer

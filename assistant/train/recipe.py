@@ -74,7 +74,10 @@ def sft_config_kwargs(plan: Plan, output_dir: str | Path, has_eval: bool) -> dic
         use_cpu=cpu,
         disable_tqdm=True,
         dataset_num_proc=None,
-        include_num_input_tokens_seen="non_padding",
+        # On a GPU both are one `.item()` per step: the lean trainer counts tokens on the device instead, and a
+        # NaN loss still shows in the logged loss.
+        include_num_input_tokens_seen="non_padding" if cpu else "no",
+        logging_nan_inf_filter=cpu,
     )
     if kw["load_best_model_at_end"]:  # the best evaluation must have a checkpoint: save when evaluating
         every = t.eval_steps

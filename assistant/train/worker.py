@@ -294,9 +294,14 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
         from transformers import EarlyStoppingCallback
 
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=plan.training.early_stopping_patience))
-    return recipe.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
+    trainer = recipe.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
                       eval_dataset=Dataset.from_list(val_rows) if val_rows else None, processing_class=tokenizer,
                       peft_config=recipe.lora_config(plan), callbacks=callbacks)
+    if plan.training.compile:  # after the PEFT wrap, before the optimizer exists (train/compiled.py)
+        from .compiled import compile_layers
+
+        trainer.compiled_layers = compile_layers(trainer.model, log)
+    return trainer
 
 
 def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Path, cancel: dict, pruner=None,
