@@ -1,7 +1,8 @@
 """Training throughput and memory on a GPU: TRL's reference configurations beside Tailor's trainer, same run.
 
     python bench/gpu_train.py speed --tokenizer DIR   # TRL default-style, TRL packed, Tailor's planned run; 3 shapes
-    python bench/gpu_train.py grid --tokenizer DIR    # estimator vs measured peak memory, 24 configurations
+    python bench/gpu_train.py grid --tokenizer DIR    # estimator vs measured peak memory, 22 configurations
+    python bench/gpu_train.py profile --tokenizer DIR # the top CUDA kernels of each shape's planned run
     python bench/gpu_train.py smoke                   # the same code on a CPU with a tiny model (what CI runs)
 
 Workloads are the issue's: random-weight models of real architectures (Qwen2.5-0.5B, Llama-3.2-1B,
@@ -12,6 +13,7 @@ shared with the issue), run as a subprocess in the same call. Tailor's column is
 configuration the planner chooses for this GPU (packing, tokens per step, checkpointing, dropout, LoRA/QLoRA), the
 planner fed a chat file with the same length distribution.
 
+Every configuration runs in its own process (`isolated`: an earlier model left allocated would be counted twice).
 Each run prints one `RESULT {json}` line; the command ends with a Markdown table. Throughput counts real (non-pad)
 tokens between the end of step 3 and the last step, with one synchronisation at each end. MFU counts
 4·N·tokens (N: the decoder's weights plus the LM head) + causal attention (6·d·layers·L² per example of L tokens)
@@ -137,8 +139,11 @@ def flops_per_token(s, rows: list[dict]) -> float:
     return 4 * n + attention
 
 
-def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: float, label: str = "tailor") -> dict:
-    """Tailor's trainer with the plan's configuration on the shared synthetic rows; one RESULT line."""
+def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: float, label: str = "tailor",
+               profile: bool = False) -> dict:
+    """Tailor's trainer with the plan's configuration on the shared synthetic rows; one RESULT line. The decoder
+    layers are compiled when the plan says so (`training.compile`, as the worker does); `profile` prints the top
+    CUDA kernels of the timed steps."""
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -182,7 +187,13 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
         return out
 
     trainer.data_collator = counting
+    compiled = None
+    if t.compile:
+        from assistant.train.compiled import compile_layers
+
+        compiled = compile_layers(trainer.model, lambda line: print(line, flush=True))
     clock: dict[str, float] = {}
+    tracer = None
 
     class Clock(TrainerCallback):
         def on_step_end(self, args, state, control, **k):
@@ -190,9 +201,16 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
                 if cuda:
                     torch.cuda.synchronize()
                 clock[state.global_step] = time.time()
+                if profile and state.global_step == WARM:
+                    nonlocal tracer
+                    tracer = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA])
+                    tracer.__enter__()
 
     trainer.add_callback(Clock())
     trainer.train()
+    if tracer is not None:
+        tracer.__exit__(None, None, None)
+        print(tracer.key_averages().table(sort_by="self_cuda_time_total", row_limit=20), flush=True)
     seconds = clock[steps] - clock[WARM]
     tokens_per_step = sum(counts) / len(counts) * t.gradient_accumulation
     tok_s = tokens_per_step * (steps - WARM) / seconds
@@ -217,6 +235,8 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
         max_length=t.max_length,
         checkpointing=t.gradient_checkpointing,
         dropout=plan.lora.dropout,
+        r=plan.lora.r,
+        compiled=bool(compiled) and compiled.failed is None,
         tokens_per_step=round(tokens_per_step),
         tok_per_s=round(tok_s),
         step_s=round(seconds / (steps - WARM), 3),
@@ -237,6 +257,100 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     if cuda:
         torch.cuda.empty_cache()
     return res
+
+
+def isolated(spec: dict, tokenizer: str) -> dict:
+    """One configuration in its own process (`gpu_train.py one`): nothing of an earlier model stays allocated and
+    is counted twice. Its output is relayed; returns its RESULT (or what went wrong)."""
+    proc = subprocess.run([sys.executable, __file__, "one", "--tokenizer", tokenizer, "--spec", json.dumps(spec)],
+                          text=True, capture_output=True)
+    results = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            results.append(json.loads(line[7:]))
+        print(line, flush=True)
+    if results:
+        return results[-1]
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    print(proc.stderr[-3000:], flush=True)
+    return {**spec, "failed": tail[:200]}
+
+
+def one(args) -> None:
+    """The child of `isolated`: the planned configuration for `spec` (its fields override the plan), one run."""
+    import torch
+    from transformers import AutoTokenizer
+
+    spec = json.loads(args.spec)
+    tok = AutoTokenizer.from_pretrained(args.tokenizer)
+    if spec.get("label") == "handloop":
+        hand_loop(spec["shape"], tok, steps=args.steps, batch=spec.get("batch", 2), length=spec.get("length", 2048))
+        return
+    name, memory, tflops = gpu()
+    with tempfile.TemporaryDirectory() as d:
+        plan = planned(spec["shape"], spec.get("method"), memory, name, Path(d))
+    t = plan.training
+    if "method" in spec:
+        plan.lora.method = spec["method"]
+    if "r" in spec:
+        plan.lora.r, plan.lora.alpha, plan.lora.dropout = spec["r"], 2 * spec["r"], 0.0
+    if "batch" in spec:
+        t.packing, t.batch_size, t.gradient_accumulation, t.max_length = True, spec["batch"], 1, spec["length"]
+    if "checkpointing" in spec:
+        t.gradient_checkpointing = spec["checkpointing"]
+    if "compile" in spec:
+        t.compile = spec["compile"]
+    try:
+        run_tailor(spec["shape"], plan, tok, steps=spec.get("steps", args.steps), device="cuda", peak_tflops=tflops,
+                   label=spec.get("label", "tailor"), profile=spec.get("profile", False))
+    except torch.cuda.OutOfMemoryError:
+        print("RESULT", json.dumps({**spec, "oom": True}), flush=True)
+
+
+def hand_loop(shape: str, tok, *, steps: int, batch: int, length: int) -> None:
+    """The reference the issue measured: a plain PEFT loop (bf16 weights, LoRA r=16 on all linear layers, fused
+    AdamW), each decoder layer compiled, packed rows of `length` tokens, the LM head and cross-entropy in chunks
+    recomputed in the backward pass. One RESULT line."""
+    import torch
+    import torch.nn.functional as F
+    from peft import LoraConfig, get_peft_model
+    from torch.utils.checkpoint import checkpoint
+
+    from assistant.train.compiled import compile_layers
+
+    name, _, tflops = gpu()
+    s = model_shape(shape, len(tok))
+    model = get_peft_model(build_model(shape, "lora", len(tok), "cuda"),
+                           LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
+    compile_layers(model, print)
+    rows = token_rows(max(64, int(steps * batch * length / 200 * 1.3)), s.vocab)
+    ids = torch.tensor([i for r in rows for i in r["input_ids"]][: steps * batch * length]).view(steps, batch, length)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4, fused=True)
+    base = model.get_base_model()
+    backbone, head = getattr(base, base.base_model_prefix), base.get_output_embeddings()
+
+    def piece(h, y):
+        return F.cross_entropy(head(h).float(), y, reduction="sum")
+
+    marks = {}
+    for step in range(steps):
+        x = ids[step].cuda(non_blocking=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            hidden = backbone(input_ids=x, use_cache=False).last_hidden_state[:, :-1].reshape(-1, s.hidden)
+            y = x[:, 1:].reshape(-1)
+            loss = sum(checkpoint(piece, hidden[i:i + 4096], y[i:i + 4096], use_reentrant=False)
+                       for i in range(0, y.numel(), 4096)) / y.numel()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if step + 1 in (WARM, steps):
+            torch.cuda.synchronize()
+            marks[step + 1] = time.time()
+    tok_s = batch * length * (steps - WARM) / (marks[steps] - marks[WARM])
+    res = dict(label="handloop", shape=shape, batch=batch, max_length=length, tok_per_s=round(tok_s),
+               mfu=round(tok_s * flops_per_token(s, [{"input_ids": [0] * length}]) / (tflops * 1e12), 4),
+               peak_alloc_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2), gpu=name)
+    print("RESULT", json.dumps(res), flush=True)
 
 
 def run_baseline(specs: list[str], tokenizer: str) -> list[dict]:
@@ -282,84 +396,80 @@ def versions() -> str:
 
 
 def speed(args) -> None:
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(args.tokenizer)
-    name, memory, tflops = gpu()
+    """Per shape: TRL's two reference configurations, Tailor's planned run (compiled, as plans now run) and the same
+    run eager, the hand-written loop, and for the 8B shape QLoRA; every run in its own process."""
+    name, memory, _ = gpu()
     print(f"# {name}, {memory:.0f} GiB; {versions()}", flush=True)
     rows = []
     for shape in args.shapes.split(","):
         modes = [f"{shape}:lora:naive"] + ([] if shape == "llama-8b" else [f"{shape}:lora:big8"])
         base = {r["mode"]: r for r in run_baseline(modes, args.tokenizer)} if not args.no_baseline else {}
-        with tempfile.TemporaryDirectory() as d:
-            plan = planned(shape, None, memory, name, Path(d))
-            ours = run_tailor(shape, plan, tok, steps=args.steps, device="cuda", peak_tflops=tflops)
-            q = None
-            if shape == "llama-8b":
-                qplan = planned(shape, "qlora", memory, name, Path(d))
-                q = run_tailor(
-                    shape, qplan, tok, steps=args.steps, device="cuda", peak_tflops=tflops, label="tailor-qlora"
-                )
-        rows.append((shape, base, ours, q))
-    print(
-        "\n| shape | TRL default-style | TRL packed 8×2,048 | Tailor (planned) | × default | MFU "
-        "| Tailor's configuration | peak GiB (est.) |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for shape, base, ours, q in rows:
+        ours = isolated({"shape": shape, "label": "tailor"}, args.tokenizer)
+        eager = isolated({"shape": shape, "label": "tailor-eager", "compile": False}, args.tokenizer)
+        hand = isolated({"shape": shape, "label": "handloop", "batch": 2 if shape == "llama-8b" else 8,
+                         "length": 2048}, args.tokenizer)
+        q = isolated({"shape": shape, "method": "qlora", "label": "tailor-qlora"}, args.tokenizer) \
+            if shape == "llama-8b" else None
+        rows.append((shape, base, ours, eager, hand, q))
+    print("\n| shape | TRL default-style | TRL packed 8×2,048 | hand loop, compiled layers | Tailor eager "
+          "| Tailor (planned) | × default | × hand loop | MFU | Tailor's configuration | peak GiB (est.) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for shape, base, ours, eager, hand, q in rows:
         naive, big = base.get("naive", {}), base.get("big8", {})
-        times = f"{ours['tok_per_s'] / naive['tok_per_s']:.1f}×" if naive else "—"
         for r in [ours] + ([q] if q else []):
-            cfg = (
-                f"{r['method']}, {'packed ' if r['packing'] else ''}{r['batch']}×{r['max_length']}"
-                f"{' ×' + str(r['accumulation']) if r['accumulation'] > 1 else ''}"
-                f"{', checkpointing' if r['checkpointing'] else ''}"
-            )
-            print(
-                f"| {shape} | {naive.get('tok_per_s', '—')} | {big.get('tok_per_s', '—')} | {r['tok_per_s']} | {times} "
-                f"| {100 * r['mfu']:.1f}% | {cfg} | {r['peak_alloc_gib']} ({r['estimate_alloc_gib']}) |"
-            )
+            if "tok_per_s" not in r:
+                print(f"| {shape} | | | | | {r.get('failed') or 'out of memory'} | | | | | |")
+                continue
+            times = f"{r['tok_per_s'] / naive['tok_per_s']:.1f}×" if naive else "—"
+            vs_hand = f"{r['tok_per_s'] / hand['tok_per_s']:.2f}×" if hand.get("tok_per_s") else "—"
+            cfg = (f"{r['method']}, {'packed ' if r['packing'] else ''}{r['batch']}×{r['max_length']}"
+                   f"{' ×' + str(r['accumulation']) if r['accumulation'] > 1 else ''}"
+                   f"{', checkpointing' if r['checkpointing'] else ''}{', compiled' if r.get('compiled') else ''}")
+            print(f"| {shape} | {naive.get('tok_per_s', '—')} | {big.get('tok_per_s', '—')} "
+                  f"| {hand.get('tok_per_s', '—')} | {eager.get('tok_per_s', '—') if r is ours else '—'} "
+                  f"| {r['tok_per_s']} | {times} | {vs_hand} | {100 * r['mfu']:.1f}% | {cfg} "
+                  f"| {r['peak_alloc_gib']} ({r['estimate_alloc_gib']}) |")
+
+
+GRID = [  # (shape, method, r, rows, length, checkpointing): issue 17's range, on the compiled path plans run
+    *[("qwen2.5-0.5b", "lora", r, b, n, c) for r, b, n, c in
+      [(8, 1, 1024, False), (16, 2, 2048, False), (64, 2, 4096, False), (16, 4, 4096, True), (32, 8, 1024, False)]],
+    *[("qwen2.5-0.5b", "qlora", r, b, n, c) for r, b, n, c in [(16, 1, 2048, False), (64, 2, 4096, True)]],
+    *[("llama-1b", "lora", r, b, n, c) for r, b, n, c in
+      [(8, 2, 1024, False), (16, 1, 2048, True), (32, 2, 4096, False), (64, 4, 2048, True)]],
+    *[("llama-1b", "qlora", r, b, n, c) for r, b, n, c in [(16, 2, 2048, False), (32, 1, 4096, True)]],
+    *[("llama-8b", "lora", r, b, n, c) for r, b, n, c in
+      [(16, 1, 2048, False), (16, 2, 2048, False), (8, 1, 4096, True), (64, 2, 1024, False), (32, 4, 2048, True)]],
+    *[("llama-8b", "qlora", r, b, n, c) for r, b, n, c in
+      [(16, 1, 2048, True), (16, 2, 2048, False), (64, 1, 4096, True), (8, 4, 1024, False)]],
+]
 
 
 def grid(args) -> None:
-    """Peak memory measured vs estimated: 3 shapes × LoRA/QLoRA × checkpointing on/off × 1 or 4 packed rows."""
-    import torch
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(args.tokenizer)
-    name, memory, tflops = gpu()
+    """Peak memory measured vs estimated on the GRID configurations, each in its own process, compiled."""
+    name, memory, _ = gpu()
     print(f"# {name}, {memory:.0f} GiB; {versions()}", flush=True)
-    out = []
-    with tempfile.TemporaryDirectory() as d:
-        for shape in args.shapes.split(","):
-            plan = planned(shape, None, memory, name, Path(d))
-            for method in ("lora", "qlora"):
-                for ckpt in (False, True):
-                    for batch in (1, 4):
-                        plan.lora.method, plan.lora.dropout = method, 0.0
-                        t = plan.training
-                        t.packing, t.max_length, t.batch_size, t.gradient_accumulation = True, 2048, batch, 1
-                        t.gradient_checkpointing, t.precision = ckpt, "bf16"
-                        try:
-                            r = run_tailor(
-                                shape, plan, tok, steps=WARM + 2, device="cuda", peak_tflops=tflops, label="grid"
-                            )
-                        except torch.cuda.OutOfMemoryError:
-                            r = dict(shape=shape, method=method, checkpointing=ckpt, batch=batch, oom=True)
-                            print("RESULT", json.dumps(r), flush=True)
-                            torch.cuda.empty_cache()
-                        out.append(r)
-    print("\n| shape | method | checkpointing | rows × 2,048 | measured device peak GiB | estimate GiB | error |")
-    print("|---|---|---|---|---|---|---|")
+    shapes = set(args.shapes.split(","))
+    out = [isolated({"shape": sh, "method": m, "r": r, "batch": b, "length": n, "checkpointing": c, "compile": True,
+                     "label": "grid", "steps": WARM + 2}, args.tokenizer)
+           for sh, m, r, b, n, c in GRID if sh in shapes]
+    print("\n| shape | method | r | checkpointing | rows × length | compiled | measured device peak GiB | estimate GiB "
+          "| error |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in out:
-        if r.get("oom"):
-            print(f"| {r['shape']} | {r['method']} | {r['checkpointing']} | {r['batch']} | out of memory | | |")
+        length = r.get("length", r.get("max_length"))
+        head = f"| {r['shape']} | {r['method']} | {r['r']} | {r.get('checkpointing')} | {r['batch']} × {length}"
+        if "device_peak_gib" not in r:
+            print(f"{head} | | {'out of memory' if r.get('oom') else r.get('failed')} | | |")
             continue
         err = 100 * (r["estimate_peak_gib"] - r["device_peak_gib"]) / r["device_peak_gib"]
-        print(
-            f"| {r['shape']} | {r['method']} | {r['checkpointing']} | {r['batch']} | {r['device_peak_gib']} "
-            f"| {r['estimate_peak_gib']} | {err:+.1f}% |"
-        )
+        print(f"{head} | {r['compiled']} | {r['device_peak_gib']} | {r['estimate_peak_gib']} | {err:+.1f}% |")
+
+
+def profile(args) -> None:
+    """The top CUDA kernels of three timed steps of each shape's planned (compiled) run."""
+    for shape in args.shapes.split(","):
+        isolated({"shape": shape, "label": "profile", "profile": True, "steps": WARM + 3}, args.tokenizer)
 
 
 def smoke(args) -> None:
@@ -372,12 +482,15 @@ def smoke(args) -> None:
     assert plan.training.packing, plan.reasons.get("training.packing")
     plan.resources.device, plan.training.precision = "cpu", "fp32"
     plan.training.batch_size, plan.training.max_length = 2, 512  # a CPU-sized step, packed as on the GPU
+    assert plan.training.compile  # GPU plans compile; here eager (tests/test_train.py checks compiled = eager)
+    plan.training.compile = False
     run_tailor("tiny", plan, tok, steps=WARM + 2, device="cpu", peak_tflops=1.0)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("speed", "grid", "smoke"))
+    ap.add_argument("what", choices=("speed", "grid", "profile", "smoke", "one"))
+    ap.add_argument("--spec", help="(one) the configuration as JSON; what `isolated` passes its child")
     ap.add_argument("--tokenizer", help="tokenizer folder (default: the tests' SmolLM2 tokenizer, made on first use)")
     ap.add_argument("--shapes", default="qwen2.5-0.5b,llama-1b,llama-8b")
     ap.add_argument("--steps", type=int, default=12)
@@ -388,7 +501,7 @@ def main() -> None:
         from helpers import smol_tokenizer_dir
 
         args.tokenizer = str(smol_tokenizer_dir())
-    {"speed": speed, "grid": grid, "smoke": smoke}[args.what](args)
+    {"speed": speed, "grid": grid, "profile": profile, "smoke": smoke, "one": one}[args.what](args)
 
 
 if __name__ == "__main__":

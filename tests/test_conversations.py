@@ -243,6 +243,8 @@ REASON_INPUTS = [
      ("2e-4", "1e-4: a lower rate keeps a high-rank adapter stable")),
     ("training.max_length", dict(turns=[TASK]), dict(turns=[TASK], data="extract.tsv"),
      None),  # each says its own data's 95th percentile (checked below)
+    ("training.compile", dict(turns=[TASK]), dict(turns=[TASK], gpu=("RTX 4090", 24)),
+     ("off: on a CPU", "on: each decoder layer compiled")),
     ("resources.device", dict(turns=[TASK]), dict(turns=[TASK, "I have a 24 GB GPU"]),
      ("no GPU detected", "with 24 GB (you said)")),
     ("resources.estimated_peak_gb", dict(turns=[TASK]), dict(turns=[TASK, "batch size 1"]),

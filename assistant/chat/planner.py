@@ -202,9 +202,9 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict,
     why["training.precision"] = "fp32 on the CPU" if cpu else "bf16: half the memory of fp32 at the same quality"
     t.batch_size = s.batch_size or 8
     t.compile = not cpu
-    if not cpu:
-        why["training.compile"] = ("on: each decoder layer compiled (faster steps and less activation memory; "
-                                   "the first steps include about a minute of compiling)")
+    why["training.compile"] = ("on: each decoder layer compiled (faster steps and less activation memory; the "
+                               "first steps include about a minute of compiling)") if not cpu else \
+        "off: on a CPU compiling would cost minutes for little"
     t.packing = False
     t.gradient_checkpointing = False
     if not cpu and report is not None:
