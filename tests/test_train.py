@@ -167,6 +167,11 @@ def _loss_and_grads(trainer, compute, batch):
     return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def _public(batch):
+    """The batch as TRL's own loss takes it: without the lean trainer's host-side keys (`_tailor_…`)."""
+    return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+
 def _same(a, b, atol=1e-5):
     import torch
 
@@ -181,7 +186,7 @@ def test_lean_loss_equals_trls_loss_and_gradients_whole_or_in_chunks(topic_csv, 
     trainer = _trainer(make_plan(topic_csv, tiny_model), tiny_model, tmp_path)
     assert type(trainer).__name__ == "LeanSFTTrainer"
     batch = next(iter(trainer.get_train_dataloader()))
-    trls = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, batch)
+    trls = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, _public(batch))
     _same(_loss_and_grads(trainer, trainer.compute_loss, batch), trls)
     trained = int((batch["labels"][:, 1:] != -100).sum())
     vocab = trainer.model.get_output_embeddings().weight.shape[0]
@@ -193,7 +198,7 @@ def test_lean_loss_equals_trls_loss_and_gradients_whole_or_in_chunks(topic_csv, 
 
 
 def test_the_lean_loss_never_waits_for_the_device_between_logs(topic_csv, tiny_model, tmp_path):
-    """The trained positions are found on the host from the labels before the batch moves to the device, so the
+    """The trained positions are found on the host (in the data collator) before the batch moves to the device, so the
     loss path runs no data-dependent operation (boolean indexing, nonzero, .item()) — on a GPU each waits for
     it. Recorded with a dispatch mode over every operation of the loss; the sabotage (no host indices) shows
     the recorder sees the wait. The token count it keeps on the device reaches the trainer's state at a log."""
@@ -216,15 +221,15 @@ def test_the_lean_loss_never_waits_for_the_device_between_logs(topic_csv, tiny_m
 
     trainer = _trainer(make_plan(topic_csv, tiny_model), tiny_model, tmp_path)
     trainer.args.include_num_input_tokens_seen = "no"  # as a GPU plan sets it
-    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
-    reference = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss,
-                                {k: v for k, v in batch.items() if not k.startswith("_")})
+    batch = next(iter(trainer.get_train_dataloader()))  # the collator found the trained positions on the host
+    assert any(k.startswith("_tailor") for k in batch)
+    reference = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, _public(batch))
     with Waits() as recorder:
         lean = _loss_and_grads(trainer, trainer.compute_loss, batch)
     assert recorder.seen == [], recorder.seen
     _same(lean, reference)
     with Waits() as recorder:  # the sabotage: without the host's indices the device is asked how many there are
-        trainer.compute_loss(trainer.model, {k: v for k, v in batch.items() if not k.startswith("_")})
+        trainer.compute_loss(trainer.model, _public(batch))
     assert "aten.nonzero.default" in recorder.seen
     trainer.state.num_input_tokens_seen = 0
     trainer.log({"loss": 1.0})
@@ -273,7 +278,7 @@ def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_p
     batch = next(iter(trainer.get_train_dataloader()))
     assert batch["input_ids"].shape[0] == 2 and batch["position_ids"].shape == batch["input_ids"].shape
     packed = _loss_and_grads(trainer, trainer.compute_loss, batch)
-    no_mask = {k: v for k, v in batch.items() if k != "attention_mask"}
+    no_mask = {k: v for k, v in _public(batch).items() if k != "attention_mask"}
     trls = super(type(trainer), trainer).compute_loss
     _same(packed, _loss_and_grads(trainer, lambda m, b, **kw: trls(m, no_mask, **kw), batch))
 
@@ -294,7 +299,7 @@ def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_p
     assert examples >= 6, "each packed row holds several examples"
     assert abs(packed[0].item() - total / count) < 1e-4, (packed[0].item(), total / count)
     with torch.no_grad():  # the sabotage: a plain attention mask lets examples attend across their boundaries
-        contaminated = trls(model, dict(batch)).item()
+        contaminated = trls(model, _public(batch)).item()
     assert abs(contaminated - total / count) > 1e-3
 
 
@@ -314,7 +319,7 @@ def test_lean_path_runs_under_autocast_like_trls(topic_csv, tiny_model, tmp_path
     trainer.model = trainer.accelerator.prepare(trainer.model)  # as train() does: forward wrapped in autocast
     batch = next(iter(trainer.get_train_dataloader()))
     lean = _loss_and_grads(trainer, trainer.compute_loss, batch)[0]
-    trl = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, batch)[0]
+    trl = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, _public(batch))[0]
     assert abs(lean.item() - trl.item()) < 2e-2 * max(1.0, abs(trl.item())), (lean, trl)
     trainer.accelerator.native_amp = False  # the sabotage: without autocast the adapters compute in fp32
     plain = _loss_and_grads(trainer, trainer.compute_loss, batch)[0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..models.estimate import HEAD_CHUNK_ELEMENTS
 
 TRAINED = "_tailor_trained_positions"
-"""The batch key carrying the flat indices of the trained positions, found on the host (see `_prepare_inputs`)."""
+"""The batch key carrying the flat indices of the trained positions, found on the host by the data collator."""
 NO_PADDING = "_tailor_no_padding"
 """The batch key saying the attention mask is all ones (seen on the host): the lean path leaves it out."""
 
@@ -37,7 +37,7 @@ def lean_trainer_class():
       only the top-level forward, which this path does not call).
     - Metrics stay on the device: accuracy and token counts are turned into numbers once per logging step,
       not once per step (each `.item()` waits for the GPU). The trained positions are found on the host, from
-      the batch's labels before they move to the device (`_prepare_inputs`): selecting them with a boolean
+      the batch's labels in the data collator, before the batch moves to the device: selecting them with a boolean
       mask on the GPU would wait for it once per micro-batch to learn how many there are. An attention mask
       of all ones is left out for the same reason (transformers asks the device whether it is all ones, to use
       SDPA's causal kernel); a padded batch gets the causal 4-D mask transformers would build, built here.
@@ -61,17 +61,7 @@ def lean_trainer_class():
             if self.row_packing:
                 self.data_collator.padding_free = False
                 self.data_collator.return_position_ids = True
-
-        def _prepare_inputs(self, inputs):
-            labels = inputs.get("labels") if isinstance(inputs, dict) else None
-            if isinstance(labels, torch.Tensor) and labels.dim() == 2 and labels.device.type == "cpu":
-                # Flat indices (row * length + position) of the hidden states whose next token is trained.
-                rows, cols = (labels[:, 1:] != -100).nonzero(as_tuple=True)
-                inputs = {**inputs, TRAINED: rows * labels.shape[1] + cols}
-                mask = inputs.get("attention_mask")
-                if isinstance(mask, torch.Tensor) and mask.device.type == "cpu" and bool(mask.all()):
-                    inputs[NO_PADDING] = True  # transformers checks it on the device (twice) unless it is left out
-            return super()._prepare_inputs(inputs)
+            self.data_collator = _with_host_indices(self.data_collator)
 
         def _lean_model_ok(self, model) -> bool:
             if self.accelerator.num_processes > 1:  # DDP must see the forward through its wrapper: TRL's path
@@ -132,7 +122,7 @@ def lean_trainer_class():
                     kwargs["attention_mask"] = causal[None, None] & real.bool()[:, None, None, :]
             labels = inputs["labels"]
             mask = labels[:, 1:] != -100
-            if trained is None:  # called without `_prepare_inputs` (tests, other callers): found on the device
+            if trained is None:  # a batch not from this trainer's collator: found on the device
                 rows, cols = mask.nonzero(as_tuple=True)
                 trained = rows * labels.shape[1] + cols
             picked = labels.reshape(-1).index_select(0, trained + 1)  # each trained position's next token
@@ -173,5 +163,20 @@ def lean_trainer_class():
                     seen - getattr(self, "_tokens_logged", 0)
                 self._tokens_logged = seen
             return super().log(logs, start_time)
+
+    def _with_host_indices(collate):
+        def collate_with_indices(features):
+            batch = collate(features)
+            labels, mask = batch.get("labels"), batch.get("attention_mask")
+            if isinstance(labels, torch.Tensor) and labels.dim() == 2:
+                # Flat indices (row * length + position) of the hidden states whose next token is trained.
+                rows, cols = (labels[:, 1:] != -100).nonzero(as_tuple=True)
+                batch[TRAINED] = rows * labels.shape[1] + cols
+                if isinstance(mask, torch.Tensor) and bool(mask.all()):
+                    batch[NO_PADDING] = True  # transformers checks it on the device (twice) unless it is left out
+            return batch
+
+        collate_with_indices.collator = collate  # TRL's own, for whoever needs its settings
+        return collate_with_indices
 
     return LeanSFTTrainer
