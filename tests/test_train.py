@@ -223,6 +223,7 @@ def test_the_lean_loss_never_waits_for_the_device_between_logs(topic_csv, tiny_m
     trainer.args.include_num_input_tokens_seen = "no"  # as a GPU plan sets it
     batch = next(iter(trainer.get_train_dataloader()))  # the collator found the trained positions on the host
     assert any(k.startswith("_tailor") for k in batch)
+    assert trainer.own_causal_mask and "_tailor_no_padding" not in batch, "a padded batch: its 4-D mask is built here"
     reference = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, _public(batch))
     with Waits() as recorder:
         lean = _loss_and_grads(trainer, trainer.compute_loss, batch)

@@ -62,6 +62,12 @@ def lean_trainer_class():
                 self.data_collator.padding_free = False
                 self.data_collator.return_position_ids = True
             self.data_collator = _with_host_indices(self.data_collator)
+            cfg = self.model.config
+            sliding = any(t != "full_attention" for t in (getattr(cfg, "layer_types", None) or [])) or (
+                getattr(cfg, "sliding_window", None) is not None and getattr(cfg, "use_sliding_window", True))
+            self.own_causal_mask = attn == "sdpa" and not sliding
+            """A padded batch's causal 4-D mask is built here (no wait for the device) only where it is exactly what
+            transformers would build: SDPA (a boolean mask means "attend"), every layer full attention."""
 
         def _lean_model_ok(self, model) -> bool:
             if self.accelerator.num_processes > 1:  # DDP must see the forward through its wrapper: TRL's path
@@ -113,10 +119,12 @@ def lean_trainer_class():
             kwargs["use_cache"] = False  # a cache would also switch off the packed-sequence masking
             if "position_ids" not in kwargs and getattr(kwargs.get("attention_mask"), "dim", lambda: 0)() == 2:
                 # transformers asks the device whether a 2-D mask is all ones (a wait, twice a forward). All ones,
-                # as the host saw, it is left out; with padding the causal 4-D mask is built here, on the device,
-                # where transformers would build the same one, and used as given.
+                # as the host saw, it is left out; with padding (SDPA, full attention) the causal 4-D mask is built
+                # here, on the device, as transformers would build it, and used as given.
                 real = kwargs.pop("attention_mask")
-                if not no_padding:
+                if not no_padding and not self.own_causal_mask:
+                    kwargs["attention_mask"] = real  # transformers builds it (and asks the device once or twice)
+                elif not no_padding:
                     n = real.shape[1]
                     causal = torch.ones(n, n, dtype=torch.bool, device=real.device).tril()
                     kwargs["attention_mask"] = causal[None, None] & real.bool()[:, None, None, :]
