@@ -18,14 +18,12 @@ this 2-core CPU; on an H100 at least 50 examples/s with 64-token answers.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import tempfile
 import time
 
 import torch
 from review_data import reviews
-from side_by_side import bench_adapters, random_base
+from side_by_side import bench_engine, engine_arguments
 
 
 def main() -> None:
@@ -33,27 +31,13 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=20)
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--base", default="SmolLM2-135M-Instruct")
-    ap.add_argument("--home", help="data home (default: a temporary one; the base is converted there once)")
-    ap.add_argument("--random-shape", help="a random-weight model of this catalog shape (a GPU machine without "
-                    "weights), with the SmolLM2 tokenizer")
     ap.add_argument("--skip-single", action="store_true", help="only the packed schedule (long GPU runs)")
+    engine_arguments(ap)
     args = ap.parse_args()
-    if args.random_shape:
-        args.base = random_base(args.random_shape)
-    if torch.cuda.is_available():
-        os.environ.setdefault("TAILOR_SERVE_DEVICE", "cuda")
-
-    from assistant.config import Home
     from assistant.evaluate.run import evaluate
-    from assistant.registry import Registry
-    from assistant.serve.engine import Engine, GenerationSettings
+    from assistant.serve.engine import GenerationSettings
 
-    reg = Registry(Home.resolve(args.home or tempfile.mkdtemp(prefix="tailor-evalbench-")))
-    models = [None, *bench_adapters(reg, args.base)]
-    engine = Engine(reg, args.base)
-    engine.start().result()
-    engine.wait_ready()
+    engine, models = bench_engine(args)
     system = "Classify the review's sentiment: answer positive or negative."
     examples = [{"messages": [{"role": "system", "content": system}, {"role": "user", "content": text}],
                  "reference": label} for text, label in reviews(max(args.examples, 1))][:args.examples]

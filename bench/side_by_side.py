@@ -71,15 +71,17 @@ def bench_adapters(reg, base: str, count: int = 4) -> list[str]:
     return names
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tokens", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=3)
+def engine_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options every serving bench takes: which base, which data home."""
     ap.add_argument("--base", default="SmolLM2-135M-Instruct")
     ap.add_argument("--home", help="data home (default: a temporary one; the base is converted there once)")
     ap.add_argument("--random-shape", help="serve a random-weight model of this catalog shape instead (e.g. "
                     "Qwen2.5-0.5B-Instruct, for a GPU machine without weights), with the SmolLM2 tokenizer")
-    args = ap.parse_args()
+
+
+def bench_engine(args):
+    """A started engine (on the GPU where there is one) serving the base and four bench adapters:
+    (engine, [None, *adapter names])."""
     if args.random_shape:
         args.base = random_base(args.random_shape)
     if torch.cuda.is_available():
@@ -87,13 +89,25 @@ def main() -> None:
 
     from assistant.config import Home
     from assistant.registry import Registry
-    from assistant.serve.engine import Engine, GenerationSettings
+    from assistant.serve.engine import Engine
 
-    reg = Registry(Home.resolve(args.home or tempfile.mkdtemp(prefix="tailor-sbs-")))
+    reg = Registry(Home.resolve(args.home or tempfile.mkdtemp(prefix="tailor-bench-")))
     names = bench_adapters(reg, args.base)
     engine = Engine(reg, args.base)
     engine.start().result()
-    models = [None, *names]
+    engine.wait_ready()
+    return engine, [None, *names]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=3)
+    engine_arguments(ap)
+    args = ap.parse_args()
+    from assistant.serve.engine import GenerationSettings
+
+    engine, models = bench_engine(args)
     s = GenerationSettings(max_new_tokens=args.tokens, extra={"min_new_tokens": args.tokens})
     prompt = "Write a short note to a colleague about tomorrow's meeting."
     engine.side_by_side(prompt, models, GenerationSettings(max_new_tokens=4))  # load adapters, warm up
