@@ -266,6 +266,45 @@ def test_compiled_layers_train_like_eager_and_a_failed_compile_falls_back(topic_
     assert any("training goes on without compilation" in line and "no C compiler" in line for line in lines)
 
 
+def test_every_layer_of_a_deep_model_runs_compiled_and_generation_stays_eager():
+    """Dynamo compiles one code object for all the layers; more than its recompile limit (8) of layers must not
+    each need their own graph, or the later layers would silently run eagerly. Generation (held-out answers during
+    training) runs eagerly instead of compiling per-layer cache graphs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from assistant.train.compiled import compile_layers
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=12,
+                         num_attention_heads=4, num_key_value_heads=2, pad_token_id=0)
+    model = get_peft_model(LlamaForCausalLM(config), LoraConfig(r=4, target_modules="all-linear"))
+    counts = {"graphs": 0, "runs": 0}
+
+    def counting(gm, example_inputs):
+        counts["graphs"] += 1
+
+        def run(*args):
+            counts["runs"] += 1
+            return gm.forward(*args)
+        return run
+
+    torch._dynamo.reset()
+    assert len(compile_layers(model, lambda line: None, backend=counting)) == 12
+    for length in (16, 24, 20):  # padded batches of different lengths, as training sees them
+        ids = torch.randint(1, 300, (2, length))
+        before = counts["runs"]
+        model(input_ids=ids, labels=ids, use_cache=False).loss.backward()
+        assert counts["runs"] - before == 12, f"only {counts['runs'] - before} of 12 layers ran compiled"
+    assert counts["graphs"] <= 4, f"{counts['graphs']} graphs for 12 layers: the layers are compiled one by one"
+    graphs, runs = counts["graphs"], counts["runs"]
+    model.eval()
+    with torch.no_grad():
+        model.generate(input_ids=torch.randint(1, 300, (1, 5)), max_new_tokens=4, do_sample=False)
+    assert (counts["graphs"], counts["runs"]) == (graphs, runs), "generation compiled or ran compiled graphs"
+
+
 def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_path):
     """Packing keeps each packed row a batch row (not one long padding-free row, whose SDPA attention is quadratic
     in the whole batch), with position_ids restarting per example and no attention mask: the batch's loss equals

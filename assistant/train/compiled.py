@@ -19,6 +19,17 @@ COMPILE_SECONDS = 60.0
 plus a recompile when the sequence length first changes). An assumption until bench/gpu_session.sh measures it."""
 
 
+def compiler_failure(error: BaseException) -> str:
+    """A compiler failure in one line, with the compiler's own error under dynamo's wrapping of it:
+    `BackendCompilerFailed (RuntimeError: no C compiler here)`."""
+    root = error
+    while (inner := getattr(root, "inner_exception", None) or root.__cause__) is not None and inner is not root:
+        root = inner
+    detail = (str(root).strip().splitlines() or [""])[0][:300]
+    return f"{type(error).__name__}" + (f" ({type(root).__name__}" if root is not error else "") + \
+        f": {detail}" + (")" if root is not error else "")
+
+
 def decoder_layers(model) -> list:
     """The model's repeated decoder layers (the longest ModuleList of modules with parameters), or []."""
     import torch
@@ -48,7 +59,10 @@ class CompiledLayers:
         import torch
 
         def forward(*args, **kwargs):
-            if self.failed is None:
+            # Only the training step is compiled. Held-out generation and evaluation (no gradients, a key/value
+            # cache that differs per layer) would compile new graphs for every layer until dynamo's recompile
+            # limit, then run eagerly anyway.
+            if self.failed is None and torch.is_grad_enabled():
                 try:
                     return compiled(*args, **kwargs)
                 except torch.OutOfMemoryError:
@@ -60,12 +74,7 @@ class CompiledLayers:
         return forward
 
     def fall_back(self, error: BaseException) -> None:
-        root = error  # the compiler's own error, under dynamo's wrapping of it
-        while (inner := getattr(root, "inner_exception", None) or root.__cause__) is not None and inner is not root:
-            root = inner
-        detail = (str(root).strip().splitlines() or [""])[0][:300]
-        self.failed = f"{type(error).__name__}" + (f" ({type(root).__name__}" if root is not error else "") + \
-            f": {detail}" + (")" if root is not error else "")
+        self.failed = compiler_failure(error)
         self.log(f"compiling the decoder layers failed ({self.failed}); training goes on without compilation")
 
     def __len__(self) -> int:
