@@ -97,7 +97,10 @@ class Environment:
     """TAILOR_GPU_MEMORY (with TAILOR_GPU_NAME): the GPU to plan for instead of the detected one."""
     gpu_name: str
     serve_device: str
-    """TAILOR_SERVE_DEVICE: `cuda` serves from the GPU; anything else (default `cpu`) from the CPU."""
+    """TAILOR_SERVE_DEVICE: `auto` (default) serves from the GPU when there is one, moving off it while a
+    training job is queued or running; `cpu` always from the CPU; `cuda` the same as `auto`."""
+    serve_compile: bool
+    """TAILOR_SERVE_COMPILE: `0` turns off static-cache decoding with a compiled (CUDA-graph) step on a GPU."""
     cpu_pack: bool
     """TAILOR_CPU_PACK: `0` turns off the engine's oneDNN-prepacked weights on a CPU (default on)."""
     train_processes: int | None
@@ -117,7 +120,8 @@ def environment() -> Environment:
         home=e.get("TAILOR_HOME") or None,
         cache=Path(e.get("TAILOR_CACHE") or Path.home() / ".cache" / "tailor"),
         gpu_memory_gb=float(e["TAILOR_GPU_MEMORY"]) if e.get("TAILOR_GPU_MEMORY") else None,
-        gpu_name=e.get("TAILOR_GPU_NAME", "GPU"), serve_device=e.get("TAILOR_SERVE_DEVICE", "cpu").lower(),
+        gpu_name=e.get("TAILOR_GPU_NAME", "GPU"), serve_device=e.get("TAILOR_SERVE_DEVICE", "auto").lower(),
+        serve_compile=e.get("TAILOR_SERVE_COMPILE", "1") != "0",
         cpu_pack=e.get("TAILOR_CPU_PACK", "1") == "1",
         train_processes=int(e["TAILOR_TRAIN_PROCESSES"]) if e.get("TAILOR_TRAIN_PROCESSES") else None,
         max_import_bytes=int(e.get("TAILOR_MAX_IMPORT_BYTES", str(4 * 1024**3))),

@@ -12,18 +12,20 @@ same length (min_new_tokens = max_new_tokens), so both schedules generate exactl
 
 The two alternate within each repeat (the same machine state for both); examples/s, generated tokens/s, the
 speed-up and how many answers are identical between the two are printed. Goal (issue 18): at least 2x on
-this 2-core CPU; on an H100 at least 50 examples/s with 64-token answers.
+this 2-core CPU; on an H100 at least 50 examples/s with 64-token answers. Where the engine decodes with a
+static cache and a compiled step (a GPU), the packed schedule is also timed with eager decoding.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 
 import torch
 from review_data import reviews
-from side_by_side import bench_engine, engine_arguments
+from side_by_side import bench_engine, eager_decoding, engine_arguments
 
 
 def main() -> None:
@@ -44,16 +46,24 @@ def main() -> None:
     settings = GenerationSettings(max_new_tokens=args.tokens, extra={"min_new_tokens": args.tokens})
     evaluate(engine, models, examples[:2], ["accuracy"], GenerationSettings(max_new_tokens=2))  # load, warm up
 
-    def timed(rows):
+    def timed(rows, eager=False):
         t = time.perf_counter()
-        run = evaluate(engine, models, examples, ["accuracy"], settings, rows_per_call=rows)
+        with eager_decoding(engine) if eager else contextlib.nullcontext():
+            run = evaluate(engine, models, examples, ["accuracy"], settings, rows_per_call=rows)
         return time.perf_counter() - t, run
 
+    if engine.decode_compile is not None:  # compile the packed calls' graphs before the clock starts
+        evaluate(engine, models, examples, ["accuracy"], GenerationSettings(max_new_tokens=2))
+
     packed_rows = engine.rows_per_call(args.tokens + 96)
-    single, packed, same = [], [], []
+    single, packed, same, eager, same_eager = [], [], [], [], []
     for _ in range(args.repeat):
         dt, many = timed(None)
         packed.append(dt)
+        if engine.decode_compile is not None:
+            dt, plain = timed(None, eager=True)
+            eager.append(dt)
+            same_eager.append(sum(a == b for a, b in zip(plain["examples"], many["examples"])))
         if not args.skip_single:
             dt, one = timed(len(models))
             single.append(dt)
@@ -69,6 +79,11 @@ def main() -> None:
         s = statistics.median(single)
         print(f"  one example per call (5 rows)   : {s:.2f} s  {n / s:.2f} examples/s  {tokens / s:.0f} tokens/s")
         print(f"  speed-up: {s / p:.2f}x (goal: at least 2x on a CPU); identical answers: {min(same)}/{n} examples")
+    if eager:
+        e = statistics.median(eager)
+        print(f"  as many as fit, eager decoding  : {e:.2f} s  {n / e:.2f} examples/s  {tokens / e:.0f} tokens/s")
+        print(f"  static cache + compiled step: {e / p:.2f}x the eager path; identical answers: {min(same_eager)}/{n} "
+              f"examples ({engine.decode_note or 'no fallback'})")
 
 
 if __name__ == "__main__":

@@ -38,23 +38,41 @@ def test_qlora_path_trains_on_cuda(topic_csv, tiny_model, tmp_path):
 
 
 def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_path, monkeypatch):
-    """Asked to (TAILOR_SERVE_DEVICE=cuda), the engine serves from the GPU in 16-bit, and a side-by-side call
-    still gives each row its own adapter."""
+    """By default on a GPU machine the engine serves from the GPU in 16-bit with static-cache compiled decoding
+    (CUDA graphs), which gives the eager path's greedy tokens with each row its own adapter; a queued GPU job
+    sends it to the CPU (the card's memory is handed back), and it returns when the job has ended."""
     import torch
     from test_adapters import register
     from test_serving import SETTINGS
 
     from assistant.config import Home
+    from assistant.plan import Plan
     from assistant.registry import Registry
     from assistant.serve.engine import Engine
 
-    monkeypatch.setenv("TAILOR_SERVE_DEVICE", "cuda")
+    monkeypatch.delenv("TAILOR_SERVE_DEVICE", raising=False)
     reg = Registry(Home.resolve(tmp_path / "h"))
     register(reg, tiny_model, tmp_path, "alpha", 1)
     register(reg, tiny_model, tmp_path, "beta", 2)
     engine = Engine(reg, str(tiny_model))
     engine.start().result()
     assert engine.model.device.type == "cuda" and engine.model.dtype in (torch.bfloat16, torch.float16)
+    assert engine.decode_compile is not None and "CUDA graphs" in engine.status
     answers = engine.side_by_side("the goal and the match", [None, "alpha", "beta"], SETTINGS, system="Classify.")
+    assert engine.decode_note == "", engine.decode_note
     assert [a.model for a in answers] == ["base", "alpha:1", "beta:1"] and all(a.tokens > 0 for a in answers)
     assert len({a.text for a in answers}) == 3
+    kept, engine.decode_compile = engine.decode_compile, None
+    eager = engine.side_by_side("the goal and the match", [None, "alpha", "beta"], SETTINGS, system="Classify.")
+    engine.decode_compile = kept
+    assert [a.text for a in eager] == [a.text for a in answers]
+    on_card = torch.cuda.memory_allocated()
+    plan = Plan()
+    plan.resources.device = "cuda"
+    job = reg.submit_job(reg.add_plan(plan.to_json()))
+    engine._pool.submit(engine.place).result()
+    assert engine.placed == "cpu" and engine.model.device.type == "cpu" and f"job {job}" in engine.status
+    assert torch.cuda.memory_allocated() < on_card / 2
+    reg.update_job(job, status="cancelled")
+    engine._pool.submit(engine.place).result()
+    assert engine.model.device.type == "cuda" and engine.status.startswith("ready on the GPU")

@@ -78,6 +78,90 @@ def test_per_row_lora_computes_exactly_what_peft_mixed_batches_compute(served):
     assert [a.text for a in fused] == [a.text for a in plain]
 
 
+def _static_decoding(backend) -> object:
+    """The GPU's decoding path on this CPU: a static key/value cache and a compiled decoding step."""
+    from transformers import CompileConfig
+
+    config = CompileConfig(backend=backend, fullgraph=backend == "aot_eager", mode=None)
+    config._compile_all_devices = True  # transformers compiles the step on GPUs only unless told
+    return config
+
+
+def test_static_cache_compiled_decoding_gives_the_eager_tokens_row_by_row(served):
+    from torch._dynamo.utils import counters
+
+    _, engine = served
+    rows = [None, "alpha", "beta", "alpha"]
+    eager = engine.side_by_side("the goal and the match", rows, SETTINGS, system="Classify.")
+    assert len({a.text for a in eager[:3]}) == 3
+    engine.decode_compile = _static_decoding("aot_eager")  # the whole step in one graph (fullgraph=True)
+    counters.clear()
+    static = engine.side_by_side("the goal and the match", rows, SETTINGS, system="Classify.")
+    assert engine.decode_note == "" and engine.decode_compile is not None, engine.decode_note  # no fallback
+    assert [(a.model, a.text, a.tokens) for a in static] == [(a.model, a.text, a.tokens) for a in eager]
+    graphs = counters["stats"]["unique_graphs"]
+    assert graphs >= 1, "the decoding step was not compiled"
+    # The rows' adapters change places: each row follows its own adapter, and the captured graph is reused.
+    swapped = engine.side_by_side("the goal and the match", ["beta", "alpha", None, "beta"], SETTINGS,
+                                  system="Classify.")
+    assert [a.text for a in swapped] == [eager[2].text, eager[1].text, eager[0].text, eager[2].text]
+    assert counters["stats"]["unique_graphs"] == graphs, "a new adapter assignment recompiled the step"
+    updates = list(engine.stream_side_by_side("hello", [None, "alpha"], SETTINGS, system="Classify."))
+    assert len(updates) >= 3 and [a.text for a in updates[-1]] == \
+        [a.text for a in engine.side_by_side("hello", [None, "alpha"], SETTINGS, system="Classify.")]
+
+
+def test_a_failing_compiler_falls_back_to_eager_decoding_and_says_why(served, capsys):
+    _, engine = served
+    eager = engine.side_by_side("the goal", [None, "beta"], SETTINGS, system="Classify.")
+
+    def broken(gm, example_inputs):
+        raise RuntimeError("no C compiler here")
+
+    engine.decode_compile = _static_decoding(broken)
+    answers = engine.side_by_side("the goal", [None, "beta"], SETTINGS, system="Classify.")
+    assert [a.text for a in answers] == [a.text for a in eager]
+    assert engine.decode_compile is None and "no C compiler here" in engine.decode_note
+    assert "decoding eagerly" in capsys.readouterr().out
+
+
+def test_the_engine_leaves_the_gpu_while_a_job_trains_and_comes_back(served, monkeypatch):
+    import torch
+
+    from assistant.plan import Plan
+    from assistant.serve import engine as engine_module
+
+    reg, engine = served
+    with monkeypatch.context() as gpu_machine:
+        gpu_machine.delenv("TAILOR_SERVE_DEVICE", raising=False)
+        gpu_machine.setattr(torch.cuda, "is_available", lambda: True)
+        assert engine_module.serve_on_gpu(), "a GPU machine serves from the GPU by default"
+        gpu_machine.setenv("TAILOR_SERVE_DEVICE", "cpu")
+        assert not engine_module.serve_on_gpu()
+    moves = []
+    monkeypatch.setattr(engine, "_move", lambda device: (moves.append(device), setattr(engine, "placed", device)))
+    engine.home_device = engine.placed = "cuda"  # as if loaded on a GPU (the model itself stays on this CPU)
+    engine.place()
+    assert moves == [] and engine.status.startswith("ready on the GPU")
+    cpu_plan = Plan()
+    cpu_plan.resources.device = "cpu"
+    reg.submit_job(reg.add_plan(cpu_plan.to_json()))  # a CPU job leaves the card alone
+    engine.place()
+    assert moves == []
+    gpu_plan = Plan()
+    gpu_plan.resources.device = "cuda"
+    job = reg.submit_job(reg.add_plan(gpu_plan.to_json()))
+    answer = engine.side_by_side("the goal", [None, "alpha"], SETTINGS, system="Classify.")  # moves first
+    assert moves == ["cpu"] and all(a.tokens > 0 for a in answer)
+    assert f"serving from the CPU while job {job} trains on the GPU" in engine.status
+    reg.update_job(job, status="running")
+    engine.place()
+    assert moves == ["cpu"] and engine.away_for == job
+    reg.update_job(job, status="succeeded")
+    engine.place()
+    assert moves == ["cpu", "cuda"] and engine.away_for is None and engine.status.startswith("ready on the GPU")
+
+
 def test_streaming_sends_growing_text_and_ends_with_the_full_answer(served):
     _, engine = served
     final = engine.side_by_side("hello", [None, "alpha"], SETTINGS, system="Classify.")

@@ -26,6 +26,7 @@ from ..models.resolve import resolve_source
 from ..registry.db import Registry
 from ..registry.store import WEIGHTS, adapter_dir, read_plan
 from .kernels import BASE, fusable, pack_linear_for_cpu, per_row_lora
+from .streaming import Answer, BatchStreamer
 
 MAX_SIDE_BY_SIDE = 4
 """Adapters answering beside the base model in one comparison (a batch row each; the page shows five columns)."""
@@ -59,24 +60,6 @@ class AdapterUnusable(EngineError):
 
 
 @dataclass
-class Answer:
-    model: str
-    """`base` or the adapter's `name:version`."""
-    text: str
-    latency_s: float
-    """Seconds from the start of the call to this side's last token."""
-    tokens: int
-    tokens_per_second: float
-    first_token_s: float | None = None
-    """Seconds to this side's first token."""
-    done: bool = True
-    """False while the side is still streaming."""
-    finish_reason: str = "stop"
-    """`stop` (end of answer) or `length` (hit max_new_tokens)."""
-    prompt_tokens: int = 0
-
-
-@dataclass
 class GenerationSettings:
     max_new_tokens: int = 64
     temperature: float = 0.0
@@ -97,65 +80,22 @@ def _side_rows(prompt: str, models: list[str | None]) -> list[tuple[str | None, 
     return [(m, [{"role": "user", "content": prompt}]) for m in models]
 
 
-class _BatchStreamer:
-    """Receives each step's tokens for the whole batch from `generate`; keeps every row's text and timing."""
-
-    def __init__(self, tokenizer, labels: list[str], on_update=None, prompt_tokens: list[int] | None = None):
-        self.tokenizer, self.labels, self.on_update = tokenizer, labels, on_update
-        self.prompt_tokens = prompt_tokens or [0] * len(labels)
-        self.hit_eos = [False] * len(labels)
-        self.tokens: list[list[int]] = [[] for _ in labels]
-        self.finished_at: list[float | None] = [None] * len(labels)
-        self.first_at: list[float | None] = [None] * len(labels)
-        self.eos = {tokenizer.eos_token_id, tokenizer.pad_token_id}
-        self.t0 = time.time()
-        self._prompt_seen = False
-
-    def put(self, value) -> None:
-        if not self._prompt_seen:  # generate first hands over the prompt
-            self._prompt_seen = True
-            return
-        now = time.time()
-        for i, tok in enumerate(value.reshape(-1).tolist()):
-            if self.finished_at[i] is not None:
-                continue
-            if tok in self.eos:
-                self.finished_at[i], self.hit_eos[i] = now, True
-                continue
-            if self.first_at[i] is None:
-                self.first_at[i] = now
-            self.tokens[i].append(tok)
-        if self.on_update is not None:
-            self.on_update(self.answers())
-
-    def end(self) -> None:
-        now = time.time()
-        self.finished_at = [t or now for t in self.finished_at]
-
-    def answers(self) -> list[Answer]:
-        now = time.time()
-        out = []
-        for i, label in enumerate(self.labels):
-            elapsed = (self.finished_at[i] or now) - self.t0
-            n = len(self.tokens[i])
-            # A reply cut at the token limit can end inside a multi-byte character: drop the half character
-            # (decoded as U+FFFD) rather than show it.
-            text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True).strip().rstrip("\ufffd")
-            out.append(Answer(label, text, elapsed, n, n / elapsed if elapsed > 0 else 0.0,
-                              (self.first_at[i] - self.t0) if self.first_at[i] else None,
-                              self.finished_at[i] is not None, "stop" if self.hit_eos[i] else "length",
-                              self.prompt_tokens[i]))
-        return out
-
-
 def serve_on_gpu() -> bool:
-    """Serve from the GPU only when asked (`TAILOR_SERVE_DEVICE=cuda`) and there is one.
+    """Serve from the GPU when there is one, unless `TAILOR_SERVE_DEVICE=cpu`.
 
-    Training plans size their batches to the whole GPU; a served base on the same card (2 bytes per parameter)
-    would take memory they count on. Until the planner reserves it, serving stays on the CPU by default."""
+    A training plan sizes its batches to the whole card, so the engine moves off the GPU while a job is queued or
+    running and comes back when none is (`Engine.place`); what stays behind is its CUDA context (about half a
+    GiB), inside the share of the card every plan leaves free (`estimate.MEMORY_BUDGET`)."""
     import torch
 
-    return environment().serve_device == "cuda" and torch.cuda.is_available()
+    return environment().serve_device != "cpu" and torch.cuda.is_available()
+
+
+STATIC_CACHE_STEP = 256
+"""Static key/value caches grow in steps of this many tokens, so calls of similar lengths reuse one captured
+graph instead of compiling a new one each."""
+WATCH_SECONDS = 3.0
+"""How often an engine serving from a GPU checks whether a training job needs the card."""
 
 
 def _available_memory() -> int:
@@ -187,6 +127,16 @@ class Engine:
         self.status = "not loaded"
         self._ready = threading.Event()
         self.error: str | None = None
+        self.home_device = "cpu"
+        """Where the engine serves from when no training job needs the GPU (`cuda` on a GPU machine)."""
+        self.placed = "cpu"
+        """Where the model is now."""
+        self.away_for: int | None = None
+        """The training job the engine left the GPU for."""
+        self.decode_compile = None
+        """A `transformers.CompileConfig` when decoding uses a static key/value cache and a compiled step (CUDA
+        graphs on a GPU); None decodes eagerly. A compiler failure switches it off for good and says why."""
+        self.decode_note = ""
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> Future:
@@ -206,14 +156,22 @@ class Engine:
             self.tokenizer = load_tokenizer(path)
             self.tokenizer.padding_side = "left"
             if serve_on_gpu():  # bf16 where the card has it, else fp16
+                from transformers import CompileConfig
+
                 dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-                self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map={"": 0})
+                self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+                self.home_device = "cuda"
+                if environment().serve_compile:
+                    self.decode_compile = CompileConfig()  # inductor with CUDA graphs ("reduce-overhead")
             else:
                 self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
             self.model.eval()
-            if self.pack_cpu and self.model.device.type == "cpu":
+            if self.pack_cpu and self.home_device == "cpu":
                 self.packed_layers = pack_linear_for_cpu(self.model)
             self.status = "ready"
+            self.place()
+            if self.home_device == "cuda":
+                threading.Thread(target=self._watch, daemon=True, name="tailor-engine-watch").start()
         except Exception as e:  # noqa: BLE001 - shown to the user as the engine's status
             self.error = self.status = f"failed to load the base model: {e}"
         finally:
@@ -242,6 +200,48 @@ class Engine:
             raise EngineNotReady(self.error)
         if self.model is None:
             raise EngineNotReady(f"the base model is still loading ({self.status})")
+
+    # -- sharing the GPU with training ----------------------------------------------------------------------
+    def _training_job(self) -> int | None:
+        """A queued or running job whose plan trains on the GPU (it will want the whole card), or None."""
+        import json
+
+        for job in self.registry.jobs("running", limit=5) + self.registry.jobs("queued", limit=20):
+            plan = json.loads(self.registry.plan(job.plan_id)["json"])
+            if (plan.get("resources") or {}).get("device", "cuda") != "cpu":
+                return job.id
+        return None
+
+    def place(self) -> None:
+        """Serve from the GPU unless a training job is queued or running; then from the CPU until it ends.
+        Runs in the engine's thread, between calls (before each call and every `WATCH_SECONDS`)."""
+        if self.home_device == "cpu" or self.model is None:
+            return
+        job = self._training_job()
+        want = "cpu" if job is not None else self.home_device
+        if want != self.placed:
+            self._move(want)
+        self.away_for = job
+        how = ("static-cache decoding with CUDA graphs" if self.decode_compile is not None
+               else f"eager decoding{'; ' + self.decode_note if self.decode_note else ''}")
+        self.status = (f"ready on the GPU ({how})" if job is None else
+                       f"serving from the CPU while job {job} trains on the GPU; back on the GPU when it ends")
+
+    def _move(self, device: str) -> None:
+        import torch
+
+        self.model.to(device)
+        if device == "cpu":
+            torch.cuda.empty_cache()  # hand the freed blocks back to the card, for the training job
+        self.placed = device
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            try:
+                self._pool.submit(self.place).result()
+            except Exception as e:  # noqa: BLE001 - the watcher must outlive a failed check; the status says it
+                self.status = f"could not check for training jobs: {e}"
 
     # -- requests --------------------------------------------------------------------------------------
     def side_by_side(self, prompt: str, models: list[str | None], settings: GenerationSettings | None = None,
@@ -294,6 +294,7 @@ class Engine:
     def _generate(self, rows, settings, system, on_update) -> list[Answer]:
         import torch
 
+        self.place()
         loaded = [self._ensure_adapter(m) if m else None for m in (r[0] for r in rows)]
         default_system = system or next((a.instruction for a in loaded if a and a.instruction), None)
         names, texts = [], []
@@ -305,7 +306,6 @@ class Engine:
                 msgs = [{"role": "system", "content": sys_prompt}, *msgs]
             texts.append(self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
-        torch.manual_seed(settings.seed)
         kwargs = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
         if settings.temperature > 0:
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
@@ -313,13 +313,34 @@ class Engine:
             kwargs.update(do_sample=False)
         kwargs.update(settings.extra)  # e.g. min_new_tokens, repetition_penalty
         labels = ["base" if n == BASE else n for n in names]
-        streamer = _BatchStreamer(self.tokenizer, labels, on_update, batch["attention_mask"].sum(1).tolist())
-        kwargs["streamer"] = streamer
         fused = self.fused and hasattr(self.model, "peft_config") and fusable(self.model, names)
         if hasattr(self.model, "peft_config") and not fused:  # PEFT's mixed batch: "__base__" disables adapters
             kwargs["adapter_names"] = names
-        with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
-            self.model.generate(**batch, **kwargs)
+        static = self.decode_compile is not None and (self.placed != "cpu" or self.decode_compile._compile_all_devices)
+        if static:  # the cache grows in steps, so similar calls reuse one compiled graph
+            need = batch["input_ids"].shape[1] + settings.max_new_tokens
+            kwargs.update(cache_implementation="static", compile_config=self.decode_compile,
+                          max_cache_len=-(-need // STATIC_CACHE_STEP) * STATIC_CACHE_STEP)
+        prompt_tokens = batch["attention_mask"].sum(1).tolist()
+        kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens)
+        try:
+            with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
+                torch.manual_seed(settings.seed)
+                self.model.generate(**batch, **kwargs)
+        except Exception as e:  # noqa: BLE001 - a compiler failure falls back to eager decoding, with its reason
+            if not static:
+                raise
+            self.decode_compile = None
+            from ..train.compiled import compiler_failure
+
+            self.decode_note = f"compiled decoding failed ({compiler_failure(e)})"
+            self._log(f"{self.decode_note}; decoding eagerly from now on")
+            for key in ("cache_implementation", "compile_config", "max_cache_len"):
+                kwargs.pop(key)
+            kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens)
+            with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
+                torch.manual_seed(settings.seed)
+                self.model.generate(**batch, **kwargs)
         return streamer.answers()
 
     def rows_per_call(self, tokens_per_row: int) -> int:
@@ -334,6 +355,8 @@ class Engine:
         heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         dtype_bytes = next(self.model.parameters()).element_size()
+        if self.decode_compile is not None:  # a static cache is allocated in whole steps
+            tokens_per_row = -(-tokens_per_row // STATIC_CACHE_STEP) * STATIC_CACHE_STEP
         per_row = 2 * cfg.num_hidden_layers * heads * head_dim * dtype_bytes * max(1, tokens_per_row)
         if self.model.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.model.device)

@@ -57,12 +57,16 @@ def fusable(model, names: list[str]) -> bool:
 
 
 class per_row_lora:
-    """Per-row adapters as two batched matmuls per layer, instead of PEFT's loop over adapters.
+    """Per-row adapters as two plain matmuls per layer, instead of PEFT's loop over adapters.
 
-    For one generate call the row → adapter assignment is fixed, so each LoRA layer's A and B (B already
-    times the scaling) are gathered once into per-row stacks — zeros for base rows — and the layer computes
-    base(x) + (x @ A_rows) @ B_rows. Same arithmetic as PEFT's mixed batch (dropout is off in eval), a
-    fraction of the operations. The layers' own forward comes back on exit.
+    For one generate call the row → adapter assignment is fixed. Each LoRA layer concatenates the A factors of
+    the adapters in the batch into one [in, K] matrix and their B factors (already times the scaling) into one
+    [K, out] matrix (K = the sum of their ranks); a [rows, K] mask keeps each row to its own adapter's slots (all
+    zeros for a base row). The layer computes base(x) + ((x @ A) * mask) @ B: the same arithmetic as PEFT's
+    mixed batch (dropout is off in eval), two GEMMs whatever the number of rows, and memory for the factors
+    once, not once per row. The tensors live in buffers reused from call to call when their shapes repeat, so
+    a captured CUDA graph (static-cache decoding) finds them at the same address. The layers' own forward
+    comes back on exit.
     """
 
     def __init__(self, model, names: list[str]):
@@ -71,24 +75,9 @@ class per_row_lora:
     def __enter__(self):
         import types
 
-        import torch
-
         self.layers = _lora_layers(self.model)
         for m in self.layers:
-            base_w = m.get_base_layer().weight
-            fan_in, fan_out = base_w.shape[1], base_w.shape[0]
-            r = max((m.lora_A[n].weight.shape[0] for n in set(self.names) if n in m.lora_A), default=0)
-            if r == 0:
-                m._tailor_rows = None
-            else:
-                A = torch.zeros(len(self.names), fan_in, r, dtype=base_w.dtype, device=base_w.device)
-                B = torch.zeros(len(self.names), r, fan_out, dtype=base_w.dtype, device=base_w.device)
-                for i, n in enumerate(self.names):
-                    if n in m.lora_A:
-                        a, b = m.lora_A[n].weight, m.lora_B[n].weight  # [r, in], [out, r]
-                        A[i, :, :a.shape[0]] = a.t().to(A.dtype)
-                        B[i, :b.shape[1], :] = (b.t() * m.scaling[n]).to(B.dtype)
-                m._tailor_rows = (A, B)
+            m._tailor_rows = _row_factors(m, self.names)
             m.forward = types.MethodType(_row_forward, m)
         return self
 
@@ -99,15 +88,42 @@ class per_row_lora:
         return False
 
 
-def _row_forward(self, x, *args, **kwargs):
+def _row_factors(m, names: list[str]):
+    """(A [in, K], B [K, out], mask [rows, 1, K]) for one LoRA layer and the rows' adapters; None when no row's
+    adapter touches this layer."""
     import torch
 
+    base_w = m.get_base_layer().weight
+    present = [n for n in dict.fromkeys(names) if n in m.lora_A]
+    if not present:
+        return None
+    ranks = [m.lora_A[n].weight.shape[0] for n in present]
+    k, fan_in, fan_out = sum(ranks), base_w.shape[1], base_w.shape[0]
+    shapes = ((fan_in, k), (k, fan_out), (len(names), 1, k))
+    kept = m.__dict__.get("_tailor_buffers")
+    if kept is None or [tuple(t.shape) for t in kept] != list(shapes) or kept[0].dtype != base_w.dtype:
+        kept = m.__dict__["_tailor_buffers"] = tuple(
+            torch.empty(s, dtype=base_w.dtype, device=base_w.device) for s in shapes)
+    A, B, mask = kept
+    mask.zero_()
+    start = 0
+    for n, r in zip(present, ranks):
+        A[:, start:start + r].copy_(m.lora_A[n].weight.t())
+        B[start:start + r].copy_(m.lora_B[n].weight.t() * m.scaling[n])
+        for i, row in enumerate(names):
+            if row == n:
+                mask[i, 0, start:start + r] = 1
+        start += r
+    return A, B, mask
+
+
+def _row_forward(self, x, *args, **kwargs):
     result = self.base_layer(x, *args, **kwargs)
     rows = self.__dict__.get("_tailor_rows")
     if rows is None:
         return result
-    A, B = rows
+    A, B, mask = rows
     flat = x.dim() == 2
-    h = x.unsqueeze(1) if flat else x
-    delta = torch.bmm(torch.bmm(h.to(A.dtype), A), B)
+    h = (x.unsqueeze(1) if flat else x).to(A.dtype)
+    delta = ((h @ A) * mask) @ B
     return result + (delta.squeeze(1) if flat else delta).to(result.dtype)

@@ -1,0 +1,76 @@
+"""What a generate call hands back: every row's answer, and the streamer that collects them token by token."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Answer:
+    model: str
+    """`base` or the adapter's `name:version`."""
+    text: str
+    latency_s: float
+    """Seconds from the start of the call to this side's last token."""
+    tokens: int
+    tokens_per_second: float
+    first_token_s: float | None = None
+    """Seconds to this side's first token."""
+    done: bool = True
+    """False while the side is still streaming."""
+    finish_reason: str = "stop"
+    """`stop` (end of answer) or `length` (hit max_new_tokens)."""
+    prompt_tokens: int = 0
+
+
+
+class BatchStreamer:
+    """Receives each step's tokens for the whole batch from `generate`; keeps every row's text and timing."""
+
+    def __init__(self, tokenizer, labels: list[str], on_update=None, prompt_tokens: list[int] | None = None):
+        self.tokenizer, self.labels, self.on_update = tokenizer, labels, on_update
+        self.prompt_tokens = prompt_tokens or [0] * len(labels)
+        self.hit_eos = [False] * len(labels)
+        self.tokens: list[list[int]] = [[] for _ in labels]
+        self.finished_at: list[float | None] = [None] * len(labels)
+        self.first_at: list[float | None] = [None] * len(labels)
+        self.eos = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+        self.t0 = time.time()
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # generate first hands over the prompt
+            self._prompt_seen = True
+            return
+        now = time.time()
+        for i, tok in enumerate(value.reshape(-1).tolist()):
+            if self.finished_at[i] is not None:
+                continue
+            if tok in self.eos:
+                self.finished_at[i], self.hit_eos[i] = now, True
+                continue
+            if self.first_at[i] is None:
+                self.first_at[i] = now
+            self.tokens[i].append(tok)
+        if self.on_update is not None:
+            self.on_update(self.answers())
+
+    def end(self) -> None:
+        now = time.time()
+        self.finished_at = [t or now for t in self.finished_at]
+
+    def answers(self) -> list[Answer]:
+        now = time.time()
+        out = []
+        for i, label in enumerate(self.labels):
+            elapsed = (self.finished_at[i] or now) - self.t0
+            n = len(self.tokens[i])
+            # A reply cut at the token limit can end inside a multi-byte character: drop the half character
+            # (decoded as U+FFFD) rather than show it.
+            text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True).strip().rstrip("\ufffd")
+            out.append(Answer(label, text, elapsed, n, n / elapsed if elapsed > 0 else 0.0,
+                              (self.first_at[i] - self.t0) if self.first_at[i] else None,
+                              self.finished_at[i] is not None, "stop" if self.hit_eos[i] else "length",
+                              self.prompt_tokens[i]))
+        return out
