@@ -156,6 +156,25 @@ def lean_trainer_class():
             self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
             return loss
 
+        master_weights = True
+        """Under bf16 the trained tensors are bf16 with fp32 masters in the optimizer (`master_weights.py`)."""
+
+        def create_optimizer(self, model=None):
+            fresh = self.optimizer is None
+            optimizer = super().create_optimizer(model)
+            if fresh and self.master_weights and self.args.bf16:
+                from .master_weights import MasterWeights
+
+                self.masters = MasterWeights(optimizer, torch.bfloat16)
+            return optimizer
+
+        def train(self, *args, **kwargs):
+            try:
+                return super().train(*args, **kwargs)
+            finally:  # the adapter is saved from fp32 weights, as without masters
+                if getattr(self, "masters", None) is not None:
+                    self.masters.restore()
+
         def log(self, logs, start_time=None):
             # The step metrics were kept as device tensors; one transfer per log instead of one per step.
             for metrics in self._metrics.values():

@@ -1,0 +1,87 @@
+"""Trained weights in the compute dtype, fp32 master copies in the optimizer.
+
+PEFT keeps LoRA factors in fp32 under a bf16 base, so under autocast every LoRA layer casts its two factors to
+bf16 in each forward, its input to fp32 and back, and each factor's gradient back to fp32 in each backward: on
+the H100 profile of issue 17 these dtype copies were 23% of the step's GPU time. The values are the same either
+way — autocast computes the matmuls in bf16 from the bf16-rounded factors — so the factors themselves can be
+bf16, as long as the optimizer updates fp32 copies (a bf16 weight cannot hold an update of lr × gradient, a
+thousand times smaller than the weight). `MasterWeights` does that around any torch optimizer:
+
+- at creation each fp32 trained tensor gets an fp32 master copy, which replaces it in the optimizer, and the
+  model's tensor becomes bf16;
+- before each optimizer step the model's bf16 gradients are copied into the masters' (the step is the only
+  place the fp32 values are needed: once per optimizer step, not per micro-batch and layer);
+- after the step the masters are copied back into the model's tensors, and their gradients freed;
+- the optimizer's state dict carries the masters (`tailor_masters`), so a resumed run continues from the
+  exact fp32 weights rather than from the bf16 checkpoint;
+- `restore()` gives the model its fp32 weights back at the end, so the saved adapter is fp32 as before.
+
+Gradients are summed across micro-batches in bf16 (they were computed by bf16 matmuls in both cases); bf16 only,
+never fp16 (its gradient scaler unscales the optimizer's own tensors). Memory: 2 + 2 bytes per trained value
+for the weight and gradient, 4 for the master, 4 more during the step — the same 16 bytes a trained fp32 value
+with its fp32 gradient took, plus the step's transient gradients.
+"""
+
+from __future__ import annotations
+
+MASTERS_KEY = "tailor_masters"
+
+
+class MasterWeights:
+    def __init__(self, optimizer, dtype):
+        import torch
+
+        self.optimizer, self.dtype = optimizer, dtype
+        self.pairs: list[tuple] = []
+        for group in optimizer.param_groups:
+            kept = []
+            for p in group["params"]:
+                if p.dtype == torch.float32:
+                    master = p.detach().clone()
+                    self.pairs.append((p, master))
+                    p.data = p.data.to(dtype)
+                    kept.append(master)
+                else:
+                    kept.append(p)
+            group["params"] = kept
+        optimizer.register_step_pre_hook(self._gradients_in)
+        optimizer.register_step_post_hook(self._weights_out)
+        optimizer.register_state_dict_post_hook(self._save)
+        optimizer.register_load_state_dict_pre_hook(self._load)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _gradients_in(self, optimizer, args, kwargs) -> None:
+        import torch
+
+        for p, master in self.pairs:
+            master.grad = None if p.grad is None else p.grad.to(torch.float32)
+
+    def _weights_out(self, optimizer, args, kwargs) -> None:
+        import torch
+
+        with torch.no_grad():
+            for p, master in self.pairs:
+                p.copy_(master)
+                master.grad = None
+
+    def _save(self, optimizer, state_dict):
+        state_dict[MASTERS_KEY] = [master for _, master in self.pairs]
+        return state_dict
+
+    def _load(self, optimizer, state_dict):
+        import torch
+
+        masters = state_dict.pop(MASTERS_KEY, None)
+        if masters is not None and len(masters) == len(self.pairs):
+            with torch.no_grad():
+                for (p, master), saved in zip(self.pairs, masters):
+                    master.copy_(saved)
+                    p.copy_(saved)
+        return state_dict
+
+    def restore(self) -> None:
+        """The model's trained tensors back in fp32, holding the masters' values."""
+        for p, master in self.pairs:
+            p.data = master.detach().clone()
