@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -95,6 +96,8 @@ def bench_engine(args):
     from assistant.registry import Registry
     from assistant.serve.engine import Engine
 
+    if args.static_on_cpu:  # TorchInductor cannot compile through oneDNN's prepacked weights
+        os.environ["TAILOR_CPU_PACK"] = "0"
     reg = Registry(Home.resolve(args.home or tempfile.mkdtemp(prefix="tailor-bench-")))
     names = bench_adapters(reg, args.base)
     engine = Engine(reg, args.base)
