@@ -25,7 +25,7 @@ from ..errors import TailorError
 from ..models.resolve import resolve_source
 from ..registry.db import Registry
 from ..registry.store import WEIGHTS, adapter_dir, read_plan
-from .kernels import BASE, fusable, pack_linear_for_cpu, per_row_lora
+from .kernels import BASE, drop_row_buffers, fusable, pack_linear_for_cpu, per_row_lora
 from .streaming import Answer, BatchStreamer
 
 MAX_SIDE_BY_SIDE = 4
@@ -137,6 +137,7 @@ class Engine:
         """A `transformers.CompileConfig` when decoding uses a static key/value cache and a compiled step (CUDA
         graphs on a GPU); None decodes eagerly. A compiler failure switches it off for good and says why."""
         self.decode_note = ""
+        self._watcher: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> Future:
@@ -170,8 +171,9 @@ class Engine:
                 self.packed_layers = pack_linear_for_cpu(self.model)
             self.status = "ready"
             self.place()
-            if self.home_device == "cuda":
-                threading.Thread(target=self._watch, daemon=True, name="tailor-engine-watch").start()
+            if self.home_device == "cuda" and self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, daemon=True, name="tailor-engine-watch")
+                self._watcher.start()
         except Exception as e:  # noqa: BLE001 - shown to the user as the engine's status
             self.error = self.status = f"failed to load the base model: {e}"
         finally:
@@ -231,8 +233,12 @@ class Engine:
         import torch
 
         self.model.to(device)
-        if device == "cpu":
-            torch.cuda.empty_cache()  # hand the freed blocks back to the card, for the training job
+        if device == "cpu":  # hand the card back whole: per-row buffers, captured graphs and their memory pool
+            drop_row_buffers(self.model)
+            base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+            base.__dict__.pop("_compiled_call", None)  # compiled again (about a minute) on the first call back
+            torch._dynamo.reset()
+            torch.cuda.empty_cache()
         self.placed = device
 
     def _watch(self) -> None:
@@ -322,26 +328,27 @@ class Engine:
             kwargs.update(cache_implementation="static", compile_config=self.decode_compile,
                           max_cache_len=-(-need // STATIC_CACHE_STEP) * STATIC_CACHE_STEP)
         prompt_tokens = batch["attention_mask"].sum(1).tolist()
-        kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens)
-        try:
-            with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
-                torch.manual_seed(settings.seed)
-                self.model.generate(**batch, **kwargs)
-        except Exception as e:  # noqa: BLE001 - a compiler failure falls back to eager decoding, with its reason
-            if not static:
-                raise
-            self.decode_compile = None
-            from ..train.compiled import compiler_failure
 
-            self.decode_note = f"compiled decoding failed ({compiler_failure(e)})"
-            self._log(f"{self.decode_note}; decoding eagerly from now on")
-            for key in ("cache_implementation", "compile_config", "max_cache_len"):
-                kwargs.pop(key)
+        def run() -> list[Answer]:
             kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens)
             with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
                 torch.manual_seed(settings.seed)
                 self.model.generate(**batch, **kwargs)
-        return streamer.answers()
+            return streamer.answers()
+
+        try:
+            return run()
+        except Exception as e:  # noqa: BLE001 - a compiler failure falls back to eager decoding, with its reason
+            if not static or isinstance(e, torch.OutOfMemoryError):
+                raise
+            from ..train.compiled import compiler_failure
+
+            self.decode_compile = None
+            self.decode_note = f"compiled decoding failed ({compiler_failure(e)})"
+            self._log(f"{self.decode_note}; decoding eagerly from now on")
+            for key in ("cache_implementation", "compile_config", "max_cache_len"):
+                kwargs.pop(key)
+            return run()
 
     def rows_per_call(self, tokens_per_row: int) -> int:
         """How many rows one batched `generate` may hold when each grows to `tokens_per_row` tokens: the

@@ -75,9 +75,13 @@ class per_row_lora:
     def __enter__(self):
         import types
 
+        import torch
+
         self.layers = _lora_layers(self.model)
+        rows_of = {n: torch.tensor([i for i, row in enumerate(self.names) if row == n])
+                   for n in dict.fromkeys(self.names)}
         for m in self.layers:
-            m._tailor_rows = _row_factors(m, self.names)
+            m._tailor_rows = _row_factors(m, len(self.names), rows_of)
             m.forward = types.MethodType(_row_forward, m)
         return self
 
@@ -88,20 +92,27 @@ class per_row_lora:
         return False
 
 
-def _row_factors(m, names: list[str]):
-    """(A [in, K], B [K, out], mask [rows, 1, K]) for one LoRA layer and the rows' adapters; None when no row's
-    adapter touches this layer."""
+def drop_row_buffers(model) -> None:
+    """Free the per-row LoRA buffers `per_row_lora` keeps between calls (before the model leaves its device)."""
+    for m in _lora_layers(model):
+        m.__dict__.pop("_tailor_buffers", None)
+
+
+def _row_factors(m, rows: int, rows_of: dict):
+    """(A [in, K], B [K, out], mask [rows, 1, K]) for one LoRA layer and the rows' adapters (`rows_of`: each
+    adapter's row numbers); None when no row's adapter touches this layer."""
     import torch
 
     base_w = m.get_base_layer().weight
-    present = [n for n in dict.fromkeys(names) if n in m.lora_A]
+    present = [n for n in rows_of if n in m.lora_A]
     if not present:
         return None
     ranks = [m.lora_A[n].weight.shape[0] for n in present]
     k, fan_in, fan_out = sum(ranks), base_w.shape[1], base_w.shape[0]
-    shapes = ((fan_in, k), (k, fan_out), (len(names), 1, k))
+    shapes = ((fan_in, k), (k, fan_out), (rows, 1, k))
     kept = m.__dict__.get("_tailor_buffers")
-    if kept is None or [tuple(t.shape) for t in kept] != list(shapes) or kept[0].dtype != base_w.dtype:
+    if kept is None or [tuple(t.shape) for t in kept] != list(shapes) or kept[0].dtype != base_w.dtype \
+            or kept[0].device != base_w.device:
         kept = m.__dict__["_tailor_buffers"] = tuple(
             torch.empty(s, dtype=base_w.dtype, device=base_w.device) for s in shapes)
     A, B, mask = kept
@@ -110,9 +121,7 @@ def _row_factors(m, names: list[str]):
     for n, r in zip(present, ranks):
         A[:, start:start + r].copy_(m.lora_A[n].weight.t())
         B[start:start + r].copy_(m.lora_B[n].weight.t() * m.scaling[n])
-        for i, row in enumerate(names):
-            if row == n:
-                mask[i, 0, start:start + r] = 1
+        mask[rows_of[n].to(mask.device), 0, start:start + r] = 1
         start += r
     return A, B, mask
 
