@@ -362,6 +362,33 @@ def test_bf16_trains_bf16_factors_with_fp32_masters_like_autocast_did_without_it
     assert all(torch.equal(p, m.to(p.dtype)) for (p, _), m in zip(trainer.masters.pairs, saved))
 
 
+def test_master_weights_give_back_the_best_checkpoint_the_trainer_loaded_not_the_last_step():
+    """With early stopping the trainer loads the best checkpoint into the model after the last step; restoring
+    fp32 weights must keep those, and give the masters' full precision only where the model still holds them."""
+    import torch
+
+    from assistant.train.master_weights import MasterWeights
+
+    torch.manual_seed(0)
+    kept, reloaded = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+    optimizer = torch.optim.SGD([*kept.parameters(), *reloaded.parameters()], lr=1e-3)
+    masters = MasterWeights(optimizer, torch.bfloat16)
+    assert kept.weight.dtype == torch.bfloat16 and len(masters) == 4
+    for p in optimizer.param_groups[0]["params"]:
+        assert p.dtype == torch.float32
+    x = torch.randn(3, 4, dtype=torch.bfloat16)
+    (kept(x).sum() + reloaded(x).sum()).backward()
+    optimizer.step()
+    last = {id(p): m.clone() for p, m in masters.pairs}
+    best = torch.full_like(reloaded.weight, 0.5)
+    with torch.no_grad():
+        reloaded.weight.copy_(best)  # what loading the best checkpoint does
+    masters.restore()
+    assert kept.weight.dtype == reloaded.weight.dtype == torch.float32
+    assert torch.equal(kept.weight, last[id(kept.weight)]), "the last step's fp32 masters"
+    assert torch.equal(reloaded.weight, best.float()), "the reloaded best weights, not the last step"
+
+
 def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_path):
     """Packing keeps each packed row a batch row (not one long padding-free row, whose SDPA attention is quadratic
     in the whole batch), with position_ids restarting per example and no attention mask: the batch's loss equals

@@ -14,7 +14,8 @@ thousand times smaller than the weight). `MasterWeights` does that around any to
 - after the step the masters are copied back into the model's tensors, and their gradients freed;
 - the optimizer's state dict carries the masters (`tailor_masters`), so a resumed run continues from the
   exact fp32 weights rather than from the bf16 checkpoint;
-- `restore()` gives the model its fp32 weights back at the end, so the saved adapter is fp32 as before.
+- `restore()` gives the model its fp32 weights back at the end, so the saved adapter is fp32 as before (the
+  best checkpoint's weights where the trainer loaded them at the end, rather than the last step's masters).
 
 Gradients are summed across micro-batches in bf16 (they were computed by bf16 matmuls in both cases); bf16 only,
 never fp16 (its gradient scaler unscales the optimizer's own tensors). Memory: 2 + 2 bytes per trained value
@@ -82,6 +83,9 @@ class MasterWeights:
         return state_dict
 
     def restore(self) -> None:
-        """The model's trained tensors back in fp32, holding the masters' values."""
+        """The model's trained tensors back in fp32: the masters' values, unless the trainer has loaded other
+        weights since the last step (the best checkpoint, with early stopping), which are kept."""
+        import torch
+
         for p, master in self.pairs:
-            p.data = master.detach().clone()
+            p.data = master.detach().clone() if torch.equal(p, master.to(p.dtype)) else p.data.to(torch.float32)
