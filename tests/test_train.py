@@ -237,6 +237,80 @@ def test_the_lean_loss_never_waits_for_the_device_between_logs(topic_csv, tiny_m
     assert trainer.state.num_input_tokens_seen == trainer._total_train_tokens > 0
 
 
+def test_an_optimizer_step_between_logs_never_waits_for_the_device(topic_csv, tiny_model, tmp_path):
+    """Whole optimizer steps (two micro-batches each, bf16 with master weights, gradient clipping, AdamW), with a
+    GPU plan's settings: no operation between a step's start and its end makes the host wait for the device
+    (`.item()`, `nonzero`, a tensor's truth value, boolean indexing). A CPU has no device, so device tensors are
+    tracked: the model's parameters and buffers, each batch as the step receives it (a GPU trainer's data loader
+    has moved it to the GPU), and everything computed from them (gradients, masters, optimizer states, the
+    running loss). Waits at a log are allowed; the sabotage (the trainer's NaN filter, a truth value of each
+    micro-batch's loss) shows the recorder sees the waits inside each step."""
+    import torch
+    from torch.utils import _pytree as pytree
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.weak import WeakTensorKeyDictionary
+    from transformers import TrainerCallback
+
+    waits = {torch.ops.aten.nonzero.default, torch.ops.aten._local_scalar_dense.default,
+             torch.ops.aten.is_nonzero.default, torch.ops.aten.masked_select.default}
+
+    class DeviceWaits(TorchDispatchMode, TrainerCallback):
+        def __init__(self, model):
+            super().__init__()
+            self.device = WeakTensorKeyDictionary()
+            self.taint([*model.parameters(), *model.buffers()])
+            self.step, self.seen = None, {}
+
+        def taint(self, tensors):
+            for t in tensors:
+                if isinstance(t, torch.Tensor):
+                    self.device[t] = True
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if any(isinstance(t, torch.Tensor) and t in self.device for t in pytree.tree_leaves((args, kwargs))):
+                self.taint(pytree.tree_leaves(out))
+                boolean_index = func == torch.ops.aten.index.Tensor and any(
+                    isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in args[1] if i is not None)
+                if self.step is not None and (func in waits or boolean_index):
+                    self.seen[self.step].append(str(func))
+            return out
+
+        def on_step_begin(self, args, state, control, **kw):
+            self.step = state.global_step + 1
+            self.seen[self.step] = []
+
+        def on_step_end(self, args, state, control, **kw):
+            self.step = None
+
+    def run(nan_filter):
+        plan = make_plan(topic_csv, tiny_model, precision="bf16", max_steps=4, batch_size=2, gradient_accumulation=2,
+                         epochs=1)
+        trainer = _trainer(plan, tiny_model, tmp_path / f"filter-{nan_filter}")
+        trainer.args.logging_steps, trainer.args.logging_first_step = 2, True  # logs after steps 1, 2 and 4
+        trainer.args.logging_nan_inf_filter, trainer.args.include_num_input_tokens_seen = nan_filter, "no"
+        trainer.args.max_grad_norm = 1.0
+        recorder = DeviceWaits(trainer.model)
+        trainer.add_callback(recorder)
+        step = trainer.training_step
+
+        def training_step(model, inputs, *a, **k):
+            recorder.taint(inputs.values())
+            return step(model, inputs, *a, **k)
+
+        trainer.training_step = training_step
+        with recorder:
+            trainer.train()
+        assert trainer.masters is not None and len(trainer.masters)  # the bf16 path with fp32 masters ran
+        assert trainer.state.global_step == 4 and len(recorder.seen) == 4
+        return recorder.seen
+
+    assert run(nan_filter=False) == {step: [] for step in (1, 2, 3, 4)}
+    sabotaged = run(nan_filter=True)
+    # the filter asks each micro-batch's loss whether it is NaN: a wait per micro-batch, two per step
+    assert all(seen.count("aten._local_scalar_dense.default") >= 2 for seen in sabotaged.values()), sabotaged
+
+
 def test_compiled_layers_train_like_eager_and_a_failed_compile_falls_back(topic_csv, tiny_model, tmp_path):
     """Each decoder layer compiled (TorchInductor, here on the CPU) gives the eager loss and gradients; a compiler
     failure switches every layer back to eager, says why in the log, and the step still gives the eager result."""
@@ -388,6 +462,34 @@ def test_master_weights_give_back_the_best_checkpoint_the_trainer_loaded_not_the
     assert torch.equal(kept.weight, last[id(kept.weight)]), "the last step's fp32 masters"
     assert torch.equal(reloaded.weight, best.float()), "the reloaded best weights, not the last step"
 
+
+def test_bf16_adapters_as_trl_casts_them_for_qlora_get_fp32_masters_so_small_updates_add_up():
+    """TRL casts QLoRA's adapters to bf16 before the optimizer exists. A bf16 AdamW then rounds every update
+    smaller than half of bf16's spacing away (from 1.0 down, 0.002): five steps of lr 1e-3 leave the weight at
+    exactly 1.0. With fp32 masters the same steps add up in the master and reach the model's bf16 weight."""
+    import torch
+
+    from assistant.train.master_weights import MasterWeights
+
+    weights = {}
+    for masters in (False, True):
+        w = torch.nn.Parameter(torch.ones(8, dtype=torch.bfloat16))
+        optimizer = torch.optim.AdamW([w], lr=1e-3, weight_decay=0.0)
+        kept = MasterWeights(optimizer, torch.bfloat16) if masters else None
+        for _ in range(5):
+            w.grad = torch.ones_like(w)
+            optimizer.step()
+            optimizer.zero_grad()
+        weights[masters] = w.detach().clone()
+        if masters:
+            (p, master), = kept.pairs
+            assert p is w and w.dtype == torch.bfloat16 and master.dtype == torch.float32
+            assert torch.allclose(master, torch.full_like(master, 1 - 5e-3), atol=1e-5)
+            assert optimizer.state[master]["exp_avg"].dtype == torch.float32
+            kept.restore()
+            assert w.dtype == torch.float32 and torch.equal(w.detach(), master)
+    assert torch.equal(weights[False], torch.ones(8, dtype=torch.bfloat16)), "bf16 AdamW should round these away"
+    assert (weights[True] < 1).all() and torch.allclose(weights[True].float(), torch.full((8,), 0.995), atol=4e-3)
 
 def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_path):
     """Packing keeps each packed row a batch row (not one long padding-free row, whose SDPA attention is quadratic

@@ -8,7 +8,8 @@ bf16, as long as the optimizer updates fp32 copies (a bf16 weight cannot hold an
 thousand times smaller than the weight). `MasterWeights` does that around any torch optimizer:
 
 - at creation each fp32 trained tensor gets an fp32 master copy, which replaces it in the optimizer, and the
-  model's tensor becomes bf16;
+  model's tensor becomes bf16; a trained tensor that is bf16 already (TRL casts QLoRA's adapters to bf16) gets
+  one too, so that its updates are not rounded away as a bf16 optimizer would (AdamW's state is fp32 with it);
 - before each optimizer step the model's bf16 gradients are copied into the masters' (the step is the only
   place the fp32 values are needed: once per optimizer step, not per micro-batch and layer);
 - after the step the masters are copied back into the model's tensors, and their gradients freed;
@@ -37,8 +38,8 @@ class MasterWeights:
         for group in optimizer.param_groups:
             kept = []
             for p in group["params"]:
-                if p.dtype == torch.float32:
-                    master = p.detach().clone()
+                if p.dtype in (torch.float32, dtype):
+                    master = p.detach().to(torch.float32, copy=True)
                     self.pairs.append((p, master))
                     p.data = p.data.to(dtype)
                     kept.append(master)
