@@ -28,18 +28,37 @@ SHAPES = {  # hidden, intermediate, heads, kv heads (catalog shapes)
     "Llama-3.2-1B": (2048, 8192, 32, 8),
     "Llama-3.1-8B": (4096, 14336, 32, 8),
 }
-CASES = {
-    "lora": dict(dropout=0.0, adapter_dtype=None),
-    "lora+dropout": dict(dropout=0.05, adapter_dtype=None),
-    "qlora": dict(
-        dropout=0.0, adapter_dtype=torch.bfloat16
-    ),  # TRL casts QLoRA adapters to bf16; 4-bit base saves nothing
-    "lora+checkpointing": dict(dropout=0.0, adapter_dtype=None, checkpointing=True),
+BF16 = torch.bfloat16
+CASES = {  # what each plan trains: bf16 plans keep bf16 LoRA factors (fp32 masters in the optimizer); fp16 plans
+    # keep PEFT's fp32 factors under autocast; QLoRA's are bf16 (a 4-bit layer keeps nothing of its own).
+    "lora": dict(dropout=0.0, adapter_dtype=BF16),
+    "lora+dropout": dict(dropout=0.05, adapter_dtype=BF16),
+    "lora+checkpointing": dict(dropout=0.0, adapter_dtype=BF16, checkpointing=True),
+    "lora compiled": dict(dropout=0.0, adapter_dtype=BF16, compiled=True),
+    "lora+dropout compiled": dict(dropout=0.05, adapter_dtype=BF16, compiled=True),
+    "lora+checkpointing compiled": dict(dropout=0.0, adapter_dtype=BF16, checkpointing=True, compiled=True),
+    "lora fp32 factors": dict(dropout=0.0, adapter_dtype=None),
+    "lora+dropout fp32 factors": dict(dropout=0.05, adapter_dtype=None),
+    "qlora": dict(dropout=0.0, adapter_dtype=BF16, method="qlora"),
 }
 
 
+def expected(shape, case: str, r: int = 16) -> float:
+    """The estimator's bytes per token per layer for a case."""
+    from assistant.models.estimate import activation_bytes_per_token_layer
+
+    h, i, heads, kv = shape
+    kw = CASES[case]
+    if kw.get("checkpointing"):
+        return 2 * h  # each layer's bf16 input (one layer is recomputed at a time: counted apart)
+    return activation_bytes_per_token_layer(h, i, heads, kv, method=kw.get("method", "lora"), r=r,
+                                            dropout=kw["dropout"] > 0, compiled=kw.get("compiled", False),
+                                            precision="bf16" if kw["adapter_dtype"] is not None else "fp16")
+
+
 def saved_bytes(
-    shape, layers: int, tokens: int, *, dropout: float, adapter_dtype, checkpointing: bool = False, r: int = 16
+    shape, layers: int, tokens: int, *, dropout: float, adapter_dtype, checkpointing: bool = False, r: int = 16,
+    compiled: bool = False, method: str = "lora"
 ) -> int:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, LlamaConfig
@@ -67,6 +86,11 @@ def saved_bytes(
     if checkpointing:  # as the trainer sets it: non-reentrant, so the hooks below see what each layer keeps
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
+    if compiled:  # as the worker does on a GPU: each decoder layer compiled after the PEFT wrap
+        from assistant.train.compiled import compile_layers
+
+        torch._dynamo.reset()
+        layers = compile_layers(model, lambda line: None, dynamic=False)
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     kept: dict[int, int] = {}
 
@@ -79,6 +103,8 @@ def saved_bytes(
     ids = torch.randint(0, 500, (1, tokens))
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), torch.autocast("cpu", dtype=torch.bfloat16):
         model.get_base_model().model(input_ids=ids, use_cache=False)
+    if compiled:
+        assert layers.failed is None, layers.failed
     return sum(kept.values())
 
 
@@ -100,7 +126,7 @@ def main() -> None:
     args = ap.parse_args()
     shapes = dict(list(SHAPES.items())[:2]) if args.quick else SHAPES
     from assistant.models.catalog import ModelShape
-    from assistant.models.estimate import activation_bytes_per_token_layer, lora_param_count
+    from assistant.models.estimate import lora_param_count
 
     print(f"torch {torch.__version__}; per decoder layer, bf16 weights, LoRA r=16 on all linear layers, autocast bf16")
     print("| shape | case | measured bytes/token | estimator | error | per-step constant (B) | 2 B × LoRA params |")
@@ -111,13 +137,9 @@ def main() -> None:
         lora = lora_param_count(ModelShape(h, i, 1, heads, kv, 512), 16)  # one layer's adapters
         for case, kw in CASES.items():
             slope, constant = per_layer(shape, args.tokens, **kw)
-            est = activation_bytes_per_token_layer(
-                h, i, heads, kv, method="qlora" if case == "qlora" else "lora", r=16, dropout=kw["dropout"] > 0
-            )
-            if kw.get("checkpointing"):
-                est = 2 * h  # the estimator keeps each layer's bf16 input (and recomputes one layer at a time)
+            est = expected(shape, case)
             worst = max(worst, abs(est - slope) / slope)
-            casts = 0 if case == "qlora" or kw.get("checkpointing") else 2 * lora
+            casts = 2 * lora if kw["adapter_dtype"] is None and not kw.get("checkpointing") else 0
             print(
                 f"| {name} | {case} | {slope:,.0f} | {est:,.0f} | {100 * (est - slope) / slope:+.2f}% "
                 f"| {constant:,.0f} | {casts:,} |",

@@ -149,7 +149,7 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     from transformers import TrainerCallback
     from trl import SFTConfig
 
-    from assistant.models.estimate import estimate_memory
+    from assistant.chat.planner import plan_memory
     from assistant.train import recipe
 
     cuda = device == "cuda"
@@ -214,16 +214,7 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     seconds = clock[steps] - clock[WARM]
     tokens_per_step = sum(counts) / len(counts) * t.gradient_accumulation
     tok_s = tokens_per_step * (steps - WARM) / seconds
-    est = estimate_memory(
-        s,
-        method=plan.lora.method,
-        r=plan.lora.r,
-        batch_size=t.batch_size,
-        seq_len=t.max_length,
-        gradient_checkpointing=t.gradient_checkpointing,
-        device=device,
-        dropout=plan.lora.dropout,
-    )
+    est = plan_memory(plan, s)
     res = dict(
         label=label,
         shape=shape,

@@ -12,7 +12,7 @@ import random
 import pytest
 
 from assistant.chat import converse
-from assistant.chat.planner import MIN_PACKED_STEPS, MIN_STEP_TOKENS, STEP_TOKENS
+from assistant.chat.planner import MIN_PACKED_STEPS, MIN_STEP_TOKENS, STEP_TOKENS, plan_memory
 from assistant.models.catalog import find
 from assistant.models.estimate import Hardware, estimate_memory
 
@@ -46,17 +46,7 @@ def _plan(data, *words, gpu=80.0, name="NVIDIA H100 80GB HBM3"):
 
 
 def _estimate(plan):
-    t = plan.training
-    return estimate_memory(
-        find(plan.base_model.name).shape,
-        method=plan.lora.method,
-        r=plan.lora.r,
-        batch_size=t.batch_size,
-        seq_len=t.max_length,
-        gradient_checkpointing=t.gradient_checkpointing,
-        device=plan.resources.device,
-        dropout=plan.lora.dropout,
-    )
+    return plan_memory(plan, find(plan.base_model.name).shape)
 
 
 def test_a_big_dataset_on_a_gpu_is_packed_into_full_rows_without_recomputation(big):

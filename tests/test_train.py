@@ -197,6 +197,42 @@ def test_lean_loss_equals_trls_loss_and_gradients_whole_or_in_chunks(topic_csv, 
     assert isinstance(trainer._total_train_tokens, int) and trainer._total_train_tokens > 0
 
 
+
+def test_a_soft_capped_models_loss_runs_in_head_chunks_and_equals_trls(topic_csv, tmp_path):
+    """Gemma 2 caps its logits (cap · tanh(logits / cap)). The lean head applies the cap per chunk, so such a
+    model no longer takes TRL's path holding every token's logits (21 GB for 8 × 1,024 tokens of a 256k
+    vocabulary): its loss and gradients equal TRL's, whole and in chunks, and without the cap they would not."""
+    import torch
+    from transformers import AutoTokenizer, Gemma2Config, Gemma2ForCausalLM
+
+    from helpers import smol_tokenizer_dir
+
+    tok = AutoTokenizer.from_pretrained(smol_tokenizer_dir())
+    torch.manual_seed(0)
+    cfg = Gemma2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16,
+                       sliding_window=32, final_logit_softcapping=2.0, initializer_range=0.2,
+                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    folder = tmp_path / "tiny-gemma2"
+    Gemma2ForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    trainer = _trainer(make_plan(topic_csv, folder), folder, tmp_path)
+    assert trainer._lean_model_ok(trainer.model)
+    batch = next(iter(trainer.get_train_dataloader()))
+    trls = _loss_and_grads(trainer, super(type(trainer), trainer).compute_loss, _public(batch))
+    _same(_loss_and_grads(trainer, trainer.compute_loss, batch), trls)
+    trained = int((batch["labels"][:, 1:] != -100).sum())
+    trainer.head_chunk_elements = cfg.vocab_size * max(1, trained // 5)  # at least five chunks
+    _same(_loss_and_grads(trainer, trainer.compute_loss, batch), trls)
+    head = trainer._head_loss
+
+    def uncapped(h, hidden, targets, softcap=None):
+        return head(h, hidden, targets)
+
+    trainer._head_loss = uncapped  # the sabotage: the cap left out
+    loss, _ = _loss_and_grads(trainer, trainer.compute_loss, batch)
+    assert abs(loss - trls[0]) > 0.05, (loss, trls[0])
+
 def test_the_lean_loss_never_waits_for_the_device_between_logs(topic_csv, tiny_model, tmp_path):
     """The trained positions are found on the host (in the data collator) before the batch moves to the device, so the
     loss path runs no data-dependent operation (boolean indexing, nonzero, .item()) — on a GPU each waits for

@@ -399,7 +399,8 @@ def plan_memory(plan: Plan, shape=None):
     t, lo = plan.training, plan.lora
     return estimate_memory(shape or model_shape(plan), method=lo.method, r=lo.r, batch_size=t.batch_size,
                            seq_len=t.max_length, gradient_checkpointing=t.gradient_checkpointing,
-                           device=plan.resources.device, dropout=lo.dropout)
+                           device=plan.resources.device, dropout=lo.dropout, precision=t.precision,
+                           compiled=t.compile)
 
 
 def plan_minutes(plan: Plan, shape=None, total_params: int | None = None) -> float:

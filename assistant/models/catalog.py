@@ -20,7 +20,7 @@ class ModelShape:
     vocab: int
     tied: bool = False
     softcapped: bool = False
-    """Logit soft-capping (Gemma 2): the trainer takes TRL's own loss path, which holds every token's logits."""
+    """Logit soft-capping (Gemma 2): the lean trainer's head applies it chunk by chunk, like any model's head."""
 
 
 @dataclass(frozen=True)

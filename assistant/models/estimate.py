@@ -113,22 +113,35 @@ def lora_param_count(s: ModelShape, r: int) -> int:
 
 
 def activation_bytes_per_token_layer(hidden: int, intermediate: int, heads: int, kv_heads: int, *, method: str,
-                                     r: int, dropout: bool, device: str = "cuda") -> float:
-    """Bytes autograd keeps per token in one decoder layer (measured: bench/activation_bytes.py)."""
+                                     r: int, dropout: bool, device: str = "cuda", precision: str = "bf16",
+                                     compiled: bool = False) -> float:
+    """Bytes autograd keeps per token in one decoder layer (measured: bench/activation_bytes.py, exact on every
+    case and shape measured).
+
+    bf16 plans train bf16 LoRA factors (fp32 masters in the optimizer, `train/master_weights.py`), as QLoRA's are;
+    other GPU plans keep PEFT's fp32 factors, whose inputs autocast casts per module. A compiled layer
+    (`train/compiled.py`) keeps less: TorchInductor's partitioner recomputes the norms' outputs and the MLP's
+    activation in the backward pass instead of keeping them. Compiled fp32 factors and compiled 4-bit layers
+    are not measured (no CPU can run the latter): counted as eager, the side that does not run out of memory."""
     h, i, kv = hidden, intermediate, kv_heads * (hidden // heads)
-    shared = 16 * h + 8 * i + 4 * kv + 4 * heads + 14 * r + 8  # bf16 adapters: modules sharing an input share it
     if device == "cpu":  # fp32 throughout, no autocast casts: the shared pattern at 4 bytes
         return 2 * (16 * h + 8 * i + 4 * kv + 14 * r) + 4 * heads + 8 + (8 * (6 * h + i) if dropout else 0)
-    own_casts = 8 * h if method != "qlora" else 0  # fp32 adapters: q, k, v, o, gate, up keep their own bf16 cast
-    return shared + own_casts + (4 * (6 * h + i) if dropout else 0)
+    rest = 4 * kv + 4 * heads + 14 * r + 8  # k, v, the log-sum-exp, the adapters' r-wide outputs
+    if method != "qlora" and precision != "bf16":  # fp32 factors: q, k, v, o, gate, up keep their own bf16 cast
+        return 24 * h + 8 * i + rest + (4 * (6 * h + i) if dropout else 0)
+    if compiled and method != "qlora":
+        return 12 * h + 6 * i + rest + ((14 * h + i) if dropout else 0)
+    return 16 * h + 8 * i + rest + ((20 * h + 2 * i) if dropout else 0)
 
 
 def estimate_memory(shape: ModelShape, *, method: str, r: int, batch_size: int, seq_len: int,
-                    gradient_checkpointing: bool, device: str, dropout: float = 0.0) -> Estimate:
+                    gradient_checkpointing: bool, device: str, dropout: float = 0.0,
+                    precision: str = "bf16", compiled: bool = False) -> Estimate:
     """Predicted peak memory of one training step, in GiB, with its components.
 
     `batch_size × seq_len` is the most tokens a step holds: packed rows are full, padded rows are at most
-    `seq_len` long.
+    `seq_len` long. `precision` is the plan's (bf16: trained factors in bf16 with fp32 masters); `compiled`
+    whether its decoder layers are compiled (`training.compile`).
     """
     n = param_count(shape)
     emb = shape.vocab * shape.hidden * (1 if shape.tied else 2)
@@ -144,13 +157,16 @@ def estimate_memory(shape: ModelShape, *, method: str, r: int, batch_size: int, 
     lora_n = lora_param_count(shape, r)
     if cpu:
         lora = lora_n * 16  # fp32 weights + grads + AdamW m and v
+    elif precision == "bf16":
+        lora = lora_n * 16  # bf16 weights and grads (2 + 2), fp32 masters (4), AdamW m and v on them (8)
     elif method == "qlora":
         lora = lora_n * 8  # TRL keeps QLoRA adapters in bf16: weights, grads, AdamW m and v at 2 bytes
     else:
         lora = lora_n * 18  # fp32 weights, grads, m, v + autocast's bf16 copy of each adapter weight
     tokens = batch_size * seq_len
     per_layer = activation_bytes_per_token_layer(shape.hidden, shape.intermediate, shape.heads, shape.kv_heads,
-                                                 method=method, r=r, dropout=dropout > 0, device=device) * tokens
+                                                 method=method, r=r, dropout=dropout > 0, device=device,
+                                                 precision=precision, compiled=compiled) * tokens
     act_bytes = 4 if cpu else 2
     if gradient_checkpointing:  # each layer's input, plus one layer recomputed at a time in the backward pass
         acts = shape.layers * shape.hidden * act_bytes * tokens + per_layer
@@ -158,7 +174,7 @@ def estimate_memory(shape: ModelShape, *, method: str, r: int, batch_size: int, 
         acts = shape.layers * per_layer
     # final norm (fp32 copy) + the trained positions' hidden states gathered for the head + the attention mask
     acts += tokens * shape.hidden * (4 + act_bytes) + batch_size * seq_len * seq_len
-    positions = tokens if shape.softcapped else min(tokens, max(1, HEAD_CHUNK_ELEMENTS // shape.vocab))
+    positions = min(tokens, max(1, HEAD_CHUNK_ELEMENTS // shape.vocab))  # the lean head's chunk (soft-capped too)
     logits = positions * shape.vocab * (12 if cpu else LOGIT_BYTES)
     overhead = 0.0 if cpu else CUDA_OVERHEAD_GB * GIB
     peak = (weights + lora + acts + logits) * FRAGMENTATION + overhead

@@ -21,8 +21,9 @@ def lean_trainer_class():
     already skips the others, but in fixed tiles that on a CPU cost more than the whole backbone's backward
     (profiled: 2.3 s of a 6.5 s step for 8 short rows). Here the hidden states of the trained positions are
     gathered and projected in small matmuls; the loss is the same token-summed cross-entropy divided by the
-    same token count as TRL's (so gradient accumulation is unchanged). Models with logit scaling or softcapping,
-    auxiliary losses, custom loss functions, and data-parallel runs take TRL's own path.
+    same token count as TRL's (so gradient accumulation is unchanged). Final logit soft-capping (Gemma 2) is
+    applied per chunk; models with other logit scaling, auxiliary losses, custom loss functions, and
+    data-parallel runs take TRL's own path.
 
     - Many trained positions (long answers, packed rows on a GPU) run through the head in chunks of at most
       `head_chunk_elements` logits, each recomputed in the backward pass, so the logits of a whole batch
@@ -74,9 +75,8 @@ def lean_trainer_class():
                 return False
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
             cfg = base.config
-            scaled = any(getattr(cfg, a, None) is not None for a in ("final_logit_softcapping", "logit_scale",
-                                                                     "output_multiplier", "lm_head_multiplier",
-                                                                     "logits_scaling"))
+            scaled = any(getattr(cfg, a, None) is not None for a in ("logit_scale", "output_multiplier",
+                                                                     "lm_head_multiplier", "logits_scaling"))
             return (not scaled and not self.aux_loss_enabled and self.compute_loss_func is None
                     and self.label_smoother is None and cfg.get_text_config() is cfg and self.args.loss_type == "nll")
 
@@ -84,12 +84,15 @@ def lean_trainer_class():
             return ("labels" in inputs and ("attention_mask" in inputs or "position_ids" in inputs)
                     and self._lean_model_ok(model))
 
-        def _head_loss(self, head, hidden, targets):
-            """(sum of token cross-entropies, number predicted right) with at most `head_chunk_elements` logits."""
+        def _head_loss(self, head, hidden, targets, softcap=None):
+            """(sum of token cross-entropies, number predicted right) with at most `head_chunk_elements` logits;
+            `softcap`: the model's final logit soft-capping (Gemma 2: cap · tanh(logits / cap)), applied per chunk."""
             chunk = max(1, self.head_chunk_elements // head.weight.shape[0])
 
             def piece(h, t):
                 logits = head(h).float()
+                if softcap is not None:
+                    logits = torch.tanh(logits / softcap) * softcap
                 return F.cross_entropy(logits, t, reduction="sum"), (logits.argmax(-1) == t).sum()
 
             if hidden.shape[0] <= chunk:
@@ -137,7 +140,8 @@ def lean_trainer_class():
             with self.accelerator.autocast():
                 hidden = backbone(**kwargs).last_hidden_state
                 hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, trained)
-                total, correct = self._head_loss(base.get_output_embeddings(), hidden, picked)
+                total, correct = self._head_loss(base.get_output_embeddings(), hidden, picked,
+                                                 getattr(base.config, "final_logit_softcapping", None))
             num_tokens = mask.sum() if num_items_in_batch is None else num_items_in_batch
             loss = total / torch.as_tensor(num_tokens).clamp(min=1)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
