@@ -8,7 +8,7 @@
 #     sqlite-utils sqlite-fts4 click-default-group      # (the rest Tailor imports is in the machine's image)
 #   .venv/bin/python -c "import sys; sys.path.insert(0, 'tests'); from helpers import smol_tokenizer_dir; smol_tokenizer_dir()"
 # Then: run(command="bash bench/gpu_session.sh", carry=[".whl", "tests/.cache/smol-tokenizer"], timeout_s=600)
-# (several calls if one is too long: `bash bench/gpu_session.sh tests speed`, `... grid`, `... serve profile`;
+# (several calls if one is too long: `bash bench/gpu_session.sh tests speed`, `... grid`, `... serve profile load`;
 #  `grid` runs 22 configurations, each in its own process, and may need `--shapes` split over two calls).
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
@@ -16,7 +16,7 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 TOK=tests/.cache/smol-tokenizer
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-for part in ${@:-tests speed grid serve profile}; do
+for part in ${@:-tests speed grid serve profile load}; do
   case $part in
     tests) python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -40 | tee "$OUT/tests.txt" ;;
     speed) python3 bench/gpu_train.py speed --tokenizer $TOK 2>&1 | grep -v Warning | tee "$OUT/speed.txt" ;;
@@ -24,5 +24,6 @@ for part in ${@:-tests speed grid serve profile}; do
     serve) python3 bench/side_by_side.py --random-shape Qwen2.5-0.5B-Instruct --tokens 128 --repeat 5 2>&1 | tee "$OUT/serve.txt"
            python3 bench/evaluation.py --random-shape Qwen2.5-0.5B-Instruct --examples 500 --tokens 64 --skip-single 2>&1 | tee "$OUT/evaluation.txt" ;;
     profile) python3 bench/gpu_train.py profile --tokenizer $TOK --shapes qwen2.5-0.5b 2>&1 | grep -v Warning | tee "$OUT/profile.txt" ;;
+    load)  python3 bench/gpu_train.py load --tokenizer $TOK --shapes llama-8b 2>&1 | grep -v Warning | tee "$OUT/load.txt" ;;
   esac
 done

@@ -3,6 +3,7 @@
     python bench/gpu_train.py speed --tokenizer DIR   # TRL default-style, TRL packed, Tailor's planned run; 3 shapes
     python bench/gpu_train.py grid --tokenizer DIR    # estimator vs measured peak memory, 22 configurations
     python bench/gpu_train.py profile --tokenizer DIR # the top CUDA kernels of each shape's planned run
+    python bench/gpu_train.py load --shapes llama-8b  # what loading a QLoRA base costs, part by part
     python bench/gpu_train.py smoke                   # the same code on a CPU with a tiny model (what CI runs)
 
 Workloads are the issue's: random-weight models of real architectures (Qwen2.5-0.5B, Llama-3.2-1B,
@@ -105,28 +106,90 @@ def planned(shape: str, method: str | None, gpu_gb: float, gpu_name: str, folder
     return converse([words], str(path), Hardware(gpu_name, gpu_gb)).plan
 
 
-def build_model(shape: str, method: str, vocab: int, device: str):
+def saved_random(shape: str, vocab: int) -> tuple[Path, dict]:
+    """A random bf16 model of `shape` saved once per machine (a hub checkpoint stands in for it), and what making
+    it took ({} when it was there): initialising the weights on the CPU and writing them are the bench's costs,
+    not a user's."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    path = Path(tempfile.gettempdir()) / f"tailor-bench-{shape}"
+    if (path / "config.json").exists():
+        return path, {}
+    t0 = time.time()
+    model = AutoModelForCausalLM.from_config(config(shape, vocab), dtype=torch.bfloat16)
+    t1 = time.time()
+    model.save_pretrained(path)
+    return path, {"random_init_s": round(t1 - t0, 1), "save_s": round(time.time() - t1, 1)}
+
+
+def load_saved(path: Path, four_bit: bool, device: str):
+    """The saved model loaded as a run loads its base: 4-bit NF4 (bitsandbytes quantizes at load) or bf16."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                           bnb_4bit_compute_dtype=torch.bfloat16) if four_bit else None
+    return AutoModelForCausalLM.from_pretrained(path, quantization_config=q, dtype=torch.bfloat16,
+                                                device_map={"": 0 if device == "cuda" else "cpu"},
+                                                attn_implementation="sdpa")
+
+
+def build_model(shape: str, method: str, vocab: int, device: str):
+    import torch
+    from transformers import AutoModelForCausalLM
 
     cfg = config(shape, vocab)
     if device == "cpu":
         return AutoModelForCausalLM.from_config(cfg, dtype=torch.float32, attn_implementation="sdpa")
     if method == "qlora":  # a random bf16 model saved once, reloaded 4-bit (bitsandbytes quantizes at load)
-        path = Path(tempfile.gettempdir()) / f"tailor-bench-{shape}"
-        if not (path / "config.json").exists():
-            AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16).save_pretrained(path)
-        q = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16,
-        )
-        return AutoModelForCausalLM.from_pretrained(
-            path, quantization_config=q, dtype=torch.bfloat16, device_map={"": 0}, attn_implementation="sdpa"
-        )
+        return load_saved(saved_random(shape, vocab)[0], True, device)
     with torch.device("cuda"):
         return AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa")
+
+
+def load_parts(shape: str, how: str, vocab: int, device: str) -> None:
+    """(`gpu_train.py one`, label "load") one load of the saved model, timed, with the functions it spent the
+    time in (cProfile, cumulative): `how` is "bf16" (the weights to the device as they are) or "4bit"."""
+    import cProfile
+    import io
+    import pstats
+
+    import torch
+
+    path, made = saved_random(shape, vocab)
+    size = sum(f.stat().st_size for f in path.glob("*.safetensors"))
+    prof = cProfile.Profile()
+    t0 = time.time()
+    prof.enable()
+    model = load_saved(path, how == "4bit", device)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    prof.disable()
+    seconds = time.time() - t0
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(25)
+    print(text.getvalue(), flush=True)
+    memory = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
+    print("RESULT", json.dumps({"label": "load", "shape": shape, "how": how, "seconds": round(seconds, 1),
+                                "checkpoint_gb": round(size / 1e9, 2), "read_gb_s": round(size / 1e9 / seconds, 2),
+                                "memory_gib": round(memory, 2), **made,
+                                "params": sum(p.numel() for p in model.parameters())}), flush=True)
+
+
+def load(args) -> None:
+    """What loading a QLoRA base costs, part by part: each load in its own process (the second 4-bit load finds
+    the checkpoint in the page cache, so cold minus warm is the disk), bf16 beside 4-bit (the difference is
+    bitsandbytes' quantization), and making the random checkpoint apart (the bench's own cost)."""
+    results = [isolated({"shape": shape, "label": "load", "how": how}, args.tokenizer)
+               for shape in args.shapes.split(",") for how in ("4bit", "4bit", "bf16")]
+    print("| shape | load | seconds | checkpoint GB | GB/s | peak GiB | making the random checkpoint |")
+    print("|---|---|---|---|---|---|---|")
+    for n, r in enumerate(results):
+        making = f"init {r['random_init_s']} s + save {r['save_s']} s" if "random_init_s" in r else ""
+        how = r.get("how", "?") + (" (again: page cache warm)" if n % 3 == 1 else "")
+        print(f"| {r.get('shape')} | {how} | {r.get('seconds', r.get('failed'))} | {r.get('checkpoint_gb')} "
+              f"| {r.get('read_gb_s')} | {r.get('memory_gib')} | {making} |", flush=True)
 
 
 def flops_per_token(s, rows: list[dict]) -> float:
@@ -274,6 +337,9 @@ def one(args) -> None:
 
     spec = json.loads(args.spec)
     tok = AutoTokenizer.from_pretrained(args.tokenizer)
+    if spec.get("label") == "load":
+        load_parts(spec["shape"], spec["how"], len(tok), spec.get("device", "cuda"))
+        return
     if spec.get("label") == "handloop":
         hand_loop(spec["shape"], tok, steps=args.steps, batch=spec.get("batch", 2), length=spec.get("length", 2048))
         return
@@ -480,7 +546,7 @@ def smoke(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("speed", "grid", "profile", "smoke", "one"))
+    ap.add_argument("what", choices=("speed", "grid", "profile", "load", "smoke", "one"))
     ap.add_argument("--spec", help="(one) the configuration as JSON; what `isolated` passes its child")
     ap.add_argument("--tokenizer", help="tokenizer folder (default: the tests' SmolLM2 tokenizer, made on first use)")
     ap.add_argument("--shapes", default="qwen2.5-0.5b,llama-1b,llama-8b")
@@ -492,7 +558,7 @@ def main() -> None:
         from helpers import smol_tokenizer_dir
 
         args.tokenizer = str(smol_tokenizer_dir())
-    {"speed": speed, "grid": grid, "profile": profile, "smoke": smoke, "one": one}[args.what](args)
+    {"speed": speed, "grid": grid, "profile": profile, "load": load, "smoke": smoke, "one": one}[args.what](args)
 
 
 if __name__ == "__main__":

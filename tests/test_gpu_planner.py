@@ -127,3 +127,24 @@ def test_the_gpu_bench_runs_end_to_end_on_a_cpu():
     result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
     assert result["packing"] and result["row_packing"] and result["batch"] == 2
     assert result["tok_per_s"] > 0 and 0 < result["tokens_per_step"] <= 2 * 512 and result["estimate_peak_gib"] > 0
+
+
+def test_the_qlora_load_study_runs_on_a_cpu_and_quantizes():
+    """bench/gpu_train.py's `load` parts (what loading a QLoRA base costs, one process per load) on a CPU with the
+    tiny shape: the 4-bit load really quantizes (bitsandbytes packs two weights a byte, so fewer stored values
+    than the bf16 load), and each RESULT says how long and which functions took it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    results = {}
+    for how in ("4bit", "bf16"):
+        spec = json.dumps({"label": "load", "shape": "tiny", "how": how, "device": "cpu"})
+        proc = subprocess.run([sys.executable, str(root / "bench" / "gpu_train.py"), "one", "--spec", spec],
+                              capture_output=True, text=True, timeout=600, cwd=root)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "cumulative" in proc.stdout or "cumtime" in proc.stdout  # the profile of the load
+        results[how] = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    assert results["4bit"]["seconds"] > 0 and results["bf16"]["checkpoint_gb"] > 0
+    assert results["4bit"]["params"] < results["bf16"]["params"]
