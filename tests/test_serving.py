@@ -312,6 +312,21 @@ def test_evaluation_packs_many_examples_per_call_and_keeps_their_order(served):
     assert [e["prompt"] for e in packed["examples"]] == texts
     # Each answer is the one the model gives that example when asked alone.
     assert packed["examples"][1]["beta"] == real_generate([("beta", examples[1]["messages"])], SETTINGS)[0].text
+    # Sized by the engine before each call, where it will serve it: a job starting after the first call moves it
+    # to the CPU, and the next calls hold what the CPU can.
+    calls.clear()
+    sizes, asked, real_rows = [12, 3, 3], [], engine.rows_per_call
+
+    def moving(tokens, place=False):
+        asked.append(place)
+        return sizes.pop(0)
+
+    engine.rows_per_call = moving
+    try:
+        moved = evaluate(engine, models, examples, ["accuracy"], SETTINGS)
+    finally:
+        engine.rows_per_call = real_rows
+    assert calls == [12, 3, 3] and asked == [True] * 3 and moved["examples"] == packed["examples"]
 
     stop = threading.Event()
     calls.clear()

@@ -145,16 +145,19 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     if len(set(labels)) != len(labels):
         raise EvalError("each model may be evaluated once per run")
     answers: dict[str, list[str]] = {lab: [""] * len(examples) for lab in labels}
-    if rows_per_call is None:
-        rows_per_call = engine.rows_per_call(settings.max_new_tokens + _longest_prompt(examples))
-    per_call = max(1, rows_per_call // len(models))
+    tokens = settings.max_new_tokens + _longest_prompt(examples)
     order = sorted(range(len(examples)), key=lambda i: _prompt_chars(examples[i]))
     clock = Progress(total=len(examples))
-    for start in range(0, len(order), per_call):
+    start = 0
+    while start < len(order):
         if cancel is not None and cancel.is_set():
             raise EvalCancelled(f"evaluation cancelled after {clock.done} of {clock.total} examples; nothing was "
                                 "stored")
-        chunk = order[start:start + per_call]
+        # Sized before each call where the engine will serve it: a training job starting or ending meanwhile
+        # moves the engine between the GPU and the CPU, whose calls hold very different numbers of rows.
+        rows = rows_per_call if rows_per_call is not None else engine.rows_per_call(tokens, place=True)
+        chunk = order[start:start + max(1, rows // len(models))]
+        start += len(chunk)
         out = engine.generate([(m, examples[i]["messages"]) for i in chunk for m in models], settings)
         for j, a in enumerate(out):
             answers[labels[j % len(models)]][chunk[j // len(models)]] = a.text

@@ -350,13 +350,16 @@ class Engine:
                 kwargs.pop(key)
             return run()
 
-    def rows_per_call(self, tokens_per_row: int) -> int:
+    def rows_per_call(self, tokens_per_row: int, place: bool = False) -> int:
         """How many rows one batched `generate` may hold when each grows to `tokens_per_row` tokens: the
         key/value cache of every row within `KV_BUDGET_FRACTION` of the free memory, at most
-        `CPU_ROWS_PER_CALL` on a CPU (more rows stop paying there) or `GPU_ROWS_PER_CALL` on a GPU."""
+        `CPU_ROWS_PER_CALL` on a CPU (more rows stop paying there) or `GPU_ROWS_PER_CALL` on a GPU.
+        `place`: first move where the next call will run (as each call does)."""
         import torch
 
         self.wait_ready(timeout=600)
+        if place:
+            self._pool.submit(self.place).result()
         cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") \
             else self.model.config
         heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
