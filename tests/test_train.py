@@ -603,3 +603,39 @@ def test_two_process_data_parallel_run_completes(topic_csv, tiny_model, monkeypa
     assert job.step == 5, job.step
     worker_log = (Home.resolve().job_dir(job_id) / "worker.log").read_text()
     assert "[rank 1]" in worker_log
+
+
+def test_data_parallel_runs_the_lean_head_inside_ddp_so_gradients_are_all_reduced(topic_csv, tiny_model, tmp_path):
+    """With one process per GPU (DDP) the lean head's loss runs inside DDP's forward: each process computes its own
+    shard's loss, the LoRA gradients come out all-reduced (equal in both processes, and equal to TRL's own path,
+    which materialises every position's logits). Two CPU processes on gloo, each with a different batch."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    plan = make_plan(topic_csv, tiny_model)
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    script = Path(__file__).with_name("ddp_lean_check.py")
+    env = jobs.worker_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(script.parent), env["PYTHONPATH"]])
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(jobs._free_port()),
+           "--multi_gpu", "--num_cpu_threads_per_process", "1",
+           str(script), str(tmp_path / "plan.json"), str(tiny_model), str(tmp_path)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r0, r1 = (torch.load(tmp_path / f"rank{i}.pt") for i in (0, 1))
+    assert not torch.equal(r0["input_ids"], r1["input_ids"]), "each process trains its own shard"
+    assert r0["lean"]["lean"] > 0 and r1["lean"]["lean"] > 0, "the lean head ran"
+    assert r0["trl"]["lean"] == 0
+    for r in (r0, r1):  # each process's own loss: the lean path's equals TRL's
+        assert torch.allclose(r["lean"]["loss"], r["trl"]["loss"], atol=1e-5), (r["lean"]["loss"], r["trl"]["loss"])
+    names = r0["lean"]["grads"].keys()
+    assert any(not torch.equal(r0["lean"]["grads"][n], torch.zeros_like(r0["lean"]["grads"][n])) for n in names)
+    for n in names:
+        assert torch.equal(r0["lean"]["grads"][n], r1["lean"]["grads"][n]), f"{n}: not all-reduced"
+        assert torch.allclose(r0["lean"]["grads"][n], r0["trl"]["grads"][n], atol=1e-5), n
+    # The sabotage: the lean head run on the bare model (as before) skips DDP's all-reduce: each process alone.
+    assert any(not torch.allclose(r0["alone"]["grads"][n], r1["alone"]["grads"][n], atol=1e-5) for n in names)

@@ -22,8 +22,9 @@ def lean_trainer_class():
     (profiled: 2.3 s of a 6.5 s step for 8 short rows). Here the hidden states of the trained positions are
     gathered and projected in small matmuls; the loss is the same token-summed cross-entropy divided by the
     same token count as TRL's (so gradient accumulation is unchanged). Final logit soft-capping (Gemma 2) is
-    applied per chunk; models with other logit scaling, auxiliary losses, custom loss functions, and
-    data-parallel runs take TRL's own path.
+    applied per chunk; models with other logit scaling, auxiliary losses or custom loss functions take TRL's own
+    path. Data-parallel runs (DDP, one process per GPU) take this path too, run inside DDP's forward so that the
+    gradients are all-reduced (calling the backbone directly would skip it: each process would train alone).
 
     - Many trained positions (long answers, packed rows on a GPU) run through the head in chunks of at most
       `head_chunk_elements` logits, each recomputed in the backward pass, so the logits of a whole batch
@@ -47,6 +48,7 @@ def lean_trainer_class():
     """
     import torch
     import torch.nn.functional as F
+    from torch.nn.parallel import DistributedDataParallel
     from trl import SFTTrainer
 
     class LeanSFTTrainer(SFTTrainer):
@@ -71,8 +73,7 @@ def lean_trainer_class():
             transformers would build: SDPA (a boolean mask means "attend"), every layer full attention."""
 
         def _lean_model_ok(self, model) -> bool:
-            if self.accelerator.num_processes > 1:  # DDP must see the forward through its wrapper: TRL's path
-                return False
+            model = _unwrapped(model)
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
             cfg = base.config
             scaled = any(getattr(cfg, a, None) is not None for a in ("logit_scale", "output_multiplier",
@@ -116,7 +117,8 @@ def lean_trainer_class():
             if return_outputs or not self._lean_ok(model, inputs):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             mode = "train" if self.model.training else "eval"
-            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            inner = _unwrapped(model)
+            base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
             backbone = getattr(base, base.base_model_prefix)
             kwargs = {k: v for k, v in inputs.items() if k not in ("labels", "completion_mask", "assistant_masks")}
             kwargs["use_cache"] = False  # a cache would also switch off the packed-sequence masking
@@ -137,11 +139,18 @@ def lean_trainer_class():
                 rows, cols = mask.nonzero(as_tuple=True)
                 trained = rows * labels.shape[1] + cols
             picked = labels.reshape(-1).index_select(0, trained + 1)  # each trained position's next token
-            with self.accelerator.autocast():
-                hidden = backbone(**kwargs).last_hidden_state
-                hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, trained)
-                total, correct = self._head_loss(base.get_output_embeddings(), hidden, picked,
-                                                 getattr(base.config, "final_logit_softcapping", None))
+
+            def lean_forward(**kw):
+                with self.accelerator.autocast():
+                    hidden = backbone(**kw).last_hidden_state
+                    hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, trained)
+                    return self._head_loss(base.get_output_embeddings(), hidden, picked,
+                                           getattr(base.config, "final_logit_softcapping", None))
+
+            if inner is model:
+                total, correct = lean_forward(**kwargs)
+            else:  # data parallel: through DDP's forward, which readies its gradient all-reduce for the backward
+                total, correct = _through(model, inner, lean_forward, kwargs)
             num_tokens = mask.sum() if num_items_in_batch is None else num_items_in_batch
             loss = total / torch.as_tensor(num_tokens).clamp(min=1)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
@@ -194,6 +203,22 @@ def lean_trainer_class():
                     seen - getattr(self, "_tokens_logged", 0)
                 self._tokens_logged = seen
             return super().log(logs, start_time)
+
+    def _unwrapped(model):
+        return model.module if isinstance(model, DistributedDataParallel) else model
+
+    def _through(wrapper, inner, forward, kwargs):
+        """`forward(**kwargs)` run as `inner`'s forward inside the DDP `wrapper`'s. Calling the backbone directly
+        would skip DDP's forward, and with it the all-reduce of the gradients: each process would train alone."""
+        own = inner.__dict__.get("forward")  # accelerate's autocast wrapper, when there is one
+        inner.forward = forward
+        try:
+            return wrapper(**kwargs)
+        finally:
+            if own is None:
+                del inner.forward
+            else:
+                inner.forward = own
 
     def _with_host_indices(collate):
         def collate_with_indices(features):
