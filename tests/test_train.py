@@ -75,6 +75,35 @@ def test_cancelled_job_stops_quickly_and_registers_nothing(topic_csv, tiny_model
     assert not (home.adapters.exists() and any(home.adapters.rglob("adapter_model.safetensors")))
 
 
+def test_a_cancel_while_the_worker_starts_up_ends_it_at_once(topic_csv, tiny_model, monkeypatch):
+    """Loading a big base model takes minutes; a cancel then (from the page, or SIGTERM) ends the worker within
+    seconds instead of after the load: the job is cancelled, nothing registered, the next queued job starts."""
+    monkeypatch.setenv("TAILOR_FAULT", "stall:load")  # every worker's model load takes ten minutes
+    home = Home.resolve()
+    reg = Registry(home)
+    plan = make_plan(topic_csv, tiny_model, epochs=1)
+    first, second = jobs.submit(reg, plan), jobs.submit(reg, plan)
+
+    def loading(job_id):  # the worker has read its data and is loading the model
+        return reg.job(job_id).status == "running" and "training rows" in "\n".join(reg.logs(job_id, tail=20))
+
+    wait_for(lambda: loading(first), timeout=120)
+    pid = reg.job(first).pid
+    jobs.cancel(reg, first)
+    t0 = time.time()
+    wait_for(lambda: reg.job(first).status == "cancelled", timeout=60)
+    assert time.time() - t0 < 10
+    wait_for(lambda: "cancelled while starting up: nothing was registered" in reg.logs(first, tail=20), timeout=10)
+    wait_for(lambda: not jobs.is_worker_alive(pid), timeout=10)  # gone (is_worker_alive reaps a zombie)
+    # The cancelled worker started the next job, as a finished one does; SIGTERM ends that one the same way.
+    wait_for(lambda: loading(second), timeout=120)
+    os.kill(reg.job(second).pid, signal.SIGTERM)
+    t0 = time.time()
+    wait_for(lambda: reg.job(second).status == "cancelled", timeout=60)
+    assert time.time() - t0 < 10
+    assert reg.adapters() == []
+
+
 def test_killed_worker_is_marked_failed_and_resume_finishes(topic_csv, tiny_model):
     home = Home.resolve()
     reg = Registry(home)

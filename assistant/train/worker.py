@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 
 from ..config import Home
-from ..faults import armed, fault_point
+from ..faults import fault_point, stall_point
 from ..models.tokenize import DEFAULT_CHAT_TEMPLATE
 from ..plan import Plan
 from ..registry.db import Registry, now
@@ -77,8 +77,7 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
             log(f"registered adapter {record.name} v{record.version}")
         status = "succeeded"
     except Cancelled:
-        registry.update_job(job_id, status="cancelled", finished=now(), pid=None)
-        log("cancelled: nothing was registered")
+        _cancelled(registry, job_id, log)
         status = "cancelled"
     except Exception as e:  # noqa: BLE001 - every failure is recorded in plain words
         failure, reason = explain_failure(e, plan)
@@ -91,6 +90,30 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
 
         settle(registry, job.sweep_id, log)
     return status
+
+
+def _cancelled(registry: Registry, job_id: int, log, when: str = "") -> None:
+    registry.update_job(job_id, status="cancelled", finished=now(), pid=None)
+    log(f"cancelled{when}: nothing was registered")
+
+
+def _cancel_at_start_up(registry: Registry, job_id: int, cancel: dict, log):
+    """A `StartUpWatch` that ends a single-process job cancelled while it starts up as `run_job` and `main` would
+    (recorded, the sweep settled, the next job started); the first step's end closes it (progress.py)."""
+    from .start_up import StartUpWatch
+
+    def finish():  # on the watch's thread (the registry gives each thread its own connection)
+        _cancelled(registry, job_id, lambda line: (registry.add_log(job_id, line), print(line, flush=True)),
+                   " while starting up")
+        if (job := registry.job(job_id)).sweep_id:
+            from .sweep import settle
+
+            settle(registry, job.sweep_id, log)
+        from .jobs import dispatch
+
+        dispatch(registry.home, registry)
+
+    return StartUpWatch(lambda: cancel["flag"] or registry.cancel_requested(job_id), finish)
 
 
 def _follow(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, log_file: Path, cancel: dict) -> str:
@@ -143,6 +166,16 @@ RESULT = "result.json"
 
 def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log, log_file: Path, cancel: dict) -> bool:
     """Train (from the last checkpoint, if any), save the adapter and write the result. False on ranks > 0."""
+    if world_size() == 1:
+        cancel["start_up"] = _cancel_at_start_up(registry, job_id, cancel, log)
+    try:
+        return _train_from_start(plan, registry, job_id, out, log, log_file, cancel)
+    finally:
+        if (watch := cancel.pop("start_up", None)) is not None:
+            watch.close()
+
+
+def _train_from_start(plan: Plan, registry: Registry, job_id: int, out: Path, log, log_file: Path, cancel: dict):
     from ..data import chat_examples, split_examples
     from ..models.catalog import find
     from ..models.resolve import resolve_source
@@ -275,9 +308,11 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
 
     from ..models.resolve import load_tokenizer
     from . import recipe
+    from .progress import progress_callback
 
     tokenizer = load_tokenizer(source)
     recipe.ensure_chat_template(tokenizer)
+    stall_point("load")
     model = recipe.load_base(plan, source)
     args = SFTConfig(**recipe.sft_config_kwargs(plan, out, has_eval=bool(val_rows)))
     steps_per_epoch = math.ceil(len(train_rows) / (plan.training.batch_size * plan.training.gradient_accumulation))
@@ -289,7 +324,7 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
         from .sweep import pruner_for
 
         pruner = pruner_for(registry, job)
-    callbacks = [_progress_callback(registry, job_id, total, log_file, cancel, pruner, log)]
+    callbacks = [progress_callback(registry, job_id, total, log_file, cancel, pruner, log)]
     if val_rows and plan.training.early_stopping_patience > 0:
         from transformers import EarlyStoppingCallback
 
@@ -302,83 +337,6 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
 
         trainer.compiled_layers = compile_layers(trainer.model, log)
     return trainer
-
-
-def _progress_callback(registry: Registry, job_id: int, total: int, log_file: Path, cancel: dict, pruner=None,
-                       log=print):
-    from transformers import TrainerCallback
-
-    class Progress(TrainerCallback):
-        """Streams metrics to the registry and stops training when a cancel arrives."""
-
-        def __init__(self):
-            self.t0 = time.time()
-            self.tokens0 = 0
-            self.step0 = None
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.t0, self.step0, self.tokens0 = time.time(), state.global_step, state.num_input_tokens_seen or 0
-
-        def on_step_end(self, args, state, control, **kw):
-            fault_point(f"step:{state.global_step}")
-            stop = cancel["flag"] or (rank() == 0 and registry.cancel_requested(job_id))
-            if world_size() > 1:  # rank 0 decides, so every process stops at the same step
-                import torch.distributed as dist
-
-                if dist.is_available() and dist.is_initialized():
-                    box = [stop]
-                    dist.broadcast_object_list(box, src=0)
-                    stop = box[0]
-            if stop:
-                cancel["flag"] = True
-                control.should_training_stop = True
-                control.should_save = False
-
-        def on_evaluate(self, args, state, control, metrics=None, **kw):
-            """A sweep's trial with halving stops where it is behind the better half of the trials before it."""
-            value = (metrics or {}).get("eval_loss")
-            if pruner is not None and value is not None and (why := pruner(state.epoch or 0.0, float(value))):
-                cancel["pruned"] = why
-                control.should_training_stop = True
-                log(f"pruned: {why}")
-
-        def on_save(self, args, state, control, **kw):
-            if armed("checkpoint"):  # as if killed while writing: the checkpoint lacks its last file
-                (Path(args.output_dir) / f"checkpoint-{state.global_step}" / "trainer_state.json").unlink()
-                fault_point("checkpoint")
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if not state.is_world_process_zero:
-                return
-            logs = logs or {}
-            if "loss" not in logs and "eval_loss" not in logs:
-                return
-            elapsed = max(1e-6, time.time() - self.t0)
-            done = state.global_step - (self.step0 or 0)
-            tokens = (state.num_input_tokens_seen or 0) - self.tokens0
-            eta = (total - state.global_step) * elapsed / done if done else None
-            peak = None
-            try:
-                import torch
-
-                if torch.cuda.is_available():
-                    peak = torch.cuda.max_memory_allocated() / 1024**3
-            except ImportError:
-                pass
-            if peak is None:  # on a CPU: the worker's peak resident memory, what the plan's estimate predicts
-                import resource
-
-                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
-            metric = {"step": state.global_step, "epoch": state.epoch, "loss": logs.get("loss"),
-                      "eval_loss": logs.get("eval_loss"), "learning_rate": logs.get("learning_rate"),
-                      "tokens_per_second": tokens / elapsed if tokens else None, "peak_memory_gb": peak,
-                      "eta_seconds": eta}
-            registry.add_metric(job_id, metric)
-            registry.update_job(job_id, step=state.global_step)
-            with open(log_file, "a", encoding="utf-8") as f:
-                f.write(json.dumps({k: v for k, v in metric.items() if v is not None}) + "\n")
-
-    return Progress()
 
 
 def latest_checkpoint(out: Path) -> Path | None:
