@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..faults import armed, fault_point
 from ..registry.db import Registry
-from .worker import rank, world_size
+from .worker import end_start_up, rank, world_size
 
 
 def progress_callback(registry: Registry, job_id: int, total: int, log_file: Path, cancel: dict, pruner=None,
@@ -28,8 +28,7 @@ def progress_callback(registry: Registry, job_id: int, total: int, log_file: Pat
             self.t0, self.step0, self.tokens0 = time.time(), state.global_step, state.num_input_tokens_seen or 0
 
         def on_step_end(self, args, state, control, **kw):
-            if (watch := cancel.pop("start_up", None)) is not None:
-                watch.close()  # from here the check below sees a cancel
+            end_start_up(cancel)  # from here the check below sees a cancel
             fault_point(f"step:{state.global_step}")
             stop = cancel["flag"] or (rank() == 0 and registry.cancel_requested(job_id))
             if world_size() > 1:  # rank 0 decides, so every process stops at the same step

@@ -171,8 +171,13 @@ def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log
     try:
         return _train_from_start(plan, registry, job_id, out, log, log_file, cancel)
     finally:
-        if (watch := cancel.pop("start_up", None)) is not None:
-            watch.close()
+        end_start_up(cancel)
+
+
+def end_start_up(cancel: dict) -> None:
+    """Start-up is over (the first step has ended, or training returned without one): the watch closes."""
+    if (watch := cancel.pop("start_up", None)) is not None:
+        watch.close()
 
 
 def _train_from_start(plan: Plan, registry: Registry, job_id: int, out: Path, log, log_file: Path, cancel: dict):
@@ -194,6 +199,7 @@ def _train_from_start(plan: Plan, registry: Registry, job_id: int, out: Path, lo
         log(f"resuming from {checkpoint.name}")
     started = time.time()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    end_start_up(cancel)  # before anything is saved, however many steps ran
     if cancel["flag"]:
         raise Cancelled()
     metrics = {"train_loss": round(train_loss(result, trainer.state.log_history), 4),
