@@ -85,11 +85,15 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
         log(f"failed: {reason}")
         (out / "traceback.txt").write_text(traceback.format_exc())
         status = "failed"
-    if job.sweep_id:  # the last trial to end registers the sweep's winner
+    _settle_sweep(registry, job.sweep_id, log)
+    return status
+
+
+def _settle_sweep(registry: Registry, sweep_id: int | None, log) -> None:
+    if sweep_id:  # the last trial to end registers the sweep's winner
         from .sweep import settle
 
-        settle(registry, job.sweep_id, log)
-    return status
+        settle(registry, sweep_id, log)
 
 
 def _cancelled(registry: Registry, job_id: int, log, when: str = "") -> None:
@@ -103,12 +107,8 @@ def _cancel_at_start_up(registry: Registry, job_id: int, cancel: dict, log):
     from .start_up import StartUpWatch
 
     def finish():  # on the watch's thread (the registry gives each thread its own connection)
-        _cancelled(registry, job_id, lambda line: (registry.add_log(job_id, line), print(line, flush=True)),
-                   " while starting up")
-        if (job := registry.job(job_id)).sweep_id:
-            from .sweep import settle
-
-            settle(registry, job.sweep_id, log)
+        _cancelled(registry, job_id, log, " while starting up")
+        _settle_sweep(registry, registry.job(job_id).sweep_id, log)
         from .jobs import dispatch
 
         dispatch(registry.home, registry)
