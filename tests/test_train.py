@@ -556,6 +556,53 @@ def test_bf16_adapters_as_trl_casts_them_for_qlora_get_fp32_masters_so_small_upd
     assert torch.equal(weights[False], torch.ones(8, dtype=torch.bfloat16)), "bf16 AdamW should round these away"
     assert (weights[True] < 1).all() and torch.allclose(weights[True].float(), torch.full((8,), 0.995), atol=4e-3)
 
+def test_bf16_gradient_accumulation_sums_in_fp32_and_clips_that_sum(topic_csv, tiny_model, tmp_path):
+    """Under bf16 with four micro-batches a step, the gradient the optimizer steps with is the fp32 sum of the four
+    micro-batches' bf16 gradients, added in order, exactly — not their bf16 sum (autograd's accumulation, which
+    rounds at every addition and differs here); clipping and the logged norm are the fp32 sum's: with a small
+    max norm the step's gradient has exactly that norm."""
+    import torch
+
+    def run(max_norm, name):
+        plan = make_plan(topic_csv, tiny_model, precision="bf16", max_steps=1, batch_size=2, gradient_accumulation=4,
+                         epochs=1)
+        trainer = _trainer(plan, tiny_model, tmp_path / name)
+        trainer.args.max_grad_norm, trainer.args.logging_steps = max_norm, 1
+        trainer.create_optimizer()
+        pairs = trainer.masters.pairs
+        micro = {id(p): [] for p, _ in pairs}  # each micro-batch's bf16 gradient, as its backward pass leaves it
+        for p, _ in pairs:
+            p.register_post_accumulate_grad_hook(lambda p: micro[id(p)].append(p.grad.detach().clone()))
+        stepped = {}
+        trainer.optimizer.register_step_pre_hook(  # after the masters' own hook: what AdamW will step with
+            lambda *a: stepped.update({id(p): m.grad.detach().clone() for p, m in pairs}))
+        trainer.train()
+        assert all(len(micro[id(p)]) == 4 for p, _ in pairs)
+        fp32_sum, bf16_sum = {}, {}
+        for p, _ in pairs:
+            f, b = torch.zeros_like(p, dtype=torch.float32), torch.zeros_like(p, dtype=torch.bfloat16)
+            for g in micro[id(p)]:
+                f, b = f + g.float(), b + g
+            fp32_sum[id(p)], bf16_sum[id(p)] = f, b
+        norm = torch.nn.utils.get_total_norm(list(fp32_sum.values()))
+        logged = [h["grad_norm"] for h in trainer.state.log_history if "grad_norm" in h]
+        assert logged and abs(logged[0] - norm.item()) <= 1e-5 * norm.item(), (logged, norm)
+        return pairs, stepped, fp32_sum, bf16_sum, norm
+
+    pairs, stepped, fp32_sum, bf16_sum, norm = run(1e9, "unclipped")
+    assert norm > 0
+    for p, _ in pairs:
+        assert torch.equal(stepped[id(p)], fp32_sum[id(p)]), "the step's gradient is the fp32 sum, exactly"
+    assert any(not torch.equal(bf16_sum[k].float(), fp32_sum[k]) for k in fp32_sum), "bf16 summing should differ"
+
+    pairs, stepped, fp32_sum, _, norm = run(1e-3, "clipped")
+    assert norm > 1e-2
+    clipped = torch.nn.utils.get_total_norm(list(stepped.values()))
+    assert abs(clipped.item() - 1e-3) < 1e-6, clipped
+    for p, _ in pairs:
+        assert torch.allclose(stepped[id(p)], fp32_sum[id(p)] * (1e-3 / (norm + 1e-6)), rtol=1e-5, atol=1e-12)
+
+
 def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_path):
     """Packing keeps each packed row a batch row (not one long padding-free row, whose SDPA attention is quadratic
     in the whole batch), with position_ids restarting per example and no attention mask: the batch's loss equals

@@ -158,7 +158,8 @@ def estimate_memory(shape: ModelShape, *, method: str, r: int, batch_size: int, 
     if cpu:
         lora = lora_n * 16  # fp32 weights + grads + AdamW m and v
     elif precision == "bf16":
-        lora = lora_n * 16  # bf16 weights and grads (2 + 2), fp32 masters (4), AdamW m and v on them (8)
+        # bf16 weights and grads (2 + 2), fp32 masters (4) with their fp32 gradient sums (4), AdamW m and v (8)
+        lora = lora_n * 20
     elif method == "qlora":
         lora = lora_n * 8  # TRL keeps QLoRA adapters in bf16: weights, grads, AdamW m and v at 2 bytes
     else:

@@ -1,7 +1,9 @@
 """LeanSFTTrainer: TRL's SFTTrainer with a leaner loss path. Every use of TRL's private attributes is in
 this file, checked against TRL 1.16.0 (`padding_free`, `aux_loss_enabled`, `_metrics`,
-`_total_train_tokens`, `_tp_size`, `data_collator.padding_free` / `return_position_ids`); a TRL upgrade is
-checked here first (tests/test_train.py compares this path's loss and gradients with TRL's own).
+`_total_train_tokens`, `_tp_size`, `data_collator.padding_free` / `return_position_ids`) and transformers 5.17
+and 5.24 (the Trainer's `_clip_grad_norm` and `_get_grad_norm`, overridden to clip the fp32 master gradients); a
+TRL or transformers upgrade is checked here first (tests/test_train.py compares this path's loss and gradients
+with TRL's own).
 """
 
 from __future__ import annotations
@@ -181,7 +183,29 @@ def lean_trainer_class():
                 self.masters = MasterWeights(optimizer, torch.bfloat16)
             return optimizer
 
+        def training_step(self, model, inputs, *args, **kwargs):
+            loss = super().training_step(model, inputs, *args, **kwargs)
+            if getattr(self, "masters", None) is not None and _unwrapped(model) is model:
+                # Each micro-batch's gradients into the fp32 sums (DDP's are gathered once, after its all-reduce).
+                self.masters.gather_gradients()
+            return loss
+
+        def _clip_grad_norm(self, model):
+            if getattr(self, "masters", None) is None:
+                return super()._clip_grad_norm(model)
+            self.masters.gather_gradients()  # clipped and measured in fp32, on what the optimizer will step with
+            return torch.nn.utils.clip_grad_norm_(self.masters.trained(), self.args.max_grad_norm)
+
+        def _get_grad_norm(self, model, grad_norm=None):
+            if grad_norm is None and getattr(self, "masters", None) is not None:
+                self.masters.gather_gradients()
+                grad_norm = torch.nn.utils.get_total_norm(
+                    [p.grad for p in self.masters.trained() if p.grad is not None])
+            return super()._get_grad_norm(model, grad_norm)
+
         def train(self, *args, **kwargs):
+            if getattr(self, "masters", None) is not None:
+                self.masters.clear()  # the trainer zeroes the model's gradients as training begins: the sums too
             try:
                 return super().train(*args, **kwargs)
             finally:  # the adapter is saved from fp32 weights, as without masters

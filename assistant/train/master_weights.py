@@ -10,18 +10,22 @@ thousand times smaller than the weight). `MasterWeights` does that around any to
 - at creation each fp32 trained tensor gets an fp32 master copy, which replaces it in the optimizer, and the
   model's tensor becomes bf16; a trained tensor that is bf16 already (TRL casts QLoRA's adapters to bf16) gets
   one too, so that its updates are not rounded away as a bf16 optimizer would (AdamW's state is fp32 with it);
-- before each optimizer step the model's bf16 gradients are copied into the masters' (the step is the only
-  place the fp32 values are needed: once per optimizer step, not per micro-batch and layer);
-- after the step the masters are copied back into the model's tensors, and their gradients freed;
+- after each micro-batch's backward pass (`gather_gradients`, called by the trainer) the model's bf16 gradients
+  are added into fp32 sums, which are the masters' gradients, and zeroed: gradient accumulation sums in fp32,
+  so each micro-batch's gradient is rounded to bf16 once (by the matmul that made it) instead of the running sum
+  being rounded at every addition (with 16 micro-batches the bf16 sum's error grows to ~16 roundings). Gradient
+  clipping and the logged gradient norm are computed from these fp32 sums (`trained()`); a data-parallel run
+  gathers once, before clipping, as DDP all-reduces the bf16 sum it accumulated under `no_sync`;
+- after the step the masters are copied back into the model's tensors, and the sums zeroed;
 - the optimizer's state dict carries the masters (`tailor_masters`), so a resumed run continues from the
   exact fp32 weights rather than from the bf16 checkpoint;
 - `restore()` gives the model its fp32 weights back at the end, so the saved adapter is fp32 as before (the
   best checkpoint's weights where the trainer loaded them at the end, rather than the last step's masters).
 
-Gradients are summed across micro-batches in bf16 (they were computed by bf16 matmuls in both cases); bf16 only,
-never fp16 (its gradient scaler unscales the optimizer's own tensors). Memory: 2 + 2 bytes per trained value
-for the weight and gradient, 4 for the master, 4 more during the step — the same 16 bytes a trained fp32 value
-with its fp32 gradient took, plus the step's transient gradients.
+bf16 only, never fp16 (its gradient scaler unscales the optimizer's own tensors). Memory: 2 + 2 bytes per
+trained value for the weight and its gradient, 4 for the master, 4 for the master's fp32 gradient sum (kept
+between steps, not reallocated), 8 for AdamW's state: 20 bytes, against 16 + 2 (the autocast copy) for fp32
+factors under autocast.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class MasterWeights:
 
         self.optimizer, self.dtype = optimizer, dtype
         self.pairs: list[tuple] = []
+        self.sums: list | None = None
+        """The masters' fp32 gradient sums, one a pair, allocated at the first gradient and zeroed after each step."""
         for group in optimizer.param_groups:
             kept = []
             for p in group["params"]:
@@ -54,11 +60,41 @@ class MasterWeights:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def _gradients_in(self, optimizer, args, kwargs) -> None:
+    def gather_gradients(self) -> None:
+        """Adds the model's gradients into the masters' fp32 sums and zeroes them (so that the next backward
+        pass starts each from zero). A master whose tensor got no gradient keeps none, as the optimizer expects."""
         import torch
 
-        for p, master in self.pairs:
-            master.grad = None if p.grad is None else p.grad.to(torch.float32)
+        got = [i for i, (p, _) in enumerate(self.pairs) if p.grad is not None]
+        if not got:
+            return
+        if self.sums is None:
+            self.sums = [torch.zeros_like(master) for _, master in self.pairs]
+        with torch.no_grad():
+            grads = [self.pairs[i][0].grad for i in got]
+            torch._foreach_add_([self.sums[i] for i in got], grads)
+            torch._foreach_zero_(grads)
+        for i in got:
+            master = self.pairs[i][1]
+            if master.grad is None:
+                master.grad = self.sums[i]
+
+    def trained(self) -> list:
+        """What the optimizer updates (the masters, and any trained tensor without one), for clipping and the
+        gradient norm: after `gather_gradients` their gradients are the step's whole fp32 sums."""
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
+
+    def clear(self) -> None:
+        """Drops any gradient gathered so far (the trainer zeroes the model's before training begins)."""
+        import torch
+
+        if self.sums is not None:
+            torch._foreach_zero_(self.sums)
+        for _, master in self.pairs:
+            master.grad = None
+
+    def _gradients_in(self, optimizer, args, kwargs) -> None:
+        self.gather_gradients()
 
     def _weights_out(self, optimizer, args, kwargs) -> None:
         import torch
@@ -66,7 +102,7 @@ class MasterWeights:
         with torch.no_grad():
             for p, master in self.pairs:
                 p.copy_(master)
-                master.grad = None
+        self.clear()
 
     def _save(self, optimizer, state_dict):
         state_dict[MASTERS_KEY] = [master for _, master in self.pairs]
