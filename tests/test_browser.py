@@ -374,7 +374,8 @@ def test_a_sweep_from_the_chat_runs_its_trials_and_shows_them_best_first(page, t
     trials = page.locator("#sweep-trials")
     wait_text(trials, "🏆")
     assert trials.inner_text().count("succeeded") == 2
-    page.locator("#sweep-plot canvas, #sweep-plot svg").first.wait_for()
+    page.locator("#sweep-plot svg").first.wait_for()
+    assert page.locator("#sweep-plot circle.trial").count() == 2, "one dot a trial in the score chart"
     shot(page, "2b-sweep")
     page.get_by_role("tab", name="Assistant").click()  # the chat says how it went, once
     wait_text(page.locator("#chatbot"), f"Sweep {sweep_id} ended: trial", timeout=30)

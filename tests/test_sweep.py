@@ -208,6 +208,25 @@ def test_the_last_trial_to_end_settles_once_and_the_best_unpruned_score_wins(top
     assert list(table["trial"]) == [3, 1, 2] and list(table["rank"]) == [8, 2, 4] and names == ["rank"]
     assert table["status"][0] == "succeeded 🏆" and table["note"][2].startswith("pruned")
     assert sorted(zip(points["value"], points["score"])) == [(2.0, 0.5), (8.0, 0.75)]
+    # The chart: one dot a scored trial, in the order of the rank, the higher score higher, the winner orange,
+    # every dot and its score label inside the picture (not half-cut on the frame, as Gradio's scatter plot did).
+    import re
+
+    from ui.charts import BEST, HEIGHT, OTHER, WIDTH, sweep_chart
+
+    svg = sweep_chart(points.to_dict("records"), "accuracy", "rank")
+    dots = sorted((float(x), float(y), c) for x, y, c in
+                  re.findall(r"<circle class='trial' cx='([\d.]+)' cy='([\d.]+)' r='6' fill='(#\w+)'>", svg))
+    assert len(dots) == 2 and "trial 3 (best): accuracy 0.75" in svg
+    (x2, y2, c2), (x8, y8, c8) = dots
+    assert x2 < x8 and y8 < y2 and (c2, c8) == (OTHER, BEST)
+    assert all(6 < x < WIDTH - 6 and 16 < y < HEIGHT - 6 for x, y, _ in dots)
+    equal = [{"value": v, "score": 1.0, "trial": str(t), "winner": t == 2} for t, v in ((1, 1e-4), (2, 5e-4))]
+    same = sweep_chart(equal, "accuracy", "learning rate")
+    assert same.count("<circle") == 2 and ">0.0001<" in same and ">0.0005<" in same
+    hostile = sweep_chart([{"value": 1.0, "score": 2.0, "trial": "1", "winner": True}], "<script>x</script>", "a'b")
+    assert "<script>" not in hostile and "&lt;script&gt;" in hostile and "a&#x27;b" in hostile
+    assert "No held-out accuracy yet" in sweep_chart([], "accuracy", "rank")
     card = adapter_card(adapter_page(ctx, rec.label))
     assert f"**From sweep {sweep_id}**" in card and "trial 3 had the best held-out accuracy" in card
     assert "trial 1 rank 2 → 0.5" in card and "trial 2 rank 4 (succeeded)" in card

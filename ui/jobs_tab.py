@@ -9,6 +9,7 @@ from assistant.train import jobs
 from assistant.train.sweep import cancel_sweep, summary, trial_log
 from assistant.train.worker import read_result
 
+from .charts import sweep_chart
 from .context import Context
 from .errors import friendly
 from .polling import poll
@@ -73,11 +74,11 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
 
 
 def sweep_frames(sweep: dict | None, against: str | None = None):
-    """The sweep's trials best-first (a table) and their scores against one varied setting (a scatter plot)."""
+    """The sweep's trials best-first (a table) and their scores against one varied setting (`charts.sweep_chart`)."""
     import pandas as pd
 
     if not sweep:
-        return pd.DataFrame(), pd.DataFrame({"value": [], "score": [], "trial": []}), []
+        return pd.DataFrame(), pd.DataFrame({"value": [], "score": [], "trial": [], "winner": []}), []
     metric, varied = sweep["metric"], sweep["varied"]
     names = [NAMES.get(f, f) for f in varied]
     rows = [[r["trial"], r["status"] + (" 🏆" if r["winner"] else ""), *(r.get(f) for f in varied), r[metric],
@@ -85,9 +86,10 @@ def sweep_frames(sweep: dict | None, against: str | None = None):
     table = pd.DataFrame(rows, columns=["trial", "status", *names, metric, "eval_loss", "note"])
     x = against if against in names else names[0]
     field = varied[names.index(x)]
-    points = pd.DataFrame([{"value": float(r[field]), "score": float(r[metric]), "trial": str(r["trial"])}
+    points = pd.DataFrame([{"value": float(r[field]), "score": float(r[metric]), "trial": str(r["trial"]),
+                            "winner": bool(r["winner"])}
                            for r in sweep["trials"] if r.get(field) is not None and r[metric] is not None],
-                          columns=["value", "score", "trial"])
+                          columns=["value", "score", "trial", "winner"])
     return table, points.astype({"value": "float64", "score": "float64"}), names
 
 
@@ -158,12 +160,12 @@ def tab(ctx: Context) -> list:
         fix = gr.Button("Apply the suggested fix", size="sm", variant="primary", visible=False, elem_id="fix")
     status = gr.Markdown(elem_id="job-status")
     plot = gr.LinePlot(x="step", y="loss", color="kind", title="Loss", height=260, elem_id="loss-plot")
-    with gr.Group(visible=False, elem_id="sweep") as sweep_box:
+    with gr.Column(visible=False, elem_id="sweep") as sweep_box:
         with gr.Row():
             trials = gr.Dataframe(interactive=False, label="Trials, best first", elem_id="sweep-trials", scale=3)
             with gr.Column(scale=2):
                 against = gr.Dropdown(label="Score against", choices=[], elem_id="sweep-against")
-                scatter = gr.ScatterPlot(x="value", y="score", color="trial", height=220, elem_id="sweep-plot")
+                chart = gr.HTML(elem_id="sweep-plot")
         cancel_all = gr.Button("Cancel the sweep", size="sm", variant="stop", elem_id="cancel-sweep")
     log = gr.Textbox(label="Log", lines=6, max_lines=12, elem_id="job-log")
     table = gr.Dataframe(headers=["job", "status", "progress", "created", "sweep", "error"], interactive=False,
@@ -175,6 +177,7 @@ def tab(ctx: Context) -> list:
 
         r = job_view(ctx, jid)
         rows, scores, names = sweep_frames(r["sweep"], x)
+        chosen = x if x in names else (names[0] if names else None)
         # Numeric columns (an object frame makes the axes categorical: every loss value its own label), and one
         # empty (NaN) point of each kind always: a chart first drawn without a series never draws that series'
         # line later (measured in Chromium: the job page opened before the first logged step stayed blank).
@@ -186,16 +189,16 @@ def tab(ctx: Context) -> list:
                 cancel: gr.update(interactive=state in ("queued", "running")),
                 resume: gr.update(interactive=state in ("failed", "cancelled")),
                 sweep_box: gr.update(visible=bool(r["sweep"])), trials: rows,
-                against: gr.update(choices=names, value=x if x in names else (names[0] if names else None)),
-                scatter: gr.update(value=scores, y_title=r["sweep"]["metric"] if r["sweep"] else "score"),
-                cancel_all: gr.update(interactive=bool(r["sweep"]) and r["sweep"]["status"] == "running")}
+                against: gr.update(choices=names, value=chosen),
+                chart: sweep_chart(scores.to_dict("records"), r["sweep"]["metric"], chosen) if r["sweep"] else "",
+                cancel_all: gr.update(visible=bool(r["sweep"]) and r["sweep"]["status"] == "running")}
 
     def job_status(job_id: int) -> dict:
         """A job's record (status, step, error, adapter_id) by id."""
         job = ctx.registry.job(int(job_id))
         return job.to_dict() if job else {}
 
-    outs = [table, status, plot, log, fix, cancel, resume, sweep_box, trials, against, scatter, cancel_all]
+    outs = [table, status, plot, log, fix, cancel, resume, sweep_box, trials, against, chart, cancel_all]
     refresh.click(friendly(view), [job_id, against], outs, api_name=False)
     against.input(friendly(view), [job_id, against], outs, api_name=False)
     polls = [poll(2, view, [job_id, against], outs)]
