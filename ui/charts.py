@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import html
 
-WIDTH, HEIGHT = 520, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 20, 28, 46
+WIDTH, HEIGHT = 400, 230
+LEFT, RIGHT, TOP, BOTTOM = 52, 16, 28, 46
 BEST, OTHER = "#f97316", "#3b82f6"
 
 
@@ -45,7 +45,7 @@ def sweep_chart(points: list[dict], metric: str, setting: str) -> str:
         return TOP + plot_h * (1 - (score - lo) / (hi - lo))
 
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {HEIGHT}' width='100%' "
-             f"role='img' aria-label='{esc(metric)} by {esc(setting)}' style='max-width: {WIDTH}px; font: 11px "
+             f"role='img' aria-label='{esc(metric)} by {esc(setting)}' style='max-width: {WIDTH}px; font: 12px "
              "sans-serif'>"]
     for i in range(5):  # horizontal grid lines with their scores
         s = lo + (hi - lo) * i / 4
