@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,41 @@ def test_a_cancel_while_the_worker_starts_up_ends_it_at_once(topic_csv, tiny_mod
     wait_for(lambda: reg.job(second).status == "cancelled", timeout=60)
     assert time.time() - t0 < 10
     assert reg.adapters() == []
+
+
+def test_a_data_parallel_job_cancelled_while_starting_up_ends_every_process(topic_csv, tiny_model, monkeypatch):
+    """With one process per GPU a cancel during the model load ends all of them within seconds: rank 0 records the
+    job cancelled and leaves, the other rank leaves once it sees that (not on its own: it would strand rank 0 in a
+    collective), and the launcher ends with them, so no process of the job keeps its GPU memory."""
+    monkeypatch.setenv("TAILOR_TRAIN_PROCESSES", "2")
+    monkeypatch.setenv("TAILOR_FAULT", "stall:load")  # both ranks' model load takes ten minutes
+    reg = Registry(Home.resolve())
+    job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1))
+
+    def processes():  # the launcher and its ranks: every command line naming this job's worker
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if b"assistant.train.worker" in cmd and str(job_id).encode() in cmd and state != "Z":
+                found.append(int(proc.name))
+        return found
+
+    wait_for(lambda: reg.job(job_id).status == "running" and "training rows" in "\n".join(reg.logs(job_id, tail=20)),
+             timeout=180)
+    wait_for(lambda: (Home.resolve().job_dir(job_id) / "worker.log").read_text().count("training rows") >= 2,
+             timeout=120)  # both ranks are loading the model
+    assert len(processes()) == 3
+    jobs.cancel(reg, job_id)
+    t0 = time.time()
+    wait_for(lambda: reg.job(job_id).status == "cancelled", timeout=60)
+    assert time.time() - t0 < 10
+    wait_for(lambda: not processes(), timeout=20)
+    assert time.time() - t0 < 20, "every process of the job has ended"
+    assert "cancelled while starting up" in "\n".join(reg.logs(job_id, tail=20)) and reg.adapters() == []
 
 
 def test_killed_worker_is_marked_failed_and_resume_finishes(topic_csv, tiny_model):

@@ -28,7 +28,8 @@ def progress_callback(registry: Registry, job_id: int, total: int, log_file: Pat
             self.t0, self.step0, self.tokens0 = time.time(), state.global_step, state.num_input_tokens_seen or 0
 
         def on_step_end(self, args, state, control, **kw):
-            end_start_up(cancel)  # from here the check below sees a cancel
+            if rank() == 0:
+                end_start_up(cancel)  # from here the check below sees a cancel
             fault_point(f"step:{state.global_step}")
             stop = cancel["flag"] or (rank() == 0 and registry.cancel_requested(job_id))
             if world_size() > 1:  # rank 0 decides, so every process stops at the same step
@@ -38,6 +39,9 @@ def progress_callback(registry: Registry, job_id: int, total: int, log_file: Pat
                     box = [stop]
                     dist.broadcast_object_list(box, src=0)
                     stop = box[0]
+            # Another rank's start-up watch closes only now: rank 0 closed its own before this broadcast, so it
+            # can no longer leave at a start-up cancel while this process waits for it in a collective.
+            end_start_up(cancel)
             if stop:
                 cancel["flag"] = True
                 control.should_training_stop = True

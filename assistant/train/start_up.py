@@ -6,8 +6,10 @@ cancel used to wait for training to begin. `StartUpWatch` looks every half secon
 as cancelled (`finish`, from its own thread with its own registry connection) and ends the process with
 `os._exit`. That is safe only while nothing has been written that a later run would read: the model cache is
 written to a `.partial` folder and renamed, checkpoints do not exist yet. The watch ends at the first training
-step's end, where the trainer's own cancel check takes over (`progress.progress_callback`). Single-process jobs
-only: with data parallelism a process leaving on its own would leave the others waiting in a collective.
+step's end, where the trainer's own cancel check takes over (`progress.progress_callback`). With data
+parallelism a process leaving on its own would leave the others waiting in a collective, so rank 0 alone decides
+(and records the cancel); every other rank's watch leaves once the job is recorded cancelled, and closes only
+after the first step's cancel broadcast, by when rank 0's watch is closed (`worker._cancel_at_start_up`).
 """
 
 from __future__ import annotations

@@ -102,9 +102,14 @@ def _cancelled(registry: Registry, job_id: int, log, when: str = "") -> None:
 
 
 def _cancel_at_start_up(registry: Registry, job_id: int, cancel: dict, log):
-    """A `StartUpWatch` that ends a single-process job cancelled while it starts up as `run_job` and `main` would
-    (recorded, the sweep settled, the next job started); the first step's end closes it (progress.py)."""
+    """A `StartUpWatch` that ends a job cancelled while it starts up as `run_job` and `main` would (recorded, the
+    sweep settled, the next job started); the first step's end closes it (progress.py). With data parallelism
+    rank 0 decides and records; every other rank leaves once the job is recorded cancelled (rank 0 has then
+    left, so nothing is waiting for it in a collective)."""
     from .start_up import StartUpWatch
+
+    if rank() != 0:
+        return StartUpWatch(lambda: registry.job(job_id).status == "cancelled", lambda: None)
 
     def finish():  # on the watch's thread (the registry gives each thread its own connection)
         _cancelled(registry, job_id, log, " while starting up")
@@ -166,8 +171,7 @@ RESULT = "result.json"
 
 def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log, log_file: Path, cancel: dict) -> bool:
     """Train (from the last checkpoint, if any), save the adapter and write the result. False on ranks > 0."""
-    if world_size() == 1:
-        cancel["start_up"] = _cancel_at_start_up(registry, job_id, cancel, log)
+    cancel["start_up"] = _cancel_at_start_up(registry, job_id, cancel, log)
     try:
         return _train_from_start(plan, registry, job_id, out, log, log_file, cancel)
     finally:
