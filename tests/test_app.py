@@ -255,3 +255,20 @@ def test_the_jobs_view_gives_every_component_a_value_it_can_draw(tiny_model, mon
                 postprocess_update_dict(comp, value, True)
             else:
                 comp.postprocess(value)
+
+
+def test_what_the_page_draws_as_html_from_data_and_answers_is_escaped():
+    """Labels come from the user's data, answers from a model, adapter names from an import: the confusion matrix,
+    the side-by-side answers and the sweep chart are HTML built on the server, and none of them can carry markup."""
+    from ui.charts import sweep_chart
+    from ui.compare_tab import answers_html, confusion_html
+
+    hostile = "<img src=x onerror=alert(1)>"
+    pictures = [
+        confusion_html({"labels": [hostile, "ok"], "counts": {hostile: {hostile: 1}, "ok": {"ok": 2, hostile: 1}}},
+                       hostile),
+        answers_html([{"model": hostile, "text": hostile, "tokens": 1, "latency_s": 0.1, "tokens_per_second": 10.0}]),
+        sweep_chart([{"value": 1.0, "score": 0.5, "trial": hostile, "winner": False}], hostile, hostile),
+    ]
+    for picture in pictures:
+        assert "<img" not in picture and "&lt;img src=x" in picture, picture
