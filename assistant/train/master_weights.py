@@ -11,7 +11,7 @@ thousand times smaller than the weight). `MasterWeights` does that around any to
   model's tensor becomes bf16; a trained tensor that is bf16 already (TRL casts QLoRA's adapters to bf16) gets
   one too, so that its updates are not rounded away as a bf16 optimizer would (AdamW's state is fp32 with it);
 - after each micro-batch's backward pass (`gather_gradients`, called by the trainer) the model's bf16 gradients
-  are added into fp32 sums, which are the masters' gradients, and zeroed: gradient accumulation sums in fp32,
+  are added into fp32 sums, which are the masters' gradients, and dropped: gradient accumulation sums in fp32,
   so each micro-batch's gradient is rounded to bf16 once (by the matmul that made it) instead of the running sum
   being rounded at every addition (with 16 micro-batches the bf16 sum's error grows to ~16 roundings). Gradient
   clipping and the logged gradient norm are computed from these fp32 sums (`trained()`); a data-parallel run
@@ -61,8 +61,8 @@ class MasterWeights:
         return len(self.pairs)
 
     def gather_gradients(self) -> None:
-        """Adds the model's gradients into the masters' fp32 sums and zeroes them (so that the next backward
-        pass starts each from zero). A master whose tensor got no gradient keeps none, as the optimizer expects."""
+        """Adds the model's gradients into the masters' fp32 sums and drops them (the next backward pass starts
+        each afresh). A master whose tensor got no gradient keeps none, as the optimizer expects."""
         import torch
 
         got = [i for i, (p, _) in enumerate(self.pairs) if p.grad is not None]
@@ -71,11 +71,10 @@ class MasterWeights:
         if self.sums is None:
             self.sums = [torch.zeros_like(master) for _, master in self.pairs]
         with torch.no_grad():
-            grads = [self.pairs[i][0].grad for i in got]
-            torch._foreach_add_([self.sums[i] for i in got], grads)
-            torch._foreach_zero_(grads)
+            torch._foreach_add_([self.sums[i] for i in got], [self.pairs[i][0].grad for i in got])
         for i in got:
-            master = self.pairs[i][1]
+            p, master = self.pairs[i]
+            p.grad = None  # the next backward pass makes a fresh one rather than adding into it
             if master.grad is None:
                 master.grad = self.sums[i]
 
