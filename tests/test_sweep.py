@@ -227,6 +227,8 @@ def test_the_last_trial_to_end_settles_once_and_the_best_unpruned_score_wins(top
     hostile = sweep_chart([{"value": 1.0, "score": 2.0, "trial": "1", "winner": True}], "<script>x</script>", "a'b")
     assert "<script>" not in hostile and "&lt;script&gt;" in hostile and "a&#x27;b" in hostile
     assert "No held-out accuracy yet" in sweep_chart([], "accuracy", "rank")
+    nan = sweep_chart([*equal, {"value": 1e-3, "score": float("nan"), "trial": "3", "winner": False}], "accuracy", "lr")
+    assert nan.count("<circle") == 2 and "nan" not in nan
     card = adapter_card(adapter_page(ctx, rec.label))
     assert f"**From sweep {sweep_id}**" in card and "trial 3 had the best held-out accuracy" in card
     assert "trial 1 rank 2 → 0.5" in card and "trial 2 rank 4 (succeeded)" in card

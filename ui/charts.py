@@ -10,6 +10,7 @@ script, and every text in it is escaped.
 from __future__ import annotations
 
 import html
+import math
 
 WIDTH, HEIGHT = 400, 230
 LEFT, RIGHT, TOP, BOTTOM = 52, 16, 28, 46
@@ -30,6 +31,7 @@ def sweep_chart(points: list[dict], metric: str, setting: str) -> str:
     and winner. The settings' values sit evenly along the x axis in increasing order (a grid's values, often a
     decade apart); trials with the same value sit side by side; the winner is orange."""
     esc = html.escape
+    points = [p for p in points if math.isfinite(p["value"]) and math.isfinite(p["score"])]  # a NaN has no place
     if not points:
         return (f"<p class='sweep-chart-empty'>No held-out {esc(metric)} yet: each trial's score appears here "
                 "when it finishes.</p>")
