@@ -162,8 +162,10 @@ def test_journey_in_the_browser(page, topic_csv):
 
     # Batch evaluation on the held-out rows: a results table with intervals, then the examples that differ.
     page.locator("#eval-section").get_by_text("Evaluate on held-out data").first.click()
+    assert page.locator("#eval-stop").is_hidden(), "nothing to stop yet"
     page.locator("#eval-go").click()
     wait_text(page.locator("#eval-table"), "accuracy", timeout=240)
+    page.locator("#eval-stop").wait_for(state="hidden", timeout=30_000)  # shown while it ran, gone once done
     table = page.locator("#eval-table").inner_text()
     assert "base" in table and "classification-topics:1" in table and "[" in table  # the 95% interval
     assert page.locator("#eval-diff-model input").input_value() == "classification-topics:1"
@@ -354,6 +356,19 @@ def test_a_bad_file_gets_a_clear_error(page, tmp_path):
     page.locator("#data-file input[type=file]").set_input_files(str(bad))
     page.get_by_text("broken.jsonl, line 2").first.wait_for()
     shot(page, "5-bad-file")
+
+
+def test_the_evaluation_stop_button_goes_when_an_evaluation_fails(fresh_page):
+    """The stop button shows only while an evaluation runs, and goes when one fails too (Gradio 6 runs no `.then`
+    after a failed event): evaluating with no adapter chosen fails at once with a message."""
+    page = fresh_page
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#eval-section").get_by_text("Evaluate on held-out data").first.click()
+    stop = page.locator("#eval-stop")
+    assert stop.is_hidden()
+    page.locator("#eval-go").click()
+    page.get_by_text("Choose at least one adapter").first.wait_for()
+    stop.wait_for(state="hidden", timeout=10_000)
 
 
 def test_a_sweep_from_the_chat_runs_its_trials_and_shows_them_best_first(page, topic_csv):

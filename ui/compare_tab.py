@@ -157,7 +157,7 @@ def tab(ctx: Context) -> list:
         with gr.Row():
             eval_file = gr.File(label="Eval file (optional)", file_types=readable_suffixes())
             eval_go = gr.Button("Evaluate", elem_id="eval-go")
-            eval_stop = gr.Button("Stop the evaluation", elem_id="eval-stop", variant="stop")
+            eval_stop = gr.Button("Stop the evaluation", elem_id="eval-stop", variant="stop", visible=False)
         eval_table = gr.Dataframe(headers=["model", "metric", "score", "vs base [95% CI]"], interactive=False,
                                   elem_id="eval-table")
         with gr.Row():
@@ -191,8 +191,16 @@ def tab(ctx: Context) -> list:
                     scores_plot: gr.update(value=bars, sort=list(bars["model"])),
                     matrix: confusion_html(confusion(run_, first), first or "")}
 
-        eval_go.click(friendly(on_eval), [pick, eval_file, max_new, only],
-                      [eval_table, run_state, diff_model, diff_table, scores_plot, matrix], api_name="evaluate")
+        def stop_shown(shown):
+            return lambda: gr.update(visible=shown)
+
+        # The stop button shows while this session's evaluation runs. Gradio 6 runs no `.then` after a failed event
+        # (tried in Chromium), so the button goes on success and on failure alike.
+        evaluated = eval_go.click(stop_shown(True), None, eval_stop, api_name=False, show_progress="hidden").then(
+            friendly(on_eval), [pick, eval_file, max_new, only],
+            [eval_table, run_state, diff_model, diff_table, scores_plot, matrix], api_name="evaluate")
+        for after in (evaluated.success, evaluated.failure):
+            after(stop_shown(False), None, eval_stop, api_name=False, show_progress="hidden")
         # Only this browser session's evaluation stops, before its next batch; nothing of it is stored.
         def on_stop(request: gr.Request):
             if ctx.stop_evaluation(request.session_hash):
