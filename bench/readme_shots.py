@@ -117,6 +117,12 @@ def main() -> None:
         job_id = started.inner_text().split("jobs ")[1].split()[0]
         show_job(page, job_id)
         wait_text(page.locator("#job-status"), "The sweep's winner is registered as", timeout=1800)
+        wait_text(page.locator("#sweep-trials"), "🏆")
+        # The winner's own job: its trial number is on the 🏆 row; the trials' jobs were queued in trial order.
+        cells = page.locator("#sweep-trials").inner_text().splitlines()  # one cell a line, row by row
+        best = cells[next(i for i, c in enumerate(cells) if "🏆" in c) - 1].strip()  # the trial, left of its status
+        show_job(page, str(int(job_id) + int(best) - 1))
+        wait_text(page.locator("#job-status"), f"trial {best}:")
         page.wait_for_timeout(3000)
         shot(page, "2b-sweep")
         browser.close()
