@@ -103,6 +103,9 @@ class Environment:
     """TAILOR_SERVE_COMPILE: `0` turns off static-cache decoding with a compiled (CUDA-graph) step on a GPU."""
     cpu_pack: bool
     """TAILOR_CPU_PACK: `0` turns off the engine's oneDNN-prepacked weights on a CPU (default on)."""
+    cpu_gflops: float | None
+    """TAILOR_CPU_GFLOPS: the rate CPU training is planned at, in GFLOP/s (default: measured on this CPU,
+    `models/cpu_speed.py`)."""
     train_processes: int | None
     """TAILOR_TRAIN_PROCESSES: processes per training job (default: one per visible GPU)."""
     max_import_bytes: int
@@ -123,6 +126,7 @@ def environment() -> Environment:
         gpu_name=e.get("TAILOR_GPU_NAME", "GPU"), serve_device=e.get("TAILOR_SERVE_DEVICE", "auto").lower(),
         serve_compile=e.get("TAILOR_SERVE_COMPILE", "1") != "0",
         cpu_pack=e.get("TAILOR_CPU_PACK", "1") == "1",
+        cpu_gflops=float(e["TAILOR_CPU_GFLOPS"]) if e.get("TAILOR_CPU_GFLOPS") else None,
         train_processes=int(e["TAILOR_TRAIN_PROCESSES"]) if e.get("TAILOR_TRAIN_PROCESSES") else None,
         max_import_bytes=int(e.get("TAILOR_MAX_IMPORT_BYTES", str(4 * 1024**3))),
         max_data_bytes=int(e.get("TAILOR_MAX_DATA_BYTES", str(1024**3))),

@@ -1,17 +1,22 @@
 """Estimated vs measured training time on this machine, for plans the assistant makes with the embedded model.
 
-    .venv/bin/python bench/time_estimate.py [--only NAME]
+    .venv/bin/python bench/time_estimate.py [--only NAME] [--load N]
 
 Each configuration is planned from words (`tailor plan --json --data FILE "..."`), trained with `tailor train`
 in its own data home (a fresh process each), and the plan's `resources.estimated_minutes` is set beside the
 run's measured `train_seconds` (the trainer's loop: no model loading, no final evaluation). Prints a table;
-the ratio column is what `models/estimate.py` is calibrated with (within ±30% is the goal).
+the ratio column is what `models/estimate.py` is calibrated with (within ±30% is the goal). The plan's CPU rate is
+measured (`models/cpu_speed.py`); the probe column is the same measurement taken by the bench just before
+planning, and the geometric mean of the ratios fits `cpu_speed.TRAIN_SHARE` (multiply the current share by it).
+`--load N` keeps N busy processes running through everything (planning and training): a slower machine, to show
+the estimate follows the machine's speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import subprocess
@@ -20,6 +25,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.models.cpu_speed import TRAIN_SHARE, matmul_gflops  # noqa: E402
+
 WORDS = ("the phone battery screen camera arrived broken great slow fast love hate price support delivery box "
          "quality sound works again never always really good bad").split()
 CONFIGS = {
@@ -44,7 +53,10 @@ def run(name: str, work: Path) -> dict:
     home.mkdir(parents=True)
     data = write_data(work / f"{name}.csv", rows, span, labels)
     env = {**os.environ, "TAILOR_HOME": str(home), "TAILOR_PLUGINS": "none"}
+    env.pop("TAILOR_CPU_GFLOPS", None)  # the plan measures this CPU, as a user's would,
+    env["TAILOR_CACHE"] = str(work / "cache")  # afresh in each bench run (not the best of the last half hour's)
     cli = [sys.executable, "-m", "ui.cli"]
+    probe = matmul_gflops()
     planned = subprocess.run([*cli, "plan", "--json", "--gpu-memory", "0", "--data", str(data),
                               "classify these reviews by sentiment", *turns],
                              capture_output=True, text=True, env=env, cwd=ROOT, check=True)
@@ -58,21 +70,32 @@ def run(name: str, work: Path) -> dict:
     t = plan["training"]
     return {"name": name, "rows": rows, "epochs": t["epochs"], "tokens_p95": plan["data"]["tokens"]["p95"],
             "max_length": t["max_length"], "estimated_s": plan["resources"]["estimated_minutes"] * 60,
-            "measured_s": seconds}
+            "measured_s": seconds, "probe": probe}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", action="append", choices=list(CONFIGS))
+    ap.add_argument("--load", type=int, default=0, help="busy processes to run beside everything")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tailor-time-"))
-    print("| configuration | rows | epochs | tokens p95 | max length | estimated | measured | estimate / measured |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name in args.only or CONFIGS:
-        r = run(name, work)
-        print(f"| {r['name']} | {r['rows']} | {r['epochs']:g} | {r['tokens_p95']} | {r['max_length']} | "
-              f"{r['estimated_s']:.0f} s | {r['measured_s']:.0f} s | {r['estimated_s'] / r['measured_s']:.2f} |",
-              flush=True)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
+    try:
+        print(f"CPU train share {TRAIN_SHARE}; {args.load} busy processes beside")
+        print("| configuration | rows | epochs | tokens p95 | max length | probe GFLOP/s | estimated | measured | "
+              "estimate / measured |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        ratios = []
+        for name in args.only or CONFIGS:
+            r = run(name, work)
+            ratios.append(r["estimated_s"] / r["measured_s"])
+            print(f"| {r['name']} | {r['rows']} | {r['epochs']:g} | {r['tokens_p95']} | {r['max_length']} | "
+                  f"{r['probe']:.0f} | {r['estimated_s']:.0f} s | {r['measured_s']:.0f} s | {ratios[-1]:.2f} |",
+                  flush=True)
+        print(f"geometric mean of estimate / measured: {math.prod(ratios) ** (1 / len(ratios)):.3f}")
+    finally:
+        for h in hogs:
+            h.kill()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Only the built-in plugins load unless a test installs or chooses one (tests/test_plugins.py).
 os.environ["TAILOR_PLUGINS"] = "none"
+# CPU plans at a fixed training rate (the 2026-11-23 calibration), not at what this machine measures at the moment:
+# a plan's time, and what depends on it ("make it finish in 10 minutes"), must not depend on the machine's load.
+os.environ["TAILOR_CPU_GFLOPS"] = "78"
 # Tokenizers read from the embedded GGUF are cached per checkout (read once per clean clone, ~7 s).
 os.environ.setdefault("TAILOR_CACHE", str(Path(__file__).parent / ".cache" / "tailor"))
 

@@ -11,6 +11,7 @@ from assistant.models.estimate import (
     GIB,
     HEAD_CHUNK_ELEMENTS,
     estimate_memory,
+    estimate_minutes,
     gpu_info,
     lora_param_count,
     param_count,
@@ -126,3 +127,41 @@ def test_gpu_names_are_recognised():
     assert gpu_info("Tesla T4")[2] is False
     assert gpu_info("NVIDIA H100 80GB HBM3")[0] == 80
     assert gpu_info("mystery card") is None
+
+
+def test_cpu_plans_are_timed_at_the_rate_measured_on_this_cpu(monkeypatch, tmp_path):
+    """Without TAILOR_CPU_GFLOPS the CPU's rate is measured (a float32 matmul of a small model's MLP shape), kept in
+    the user's cache for every process and measured again after a while; the best of the recent measurements is
+    used, so a probe taken while the CPU is busy (a job training) does not slow the next plan; old ones expire; an
+    unreadable cache is measured afresh; while the CPU is busy an older measurement is used instead of a new probe.
+    The time scales with the rate."""
+    from assistant.models import cpu_speed
+
+    monkeypatch.delenv("TAILOR_CPU_GFLOPS")
+    monkeypatch.setenv("TAILOR_CACHE", str(tmp_path))
+    assert cpu_speed.matmul_gflops(0.02, 2) > 0.5  # this CPU, really measured
+    probes, clock = iter([100.0, 40.0, 50.0, 60.0]), [1_000_000.0]
+    monkeypatch.setattr(cpu_speed, "matmul_gflops", lambda *a: next(probes))
+    monkeypatch.setattr(cpu_speed, "_clock", lambda: clock[0])
+    monkeypatch.setattr(cpu_speed, "busy", lambda: False)  # until a job trains, below
+    share = cpu_speed.TRAIN_SHARE
+    assert cpu_speed.train_gflops() == 100 * share
+    assert cpu_speed.train_gflops() == 100 * share  # kept: no second probe yet (one more would be 40)
+    assert (tmp_path / "cpu_speed.json").exists(), "kept where the next process finds it"
+    clock[0] += cpu_speed.REMEASURE_S + 1
+    assert cpu_speed.train_gflops() == 100 * share, "a busy moment's 40 does not replace the recent best"
+    clock[0] += cpu_speed.KEEP_S
+    assert cpu_speed.train_gflops() == 50 * share, "an old best expires"
+    monkeypatch.setattr(cpu_speed, "busy", lambda: True)  # a job is training
+    clock[0] += cpu_speed.KEEP_S + 1
+    assert cpu_speed.train_gflops() == 50 * share, "a busy CPU is not probed while an older measurement is at hand"
+    (tmp_path / "cpu_speed.json").write_text("{not json")
+    assert cpu_speed.train_gflops() == 60 * share, "with none at hand it is probed, busy or not"
+
+    shape = find("Qwen2.5-0.5B-Instruct").shape
+    minutes = {}
+    for rate in ("78", "156"):
+        monkeypatch.setenv("TAILOR_CPU_GFLOPS", rate)
+        minutes[rate] = estimate_minutes(shape, param_count(shape), 100_000, device="cpu", gpu_tflops=0,
+                                         gradient_checkpointing=False)
+    assert abs(minutes["78"] / minutes["156"] - 2) < 1e-9

@@ -46,9 +46,6 @@ GPUS: dict[str, tuple[float, float, bool]] = {
     "4070": (12, 58, True), "3080": (10, 60, True), "3060": (12, 25, True), "4060": (8, 30, True),
     "t4": (16, 65, False), "v100": (16, 125, False), "p100": (16, 19, False),
 }
-CPU_GFLOPS = 78.0
-"""Effective fp32 rate of LoRA training on a CPU, in GFLOP/s of `compute_params`: measured on this project's 2-core
-machine with the embedded SmolLM2 (bench/time_estimate.py; docs/BENCHMARKS.md)."""
 
 
 MEMORY_BUDGET = 0.92
@@ -211,12 +208,14 @@ def compute_params(shape: ModelShape, total_params: int) -> int:
 def estimate_minutes(shape: ModelShape, total_params: int, tokens: int, *, device: str, gpu_tflops: float,
                      gradient_checkpointing: bool) -> float:
     """Training time: forward + backward ≈ 4·N FLOPs per token for LoRA (6·N with recomputation). On a CPU,
-    N is `compute_params` at CPU_GFLOPS (both measured by bench/time_estimate.py); on a GPU, N is every
-    parameter at the share of the card's rate planned runs were measured to reach (`gpu_mfu`, defined on all
-    parameters)."""
+    N is `compute_params` at the rate measured on this CPU (`cpu_speed.train_gflops`; its share of a matmul's
+    rate fitted by bench/time_estimate.py); on a GPU, N is every parameter at the share of the card's rate planned
+    runs were measured to reach (`gpu_mfu`, defined on all parameters)."""
     factor = 6 if gradient_checkpointing else 4
     if device == "cpu":
-        return factor * compute_params(shape, total_params) * tokens / (CPU_GFLOPS * 1e9) / 60
+        from .cpu_speed import train_gflops
+
+        return factor * compute_params(shape, total_params) * tokens / (train_gflops() * 1e9) / 60
     rate = gpu_tflops * 1e12 * gpu_mfu(total_params / 1e9)
     return factor * total_params * tokens / rate / 60
 
