@@ -140,7 +140,7 @@ def test_cpu_plans_are_timed_at_the_rate_measured_on_this_cpu(monkeypatch, tmp_p
     monkeypatch.delenv("TAILOR_CPU_GFLOPS")
     monkeypatch.setenv("TAILOR_CACHE", str(tmp_path))
     assert cpu_speed.matmul_gflops(0.02, 2) > 0.5  # this CPU, really measured
-    probes, clock = iter([100.0, 40.0, 50.0, 60.0]), [1_000_000.0]
+    probes, clock = iter([100.0, 40.0, 50.0, 60.0, 70.0]), [1_000_000.0]
     monkeypatch.setattr(cpu_speed, "matmul_gflops", lambda *a: next(probes))
     monkeypatch.setattr(cpu_speed, "_clock", lambda: clock[0])
     monkeypatch.setattr(cpu_speed, "busy", lambda: False)  # until a job trains, below
@@ -157,6 +157,11 @@ def test_cpu_plans_are_timed_at_the_rate_measured_on_this_cpu(monkeypatch, tmp_p
     assert cpu_speed.train_gflops() == 50 * share, "a busy CPU is not probed while an older measurement is at hand"
     (tmp_path / "cpu_speed.json").write_text("{not json")
     assert cpu_speed.train_gflops() == 60 * share, "with none at hand it is probed, busy or not"
+    (tmp_path / "cpu_speed.json").write_text(f"[[{clock[0]}, Infinity], [{clock[0]}, -5], [{clock[0]}, NaN]]")
+    assert cpu_speed.train_gflops() == 70 * share, "nonsense in the cache is not a rate"
+    monkeypatch.setenv("TAILOR_CPU_GFLOPS", "0")
+    with pytest.raises(ValueError, match="TAILOR_CPU_GFLOPS must be a positive number"):
+        cpu_speed.train_gflops()
 
     shape = find("Qwen2.5-0.5B-Instruct").shape
     minutes = {}

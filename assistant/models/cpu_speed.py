@@ -20,6 +20,7 @@ estimate errs long, not short.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -69,8 +70,8 @@ def matmul_gflops(sample_seconds: float = SAMPLE_SECONDS, samples: int = SAMPLES
 
 def _load(path) -> list[list[float]]:
     try:
-        seen = json.loads(path.read_text())
-        return [[float(t), float(g)] for t, g in seen if g > 0]
+        seen = [[float(t), float(g)] for t, g in json.loads(path.read_text())]
+        return [[t, g] for t, g in seen if math.isfinite(t) and math.isfinite(g) and g > 0]
     except (OSError, ValueError, TypeError):
         return []  # none yet, or unreadable: measure
 
@@ -89,6 +90,8 @@ def train_gflops() -> float:
     """The rate a CPU training run is planned at, in GFLOP/s (see the module's notes)."""
     env = environment()
     if env.cpu_gflops is not None:
+        if not math.isfinite(env.cpu_gflops) or env.cpu_gflops <= 0:
+            raise ValueError(f"TAILOR_CPU_GFLOPS must be a positive number of GFLOP/s, not {env.cpu_gflops:g}")
         return env.cpu_gflops
     path = env.cache / "cpu_speed.json"
     with _lock:
