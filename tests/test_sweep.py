@@ -207,14 +207,14 @@ def test_the_last_trial_to_end_settles_once_and_the_best_unpruned_score_wins(top
     table, points, names = sweep_frames(view["sweep"])
     assert list(table["trial"]) == [3, 1, 2] and list(table["rank"]) == [8, 2, 4] and names == ["rank"]
     assert table["status"][0] == "succeeded 🏆" and table["note"][2].startswith("pruned")
-    assert sorted(zip(points["value"], points["score"])) == [(2.0, 0.5), (8.0, 0.75)]
+    assert sorted((p["value"], p["score"]) for p in points) == [(2.0, 0.5), (8.0, 0.75)]
     # The chart: one dot a scored trial, in the order of the rank, the higher score higher, the winner orange,
     # every dot and its score label inside the picture (not half-cut on the frame, as Gradio's scatter plot did).
     import re
 
     from ui.charts import BEST, HEIGHT, OTHER, WIDTH, sweep_chart
 
-    svg = sweep_chart(points.to_dict("records"), "accuracy", "rank")
+    svg = sweep_chart(points, "accuracy", "rank")
     dots = sorted((float(x), float(y), c) for x, y, c in
                   re.findall(r"<circle class='trial' cx='([\d.]+)' cy='([\d.]+)' r='6' fill='(#\w+)'>", svg))
     assert len(dots) == 2 and "trial 3 (best): accuracy 0.75" in svg

@@ -74,11 +74,12 @@ def job_view(ctx: Context, job_id: int | None) -> dict:
 
 
 def sweep_frames(sweep: dict | None, against: str | None = None):
-    """The sweep's trials best-first (a table) and their scores against one varied setting (`charts.sweep_chart`)."""
+    """The sweep's trials best-first (a table) and their scores against one varied setting (the points
+    `charts.sweep_chart` draws)."""
     import pandas as pd
 
     if not sweep:
-        return pd.DataFrame(), pd.DataFrame({"value": [], "score": [], "trial": [], "winner": []}), []
+        return pd.DataFrame(), [], []
     metric, varied = sweep["metric"], sweep["varied"]
     names = [NAMES.get(f, f) for f in varied]
     rows = [[r["trial"], r["status"] + (" 🏆" if r["winner"] else ""), *(r.get(f) for f in varied), r[metric],
@@ -86,11 +87,10 @@ def sweep_frames(sweep: dict | None, against: str | None = None):
     table = pd.DataFrame(rows, columns=["trial", "status", *names, metric, "eval_loss", "note"])
     x = against if against in names else names[0]
     field = varied[names.index(x)]
-    points = pd.DataFrame([{"value": float(r[field]), "score": float(r[metric]), "trial": str(r["trial"]),
-                            "winner": bool(r["winner"])}
-                           for r in sweep["trials"] if r.get(field) is not None and r[metric] is not None],
-                          columns=["value", "score", "trial", "winner"])
-    return table, points.astype({"value": "float64", "score": "float64"}), names
+    points = [{"value": float(r[field]), "score": float(r[metric]), "trial": str(r["trial"]),
+               "winner": bool(r["winner"])}
+              for r in sweep["trials"] if r.get(field) is not None and r[metric] is not None]
+    return table, points, names
 
 
 def time_line(ctx: Context, job, rec) -> str:
@@ -190,7 +190,7 @@ def tab(ctx: Context) -> list:
                 resume: gr.update(interactive=state in ("failed", "cancelled")),
                 sweep_box: gr.update(visible=bool(r["sweep"])), trials: rows,
                 against: gr.update(choices=names, value=chosen),
-                chart: sweep_chart(scores.to_dict("records"), r["sweep"]["metric"], chosen) if r["sweep"] else "",
+                chart: sweep_chart(scores, r["sweep"]["metric"], chosen) if r["sweep"] else "",
                 cancel_all: gr.update(visible=bool(r["sweep"]) and r["sweep"]["status"] == "running")}
 
     def job_status(job_id: int) -> dict:
