@@ -106,6 +106,9 @@ class Environment:
     cpu_gflops: float | None
     """TAILOR_CPU_GFLOPS: the rate CPU training is planned at, in GFLOP/s (default: measured on this CPU,
     `models/cpu_speed.py`)."""
+    cpu_share: bool
+    """TAILOR_CPU_SHARE: `0` turns off sharing the cores between a CPU training job and the engine
+    (`machine.py`); each then uses every core, and both slow down far more than twice when they overlap."""
     train_processes: int | None
     """TAILOR_TRAIN_PROCESSES: processes per training job (default: one per visible GPU)."""
     max_import_bytes: int
@@ -127,6 +130,7 @@ def environment() -> Environment:
         serve_compile=e.get("TAILOR_SERVE_COMPILE", "1") != "0",
         cpu_pack=e.get("TAILOR_CPU_PACK", "1") == "1",
         cpu_gflops=float(e["TAILOR_CPU_GFLOPS"]) if e.get("TAILOR_CPU_GFLOPS") else None,
+        cpu_share=e.get("TAILOR_CPU_SHARE", "1") != "0",
         train_processes=int(e["TAILOR_TRAIN_PROCESSES"]) if e.get("TAILOR_TRAIN_PROCESSES") else None,
         max_import_bytes=int(e.get("TAILOR_MAX_IMPORT_BYTES", str(4 * 1024**3))),
         max_data_bytes=int(e.get("TAILOR_MAX_DATA_BYTES", str(1024**3))),

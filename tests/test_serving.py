@@ -524,3 +524,42 @@ def test_held_out_scores_say_when_an_adapter_is_no_better_than_the_majority_labe
     # The majority label alone is not "learning": always answering it is no better than itself.
     plan.task.type, plan.evaluation.metrics = "classification", ["accuracy", "f1"]
     assert score(plan, ["正面"] * 100, refs, train)[1] is not None
+
+
+def test_the_engine_answers_with_its_part_of_the_cores_while_a_cpu_job_trains(served, tmp_path, monkeypatch):
+    """The engine holds a marker the training job sees while it answers, and between decoding steps sizes its
+    threads to its share of the cores while a job's marker is live; alone, all of them again (machine.py)."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from assistant import machine
+
+    reg, engine = served
+    monkeypatch.setenv("TAILOR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(machine, "cores", lambda: 4)
+    monkeypatch.setattr(machine, "CHECK_SECONDS", 0.0)  # a tiny model's call is over in well under the interval
+    engine.cpu_threads = 4
+    folder = machine.share_folder()
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    seen: list[tuple[int, list[str]]] = []
+
+    def watch(answers):  # in the engine's thread, between decoding steps; the job starts after the first one
+        seen.append((torch.get_num_threads(), sorted(p.name.rsplit("-", 1)[0] for p in folder.iterdir())))
+        (folder / f"train-7-{job.pid}").write_text(machine._start_time(job.pid), encoding="utf-8")
+
+    ask = [(None, [{"role": "user", "content": "the goal"}])]
+    try:
+        shared = engine.generate(ask, SETTINGS, on_update=watch)
+        assert seen[0] == (4, ["engine"]) and len(seen) > 2, seen
+        assert all(s == (2, ["engine", "train-7"]) for s in seen[1:]), seen
+    finally:
+        job.kill()
+        job.wait()
+    seen.clear()
+    alone = engine.generate(ask, SETTINGS, on_update=lambda a: seen.append(
+        (torch.get_num_threads(), sorted(p.name.rsplit("-", 1)[0] for p in folder.iterdir()))))
+    assert seen and all(s == (4, ["engine"]) for s in seen), seen
+    assert list(folder.iterdir()) == [], "no marker is left between calls"
+    assert alone[0].text == shared[0].text, "the threads change the speed, not the answer"

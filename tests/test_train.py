@@ -751,3 +751,34 @@ def test_data_parallel_runs_the_lean_head_inside_ddp_so_gradients_are_all_reduce
         assert torch.allclose(r0["lean"]["grads"][n], r0["trl"]["grads"][n], atol=1e-5), n
     # The sabotage: the lean head run on the bare model (as before) skips DDP's all-reduce: each process alone.
     assert any(not torch.allclose(r0["alone"]["grads"][n], r1["alone"]["grads"][n], atol=1e-5) for n in names)
+
+
+def test_a_cpu_job_takes_half_the_cores_while_the_engine_answers_and_says_so(topic_csv, tiny_model, tmp_path,
+                                                                               monkeypatch):
+    """Two processes each running torch's threads on every core slow each other far more than twice; the job
+    holds a marker the engine sees, and sizes its threads to its share at every micro-batch (machine.py)."""
+    import subprocess
+    import sys
+
+    from assistant import machine
+
+    monkeypatch.setenv("TAILOR_CACHE", str(tmp_path / "cache"))  # the worker inherits it: its own share folder
+    folder = machine.share_folder()
+    reg = Registry(Home.resolve())
+    job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=50))
+    wait_for(lambda: reg.job(job_id).step >= 2)
+    pid = reg.job(job_id).pid
+    assert (folder / f"train-{job_id}-{pid}").exists(), "the engine must be able to see the job"
+    engine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        (folder / f"engine-{engine.pid}").write_text(machine._start_time(engine.pid), encoding="utf-8")
+        said = (f"sharing the CPU with the engine answering while it works: {max(1, machine.cores() // 2)} of "
+                f"{machine.cores()} cores")
+        wait_for(lambda: said in reg.logs(job_id, tail=50), timeout=30)
+    finally:
+        engine.kill()
+        engine.wait()
+    jobs.cancel(reg, job_id)
+    wait_for(lambda: reg.job(job_id).status == "cancelled", timeout=30)
+    wait_for(lambda: not jobs.is_worker_alive(pid), timeout=30)
+    assert not (folder / f"train-{job_id}-{pid}").exists(), "the marker goes with the job"

@@ -22,6 +22,7 @@ from typing import NamedTuple
 from ..config import environment
 from ..data.load import sha256_file
 from ..errors import TailorError
+from ..machine import CpuShare, available_memory
 from ..models.resolve import resolve_source
 from ..registry.db import Registry
 from ..registry.store import WEIGHTS, adapter_dir, read_plan
@@ -98,17 +99,6 @@ WATCH_SECONDS = 3.0
 """How often an engine serving from a GPU checks whether a training job needs the card."""
 
 
-def _available_memory() -> int:
-    """Bytes of memory available to this process (Linux's MemAvailable; 4 GiB where it cannot be read)."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 4 << 30
-
-
 class Engine:
     def __init__(self, registry: Registry, base_source: str, max_loaded: int = 4):
         self.registry = registry
@@ -137,6 +127,8 @@ class Engine:
         """A `transformers.CompileConfig` when decoding uses a static key/value cache and a compiled step (CUDA
         graphs on a GPU); None decodes eagerly. A compiler failure switches it off for good and says why."""
         self.decode_note = ""
+        self.cpu_threads: int | None = None
+        """torch's threads on the CPU when the engine has the cores to itself (its default, read at load)."""
         self._watcher: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -167,6 +159,7 @@ class Engine:
             else:
                 self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
             self.model.eval()
+            self.cpu_threads = torch.get_num_threads()
             if self.pack_cpu and self.home_device == "cpu":
                 self.packed_layers = pack_linear_for_cpu(self.model)
             self.status = "ready"
@@ -329,15 +322,20 @@ class Engine:
                           max_cache_len=-(-need // STATIC_CACHE_STEP) * STATIC_CACHE_STEP)
         prompt_tokens = batch["attention_mask"].sum(1).tolist()
 
+        # On the CPU, the cores are shared with a training job while one runs (machine.py).
+        share = CpuShare("engine", alone=self.cpu_threads) if self.placed == "cpu" else None
+
         def run() -> list[Answer]:
-            kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens)
+            kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens,
+                                                          share and share.apply)
             with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
                 torch.manual_seed(settings.seed)
                 self.model.generate(**batch, **kwargs)
             return streamer.answers()
 
         try:
-            return run()
+            with share or contextlib.nullcontext():
+                return run()
         except Exception as e:  # noqa: BLE001 - a compiler failure falls back to eager decoding, with its reason
             if not static or isinstance(e, torch.OutOfMemoryError):
                 raise
@@ -348,7 +346,8 @@ class Engine:
             self._log(f"{self.decode_note}; decoding eagerly from now on")
             for key in ("cache_implementation", "compile_config", "max_cache_len"):
                 kwargs.pop(key)
-            return run()
+            with share or contextlib.nullcontext():
+                return run()
 
     def rows_per_call(self, tokens_per_row: int, place: bool = False) -> int:
         """How many rows one batched `generate` may hold when each grows to `tokens_per_row` tokens: the
@@ -372,7 +371,7 @@ class Engine:
             free, _ = torch.cuda.mem_get_info(self.model.device)
             cap = GPU_ROWS_PER_CALL
         else:
-            free = _available_memory()
+            free = available_memory()
             cap = CPU_ROWS_PER_CALL
         return max(1, min(cap, int(free * KV_BUDGET_FRACTION) // per_row))
 

@@ -28,8 +28,9 @@ class Answer:
 class BatchStreamer:
     """Receives each step's tokens for the whole batch from `generate`; keeps every row's text and timing."""
 
-    def __init__(self, tokenizer, labels: list[str], on_update=None, prompt_tokens: list[int] | None = None):
-        self.tokenizer, self.labels, self.on_update = tokenizer, labels, on_update
+    def __init__(self, tokenizer, labels: list[str], on_update=None, prompt_tokens: list[int] | None = None,
+                 on_step=None):
+        self.tokenizer, self.labels, self.on_update, self.on_step = tokenizer, labels, on_update, on_step
         self.prompt_tokens = prompt_tokens or [0] * len(labels)
         self.hit_eos = [False] * len(labels)
         self.tokens: list[list[int]] = [[] for _ in labels]
@@ -40,6 +41,8 @@ class BatchStreamer:
         self._prompt_seen = False
 
     def put(self, value) -> None:
+        if self.on_step is not None:  # between decoding steps, in the generating thread
+            self.on_step()
         if not self._prompt_seen:  # generate first hands over the prompt
             self._prompt_seen = True
             return

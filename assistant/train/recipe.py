@@ -6,7 +6,6 @@ TRL applies the base model's chat template and computes the loss on the answer o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +92,7 @@ def load_base(plan: Plan, source: str):
     import torch
     from transformers import AutoModelForCausalLM
 
-    cpu = plan.resources.device == "cpu"
-    if cpu:
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    cpu = plan.resources.device == "cpu"  # its threads: the worker's share of the cores (machine.py)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[plan.training.precision]
     kwargs: dict[str, Any] = {"dtype": dtype}
     q = quantization_config(plan)

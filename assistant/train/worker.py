@@ -12,6 +12,7 @@ next queued job, so the queue drains with no daemon.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -172,8 +173,14 @@ RESULT = "result.json"
 def _train_to_result(plan: Plan, registry: Registry, job_id: int, out: Path, log, log_file: Path, cancel: dict) -> bool:
     """Train (from the last checkpoint, if any), save the adapter and write the result. False on ranks > 0."""
     cancel["start_up"] = _cancel_at_start_up(registry, job_id, cancel, log)
+    share = None
+    if plan.resources.device == "cpu":  # the cores are shared with the engine while it answers (machine.py)
+        from ..machine import CpuShare
+
+        share = cancel["cpu_share"] = CpuShare(f"train-{job_id}", log=log)
     try:
-        return _train_from_start(plan, registry, job_id, out, log, log_file, cancel)
+        with share or contextlib.nullcontext():
+            return _train_from_start(plan, registry, job_id, out, log, log_file, cancel)
     finally:
         end_start_up(cancel)
 
@@ -230,7 +237,7 @@ def _train_from_start(plan: Plan, registry: Registry, job_id: int, out: Path, lo
     partial.rename(final)
     verdict = None
     if val_rows and not cancel.get("pruned"):  # a pruned trial cannot win: no need to score its answers
-        scores, verdict = score_held_out(plan, trainer, train_rows, val_rows, log)
+        scores, verdict = score_held_out(plan, trainer, train_rows, val_rows, log, cancel.get("cpu_share"))
         metrics.update(scores)
     entry = find(plan.base_model.source)
     _write_json(out / RESULT, {"metrics": metrics, "verdict": verdict, "pruned": cancel.get("pruned"),
@@ -250,8 +257,10 @@ def final_eval_loss(trainer, log) -> float:
     return float(trainer.evaluate()["eval_loss"])
 
 
-def score_held_out(plan: Plan, trainer, train_rows: list[dict], val_rows: list[dict], log) -> tuple[dict, str | None]:
-    """The plan's answer metrics on the held-out rows (and the majority baseline for label tasks)."""
+def score_held_out(plan: Plan, trainer, train_rows: list[dict], val_rows: list[dict], log,
+                   share=None) -> tuple[dict, str | None]:
+    """The plan's answer metrics on the held-out rows (and the majority baseline for label tasks). `share`: the
+    job's part of the CPU (`machine.CpuShare`), applied between batches."""
     from .held_out import MAX_SCORED, answer_budget, answer_rows, reference, score
 
     rows = val_rows[:MAX_SCORED]
@@ -259,7 +268,8 @@ def score_held_out(plan: Plan, trainer, train_rows: list[dict], val_rows: list[d
     tokenizer = trainer.processing_class
     log(f"evaluating: the adapter answers {len(rows)} held-out rows")
     answers = answer_rows(trainer.model, tokenizer, rows, answer_budget(tokenizer, refs),
-                          progress=lambda done, total: log(f"evaluating: {done}/{total} held-out rows answered"))
+                          progress=lambda done, total: (log(f"evaluating: {done}/{total} held-out rows answered"),
+                                                        share and share.apply()))
     scores, verdict = score(plan, answers, refs, [reference(r) for r in train_rows])
     log("held-out scores: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
     if verdict:
@@ -335,6 +345,10 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
 
         pruner = pruner_for(registry, job)
     callbacks = [progress_callback(registry, job_id, total, log_file, cancel, pruner, log)]
+    if (share := cancel.get("cpu_share")) is not None:
+        from ..machine import trainer_callback
+
+        callbacks.append(trainer_callback(share))
     if val_rows and plan.training.early_stopping_patience > 0:
         from transformers import EarlyStoppingCallback
 
