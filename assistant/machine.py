@@ -140,8 +140,11 @@ class CpuShare:
             try:
                 role, pid_text = path.name.rsplit("-", 1)
                 pid = int(pid_text)
-                started = path.read_text(encoding="utf-8").strip()
-            except (ValueError, OSError):
+                if path.is_symlink() or not path.is_file():  # a marker is a small plain file, nothing else
+                    continue
+                with open(path, "rb") as f:
+                    started = f.read(32).decode("ascii").strip()
+            except (ValueError, OSError, UnicodeDecodeError):
                 continue
             if _alive(pid, started):  # another process's, or another share of this one's
                 self.others.append(role)

@@ -3,6 +3,7 @@ part of the cores while the others hold live markers, and all of them again when
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -63,6 +64,8 @@ def test_a_recycled_pid_or_a_broken_marker_is_not_counted(tmp_path, holders, fou
     (folder / f"engine-{other.pid}").write_text("1", encoding="utf-8")  # the pid lives, but started at another time
     (folder / "engine-notapid").write_text("", encoding="utf-8")
     (folder / "nonsense").write_text("", encoding="utf-8")
+    os.mkfifo(folder / "engine-1")  # pid 1 lives; reading a pipe would wait forever
+    (folder / "engine-2").symlink_to("/dev/zero")
     with CpuShare("engine", alone=3, folder=folder) as share:
         assert share.threads == 3 and share.others == []
 
