@@ -2,16 +2,16 @@
 
 torch runs its CPU work on OpenMP threads, one a core, which spin at every barrier waiting for each other. Two
 processes doing that on the same cores slow each other far more than twice: a thread that loses its core leaves
-its partners spinning until it gets one back, at every one of the many small operations of a step (on the
-2-core machine: a training step 1.35 s alone, 6.8 s beside the engine answering; the engine's call 1.8 s alone,
-about 5 s beside training — `bench/cpu_share.py`). Each with its own cores, neither waits for the other.
+its partners spinning until it gets one back, at every one of the many small operations of a step. On the
+2-core machine a job trained 24x slower beside the engine answering, and each answer took 39x longer
+(`bench/cpu_share.py`); each with its own cores, 1.7x and 1.5x.
 
 So each heavy CPU user in Tailor — a training worker on the CPU for its whole run, the engine for each call it
 answers on the CPU — holds a marker in the user's cache (`<TAILOR_CACHE>/cpu-share/`, one folder for every data
-home on the machine) while it works and, between steps, sizes its threads
-to its share of the cores among the markers of live processes: all the cores alone, half of them with one
-other, and so on. A marker left by a process that died is ignored and removed; `TAILOR_CPU_SHARE=0` turns the
-sharing off (every user then takes every core, as before).
+home on the machine) while it works and, between steps, sizes its threads to its share of the cores among the
+markers of live processes: all the cores alone, half of them with one other, and so on. A marker left by a
+process that died is ignored and removed; `TAILOR_CPU_SHARE=0` turns the sharing off (every user then takes
+every core, as before).
 """
 
 from __future__ import annotations
@@ -175,6 +175,7 @@ class CpuShare:
                 self.log(f"sharing the CPU with {', '.join(others)} while it works: {want} of {cores()} cores")
             self._shared = now
         return want
+
 
 def trainer_callback(share: CpuShare):
     """A `TrainerCallback` that applies `share` before every micro-batch and every evaluation batch."""
