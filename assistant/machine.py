@@ -69,17 +69,24 @@ def _who(role: str) -> str:
     return role
 
 
-def _alive(pid: int, started: str) -> bool:
-    now = _start_time(pid)
-    if now is not None:
-        return now == started
-    try:  # no /proc (macOS): the pid alone
+def is_alive(pid: int | None) -> bool:
+    """True when a process `pid` exists (any program; see `jobs.is_worker_alive` for a Tailor worker)."""
+    if not pid:
+        return False
+    try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
     return True
+
+
+def _alive(pid: int, started: str) -> bool:
+    """Whether the process that left a marker lives: its pid with the start time it wrote (no /proc, as on
+    macOS: the pid alone)."""
+    now = _start_time(pid)
+    return now == started if now is not None else is_alive(pid)
 
 
 class CpuShare:

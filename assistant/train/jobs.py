@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..config import Home, environment
 from ..errors import TailorError
+from ..machine import is_alive
 from ..models.fit import next_move
 from ..plan import Plan
 from ..registry.db import Registry, now
@@ -92,19 +93,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def is_alive(pid: int | None) -> bool:
-    """True when a process `pid` exists (any program; see `is_worker_alive` for a Tailor worker)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def is_worker_alive(pid: int | None) -> bool:
