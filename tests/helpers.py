@@ -120,6 +120,22 @@ def make_plan(csv: Path, model: Path, **training):
     return plan
 
 
+def sleeper():
+    """Another live process (it sleeps ten minutes): one to hold a CPU-share marker, as a job or engine would."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+
+
+def mark(folder: Path, role: str, proc) -> None:
+    """The marker `machine.CpuShare` would leave for `proc` working as `role` (`engine`, `train-7`)."""
+    from assistant import machine
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{role}-{proc.pid}").write_text(machine._start_time(proc.pid) or "", encoding="utf-8")
+
+
 def wait_for(pred, timeout=120.0, every=0.2):
     end = time.time() + timeout
     while time.time() < end:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -13,13 +12,13 @@ import pytest
 
 from assistant import machine
 from assistant.machine import CpuShare
+from helpers import mark, sleeper
 
 
 def hold(folder: Path, role: str) -> subprocess.Popen:
     """Another live process holding a marker in `folder`, as a training worker or an engine would."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{role}-{proc.pid}").write_text(machine._start_time(proc.pid) or "", encoding="utf-8")
+    proc = sleeper()
+    mark(folder, role, proc)
     return proc
 
 

@@ -18,6 +18,7 @@ from assistant.evaluate.arena import battle, standings, vote
 from assistant.evaluate.run import disagreements, evaluate
 from assistant.registry import Registry
 from assistant.serve.engine import Engine, EngineError, GenerationSettings
+from helpers import mark, sleeper
 
 SETTINGS = GenerationSettings(max_new_tokens=10)
 
@@ -529,9 +530,6 @@ def test_held_out_scores_say_when_an_adapter_is_no_better_than_the_majority_labe
 def test_the_engine_answers_with_its_part_of_the_cores_while_a_cpu_job_trains(served, tmp_path, monkeypatch):
     """The engine holds a marker the training job sees while it answers, and between decoding steps sizes its
     threads to its share of the cores while a job's marker is live; alone, all of them again (machine.py)."""
-    import subprocess
-    import sys
-
     import torch
 
     from assistant import machine
@@ -542,12 +540,12 @@ def test_the_engine_answers_with_its_part_of_the_cores_while_a_cpu_job_trains(se
     monkeypatch.setattr(machine, "CHECK_SECONDS", 0.0)  # a tiny model's call is over in well under the interval
     engine.cpu_threads = 4
     folder = machine.share_folder()
-    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    job = sleeper()
     seen: list[tuple[int, list[str]]] = []
 
     def watch(answers):  # in the engine's thread, between decoding steps; the job starts after the first one
         seen.append((torch.get_num_threads(), sorted(p.name.rsplit("-", 1)[0] for p in folder.iterdir())))
-        (folder / f"train-7-{job.pid}").write_text(machine._start_time(job.pid), encoding="utf-8")
+        mark(folder, "train-7", job)
 
     ask = [(None, [{"role": "user", "content": "the goal"}])]
     try:

@@ -12,7 +12,7 @@ import pytest
 from assistant.config import Home
 from assistant.registry import Registry
 from assistant.train import jobs, recipe, worker
-from helpers import LABELS, make_plan, wait_for
+from helpers import LABELS, make_plan, mark, sleeper, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -757,9 +757,6 @@ def test_a_cpu_job_takes_half_the_cores_while_the_engine_answers_and_says_so(top
                                                                                monkeypatch):
     """Two processes each running torch's threads on every core slow each other far more than twice; the job
     holds a marker the engine sees, and sizes its threads to its share at every micro-batch (machine.py)."""
-    import subprocess
-    import sys
-
     from assistant import machine
 
     monkeypatch.setenv("TAILOR_CACHE", str(tmp_path / "cache"))  # the worker inherits it: its own share folder
@@ -769,9 +766,9 @@ def test_a_cpu_job_takes_half_the_cores_while_the_engine_answers_and_says_so(top
     wait_for(lambda: reg.job(job_id).step >= 2)
     pid = reg.job(job_id).pid
     assert (folder / f"train-{job_id}-{pid}").exists(), "the engine must be able to see the job"
-    engine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    engine = sleeper()
     try:
-        (folder / f"engine-{engine.pid}").write_text(machine._start_time(engine.pid), encoding="utf-8")
+        mark(folder, "engine", engine)
         said = (f"sharing the CPU with the engine answering while it works: {max(1, machine.cores() // 2)} of "
                 f"{machine.cores()} cores")
         wait_for(lambda: said in reg.logs(job_id, tail=50), timeout=30)
