@@ -26,12 +26,9 @@ def smol_tokenizer_dir() -> Path:
     """The SmolLM2 tokenizer, read once from the embedded GGUF and cached."""
     target = CACHE / "smol-tokenizer"
     if not (target / "tokenizer.json").exists():
-        from transformers import AutoTokenizer
+        from assistant.models.resolve import embedded_gguf, gguf_tokenizer
 
-        from assistant.models.resolve import embedded_gguf
-
-        gguf = embedded_gguf()
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        tok = gguf_tokenizer(embedded_gguf(), log=lambda line: None)
         tmp = target.with_name("smol-tokenizer.partial")
         tok.save_pretrained(tmp)
         tmp.rename(target)

@@ -101,3 +101,70 @@ def test_unsupported_bases_and_quantisations_are_refused_with_the_reason():
         architecture({"model_type": "gpt2"})
     with pytest.raises(ExportError, match="choose one of f16, q8_0, q4_0"):
         check_quant("q3_k")
+
+
+class Recorder:
+    """Stands in for gguf's writer: keeps every call the tokenizer part makes."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args: self.calls.append((name, args))
+
+
+def respelled(tokenizer, edit):
+    """The tokenizer with its tokenizer.json edited by `edit` (a function of the parsed JSON)."""
+    import json
+
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    edit(spec)
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)),
+                                   bos_token=tokenizer.bos_token, eos_token=tokenizer.eos_token,
+                                   unk_token=tokenizer.unk_token, pad_token=tokenizer.pad_token,
+                                   chat_template=tokenizer.chat_template)
+
+
+def test_the_tokenizer_is_judged_byte_level_by_what_it_does_not_by_its_spelling():
+    """transformers 5.17 converts SmolLM2's GGUF tokenizer with `byte_fallback` set and its ByteLevel decoder
+    inside a Sequence; it tokenizes and decodes as the plain one, and the export writes it the same. A
+    SentencePiece-style BPE (Metaspace, <0x..> byte tokens) is still refused with the reason."""
+    from transformers import AutoTokenizer
+
+    from assistant.registry.gguf_export import ExportError, _add_tokenizer
+    from helpers import smol_tokenizer_dir
+
+    plain = AutoTokenizer.from_pretrained(smol_tokenizer_dir())
+
+    def as_517(spec):
+        spec["model"]["byte_fallback"] = True
+        spec["normalizer"] = {"type": "Sequence", "normalizers": []}
+        spec["decoder"] = {"type": "Sequence", "decoders": [
+            {"type": "ByteFallback"}, {"type": "Fuse"},
+            {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, spec["decoder"]]}
+
+    old = respelled(plain, as_517)
+    text = "Classify: café 🙂 中文\n  done"
+    assert old.encode(text) == plain.encode(text) and old.decode(old.encode(text)) == text
+    written = []
+    for tok in (plain, old):
+        rec = Recorder()
+        _add_tokenizer(rec, tok, len(plain), "smollm")
+        written.append(rec.calls)
+    assert written[0] == written[1] and ("add_tokenizer_model", ("gpt2",)) in written[0]
+
+    def as_sentencepiece(spec):
+        spec["model"]["byte_fallback"] = True
+        spec["model"]["vocab"]["<0x00>"] = len(spec["model"]["vocab"])
+        spec["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first",
+                                 "split": False}
+        spec["decoder"] = {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"},
+            {"type": "Fuse"}]}
+
+    for edit in (as_sentencepiece, lambda spec: spec.update(pre_tokenizer={"type": "Whitespace"})):
+        with pytest.raises(ExportError, match="byte-level BPE tokenizers .* convert it with llama.cpp"):
+            _add_tokenizer(Recorder(), respelled(plain, edit), len(plain), "smollm")

@@ -108,3 +108,25 @@ def test_examples_match_what_the_trainer_renders(tmp_path, capsys, tiny_model):
     ex = chat_examples(plan)[0]
     tok = AutoTokenizer.from_pretrained(smol_tokenizer_dir())
     assert out["data"]["examples"][0] == tok.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=False)
+
+
+def test_the_embedded_tokenizer_takes_its_special_tokens_from_the_gguf_file(monkeypatch):
+    """transformers 5.17 read SmolLM2's GGUF end token as <|im_start|> and no padding token; the conversion (and
+    the tests' tokenizer) put back what the file declares (ids 2 and 2), say so, and change nothing where the
+    loader read it right."""
+    import transformers
+    from transformers import AutoTokenizer
+
+    from assistant.models.resolve import embedded_gguf, gguf_special_tokens, gguf_tokenizer
+
+    gguf = embedded_gguf()
+    tok = AutoTokenizer.from_pretrained(smol_tokenizer_dir())
+    assert (tok.eos_token, tok.pad_token, tok.bos_token) == ("<|im_end|>", "<|im_end|>", "<|im_start|>")
+    assert gguf_special_tokens(gguf, tok) == {}
+    tok.eos_token, tok.pad_token = "<|im_start|>", None  # as transformers 5.17 read them
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: tok)
+    said = []
+    fixed = gguf_tokenizer(gguf, log=said.append)
+    assert (fixed.eos_token_id, fixed.pad_token_id, fixed.bos_token_id) == (2, 2, 1)
+    assert said == ["  eos token: <|im_end|> (as the GGUF file declares; this transformers read it as <|im_start|>)",
+                    "  pad token: <|im_end|> (as the GGUF file declares; this transformers read it as None)"]

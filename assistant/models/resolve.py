@@ -79,10 +79,10 @@ def ensure_embedded(home_models: Path, log=print) -> Path:
 def _convert_gguf(gguf: Path, out: Path, log=print) -> None:
     """transformers' GGUF loader → a plain float32 safetensors checkpoint with its tokenizer in `out`."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     log("  reading the tokenizer...")
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tok = gguf_tokenizer(gguf, log)
     log("  de-quantising the weights...")
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     # The loaded model is plain float weights; drop the GGUF marker so it saves as a normal checkpoint.
@@ -93,6 +93,40 @@ def _convert_gguf(gguf: Path, out: Path, log=print) -> None:
     log("  writing safetensors...")
     model.save_pretrained(out)
     tok.save_pretrained(out)
+
+
+def gguf_tokenizer(gguf: Path, log=print):
+    """transformers' reading of a GGUF file's tokenizer, with the special tokens the file declares."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    for role, token in gguf_special_tokens(gguf, tok).items():
+        log(f"  {role} token: {token} (as the GGUF file declares; this transformers read it as "
+            f"{getattr(tok, role + '_token')})")
+        setattr(tok, role + "_token", token)
+    return tok
+
+
+def gguf_special_tokens(gguf: Path, tok) -> dict[str, str]:
+    """The special tokens the GGUF file declares (`tokenizer.ggml.<role>_token_id`) that `tok` has otherwise.
+
+    transformers 5.17's GGUF loader read SmolLM2's end-of-turn token as `<|im_start|>` and set no padding
+    token (5.18 and later read `<|im_end|>` for both, as the file says), so padding, the engine's stop test and
+    the GGUF export's end token would all have used the token that starts a turn. The file's own ids decide,
+    whatever the loader's version."""
+    from gguf import GGUFReader
+
+    fields = GGUFReader(str(gguf)).fields
+    keys = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "pad": "padding_token_id"}
+    wrong = {}
+    for role, key in keys.items():
+        field = fields.get(f"tokenizer.ggml.{key}")
+        if field is None or not 0 <= int(field.contents()) < len(tok):
+            continue
+        token = tok.convert_ids_to_tokens(int(field.contents()))
+        if getattr(tok, f"{role}_token") != token:
+            wrong[role] = token
+    return wrong
 
 
 def resolve_source(source: str, home_models: Path, log=print) -> str:

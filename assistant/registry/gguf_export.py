@@ -169,13 +169,32 @@ def _permute(weights: Any, n_head: int) -> Any:
     return (weights.reshape(n_head, 2, shape[0] // n_head // 2, *shape[1:]).swapaxes(1, 2).reshape(shape))
 
 
+def _kinds(part: Any) -> set[str]:
+    """The types of a tokenizer.json pre-tokenizer or decoder, looking inside `Sequence`s."""
+    if not isinstance(part, dict):
+        return set()
+    inner = part.get("pretokenizers") or part.get("decoders") or []
+    return {str(part.get("type"))}.union(*(_kinds(p) for p in inner))
+
+
+def byte_level_bpe(spec: dict) -> bool:
+    """Whether a tokenizer.json is a byte-level BPE (GPT-2 style: every byte a vocabulary symbol), which is what
+    llama.cpp's `gpt2` tokenizer model reads. Judged by what it does, not by one spelling of it: transformers
+    5.17 converts SmolLM2's GGUF tokenizer with a `byte_fallback` flag and a decoder `Sequence` around
+    `ByteLevel`, which tokenizes and decodes exactly as the plain form. A SentencePiece-style BPE (Metaspace,
+    `<0x..>` byte tokens) is not byte-level."""
+    model = spec.get("model") or {}
+    vocab = model.get("vocab") or {}
+    return (model.get("type") == "BPE" and "ByteLevel" in _kinds(spec.get("pre_tokenizer"))
+            and "ByteLevel" in _kinds(spec.get("decoder")) and "<0x00>" not in vocab)
+
+
 def _add_tokenizer(writer: Any, tokenizer: Any, vocab_size: int, pre: str) -> None:
     import gguf
 
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
     model = spec.get("model", {})
-    decoder = (spec.get("decoder") or {}).get("type")
-    if model.get("type") != "BPE" or model.get("byte_fallback") or decoder != "ByteLevel":
+    if not byte_level_bpe(spec):
         raise ExportError("GGUF export writes byte-level BPE tokenizers (SmolLM2, Qwen2, Llama 3); this base's "
                           "tokenizer is another kind. Download the merged model and convert it with llama.cpp")
     by_id = {i: t for t, i in model["vocab"].items()}
