@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU figure of docs/BENCHMARKS.md in one call on a GPU machine (the `device` tool: one H100 or H200).
 #
+# Before it, here: `bash bench/gpu_stack_on_cpu.sh` runs the suite under the GPU machine's library versions.
 # Here, once (wheels the GPU machine lacks, and the SmolLM2 tokenizer, into ignored folders that travel):
 #   echo /.whl/ >> .git/info/exclude && .venv/bin/python -m pip download --no-deps --only-binary=:all: \
 #     --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 \
