@@ -186,6 +186,7 @@ def test_the_embedded_model_is_converted_once_when_several_processes_ask_at_once
     assert results == [resolve.converted_dir(models)] * 3
     assert any("Waiting for another process" in line for line in waited)
     assert not (models / (resolve.converted_dir(models).name + ".partial")).exists()
+    assert (resolve.converted_dir(models) / resolve.TOKENS_CHECKED).exists()  # a fresh conversion is not re-checked
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from assistant.cli import main
 from assistant.models.tokenize import extract_embedded_tokenizer, model_text
 from helpers import smol_tokenizer_dir
@@ -130,3 +132,30 @@ def test_the_embedded_tokenizer_takes_its_special_tokens_from_the_gguf_file(monk
     assert (fixed.eos_token_id, fixed.pad_token_id, fixed.bos_token_id) == (2, 2, 1)
     assert said == ["  eos token: <|im_end|> (as the GGUF file declares; this transformers read it as <|im_start|>)",
                     "  pad token: <|im_end|> (as the GGUF file declares; this transformers read it as None)"]
+
+
+def test_a_base_converted_under_transformers_5_17_gets_the_gguf_files_special_tokens_once(tmp_path, monkeypatch):
+    """A data home whose embedded base was converted before the special tokens were checked (its tokenizer says
+    the end token is <|im_start|> and has no padding) is mended on the next start, says so, and is not looked at
+    again; a folder converted now is marked as checked from the start."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from assistant.models import resolve
+
+    target = resolve.converted_dir(tmp_path / "models")
+    shutil.copytree(smol_tokenizer_dir(), target)
+    (target / "config.json").write_text("{}")
+    (target / "model.safetensors").write_bytes(b"weights")
+    old = AutoTokenizer.from_pretrained(target)
+    old.eos_token, old.pad_token = "<|im_start|>", None  # as transformers 5.17 converted it
+    old.save_pretrained(target)
+    said = []
+    assert resolve.ensure_embedded(tmp_path / "models", log=said.append) == target
+    mended = AutoTokenizer.from_pretrained(target)
+    assert (mended.eos_token, mended.pad_token, mended.bos_token) == ("<|im_end|>", "<|im_end|>", "<|im_start|>")
+    assert said[0].startswith("Mending the converted base model's tokenizer") and len(said) == 3
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name, target.name + ".lock"]
+    monkeypatch.setattr(resolve, "gguf_special_tokens", lambda *a: pytest.fail("checked twice"))
+    assert resolve.ensure_embedded(tmp_path / "models", log=said.append) == target and len(said) == 3

@@ -41,6 +41,11 @@ def converted_dir(home_models: Path) -> Path:
     return home_models / DEFAULT.name
 
 
+# Written into a converted folder once its tokenizer's special tokens are known to be the GGUF file's (folders
+# converted before that check, under transformers 5.17, may carry `<|im_start|>` as the end token).
+TOKENS_CHECKED = ".special-tokens-from-gguf"
+
+
 def _converted(target: Path) -> bool:
     return (target / "config.json").exists() and (target / "model.safetensors").exists()
 
@@ -54,7 +59,7 @@ def ensure_embedded(home_models: Path, log=print) -> Path:
     import fcntl
 
     target = converted_dir(home_models)
-    if _converted(target):
+    if _converted(target) and (target / TOKENS_CHECKED).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.with_name(target.name + ".lock"), "w") as lock:
@@ -64,12 +69,15 @@ def ensure_embedded(home_models: Path, log=print) -> Path:
             log("Waiting for another process converting the embedded base model...")
             fcntl.flock(lock, fcntl.LOCK_EX)
         if _converted(target):
+            if not (target / TOKENS_CHECKED).exists():
+                _mend_special_tokens(target, log)
             return target
         gguf = embedded_gguf()
         log(f"Converting the embedded base model {gguf.name} to safetensors in {target} (once, about a minute)...")
         tmp = target.with_name(target.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         _convert_gguf(gguf, tmp, log)
+        (tmp / TOKENS_CHECKED).touch()
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         log(f"  done: {target}")
@@ -93,6 +101,27 @@ def _convert_gguf(gguf: Path, out: Path, log=print) -> None:
     log("  writing safetensors...")
     model.save_pretrained(out)
     tok.save_pretrained(out)
+
+
+def _mend_special_tokens(target: Path, log=print) -> None:
+    """A folder converted before the special tokens were checked: give its tokenizer the GGUF file's (once; the
+    caller holds the conversion lock)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(target))
+    wrong = gguf_special_tokens(embedded_gguf(), tok)
+    if wrong:
+        log(f"Mending the converted base model's tokenizer in {target}:")
+        for role, token in wrong.items():
+            log(f"  {role} token: {token} (as the GGUF file declares; it was {getattr(tok, role + '_token')})")
+            setattr(tok, role + "_token", token)
+        fresh = target.with_name(target.name + ".tokenizer")
+        shutil.rmtree(fresh, ignore_errors=True)
+        tok.save_pretrained(str(fresh))
+        for file in fresh.iterdir():  # each file replaced whole: a process loading the model never reads half
+            os.replace(file, target / file.name)
+        fresh.rmdir()
+    (target / TOKENS_CHECKED).touch()
 
 
 def gguf_tokenizer(gguf: Path, log=print):
