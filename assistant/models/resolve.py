@@ -109,12 +109,8 @@ def _mend_special_tokens(target: Path, log=print) -> None:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(target))
-    wrong = gguf_special_tokens(embedded_gguf(), tok)
-    if wrong:
-        log(f"Mending the converted base model's tokenizer in {target}:")
-        for role, token in wrong.items():
-            log(f"  {role} token: {token} (as the GGUF file declares; it was {getattr(tok, role + '_token')})")
-            setattr(tok, role + "_token", token)
+    if _take_gguf_special_tokens(tok, embedded_gguf(), log):
+        log(f"  mended the converted base model's tokenizer in {target}")
         fresh = target.with_name(target.name + ".tokenizer")
         shutil.rmtree(fresh, ignore_errors=True)
         tok.save_pretrained(str(fresh))
@@ -129,11 +125,17 @@ def gguf_tokenizer(gguf: Path, log=print):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    for role, token in gguf_special_tokens(gguf, tok).items():
-        log(f"  {role} token: {token} (as the GGUF file declares; this transformers read it as "
-            f"{getattr(tok, role + '_token')})")
-        setattr(tok, role + "_token", token)
+    _take_gguf_special_tokens(tok, gguf, log)
     return tok
+
+
+def _take_gguf_special_tokens(tok, gguf: Path, log=print) -> dict[str, str]:
+    """Set on `tok` the special tokens the GGUF file declares where it has others, saying each; returns them."""
+    wrong = gguf_special_tokens(gguf, tok)
+    for role, token in wrong.items():
+        log(f"  {role} token: {token} (as the GGUF file declares; the tokenizer had {getattr(tok, role + '_token')})")
+        setattr(tok, role + "_token", token)
+    return wrong
 
 
 def gguf_special_tokens(gguf: Path, tok) -> dict[str, str]:
