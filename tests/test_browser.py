@@ -338,8 +338,19 @@ def test_settings_and_a_phone_width_window(page):
     page.locator("#settings-save").click()
     wait_text(page.locator("#settings-result"), "needs both a username and a password")
     page.locator("#settings-user textarea, #settings-user input").first.fill("")
+    # A secret typed into the form is not kept in the browser: Gradio's run history (after 6.0) would keep every
+    # public call's inputs in localStorage and show them again on /gradio_api/runs; Tailor turns it off.
+    secret = "sk-typed-into-the-settings-form-0123456789"
+    page.locator("#settings-api-key input").fill(secret)
     page.locator("#settings-save").click()
     wait_text(page.locator("#settings-result"), "Saved.")
+    wait_text(page.locator("#settings-secrets"), "API key: set")
+    stored = page.evaluate("JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
+    assert secret not in stored and "run-history" not in stored, stored[:400]
+    assert page.request.get(page.url.split("?")[0].rstrip("/") + "/gradio_api/runs").status == 404
+    page.locator("#settings-clear").get_by_label("API key").check()
+    page.locator("#settings-save").click()
+    wait_text(page.locator("#settings-secrets"), "API key: not set")
     page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("tab", name="Assistant").click()
     page.locator("#message textarea").wait_for()
