@@ -80,7 +80,7 @@ def build_app(ctx: Context) -> gr.Blocks:
         # The engine's status until it has loaded (or failed): then the timer stops.
         loading = gr.Timer(2)
         loading.tick(friendly(lambda: (f"Base model: {ctx.engine.status}", gr.Timer(active=not ctx.engine.settled))),
-                     outputs=[engine_status, loading], api_name=False, show_progress="hidden")
+                     outputs=[engine_status, loading], api_visibility="private", show_progress="hidden")
     return demo
 
 

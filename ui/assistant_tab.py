@@ -272,11 +272,12 @@ def tab(ctx: Context) -> None:
     # on the upload button would find it dead. It is emptied after its own upload instead.
     outputs = [chatbot, state, card, start, msg, *buttons, mapping, preview, histogram, examples, *fields]
     send.click(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name="chat")
-    msg.submit(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name=False)
-    data.upload(friendly(on_chat), [msg, data, chatbot, state], outputs, api_name=False).then(
-        lambda: None, None, data, api_name=False, show_progress="hidden")
+    msg.submit(friendly(on_chat), [msg, data, chatbot, state], outputs, api_visibility="private")
+    data.upload(friendly(on_chat), [msg, data, chatbot, state], outputs, api_visibility="private").then(
+        lambda: None, None, data, api_visibility="private", show_progress="hidden")
     for b in buttons:
-        b.click(friendly(lambda text, h, st: on_chat(text, None, h, st)), [b, chatbot, state], outputs, api_name=False)
+        b.click(friendly(lambda text, h, st: on_chat(text, None, h, st)), [b, chatbot, state], outputs,
+                api_visibility="private")
     apply_edits.click(friendly(on_edit), [chatbot, state, *fields], outputs, api_name="edit_plan")
 
     # Ticks only between a start and the chat's word on how it went (an idle page polls nothing).
@@ -289,7 +290,8 @@ def tab(ctx: Context) -> None:
     job_id_out = gr.Number(visible=False)
     # The API's /start answers (message, job id); the timer is the page's business, a step of its own.
     start.click(friendly(on_start), [state], [started, job_id_out], api_name="start").then(
-        lambda job_id: gr.Timer(active=bool(job_id)), [job_id_out], [watch], api_name=False, show_progress="hidden")
+        lambda job_id: gr.Timer(active=bool(job_id)), [job_id_out], [watch], api_visibility="private",
+        show_progress="hidden")
 
     told = gr.State(None)  # the job whose outcome the chat has said (apart from the conversation's state)
 
@@ -300,5 +302,5 @@ def tab(ctx: Context) -> None:
             return gr.update(), gr.update(), gr.Timer(active=bool(job_id) and said_for != int(job_id))
         return [*(history or []), {"role": "assistant", "content": said}], int(job_id), gr.Timer(active=False)
 
-    watch.tick(friendly(on_tick), [job_id_out, chatbot, state, told], [chatbot, told, watch], api_name=False,
+    watch.tick(friendly(on_tick), [job_id_out, chatbot, state, told], [chatbot, told, watch], api_visibility="private",
                show_progress="hidden")

@@ -196,11 +196,12 @@ def tab(ctx: Context) -> list:
 
         # The stop button shows while this session's evaluation runs. Gradio 6 runs no `.then` after a failed event
         # (tried in Chromium), so the button goes on success and on failure alike.
-        evaluated = eval_go.click(stop_shown(True), None, eval_stop, api_name=False, show_progress="hidden").then(
+        evaluated = eval_go.click(stop_shown(True), None, eval_stop, api_visibility="private",
+                                  show_progress="hidden").then(
             friendly(on_eval), [pick, eval_file, max_new, only],
             [eval_table, run_state, diff_model, diff_table, scores_plot, matrix], api_name="evaluate")
         for after in (evaluated.success, evaluated.failure):
-            after(stop_shown(False), None, eval_stop, api_name=False, show_progress="hidden")
+            after(stop_shown(False), None, eval_stop, api_visibility="private", show_progress="hidden")
         # Only this browser session's evaluation stops, before its next batch; nothing of it is stored.
         def on_stop(request: gr.Request):
             if ctx.stop_evaluation(request.session_hash):
@@ -208,10 +209,10 @@ def tab(ctx: Context) -> list:
             else:
                 gr.Info("No evaluation is running.")
 
-        eval_stop.click(on_stop, None, None, api_name=False, show_progress="hidden")
+        eval_stop.click(on_stop, None, None, api_visibility="private", show_progress="hidden")
         for control in (only, diff_model):
             control.change(friendly(lambda r, o, m: disagreement_rows(r, o, m)), [run_state, only, diff_model],
-                           diff_table, api_name=False)
+                           diff_table, api_visibility="private")
 
     with gr.Accordion("Blind arena", open=False, elem_id="arena-section"):
         gr.Markdown("Two anonymous models answer your prompt. Vote; the names are revealed after.")

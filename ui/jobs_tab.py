@@ -199,8 +199,8 @@ def tab(ctx: Context) -> list:
         return job.to_dict() if job else {}
 
     outs = [table, status, plot, log, fix, cancel, resume, sweep_box, trials, against, chart, cancel_all]
-    refresh.click(friendly(view), [job_id, against], outs, api_name=False)
-    against.input(friendly(view), [job_id, against], outs, api_name=False)
+    refresh.click(friendly(view), [job_id, against], outs, api_visibility="private")
+    against.input(friendly(view), [job_id, against], outs, api_visibility="private")
     polls = [poll(2, view, [job_id, against], outs)]
     cancel_all.click(friendly(lambda j: cancel_the_sweep(ctx, j)), [job_id], action, api_name="cancel_sweep")
     gr.api(job_status, api_name="job_status")

@@ -28,7 +28,7 @@ class Poll:
 def poll(every: float, fn: Callable, inputs: Any, outputs: Any) -> Poll:
     """A refresher for a tab: `fn(inputs) → outputs` every `every` seconds while its tab is shown."""
     timer = gr.Timer(every, active=False)
-    timer.tick(friendly(fn), inputs, outputs, api_name=False, show_progress="hidden")
+    timer.tick(friendly(fn), inputs, outputs, api_visibility="private", show_progress="hidden")
     return Poll(timer, fn, inputs, outputs)
 
 
@@ -40,6 +40,6 @@ def only_while_shown(tabs: dict[Any, list[Poll]]) -> None:
     for tab, mine in tabs.items():
         active = {id(p.timer) for p in mine}
         event = tab.select(lambda active=active: [gr.Timer(active=id(t) in active) for t in timers], None, timers,
-                           api_name=False, show_progress="hidden")
+                           api_visibility="private", show_progress="hidden")
         for p in mine:
-            event = event.then(friendly(p.fn), p.inputs, p.outputs, api_name=False, show_progress="hidden")
+            event = event.then(friendly(p.fn), p.inputs, p.outputs, api_visibility="private", show_progress="hidden")

@@ -242,7 +242,7 @@ def tab(ctx: Context) -> list:
         return {table: adapter_rows(ctx, q, t, tg, so), pick: gr.update(choices=adapter_names(ctx))}
 
     for box in filters:
-        box.change(friendly(refresh), filters, [table, pick], api_name=False)
+        box.change(friendly(refresh), filters, [table, pick], api_visibility="private")
     polls = [poll(3, refresh, filters, [table, pick]),
              poll(10, lambda: gr.update(choices=["", *ctx.registry.metric_names()]), None, sort)]  # new metrics
 
@@ -250,7 +250,7 @@ def tab(ctx: Context) -> list:
         page = adapter_page(ctx, n)
         return {card: adapter_card(page), details: page}
 
-    pick.change(friendly(show), [pick], [card, details], api_name=False)
+    pick.change(friendly(show), [pick], [card, details], api_visibility="private")
     def exporting(exporter: str):
         """An export with its progress in words on the page (merging, writing GGUF, ...)."""
         def run(name, chosen=None, progress=gr.Progress()):  # noqa: B008 - how Gradio passes progress in
@@ -263,7 +263,8 @@ def tab(ctx: Context) -> list:
     other_b.click(friendly(exporting("peft")), [pick, other], zip_file, api_name="export_adapter")
     for button, action in ((tag_b, "tag"), (alias_b, "alias"), (desc_b, "describe"), (delete_b, "delete")):
         button.click(friendly(lambda n, v, a=action: adapter_action(ctx, a, n, v)), [pick, value], message,
-                     api_name=f"adapter_{action}").then(friendly(show), [pick], [card, details], api_name=False)
+                     api_name=f"adapter_{action}").then(friendly(show), [pick], [card, details],
+                                                        api_visibility="private")
     import_b.click(friendly(lambda f, n: import_upload(ctx, f, n)), [upload, import_name], message,
                    api_name="import_adapter")
 
