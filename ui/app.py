@@ -133,19 +133,11 @@ def build_server(ctx: Context, api_only: bool = False, allow_anonymous: bool = F
         app = gr.mount_gradio_app(app, demo, path="/", css=CSS, theme=theme(),
                                   blocked_paths=[str(p) for p in private], max_file_size=max_upload_bytes(),
                                   auth=login_checker(h) if ctx.login_active else None, auth_message="Tailor: sign in",
-                                  **no_run_history())
+                                  # Gradio's run history kept every public call's inputs, the API key typed into
+                                  # Settings among them, in the browser's storage (docs/SECURITY.md).
+                                  run_history=False)
         calm_queue(demo)
     return app
-
-
-def no_run_history() -> dict:
-    """Gradio's run history off, where the installed Gradio has one (it came after 6.0). Left on, it keeps every
-    public call's inputs and outputs — the settings form's API key and password among them — in the browser's
-    storage, shows them again on /gradio_api/runs, and lets the page send future runs to a Hugging Face bucket.
-    Tailor's own record of what ran is the registry (docs/SECURITY.md)."""
-    import inspect
-
-    return {"run_history": False} if "run_history" in inspect.signature(gr.mount_gradio_app).parameters else {}
 
 
 QUEUE_IDLE_SLEEP = 0.05
