@@ -298,6 +298,82 @@ def test_a_soft_capped_models_loss_runs_in_head_chunks_and_equals_trls(topic_csv
     loss, _ = _loss_and_grads(trainer, trainer.compute_loss, batch)
     assert abs(loss - trls[0]) > 0.05, (loss, trls[0])
 
+def _largest_tensor(step) -> int:
+    """The most elements any one tensor made by `step()` had (every op's output, forward and backward)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Largest(TorchDispatchMode):
+        most = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in torch.utils._pytree.tree_leaves(out):
+                if isinstance(t, torch.Tensor):
+                    Largest.most = max(Largest.most, t.numel())
+            return out
+
+    with Largest():
+        step()
+    return Largest.most
+
+
+def test_no_path_ever_holds_every_tokens_logits(topic_csv, tiny_model, tmp_path):
+    """Issue 17: the LM head and cross-entropy run in pieces on every path, so the logits of a whole batch
+    (tokens × vocabulary) never exist at once. The lean path projects only the trained positions, in chunks; a
+    model the lean path leaves to TRL (here Granite, which divides its logits by `logits_scaling`) gets TRL's fused
+    LM head, which projects in tiles of at most 4,096 tokens × 32,768 vocabulary entries. Both give the loss the
+    full logits give; the full-logits forward, run under the same watch, shows the watch sees them."""
+    import torch
+    from transformers import AutoTokenizer, GraniteConfig, GraniteForCausalLM
+
+    from helpers import smol_tokenizer_dir
+
+    tok = AutoTokenizer.from_pretrained(smol_tokenizer_dir())
+    torch.manual_seed(0)
+    cfg = GraniteConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, logits_scaling=4.0, initializer_range=0.2,
+                        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    granite = tmp_path / "tiny-granite"
+    GraniteForCausalLM(cfg).save_pretrained(granite)
+    tok.save_pretrained(granite)
+
+    for folder, lean in ((tiny_model, True), (granite, False)):
+        _holds_no_batch_of_logits(_trainer(make_plan(topic_csv, folder), folder, tmp_path / folder.name), lean)
+
+
+def _holds_no_batch_of_logits(trainer, lean: bool) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    assert trainer._lean_model_ok(trainer.model) is lean
+    batch = next(iter(trainer.get_train_dataloader()))
+    model = trainer.model
+    model.train()
+    labels = batch["labels"]
+    tokens = labels.shape[0] * (labels.shape[1] - 1)
+    head = model.get_output_embeddings().weight
+    full = tokens * head.shape[0]
+    if lean:
+        trainer.head_chunk_elements = full // 8  # the trained positions are few: force several chunks anyway
+    losses = {}
+
+    def lean_or_trls():
+        losses["path"] = trainer.compute_loss(model, dict(batch), num_items_in_batch=None)
+        losses["path"].backward()
+
+    def full_logits():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        losses["full"] = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
+                                         ignore_index=-100)
+
+    assert _largest_tensor(full_logits) >= full  # the watch sees a whole batch's logits where they exist
+    most = _largest_tensor(lean_or_trls)
+    piece = trainer.head_chunk_elements if lean else tokens * 32768  # TRL's tile: 32,768 vocabulary entries
+    assert most <= max(piece, head.numel()) < full, (type(model.get_base_model()).__name__, most, full)
+    assert torch.allclose(losses["path"].detach(), losses["full"].detach(), atol=1e-4), losses
+
+
 def test_the_lean_loss_never_waits_for_the_device_between_logs(topic_csv, tiny_model, tmp_path):
     """The trained positions are found on the host (in the data collator) before the batch moves to the device, so the
     loss path runs no data-dependent operation (boolean indexing, nonzero, .item()) — on a GPU each waits for

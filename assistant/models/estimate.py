@@ -17,7 +17,9 @@ Where the coefficients come from:
   output; LoRA dropout adds a mask and a dropped copy (4 bytes per input element).
 - Logits: the trainer's lean head (assistant/train/recipe.py) runs at most `HEAD_CHUNK_ELEMENTS` logits at once,
   so the buffer is bounded whatever the batch: bf16 logits + an fp32 copy + the fp32 log-softmax (10 bytes per
-  logit). Models that take TRL's own path (logit soft-capping) hold the logits of every token.
+  logit). A model the lean head leaves to TRL (other logit scaling, MoE auxiliary losses; none in the catalog)
+  gets TRL's fused LM head, whose one reused tile (4,096 tokens × 32,768 entries in the compute dtype: 256 MiB
+  in bf16) is smaller than the lean chunk it is counted as.
 - Not yet measured on a GPU (no GPU was lent to the task that wrote this): the CUDA context and cuBLAS
   workspace (`CUDA_OVERHEAD_GB`) and the allocator's fragmentation (`FRAGMENTATION`); `bench/gpu_train.py grid`
   measures them against this estimate across 24 configurations.
