@@ -164,9 +164,7 @@ def _read_delimited(path: Path, text: str, delimiter: str | None) -> list[dict[s
     header = [h.strip() for h in header]
     if not any(header):
         raise DataError(path, "the header row is empty", 1)
-    dupes = {h for h in header if header.count(h) > 1 and h}
-    if dupes:
-        raise DataError(path, f"duplicate column names in the header: {', '.join(sorted(dupes))}", 1)
+    _no_duplicate_names(path, header, 1)
     rows, end = [], reader.line_num
     while True:
         start = end + 1
@@ -191,6 +189,14 @@ def _read_delimited(path: Path, text: str, delimiter: str | None) -> list[dict[s
                                   "contain the delimiter", start)
         rows.append(dict(zip(header, values)))
     return rows
+
+
+def _no_duplicate_names(path: Path, names: list[str], line: int | None = None) -> None:
+    """Two columns of one name would be read as one (the later overwriting the earlier): refused, named."""
+    dupes = {h for h in names if names.count(h) > 1 and h}
+    if dupes:
+        raise DataError(path, f"duplicate column names in the header: {', '.join(sorted(dupes))}; rename one of "
+                              "each so every column has its own name", line)
 
 
 def _rows_inside(lines: list[str], start: int, end: int, delimiter: str, width: int) -> int:
@@ -263,9 +269,13 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     try:
+        names = pq.ParquetFile(path).schema_arrow.names
+        _no_duplicate_names(path, names)
         table = pq.read_table(path)
-    except Exception as e:  # pyarrow raises several types for corrupt files
-        raise DataError(path, f"not a readable Parquet file ({e})") from None
+    except DataError:
+        raise
+    except Exception as e:  # pyarrow raises several types for corrupt files; its first line says what
+        raise DataError(path, f"not a readable Parquet file ({str(e).strip().splitlines()[0][:300]})") from None
     return table.to_pylist()
 
 
@@ -301,6 +311,7 @@ def _read_xlsx(path: Path, limit: int) -> list[dict[str, Any]]:
                 if any(v not in (None, "") for v in values):
                     header = [str(v).strip() if v not in (None, "") else f"column {i + 1}"
                               for i, v in enumerate(values)]
+                    _no_duplicate_names(path, header, number)
                 continue
             if any(v not in (None, "") for v in values):
                 rows.append({h: v for h, v in zip(header, values)})

@@ -48,6 +48,32 @@ def random_bytes(n: int) -> bytes:
     return bytes(rng.randrange(256) for _ in range(n))
 
 
+def parquet_bytes(names: list[str], n: int = 30) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays([pa.array([f"{name} {i}" for i in range(n)]) for name in names], names=names),
+                   out)
+    return out.getvalue()
+
+
+def xlsx_bytes(header: list[str], n: int = 30) -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for i in range(n):
+        book.active.append([f"{h} {i}" for h in header])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 ERR, WARN, OK = "error", "warning", "ok"
 CORPUS: list[tuple[str, str | bytes, str, str, int | None]] = [
     # name, content, outcome, what the message must say, the line it must name
@@ -89,6 +115,9 @@ CORPUS: list[tuple[str, str | bytes, str, str, int | None]] = [
     ("dupe_header.csv", "text,text\na,b\n", ERR, "duplicate column names", 1),
     ("blank_header.csv", ",\na,b\n", ERR, "header row is empty", 1),
     ("broken.parquet", b"PAR1" + random_bytes(100), ERR, "not a readable Parquet file", None),
+    # two columns of one name: the later would silently overwrite the earlier (pyarrow's own error is 8 lines)
+    ("dupe_columns.parquet", parquet_bytes(["text", "text", "label"]), ERR, "duplicate column names .*: text", None),
+    ("dupe_header.xlsx", xlsx_bytes(["text", "label", "label"]), ERR, "duplicate column names .*: label", 1),
     ("empty_inputs.csv", "text,label\n" + ",pos\n" * 5, ERR, "input column `text` is empty in every row", None),
     # a plan, with a warning that explains
     ("single_class.csv", rows_csv(30, label=lambda i: "positive"), WARN, "every row has the same output", None),
