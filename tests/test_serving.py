@@ -112,6 +112,37 @@ def test_static_cache_compiled_decoding_gives_the_eager_tokens_row_by_row(served
         [a.text for a in engine.side_by_side("hello", [None, "alpha"], SETTINGS, system="Classify.")]
 
 
+def test_stop_texts_end_each_row_where_its_own_answer_first_has_one(served):
+    """OpenAI's `stop`: a row ends before the first stop text in its answer, and stops decoding there (fewer
+    tokens); rows without one answer in full; the same on the compiled static-cache path; streamed text is never
+    taken back (a tail that may start a stop text waits)."""
+    from assistant.serve.streaming import cut_at_stop
+
+    _, engine = served
+    rows, prompt = [None, "alpha", "beta"], "the goal and the match"
+    free = engine.side_by_side(prompt, rows, GenerationSettings(max_new_tokens=24), system="Classify.")
+    words = [w for w in free[0].text.split() if len(w) >= 4]
+    stop = words[len(words) // 2][1:4]  # three letters from inside a word halfway through the first answer
+    settings = GenerationSettings(max_new_tokens=24, stop=(stop, "never appears"))
+    for compiled in (False, True):
+        engine.decode_compile = _static_decoding("aot_eager") if compiled else None
+        cut = engine.side_by_side(prompt, rows, settings, system="Classify.")
+        assert engine.decode_note == "", engine.decode_note
+        for f, c in zip(free, cut):
+            if stop in f.text:
+                assert (c.text, c.finish_reason) == (f.text[:f.text.find(stop)].strip(), "stop")
+                assert c.tokens < f.tokens, (c.tokens, f.tokens)  # it stopped decoding, not only cut the text
+            else:
+                assert (c.text, c.tokens, c.finish_reason) == (f.text, f.tokens, f.finish_reason)
+        assert cut[0].finish_reason == "stop" and cut[0].text != free[0].text
+    updates = [u[0].text for u in engine.stream_side_by_side(prompt, rows, settings, system="Classify.")]
+    assert len(updates) >= 3 and updates[-1] == cut[0].text
+    assert all(b.startswith(a) for a, b in zip(updates, updates[1:])), updates
+    assert cut_at_stop("hello wor", ["world"], done=False) == ("hello ", False)  # held back while decoding
+    assert cut_at_stop("hello wor", ["world"], done=True) == ("hello wor", False)
+    assert cut_at_stop("a. b. c.", ["c", "b."], done=False) == ("a. ", True)  # the first to appear
+
+
 def test_a_failing_compiler_falls_back_to_eager_decoding_and_says_why(served, capsys):
     _, engine = served
     eager = engine.side_by_side("the goal", [None, "beta"], SETTINGS, system="Classify.")
@@ -407,6 +438,31 @@ def test_openai_client_lists_models_and_streams_from_an_adapter_by_name(api):
     assert base.choices[0].message.content == engine.generate([(None, messages)], SETTINGS)[0].text
 
 
+def test_openai_api_takes_text_parts_developer_role_stop_and_usage_like_openai(api):
+    """What OpenAI's own clients send: content as a list of text parts, the `developer` role, `stop`, and
+    `stream_options.include_usage` (a last chunk with the token counts and no choices)."""
+    from openai import OpenAI
+
+    url, _, engine = api
+    client = OpenAI(base_url=url, api_key="sk-tailor-test")
+    plain = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "the goal\nand the match"}]
+    parts = [{"role": "developer", "content": [{"type": "text", "text": "Classify."}]},
+             {"role": "user", "content": [{"type": "text", "text": "the goal"},
+                                          {"type": "text", "text": "and the match"}]}]
+    expected = engine.generate([("alpha", plain)], GenerationSettings(max_new_tokens=16))[0]
+    got = client.chat.completions.create(model="alpha", messages=parts, max_tokens=16)
+    assert got.choices[0].message.content == expected.text
+    stop = [w for w in expected.text.split() if len(w) >= 4][1][:3]
+    cut = client.chat.completions.create(model="alpha", messages=plain, max_tokens=16, stop=[stop])
+    assert cut.choices[0].message.content == expected.text[:expected.text.find(stop)].strip()
+    assert cut.choices[0].finish_reason == "stop" and cut.usage.completion_tokens < expected.tokens
+    chunks = list(client.chat.completions.create(model="alpha", messages=plain, max_tokens=16, stop=stop,
+                                                 stream=True, stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == cut.choices[0].message.content
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == cut.usage.completion_tokens
+    assert all(c.usage is None for c in chunks[:-1])
+
+
 def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
     import httpx
     import openai
@@ -441,6 +497,17 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
         ({"model": 7}, 400, "model"),
         ({"model": "nope"}, 404, "does not exist"),
         ({"temperature": float("nan")}, 400, "temperature"),
+        ({"n": 2}, 400, "`n` must be 1"),
+        ({"stop": ["a", ""]}, 400, "stop"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, 400, "at most 4"),
+        ({"stop": 5}, 400, "stop"),
+        ({"stop": "x" * 257}, 400, "at most 256 characters"),
+        ({"stream_options": "usage"}, 400, "stream_options"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, 400,
+         "messages[0].content[0]` is of type image_url"),
+        ({"messages": [{"role": "user", "content": []}]}, 400, "messages[0].content"),
+        ({"messages": [{"role": "tool", "content": "42"}]}, 400, "without tools"),
+        ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}]}, 400, "tool call"),
     ],
 )
 def test_openai_api_answers_a_clients_mistake_with_4xx_naming_the_field(api, change, status, field):

@@ -67,6 +67,8 @@ class GenerationSettings:
     """0 means greedy decoding."""
     top_p: float = 1.0
     seed: int = 0
+    stop: tuple[str, ...] = ()
+    """Texts that end an answer where they first appear (not included in it), as OpenAI's `stop`."""
     extra: dict = field(default_factory=dict)
 
 
@@ -310,6 +312,8 @@ class Engine:
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
         else:
             kwargs.update(do_sample=False)
+        if settings.stop:  # each row stops decoding at its own stop text; the streamer cuts the text there
+            kwargs.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)
         kwargs.update(settings.extra)  # e.g. min_new_tokens, repetition_penalty
         labels = ["base" if n == BASE else n for n in names]
         fused = self.fused and hasattr(self.model, "peft_config") and fusable(self.model, names)
@@ -327,7 +331,7 @@ class Engine:
 
         def run() -> list[Answer]:
             kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens,
-                                                          share and share.apply)
+                                                          share and share.apply, settings.stop)
             with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
                 torch.manual_seed(settings.seed)
                 self.model.generate(**batch, **kwargs)

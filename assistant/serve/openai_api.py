@@ -5,6 +5,10 @@ Served by the same process as the web app (or alone with `tailor serve --api-onl
 home's settings hold an `api_key`, every request must send `Authorization: Bearer <api_key>`; without one,
 only clients on this machine are answered (unless the server was started with `--allow-anonymous`).
 
+Messages take the roles system (or developer), user and assistant, and their content as a string or as OpenAI's
+list of text parts; `stop` (up to four texts) ends an answer before the first one, and a streamed answer with
+`stream_options.include_usage` ends with the token counts. Images, tools and `n` above 1 are refused by name.
+
 A client's mistake is never a 500: wrong types or ranges are 400 naming the field, an unknown model is
 404, an adapter that cannot be served (folder missing, weights changed, broken files) is 409 with why.
 """
@@ -55,28 +59,79 @@ def _integer(body: dict, name: str, default: int | None, low: int, high: int) ->
     return value
 
 
+MAX_STOP, MAX_STOP_CHARS = 4, 256
+"""Stop texts a request may give (OpenAI's limit), and their longest: transformers' stop-text matcher is built
+for each call against the whole vocabulary (0.8 s for four of 256 characters, on the engine's one thread)."""
+
+
 def generation_settings(body: dict) -> GenerationSettings:
     """The sampling settings of a chat completion request, each checked for type and range."""
     max_tokens = _integer(body, "max_completion_tokens", None, 1, MAX_TOKENS_LIMIT)
     if max_tokens is None:
         max_tokens = _integer(body, "max_tokens", 256, 1, MAX_TOKENS_LIMIT)
+    if body.get("n") not in (None, 1) or isinstance(body.get("n"), bool):
+        raise BadField(f"`n` must be 1 (one answer per request), not {json.dumps(body.get('n'))[:40]}")
     return GenerationSettings(max_new_tokens=max_tokens, temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
                               top_p=_number(body, "top_p", 1.0, 0.0, 1.0) or 1.0,
-                              seed=_integer(body, "seed", 0, 0, 2**63 - 1))
+                              seed=_integer(body, "seed", 0, 0, 2**63 - 1), stop=_stop(body.get("stop")))
+
+
+def _stop(value) -> tuple[str, ...]:
+    """OpenAI's `stop`: a text or a list of up to four; the answer ends before the first one that appears."""
+    if value is None:
+        return ()
+    stops = [value] if isinstance(value, str) else value
+    if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+        raise BadField(f"`stop` must be a non-empty string or a list of them, not {json.dumps(value)[:80]}")
+    if len(stops) > MAX_STOP:
+        raise BadField(f"`stop` may hold at most {MAX_STOP} texts, not {len(stops)}")
+    if (longest := max(len(s) for s in stops)) > MAX_STOP_CHARS:
+        raise BadField(f"`stop` texts may be at most {MAX_STOP_CHARS} characters long, not {longest}")
+    return tuple(dict.fromkeys(stops))
+
+
+ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+"""Request roles → the chat template's (OpenAI's newer models take `developer` where older ones took `system`)."""
+
+
+def _content(m: dict, i: int) -> str:
+    """A message's text: a string, or OpenAI's list of content parts when every part is text (joined by lines)."""
+    content = m.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content:
+        texts = []
+        for j, part in enumerate(content):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind != "text" or not isinstance(part.get("text"), str):
+                what = f"of type {kind}" if isinstance(kind, str) else "not a text part"
+                raise BadField(f"`messages[{i}].content[{j}]` is {what}; Tailor's models read text only "
+                               '({"type": "text", "text": "..."})')
+            texts.append(part["text"])
+        return "\n".join(texts)
+    if content is None and m.get("tool_calls"):
+        raise BadField(f"`messages[{i}]` is a tool call; Tailor serves chat without tools")
+    raise BadField(f"`messages[{i}].content` must be a string (or a list of text parts)")
 
 
 def _messages(body: dict) -> list[dict]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadField("`messages` must be a non-empty list of {role: system|user|assistant, content: string}")
+    out = []
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-            raise BadField(f"`messages[{i}].role` must be system, user or assistant")
-        if not isinstance(m.get("content"), str):
-            raise BadField(f"`messages[{i}].content` must be a string")
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            role = m.get("role") if isinstance(m, dict) else None
+            extra = "; Tailor serves chat without tools" if role in ("tool", "function") else ""
+            raise BadField(f"`messages[{i}].role` must be system, developer, user or assistant{extra}")
+        out.append({"role": ROLES[m["role"]], "content": _content(m, i)})
     if not isinstance(body.get("stream", False), bool):
         raise BadField("`stream` must be true or false")
-    return [{"role": m["role"], "content": m["content"]} for m in messages]
+    options = body.get("stream_options")
+    if options is not None and not (isinstance(options, dict)
+                                    and isinstance(options.get("include_usage", False), bool)):
+        raise BadField("`stream_options` must be an object like {\"include_usage\": true}")
+    return out
 
 
 def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: bool = False) -> APIRouter:
@@ -147,7 +202,8 @@ def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: b
             return _error(409, why, "invalid_request_error", "adapter_unusable")
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.get("stream"):
-            return StreamingResponse(_stream(engine, ref, msgs, settings, body["model"], cid, created),
+            usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(_stream(engine, ref, msgs, settings, body["model"], cid, created, usage),
                                      media_type="text/event-stream")
         try:
             answer = (await _in_thread(engine.generate, [(ref, msgs)], settings))[0]
@@ -161,8 +217,7 @@ def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: b
             "id": cid, "object": "chat.completion", "created": created, "model": body["model"],
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                          "finish_reason": answer.finish_reason}],
-            "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.tokens,
-                      "total_tokens": answer.prompt_tokens + answer.tokens},
+            "usage": _usage(answer),
         }
 
     return router
@@ -174,13 +229,20 @@ async def _in_thread(fn, *args):
     return await anyio.to_thread.run_sync(lambda: fn(*args))
 
 
-def _stream(engine: Engine, ref: str | None, msgs: list[dict], settings: GenerationSettings, model: str, cid: str,
-            created: int) -> Iterator[str]:
-    """Server-sent events: a role chunk, one chunk per new piece of text, the finish chunk, [DONE]."""
+def _usage(answer) -> dict:
+    return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.tokens,
+            "total_tokens": answer.prompt_tokens + answer.tokens}
 
-    def chunk(delta: dict, finish: str | None = None) -> str:
+
+def _stream(engine: Engine, ref: str | None, msgs: list[dict], settings: GenerationSettings, model: str, cid: str,
+            created: int, usage: bool = False) -> Iterator[str]:
+    """Server-sent events: a role chunk, one chunk per new piece of text, the finish chunk, with
+    `stream_options.include_usage` a last chunk with no choices and the token counts, then [DONE]."""
+
+    def chunk(delta: dict | None, finish: str | None = None, **extra) -> str:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
         return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+                                      "choices": choices, **extra}) + "\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
     sent, final = "", None
@@ -197,4 +259,6 @@ def _stream(engine: Engine, ref: str | None, msgs: list[dict], settings: Generat
     if final is not None and final.text != sent and final.text.startswith(sent):
         yield chunk({"content": final.text[len(sent):]})
     yield chunk({}, final.finish_reason if final else "stop")
+    if usage and final is not None:
+        yield chunk(None, usage=_usage(final))
     yield "data: [DONE]\n\n"

@@ -29,8 +29,9 @@ class BatchStreamer:
     """Receives each step's tokens for the whole batch from `generate`; keeps every row's text and timing."""
 
     def __init__(self, tokenizer, labels: list[str], on_update=None, prompt_tokens: list[int] | None = None,
-                 on_step=None):
+                 on_step=None, stop: tuple[str, ...] | list[str] = ()):
         self.tokenizer, self.labels, self.on_update, self.on_step = tokenizer, labels, on_update, on_step
+        self.stop = [s for s in stop if s]
         self.prompt_tokens = prompt_tokens or [0] * len(labels)
         self.hit_eos = [False] * len(labels)
         self.tokens: list[list[int]] = [[] for _ in labels]
@@ -71,9 +72,25 @@ class BatchStreamer:
             n = len(self.tokens[i])
             # A reply cut at the token limit can end inside a multi-byte character: drop the half character
             # (decoded as U+FFFD) rather than show it.
-            text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True).strip().rstrip("\ufffd")
+            text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True)
+            text, stopped = cut_at_stop(text, self.stop, self.finished_at[i] is not None)
+            text = text.strip().rstrip("\ufffd")
             out.append(Answer(label, text, elapsed, n, n / elapsed if elapsed > 0 else 0.0,
                               (self.first_at[i] - self.t0) if self.first_at[i] else None,
-                              self.finished_at[i] is not None, "stop" if self.hit_eos[i] else "length",
-                              self.prompt_tokens[i]))
+                              self.finished_at[i] is not None or stopped,
+                              "stop" if self.hit_eos[i] or stopped else "length", self.prompt_tokens[i]))
         return out
+
+
+def cut_at_stop(text: str, stop: list[str], done: bool) -> tuple[str, bool]:
+    """(`text` up to the first stop text, whether one was found). While the row still decodes, a tail that could
+    be the start of a stop text is held back: streamed text is never taken back."""
+    if not stop:
+        return text, False
+    found = [at for s in stop if (at := text.find(s)) >= 0]
+    if found:
+        return text[:min(found)], True
+    if not done:
+        held = max((k for s in stop for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+        return text[:len(text) - held], False
+    return text, False
