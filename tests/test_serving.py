@@ -422,6 +422,9 @@ def test_openai_client_lists_models_and_streams_from_an_adapter_by_name(api):
     client = OpenAI(base_url=url, api_key="sk-tailor-test")
     ids = [m.id for m in client.models.list()]
     assert ids[0] == engine.base_name and {"alpha", "alpha:1", "beta", "beta:1", "production"} <= set(ids)
+    assert client.models.retrieve("alpha:1").parent == engine.base_name
+    assert client.models.retrieve("production").id == "production"
+    assert client.models.retrieve(engine.base_name).id == engine.base_name
     messages = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "the goal and the match"}]
     full = client.chat.completions.create(model="alpha", messages=messages, max_tokens=10)
     expected = engine.generate([("alpha", messages)], SETTINGS)[0]
@@ -476,6 +479,10 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
     client = OpenAI(base_url=url, api_key="sk-tailor-test")
     with pytest.raises(openai.NotFoundError, match="does not exist"):
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        client.models.retrieve("nope:7")
+    with pytest.raises(openai.AuthenticationError):
+        OpenAI(base_url=url, api_key="wrong").models.retrieve("alpha")
     with pytest.raises(openai.BadRequestError, match="messages"):
         client.chat.completions.create(model="alpha", messages=[])
     assert json.loads(json.dumps(client.models.list().model_dump()))["object"] == "list"

@@ -165,19 +165,34 @@ def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: b
             raise LookupError(model)
         return model
 
+    def model_card(model_id: str, created: int) -> dict:
+        card = {"id": model_id, "object": "model", "created": created, "owned_by": "tailor"}
+        return card if model_id == engine.base_name else {**card, "parent": engine.base_name}
+
     @router.get("/models")
     def models(request: Request):
         if (resp := denied(request)) is not None:
             return resp
         created = int(time.time())
-        data = [{"id": engine.base_name, "object": "model", "created": created, "owned_by": "tailor"}]
+        data = [model_card(engine.base_name, created)]
         for a in registry.search(limit=1000):
             ids = [f"{a.label}", *a.aliases]
             if registry.adapter(a.name).id == a.id:
                 ids.insert(0, a.name)  # the bare name means the latest version
-            data += [{"id": i, "object": "model", "created": created, "owned_by": "tailor", "parent": engine.base_name}
-                     for i in ids]
+            data += [model_card(i, created) for i in ids]
         return {"object": "list", "data": data}
+
+    @router.get("/models/{model_id:path}")
+    def model(model_id: str, request: Request):
+        """One model, as `client.models.retrieve(id)` asks: any id a request's `model` takes."""
+        if (resp := denied(request)) is not None:
+            return resp
+        try:
+            ref = resolve(model_id)
+        except LookupError:
+            return _error(404, f"The model `{model_id}` does not exist; GET /v1/models lists them.",
+                          "invalid_request_error", "model_not_found")
+        return model_card(engine.base_name if ref is None else model_id, int(time.time()))
 
     @router.post("/chat/completions")
     async def chat_completions(request: Request):
