@@ -456,6 +456,8 @@ def test_openai_api_takes_text_parts_developer_role_stop_and_usage_like_openai(a
     got = client.chat.completions.create(model="alpha", messages=parts, max_tokens=16)
     assert got.choices[0].message.content == expected.text
     stop = [w for w in expected.text.split() if len(w) >= 4][1][:3]
+    assert client.chat.completions.create(model="alpha", messages=plain, max_tokens=16,
+                                          stop=[]).choices[0].message.content == expected.text
     cut = client.chat.completions.create(model="alpha", messages=plain, max_tokens=16, stop=[stop])
     assert cut.choices[0].message.content == expected.text[:expected.text.find(stop)].strip()
     assert cut.choices[0].finish_reason == "stop" and cut.usage.completion_tokens < expected.tokens
@@ -514,6 +516,7 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
          "messages[0].content[0]` is of type image_url"),
         ({"messages": [{"role": "user", "content": []}]}, 400, "messages[0].content"),
         ({"messages": [{"role": "tool", "content": "42"}]}, 400, "without tools"),
+        ({"messages": [{"role": {"name": "user"}, "content": "hi"}]}, 400, "messages[0].role"),
         ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}]}, 400, "tool call"),
     ],
 )

@@ -83,6 +83,8 @@ def _stop(value) -> tuple[str, ...]:
     stops = [value] if isinstance(value, str) else value
     if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
         raise BadField(f"`stop` must be a non-empty string or a list of them, not {json.dumps(value)[:80]}")
+    if not stops:
+        return ()
     if len(stops) > MAX_STOP:
         raise BadField(f"`stop` may hold at most {MAX_STOP} texts, not {len(stops)}")
     if (longest := max(len(s) for s in stops)) > MAX_STOP_CHARS:
@@ -120,8 +122,8 @@ def _messages(body: dict) -> list[dict]:
         raise BadField("`messages` must be a non-empty list of {role: system|user|assistant, content: string}")
     out = []
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
-            role = m.get("role") if isinstance(m, dict) else None
+        role = m.get("role") if isinstance(m, dict) else None
+        if not isinstance(role, str) or role not in ROLES:
             extra = "; Tailor serves chat without tools" if role in ("tool", "function") else ""
             raise BadField(f"`messages[{i}].role` must be system, developer, user or assistant{extra}")
         out.append({"role": ROLES[m["role"]], "content": _content(m, i)})
