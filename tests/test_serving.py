@@ -533,6 +533,43 @@ def test_openai_api_answers_a_clients_mistake_with_4xx_naming_the_field(api, cha
     assert r.status_code == status and field in r.json()["error"]["message"], r.text
 
 
+def test_no_request_body_makes_the_request_checks_fail_other_than_naming_a_field():
+    """20,000 random bodies (nested values of every JSON type in every field the checks read): each is either
+    accepted or refused with BadField (a 400 naming the field), never another exception (a 500). An object as a
+    role once raised TypeError here, and an empty `stop` list ValueError."""
+    import random
+
+    from assistant.serve.openai_api import BadField, _messages, generation_settings
+
+    rng = random.Random(1)
+    atoms = [None, True, False, 0, 1, -1, 2, 1.5, float("nan"), float("inf"), 10**30, "", "x", "text", "user", [], {},
+             [1], ["a"], {"type": "text"}, {"type": "text", "text": 5}, {"role": "user"}]
+    keys = ["messages", "stop", "n", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature",
+            "top_p", "seed"]
+
+    def value(depth=0):
+        r = rng.random()
+        if depth > 2 or r < 0.6:
+            return rng.choice(atoms)
+        if r < 0.8:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        fields = ["role", "content", "type", "text", "tool_calls", "include_usage"]
+        return {rng.choice(fields): value(depth + 1) for _ in range(rng.randint(0, 3))}
+
+    accepted = 0
+    for _ in range(20_000):
+        body = {k: value() for k in rng.sample(keys, rng.randint(1, len(keys)))}
+        if rng.random() < 0.5:
+            roles = ["user", "system", "developer", "tool", "assistant", None]
+            body["messages"] = [{"role": rng.choice(roles), "content": value()} for _ in range(rng.randint(1, 3))]
+        try:
+            _messages(body), generation_settings(body)
+            accepted += 1
+        except BadField:
+            pass
+    assert accepted > 0  # some bodies pass, so the checks past the first are reached too
+
+
 def test_openai_api_refuses_a_broken_adapter_with_409_and_keeps_serving(api):
     import httpx
 
