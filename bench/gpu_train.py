@@ -1,6 +1,7 @@
 """Training throughput and memory on a GPU: TRL's reference configurations beside Tailor's trainer, same run.
 
     python bench/gpu_train.py speed --tokenizer DIR   # TRL default-style, TRL packed, Tailor's planned run; 3 shapes
+    python bench/gpu_train.py speed --quick ...       # Tailor's planned run, the hand loop, TRL default-style only
     python bench/gpu_train.py grid --tokenizer DIR    # estimator vs measured peak memory, 22 configurations
     python bench/gpu_train.py profile --tokenizer DIR # the top CUDA kernels of each shape's planned run
     python bench/gpu_train.py load --shapes llama-8b  # what loading a QLoRA base costs, part by part
@@ -40,6 +41,10 @@ sys.path.insert(0, str(ROOT))
 CATALOG_NAME = {"qwen2.5-0.5b": "Qwen2.5-0.5B-Instruct", "llama-1b": "Llama-3.2-1B-Instruct",
                 "llama-8b": "Llama-3.1-8B-Instruct", "tiny": None}
 WARM = 3
+DEADLINE = float(os.environ.get("TAILOR_BENCH_DEADLINE") or "inf")
+"""When the device lease ends (epoch seconds; bench/gpu_session.sh sets it): a configuration is not started with
+less than `MIN_START_S` left, and a running one is stopped at it, so what finished comes back with the call."""
+MIN_START_S = 30
 
 
 def model_shape(shape: str, vocab: int):
@@ -313,21 +318,39 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     return res
 
 
+def child(cmd: list[str], env: dict | None = None, relay=lambda line: line) -> tuple[list[dict], str | None, str]:
+    """Run `cmd` until it ends or the lease's deadline: (its RESULT lines, why it gave none or None, its stdout).
+    Not started with less than `MIN_START_S` left; its output so far is relayed either way, each line as `relay`
+    makes it (None: not shown)."""
+    left = DEADLINE - time.time()
+    if left < MIN_START_S:
+        print(f"SKIPPED {' '.join(cmd[2:])[:200]}: {max(0, left):.0f} s of device time left", flush=True)
+        return [], "skipped: out of device time", ""
+    try:
+        proc = subprocess.run(cmd, text=True, capture_output=True, env=env, timeout=None if left == float("inf")
+                              else left)
+        out, err, why = proc.stdout, proc.stderr, None if proc.returncode == 0 else "failed"
+    except subprocess.TimeoutExpired as e:
+        def text(b):
+            return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+
+        out, err, why = text(e.stdout), text(e.stderr), "stopped at the lease's deadline"
+    results = [json.loads(line[7:]) for line in out.splitlines() if line.startswith("RESULT ")]
+    for line in out.splitlines():
+        if (shown := relay(line)) is not None:
+            print(shown, flush=True)
+    if why or not results:
+        print(err[-3000:], flush=True)
+        if why != "stopped at the lease's deadline":
+            why = ((err.strip().splitlines() or ["no output"])[-1])[:200]
+    return results, why, out
+
+
 def isolated(spec: dict, tokenizer: str) -> dict:
     """One configuration in its own process (`gpu_train.py one`): nothing of an earlier model stays allocated and
     is counted twice. Its output is relayed; returns its RESULT (or what went wrong)."""
-    proc = subprocess.run([sys.executable, __file__, "one", "--tokenizer", tokenizer, "--spec", json.dumps(spec)],
-                          text=True, capture_output=True)
-    results = []
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            results.append(json.loads(line[7:]))
-        print(line, flush=True)
-    if results:
-        return results[-1]
-    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    print(proc.stderr[-3000:], flush=True)
-    return {**spec, "failed": tail[:200]}
+    results, why, _ = child([sys.executable, __file__, "one", "--tokenizer", tokenizer, "--spec", json.dumps(spec)])
+    return results[-1] if results else {**spec, "failed": why}
 
 
 def one(args) -> None:
@@ -412,18 +435,12 @@ def hand_loop(shape: str, tok, *, steps: int, batch: int, length: int) -> None:
 
 def run_baseline(specs: list[str], tokenizer: str) -> list[dict]:
     """bench/trl_baseline.py in a subprocess (its own process: its memory and CUDA state stay its own)."""
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "trl_baseline.py"), *specs],
-        text=True,
-        capture_output=True,
-        env={**os.environ, "TOKENIZER_DIR": tokenizer},
-    )
-    results = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    for line in proc.stdout.splitlines():
-        if line.startswith(("FAILED", "torch", "transformers", "peft", "trl", "bitsandbytes")):
-            print("baseline:", line, flush=True)
-    if proc.returncode:
-        print(proc.stderr[-3000:], flush=True)
+    def relay(line: str) -> str | None:  # its RESULT lines are printed below, labelled
+        return "baseline: " + line if line.startswith(("FAILED", "torch", "transformers", "peft", "trl",
+                                                       "bitsandbytes")) else None
+
+    results, _, _ = child([sys.executable, str(ROOT / "bench" / "trl_baseline.py"), *specs],
+                          env={**os.environ, "TOKENIZER_DIR": tokenizer}, relay=relay)
     for r in results:
         print("RESULT", json.dumps({"label": "trl-" + r["mode"], **r}), flush=True)
     return results
@@ -459,14 +476,15 @@ def speed(args) -> None:
     print(f"# {name}, {memory:.0f} GiB; {versions()}", flush=True)
     rows = []
     for shape in args.shapes.split(","):
-        modes = [f"{shape}:lora:naive"] + ([] if shape == "llama-8b" else [f"{shape}:lora:big8"])
-        base = {r["mode"]: r for r in run_baseline(modes, args.tokenizer)} if not args.no_baseline else {}
-        ours = isolated({"shape": shape, "label": "tailor"}, args.tokenizer)
-        eager = isolated({"shape": shape, "label": "tailor-eager", "compile": False}, args.tokenizer)
+        modes = [f"{shape}:lora:naive"] + ([] if shape == "llama-8b" or args.quick else [f"{shape}:lora:big8"])
+        ours = isolated({"shape": shape, "label": "tailor"}, args.tokenizer)  # the goal's column first
         hand = isolated({"shape": shape, "label": "handloop", "batch": 2 if shape == "llama-8b" else 8,
                          "length": 2048}, args.tokenizer)
+        base = {r["mode"]: r for r in run_baseline(modes, args.tokenizer)} if not args.no_baseline else {}
+        eager = {} if args.quick else isolated({"shape": shape, "label": "tailor-eager", "compile": False},
+                                               args.tokenizer)
         q = isolated({"shape": shape, "method": "qlora", "label": "tailor-qlora"}, args.tokenizer) \
-            if shape == "llama-8b" else None
+            if shape == "llama-8b" and not args.quick else None
         rows.append((shape, base, ours, eager, hand, q))
     print("\n| shape | TRL default-style | TRL packed 8×2,048 | hand loop, compiled layers | Tailor eager "
           "| Tailor (planned) | × default | × hand loop | MFU | Tailor's configuration | peak GiB (est.) |")
@@ -552,6 +570,8 @@ def main() -> None:
     ap.add_argument("--shapes", default="qwen2.5-0.5b,llama-1b,llama-8b")
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--no-baseline", action="store_true", help="Tailor's runs only")
+    ap.add_argument("--quick", action="store_true", help="(speed) Tailor's planned run, the hand loop and TRL's "
+                    "default-style run only: the issue's goal columns, for a short lease")
     args = ap.parse_args()
     if not args.tokenizer:
         sys.path.insert(0, str(ROOT / "tests"))

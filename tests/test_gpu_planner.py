@@ -148,3 +148,31 @@ def test_the_qlora_load_study_runs_on_a_cpu_and_quantizes():
         results[how] = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
     assert results["4bit"]["seconds"] > 0 and results["bf16"]["checkpoint_gb"] > 0
     assert results["4bit"]["params"] < results["bf16"]["params"]
+
+
+def test_the_gpu_bench_starts_nothing_it_cannot_finish_and_stops_at_the_leases_deadline(tmp_path, monkeypatch):
+    """A device lease is short: bench/gpu_train.py starts no configuration with under `MIN_START_S` left, and
+    stops a running one at the deadline, keeping what it printed (bench/gpu_session.sh sets the deadline)."""
+    import importlib.util
+    import sys
+    import time
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "bench" / "gpu_train.py"
+    spec = importlib.util.spec_from_file_location("gpu_train_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    marker = tmp_path / "ran"
+    monkeypatch.setattr(bench, "DEADLINE", time.time() + bench.MIN_START_S - 5)
+    results, why, _ = bench.child([sys.executable, "-c", f"open({str(marker)!r}, 'w')"])
+    assert (results, why) == ([], "skipped: out of device time") and not marker.exists()
+    monkeypatch.setattr(bench, "MIN_START_S", 0)
+    monkeypatch.setattr(bench, "DEADLINE", time.time() + 4)
+    t0 = time.time()
+    results, why, _ = bench.child([sys.executable, "-c", "import time; print('RESULT {\"tok_per_s\": 7}', flush=True); "
+                                   "time.sleep(120)"])
+    assert time.time() - t0 < 30 and why == "stopped at the lease's deadline" and results == [{"tok_per_s": 7}]
+    monkeypatch.setattr(bench, "DEADLINE", float("inf"))
+    assert bench.child([sys.executable, "-c", "print('RESULT {\"ok\": 1}')"])[:2] == ([{"ok": 1}], None)
+    failed = bench.isolated({"label": "x"}, str(tmp_path / "no-tokenizer"))  # a child that fails says why
+    assert failed["label"] == "x" and failed["failed"] and "skipped" not in failed["failed"]
