@@ -17,6 +17,8 @@
 # runs under the time left, and bench/gpu_train.py starts no configuration with under 30 s left and stops one at
 # the deadline (TAILOR_BENCH_DEADLINE); what finished is already in $OUT. The full session, for a longer lease or
 # later calls: `bash bench/gpu_session.sh full`, or parts by name (`tests speed grid serve profile load`).
+# When less device time is left than the call asks (`status`: budget_left_s, after the start), give the budget
+# with the command, about a minute under it: run(command="BUDGET_S=400 bash bench/gpu_session.sh", ...).
 set -uo pipefail
 START=$(date +%s); END=$(( START + ${BUDGET_S:-540} )); export TAILOR_BENCH_DEADLINE=$END
 left() { echo $(( END - $(date +%s) )); }
