@@ -14,13 +14,13 @@
 # the issues' goal figures in priority order, within BUDGET_S seconds (default 540, for a 600-s call): the GPU
 # tests, Tailor's planned run beside the hand loop and TRL's default for the three shapes (issue 17), serving and
 # evaluation (issue 18), then as much of the memory grid as is left. Nothing starts that cannot finish: each part
-# runs under the time left, and bench/gpu_train.py starts no configuration with under 30 s left and stops one at
-# the deadline (TAILOR_BENCH_DEADLINE); what finished is already in $OUT. The full session, for a longer lease or
+# runs under its share of the time left, and bench/gpu_train.py starts no configuration with under 30 s left and
+# stops one 10 s before the part's end (TAILOR_BENCH_DEADLINE); what finished is already in $OUT. The full session, for a longer lease or
 # later calls: `bash bench/gpu_session.sh full`, or parts by name (`tests speed grid serve profile load`).
 # When less device time is left than the call asks (`status`: budget_left_s, after the start), give the budget
 # with the command, about a minute under it: run(command="BUDGET_S=400 bash bench/gpu_session.sh", ...).
 set -uo pipefail
-START=$(date +%s); END=$(( START + ${BUDGET_S:-540} )); export TAILOR_BENCH_DEADLINE=$END
+START=$(date +%s); END=$(( START + ${BUDGET_S:-540} ))
 left() { echo $(( END - $(date +%s) )); }
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
@@ -34,7 +34,9 @@ run_part() {
   local t=$(left); [ "$most" -lt "$t" ] && t=$most
   if [ "$t" -lt 30 ]; then echo "SKIPPED $name: $(left) s of the budget left" | tee -a "$OUT/skipped.txt"; return; fi
   echo "== $name (at most $t s; $(( $(date +%s) - START )) s into the session)" | tee -a "$OUT/parts.txt"
-  timeout --kill-after=10 "$t" "$@" 2>&1 | grep --line-buffered -v Warning | tee "$OUT/$name.txt"
+  # gpu_train.py stops its configurations 10 s before the part's end, so its table still prints
+  TAILOR_BENCH_DEADLINE=$(( $(date +%s) + t - 10 )) timeout --kill-after=10 "$t" "$@" 2>&1 \
+    | grep --line-buffered -v Warning | tee "$OUT/$name.txt"
 }
 PARTS=""
 for p in ${*:-quick}; do
