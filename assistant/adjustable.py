@@ -72,11 +72,15 @@ class Setting:
         """The value a lower-cased message gives this setting, or None."""
         for pattern in self.patterns:
             if m := re.search(pattern, low):
-                text = next(g for g in m.groups() if g)
+                group = next(i for i, g in enumerate(m.groups(), 1) if g)
+                text = m.group(group)
                 if self.kind is str:
                     return text
+                # An integer's pattern stops at the digits: "rank 8.5" or "batch 1e309" is read whole, and refused.
+                text += (more.group() if self.kind is int and (more := re.match(r"\.\d+|e-?\d+", low[m.end(group):]))
+                         else "")
                 value = float(text) * self.scale
-                return int(value) if self.kind is int else round(value, 10)
+                return int(value) if self.kind is int and value.is_integer() else round(value, 10)
         return None
 
 

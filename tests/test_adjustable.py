@@ -30,6 +30,26 @@ def test_the_backend_the_editor_and_the_plan_refuse_the_same_values(name, bad):
     assert any(p.startswith(f"{field}:") for p in plan.problems()), plan.problems()
 
 
+@pytest.mark.parametrize("name, bad", [(n, b) for n, b in OUT_OF_BOUNDS.items() if SETTINGS[n].patterns])
+def test_the_rules_refuse_the_same_values_and_say_so(name, bad):
+    """The rules (the default understander) read "rank 2000" and "learning rate 3" as the backend and the editor
+    do: not taken, and the reply says what is allowed. They used to put them in the plan silently."""
+    words = SETTINGS[name].said(bad)
+    it = understand(words)
+    assert getattr(it, name) is None, (words, it)
+    assert any(words in n and SETTINGS[name].bounds in n for n in it.notes), it.notes
+
+
+def test_a_number_too_big_for_a_float_or_not_whole_is_refused_not_a_crash(topic_csv):
+    """"1e309 epochs" read as infinity once crashed the planner (int(inf)); "rank 8.5" was read as rank 8."""
+    turn = converse(["classify by topic", "train 1e309 epochs"], str(topic_csv))
+    assert turn.plan.training.epochs < 100 and "is not possible" in turn.reply
+    assert understand("rank 8.5").r is None and "a whole number between 1 and 1024" in understand("rank 8.5").notes[0]
+    assert understand("rank 8.0").r == 8 and understand("batch size 1e3").batch_size == 1000
+    zh = understand("学习率 5")
+    assert zh.learning_rate is None and "超出范围" in zh.notes[0]
+
+
 def test_every_setting_is_in_the_backends_prompt_and_every_number_is_read_by_the_rules():
     for s in SETTINGS.values():
         assert f"  {s.name}: {s.means}" in system_prompt()

@@ -57,7 +57,7 @@ def understand(text: str) -> Intents:
         said["preference"] = "quality"
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns:
-            said[setting.name] = setting.read(low)
+            said[setting.name] = _allowed(setting, setting.read(low), notes, bool(re.search(r"[\u4e00-\u9fff]", t)))
     sweep = read_sweep(low)
     for path in sweep.get("values", {}):  # "rank 8, 16 and 32" is a sweep, not rank 8
         said.pop(SWEEPABLE[path][0] or "", None)
@@ -65,6 +65,22 @@ def understand(text: str) -> Intents:
     start = bool(re.search(r"^(?:yes,?\s*)?(?:start(?: training| it)?|go(?: ahead)?|run it|train(?: it)?|开始|开始训练)"
                            r"(?:\s+(?:now|please))?[.!。！]?$", low.strip()))
     return Intents({k: v for k, v in said.items() if v is not None}, start, notes, sweep)
+
+
+def _allowed(setting, value: Any, notes: list[str], zh: bool) -> Any:
+    """`value` in the setting's type if it is allowed; else None, and a note saying what is (the plan keeps its
+    own value rather than take 200 epochs, a learning rate of 5 or a rank of 100,000 silently)."""
+    if value is None:
+        return None
+    try:
+        return setting.check(value)
+    except ValueError:
+        shown = setting.said(value, "zh" if zh else "en")
+        whole = setting.kind is int and not float(value).is_integer()
+        bounds = ("a whole number " if whole else "") + setting.bounds
+        notes.append(f"“{shown}”超出范围（{bounds}），计划保留原来的值" if zh else
+                     f"“{shown}” is not possible: it must be {bounds}, so the plan keeps its own value")
+        return None
 
 
 EN_NUMBERS = {w: i for i, w in enumerate(
