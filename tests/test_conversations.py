@@ -348,3 +348,34 @@ def test_every_case_of_the_corpus_is_said_three_ways_in_english_and_chinese():
         assert len(phrasings) >= 3, (case, [p["id"] for p in phrasings])
         zh = [p for p in phrasings if any("\u4e00" <= ch <= "\u9fff" for t in p["turns"] for ch in t)]
         assert zh and len(zh) < len(phrasings), (case, "needs English and Chinese phrasings")
+
+
+def test_no_random_conversation_makes_the_assistant_fail_other_than_by_saying_what_is_wrong(topic_csv):
+    """600 conversations of random words, numbers and symbols (the settings' words, huge and odd numbers,
+    English and Chinese, regex metacharacters), with and without data, on a CPU and on three GPUs: each gets a
+    reply or a TailorError, never another exception. "1e309 epochs" once crashed the planner."""
+    import random
+
+    from assistant.chat import converse
+    from assistant.errors import TailorError
+    from assistant.models.estimate import CPU, Hardware
+
+    rng = random.Random(3)
+    hardware = [CPU, Hardware("NVIDIA GeForce RTX 4090", 24.0), Hardware("NVIDIA H100 80GB HBM3", 80.0),
+                Hardware("Tesla T4", 15.0)]
+    words = ("classify summarize translate extract qlora lora rank r= lr learning rate 1e-4 0 -1 999999999999 1e309 "
+             "nan inf epochs epoch batch size GB 24GB A100 H100 no GPU cpu qwen llama 8b 0.5b % 50% half sweep try "
+             "ranks 8,16,32 分类 摘要 翻译 学习率 轮 三轮 两个 显存 24G 秩 批大小 ， 。 "
+             "? ! ( ) [ ] \\ * + .* $ ^ { } | "
+             "\u200b é 🙂 max length 2048 tokens train once yes go start data held-out 10% 0.1 seed dropout 0.05 "
+             "packing checkpointing bf16 fp16 : \" ' minutes finish in patience hold out use only rows steps").split()
+    replies = 0
+    for _ in range(600):
+        turns = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 14))) for _ in range(rng.randint(1, 3))]
+        try:
+            turn = converse(turns, str(topic_csv) if rng.random() < 0.7 else None, hardware=rng.choice(hardware))
+        except TailorError:
+            continue
+        assert turn.reply.strip(), turns
+        replies += 1
+    assert replies > 300
