@@ -69,6 +69,11 @@ class Settings:
             raise SettingsError("A login needs both a username and a password (or neither).")
         if login_password and len(login_password) < MIN_PASSWORD:
             raise SettingsError(f"A login password needs at least {MIN_PASSWORD} characters.")
+        for name, key in (("API key", api_key), ("endpoint key", llm_key)):
+            key = (key or "").strip()
+            if key and not all("!" <= c <= "~" for c in key):
+                raise SettingsError(f"The {name} must be printable ASCII without spaces: it is sent in an HTTP "
+                                    "header (`Authorization: Bearer <key>`), which cannot carry other characters.")
         return replace(self, default_base_model=(default_base_model or "").strip() or self.default_base_model,
                        api_key="" if "API key" in clear else ((api_key or "").strip() or self.api_key),
                        understanding_backend=backend, llm_url=llm_url, llm_model=(llm_model or "").strip(),

@@ -229,6 +229,10 @@ def test_saving_keeps_empty_secrets_clears_ticked_ones_and_checks_the_login(tmp_
     assert "Not saved" in save_settings(ctx, "", "k-new", "rules", "", "", "", "", "", client_host="198.51.100.4")
     assert home.load_settings().api_key == "k-old"
     assert "at least 8" in save_settings(ctx, "", "", "rules", "", "", "", "ann", "short", **local)
+    for unsendable in ("clé-secrète", "two words", "line\nbreak"):  # no client could send it in a header
+        assert "printable ASCII" in save_settings(ctx, "", unsendable, "rules", "", "", "", "", "", **local)
+        assert "printable ASCII" in save_settings(ctx, "", "", "rules", "", "", unsendable, "", "", **local)
+    assert home.load_settings().api_key == "k-old"
     assert "Saved." in save_settings(ctx, "", "", "rules", "", "", "", "ann", "long enough", **local)
     s = home.load_settings()
     assert (s.api_key, s.llm_key) == ("k-old", "e-old") and verify_password("long enough", s.login_password_hash)
