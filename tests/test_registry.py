@@ -1,10 +1,12 @@
 """The registry and the adapter store, without training: versions, fingerprints, zips, WAL."""
 
 import hashlib
+import shutil
 import zipfile
 
 from assistant.config import Home
 from assistant.registry import Registry
+from assistant.registry.manage import check
 from assistant.registry.store import export_zip, store_adapter
 
 
@@ -27,6 +29,16 @@ def test_store_registers_versions_with_fingerprints_and_zips(tmp_path):
     assert (v1.version, v2.version) == (1, 2)
     assert v1.weights_sha256 == hashlib.sha256(b"one").hexdigest()
     assert reg.adapter("demo").version == 2 and reg.adapter("demo:1").id == v1.id
+    # References a client may send: a version that is not one finds nothing (not the latest, not an error)
+    for ref in ("demo:latest", "demo:²", "demo:99999999999999999999", "demo:3", "demo:", ":1", "demo:1:1"):
+        assert reg.adapter(ref) is None, ref
+    reg.set_alias("prod:eu", v1.id)  # an alias is matched whole first, colon and all
+    assert reg.adapter("prod:eu").id == v1.id and reg.adapter("demo:2").id == v2.id
+    odd = tmp_path / "home" / "adapters" / "demo" / "²"  # a digit to str.isdigit, not to int(): the scans crashed
+    shutil.copytree(tmp_path / "home" / v1.path, odd)
+    assert any("²" in line and "not a free version number" in line for line in check(reg, repair=True))
+    v3 = store_adapter(reg, fake_adapter(tmp_path / "t3", b"three"), plan, **kw)
+    assert v3.version == 3
     with zipfile.ZipFile(export_zip(reg, v1)) as z:
         assert sorted(z.namelist()) == ["README.md", "adapter_config.json", "adapter_model.safetensors", "plan.json"]
         card = z.read("README.md").decode()

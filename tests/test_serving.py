@@ -505,6 +505,9 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
         ({"messages": [{"role": "user", "content": 5}]}, 400, "messages[0].content"),
         ({"model": 7}, 400, "model"),
         ({"model": "nope"}, 404, "does not exist"),
+        ({"model": "alpha:99999999999999999999"}, 404, "does not exist"),  # past SQLite's integers: was a 500
+        ({"model": "alpha:²"}, 404, "does not exist"),  # a digit to str.isdigit, not to int(): was a 500
+        ({"model": "alpha:latest"}, 404, "does not exist"),  # was answered by alpha's latest version
         ({"temperature": float("nan")}, 400, "temperature"),
         ({"n": 2}, 400, "`n` must be 1"),
         ({"stop": ["a", ""]}, 400, "stop"),

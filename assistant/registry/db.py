@@ -42,6 +42,12 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def version_number(text: str) -> int | None:
+    """A version as written in a reference (`name:3`) or a folder's name, or None: ASCII digits that fit SQLite's
+    integers only (`str.isdigit` takes "²", which `int` refuses)."""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
+
+
 class Registry(SweepRows):
     """All reads and writes of `registry.db`. Safe to share across threads (one connection per thread)."""
 
@@ -167,7 +173,8 @@ class Registry(SweepRows):
             if version is None:
                 row = conn.execute("select max(version) from adapters where name = ?", [name]).fetchone()
                 folder = self.home.adapters / name
-                on_disk = [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.exists() else []
+                on_disk = [v for p in folder.iterdir() if (v := version_number(p.name)) is not None] \
+                    if folder.exists() else []
                 version = max([(row[0] or 0) + 1, *(v + 1 for v in on_disk)])
             final = place(version)
             fault_point("rename_insert")
@@ -221,13 +228,17 @@ class Registry(SweepRows):
         return self._full(rows[0]) if rows else None
 
     def adapter(self, name: str, version: int | None = None) -> Adapter | None:
-        """An adapter by name (latest version unless one is given), by `name:version`, or by alias."""
-        if version is None and ":" in name:
-            name, _, v = name.rpartition(":")
-            version = int(v) if v.isdigit() else None
-        alias = self.db.execute("select adapter_id from aliases where alias = ?", [name]).fetchone()
-        if alias and version is None:
-            return self.adapter_by_id(alias[0])
+        """An adapter by name (latest version unless one is given), by `name:version`, or by alias. A reference
+        comes from anyone who may call the API: one that names no version ("alpha:latest", "alpha:²", a version past
+        SQLite's integers) finds nothing, rather than the latest version or an error."""
+        if version is None:
+            alias = self.db.execute("select adapter_id from aliases where alias = ?", [name]).fetchone()
+            if alias:
+                return self.adapter_by_id(alias[0])
+            if ":" in name:
+                name, _, v = name.rpartition(":")
+                if (version := version_number(v)) is None:
+                    return None
         if version is None:
             rows = list(self.db.query("select * from adapters where name = ? order by version desc limit 1", [name]))
         else:

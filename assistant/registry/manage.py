@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..data.load import sha256_file
 from ..plan import Plan
-from .db import Registry
+from .db import Registry, version_number
 from .errors import RegistryError
 from .imports import clean_name, import_adapter
 from .records import Adapter, new_adapter
@@ -128,7 +128,7 @@ def _register_in_place(registry: Registry, folder: Path) -> Adapter:
     from ..train.worker import read_result, register_result
     from .adapter_checks import parse_config
 
-    name, version = folder.parent.name, int(folder.name) if folder.name.isdigit() else None
+    name, version = folder.parent.name, version_number(folder.name)
     if version is None or registry.adapter(name, version) is not None:
         raise RegistryError("its folder name is not a free version number")
     if not (folder / WEIGHTS).exists():

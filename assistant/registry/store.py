@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import Home
 from ..data.load import sha256_file
-from .db import Registry
+from .db import Registry, version_number
 from .records import Adapter, new_adapter
 
 WEIGHTS = "adapter_model.safetensors"
@@ -146,7 +146,8 @@ def find_orphan(registry: Registry, name: str, weights_sha256: str) -> Path | No
     if not folder.exists():
         return None
     known = {r.path for r in registry.versions(name)}
-    for version in sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+    for version in sorted((p for p in folder.iterdir() if version_number(p.name) is not None),
+                          key=lambda p: int(p.name)):
         rel = str(version.relative_to(registry.home.root))
         if rel not in known and (version / WEIGHTS).exists() and sha256_file(version / WEIGHTS) == weights_sha256:
             return version
