@@ -4,8 +4,11 @@ import hashlib
 import shutil
 import zipfile
 
+import pytest
+
 from assistant.config import Home
 from assistant.registry import Registry
+from assistant.registry.errors import RegistryError
 from assistant.registry.manage import check
 from assistant.registry.store import export_zip, store_adapter
 
@@ -32,8 +35,11 @@ def test_store_registers_versions_with_fingerprints_and_zips(tmp_path):
     # References a client may send: a version that is not one finds nothing (not the latest, not an error)
     for ref in ("demo:latest", "demo:²", "demo:99999999999999999999", "demo:3", "demo:", ":1", "demo:1:1"):
         assert reg.adapter(ref) is None, ref
-    reg.set_alias("prod:eu", v1.id)  # an alias is matched whole first, colon and all
-    assert reg.adapter("prod:eu").id == v1.id and reg.adapter("demo:2").id == v2.id
+    for bad in ("demo:2", "two words", "", "x" * 81):  # "demo:2" as an alias would shadow version 2 of demo
+        with pytest.raises(RegistryError):
+            reg.set_alias(bad, v1.id)
+    reg.set_alias("prod-eu.v1", v1.id)
+    assert reg.adapter("prod-eu.v1").id == v1.id and reg.adapter("demo:2").id == v2.id
     odd = tmp_path / "home" / "adapters" / "demo" / "²"  # a digit to str.isdigit, not to int(): the scans crashed
     shutil.copytree(tmp_path / "home" / v1.path, odd)
     assert any("²" in line and "not a free version number" in line for line in check(reg, repair=True))

@@ -358,10 +358,15 @@ class Registry(SweepRows):
 
     def set_alias(self, alias: str, adapter_id: int) -> None:
         """Point a movable alias (e.g. `production`) at an adapter version, moving it if it exists. An alias
-        needs a name of its own: an adapter's name would make `name` mean two things."""
-        if not alias.strip() or self.versions(alias):
-            raise RegistryError(f"{alias!r} is an adapter's name; an alias needs a name of its own" if alias.strip()
-                                else "an alias needs a name")
+        needs a name of its own: an adapter's name would make `name` mean two things. It is written like a name
+        (no colon: `demo:1` must keep meaning version 1 of demo; no spaces: it travels in API requests)."""
+        if not alias.strip():
+            raise RegistryError("an alias needs a name")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", alias):
+            raise RegistryError(f"{alias[:100]!r} is not a usable alias: use up to 80 letters, digits, '-', '_' or "
+                                "'.' (a colon would read as name:version)")
+        if self.versions(alias):
+            raise RegistryError(f"{alias!r} is an adapter's name; an alias needs a name of its own")
         self.db.execute("insert into aliases(alias, adapter_id) values (?, ?) "
                         "on conflict(alias) do update set adapter_id = excluded.adapter_id", [alias, adapter_id])
 
