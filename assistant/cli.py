@@ -288,9 +288,28 @@ def _train_arguments(p) -> None:
     p.add_argument("--no-wait", action="store_true", help="return once queued")
 
 
+def whole_number(low: int, high: int, what: str = "a whole number"):
+    """An argparse type: an integer from `low` to `high` ("must be …" otherwise), so a number past SQLite's
+    integers is a usage error, not a traceback from the database."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} must be from {low} to {high:,}")
+        return value
+
+    return parse
+
+
+ROW_ID = whole_number(1, 2**63 - 1, "an id (a whole number)")
+COUNT = whole_number(1, 10**9)
+
+
 def _jobs_arguments(p) -> None:
     p.add_argument("action", choices=["list", "show", "cancel", "resume"])
-    p.add_argument("id", type=int, nargs="?")
+    p.add_argument("id", type=ROW_ID, nargs="?")
 
 
 def _adapters_arguments(p) -> None:
@@ -302,14 +321,15 @@ def _adapters_arguments(p) -> None:
     p.add_argument("--sort", help="list/search: sort by this final metric (e.g. accuracy)")
     p.add_argument("--ascending", action="store_true",
                    help="sort smallest first (default: best first — largest, or smallest for losses and perplexity)")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=COUNT, default=50)
     p.add_argument("--out", help="export: the folder to write into (or, for the zips, the file)")
     p.add_argument("--format", default="peft", help="export: an exporter (`tailor plugins list`); default peft")
     p.add_argument("--merged", action="store_true", help="export: the same as --format merged")
     p.add_argument("--gguf", action="store_true", help="export: merged, as GGUF with an Ollama Modelfile")
     p.add_argument("--quant", choices=["f16", "q8_0", "q4_0"], default="f16", help="export --gguf: the quantisation")
     p.add_argument("--vllm", action="store_true", help="export: print the `vllm serve` command for the adapters named")
-    p.add_argument("--max-lora-rank", type=int, help="export --vllm: the server's --max-lora-rank (default: fits all)")
+    p.add_argument("--max-lora-rank", type=COUNT,
+                   help="export --vllm: the server's --max-lora-rank (default: fits all)")
     p.add_argument("--name", help="import: register under this name")
     p.add_argument("--description", help="import: a description")
     p.add_argument("--remove", action="store_true", help="tag/alias: remove instead of add")
@@ -321,8 +341,8 @@ def _evaluate_arguments(p) -> None:
     p.add_argument("adapters", nargs="+", help="adapters (name, name:version or alias); the first one's plan "
                                                "gives the metrics and, without --data, its held-out rows")
     p.add_argument("--data", help="an eval file, read with the first adapter's mapping")
-    p.add_argument("--limit", type=int, default=200, help="at most this many examples (default 200)")
-    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--limit", type=COUNT, default=200, help="at most this many examples (default 200)")
+    p.add_argument("--max-new-tokens", type=COUNT, default=64)
     p.add_argument("--json", action="store_true", help="print the whole run as JSON")
 
 

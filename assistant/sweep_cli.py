@@ -144,6 +144,8 @@ def _scores(result: dict) -> str:
 
 
 def _sweep_arguments(p) -> None:
+    from .cli import ROW_ID  # here, not at the top: the CLI loads this module through the plugins
+
     p.add_argument("plan", nargs="?", help="PLAN.json: a plan, or the whole output of `tailor plan --json`")
     p.add_argument("--grid", action="append", metavar="FIELD=V1,V2", help="try each value (every combination)")
     p.add_argument("--random", type=int, metavar="N", help="N random trials drawn from --grid values and --range")
@@ -155,8 +157,9 @@ def _sweep_arguments(p) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the trials and the time estimate; run nothing")
     p.add_argument("--no-wait", action="store_true", help="return once queued")
     p.add_argument("--list", action="store_true", help="the sweeps, newest first")
-    p.add_argument("--show", type=int, metavar="ID", help="one sweep's trials, best first, as JSON")
-    p.add_argument("--cancel", type=int, metavar="ID", help="cancel its unfinished trials; the finished best is kept")
+    p.add_argument("--show", type=ROW_ID, metavar="ID", help="one sweep's trials, best first, as JSON")
+    p.add_argument("--cancel", type=ROW_ID, metavar="ID",
+                   help="cancel its unfinished trials; the finished best is kept")
 
 
 @hookimpl

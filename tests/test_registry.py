@@ -102,3 +102,19 @@ def test_an_out_of_memory_failure_offers_a_fix_that_queues_a_fitting_plan(tmp_pa
     )
     reg.update_job(second, failure="bad_data", error="bad data: x")
     assert jobs.suggested_fix(reg, second) is None
+
+
+def test_an_id_past_sqlites_integers_is_a_usage_error_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """`tailor jobs show 99999999999999999999` raised OverflowError from sqlite3; the MCP tools the same."""
+    from assistant.cli import main
+    from assistant.mcp_server import Refused, Tools
+
+    monkeypatch.setenv("TAILOR_HOME", str(tmp_path))
+    for argv in (["jobs", "show", "99999999999999999999"], ["sweep", "--show", "99999999999999999999"],
+                 ["adapters", "list", "--limit", "0"]):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and "must be from 1 to" in capsys.readouterr().err, argv
+    assert main(["jobs", "show", "5"]) == 2 and "no job 5" in capsys.readouterr().err
+    with pytest.raises(Refused, match="no job"):
+        Tools(Home.resolve(tmp_path)).job_status(10**30)
