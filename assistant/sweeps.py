@@ -111,6 +111,10 @@ def problems(plan) -> list[str]:
         if not vals:
             p.append(f"sweep.values.{f}: give at least one value")
         setting = SETTINGS.get(SWEEPABLE[f][0] or "")
+        if len(set(vals)) < len(vals):
+            twice = sorted({v for v in vals if vals.count(v) > 1})
+            p.append(f"sweep.values.{f}: {', '.join(f'{v:g}' for v in twice)} listed more than once (each would "
+                     "train the same trial again)")
         for v in vals:
             if SWEEPABLE[f][1] is int and not float(v).is_integer():
                 p.append(f"sweep.values.{f}: {v:g} must be a whole number")
@@ -121,10 +125,16 @@ def problems(plan) -> list[str]:
     if s.method == "grid" and s.ranges:
         p.append("sweep.ranges: a grid tries listed values; ranges need `random`")
     for f, rng in s.ranges.items():
-        if len(rng) != 2 or rng[0] >= rng[1]:
+        setting = SETTINGS.get(SWEEPABLE.get(f, (None,))[0] or "")
+        if len(rng) != 2 or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in rng):
+            p.append(f"sweep.ranges.{f}: give [low, high], two finite numbers")
+        elif rng[0] >= rng[1]:
             p.append(f"sweep.ranges.{f}: give [low, high] with low < high")
         elif f in s.log_scale and rng[0] <= 0:
             p.append(f"sweep.ranges.{f}: a log-scale range must be above 0")
+        elif setting is not None and not all(_fits(setting, round(x) if SWEEPABLE[f][1] is int else x) for x in rng):
+            p.append(f"sweep.ranges.{f}: {rng[0]:g} to {rng[1]:g} goes outside what it may be ({setting.bounds}); "
+                     "every drawn value must be allowed")
     for f in s.log_scale:
         if f not in s.ranges:
             p.append(f"sweep.log_scale: {f!r} has no range")
@@ -214,8 +224,8 @@ def higher_is_better(metric: str) -> bool:
 
 def parse_values(field_path: str, text: str) -> list[float]:
     """`8,16,32` → [8.0, 16.0, 32.0] for `--grid lora.r=8,16,32`; ValueError naming what is wrong."""
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
+    try:  # a value listed twice is one trial, as in the chat
+        return list(dict.fromkeys(float(x) for x in text.split(",") if x.strip()))
     except ValueError:
         raise ValueError(f"{field_path}: {text!r} is not a comma-separated list of numbers") from None
 

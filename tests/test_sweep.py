@@ -63,6 +63,16 @@ def test_a_random_search_draws_rates_log_uniformly_and_reproducibly(topic_csv, t
     (SweepSpec(method="grid", values={"lora.r": list(range(1, 66))}), "65 trials is more than 64"),
     (SweepSpec(method="grid", values={"lora.r": [8, 16]}, metric="bleu"), "sweep.metric: 'bleu' is not eval_loss"),
     (SweepSpec(method="greedy"), "sweep.method: 'greedy' is not one of none, grid, random"),
+    # a value twice would train the same trial twice (the chat and the CLI drop repeats; a JSON plan is told)
+    (SweepSpec(method="grid", values={"lora.r": [8, 16, 8]}), "sweep.values.lora.r: 8 listed more than once"),
+    # ranges: every drawn value must be one the setting allows; a NaN or infinite end drew NaN or inf rates
+    (SweepSpec(method="random", ranges={"training.learning_rate": [float("nan"), 1e-3]}, trials=4),
+     "sweep.ranges.training.learning_rate: give [low, high], two finite numbers"),
+    (SweepSpec(method="random", ranges={"training.learning_rate": [1e-5, float("inf")]},
+               log_scale=["training.learning_rate"], trials=4), "two finite numbers"),
+    (SweepSpec(method="random", ranges={"training.learning_rate": [1e-5, 2.0]}, trials=4),
+     "1e-05 to 2 goes outside what it may be (between 0 and 1)"),
+    (SweepSpec(method="random", ranges={"lora.r": [0, 64]}, trials=4), "sweep.ranges.lora.r: 0 to 64 goes outside"),
 ])
 def test_a_bad_sweep_is_refused_naming_its_field(spec, expected, topic_csv, tiny_model):
     plan = make_plan(topic_csv, tiny_model)
@@ -310,6 +320,8 @@ def test_tailor_sweep_dry_run_and_bad_arguments(topic_csv, tiny_model, tmp_path,
                  "--grid", "lora.r=4,8", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count("trial ") == 3 and "random: rank 4, 8; learning rate 1e-05–0.001 (log) → 3 trials" in out
+    assert main(["sweep", str(plan_file), "--grid", "lora.r=8,16,8", "--dry-run"]) == 0  # a repeat is one trial
+    assert "grid: rank 8, 16 → 2 trials" in capsys.readouterr().out
     assert main(["sweep", str(plan_file), "--grid", "lora.rank=4,8"]) == 2
     assert "sweep: 'lora.rank' cannot be varied" in capsys.readouterr().err
     assert main(["sweep", str(plan_file), "--range", "training.learning_rate=1e-3"]) == 2
