@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .arguments import COUNT, ROW_ID
 from .config import Home
 from .errors import TailorError, environment_error
 from .plugins import Command, hookimpl
@@ -286,25 +287,6 @@ def _plan_arguments(p) -> None:
 def _train_arguments(p) -> None:
     p.add_argument("plan", help="PLAN.json: a plan, or the whole output of `tailor plan --json`")
     p.add_argument("--no-wait", action="store_true", help="return once queued")
-
-
-def whole_number(low: int, high: int, what: str = "a whole number"):
-    """An argparse type: an integer from `low` to `high` ("must be …" otherwise), so a number past SQLite's
-    integers is a usage error, not a traceback from the database."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} must be from {low} to {high:,}")
-        return value
-
-    return parse
-
-
-ROW_ID = whole_number(1, 2**63 - 1, "an id (a whole number)")
-COUNT = whole_number(1, 10**9)
 
 
 def _jobs_arguments(p) -> None:

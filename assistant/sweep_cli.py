@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from .arguments import ROW_ID
 from .config import Home
 from .errors import TailorError
 from .plugins import Command, hookimpl
@@ -144,8 +145,6 @@ def _scores(result: dict) -> str:
 
 
 def _sweep_arguments(p) -> None:
-    from .cli import ROW_ID  # here, not at the top: the CLI loads this module through the plugins
-
     p.add_argument("plan", nargs="?", help="PLAN.json: a plan, or the whole output of `tailor plan --json`")
     p.add_argument("--grid", action="append", metavar="FIELD=V1,V2", help="try each value (every combination)")
     p.add_argument("--random", type=int, metavar="N", help="N random trials drawn from --grid values and --range")
