@@ -520,6 +520,8 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
         ({"messages": [{"role": "user", "content": []}]}, 400, "messages[0].content"),
         ({"messages": [{"role": "tool", "content": "42"}]}, 400, "without tools"),
         ({"messages": [{"role": {"name": "user"}, "content": "hi"}]}, 400, "messages[0].role"),
+        # past the tiny model's 1,024 positions: refused, not answered from positions it never learned
+        ({"messages": [{"role": "user", "content": "the goal " * 600}]}, 400, "past the model's context of 1024"),
         ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}]}, 400, "tool call"),
     ],
 )
@@ -571,6 +573,29 @@ def test_no_request_body_makes_the_request_checks_fail_other_than_naming_a_field
         except BadField:
             pass
     assert accepted > 0  # some bodies pass, so the checks past the first are reached too
+
+
+def test_openai_api_refuses_a_body_over_its_limit_before_holding_it(api):
+    """uvicorn reads any body; /v1 stops at 4 MiB (413), whether the client says the length or streams it."""
+    import httpx
+
+    from assistant.serve.openai_api import MAX_BODY_BYTES
+
+    url, _, _ = api
+    headers = {"Authorization": "Bearer sk-tailor-test", "Content-Type": "application/json"}
+    big = json.dumps({"model": "alpha", "messages": [{"role": "user", "content": "x" * MAX_BODY_BYTES}]})
+    r = httpx.post(url + "/chat/completions", content=big, headers=headers)
+    assert r.status_code == 413 and "over 4 MiB" in r.json()["error"]["message"]
+
+    def chunks():  # no Content-Length: the read itself stops at the limit
+        for _ in range(MAX_BODY_BYTES // 2**16 + 2):
+            yield b" " * 2**16
+
+    r = httpx.post(url + "/chat/completions", content=chunks(), headers=headers)
+    assert r.status_code == 413
+    small = json.dumps({"model": "alpha", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]})
+    ok = httpx.post(url + "/chat/completions", headers=headers, content=small + " " * (MAX_BODY_BYTES - 2**10))
+    assert ok.status_code == 200, ok.text  # just under the limit, the whole body is read and answered
 
 
 def test_openai_api_refuses_a_broken_adapter_with_409_and_keeps_serving(api):

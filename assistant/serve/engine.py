@@ -45,8 +45,7 @@ class EngineError(TailorError, RuntimeError):
 
 
 class Loaded(NamedTuple):
-    """An adapter the engine has loaded: its name in the model (`name:version`) and the instruction it was
-    trained under (its plan's system prompt)."""
+    """An adapter the engine has loaded: its name (`name:version`) and the instruction it was trained under."""
 
     key: str
     instruction: str
@@ -67,8 +66,7 @@ class GenerationSettings:
     """0 means greedy decoding."""
     top_p: float = 1.0
     seed: int = 0
-    stop: tuple[str, ...] = ()
-    """Texts that end an answer where they first appear (not included in it), as OpenAI's `stop`."""
+    stop: tuple[str, ...] = ()  # texts that end an answer where they first appear (left out), as OpenAI's `stop`
     extra: dict = field(default_factory=dict)
 
 
@@ -84,11 +82,9 @@ def _side_rows(prompt: str, models: list[str | None]) -> list[tuple[str | None, 
 
 
 def serve_on_gpu() -> bool:
-    """Serve from the GPU when there is one, unless `TAILOR_SERVE_DEVICE=cpu`.
-
-    A training plan sizes its batches to the whole card, so the engine moves off the GPU while a job is queued or
-    running and comes back when none is (`Engine.place`); what stays behind is its CUDA context (about half a
-    GiB), inside the share of the card every plan leaves free (`estimate.MEMORY_BUDGET`)."""
+    """Serve from the GPU when there is one, unless `TAILOR_SERVE_DEVICE=cpu`. A training plan sizes its batches
+    to the whole card, so the engine moves off the GPU while a job is queued or running and comes back when none
+    is (`Engine.place`); its CUDA context (about half a GiB) stays, inside the share every plan leaves free."""
     import torch
 
     return environment().serve_device != "cpu" and torch.cuda.is_available()
@@ -325,6 +321,10 @@ class Engine:
             kwargs.update(cache_implementation="static", compile_config=self.decode_compile,
                           max_cache_len=-(-need // STATIC_CACHE_STEP) * STATIC_CACHE_STEP)
         prompt_tokens = batch["attention_mask"].sum(1).tolist()
+        if (context := getattr(self.model.config.get_text_config(), "max_position_embeddings", 0)) and \
+                (need := max(prompt_tokens) + settings.max_new_tokens) > context:
+            raise EngineError(f"the prompt and the answer need {need} tokens, past the model's context of {context}: "
+                              "shorten the prompt or ask for fewer new tokens")
 
         # On the CPU, the cores are shared with a training job while one runs (machine.py).
         share = CpuShare("engine", alone=self.cpu_threads) if self.placed == "cpu" else None

@@ -27,6 +27,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from .engine import AdapterUnusable, Engine, EngineError, EngineNotReady, GenerationSettings
 
 MAX_TOKENS_LIMIT = 4096
+MAX_BODY_BYTES = 4 * 2**20
+"""The largest request body read (uvicorn sets none): a bigger one is refused (413) before it is held in memory."""
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
@@ -200,9 +202,12 @@ def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: b
     async def chat_completions(request: Request):
         if (resp := denied(request)) is not None:
             return resp
+        raw = await _body(request)
+        if raw is None:
+            return _error(413, f"the request body is over {MAX_BODY_BYTES // 2**20} MiB; send a shorter conversation")
         try:
-            body = await request.json()
-        except ValueError:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
             return _error(400, "the request body is not JSON")
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return _error(400, "`model` is required: the base model's name or an adapter's name")
@@ -238,6 +243,21 @@ def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: b
         }
 
     return router
+
+
+async def _body(request: Request) -> bytes | None:
+    """The request's body, or None when it is over `MAX_BODY_BYTES` (said by its length, or found reading it)."""
+    try:
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            return None
+    except ValueError:
+        pass  # a malformed length: the read below still stops at the limit
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
 
 
 async def _in_thread(fn, *args):
