@@ -55,9 +55,10 @@ def understand(text: str) -> Intents:
         said["preference"] = "fast"
     elif re.search(r"best quality|high quality|highest quality|accura|质量最好|效果最好|高质量|最好的效果", low):
         said["preference"] = "quality"
+    zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns:
-            said[setting.name] = _allowed(setting, setting.read(low), notes, bool(re.search(r"[\u4e00-\u9fff]", t)))
+            said[setting.name] = _allowed(setting, setting.read(low), notes, zh)
     sweep = read_sweep(low)
     for path in sweep.get("values", {}):  # "rank 8, 16 and 32" is a sweep, not rank 8
         said.pop(SWEEPABLE[path][0] or "", None)
