@@ -221,13 +221,36 @@ def _csv_problem(error: str, lines: list[str], start: int, end: int) -> str:
     return f"cannot be read as CSV ({error})"
 
 
+class _TwiceNamed(ValueError):
+    """An object with the same key twice: Python's json keeps the last silently."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _one_of_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        raise _TwiceNamed(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
+def _twice(key: str) -> str:
+    return (f"the key `{key[:80]}` appears twice in one object, and only one of its values could be used; remove or "
+            "rename one")
+
+
 def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
     rows = []
     for i, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_one_of_each)
+        except _TwiceNamed as e:
+            raise DataError(path, _twice(e.key), i) from None
         except json.JSONDecodeError as e:
             raise DataError(path, f"not valid JSON ({e.msg} at column {e.colno}); each line must be one object",
                             i) from None
@@ -241,7 +264,9 @@ def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
 
 def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, object_pairs_hook=_one_of_each)
+    except _TwiceNamed as e:
+        raise DataError(path, _twice(e.key)) from None
     except RecursionError:
         raise DataError(path, _TOO_DEEP) from None
     except json.JSONDecodeError as e:

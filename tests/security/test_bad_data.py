@@ -118,6 +118,11 @@ CORPUS: list[tuple[str, str | bytes, str, str, int | None]] = [
     # two columns of one name: the later would silently overwrite the earlier (pyarrow's own error is 8 lines)
     ("dupe_columns.parquet", parquet_bytes(["text", "text", "label"]), ERR, "duplicate column names .*: text", None),
     ("dupe_header.xlsx", xlsx_bytes(["text", "label", "label"]), ERR, "duplicate column names .*: label", 1),
+    # a key twice in one object: Python's json kept the last value without a word
+    ("dupe_key.jsonl", jsonl([{"text": "a", "label": "x"}] * 3) + '{"text": "b", "label": "y", "text": "c"}\n', ERR,
+     "the key `text` appears twice in one object", 4),
+    ("dupe_key.json", '[{"messages": [{"role": "user", "content": "hi", "content": "bye"}]}]', ERR,
+     "the key `content` appears twice", None),
     ("empty_inputs.csv", "text,label\n" + ",pos\n" * 5, ERR, "input column `text` is empty in every row", None),
     # a plan, with a warning that explains
     ("single_class.csv", rows_csv(30, label=lambda i: "positive"), WARN, "every row has the same output", None),
