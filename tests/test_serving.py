@@ -598,6 +598,16 @@ def test_openai_api_refuses_a_body_over_its_limit_before_holding_it(api):
     assert ok.status_code == 200, ok.text  # just under the limit, the whole body is read and answered
 
 
+def test_only_the_api_refuses_a_prompt_past_the_context(served):
+    """A client of /v1 is told its prompt passes the model's context (400); an evaluation or a comparison with
+    one long example still answers, as it always did, rather than fail the whole run for one row."""
+    _, engine = served
+    long = [(None, [{"role": "user", "content": "the goal " * 600}])]  # past the tiny model's 1,024 positions
+    assert len(engine.generate(long, GenerationSettings(max_new_tokens=2))) == 1
+    with pytest.raises(EngineError, match="past the model's context of 1024"):
+        engine.generate(long, GenerationSettings(max_new_tokens=2, within_context=True))
+
+
 def test_openai_api_refuses_a_broken_adapter_with_409_and_keeps_serving(api):
     import httpx
 

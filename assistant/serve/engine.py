@@ -67,6 +67,7 @@ class GenerationSettings:
     top_p: float = 1.0
     seed: int = 0
     stop: tuple[str, ...] = ()  # texts that end an answer where they first appear (left out), as OpenAI's `stop`
+    within_context: bool = False  # refuse a row whose prompt and answer pass the model's context (the API's rule)
     extra: dict = field(default_factory=dict)
 
 
@@ -91,8 +92,7 @@ def serve_on_gpu() -> bool:
 
 
 STATIC_CACHE_STEP = 256
-"""Static key/value caches grow in steps of this many tokens, so calls of similar lengths reuse one captured
-graph instead of compiling a new one each."""
+"""Static key/value caches grow in steps of this many tokens, so calls of similar lengths reuse one graph."""
 WATCH_SECONDS = 3.0
 """How often an engine serving from a GPU checks whether a training job needs the card."""
 
@@ -321,7 +321,8 @@ class Engine:
             kwargs.update(cache_implementation="static", compile_config=self.decode_compile,
                           max_cache_len=-(-need // STATIC_CACHE_STEP) * STATIC_CACHE_STEP)
         prompt_tokens = batch["attention_mask"].sum(1).tolist()
-        if (context := getattr(self.model.config.get_text_config(), "max_position_embeddings", 0)) and \
+        if settings.within_context and (context := getattr(self.model.config.get_text_config(),
+                                                           "max_position_embeddings", 0)) and \
                 (need := max(prompt_tokens) + settings.max_new_tokens) > context:
             raise EngineError(f"the prompt and the answer need {need} tokens, past the model's context of {context}: "
                               "shorten the prompt or ask for fewer new tokens")

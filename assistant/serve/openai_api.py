@@ -75,7 +75,8 @@ def generation_settings(body: dict) -> GenerationSettings:
         raise BadField(f"`n` must be 1 (one answer per request), not {json.dumps(body.get('n'))[:40]}")
     return GenerationSettings(max_new_tokens=max_tokens, temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
                               top_p=_number(body, "top_p", 1.0, 0.0, 1.0) or 1.0,
-                              seed=_integer(body, "seed", 0, 0, 2**63 - 1), stop=_stop(body.get("stop")))
+                              seed=_integer(body, "seed", 0, 0, 2**63 - 1), stop=_stop(body.get("stop")),
+                              within_context=True)
 
 
 def _stop(value) -> tuple[str, ...]:
