@@ -46,6 +46,7 @@ def test_a_number_too_big_for_a_float_or_not_whole_is_refused_not_a_crash(topic_
     assert turn.plan.training.epochs < 100 and "is not possible" in turn.reply
     assert understand("rank 8.5").r is None and "a whole number between 1 and 1024" in understand("rank 8.5").notes[0]
     assert understand("rank 8.0").r == 8 and understand("batch size 1e3").batch_size == 1000
+    assert "“hold out 95%” is not possible" in understand("hold out 95% for validation").notes[0]
     zh = understand("学习率 5")
     assert zh.learning_rate is None and "超出范围" in zh.notes[0]
 

@@ -76,7 +76,8 @@ def _allowed(setting, value: Any, notes: list[str], zh: bool) -> Any:
     try:
         return setting.check(value)
     except ValueError:
-        shown = setting.said(value, "zh" if zh else "en")
+        # as the user wrote it: a percentage stays one ("hold out 95%", not 0.95)
+        shown = setting.said(value if setting.scale == 1 else f"{value / setting.scale:g}%", "zh" if zh else "en")
         whole = setting.kind is int and not float(value).is_integer()
         bounds = ("a whole number " if whole else "") + setting.bounds
         notes.append(f"“{shown}”超出范围（{bounds}），计划保留原来的值" if zh else
