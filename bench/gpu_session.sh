@@ -15,8 +15,9 @@
 # tests, Tailor's planned run beside the hand loop and TRL's default for the three shapes (issue 17), serving and
 # evaluation (issue 18), then as much of the memory grid as is left. Nothing starts that cannot finish: each part
 # runs under its share of the time left, and bench/gpu_train.py starts no configuration with under 30 s left and
-# stops one 10 s before the part's end (TAILOR_BENCH_DEADLINE); what finished is already in $OUT. The full session, for a longer lease or
-# later calls: `bash bench/gpu_session.sh full`, or parts by name (`tests speed grid serve profile load`).
+# stops one 10 s before the part's end (TAILOR_BENCH_DEADLINE); what finished is already in $OUT. The full
+# session, for a longer lease or later calls: `bash bench/gpu_session.sh full`, or parts by name
+# (`tests speed speed-quick grid serve serve-quick profile load`, each optionally `name:most-seconds`).
 # When less device time is left than the call asks (`status`: budget_left_s, after the start), give the budget
 # with the command, about a minute under it: run(command="BUDGET_S=400 bash bench/gpu_session.sh", ...).
 set -uo pipefail
