@@ -147,7 +147,7 @@ class Tools:
         return {"job_id": int(job_id), "result": "resumed"}
 
     def _job(self, job_id: int):
-        job = self.registry.job(int(job_id)) if 0 < int(job_id) < 2**63 else None
+        job = self.registry.job(int(job_id))
         if job is None:
             raise Refused(f"no job {job_id}")
         return job

@@ -116,6 +116,8 @@ class Registry(SweepRows):
         return self.db["jobs"].insert({"plan_id": plan_id, "status": "queued", "created": now()}).last_pk
 
     def job(self, job_id: int) -> Job | None:
+        if not 0 < job_id < 2**63:  # no row has it, and SQLite cannot even be asked (OverflowError)
+            return None
         rows = list(self.db.query("select * from jobs where id = ?", [job_id]))
         return Job.from_row(rows[0]) if rows else None
 
