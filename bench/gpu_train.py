@@ -329,20 +329,20 @@ def child(cmd: list[str], env: dict | None = None, relay=lambda line: line) -> t
     try:
         proc = subprocess.run(cmd, text=True, capture_output=True, env=env, timeout=None if left == float("inf")
                               else left)
-        out, err, why = proc.stdout, proc.stderr, None if proc.returncode == 0 else "failed"
+        out, err, stopped, ok = proc.stdout, proc.stderr, False, proc.returncode == 0
     except subprocess.TimeoutExpired as e:
         def text(b):
             return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
 
-        out, err, why = text(e.stdout), text(e.stderr), "stopped at the lease's deadline"
+        out, err, stopped, ok = text(e.stdout), text(e.stderr), True, False
     results = [json.loads(line[7:]) for line in out.splitlines() if line.startswith("RESULT ")]
     for line in out.splitlines():
         if (shown := relay(line)) is not None:
             print(shown, flush=True)
-    if why or not results:
-        print(err[-3000:], flush=True)
-        if why != "stopped at the lease's deadline":
-            why = ((err.strip().splitlines() or ["no output"])[-1])[:200]
+    if ok and results:
+        return results, None, out
+    print(err[-3000:], flush=True)
+    why = "stopped at the lease's deadline" if stopped else ((err.strip().splitlines() or ["no output"])[-1])[:200]
     return results, why, out
 
 

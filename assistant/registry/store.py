@@ -147,7 +147,7 @@ def find_orphan(registry: Registry, name: str, weights_sha256: str) -> Path | No
         return None
     known = {r.path for r in registry.versions(name)}
     for version in sorted((p for p in folder.iterdir() if version_number(p.name) is not None),
-                          key=lambda p: int(p.name)):
+                          key=lambda p: version_number(p.name)):
         rel = str(version.relative_to(registry.home.root))
         if rel not in known and (version / WEIGHTS).exists() and sha256_file(version / WEIGHTS) == weights_sha256:
             return version
