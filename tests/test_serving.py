@@ -143,6 +143,77 @@ def test_stop_texts_end_each_row_where_its_own_answer_first_has_one(served):
     assert cut_at_stop("a. b. c.", ["c", "b."], done=False) == ("a. ", True)  # the first to appear
 
 
+def _hand_greedy(model, tokenizer, messages, steps, bias=(), presence=0.0, frequency=0.0):
+    """Greedy decoding written out with OpenAI's formulas: logits + bias − frequency·count − presence·[count>0],
+    counting the answer's tokens only; returns (tokens, each chosen token's log-probability before both)."""
+    import torch
+
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    out, logprobs, counts = [], [], torch.zeros(model.config.vocab_size)
+    with torch.inference_mode():
+        for _ in range(steps):
+            logits = model(ids).logits[0, -1].float()
+            for token, b in bias:
+                logits[token] += b
+            logits = logits - frequency * counts - presence * (counts > 0).float()
+            token = int(logits.argmax())
+            if token == tokenizer.eos_token_id:
+                break
+            logprobs.append(float(torch.log_softmax(model(ids).logits[0, -1].float(), -1)[token]))
+            out.append(token)
+            counts[token] += 1
+            ids = torch.cat([ids, torch.tensor([[token]])], 1)
+    return out, logprobs
+
+
+def test_penalties_bias_and_logprobs_follow_openais_formulas(served, tiny_model):
+    """Presence and frequency penalties count the answer's own tokens, `logit_bias` is added before them, and
+    `logprobs` reports each chosen token's log-probability under the model itself, with the top alternatives
+    (under greedy decoding the chosen token is the first of them): each checked against greedy decoding
+    written out by hand on the same weights, and on the compiled static-cache path. Asking for logprobs does
+    not change the answer."""
+    from transformers import AutoModelForCausalLM
+
+    from assistant.serve.sampling import Sampling
+
+    _, engine = served
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    messages = [{"role": "user", "content": "the goal and the match"}]
+    t = engine.tokenizer.encode(" t", add_special_tokens=False)[0]
+    favoured = ((t, 6.0),)  # often drawn, so the penalties have repeats to act on
+    plain = engine.generate([(None, messages)], GenerationSettings(max_new_tokens=16))[0]
+
+    def answer(**sampling):
+        settings = GenerationSettings(max_new_tokens=16, sampling=Sampling(logprobs=3, **sampling))
+        return engine.generate([(None, messages)], settings)[0]
+
+    unpenalised, penalised = answer(logit_bias=favoured), answer(logit_bias=favoured, presence_penalty=1.5,
+                                                                   frequency_penalty=2.0)
+    assert answer().text == plain.text and len(answer().logprobs) == plain.tokens
+    for got, kwargs in [(unpenalised, {}), (penalised, {"presence": 1.5, "frequency": 2.0})]:
+        tokens, logprobs = _hand_greedy(reference, engine.tokenizer, messages, 16, favoured, **kwargs)
+        assert got.text == engine.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+        assert [e["token"] for e in got.logprobs] == [engine.tokenizer.decode([i]) for i in tokens]
+        assert [e["logprob"] for e in got.logprobs] == pytest.approx(logprobs, abs=1e-3)
+    greedy = answer().logprobs
+    assert all(e["top_logprobs"][0] == {k: v for k, v in e.items() if k != "top_logprobs"} for e in greedy)
+    biased = unpenalised.logprobs[0]  # the model's own distribution, before the bias that chose the token
+    assert biased["token"] == " t" and biased["top_logprobs"][0]["logprob"] > biased["logprob"]
+    assert all(len(e["top_logprobs"]) == 3 and e["logprob"] <= 0 for e in penalised.logprobs)
+    repeats = [sum(e["token"] == " t" for e in a.logprobs) for a in (unpenalised, penalised)]
+    assert repeats[0] >= 3 and repeats[1] < repeats[0], repeats  # the penalties acted on what the bias repeated
+    banned = engine.tokenizer.encode(plain.text, add_special_tokens=False)[0]
+    assert answer(logit_bias=((banned, -100.0),)).logprobs[0]["token"] != engine.tokenizer.decode([banned])
+    with pytest.raises(EngineError, match="does not have"):
+        answer(logit_bias=((10**8, 1.0),))
+    engine.decode_compile = _static_decoding("aot_eager")  # the GPU's path: the processors run outside the graph
+    compiled = answer(logit_bias=favoured, presence_penalty=1.5, frequency_penalty=2.0)
+    assert engine.decode_note == "" and compiled.text == penalised.text
+    assert [e["logprob"] for e in compiled.logprobs] == pytest.approx([e["logprob"] for e in penalised.logprobs],
+                                                                      abs=1e-4)
+
+
 def test_a_failing_compiler_falls_back_to_eager_decoding_and_says_why(served, capsys):
     _, engine = served
     eager = engine.side_by_side("the goal", [None, "beta"], SETTINGS, system="Classify.")
@@ -468,6 +539,37 @@ def test_openai_api_takes_text_parts_developer_role_stop_and_usage_like_openai(a
     assert all(c.usage is None for c in chunks[:-1])
 
 
+def test_openai_api_serves_logprobs_penalties_and_logit_bias_like_openai(api):
+    """`logprobs`/`top_logprobs` come back in OpenAI's shape (whole answers and streamed, chunk by chunk), and
+    penalties and `logit_bias` reach decoding: each answer is the engine's own for the same settings."""
+    from openai import OpenAI
+
+    from assistant.serve.sampling import Sampling
+
+    url, _, engine = api
+    client = OpenAI(base_url=url, api_key="sk-tailor-test")
+    messages = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "the goal and the match"}]
+    got = client.chat.completions.create(model="alpha", messages=messages, max_tokens=12, logprobs=True,
+                                         top_logprobs=2)
+    expected = engine.generate([("alpha", messages)], GenerationSettings(max_new_tokens=12,
+                                                                         sampling=Sampling(logprobs=2)))[0]
+    content = got.choices[0].logprobs.content
+    assert [c.model_dump() for c in content] == expected.logprobs and len(content) == got.usage.completion_tokens
+    assert "".join(c.token for c in content).strip() == got.choices[0].message.content
+    assert all(len(c.top_logprobs) == 2 and bytes(c.bytes).decode() == c.token for c in content)
+    assert client.chat.completions.create(model="alpha", messages=messages, max_tokens=4).choices[0].logprobs is None
+    chunks = list(client.chat.completions.create(model="alpha", messages=messages, max_tokens=12, logprobs=True,
+                                                 top_logprobs=2, stream=True))
+    streamed = [e for c in chunks if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content]
+    assert [e.model_dump() for e in streamed] == expected.logprobs
+    t = engine.tokenizer.encode(" t", add_special_tokens=False)[0]
+    sampling = Sampling(presence_penalty=1.0, frequency_penalty=2.0, logit_bias=((t, 6.0),))
+    shaped = client.chat.completions.create(model="alpha", messages=messages, max_tokens=12, presence_penalty=1.0,
+                                            frequency_penalty=2.0, logit_bias={str(t): 6})
+    mine = engine.generate([("alpha", messages)], GenerationSettings(max_new_tokens=12, sampling=sampling))[0]
+    assert shaped.choices[0].message.content == mine.text != expected.text
+
+
 def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
     import httpx
     import openai
@@ -523,6 +625,19 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
         # past the tiny model's 1,024 positions: refused, not answered from positions it never learned
         ({"messages": [{"role": "user", "content": "the goal " * 600}]}, 400, "past the model's context of 1024"),
         ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}]}, 400, "tool call"),
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "`tools` is not served"),
+        ({"tool_choice": "auto"}, 400, "`tool_choice` is not served"),
+        ({"response_format": {"type": "json_object"}}, 400, "`response_format` json_object is not served"),
+        ({"response_format": "json"}, 400, "`response_format` is not served"),
+        ({"presence_penalty": 2.5}, 400, "presence_penalty"),
+        ({"frequency_penalty": "x"}, 400, "frequency_penalty"),
+        ({"logprobs": "yes"}, 400, "logprobs"),
+        ({"top_logprobs": 3}, 400, "`top_logprobs` needs `logprobs: true`"),
+        ({"logprobs": True, "top_logprobs": 21}, 400, "top_logprobs"),
+        ({"logit_bias": {"abc": 1}}, 400, "keys must be token ids"),
+        ({"logit_bias": {"5": 101}}, 400, 'logit_bias["5"]'),
+        ({"logit_bias": [5]}, 400, "logit_bias"),
+        ({"logit_bias": {"99999999": 5}}, 400, "which this model does not have"),
     ],
 )
 def test_openai_api_answers_a_clients_mistake_with_4xx_naming_the_field(api, change, status, field):
@@ -550,7 +665,8 @@ def test_no_request_body_makes_the_request_checks_fail_other_than_naming_a_field
     atoms = [None, True, False, 0, 1, -1, 2, 1.5, float("nan"), float("inf"), 10**30, "", "x", "text", "user", [], {},
              [1], ["a"], {"type": "text"}, {"type": "text", "text": 5}, {"role": "user"}]
     keys = ["messages", "stop", "n", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature",
-            "top_p", "seed"]
+            "top_p", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+            "response_format", "tools", "tool_choice"]
 
     def value(depth=0):
         r = rng.random()
@@ -558,7 +674,7 @@ def test_no_request_body_makes_the_request_checks_fail_other_than_naming_a_field
             return rng.choice(atoms)
         if r < 0.8:
             return [value(depth + 1) for _ in range(rng.randint(0, 3))]
-        fields = ["role", "content", "type", "text", "tool_calls", "include_usage"]
+        fields = ["role", "content", "type", "text", "tool_calls", "include_usage", "5", "0", "-1", "²"]
         return {rng.choice(fields): value(depth + 1) for _ in range(rng.randint(0, 3))}
 
     accepted = 0

@@ -27,7 +27,8 @@ from ..models.resolve import resolve_source
 from ..registry.db import Registry
 from ..registry.store import WEIGHTS, adapter_dir, read_plan
 from .kernels import BASE, drop_row_buffers, fusable, pack_linear_for_cpu, per_row_lora
-from .streaming import Answer, BatchStreamer
+from .sampling import Sampling, processors
+from .streaming import Answer, BatchStreamer, updates
 
 MAX_SIDE_BY_SIDE = 4
 """Adapters answering beside the base model in one comparison (a batch row each; the page shows five columns)."""
@@ -68,6 +69,7 @@ class GenerationSettings:
     seed: int = 0
     stop: tuple[str, ...] = ()  # texts that end an answer where they first appear (left out), as OpenAI's `stop`
     within_context: bool = False  # refuse a row whose prompt and answer pass the model's context (the API's rule)
+    sampling: Sampling = field(default_factory=Sampling)  # penalties, logit_bias, logprobs (OpenAI's)
     extra: dict = field(default_factory=dict)
 
 
@@ -270,23 +272,7 @@ class Engine:
 
         The generation runs in its own thread; its errors are raised here, in the consumer's.
         """
-        import queue
-
-        q: queue.Queue = queue.Queue()
-        done = object()
-
-        def work():
-            try:
-                q.put(self.generate(rows, settings, system, on_update=q.put))
-            except Exception as e:  # noqa: BLE001 - re-raised in the consumer's thread
-                q.put(e)
-            q.put(done)
-
-        threading.Thread(target=work, daemon=True).start()
-        while (item := q.get()) is not done:
-            if isinstance(item, Exception):
-                raise item
-            yield item
+        return updates(lambda on_update: self.generate(rows, settings, system, on_update))
 
     def _generate(self, rows, settings, system, on_update) -> list[Answer]:
         import torch
@@ -311,6 +297,11 @@ class Engine:
         if settings.stop:  # each row stops decoding at its own stop text; the streamer cuts the text there
             kwargs.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)
         kwargs.update(settings.extra)  # e.g. min_new_tokens, repetition_penalty
+        try:
+            kwargs["logits_processor"], recorder = processors(settings.sampling,
+                                                              self.model.config.get_text_config().vocab_size)
+        except ValueError as e:
+            raise EngineError(str(e)) from None
         labels = ["base" if n == BASE else n for n in names]
         fused = self.fused and hasattr(self.model, "peft_config") and fusable(self.model, names)
         if hasattr(self.model, "peft_config") and not fused:  # PEFT's mixed batch: "__base__" disables adapters
@@ -332,7 +323,8 @@ class Engine:
 
         def run() -> list[Answer]:
             kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens,
-                                                          share and share.apply, settings.stop)
+                                                          share and share.apply, settings.stop, recorder,
+                                                          settings.sampling.logprobs or 0)
             with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
                 torch.manual_seed(settings.seed)
                 self.model.generate(**batch, **kwargs)

@@ -7,7 +7,9 @@ only clients on this machine are answered (unless the server was started with `-
 
 Messages take the roles system (or developer), user and assistant, and their content as a string or as OpenAI's
 list of text parts; `stop` (up to four texts) ends an answer before the first one, and a streamed answer with
-`stream_options.include_usage` ends with the token counts. Images, tools and `n` above 1 are refused by name.
+`stream_options.include_usage` ends with the token counts. Presence and frequency penalties, `logit_bias` and
+`logprobs`/`top_logprobs` are served (`sampling`). Images, tools, JSON response formats and `n` above 1 are
+refused by name.
 
 A client's mistake is never a 500: wrong types or ranges are 400 naming the field, an unknown model is
 404, an adapter that cannot be served (folder missing, weights changed, broken files) is 409 with why.
@@ -25,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from .engine import AdapterUnusable, Engine, EngineError, EngineNotReady, GenerationSettings
+from .sampling import MAX_TOP_LOGPROBS, Sampling
 
 MAX_TOKENS_LIMIT = 4096
 MAX_BODY_BYTES = 4 * 2**20
@@ -73,10 +76,56 @@ def generation_settings(body: dict) -> GenerationSettings:
         max_tokens = _integer(body, "max_tokens", 256, 1, MAX_TOKENS_LIMIT)
     if body.get("n") not in (None, 1) or isinstance(body.get("n"), bool):
         raise BadField(f"`n` must be 1 (one answer per request), not {json.dumps(body.get('n'))[:40]}")
+    _no_tools(body)
     return GenerationSettings(max_new_tokens=max_tokens, temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
                               top_p=_number(body, "top_p", 1.0, 0.0, 1.0) or 1.0,
                               seed=_integer(body, "seed", 0, 0, 2**63 - 1), stop=_stop(body.get("stop")),
-                              within_context=True)
+                              within_context=True, sampling=_sampling(body))
+
+
+MAX_LOGIT_BIAS = 1024
+"""Tokens one request's `logit_bias` may name."""
+
+
+def _sampling(body: dict) -> Sampling:
+    """Penalties, `logit_bias` and `logprobs`/`top_logprobs`, checked; a `response_format` other than text is
+    refused (answers are not constrained to JSON here)."""
+    bias = body.get("logit_bias")
+    if bias is not None:
+        if not isinstance(bias, dict):
+            raise BadField('`logit_bias` must be an object of token ids to biases, like {"1234": -100}')
+        if len(bias) > MAX_LOGIT_BIAS:
+            raise BadField(f"`logit_bias` may name at most {MAX_LOGIT_BIAS} tokens, not {len(bias)}")
+        for key, value in bias.items():
+            if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 9):
+                raise BadField(f"`logit_bias` keys must be token ids (digits), not {json.dumps(key)[:40]}")
+            _number({f'logit_bias["{key}"]': value}, f'logit_bias["{key}"]', 0.0, -100.0, 100.0)
+        bias = tuple((int(k), float(v)) for k, v in bias.items())
+    logprobs = body.get("logprobs")
+    if logprobs is not None and not isinstance(logprobs, bool):
+        raise BadField("`logprobs` must be true or false")
+    top = _integer(body, "top_logprobs", None, 0, MAX_TOP_LOGPROBS)
+    if top is not None and not logprobs:
+        raise BadField("`top_logprobs` needs `logprobs: true`")
+    fmt = body.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if fmt is not None and kind != "text":
+        what = f"`response_format` {kind}" if isinstance(kind, str) else "`response_format`"
+        raise BadField(f"{what} is not served: Tailor does not constrain answers to JSON; ask for JSON in the "
+                       'messages and check the answer (or send {"type": "text"})')
+    return Sampling(presence_penalty=_number(body, "presence_penalty", 0.0, -2.0, 2.0),
+                    frequency_penalty=_number(body, "frequency_penalty", 0.0, -2.0, 2.0),
+                    logit_bias=bias or (), logprobs=(top or 0) if logprobs else None)
+
+
+def _no_tools(body: dict) -> None:
+    """Tools (and the older functions) are refused by name rather than ignored: the client expects calls."""
+    for name in ("tools", "functions"):
+        if body.get(name) not in (None, []):
+            raise BadField(f"`{name}` is not served: Tailor serves chat without tools")
+    for name in ("tool_choice", "function_call"):
+        if body.get(name) not in (None, "none"):
+            raise BadField(f"`{name}` is not served: Tailor serves chat without tools")
 
 
 def _stop(value) -> tuple[str, ...]:
@@ -239,7 +288,7 @@ def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: b
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": body["model"],
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
-                         "finish_reason": answer.finish_reason}],
+                         "logprobs": _logprobs(answer.logprobs), "finish_reason": answer.finish_reason}],
             "usage": _usage(answer),
         }
 
@@ -267,6 +316,10 @@ async def _in_thread(fn, *args):
     return await anyio.to_thread.run_sync(lambda: fn(*args))
 
 
+def _logprobs(entries: list[dict] | None) -> dict | None:
+    return None if entries is None else {"content": entries, "refusal": None}
+
+
 def _usage(answer) -> dict:
     return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.tokens,
             "total_tokens": answer.prompt_tokens + answer.tokens}
@@ -277,25 +330,34 @@ def _stream(engine: Engine, ref: str | None, msgs: list[dict], settings: Generat
     """Server-sent events: a role chunk, one chunk per new piece of text, the finish chunk, with
     `stream_options.include_usage` a last chunk with no choices and the token counts, then [DONE]."""
 
-    def chunk(delta: dict | None, finish: str | None = None, **extra) -> str:
-        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    def chunk(delta: dict | None, finish: str | None = None, logprobs: list[dict] | None = None, **extra) -> str:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": _logprobs(logprobs),
+                                             "finish_reason": finish}]
         return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                                       "choices": choices, **extra}) + "\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    sent, final = "", None
+    sent, final, entries = "", None, 0  # text and logprobs entries sent so far
+
+    def more(answer) -> list[dict] | None:  # the logprobs of the tokens since the last chunk
+        nonlocal entries
+        if answer.logprobs is None:
+            return None
+        new, entries = answer.logprobs[entries:], len(answer.logprobs)
+        return new
+
     try:
         for answers in engine.stream([(ref, msgs)], settings):
             final = answers[0]
             # Decoded text can revise its tail (a multi-byte character completes); send only settled growth.
             if final.text.startswith(sent) and len(final.text) > len(sent):
-                yield chunk({"content": final.text[len(sent):]})
+                yield chunk({"content": final.text[len(sent):]}, logprobs=more(final))
                 sent = final.text
     except Exception as e:  # noqa: BLE001 - reported to the client as an error event
         yield "data: " + json.dumps({"error": {"message": str(e), "type": "server_error"}}) + "\n\n"
         return
     if final is not None and final.text != sent and final.text.startswith(sent):
-        yield chunk({"content": final.text[len(sent):]})
+        yield chunk({"content": final.text[len(sent):]}, logprobs=more(final))
     yield chunk({}, final.finish_reason if final else "stop")
     if usage and final is not None:
         yield chunk(None, usage=_usage(final))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
+
+from .sampling import cut, entry
 
 
 @dataclass
@@ -22,19 +25,23 @@ class Answer:
     finish_reason: str = "stop"
     """`stop` (end of answer) or `length` (hit max_new_tokens)."""
     prompt_tokens: int = 0
-
+    logprobs: list[dict] | None = None
+    """OpenAI's logprobs entries of the answer's tokens, when the request asked for them."""
 
 
 class BatchStreamer:
     """Receives each step's tokens for the whole batch from `generate`; keeps every row's text and timing."""
 
     def __init__(self, tokenizer, labels: list[str], on_update=None, prompt_tokens: list[int] | None = None,
-                 on_step=None, stop: tuple[str, ...] | list[str] = ()):
+                 on_step=None, stop: tuple[str, ...] | list[str] = (), recorder=None, top: int = 0):
         self.tokenizer, self.labels, self.on_update, self.on_step = tokenizer, labels, on_update, on_step
+        self.recorder, self.top = recorder, top
+        """`sampling.Recorder`: each step's log-probabilities, read here for the token drawn from them."""
         self.stop = [s for s in stop if s]
         self.prompt_tokens = prompt_tokens or [0] * len(labels)
         self.hit_eos = [False] * len(labels)
         self.tokens: list[list[int]] = [[] for _ in labels]
+        self.entries: list[list[dict]] = [[] for _ in labels]
         self.finished_at: list[float | None] = [None] * len(labels)
         self.first_at: list[float | None] = [None] * len(labels)
         self.eos = {tokenizer.eos_token_id, tokenizer.pad_token_id}
@@ -57,6 +64,8 @@ class BatchStreamer:
             if self.first_at[i] is None:
                 self.first_at[i] = now
             self.tokens[i].append(tok)
+            if self.recorder is not None:
+                self.entries[i].append(entry(self.tokenizer, self.recorder.last[i], tok, self.top))
         if self.on_update is not None:
             self.on_update(self.answers())
 
@@ -74,11 +83,13 @@ class BatchStreamer:
             # (decoded as U+FFFD) rather than show it.
             text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True)
             text, stopped = cut_at_stop(text, self.stop, self.finished_at[i] is not None)
+            entries = None if self.recorder is None else cut(self.entries[i], len(text)) if stopped \
+                else list(self.entries[i])
             text = text.strip().rstrip("\ufffd")
             out.append(Answer(label, text, elapsed, n, n / elapsed if elapsed > 0 else 0.0,
                               (self.first_at[i] - self.t0) if self.first_at[i] else None,
                               self.finished_at[i] is not None or stopped,
-                              "stop" if self.hit_eos[i] or stopped else "length", self.prompt_tokens[i]))
+                              "stop" if self.hit_eos[i] or stopped else "length", self.prompt_tokens[i], entries))
         return out
 
 
@@ -94,3 +105,25 @@ def cut_at_stop(text: str, stop: list[str], done: bool) -> tuple[str, bool]:
         held = max((k for s in stop for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
         return text[:len(text) - held], False
     return text, False
+
+
+def updates(call):
+    """`call(on_update)` run in its own thread, as an iterator: each value it passes to `on_update`, then what it
+    returns. Its errors are raised in the consumer's thread."""
+    import queue
+
+    q: queue.Queue = queue.Queue()
+    done = object()
+
+    def work():
+        try:
+            q.put(call(q.put))
+        except Exception as e:  # noqa: BLE001 - re-raised in the consumer's thread
+            q.put(e)
+        q.put(done)
+
+    threading.Thread(target=work, daemon=True).start()
+    while (item := q.get()) is not done:
+        if isinstance(item, Exception):
+            raise item
+        yield item
