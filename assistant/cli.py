@@ -330,7 +330,7 @@ def _evaluate_arguments(p) -> None:
 
 def cmd_evaluate(args) -> int:
     """The base model and the adapters answer the same examples; each metric with its paired 95% interval."""
-    from .evaluate.run import adapter_plan, evaluate_adapters
+    from .evaluate.run import adapter_plan, evaluate_adapters, past_context_words
     from .registry import Registry
     from .serve.engine import Engine
 
@@ -357,6 +357,8 @@ def cmd_evaluate(args) -> int:
         print(f"always “{majority['label']}” (baseline)  {scores}")
     for metric, why in run.get("skipped", {}).items():
         print(f"({metric} not scored: {why})")
+    if past := past_context_words(run):
+        print(f"({past})")
     return 0
 
 

@@ -714,14 +714,28 @@ def test_openai_api_refuses_a_body_over_its_limit_before_holding_it(api):
     assert ok.status_code == 200, ok.text  # just under the limit, the whole body is read and answered
 
 
-def test_only_the_api_refuses_a_prompt_past_the_context(served):
+def test_only_the_api_refuses_a_prompt_past_the_context_and_an_evaluation_says_which_rows_were(served):
     """A client of /v1 is told its prompt passes the model's context (400); an evaluation or a comparison with
-    one long example still answers, as it always did, rather than fail the whole run for one row."""
+    one long example still answers rather than fail the whole run for one row, and the evaluation says which
+    examples were past the context (their scores mean little) in the run, the page's table and the CLI."""
+    from assistant.evaluate.run import past_context_words
+    from ui.compare_tab import eval_rows
+
     _, engine = served
     long = [(None, [{"role": "user", "content": "the goal " * 600}])]  # past the tiny model's 1,024 positions
     assert len(engine.generate(long, GenerationSettings(max_new_tokens=2))) == 1
     with pytest.raises(EngineError, match="past the model's context of 1024"):
         engine.generate(long, GenerationSettings(max_new_tokens=2, within_context=True))
+    examples = [{"messages": [{"role": "user", "content": text}], "reference": "sports"}
+                for text in ["a goal", "the goal " * 600, "a match", "the goal " * 440]]  # ~1,230 and ~910 tokens
+    run = evaluate(engine, [None, "alpha"], examples, ["accuracy"], GenerationSettings(max_new_tokens=2))
+    assert len(run["examples"]) == 4 and all(ex["alpha"] is not None for ex in run["examples"])
+    assert run["past_context"] == {"context": 1024, "examples": [1]}
+    words = past_context_words(run)
+    assert words.startswith("1 of 4 examples (row 2) need more tokens than the model's context of 1,024")
+    assert ["(past the context)", "", None, words] in eval_rows(run)
+    short = evaluate(engine, [None], examples[::2], ["accuracy"], GenerationSettings(max_new_tokens=2))
+    assert "past_context" not in short and past_context_words(short) is None
 
 
 def test_openai_api_refuses_a_broken_adapter_with_409_and_keeps_serving(api):

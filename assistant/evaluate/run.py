@@ -145,6 +145,7 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     if len(set(labels)) != len(labels):
         raise EvalError("each model may be evaluated once per run")
     answers: dict[str, list[str]] = {lab: [""] * len(examples) for lab in labels}
+    needed = [0] * len(examples)  # the most tokens (prompt and answer) any model's row of an example took
     tokens = settings.max_new_tokens + _longest_prompt(examples)
     order = sorted(range(len(examples)), key=lambda i: _prompt_chars(examples[i]))
     clock = Progress(total=len(examples))
@@ -161,6 +162,7 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
         out = engine.generate([(m, examples[i]["messages"]) for i in chunk for m in models], settings)
         for j, a in enumerate(out):
             answers[labels[j % len(models)]][chunk[j // len(models)]] = a.text
+            needed[chunk[j // len(models)]] = max(needed[chunk[j // len(models)]], a.prompt_tokens + a.tokens)
         clock.advance(len(chunk))
         if progress:
             progress(clock)
@@ -181,6 +183,9 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
                       **{lab: answers[lab][i] for lab in labels}} for i, (ex, r) in enumerate(zip(examples, refs))],
         "results": results, "settings": asdict(settings), "skipped": skipped,
     }
+    context = _context(engine)
+    if context and (past := [i for i, n in enumerate(needed) if n > context]):
+        run["past_context"] = {"context": context, "examples": past}  # answered, but said: see `past_context_words`
     if labels_task:  # what always answering the most frequent label of these rows scores
         majority = Counter(refs).most_common(1)[0][0]
         run["majority"] = {"label": majority, **{m: corpus_score(m, [majority] * len(refs), refs) for m in metrics}}
@@ -188,6 +193,24 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
         run["id"] = registry.add_eval_run(run["eval_sha256"], run["settings"], {
             "models": labels, "baseline": baseline, "results": results, "examples": run["examples"]})
     return run
+
+
+def _context(engine: Engine) -> int:
+    """The base model's context in tokens (0 when its config does not say)."""
+    config = engine.model.config
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return int(getattr(config, "max_position_embeddings", 0) or 0)
+
+
+def past_context_words(run: dict) -> str | None:
+    """What to tell a person about examples longer than the model's context, or None when there were none."""
+    past = run.get("past_context")
+    if not past:
+        return None
+    rows = ", ".join(str(i + 1) for i in past["examples"][:8]) + (", …" if len(past["examples"]) > 8 else "")
+    return (f"{len(past['examples'])} of {len(run['examples'])} examples (row {rows}) need more tokens than the "
+            f"model's context of {past['context']:,}: their answers were read past the positions it learned, so "
+            "their scores mean little; shorten those examples or leave them out")
 
 
 def evaluate_adapters(engine: Engine, registry: Registry, adapters: list[str], *, data: str | None = None,
@@ -271,4 +294,4 @@ def disagreements(run: dict, model: str, metric: str, only: str = "all") -> list
 
 
 __all__ = ["EvalCancelled", "EvalError", "DataError", "Progress", "adapter_plan",
-           "disagreements", "evaluate", "from_file", "held_out"]
+           "disagreements", "evaluate", "from_file", "held_out", "past_context_words"]
