@@ -717,11 +717,12 @@ def test_openai_api_refuses_a_body_over_its_limit_before_holding_it(api):
 def test_only_the_api_refuses_a_prompt_past_the_context_and_an_evaluation_says_which_rows_were(served):
     """A client of /v1 is told its prompt passes the model's context (400); an evaluation or a comparison with
     one long example still answers rather than fail the whole run for one row, and the evaluation says which
-    examples were past the context (their scores mean little) in the run, the page's table and the CLI."""
+    examples were past the context (their scores mean little) in the run and the page's table; the page's side
+    by side marks each answer that was."""
     from assistant.evaluate.run import past_context_words
     from ui.compare_tab import eval_rows
 
-    _, engine = served
+    reg, engine = served
     long = [(None, [{"role": "user", "content": "the goal " * 600}])]  # past the tiny model's 1,024 positions
     assert len(engine.generate(long, GenerationSettings(max_new_tokens=2))) == 1
     with pytest.raises(EngineError, match="past the model's context of 1024"):
@@ -736,6 +737,16 @@ def test_only_the_api_refuses_a_prompt_past_the_context_and_an_evaluation_says_w
     assert ["(past the context)", "", None, words] in eval_rows(run)
     short = evaluate(engine, [None], examples[::2], ["accuracy"], GenerationSettings(max_new_tokens=2))
     assert "past_context" not in short and past_context_words(short) is None
+    from assistant.models.estimate import CPU
+    from ui.compare_tab import answers_html, compare
+    from ui.context import Context
+
+    page = Context(reg.home, reg, engine, CPU)
+    sides = compare(page, "the goal " * 600, ["alpha"], max_new_tokens=2)
+    assert [a["past_context"] for a in sides] == [1024, 1024]
+    assert answers_html(sides).count("past the model's context of 1,024 tokens") == 2
+    fits = compare(page, "the goal", ["alpha"], max_new_tokens=2)
+    assert [a["past_context"] for a in fits] == [0, 0] and "past the model" not in answers_html(fits)
 
 
 def test_openai_api_refuses_a_broken_adapter_with_409_and_keeps_serving(api):

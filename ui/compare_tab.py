@@ -21,10 +21,13 @@ def compare(ctx: Context, prompt: str, adapters: list[str], max_new_tokens: int 
 
 
 def compare_stream(ctx: Context, prompt: str, adapters: list[str], max_new_tokens: int = 64):
-    """Like `compare`, yielding every side's text so far as the tokens arrive."""
+    """Like `compare`, yielding every side's text so far as the tokens arrive. A side whose prompt and answer
+    passed the model's context is still shown, with `past_context` (the context) set, and the page says so."""
     for answers in ctx.engine.stream_side_by_side(prompt, [None, *(adapters or [])[:MAX_SIDE_BY_SIDE]],
                                                   GenerationSettings(max_new_tokens=int(max_new_tokens))):
-        yield [a.__dict__ for a in answers]
+        context = ctx.engine.context
+        yield [{**a.__dict__, "past_context": context if context and a.prompt_tokens + a.tokens > context else 0}
+               for a in answers]
 
 
 def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max_new_tokens: int = 64,
@@ -131,7 +134,9 @@ def confusion_html(matrix: dict | None, model: str = "") -> str:
 def answers_html(answers: list[dict]) -> str:
     cols = "".join(
         f"<div class='side'><h4>{html.escape(a['model'])}</h4><pre>{html.escape(a['text'])}</pre>"
-        f"<small>{a['tokens']} tokens · {a['latency_s']:.2f} s · {a['tokens_per_second']:.1f} tok/s</small></div>"
+        f"<small>{a['tokens']} tokens · {a['latency_s']:.2f} s · {a['tokens_per_second']:.1f} tok/s</small>"
+        + (f"<small class='warn'> · ⚠️ past the model's context of {a['past_context']:,} tokens: read past the "
+           "positions it learned</small>" if a.get("past_context") else "") + "</div>"
         for a in answers)
     return f"<div class='sides'>{cols}</div>"
 

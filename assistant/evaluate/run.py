@@ -183,9 +183,8 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
                       **{lab: answers[lab][i] for lab in labels}} for i, (ex, r) in enumerate(zip(examples, refs))],
         "results": results, "settings": asdict(settings), "skipped": skipped,
     }
-    context = _context(engine)
-    if context and (past := [i for i, n in enumerate(needed) if n > context]):
-        run["past_context"] = {"context": context, "examples": past}  # answered, but said: see `past_context_words`
+    if engine.context and (past := [i for i, n in enumerate(needed) if n > engine.context]):
+        run["past_context"] = {"context": engine.context, "examples": past}  # answered, and said
     if labels_task:  # what always answering the most frequent label of these rows scores
         majority = Counter(refs).most_common(1)[0][0]
         run["majority"] = {"label": majority, **{m: corpus_score(m, [majority] * len(refs), refs) for m in metrics}}
@@ -193,13 +192,6 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
         run["id"] = registry.add_eval_run(run["eval_sha256"], run["settings"], {
             "models": labels, "baseline": baseline, "results": results, "examples": run["examples"]})
     return run
-
-
-def _context(engine: Engine) -> int:
-    """The base model's context in tokens (0 when its config does not say)."""
-    config = engine.model.config
-    config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    return int(getattr(config, "max_position_embeddings", 0) or 0)
 
 
 def past_context_words(run: dict) -> str | None:

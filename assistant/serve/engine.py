@@ -189,6 +189,12 @@ class Engine:
         entry = find(self.base_source)
         return entry.name if entry else Path(self.base_source).name
 
+    @property
+    def context(self) -> int:
+        """The base model's context in tokens (0 when its config does not say, or before it has loaded)."""
+        config = self.model.config.get_text_config() if self.model is not None else None
+        return int(getattr(config, "max_position_embeddings", 0) or 0)
+
     def wait_ready(self, timeout: float | None = None) -> None:
         self._ready.wait(timeout)
         if self.error:
@@ -312,11 +318,10 @@ class Engine:
             kwargs.update(cache_implementation="static", compile_config=self.decode_compile,
                           max_cache_len=-(-need // STATIC_CACHE_STEP) * STATIC_CACHE_STEP)
         prompt_tokens = batch["attention_mask"].sum(1).tolist()
-        if settings.within_context and (context := getattr(self.model.config.get_text_config(),
-                                                           "max_position_embeddings", 0)) and \
-                (need := max(prompt_tokens) + settings.max_new_tokens) > context:
-            raise EngineError(f"the prompt and the answer need {need} tokens, past the model's context of {context}: "
-                              "shorten the prompt or ask for fewer new tokens")
+        if settings.within_context and self.context and \
+                (need := max(prompt_tokens) + settings.max_new_tokens) > self.context:
+            raise EngineError(f"the prompt and the answer need {need} tokens, past the model's context of "
+                              f"{self.context}: shorten the prompt or ask for fewer new tokens")
 
         # On the CPU, the cores are shared with a training job while one runs (machine.py).
         share = CpuShare("engine", alone=self.cpu_threads) if self.placed == "cpu" else None
