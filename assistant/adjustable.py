@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 METHODS = ("lora", "qlora")
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
-TO = r"\s*(?:to|=|:|of|is|at|为|设为|设成|设置为|改成|改为|改到|调成|调为|调到|换成|用|是)?\s*"
+TO = r"\s*(?:to|=|:|of|is|at|为|设为|设成|设置为|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成)?\s*"
 """How people join a setting to its new value: "rank to 8", "lr = 1e-4", "学习率改成 3e-4", "秩调到 8"."""
 NUMERIC = (int, float)
 
@@ -39,9 +40,9 @@ class Setting:
     """An edit said back in English (`{}` is the value), e.g. "rank {}"."""
     zh: str = "{}"
     """The same in Chinese."""
-    patterns: tuple[str, ...] = ()
+    patterns: tuple[str | tuple[str, float], ...] = ()
     """Regexes over the lower-cased message (numbers already in digits, see `understand.digits`) whose first
-    non-empty group is the value."""
+    non-empty group is the value (see `read`)."""
     scale: float = 1.0
     """What a matched number is multiplied by (a percentage given for a fraction: 0.01)."""
     editor: bool = False
@@ -65,13 +66,21 @@ class Setting:
 
     def said(self, value: Any, lang: str = "en") -> str:
         """An edit of this setting in words."""
-        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        if isinstance(value, bool):
+            shown = ("开启" if value else "关闭") if lang == "zh" else ("on" if value else "off")
+        else:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
         return (self.zh if lang == "zh" else self.en).format(shown)
 
     def read(self, low: str) -> Any:
-        """The value a lower-cased message gives this setting, or None."""
-        for pattern in self.patterns:
-            if m := re.search(pattern, low):
+        """The value a lower-cased message gives this setting, or None. A pattern may come with its own scale
+        (`(regex, 0.01)`: a percentage where the others read a fraction). A yes/no setting's first pattern says
+        no and its second yes ("don't use checkpointing" holds "use checkpointing")."""
+        for i, pattern in enumerate(self.patterns):
+            regex, scale = pattern if isinstance(pattern, tuple) else (pattern, self.scale)
+            if m := re.search(regex, low):
+                if self.kind is bool:
+                    return i > 0
                 group = next(i for i, g in enumerate(m.groups(), 1) if g)
                 text = m.group(group)
                 if self.kind is str:
@@ -79,7 +88,7 @@ class Setting:
                 # An integer's pattern stops at the digits: "rank 8.5" or "batch 1e309" is read whole, and refused.
                 text += (more.group() if self.kind is int and (more := re.match(r"\.\d+|e-?\d+", low[m.end(group):]))
                          else "")
-                value = float(text) * self.scale
+                value = float(text) * scale
                 return int(value) if self.kind is int and value.is_integer() else round(value, 10)
         return None
 
@@ -137,7 +146,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             editor=True),
     Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
             "learning rate (number)", "learning rate {}", "学习率 {}",
-            (r"(?:learning[ _-]?rate|\blr|学习率)" + TO + NUMBER,), editor=True),
+            (r"(?:learning[ _-]?rate|\blr|学习率)" + TO + NUMBER,
+             r"(?:learning[ _-]?rate|\blr\b)[^.;!?\d]{0,40}?\b(?:down|up|back)?\s*(?:to|at)\s+" + NUMBER), editor=True),
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens)|最大长度|序列长度|最大\s*token\s*数)"
@@ -147,7 +157,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:tokens?)?",
              r"(?:at most|up to|no more than|max(?:imum)? of)\s+(\d+)\s*tokens?\s+(?:per|each|an?|in each)\s+"
              r"(?:example|row|sequence|input|sample)",
-             r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
+             r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:should\s+be\s+|must\s+be\s+|are\s+|be\s+)?"
+             r"(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
              r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?(?:token|词元)"),
             editor=True),
     Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
@@ -171,7 +182,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              NUMBER + r"\s*分钟(?:内|以内|之内)"), in_plan=False),
     Setting("batch_size", ("training.batch_size",), int, lambda v: 1 <= v <= 4096, "between 1 and 4096",
             "rows per step (integer)", "batch size {}", "批大小 {}",
-            (r"batch(?:[ _]size)?" + TO + r"(\d+)", r"(?:批大小|批量大小|batch\s*size)" + TO + r"(\d+)"), editor=True),
+            (r"batch(?:es|[ _]size)?" + TO + r"(\d+)", r"(?:批大小|批量大小|batch\s*size)" + TO + r"(\d+)"),
+            editor=True),
     Setting("validation_fraction", ("data.validation_fraction",), NUMERIC, lambda v: 0 <= v < 0.9,
             "at least 0 and under 0.9 (a share of the rows)", "share of rows held out for validation (0 to 0.9)",
             "hold out {}", "留出 {} 做验证",
@@ -179,7 +191,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:data|rows)\s+)?(?:for|as)\s+(?:the\s+)?(?:validation|eval|evaluation|test|dev)",
              r"(?:validation|eval|evaluation|dev|test)\s+(?:split|set|share|fraction)?" + TO + NUMBER + r"\s*%",
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
-             r"(?:留出|拿出|划出|保留|用)\s*" + NUMBER
+             r"(?:留出|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER
              + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",
              r"(?:验证集|测试集)(?:比例|占比)?" + TO + NUMBER + r"\s*%"), scale=0.01),
     Setting("patience", ("training.early_stopping_patience",), int, lambda v: 0 <= v <= 100, "between 0 and 100",
@@ -196,6 +208,46 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"([\w\u4e00-\u9fff]+)[`'\"”]?\s+(?:column|field)",
              r"(?:不要用|不用|去掉|忽略|删掉|排除)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段|栏)"),
             in_plan=False),
+    Setting("alpha", ("lora.alpha",), int, lambda v: 1 <= v <= 8192, "between 1 and 8192",
+            "LoRA alpha, the update's scale numerator (integer; the plan uses 2 × rank unless told)", "alpha {}",
+            "alpha {}", (r"(?:lora[ _-]?)?alpha" + TO + r"(\d+)", r"缩放系数" + TO + r"(\d+)")),
+    Setting("dropout", ("lora.dropout",), NUMERIC, lambda v: 0 <= v < 1, "at least 0 and under 1",
+            "LoRA dropout (0 to under 1)", "dropout {}", "dropout {}",
+            ((r"(?:lora[ _-]?)?(?:dropout|丢弃率)" + TO + NUMBER + r"\s*%", 0.01),
+             r"(?:lora[ _-]?)?(?:dropout|丢弃率)" + TO + NUMBER,
+             (NUMBER + r"\s*%\s*(?:lora\s+)?dropout", 0.01), NUMBER + r"\s+(?:lora\s+)?dropout")),
+    Setting("warmup_ratio", ("training.warmup_ratio",), NUMERIC, lambda v: 0 <= v <= 0.5, "between 0 and 0.5",
+            "share of the steps spent warming the learning rate up (0 to 0.5)", "warm-up ratio {}",
+            "预热比例 {}",
+            ((r"warm[ _-]?up\s+(?:ratio\s+)?(?:for\s+|over\s+|on\s+)?(?:the\s+first\s+)?(?:about\s+)?" + NUMBER
+              + r"\s*%", 0.01),
+             (NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?steps\s+(?:for\s+|as\s+)?)?warm[ _-]?up", 0.01),
+             r"warm[ _-]?up[ _]ratio" + TO + NUMBER,
+             r"warm[ _-]?up\s+(?:over|for|on|during)\s+(?:the\s+first\s+)?" + NUMBER + r"\s+of\s+(?:the\s+)?"
+             r"(?:steps|training|run)",
+             (r"(?:预热|warmup)(?:比例|占比)?" + TO + NUMBER + r"\s*%", 0.01),
+             r"(?:预热比例|warmup)" + TO + NUMBER + r"(?!\s*(?:steps?|步))")),
+    Setting("scheduler", ("training.scheduler",), str, _choice(*SCHEDULERS), f"one of {', '.join(SCHEDULERS)}",
+            f"learning-rate schedule, one of {', '.join(SCHEDULERS)}", "{} schedule", "{} 学习率调度",
+            (r"\b(constant_with_warmup|linear|cosine|constant)\s+(?:learning[ -]rate\s+|lr\s+)?"
+             r"(?:schedule|scheduler|decay|lr schedule)",
+             r"(?<![a-z])(constant_with_warmup|linear|cosine|constant)\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减)",
+             r"(linear|cosine)ly\s+(?:decay|decaying|decreasing|falling)|(?:decay|lower|decrease|anneal|reduce)\w*\s+"
+             r"(?:the\s+)?(?:learning[ -]rate|lr)\s+(linear)ly",
+             r"(?:lr[ _]scheduler|scheduler|schedule|lr[ _]scheduler[ _]type|调度器?|调度策略|衰减方式)" + TO +
+             r"(constant_with_warmup|linear|cosine|constant)\b")),
+    Setting("seed", ("training.seed",), int, lambda v: 0 <= v < 2**32, "between 0 and 4294967295",
+            "random seed of training (integer)", "seed {}", "随机种子 {}",
+            (r"(?:random\s+)?seed" + TO + r"(\d+)", r"(?:随机)?种子" + TO + r"(\d+)")),
+    Setting("checkpointing", ("training.gradient_checkpointing",), bool, lambda v: True, "yes or no",
+            "gradient (activation) checkpointing: recompute activations to save memory (true/false)",
+            "gradient checkpointing {}", "梯度检查点 {}",
+            (r"(?:turn off|switch off|disable|no|without|don'?t use|do not use|skip)\s+(?:the\s+)?(?:gradient|"
+             r"activation)[ _-]?checkpointing|(?:gradient|activation)[ _-]?checkpointing\s+off|"
+             r"(?:关闭|关掉|不用|不要|禁用|去掉)\s*(?:梯度检查点|gradient[ _-]?checkpointing)",
+             r"(?:turn on|switch on|enable|use|with)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
+             r"(?:gradient|activation)[ _-]?checkpointing\s+on|"
+             r"(?:开启|打开|启用|使用|用上|用)\s*(?:梯度检查点|gradient[ _-]?checkpointing)")),
 ]}
 EDITOR = tuple(s.name for s in SETTINGS.values() if s.editor)
 """The plan editor's fields, in order."""

@@ -195,14 +195,19 @@ def apply_settings(plan, settings: dict[str, float], number: int, of: int):
     return trial
 
 
-def evaluate_often(plan, trials: bool = False) -> None:
-    """Evaluate a few times per run (early stopping and a sweep's halving compare evaluations), checkpointing with
-    them (the best evaluation's checkpoint is the adapter kept)."""
+def optimizer_steps(plan) -> int:
+    """How many optimizer steps the plan's run takes (its step limit, or its epochs over the training rows)."""
     t, d = plan.training, plan.data
     train_rows = max(1, int(d.used_rows * (1 - d.validation_fraction)))
     per_epoch = math.ceil(train_rows / (t.batch_size * t.gradient_accumulation))
-    steps = t.max_steps if t.max_steps > 0 else math.ceil(per_epoch * t.epochs)
-    t.eval_steps = max(1, steps // EVALUATIONS)
+    return max(1, t.max_steps if t.max_steps > 0 else math.ceil(per_epoch * t.epochs))
+
+
+def evaluate_often(plan, trials: bool = False) -> None:
+    """Evaluate a few times per run (early stopping and a sweep's halving compare evaluations), checkpointing with
+    them (the best evaluation's checkpoint is the adapter kept)."""
+    t = plan.training
+    t.eval_steps = max(1, optimizer_steps(plan) // EVALUATIONS)
     t.save_steps = t.eval_steps
     if t.early_stopping_patience <= 0:
         t.early_stopping_patience = DEFAULT_PATIENCE

@@ -30,6 +30,13 @@ def render_card(plan: Plan, lang: str = "en") -> str:
                 if zh else
                 f"{t.epochs:g} epochs, lr {t.learning_rate:g}, batch {t.batch_size}×{t.gradient_accumulation}, "
                 f"max length {t.max_length}, {t.precision}" + (", checkpointing" if t.gradient_checkpointing else ""))
+    defaults = type(t)()  # the schedule and seed are shown when they are not the usual ones
+    if t.scheduler != defaults.scheduler:
+        training += f"，{t.scheduler} 学习率调度" if zh else f", {t.scheduler} schedule"
+    if t.warmup_ratio != defaults.warmup_ratio:
+        training += f"，预热 {t.warmup_ratio:.3g}" if zh else f", warm-up {t.warmup_ratio:.3g}"
+    if t.seed != defaults.seed:
+        training += f"，随机种子 {t.seed}" if zh else f", seed {t.seed}"
     on = f" {'在' if zh else 'on'} {res.gpu_name or res.device.upper()}"
     rows = [
         (L["task"], f"{plan.task.type or '?'} ({plan.task.language})", r.get("task.type", "")),

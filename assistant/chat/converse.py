@@ -18,7 +18,7 @@ from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import trial_settings
 from .planner import Slots, build_plan, token_lengths, training_messages
-from .understand import Intents, understand
+from .understand import Intents, Relative, TimesRank, WarmupSteps, allowed, understand
 
 
 def task_suggestions(lang: str) -> list[str]:
@@ -73,7 +73,8 @@ WATCHED = ("task.type", "task.language", "data.max_rows", "data.validation_fract
            "resources.gpu_memory_gb", "training.max_steps",
            "lora.method", "lora.r", "lora.alpha", "training.epochs", "training.learning_rate",
            "training.max_length", "training.batch_size", "training.gradient_accumulation",
-           "training.packing", "training.gradient_checkpointing", "training.precision", "resources.fits")
+           "training.packing", "training.gradient_checkpointing", "training.precision", "resources.fits",
+           "lora.dropout", "training.warmup_ratio", "training.scheduler", "training.seed")
 
 
 
@@ -89,6 +90,25 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     if data_path and report is None:
         report = inspect_file(data_path)
     intents = [Intents(edit.values) if (edit := as_edit(m)) is not None else understander(m) for m in messages]
+    said_relatively: list[str] = []
+    for i, it in enumerate(intents):  # "halve the learning rate", "warm up for 100 steps": of the plan before the turn
+        if it.again and not it.values:  # "halve it again": what the last relative turn changed
+            it.values.update({name: Relative(it.again) for name in said_relatively})
+        if relative := {k: v for k, v in it.values.items() if isinstance(v, (Relative, TimesRank, WarmupSteps))}:
+            said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
+            rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
+            prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
+                               home_models)  # with the turn's other settings ("… and train for 300 steps")
+            for name, r in relative.items():
+                setting = SETTINGS[name]
+                value = r.of(prior, setting)
+                value = max(1, round(value)) if setting.kind is int else float(f"{value:.6g}")
+                zh = _lang_of([messages[i]]) == "zh"
+                shown = r.words(prior, zh) if isinstance(r, WarmupSteps) else None
+                if (value := allowed(setting, value, it.notes, zh, shown)) is None:
+                    del it.values[name]
+                else:
+                    it.values[name] = value
     before, now = _slots(messages[:-1], intents[:-1]), _slots(messages, intents)
     plan = build_plan(now, report, hardware, default_base_model, home_models)
     changes = (_diff(build_plan(before, report, hardware, default_base_model, home_models), plan, intents[-1])
@@ -120,10 +140,11 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
 
 
 EXAMPLES = {
-    "en": "“use rank 8”, “train 3 epochs”, “learning rate 1e-4”, “max length 512”, “use only 100 rows”, "
-          "“stop after 30 steps”, “finish in 10 minutes”, “use QLoRA”, “I have a 24 GB GPU”, “switch to Qwen2.5-1.5B”",
-    "zh": "“秩 8”、“训练 3 轮”、“学习率 1e-4”、“最大长度 512”、“只用 100 条数据”、“训练 30 步”、“10 分钟内完成”、"
-          "“用 QLoRA”、“我有 24G 显卡”、“换成 Qwen2.5-1.5B”",
+    "en": "“use rank 8”, “train 3 epochs”, “learning rate 1e-4”, “halve the learning rate”, “max length 512”, "
+          "“use only 100 rows”, “stop after 30 steps”, “finish in 10 minutes”, “use QLoRA”, “I have a 24 GB GPU”, "
+          "“switch to Qwen2.5-1.5B”",
+    "zh": "“秩 8”、“训练 3 轮”、“学习率 1e-4”、“学习率减半”、“最大长度 512”、“只用 100 条数据”、“训练 30 步”、"
+          "“10 分钟内完成”、“用 QLoRA”、“我有 24G 显卡”、“换成 Qwen2.5-1.5B”",
 }
 
 

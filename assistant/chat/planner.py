@@ -174,13 +174,24 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict,
     why["lora.r"] = "you asked for it" if s.r else (
         "rank 8: fast, enough for a narrow task" if fast else "rank 32: more capacity for best quality" if best
         else "rank 16: the usual balance of capacity and speed")
-    if plan.resources.device == "cpu":
+    if s.alpha is not None:
+        lo.alpha, why["lora.alpha"] = s.alpha, "you asked for it"
+    else:
+        why["lora.alpha"] = "2 × rank: the update's scale (alpha / rank) stays the same whatever the rank"
+    if s.dropout is not None:
+        lo.dropout, why["lora.dropout"] = s.dropout, "you asked for it"
+    elif plan.resources.device == "cpu":
         lo.dropout = 0.0
         why["lora.dropout"] = ("0 on a CPU: drawing dropout masks costs about a seventh of each step, and short runs "
                                "gain little from it")
     else:
         lo.dropout = 0.05
         why["lora.dropout"] = "0.05: a little regularisation, nearly free on a GPU"
+    for name, path in (("warmup_ratio", "training.warmup_ratio"), ("scheduler", "training.scheduler"),
+                       ("seed", "training.seed")):
+        if (value := getattr(s, name)) is not None:
+            setattr(t, path.split(".")[1], value)
+            why[path] = "you asked for it"
     if s.epochs:
         t.epochs, why["training.epochs"] = s.epochs, "you asked for it"
     else:
@@ -352,11 +363,13 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
         def shrink(floor: int) -> bool:
             """Fit the memory at the least cost in speed: first halve the batch (accumulating, so the effective
             batch stays) while a step still holds MIN_STEP_TOKENS; then recompute activations (a third more
-            compute) from the full batch, halving again down to `floor` rows."""
-            t.batch_size, t.gradient_accumulation, t.gradient_checkpointing = start_batch, 1, False
-            halve(max(floor, -(-MIN_STEP_TOKENS // t.max_length)))
-            if est().peak_gb <= budget:
-                return True
+            compute) from the full batch, halving again down to `floor` rows. Checkpointing the user switched
+            on or off stays as they said."""
+            t.batch_size, t.gradient_accumulation = start_batch, 1
+            t.gradient_checkpointing = bool(s.checkpointing)
+            halve(max(floor, -(-MIN_STEP_TOKENS // t.max_length)) if s.checkpointing is None else floor)
+            if est().peak_gb <= budget or s.checkpointing is not None:
+                return est().peak_gb <= budget
             t.batch_size, t.gradient_accumulation = start_batch, 1
             checkpoint(plan)
             halve(floor)
@@ -372,12 +385,16 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
             if not shrink(2):
                 use_qlora(plan, "the 16-bit base does not fit your GPU, the 4-bit base does")
                 shrink(1)
-        if t.gradient_checkpointing:
+        if s.checkpointing is not None:
+            why["training.gradient_checkpointing"] = "you asked for it" + (
+                "" if est().peak_gb <= budget or s.checkpointing else
+                ": the estimate does not fit without it (turn it back on, shorten the examples or use QLoRA)")
+        elif t.gradient_checkpointing:
             why["training.gradient_checkpointing"] = "on: recomputing activations saves most of their memory"
         if t.gradient_accumulation > 1:
             why["training.batch_size"] = (f"{t.batch_size} × {t.gradient_accumulation} accumulation steps: "
                                           "the same effective batch in less memory")
-        if not t.gradient_checkpointing:
+        if not t.gradient_checkpointing and s.checkpointing is None:
             why["training.gradient_checkpointing"] = ("off: the activations fit, and recomputing them would cost a "
                                                       "third more time")
     why.setdefault("training.batch_size", "you asked for it" if s.batch_size else "8 rows per step")

@@ -101,7 +101,11 @@ PHRASES: list[tuple[str, str]] = [
      "每组试验都跑完或各自提前停止（说“淘汰落后的试验”可以剪枝）"),
     (rf"about {N} min for {N} trials; say “only {N} trials” for a sweep of about {N} min",
      r"\2 组试验约需 \1 分钟；说“只试 \3 组”可缩短到约 \4 分钟"),
+    (r"you asked for it: the estimate does not fit without it \(turn it back on, shorten the examples or use QLoRA\)",
+     "按你的要求：但不开它估算放不下（重新开启、缩短样本或用 QLoRA）"),
     (r"you asked for it", "按你的要求"),
+    (r"2 × rank: the update's scale \(alpha / rank\) stays the same whatever the rank",
+     "2 × 秩：无论秩多大，更新的缩放（alpha / 秩）保持不变"),
     (r"→ (\d+) trials", r"→ \1 组试验"), (r"^grid: ", "网格："), (r"^random: ", "随机："), (r"\(log\)", "（对数）"),
     # words inside other reasons
     (r"\blearning rate\b", "学习率"), (r"\brank\b", "秩"), (r"\bepochs\b", "轮数"), (r"\bbatch size\b", "批大小"),

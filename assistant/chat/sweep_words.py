@@ -23,13 +23,13 @@ KEYS = {
     "lora.dropout": r"dropouts?",
 }
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at)\s*)?"
-             r"(?:(?:我们)?(?:试试|试一下|试|分别(?:为|是|取|用)?|取|为|是|用|比较)\s*)?")
+             r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
 EPOCH_UNIT = r"\s*(?:个)?\s*(?:epochs?|轮|遍)"
 LIST_THEN_KEY = {
     "training.epochs": rf"(?<![\d.])({NUMBER}(?:{EPOCH_UNIT})?(?:{SEP}{NUMBER}(?:{EPOCH_UNIT})?)+){EPOCH_UNIT}"}
 """Lists said before their unit: "2, 3 or 5 epochs", "2轮或3轮"."""
 SEARCH_VERB = (r"(?:search|tune|sweep|find|optimi[sz]e|explore|pick|choose|try (?:a few|several|different|some|"
-               r"other))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?(?:best\s+|right\s+|good\s+|optimal\s+|ideal\s+)?"
+               r"other)|(?:trials|runs|experiments)\s+(?:with|over|across|of)\s+(?:different|several|various))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?(?:best\s+|right\s+|good\s+|optimal\s+|ideal\s+)?"
                r"(?:number of\s+)?")
 ZH_SEARCH = r"(?:找|搜索|搜|调|试|寻找|挑|选)(?:一下|一找|一调|几个|找|出)?(?:最好|最佳|最优|合适)?(?:的)?"
 GENERAL = (r"(?:try|test|explore|compare)\s+(?:a few|several|some|different|multiple|a couple of)\s+"
@@ -37,9 +37,11 @@ GENERAL = (r"(?:try|test|explore|compare)\s+(?:a few|several|some|different|mult
            r"hyper-?parameter\s+(?:search|sweep|tuning)|"
            rf"try\s+{NUMBER}\s+(?:settings|configs?|configurations|combinations|variants|options)|"
            r"\bsweep\b|grid search|random search|(?:keep|pick|choose) the best(?:\s+(?:one|run|setting|of them))?\s*$|"
+           r"(?:keep|pick|choose|use) whichever(?:\s+one)?\s+(?:does|is|works|scores|performs)\s+best|"
            r"超参数?(?:搜索|调优|扫描|优化)|调(?:一下|一调)?超参|试(?:几|多|一些)(?:组|套|种)(?:参数|设置|配置|超参)|"
            r"(?:保留|留下|选出?|挑出?)最好的(?:一组|那组|一次|那次|设置|配置)")
 OFF = (r"\bno sweep|don'?t sweep|do not sweep|without (?:a )?sweep|(?:just|only) one run|a single run|"
+       r"(?:just|only) train (?:it )?once|train (?:it )?(?:just |only )?once|one run only|"
        r"cancel the sweep|no (?:more )?search|不要?(?:搜索|扫描|sweep|调参)|只(?:训练|跑)一次|不用试了|不做搜索")
 TRIALS = (rf"({NUMBER})\s*(?:trials|runs|configurations|combinations|settings|tries)\b|"
           rf"(?:试|跑)\s*({NUMBER})\s*(?:组|次|个)|({NUMBER})\s*(?:组|次试验|个试验|次尝试)")

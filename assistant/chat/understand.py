@@ -30,6 +30,8 @@ class Intents:
     notes: list[str] = field(default_factory=list)
     sweep: dict = field(default_factory=dict)
     """What the turn said about a sweep (chat/sweep_words.py); {} when nothing."""
+    again: float | None = None
+    """"Halve it again", "再减半": the factor to apply once more to what the previous turn changed relatively."""
 
     def __getattr__(self, name: str) -> Any:
         if name in SETTINGS:
@@ -56,28 +58,45 @@ def understand(text: str) -> Intents:
     elif re.search(r"best quality|high quality|highest quality|accura|质量最好|效果最好|高质量|最好的效果", low):
         said["preference"] = "quality"
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
+    if warm := re.search(WARMUP_STEPS, low):  # steps of warm-up, not a limit on training's steps
+        said["warmup_ratio"] = WarmupSteps(int(warm.group(1) or warm.group(2)))
+        low = low[:warm.start()] + low[warm.end():]
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
-        if setting.patterns:
-            said[setting.name] = _allowed(setting, setting.read(low), notes, zh)
+        if setting.patterns and setting.name not in said:
+            said[setting.name] = allowed(setting, setting.read(low), notes, zh)
+    if said.get("alpha") is None and (times := _times_rank(low)):
+        said["alpha"] = times
+    for name, relative in _relative(low).items():  # "halve the learning rate": resolved against the plan
+        if said.get(name) is None:
+            said[name] = relative
     sweep = read_sweep(low)
     for path in sweep.get("values", {}):  # "rank 8, 16 and 32" is a sweep, not rank 8
         said.pop(SWEEPABLE[path][0] or "", None)
     # A request to start is the whole message ("start", "go ahead", "train it now"); "train 3 epochs" is an edit.
     start = bool(re.search(r"^(?:yes,?\s*)?(?:start(?: training| it)?|go(?: ahead)?|run it|train(?: it)?|开始|开始训练)"
                            r"(?:\s+(?:now|please))?[.!。！]?$", low.strip()))
-    return Intents({k: v for k, v in said.items() if v is not None}, start, notes, sweep)
+    values = {k: v for k, v in said.items() if v is not None}
+    again = None
+    if not any(isinstance(v, Relative) for v in values.values()):
+        for words, factor in ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0)):
+            if re.search(rf"(?:{words})\s*(?:it|that|them)\b|(?:{words}).*\bagain\b|再\s*(?:{words})", low):
+                again = factor
+                break
+    return Intents(values, start, notes, sweep, again)
 
 
-def _allowed(setting, value: Any, notes: list[str], zh: bool) -> Any:
+def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:
     """`value` in the setting's type if it is allowed; else None, and a note saying what is (the plan keeps its
-    own value rather than take 200 epochs, a learning rate of 5 or a rank of 100,000 silently)."""
+    own value rather than take 200 epochs, a learning rate of 5 or a rank of 100,000 silently). `shown`: what
+    the user said, when not the value itself."""
     if value is None:
         return None
     try:
         return setting.check(value)
     except ValueError:
         # as the user wrote it: a percentage stays one ("hold out 95%", not 0.95)
-        shown = setting.said(value if setting.scale == 1 else f"{value / setting.scale:g}%", "zh" if zh else "en")
+        shown = shown or setting.said(value if setting.scale == 1 else f"{value / setting.scale:g}%",
+                                      "zh" if zh else "en")
         whole = setting.kind is int and not float(value).is_integer()
         bounds = ("a whole number " if whole else "") + setting.bounds
         notes.append(f"“{shown}”超出范围（{bounds}），计划保留原来的值" if zh else
@@ -114,13 +133,117 @@ def digits(low: str) -> str:
     for words, scale in (("十万分之", 1e-5), ("万分之", 1e-4), ("千分之", 1e-3)):
         low = re.sub(words + r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)", lambda m, s=scale: f"{value(m.group(1)) * s:g}",
                      low)
+    low = re.sub(r"(" + ZH_NUMBER + r"|\d+)分之(" + ZH_NUMBER + r"|\d+)(?=的?(?:数据|样本|行))",  # 四分之一的数据 → 25%
+                 lambda m: f"{value(m.group(2)) / max(1.0, value(m.group(1))) * 100:.3g}%", low)
     low = re.sub(r"百分之(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)",
                  lambda m: f"{m.group(1) if m.group(1)[0].isdigit() else zh_number(m.group(1))}%", low)
     low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层))",
                  lambda m: str(zh_number(m.group(1))), low)
     low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
-    return re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|passes|steps|rows|examples|samples|"
-                  r"minutes?|mins?)\b)", lambda m: str(EN_NUMBERS[m.group(1)]), low)
+    # "线性学习率调度" → "linear学习率调度": the schedules' Chinese names, where a schedule follows or precedes
+    low = re.sub(r"(线性|余弦|恒定|常数)(?=\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减|schedule))",
+                 lambda m: ZH_SCHEDULES[m.group(1)], low)
+    low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:用|为|设为|改成|改为|换成|是)?\s*)(线性|余弦|恒定|常数)",
+                 lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
+    # "两成数据做验证" → "20%数据做验证" (成 is a tenth; only where a share of the data follows)
+    low = re.sub(r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)成(?=的?(?:数据|样本|做|作为|用于|当|来|验证|测试))",
+                 lambda m: f"{value(m.group(1)) * 10:g}%", low)
+    low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:percent|per cent|pct)\b", r"\1%", low)
+    low = re.sub(r"\b(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?=\s+of\s+(?:the\s+|my\s+|our\s+|all\s+)?"
+                 r"(?:data|rows|dataset|examples|samples|set))", lambda m: f"{FRACTIONS[m.group(1)]:g}%", low)
+    low = re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|passes|steps|rows|examples|samples|"
+                 r"minutes?|mins?)\b)", lambda m: str(EN_NUMBERS[m.group(1)]), low)
+    # after a setting's name: "a batch size of sixteen", "rank eight", "seed seven"
+    return re.sub(r"\b((?:lora\s+)?(?:rank|batch size|batch|alpha|seed|patience|epochs)(?:\s+(?:of|to|at|is|=))?\s+)("
+                  + "|".join(EN_NUMBERS) + r")\b", lambda m: m.group(1) + str(EN_NUMBERS[m.group(2)]), low)
+
+
+ZH_SCHEDULES = {"线性": "linear", "余弦": "cosine", "恒定": "constant", "常数": "constant"}
+FRACTIONS = {"tenth": 10, "fifth": 20, "quarter": 25, "third": 33, "half": 50}
+"""A share of the data said as a fraction, in percent ("set aside a fifth of the data" → 20%)."""
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A setting said relative to the plan as it stood ("halve the learning rate", "秩翻倍"): the conversation
+    multiplies the plan's value before the turn by `factor` (`chat.converse`)."""
+
+    factor: float
+
+    def of(self, plan, setting) -> float:
+        from ..adjustable import get_path
+
+        return get_path(plan, setting.field) * self.factor
+
+
+@dataclass(frozen=True)
+class WarmupSteps:
+    """"Warm up for 100 steps": the share of the plan's optimizer steps (before the turn) that many steps are."""
+
+    steps: int
+
+    def of(self, plan, setting) -> float:
+        from ..sweeps import optimizer_steps
+
+        return round(self.steps / optimizer_steps(plan), 3)
+
+    def words(self, plan, zh: bool) -> str:
+        from ..sweeps import optimizer_steps
+
+        steps = optimizer_steps(plan)
+        return (f"预热 {self.steps} 步（计划共 {steps} 步）" if zh else
+                f"warm up for {self.steps} of the plan's {steps} steps")
+
+
+WARMUP_STEPS = (r"warm[ _-]?up\s+(?:for\s+|over\s+|during\s+|of\s+)?(?:the\s+first\s+)?(\d+)\s*(?:optimi[sz]er\s+|"
+                r"training\s+)?steps?\b|(?:预热|warmup)\s*(?:前)?\s*(\d+)\s*步")
+
+
+RELATIVE_SETTINGS = {"learning_rate": r"learning[ _-]?rate|\blr\b|学习率", "r": r"(?:lora\s+)?rank|秩",
+                     "batch_size": r"batch[ _]size|批大小|批量大小", "epochs": r"(?:number of\s+)?epochs|轮数|epoch数"}
+HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半"
+DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍"
+LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|调小"
+RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|调大"
+
+
+@dataclass(frozen=True)
+class TimesRank:
+    """"Alpha equal to the rank", "alpha twice the rank": alpha as a multiple of the plan's rank."""
+
+    factor: float
+
+    def of(self, plan, setting) -> float:
+        return plan.lora.r * self.factor
+
+
+ALPHA_OF_RANK = (r"alpha\s+(?:equal\s+to|equals|=|same\s+as|the\s+same\s+as|matching|to\s+match|at|to)?\s*(?:the\s+)?"
+                 r"(twice|double|half|(?:\d+(?:\.\d+)?)\s*(?:x|×|times))?\s*(?:the\s+)?(?:lora\s+)?(?:rank|\br\b)|"
+                 r"alpha\s*(?:和|与|跟)?\s*(?:秩|rank)\s*(?:一样|相同|相等)|alpha\s*(?:设为|等于|=)\s*(?:秩|rank)(?:的\s*(\d+)\s*倍)?")
+
+
+def _times_rank(low: str) -> TimesRank | None:
+    if not (m := re.search(ALPHA_OF_RANK, low)):
+        return None
+    word = m.group(1) or (m.group(2) and m.group(2) + "x") or ""
+    factor = {"twice": 2.0, "double": 2.0, "half": 0.5}.get(word.strip())
+    if factor is None:
+        factor = float(re.match(r"\d+(?:\.\d+)?", word).group()) if word else 1.0
+    return TimesRank(factor)
+
+
+def _relative(low: str) -> dict[str, Relative]:
+    """Settings a message changes relative to the plan: halved or doubled; lowered or raised with no number
+    (the same: half or twice, which the reply shows)."""
+    out = {}
+    for name, key in RELATIVE_SETTINGS.items():
+        for words, factor in ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0)):
+            if re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
+                         rf"|(?:{key})\s*(?:in\s+half|by\s+half|halved|doubled|(?:{words}))(?!\s*(?:to|=|:|为|到|成)?\s*\d)",
+                         low):
+                out[name] = Relative(factor)
+                break
+    return out
 
 
 def _task(low: str) -> str | None:
