@@ -16,12 +16,12 @@ from typing import Any
 
 SWEEPABLE: dict[str, tuple[str | None, type]] = {
     "lora.r": ("r", int),
-    "lora.alpha": (None, int),
-    "lora.dropout": (None, float),
+    "lora.alpha": ("alpha", int),
+    "lora.dropout": ("dropout", float),
     "training.learning_rate": ("learning_rate", float),
     "training.epochs": ("epochs", float),
     "training.batch_size": ("batch_size", int),
-    "training.warmup_ratio": (None, float),
+    "training.warmup_ratio": ("warmup_ratio", float),
     "training.max_length": ("max_length", int),
     "training.max_steps": ("max_steps", int),
 }
