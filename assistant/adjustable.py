@@ -147,7 +147,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
             "learning rate (number)", "learning rate {}", "学习率 {}",
             (r"(?:learning[ _-]?rate|\blr|学习率)" + TO + NUMBER,
-             r"(?:learning[ _-]?rate|\blr\b)[^.;!?\d]{0,40}?\b(?:down|up|back)?\s*(?:to|at)\s+" + NUMBER), editor=True),
+             r"(?:learning[ _-]?rate|\blr\b)[^.;!?\d]{0,40}?\b(?:down|up|back)?\s*(?:to|at)\s+" + NUMBER
+             + r"(?!\d|\s*%)",
+             r"学习率[^。；！？\d]{0,10}?(?:到|至)\s*" + NUMBER + r"(?!\d|\s*%)"), editor=True),
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens)|最大长度|序列长度|最大\s*token\s*数)"
@@ -210,12 +212,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             in_plan=False),
     Setting("alpha", ("lora.alpha",), int, lambda v: 1 <= v <= 8192, "between 1 and 8192",
             "LoRA alpha, the update's scale numerator (integer; the plan uses 2 × rank unless told)", "alpha {}",
-            "alpha {}", (r"(?:lora[ _-]?)?alpha" + TO + r"(\d+)", r"缩放系数" + TO + r"(\d+)")),
+            "alpha {}", (r"(?:lora[ _-]?)?alpha" + TO + r"(\d+)", r"缩放系数" + TO + r"(\d+)"),
+            editor=True),
     Setting("dropout", ("lora.dropout",), NUMERIC, lambda v: 0 <= v < 1, "at least 0 and under 1",
             "LoRA dropout (0 to under 1)", "dropout {}", "dropout {}",
             ((r"(?:lora[ _-]?)?(?:dropout|丢弃率)" + TO + NUMBER + r"\s*%", 0.01),
              r"(?:lora[ _-]?)?(?:dropout|丢弃率)" + TO + NUMBER,
-             (NUMBER + r"\s*%\s*(?:lora\s+)?dropout", 0.01), NUMBER + r"\s+(?:lora\s+)?dropout")),
+             (NUMBER + r"\s*%\s*(?:lora\s+)?dropout", 0.01), NUMBER + r"\s+(?:lora\s+)?dropout"),
+            editor=True),
     Setting("warmup_ratio", ("training.warmup_ratio",), NUMERIC, lambda v: 0 <= v <= 0.5, "between 0 and 0.5",
             "share of the steps spent warming the learning rate up (0 to 0.5)", "warm-up ratio {}",
             "预热比例 {}",
@@ -226,7 +230,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"warm[ _-]?up\s+(?:over|for|on|during)\s+(?:the\s+first\s+)?" + NUMBER + r"\s+of\s+(?:the\s+)?"
              r"(?:steps|training|run)",
              (r"(?:预热|warmup)(?:比例|占比)?" + TO + NUMBER + r"\s*%", 0.01),
-             r"(?:预热比例|warmup)" + TO + NUMBER + r"(?!\s*(?:steps?|步))")),
+             r"(?:预热比例|warmup)" + TO + NUMBER + r"(?!\s*(?:steps?|步))"),
+            editor=True),
     Setting("scheduler", ("training.scheduler",), str, _choice(*SCHEDULERS), f"one of {', '.join(SCHEDULERS)}",
             f"learning-rate schedule, one of {', '.join(SCHEDULERS)}", "{} schedule", "{} 学习率调度",
             (r"\b(constant_with_warmup|linear|cosine|constant)\s+(?:learning[ -]rate\s+|lr\s+)?"
@@ -235,10 +240,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(linear|cosine)ly\s+(?:decay|decaying|decreasing|falling)|(?:decay|lower|decrease|anneal|reduce)\w*\s+"
              r"(?:the\s+)?(?:learning[ -]rate|lr)\s+(linear)ly",
              r"(?:lr[ _]scheduler|scheduler|schedule|lr[ _]scheduler[ _]type|调度器?|调度策略|衰减方式)" + TO +
-             r"(constant_with_warmup|linear|cosine|constant)\b")),
+             r"(constant_with_warmup|linear|cosine|constant)\b"),
+            editor=True),
     Setting("seed", ("training.seed",), int, lambda v: 0 <= v < 2**32, "between 0 and 4294967295",
             "random seed of training (integer)", "seed {}", "随机种子 {}",
-            (r"(?:random\s+)?seed" + TO + r"(\d+)", r"(?:随机)?种子" + TO + r"(\d+)")),
+            (r"(?:random\s+)?seed" + TO + r"(\d+)", r"(?:随机)?种子" + TO + r"(\d+)"),
+            editor=True),
     Setting("checkpointing", ("training.gradient_checkpointing",), bool, lambda v: True, "yes or no",
             "gradient (activation) checkpointing: recompute activations to save memory (true/false)",
             "gradient checkpointing {}", "梯度检查点 {}",
@@ -247,7 +254,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:关闭|关掉|不用|不要|禁用|去掉)\s*(?:梯度检查点|gradient[ _-]?checkpointing)",
              r"(?:turn on|switch on|enable|use|with)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
              r"(?:gradient|activation)[ _-]?checkpointing\s+on|"
-             r"(?:开启|打开|启用|使用|用上|用)\s*(?:梯度检查点|gradient[ _-]?checkpointing)")),
+             r"(?:开启|打开|启用|使用|用上|用)\s*(?:梯度检查点|gradient[ _-]?checkpointing)"),
+            editor=True),
 ]}
 EDITOR = tuple(s.name for s in SETTINGS.values() if s.editor)
 """The plan editor's fields, in order."""

@@ -6,7 +6,7 @@ from pathlib import Path as _Path
 
 import gradio as gr
 
-from assistant.adjustable import EDITOR, SETTINGS, Edit, get_path, turn_words
+from assistant.adjustable import EDITOR, SCHEDULERS, SETTINGS, Edit, get_path, turn_words
 from assistant.chat import converse
 from assistant.data import DataError, inspect_file, save_upload
 from assistant.data.load import combine_class_files, readable_suffixes
@@ -208,6 +208,14 @@ def tab(ctx: Context) -> None:
                     f_lr = gr.Number(label="Learning rate", elem_id="edit-lr")
                     f_len = gr.Number(label="Max length", precision=0, minimum=16, elem_id="edit-max-length")
                     f_batch = gr.Number(label="Batch size", precision=0, minimum=1, elem_id="edit-batch")
+                with gr.Row():
+                    f_alpha = gr.Number(label="LoRA alpha", precision=0, minimum=1, elem_id="edit-alpha")
+                    f_dropout = gr.Number(label="LoRA dropout", minimum=0, maximum=0.99, elem_id="edit-dropout")
+                    f_warmup = gr.Number(label="Warm-up ratio", minimum=0, maximum=0.5, elem_id="edit-warmup")
+                with gr.Row():
+                    f_schedule = gr.Dropdown(list(SCHEDULERS), label="Schedule", elem_id="edit-scheduler")
+                    f_seed = gr.Number(label="Seed", precision=0, minimum=0, elem_id="edit-seed")
+                    f_ckpt = gr.Checkbox(label="Gradient checkpointing", elem_id="edit-checkpointing")
                 apply_edits = gr.Button("Apply edits", elem_id="apply-edits")
     with gr.Accordion("Your data", open=False, elem_id="data-preview"):
         mapping = gr.Markdown(elem_id="data-mapping")
@@ -216,7 +224,8 @@ def tab(ctx: Context) -> None:
                                elem_id="token-histogram")
         examples = gr.Markdown(elem_id="rendered-examples")
     by_setting = {"base_model": f_model, "method": f_method, "r": f_r, "epochs": f_epochs, "learning_rate": f_lr,
-                  "max_length": f_len, "batch_size": f_batch}
+                  "max_length": f_len, "batch_size": f_batch, "alpha": f_alpha, "dropout": f_dropout,
+                  "warmup_ratio": f_warmup, "scheduler": f_schedule, "seed": f_seed, "checkpointing": f_ckpt}
     fields = [by_setting[name] for name in EDITOR]  # in the table's order, as plan_fields and plan_edit use it
 
     def render(r) -> dict:

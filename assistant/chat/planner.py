@@ -217,7 +217,9 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict,
                                "first steps include about a minute of compiling)") if not cpu else \
         "off: on a CPU compiling would cost minutes for little"
     t.packing = False
-    t.gradient_checkpointing = False
+    t.gradient_checkpointing = bool(s.checkpointing)  # on a GPU, `_fit` decides unless the user said
+    if cpu and s.checkpointing is not None:
+        why["training.gradient_checkpointing"] = "you asked for it"
     if not cpu and report is not None:
         _choose_packing(plan, s, report, why, home_models)
 

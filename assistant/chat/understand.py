@@ -79,7 +79,7 @@ def understand(text: str) -> Intents:
     again = None
     if not any(isinstance(v, Relative) for v in values.values()):
         for words, factor in ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0)):
-            if re.search(rf"(?:{words})\s*(?:it|that|them)\b|(?:{words}).*\bagain\b|再\s*(?:{words})", low):
+            if re.search(rf"(?:{words})\s+(?:it|that)\b|再\s*(?:{words})", low):
                 again = factor
                 break
     return Intents(values, start, notes, sweep, again)
