@@ -100,7 +100,7 @@ def _sampling(body: dict) -> Sampling:
             if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 9):
                 raise BadField(f"`logit_bias` keys must be token ids (digits), not {json.dumps(key)[:40]}")
             _number({f'logit_bias["{key}"]': value}, f'logit_bias["{key}"]', 0.0, -100.0, 100.0)
-        bias = tuple((int(k), float(v)) for k, v in bias.items())
+        bias = tuple({int(k): float(v) for k, v in bias.items()}.items())  # "5" and "05" are one token
     logprobs = body.get("logprobs")
     if logprobs is not None and not isinstance(logprobs, bool):
         raise BadField("`logprobs` must be true or false")

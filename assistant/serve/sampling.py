@@ -28,9 +28,6 @@ class Sampling:
     logprobs: int | None = None
     """None: no log-probabilities; n ≥ 0: each answer token's, with the n most likely alternatives."""
 
-    def __bool__(self) -> bool:
-        return bool(self.presence_penalty or self.frequency_penalty or self.logit_bias or self.logprobs is not None)
-
 
 class Recorder:
     """Keeps the latest step's log-probabilities over the vocabulary, for the streamer to read the chosen
