@@ -196,9 +196,13 @@ def apply_settings(plan, settings: dict[str, float], number: int, of: int):
 
 
 def optimizer_steps(plan) -> int:
-    """How many optimizer steps the plan's run takes (its step limit, or its epochs over the training rows)."""
+    """How many optimizer steps the plan's run takes (its step limit, or its epochs over the training rows).
+    A packed run's rows are the packed ones: about the training tokens over the row length (the median example's
+    tokens standing for the mean); the worker corrects its evaluation steps to the packed data it gets."""
     t, d = plan.training, plan.data
     train_rows = max(1, int(d.used_rows * (1 - d.validation_fraction)))
+    if t.packing and d.tokens.median:
+        train_rows = max(1, math.ceil(train_rows * d.tokens.median / max(1, t.max_length)))
     per_epoch = math.ceil(train_rows / (t.batch_size * t.gradient_accumulation))
     return max(1, t.max_steps if t.max_steps > 0 else math.ceil(per_epoch * t.epochs))
 

@@ -753,6 +753,31 @@ def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_p
     assert abs(contaminated - total / count) > 1e-3
 
 
+def test_a_packed_run_evaluates_as_often_as_planned_and_counts_its_packed_steps(topic_csv, tiny_model, tmp_path):
+    """A packed run has fewer steps than examples ÷ batch: the plan's evaluation steps, counted from the examples,
+    once let a GPU run with early stopping evaluate once (141 of its 176 steps) instead of four times. The plan
+    now counts packed rows, the worker corrects the estimate to the rows it packed (and says so), and the job's
+    total is the trainer's own count."""
+    from assistant.data import chat_examples
+    from assistant.sweeps import EVALUATIONS, optimizer_steps
+
+    plan = make_plan(topic_csv, tiny_model, packing=True, batch_size=2, max_length=256, epochs=2.0, eval_steps=50,
+                     save_steps=50)
+    unpacked = make_plan(topic_csv, tiny_model, batch_size=2, max_length=256, epochs=2.0)
+    assert optimizer_steps(plan) < optimizer_steps(unpacked) / 3  # packed rows, not examples
+    reg = Registry(Home.resolve(tmp_path / "h"))
+    job_id = reg.submit_job(reg.add_plan(plan.to_json()))
+    said: list[str] = []
+    trainer = worker.build_trainer(plan, str(tiny_model), chat_examples(plan)[:40], [], tmp_path / "out", reg,
+                                   job_id, said.append, tmp_path / "log.jsonl", {"flag": False})
+    rows = len(trainer.train_dataset)
+    steps = -(-rows // 2) * 2
+    assert rows < 40 / 3 and trainer.args.eval_steps == trainer.args.save_steps == max(1, steps // EVALUATIONS)
+    assert any(f"packed into {rows} rows ({steps} steps): evaluating every" in line for line in said), said
+    trainer.train()
+    assert trainer.state.global_step == steps and reg.job(job_id).total_steps == steps
+
+
 def test_lean_path_runs_under_autocast_like_trls(topic_csv, tiny_model, tmp_path):
     """With bf16 mixed precision the lean path computes in bf16 as TRL's own path does (accelerate's autocast
     wraps only the top-level forward): same loss to bf16 rounding."""

@@ -25,7 +25,11 @@ def progress_callback(registry: Registry, job_id: int, total: int, log_file: Pat
             self.step0 = None
 
         def on_train_begin(self, args, state, control, **kw):
+            nonlocal total
             self.t0, self.step0, self.tokens0 = time.time(), state.global_step, state.num_input_tokens_seen or 0
+            if state.max_steps and state.max_steps != total and state.is_world_process_zero:
+                total = state.max_steps  # the trainer's own count (packed rows are fewer than examples)
+                registry.update_job(job_id, total_steps=total)
 
         def on_step_end(self, args, state, control, **kw):
             if rank() == 0:

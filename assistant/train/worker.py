@@ -356,11 +356,28 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
     trainer = recipe.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
                       eval_dataset=Dataset.from_list(val_rows) if val_rows else None, processing_class=tokenizer,
                       peft_config=recipe.lora_config(plan), callbacks=callbacks)
+    if plan.training.packing and args.eval_steps:  # the plan counted packed rows from the median example
+        _evaluate_as_planned(trainer, plan, log)
     if plan.training.compile:  # after the PEFT wrap, before the optimizer exists (train/compiled.py)
         from .compiled import compile_layers
 
         trainer.compiled_layers = compile_layers(trainer.model, log)
     return trainer
+
+
+def _evaluate_as_planned(trainer, plan: Plan, log) -> None:
+    """Evaluate (and checkpoint) about `sweeps.EVALUATIONS` times over the rows the trainer actually packed, as
+    the plan meant to: its step count was an estimate (the median example's tokens for the mean)."""
+    from ..sweeps import EVALUATIONS
+
+    t = plan.training
+    per_epoch = math.ceil(len(trainer.train_dataset) / (t.batch_size * t.gradient_accumulation * world_size()))
+    steps = t.max_steps if t.max_steps > 0 else math.ceil(per_epoch * t.epochs)
+    every = max(1, steps // EVALUATIONS)
+    if every != trainer.args.eval_steps:
+        log(f"packed into {len(trainer.train_dataset)} rows ({steps} steps): evaluating every {every} steps "
+            f"(the plan estimated {trainer.args.eval_steps})")
+        trainer.args.eval_steps = trainer.args.save_steps = every
 
 
 def latest_checkpoint(out: Path) -> Path | None:
