@@ -60,6 +60,12 @@ def test_a_big_dataset_on_a_gpu_is_packed_into_full_rows_without_recomputation(b
     assert plan.data.tokens.truncated == 0 and not any("truncated" in w for w in plan.data.warnings)
 
 
+def test_a_packed_plan_keeps_the_dropout_the_user_asked_for(big):
+    plan = converse(["summarize these articles with qwen 0.5b", "dropout 0.1"], big,
+                    Hardware("NVIDIA H100 80GB HBM3", 80.0)).plan
+    assert plan.training.packing and plan.lora.dropout == 0.1 and plan.reasons["lora.dropout"] == "you asked for it"
+
+
 def test_the_same_data_is_not_packed_on_a_cpu_or_when_it_would_make_few_steps(big, small):
     cpu = _plan(big, "summarize these articles", gpu=0)
     assert not cpu.training.packing and cpu.resources.device == "cpu"

@@ -272,9 +272,10 @@ def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_mo
     if not s.batch_size:
         why["training.batch_size"] = (f"{rows_per_step} packed rows × {row} tokens: about {rows_per_step * row:,} "
                                       "tokens per step")
-    lo.dropout = 0.0
-    why["lora.dropout"] = ("0 for a packed run: with this much data it needs no extra regularisation, and dropout "
-                           "would add half again to the activation memory and its own time")
+    if s.dropout is None:  # a dropout the user asked for stays
+        lo.dropout = 0.0
+        why["lora.dropout"] = ("0 for a packed run: with this much data it needs no extra regularisation, and "
+                               "dropout would add half again to the activation memory and its own time")
 
 
 def training_messages(instruction: str, example: dict) -> list[dict]:
