@@ -441,3 +441,25 @@ def test_checkpointing_said_on_or_off_stays_so_and_the_plan_says_when_off_does_n
                   Hardware("GPU", 80.0))
     assert on.plan.training.gradient_checkpointing and on.plan.reasons["training.gradient_checkpointing"] == \
         "you asked for it"
+
+
+def test_what_a_person_sets_is_what_the_plan_does_on_a_cpu_and_on_gpus_packed_or_not(files, tmp_path):
+    """Every setting with a plan field, set in the editor, lands in the plan as set: on a CPU, on a 24 GB card and
+    on an 80 GB card, with small data and with data big enough to be packed (packing once reset dropout to 0)."""
+    from test_gpu_planner import _articles
+
+    from assistant.adjustable import SETTINGS, get_path
+    from assistant.chat import converse
+    from assistant.models.estimate import CPU, Hardware
+
+    values = {"r": 8, "epochs": 2.0, "learning_rate": 3e-4, "batch_size": 4, "alpha": 64, "dropout": 0.1,
+              "warmup_ratio": 0.1, "scheduler": "linear", "seed": 7, "max_steps": 30, "max_length": 512,
+              "patience": 3, "validation_fraction": 0.2, "max_rows": 2000, "checkpointing": True}
+    assert set(values) == {s.name for s in SETTINGS.values() if s.field and s.patterns}
+    big = _articles(tmp_path / "articles.jsonl", 2500, 300)
+    for data, task in [(big, "summarize these articles with qwen 0.5b"),
+                       (files / "reviews.csv", "classify reviews by sentiment")]:
+        for hardware in (CPU, Hardware("NVIDIA GeForce RTX 4090", 24.0), Hardware("NVIDIA H100 80GB HBM3", 80.0)):
+            for name, value in values.items():
+                plan = converse([task, {"edit": {name: value}}], str(data), hardware).plan
+                assert get_path(plan, SETTINGS[name].field) == value, (data.name, hardware.name, name)
