@@ -139,10 +139,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             '"fast" or "quality"', in_plan=False),
     Setting("epochs", ("training.epochs",), NUMERIC, lambda v: 0 < v <= 100, "more than 0 and at most 100",
             "number of passes over the data", "train {} epochs", "训练 {} 轮",
-            (NUMBER + r"\s*(?:epochs?|个?轮|遍|个epoch)", r"(?:epochs?|轮数|训练轮数|epoch数)" + TO + NUMBER,
-             r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个)?(?:epoch|轮|遍)"), editor=True),
+            (NUMBER + r"\s*(?:epochs?|(?:个\s*)?轮|遍|个\s*epoch)", r"(?:epochs?|轮数|训练轮数|epoch数)" + TO + NUMBER,
+             r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个\s*)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
-            "rank {}", "秩 {}", (r"(?:lora rank|rank|\br)" + TO + r"(\d+)", r"(?:秩|lora\s*秩)" + TO + r"(\d+)"),
+            "rank {}", "秩 {}", (r"(?:lora rank|rank|\br)" + TO + r"(\d+)", r"(?:秩|lora\s*秩)" + TO + r"(\d+)",
+                                r"(?:lora rank|rank)\b[^.;!?\d]{0,20}?\b(?:up|down|back)?\s*to\s+(\d+)"),
             editor=True),
     Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
             "learning rate (number)", "learning rate {}", "学习率 {}",
@@ -154,7 +155,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens)|最大长度|序列长度|最大\s*token\s*数)"
              + TO + r"(\d+)",
-             r"(?:limit|cap|truncate|cut|clip|shorten)\s+(?:the\s+|all\s+)?(?:sequences?|examples?|inputs?|rows?|"
+             r"(?:limit|cap|truncate|cut|clip|shorten)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|examples?|inputs?|rows?|"
              r"texts?|length|context)\s+(?:to|at)\s+(?:at most\s+|most\s+|up to\s+|no more than\s+)?(\d+)\s*"
              r"(?:tokens?)?",
              r"(?:at most|up to|no more than|max(?:imum)? of)\s+(\d+)\s*tokens?\s+(?:per|each|an?|in each)\s+"
@@ -174,7 +175,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:use|take|keep|train on|sample)\s+(?:only\s+|just\s+)?"
              r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
              r"only\s+(\d+)\s*(?:rows|examples|samples|records)",
-             r"(?:只用|仅用|只取|只使用|抽取|取)\s*(\d+)\s*(?:条|行|个样本|个例子)"), off=(0,)),
+             r"(?:只用|仅用|只取|只使用|抽取|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子)"), off=(0,)),
     Setting("time_budget_minutes", ("training.epochs", "training.max_steps"), NUMERIC, lambda v: 0 < v <= 100_000,
             "more than 0 minutes", "training time the user wants to stay within, in minutes (number)",
             "finish in {} minutes", "{} 分钟内完成",
@@ -189,8 +190,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("validation_fraction", ("data.validation_fraction",), NUMERIC, lambda v: 0 <= v < 0.9,
             "at least 0 and under 0.9 (a share of the rows)", "share of rows held out for validation (0 to 0.9)",
             "hold out {}", "留出 {} 做验证",
-            (r"(?:keep|hold out|set aside|reserve|use|leave)\s+(?:about\s+)?" + NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?"
-             r"(?:data|rows)\s+)?(?:for|as)\s+(?:the\s+)?(?:validation|eval|evaluation|test|dev)",
+            (r"(?:keep|hold out|set aside|reserve|use|leave|put)\s+(?:about\s+)?" + NUMBER + r"\s*%\s*"
+             r"(?:of\s+(?:the\s+)?(?:data|rows)\s+)?(?:aside\s+|back\s+|apart\s+)?(?:for|as|to)\s+(?:the\s+)?"
+             r"(?:validation|validate|eval|evaluation|evaluate|test|testing|dev)",
              r"(?:validation|eval|evaluation|dev|test)\s+(?:split|set|share|fraction)?" + TO + NUMBER + r"\s*%",
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
              r"(?:留出|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER
@@ -237,6 +239,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"\b(constant_with_warmup|linear|cosine|constant)\s+(?:learning[ -]rate\s+|lr\s+)?"
              r"(?:schedule|scheduler|decay|lr schedule)",
              r"(?<![a-z])(constant_with_warmup|linear|cosine|constant)\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减)",
+             r"\b(constant)\s+(?:learning[ -]rate|lr)\b|(?:learning[ -]rate|lr)\s+(?:stays?\s+)?(constant)\b",
              r"(linear|cosine)ly\s+(?:decay|decaying|decreasing|falling)|(?:decay|lower|decrease|anneal|reduce)\w*\s+"
              r"(?:the\s+)?(?:learning[ -]rate|lr)\s+(linear)ly",
              r"(?:lr[ _]scheduler|scheduler|schedule|lr[ _]scheduler[ _]type|调度器?|调度策略|衰减方式)" + TO +

@@ -145,6 +145,8 @@ def digits(low: str) -> str:
                  lambda m: ZH_SCHEDULES[m.group(1)], low)
     low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:用|为|设为|改成|改为|换成|是)?\s*)(线性|余弦|恒定|常数)",
                  lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
+    low = re.sub(r"\b(?:flat|fixed|steady)(?=\s+(?:learning[ -]rate|lr)\b)|(?<=learning rate )(?:flat|fixed)\b|"
+                 r"(?<=\blr )(?:flat|fixed)\b", "constant", low)  # "a flat learning rate" is a constant schedule
     # "两成数据做验证" → "20%数据做验证" (成 is a tenth; only where a share of the data follows)
     low = re.sub(r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)成(?=的?(?:数据|样本|做|作为|用于|当|来|验证|测试))",
                  lambda m: f"{value(m.group(1)) * 10:g}%", low)
@@ -201,8 +203,8 @@ WARMUP_STEPS = (r"warm[ _-]?up\s+(?:for\s+|over\s+|during\s+|of\s+)?(?:the\s+fir
 
 RELATIVE_SETTINGS = {"learning_rate": r"learning[ _-]?rate|\blr\b|学习率", "r": r"(?:lora\s+)?rank|秩",
                      "batch_size": r"batch[ _]size|批大小|批量大小", "epochs": r"(?:number of\s+)?epochs|轮数|epoch数"}
-HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半"
-DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍"
+HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
+DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|(?:改|调|加|增)?大一倍"
 LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|调小"
 RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|调大"
 
