@@ -562,6 +562,16 @@ def test_openai_api_serves_logprobs_penalties_and_logit_bias_like_openai(api):
                                                  top_logprobs=2, stream=True))
     streamed = [e for c in chunks if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content]
     assert [e.model_dump() for e in streamed] == expected.logprobs
+    stop = [w for w in expected.text.split() if len(w) >= 4][1][:3]  # cut inside the answer: no entry past it
+    cut = client.chat.completions.create(model="alpha", messages=messages, max_tokens=12, logprobs=True,
+                                         top_logprobs=2, stop=stop)
+    cut_entries = [c.model_dump() for c in cut.choices[0].logprobs.content]
+    assert cut_entries == expected.logprobs[:len(cut_entries)] and len(cut_entries) < len(expected.logprobs)
+    assert "".join(e["token"] for e in cut_entries).strip().startswith(cut.choices[0].message.content)
+    chunks = list(client.chat.completions.create(model="alpha", messages=messages, max_tokens=12, logprobs=True,
+                                                 top_logprobs=2, stop=stop, stream=True))
+    assert [e.model_dump() for c in chunks if c.choices and c.choices[0].logprobs
+            for e in c.choices[0].logprobs.content] == cut_entries
     t = engine.tokenizer.encode(" t", add_special_tokens=False)[0]
     sampling = Sampling(presence_penalty=1.0, frequency_penalty=2.0, logit_bias=((t, 6.0),))
     shaped = client.chat.completions.create(model="alpha", messages=messages, max_tokens=12, presence_penalty=1.0,

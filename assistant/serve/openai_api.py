@@ -337,13 +337,21 @@ def _stream(engine: Engine, ref: str | None, msgs: list[dict], settings: Generat
                                       "choices": choices, **extra}) + "\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    sent, final, entries = "", None, 0  # text and logprobs entries sent so far
+    sent, final, entries, entries_text = "", None, 0, ""  # text and logprobs entries sent so far
 
-    def more(answer) -> list[dict] | None:  # the logprobs of the tokens since the last chunk
-        nonlocal entries
+    def more(answer, upto: float) -> list[dict] | None:
+        """The logprobs of the tokens since the last chunk whose text lies within the first `upto` characters
+        sent (like the text, a token that may be cut at a stop text waits)."""
+        nonlocal entries, entries_text
         if answer.logprobs is None:
             return None
-        new, entries = answer.logprobs[entries:], len(answer.logprobs)
+        new = []
+        for e in answer.logprobs[entries:]:
+            if len((entries_text + e["token"]).lstrip()) > upto:
+                break
+            new.append(e)
+            entries_text += e["token"]
+        entries += len(new)
         return new
 
     try:
@@ -351,14 +359,15 @@ def _stream(engine: Engine, ref: str | None, msgs: list[dict], settings: Generat
             final = answers[0]
             # Decoded text can revise its tail (a multi-byte character completes); send only settled growth.
             if final.text.startswith(sent) and len(final.text) > len(sent):
-                yield chunk({"content": final.text[len(sent):]}, logprobs=more(final))
-                sent = final.text
+                sent, grown = final.text, final.text[len(sent):]
+                yield chunk({"content": grown}, logprobs=more(final, len(sent)))
     except Exception as e:  # noqa: BLE001 - reported to the client as an error event
         yield "data: " + json.dumps({"error": {"message": str(e), "type": "server_error"}}) + "\n\n"
         return
     if final is not None and final.text != sent and final.text.startswith(sent):
-        yield chunk({"content": final.text[len(sent):]}, logprobs=more(final))
-    yield chunk({}, final.finish_reason if final else "stop")
+        yield chunk({"content": final.text[len(sent):]}, logprobs=more(final, float("inf")))
+    yield chunk({}, final.finish_reason if final else "stop",  # what the text's end held back
+                logprobs=more(final, float("inf")) if final is not None else None)
     if usage and final is not None:
         yield chunk(None, usage=_usage(final))
     yield "data: [DONE]\n\n"
