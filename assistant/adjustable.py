@@ -143,7 +143,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个\s*)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
             "rank {}", "秩 {}", (r"(?:lora rank|rank|\br)" + TO + r"(\d+)", r"(?:秩|lora\s*秩)" + TO + r"(\d+)",
-                                r"(?:lora rank|rank)\b[^.;!?\d]{0,20}?\b(?:up|down|back)?\s*to\s+(\d+)"),
+                                r"(?:lora rank|rank)\s+(?:(?:up|down|back)\s+)?to\s+(\d+)"),
             editor=True),
     Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
             "learning rate (number)", "learning rate {}", "学习率 {}",

@@ -558,6 +558,8 @@ def test_openai_api_serves_logprobs_penalties_and_logit_bias_like_openai(api):
     assert "".join(c.token for c in content).strip() == got.choices[0].message.content
     assert all(len(c.top_logprobs) == 2 and bytes(c.bytes).decode() == c.token for c in content)
     assert client.chat.completions.create(model="alpha", messages=messages, max_tokens=4).choices[0].logprobs is None
+    assert client.chat.completions.create(model="alpha", messages=messages, max_tokens=4,  # asks for nothing: taken
+                                          top_logprobs=0).choices[0].logprobs is None
     chunks = list(client.chat.completions.create(model="alpha", messages=messages, max_tokens=12, logprobs=True,
                                                  top_logprobs=2, stream=True))
     streamed = [e for c in chunks if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content]

@@ -105,7 +105,7 @@ def _sampling(body: dict) -> Sampling:
     if logprobs is not None and not isinstance(logprobs, bool):
         raise BadField("`logprobs` must be true or false")
     top = _integer(body, "top_logprobs", None, 0, MAX_TOP_LOGPROBS)
-    if top is not None and not logprobs:
+    if top and not logprobs:  # 0 asks for nothing, and some clients send it by default
         raise BadField("`top_logprobs` needs `logprobs: true`")
     fmt = body.get("response_format")
     kind = fmt.get("type") if isinstance(fmt, dict) else None
