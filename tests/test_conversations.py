@@ -470,3 +470,26 @@ def test_what_a_person_sets_is_what_the_plan_does_on_a_cpu_and_on_gpus_packed_or
             for name, value in values.items():
                 plan = converse([task, {"edit": {name: value}}], str(data), hardware).plan
                 assert get_path(plan, SETTINGS[name].field) == value, (data.name, hardware.name, name)
+
+
+def test_hostile_messages_are_read_in_bounded_time_and_the_long_part_is_said(tmp_path):
+    """A list separator with two places for its spaces made a failed match try 2^n splits ("1, " forty times
+    would never end: 24 took 15 s); a run of 20,000 digits took 140 s (every pattern that starts with a number
+    tried every start inside the run), and a message is now read up to `MAX_READ` characters. Run in a child
+    process with a deadline, so a regression fails instead of hanging."""
+    import subprocess
+    import textwrap
+
+    script = textwrap.dedent('''
+        from assistant.chat.understand import MAX_READ, understand
+        assert understand("1, " * 40 + "x").said() == {}
+        assert understand("1 轮, " * 40 + "x").epochs == 1.0
+        digits = understand("train " + "1" * 3900 + " epochs")
+        assert digits.epochs is None and "is not possible" in digits.notes[-1], digits.notes
+        long = understand("rank 8 " + "lorem ipsum " * 1000 + " and 3 epochs")
+        assert long.r == 8 and long.epochs is None
+        assert f"only its first {MAX_READ:,} characters were read" in long.notes[0]
+        print("ok")
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr

@@ -42,12 +42,24 @@ class Intents:
         return dict(self.values)
 
 
+MAX_READ = 4000
+"""Characters of a message the rules read (the patterns' time grows with the square of a message's length)."""
+
+
 def understand(text: str) -> Intents:
     t = text.strip()
-    low = digits(t.lower())
+    notes: list[str] = []
+    if len(t) > MAX_READ:
+        zh = re.search(r"[\u4e00-\u9fff]", t[:200])
+        notes.append(f"消息很长，只读取了前 {MAX_READ:,} 个字符来理解设置" if zh else
+                     f"this message is long: only its first {MAX_READ:,} characters were read for settings")
+        t = t[:MAX_READ]
+    # A run of more digits than any setting could take is cut to 32 (still out of every bound, and so refused with
+    # a note): each pattern that starts with a number otherwise tries every start inside the run, quadratic time
+    # (20,000 digits took 140 s).
+    low = digits(re.sub(r"\d{33,}", "9" * 32, t.lower()))
     said: dict[str, Any] = {"task_type": _task(low),
                             "language": _language(t, low), "base_model": _model(low, t)}
-    notes: list[str] = []
     _gpu(low, said, notes)
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|不用\s*qlora|不要\s*qlora|full lora|plain lora", low):
         said["method"] = "lora"
