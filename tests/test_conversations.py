@@ -493,3 +493,40 @@ def test_hostile_messages_are_read_in_bounded_time_and_the_long_part_is_said(tmp
     ''')
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_no_pattern_of_the_rules_backtracks_without_bound():
+    """Every regular expression the rules read messages with (each setting's, the sweep words', the task
+    recipes', the understander's own), on 361 two-piece inputs repeated fourteen times (numbers, commas, spaces,
+    units, CJK): none takes more than a second. The old list separator took minutes on " 1, 1," × 14; a plugin's
+    task pattern joins this list when it is installed. In a child process with a deadline, so a hang fails."""
+    import subprocess
+    import textwrap
+
+    script = textwrap.dedent('''
+        import itertools, re, time
+        from assistant import plugins
+        from assistant.adjustable import SETTINGS
+        from assistant.chat import sweep_words as W, understand as U
+        pats = {f"{s.name}[{i}]": p[0] if isinstance(p, tuple) else p
+                for s in SETTINGS.values() for i, p in enumerate(s.patterns)}
+        pats |= {f"{m.__name__}.{k}": v for m in (U, W) for k, v in vars(m).items()
+                 if isinstance(v, str) and k.isupper() and len(v) > 8}
+        pats |= {f"list {f}": rf"(?:{key}){W.AFTER_KEY}{W.LIST}{W.UNITS}" for f, key in W.KEYS.items()}
+        pats |= {f"list then key {f}": rx for f, rx in W.LIST_THEN_KEY.items()}
+        pats |= {f"task {t.name}": t.patterns for t in plugins.get().task_order()}
+        units = [" 1,", "1 ", "a ", " and 1", "个 ", "1%", "1.", " ", "rank ", "lr ", "学习率", "1 轮", ", ", "e1",
+                 "up ", "to 1 ", "the ", "分之", "成"]
+        slow = []
+        for name, rx in pats.items():
+            c = re.compile(rx)
+            for a, b in itertools.product(units, repeat=2):
+                t = time.time()
+                c.search((a + b) * 14 + "!")
+                if time.time() - t > 1:
+                    slow.append((name, a + b))
+        print(len(pats), slow)
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    count, slow = done.stdout.split(" ", 1) if done.stdout else ("0", done.stderr)
+    assert int(count) > 80 and slow.strip() == "[]", (count, slow)
