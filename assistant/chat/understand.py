@@ -90,7 +90,7 @@ def understand(text: str) -> Intents:
     values = {k: v for k, v in said.items() if v is not None}
     again = None
     if not any(isinstance(v, Relative) for v in values.values()):
-        for words, factor in ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0)):
+        for words, factor in FACTORS:
             if re.search(rf"(?:{words})\s+(?:it|that)\b|再\s*(?:{words})", low):
                 again = factor
                 break
@@ -219,6 +219,8 @@ HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:�
 DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|(?:改|调|加|增)?大一倍"
 LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|调小"
 RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|调大"
+FACTORS = ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0))
+"""The words of a relative change and what they multiply by (lowered or raised with no number: half or twice)."""
 
 
 @dataclass(frozen=True)
@@ -251,7 +253,7 @@ def _relative(low: str) -> dict[str, Relative]:
     (the same: half or twice, which the reply shows)."""
     out = {}
     for name, key in RELATIVE_SETTINGS.items():
-        for words, factor in ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0)):
+        for words, factor in FACTORS:
             if re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
                          rf"|(?:{key})\s*(?:in\s+half|by\s+half|halved|doubled|(?:{words}))(?!\s*(?:to|=|:|为|到|成)?\s*\d)",
                          low):
