@@ -195,23 +195,34 @@ def apply_settings(plan, settings: dict[str, float], number: int, of: int):
     return trial
 
 
+def steps_over(rows: int, t, processes: int = 1) -> int:
+    """Optimizer steps of a run over `rows` training rows with training settings `t`: its step limit, or its
+    epochs over the rows in batches of batch size × accumulation × processes."""
+    per_epoch = math.ceil(rows / (t.batch_size * t.gradient_accumulation * processes))
+    return max(1, t.max_steps if t.max_steps > 0 else math.ceil(per_epoch * t.epochs))
+
+
+def evaluation_steps(steps: int) -> int:
+    """Steps between evaluations for about `EVALUATIONS` of them in a run of `steps`."""
+    return max(1, steps // EVALUATIONS)
+
+
 def optimizer_steps(plan) -> int:
-    """How many optimizer steps the plan's run takes (its step limit, or its epochs over the training rows).
-    A packed run's rows are the packed ones: about the training tokens over the row length (the median example's
-    tokens standing for the mean); the worker corrects its evaluation steps to the packed data it gets."""
+    """How many optimizer steps the plan's run takes, estimated before the data is tokenized. A packed run's rows
+    are the packed ones: about the training tokens over the row length (the median example's tokens standing for
+    the mean); the worker corrects its evaluation steps to the packed data it gets."""
     t, d = plan.training, plan.data
     train_rows = max(1, int(d.used_rows * (1 - d.validation_fraction)))
     if t.packing and d.tokens.median:
         train_rows = max(1, math.ceil(train_rows * d.tokens.median / max(1, t.max_length)))
-    per_epoch = math.ceil(train_rows / (t.batch_size * t.gradient_accumulation))
-    return max(1, t.max_steps if t.max_steps > 0 else math.ceil(per_epoch * t.epochs))
+    return steps_over(train_rows, t)
 
 
 def evaluate_often(plan, trials: bool = False) -> None:
     """Evaluate a few times per run (early stopping and a sweep's halving compare evaluations), checkpointing with
     them (the best evaluation's checkpoint is the adapter kept)."""
     t = plan.training
-    t.eval_steps = max(1, optimizer_steps(plan) // EVALUATIONS)
+    t.eval_steps = evaluation_steps(optimizer_steps(plan))
     t.save_steps = t.eval_steps
     if t.early_stopping_patience <= 0:
         t.early_stopping_patience = DEFAULT_PATIENCE

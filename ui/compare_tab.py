@@ -26,8 +26,7 @@ def compare_stream(ctx: Context, prompt: str, adapters: list[str], max_new_token
     for answers in ctx.engine.stream_side_by_side(prompt, [None, *(adapters or [])[:MAX_SIDE_BY_SIDE]],
                                                   GenerationSettings(max_new_tokens=int(max_new_tokens))):
         context = ctx.engine.context
-        yield [{**a.__dict__, "past_context": context if context and a.prompt_tokens + a.tokens > context else 0}
-               for a in answers]
+        yield [{**a.__dict__, "past_context": context if a.past(context) else 0} for a in answers]
 
 
 def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max_new_tokens: int = 64,

@@ -145,7 +145,7 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     if len(set(labels)) != len(labels):
         raise EvalError("each model may be evaluated once per run")
     answers: dict[str, list[str]] = {lab: [""] * len(examples) for lab in labels}
-    needed = [0] * len(examples)  # the most tokens (prompt and answer) any model's row of an example took
+    past: set[int] = set()  # examples whose prompt and answer passed the context in some model's row
     tokens = settings.max_new_tokens + _longest_prompt(examples)
     order = sorted(range(len(examples)), key=lambda i: _prompt_chars(examples[i]))
     clock = Progress(total=len(examples))
@@ -162,7 +162,8 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
         out = engine.generate([(m, examples[i]["messages"]) for i in chunk for m in models], settings)
         for j, a in enumerate(out):
             answers[labels[j % len(models)]][chunk[j // len(models)]] = a.text
-            needed[chunk[j // len(models)]] = max(needed[chunk[j // len(models)]], a.prompt_tokens + a.tokens)
+            if a.past(engine.context):
+                past.add(chunk[j // len(models)])
         clock.advance(len(chunk))
         if progress:
             progress(clock)
@@ -183,8 +184,8 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
                       **{lab: answers[lab][i] for lab in labels}} for i, (ex, r) in enumerate(zip(examples, refs))],
         "results": results, "settings": asdict(settings), "skipped": skipped,
     }
-    if engine.context and (past := [i for i, n in enumerate(needed) if n > engine.context]):
-        run["past_context"] = {"context": engine.context, "examples": past}  # answered, and said
+    if past:  # answered, and said
+        run["past_context"] = {"context": engine.context, "examples": sorted(past)}
     if labels_task:  # what always answering the most frequent label of these rows scores
         majority = Counter(refs).most_common(1)[0][0]
         run["majority"] = {"label": majority, **{m: corpus_score(m, [majority] * len(refs), refs) for m in metrics}}

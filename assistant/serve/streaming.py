@@ -28,6 +28,10 @@ class Answer:
     logprobs: list[dict] | None = None
     """OpenAI's logprobs entries of the answer's tokens, when the request asked for them."""
 
+    def past(self, context: int) -> bool:
+        """Whether the prompt and this answer together passed a model's `context` (0: unknown, never)."""
+        return bool(context) and self.prompt_tokens + self.tokens > context
+
 
 class BatchStreamer:
     """Receives each step's tokens for the whole batch from `generate`; keeps every row's text and timing."""

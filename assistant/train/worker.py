@@ -335,9 +335,9 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
     stall_point("load")
     model = recipe.load_base(plan, source)
     args = SFTConfig(**recipe.sft_config_kwargs(plan, out, has_eval=bool(val_rows)))
-    steps_per_epoch = math.ceil(len(train_rows) / (plan.training.batch_size * plan.training.gradient_accumulation))
-    t = plan.training
-    total = t.max_steps if t.max_steps > 0 else math.ceil(steps_per_epoch * t.epochs)
+    from ..sweeps import steps_over
+
+    total = steps_over(len(train_rows), plan.training)  # until the trainer counts its own (packed rows are fewer)
     registry.update_job(job_id, total_steps=total)
     pruner = None
     if (job := registry.job(job_id)).sweep_id and world_size() == 1:
@@ -368,12 +368,10 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
 def _evaluate_as_planned(trainer, plan: Plan, log) -> None:
     """Evaluate (and checkpoint) about `sweeps.EVALUATIONS` times over the rows the trainer actually packed, as
     the plan meant to: its step count was an estimate (the median example's tokens for the mean)."""
-    from ..sweeps import EVALUATIONS
+    from ..sweeps import evaluation_steps, steps_over
 
-    t = plan.training
-    per_epoch = math.ceil(len(trainer.train_dataset) / (t.batch_size * t.gradient_accumulation * world_size()))
-    steps = t.max_steps if t.max_steps > 0 else math.ceil(per_epoch * t.epochs)
-    every = max(1, steps // EVALUATIONS)
+    steps = steps_over(len(trainer.train_dataset), plan.training, world_size())
+    every = evaluation_steps(steps)
     if every != trainer.args.eval_steps:
         log(f"packed into {len(trainer.train_dataset)} rows ({steps} steps): evaluating every {every} steps "
             f"(the plan estimated {trainer.args.eval_steps})")
