@@ -73,3 +73,57 @@ def no_worker_outlives_its_module(tmp_path_factory):
         except OSError:
             continue
         warnings.warn(f"stopped a process the tests left running: {pid} {cmd[:200]}", stacklevel=1)
+
+
+# -- an engine serving the tiny model with two adapters, and the API in front of it (test_serving,
+# test_completions) --------------------------------------------------------------------------------------------
+@pytest.fixture
+def served(tiny_model, tmp_path):
+    """A registry with two adapters of the tiny model, and an engine serving it."""
+    from test_adapters import register
+
+    from assistant.config import Home
+    from assistant.registry import Registry
+    from assistant.serve.engine import Engine
+
+    reg = Registry(Home.resolve())
+    register(reg, tiny_model, tmp_path, "alpha", 1)
+    register(reg, tiny_model, tmp_path, "beta", 2)
+    engine = Engine(reg, str(tiny_model))
+    engine.start().result()
+    return reg, engine
+
+
+@pytest.fixture
+def api(served):
+    """The API alone (`tailor serve --api-only`) on a free local port, its key `sk-tailor-test`: (its /v1 address,
+    the registry, the engine)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from assistant.config import Settings
+    from assistant.models.estimate import CPU
+    from ui.app import build_server
+    from ui.context import Context
+
+    reg, engine = served
+    reg.home.save_settings(Settings(api_key="sk-tailor-test"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_server(Context(reg.home, reg, engine, CPU), api_only=True),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1", reg, engine
+    server.should_exit = True

@@ -5,33 +5,18 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import threading
-import time
 
 import pytest
 from test_adapters import register
 
-from assistant.config import Home, Settings
 from assistant.evaluate import metrics as M
 from assistant.evaluate.arena import battle, standings, vote
 from assistant.evaluate.run import disagreements, evaluate
-from assistant.registry import Registry
-from assistant.serve.engine import Engine, EngineError, GenerationSettings
+from assistant.serve.engine import EngineError, GenerationSettings
 from helpers import mark, sleeper
 
 SETTINGS = GenerationSettings(max_new_tokens=10)
-
-
-@pytest.fixture
-def served(tiny_model, tmp_path):
-    """A registry with two adapters of the tiny model, and an engine serving it."""
-    reg = Registry(Home.resolve())
-    register(reg, tiny_model, tmp_path, "alpha", 1)
-    register(reg, tiny_model, tmp_path, "beta", 2)
-    engine = Engine(reg, str(tiny_model))
-    engine.start().result()
-    return reg, engine
 
 
 def test_side_by_side_rows_use_their_own_adapter_and_equal_single_calls(served):
@@ -386,7 +371,6 @@ def test_batch_evaluation_scores_every_model_and_is_stored(served):
 def test_evaluation_packs_many_examples_per_call_and_keeps_their_order(served):
     """Examples of different lengths share calls (ordered by length), yet each answer lands on its own example:
     the same answers as one example per call. Progress is said after every call; a cancel stops before the next."""
-    import threading
 
     from assistant.evaluate.run import EvalCancelled
 
@@ -457,34 +441,6 @@ def test_arena_hides_names_until_the_vote_and_feeds_the_leaderboard(served):
 
 
 # -- OpenAI-compatible API ------------------------------------------------------------------------------------
-@pytest.fixture
-def api(served):
-    import uvicorn
-
-    from assistant.models.estimate import CPU
-    from ui.app import build_server
-    from ui.context import Context
-
-    reg, engine = served
-    reg.home.save_settings(Settings(api_key="sk-tailor-test"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            build_server(Context(reg.home, reg, engine, CPU), api_only=True),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", reg, engine
-    server.should_exit = True
-
-
 def test_openai_client_lists_models_and_streams_from_an_adapter_by_name(api):
     from openai import OpenAI
 
@@ -625,7 +581,8 @@ def test_openai_api_refuses_a_wrong_key_and_unknown_models(api):
         ({"temperature": float("nan")}, 400, "temperature"),
         ({"n": 2}, 400, "`n` must be 1"),
         ({"stop": ["a", ""]}, 400, "stop"),
-        ({"stop": ["a", "b", "c", "d", "e"]}, 400, "at most 4"),
+        ({"stop": [chr(97 + i) for i in range(17)]}, 400, "at most 16 texts"),
+        ({"stop": ["x" * 200] * 6}, 400, "at most 1024 characters in all"),
         ({"stop": 5}, 400, "stop"),
         ({"stop": "x" * 257}, 400, "at most 256 characters"),
         ({"stream_options": "usage"}, 400, "stream_options"),

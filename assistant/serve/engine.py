@@ -26,7 +26,8 @@ from ..machine import CpuShare, available_memory
 from ..models.resolve import resolve_source
 from ..registry.db import Registry
 from ..registry.store import WEIGHTS, adapter_dir, read_plan
-from .kernels import BASE, drop_row_buffers, fusable, pack_linear_for_cpu, per_row_lora
+from .kernels import BASE, drop_row_buffers, fusable, kv_bytes_per_token, pack_linear_for_cpu, per_row_lora
+from .prompts import Row, echoed, encode, is_raw
 from .sampling import Sampling, processors
 from .streaming import Answer, BatchStreamer, updates
 
@@ -257,11 +258,12 @@ class Engine:
         """
         return self.generate(_side_rows(prompt, models), settings, system, on_update)
 
-    def generate(self, rows: list[tuple[str | None, list[dict]]], settings: GenerationSettings | None = None,
+    def generate(self, rows: list[Row], settings: GenerationSettings | None = None,
                  system: str | None = None, on_update=None) -> list[Answer]:
-        """Rows of (model, chat messages) answered in one batched `generate`; each row uses its own adapter.
+        """Rows of (model, prompt) answered in one batched `generate`; each row uses its own adapter. A prompt is
+        chat messages, or a raw text or tuple of token ids (`prompts.encode`: no template, no system prompt).
 
-        A row without a system message gets `system`, else its adapter's training instruction (the prompt it
+        A chat without a system message gets `system`, else its adapter's training instruction (the prompt it
         learned under), else the first adapter's — so the base model is asked the same way as the adapters.
         """
         self.wait_ready(timeout=600)
@@ -272,7 +274,7 @@ class Engine:
         """Yield every side's answer so far as tokens arrive; the last item is final."""
         return self.stream(_side_rows(prompt, models), settings, system)
 
-    def stream(self, rows: list[tuple[str | None, list[dict]]], settings: GenerationSettings | None = None,
+    def stream(self, rows: list[Row], settings: GenerationSettings | None = None,
                system: str | None = None):
         """`generate` as an iterator: every row's answer so far as tokens arrive; the last item is final.
 
@@ -286,16 +288,17 @@ class Engine:
         self.place()
         loaded = [self._ensure_adapter(m) if m else None for m in (r[0] for r in rows)]
         default_system = system or next((a.instruction for a in loaded if a and a.instruction), None)
-        names, texts = [], []
-        for adapter, (_, messages) in zip(loaded, rows):
-            names.append(adapter.key if adapter else BASE)
-            msgs = list(messages)
-            sys_prompt = system or (adapter.instruction if adapter else None) or default_system
-            if sys_prompt and not any(m["role"] == "system" for m in msgs):
-                msgs = [{"role": "system", "content": sys_prompt}, *msgs]
-            texts.append(self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
-        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
-        kwargs = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+        names = [adapter.key if adapter else BASE for adapter in loaded]
+        vocab = self.model.config.get_text_config().vocab_size
+        try:
+            ids = encode(self.tokenizer, [r[1] for r in rows],
+                         [system or (a.instruction if a else None) or default_system for a in loaded], vocab)
+            logits_processor, recorder = processors(settings.sampling, vocab)
+        except ValueError as e:
+            raise EngineError(str(e)) from None
+        batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.model.device)
+        kwargs = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                      logits_processor=logits_processor)
         if settings.temperature > 0:
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
         else:
@@ -303,11 +306,6 @@ class Engine:
         if settings.stop:  # each row stops decoding at its own stop text; the streamer cuts the text there
             kwargs.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)
         kwargs.update(settings.extra)  # e.g. min_new_tokens, repetition_penalty
-        try:
-            kwargs["logits_processor"], recorder = processors(settings.sampling,
-                                                              self.model.config.get_text_config().vocab_size)
-        except ValueError as e:
-            raise EngineError(str(e)) from None
         labels = ["base" if n == BASE else n for n in names]
         fused = self.fused and hasattr(self.model, "peft_config") and fusable(self.model, names)
         if hasattr(self.model, "peft_config") and not fused:  # PEFT's mixed batch: "__base__" disables adapters
@@ -330,9 +328,16 @@ class Engine:
             kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens,
                                                           share and share.apply, settings.stop, recorder,
                                                           settings.sampling.logprobs or 0)
-            with torch.inference_mode(), (per_row_lora(self.model, names) if fused else contextlib.nullcontext()):
-                torch.manual_seed(settings.seed)
-                self.model.generate(**batch, **kwargs)
+            streamer.raw = [is_raw(r[1]) for r in rows]  # a raw prompt's continuation keeps its spaces
+            with torch.inference_mode():
+                if settings.sampling.echo:  # the prompt comes back before its continuation (legacy completions)
+                    streamer.echo = echoed(self.model, self.tokenizer, rows, ids, names, settings.sampling.logprobs)
+                if settings.max_new_tokens == 0:  # the prompt scored, nothing to answer
+                    streamer.end()
+                    return streamer.answers()
+                with per_row_lora(self.model, names) if fused else contextlib.nullcontext():
+                    torch.manual_seed(settings.seed)
+                    self.model.generate(**batch, **kwargs)
             return streamer.answers()
 
         try:
@@ -361,14 +366,9 @@ class Engine:
         self.wait_ready(timeout=600)
         if place:
             self._pool.submit(self.place).result()
-        cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") \
-            else self.model.config
-        heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
-        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-        dtype_bytes = next(self.model.parameters()).element_size()
         if self.decode_compile is not None:  # a static cache is allocated in whole steps
             tokens_per_row = -(-tokens_per_row // STATIC_CACHE_STEP) * STATIC_CACHE_STEP
-        per_row = 2 * cfg.num_hidden_layers * heads * head_dim * dtype_bytes * max(1, tokens_per_row)
+        per_row = kv_bytes_per_token(self.model) * max(1, tokens_per_row)
         if self.model.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.model.device)
             cap = GPU_ROWS_PER_CALL

@@ -39,6 +39,14 @@ def _packed_forward(self, x):
     return torch.ops.mkldnn._linear_pointwise(x, self._packed_weight, self.bias, "none", [], "")
 
 
+def kv_bytes_per_token(model) -> int:
+    """Bytes one token of one row takes in the model's key/value cache (keys and values of every layer)."""
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    return 2 * cfg.num_hidden_layers * heads * head_dim * next(model.parameters()).element_size()
+
+
 def _lora_layers(model):
     from peft.tuners.lora.layer import LoraLayer
 

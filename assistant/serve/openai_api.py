@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from .engine import AdapterUnusable, Engine, EngineError, EngineNotReady, GenerationSettings
 from .sampling import MAX_TOP_LOGPROBS, Sampling
+from .streaming import Sent
 
 MAX_TOKENS_LIMIT = 4096
 MAX_BODY_BYTES = 4 * 2**20
@@ -64,9 +65,11 @@ def _integer(body: dict, name: str, default: int | None, low: int, high: int) ->
     return value
 
 
-MAX_STOP, MAX_STOP_CHARS = 4, 256
-"""Stop texts a request may give (OpenAI's limit), and their longest: transformers' stop-text matcher is built
-for each call against the whole vocabulary (0.8 s for four of 256 characters, on the engine's one thread)."""
+MAX_STOP, MAX_STOP_CHARS, MAX_STOP_TOTAL = 16, 256, 1024
+"""Stop texts a request may give (OpenAI allows four; evaluation harnesses send more), the longest and all of them
+together: transformers' stop-text matcher is built for each call against the whole vocabulary, on the engine's
+one thread (SmolLM2's 49,152 tokens: 1.0 s for four of 256 characters, 1.2 s for sixteen of 64, 3.0 s for
+sixteen of 256, which the total refuses)."""
 
 
 def generation_settings(body: dict) -> GenerationSettings:
@@ -74,22 +77,26 @@ def generation_settings(body: dict) -> GenerationSettings:
     max_tokens = _integer(body, "max_completion_tokens", None, 1, MAX_TOKENS_LIMIT)
     if max_tokens is None:
         max_tokens = _integer(body, "max_tokens", 256, 1, MAX_TOKENS_LIMIT)
+    _no_tools(body)
+    return settings(body, max_tokens, _sampling(body))
+
+
+def settings(body: dict, max_tokens: int, sampling: Sampling) -> GenerationSettings:
+    """What chat and legacy completions requests share: `n` (1), temperature, top-p, seed and `stop`, checked."""
     if body.get("n") not in (None, 1) or isinstance(body.get("n"), bool):
         raise BadField(f"`n` must be 1 (one answer per request), not {json.dumps(body.get('n'))[:40]}")
-    _no_tools(body)
     return GenerationSettings(max_new_tokens=max_tokens, temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
                               top_p=_number(body, "top_p", 1.0, 0.0, 1.0) or 1.0,
                               seed=_integer(body, "seed", 0, 0, 2**63 - 1), stop=_stop(body.get("stop")),
-                              within_context=True, sampling=_sampling(body))
+                              within_context=True, sampling=sampling)
 
 
 MAX_LOGIT_BIAS = 1024
 """Tokens one request's `logit_bias` may name."""
 
 
-def _sampling(body: dict) -> Sampling:
-    """Penalties, `logit_bias` and `logprobs`/`top_logprobs`, checked; a `response_format` other than text is
-    refused (answers are not constrained to JSON here)."""
+def shaping(body: dict) -> dict:
+    """Presence and frequency penalties and `logit_bias`, checked: `Sampling`'s fields of that name."""
     bias = body.get("logit_bias")
     if bias is not None:
         if not isinstance(bias, dict):
@@ -101,6 +108,14 @@ def _sampling(body: dict) -> Sampling:
                 raise BadField(f"`logit_bias` keys must be token ids (digits), not {json.dumps(key)[:40]}")
             _number({f'logit_bias["{key}"]': value}, f'logit_bias["{key}"]', 0.0, -100.0, 100.0)
         bias = tuple({int(k): float(v) for k, v in bias.items()}.items())  # "5" and "05" are one token
+    return {"presence_penalty": _number(body, "presence_penalty", 0.0, -2.0, 2.0),
+            "frequency_penalty": _number(body, "frequency_penalty", 0.0, -2.0, 2.0), "logit_bias": bias or ()}
+
+
+def _sampling(body: dict) -> Sampling:
+    """A chat request's penalties, `logit_bias` and `logprobs`/`top_logprobs`, checked; a `response_format` other
+    than text is refused (answers are not constrained to JSON here)."""
+    shaped = shaping(body)
     logprobs = body.get("logprobs")
     if logprobs is not None and not isinstance(logprobs, bool):
         raise BadField("`logprobs` must be true or false")
@@ -113,9 +128,7 @@ def _sampling(body: dict) -> Sampling:
         what = f"`response_format` {kind}" if isinstance(kind, str) else "`response_format`"
         raise BadField(f"{what} is not served: Tailor does not constrain answers to JSON; ask for JSON in the "
                        'messages and check the answer (or send {"type": "text"})')
-    return Sampling(presence_penalty=_number(body, "presence_penalty", 0.0, -2.0, 2.0),
-                    frequency_penalty=_number(body, "frequency_penalty", 0.0, -2.0, 2.0),
-                    logit_bias=bias or (), logprobs=(top or 0) if logprobs else None)
+    return Sampling(**shaped, logprobs=(top or 0) if logprobs else None)
 
 
 def _no_tools(body: dict) -> None:
@@ -129,7 +142,7 @@ def _no_tools(body: dict) -> None:
 
 
 def _stop(value) -> tuple[str, ...]:
-    """OpenAI's `stop`: a text or a list of up to four; the answer ends before the first one that appears."""
+    """OpenAI's `stop`: a text or a list of them (`MAX_STOP`); the answer ends before the first that appears."""
     if value is None:
         return ()
     stops = [value] if isinstance(value, str) else value
@@ -141,6 +154,8 @@ def _stop(value) -> tuple[str, ...]:
         raise BadField(f"`stop` may hold at most {MAX_STOP} texts, not {len(stops)}")
     if (longest := max(len(s) for s in stops)) > MAX_STOP_CHARS:
         raise BadField(f"`stop` texts may be at most {MAX_STOP_CHARS} characters long, not {longest}")
+    if (total := sum(len(s) for s in stops)) > MAX_STOP_TOTAL:
+        raise BadField(f"`stop` texts may hold at most {MAX_STOP_TOTAL} characters in all, not {total}")
     return tuple(dict.fromkeys(stops))
 
 
@@ -248,51 +263,86 @@ def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: b
                           "invalid_request_error", "model_not_found")
         return model_card(engine.base_name if ref is None else model_id, int(time.time()))
 
-    @router.post("/chat/completions")
-    async def chat_completions(request: Request):
+    async def read(request: Request, needs_model: bool = True) -> dict | JSONResponse:
+        """The request's JSON body (with its `model`), or the error to answer (401, 413, 400)."""
         if (resp := denied(request)) is not None:
             return resp
         raw = await _body(request)
         if raw is None:
-            return _error(413, f"the request body is over {MAX_BODY_BYTES // 2**20} MiB; send a shorter conversation")
+            return _error(413, f"the request body is over {MAX_BODY_BYTES // 2**20} MiB; send a shorter request")
         try:
             body = json.loads(raw)
         except (ValueError, RecursionError):
             return _error(400, "the request body is not JSON")
-        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        if not isinstance(body, dict):
+            return _error(400, "the request body must be a JSON object")
+        if needs_model and not isinstance(body.get("model"), str):
             return _error(400, "`model` is required: the base model's name or an adapter's name")
+        return body
+
+    def target(model: str) -> str | None | JSONResponse:
+        """The adapter a request's `model` names (None: the base model), or the error to answer (404, 409)."""
         try:
-            msgs, settings = _messages(body), generation_settings(body)
-        except BadField as e:
-            return _error(400, str(e))
-        try:
-            ref = resolve(body["model"])
+            ref = resolve(model)
         except LookupError:
-            return _error(404, f"The model `{body['model']}` does not exist; GET /v1/models lists them.",
+            return _error(404, f"The model `{model}` does not exist; GET /v1/models lists them.",
                           "invalid_request_error", "model_not_found")
         if ref is not None and (why := engine.unusable(ref)) is not None:
             return _error(409, why, "invalid_request_error", "adapter_unusable")
+        return ref
+
+    async def admitted(request: Request, parse: Callable[[dict], tuple]) -> tuple | JSONResponse:
+        """(the body, what `parse` makes of its fields, the adapter its `model` names), or the error to answer:
+        401, 413, 400 (the body, or a field `parse` refused), 404, 409 — in that order."""
+        if isinstance(body := await read(request), JSONResponse):
+            return body
+        try:
+            parsed = parse(body)
+        except BadField as e:
+            return _error(400, str(e))
+        if isinstance(ref := target(body["model"]), JSONResponse):
+            return ref
+        return body, parsed, ref
+
+    @router.post("/chat/completions")
+    async def chat_completions(request: Request):
+        if isinstance(got := await admitted(request, lambda b: (_messages(b), generation_settings(b))), JSONResponse):
+            return got
+        body, (msgs, settings), ref = got
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.get("stream"):
             usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(_stream(engine, ref, msgs, settings, body["model"], cid, created, usage),
                                      media_type="text/event-stream")
-        try:
-            answer = (await _in_thread(engine.generate, [(ref, msgs)], settings))[0]
-        except AdapterUnusable as e:
-            return _error(409, str(e), "invalid_request_error", "adapter_unusable")
-        except EngineNotReady as e:
-            return _error(503, str(e), "server_error", "model_not_ready")
-        except EngineError as e:
-            return _error(400, str(e))
+        if isinstance(answers := await answered(lambda: engine.generate([(ref, msgs)], settings)), JSONResponse):
+            return answers
+        answer = answers[0]
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": body["model"],
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                          "logprobs": _logprobs(answer.logprobs), "finish_reason": answer.finish_reason}],
-            "usage": _usage(answer),
+            "usage": _usage(answers),
         }
 
-    return router
+    from .completions import completions_route
+
+    root = APIRouter()
+    completions_route(router, root, engine, read, admitted, denied)
+    root.include_router(router)
+    return root
+
+
+async def answered(call: Callable[[], list]) -> list | JSONResponse:
+    """What `call` returns (the engine's answers; run in a worker thread), or the error to answer: 409 for an
+    adapter that cannot be served, 503 while the base model loads, 400 for what the engine refuses."""
+    try:
+        return await _in_thread(call)
+    except AdapterUnusable as e:
+        return _error(409, str(e), "invalid_request_error", "adapter_unusable")
+    except EngineNotReady as e:
+        return _error(503, str(e), "server_error", "model_not_ready")
+    except EngineError as e:
+        return _error(400, str(e))
 
 
 async def _body(request: Request) -> bytes | None:
@@ -320,9 +370,9 @@ def _logprobs(entries: list[dict] | None) -> dict | None:
     return None if entries is None else {"content": entries, "refusal": None}
 
 
-def _usage(answer) -> dict:
-    return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.tokens,
-            "total_tokens": answer.prompt_tokens + answer.tokens}
+def _usage(answers: list) -> dict:
+    prompt, completion = sum(a.prompt_tokens for a in answers), sum(a.tokens for a in answers)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def _stream(engine: Engine, ref: str | None, msgs: list[dict], settings: GenerationSettings, model: str, cid: str,
@@ -337,37 +387,20 @@ def _stream(engine: Engine, ref: str | None, msgs: list[dict], settings: Generat
                                       "choices": choices, **extra}) + "\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    sent, final, entries, entries_text = "", None, 0, ""  # text and logprobs entries sent so far
-
-    def more(answer, upto: float) -> list[dict] | None:
-        """The logprobs of the tokens since the last chunk whose text lies within the first `upto` characters
-        sent (like the text, a token that may be cut at a stop text waits)."""
-        nonlocal entries, entries_text
-        if answer.logprobs is None:
-            return None
-        new = []
-        for e in answer.logprobs[entries:]:
-            if len((entries_text + e["token"]).lstrip()) > upto:
-                break
-            new.append(e)
-            entries_text += e["token"]
-        entries += len(new)
-        return new
-
+    sent, final, rest = Sent(strip=True), None, None
     try:
         for answers in engine.stream([(ref, msgs)], settings):
-            final = answers[0]
-            # Decoded text can revise its tail (a multi-byte character completes); send only settled growth.
-            if final.text.startswith(sent) and len(final.text) > len(sent):
-                sent, grown = final.text, final.text[len(sent):]
-                yield chunk({"content": grown}, logprobs=more(final, len(sent)))
+            if (grown := sent.grow(final := answers[0])) is not None:
+                yield chunk({"content": grown[0]}, logprobs=grown[1])
     except Exception as e:  # noqa: BLE001 - reported to the client as an error event
         yield "data: " + json.dumps({"error": {"message": str(e), "type": "server_error"}}) + "\n\n"
         return
-    if final is not None and final.text != sent and final.text.startswith(sent):
-        yield chunk({"content": final.text[len(sent):]}, logprobs=more(final, float("inf")))
-    yield chunk({}, final.finish_reason if final else "stop",  # what the text's end held back
-                logprobs=more(final, float("inf")) if final is not None else None)
+    if final is not None:
+        text, rest, _ = sent.grow(final, final=True)
+        if text:
+            yield chunk({"content": text}, logprobs=rest)
+            rest = None if rest is None else []
+    yield chunk({}, final.finish_reason if final else "stop", logprobs=rest)  # what the text's end held back
     if usage and final is not None:
-        yield chunk(None, usage=_usage(final))
+        yield chunk(None, usage=_usage([final]))
     yield "data: [DONE]\n\n"

@@ -27,6 +27,8 @@ class Sampling:
     """(token id, bias −100 to 100) added to that token's logit at every step."""
     logprobs: int | None = None
     """None: no log-probabilities; n ≥ 0: each answer token's, with the n most likely alternatives."""
+    echo: bool = False
+    """With `logprobs`, also the prompt's own tokens' (`prompts.score`; the legacy completions API's `echo`)."""
 
 
 class Recorder:

@@ -26,7 +26,8 @@ class Answer:
     """`stop` (end of answer) or `length` (hit max_new_tokens)."""
     prompt_tokens: int = 0
     logprobs: list[dict] | None = None
-    """OpenAI's logprobs entries of the answer's tokens, when the request asked for them."""
+    """OpenAI's logprobs entries of the answer's tokens, when the request asked for them (with `Sampling.echo`,
+    the prompt's tokens' first: the very first has no log-probability)."""
 
     def past(self, context: int) -> bool:
         """Whether the prompt and this answer together passed a model's `context` (0: unknown, never)."""
@@ -49,6 +50,10 @@ class BatchStreamer:
         self.finished_at: list[float | None] = [None] * len(labels)
         self.first_at: list[float | None] = [None] * len(labels)
         self.eos = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+        self.raw = [False] * len(labels)
+        """Rows whose text is kept as decoded (a raw prompt's continuation); a chat answer is stripped."""
+        self.echo: list[tuple[str, list[dict] | None]] | None = None
+        """Each row's prompt text and its tokens' logprobs entries, put before the answer's (`prompts.echoed`)."""
         self.t0 = time.time()
         self._prompt_seen = False
 
@@ -89,12 +94,43 @@ class BatchStreamer:
             text, stopped = cut_at_stop(text, self.stop, self.finished_at[i] is not None)
             entries = None if self.recorder is None else cut(self.entries[i], len(text)) if stopped \
                 else list(self.entries[i])
-            text = text.strip().rstrip("\ufffd")
+            text = (text if self.raw[i] else text.strip()).rstrip("\ufffd")
+            if self.echo:  # the legacy completions API's `echo`: the prompt, then its continuation
+                text = self.echo[i][0] + text
+                entries = None if self.echo[i][1] is None else self.echo[i][1] + (entries or [])
             out.append(Answer(label, text, elapsed, n, n / elapsed if elapsed > 0 else 0.0,
                               (self.first_at[i] - self.t0) if self.first_at[i] else None,
                               self.finished_at[i] is not None or stopped,
                               "stop" if self.hit_eos[i] or stopped else "length", self.prompt_tokens[i], entries))
         return out
+
+
+class Sent:
+    """What one streamed answer has sent: its text, and its logprobs entries (an entry goes out once its token's
+    text has, so a token that a stop text may yet cut waits like the text). `strip`: the answer's text is
+    stripped (a chat's), so the entries' leading spaces do not count."""
+
+    def __init__(self, strip: bool):
+        self.text, self.entries, self.entries_text, self.strip = "", 0, "", strip
+
+    def grow(self, answer: Answer, final: bool = False) -> tuple[str, list[dict] | None, int] | None:
+        """(the text since the last call, the entries now due, the character offset of the first of them in the
+        entries' text); None when nothing settled. Decoded text can revise its tail (a multi-byte character
+        completes): only settled growth is sent. `final`: the answer is whole; every entry left is due."""
+        grown = ""
+        if answer.text.startswith(self.text) and len(answer.text) > len(self.text):
+            grown, self.text = answer.text[len(self.text):], answer.text
+        elif not final:
+            return None
+        start, upto, new = len(self.entries_text), float("inf") if final else len(self.text), []
+        for e in (answer.logprobs or [])[self.entries:]:
+            seen = self.entries_text + e["token"]
+            if len(seen.lstrip() if self.strip else seen) > upto:
+                break
+            new.append(e)
+            self.entries_text = seen
+        self.entries += len(new)
+        return grown, None if answer.logprobs is None else new, start
 
 
 def cut_at_stop(text: str, stop: list[str], done: bool) -> tuple[str, bool]:

@@ -57,7 +57,7 @@ def get_routes() -> list[str]:
     paths = {path for path, methods in walk_routes(app.routes)
              if "GET" in methods and "{" not in path and "logout" not in path}
     # The walk must reach the routes that matter: Tailor's own API and Gradio's, each included under a prefix.
-    missed = {"/", "/config", "/v1/models", "/gradio_api/info", "/gradio_api/queue/status"} - paths
+    missed = {"/", "/config", "/v1/models", "/tokenizer_info", "/gradio_api/info", "/gradio_api/queue/status"} - paths
     assert not missed, f"the route walk missed {sorted(missed)}: the app's routes are nested in a way it does not know"
     return sorted(paths)
 

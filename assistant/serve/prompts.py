@@ -1,0 +1,73 @@
+"""What the engine feeds the model for each row, and the log-probabilities of a prompt's own tokens.
+
+A row is (model, prompt): a chat (a list of messages, put through the model's chat template with a system prompt
+when it has none), or a raw prompt as the legacy completions API sends it — a text (tokenized as the model's
+tokenizer does by default, its special tokens included) or a tuple of token ids, used as sent. Raw prompts get no
+template and no system prompt: the client wrote every token the model reads.
+"""
+
+from __future__ import annotations
+
+from .sampling import entry
+
+Row = tuple  # (model: str | None, prompt: list[dict] | str | tuple[int, ...]); model None is the base
+
+
+def encode(tokenizer, prompts: list, systems: list[str | None], vocab: int) -> list[list[int]]:
+    """The token ids of each row's prompt; `systems[i]` is the system prompt a chat without one gets. Raises
+    ValueError naming the row for an empty prompt or a token id the model does not have."""
+    out = []
+    for i, (prompt, system) in enumerate(zip(prompts, systems)):
+        if isinstance(prompt, str):
+            ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+        elif isinstance(prompt, tuple):
+            ids = list(prompt)
+            if bad := [t for t in ids if not 0 <= t < vocab]:
+                raise ValueError(f"prompt {i} holds token {bad[0]}, which this model does not have (its token ids "
+                                 f"are 0 to {vocab - 1})")
+        else:
+            msgs = list(prompt)
+            if system and not any(m["role"] == "system" for m in msgs):
+                msgs = [{"role": "system", "content": system}, *msgs]
+            text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise ValueError(f"prompt {i} is empty")
+        out.append(ids)
+    return out
+
+
+def is_raw(prompt) -> bool:
+    """Whether a row's prompt is raw (text or token ids, the completions API's) rather than a chat."""
+    return isinstance(prompt, (str, tuple))
+
+
+SCORE_CHUNK = 512
+"""Positions whose log-softmax over the vocabulary is taken at once when scoring a prompt (in float32)."""
+
+
+def score(model, tokenizer, ids: list[int], name: str, top: int) -> list[dict]:
+    """OpenAI's logprobs entries of a prompt's own tokens under the model with adapter `name` (`kernels.BASE`:
+    none): each
+    token's log-probability given the tokens before it, with the `top` most likely alternatives. The first token
+    has nothing before it: its entry's `logprob` and `top_logprobs` are None. One forward pass over the prompt,
+    alone in its batch (no padding); PEFT's own forward picks the adapter, so no per-row buffers are touched."""
+    import torch
+
+    kwargs = {"adapter_names": [name]} if hasattr(model, "peft_config") else {}
+    logits = model(input_ids=torch.tensor([ids], device=model.device), **kwargs).logits[0]
+    text = tokenizer.decode([ids[0]])
+    out = [{"token": text, "logprob": None, "bytes": list(text.encode("utf-8")), "top_logprobs": None}]
+    for start in range(0, len(ids) - 1, SCORE_CHUNK):
+        logprobs = torch.log_softmax(logits[start:start + SCORE_CHUNK].float(), dim=-1)
+        for row, token in zip(logprobs, ids[start + 1:start + 1 + SCORE_CHUNK]):
+            out.append(entry(tokenizer, row, token, top))
+    return out
+
+
+def echoed(model, tokenizer, rows: list[Row], ids: list[list[int]], names: list[str], top: int | None) -> list:
+    """For `echo`: each row's prompt text (a text prompt as sent, token ids decoded, special tokens shown) and, when
+    `top` is not None, its tokens' logprobs entries (`score`)."""
+    return [(prompt if isinstance(prompt, str) else tokenizer.decode(row),
+             None if top is None else score(model, tokenizer, row, name, top))
+            for (_, prompt), row, name in zip(rows, ids, names)]
