@@ -180,8 +180,9 @@ def trial_settings(spec: SweepSpec) -> list[dict[str, float]]:
 
 
 def apply_settings(plan, settings: dict[str, float], number: int, of: int):
-    """The plan of one trial: a copy with the trial's settings and no sweep. Alpha follows a varied rank (2 × r)
-    unless alpha is varied too; each varied field's reason says it is the trial's."""
+    """The plan of one trial: a copy with the trial's settings and no sweep. Alpha follows a varied rank, keeping
+    the plan's alpha / rank (the scale of the LoRA update: 2 by default, whatever the user set otherwise), unless
+    alpha is varied too; each varied field's reason says it is the trial's."""
     trial = copy.deepcopy(plan)
     trial.sweep = SweepSpec()
     for path, value in settings.items():
@@ -190,7 +191,9 @@ def apply_settings(plan, settings: dict[str, float], number: int, of: int):
         setattr(getattr(trial, section), name, typed)
         trial.reasons[path] = f"sweep trial {number} of {of}: {NAMES.get(path, path)} {typed:g}"
     if "lora.r" in settings and "lora.alpha" not in settings:
-        trial.lora.alpha = 2 * trial.lora.r
+        trial.lora.alpha = max(1, round(plan.lora.alpha / plan.lora.r * trial.lora.r))
+        trial.reasons["lora.alpha"] = (f"sweep trial {number} of {of}: {trial.lora.alpha:g}, the plan's alpha / rank "
+                                       f"({plan.lora.alpha / plan.lora.r:g}) times the trial's rank")
     evaluate_often(trial, trials=True)
     return trial
 

@@ -37,6 +37,9 @@ def test_a_grid_tries_every_combination_and_each_trial_plan_carries_its_settings
     assert trials[2].reasons["lora.r"] == "sweep trial 3 of 4: rank 8"
     again = Plan.from_json(plan.to_json())  # the sweep survives the JSON round trip
     assert again.sweep == plan.sweep
+    plan.lora.r, plan.lora.alpha = 16, 16  # the user's "alpha equal to the rank": the trials keep the scale
+    assert [(t.lora.r, t.lora.alpha) for t in trial_plans(plan)] == [(4, 4), (4, 4), (8, 8), (8, 8)]
+    assert "alpha / rank (1)" in trial_plans(plan)[0].reasons["lora.alpha"]
 
 
 def test_a_random_search_draws_rates_log_uniformly_and_reproducibly(topic_csv, tiny_model):
