@@ -73,6 +73,13 @@ class TokenStats:
     """Tokens in the longest example."""
     truncated: int = 0
     """Examples longer than `training.max_length`, which training truncates."""
+    mean: int = 0
+    """Mean tokens per example, each counted up to `training.max_length`: what a packed run trains on (0 in plans
+    made before it was counted: the median stands for it)."""
+
+    def packed(self, max_length: int) -> int:
+        """Tokens per example a packed run trains on, at rows of `max_length` tokens (0 when not counted)."""
+        return min(self.mean or self.median, max_length)
 
 
 @dataclass

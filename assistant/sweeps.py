@@ -212,12 +212,12 @@ def evaluation_steps(steps: int) -> int:
 
 def optimizer_steps(plan) -> int:
     """How many optimizer steps the plan's run takes, estimated before the data is tokenized. A packed run's rows
-    are the packed ones: about the training tokens over the row length (the median example's tokens standing for
-    the mean); the worker corrects its evaluation steps to the packed data it gets."""
+    are the packed ones: about the training tokens (the mean example's, each cut at the row length) over the row
+    length; the worker corrects its evaluation steps to the packed data it gets."""
     t, d = plan.training, plan.data
     train_rows = max(1, int(d.used_rows * (1 - d.validation_fraction)))
     if t.packing and d.tokens.median:
-        train_rows = max(1, math.ceil(train_rows * d.tokens.median / max(1, t.max_length)))
+        train_rows = max(1, math.ceil(train_rows * d.tokens.packed(t.max_length) / max(1, t.max_length)))
     return steps_over(train_rows, t)
 
 

@@ -778,6 +778,44 @@ def test_a_packed_run_evaluates_as_often_as_planned_and_counts_its_packed_steps(
     assert trainer.state.global_step == steps and reg.job(job_id).total_steps == steps
 
 
+def test_a_packed_plan_counts_its_rows_from_the_mean_example_not_the_median(tmp_path, tiny_model):
+    """Long-tailed data (most examples a few words, some a paragraph): a packed run trains on the mean example's
+    tokens, each cut at the row length. The plan once counted packed rows from the median example and planned far
+    fewer steps than TRL's packing makes; now its count is within a fifth of the rows TRL packs."""
+    import math
+    import random
+
+    from assistant.chat import converse
+    from assistant.data import chat_examples
+    from assistant.sweeps import optimizer_steps
+    from helpers import WORDS
+
+    rng = random.Random(3)
+    lines = ["text,label"]
+    for i in range(120):
+        label = LABELS[i % len(LABELS)]
+        n = 3 if rng.random() < 0.75 else rng.randint(100, 400)
+        lines.append(" ".join(rng.choice(WORDS[label]) for _ in range(n)) + f",{label}")
+    csv = tmp_path / "skewed.csv"
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plan = converse(["classify these texts by topic", "max length 256"], str(csv),
+                    default_base_model=str(tiny_model)).plan
+    plan.training.packing, plan.training.batch_size, plan.training.gradient_accumulation = True, 1, 1
+    plan.training.epochs, plan.training.max_steps, plan.data.validation_fraction = 1.0, 0, 0.0
+    ts, t = plan.data.tokens, plan.training
+    assert ts.mean > 1.5 * ts.median and ts.truncated > 0  # the long tail, some of it cut at the row length
+    examples = chat_examples(plan)
+    reg = Registry(Home.resolve(tmp_path / "h"))
+    job_id = reg.submit_job(reg.add_plan(plan.to_json()))
+    trainer = worker.build_trainer(plan, str(tiny_model), examples, [], tmp_path / "out", reg, job_id,
+                                   lambda line: None, tmp_path / "log.jsonl", {"flag": False})
+    packed = len(trainer.train_dataset)
+    assert len(examples) == plan.data.used_rows and abs(optimizer_steps(plan) - packed) <= 0.2 * packed, (
+        optimizer_steps(plan), packed)
+    by_median = math.ceil(len(examples) * ts.median / t.max_length)
+    assert by_median < 0.6 * packed, (by_median, packed, optimizer_steps(plan), ts)  # what the median made of it
+
+
 def test_lean_path_runs_under_autocast_like_trls(topic_csv, tiny_model, tmp_path):
     """With bf16 mixed precision the lean path computes in bf16 as TRL's own path does (accelerate's autocast
     wraps only the top-level forward): same loss to bf16 rounding."""

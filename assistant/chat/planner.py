@@ -314,6 +314,7 @@ def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home
         t.max_length = max(128, min(4096, -(-ts.p95 // 64) * 64))
         why["training.max_length"] = f"covers 95% of your examples ({ts.p95} tokens with the chat template, {how})"
     ts.truncated = sum(n > t.max_length for n in lengths)
+    ts.mean = round(sum(min(x, t.max_length) for x in lengths) / n)
     if ts.truncated:
         why["training.max_length"] += (f"; {ts.truncated} of {len(lengths)} examples are longer (up to {ts.longest} "
                                        "tokens) and will be cut")
@@ -424,11 +425,12 @@ def plan_memory(plan: Plan, shape=None):
 
 
 def plan_minutes(plan: Plan, shape=None, total_params: int | None = None) -> float:
-    """The training time of a plan as it stands, in minutes: its tokens (per example its own length packed,
+    """The training time of a plan as it stands, in minutes: its tokens (per example the mean length packed,
     about the batch's longest padded) at the hardware's speed."""
     t, ts, res = plan.training, plan.data.tokens, plan.resources
     shape = shape or model_shape(plan)
-    per_row = (ts.median if t.packing else min(t.max_length, ts.p95)) if ts.median else min(t.max_length, 256)
+    per_row = (ts.packed(t.max_length) if t.packing else min(t.max_length, ts.p95)) if ts.median \
+        else min(t.max_length, 256)
     tokens = plan.data.used_rows * (1 - plan.data.validation_fraction) * t.epochs * per_row
     if t.max_steps > 0:  # a run bounded by steps stops at whichever comes first
         tokens = min(tokens, t.max_steps * t.batch_size * t.gradient_accumulation * per_row)
