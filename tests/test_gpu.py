@@ -48,7 +48,7 @@ def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_p
     from assistant.config import Home
     from assistant.plan import Plan
     from assistant.registry import Registry
-    from assistant.serve.engine import Engine
+    from assistant.serve.engine import Engine, GenerationSettings
 
     monkeypatch.delenv("TAILOR_SERVE_DEVICE", raising=False)
     reg = Registry(Home.resolve(tmp_path / "h"))
@@ -66,6 +66,19 @@ def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_p
     eager = engine.side_by_side("the goal and the match", [None, "alpha", "beta"], SETTINGS, system="Classify.")
     engine.decode_compile = kept
     assert [a.text for a in eager] == [a.text for a in answers]
+    # The completions API's scoring (`echo` with logprobs) on the card, in 16-bit: each prompt token's
+    # log-probability under its row's adapter, as the 32-bit CPU reference gives it to 16-bit rounding.
+    from test_completions import _hand_logprobs, _reference
+
+    from assistant.serve.sampling import Sampling
+
+    text = "the goal and the match"
+    scored = engine.generate([(None, text), ("alpha", text)],
+                             GenerationSettings(max_new_tokens=0, sampling=Sampling(logprobs=0, echo=True)))
+    ids = engine.tokenizer(text)["input_ids"]
+    for name, answer in zip([None, "alpha"], scored):
+        hand = _hand_logprobs(_reference(tiny_model, reg, name), ids)
+        assert [e["logprob"] for e in answer.logprobs[1:]] == pytest.approx(hand, abs=0.15)
     on_card = torch.cuda.memory_allocated()
     plan = Plan()
     plan.resources.device = "cuda"
