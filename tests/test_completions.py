@@ -207,6 +207,7 @@ def test_tokenizer_routes_take_the_apis_key(api):
         ({"best_of": 3}, 400, "best_of"),
         ({"n": 2}, 400, "`n` must be 1"),
         ({"stream": 1}, 400, "stream"),
+        ({"stream": True, "stream_options": "usage"}, 400, "stream_options"),
         ({"stop": ["a"] * 17}, 400, "at most 16"),
         ({"logit_bias": {"x": 1}}, 400, "keys must be token ids"),
         ({"prompt": "the goal " * 600}, 400, "past the model's context of 1024"),

@@ -623,11 +623,13 @@ def test_openai_api_answers_a_clients_mistake_with_4xx_naming_the_field(api, cha
 
 
 def test_no_request_body_makes_the_request_checks_fail_other_than_naming_a_field():
-    """20,000 random bodies (nested values of every JSON type in every field the checks read): each is either
-    accepted or refused with BadField (a 400 naming the field), never another exception (a 500). An object as a
-    role once raised TypeError here, and an empty `stop` list ValueError."""
+    """20,000 random bodies (nested values of every JSON type in every field the checks read), each read as a chat
+    and as a text completion request: each is either accepted or refused with BadField (a 400 naming the field),
+    never another exception (a 500). An object as a role once raised TypeError here, and an empty `stop` list
+    ValueError."""
     import random
 
+    from assistant.serve.completions import completion_settings, prompts
     from assistant.serve.openai_api import BadField, _messages, generation_settings
 
     rng = random.Random(1)
@@ -635,7 +637,7 @@ def test_no_request_body_makes_the_request_checks_fail_other_than_naming_a_field
              [1], ["a"], {"type": "text"}, {"type": "text", "text": 5}, {"role": "user"}]
     keys = ["messages", "stop", "n", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature",
             "top_p", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
-            "response_format", "tools", "tool_choice"]
+            "response_format", "tools", "tool_choice", "prompt", "echo", "suffix", "best_of"]
 
     def value(depth=0):
         r = rng.random()
@@ -646,18 +648,23 @@ def test_no_request_body_makes_the_request_checks_fail_other_than_naming_a_field
         fields = ["role", "content", "type", "text", "tool_calls", "include_usage", "5", "0", "-1", "²"]
         return {rng.choice(fields): value(depth + 1) for _ in range(rng.randint(0, 3))}
 
-    accepted = 0
+    checks = {"chat": lambda b: (_messages(b), generation_settings(b)),
+              "completions": lambda b: (prompts(b), completion_settings(b))}
+    accepted = dict.fromkeys(checks, 0)
     for _ in range(20_000):
         body = {k: value() for k in rng.sample(keys, rng.randint(1, len(keys)))}
         if rng.random() < 0.5:
             roles = ["user", "system", "developer", "tool", "assistant", None]
             body["messages"] = [{"role": rng.choice(roles), "content": value()} for _ in range(rng.randint(1, 3))]
-        try:
-            _messages(body), generation_settings(body)
-            accepted += 1
-        except BadField:
-            pass
-    assert accepted > 0  # some bodies pass, so the checks past the first are reached too
+        if rng.random() < 0.5:
+            body["prompt"] = rng.choice(["text", [1, 2], [[3], "x"]])
+        for name, check in checks.items():
+            try:
+                check(body)
+                accepted[name] += 1
+            except BadField:
+                pass
+    assert all(accepted.values()), accepted  # some bodies pass, so the checks past the first are reached too
 
 
 def test_openai_api_refuses_a_body_over_its_limit_before_holding_it(api):

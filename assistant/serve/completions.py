@@ -73,8 +73,6 @@ def completion_settings(body: dict) -> GenerationSettings:
         raise BadField("`suffix` is not served: Tailor's models continue a prompt, they do not fill in a gap")
     if body.get("best_of") not in (None, 1) or isinstance(body.get("best_of"), bool):
         raise BadField(f"`best_of` must be 1, not {json.dumps(body.get('best_of'))[:40]}")
-    if not isinstance(body.get("stream", False), bool):
-        raise BadField("`stream` must be true or false")
     return settings(body, max_tokens, Sampling(**shaping(body), logprobs=logprobs, echo=echo))
 
 

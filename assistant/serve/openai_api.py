@@ -1,4 +1,5 @@
-"""The OpenAI-compatible API: `/v1/models` and `/v1/chat/completions` (streaming and not).
+"""The OpenAI-compatible API: `/v1/models` and `/v1/chat/completions` (streaming and not); the legacy
+`/v1/completions` and the tokenizer routes are in `completions`, on the same checks.
 
 Served by the same process as the web app (or alone with `tailor serve --api-only`), on the same engine:
 `model` is the base model's name (or `base`), an adapter's `name`, `name:version` or alias. When the data
@@ -82,9 +83,16 @@ def generation_settings(body: dict) -> GenerationSettings:
 
 
 def settings(body: dict, max_tokens: int, sampling: Sampling) -> GenerationSettings:
-    """What chat and legacy completions requests share: `n` (1), temperature, top-p, seed and `stop`, checked."""
+    """What chat and legacy completions requests share: `n` (1), temperature, top-p, seed, `stop`, `stream` and
+    `stream_options`, checked."""
     if body.get("n") not in (None, 1) or isinstance(body.get("n"), bool):
         raise BadField(f"`n` must be 1 (one answer per request), not {json.dumps(body.get('n'))[:40]}")
+    if not isinstance(body.get("stream", False), bool):
+        raise BadField("`stream` must be true or false")
+    options = body.get("stream_options")
+    if options is not None and not (isinstance(options, dict)
+                                    and isinstance(options.get("include_usage", False), bool)):
+        raise BadField("`stream_options` must be an object like {\"include_usage\": true}")
     return GenerationSettings(max_new_tokens=max_tokens, temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
                               top_p=_number(body, "top_p", 1.0, 0.0, 1.0) or 1.0,
                               seed=_integer(body, "seed", 0, 0, 2**63 - 1), stop=_stop(body.get("stop")),
@@ -194,12 +202,6 @@ def _messages(body: dict) -> list[dict]:
             extra = "; Tailor serves chat without tools" if role in ("tool", "function") else ""
             raise BadField(f"`messages[{i}].role` must be system, developer, user or assistant{extra}")
         out.append({"role": ROLES[m["role"]], "content": _content(m, i)})
-    if not isinstance(body.get("stream", False), bool):
-        raise BadField("`stream` must be true or false")
-    options = body.get("stream_options")
-    if options is not None and not (isinstance(options, dict)
-                                    and isinstance(options.get("include_usage", False), bool)):
-        raise BadField("`stream_options` must be an object like {\"include_usage\": true}")
     return out
 
 

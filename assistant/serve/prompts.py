@@ -48,10 +48,10 @@ SCORE_CHUNK = 512
 
 def score(model, tokenizer, ids: list[int], name: str, top: int) -> list[dict]:
     """OpenAI's logprobs entries of a prompt's own tokens under the model with adapter `name` (`kernels.BASE`:
-    none): each
-    token's log-probability given the tokens before it, with the `top` most likely alternatives. The first token
-    has nothing before it: its entry's `logprob` and `top_logprobs` are None. One forward pass over the prompt,
-    alone in its batch (no padding); PEFT's own forward picks the adapter, so no per-row buffers are touched."""
+    none): each token's log-probability given the tokens before it, with the `top` most likely alternatives. The
+    first token has nothing before it: its entry's `logprob` and `top_logprobs` are None. One forward pass over
+    the prompt, alone in its batch (no padding); PEFT's own forward picks the adapter, so no per-row buffers are
+    touched."""
     import torch
 
     kwargs = {"adapter_names": [name]} if hasattr(model, "peft_config") else {}
