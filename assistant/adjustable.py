@@ -139,7 +139,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             '"fast" or "quality"', in_plan=False),
     Setting("epochs", ("training.epochs",), NUMERIC, lambda v: 0 < v <= 100, "more than 0 and at most 100",
             "number of passes over the data", "train {} epochs", "训练 {} 轮",
-            (NUMBER + r"\s*(?:epochs?|(?:个\s*)?轮|遍|个\s*epoch)", r"(?:epochs?|轮数|训练轮数|epoch数)" + TO + NUMBER,
+            (NUMBER + r"\s*(?:epochs?|(?:full\s+)?pass(?:es)?\s+(?:over|through)\b|(?:个\s*)?轮|遍|个\s*epoch)",
+             r"(?:epochs?|轮数|训练轮数|epoch数)" + TO + NUMBER,
              r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个\s*)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
             "rank {}", "秩 {}", (r"(?:lora rank|rank|\br)" + TO + r"(\d+)", r"(?:秩|lora\s*秩)" + TO + r"(\d+)",
@@ -160,14 +161,18 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:tokens?)?",
              r"(?:at most|up to|no more than|max(?:imum)? of)\s+(\d+)\s*tokens?\s+(?:per|each|an?|in each)\s+"
              r"(?:example|row|sequence|input|sample)",
-             r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:should\s+be\s+|must\s+be\s+|are\s+|be\s+)?"
+             r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:(?:should|must|can|may|will|could)\s+be\s+|are\s+|"
+             r"be\s+)?"
              r"(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
              r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?(?:token|词元)"),
             editor=True),
     Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
             "stop after this many optimizer steps, whatever the epochs (integer)", "stop after {} steps",
             "训练 {} 步", (r"max[_ ]?steps\s*(?:to|=|:|of)?\s*(\d+)",
-                          r"(?:for|train|run|only|just|stop after|after)\s+(\d+)\s*"
+                          r"(?:for|train|run|only|just|stop after|after|at most|no more than|a maximum of)\s+(\d+)\s*"
+                          r"(?:training\s+|optimi[sz]er\s+)?steps?\b",
+                          r"(?:cap|limit|stop|end)\s+(?:the\s+)?(?:training|run|it|job)\s+(?:at|to|after)\s+"
+                          r"(\d+)\s*"
                           r"(?:training\s+|optimi[sz]er\s+)?steps?\b",
                           r"(?:训练|跑|只跑|只训练)\s*(\d+)\s*步"), off=(-1, 0)),
     Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",
