@@ -149,6 +149,7 @@ def test_an_adapters_page_says_what_it_is_where_it_came_from_and_its_files(tmp_p
     assert "LORA r=8 alpha=16" in card and "lr 0.0002" in card and "batch 4 × 2" in card
     assert "v1 (" in card and "v2 (" in card
     assert "| `adapter_model.safetensors` | 3 bytes |" in card
+    assert '`model="demo:2"`' in card and "--model_args model=demo:2,base_url=" in card  # how to call it
     assert "<script>" not in card and "&lt;script&gt;" in card  # a description cannot inject markup
 
     shutil.rmtree(reg.home.root / rec.path)

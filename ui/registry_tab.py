@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -108,6 +109,10 @@ def adapter_card(page: dict) -> str:
             for r in sw["trials"] if r is not winner) + f" (Jobs tab, job {sw['trials'][0]['job']}, shows them all).")
     if page.get("parent"):
         out.append(f"**Parent** {esc(page['parent']['name'])}:{page['parent']['version']}")
+    if re.fullmatch(r"[A-Za-z0-9_.-]+:\d+", label := f"{a['name']}:{a['version']}"):  # a cleaned name
+        out.append(f"**Over the API** (docs/SERVING.md) `model=\"{label}\"`: chat at `/v1/chat/completions` with "
+                   "any OpenAI client; benchmarks with lm-evaluation-harness, `lm_eval --model local-completions "
+                   f"--model_args model={label},base_url=http://HOST:PORT/v1/completions --tasks …`")
     versions = page.get("versions") or []
     if len(versions) > 1:
         out.append("**Versions** " + ", ".join(f"v{v['version']} ({esc(v['created'][:10])})" for v in versions))
