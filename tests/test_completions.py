@@ -49,10 +49,13 @@ def _hand_greedy(model, ids: list[int], steps: int, eos: int) -> list[int]:
     return out
 
 
-def test_raw_prompts_are_continued_as_sent_and_echo_scores_every_prompt_token(served, tiny_model):
+def test_raw_prompts_are_continued_as_sent_and_echo_scores_every_prompt_token(served, tiny_model, monkeypatch):
     """A raw prompt gets no chat template and no system prompt: its greedy continuation is the one written out by
     hand from the text's own tokens, spaces kept; token ids give the same; `echo` scores each prompt token under
-    the row's own adapter (rows of different adapters in one batch), the first token with nothing before it."""
+    the row's own adapter (rows of different adapters and lengths in one forward pass, or each alone when their
+    logits would not fit together), the first token with nothing before it."""
+    from assistant.serve import prompts
+
     reg, engine = served
     tok = engine.tokenizer
     text = "the goal and the match"
@@ -80,6 +83,12 @@ def test_raw_prompts_are_continued_as_sent_and_echo_scores_every_prompt_token(se
         alone = engine.generate([(name, prompt)], GenerationSettings(max_new_tokens=3))[0]
         assert answer.text == echoed + alone.text
     assert scored[0].logprobs[:len(ids)] != scored[2].logprobs[:len(ids)], "each row scored by its own adapter"
+    monkeypatch.setattr(prompts, "SCORE_LOGITS_BYTES", 1)  # each prompt alone in its forward pass
+    apart = engine.generate(rows, GenerationSettings(max_new_tokens=3, sampling=Sampling(logprobs=2, echo=True)))
+    for alone, together in zip(apart, scored):
+        assert [e["token"] for e in alone.logprobs] == [e["token"] for e in together.logprobs]
+        assert [e["logprob"] for e in alone.logprobs[1:]] == pytest.approx(
+            [e["logprob"] for e in together.logprobs[1:]], abs=1e-4)
 
     only = engine.generate([("alpha", text)], GenerationSettings(max_new_tokens=0, sampling=Sampling(logprobs=0,
                                                                                                      echo=True)))[0]

@@ -44,30 +44,49 @@ def is_raw(prompt) -> bool:
 
 SCORE_CHUNK = 512
 """Positions whose log-softmax over the vocabulary is taken at once when scoring a prompt (in float32)."""
+SCORE_LOGITS_BYTES = 2**30
+"""The most one scoring forward's logits may take: prompts are scored together in groups within it."""
 
 
-def score(model, tokenizer, ids: list[int], name: str, top: int) -> list[dict]:
-    """OpenAI's logprobs entries of a prompt's own tokens under the model with adapter `name` (`kernels.BASE`:
+def score(model, tokenizer, rows: list[list[int]], names: list[str], top: int) -> list[list[dict]]:
+    """OpenAI's logprobs entries of each prompt's own tokens under its row's adapter (`names`, `kernels.BASE`:
     none): each token's log-probability given the tokens before it, with the `top` most likely alternatives. The
-    first token has nothing before it: its entry's `logprob` and `top_logprobs` are None. One forward pass over
-    the prompt, alone in its batch (no padding); PEFT's own forward picks the adapter, so no per-row buffers are
-    touched."""
+    first token has nothing before it: its entry's `logprob` and `top_logprobs` are None. Prompts go through the
+    model together, right-padded (a token sees only those before it, so the padding after it changes nothing), in
+    groups whose logits fit `SCORE_LOGITS_BYTES`; PEFT's own mixed-batch forward gives each row its adapter, so no
+    per-row buffers are touched."""
     import torch
 
-    kwargs = {"adapter_names": [name]} if hasattr(model, "peft_config") else {}
-    logits = model(input_ids=torch.tensor([ids], device=model.device), **kwargs).logits[0]
-    text = tokenizer.decode([ids[0]])
-    out = [{"token": text, "logprob": None, "bytes": list(text.encode("utf-8")), "top_logprobs": None}]
-    for start in range(0, len(ids) - 1, SCORE_CHUNK):
-        logprobs = torch.log_softmax(logits[start:start + SCORE_CHUNK].float(), dim=-1)
-        for row, token in zip(logprobs, ids[start + 1:start + 1 + SCORE_CHUNK]):
-            out.append(entry(tokenizer, row, token, top))
+    vocab = model.config.get_text_config().vocab_size
+    per_token = vocab * next(model.parameters()).element_size()
+    out: list[list[dict]] = []
+    at = 0
+    while at < len(rows):
+        longest, end = len(rows[at]), at + 1
+        while end < len(rows) and (end + 1 - at) * max(longest, len(rows[end])) * per_token <= SCORE_LOGITS_BYTES:
+            longest, end = max(longest, len(rows[end])), end + 1
+        group = rows[at:end]
+        ids = torch.zeros((len(group), longest), dtype=torch.long, device=model.device)
+        mask = torch.zeros_like(ids)
+        for i, row in enumerate(group):
+            ids[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1
+        kwargs = {"adapter_names": names[at:end]} if hasattr(model, "peft_config") else {}
+        logits = model(input_ids=ids, attention_mask=mask, **kwargs).logits
+        for i, row in enumerate(group):
+            text = tokenizer.decode([row[0]])
+            entries = [{"token": text, "logprob": None, "bytes": list(text.encode("utf-8")), "top_logprobs": None}]
+            for start in range(0, len(row) - 1, SCORE_CHUNK):
+                logprobs = torch.log_softmax(logits[i, start:start + SCORE_CHUNK].float(), dim=-1)
+                entries += [entry(tokenizer, lp, token, top)
+                            for lp, token in zip(logprobs, row[start + 1:start + 1 + SCORE_CHUNK])]
+            out.append(entries)
+        at = end
     return out
 
 
 def echoed(model, tokenizer, rows: list[Row], ids: list[list[int]], names: list[str], top: int | None) -> list:
     """For `echo`: each row's prompt text (a text prompt as sent, token ids decoded, special tokens shown) and, when
     `top` is not None, its tokens' logprobs entries (`score`)."""
-    return [(prompt if isinstance(prompt, str) else tokenizer.decode(row),
-             None if top is None else score(model, tokenizer, row, name, top))
-            for (_, prompt), row, name in zip(rows, ids, names)]
+    scored = [None] * len(rows) if top is None else score(model, tokenizer, ids, names, top)
+    return [(prompt if isinstance(prompt, str) else tokenizer.decode(row), entries)
+            for (_, prompt), row, entries in zip(rows, ids, scored)]
