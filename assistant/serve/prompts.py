@@ -8,7 +8,7 @@ template and no system prompt: the client wrote every token the model reads.
 
 from __future__ import annotations
 
-from .sampling import entry
+from .sampling import entry, piece
 
 Row = tuple  # (model: str | None, prompt: list[dict] | str | tuple[int, ...]); model None is the base
 
@@ -73,8 +73,7 @@ def score(model, tokenizer, rows: list[list[int]], names: list[str], top: int) -
         kwargs = {"adapter_names": names[at:end]} if hasattr(model, "peft_config") else {}
         logits = model(input_ids=ids, attention_mask=mask, **kwargs).logits
         for i, row in enumerate(group):
-            text = tokenizer.decode([row[0]])
-            entries = [{"token": text, "logprob": None, "bytes": list(text.encode("utf-8")), "top_logprobs": None}]
+            entries = [{**piece(tokenizer, row[0], None), "top_logprobs": None}]  # nothing before it
             for start in range(0, len(row) - 1, SCORE_CHUNK):
                 logprobs = torch.log_softmax(logits[i, start:start + SCORE_CHUNK].float(), dim=-1)
                 entries += [entry(tokenizer, lp, token, top)

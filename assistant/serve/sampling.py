@@ -104,18 +104,19 @@ def processors(sampling: Sampling, vocab: int):
     return LogitsProcessorList(out), recorder
 
 
-def _piece(tokenizer, token: int, logprob: float) -> dict:
+def piece(tokenizer, token: int, logprob: float | None) -> dict:
+    """One token's text, log-probability and UTF-8 bytes, as OpenAI's logprobs entries give them."""
     text = tokenizer.decode([token])
     return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
 
 
 def entry(tokenizer, logprobs, token: int, top: int) -> dict:
     """OpenAI's logprobs entry for one answer token: its text, log-probability, UTF-8 bytes and `top` alternatives."""
-    out = _piece(tokenizer, token, float(logprobs[token]))
+    out = piece(tokenizer, token, float(logprobs[token]))
     out["top_logprobs"] = []
     if top:
         values, ids = logprobs.topk(top)
-        out["top_logprobs"] = [_piece(tokenizer, i, v) for i, v in zip(ids.tolist(), values.tolist())]
+        out["top_logprobs"] = [piece(tokenizer, i, v) for i, v in zip(ids.tolist(), values.tolist())]
     return out
 
 
