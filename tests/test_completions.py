@@ -98,6 +98,46 @@ def test_raw_prompts_are_continued_as_sent_and_echo_scores_every_prompt_token(se
         engine.generate([(None, text), (None, (1, 99999999))], settings)
 
 
+def test_a_scored_prompt_that_is_continued_is_read_once(served, monkeypatch):
+    """lm-evaluation-harness scores a choice with `echo`, `logprobs` and `max_tokens` 1: the prompts' log-
+    probabilities come from generate's own first forward pass, so the model reads them once, not once to score
+    and again to continue. The entries and the continuation are those of scoring apart and generating alone,
+    with an adapter and a logit bias on the first token."""
+    from assistant.serve import prompts
+
+    reg, engine = served
+    lm = engine.model.get_base_model() if hasattr(engine.model, "peft_config") else engine.model
+    passes = []
+    counting = lm.register_forward_pre_hook(lambda m, args, kw: passes.append(kw["input_ids"].shape[1]),
+                                            with_kwargs=True)
+    rows = [("alpha", "the goal and the match"), (None, "the match"), ("beta", (5, 9, 13))]
+    banned = engine.generate(rows[:1], GenerationSettings(max_new_tokens=1))[0].text
+    biased = Sampling(logit_bias=((engine.tokenizer(banned)["input_ids"][0], -100.0),), logprobs=1, echo=True)
+    try:
+        for tokens in (1, 3):
+            passes.clear()
+            once = engine.generate(rows, GenerationSettings(max_new_tokens=tokens, sampling=biased))
+            assert passes == [5] + [1] * (tokens - 1), "one pass over the left-padded prompts, then a token a pass"
+            passes.clear()
+            with monkeypatch.context() as m:
+                m.setattr(prompts, "SCORE_LOGITS_BYTES", 1)  # too big to score in generate's pass: scored apart
+                apart = engine.generate(rows, GenerationSettings(max_new_tokens=tokens, sampling=biased))
+            assert passes == [5, 2, 3, 5] + [1] * (tokens - 1)
+            for a, b in zip(once, apart):
+                assert a.text == b.text and [e["token"] for e in a.logprobs] == [e["token"] for e in b.logprobs]
+                assert [e["logprob"] for e in a.logprobs[1:]] == pytest.approx([e["logprob"] for e in b.logprobs[1:]],
+                                                                               abs=1e-4)
+                assert a.finish_reason == b.finish_reason
+            plain = engine.generate(rows, GenerationSettings(max_new_tokens=tokens, sampling=Sampling(
+                logit_bias=biased.logit_bias)))
+            assert [a.text for a in once] == [p + c.text for p, c in zip(["the goal and the match", "the match",
+                                                                          engine.tokenizer.decode([5, 9, 13])],
+                                                                         plain)]
+    finally:
+        counting.remove()
+    assert not lm._forward_hooks, "the scoring hook is gone after the call"
+
+
 def _post(url: str, path: str, body: dict, **kw):
     import httpx
 

@@ -72,13 +72,19 @@ def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_p
 
     from assistant.serve.sampling import Sampling
 
+    # Scored alone (`max_tokens` 0), and scored from generate's own first pass on the compiled path (`max_tokens`
+    # 3: the continuation is the one generated without `echo`).
     text = "the goal and the match"
-    scored = engine.generate([(None, text), ("alpha", text)],
-                             GenerationSettings(max_new_tokens=0, sampling=Sampling(logprobs=0, echo=True)))
     ids = engine.tokenizer(text)["input_ids"]
-    for name, answer in zip([None, "alpha"], scored):
-        hand = _hand_logprobs(_reference(tiny_model, reg, name), ids)
-        assert [e["logprob"] for e in answer.logprobs[1:]] == pytest.approx(hand, abs=0.15)
+    for tokens in (0, 3):
+        scored = engine.generate([(None, text), ("alpha", text)],
+                                 GenerationSettings(max_new_tokens=tokens, sampling=Sampling(logprobs=0, echo=True)))
+        plain = engine.generate([(None, text), ("alpha", text)], GenerationSettings(max_new_tokens=tokens)) \
+            if tokens else [None, None]
+        for name, answer, alone in zip([None, "alpha"], scored, plain):
+            hand = _hand_logprobs(_reference(tiny_model, reg, name), ids)
+            assert [e["logprob"] for e in answer.logprobs[1:len(ids)]] == pytest.approx(hand, abs=0.15)
+            assert answer.text == text + (alone.text if alone else "")
     on_card = torch.cuda.memory_allocated()
     plan = Plan()
     plan.resources.device = "cuda"

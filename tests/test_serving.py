@@ -450,6 +450,7 @@ def test_openai_client_lists_models_and_streams_from_an_adapter_by_name(api):
     ids = [m.id for m in client.models.list()]
     assert ids[0] == engine.base_name and {"alpha", "alpha:1", "beta", "beta:1", "production"} <= set(ids)
     assert client.models.retrieve("alpha:1").parent == engine.base_name
+    assert client.models.retrieve("alpha:1").max_model_len == engine.context > 0  # vLLM's field, as clients read it
     assert client.models.retrieve("production").id == "production"
     assert client.models.retrieve(engine.base_name).id == engine.base_name
     messages = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "the goal and the match"}]

@@ -27,7 +27,7 @@ from ..models.resolve import resolve_source
 from ..registry.db import Registry
 from ..registry.store import WEIGHTS, adapter_dir, read_plan
 from .kernels import BASE, drop_row_buffers, fusable, kv_bytes_per_token, pack_linear_for_cpu, per_row_lora
-from .prompts import Row, echoed, encode, is_raw
+from .prompts import Echo, Row, encode, is_raw
 from .sampling import Sampling, processors
 from .streaming import Answer, BatchStreamer, updates
 
@@ -329,9 +329,9 @@ class Engine:
                                                           share and share.apply, settings.stop, recorder,
                                                           settings.sampling.logprobs or 0)
             streamer.raw = [is_raw(r[1]) for r in rows]  # a raw prompt's continuation keeps its spaces
-            with torch.inference_mode():
-                if settings.sampling.echo:  # the prompt comes back before its continuation (legacy completions)
-                    streamer.echo = echoed(self.model, self.tokenizer, rows, ids, names, settings.sampling.logprobs)
+            # `echo` (legacy completions): the prompt comes back before its continuation, scored with `logprobs`
+            with torch.inference_mode(), Echo(self.model, self.tokenizer, rows, ids, names, settings.sampling.logprobs,
+                                              streamer, kwargs) if settings.sampling.echo else contextlib.nullcontext():
                 if settings.max_new_tokens == 0:  # the prompt scored, nothing to answer
                     streamer.end()
                     return streamer.answers()

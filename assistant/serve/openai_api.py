@@ -238,6 +238,8 @@ def openai_router(engine: Engine, api_key: Callable[[], str], allow_anonymous: b
 
     def model_card(model_id: str, created: int) -> dict:
         card = {"id": model_id, "object": "model", "created": created, "owned_by": "tailor"}
+        if engine.context:  # vLLM's field: clients size prompts by it
+            card["max_model_len"] = engine.context
         return card if model_id == engine.base_name else {**card, "parent": engine.base_name}
 
     @router.get("/models")

@@ -72,20 +72,69 @@ def score(model, tokenizer, rows: list[list[int]], names: list[str], top: int) -
             ids[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1
         kwargs = {"adapter_names": names[at:end]} if hasattr(model, "peft_config") else {}
         logits = model(input_ids=ids, attention_mask=mask, **kwargs).logits
-        for i, row in enumerate(group):
-            entries = [{**piece(tokenizer, row[0], None), "top_logprobs": None}]  # nothing before it
-            for start in range(0, len(row) - 1, SCORE_CHUNK):
-                logprobs = torch.log_softmax(logits[i, start:start + SCORE_CHUNK].float(), dim=-1)
-                entries += [entry(tokenizer, lp, token, top)
-                            for lp, token in zip(logprobs, row[start + 1:start + 1 + SCORE_CHUNK])]
-            out.append(entries)
+        out += [entries_of(tokenizer, logits[i], row, top) for i, row in enumerate(group)]
         at = end
     return out
 
 
-def echoed(model, tokenizer, rows: list[Row], ids: list[list[int]], names: list[str], top: int | None) -> list:
+def entries_of(tokenizer, logits, row: list[int], top: int) -> list[dict]:
+    """The logprobs entries of a prompt's tokens from `logits[k]`, the model's logits after `row[k]` (log-softmax
+    taken `SCORE_CHUNK` positions at a time, in float32). The first token has nothing before it."""
+    import torch
+
+    entries = [{**piece(tokenizer, row[0], None), "top_logprobs": None}]
+    for start in range(0, len(row) - 1, SCORE_CHUNK):
+        logprobs = torch.log_softmax(logits[start:start + SCORE_CHUNK].float(), dim=-1)
+        entries += [entry(tokenizer, lp, token, top)
+                    for lp, token in zip(logprobs, row[start + 1:start + 1 + SCORE_CHUNK])]
+    return entries
+
+
+class Echo:
     """For `echo`: each row's prompt text (a text prompt as sent, token ids decoded, special tokens shown) and, when
-    `top` is not None, its tokens' logprobs entries (`score`)."""
-    scored = [None] * len(rows) if top is None else score(model, tokenizer, ids, names, top)
-    return [(prompt if isinstance(prompt, str) else tokenizer.decode(row), entries)
-            for (_, prompt), row, entries in zip(rows, ids, scored)]
+    `top` is not None, its tokens' logprobs entries, put on `streamer.echo` before any answer token is.
+
+    A call that goes on to generate reads each prompt once: `generate` is asked for every position's logits in its
+    own first forward pass (`logits_to_keep=0`: the left-padded prompts, each row under its adapter, the
+    pass whose last position gives the first new token), and a forward hook on the causal LM scores the prompts
+    from them before the first token is drawn. lm-evaluation-harness scores every choice this way (`max_tokens`
+    1), so the prompt's second reading was half the time of its requests. A batch whose logits would pass
+    `SCORE_LOGITS_BYTES`, and a call with nothing to generate, are scored by `score` first instead."""
+
+    def __init__(self, model, tokenizer, rows: list[Row], ids: list[list[int]], names: list[str],
+                 top: int | None, streamer, kwargs: dict):
+        self.tokenizer, self.ids, self.top, self.streamer, self.hook = tokenizer, ids, top, streamer, None
+        self.texts = [prompt if isinstance(prompt, str) else tokenizer.decode(row)
+                      for (_, prompt), row in zip(rows, ids)]
+        self.width = max(map(len, ids))  # the left-padded batch's
+        vocab = model.config.get_text_config().vocab_size
+        together = len(ids) * self.width * vocab * next(model.parameters()).element_size() <= SCORE_LOGITS_BYTES
+        lm = model.get_base_model() if hasattr(model, "peft_config") else model
+        if top is None:
+            streamer.echo = [(text, None) for text in self.texts]
+        elif kwargs.get("max_new_tokens") and together and getattr(lm, "_supports_logits_to_keep", bool)() and \
+                getattr(lm.generation_config, "prefill_chunk_size", None) is None:
+            kwargs["logits_to_keep"] = 0
+            self.hook = lm.register_forward_hook(self._prefill)
+        else:
+            streamer.echo = list(zip(self.texts, score(model, tokenizer, ids, names, top)))
+
+    def _prefill(self, module, args, output) -> None:
+        self.close()  # only the first forward pass reads the prompts; later ones hold a new token each
+        logits = output.logits
+        if logits.shape[1] != self.width:
+            raise RuntimeError(f"prompt scoring expected the first forward pass over all {self.width} prompt "
+                               f"positions, not {logits.shape[1]}")
+        self.streamer.echo = [(text, entries_of(self.tokenizer, logits[i, self.width - len(row):], row, self.top))
+                              for i, (text, row) in enumerate(zip(self.texts, self.ids))]
+
+    def __enter__(self) -> Echo:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.hook is not None:
+            self.hook.remove()
+            self.hook = None

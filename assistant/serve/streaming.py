@@ -53,7 +53,7 @@ class BatchStreamer:
         self.raw = [False] * len(labels)
         """Rows whose text is kept as decoded (a raw prompt's continuation); a chat answer is stripped."""
         self.echo: list[tuple[str, list[dict] | None]] | None = None
-        """Each row's prompt text and its tokens' logprobs entries, put before the answer's (`prompts.echoed`)."""
+        """Each row's prompt text and its tokens' logprobs entries, put before the answer's (`prompts.Echo`)."""
         self.t0 = time.time()
         self._prompt_seen = False
 
