@@ -199,6 +199,46 @@ def test_penalties_bias_and_logprobs_follow_openais_formulas(served, tiny_model)
                                                                       abs=1e-4)
 
 
+_NEW_ENGINE_AFTER_OLD = """
+import gc, json, sys, threading
+sys.path.insert(0, "tests")
+from test_serving import _static_decoding
+from assistant.config import Home
+from assistant.registry import Registry
+from assistant.serve.engine import Engine, GenerationSettings
+
+reg, threads, answers = Registry(Home.resolve()), [], []
+for stop in ((), ("and", "never appears")):  # a different call than the old engine's: it is compiled anew
+    engine = Engine(reg, sys.argv[1])
+    engine.start().result()
+    engine.decode_compile = _static_decoding("aot_eager")
+    answers.append([a.text for a in engine.side_by_side("the goal and the match", [None, None],
+                                                        GenerationSettings(max_new_tokens=8, stop=stop))])
+    threads.append(engine._pool.submit(threading.current_thread).result())
+    assert engine.decode_note == "", engine.decode_note
+    del engine
+    gc.collect()  # the old engine is gone before the next one compiles
+print(json.dumps({"answers": answers, "one_thread": threads[0] is threads[1] and threads[0].is_alive()}))
+"""
+
+
+def test_a_new_engine_compiles_its_decoding_after_an_old_engine_is_gone(tiny_model):
+    """An engine replaced by another in the same process (the MCP server's, when asked about another base model):
+    the new one compiles its decoding step on the thread the old one used, which outlives it — torch 2.11's
+    compiler (the GPU machine's) crashed the process compiling after a thread it had compiled on had exited. Run
+    in a child process, so a crash fails this test and not the suite."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _NEW_ENGINE_AFTER_OLD, str(tiny_model)], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["one_thread"], "each engine ran its model on a thread of its own"
+    first, cut = got["answers"]
+    assert all(a for a in first) and all(c == f[:f.find("and")].strip() if "and" in f else c == f for f, c in zip(first, cut))
+
+
 def test_a_failing_compiler_falls_back_to_eager_decoding_and_says_why(served, capsys):
     _, engine = served
     eager = engine.side_by_side("the goal", [None, "beta"], SETTINGS, system="Classify.")

@@ -98,6 +98,9 @@ STATIC_CACHE_STEP = 256
 """Static key/value caches grow in steps of this many tokens, so calls of similar lengths reuse one graph."""
 WATCH_SECONDS = 3.0
 """How often an engine serving from a GPU checks whether a training job needs the card."""
+MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailor-engine")
+"""The one thread every engine of the process runs its model on, for the process's life: torch 2.11's compiler
+(the GPU machine's) crashed compiling a new engine's decoding step after the old engine's thread had exited."""
 
 
 class Engine:
@@ -105,7 +108,7 @@ class Engine:
         self.registry = registry
         self.base_source = base_source
         self.max_loaded = max_loaded
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailor-engine")
+        self._pool = MODEL_THREAD
         self._loaded: OrderedDict[str, int] = OrderedDict()
         self.holder = f"engine-{id(self):x}@{os.getpid()}"
         self.pack_cpu = environment().cpu_pack
