@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -285,11 +286,8 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer.train()
-    syncs = [w for w in caught if "synchronizing CUDA operation" in str(w.message)]
-    sites: dict[str, int] = {}
-    for w in syncs:
-        site = f"{Path(w.filename).name}:{w.lineno}"
-        sites[site] = sites.get(site, 0) + 1
+    syncs = Counter(f"{Path(w.filename).name}:{w.lineno}" for w in caught
+                    if "synchronizing CUDA operation" in str(w.message))  # where each was made
     if tracer is not None:
         tracer.__exit__(None, None, None)
         print(tracer.key_averages().table(sort_by="self_cuda_time_total", row_limit=20), flush=True)
@@ -319,9 +317,9 @@ def run_tailor(shape: str, plan, tok, *, steps: int, device: str, peak_tflops: f
         estimate_peak_gib=round(est.peak_gb, 2),
     )
     if cuda:
-        res.update(syncs_per_step=round(len(syncs) / (steps - WARM), 2),
-                   sync_sites=sorted(sites.items(), key=lambda kv: -kv[1])[:5])
         res.update(
+            syncs_per_step=round(sum(syncs.values()) / (steps - WARM), 2),
+            sync_sites=syncs.most_common(5),
             peak_alloc_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
             peak_reserved_gib=round(torch.cuda.max_memory_reserved() / 2**30, 2),
             context_gib=round(context, 2),
