@@ -48,6 +48,11 @@ SCORE_LOGITS_BYTES = 2**30
 """The most one scoring forward's logits may take: prompts are scored together in groups within it."""
 
 
+def logits_bytes_per_token(model) -> int:
+    """Bytes the logits of one position take in the model's dtype (one value per token of the vocabulary)."""
+    return model.config.get_text_config().vocab_size * next(model.parameters()).element_size()
+
+
 def score(model, tokenizer, rows: list[list[int]], names: list[str], top: int) -> list[list[dict]]:
     """OpenAI's logprobs entries of each prompt's own tokens under its row's adapter (`names`, `kernels.BASE`:
     none): each token's log-probability given the tokens before it, with the `top` most likely alternatives. The
@@ -57,8 +62,7 @@ def score(model, tokenizer, rows: list[list[int]], names: list[str], top: int) -
     per-row buffers are touched."""
     import torch
 
-    vocab = model.config.get_text_config().vocab_size
-    per_token = vocab * next(model.parameters()).element_size()
+    per_token = logits_bytes_per_token(model)
     out: list[list[dict]] = []
     at = 0
     while at < len(rows):
@@ -107,8 +111,7 @@ class Echo:
         self.texts = [prompt if isinstance(prompt, str) else tokenizer.decode(row)
                       for (_, prompt), row in zip(rows, ids)]
         self.width = max(map(len, ids))  # the left-padded batch's
-        vocab = model.config.get_text_config().vocab_size
-        together = len(ids) * self.width * vocab * next(model.parameters()).element_size() <= SCORE_LOGITS_BYTES
+        together = len(ids) * self.width * logits_bytes_per_token(model) <= SCORE_LOGITS_BYTES
         lm = model.get_base_model() if hasattr(model, "peft_config") else model
         if top is None:
             streamer.echo = [(text, None) for text in self.texts]
