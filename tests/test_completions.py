@@ -189,6 +189,43 @@ def test_openai_client_completes_prompts_in_order_streamed_or_not(api, monkeypat
     assert [o for c in streamed if c.choices[0].logprobs for o in c.choices[0].logprobs.text_offset] == lp.text_offset
 
 
+def test_scored_prompts_past_the_logits_bound_are_cut_into_calls_each_read_once(api, monkeypatch):
+    """Many prompts scored as lm-evaluation-harness asks (`echo`, `logprobs`, `max_tokens` 1) whose prompt logits
+    would pass `prompts.SCORE_LOGITS_BYTES` together are answered in consecutive calls that each fit it (counted
+    in tokens), so each call's one pass over its prompts scores them and no prompt is read twice; the choices are
+    those of one call, in order, streamed or not."""
+    from assistant.serve import prompts
+
+    url, _, engine = api
+    lm = engine.model.get_base_model() if hasattr(engine.model, "peft_config") else engine.model
+    texts = ["the goal and the match", "the match", "a b c", "the goal", "goal goal and the match"]
+    assert [len(engine.tokenizer(t)["input_ids"]) for t in texts] == [5, 2, 3, 2, 5]
+    body = {"model": "alpha", "prompt": texts, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
+    whole = _post(url, "/completions", body).json()["choices"]
+    passes = []
+    counting = lm.register_forward_pre_hook(lambda m, args, kw: passes.append(kw["input_ids"].shape[1]),
+                                            with_kwargs=True)
+    try:
+        # two 5-token prompts' logits fit, three prompts do not unless all are under 4 tokens
+        monkeypatch.setattr(prompts, "SCORE_LOGITS_BYTES", 10 * prompts.logits_bytes_per_token(engine.model))
+        cut = _post(url, "/completions", body).json()["choices"]
+        assert passes == [5, 3, 5], "calls of prompts 0-1, 2-3 and 4, each prompt read once"
+        passes.clear()
+        streamed = _post(url, "/completions", {**body, "stream": True}).text
+        assert passes == [5, 3, 5]
+    finally:
+        counting.remove()
+    assert [c["index"] for c in cut] == list(range(len(texts)))
+    for a, b in zip(cut, whole):
+        assert a["text"] == b["text"] and a["logprobs"]["tokens"] == b["logprobs"]["tokens"]
+        assert a["logprobs"]["token_logprobs"][1:] == pytest.approx(b["logprobs"]["token_logprobs"][1:], abs=1e-4)
+    events = [json.loads(line[6:]) for line in streamed.splitlines() if line.startswith("data: {")]
+    texts_streamed = [""] * len(texts)
+    for e in events:
+        texts_streamed[e["choices"][0]["index"]] += e["choices"][0]["text"]
+    assert texts_streamed == [c["text"] for c in whole]
+
+
 def test_lm_evaluation_harness_scores_a_continuation_through_the_api(api, tiny_model):
     """What lm-evaluation-harness's `local-completions` sends (0.4.13): it finds the tokenizer routes, tokenizes
     there, asks for the context and continuation's ids with `echo`, `max_tokens` 1 and `logprobs` 1, and sums

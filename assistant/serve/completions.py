@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from . import prompts as prompt_rows
 from .engine import Engine, EngineNotReady, GenerationSettings
 from .openai_api import MAX_TOKENS_LIMIT, BadField, _error, _in_thread, _integer, _usage, answered, settings, shaping
 from .sampling import MAX_TOP_LOGPROBS, Sampling
@@ -95,19 +96,43 @@ def legacy_logprobs(entries: list[dict] | None, start: int = 0) -> dict | None:
     return out
 
 
-def _groups(engine: Engine, rows: list, max_tokens: int) -> list[list]:
-    """`rows` in batches one `generate` call can hold: each prompt's tokens bounded by its UTF-8 bytes (a
-    text's tokens are at most that, with a few special ones) and by the model's context."""
-    longest = max(len(p) if isinstance(p, tuple) else len(p.encode()) + 8 for _, p in rows)
-    if engine.context:
-        longest = min(longest, engine.context)
-    per_call = engine.rows_per_call(longest + max_tokens, place=True)
-    return [rows[i:i + per_call] for i in range(0, len(rows), per_call)]
+def _groups(engine: Engine, rows: list, settings_: GenerationSettings, tokenizer) -> list[list]:
+    """`rows` in the batches `generate` answers, in order: each call's key/value cache within the engine's budget
+    (`Engine.rows_per_call`, for the longest prompt in tokens, the model's context at most) and, when the prompts
+    are scored (`echo` with `logprobs`), each call's prompt logits within `prompts.SCORE_LOGITS_BYTES`, so that
+    generate's own first pass scores them and each prompt is read once (`prompts.Echo`). `tokenizer`: a copy of
+    the engine's, for counting a text prompt's tokens in this thread."""
+    lengths = [len(p) if isinstance(p, tuple) else len(prompt_rows.text_ids(tokenizer, p)) for _, p in rows]
+    longest = min(max(lengths), engine.context) if engine.context else max(lengths)
+    per_call = engine.rows_per_call(longest + settings_.max_new_tokens, place=True)
+    scored = settings_.sampling.echo and settings_.sampling.logprobs is not None
+    per_token = prompt_rows.logits_bytes_per_token(engine.model) if scored else 0
+    out, at = [], 0
+    while at < len(rows):
+        width, end = lengths[at], at + 1
+        while end < len(rows) and end - at < per_call and \
+                (end + 1 - at) * max(width, lengths[end]) * per_token <= prompt_rows.SCORE_LOGITS_BYTES:
+            width, end = max(width, lengths[end]), end + 1
+        out.append(rows[at:end])
+        at = end
+    return out
 
 
 def completions_route(router: APIRouter, root: APIRouter, engine: Engine, read, admitted, denied) -> None:
     """Add `/v1/completions` to the API's router and the tokenizer routes to `root` (vLLM serves them there);
     `read`, `admitted` and `denied` are the API's own checks (`openai_api.openai_router`)."""
+
+    lock = threading.Lock()
+    own: list = []
+
+    def tokenizer():
+        """A copy of the engine's tokenizer for the request threads (its Rust core is not shared with the engine's
+        thread), made once the base model has loaded."""
+        engine.wait_ready(timeout=600)
+        with lock:
+            if not own:
+                own.append(copy.deepcopy(engine.tokenizer))
+        return own[0]
 
     @router.post("/completions")
     async def completions(request: Request):
@@ -118,11 +143,11 @@ def completions_route(router: APIRouter, root: APIRouter, engine: Engine, read, 
         cid, created = f"cmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.get("stream"):
             usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(_stream(engine, rows, settings_, body["model"], cid, created, usage),
+            return StreamingResponse(_stream(engine, rows, settings_, body["model"], cid, created, usage, tokenizer),
                                      media_type="text/event-stream")
 
         def run() -> list:
-            return [a for group in _groups(engine, rows, settings_.max_new_tokens)
+            return [a for group in _groups(engine, rows, settings_, tokenizer())
                     for a in engine.generate(group, settings_)]
 
         if isinstance(answers := await answered(run), JSONResponse):
@@ -132,22 +157,11 @@ def completions_route(router: APIRouter, root: APIRouter, engine: Engine, read, 
                              "finish_reason": a.finish_reason} for i, a in enumerate(answers)],
                 "usage": _usage(answers)}
 
-    lock = threading.Lock()
-    own: list = []
-
     async def with_tokenizer(work):
-        """`work(tokenizer)` in a worker thread (a long text must not stall the server), on a copy of the engine's
-        tokenizer (its Rust core is not shared across threads); 503 while the base model loads."""
-
-        def run():
-            engine.wait_ready(timeout=600)
-            with lock:
-                if not own:
-                    own.append(copy.deepcopy(engine.tokenizer))
-            return work(own[0])
-
+        """`work(tokenizer)` in a worker thread (a long text must not stall the server), on the copy of the
+        engine's tokenizer; 503 while the base model loads."""
         try:
-            return await _in_thread(run)
+            return await _in_thread(lambda: work(tokenizer()))
         except EngineNotReady as e:
             return _error(503, str(e), "server_error", "model_not_ready")
 
@@ -191,10 +205,10 @@ def completions_route(router: APIRouter, root: APIRouter, engine: Engine, read, 
 
 
 def _stream(engine: Engine, rows: list, settings_: GenerationSettings, model: str, cid: str, created: int,
-            usage: bool) -> Iterator[str]:
+            usage: bool, tokenizer) -> Iterator[str]:
     """Server-sent events: each prompt's text as it grows (its `index` says which), a finish chunk per prompt,
     with `stream_options.include_usage` a last chunk of token counts, then [DONE]. Prompts are answered in the
-    batches `_groups` makes, one after the other."""
+    batches `_groups` makes, one after the other; `tokenizer()` gives the route's copy of the engine's."""
 
     def chunk(choices: list, **extra) -> str:
         return "data: " + json.dumps({"id": cid, "object": "text_completion", "created": created, "model": model,
@@ -202,7 +216,7 @@ def _stream(engine: Engine, rows: list, settings_: GenerationSettings, model: st
 
     finals: list = []
     try:
-        for group in _groups(engine, rows, settings_.max_new_tokens):
+        for group in _groups(engine, rows, settings_, tokenizer()):
             base, sent, last = len(finals), [Sent(strip=False) for _ in group], []
             for last in engine.stream(group, settings_):
                 for i, answer in enumerate(last):

@@ -19,7 +19,7 @@ def encode(tokenizer, prompts: list, systems: list[str | None], vocab: int) -> l
     out = []
     for i, (prompt, system) in enumerate(zip(prompts, systems)):
         if isinstance(prompt, str):
-            ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+            ids = text_ids(tokenizer, prompt)
         elif isinstance(prompt, tuple):
             ids = list(prompt)
             if bad := [t for t in ids if not 0 <= t < vocab]:
@@ -35,6 +35,11 @@ def encode(tokenizer, prompts: list, systems: list[str | None], vocab: int) -> l
             raise ValueError(f"prompt {i} is empty")
         out.append(ids)
     return out
+
+
+def text_ids(tokenizer, text: str) -> list[int]:
+    """A raw text prompt's token ids: the tokenizer's own reading, its special tokens (a BOS) included."""
+    return tokenizer(text, add_special_tokens=True)["input_ids"]
 
 
 def is_raw(prompt) -> bool:
