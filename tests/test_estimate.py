@@ -125,7 +125,10 @@ def test_cpu_estimate_uses_fp32_and_no_cuda_overhead():
 def test_gpu_names_are_recognised():
     assert gpu_info("NVIDIA GeForce RTX 4090")[0] == 24
     assert gpu_info("Tesla T4")[2] is False
-    assert gpu_info("NVIDIA H100 80GB HBM3")[0] == 80
+    assert gpu_info("NVIDIA H100 80GB HBM3") == (80, 989, True)
+    assert gpu_info("NVIDIA H100 PCIe")[1] == 756 and gpu_info("NVIDIA H100 NVL")[0] == 94
+    assert gpu_info("NVIDIA GH200 480GB")[0] == 96 and gpu_info("NVIDIA GH200 144G HBM3e")[0] == 144
+    assert gpu_info("NVIDIA H200")[0] == 141
     assert gpu_info("mystery card") is None
 
 

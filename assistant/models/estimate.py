@@ -40,9 +40,11 @@ LOGIT_BYTES = 10  # per logit on a GPU: bf16 logits + fp32 copy + fp32 log-softm
 CUDA_OVERHEAD_GB = 0.75  # CUDA context, cuBLAS workspace, allocator reserve
 FRAGMENTATION = 1.10
 
-# Known GPUs: memory (GiB), dense bf16/fp16 TFLOP/s, bf16 support.
+# Known GPUs: memory (GiB), dense bf16/fp16 TFLOP/s, bf16 support. The longest name a GPU's name holds every word
+# of wins ("NVIDIA H100 PCIe" is the PCIe card, "NVIDIA H100 80GB HBM3" the SXM one).
 GPUS: dict[str, tuple[float, float, bool]] = {
-    "h200": (141, 989, True), "h100": (80, 989, True), "a100": (80, 312, True), "a100 40": (40, 312, True),
+    "h200": (141, 989, True), "gh200": (96, 989, True), "gh200 144": (144, 989, True), "h100": (80, 989, True),
+    "h100 pcie": (80, 756, True), "h100 nvl": (94, 835, True), "a100": (80, 312, True), "a100 40": (40, 312, True),
     "a6000": (48, 155, True), "l40s": (48, 362, True), "l40": (48, 181, True), "a10": (24, 125, True),
     "l4": (24, 121, True), "4090": (24, 165, True), "3090": (24, 71, True), "4080": (16, 97, True),
     "4070": (12, 58, True), "3080": (10, 60, True), "3060": (12, 25, True), "4060": (8, 30, True),
