@@ -60,6 +60,31 @@ def test_a_big_dataset_on_a_gpu_is_packed_into_full_rows_without_recomputation(b
     assert plan.data.tokens.truncated == 0 and not any("truncated" in w for w in plan.data.warnings)
 
 
+def test_a_packed_plan_counts_its_examples_at_the_row_length_it_packs(tmp_path):
+    """Long-tailed articles (4% are two to three times the rest): the planner first sizes max_length to 95% of the
+    examples, then packs rows of 2,048 tokens, where the long ones are no longer cut. The tokens a packed example
+    trains on (what the plan's steps and time are counted from) are those at 2,048, as when the user asks for
+    rows of 2,048 themselves: not those at the first length, which cut the tail."""
+    from assistant.sweeps import optimizer_steps
+
+    rnd = random.Random(1)
+    path = tmp_path / "tailed.jsonl"
+    with open(path, "w") as f:
+        for n in range(2500):
+            words = rnd.randint(600, 1000) if rnd.random() < 0.04 else rnd.randint(150, 450)
+            text = " ".join(rnd.choice(WORDS) for _ in range(words))
+            f.write(json.dumps({"instruction": "Summarize the article.", "input": f"Article {n}: {text}",
+                                "output": " ".join(text.split()[:12])}) + "\n")
+    chosen = _plan(str(path), "summarize these articles with qwen 0.5b")
+    named = _plan(str(path), "summarize these articles with qwen 0.5b, max length 2048")
+    assert chosen.training.packing and named.training.packing
+    assert chosen.training.max_length == named.training.max_length == 2048
+    assert chosen.data.tokens.p95 < 1024 < chosen.data.tokens.longest  # the tail was past the first length
+    assert chosen.data.tokens.mean == named.data.tokens.mean
+    assert optimizer_steps(chosen) == optimizer_steps(named)
+    assert chosen.resources.estimated_minutes == named.resources.estimated_minutes
+
+
 def test_a_packed_plan_keeps_the_dropout_the_user_asked_for(big):
     plan = converse(["summarize these articles with qwen 0.5b", "dropout 0.1"], big,
                     Hardware("NVIDIA H100 80GB HBM3", 80.0)).plan

@@ -258,7 +258,7 @@ def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_mo
             f"{t.batch_size} give more, smaller steps, and the run is short either way")
         return
     t.packing, t.max_length, t.batch_size = True, row, rows_per_step
-    ts.truncated = sum(n > row for n in lengths)
+    _cut_at(ts, lengths, row)
     plan.data.warnings = [w for w in plan.data.warnings if "are longer than max_length=" not in w]
     if ts.truncated:
         plan.data.warnings.append(f"{ts.truncated} rows are longer than max_length={row} tokens and will be "
@@ -297,6 +297,13 @@ def token_lengths(plan: Plan, report: DataReport, home_models: Path | None):
     return report.cache[key], mt
 
 
+def _cut_at(ts, lengths: list[int], max_length: int) -> None:
+    """The examples' counts at rows of `max_length` tokens: how many are cut, and the mean example's tokens, each
+    cut there (what a packed run trains on)."""
+    ts.truncated = sum(n > max_length for n in lengths)
+    ts.mean = round(sum(min(n, max_length) for n in lengths) / len(lengths))
+
+
 def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home_models: Path | None) -> None:
     t, ts = plan.training, plan.data.tokens
     lengths, mt = token_lengths(plan, report, home_models)
@@ -313,8 +320,7 @@ def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home
     else:
         t.max_length = max(128, min(4096, -(-ts.p95 // 64) * 64))
         why["training.max_length"] = f"covers 95% of your examples ({ts.p95} tokens with the chat template, {how})"
-    ts.truncated = sum(n > t.max_length for n in lengths)
-    ts.mean = round(sum(min(x, t.max_length) for x in lengths) / n)
+    _cut_at(ts, lengths, t.max_length)
     if ts.truncated:
         why["training.max_length"] += (f"; {ts.truncated} of {len(lengths)} examples are longer (up to {ts.longest} "
                                        "tokens) and will be cut")
