@@ -77,9 +77,22 @@ class TokenStats:
     """Mean tokens per example, each counted up to `training.max_length`: what a packed run trains on (0 in plans
     made before it was counted: the median stands for it)."""
 
+    quantiles: list[int] = field(default_factory=list)
+    """Tokens per example at the 2.5th, 7.5th, … 97.5th percentiles (20 values, uncut): what a sweep trial at
+    another max_length is counted from (empty in plans made before they were kept)."""
+
     def packed(self, max_length: int) -> int:
         """Tokens per example a packed run trains on, at rows of `max_length` tokens (0 when not counted)."""
         return min(self.mean or self.median, max_length)
+
+    def recount(self, max_length: int, examples: int) -> None:
+        """`mean` and `truncated` at rows of `max_length` tokens (of `examples` in all), estimated from
+        `quantiles`, for a sweep trial that varies max_length; unchanged in a plan without them."""
+        q = self.quantiles
+        if q:
+            self.mean = round(sum(min(x, max_length) for x in q) / len(q))
+            self.truncated = 0 if max_length >= self.longest else \
+                max(1, round(examples * sum(x > max_length for x in q) / len(q)))
 
 
 @dataclass
@@ -382,6 +395,11 @@ def _coerce(value: Any, default: Any, annotation: Any, where: str, problems: lis
         if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             return value
         problems.append(f"{where}: expected a list of names or a string, got {value!r}")
+        return default
+    if ann.startswith("list[int]"):
+        if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return value
+        problems.append(f"{where}: expected a list of whole numbers, got {value!r}")
         return default
     if ann.startswith("list"):
         if isinstance(value, list) and all(isinstance(v, str) for v in value):

@@ -182,7 +182,8 @@ def trial_settings(spec: SweepSpec) -> list[dict[str, float]]:
 def apply_settings(plan, settings: dict[str, float], number: int, of: int):
     """The plan of one trial: a copy with the trial's settings and no sweep. Alpha follows a varied rank, keeping
     the plan's alpha / rank (the scale of the LoRA update: 2 by default, whatever the user set otherwise), unless
-    alpha is varied too; each varied field's reason says it is the trial's."""
+    alpha is varied too; a varied max_length recounts the examples' tokens at it (`TokenStats.recount`, what a
+    packed trial's steps and time come from); each varied field's reason says it is the trial's."""
     trial = copy.deepcopy(plan)
     trial.sweep = SweepSpec()
     for path, value in settings.items():
@@ -190,6 +191,8 @@ def apply_settings(plan, settings: dict[str, float], number: int, of: int):
         typed: Any = int(value) if SWEEPABLE[path][1] is int else float(value)
         setattr(getattr(trial, section), name, typed)
         trial.reasons[path] = f"sweep trial {number} of {of}: {NAMES.get(path, path)} {typed:g}"
+    if "training.max_length" in settings:  # its examples, counted at its rows
+        trial.data.tokens.recount(trial.training.max_length, trial.data.used_rows)
     if "lora.r" in settings and "lora.alpha" not in settings:
         trial.lora.alpha = max(1, round(plan.lora.alpha / plan.lora.r * trial.lora.r))
         trial.reasons["lora.alpha"] = (f"sweep trial {number} of {of}: {trial.lora.alpha:g}, the plan's alpha / rank "

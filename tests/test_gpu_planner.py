@@ -85,6 +85,25 @@ def test_a_packed_plan_counts_its_examples_at_the_row_length_it_packs(tmp_path):
     assert chosen.resources.estimated_minutes == named.resources.estimated_minutes
 
 
+def test_a_sweep_trial_at_another_max_length_counts_its_examples_there(big):
+    """A packed plan swept over max_length: each trial's tokens per example (and so its steps and time) are those
+    at its own rows, within 3% of what the planner counts from every example when asked for that length; not the
+    plan's mean capped at the trial's length, which counted every example cut at 640 as 640."""
+    from assistant.sweeps import SweepSpec, trial_plans
+
+    plan = _plan(big, "summarize these articles with qwen 0.5b")
+    assert plan.training.packing and len(plan.data.tokens.quantiles) == 20
+    plan.sweep = SweepSpec(method="grid", values={"training.max_length": [640.0, 2048.0]})
+    short, long = trial_plans(plan)
+    exact = _plan(big, "summarize these articles with qwen 0.5b, max length 640").data.tokens
+    assert short.data.tokens.mean == pytest.approx(exact.mean, rel=0.03) and exact.mean < 0.9 * 640
+    assert short.data.tokens.truncated == pytest.approx(exact.truncated, rel=0.1) and exact.truncated > 0
+    assert long.data.tokens.mean == pytest.approx(plan.data.tokens.mean, rel=0.03) and long.data.tokens.truncated == 0
+    from assistant.plan import Plan
+
+    assert Plan.from_json(short.to_json()).data.tokens == short.data.tokens
+
+
 def test_a_packed_plan_keeps_the_dropout_the_user_asked_for(big):
     plan = converse(["summarize these articles with qwen 0.5b", "dropout 0.1"], big,
                     Hardware("NVIDIA H100 80GB HBM3", 80.0)).plan

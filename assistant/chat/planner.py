@@ -312,6 +312,7 @@ def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home
     ts.tokenizer, ts.exact = mt.name, mt.exact
     n = len(lengths)
     ts.median, ts.p95, ts.longest = lengths[n // 2], lengths[min(n - 1, int(n * 0.95))], lengths[-1]
+    ts.quantiles = [lengths[min(n - 1, int((i + 0.5) * n / 20))] for i in range(20)]
     how = (f"counted with the {mt.name} tokenizer" if mt.exact else
            f"estimated from characters: the {mt.name} tokenizer is not on this machine")
     if s.max_length:
