@@ -55,9 +55,11 @@ for part in $PARTS; do
     speed-quick) run_part speed-quick "$most" python3 bench/gpu_train.py speed --quick --tokenizer $TOK ;;
     grid)  run_part grid "$most" python3 bench/gpu_train.py grid --tokenizer $TOK ;;
     serve) run_part serve "$most" python3 bench/side_by_side.py --random-shape Qwen2.5-0.5B-Instruct --tokens 128 --repeat 5
-           run_part evaluation "$most" python3 bench/evaluation.py --random-shape Qwen2.5-0.5B-Instruct --examples 500 --tokens 64 --skip-single ;;
+           run_part evaluation "$most" python3 bench/evaluation.py --random-shape Qwen2.5-0.5B-Instruct --examples 500 --tokens 64 --skip-single
+           run_part entries 45 python3 bench/logprob_entries.py --device cuda --vocab 151936 --dtype bfloat16 --tokenizer $TOK ;;
     serve-quick) run_part serve "$most" python3 bench/side_by_side.py --random-shape Qwen2.5-0.5B-Instruct --tokens 128 --repeat 3
-           run_part evaluation "$most" python3 bench/evaluation.py --random-shape Qwen2.5-0.5B-Instruct --examples 200 --tokens 64 --skip-single ;;
+           run_part evaluation "$most" python3 bench/evaluation.py --random-shape Qwen2.5-0.5B-Instruct --examples 200 --tokens 64 --skip-single
+           run_part entries 45 python3 bench/logprob_entries.py --device cuda --vocab 151936 --dtype bfloat16 --tokenizer $TOK ;;
     profile) run_part profile "$most" python3 bench/gpu_train.py profile --tokenizer $TOK --shapes qwen2.5-0.5b ;;
     load)  run_part load "$most" python3 bench/gpu_train.py load --tokenizer $TOK --shapes llama-8b ;;
     *) echo "unknown part $part (parts: quick full tests speed speed-quick grid serve serve-quick profile load)" ;;

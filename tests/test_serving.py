@@ -152,6 +152,37 @@ def _hand_greedy(model, tokenizer, messages, steps, bias=(), presence=0.0, frequ
     return out, logprobs
 
 
+def test_each_rows_logprobs_come_from_its_own_row_after_others_have_finished():
+    """The streamer works out a step's logprobs entries for every row at once: each row's entry is its own token
+    under its own row of the step's log-probabilities, a row that has finished (its end-of-text) gets none, and
+    the alternatives are that row's most likely tokens."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from assistant.serve.sampling import Recorder
+    from assistant.serve.streaming import BatchStreamer
+    from helpers import smol_tokenizer_dir
+
+    tok = AutoTokenizer.from_pretrained(smol_tokenizer_dir())
+    recorder, eos = Recorder(), tok.eos_token_id
+    streamer = BatchStreamer(tok, ["a", "b", "c"], recorder=recorder, top=2)
+    streamer.put(torch.zeros((3, 4), dtype=torch.long))  # generate hands over the prompt first
+    torch.manual_seed(0)
+    steps = [(torch.randn(3, len(tok)), [50, eos, 70]), (torch.randn(3, len(tok)), [80, 90, 100])]
+    for logits, tokens in steps:
+        recorder(None, logits)
+        streamer.put(torch.tensor(tokens))
+    assert streamer.entries[1] == [] and streamer.hit_eos == [False, True, False]
+    for i in (0, 2):
+        assert [e["token"] for e in streamer.entries[i]] == [tok.decode([t[i]]) for _, t in steps]
+        for e, (logits, tokens) in zip(streamer.entries[i], steps):
+            lp = torch.log_softmax(logits[i], -1)
+            assert e["logprob"] == pytest.approx(float(lp[tokens[i]]), abs=1e-5)
+            best = lp.topk(2)
+            assert [a["token"] for a in e["top_logprobs"]] == [tok.decode([t]) for t in best.indices.tolist()]
+            assert [a["logprob"] for a in e["top_logprobs"]] == pytest.approx(best.values.tolist(), abs=1e-5)
+
+
 def test_penalties_bias_and_logprobs_follow_openais_formulas(served, tiny_model):
     """Presence and frequency penalties count the answer's own tokens, `logit_bias` is added before them, and
     `logprobs` reports each chosen token's log-probability under the model itself, with the top alternatives

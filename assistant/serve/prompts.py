@@ -8,7 +8,7 @@ template and no system prompt: the client wrote every token the model reads.
 
 from __future__ import annotations
 
-from .sampling import entry, piece
+from .sampling import entries, piece
 
 Row = tuple  # (model: str | None, prompt: list[dict] | str | tuple[int, ...]); model None is the base
 
@@ -87,16 +87,13 @@ def score(model, tokenizer, rows: list[list[int]], names: list[str], top: int) -
 
 
 def entries_of(tokenizer, logits, row: list[int], top: int) -> list[dict]:
-    """The logprobs entries of a prompt's tokens from `logits[k]`, the model's logits after `row[k]` (log-softmax
-    taken `SCORE_CHUNK` positions at a time, in float32). The first token has nothing before it."""
-    import torch
-
-    entries = [{**piece(tokenizer, row[0], None), "top_logprobs": None}]
+    """The logprobs entries of a prompt's tokens from `logits[k]`, the model's logits after `row[k]` (normalised
+    `SCORE_CHUNK` positions at a time, in float32: `sampling.entries`). The first token has nothing before it."""
+    out = [{**piece(tokenizer, row[0], None), "top_logprobs": None}]
     for start in range(0, len(row) - 1, SCORE_CHUNK):
-        logprobs = torch.log_softmax(logits[start:start + SCORE_CHUNK].float(), dim=-1)
-        entries += [entry(tokenizer, lp, token, top)
-                    for lp, token in zip(logprobs, row[start + 1:start + 1 + SCORE_CHUNK])]
-    return entries
+        tokens = row[start + 1:start + 1 + SCORE_CHUNK]
+        out += entries(tokenizer, logits[start:start + len(tokens)], tokens, top)
+    return out
 
 
 class Echo:

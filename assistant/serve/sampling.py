@@ -110,14 +110,27 @@ def piece(tokenizer, token: int, logprob: float | None) -> dict:
     return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
 
 
-def entry(tokenizer, logprobs, token: int, top: int) -> dict:
-    """OpenAI's logprobs entry for one answer token: its text, log-probability, UTF-8 bytes and `top` alternatives."""
-    out = piece(tokenizer, token, float(logprobs[token]))
-    out["top_logprobs"] = []
+def entries(tokenizer, logits, tokens: list[int], top: int, normalised: bool = False) -> list[dict]:
+    """OpenAI's logprobs entries of `tokens[k]`, drawn from `logits[k]` (a row over the vocabulary each): its
+    text, log-probability, UTF-8 bytes and the `top` most likely alternatives. Every row is worked out at once
+    (a log-softmax in float32, a gather, a top-k) and comes off the device in one transfer each, not one a token;
+    `normalised`: the rows are log-probabilities already (`Recorder`'s)."""
+    import torch
+
+    x = logits.float() if normalised else torch.log_softmax(logits.float(), dim=-1)
+    chosen = x.gather(1, torch.tensor(tokens, device=x.device)[:, None])[:, 0].tolist()
     if top:
-        values, ids = logprobs.topk(top)
-        out["top_logprobs"] = [piece(tokenizer, i, v) for i, v in zip(ids.tolist(), values.tolist())]
-    return out
+        values, ids = x.topk(top, dim=-1)
+        values, ids = values.tolist(), ids.tolist()
+    seen: dict[int, tuple[str, list[int]]] = {}
+
+    def piece_of(token: int, logprob: float) -> dict:
+        if token not in seen:
+            seen[token] = (text := tokenizer.decode([token])), list(text.encode("utf-8"))
+        return {"token": seen[token][0], "logprob": logprob, "bytes": seen[token][1]}
+
+    return [{**piece_of(token, lp), "top_logprobs": [piece_of(i, v) for i, v in zip(ids[k], values[k])] if top else []}
+            for k, (token, lp) in enumerate(zip(tokens, chosen))]
 
 
 def cut(entries: list[dict], chars: int) -> list[dict]:

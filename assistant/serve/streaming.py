@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .sampling import cut, entry
+from .sampling import cut, entries
 
 
 @dataclass
@@ -64,6 +64,7 @@ class BatchStreamer:
             self._prompt_seen = True
             return
         now = time.time()
+        drawn: list[tuple[int, int]] = []  # (row, token) of the rows that got a token this step
         for i, tok in enumerate(value.reshape(-1).tolist()):
             if self.finished_at[i] is not None:
                 continue
@@ -73,8 +74,12 @@ class BatchStreamer:
             if self.first_at[i] is None:
                 self.first_at[i] = now
             self.tokens[i].append(tok)
-            if self.recorder is not None:
-                self.entries[i].append(entry(self.tokenizer, self.recorder.last[i], tok, self.top))
+            drawn.append((i, tok))
+        if self.recorder is not None and drawn:  # every row's entry of the step at once
+            rows, tokens = zip(*drawn)
+            for i, e in zip(rows, entries(self.tokenizer, self.recorder.last[list(rows)], list(tokens), self.top,
+                                          normalised=True)):
+                self.entries[i].append(e)
         if self.on_update is not None:
             self.on_update(self.answers())
 
