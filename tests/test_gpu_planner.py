@@ -49,6 +49,18 @@ def _estimate(plan):
     return plan_memory(plan, find(plan.base_model.name).shape)
 
 
+def _bench_module():
+    """bench/gpu_train.py as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "bench" / "gpu_train.py"
+    spec = importlib.util.spec_from_file_location("gpu_train_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 def test_a_big_dataset_on_a_gpu_is_packed_into_full_rows_without_recomputation(big):
     plan = _plan(big, "summarize these articles with qwen 0.5b")
     t = plan.training
@@ -203,15 +215,10 @@ def test_the_qlora_load_study_runs_on_a_cpu_and_quantizes():
 def test_the_gpu_bench_starts_nothing_it_cannot_finish_and_stops_at_the_leases_deadline(tmp_path, monkeypatch):
     """A device lease is short: bench/gpu_train.py starts no configuration with under `MIN_START_S` left, and
     stops a running one at the deadline, keeping what it printed (bench/gpu_session.sh sets the deadline)."""
-    import importlib.util
     import sys
     import time
-    from pathlib import Path
 
-    path = Path(__file__).parents[1] / "bench" / "gpu_train.py"
-    spec = importlib.util.spec_from_file_location("gpu_train_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench_module()
     marker = tmp_path / "ran"
     monkeypatch.setattr(bench, "DEADLINE", time.time() + bench.MIN_START_S - 5)
     results, why, _ = bench.child([sys.executable, "-c", f"open({str(marker)!r}, 'w')"])
@@ -226,3 +233,63 @@ def test_the_gpu_bench_starts_nothing_it_cannot_finish_and_stops_at_the_leases_d
     assert bench.child([sys.executable, "-c", "print('RESULT {\"ok\": 1}')"])[:2] == ([{"ok": 1}], None)
     failed = bench.isolated({"label": "x"}, str(tmp_path / "no-tokenizer"))  # a child that fails says why
     assert failed["label"] == "x" and failed["failed"] and "skipped" not in failed["failed"]
+
+
+def test_a_gpu_plans_training_step_reads_at_most_one_device_value_on_the_host(tmp_path, monkeypatch):
+    """Issue 17: at most one host synchronisation an optimizer step outside logging steps. On this CPU the ops
+    that make one on a GPU — a tensor's value read on the host (`.item()`, `bool()`, `nonzero`, `equal`) — are
+    counted with a dispatch mode while a GPU plan's recipe trains (no per-step token count, no NaN filter, the
+    step metrics kept on the device), leaving out the data loader's work, which is on the host anyway. Every step
+    outside the logging step reads at most one (transformers' packed-sequence check); the logging step reads its
+    metrics. bench/gpu_train.py counts the real synchronisations on a GPU."""
+    import traceback
+    from collections import Counter
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from transformers import AutoTokenizer, TrainerCallback
+
+    from assistant.train import recipe
+    from helpers import smol_tokenizer_dir
+
+    bench = _bench_module()
+    reads = {"_local_scalar_dense", "nonzero", "is_nonzero", "masked_select", "unique", "_unique2", "equal"}
+    step, sites = [0], {}
+
+    def site() -> str | None:
+        frames = traceback.extract_stack()
+        if any(f.filename.endswith(("data_loader.py", "dataloader.py")) or f.name == "collate_with_indices"
+               for f in frames):
+            return None  # the batch is made on the host, before it goes to the device
+        return next((f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames)
+                     if "/torch/" not in f.filename and f.filename != __file__), "?")
+
+    class Reads(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func._overloadpacket.__name__ in reads and (where := site()):
+                sites.setdefault(step[0], Counter())[where] += 1
+            return func(*args, **(kwargs or {}))
+
+    base, gpu_kwargs = recipe.trainer_class(), recipe.sft_config_kwargs
+
+    class Counted(base):
+        def train(self, *a, **k):
+            class Steps(TrainerCallback):
+                def on_step_end(self, args, state, control, **kw):
+                    step[0] = state.global_step
+
+            self.add_callback(Steps())
+            with Reads():
+                return super().train(*a, **k)
+
+    monkeypatch.setattr(recipe, "trainer_class", lambda: Counted)
+    monkeypatch.setattr(recipe, "sft_config_kwargs", lambda *a, **k: {**gpu_kwargs(*a, **k), "use_cpu": True})
+    plan = bench.planned("qwen2.5-0.5b", None, 80.0, "NVIDIA H100 80GB HBM3", tmp_path)
+    assert plan.resources.device == "cuda" and plan.training.packing
+    plan.training.batch_size, plan.training.max_length, plan.training.compile = 2, 256, False
+    steps = 6
+    bench.run_tailor("tiny", plan, AutoTokenizer.from_pretrained(smol_tokenizer_dir()), steps=steps, device="cpu",
+                     peak_tflops=1.0)
+    # sites[k]: what ran after step k's end, i.e. step k + 1 (and, after the last step, its log)
+    for k in range(1, steps):
+        assert sum(sites.get(k, Counter()).values()) <= 1, (k + 1, sites.get(k))
+    assert sum(sites[steps].values()) >= 2, "the logging step reads the loss and the metrics"
