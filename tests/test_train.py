@@ -517,6 +517,24 @@ def test_compiled_layers_train_like_eager_and_a_failed_compile_falls_back(topic_
     assert any("training goes on without compilation" in line and "no C compiler" in line for line in lines)
 
 
+def test_compiled_layers_train_packed_rows_like_eager(topic_csv, tiny_model, tmp_path):
+    """What a GPU plan runs: packed rows (the block-diagonal mask built by the lean path from the positions) through
+    compiled decoder layers give the eager loss and gradients."""
+    import torch
+
+    from assistant.train.compiled import compile_layers
+
+    plan = make_plan(topic_csv, tiny_model, packing=True, batch_size=2, max_length=256)
+    trainer = _trainer(plan, tiny_model, tmp_path, rows=40)
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert trainer.row_packing and "position_ids" in batch
+    eager = _loss_and_grads(trainer, trainer.compute_loss, batch)
+    torch._dynamo.reset()
+    layers = compile_layers(trainer.model, lambda line: None, dynamic=False)
+    _same(_loss_and_grads(trainer, trainer.compute_loss, batch), eager, atol=1e-4)
+    assert layers.failed is None
+
+
 def test_every_layer_of_a_deep_model_runs_compiled_and_generation_stays_eager():
     """Dynamo compiles one code object for all the layers; more than its recompile limit (8) of layers must not
     each need their own graph, or the later layers would silently run eagerly. Generation (held-out answers during
@@ -722,15 +740,23 @@ def test_packed_rows_train_each_example_as_if_alone(topic_csv, tiny_model, tmp_p
     import torch
     import torch.nn.functional as F
 
+    from assistant.train.lean_trainer import ONE_EXAMPLE
+
     plan = make_plan(topic_csv, tiny_model, packing=True, batch_size=2, max_length=256)
     trainer = _trainer(plan, tiny_model, tmp_path, rows=40)
-    assert trainer.row_packing
+    assert trainer.row_packing and trainer.own_causal_mask  # the block-diagonal mask is built by the lean path
     batch = next(iter(trainer.get_train_dataloader()))
     assert batch["input_ids"].shape[0] == 2 and batch["position_ids"].shape == batch["input_ids"].shape
+    assert batch[ONE_EXAMPLE] is False  # seen on the host: the positions restart within the rows
     packed = _loss_and_grads(trainer, trainer.compute_loss, batch)
     no_mask = {k: v for k, v in _public(batch).items() if k != "attention_mask"}
     trls = super(type(trainer), trainer).compute_loss
     _same(packed, _loss_and_grads(trainer, lambda m, b, **kw: trls(m, no_mask, **kw), batch))
+    # rows of one example each (positions 0 … end): the positions are left out, attention plainly causal
+    whole = {**batch, "position_ids": torch.arange(batch["input_ids"].shape[1]).expand(2, -1), ONE_EXAMPLE: True}
+    plain = {k: v for k, v in _public(whole).items() if k != "attention_mask"}
+    _same(_loss_and_grads(trainer, trainer.compute_loss, whole),
+          _loss_and_grads(trainer, lambda m, b, **kw: trls(m, plain, **kw), whole))
 
     model = trainer.model
     model.eval()

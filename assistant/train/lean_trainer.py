@@ -14,6 +14,9 @@ TRAINED = "_tailor_trained_positions"
 """The batch key carrying the flat indices of the trained positions, found on the host by the data collator."""
 NO_PADDING = "_tailor_no_padding"
 """The batch key saying the attention mask is all ones (seen on the host): the lean path leaves it out."""
+ONE_EXAMPLE = "_tailor_one_example_a_row"
+"""The batch key saying each packed row's positions run 0, 1, 2, … to its end (seen on the host): one example
+a row, so the lean path leaves the positions out and attention is plainly causal."""
 
 
 def lean_trainer_class():
@@ -34,9 +37,12 @@ def lean_trainer_class():
     - Packed batches keep their rows (`row_packing`): TRL's padding-free collator would concatenate a batch of
       8 packed rows of 2,048 tokens into one row of 16,384, and with SDPA (no varlen flash kernel) attention then
       costs (8·2048)² instead of 8·2048² score entries — 8× the attention work and a 16k² mask. Here each packed
-      row stays a batch row with `position_ids` restarting at every example and no attention mask, so
-      transformers masks each row block-diagonally: examples do not see each other (tested against each example
-      run alone). Padding at a row's end is its own masked "sequence" with no labels.
+      row stays a batch row with `position_ids` restarting at every example, masked block-diagonally:
+      examples do not see each other (tested against each example run alone). Padding at a row's end is its own
+      masked "sequence" with no labels. With SDPA and full attention the mask is built here from the positions,
+      as transformers builds it, because transformers would first ask the device whether the rows hold more
+      than one example (a wait each micro-batch); the host has seen the positions, and a batch of one example a
+      row leaves them out (plain causal attention, as transformers would choose).
     - The backbone and head run under the accelerator's autocast, as TRL's own path does (accelerate wraps
       only the top-level forward, which this path does not call).
     - Metrics stay on the device: accuracy and token counts are turned into numbers once per logging step,
@@ -111,6 +117,7 @@ def lean_trainer_class():
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = dict(inputs)
             trained, no_padding = inputs.pop(TRAINED, None), inputs.pop(NO_PADDING, False)
+            one_example = inputs.pop(ONE_EXAMPLE, False)
             real = None
             if self.row_packing and "position_ids" in inputs and "attention_mask" in inputs:
                 # A mask would switch off transformers' packed-sequence masking; the positions carry the boundaries.
@@ -135,6 +142,16 @@ def lean_trainer_class():
                     n = real.shape[1]
                     causal = torch.ones(n, n, dtype=torch.bool, device=real.device).tril()
                     kwargs["attention_mask"] = causal[None, None] & real.bool()[:, None, None, :]
+            packed = self.row_packing and "position_ids" in kwargs and "attention_mask" not in kwargs
+            if packed and self.own_causal_mask:
+                # transformers would find the examples' boundaries from the positions and ask the device whether
+                # there are any (a wait, each micro-batch). The host has seen them: one example a row, the
+                # positions are left out (the causal kernel, as transformers would choose); else the block-diagonal
+                # causal mask is built here, on the device, as transformers builds it.
+                if one_example:
+                    del kwargs["position_ids"]
+                else:
+                    kwargs["attention_mask"] = _block_causal(kwargs["position_ids"])
             labels = inputs["labels"]
             mask = labels[:, 1:] != -100
             if trained is None:  # a batch not from this trainer's collator: found on the device
@@ -244,6 +261,14 @@ def lean_trainer_class():
             else:
                 inner.forward = own
 
+    def _block_causal(positions):
+        """The 4-D boolean mask (True: attend) of packed rows whose `positions` restart at each example: causal
+        within an example, nothing across — transformers' own (`find_packed_sequence_indices`, `sdpa_mask`)."""
+        example = (torch.diff(positions, prepend=positions[:, :1] - 1, dim=-1) != 1).cumsum(-1)
+        n = positions.shape[1]
+        causal = torch.ones(n, n, dtype=torch.bool, device=positions.device).tril()
+        return causal[None, None] & (example[:, None, :, None] == example[:, None, None, :])
+
     def _with_host_indices(collate):
         def collate_with_indices(features):
             batch = collate(features)
@@ -254,6 +279,9 @@ def lean_trainer_class():
                 batch[TRAINED] = rows * labels.shape[1] + cols
                 if isinstance(mask, torch.Tensor) and bool(mask.all()):
                     batch[NO_PADDING] = True  # transformers checks it on the device (twice) unless it is left out
+            positions = batch.get("position_ids")
+            if isinstance(positions, torch.Tensor) and positions.dim() == 2:
+                batch[ONE_EXAMPLE] = bool((positions == torch.arange(positions.shape[1])).all())
             return batch
 
         collate_with_indices.collator = collate  # TRL's own, for whoever needs its settings
