@@ -122,12 +122,12 @@ def entries(tokenizer, logits, tokens: list[int], top: int, normalised: bool = F
     if top:
         values, ids = x.topk(top, dim=-1)
         values, ids = values.tolist(), ids.tolist()
-    seen: dict[int, tuple[str, list[int]]] = {}
+    seen: dict[int, dict] = {}
 
-    def piece_of(token: int, logprob: float) -> dict:
+    def piece_of(token: int, logprob: float) -> dict:  # each token decoded once a call
         if token not in seen:
-            seen[token] = (text := tokenizer.decode([token])), list(text.encode("utf-8"))
-        return {"token": seen[token][0], "logprob": logprob, "bytes": seen[token][1]}
+            seen[token] = piece(tokenizer, token, None)
+        return {**seen[token], "logprob": logprob}
 
     return [{**piece_of(token, lp), "top_logprobs": [piece_of(i, v) for i, v in zip(ids[k], values[k])] if top else []}
             for k, (token, lp) in enumerate(zip(tokens, chosen))]

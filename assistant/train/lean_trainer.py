@@ -139,9 +139,7 @@ def lean_trainer_class():
                 if not no_padding and not self.own_causal_mask:
                     kwargs["attention_mask"] = real  # transformers builds it (and asks the device once or twice)
                 elif not no_padding:
-                    n = real.shape[1]
-                    causal = torch.ones(n, n, dtype=torch.bool, device=real.device).tril()
-                    kwargs["attention_mask"] = causal[None, None] & real.bool()[:, None, None, :]
+                    kwargs["attention_mask"] = _causal(real.shape[1], real.device) & real.bool()[:, None, None, :]
             packed = self.row_packing and "position_ids" in kwargs and "attention_mask" not in kwargs
             if packed and self.own_causal_mask:
                 # transformers would find the examples' boundaries from the positions and ask the device whether
@@ -261,13 +259,15 @@ def lean_trainer_class():
             else:
                 inner.forward = own
 
+    def _causal(n: int, device):
+        """The causal mask of `n` positions, (1, 1, n, n), True where a position may attend."""
+        return torch.ones(n, n, dtype=torch.bool, device=device).tril()[None, None]
+
     def _block_causal(positions):
         """The 4-D boolean mask (True: attend) of packed rows whose `positions` restart at each example: causal
         within an example, nothing across — transformers' own (`find_packed_sequence_indices`, `sdpa_mask`)."""
         example = (torch.diff(positions, prepend=positions[:, :1] - 1, dim=-1) != 1).cumsum(-1)
-        n = positions.shape[1]
-        causal = torch.ones(n, n, dtype=torch.bool, device=positions.device).tril()
-        return causal[None, None] & (example[:, None, :, None] == example[:, None, None, :])
+        return _causal(positions.shape[1], positions.device) & (example[:, None, :, None] == example[:, None, None, :])
 
     def _with_host_indices(collate):
         def collate_with_indices(features):
