@@ -107,15 +107,7 @@ def _groups(engine: Engine, rows: list, settings_: GenerationSettings, tokenizer
     per_call = engine.rows_per_call(longest + settings_.max_new_tokens, place=True)
     scored = settings_.sampling.echo and settings_.sampling.logprobs is not None
     per_token = prompt_rows.logits_bytes_per_token(engine.model) if scored else 0
-    out, at = [], 0
-    while at < len(rows):
-        width, end = lengths[at], at + 1
-        while end < len(rows) and end - at < per_call and \
-                (end + 1 - at) * max(width, lengths[end]) * per_token <= prompt_rows.SCORE_LOGITS_BYTES:
-            width, end = max(width, lengths[end]), end + 1
-        out.append(rows[at:end])
-        at = end
-    return out
+    return [rows[at:end] for at, end in prompt_rows.groups(lengths, per_token, per_call)]
 
 
 def completions_route(router: APIRouter, root: APIRouter, engine: Engine, read, admitted, denied) -> None:

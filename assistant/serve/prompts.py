@@ -58,6 +58,21 @@ def logits_bytes_per_token(model) -> int:
     return model.config.get_text_config().vocab_size * next(model.parameters()).element_size()
 
 
+def groups(lengths: list[int], per_token: int, most: int | None = None) -> list[tuple[int, int]]:
+    """Consecutive (start, end) groups of prompts of these `lengths`, each as long as it can be while its logits —
+    as many rows as it holds, each as wide as its longest, `per_token` bytes a position — stay within
+    `SCORE_LOGITS_BYTES` (a prompt alone when its own are more), and it holds at most `most` prompts."""
+    out, at = [], 0
+    while at < len(lengths):
+        width, end = lengths[at], at + 1
+        while end < len(lengths) and (most is None or end - at < most) and \
+                (end + 1 - at) * max(width, lengths[end]) * per_token <= SCORE_LOGITS_BYTES:
+            width, end = max(width, lengths[end]), end + 1
+        out.append((at, end))
+        at = end
+    return out
+
+
 def score(model, tokenizer, rows: list[list[int]], names: list[str], top: int) -> list[list[dict]]:
     """OpenAI's logprobs entries of each prompt's own tokens under its row's adapter (`names`, `kernels.BASE`:
     none): each token's log-probability given the tokens before it, with the `top` most likely alternatives. The
@@ -67,22 +82,16 @@ def score(model, tokenizer, rows: list[list[int]], names: list[str], top: int) -
     per-row buffers are touched."""
     import torch
 
-    per_token = logits_bytes_per_token(model)
     out: list[list[dict]] = []
-    at = 0
-    while at < len(rows):
-        longest, end = len(rows[at]), at + 1
-        while end < len(rows) and (end + 1 - at) * max(longest, len(rows[end])) * per_token <= SCORE_LOGITS_BYTES:
-            longest, end = max(longest, len(rows[end])), end + 1
+    for at, end in groups(list(map(len, rows)), logits_bytes_per_token(model)):
         group = rows[at:end]
-        ids = torch.zeros((len(group), longest), dtype=torch.long, device=model.device)
+        ids = torch.zeros((len(group), max(map(len, group))), dtype=torch.long, device=model.device)
         mask = torch.zeros_like(ids)
         for i, row in enumerate(group):
             ids[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1
         kwargs = {"adapter_names": names[at:end]} if hasattr(model, "peft_config") else {}
         logits = model(input_ids=ids, attention_mask=mask, **kwargs).logits
         out += [entries_of(tokenizer, logits[i], row, top) for i, row in enumerate(group)]
-        at = end
     return out
 
 
