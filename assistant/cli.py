@@ -416,11 +416,8 @@ def build_parser(extra: Iterable[Callable] = ()) -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     for add in extra:
         add(sub)
-    for command in plugins.get().commands.values():
-        p = sub.add_parser(command.name, help=command.help)
-        if command.arguments is not None:
-            command.arguments(p)
-        p.set_defaults(func=command.run)
+    for line in plugins.add_commands(sub):  # a plugin command that cannot be built is left out, said in one line
+        print(f"warning: {line}", file=sys.stderr)
     return ap
 
 

@@ -127,6 +127,55 @@ def test_a_broken_plugin_is_disabled_with_one_line_and_tailor_keeps_working(site
     assert "good_plugin 1.0" in out.stdout and "DISABLED" in out.stdout
 
 
+def test_tailor_help_lists_every_command_and_each_commands_help_prints(site, capsys):
+    """`tailor --help` and each command's `--help` print and exit 0 — a plugin command's help is plain words
+    (a "%" in it once broke the whole `tailor --help`: the evaluate command's "95% intervals"). A plugin command
+    that cannot be built — its arguments raise, its argument help is a bad format, its name is `serve` — is left
+    out with one line on stderr, and every other command stays."""
+    import argparse
+
+    from assistant.cli import build_parser
+    from ui.cli import add_serve
+
+    fake_plugin(site, "percent_plugin", """
+        from assistant.plugins import Command, hookimpl
+
+        def broken(parser):
+            raise RuntimeError("no such option set")
+
+        def bad_help(parser):
+            parser.add_argument("--share", help="up 50%!")
+
+        @hookimpl
+        def register_commands():
+            return [Command("share", "what share of rows pass: 100% means all (%(prog)s is not expanded)",
+                            lambda args: 0),
+                    Command("broken", "raises", lambda args: 0, broken),
+                    Command("badhelp", "a bad format in its arguments' help", lambda args: 0, bad_help),
+                    Command("serve", "another serve", lambda args: 0)]
+        """)
+    parser = build_parser([add_serve])
+    warnings = capsys.readouterr().err.splitlines()
+    assert any("'broken' left out: its arguments failed: RuntimeError: no such option set" in w for w in warnings)
+    assert any("'badhelp' left out: its arguments failed: " in w for w in warnings)
+    assert any("plugin percent_plugin's command 'serve' left out: `tailor serve` is already a command" in w
+               for w in warnings)
+    assert len(warnings) == 3 and all(w.startswith("warning: plugin percent_plugin's command ") for w in warnings)
+    with pytest.raises(SystemExit) as done:
+        parser.parse_args(["--help"])
+    top = " ".join(capsys.readouterr().out.split())  # as one line: argparse wraps the help
+    assert done.value.code == 0
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == {"serve", "plan", "train", "jobs", "adapters", "evaluate", "plugins", "mcp", "sweep",
+                             "share"}
+    assert all(name in top for name in commands) and "another serve" not in top
+    assert "paired 95% intervals" in top and "100% means all (%(prog)s is not expanded)" in top
+    for name in commands:
+        with pytest.raises(SystemExit) as done:
+            parser.parse_args([name, "--help"])
+        assert done.value.code == 0 and f"usage: tailor {name}" in capsys.readouterr().out
+
+
 def test_tailor_plugins_chooses_what_loads(site, monkeypatch):
     for name in ("first_plugin", "second_plugin"):
         fake_plugin(site, name, HEADER + f"""

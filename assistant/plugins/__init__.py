@@ -243,6 +243,36 @@ def _check_references(out: Plugins) -> None:
             plugin.adds = {}
 
 
+def add_commands(subparsers) -> list[str]:
+    """Add every registered command to `tailor`'s argparse `subparsers`, each with its own arguments. A command
+    whose arguments fail to build or whose help does not print, or whose name is taken (`serve`, which the web
+    app adds), is left out and the others go on: one line each, returned, says which plugin's and why."""
+    import argparse
+
+    loaded, problems = get(), []
+    for command in loaded.commands.values():
+        owner = loaded.owner.get(("commands", command.name))
+        who = f"plugin {owner.name}'s" if owner is not None else "the"
+        if command.name in subparsers.choices:
+            problems.append(f"{who} command {command.name!r} left out: `tailor {command.name}` is already a command")
+            continue
+        try:  # on a parser of its own first, so a failure leaves nothing half-added
+            trial = argparse.ArgumentParser(prog=f"tailor {command.name}")
+            if command.arguments is not None:
+                command.arguments(trial)
+            trial.format_help()
+        except Exception as e:  # noqa: BLE001 - a plugin's code may fail in any way
+            problems.append(f"{who} command {command.name!r} left out: its arguments failed: "
+                            f"{type(e).__name__}: {_line(e)}")
+            continue
+        # a command's help is plain words ("95% intervals" would be an argparse format, and fail on --help)
+        p = subparsers.add_parser(command.name, help=command.help.replace("%", "%%"))
+        if command.arguments is not None:
+            command.arguments(p)
+        p.set_defaults(func=command.run)
+    return problems
+
+
 def _entry_points() -> list[Any]:
     try:
         return sorted(metadata.entry_points(group=PROJECT), key=lambda ep: ep.name)
