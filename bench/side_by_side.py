@@ -10,7 +10,8 @@ ways generate exactly the same number of tokens. Goal: the batched call at least
 
 Where the engine decodes with a static cache and a compiled step (a GPU), the batched call is also timed with
 eager decoding in the same run: the speed-up and how many of the five answers are identical are printed
-(issue 18's goal: at least 1,000 tokens/s in all for the 0.5B shape on an H100).
+(issue 18's goal: at least 1,000 tokens/s in all for the 0.5B shape on an H100). On a GPU it is also timed with
+the stop flag read every step, beside the default read a step late (`kernels.deferred_stop`).
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def main() -> None:
     engine_arguments(ap)
     args = ap.parse_args()
     from assistant.serve.engine import GenerationSettings
+    from assistant.serve.kernels import DEFER_STOP_ON
 
     engine, models = bench_engine(args)
     s = GenerationSettings(max_new_tokens=args.tokens, extra={"min_new_tokens": args.tokens})
@@ -171,6 +173,20 @@ def main() -> None:
         print(f"  one batched call, eager decoding: {e:.2f} s  ({5 * args.tokens / e:.0f} tokens/s in all)")
         print(f"  static cache + compiled step: {e / b:.2f}x the eager path; identical answers: {same}/5 "
               f"({engine.decode_note or 'no fallback'})")
+    if engine.placed in DEFER_STOP_ON:  # the stop flag read a step late (the default there) vs every step
+        waited = []
+        engine.defer_stop = False
+        try:
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                plain = engine.side_by_side(prompt, models, s)
+                waited.append(time.perf_counter() - t)
+        finally:
+            engine.defer_stop = True
+        w = statistics.median(waited)
+        same = sum(a.text == p.text for a, p in zip(answers, plain))
+        print(f"  one batched call, stop flag read every step: {w:.2f} s  ({5 * args.tokens / w:.0f} tokens/s); "
+              f"read a step late (kernels.deferred_stop): {w / b:.2f}x; identical answers: {same}/5")
 
 
 if __name__ == "__main__":

@@ -128,6 +128,80 @@ def test_stop_texts_end_each_row_where_its_own_answer_first_has_one(served):
     assert cut_at_stop("a. b. c.", ["c", "b."], done=False) == ("a. ", True)  # the first to appear
 
 
+def test_decoding_that_reads_its_stop_flag_a_step_late_gives_the_same_answers(served, monkeypatch):
+    """On a GPU, `generate` reads "has every row finished?" one step late (`kernels.deferred_stop`: transformers'
+    `DeferredStopCheck`, which it turns on for mps only), so the host never waits on the device. Run here on the
+    CPU (which has no device events; its work is done when queued): the same answers, token counts and finish
+    reasons as the check read every step, eager and on the compiled static-cache path; when every row stopped
+    early the one extra step is undone; streamed text grows and ends with the answer; a call reading
+    log-probabilities is not deferred (the recorder keeps the latest step only) and gets the same entries."""
+    import torch
+    from transformers.generation import utils
+
+    from assistant.serve import kernels
+    from assistant.serve.sampling import Sampling
+
+    class Event:
+        def __init__(self, device=None, blocking=False):
+            pass
+
+        def record(self):
+            pass
+
+        def synchronize(self):
+            pass
+
+    _, engine = served
+    rows, prompt = [None, "alpha", "beta"], "the goal and the match"
+    free = engine.side_by_side(prompt, rows, GenerationSettings(max_new_tokens=16), system="Classify.")
+    stops = []  # three letters from inside a word in the second half of each answer: every row ends early
+    for a in free:
+        words = [w for w in a.text[len(a.text) // 2:].split() if len(w) >= 5]
+        assert words, a.text
+        stops.append(words[0][1:4])
+    cases = [GenerationSettings(max_new_tokens=16, stop=tuple(stops)), GenerationSettings(max_new_tokens=12),
+             GenerationSettings(max_new_tokens=6, sampling=Sampling(logprobs=2))]
+    engine.defer_stop = False
+    waited = [engine.side_by_side(prompt, rows, s, system="Classify.") for s in cases]
+    assert all(a.finish_reason == "stop" and a.tokens < f.tokens for a, f in zip(waited[0], free))
+
+    monkeypatch.setattr(kernels, "DEFER_STOP_ON", ("cuda", "cpu"))
+    monkeypatch.setattr(torch, "Event", Event)
+    undone, finish = [], utils.DeferredStopCheck.finish
+    monkeypatch.setattr(utils.DeferredStopCheck, "finish", lambda self: undone.append(finish(self)) or undone[-1])
+    engine.defer_stop = True
+    for compiled in (False, True):
+        engine.decode_compile = _static_decoding("aot_eager") if compiled else None
+        undone.clear()
+        late = [engine.side_by_side(prompt, rows, s, system="Classify.") for s in cases]
+        assert engine.decode_note == "", engine.decode_note
+        assert undone == [1, 0], undone  # all stopped early: one step undone; at the limit: none; logprobs: not late
+        for got, want in zip(late, waited):
+            assert [(a.text, a.tokens, a.finish_reason) for a in got] == \
+                [(a.text, a.tokens, a.finish_reason) for a in want]
+            for a, b in zip(got, want):  # the compiled step's log-probabilities differ from eager's in float noise
+                assert (a.logprobs is None) == (b.logprobs is None)
+                for x, y in zip(a.logprobs or [], b.logprobs or []):
+                    assert x["token"] == y["token"] and x["logprob"] == pytest.approx(y["logprob"], abs=1e-4)
+    assert late[2][0].logprobs and late[2][0].logprobs[0]["top_logprobs"]
+    updates = [u[1].text for u in engine.stream_side_by_side(prompt, rows, cases[0], system="Classify.")]
+    assert len(updates) >= 3 and updates[-1] == waited[0][1].text
+    assert all(b.startswith(a) for a, b in zip(updates, updates[1:])), updates
+    assert "is_supported" in vars(utils.DeferredStopCheck) and \
+        not utils.DeferredStopCheck.is_supported(torch.device("cpu"), None, False, False)  # put back after each call
+    class Changed:  # a transformers whose check asks something else
+        @staticmethod
+        def is_supported(device, cache, cache_is_returned, is_assistant, streamer):
+            return False
+
+    for other in (None, Changed):  # a transformers without it, or with another signature: not deferred
+        with monkeypatch.context() as m:
+            m.setattr(utils, "DeferredStopCheck", other)
+            with kernels.deferred_stop("cpu") as on:
+                assert on is False
+            assert "is_supported" in vars(Changed) and Changed.is_supported.__name__ == "is_supported"
+
+
 def _hand_greedy(model, tokenizer, messages, steps, bias=(), presence=0.0, frequency=0.0):
     """Greedy decoding written out with OpenAI's formulas: logits + bias − frequency·count − presence·[count>0],
     counting the answer's tokens only; returns (tokens, each chosen token's log-probability before both)."""

@@ -26,7 +26,8 @@ from ..machine import CpuShare, available_memory
 from ..models.resolve import resolve_source
 from ..registry.db import Registry
 from ..registry.store import WEIGHTS, adapter_dir, read_plan
-from .kernels import BASE, drop_row_buffers, fusable, kv_bytes_per_token, pack_linear_for_cpu, per_row_lora
+from . import kernels
+from .kernels import BASE, deferred_stop, fusable, per_row_lora
 from .prompts import Echo, Row, encode, is_raw
 from .sampling import Sampling, processors
 from .streaming import Answer, BatchStreamer, updates
@@ -116,6 +117,8 @@ class Engine:
         self.packed_layers = 0
         self.fused = True
         """Per-row adapters as batched matmuls (`kernels.per_row_lora`); False uses PEFT's mixed-batch forward."""
+        self.defer_stop = True
+        """On a GPU, decoding reads its stop flag a step late (`kernels.deferred_stop`); False waits every step."""
         self.model = None
         self.tokenizer = None
         self.status = "not loaded"
@@ -165,7 +168,7 @@ class Engine:
             self.model.eval()
             self.cpu_threads = torch.get_num_threads()
             if self.pack_cpu and self.home_device == "cpu":
-                self.packed_layers = pack_linear_for_cpu(self.model)
+                self.packed_layers = kernels.pack_linear_for_cpu(self.model)
             self.status = "ready"
             self.place()
             if self.home_device == "cuda" and self._watcher is None:
@@ -237,7 +240,7 @@ class Engine:
 
         self.model.to(device)
         if device == "cpu":  # hand the card back whole: per-row buffers, captured graphs and their memory pool
-            drop_row_buffers(self.model)
+            kernels.drop_row_buffers(self.model)
             base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
             base.__dict__.pop("_compiled_call", None)  # compiled again (about a minute) on the first call back
             torch._dynamo.reset()
@@ -338,7 +341,8 @@ class Engine:
                 if settings.max_new_tokens == 0:  # the prompt scored, nothing to answer
                     streamer.end()
                     return streamer.answers()
-                with per_row_lora(self.model, names) if fused else contextlib.nullcontext():
+                with per_row_lora(self.model, names) if fused else contextlib.nullcontext(), \
+                        deferred_stop(self.placed, self.defer_stop and recorder is None):
                     torch.manual_seed(settings.seed)
                     self.model.generate(**batch, **kwargs)
             return streamer.answers()
@@ -371,14 +375,10 @@ class Engine:
             self._pool.submit(self.place).result()
         if self.decode_compile is not None:  # a static cache is allocated in whole steps
             tokens_per_row = -(-tokens_per_row // STATIC_CACHE_STEP) * STATIC_CACHE_STEP
-        per_row = kv_bytes_per_token(self.model) * max(1, tokens_per_row)
-        if self.model.device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(self.model.device)
-            cap = GPU_ROWS_PER_CALL
-        else:
-            free = available_memory()
-            cap = CPU_ROWS_PER_CALL
-        return max(1, min(cap, int(free * KV_BUDGET_FRACTION) // per_row))
+        per_row = kernels.kv_bytes_per_token(self.model) * max(1, tokens_per_row)
+        gpu = self.model.device.type == "cuda"
+        free = torch.cuda.mem_get_info(self.model.device)[0] if gpu else available_memory()
+        return max(1, min(GPU_ROWS_PER_CALL if gpu else CPU_ROWS_PER_CALL, int(free * KV_BUDGET_FRACTION) // per_row))
 
     def unusable(self, ref: str) -> str | None:
         """Why a registered adapter cannot be served (checked before a request is queued), or None.
@@ -402,8 +402,7 @@ class Engine:
         rec = self.registry.adapter(ref)
         if rec is None:
             raise EngineError(f"no adapter named {ref!r}")
-        key = f"{rec.label}"
-        folder = adapter_dir(self.registry, rec)
+        key, folder = rec.label, adapter_dir(self.registry, rec)
         if (why := self.unusable(ref)) is not None:
             raise AdapterUnusable(why)
         if Path(rec.base_source).resolve() != Path(self.resolved).resolve() and rec.base_source != self.resolved:

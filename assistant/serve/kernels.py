@@ -1,9 +1,14 @@
-"""The engine's fast paths for many adapters on one base: oneDNN-prepacked Linear weights on a CPU, and
-per-row LoRA as two batched matmuls per layer (each row of a batch with its own adapter)."""
+"""The engine's fast paths for many adapters on one base: oneDNN-prepacked Linear weights on a CPU, per-row
+LoRA as two batched matmuls per layer (each row of a batch with its own adapter), and a decoding loop that does
+not wait for the GPU every step."""
 
 from __future__ import annotations
 
+import contextlib
+
 BASE = "__base__"
+DEFER_STOP_ON = ("cuda",)
+"""Devices on which `generate` reads "has every row finished?" one step late (`deferred_stop`)."""
 
 
 def pack_linear_for_cpu(model) -> int:
@@ -144,3 +149,40 @@ def _row_forward(self, x, *args, **kwargs):
     h = (x.unsqueeze(1) if flat else x).to(A.dtype)
     delta = ((h @ A) * mask) @ B
     return result + (delta.squeeze(1) if flat else delta).to(result.dtype)
+
+
+@contextlib.contextmanager
+def deferred_stop(device_type: str, on: bool = True):
+    """Inside the block, `generate` on a `DEFER_STOP_ON` device reads its stop flag one step late.
+
+    Each decoding step ends with `unfinished_sequences.max() == 0` read on the host (and the step's tokens, for
+    the streamer): the host waits there for the device, every step, with nothing queued behind. transformers has
+    the cure, `DeferredStopCheck` (the flag and tokens copied asynchronously and read a step later; the one
+    extra step after every row has finished is undone and never streamed), but turns it on for Apple's mps only.
+    This turns it on for the block. Greedy tokens are the same; the streamer gets each step's tokens one step
+    later. Off (the block runs as before) where transformers lacks it or its check has another signature, and
+    for calls whose streamer reads the step's log-probabilities (`sampling.Recorder` keeps the latest step's
+    only). The engine's calls all run on its one model thread, so nothing else generates while it is on.
+    """
+    import inspect
+
+    from transformers.generation import utils
+
+    check = getattr(utils, "DeferredStopCheck", None)
+    kept = vars(check).get("is_supported") if check is not None else None
+    asks = ["device", "cache", "cache_is_returned", "is_assistant"]
+    if not on or device_type not in DEFER_STOP_ON or not isinstance(kept, staticmethod) or \
+            list(inspect.signature(kept.__func__).parameters) != asks:
+        yield False
+        return
+
+    def is_supported(device, cache, cache_is_returned, is_assistant) -> bool:
+        # as transformers decides for mps: a returned cache must be croppable (the extra step is undone)
+        return device.type == device_type and not is_assistant and (
+            cache is None or not cache_is_returned or cache.is_croppable)
+
+    check.is_supported = staticmethod(is_supported)
+    try:
+        yield True
+    finally:
+        check.is_supported = kept
