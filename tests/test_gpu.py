@@ -66,6 +66,17 @@ def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_p
     eager = engine.side_by_side("the goal and the match", [None, "alpha", "beta"], SETTINGS, system="Classify.")
     engine.decode_compile = kept
     assert [a.text for a in eager] == [a.text for a in answers]
+    # On the card the stop flag is read a step late (`kernels.deferred_stop`): transformers' DeferredStopCheck
+    # runs, and the answers are those of the flag read every step.
+    from transformers.generation import utils
+
+    used, finish = [], utils.DeferredStopCheck.finish
+    monkeypatch.setattr(utils.DeferredStopCheck, "finish", lambda self: used.append(finish(self)) or used[-1])
+    late = engine.side_by_side("the goal and the match", [None, "alpha", "beta"], SETTINGS, system="Classify.")
+    engine.defer_stop = False
+    waited = engine.side_by_side("the goal and the match", [None, "alpha", "beta"], SETTINGS, system="Classify.")
+    engine.defer_stop = True
+    assert len(used) == 1 and [a.text for a in late] == [a.text for a in waited] == [a.text for a in answers]
     # The completions API's scoring (`echo` with logprobs) on the card, in 16-bit: each prompt token's
     # log-probability under its row's adapter, as the 32-bit CPU reference gives it to 16-bit rounding.
     from test_completions import _hand_logprobs, _reference
