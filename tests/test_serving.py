@@ -160,7 +160,7 @@ def test_decoding_that_reads_its_stop_flag_a_step_late_gives_the_same_answers(se
         assert words, a.text
         stops.append(words[0][1:4])
     cases = [GenerationSettings(max_new_tokens=16, stop=tuple(stops)), GenerationSettings(max_new_tokens=12),
-             GenerationSettings(max_new_tokens=6, sampling=Sampling(logprobs=2))]
+             GenerationSettings(max_new_tokens=6, sampling=Sampling(logprobs=2)), GenerationSettings(max_new_tokens=1)]
     engine.defer_stop = False
     waited = [engine.side_by_side(prompt, rows, s, system="Classify.") for s in cases]
     assert all(a.finish_reason == "stop" and a.tokens < f.tokens for a, f in zip(waited[0], free))
@@ -175,7 +175,7 @@ def test_decoding_that_reads_its_stop_flag_a_step_late_gives_the_same_answers(se
         undone.clear()
         late = [engine.side_by_side(prompt, rows, s, system="Classify.") for s in cases]
         assert engine.decode_note == "", engine.decode_note
-        assert undone == [1, 0], undone  # all stopped early: one step undone; at the limit: none; logprobs: not late
+        assert undone == [1, 0, 0], undone  # all stopped early: a step undone; at the limit: none; logprobs: not late
         for got, want in zip(late, waited):
             assert [(a.text, a.tokens, a.finish_reason) for a in got] == \
                 [(a.text, a.tokens, a.finish_reason) for a in want]
