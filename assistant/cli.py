@@ -112,7 +112,9 @@ def cmd_jobs(args) -> int:
     if args.action != "list" and registry.job(args.id) is None:
         raise jobs.JobError(f"no job {args.id} (`tailor jobs list` shows them)")
     if args.action == "list":
-        for j in registry.jobs():
+        if not (listed := registry.jobs()):  # said on stderr: stdout stays what scripts read
+            print("no jobs yet: `tailor train PLAN.json` queues one", file=sys.stderr)
+        for j in listed:
             print(f"{j.id:>4}  {j.status:<10} step {j.step}/{j.total_steps or '?'}  {j.created}"
                   + (f"  {j.error}" if j.error else ""))
     elif args.action == "show":
@@ -153,8 +155,12 @@ def _adapters_list(registry, args) -> int:
 
     query = " ".join(args.args) if args.action == "search" else ""
     best_first = not args.ascending and (args.sort is None or plugins.get().higher_is_better(args.sort))
-    _print_adapters(registry.search(query, task=args.task, base_model=args.base, tag=args.tag, sort=args.sort,
-                                    descending=best_first, limit=args.limit))
+    rows = registry.search(query, task=args.task, base_model=args.base, tag=args.tag, sort=args.sort,
+                           descending=best_first, limit=args.limit)
+    if not rows:  # said on stderr: stdout stays what scripts read
+        print("no adapter matches" if query or args.task or args.base or args.tag else "no adapters yet",
+              file=sys.stderr)
+    _print_adapters(rows)
     return 0
 
 

@@ -168,6 +168,11 @@ def test_search_by_words_tag_task_base_and_sort_by_metric(reg, tiny_model, tmp_p
 
 
 def test_cli_tag_alias_describe_list_search_show(reg, tiny_model, tmp_path, capsys):
+    # An empty registry says so on stderr; stdout, what scripts read, stays empty.
+    assert main(["adapters", "list"]) == 0 and main(["jobs", "list"]) == 0
+    said = capsys.readouterr()
+    assert said.out == "" and said.err.splitlines() == ["no adapters yet",
+                                                        "no jobs yet: `tailor train PLAN.json` queues one"]
     register(reg, tiny_model, tmp_path, "sentiment", 1)
     register(reg, tiny_model, tmp_path, "sentiment", 2)
     assert main(["adapters", "tag", "sentiment:1", "reviews", "english"]) == 0
@@ -179,6 +184,9 @@ def test_cli_tag_alias_describe_list_search_show(reg, tiny_model, tmp_path, caps
     assert main(["adapters", "search", "hotel"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("sentiment:2") and "sentiment:1" not in out
+    assert main(["adapters", "search", "nothing-like-it"]) == 0
+    said = capsys.readouterr()
+    assert said.out == "" and said.err == "no adapter matches\n"
     assert main(["adapters", "show", "production"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["adapter"]["version"] == 1 and shown["adapter"]["aliases"] == ["production"]
