@@ -123,6 +123,16 @@ def eager_decoding(engine):
         engine.decode_compile = kept
 
 
+@contextlib.contextmanager
+def stop_read_every_step(engine):
+    """The engine's decoding reading its stop flag after every step (not a step late) inside the block."""
+    engine.defer_stop = False
+    try:
+        yield
+    finally:
+        engine.defer_stop = True
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=64)
@@ -161,33 +171,27 @@ def main() -> None:
     print(f"  one batched call : {b:.2f} s  ({5 * args.tokens / b:.0f} tokens/s in all)")
     print(f"  five single calls: {sep:.2f} s  ({5 * args.tokens / sep:.0f} tokens/s in all)")
     print(f"  speed-up: {sep / b:.2f}x (goal: at least 2.5x)")
-    if engine.decode_compile is not None:  # static cache + compiled step: the eager path beside it
-        eager = []
-        with eager_decoding(engine):
+    def batched_call(mode) -> tuple[float, list]:
+        """The batched call `args.repeat` times under `mode`: (median seconds, the last call's answers)."""
+        took = []
+        with mode:
             for _ in range(args.repeat):
                 t = time.perf_counter()
-                plain = engine.side_by_side(prompt, models, s)
-                eager.append(time.perf_counter() - t)
-        e = statistics.median(eager)
+                out = engine.side_by_side(prompt, models, s)
+                took.append(time.perf_counter() - t)
+        return statistics.median(took), out
+
+    if engine.decode_compile is not None:  # static cache + compiled step: the eager path beside it
+        e, plain = batched_call(eager_decoding(engine))
         same = sum(a.text == p.text for a, p in zip(answers, plain))
         print(f"  one batched call, eager decoding: {e:.2f} s  ({5 * args.tokens / e:.0f} tokens/s in all)")
         print(f"  static cache + compiled step: {e / b:.2f}x the eager path; identical answers: {same}/5 "
               f"({engine.decode_note or 'no fallback'})")
     if engine.placed in DEFER_STOP_ON:  # the stop flag read a step late (the default there) vs every step
-        waited = []
-        engine.defer_stop = False
-        try:
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                plain = engine.side_by_side(prompt, models, s)
-                waited.append(time.perf_counter() - t)
-        finally:
-            engine.defer_stop = True
-        w = statistics.median(waited)
+        w, plain = batched_call(stop_read_every_step(engine))
         same = sum(a.text == p.text for a, p in zip(answers, plain))
         print(f"  one batched call, stop flag read every step: {w:.2f} s  ({5 * args.tokens / w:.0f} tokens/s); "
               f"read a step late (kernels.deferred_stop): {w / b:.2f}x; identical answers: {same}/5")
-
 
 if __name__ == "__main__":
     main()
