@@ -197,8 +197,7 @@ def _adapters_import(registry, args) -> int:
     from .registry.manage import import_adapter
 
     path = _need(args, 1, "ZIP_OR_FOLDER [--name NAME] [--base BASE]")[0]
-    rec = import_adapter(registry, path, name=args.name, base_source=args.base,
-                         description=args.description or "")
+    rec = import_adapter(registry, path, name=args.name, base_source=args.base, description=args.description or "")
     print(f"imported {rec.label} (base {rec.base_model}, sha256 {rec.weights_sha256[:12]})")
     from .registry.store import missing_plugins
 
@@ -253,11 +252,12 @@ def _adapters_delete(registry, args) -> int:
     from .registry.manage import RegistryError, delete_adapter
 
     ref = _need(args, 1, "NAME:VERSION | NAME --all")[0]
+    one = registry.require_adapter(ref)  # a name that is not there is said before anything is asked
     if ":" not in ref and not args.all:
         raise RegistryError(f"say which version (`{ref}:N`), or `--all` to delete every version of {ref}")
-    targets = registry.versions(ref) if args.all and ":" not in ref else [registry.require_adapter(ref)]
-    if not targets:
-        raise RegistryError(f"no adapter named {ref!r}")
+    targets = registry.versions(ref) if args.all and ":" not in ref else [one]
+    if not targets:  # --all of an alias: which name is meant is said, nothing deleted
+        raise RegistryError(f"{ref} is an alias of {one.label}: delete `{one.label}`, or `{one.name} --all`")
     for rec in targets:
         delete_adapter(registry, rec)
         print(f"deleted {rec.label}")

@@ -347,7 +347,13 @@ def test_delete_refuses_while_served_and_removes_everything_after(reg, tiny_mode
     assert adapter_dir(reg, rec).exists()
     reg.release(rec.id, "engine-test")
     reg.lease(rec.id, "engine-gone", 2**22 + 12345)  # a dead process: its lease is stale
+    capsys.readouterr()
     assert main(["adapters", "delete", "served"]) == 2  # which version? must be said
+    assert "say which version (`served:N`)" in capsys.readouterr().err
+    assert main(["adapters", "delete", "nothing-by-that-name"]) == 2  # not asked for a version of nothing
+    assert "no adapter named 'nothing-by-that-name'" in capsys.readouterr().err
+    assert main(["adapters", "delete", "prod", "--all"]) == 2  # every version of an alias: which name?
+    assert "prod is an alias of served:1: delete `served:1`, or `served --all`" in capsys.readouterr().err
     assert main(["adapters", "delete", "served:1"]) == 0
     assert reg.adapter("served") is None and reg.adapter("prod") is None and reg.search("x") == []
     assert not (reg.home.adapters / "served").exists()
