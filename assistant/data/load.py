@@ -182,9 +182,10 @@ def _read_delimited(path: Path, text: str, delimiter: str | None) -> list[dict[s
             raise DataError(path, f"a quote opened on this line is not closed until line {end}, so {swallowed} rows "
                                   "in between were read as part of one field; close the quote on this line", start)
         if len(values) != len(header):
-            if end > start and _opens_quote(lines, start):
-                raise DataError(path, f"a quote opened on this line is not closed, so the field runs on to line {end}; "
-                                      "close the quote or double it (\"\") inside a quoted field", start)
+            if _opens_quote(lines, start) and (end > start or end >= len(lines)):  # to a line, or the file's end
+                raise DataError(path, "a quote opened on this line is not closed, so the field runs on to "
+                                      f"{f'line {end}' if end > start else 'the end of the file'}; close the quote or "
+                                      "double it (\"\") inside a quoted field", start)
             raise DataError(path, f"has {len(values)} fields but the header has {len(header)}; quote fields that "
                                   "contain the delimiter", start)
         rows.append(dict(zip(header, values)))

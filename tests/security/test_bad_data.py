@@ -83,6 +83,8 @@ CORPUS: list[tuple[str, str | bytes, str, str, int | None]] = [
     ("bad_fields.csv", "text,label\ngood row,positive\nthis row,has,too many,fields\n", ERR, "has 4 fields", 3),
     ("unclosed_quote.csv", unclosed_quote_at_12(), ERR, "quote opened on this line is not closed", 12),
     ("unclosed_quote_eof.csv", rows_csv(4) + '"and this one never closes,pos\nmore,neg\n', ERR, "quote", 6),
+    ("unclosed_quote_last.csv", rows_csv(4) + '"the last line never closes,pos\n', ERR,
+     "quote opened on this line is not closed, so the field runs on to the end of the file", 6),
     ("deep.json", "[" * 100000 + "]" * 100000, ERR, "nested too deeply", None),
     (
         "deep.jsonl",
