@@ -134,6 +134,37 @@ def test_an_excel_sheet_is_read_by_its_header_row(tmp_path):
     assert set(report.labels) == {"正面", "负面"} and report.language == "zh"
 
 
+def test_a_table_without_a_header_row_keeps_its_first_example_and_says_so(tmp_path):
+    """A CSV, TSV or sheet whose first row is an example, not column names: the first row was taken for the header
+    — its example lost, the columns named by its text. A cell of that row that its column holds as a value in two
+    or more other rows (a label) shows it is data: it is read as the first row, the columns are `column 1`, … and
+    the report says so. A header whose name appears once among the values stays a header."""
+    import openpyxl
+
+    examples = [(f"the delivery was {'quick' if i % 2 else 'slow'} this time {i}", "pos" if i % 2 else "neg")
+                for i in range(30)]
+    csv_text = "".join(f"{t},{lab}\n" for t, lab in examples)
+    book = openpyxl.Workbook()
+    for row in examples:
+        book.active.append(list(row))
+    book.save(tmp_path / "sheet.xlsx")
+    for path in (write(tmp_path, "plain.csv", csv_text), write(tmp_path, "plain.tsv", csv_text.replace(",", "\t")),
+                 tmp_path / "sheet.xlsx"):
+        rows = read_rows(path)
+        assert len(rows) == 30 and rows[0] == {"column 1": examples[0][0], "column 2": "neg"}, path
+        assert rows[1] == {"column 1": examples[1][0], "column 2": "pos"}
+        r = inspect_file(path)
+        assert (r.rows, r.input_columns, r.output_column, r.labels) == (30, ["column 1"], "column 2",
+                                                                        {"neg": 15, "pos": 15})
+        assert any("the first row looks like data, not column names (`neg` is the value of its column in 14 other "
+                   "rows)" in w for w in r.warnings), r.warnings
+    # A real header stays one, even when a name turns up once as a value.
+    p = write(tmp_path, "named.csv", "text,label\n" + csv_text + "a row about labels,label\n")
+    rows = read_rows(p)
+    assert len(rows) == 31 and set(rows[0]) == {"text", "label"} and rows.notes == []
+    assert not any("first row" in w for w in inspect_file(p).warnings)
+
+
 def test_one_txt_file_per_class_becomes_a_labelled_table(tmp_path):
     from assistant.data.load import combine_class_files
 

@@ -67,7 +67,8 @@ def inspect_file(path: str | Path) -> DataReport:
     """Read and describe a data file. Raises DataError naming the file (and line) when it is unusable."""
     rows = read_rows(path)
     fmt = detect_format(rows)
-    report = DataReport(path=str(path), sha256=sha256_file(path), format=fmt, rows=len(rows))
+    report = DataReport(path=str(path), sha256=sha256_file(path), format=fmt, rows=len(rows),
+                        warnings=list(rows.notes))
     mapper = plugins.get().formats[fmt].map_columns
     if mapper is not None:
         report.input_columns, report.output_column = mapper(str(path), rows)

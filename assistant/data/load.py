@@ -29,6 +29,14 @@ MAGIC = {b"PK\x03\x04": "a zip archive (an Excel .xlsx file is one: name it .xls
          b"\x1f\x8b": "a gzip archive (unpack it first)", b"PAR1": "a Parquet file (name it .parquet)"}
 
 
+class Rows(list):
+    """A file's rows (dicts), and what reading them decided that the person should be told (`notes`)."""
+
+    def __init__(self, rows=(), notes: list[str] | None = None):
+        super().__init__(rows)
+        self.notes = notes or []
+
+
 class DataError(TailorError, ValueError):
     """The data file cannot be used. The message names the file and, where it can, the line or row."""
 
@@ -47,8 +55,9 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """All rows of the file as dicts. Raises DataError on anything unusable."""
+def read_rows(path: str | Path) -> Rows:
+    """All rows of the file as dicts (`Rows`, with notes on how it was read). Raises DataError on anything
+    unusable."""
     path = Path(path)
     if not path.exists():
         raise DataError(path, "file not found")
@@ -85,7 +94,7 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
             rows = _read_json(path, text)
     if not rows:
         raise DataError(path, "no rows found")
-    return rows
+    return rows if isinstance(rows, Rows) else Rows(rows)
 
 
 def readable_suffixes() -> list[str]:
@@ -156,12 +165,12 @@ def _read_delimited(path: Path, text: str, delimiter: str | None) -> list[dict[s
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     lines = text.splitlines()
     try:
-        header = next(reader)
+        first = next(reader)
     except StopIteration:
         raise DataError(path, "no header row") from None
     except csv.Error as e:
         raise DataError(path, f"the header row cannot be read ({e})", 1) from None
-    header = [h.strip() for h in header]
+    header = [h.strip() for h in first]
     if not any(header):
         raise DataError(path, "the header row is empty", 1)
     _no_duplicate_names(path, header, 1)
@@ -189,7 +198,23 @@ def _read_delimited(path: Path, text: str, delimiter: str | None) -> list[dict[s
             raise DataError(path, f"has {len(values)} fields but the header has {len(header)}; quote fields that "
                                   "contain the delimiter", start)
         rows.append(dict(zip(header, values)))
-    return rows
+    return _header_or_data(header, first, rows)
+
+
+def _header_or_data(header: list[str], first: list, rows: list[dict[str, Any]]) -> Rows:
+    """The rows of a table whose first row was taken for its header. A file without a header row would lose its
+    first example and name its columns by it, silently: when one of that row's cells is a value its own column
+    holds in at least two other rows (a label: `neg` over rows labelled neg and pos), the row is data. It is then
+    kept as the first row, the columns are named `column 1`, `column 2`, … and a note says so."""
+    for name in header:
+        if name and (seen := sum(str(r.get(name, "")).strip() == name for r in rows)) >= 2:
+            names = [f"column {i + 1}" for i in range(len(header))]
+            note = (f"the first row looks like data, not column names (`{name[:40]}` is the value of its column in "
+                    f"{seen} other rows), so it is read as a row and the columns are named {names[0]} to "
+                    f"{names[-1]}; add a header row to name them")
+            return Rows([dict(zip(names, first)), *({n: r.get(h) for n, h in zip(names, header)} for r in rows)],
+                        [note])
+    return Rows(rows)
 
 
 def _no_duplicate_names(path: Path, names: list[str], line: int | None = None) -> None:
@@ -335,6 +360,7 @@ def _read_xlsx(path: Path, limit: int) -> list[dict[str, Any]]:
                 raise DataError(path, f"more than {MAX_XLSX_CELLS:,} cells; export the rows you need as CSV", number)
             if header is None:
                 if any(v not in (None, "") for v in values):
+                    first = list(values)
                     header = [str(v).strip() if v not in (None, "") else f"column {i + 1}"
                               for i, v in enumerate(values)]
                     _no_duplicate_names(path, header, number)
@@ -343,7 +369,7 @@ def _read_xlsx(path: Path, limit: int) -> list[dict[str, Any]]:
                 rows.append({h: v for h, v in zip(header, values)})
     finally:
         book.close()
-    return rows
+    return _header_or_data(header, first, rows) if header else rows
 
 
 def combine_class_files(paths: list[str | Path], dest_dir: Path) -> Path:
