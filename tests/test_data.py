@@ -95,6 +95,21 @@ def test_warnings_for_duplicates_and_tiny_classes(tmp_path):
     assert any("tiny classes" in w and "b" in w for w in r.warnings)
 
 
+def test_labels_one_spelling_apart_are_flagged_not_merged(tmp_path):
+    """`pos` and `Pos` (or `very good` and `Very  good`) are two answers to the model, and to exact-match scoring:
+    said, with their counts; the labels stay as written (a case can matter)."""
+    spellings = ["pos", "Pos", "neg", "very good", "Very  good", "neg"]
+    p = write(tmp_path, "v.csv", "text,label\n" + "".join(f"review {i},{spellings[i % 6]}\n" for i in range(60)))
+    r = inspect_file(p)
+    assert set(r.labels) == {"pos", "Pos", "neg", "very good", "Very  good"}
+    said = [w for w in r.warnings if "differ only in capitals or spacing" in w]
+    assert said == ["labels that differ only in capitals or spacing are different answers to the model: 'pos' (10 "
+                    "rows) / 'Pos' (10 rows); 'very good' (10 rows) / 'Very  good' (10 rows). Write each class one "
+                    "way if they mean the same"]
+    p = write(tmp_path, "ok.csv", "text,label\n" + "".join(f"review {i},{['pos', 'neg'][i % 2]}\n" for i in range(60)))
+    assert not any("capitals" in w for w in inspect_file(p).warnings)
+
+
 def test_tool_calling_conversations_keep_their_roles_and_tools(tmp_path):
     """LLaMA-Factory's sharegpt tool format: function_call is the assistant's, observation is the tool's, and
     the row's `tools` list tells the model what it may call — none of it read as the user's words."""

@@ -303,6 +303,13 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
         tiny = [label for label, n in outs.items() if n < 5]
         if tiny:
             report.warnings.append(f"tiny classes (fewer than 5 rows): {', '.join(tiny)}")
+        alike: dict[str, list[str]] = {}  # labels one spelling apart are trained, and scored, as different answers
+        for label in outs:
+            alike.setdefault(" ".join(label.casefold().split()), []).append(label)
+        if same := [group for group in alike.values() if len(group) > 1]:
+            report.warnings.append("labels that differ only in capitals or spacing are different answers to the model: "
+                                   + "; ".join(" / ".join(f"{g!r} ({outs[g]} rows)" for g in group) for group in same)
+                                   + ". Write each class one way if they mean the same")
     report.rows = len(examples) - len(set(empty_out) | set(empty_in) | set(missing))
     _check_outputs(path, outs, report)
     _check_values(rows, report)
