@@ -110,6 +110,19 @@ def test_labels_one_spelling_apart_are_flagged_not_merged(tmp_path):
     assert not any("capitals" in w for w in inspect_file(p).warnings)
 
 
+def test_conversations_that_go_on_after_their_last_answer_say_what_is_left_out(tmp_path):
+    """A conversation trains its last assistant turn; user turns after it have no answer to learn and are left
+    out — said, with how many rows and the first, instead of silently."""
+    rows = [{"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]
+             + ([{"role": "user", "content": "thanks"}] if i % 3 == 1 else [])} for i in range(30)]
+    p = write(tmp_path, "chat.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    r = inspect_file(p)
+    assert r.rows == 30 and "10 conversations go on after their last assistant turn (first: row 2); the turns " \
+        "after it are left out, since nothing answers them" in r.warnings
+    assert all(e["completion"] == f"answer {i}" and e["prompt"][-1]["content"] == f"question {i}"
+               for i, e in enumerate(r.examples))
+
+
 def test_tool_calling_conversations_keep_their_roles_and_tools(tmp_path):
     """LLaMA-Factory's sharegpt tool format: function_call is the assistant's, observation is the tool's, and
     the row's `tools` list tells the model what it may call — none of it read as the user's words."""

@@ -232,6 +232,8 @@ def split_conversation(turns: list[Any], tools: Any = None) -> dict[str, Any]:
            else {"prompt": msgs[:last], "completion": msgs[last]["content"]})
     if unknown:
         out["unknown_roles"] = unknown
+    if 0 <= last < len(msgs) - 1:  # turns after the last answer: nothing answers them, so they are left out
+        out["after_answer"] = len(msgs) - 1 - last
     if any(str(t.get("role", t.get("from", ""))).strip().lower() in TOOL_ROLES for t in turns if isinstance(t, dict)):
         out["tool_turns"] = True
     return out
@@ -269,6 +271,9 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
     if roles:
         report.warnings.append(f"conversation roles {', '.join(map(repr, roles))} are not known and were read as the "
                                "user's turns; rename them to user or assistant if that is wrong")
+    if after := [i for i, e in enumerate(examples, start=1) if e.get("after_answer")]:
+        report.warnings.append(f"{len(after)} conversations go on after their last assistant turn (first: row "
+                               f"{after[0]}); the turns after it are left out, since nothing answers them")
     missing = [i for i, e in enumerate(examples, start=1) if e.get("missing_label")]
     if len(empty_out) == len(examples):
         raise DataError(path, "every row has an empty output; there is nothing to learn"
