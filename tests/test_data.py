@@ -193,6 +193,32 @@ def test_a_table_without_a_header_row_keeps_its_first_example_and_says_so(tmp_pa
     assert not any("first row" in w for w in inspect_file(p).warnings)
 
 
+def test_a_workbook_of_several_sheets_reads_the_first_with_rows_and_names_the_others(tmp_path):
+    """A cover sheet with a title and no table before the data is passed over; the sheets not read are named, so
+    rows on a second data sheet are not lost without a word."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "About"
+    book.active.append(["Customer reviews, exported 2026-11"])  # a title line: a header with no rows under it
+    data = book.create_sheet("Reviews")
+    data.append(["review", "sentiment"])
+    for i in range(40):
+        data.append([f"review number {i} of the product", "positive" if i % 2 else "negative"])
+    book.create_sheet("Reviews 2024").append(["review", "sentiment"])
+    book.save(tmp_path / "book.xlsx")
+    r = inspect_file(tmp_path / "book.xlsx")
+    assert (r.rows, r.input_columns, r.output_column) == (40, ["review"], "sentiment")
+    assert "this workbook has 3 sheets: 'Reviews' was read (the first that holds rows), not 'About', 'Reviews " \
+        "2024'; put every row on one sheet, or export each sheet you need as CSV" in r.warnings
+    one = openpyxl.Workbook()  # one sheet: nothing to say
+    one.active.append(["review", "sentiment"])
+    for i in range(40):
+        one.active.append([f"review {i}", "positive" if i % 2 else "negative"])
+    one.save(tmp_path / "one.xlsx")
+    assert read_rows(tmp_path / "one.xlsx").notes == []
+
+
 def test_one_txt_file_per_class_becomes_a_labelled_table(tmp_path):
     from assistant.data.load import combine_class_files
 

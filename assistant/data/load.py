@@ -330,8 +330,9 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     return table.to_pylist()
 
 
-def _read_xlsx(path: Path, limit: int) -> list[dict[str, Any]]:
-    """The first sheet of an Excel workbook: its first non-empty row names the columns."""
+def _read_xlsx(path: Path, limit: int) -> Rows:
+    """The first sheet of an Excel workbook that holds rows: its first non-empty row names the columns. A
+    workbook of several sheets says which one was read and which were not."""
     import zipfile
 
     try:
@@ -349,27 +350,43 @@ def _read_xlsx(path: Path, limit: int) -> list[dict[str, Any]]:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for damaged or non-Excel zips
         raise DataError(path, f"not a readable .xlsx workbook ({type(e).__name__}: {e})") from None
+    header, first, rows, cells = [], [], [], 0
     try:
-        sheet = book.worksheets[0]
-        header: list[str] | None = None
-        rows: list[dict[str, Any]] = []
-        cells = 0
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells += len(values)
-            if cells > MAX_XLSX_CELLS:
-                raise DataError(path, f"more than {MAX_XLSX_CELLS:,} cells; export the rows you need as CSV", number)
-            if header is None:
-                if any(v not in (None, "") for v in values):
-                    first = list(values)
-                    header = [str(v).strip() if v not in (None, "") else f"column {i + 1}"
-                              for i, v in enumerate(values)]
-                    _no_duplicate_names(path, header, number)
-                continue
-            if any(v not in (None, "") for v in values):
-                rows.append({h: v for h, v in zip(header, values)})
+        for sheet in book.worksheets:  # a cover or notes sheet before the data is passed over
+            header, first, rows, cells = _sheet_rows(path, sheet, cells)
+            if rows:
+                break
+        names = book.sheetnames
     finally:
         book.close()
-    return _header_or_data(header, first, rows) if header else rows
+    out = _header_or_data(header, first, rows) if rows else Rows()
+    if rows and len(names) > 1:
+        others = [n for n in names if n != sheet.title]
+        out.notes.append(f"this workbook has {len(names)} sheets: {sheet.title!r} was read (the first that holds "
+                         f"rows), not {', '.join(map(repr, others[:5]))}{' …' if len(others) > 5 else ''}; put every "
+                         "row on one sheet, or export each sheet you need as CSV")
+    return out
+
+
+def _sheet_rows(path: Path, sheet, cells: int) -> tuple[list[str], list, list[dict[str, Any]], int]:
+    """(column names, the first non-empty row as read, the rows after it, the cells read so far counting the
+    `cells` of the sheets before) of one worksheet."""
+    header: list[str] = []
+    first: list = []
+    rows: list[dict[str, Any]] = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        cells += len(values)
+        if cells > MAX_XLSX_CELLS:
+            raise DataError(path, f"more than {MAX_XLSX_CELLS:,} cells; export the rows you need as CSV", number)
+        if not header:
+            if any(v not in (None, "") for v in values):
+                first = list(values)
+                header = [str(v).strip() if v not in (None, "") else f"column {i + 1}" for i, v in enumerate(values)]
+                _no_duplicate_names(path, header, number)
+            continue
+        if any(v not in (None, "") for v in values):
+            rows.append({h: v for h, v in zip(header, values)})
+    return header, first, rows, cells
 
 
 def combine_class_files(paths: list[str | Path], dest_dir: Path) -> Path:
