@@ -186,6 +186,10 @@ def test_a_table_without_a_header_row_keeps_its_first_example_and_says_so(tmp_pa
                                                                         {"neg": 15, "pos": 15})
         assert any("the first row looks like data, not column names (`neg` is the value of its column in 14 other "
                    "rows)" in w for w in r.warnings), r.warnings
+    # pandas' names for unnamed columns over a 0/1 label column are a header, not an example.
+    p = write(tmp_path, "frame.csv", "0,1\n" + "".join(f"{t},{i % 2}\n" for i, (t, _) in enumerate(examples)))
+    rows = read_rows(p)
+    assert len(rows) == 30 and set(rows[0]) == {"0", "1"} and rows.notes == []
     # A real header stays one, even when a name turns up once as a value.
     p = write(tmp_path, "named.csv", "text,label\n" + csv_text + "a row about labels,label\n")
     rows = read_rows(p)

@@ -205,7 +205,10 @@ def _header_or_data(header: list[str], first: list, rows: list[dict[str, Any]]) 
     """The rows of a table whose first row was taken for its header. A file without a header row would lose its
     first example and name its columns by it, silently: when one of that row's cells is a value its own column
     holds in at least two other rows (a label: `neg` over rows labelled neg and pos), the row is data. It is then
-    kept as the first row, the columns are named `column 1`, `column 2`, … and a note says so."""
+    kept as the first row, the columns are named `column 1`, `column 2`, … and a note says so. A header of 0, 1, …
+    (pandas' names for unnamed columns, over a 0/1 label column) stays a header."""
+    if header == [str(i) for i in range(len(header))]:
+        return Rows(rows)
     for name in header:
         if name and (seen := sum(str(r.get(name, "")).strip() == name for r in rows)) >= 2:
             names = [f"column {i + 1}" for i in range(len(header))]
