@@ -58,6 +58,12 @@ def test_json_list_and_parquet_are_read(tmp_path):
     assert inspect_file(tmp_path / "d.parquet").output_column == "label"
 
 
+def test_a_folder_is_refused_by_name(tmp_path):
+    (tmp_path / "reviews.csv").mkdir()  # a folder named like a file: "Is a directory" was all it said
+    with pytest.raises(DataError, match=r"reviews.csv: is a folder, not a file"):
+        inspect_file(tmp_path / "reviews.csv")
+
+
 def test_empty_file_is_refused(tmp_path):
     with pytest.raises(DataError, match="empty"):
         inspect_file(write(tmp_path, "e.csv", ""))

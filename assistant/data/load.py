@@ -61,6 +61,8 @@ def read_rows(path: str | Path) -> Rows:
     path = Path(path)
     if not path.exists():
         raise DataError(path, "file not found")
+    if path.is_dir():
+        raise DataError(path, "is a folder, not a file; give one data file (or one .txt file per class)")
     suffix = path.suffix.lower()
     readers = plugin_readers()
     if suffix not in SUFFIXES and suffix not in readers:
