@@ -255,3 +255,20 @@ def test_template_placeholders_left_in_answers_are_flagged(tmp_path):
     warnings = inspect_file(p).warnings
     assert any(w.startswith("answers hold template placeholders: {{name}} (20 rows), {{author}} (20 rows)")
                for w in warnings), warnings
+
+
+def test_conversations_of_several_answers_say_every_answer_is_trained(tmp_path):
+    """A conversation's earlier assistant turns are trained too (train/turns.py): the plan says how many
+    conversations and answers; a greeting before the user spoke and an empty answer are not counted."""
+    two = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"},
+                         {"role": "user", "content": "and?"}, {"role": "assistant", "content": f"b{i}"}]}
+           for i in range(6)]
+    greeted = [{"messages": [{"role": "assistant", "content": "Hi!"}, {"role": "user", "content": f"q{i}"},
+                             {"role": "assistant", "content": ""}, {"role": "user", "content": "?"},
+                             {"role": "assistant", "content": f"c{i}"}]} for i in range(4)]
+    p = write(tmp_path, "chat.jsonl", "".join(json.dumps(r) + "\n" for r in two + greeted))
+    r = inspect_file(p)
+    assert "6 conversations have more than one assistant turn (12 answers): every answer is trained, each with " \
+        "the turns before it as its context; the held-out evaluation scores each conversation's last answer" \
+        in r.warnings
+    assert [e["completion"] for e in r.examples] == [f"b{i}" for i in range(6)] + [f"c{i}" for i in range(4)]

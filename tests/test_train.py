@@ -944,3 +944,84 @@ def test_a_cpu_job_takes_half_the_cores_while_the_engine_answers_and_says_so(top
     wait_for(lambda: reg.job(job_id).status == "cancelled", timeout=30)
     wait_for(lambda: not jobs.is_worker_alive(pid), timeout=30)
     assert not (folder / f"train-{job_id}-{pid}").exists(), "the marker goes with the job"
+
+
+def _support_chats(tmp_path, tiny_model, one_answer: int = 8):
+    """A plan on support conversations of two answers each, then `one_answer` conversations of one answer."""
+    import json
+
+    from assistant.chat import converse
+
+    two = [{"messages": [{"role": "user", "content": f"my order {i} is late"},
+                         {"role": "assistant", "content": f"sorry about that, is it order {i}?"},
+                         {"role": "user", "content": "yes"},
+                         {"role": "assistant", "content": f"order {i} ships tomorrow"}]} for i in range(12)]
+    one = [{"messages": [{"role": "user", "content": f"where is parcel {i}?"},
+                         {"role": "assistant", "content": f"parcel {i} is at the depot"}]} for i in range(one_answer)]
+    p = tmp_path / "support.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in two + one))
+    return converse(["train a customer support chat assistant"], str(p), default_base_model=str(tiny_model)).plan
+
+
+def test_every_assistant_turn_of_a_conversation_is_trained_and_one_answer_rows_stay_as_trl_makes_them(
+        tiny_model, tmp_path):
+    """A conversation with two answers trains both (each with the turns before it as context, as LLaMA-Factory and
+    Axolotl do), not only the last; a row of one answer gets exactly the tokens and labels TRL's own preparation
+    gives it, the held-out rows are labelled the same way, and the run trains."""
+    from assistant.data import chat_examples
+
+    plan = _support_chats(tmp_path, tiny_model)
+    plan.training.max_steps, plan.training.batch_size = 2, 4
+    examples = chat_examples(plan)
+    reg = Registry(Home.resolve(tmp_path / "h"))
+    job_id = reg.submit_job(reg.add_plan(plan.to_json()))
+    said = []
+    trainer = worker.build_trainer(plan, str(tiny_model), examples[:16], examples[16:], tmp_path / "out", reg, job_id,
+                                   said.append, tmp_path / "log.jsonl", {"flag": False})
+    tok = trainer.processing_class
+
+    def trained(row):
+        return tok.decode([t for t in row["labels"] if t != -100])
+
+    assert trained(trainer.train_dataset[3]) == ("sorry about that, is it order 3?<|im_end|>\n"
+                                                 "order 3 ships tomorrow<|im_end|>\n")
+    assert trained(trainer.train_dataset[12]) == "parcel 0 is at the depot<|im_end|>\n"
+    assert [trained(r) for r in trainer.eval_dataset] == [f"parcel {i} is at the depot<|im_end|>\n"
+                                                          for i in (4, 5, 6, 7)]
+    assert "every assistant turn is trained: 12 earlier answers in 12 conversations besides each row's last" in said
+
+    trls = worker.build_trainer(plan, str(tiny_model), examples[12:16], [], tmp_path / "trl", reg, job_id, print,
+                                tmp_path / "log2.jsonl", {"flag": False})  # no earlier answer: TRL tokenizes
+    assert [(r["input_ids"], r["labels"]) for r in trls.train_dataset] == \
+        [(r["input_ids"], r["labels"]) for r in trainer.train_dataset.select(range(12, 16))]
+    trainer.train()
+    losses = [m["loss"] for m in reg.metrics(job_id) if m["loss"] is not None]
+    assert len(losses) == 2 and all(0 < x < 20 for x in losses)
+
+
+def test_an_earlier_answer_the_template_renders_otherwise_in_the_history_stays_context():
+    """Where the chat template renders an earlier answer differently than as the last turn (as templates that
+    drop earlier reasoning do), its tokens in the conversation are not the answer the model would give: it stays
+    context, counted; an empty answer and a greeting before the user spoke stay context too."""
+    from transformers import AutoTokenizer
+
+    from assistant.train.turns import every_turn
+    from helpers import smol_tokenizer_dir
+
+    tok = AutoTokenizer.from_pretrained(smol_tokenizer_dir())
+    tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' and not "
+                         "loop.last %}(earlier answer){% else %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+                         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello, what can I do?"},
+            {"role": "user", "content": "track my parcel"}]
+    turns = every_turn(tok, [{"prompt": chat, "completion": [{"role": "assistant", "content": "it is at the depot"}]}])
+    row = turns.rows[0]
+    assert tok.decode([t for t, m in zip(row["input_ids"], row["completion_mask"]) if m]) == \
+        "it is at the depot<|im_end|>\n"
+    assert (turns.conversations, turns.answers, turns.context_only) == (1, 0, 1)
+    assert "1 earlier answers stay context only" in turns.summary()
+
+    greeted = [{"role": "assistant", "content": "Hi! How can I help?"}, {"role": "user", "content": "a refund"},
+               {"role": "assistant", "content": ""}, {"role": "user", "content": "please"}]
+    last = [{"role": "assistant", "content": "done"}]
+    assert every_turn(tok, [{"prompt": greeted, "completion": last}]) is None  # nothing but the last to train

@@ -210,8 +210,21 @@ def _blank_missing_labels(examples: list[dict[str, Any]]) -> None:
                 e["completion"], e["missing_label"] = "", True
 
 
+def earlier_answers(msgs: list[dict]) -> list[int]:
+    """The assistant turns of a conversation's prompt that are trained besides its last answer: each that says
+    something and answers a user (a greeting before anyone asked stays context)."""
+    asked = False
+    out = []
+    for i, m in enumerate(msgs):
+        asked = asked or m["role"] == "user"
+        if m["role"] == "assistant" and asked and str(m["content"] or "").strip():
+            out.append(i)
+    return out
+
+
 def split_conversation(turns: list[Any], tools: Any = None) -> dict[str, Any]:
-    """A conversation as context turns and the last assistant turn to train on. Tool calls stay the
+    """A conversation as its last assistant turn (the completion) and the turns before it (the prompt; earlier
+    assistant turns in it are trained too: train/turns.py). Tool calls stay the
     assistant's, tool results get the `tool` role, and a `tools` list (JSON) becomes the system message that
     tells the model which functions it may call."""
     msgs, unknown = [], set()
@@ -226,10 +239,11 @@ def split_conversation(turns: list[Any], tools: Any = None) -> dict[str, Any]:
         if said.lower() not in ROLE_MAP:
             unknown.add(said or "(none)")
         msgs.append({"role": ROLE_MAP.get(said.lower(), "user"), "content": text(t.get("content", t.get("value")))})
-    # Train on the last assistant turn; earlier turns are context.
     last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=-1)
     out = ({"prompt": msgs, "completion": ""} if last < 0
            else {"prompt": msgs[:last], "completion": msgs[last]["content"]})
+    if earlier := len(earlier_answers(msgs[:max(last, 0)])):
+        out["earlier_answers"] = earlier
     if unknown:
         out["unknown_roles"] = unknown
     if 0 <= last < len(msgs) - 1:  # turns after the last answer: nothing answers them, so they are left out
@@ -271,6 +285,11 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
     if roles:
         report.warnings.append(f"conversation roles {', '.join(map(repr, roles))} are not known and were read as the "
                                "user's turns; rename them to user or assistant if that is wrong")
+    if several := [e["earlier_answers"] for e in examples if e.get("earlier_answers") and e["completion"]]:
+        report.warnings.append(f"{len(several)} conversations have more than one assistant turn "
+                               f"({sum(several) + len(several)} answers): every answer is trained, each with the "
+                               "turns before it as its context; "
+                               "the held-out evaluation scores each conversation's last answer")
     if after := [i for i, e in enumerate(examples, start=1) if e.get("after_answer")]:
         report.warnings.append(f"{len(after)} conversations go on after their last assistant turn (first: row "
                                f"{after[0]}); the turns after it are left out, since nothing answers them")

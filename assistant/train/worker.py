@@ -329,6 +329,7 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
     from ..models.resolve import load_tokenizer
     from . import recipe
     from .progress import progress_callback
+    from .turns import every_turn
 
     tokenizer = load_tokenizer(source)
     recipe.ensure_chat_template(tokenizer)
@@ -353,8 +354,12 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
         from transformers import EarlyStoppingCallback
 
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=plan.training.early_stopping_patience))
-    trainer = recipe.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
-                      eval_dataset=Dataset.from_list(val_rows) if val_rows else None, processing_class=tokenizer,
+    train_set, eval_set = train_rows, val_rows
+    if plan.training.completion_only_loss and (turns := every_turn(tokenizer, [*train_rows, *val_rows])):
+        log(turns.summary())  # tokenized here, every answer in the completion mask (train/turns.py)
+        train_set, eval_set = turns.rows[:len(train_rows)], turns.rows[len(train_rows):]
+    trainer = recipe.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(train_set),
+                      eval_dataset=Dataset.from_list(eval_set) if eval_set else None, processing_class=tokenizer,
                       peft_config=recipe.lora_config(plan), callbacks=callbacks)
     if plan.training.packing and args.eval_steps:  # the plan counted packed rows from the median example
         _evaluate_as_planned(trainer, plan, log)
