@@ -42,7 +42,7 @@ def cmd_plan(args) -> int:
     else:
         hardware = detect_gpu()
     settings = home.load_settings()
-    data = args.data[0] if args.data and len(args.data) == 1 else None
+    data = str(Path(args.data[0]).resolve()) if args.data and len(args.data) == 1 else None  # read from anywhere
     if args.data and len(args.data) > 1:
         from .data.load import combine_class_files
 
@@ -61,14 +61,14 @@ def cmd_train(args) -> int:
     from .registry import Registry
     from .train import jobs
 
-    home = Home.resolve(args.home)
     try:
         plan = Plan.from_json(Path(args.plan).read_text(encoding="utf-8"), accept_turn=True)
         plan.validate(require_ready=True)
     except (OSError, PlanError) as e:
         print(f"error: {args.plan}: {e}", file=sys.stderr)
         return 2
-    registry = Registry(home)
+    jobs.locate_data(plan, Path.cwd(), Path(args.plan).parent)
+    registry = Registry(Home.resolve(args.home))
     job_id = jobs.submit(registry, plan)
     print(f"job {job_id} queued")
     return 0 if args.no_wait else follow(registry, job_id)
@@ -97,7 +97,7 @@ def follow(registry, job_id: int, check_every: float = 3.0) -> int:
         if job.status not in ("queued", "running"):
             print(f"job {job_id} {job.status}" + (f": {job.error}" if job.error else ""),
                   file=sys.stdout if job.status == "succeeded" else sys.stderr)
-            if job.status == "failed":
+            if job.status == "failed" and job.failure != "bad_data":  # resuming runs the same file again
                 print(f"resume it with `tailor jobs resume {job_id}`", file=sys.stderr)
             return 0 if job.status == "succeeded" else 1
         time.sleep(1)

@@ -93,6 +93,9 @@ def cmd_sweep(args) -> int:
             print(f"trial {i}: " + ", ".join(f"{f} {_value(t, f):g}" for f in plan.sweep.varied()))
         print(f"{plan.sweep.describe()}; about {plan.sweep.estimated_minutes:.1f} min in all")
         return 0
+    from .train.jobs import locate_data
+
+    locate_data(plan, Path.cwd(), Path(args.plan).parent)
     sweep_id = submit_sweep(registry, plan)
     print(f"sweep {sweep_id}: {plan.sweep.describe()}, the winner by {plan.sweep.metric}")
     return 0 if args.no_wait else follow_sweep(registry, sweep_id)

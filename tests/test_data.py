@@ -272,3 +272,71 @@ def test_conversations_of_several_answers_say_every_answer_is_trained(tmp_path):
         "the turns before it as its context; the held-out evaluation scores each conversation's last answer" \
         in r.warnings
     assert [e["completion"] for e in r.examples] == [f"b{i}" for i in range(6)] + [f"c{i}" for i in range(4)]
+
+
+def test_a_plan_trains_and_holds_out_rows_only_from_the_file_it_was_made_from(topic_csv, tiny_model):
+    """A data file edited after planning would train on rows the plan was not sized for, register a fingerprint
+    that is not the data's, and give a held-out split that can hold rows the adapter trained on: queueing
+    refuses it at once (nothing queued), a job queued before the edit fails before loading the model, and the
+    adapter's held-out evaluation asks for an eval file. A file gone is refused with where it was looked for."""
+    from assistant.config import Home
+    from assistant.data import DataError
+    from assistant.evaluate.run import EvalError, held_out
+    from assistant.registry import Registry
+    from assistant.train import jobs, worker
+    from helpers import make_plan
+
+    plan = make_plan(topic_csv, tiny_model, max_steps=1)
+    reg = Registry(Home.resolve(None))
+    assert held_out(plan)
+    job = jobs.submit(reg, plan, start=False)
+    topic_csv.write_bytes(topic_csv.read_bytes() + b"one more row about football,sports\n")
+    with pytest.raises(DataError, match=r"^topics.csv: the file has changed since the plan was made \(its sha256 "
+                                        r"is not the plan's [0-9a-f]{12}…\): make the plan again"):
+        jobs.submit(reg, plan, start=False)
+    assert [j.id for j in reg.jobs()] == [job]
+    assert worker.run_job(reg.home, job) == "failed"
+    failed = reg.job(job)
+    assert failed.failure == "bad_data" and "the file has changed since the plan was made" in failed.error
+    assert not any("base model" in line for line in reg.logs(job)), "refused before the model was loaded"
+    with pytest.raises(EvalError, match="has changed since this adapter was trained, so its held-out rows cannot "
+                                        "be told apart from the rows it learned: upload an eval file"):
+        held_out(plan)
+    topic_csv.unlink()
+    with pytest.raises(DataError, match=rf"^topics.csv: file not found \({topic_csv}\)$"):
+        jobs.submit(reg, plan, start=False)
+
+
+def test_a_relative_data_path_is_read_where_the_command_ran_or_beside_the_plan(topic_csv, tiny_model, tmp_path,
+                                                                             monkeypatch):
+    """`tailor plan --data FILE` writes the file's absolute path; a relative one (a plan written by hand, or
+    elsewhere) is found from the command's folder, then the plan file's, not from the data home where the worker
+    runs; found nowhere, queueing says where it looked."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from assistant.config import Home
+    from assistant.data import DataError
+    from assistant.registry import Registry
+    from assistant.train import jobs
+    from helpers import make_plan
+
+    plan = make_plan(topic_csv, tiny_model)
+    plan.data.path = topic_csv.name
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    jobs.locate_data(plan, Path.cwd(), topic_csv.parent)
+    assert plan.data.path == str(topic_csv.resolve())
+    plan.data.path = topic_csv.name
+    jobs.locate_data(plan, Path.cwd())
+    assert plan.data.path == topic_csv.name
+    reg = Registry(Home.resolve(None))
+    with pytest.raises(DataError, match=rf"file not found \({reg.home.root / topic_csv.name}\)"):
+        jobs.submit(reg, plan, start=False)
+    run = subprocess.run([sys.executable, "-m", "assistant.cli", "plan", "--json", "--data", topic_csv.name,
+                          "classify these texts by topic"], cwd=topic_csv.parent, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["plan"]["data"]["path"] == str(topic_csv.resolve())

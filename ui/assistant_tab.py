@@ -159,6 +159,8 @@ def start_training(ctx: Context, state: dict) -> dict:
         job_id = jobs.submit(ctx.registry, plan, state.get("messages"))
     except PlanError as e:
         return {"job_id": None, "message": "The plan cannot run yet: " + "; ".join(e.problems)}
+    except (DataError, jobs.JobError) as e:  # the data file gone or changed since the plan: said, nothing queued
+        return {"job_id": None, "message": f"The plan cannot run: {e}"}
     return {"job_id": job_id,
             "message": f"Job {job_id} started. Follow it in the **Jobs** tab; closing this page does not stop it."}
 

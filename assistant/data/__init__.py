@@ -2,7 +2,7 @@
 
 from .inspect import DataReport, inspect_file
 from .load import DataError, read_rows, save_upload, sha256_file
-from .prepare import chat_examples, split_examples
+from .prepare import chat_examples, planned_data, split_examples
 
-__all__ = ["DataError", "DataReport", "chat_examples", "inspect_file", "read_rows", "save_upload", "sha256_file",
-           "split_examples"]
+__all__ = ["DataError", "DataReport", "chat_examples", "inspect_file", "planned_data", "read_rows", "save_upload",
+           "sha256_file", "split_examples"]

@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .inspect import DataReport, detect_format, to_examples
-from .load import read_rows
+from .load import DataError, read_rows, sha256_file
 
 if TYPE_CHECKING:  # the plan is read, never imported at run time: data/ stays below plan
     from ..plan import Plan
+
+
+class DataChanged(DataError):
+    """The plan's data file is not the one the plan was made from; the message says to plan again."""
+
+
+def planned_data(plan: Plan, root: Path | None = None) -> Path:
+    """The plan's data file (a relative path read from `root`, the worker's working directory), when it is there
+    and is the file the plan was made from. Training or holding out rows from a file edited since would break
+    the plan's sizing and the registry's fingerprint, and a held-out split of changed rows could hold rows
+    the adapter trained on: raises DataError, saying so."""
+    given = Path(plan.data.path or "")
+    path = root / given if root is not None and not given.is_absolute() else given
+    if not plan.data.path or not path.is_file():
+        raise DataError(plan.data.path or "(no data file)", f"file not found ({path.absolute()})")
+    if plan.data.sha256 and sha256_file(path) != plan.data.sha256:
+        raise DataChanged(path, "the file has changed since the plan was made (its sha256 is not the plan's "
+                              f"{plan.data.sha256[:12]}…): make the plan again, so that its settings fit the data "
+                              "as it is now")
+    return path
 
 
 def chat_examples(plan: Plan) -> list[dict[str, Any]]:

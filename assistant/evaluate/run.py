@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data import DataError, chat_examples, split_examples
+from ..data import DataError, chat_examples, planned_data, split_examples
 from ..errors import TailorError
 from ..plan import Plan
 from ..registry.db import Registry
@@ -96,6 +96,11 @@ def held_out(plan: Plan) -> list[dict]:
     """The validation split the job held out, as [{"messages", "reference"}]."""
     if not Path(plan.data.path or "").exists():
         raise EvalError(f"the training data {plan.data.path} is no longer on this machine: upload an eval file")
+    try:
+        planned_data(plan)
+    except DataError:  # a split of changed rows could hold rows the adapter was trained on
+        raise EvalError(f"the training data {plan.data.path} has changed since this adapter was trained, so its "
+                        "held-out rows cannot be told apart from the rows it learned: upload an eval file") from None
     d = plan.data
     _, val = split_examples(chat_examples(plan), d.validation_fraction, d.split_seed, d.stratify)
     if not val:

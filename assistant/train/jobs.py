@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..config import Home, environment
+from ..data.prepare import planned_data
 from ..errors import TailorError
 from ..machine import is_alive
 from ..models.fit import next_move
@@ -24,12 +25,24 @@ class JobError(TailorError, RuntimeError):
     """A job operation that cannot be done (unknown job, wrong state); the message says why."""
 
 
+def locate_data(plan: Plan, *folders: Path) -> None:
+    """A relative data path (a plan written by `tailor plan` elsewhere, or by hand) made absolute from the first
+    of `folders` that holds it (the command's working directory, then the plan file's), so the worker, which
+    runs in the data home, reads the file the user meant. Left as it is when none holds it."""
+    given = Path(plan.data.path or "")
+    if plan.data.path and not given.is_absolute():
+        found = next((f / given for f in folders if (f / given).is_file()), None)
+        if found is not None:
+            plan.data.path = str(found.resolve())
+
+
 def submit(registry: Registry, plan: Plan, conversation: list[str | dict] | None = None, start: bool = True) -> int:
     """Queue a validated, ready plan; start it when nothing else runs. Returns the job id."""
     plan.validate(require_ready=True)
     if plan.sweep.on:
         raise JobError(f"this plan is a sweep of {plan.sweep.describe()}: run it with `tailor sweep PLAN.json` "
                        "(the page's Start button does), or remove its `sweep`")
+    planned_data(plan, registry.home.root)  # there, and unchanged: said now, not by a failed job a minute on
     d = plan.data
     registry.add_dataset(d.sha256 or "", d.path or "", d.rows, d.format or "",
                          {"input_columns": d.input_columns, "output_column": d.output_column})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..data.prepare import planned_data
 from ..plan import Plan
 from ..registry.db import Registry, now
 from ..sweeps import NAMES, higher_is_better, trial_plans, trial_settings
@@ -25,6 +26,7 @@ def submit_sweep(registry: Registry, plan: Plan, conversation: list | None = Non
     plan.validate(require_ready=True)
     if not plan.sweep.on:
         raise JobError("this plan has no sweep; train it with `tailor train`")
+    planned_data(plan, registry.home.root)
     d = plan.data
     registry.add_dataset(d.sha256 or "", d.path or "", d.rows, d.format or "",
                          {"input_columns": d.input_columns, "output_column": d.output_column})

@@ -192,10 +192,11 @@ def end_start_up(cancel: dict) -> None:
 
 
 def _train_from_start(plan: Plan, registry: Registry, job_id: int, out: Path, log, log_file: Path, cancel: dict):
-    from ..data import chat_examples, split_examples
+    from ..data import chat_examples, planned_data, split_examples
     from ..models.catalog import find
     from ..models.resolve import resolve_source
 
+    planned_data(plan)  # the file the plan was made from, before minutes go into loading the model
     source = resolve_source(plan.base_model.source, registry.home.models, log)
     log(f"base model: {plan.base_model.name} from {source}")
     examples = chat_examples(plan)
@@ -405,11 +406,13 @@ def explain_failure(e: Exception, plan: Plan) -> tuple[str, str]:
     """(the kind of failure, the failure in plain words with what to do). The kind is the job's `failure`:
     out_of_memory, bad_data, missing_model or error."""
     from ..data import DataError
+    from ..data.prepare import DataChanged
     from ..models.resolve import ModelNotFound
 
     text = str(e)
-    if isinstance(e, DataError):
-        return "bad_data", f"bad data: {text}. Fix the file and start again."
+    if isinstance(e, DataError):  # a plan runs only on the file it was made from: a fixed file needs a new plan
+        return "bad_data", f"bad data: {text}" + ("." if isinstance(e, DataChanged) else
+                                                  ". Fix the file and make the plan again.")
     if isinstance(e, ModelNotFound):
         return "missing_model", f"missing model: {text}"
     if "out of memory" in text.lower() or type(e).__name__ == "OutOfMemoryError":
