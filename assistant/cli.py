@@ -336,7 +336,7 @@ def _evaluate_arguments(p) -> None:
 
 def cmd_evaluate(args) -> int:
     """The base model and the adapters answer the same examples; each metric with its paired 95% interval."""
-    from .evaluate.run import adapter_plan, evaluate_adapters, past_context_words
+    from .evaluate.run import adapter_plan, eval_notes, evaluate_adapters
     from .registry import Registry
     from .serve.engine import Engine
 
@@ -363,8 +363,8 @@ def cmd_evaluate(args) -> int:
         print(f"always “{majority['label']}” (baseline)  {scores}")
     for metric, why in run.get("skipped", {}).items():
         print(f"({metric} not scored: {why})")
-    if past := past_context_words(run):
-        print(f"({past})")
+    for _, note in eval_notes(run):
+        print(f"({note})")
     return 0
 
 

@@ -207,7 +207,7 @@ class Tools:
             raise Refused("adapters: name at least one adapter to evaluate against the base model")
         run = evaluate_adapters(self._engine_for(names), self.registry, names, limit=min(int(limit), MAX_EVAL),
                                 max_new_tokens=self._tokens(max_new_tokens))
-        kept = ("models", "metrics", "results", "skipped", "majority", "past_context")
+        kept = ("models", "metrics", "results", "skipped", "majority", "past_context", "trained_on")
         return {k: run[k] for k in kept if k in run} | {"examples": len(run["examples"])}
 
     def _labels(self, adapters: list[str], most: int) -> list[str]:

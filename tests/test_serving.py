@@ -977,3 +977,50 @@ def test_the_engine_answers_with_its_part_of_the_cores_while_a_cpu_job_trains(se
     assert seen and all(s == (4, ["engine"]) for s in seen), seen
     assert list(folder.iterdir()) == [], "no marker is left between calls"
     assert alone[0].text == shared[0].text, "the threads change the speed, not the answer"
+
+
+def test_an_evaluation_says_which_examples_an_adapter_was_trained_on(served, tmp_path):
+    """An eval file cut from the training data, or a held-out split that shares rows with the training split
+    (a row the data repeats lands on both sides), flatters the adapter: the run names the examples each adapter
+    was trained on (its plan's training rows, rebuilt as its job split them), the page and the CLI say it; an
+    adapter whose data file has changed since, or that has no plan, is not compared with anything."""
+    from pathlib import Path
+
+    from assistant.data import chat_examples, split_examples
+    from assistant.evaluate.run import eval_notes, evaluate_adapters
+    from assistant.registry.store import store_adapter
+    from helpers import WORDS, make_plan, peft_adapter
+    from ui.compare_tab import eval_rows
+
+    reg, engine = served
+    data = tmp_path / "topics.csv"
+    rows = [f"item {i}: the {WORDS[label][i % 5]} again,{label}" for i, label in
+            enumerate(label for _ in range(15) for label in WORDS)]
+    rows += ["the goal and the team,sports"] * 12  # one row the data repeats
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    base = Path(engine.base_source)
+    plan = make_plan(data, base)
+    plan.name, d = "gamma", plan.data
+    reg.add_dataset(d.sha256, d.path, d.rows, d.format, {"input_columns": d.input_columns,
+                                                         "output_column": d.output_column})
+    store_adapter(reg, peft_adapter(base, tmp_path / "gamma", 3), plan.to_dict(), job_id=None, plan_id=None,
+                  base_hub_id=str(base), base_source=str(base), metrics={}, log_file=None)
+    train, val = split_examples(chat_examples(plan), d.validation_fraction, d.split_seed, d.stratify)
+    repeated = [i for i, e in enumerate(val) if e["prompt"][-1]["content"] == "the goal and the team"]
+    assert repeated and len(repeated) < 12, "the repeated row lies on both sides of the split"
+
+    held = evaluate_adapters(engine, reg, ["gamma", "alpha"], max_new_tokens=2)
+    assert held["trained_on"] == {"gamma": repeated}  # alpha has no plan: nothing to compare with
+    (what, words), = eval_notes(held)
+    assert what == "trained on by gamma" and words.startswith(
+        f"{len(repeated)} of {len(val)} examples (row {repeated[0] + 1}") and "flatter it" in words
+    assert [f"({what})", "", None, words] in eval_rows(held)
+
+    seen = [e["prompt"][-1]["content"] for e in train[:3]]
+    eval_file = tmp_path / "eval.csv"
+    eval_file.write_text("text,label\n" + "".join(f"{t},sports\n" for t in ["a brand new text", *seen, "another"]),
+                         encoding="utf-8")
+    run = evaluate_adapters(engine, reg, ["gamma"], data=str(eval_file), max_new_tokens=2)
+    assert run["trained_on"] == {"gamma": [1, 2, 3]}
+    data.write_text(data.read_text(encoding="utf-8") + "one more row,food\n", encoding="utf-8")
+    assert "trained_on" not in evaluate_adapters(engine, reg, ["gamma"], data=str(eval_file), max_new_tokens=2)

@@ -42,7 +42,7 @@ def run_evaluation(ctx: Context, adapters: list[str], eval_file: str | None, max
 
 
 def eval_rows(run: dict) -> list[list]:
-    from assistant.evaluate.run import past_context_words
+    from assistant.evaluate.run import eval_notes
 
     rows = []
     for model in run["models"]:
@@ -53,8 +53,8 @@ def eval_rows(run: dict) -> list[list]:
                          "" if ci is None else f"{ci['difference']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"])
     for metric, why in (run.get("skipped") or {}).items():  # said, not dropped silently
         rows.append(["(not scored)", metric, None, why])
-    if past := past_context_words(run):
-        rows.append(["(past the context)", "", None, past])
+    for what, note in eval_notes(run):  # examples past the context, examples an adapter was trained on
+        rows.append([f"({what})", "", None, note])
     if majority := run.get("majority"):  # a label task: the score of always answering the most frequent label
         rows += [[f"always “{majority['label']}” (baseline)", metric, round(majority[metric], 4), ""]
                  for metric in run["metrics"]]

@@ -211,6 +211,43 @@ def past_context_words(run: dict) -> str | None:
             "their scores mean little; shorten those examples or leave them out")
 
 
+def trained_on(registry: Registry, labels: list[str], examples: list[dict]) -> dict[str, list[int]]:
+    """For each adapter, the examples whose input (the turns before the answer) it was trained on: its plan's
+    training rows rebuilt as its job split them, where its data file is still here and unchanged. An eval file
+    cut from the training data, another adapter's training data, or a row repeated in the data (one copy on
+    each side of the split) all flatter a score; said, not hidden."""
+    def inputs(messages: list[dict]) -> tuple:
+        return tuple((m["role"], " ".join(str(m["content"]).split())) for m in messages if m["role"] != "system")
+
+    wanted = [inputs(ex["messages"]) for ex in examples]
+    out = {}
+    for label in labels:
+        try:
+            _, plan = adapter_plan(registry, label)
+            planned_data(plan)
+            d = plan.data
+            train, _ = split_examples(chat_examples(plan), d.validation_fraction, d.split_seed, d.stratify)
+        except (EvalError, DataError):  # no plan, its data gone or changed: nothing to compare with
+            continue
+        seen = {inputs(e["prompt"]) for e in train}
+        if hits := [i for i, key in enumerate(wanted) if key in seen]:
+            out[label] = hits
+    return out
+
+
+def eval_notes(run: dict) -> list[tuple[str, str]]:
+    """What a person must know to read the run's scores, as (what, words): examples past the context, examples an
+    adapter was trained on."""
+    notes = [("past the context", past)] if (past := past_context_words(run)) else []
+    for label, rows in (run.get("trained_on") or {}).items():
+        shown = ", ".join(str(i + 1) for i in rows[:8]) + (", …" if len(rows) > 8 else "")
+        notes.append((f"trained on by {label}",
+                      f"{len(rows)} of {len(run['examples'])} examples (row {shown}) are inputs {label} was trained "
+                      "on, so its scores on them flatter it: evaluate on rows it has not seen (or remove the rows "
+                      "its data repeats)"))
+    return notes
+
+
 def evaluate_adapters(engine: Engine, registry: Registry, adapters: list[str], *, data: str | None = None,
                       limit: int = MAX_EXAMPLES, max_new_tokens: int = 64, progress=None, cancel=None) -> dict:
     """The base model and `adapters` (labels) on the first adapter's held-out rows, or on a file read with its
@@ -225,6 +262,8 @@ def evaluate_adapters(engine: Engine, registry: Registry, adapters: list[str], *
     run = evaluate(engine, [None, *adapters], examples, plan.evaluation.metrics,
                    GenerationSettings(max_new_tokens=max_new_tokens), registry=registry, progress=progress,
                    cancel=cancel, labels_task=plugins.get().answers_are_labels(plan.task.type))
+    if seen := trained_on(registry, adapters, examples):
+        run["trained_on"] = seen
     if not data:  # its own held-out rows: the scores become the adapter's (sortable in the registry)
         record_scores(registry, record, run)
     return run
