@@ -1025,3 +1025,35 @@ def test_an_earlier_answer_the_template_renders_otherwise_in_the_history_stays_c
                {"role": "assistant", "content": ""}, {"role": "user", "content": "please"}]
     last = [{"role": "assistant", "content": "done"}]
     assert every_turn(tok, [{"prompt": greeted, "completion": last}]) is None  # nothing but the last to train
+
+
+def test_held_out_rows_that_the_data_repeats_are_counted_and_said(tiny_model, tmp_path):
+    """A row the data repeats lands on both sides of the split, and the adapter is then scored on rows it was
+    trained on: the job counts them (`held_out_seen`), its log warns, and the chat's message and the adapter's
+    page say the held-out scores flatter it."""
+    from assistant.data import chat_examples, split_examples
+    from assistant.registry.store import adapter_page
+    from assistant.train.outcome import outcome
+    from helpers import WORDS
+    from ui.registry_tab import adapter_card
+
+    data = tmp_path / "topics.csv"
+    rows = [f"item {i}: the {WORDS[label][i % 5]} again,{label}" for i, label in
+            enumerate(label for _ in range(10) for label in WORDS)]
+    data.write_text("text,label\n" + "\n".join(rows + ["the goal and the team,sports"] * 12) + "\n", encoding="utf-8")
+    plan = make_plan(data, tiny_model, max_steps=1)
+    d = plan.data
+    train, val = split_examples(chat_examples(plan), d.validation_fraction, d.split_seed, d.stratify)
+    repeated = sum(e["prompt"][-1]["content"] == "the goal and the team" for e in val)
+    assert 0 < repeated < 12
+    reg = Registry(Home.resolve())
+    job_id = jobs.submit(reg, plan)
+    wait_for(lambda: reg.job(job_id).status not in ("queued", "running"), timeout=180)
+    rec = reg.adapter_by_id(reg.job(job_id).adapter_id)
+    assert rec.metrics["held_out_seen"] == repeated and rec.metrics["held_out_scored"] == len(val)
+    assert f"warning: {repeated} of {len(val)} held-out rows ask what a training row asks" in \
+        "\n".join(reg.logs(job_id, tail=200))
+    assert f"{repeated} of the {len(val)} held-out rows ask what a training row asks (your data repeats them), so " \
+           "these scores flatter the adapter" in outcome(reg, job_id)
+    assert f"{repeated} of the {len(val)} held-out rows ask what a training row asks" in \
+        adapter_card(adapter_page(reg, rec.label))

@@ -75,6 +75,9 @@ def adapter_card(page: dict) -> str:
                    + "; guessing in the training proportions "
                    + ", ".join(f"{esc(k)} {num(v)}" for k, v in chance.items())
                    + (". Try more epochs, more (or more balanced) data, or a larger base model." if warn else "."))
+    if seen := metrics.get("held_out_seen"):
+        out.append(f"⚠️ {num(seen)} of the {num(metrics.get('held_out_scored', '?'))} held-out rows ask what a "
+                   "training row asks (the data repeats them): the held-out scores flatter this adapter.")
     if m.get("first_loss") is not None:
         metrics["loss (first → last)"] = f"{m['first_loss']:.3f} → {m['last_loss']:.3f}"
     if metrics:

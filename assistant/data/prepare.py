@@ -56,6 +56,18 @@ def chat_examples(plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
+def input_key(messages: list[dict]) -> tuple:
+    """What an example asks, for telling whether a model was trained on it: its turns before the answer, the
+    system message left out (an instruction is not an input), spacing collapsed."""
+    return tuple((m["role"], " ".join(str(m["content"]).split())) for m in messages if m["role"] != "system")
+
+
+def seen_in(train: list[dict], rows: list[dict]) -> list[int]:
+    """The indices of `rows` (training examples, or {"messages"} eval examples) whose input a training row has."""
+    seen = {input_key(e["prompt"]) for e in train}
+    return [i for i, r in enumerate(rows) if input_key(r["prompt"] if "prompt" in r else r["messages"]) in seen]
+
+
 def sample_examples(examples: list[dict[str, Any]], n: int, seed: int, stratify: bool) -> list[dict[str, Any]]:
     """`n` of the examples at random (the same ones for the same seed), in file order; stratified by answer
     when asked, so each label keeps its share (every label at least once while `n` allows)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import DataError, chat_examples, planned_data, split_examples
+from ..data.prepare import seen_in
 from ..errors import TailorError
 from ..plan import Plan
 from ..registry.db import Registry
@@ -216,10 +217,6 @@ def trained_on(registry: Registry, labels: list[str], examples: list[dict]) -> d
     training rows rebuilt as its job split them, where its data file is still here and unchanged. An eval file
     cut from the training data, another adapter's training data, or a row repeated in the data (one copy on
     each side of the split) all flatter a score; said, not hidden."""
-    def inputs(messages: list[dict]) -> tuple:
-        return tuple((m["role"], " ".join(str(m["content"]).split())) for m in messages if m["role"] != "system")
-
-    wanted = [inputs(ex["messages"]) for ex in examples]
     out = {}
     for label in labels:
         try:
@@ -229,8 +226,7 @@ def trained_on(registry: Registry, labels: list[str], examples: list[dict]) -> d
             train, _ = split_examples(chat_examples(plan), d.validation_fraction, d.split_seed, d.stratify)
         except (EvalError, DataError):  # no plan, its data gone or changed: nothing to compare with
             continue
-        seen = {inputs(e["prompt"]) for e in train}
-        if hits := [i for i, key in enumerate(wanted) if key in seen]:
+        if hits := seen_in(train, examples):
             out[label] = hits
     return out
 

@@ -61,6 +61,12 @@ def _adapter(registry: Registry, adapter_id: int, zh: bool) -> str:
                 f"{k} {m[k]:.2f} (always answering “{label}”: {m[f'baseline_{k}']:.2f})" for k in scored) + "."
         elif "eval_loss" in m:
             text += f" Held-out loss {m['eval_loss']:.3f}."
+    if seen := m.get("held_out_seen"):  # rows the data repeats, on both sides of the split
+        text += (f"\n\n⚠️ 留出集中有 {seen} 行（共 {m.get('held_out_scored', '?')} 行）的输入在训练数据里也有"
+                 "（数据有重复），所以这些分数偏高；去掉重复行再训练，才能得到公允的分数。" if zh else
+                 f"\n\n⚠️ {seen} of the {m.get('held_out_scored', '?')} held-out rows ask what a training row asks "
+                 "(your data repeats them), so these scores flatter the adapter; remove the repeats and train again "
+                 "for a fair score.")
     if BELOW_BASELINE not in rec.tags:
         return text
     if zh:

@@ -262,6 +262,7 @@ def score_held_out(plan: Plan, trainer, train_rows: list[dict], val_rows: list[d
                    share=None) -> tuple[dict, str | None]:
     """The plan's answer metrics on the held-out rows (and the majority baseline for label tasks). `share`: the
     job's part of the CPU (`machine.CpuShare`), applied between batches."""
+    from ..data.prepare import seen_in
     from .held_out import MAX_SCORED, answer_budget, answer_rows, reference, score
 
     rows = val_rows[:MAX_SCORED]
@@ -272,6 +273,10 @@ def score_held_out(plan: Plan, trainer, train_rows: list[dict], val_rows: list[d
                           progress=lambda done, total: (log(f"evaluating: {done}/{total} held-out rows answered"),
                                                         share and share.apply()))
     scores, verdict = score(plan, answers, refs, [reference(r) for r in train_rows])
+    if seen := len(seen_in(train_rows, rows)):  # a row the data repeats, one copy on each side of the split
+        scores["held_out_seen"] = seen
+        log(f"warning: {seen} of {len(rows)} held-out rows ask what a training row asks (the data repeats them): "
+            "the held-out scores flatter the adapter")
     log("held-out scores: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
     if verdict:
         log(f"warning: this adapter is {verdict}")
