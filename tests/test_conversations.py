@@ -538,3 +538,60 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     count, slow = done.stdout.split(" ", 1) if done.stdout else ("0", done.stderr)
     assert int(count) > 80 and slow.strip() == "[]", (count, slow)
+
+
+def test_every_data_warning_is_shown_in_chinese_on_a_chinese_card(files, tmp_path):
+    """Every data warning the inspector, the file reader and the planner write, produced by real files and turns,
+    reads in Chinese on a Chinese conversation's card, its numbers and names kept; each entry of the table is
+    used, so a warning added without its Chinese fails here."""
+    import openpyxl
+
+    from assistant.chat import converse
+    from assistant.chat.reasons_zh import untranslated
+    from assistant.chat.warnings_zh import COMPILED, warning_zh
+    from assistant.data import inspect_file
+
+    def write(name: str, text: str):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        return tmp_path / name
+
+    labels = ["正面", "负面"] * 20
+    table = write("t.csv", "text,label\n" + "".join(f"评论{i},{lab}\n" for i, lab in enumerate(labels))
+                  + "评论0,正面\n,负面\n评论x,\n评论y,NaN\n评论z,Pos\n评论w,pos\n")
+    chats = [{"messages": [{"role": "user", "content": f"问{i}"}, {"role": "assistant", "content": f"答{i}"},
+                           {"role": "user", "content": "还有呢"}, {"role": "assistant", "content": "{{name}} 好"},
+                           {"role": "user", "content": "谢谢"}]} for i in range(30)]
+    chats += [{"messages": [{"role": "客服", "content": "你好"}, {"role": "user", "content": "嗯"},
+                            {"role": "assistant", "content": "好"}]}]
+    chat = write("c.jsonl", "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in chats))
+    tools = write("tools.jsonl", "".join(json.dumps({"conversations": [
+        {"from": "human", "value": f"天气{i}"}, {"from": "function_call", "value": "{}"},
+        {"from": "observation", "value": "{}"}, {"from": "gpt", "value": f"晴{i}"}]}, ensure_ascii=False) + "\n"
+        for i in range(30)))
+    few = write("few.csv", "text,label\n" + "".join(f"句子{i},同一个\n" for i in range(12)))
+    many = write("many.csv", "text,label\n" + "".join(f"句子{i},值{i}\n" for i in range(40)))
+    nested = tmp_path / "n.json"
+    nested.write_text(json.dumps([{"input": {"a": i}, "output": f"答{i % 3}"} for i in range(30)]
+                                 + [{"input": "含\0字符", "output": "答0"}]), encoding="utf-8")
+    headless = write("h.csv", "".join(f"句子{i},{['正面', '负面'][i % 2]}\n" for i in range(30)))
+    book = openpyxl.Workbook()
+    book.active.title = "数据"
+    for i in range(30):
+        book.active.append([f"句子{i}", ["正面", "负面"][i % 2]] if i else ["text", "label"])
+    book.create_sheet("备注").append(["说明"])
+    book.save(tmp_path / "b.xlsx")
+    warnings = [w for f in (table, chat, tools, few, many, nested, headless, tmp_path / "b.xlsx")
+                for w in inspect_file(f).warnings]
+    queues = "把这些工单分到对应的处理队列"
+    for turns, data in (([queues, "不要用 priority 这一列"], "tickets.csv"),
+                        (["给这些评论做情感分类", "不要用 text 这一列"], "reviews.csv"),
+                        (["给这些评论做情感分类", "最大长度 32"], "reviews.csv")):
+        turn = converse(turns, str(files / data))
+        warnings += turn.plan.data.warnings
+        assert "数据提示" in turn.reply and not any(w in turn.reply for w in turn.plan.data.warnings), turn.reply
+    used = {i for w in warnings for i, (pattern, _) in enumerate(COMPILED) if pattern.match(w)}
+    assert used == set(range(len(COMPILED))), [COMPILED[i][0].pattern[:60] for i in set(range(len(COMPILED))) - used]
+    for w in warnings:
+        zh = warning_zh(w)
+        assert zh != w and untranslated(zh) == [], (w, zh)
+        assert all(n in zh for n in re.findall(r"\d+", w)), (w, zh)  # every number carried over

@@ -248,7 +248,10 @@ def _reply(plan: Plan, questions: list[Question], changes: list[str], s: Slots, 
         return "\n\n".join(parts)
     parts.append(render_card(plan, lang))
     if plan.data.warnings:
-        parts.append(("数据提示：\n" if zh else "About your data:\n") + "\n".join(f"- {w}" for w in plan.data.warnings))
+        from .warnings_zh import warning_zh
+
+        shown = [warning_zh(w) for w in plan.data.warnings] if zh else plan.data.warnings
+        parts.append(("数据提示：\n" if zh else "About your data:\n") + "\n".join(f"- {w}" for w in shown))
     if examples:
         head = ("训练时模型看到的样例（已套用对话模板）：" if zh
                 else "What the model is trained on (first example, through its chat template):")
