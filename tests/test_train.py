@@ -997,6 +997,11 @@ def test_every_assistant_turn_of_a_conversation_is_trained_and_one_answer_rows_s
     trainer.train()
     losses = [m["loss"] for m in reg.metrics(job_id) if m["loss"] is not None]
     assert len(losses) == 2 and all(0 < x < 20 for x in losses)
+    plan.training.packing, plan.training.max_length = True, 256  # packed rows keep every answer's labels
+    packed = worker.build_trainer(plan, str(tiny_model), examples[:12], [], tmp_path / "packed", reg, job_id, print,
+                                  tmp_path / "log3.jsonl", {"flag": False})
+    assert len(packed.train_dataset) < 12 and all(trained(r).count("sorry about that") == trained(r).count("ships")
+                                                  >= 1 for r in packed.train_dataset)
 
 
 def test_an_earlier_answer_the_template_renders_otherwise_in_the_history_stays_context():
