@@ -23,7 +23,7 @@ def register_tasks():
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
-        TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|摘要|总结|概括|归纳",
+        TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|摘要|总结|概括|归纳|概要|梗概|提要|浓缩",
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
                    {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
@@ -43,8 +43,9 @@ def register_tasks():
         TaskRecipe("code", r"\bcode\b|coding|program|python|javascript|\bsql\b|function|代码|编程|写程序",
                    {"en": "Write correct, idiomatic code for the request.", "zh": "根据要求编写正确、规范的代码。"},
                    ("exact_match", "perplexity"), priority=40),
-        TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|"
-                                r"改写|润色|重写|转述",
+        TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|polite|"
+                                r"\btone\b|sound (?:more|less)\b|friendlier|more (?:casual|professional|friendly)|"
+                                r"改写|润色|重写|转述|更礼貌|更客气|语气",
                    {"en": "Rewrite the text as requested, keeping its meaning.", "zh": "按要求改写文本，保持原意。"},
                    ("rougeL",), priority=20),
     ]
