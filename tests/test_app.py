@@ -221,9 +221,20 @@ def test_the_chat_takes_one_txt_file_per_class_and_says_what_it_read(tmp_path, i
     (tmp_path / "负面.txt").write_text("\n".join(f"差评 {i}" for i in range(20)), encoding="utf-8")
     out = chat(ctx, "对评论做情感分类", [str(tmp_path / "正面.txt"), str(tmp_path / "负面.txt")], [], {})
     said = [m["content"] for m in out["history"]]
-    assert said[0] == "📎 正面.txt, 负面.txt" and "I read **40 rows** of a table" in said[1]
+    assert said[0] == "📎 正面.txt, 负面.txt" and said[1] == "读取了 **40 行**表格数据（格式 `columns`）。"
     assert out["state"]["data"].startswith(str(home.uploads)) and out["state"]["data"].endswith("正面-负面.csv")
     assert out["ready"] and "classification" in out["card"]
+    # in the user's language: English words get English; a file alone is answered in its data's language
+    (tmp_path / "few.csv").write_text("text,label\n" + "".join(f"review {i},pos\n" for i in range(12)), "utf-8")
+    said = [m["content"] for m in chat(ctx, "classify reviews", str(tmp_path / "few.csv"), [], {})["history"]]
+    assert said[1].startswith("I read **12 rows** of a table (format `columns`). Warnings: only 12 usable rows")
+    (tmp_path / "zh.csv").write_text("评论,标签\n" + "".join(f"这个产品很好{i},正面\n这个产品很差{i},负面\n"
+                                                          for i in range(10)), "utf-8")
+    said = [m["content"] for m in chat(ctx, "", str(tmp_path / "zh.csv"), [], {})["history"]]
+    assert said[1] == "读取了 **20 行**表格数据（格式 `columns`）。"
+    (tmp_path / "bad.csv").write_text("text,label\n", "utf-8")
+    said = [m["content"] for m in chat(ctx, "对评论做情感分类", str(tmp_path / "bad.csv"), [], {})["history"]]
+    assert said[-1].startswith("⚠️ 无法使用这个文件：bad.csv")
 
 
 def test_the_jobs_view_gives_every_component_a_value_it_can_draw(tiny_model, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path as _Path
 
 import gradio as gr
@@ -28,6 +29,20 @@ def new_conversation() -> dict:
 
 FORMAT_WORDS = {"columns": "a table", "alpaca": "Alpaca instructions", "sharegpt": "ShareGPT conversations",
                 "messages": "chat messages", "prompt_completion": "prompt/completion pairs"}
+FORMAT_WORDS_ZH = {"columns": "表格", "alpaca": "Alpaca 指令", "sharegpt": "ShareGPT 对话", "messages": "聊天消息",
+                   "prompt_completion": "prompt/completion 对"}
+
+
+def _read_note(report, zh: bool) -> str:
+    """What the assistant says it read from an attached file, in the user's language."""
+    if zh:
+        from assistant.chat.warnings_zh import warning_zh
+
+        return (f"读取了 **{report.rows} 行**{FORMAT_WORDS_ZH.get(report.format, report.format)}数据（格式 "
+                f"`{report.format}`）。" + ("提示：" + "；".join(map(warning_zh, report.warnings)) if report.warnings
+                                           else ""))
+    return (f"I read **{report.rows} rows** of {FORMAT_WORDS.get(report.format, report.format)} (format "
+            f"`{report.format}`)." + (" Warnings: " + "; ".join(report.warnings) if report.warnings else ""))
 
 
 def chat(ctx: Context, message: str | Edit, file: str | list[str] | None, history: list, state: dict):
@@ -37,6 +52,8 @@ def chat(ctx: Context, message: str | Edit, file: str | list[str] | None, histor
     history = list(history or [])
     message = message if isinstance(message, Edit) else (message or "").strip()
     files = [f for f in ([file] if isinstance(file, str) else file or []) if f]
+    said = [m for m in [*state.get("messages", []), message] if isinstance(m, str) and m]
+    zh = bool(re.search(r"[\u4e00-\u9fff]", " ".join(said))) if said else None  # None: the data decides
     if files:
         try:
             if len(files) > 1:  # one file per class: combined into one labelled table in the data home
@@ -47,13 +64,11 @@ def chat(ctx: Context, message: str | Edit, file: str | list[str] | None, histor
                 stored = save_upload(ctx.home.uploads, files[0])
             state["data"] = str(stored)
             history.append({"role": "user", "content": "📎 " + ", ".join(_Path(f).name for f in files)})
-            note = (f"I read **{report.rows} rows** of {FORMAT_WORDS.get(report.format, report.format)} "
-                    f"(format `{report.format}`).")
-            if report.warnings:
-                note += " Warnings: " + "; ".join(report.warnings)
-            history.append({"role": "assistant", "content": note})
+            history.append({"role": "assistant",
+                            "content": _read_note(report, report.language == "zh" if zh is None else zh)})
         except DataError as e:
-            history.append({"role": "assistant", "content": f"⚠️ I could not use that file: {e}"})
+            history.append({"role": "assistant", "content": f"⚠️ 无法使用这个文件：{e}" if zh else
+                            f"⚠️ I could not use that file: {e}"})
             return _chat_result(history, state, None, [])
     if message:
         turn = message.to_turn() if isinstance(message, Edit) else message
