@@ -122,6 +122,10 @@ class DataSpec:
     """Whether the held-out split keeps label proportions (classification)."""
     split_seed: int = 42
     """Seed of the train/validation split."""
+    group_inputs: bool = False
+    """Rows that ask the same (one input, repeated in the data) stay on one side of the split, so no held-out row
+    repeats a training input. The planner sets it; a plan without it (made before it, or by hand) splits row by
+    row, so an adapter's held-out rows rebuild as its job drew them."""
     tokens: TokenStats = field(default_factory=TokenStats)
     """Token statistics of the examples as they will be trained on."""
     warnings: list[str] = field(default_factory=list)

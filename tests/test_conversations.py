@@ -115,7 +115,8 @@ def test_a_row_limit_samples_the_same_rows_each_time_keeping_every_label(tmp_pat
     from collections import Counter
 
     from assistant.chat import converse
-    from assistant.data import chat_examples, split_examples
+    from assistant.data import chat_examples
+    from assistant.data.prepare import held_out_split
     from helpers import write_classification_csv
 
     data = str(write_classification_csv(tmp_path / "topics.csv", rows=400))
@@ -125,7 +126,7 @@ def test_a_row_limit_samples_the_same_rows_each_time_keeping_every_label(tmp_pat
     assert len(rows) == 40 and rows == chat_examples(plan)
     labels = Counter(r["completion"][0]["content"] for r in rows)
     assert sorted(labels.values()) == [10, 10, 10, 10]
-    train, held = split_examples(rows, plan.data.validation_fraction, plan.data.split_seed, plan.data.stratify)
+    train, held = held_out_split(rows, plan.data)
     assert len(train) + len(held) == 40 and held
 
 

@@ -340,3 +340,40 @@ def test_a_relative_data_path_is_read_where_the_command_ran_or_beside_the_plan(t
                          timeout=120)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["plan"]["data"]["path"] == str(topic_csv.resolve())
+
+
+def test_the_planners_split_keeps_the_rows_of_one_input_on_one_side(tmp_path):
+    """A row the data repeats (12 copies) goes wholly to training or wholly to the held-out rows in the planner's
+    plans; labels keep their shares; the split is the same every time. A plan without `group_inputs` (made before
+    it, or by hand) loads as one and splits row by row, as its job did."""
+    from collections import Counter
+
+    from assistant.chat import converse
+    from assistant.data import chat_examples
+    from assistant.data.prepare import held_out_split, input_key, split_examples
+    from assistant.plan import Plan
+
+    rows = [f"item {i} about {['rain', 'goal'][i % 2]},{['weather', 'sports'][i % 2]}" for i in range(100)]
+    rows += ["the goal and the team,sports"] * 12 + ["sunny and warm,weather"] * 3
+    p = write(tmp_path, "t.csv", "text,label\n" + "\n".join(rows) + "\n")
+    plan = converse(["classify these texts by topic"], str(p)).plan
+    assert plan.data.group_inputs and plan.data.stratify and plan.data.validation_fraction == 0.1
+    examples = chat_examples(plan)
+    for seed in range(20):  # wherever the seed puts the repeated rows, they are together
+        plan.data.split_seed = seed
+        train, held = held_out_split(examples, plan.data)
+        assert not {input_key(e["prompt"]) for e in train} & {input_key(e["prompt"]) for e in held}
+        assert len(train) + len(held) == 115 and 5 <= len(held) <= 13
+        assert set(Counter(e["completion"][0]["content"] for e in held)) == {"weather", "sports"}
+        assert held_out_split(examples, plan.data) == (train, held)
+    old = plan.to_dict()
+    del old["data"]["group_inputs"]
+    legacy = Plan.from_dict(old)
+    assert legacy.data.group_inputs is False
+    leaked = 0
+    for seed in range(20):  # row by row, as before: the repeats land on both sides for some seeds
+        legacy.data.split_seed = seed
+        train, held = held_out_split(examples, legacy.data)
+        assert (train, held) == split_examples(examples, 0.1, seed, True)
+        leaked += bool({input_key(e["prompt"]) for e in train} & {input_key(e["prompt"]) for e in held})
+    assert leaked

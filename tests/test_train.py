@@ -1033,9 +1033,9 @@ def test_an_earlier_answer_the_template_renders_otherwise_in_the_history_stays_c
 
 
 def test_held_out_rows_that_the_data_repeats_are_counted_and_said(tiny_model, tmp_path):
-    """A row the data repeats lands on both sides of the split, and the adapter is then scored on rows it was
-    trained on: the job counts them (`held_out_seen`), its log warns, and the chat's message and the adapter's
-    page say the held-out scores flatter it."""
+    """Split row by row (a plan made before grouping), a row the data repeats lands on both sides, and the adapter
+    is then scored on rows it was trained on: the job counts them (`held_out_seen`), its log warns, and the chat's
+    message and the adapter's page say the held-out scores flatter it. The planner's plans keep them together."""
     from assistant.data import chat_examples, split_examples
     from assistant.registry.store import adapter_page
     from assistant.train.outcome import outcome
@@ -1047,6 +1047,7 @@ def test_held_out_rows_that_the_data_repeats_are_counted_and_said(tiny_model, tm
             enumerate(label for _ in range(10) for label in WORDS)]
     data.write_text("text,label\n" + "\n".join(rows + ["the goal and the team,sports"] * 12) + "\n", encoding="utf-8")
     plan = make_plan(data, tiny_model, max_steps=1)
+    plan.data.group_inputs = False  # a plan made before the split kept repeated rows together (or by hand)
     d = plan.data
     train, val = split_examples(chat_examples(plan), d.validation_fraction, d.split_seed, d.stratify)
     repeated = sum(e["prompt"][-1]["content"] == "the goal and the team" for e in val)
@@ -1062,3 +1063,8 @@ def test_held_out_rows_that_the_data_repeats_are_counted_and_said(tiny_model, tm
            "these scores flatter the adapter" in outcome(reg, job_id)
     assert f"{repeated} of the {len(val)} held-out rows ask what a training row asks" in \
         adapter_card(adapter_page(reg, rec.label))
+    plan.data.group_inputs = True  # as the planner makes it: no held-out row repeats a training input
+    grouped = jobs.submit(reg, plan)
+    wait_for(lambda: reg.job(grouped).status not in ("queued", "running"), timeout=180)
+    metrics = reg.adapter_by_id(reg.job(grouped).adapter_id).metrics
+    assert "held_out_seen" not in metrics and metrics["held_out_scored"] > 0

@@ -86,10 +86,19 @@ def sample_examples(examples: list[dict[str, Any]], n: int, seed: int, stratify:
     return [examples[i] for i in sorted(chosen)]
 
 
-def split_examples(examples: list[dict[str, Any]], fraction: float, seed: int, stratify: bool):
-    """(train, validation). Stratified by completion when asked, so every label is seen in both."""
+def held_out_split(examples: list[dict[str, Any]], data) -> tuple[list, list]:
+    """(train, validation) as the plan's `data` (a DataSpec) says: its share, seed, strata and grouping."""
+    return split_examples(examples, data.validation_fraction, data.split_seed, data.stratify, data.group_inputs)
+
+
+def split_examples(examples: list[dict[str, Any]], fraction: float, seed: int, stratify: bool, group: bool = False):
+    """(train, validation). Stratified by completion when asked, so every label is seen in both. With `group`,
+    rows with the same input (`input_key`) go to the same side, whole: a held-out row never repeats a training
+    input. Without it, row by row (the split of plans made before grouping, rebuilt exactly)."""
     if fraction <= 0 or len(examples) < 4:
         return examples, []
+    if group:
+        return _grouped_split(examples, fraction, seed, stratify)
     rng = random.Random(seed)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, ex in enumerate(examples):
@@ -103,5 +112,32 @@ def split_examples(examples: list[dict[str, Any]], fraction: float, seed: int, s
         val.update(idx[:n])
     if not val:
         val = {rng.randrange(len(examples))}
+    train = [e for i, e in enumerate(examples) if i not in val]
+    return train, [e for i, e in enumerate(examples) if i in val]
+
+
+def _grouped_split(examples: list[dict[str, Any]], fraction: float, seed: int, stratify: bool):
+    """`split_examples` with rows of one input kept together: each stratum's groups in a seeded random order, a
+    group held out while the stratum's share has room for all of it (a stratum of two rows or more gives at
+    least one group)."""
+    rng = random.Random(seed)
+    groups: dict[tuple, list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault(input_key(ex["prompt"]), []).append(i)
+    strata: dict[str, list[list[int]]] = defaultdict(list)
+    for rows in groups.values():  # a group's stratum is its first row's answer
+        strata[examples[rows[0]]["completion"][0]["content"] if stratify else ""].append(rows)
+    val: set[int] = set()
+    for stratum in strata.values():
+        rng.shuffle(stratum)
+        size = sum(map(len, stratum))
+        room = max(1, round(size * fraction)) if stratify and size >= 2 else round(size * fraction)
+        for rows in stratum:
+            if len(rows) <= room and len(stratum) > 1:
+                val.update(rows)
+                room -= len(rows)
+    if not val:  # nothing fitted: the smallest group, when it leaves rows to train on
+        smallest = min(groups.values(), key=len)
+        val = set(smallest) if len(smallest) < len(examples) else set()
     train = [e for i, e in enumerate(examples) if i not in val]
     return train, [e for i, e in enumerate(examples) if i in val]

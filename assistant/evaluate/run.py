@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data import DataError, chat_examples, planned_data, split_examples
-from ..data.prepare import seen_in
+from ..data import DataError, chat_examples, planned_data
+from ..data.prepare import held_out_split, seen_in
 from ..errors import TailorError
 from ..plan import Plan
 from ..registry.db import Registry
@@ -103,7 +103,7 @@ def held_out(plan: Plan) -> list[dict]:
         raise EvalError(f"the training data {plan.data.path} has changed since this adapter was trained, so its "
                         "held-out rows cannot be told apart from the rows it learned: upload an eval file") from None
     d = plan.data
-    _, val = split_examples(chat_examples(plan), d.validation_fraction, d.split_seed, d.stratify)
+    _, val = held_out_split(chat_examples(plan), d)
     if not val:
         raise EvalError("this adapter's plan held out no rows (validation_fraction 0): upload an eval file")
     return [{"messages": e["prompt"], "reference": e["completion"][0]["content"]} for e in val]
@@ -222,8 +222,7 @@ def trained_on(registry: Registry, labels: list[str], examples: list[dict]) -> d
         try:
             _, plan = adapter_plan(registry, label)
             planned_data(plan)
-            d = plan.data
-            train, _ = split_examples(chat_examples(plan), d.validation_fraction, d.split_seed, d.stratify)
+            train, _ = held_out_split(chat_examples(plan), plan.data)
         except (EvalError, DataError):  # no plan, its data gone or changed: nothing to compare with
             continue
         if hits := seen_in(train, examples):

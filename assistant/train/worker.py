@@ -192,7 +192,8 @@ def end_start_up(cancel: dict) -> None:
 
 
 def _train_from_start(plan: Plan, registry: Registry, job_id: int, out: Path, log, log_file: Path, cancel: dict):
-    from ..data import chat_examples, planned_data, split_examples
+    from ..data import chat_examples, planned_data
+    from ..data.prepare import held_out_split
     from ..models.catalog import find
     from ..models.resolve import resolve_source
 
@@ -200,8 +201,7 @@ def _train_from_start(plan: Plan, registry: Registry, job_id: int, out: Path, lo
     source = resolve_source(plan.base_model.source, registry.home.models, log)
     log(f"base model: {plan.base_model.name} from {source}")
     examples = chat_examples(plan)
-    d = plan.data
-    train_rows, val_rows = split_examples(examples, d.validation_fraction, d.split_seed, d.stratify)
+    train_rows, val_rows = held_out_split(examples, plan.data)
     log(f"data: {len(train_rows)} training rows, {len(val_rows)} held out")
     trainer = build_trainer(plan, source, train_rows, val_rows, out, registry, job_id, log, log_file, cancel)
     if cancel["flag"] or registry.cancel_requested(job_id):
