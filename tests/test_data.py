@@ -366,6 +366,14 @@ def test_the_planners_split_keeps_the_rows_of_one_input_on_one_side(tmp_path):
         assert len(train) + len(held) == 115 and 5 <= len(held) <= 13
         assert set(Counter(e["completion"][0]["content"] for e in held)) == {"weather", "sports"}
         assert held_out_split(examples, plan.data) == (train, held)
+    big = [{"prompt": [{"role": "user", "content": f"sky {i // 6}"}], "completion": [{"role": "assistant",
+            "content": "weather"}]} for i in range(12)]  # a label of two inputs, six rows each
+    big += [{"prompt": [{"role": "user", "content": f"match {i}"}], "completion": [{"role": "assistant",
+             "content": "sports"}]} for i in range(100)]
+    train, held = split_examples(big, 0.1, 0, True, group=True)
+    said = Counter(e["completion"][0]["content"] for e in held)
+    assert said["weather"] == 6 and 8 <= said["sports"] <= 10, "a label whose groups outgrow its share gives one"
+    assert not {input_key(e["prompt"]) for e in train} & {input_key(e["prompt"]) for e in held}
     old = plan.to_dict()
     del old["data"]["group_inputs"]
     legacy = Plan.from_dict(old)

@@ -1006,8 +1006,9 @@ def test_every_assistant_turn_of_a_conversation_is_trained_and_one_answer_rows_s
 
 def test_an_earlier_answer_the_template_renders_otherwise_in_the_history_stays_context():
     """Where the chat template renders an earlier answer differently than as the last turn (as templates that
-    drop earlier reasoning do), its tokens in the conversation are not the answer the model would give: it stays
-    context, counted; an empty answer and a greeting before the user spoke stay context too."""
+    drop earlier reasoning do), or asks for it with a generation prompt the history does not hold, its tokens in
+    the conversation are not the answer the model would give: it stays context, counted; an empty answer and a
+    greeting before the user spoke stay context too."""
     from transformers import AutoTokenizer
 
     from assistant.train.turns import every_turn
@@ -1026,6 +1027,10 @@ def test_an_earlier_answer_the_template_renders_otherwise_in_the_history_stays_c
     assert (turns.conversations, turns.answers, turns.context_only) == (1, 0, 1)
     assert "1 earlier answers stay context only" in turns.summary()
 
+    tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+                         "{% if add_generation_prompt %}<|im_start|>assistant (thinking)\n{% endif %}")
+    dated = every_turn(tok, [{"prompt": chat, "completion": [{"role": "assistant", "content": "it is at the depot"}]}])
+    assert (dated.answers, dated.context_only) == (0, 1), "a generation prompt the history does not hold"
     greeted = [{"role": "assistant", "content": "Hi! How can I help?"}, {"role": "user", "content": "a refund"},
                {"role": "assistant", "content": ""}, {"role": "user", "content": "please"}]
     last = [{"role": "assistant", "content": "done"}]

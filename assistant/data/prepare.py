@@ -118,8 +118,8 @@ def split_examples(examples: list[dict[str, Any]], fraction: float, seed: int, s
 
 def _grouped_split(examples: list[dict[str, Any]], fraction: float, seed: int, stratify: bool):
     """`split_examples` with rows of one input kept together: each stratum's groups in a seeded random order, a
-    group held out while the stratum's share has room for all of it (a stratum of two rows or more gives at
-    least one group)."""
+    group held out while the stratum's share has room for all of it. Stratified, a stratum of two groups or more
+    gives at least its smallest, so every label is seen on both sides where it can be."""
     rng = random.Random(seed)
     groups: dict[tuple, list[int]] = {}
     for i, ex in enumerate(examples):
@@ -132,10 +132,14 @@ def _grouped_split(examples: list[dict[str, Any]], fraction: float, seed: int, s
         rng.shuffle(stratum)
         size = sum(map(len, stratum))
         room = max(1, round(size * fraction)) if stratify and size >= 2 else round(size * fraction)
+        taken = 0
         for rows in stratum:
             if len(rows) <= room and len(stratum) > 1:
                 val.update(rows)
                 room -= len(rows)
+                taken += 1
+        if stratify and not taken and len(stratum) > 1:
+            val.update(min(stratum, key=len))
     if not val:  # nothing fitted: the smallest group, when it leaves rows to train on
         smallest = min(groups.values(), key=len)
         val = set(smallest) if len(smallest) < len(examples) else set()

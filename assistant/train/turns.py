@@ -6,13 +6,14 @@ the assistant's too (a support chat, a tutor's dialogue) would teach its last re
 answers would be context. LLaMA-Factory, Axolotl and Unsloth's `train_on_responses_only` train every assistant
 turn; so does Tailor. When a training row holds an earlier assistant turn, every row is tokenized here the way TRL
 tokenizes a prompt/completion row (the tokenizer's own `apply_chat_template`, the completion from where the prompt
-with its generation prompt and the whole conversation part), with the completion mask over each assistant turn:
+with its generation prompt and the whole conversation part ways), with the completion mask over each assistant turn:
 from the end of the turns before it (with the generation prompt) to its end-of-turn tokens. The sequence is the
 same as before, so the plan's token counts, memory and time stand; more of its tokens are trained. A row with one
 answer gets exactly TRL's tokens and mask.
 
-An earlier turn is trained only where the conversation's rendering holds it as rendered alone as the last turn;
-a template that renders the history differently (e.g. one that drops earlier reasoning) leaves it as context, and
+An earlier turn is trained only where the conversation's rendering holds it as rendered alone as the last turn,
+its generation prompt included; a template that renders the history differently (e.g. one that drops earlier
+reasoning, or dates its generation prompt) leaves it as context, and
 the job log says how many. Empty earlier answers are context too (training one would teach an empty reply), and so
 is a greeting before any user turn (`data.inspect.earlier_answers`).
 """
@@ -65,8 +66,8 @@ def every_turn(tokenizer, rows: list[dict]) -> Turns | None:
         mask = [0] * len(full)
         for i, head, through in zip([*answers, last], heads, ends):
             end = len(through)
-            if i != last and _common(through, full) < end:  # the history renders this answer differently
-                out.context_only += 1
+            if i != last and (_common(through, full) < end or _common(head, through) < len(head)):
+                out.context_only += 1  # the history renders this answer, or the turn that asks for it, differently
                 continue
             start = _common(head, full)  # TRL's rule: where the prompt alone and the conversation part
             mask[start:end] = [1] * (end - start)
