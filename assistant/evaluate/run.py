@@ -223,7 +223,7 @@ def trained_on(registry: Registry, labels: list[str], examples: list[dict]) -> d
             _, plan = adapter_plan(registry, label)
             planned_data(plan)
             train, _ = held_out_split(chat_examples(plan), plan.data)
-        except (EvalError, DataError):  # no plan, its data gone or changed: nothing to compare with
+        except Exception:  # noqa: BLE001 - no plan, its data gone, changed or unreadable: nothing to compare with
             continue
         if hits := seen_in(train, examples):
             out[label] = hits
@@ -254,10 +254,11 @@ def evaluate_adapters(engine: Engine, registry: Registry, adapters: list[str], *
         raise EvalError("name at least one adapter to evaluate against the base model")
     record, plan = adapter_plan(registry, adapters[0])
     examples = (from_file(plan, data) if data else held_out(plan))[:max(1, limit)]
+    seen = trained_on(registry, adapters, examples)  # before the answers: a check never costs them
     run = evaluate(engine, [None, *adapters], examples, plan.evaluation.metrics,
                    GenerationSettings(max_new_tokens=max_new_tokens), registry=registry, progress=progress,
                    cancel=cancel, labels_task=plugins.get().answers_are_labels(plan.task.type))
-    if seen := trained_on(registry, adapters, examples):
+    if seen:
         run["trained_on"] = seen
     if not data:  # its own held-out rows: the scores become the adapter's (sortable in the registry)
         record_scores(registry, record, run)
