@@ -213,14 +213,16 @@ def past_context_words(run: dict) -> str | None:
 
 
 def trained_on(registry: Registry, labels: list[str], examples: list[dict]) -> dict[str, list[int]]:
-    """For each adapter, the examples whose input (the turns before the answer) it was trained on: its plan's
-    training rows rebuilt as its job split them, where its data file is still here and unchanged. An eval file
+    """For each adapter trained here, the examples whose input (the turns before the answer) it was trained on: its
+    plan's training rows rebuilt as its job split them, where its data file is still here and unchanged. An eval file
     cut from the training data, another adapter's training data, or a row repeated in the data (one copy on
     each side of the split) all flatter a score; said, not hidden."""
     out = {}
     for label in labels:
         try:
-            _, plan = adapter_plan(registry, label)
+            record, plan = adapter_plan(registry, label)
+            if record.origin == "imported":  # its plan names a file of the archive author's choosing: not read
+                continue
             planned_data(plan)
             train, _ = held_out_split(chat_examples(plan), plan.data)
         except Exception:  # noqa: BLE001 - no plan, its data gone, changed or unreadable: nothing to compare with
@@ -253,6 +255,9 @@ def evaluate_adapters(engine: Engine, registry: Registry, adapters: list[str], *
     if not adapters:
         raise EvalError("name at least one adapter to evaluate against the base model")
     record, plan = adapter_plan(registry, adapters[0])
+    if not data and record.origin == "imported":  # its plan.json's data path is the archive author's words
+        raise EvalError(f"{record.label} was imported: its plan's data file is not one this machine trained it on; "
+                        "upload an eval file")
     examples = (from_file(plan, data) if data else held_out(plan))[:max(1, limit)]
     seen = trained_on(registry, adapters, examples)  # before the answers: a check never costs them
     run = evaluate(engine, [None, *adapters], examples, plan.evaluation.metrics,

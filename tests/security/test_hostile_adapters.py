@@ -286,3 +286,30 @@ def test_the_good_archive_of_the_corpus_imports(good, tmp_path, tiny_model):
     reg = Registry(Home.resolve())
     rec = import_adapter(reg, zip_of(tmp_path / "good.zip", good), base_source=str(tiny_model))
     assert rec.version == 1 and (reg.home.root / rec.path / WEIGHTS).exists()
+
+
+def test_an_imported_adapters_plan_cannot_make_tailor_read_a_file_of_this_machine(good, tmp_path, tiny_model):
+    """An adapter's plan.json travels with it, and names a data file. For an adapter trained here that file is the
+    user's; for an imported one it is whatever the archive's author wrote — say a private file on this machine,
+    without a fingerprint. Evaluating the imported adapter "on its held-out rows" would show that file's rows on
+    the page (prompts and references), and the trained-on check would read it. Both refuse or pass it over."""
+    from assistant.chat import converse
+    from assistant.evaluate.run import EvalError, evaluate_adapters
+    from assistant.serve.engine import Engine
+    from helpers import write_classification_csv
+
+    private = write_classification_csv(tmp_path / "private.csv")
+    plan = converse(["classify these texts by topic"], str(private), default_base_model=str(tiny_model)).plan
+    plan.data.sha256 = None  # no fingerprint to check the file against
+    reg = Registry(Home.resolve())
+    rec = import_adapter(reg, zip_of(tmp_path / "hostile.zip", {**good, "plan.json": plan.to_json().encode()}),
+                         base_source=str(tiny_model))
+    engine = Engine(reg, str(tiny_model))
+    engine.start().result()
+    with pytest.raises(EvalError, match=f"{rec.label} was imported: its plan's data file is not one this machine "
+                                        "trained it on; upload an eval file"):
+        evaluate_adapters(engine, reg, [rec.label], max_new_tokens=2)
+    evaluated = tmp_path / "eval.csv"
+    evaluated.write_text(private.read_text(encoding="utf-8"), encoding="utf-8")  # its rows, in an eval file
+    run = evaluate_adapters(engine, reg, [rec.label], data=str(evaluated), limit=4, max_new_tokens=2)
+    assert "trained_on" not in run, "the imported plan's data file was read"
