@@ -137,8 +137,7 @@ def _apply_data(plan: Plan, report: DataReport, why: dict, s: Slots) -> None:
     recipe = plugins.get().tasks.get(plan.task.type or "")
     if (recipe is None or recipe.labels) and report.labels:
         plan.task.labels = list(report.labels)
-    d.stratify = recipe is not None and recipe.labels and bool(report.labels)
-    d.group_inputs = True  # a row the data repeats never lands on both sides of the split
+    d.stratify, d.group_inputs = recipe is not None and recipe.labels and bool(report.labels), True  # DataSpec
     rows = d.used_rows
     d.validation_fraction = 0.1 if rows >= 50 else (0.2 if rows >= 10 else 0.0)
     why["data.validation_fraction"] = (
