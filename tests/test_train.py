@@ -189,11 +189,17 @@ def test_jobs_run_one_at_a_time_in_order(topic_csv, tiny_model):
 
 
 def test_a_trained_adapter_round_trips_through_export_and_import(topic_csv, tiny_model, tmp_path):
-    """train → register → export zip → import into a fresh home → identical sha256 and generations."""
+    """train → register → export zip → import into a fresh home → identical sha256 and generations; the zip's
+    plan names its data file by name alone, and trains again beside it."""
+    import shutil
+    import zipfile
+
     from test_adapters import generate
 
+    from assistant.data import planned_data
+    from assistant.plan import Plan
     from assistant.registry.manage import import_adapter
-    from assistant.registry.store import adapter_dir, export_zip
+    from assistant.registry.store import adapter_dir, export_zip, read_plan
 
     reg = Registry(Home.resolve())
     job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1, max_steps=4, learning_rate=5e-3))
@@ -207,6 +213,16 @@ def test_a_trained_adapter_round_trips_through_export_and_import(topic_csv, tiny
     assert "below-baseline" in rec.tags
     assert "not clearly better than always answering" in (adapter_dir(reg, rec) / "README.md").read_text()
     assert any(line.startswith("evaluating: 8/8") for line in reg.logs(job_id, tail=100))
+    # the plan leaves with the file's name, not where it lies here; beside the file, it trains the same data again
+    with zipfile.ZipFile(export_zip(reg, rec)) as z:
+        z.extractall(tmp_path / "shared")
+    shared = Plan.from_json((tmp_path / "shared" / "plan.json").read_text(encoding="utf-8"))
+    assert shared.data.path == topic_csv.name and str(topic_csv.parent) not in \
+        (tmp_path / "shared" / "plan.json").read_text(encoding="utf-8")
+    assert read_plan(adapter_dir(reg, rec))["data"]["path"] == str(topic_csv)  # this machine keeps its path
+    shutil.copy(topic_csv, tmp_path / "shared" / topic_csv.name)
+    jobs.locate_data(shared, tmp_path / "elsewhere", tmp_path / "shared")
+    assert planned_data(shared) == tmp_path / "shared" / topic_csv.name
     fresh = Registry(Home.resolve(tmp_path / "fresh-home"))
     imported = import_adapter(fresh, export_zip(reg, rec), base_source=str(tiny_model))
     assert imported.weights_sha256 == rec.weights_sha256 and imported.name == rec.name

@@ -181,6 +181,21 @@ def read_plan(folder: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def shared_plan(folder: Path) -> str | None:
+    """The adapter's plan.json as it leaves this machine (a download, an export): its data file named by its file
+    name alone, not by where it lies here (a path can say more than the adapter should: a user's name, a project's).
+    Put the file beside the plan and `tailor train plan.json` finds it, its sha256 checked. None without a plan."""
+    if not (folder / "plan.json").exists():
+        return None
+    plan = read_plan(folder)
+    if not plan:  # not a JSON object: as it is
+        return (folder / "plan.json").read_text(encoding="utf-8", errors="replace")
+    data = plan.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str) and data["path"]:
+        plan["data"] = {**data, "path": Path(data["path"]).name}
+    return json.dumps(plan, indent=2, ensure_ascii=False)
+
+
 def adapter_page(registry: Registry, ref: str) -> dict:
     """Everything about one adapter: its lineage, its files, and its plan — from the registry, or from the
     plan.json in its folder when it was imported or registered outside a job. {} for an unknown name."""
@@ -235,7 +250,9 @@ def export_zip(registry: Registry, record: Adapter, dest: Path | None = None) ->
     tmp = dest.with_suffix(".zip.partial")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for f in sorted(folder.iterdir()):
-            if f.is_file():
+            if f.is_file() and f.name == "plan.json":
+                z.writestr(f.name, shared_plan(folder) or "")
+            elif f.is_file():
                 z.write(f, arcname=f.name)
     tmp.replace(dest)
     return dest
@@ -259,9 +276,10 @@ def export_merged(registry: Registry, record: Adapter, dest: Path | None = None,
     merged = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
     merged.save_pretrained(work, safe_serialization=True)
     AutoTokenizer.from_pretrained(base_path).save_pretrained(work)
-    for extra in ("README.md", "plan.json"):
-        if (folder / extra).exists():
-            shutil.copy2(folder / extra, work / extra)
+    if (folder / "README.md").exists():
+        shutil.copy2(folder / "README.md", work / "README.md")
+    if (plan := shared_plan(folder)) is not None:
+        (work / "plan.json").write_text(plan, encoding="utf-8")
     tmp = dest.with_suffix(".zip.partial")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
