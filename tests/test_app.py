@@ -234,7 +234,18 @@ def test_the_chat_takes_one_txt_file_per_class_and_says_what_it_read(tmp_path, i
     assert said[1] == "读取了 **20 行**表格数据（格式 `columns`）。"
     (tmp_path / "bad.csv").write_text("text,label\n", "utf-8")
     said = [m["content"] for m in chat(ctx, "对评论做情感分类", str(tmp_path / "bad.csv"), [], {})["history"]]
-    assert said[-1].startswith("⚠️ 无法使用这个文件：bad.csv")
+    assert said[-1] == "⚠️ 无法使用这个文件：bad.csv：没有找到任何数据行"
+    # Start, after the data changed under the plan: refused in the conversation's language, nothing queued
+    from pathlib import Path
+
+    from ui.assistant_tab import start_training
+
+    out = chat(ctx, "对评论做情感分类", str(tmp_path / "zh.csv"), [], {})
+    Path(out["state"]["data"]).write_text("评论,标签\n改过,正面\n", "utf-8")
+    refused = start_training(ctx, out["state"])
+    assert refused["job_id"] is None and refused["message"].startswith(
+        f"计划无法运行：{Path(out['state']['data']).name}：文件在制定计划之后改动过"), refused
+    assert ctx.registry.jobs() == []
 
 
 def test_the_jobs_view_gives_every_component_a_value_it_can_draw(tiny_model, monkeypatch):

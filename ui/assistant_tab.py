@@ -9,6 +9,7 @@ import gradio as gr
 
 from assistant.adjustable import EDITOR, SCHEDULERS, SETTINGS, Edit, get_path, turn_words
 from assistant.chat import converse
+from assistant.chat.errors_zh import data_error_zh
 from assistant.data import DataError, inspect_file, save_upload
 from assistant.data.load import combine_class_files, readable_suffixes
 from assistant.plan import Plan, PlanError
@@ -67,7 +68,7 @@ def chat(ctx: Context, message: str | Edit, file: str | list[str] | None, histor
             history.append({"role": "assistant",
                             "content": _read_note(report, report.language == "zh" if zh is None else zh)})
         except DataError as e:
-            history.append({"role": "assistant", "content": f"⚠️ 无法使用这个文件：{e}" if zh else
+            history.append({"role": "assistant", "content": f"⚠️ 无法使用这个文件：{data_error_zh(e)}" if zh else
                             f"⚠️ I could not use that file: {e}"})
             return _chat_result(history, state, None, [])
     if message:
@@ -159,25 +160,32 @@ def plan_edit(state: dict, values: dict) -> Edit | None:
     return Edit.of(changed) if changed else None
 
 
+FOLLOW = "Follow it in the **Jobs** tab; closing this page does not stop it."
+FOLLOW_ZH = "在 **Jobs** 标签页查看进度；关闭本页不会停止它。"
+
+
 def start_training(ctx: Context, state: dict) -> dict:
-    """Queue the conversation's plan. Returns the job id, or an error in words."""
+    """Queue the conversation's plan. Returns the job id, or an error in words (in the conversation's language)."""
+    zh = any(re.search(r"[\u4e00-\u9fff]", m) for m in (state or {}).get("messages", []) if isinstance(m, str))
     if not state or not state.get("plan"):
         return {"job_id": None, "message": "There is no plan yet: describe the task and attach data first."}
     try:
         plan = Plan.from_json(state["plan"])
         if plan.sweep.on:
             sweep_id = submit_sweep(ctx.registry, plan, state.get("messages"))
-            first = ctx.registry.trials(sweep_id)[0].id
-            return {"job_id": first, "sweep_id": sweep_id,
-                    "message": f"Sweep {sweep_id} started: {len(ctx.registry.trials(sweep_id))} trials, jobs {first} "
-                               "on. Follow it in the **Jobs** tab; closing this page does not stop it."}
+            first, n = ctx.registry.trials(sweep_id)[0].id, len(ctx.registry.trials(sweep_id))
+            return {"job_id": first, "sweep_id": sweep_id, "message": (
+                f"参数搜索 {sweep_id} 已开始：{n} 组试验，从任务 {first} 起。{FOLLOW_ZH}" if zh else
+                f"Sweep {sweep_id} started: {n} trials, jobs {first} on. {FOLLOW}")}
         job_id = jobs.submit(ctx.registry, plan, state.get("messages"))
     except PlanError as e:
-        return {"job_id": None, "message": "The plan cannot run yet: " + "; ".join(e.problems)}
+        return {"job_id": None, "message": ("计划还不能运行：" if zh else "The plan cannot run yet: ")
+                + "; ".join(e.problems)}
     except (DataError, jobs.JobError) as e:  # the data file gone or changed since the plan: said, nothing queued
-        return {"job_id": None, "message": f"The plan cannot run: {e}"}
+        return {"job_id": None, "message": f"计划无法运行：{data_error_zh(e) if isinstance(e, DataError) else e}"
+                if zh else f"The plan cannot run: {e}"}
     return {"job_id": job_id,
-            "message": f"Job {job_id} started. Follow it in the **Jobs** tab; closing this page does not stop it."}
+            "message": f"任务 {job_id} 已开始。{FOLLOW_ZH}" if zh else f"Job {job_id} started. {FOLLOW}"}
 
 
 

@@ -231,6 +231,29 @@ def test_each_bad_file_has_a_clean_outcome(name, content, outcome, says, line, t
         assert result["plan"]["data"]["rows"] >= 30, result["plan"]["data"]
 
 
+def test_every_refusal_reads_in_chinese_for_a_chinese_conversation(tmp_path):
+    """Each refused file of the corpus, as a Chinese conversation's page says it: the file and line, then why and
+    what to do in Chinese; a library's own words quoted in brackets may stay English, nothing else."""
+    from assistant.chat.errors_zh import data_error_zh
+    from assistant.chat.reasons_zh import untranslated
+    from assistant.data import DataError, inspect_file
+
+    refused = 0
+    for name, content, outcome, _, line in CORPUS:
+        if outcome != ERR:
+            continue
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+        with pytest.raises(DataError) as caught:
+            inspect_file(path)
+        zh = data_error_zh(caught.value)
+        assert zh.startswith(f"{name} 第 {line} 行：" if line else f"{name}："), zh
+        outside = re.sub(r"（[^（）]*）|`[^`]*`|'[^']*'|\.[a-z]+\b", "", zh.split("：", 1)[1])
+        assert untranslated(outside) == [], (name, zh)
+        refused += 1
+    assert refused >= 30
+
+
 def test_values_are_shown_as_the_user_wrote_them(tmp_path):
     """Nested values become JSON, not Python's repr; NaN labels are no class; NUL characters are gone."""
     from assistant.data import inspect_file
