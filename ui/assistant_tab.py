@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path as _Path
 
 import gradio as gr
 
 from assistant.adjustable import EDITOR, SCHEDULERS, SETTINGS, Edit, get_path, turn_words
 from assistant.chat import converse
+from assistant.chat.converse import language_of
 from assistant.chat.errors_zh import data_error_zh
 from assistant.data import DataError, inspect_file, save_upload
 from assistant.data.load import combine_class_files, readable_suffixes
@@ -54,7 +54,7 @@ def chat(ctx: Context, message: str | Edit, file: str | list[str] | None, histor
     message = message if isinstance(message, Edit) else (message or "").strip()
     files = [f for f in ([file] if isinstance(file, str) else file or []) if f]
     said = [m for m in [*state.get("messages", []), message] if isinstance(m, str) and m]
-    zh = bool(re.search(r"[\u4e00-\u9fff]", " ".join(said))) if said else None  # None: the data decides
+    zh = language_of(said) == "zh" if said else None  # None: the data decides
     if files:
         try:
             if len(files) > 1:  # one file per class: combined into one labelled table in the data home
@@ -166,7 +166,7 @@ FOLLOW_ZH = "在 **Jobs** 标签页查看进度；关闭本页不会停止它。
 
 def start_training(ctx: Context, state: dict) -> dict:
     """Queue the conversation's plan. Returns the job id, or an error in words (in the conversation's language)."""
-    zh = any(re.search(r"[\u4e00-\u9fff]", m) for m in (state or {}).get("messages", []) if isinstance(m, str))
+    zh = language_of((state or {}).get("messages", [])) == "zh"
     if not state or not state.get("plan"):
         return {"job_id": None, "message": "There is no plan yet: describe the task and attach data first."}
     try:

@@ -99,7 +99,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
                                home_models)  # with the turn's other settings ("… and train for 300 steps")
-            zh = _lang_of([messages[i]]) == "zh"
+            zh = language_of([messages[i]]) == "zh"
             for name, r in relative.items():
                 setting = SETTINGS[name]
                 value = r.of(prior, setting)
@@ -119,7 +119,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     if report is None:
         missing.append("data")
     ready = not missing and not plan.problems(require_ready=True)
-    lang = now.language or (report.language if report else None) or _lang_of(messages)
+    lang = now.language or (report.language if report else None) or language_of(messages)
     questions = _questions(missing, lang, plan)
     lengths, examples = [], []
     if report is not None:  # the same tokenizer and template the plan's max_length was measured with
@@ -168,7 +168,8 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str) ->
     return f"计划已经是这样（{said}），没有改变。" if zh else f"The plan already does that ({said}); nothing changed."
 
 
-def _lang_of(messages: list[str | dict]) -> str:
+def language_of(messages: list[str | dict]) -> str:
+    """The user's language: "zh" when any of their words (not typed edits) are Chinese, else "en"."""
     return "zh" if any(isinstance(m, str) and re.search(r"[\u4e00-\u9fff]", m) for m in messages) else "en"
 
 
