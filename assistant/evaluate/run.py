@@ -95,6 +95,15 @@ def adapter_plan(registry: Registry, ref: str) -> tuple[Adapter, Plan]:
 
 def held_out(plan: Plan) -> list[dict]:
     """The validation split the job held out, as [{"messages", "reference"}]."""
+    return _as_eval(_job_split(plan)[1])
+
+
+def _as_eval(rows: list[dict]) -> list[dict]:
+    return [{"messages": e["prompt"], "reference": e["completion"][0]["content"]} for e in rows]
+
+
+def _job_split(plan: Plan) -> tuple[list[dict], list[dict]]:
+    """(training rows, held-out rows) as the adapter's job split them, from its data file as it was then."""
     if not Path(plan.data.path or "").exists():
         raise EvalError(f"the training data {plan.data.path} is no longer on this machine: upload an eval file")
     try:
@@ -102,11 +111,10 @@ def held_out(plan: Plan) -> list[dict]:
     except DataError:  # a split of changed rows could hold rows the adapter was trained on
         raise EvalError(f"the training data {plan.data.path} has changed since this adapter was trained, so its "
                         "held-out rows cannot be told apart from the rows it learned: upload an eval file") from None
-    d = plan.data
-    _, val = held_out_split(chat_examples(plan), d)
+    train, val = held_out_split(chat_examples(plan), plan.data)
     if not val:
         raise EvalError("this adapter's plan held out no rows (validation_fraction 0): upload an eval file")
-    return [{"messages": e["prompt"], "reference": e["completion"][0]["content"]} for e in val]
+    return train, val
 
 
 def from_file(plan: Plan, path: str) -> list[dict]:
@@ -124,7 +132,7 @@ def from_file(plan: Plan, path: str) -> list[dict]:
             p.data.input_columns, p.data.output_column = plan.data.input_columns, plan.data.output_column
         else:
             p.data.input_columns, p.data.output_column = report.input_columns, report.output_column
-    return [{"messages": e["prompt"], "reference": e["completion"][0]["content"]} for e in chat_examples(p)]
+    return _as_eval(chat_examples(p))
 
 
 def fingerprint(examples: list[dict]) -> str:
@@ -212,13 +220,19 @@ def past_context_words(run: dict) -> str | None:
             "their scores mean little; shorten those examples or leave them out")
 
 
-def trained_on(registry: Registry, labels: list[str], examples: list[dict]) -> dict[str, list[int]]:
+def trained_on(registry: Registry, labels: list[str], examples: list[dict],
+               known: dict[str, list[dict]] | None = None) -> dict[str, list[int]]:
     """For each adapter trained here, the examples whose input (the turns before the answer) it was trained on: its
     plan's training rows rebuilt as its job split them, where its data file is still here and unchanged. An eval file
     cut from the training data, another adapter's training data, or a row repeated in the data (one copy on
-    each side of the split) all flatter a score; said, not hidden."""
+    each side of the split) all flatter a score; said, not hidden. `known`: training rows already rebuilt, by label
+    (the file is not read and hashed again)."""
     out = {}
     for label in labels:
+        if (train := (known or {}).get(label)) is not None:
+            if hits := seen_in(train, examples):
+                out[label] = hits
+            continue
         try:
             record, plan = adapter_plan(registry, label)
             if record.origin == "imported":  # its plan names a file of the archive author's choosing: not read
@@ -258,8 +272,12 @@ def evaluate_adapters(engine: Engine, registry: Registry, adapters: list[str], *
     if not data and record.origin == "imported":  # its plan.json's data path is the archive author's words
         raise EvalError(f"{record.label} was imported: its plan's data file is not one this machine trained it on; "
                         "upload an eval file")
-    examples = (from_file(plan, data) if data else held_out(plan))[:max(1, limit)]
-    seen = trained_on(registry, adapters, examples)  # before the answers: a check never costs them
+    if data:
+        examples, known = from_file(plan, data)[:max(1, limit)], {}
+    else:  # the split is rebuilt once: its training rows serve the trained-on check too
+        train, val = _job_split(plan)
+        examples, known = _as_eval(val)[:max(1, limit)], {adapters[0]: train}
+    seen = trained_on(registry, adapters, examples, known)  # before the answers: a check never costs them
     run = evaluate(engine, [None, *adapters], examples, plan.evaluation.metrics,
                    GenerationSettings(max_new_tokens=max_new_tokens), registry=registry, progress=progress,
                    cancel=cancel, labels_task=plugins.get().answers_are_labels(plan.task.type))
