@@ -56,6 +56,9 @@ def main() -> None:
         evaluate(engine, models, examples, ["accuracy"], GenerationSettings(max_new_tokens=2))
 
     packed_rows = engine.rows_per_call(args.tokens + 96)
+    from torch._dynamo.utils import counters
+
+    counters.clear()  # graphs compiled from here on: each evaluation's calls share one shape, so none
     single, packed, same, eager, same_eager = [], [], [], [], []
     for _ in range(args.repeat):
         dt, many = timed(None)
@@ -84,6 +87,8 @@ def main() -> None:
         print(f"  as many as fit, eager decoding  : {e:.2f} s  {n / e:.2f} examples/s  {tokens / e:.0f} tokens/s")
         print(f"  static cache + compiled step: {e / p:.2f}x the eager path; identical answers: {min(same_eager)}/{n} "
               f"examples ({engine.decode_note or 'no fallback'})")
+        print(f"  decoding steps compiled during the timed runs: {counters['stats']['unique_graphs']} (goal: 0, one "
+              "shape per evaluation)")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,36 @@ def test_static_cache_compiled_decoding_gives_the_eager_tokens_row_by_row(served
         [a.text for a in engine.side_by_side("hello", [None, "alpha"], SETTINGS, system="Classify.")]
 
 
+def test_an_evaluation_compiles_the_decoding_step_once_and_answers_as_eager_decoding(served):
+    """An evaluation's calls differ in rows (its last holds fewer examples) and in prompt lengths (past a static
+    cache step): each asks the run's shape, so the compiled step is compiled once (no recompile on a GPU, about a
+    minute each) and the padding rows' answers are dropped: the same answers as eager decoding."""
+    from torch._dynamo.utils import counters
+
+    _, engine = served
+    examples = [{"messages": [{"role": "user", "content": "the goal and the match " * (1 + 12 * i)}],
+                 "reference": "sports"} for i in (0, 4, 1, 3, 2, 5, 0)]  # about 30 to 330 tokens
+    settings, models = GenerationSettings(max_new_tokens=6), [None, "alpha"]
+    eager = evaluate(engine, models, examples, ["accuracy"], settings, rows_per_call=6)
+    engine.decode_compile = _static_decoding("aot_eager")
+    calls, real_generate = [], engine.generate
+
+    def counted(rows, settings=None, *args, **kwargs):
+        out = real_generate(rows, settings, *args, **kwargs)
+        calls.append((len(rows), kwargs["shape"], len(out)))
+        return out
+
+    engine.generate = counted
+    counters.clear()
+    static = evaluate(engine, models, examples, ["accuracy"], settings, rows_per_call=6)
+    assert engine.decode_note == "", engine.decode_note
+    assert [(n, shape.rows, m) for n, shape, m in calls] == [(6, 6, 6), (6, 6, 6), (2, 6, 2)]
+    assert calls[0][1].tokens == 0 and calls[1][1].tokens > 256, "the first call's long prompts set the cache"
+    assert counters["stats"]["unique_graphs"] == 1, "an evaluation's later calls compiled the step again"
+    assert static["examples"] == eager["examples"]
+    assert static["examples"][0]["alpha"] == real_generate([("alpha", examples[0]["messages"])], settings)[0].text
+
+
 def test_stop_texts_end_each_row_where_its_own_answer_first_has_one(served):
     """OpenAI's `stop`: a row ends before the first stop text in its answer, and stops decoding there (fewer
     tokens); rows without one answer in full; the same on the compiled static-cache path; streamed text is never

@@ -25,6 +25,7 @@ from ..registry.db import Registry
 from ..registry.records import Adapter
 from ..registry.store import adapter_dir, read_plan, used_plugins
 from ..serve.engine import Engine, GenerationSettings
+from ..serve.shapes import Shape
 from .metrics import corpus_score, paired_bootstrap, per_example, supported
 
 MAX_EXAMPLES = 200
@@ -147,7 +148,9 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     Many examples go into one `generate`: every model answers each example of a call in its own row, and a
     call holds as many rows as the engine's memory allows (`Engine.rows_per_call`; on a CPU, where a decoding
     step reads every weight once for the whole batch, 40 rows answer about 3x faster than 5). Examples are
-    ordered by prompt length so a call's rows need little padding; the answers come back in the set's order.
+    ordered by prompt length, longest first: a call's rows need little padding, the call needing the most memory
+    comes first, and every call asks the first's shape (`shapes.Shape`), so on a GPU the compiled decoding step
+    is compiled once for the run. The answers come back in the set's order.
     `progress(Progress)` is called after each call; `cancel` (a threading.Event) set stops before the next
     call with `EvalCancelled`."""
     if not examples:
@@ -161,7 +164,8 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     answers: dict[str, list[str]] = {lab: [""] * len(examples) for lab in labels}
     past: set[int] = set()  # examples whose prompt and answer passed the context in some model's row
     tokens = settings.max_new_tokens + _longest_prompt(examples)
-    order = sorted(range(len(examples)), key=lambda i: _prompt_chars(examples[i]))
+    order = sorted(range(len(examples)), key=lambda i: _prompt_chars(examples[i]), reverse=True)
+    cache = 0  # the static cache the run's calls have needed: its first call's, whose prompts are longest
     clock = Progress(total=len(examples))
     start = 0
     while start < len(order):
@@ -171,9 +175,12 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
         # Sized before each call where the engine will serve it: a training job starting or ending meanwhile
         # moves the engine between the GPU and the CPU, whose calls hold very different numbers of rows.
         rows = rows_per_call if rows_per_call is not None else engine.rows_per_call(tokens, place=True)
-        chunk = order[start:start + max(1, rows // len(models))]
+        per_call = max(1, rows // len(models))
+        chunk = order[start:start + per_call]
         start += len(chunk)
-        out = engine.generate([(m, examples[i]["messages"]) for i in chunk for m in models], settings)
+        out = engine.generate([(m, examples[i]["messages"]) for i in chunk for m in models], settings,
+                              shape=Shape(per_call * len(models), cache))
+        cache = max(cache, max(a.prompt_tokens for a in out) + settings.max_new_tokens)
         for j, a in enumerate(out):
             answers[labels[j % len(models)]][chunk[j // len(models)]] = a.text
             if a.past(engine.context):

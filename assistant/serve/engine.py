@@ -30,6 +30,7 @@ from . import kernels
 from .kernels import BASE, deferred_stop, fusable, per_row_lora
 from .prompts import Echo, Row, encode, is_raw
 from .sampling import Sampling, processors
+from .shapes import Shape, cache_length, padded
 from .streaming import Answer, BatchStreamer, updates
 
 MAX_SIDE_BY_SIDE = 4
@@ -95,8 +96,6 @@ def serve_on_gpu() -> bool:
     return environment().serve_device != "cpu" and torch.cuda.is_available()
 
 
-STATIC_CACHE_STEP = 256
-"""Static key/value caches grow in steps of this many tokens, so calls of similar lengths reuse one graph."""
 WATCH_SECONDS = 3.0
 """How often an engine serving from a GPU checks whether a training job needs the card."""
 MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailor-engine")
@@ -265,15 +264,17 @@ class Engine:
         return self.generate(_side_rows(prompt, models), settings, system, on_update)
 
     def generate(self, rows: list[Row], settings: GenerationSettings | None = None,
-                 system: str | None = None, on_update=None) -> list[Answer]:
+                 system: str | None = None, on_update=None, shape: Shape | None = None) -> list[Answer]:
         """Rows of (model, prompt) answered in one batched `generate`; each row uses its own adapter. A prompt is
         chat messages, or a raw text or tuple of token ids (`prompts.encode`: no template, no system prompt).
 
         A chat without a system message gets `system`, else its adapter's training instruction (the prompt it
         learned under), else the first adapter's — so the base model is asked the same way as the adapters.
+        `shape`: the run's shape (`shapes.Shape`), so a compiled decoding step serves all its calls.
         """
         self.wait_ready(timeout=600)
-        return self._pool.submit(self._generate, rows, settings or GenerationSettings(), system, on_update).result()
+        return self._pool.submit(self._generate, rows, settings or GenerationSettings(), system, on_update,
+                                 shape).result()
 
     def stream_side_by_side(self, prompt: str, models: list[str | None], settings: GenerationSettings | None = None,
                             system: str | None = None):
@@ -288,10 +289,12 @@ class Engine:
         """
         return updates(lambda on_update: self.generate(rows, settings, system, on_update))
 
-    def _generate(self, rows, settings, system, on_update) -> list[Answer]:
+    def _generate(self, rows, settings, system, on_update, shape=None) -> list[Answer]:
         import torch
 
         self.place()
+        static = self.decode_compile is not None and (self.placed != "cpu" or self.decode_compile._compile_all_devices)
+        asked, rows = len(rows), padded(rows, shape if static else None)  # copies' answers are dropped
         loaded = [self._ensure_adapter(m) if m else None for m in (r[0] for r in rows)]
         default_system = system or next((a.instruction for a in loaded if a and a.instruction), None)
         names = [adapter.key if adapter else BASE for adapter in loaded]
@@ -305,10 +308,8 @@ class Engine:
         batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.model.device)
         kwargs = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
                       logits_processor=logits_processor)
-        if settings.temperature > 0:
-            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
-        else:
-            kwargs.update(do_sample=False)
+        kwargs.update(dict(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
+                      if settings.temperature > 0 else dict(do_sample=False))
         if settings.stop:  # each row stops decoding at its own stop text; the streamer cuts the text there
             kwargs.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)
         kwargs.update(settings.extra)  # e.g. min_new_tokens, repetition_penalty
@@ -316,11 +317,9 @@ class Engine:
         fused = self.fused and hasattr(self.model, "peft_config") and fusable(self.model, names)
         if hasattr(self.model, "peft_config") and not fused:  # PEFT's mixed batch: "__base__" disables adapters
             kwargs["adapter_names"] = names
-        static = self.decode_compile is not None and (self.placed != "cpu" or self.decode_compile._compile_all_devices)
         if static:  # the cache grows in steps, so similar calls reuse one compiled graph
-            need = batch["input_ids"].shape[1] + settings.max_new_tokens
             kwargs.update(cache_implementation="static", compile_config=self.decode_compile,
-                          max_cache_len=-(-need // STATIC_CACHE_STEP) * STATIC_CACHE_STEP)
+                          max_cache_len=cache_length(batch["input_ids"].shape[1] + settings.max_new_tokens, shape))
         prompt_tokens = batch["attention_mask"].sum(1).tolist()
         if settings.within_context and self.context and \
                 (need := max(prompt_tokens) + settings.max_new_tokens) > self.context:
@@ -331,7 +330,8 @@ class Engine:
         share = CpuShare("engine", alone=self.cpu_threads) if self.placed == "cpu" else None
 
         def run() -> list[Answer]:
-            kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, on_update, prompt_tokens,
+            shown = on_update and (lambda answers: on_update(answers[:asked]))
+            kwargs["streamer"] = streamer = BatchStreamer(self.tokenizer, labels, shown, prompt_tokens,
                                                           share and share.apply, settings.stop, recorder,
                                                           settings.sampling.logprobs or 0)
             streamer.raw = [is_raw(r[1]) for r in rows]  # a raw prompt's continuation keeps its spaces
@@ -340,12 +340,12 @@ class Engine:
                                               streamer, kwargs) if settings.sampling.echo else contextlib.nullcontext():
                 if settings.max_new_tokens == 0:  # the prompt scored, nothing to answer
                     streamer.end()
-                    return streamer.answers()
+                    return streamer.answers()[:asked]
                 with per_row_lora(self.model, names) if fused else contextlib.nullcontext(), \
                         deferred_stop(self.placed, self.defer_stop and recorder is None):
                     torch.manual_seed(settings.seed)
                     self.model.generate(**batch, **kwargs)
-            return streamer.answers()
+            return streamer.answers()[:asked]
 
         try:
             with share or contextlib.nullcontext():
@@ -374,7 +374,7 @@ class Engine:
         if place:
             self._pool.submit(self.place).result()
         if self.decode_compile is not None:  # a static cache is allocated in whole steps
-            tokens_per_row = -(-tokens_per_row // STATIC_CACHE_STEP) * STATIC_CACHE_STEP
+            tokens_per_row = cache_length(tokens_per_row)
         per_row = kernels.kv_bytes_per_token(self.model) * max(1, tokens_per_row)
         gpu = self.model.device.type == "cuda"
         free = torch.cuda.mem_get_info(self.model.device)[0] if gpu else available_memory()
