@@ -77,6 +77,10 @@ class TokenStats:
     """Mean tokens per example, each counted up to `training.max_length`: what a packed run trains on (0 in plans
     made before it was counted: the median stands for it)."""
 
+    answers: int = 0
+    """Mean tokens per example that the loss is on (its answers, end-of-turn tokens included; each example cut
+    at `training.max_length`): what the LM head computes logits for (0 in plans made before they were counted)."""
+
     quantiles: list[int] = field(default_factory=list)
     """Tokens per example at the 2.5th, 7.5th, … 97.5th percentiles (20 values, uncut): what a sweep trial at
     another max_length is counted from (empty in plans made before they were kept)."""

@@ -9,7 +9,9 @@ the ratio column is what `models/estimate.py` is calibrated with (within ±30% i
 measured (`models/cpu_speed.py`); the probe column is the same measurement taken by the bench just before
 planning, and the geometric mean of the ratios fits `cpu_speed.TRAIN_SHARE` (multiply the current share by it).
 `--load N` keeps N busy processes running through everything (planning and training): a slower machine, to show
-the estimate follows the machine's speed.
+the estimate follows the machine's speed. `--rate G` plans every configuration at G GFLOP/s instead (the probe's
+noise left out): the ratios then compare how each configuration's FLOPs are counted, e.g. a chat's long answers
+against a classification's one-word labels.
 """
 
 from __future__ import annotations
@@ -37,11 +39,22 @@ CONFIGS = {
     "medium-200": (200, (40, 90), ["positive", "negative", "neutral"], ["train 1 epoch"]),
     "long-100": (100, (150, 260), ["positive", "negative"], ["train 1 epoch"]),
     "short-300x3": (300, (6, 20), ["positive", "negative"], []),
+    # a chat: every answer token is trained, so the LM head's cost is part of every answer token's
+    "chat-80": (80, (60, 120), None, ["train 1 epoch"]),
 }
+RATE = None
+TASKS = {"classify": "classify these reviews by sentiment",
+         "chat": "build a support assistant that answers customers the way these conversations do"}
 
 
-def write_data(path: Path, rows: int, span: tuple[int, int], labels: list[str], seed: int = 0) -> Path:
+def write_data(path: Path, rows: int, span: tuple[int, int], labels: list[str] | None, seed: int = 0) -> Path:
     rng = random.Random(seed)
+    if labels is None:  # conversations: a short question, an answer of `span` words
+        path.write_text("".join(json.dumps({"messages": [
+            {"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(8, 20))) + "?"},
+            {"role": "assistant", "content": " ".join(rng.choices(WORDS, k=rng.randint(*span))) + "."}]}) + "\n"
+            for _ in range(rows)))
+        return path
     path.write_text("text,label\n" + "".join(
         f"{' '.join(rng.choices(WORDS, k=rng.randint(*span)))},{labels[i % len(labels)]}\n" for i in range(rows)))
     return path
@@ -51,14 +64,16 @@ def run(name: str, work: Path) -> dict:
     rows, span, labels, turns = CONFIGS[name]
     home = work / name
     home.mkdir(parents=True)
-    data = write_data(work / f"{name}.csv", rows, span, labels)
+    data = write_data(work / (f"{name}.csv" if labels else f"{name}.jsonl"), rows, span, labels)
     env = {**os.environ, "TAILOR_HOME": str(home), "TAILOR_PLUGINS": "none"}
     env.pop("TAILOR_CPU_GFLOPS", None)  # the plan measures this CPU, as a user's would,
+    if RATE:  # unless the rate is fixed: then the ratios compare the configurations' FLOP counts alone
+        env["TAILOR_CPU_GFLOPS"] = str(RATE)
     env["TAILOR_CACHE"] = str(work / "cache")  # afresh in each bench run (not the best of the last half hour's)
     cli = [sys.executable, "-m", "ui.cli"]
     probe = matmul_gflops()
     planned = subprocess.run([*cli, "plan", "--json", "--gpu-memory", "0", "--data", str(data),
-                              "classify these reviews by sentiment", *turns],
+                              TASKS["classify" if labels else "chat"], *turns],
                              capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     plan_file = home / "plan.json"
     plan_file.write_text(planned.stdout)
@@ -77,7 +92,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", action="append", choices=list(CONFIGS))
     ap.add_argument("--load", type=int, default=0, help="busy processes to run beside everything")
+    ap.add_argument("--rate", type=float, help="plan every configuration at this GFLOP/s instead of measuring: "
+                    "the ratios then differ only by how well each configuration's FLOPs are counted")
     args = ap.parse_args()
+    global RATE
+    RATE = args.rate
     work = Path(tempfile.mkdtemp(prefix="tailor-time-"))
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
     try:

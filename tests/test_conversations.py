@@ -104,7 +104,8 @@ def test_a_time_budget_shrinks_the_run_and_says_how(tmp_path):
     turn = converse(["classify these texts by topic", f"make it finish in {budget:.2f} minutes"], data)
     plan = turn.plan
     assert plan.training.epochs < free.training.epochs and plan.resources.estimated_minutes <= budget * 1.05
-    assert f"passes to finish within the {budget:.2f} minutes you gave" in plan.reasons["training.epochs"]
+    said = float(f"{budget:.2f}")  # as typed; the reason writes it back without trailing zeros ("1.10" → 1.1)
+    assert f"passes to finish within the {said:g} minutes you gave" in plan.reasons["training.epochs"]
     assert any(c.startswith("training.epochs:") for c in turn.changes)
     roomy = converse(["classify these texts by topic", "finish within 10000 minutes"], data).plan
     assert roomy.training.epochs == free.training.epochs

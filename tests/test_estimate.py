@@ -173,3 +173,42 @@ def test_cpu_plans_are_timed_at_the_rate_measured_on_this_cpu(monkeypatch, tmp_p
         minutes[rate] = estimate_minutes(shape, param_count(shape), 100_000, device="cpu", gpu_tflops=0,
                                          gradient_checkpointing=False)
     assert abs(minutes["78"] / minutes["156"] - 2) < 1e-9
+
+
+def _chats(path, question_words: int, answer_words: int, rows: int = 600):
+    import json
+    import random
+
+    rnd, words = random.Random(0), "order refund parcel screen battery delivery account password invoice".split()
+    with open(path, "w") as f:
+        for _ in range(rows):
+            f.write(json.dumps({"messages": [
+                {"role": "user", "content": " ".join(rnd.choices(words, k=question_words)) + "?"},
+                {"role": "assistant", "content": " ".join(rnd.choices(words, k=answer_words)) + "."}]}) + "\n")
+    return str(path)
+
+
+def test_a_cpu_plans_time_counts_the_lm_head_for_every_answer_token(tmp_path):
+    """The lean head computes logits only where the loss is: a chat that trains long answers pays the vocabulary
+    matrix on every answer token, a chat with long questions and short answers hardly at all. Same tokens, two
+    plans: the answers are counted, and the time differs by exactly the head's FLOPs at the plan's rate."""
+    from assistant.chat import converse
+    from assistant.chat.token_counts import cut_at
+    from assistant.models.cpu_speed import train_gflops
+    from assistant.plan import TokenStats
+
+    words = "build a support assistant that answers like these conversations; train 1 epoch"
+    long_answers = converse([words], _chats(tmp_path / "a.jsonl", 8, 80)).plan
+    long_questions = converse([words], _chats(tmp_path / "q.jsonl", 80, 8)).plan
+    a, q = long_answers.data.tokens, long_questions.data.tokens
+    assert abs(a.mean - q.mean) <= 0.05 * a.mean, (a.mean, q.mean)  # the same tokens in all...
+    assert a.answers > 0.6 * a.mean and q.answers < 0.15 * q.mean, (a.answers, q.answers)  # ...answers differ
+    shape = find(long_answers.base_model.name).shape
+    head = 4 * shape.vocab * shape.hidden * 600 * (1 - long_answers.data.validation_fraction)  # FLOPs an answer token
+    gap_minutes = head * (a.answers - q.answers) / (train_gflops() * 1e9) / 60
+    gap = long_answers.resources.estimated_minutes - long_questions.resources.estimated_minutes
+    assert gap > 0.1 * long_answers.resources.estimated_minutes and abs(gap - gap_minutes) <= 0.1 + 0.05 * gap_minutes
+    # A row is cut at its end, so an example longer than max_length loses its answer first.
+    ts = TokenStats()
+    cut_at(ts, [100, 300], 128, [(100, 40), (300, 250)])
+    assert (ts.truncated, ts.mean, ts.answers) == (1, 114, 59)  # 40, and 128 - 50 of the other's 250

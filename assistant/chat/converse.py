@@ -17,7 +17,8 @@ from ..data import DataReport, inspect_file
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import trial_settings
-from .planner import Slots, build_plan, token_lengths, training_messages
+from .planner import Slots, build_plan
+from .token_counts import token_lengths, training_messages
 from .understand import Intents, Relative, TimesRank, WarmupSteps, allowed, understand
 
 

@@ -15,12 +15,12 @@ from ..adjustable import SETTINGS
 from ..data import DataReport
 from ..models.estimate import CPU, Hardware, estimate_memory, estimate_minutes, gpu_info
 from ..models.fit import checkpoint, halve_batch, use_qlora
-from ..models.tokenize import model_text
 from ..plan import Plan
 from ..sweeps import evaluate_often
 from ..train.compiled import COMPILE_SECONDS
 from .base_model import choose_model, model_shape
 from .sweep_words import merge as merge_sweep
+from .token_counts import answer_lengths, cut_at, token_lengths
 from .understand import Intents
 
 MIXED = (0.2, 0.8)
@@ -242,7 +242,7 @@ def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_mo
     longest of 1,024 tokens, most of it is padding), and small batches of short rows leave its matmuls half idle.
     Packed rows keep each example to itself (see train/lean_trainer.py)."""
     t, ts, lo = plan.training, plan.data.tokens, plan.lora
-    lengths, _ = token_lengths(plan, report, home_models)
+    lengths, mt = token_lengths(plan, report, home_models)
     if not lengths:
         return
     row = s.max_length or max(PACK_ROW_TOKENS, t.max_length)
@@ -258,7 +258,7 @@ def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_mo
             f"{t.batch_size} give more, smaller steps, and the run is short either way")
         return
     t.packing, t.max_length, t.batch_size = True, row, rows_per_step
-    _cut_at(ts, lengths, row)
+    cut_at(ts, lengths, row, answer_lengths(plan, report, mt))
     plan.data.warnings = [w for w in plan.data.warnings if "are longer than max_length=" not in w]
     if ts.truncated:
         plan.data.warnings.append(f"{ts.truncated} rows are longer than max_length={row} tokens and will be "
@@ -278,32 +278,6 @@ def _choose_packing(plan: Plan, s: Slots, report: DataReport, why: dict, home_mo
                                "dropout would add half again to the activation memory and its own time")
 
 
-def training_messages(instruction: str, example: dict) -> list[dict]:
-    """An example as the chat the trainer renders: system instruction, the prompt, the answer."""
-    p = example["prompt"]
-    msgs = [{"role": "user", "content": p}] if isinstance(p, str) else list(p)
-    if instruction and not any(m["role"] == "system" for m in msgs):
-        msgs = [{"role": "system", "content": instruction}, *msgs]
-    return [*msgs, {"role": "assistant", "content": example["completion"]}]
-
-
-def token_lengths(plan: Plan, report: DataReport, home_models: Path | None):
-    """Sorted token counts of every example rendered through the base model's chat template (cached)."""
-    mt = model_text(plan.base_model.source, home_models)
-    key = (mt.name, mt.exact, mt.template, plan.task.instruction)
-    if key not in report.cache:
-        texts = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples]
-        report.cache[key] = sorted(mt.count(texts, 1.5 if report.language == "zh" else 3.5))
-    return report.cache[key], mt
-
-
-def _cut_at(ts, lengths: list[int], max_length: int) -> None:
-    """The examples' counts at rows of `max_length` tokens: how many are cut, and the mean example's tokens, each
-    cut there (what a packed run trains on)."""
-    ts.truncated = sum(n > max_length for n in lengths)
-    ts.mean = round(sum(min(n, max_length) for n in lengths) / len(lengths))
-
-
 def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home_models: Path | None) -> None:
     t, ts = plan.training, plan.data.tokens
     lengths, mt = token_lengths(plan, report, home_models)
@@ -321,7 +295,7 @@ def _choose_max_length(plan: Plan, s: Slots, report: DataReport, why: dict, home
     else:
         t.max_length = max(128, min(4096, -(-ts.p95 // 64) * 64))
         why["training.max_length"] = f"covers 95% of your examples ({ts.p95} tokens with the chat template, {how})"
-    _cut_at(ts, lengths, t.max_length)
+    cut_at(ts, lengths, t.max_length, answer_lengths(plan, report, mt))
     if ts.truncated:
         why["training.max_length"] += (f"; {ts.truncated} of {len(lengths)} examples are longer (up to {ts.longest} "
                                        "tokens) and will be cut")
@@ -433,7 +407,7 @@ def plan_memory(plan: Plan, shape=None):
 
 def plan_minutes(plan: Plan, shape=None, total_params: int | None = None) -> float:
     """The training time of a plan as it stands, in minutes: its tokens (per example the mean length packed,
-    about the batch's longest padded) at the hardware's speed."""
+    about the batch's longest padded), of them its answers' (`TokenStats.answers`), at the hardware's speed."""
     t, ts, res = plan.training, plan.data.tokens, plan.resources
     shape = shape or model_shape(plan)
     per_row = (ts.packed(t.max_length) if t.packing else min(t.max_length, ts.p95)) if ts.median \
@@ -444,7 +418,9 @@ def plan_minutes(plan: Plan, shape=None, total_params: int | None = None) -> flo
     info = gpu_info(res.gpu_name) if res.gpu_name else None
     total = total_params if total_params is not None else plan_memory(plan, shape).total_params
     compiling = COMPILE_SECONDS / 60 if t.compile else 0.0
+    trained = tokens * (min(1.0, ts.answers / max(1, per_row)) if t.completion_only_loss else 1.0)  # the head's
     return round(estimate_minutes(shape, total, int(tokens), device=res.device, gpu_tflops=info[1] if info else 100.0,
-                                  gradient_checkpointing=t.gradient_checkpointing) + compiling, 1)
+                                  gradient_checkpointing=t.gradient_checkpointing, trained_tokens=int(trained))
+                 + compiling, 1)
 
 

@@ -205,21 +205,25 @@ def gpu_mfu(params_b: float) -> float:
 
 def compute_params(shape: ModelShape, total_params: int) -> int:
     """Parameters whose matmuls every token pays for: the embedding is a lookup, and the lean LM head computes
-    logits only where an answer is trained (a few tokens of each row), so the vocabulary matrices are left out."""
+    logits only where an answer is trained (`estimate_minutes` counts those), so the vocabulary matrices are left
+    out."""
     return max(1, total_params - shape.vocab * shape.hidden * (1 if shape.tied else 2))
 
 
 def estimate_minutes(shape: ModelShape, total_params: int, tokens: int, *, device: str, gpu_tflops: float,
-                     gradient_checkpointing: bool) -> float:
+                     gradient_checkpointing: bool, trained_tokens: int = 0) -> float:
     """Training time: forward + backward ≈ 4·N FLOPs per token for LoRA (6·N with recomputation). On a CPU,
     N is `compute_params` at the rate measured on this CPU (`cpu_speed.train_gflops`; its share of a matmul's
-    rate fitted by bench/time_estimate.py); on a GPU, N is every parameter at the share of the card's rate planned
-    runs were measured to reach (`gpu_mfu`, defined on all parameters)."""
+    rate fitted by bench/time_estimate.py), and each of the `trained_tokens` (the answers' tokens, which the lean
+    head computes logits for) adds the head's 4·vocab·hidden (its forward and the backward to its input; the head
+    is frozen); on a GPU, N is every parameter at the share of the card's rate planned runs were measured to reach
+    (`gpu_mfu`, defined on all parameters and every token)."""
     factor = 6 if gradient_checkpointing else 4
     if device == "cpu":
         from .cpu_speed import train_gflops
 
-        return factor * compute_params(shape, total_params) * tokens / (train_gflops() * 1e9) / 60
+        flops = factor * compute_params(shape, total_params) * tokens + 4 * shape.vocab * shape.hidden * trained_tokens
+        return flops / (train_gflops() * 1e9) / 60
     rate = gpu_tflops * 1e12 * gpu_mfu(total_params / 1e9)
     return factor * total_params * tokens / rate / 60
 
