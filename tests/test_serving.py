@@ -546,9 +546,13 @@ def test_batch_evaluation_scores_every_model_and_is_stored(served):
 
 def test_evaluation_packs_many_examples_per_call_and_keeps_their_order(served):
     """Examples of different lengths share calls (ordered by length), yet each answer lands on its own example:
-    the same answers as one example per call. Progress is said after every call; a cancel stops before the next."""
+    the same answers as one example per call. The calls are as few as the room allows and as even as can be.
+    Progress is said after every call; a cancel stops before the next."""
 
-    from assistant.evaluate.run import EvalCancelled
+    from assistant.evaluate.run import EvalCancelled, even_calls
+
+    assert [even_calls(n, most) for n, most in ((103, 102), (5, 102), (300, 102), (6, 4), (7, 3))] == \
+        [52, 5, 100, 3, 3]  # 103 in two calls of 52 and 51, not of 102 and 1
 
     reg, engine = served
     texts = ["the match", "a long text about the goal, the match and the final whistle of the season", "rain",
@@ -566,8 +570,8 @@ def test_evaluation_packs_many_examples_per_call_and_keeps_their_order(served):
     seen = []
     packed = evaluate(engine, models, examples, ["accuracy"], SETTINGS, rows_per_call=12,
                       progress=lambda p: seen.append((p.done, p.total, p.words())))
-    assert calls == [12, 6], "4 examples x 3 models, then the last 2"
-    assert [s[:2] for s in seen] == [(4, 6), (6, 6)] and "examples/s" in seen[0][2]
+    assert calls == [9, 9], "room for 4 examples x 3 models: two calls of 3 examples, not of 4 and 2"
+    assert [s[:2] for s in seen] == [(3, 6), (6, 6)] and "examples/s" in seen[0][2]
     calls.clear()
     one_by_one = evaluate(engine, models, examples, ["accuracy"], SETTINGS, rows_per_call=3)
     assert calls == [3] * 6
@@ -578,7 +582,7 @@ def test_evaluation_packs_many_examples_per_call_and_keeps_their_order(served):
     # Sized by the engine before each call, where it will serve it: a job starting after the first call moves it
     # to the CPU, and the next calls hold what the CPU can.
     calls.clear()
-    sizes, asked, real_rows = [12, 3, 3], [], engine.rows_per_call
+    sizes, asked, real_rows = [12, 3, 3, 3], [], engine.rows_per_call
 
     def moving(tokens, place=False):
         asked.append(place)
@@ -589,7 +593,7 @@ def test_evaluation_packs_many_examples_per_call_and_keeps_their_order(served):
         moved = evaluate(engine, models, examples, ["accuracy"], SETTINGS)
     finally:
         engine.rows_per_call = real_rows
-    assert calls == [12, 3, 3] and asked == [True] * 3 and moved["examples"] == packed["examples"]
+    assert calls == [9, 3, 3, 3] and asked == [True] * 4 and moved["examples"] == packed["examples"]
 
     stop = threading.Event()
     calls.clear()

@@ -71,6 +71,13 @@ def _duration(seconds: float) -> str:
     return f"{s} s" if s < 90 else f"{round(s / 60)} min"
 
 
+def even_calls(examples: int, most: int) -> int:
+    """Examples a call takes so that `examples` need as few calls of at most `most` as can be, as even as can be:
+    103 at most 102 a call are calls of 52 and 51 (on a GPU the smaller padded to 52), not of 102 and 1 (101
+    padding rows)."""
+    return -(-examples // -(-examples // most))
+
+
 def _prompt_chars(example: dict) -> int:
     return sum(len(str(m.get("content", ""))) for m in example["messages"])
 
@@ -149,8 +156,9 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     call holds as many rows as the engine's memory allows (`Engine.rows_per_call`; on a CPU, where a decoding
     step reads every weight once for the whole batch, 40 rows answer about 3x faster than 5). Examples are
     ordered by prompt length, longest first: a call's rows need little padding, the call needing the most memory
-    comes first, and every call asks the first's shape (`shapes.Shape`), so on a GPU the compiled decoding step
-    is compiled once for the run. The answers come back in the set's order.
+    comes first, and every call asks the first's shape (`shapes.Shape`; the calls as even as their number allows,
+    `even_calls`), so on a GPU the compiled decoding step is compiled once for the run. The answers come back in
+    the set's order.
     `progress(Progress)` is called after each call; `cancel` (a threading.Event) set stops before the next
     call with `EvalCancelled`."""
     if not examples:
@@ -166,6 +174,7 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
     tokens = settings.max_new_tokens + _longest_prompt(examples)
     order = sorted(range(len(examples)), key=lambda i: _prompt_chars(examples[i]), reverse=True)
     cache = 0  # the static cache the run's calls have needed: its first call's, whose prompts are longest
+    per_call = None  # examples a call: the run's, from its first call's room (again if the engine moved)
     clock = Progress(total=len(examples))
     start = 0
     while start < len(order):
@@ -175,7 +184,9 @@ def evaluate(engine: Engine, models: list[str | None], examples: list[dict], met
         # Sized before each call where the engine will serve it: a training job starting or ending meanwhile
         # moves the engine between the GPU and the CPU, whose calls hold very different numbers of rows.
         rows = rows_per_call if rows_per_call is not None else engine.rows_per_call(tokens, place=True)
-        per_call = max(1, rows // len(models))
+        most = max(1, rows // len(models))
+        if per_call is None or most < per_call or most > 2 * per_call:  # kept while it fits (one shape) and the
+            per_call = even_calls(len(order) - start, most)  # room has not doubled (a move to the GPU)
         chunk = order[start:start + per_call]
         start += len(chunk)
         out = engine.generate([(m, examples[i]["messages"]) for i in chunk for m in models], settings,
