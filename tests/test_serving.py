@@ -937,6 +937,7 @@ def test_openai_api_refuses_a_broken_adapter_with_409_and_keeps_serving(api):
 
 def test_an_uploaded_eval_file_is_read_with_the_plans_mapping(topic_csv, tmp_path):
     from assistant.chat import converse
+    from assistant.data import DataError, inspect_file
     from assistant.evaluate.run import from_file
 
     plan = converse(["classify these by topic"], str(topic_csv)).plan
@@ -949,6 +950,15 @@ def test_an_uploaded_eval_file_is_read_with_the_plans_mapping(topic_csv, tmp_pat
     renamed = tmp_path / "renamed.csv"
     renamed.write_text("sentence,topic\nthe goal and the team,sports\nrain and wind,weather\nsoup and bread,food\n")
     assert [e["reference"] for e in from_file(plan, str(renamed))] == ["sports", "weather", "food"]
+    # One example is an evaluation (a quick check), though not a fine-tune: no "too few to learn from" for it.
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\nthe goal and the team,sports\n")
+    assert [e["reference"] for e in from_file(plan, str(one))] == ["sports"]
+    with pytest.raises(DataError, match="too few to learn from"):
+        inspect_file(one)
+    (tmp_path / "none.csv").write_text("text,label\nthe goal and the team,\n")
+    with pytest.raises(DataError, match="none.csv"):
+        from_file(plan, str(tmp_path / "none.csv"))
 
 
 def test_held_out_scores_say_when_an_adapter_is_no_better_than_the_majority_label():

@@ -63,8 +63,9 @@ class DataReport:
     """Token counts per (model, instruction), so replanning does not re-tokenize."""
 
 
-def inspect_file(path: str | Path) -> DataReport:
-    """Read and describe a data file. Raises DataError naming the file (and line) when it is unusable."""
+def inspect_file(path: str | Path, least: int | None = None) -> DataReport:
+    """Read and describe a data file. Raises DataError naming the file (and line) when it is unusable, or has
+    fewer than `least` usable rows (default `MIN_ROWS`, a fine-tune's least; an eval file may hold one)."""
     rows = read_rows(path)
     fmt = detect_format(rows)
     report = DataReport(path=str(path), sha256=sha256_file(path), format=fmt, rows=len(rows),
@@ -73,7 +74,7 @@ def inspect_file(path: str | Path) -> DataReport:
     if mapper is not None:
         report.input_columns, report.output_column = mapper(str(path), rows)
     examples = to_examples(rows, report)
-    _check(path, rows, examples, report)
+    _check(path, rows, examples, report, MIN_ROWS if least is None else least)
     report.preview = rows[:5]
     report.examples = [e for e in examples if e["completion"] and _prompt_text(e)]
     return report
@@ -263,7 +264,8 @@ def _prompt_text(e: dict[str, Any]) -> str:
     return p if isinstance(p, str) else " ".join(m["content"] for m in p)
 
 
-def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str, Any]], report: DataReport) -> None:
+def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str, Any]], report: DataReport,
+           least: int) -> None:
     prompt_text = _prompt_text
 
     roles = sorted(set().union(*(e.get("unknown_roles", set()) for e in examples)))
@@ -335,15 +337,16 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
                                    + "; ".join(" / ".join(f"{g!r} ({outs[g]} rows)" for g in group) for group in same)
                                    + ". Write each class one way if they mean the same")
     report.rows = len(examples) - len(set(empty_out) | set(empty_in) | set(missing))
-    _check_outputs(path, outs, report)
+    _check_outputs(path, outs, report, least)
     _check_values(rows, report)
 
 
-def _check_outputs(path: str | Path, outs: Counter, report: DataReport) -> None:
+def _check_outputs(path: str | Path, outs: Counter, report: DataReport, least: int) -> None:
     """Too few rows, one class, or a label column whose values are nearly all different."""
-    if report.rows < MIN_ROWS:
+    if report.rows < least:
         raise DataError(path, f"only {report.rows} usable row: too few to learn from. A fine-tune needs a few dozen "
-                              "examples at least, and hundreds are better")
+                              "examples at least, and hundreds are better" if least > 1 else
+                              "no usable row: every row needs a prompt and an answer to score against")
     if report.rows < FEW_ROWS:
         report.warnings.append(f"only {report.rows} usable rows: the adapter will mostly memorise them; a few dozen "
                                "examples is the least that works, hundreds are better")

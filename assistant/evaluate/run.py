@@ -129,7 +129,7 @@ def from_file(plan: Plan, path: str) -> list[dict]:
     """An uploaded eval file read like the plan's data (same format detection, same instruction)."""
     from ..data.inspect import inspect_file
 
-    report = inspect_file(path)
+    report = inspect_file(path, least=1)  # one example is an evaluation, if not a fine-tune
     p = Plan.from_dict(plan.to_dict())
     p.data.path, p.data.format = str(path), report.format
     if report.format == "columns":
