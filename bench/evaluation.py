@@ -61,19 +61,25 @@ def main() -> None:
     from torch._dynamo.utils import counters
 
     counters.clear()  # graphs compiled from here on: each evaluation's calls share one shape, so none
+    n = len(examples)
+    # Each run's figure as soon as it is measured: a part stopped by the GPU session's clock keeps what finished.
+    compiling = ", compiling the decoding step" if engine.decode_compile is not None else ""
+    print(f"warm-up evaluation: {warm:.1f} s (loading{compiling})", flush=True)
     single, packed, same, eager, same_eager = [], [], [], [], []
     for _ in range(args.repeat):
         dt, many = timed(None)
         packed.append(dt)
+        print(f"  run {len(packed)}, as many as fit: {dt:.2f} s, {n / dt:.2f} examples/s", flush=True)
         if engine.decode_compile is not None:
             dt, plain = timed(None, eager=True)
             eager.append(dt)
             same_eager.append(sum(a == b for a, b in zip(plain["examples"], many["examples"])))
+            print(f"  run {len(eager)}, eager decoding: {dt:.2f} s, {n / dt:.2f} examples/s", flush=True)
         if not args.skip_single:
             dt, one = timed(len(models))
             single.append(dt)
             same.append(sum(a == b for a, b in zip(one["examples"], many["examples"])))
-    n, tokens = len(examples), len(examples) * len(models) * args.tokens
+    tokens = n * len(models) * args.tokens
     device = (f"cuda {torch.cuda.get_device_name(0)}" if engine.model.device.type == "cuda"
               else f"cpu ({torch.get_num_threads()} threads)")
     print(f"{args.random_shape or args.base} on {device}, torch {torch.__version__}; base + 4 adapters, "
@@ -90,7 +96,7 @@ def main() -> None:
         print(f"  static cache + compiled step: {e / p:.2f}x the eager path; identical answers: {min(same_eager)}/{n} "
               f"examples ({engine.decode_note or 'no fallback'})")
         print(f"  decoding steps compiled during the timed runs: {counters['stats']['unique_graphs']} (goal: 0, one "
-              f"shape per evaluation); the warm-up evaluation, which compiled it: {warm:.1f} s")
+              "shape per evaluation)")
 
 
 if __name__ == "__main__":

@@ -145,19 +145,26 @@ def main() -> None:
     engine, models = bench_engine(args)
     s = GenerationSettings(max_new_tokens=args.tokens, extra={"min_new_tokens": args.tokens})
     prompt = "Write a short note to a colleague about tomorrow's meeting."
+    warm = time.perf_counter()
     engine.side_by_side(prompt, models, GenerationSettings(max_new_tokens=4))  # load adapters, warm up
     for m in models:
         engine.side_by_side(prompt, [m], GenerationSettings(max_new_tokens=4))
+    # Each figure as soon as it is measured: a part stopped by the GPU session's clock keeps what finished.
+    print(f"warm-up: {time.perf_counter() - warm:.1f} s (loading adapters"
+          f"{', compiling the decoding step' if engine.decode_compile is not None else ''})", flush=True)
     batched, separate = [], []
     for _ in range(args.repeat):
         t = time.perf_counter()
         answers = engine.side_by_side(prompt, models, s)
         batched.append(time.perf_counter() - t)
         assert all(a.tokens == args.tokens for a in answers), [a.tokens for a in answers]
+        print(f"  run {len(batched)}, one batched call: {batched[-1]:.2f} s "
+              f"({5 * args.tokens / batched[-1]:.0f} tokens/s in all)", flush=True)
         t = time.perf_counter()
         for m in models:
             engine.side_by_side(prompt, [m], s)
         separate.append(time.perf_counter() - t)
+        print(f"  run {len(separate)}, five single calls: {separate[-1]:.2f} s", flush=True)
     b, sep = statistics.median(batched), statistics.median(separate)
     device = (
         "cuda " + torch.cuda.get_device_name(0)
