@@ -17,7 +17,8 @@ from typing import Any
 METHODS = ("lora", "qlora")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
-TO = r"\s*(?:to|=|:|of|is|at|为|设为|设成|设置为|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成)?\s*"
+TO = (r"\s*(?:to|=|:|of|is|at|为|设为|设成|设置为|设置成|设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|"
+      r"固定为|固定成|定为|定成)?\s*")
 """How people join a setting to its new value: "rank to 8", "lr = 1e-4", "学习率改成 3e-4", "秩调到 8"."""
 NUMERIC = (int, float)
 

@@ -16,8 +16,10 @@ SEP = (r"(?:\s*[,，、/]\s*(?:(?:and|or)\s+|和\s*|或\s*)?|\s+(?:and|or|vs\.?|
 """Between two numbers of a list. Each stretch of spaces has one place to go: with two (`\s*` before and after an
 optional word) a failed match tried every split, 2^n ways for a list of n (twenty items took a second)."""
 LIST = rf"({NUMBER}(?:{SEP}{NUMBER})+)"
-UNITS = r"(?!\s*(?:epochs?|轮|遍|steps?|步|rows|条|minutes?|分钟|%|gb|g\b|trials|runs|组))"
-"""A list is not followed by another setting's unit ("rank 8 and 2 epochs" is not a list of ranks)."""
+UNITS = (r"(?!\d|\.\d|e-?\d|\s*(?:epochs?|轮|遍|steps?|步|rows|条|minutes?|分钟|%|gb|g\b|trials|runs|组|dropout|"
+         r"alpha|warm[ _-]?up|seed|tokens?))")
+"""A list ends on a whole number ("rank 8 and 16 epochs" is not ranks 8 and 1) that is not another setting's:
+followed by its unit or name ("rank 8 and 2 epochs", "lr 1e-4 and 0.1 dropout" are not lists)."""
 KEYS = {
     "lora.r": r"(?:lora\s*)?ranks?|\br\b|秩",
     "training.learning_rate": r"learning[ _-]?rates?|\blrs?\b|学习率",
@@ -25,6 +27,8 @@ KEYS = {
     "training.batch_size": r"batch[ _-]?sizes?|批大小",
     "lora.dropout": r"dropouts?",
 }
+BOUND = "|".join(KEYS.values()) + r"|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|预热(?:比例)?|种子"
+"""Names of settings whose number may stand before another setting's list."""
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at)\s*)?"
              r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
 EPOCH_UNIT = r"(?:\s*个)?\s*(?:epochs?|轮|遍)"
@@ -68,8 +72,8 @@ def read_sweep(low: str) -> dict:
         m = re.search(rf"(?:{key}){AFTER_KEY}{LIST}{UNITS}", low)
         if m is None and field in LIST_THEN_KEY:
             m = re.search(LIST_THEN_KEY[field], low)
-            if m and re.search(rf"(?:{'|'.join(KEYS.values())}){AFTER_KEY}$", low[:m.start(1)]):
-                m = None  # "rank 8 and 2 epochs": the 8 is the rank's
+            if m and re.search(rf"(?:{BOUND}){AFTER_KEY}$", low[:m.start(1)]):
+                m = None  # "rank 8 and 2 epochs", "alpha 16 and 3 epochs": the 8 is the rank's, the 16 alpha's
         if m:
             numbers = [float(x) for x in re.findall(NUMBER, m.group(1))]
             if len(set(numbers)) >= 2:

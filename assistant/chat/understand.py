@@ -159,6 +159,12 @@ def digits(low: str) -> str:
                  lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
     low = re.sub(r"\b(?:flat|fixed|steady)(?=\s+(?:learning[ -]rate|lr)\b)|(?<=learning rate )(?:flat|fixed)\b|"
                  r"(?<=\blr )(?:flat|fixed)\b", "constant", low)  # "a flat learning rate" is a constant schedule
+    # "no warmup", "turn dropout off", "不要预热": the setting at 0
+    low = re.sub(r"\b(?:no|without|disable|turn off|switch off|skip)\s+(?:the\s+|any\s+)?(?:lora\s+)?"
+                 r"(?:warm[ _-]?up|dropout)\b(?![ _-]?(?:steps?|ratio))|"
+                 r"\b(?:turn\s+|switch\s+)?(?:the\s+)?(?:lora\s+)?(?:warm[ _-]?up|dropout)\s+off\b|"
+                 r"(?:不要|不用|不做|关闭|关掉|去掉|取消)\s*(?:预热|dropout|丢弃)",
+                 lambda m: "dropout 0" if "drop" in m.group(0) or "丢弃" in m.group(0) else "warmup ratio 0", low)
     # "两成数据做验证" → "20%数据做验证" (成 is a tenth; only where a share of the data follows)
     low = re.sub(r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)成(?=的?(?:数据|样本|做|作为|用于|当|来|验证|测试))",
                  lambda m: f"{value(m.group(1)) * 10:g}%", low)

@@ -27,6 +27,7 @@ def register_tasks():
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
                    {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
+                                 r"(?:grab|pull|pick(?: out)?) [\w ,&/-]{1,60}? (?:from|out of) (?:each|every)\b|"
                                  r"to json|fields? from|抽取|提取|识别.*实体|实体",
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
