@@ -170,7 +170,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
             "stop after this many optimizer steps, whatever the epochs (integer)", "stop after {} steps",
             "训练 {} 步", (r"max[_ ]?steps\s*(?:to|=|:|of)?\s*(\d+)",
-                          r"(?:for|train|run|only|just|stop after|after|at most|no more than|a maximum of)\s+(\d+)\s*"
+                          r"(?:for|train|run|only|just|stop after|after|at most|no more than|a maximum of|max\.?|"
+                          r"maximum(?: of)?)\s+(\d+)\s*"
                           r"(?:training\s+|optimi[sz]er\s+)?steps?\b",
                           r"(?:cap|limit|stop|end)\s+(?:the\s+)?(?:training|run|it|job)\s+(?:at|to|after)\s+"
                           r"(\d+)\s*"
@@ -201,6 +202,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:keep|hold out|set aside|reserve|use|leave|put)\s+(?:about\s+)?" + NUMBER + r"\s*%\s*"
              r"(?:of\s+(?:the\s+)?(?:data|rows)\s+)?(?:aside\s+|back\s+|apart\s+)?(?:for|as|to)\s+(?:the\s+)?"
              r"(?:validation|validate|eval|evaluation|evaluate|test|testing|dev)",
+             r"(?:hold(?:ing)? out|set(?:ting)? aside)\s+(?:about\s+)?" + NUMBER + r"\s*%(?!\s*of\s+(?:the\s+)?steps)",
              r"(?:validation|eval|evaluation|dev|test)\s+(?:split|set|share|fraction)?" + TO + NUMBER + r"\s*%",
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
              r"(?:留出|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER

@@ -27,7 +27,7 @@ KEYS = {
     "training.batch_size": r"batch[ _-]?sizes?|批大小",
     "lora.dropout": r"dropouts?",
 }
-BOUND = "|".join(KEYS.values()) + r"|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|预热(?:比例)?|种子"
+BOUND = "|".join(KEYS.values()) + r"|batch(?:es)?|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|预热(?:比例)?|种子"
 """Names of settings whose number may stand before another setting's list."""
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at)\s*)?"
              r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
