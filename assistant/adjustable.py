@@ -176,7 +176,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
                           r"(?:cap|limit|stop|end)\s+(?:the\s+)?(?:training|run|it|job)\s+(?:at|to|after)\s+"
                           r"(\d+)\s*"
                           r"(?:training\s+|optimi[sz]er\s+)?steps?\b",
-                          r"(?:训练|跑|只跑|只训练)\s*(\d+)\s*步"), off=(-1, 0)),
+                          r"(?:训练|跑|只跑|只训练|最多|至多|不超过|上限)\s*(\d+)\s*(?:个)?\s*步"), off=(-1, 0)),
     Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",
             "use only this many rows of the data, sampled (integer)", "use {} rows", "只用 {} 条数据",
             (r"(?:use|take|keep|train on|sample)\s+(?:only\s+|just\s+)?"
@@ -205,7 +205,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:hold(?:ing)? out|set(?:ting)? aside)\s+(?:about\s+)?" + NUMBER + r"\s*%(?!\s*of\s+(?:the\s+)?steps)",
              r"(?:validation|eval|evaluation|dev|test)\s+(?:split|set|share|fraction)?" + TO + NUMBER + r"\s*%",
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
-             r"(?:留出|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER
+             r"(?:留出|留|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER
              + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",
              r"(?:验证集|测试集)(?:比例|占比)?" + TO + NUMBER + r"\s*%"), scale=0.01),
     Setting("patience", ("training.early_stopping_patience",), int, lambda v: 0 <= v <= 100, "between 0 and 100",

@@ -16,8 +16,8 @@ SEP = (r"(?:\s*[,，、/]\s*(?:(?:and|or)\s+|和\s*|或\s*)?|\s+(?:and|or|vs\.?|
 """Between two numbers of a list. Each stretch of spaces has one place to go: with two (`\s*` before and after an
 optional word) a failed match tried every split, 2^n ways for a list of n (twenty items took a second)."""
 LIST = rf"({NUMBER}(?:{SEP}{NUMBER})+)"
-UNITS = (r"(?!\d|\.\d|e-?\d|\s*(?:epochs?|轮|遍|steps?|步|rows|条|minutes?|分钟|%|gb|g\b|trials|runs|组|dropout|"
-         r"alpha|warm[ _-]?up|seed|tokens?))")
+UNITS = (r"(?!\d|\.\d|e-?\d|\s*(?:个\s*)?(?:epochs?|轮|遍|steps?|步|rows|条|minutes?|分钟|%|gb|g\b|trials|runs|组|"
+         r"dropout|alpha|warm[ _-]?up|seed|tokens?))")
 """A list ends on a whole number ("rank 8 and 16 epochs" is not ranks 8 and 1) that is not another setting's:
 followed by its unit or name ("rank 8 and 2 epochs", "lr 1e-4 and 0.1 dropout" are not lists)."""
 KEYS = {
