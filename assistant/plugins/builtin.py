@@ -19,7 +19,9 @@ def register_tasks():
                                      r"which (team|department|queue|category|intent)|"
                                      r"right (intent|team|queue|department)|"
                                      r"by (topic|intent|department|category|urgency|priority)|"
-                                     r"分类|情感|类别|打标签|判断.*(正面|负面)|识别意图|意图识别|分到|归类|路由|分拣|属于哪",
+                                     r"true or false|(?:rate|score|grade) (?:each|every)\b|"
+                                     r"分类|情感|类别|打标签|判断.*(正面|负面)|判断每.{0,20}(?:是不是|是否)|识别意图|意图识别|"
+                                     r"分到|归类|路由|分拣|属于哪|垃圾(?:广告|邮件|短信)",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
@@ -27,7 +29,9 @@ def register_tasks():
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
                    {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
-                                 r"(?:grab|pull|pick(?: out)?) [\w ,&/-]{1,60}? (?:from|out of) (?:each|every)\b|"
+                                 r"(?:grab|pull|pick(?: out)?) (?![\w ,&/-]{0,60}?\b(?:sentiment|label|spam|categor|"
+                                 r"class|intent|topic|tone))[\w ,&/-]{1,60}? (?:from|out of) (?:each|every)\b|"
+                                 r"从.{0,20}(?:找出|挑出|摘出)|"
                                  r"to json|fields? from|抽取|提取|识别.*实体|实体",
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
@@ -35,7 +39,7 @@ def register_tasks():
         TaskRecipe("qa", r"question|answer|\bq&a\b|\bqa\b|faq|问答|回答[\w]{0,6}问题|答疑",
                    {"en": "Answer the question accurately and concisely.", "zh": "准确、简洁地回答问题。"},
                    ("token_f1", "exact_match"), {"en": "Answer questions", "zh": "问答"}, priority=30),
-        TaskRecipe("translation", r"translat|翻译|译成|译为|英译中|中译英",
+        TaskRecipe("translation", r"translat|翻译|译成|译为|翻成|英译中|中译英",
                    {"en": "Translate the text.", "zh": "翻译这段文本。"}, ("bleu", "chrf"),
                    {"en": "Translate text", "zh": "翻译"}, priority=80),
         TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona|聊天|对话|客服|助手",
@@ -46,7 +50,7 @@ def register_tasks():
                    ("exact_match", "perplexity"), priority=40),
         TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|polite|"
                                 r"\btone\b|sound (?:more|less)\b|friendlier|more (?:casual|professional|friendly)|"
-                                r"改写|润色|重写|转述|更礼貌|更客气|语气",
+                                r"改写|润色|重写|转述|更礼貌|更客气|语气|书面语|更正式",
                    {"en": "Rewrite the text as requested, keeping its meaning.", "zh": "按要求改写文本，保持原意。"},
                    ("rougeL",), priority=20),
     ]
