@@ -399,6 +399,37 @@ def test_every_case_of_the_corpus_is_said_three_ways_in_english_and_chinese():
         assert zh and len(zh) < len(phrasings), (case, "needs English and Chinese phrasings")
 
 
+def test_two_settings_said_together_read_as_both_never_as_one_settings_list():
+    """Every pair of settings said in one message ("alpha 16 and 3 epochs", "max length 512, 2 epochs", "学习率 1e-4，
+    训练 3 轮") reads as the two settings each reads as alone: never as a sweep over one setting's "list" (16 and 3
+    epochs), nor as one of them lost (session 21 found "alpha 16 and 3 epochs", "rank 8 and 16 epochs", "max length
+    512, 2 epochs" and others read as sweeps)."""
+    from itertools import permutations
+
+    from assistant.chat.understand import understand
+
+    english = ["rank 8", "alpha 16", "lr 1e-4", "learning rate 3e-4", "3 epochs", "batch size 4", "batch 16",
+               "dropout 0.1", "seed 7", "max length 512", "warmup ratio 0.1", "hold out 15%", "train 200 steps",
+               "use 100 rows", "patience 3", "r=8", "epochs 2", "rank 32", "max_steps 50", "lr=5e-5",
+               "16 rows per batch"]
+    chinese = ["秩 8", "学习率 1e-4", "训练 3 轮", "批大小 4", "dropout 0.1", "种子 7", "最大长度 512",
+               "留出 15% 做验证", "训练 200 步", "只用 100 条", "3 个 epoch"]
+    wrong = []
+    for phrases, separators in ((english, [" and ", ", ", "; ", " with "]), (chinese, ["，", "、", " 和 "])):
+        alone = {}
+        for phrase in phrases:
+            read = understand(phrase)
+            alone[phrase] = {k: v for k, v in read.values.items() if k != "language"}
+            assert len(alone[phrase]) == 1 and not read.sweep, (phrase, read)
+        for a, b in permutations(phrases, 2):
+            want = {**alone[a], **alone[b]}
+            for sep in separators:
+                read = understand(a + sep + b)
+                if len(want) == 2 and ({k: v for k, v in read.values.items() if k != "language"} != want or read.sweep):
+                    wrong.append((a + sep + b, read.values, read.sweep))
+    assert not wrong, wrong[:10]
+
+
 def test_no_random_conversation_makes_the_assistant_fail_other_than_by_saying_what_is_wrong(topic_csv):
     """600 conversations of random words, numbers and symbols (the settings' words, huge and odd numbers,
     English and Chinese, regex metacharacters), with and without data, on a CPU and on three GPUs: each gets a
