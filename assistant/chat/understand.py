@@ -319,17 +319,30 @@ def _model(low: str, text: str = "") -> str | None:
     return None
 
 
+CLAUSE = r"[,，;；。、]|\band\b|\bwith\b|和"
+
+
 def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     if re.search(r"no gpu|without (a )?gpu|cpu only|only (a )?cpu|on (my )?cpu|laptop without|"
                  r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu", low):
         said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
         return
-    m = re.search(r"(rtx\s*\d{4}|gtx\s*\d{4}|(?<!\d)\d{4}(?!\d)|\bh200\b|\bh100\b|\ba100\b|\ba6000\b|\bl40s?\b|"
-                  r"\ba10\b|\bl4\b|\bt4\b|\bv100\b)", low)
-    if m and (info := gpu_info(m.group(1))):
-        said["gpu_name"] = m.group(1).upper().replace("RTX", "RTX ").replace("  ", " ").strip()
-        said["gpu_memory_gb"] = info[0]
-    if mm := re.search(NUM + r"\s*(?:gb|gib|g\b|g的|g显存|gb显存|g 显存)", low):
+    # The first that names a card ("max length 1024 on a 4090"); CJK characters are word characters, so "一张H800"
+    # has no \b before the name.
+    for m in re.finditer(r"((?:rtx|gtx)\s*\d{4}(?:\s*ti(?![a-z]))?|(?<![\d.])\d{4}(?:\s*ti(?![a-z]))?(?!\d)|"
+                         r"(?<![a-z0-9])(?:h200|h100|h800|h20|a100|a800|a6000|l40s?|l20|a10g|a10|a30|a40|l4|t4|"
+                         r"v100|p100)(?![a-z0-9]))", low):
+        if info := gpu_info(m.group(1)):
+            said["gpu_name"] = re.sub(r"\s+", " ", m.group(1).upper().replace("RTX", "RTX ").replace("TI", " Ti"))
+            said["gpu_memory_gb"] = info[0]
+            break
+    for mm in re.finditer(r"(?<![a-z\d.])" + NUM + r"\s*(?:gb|gib|gigs?(?![a-z])|gigabytes?|g(?![a-z]))", low):
+        # the clause it is said in: "32GB of RAM and a 3060" is the machine's memory, not the card's
+        clause = re.split(CLAUSE, low[:mm.start()])[-1] + re.split(CLAUSE, low[mm.end():])[0]
+        if re.search(r"\bram\b|内存|system memory|\bdisk|\bssd|storage|硬盘", clause) and \
+                not re.search(r"vram|显存|gpu|显卡", clause):
+            continue
         said["gpu_memory_gb"] = float(mm.group(1))
         if "fit" in low or "适配" in low or "放进" in low:
             notes.append("fit")
+        break
