@@ -291,6 +291,7 @@ def _model(low: str, text: str = "") -> str | None:
     """The base model the message names: a catalog name, alias or hub id as it is; a family and size that the
     catalog does not have (or a closed model, or an `org/name` hub id) as the user said it, never silently
     swapped for the nearest catalog entry — the planner says what it does with it."""
+    low = re.sub(r"(?:通义)?千问", "qwen", low)  # Qwen's Chinese name
     for m in sorted(models(), key=lambda m: len(m.name), reverse=True):
         if m.name.lower() in low or m.hub_id.lower() in low:
             return m.name
