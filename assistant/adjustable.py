@@ -188,7 +188,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "finish in {} minutes", "{} 分钟内完成",
             (r"(?:finish|done|train|ready|complete|run)\w*\s+(?:it\s+)?(?:with)?in\s+(?:about\s+|under\s+)?" + NUMBER
              + r"\s*(?:min|minutes|mins)\b",
-             r"(?:under|within|less than|at most|no more than)\s+" + NUMBER + r"\s*(?:min|minutes|mins)\b",
+             r"(?:under|within|less than|at most|no more than|no longer than|(?:can\s+)?wait(?:\s+up\s+to)?)\s+"
+             + NUMBER + r"\s*(?:min|minutes|mins)\b",
              NUMBER + r"\s*分钟(?:内|以内|之内)"), in_plan=False),
     Setting("batch_size", ("training.batch_size",), int, lambda v: 1 <= v <= 4096, "between 1 and 4096",
             "rows per step (integer)", "batch size {}", "批大小 {}",

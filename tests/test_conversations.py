@@ -110,6 +110,11 @@ def test_a_time_budget_shrinks_the_run_and_says_how(tmp_path):
     roomy = converse(["classify these texts by topic", "finish within 10000 minutes"], data).plan
     assert roomy.training.epochs == free.training.epochs
     assert roomy.reasons["resources.estimated_minutes"] == "within the 10000 minutes you gave"
+    # Hours are minutes: "an hour and a half", "under 2 hours", "两个小时以内", "半小时内".
+    for words, minutes in (("it has to be done in an hour and a half", 90), ("keep it under 2 hours", 120),
+                           ("两个小时以内训练完", 120), ("半小时内训练完", 30), ("no longer than an hour", 60)):
+        said = converse(["classify these texts by topic", words], data).plan
+        assert said.reasons["resources.estimated_minutes"] == f"within the {minutes} minutes you gave", words
 
 
 def test_a_row_limit_samples_the_same_rows_each_time_keeping_every_label(tmp_path):
