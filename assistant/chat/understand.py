@@ -145,13 +145,14 @@ def digits(low: str) -> str:
     for words, scale in (("十万分之", 1e-5), ("万分之", 1e-4), ("千分之", 1e-3)):
         low = re.sub(words + r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)", lambda m, s=scale: f"{value(m.group(1)) * s:g}",
                      low)
-    # hours as minutes: "under 2 hours", "in an hour and a half", "half an hour", "一个半小时内", "两小时以内"
+    # hours as minutes: "under 2 hours", "in an hour and a half", "half an hour", "一个半小时内", "两小时以内" (each
+    # run of spaces has one place to go: see sweep_words.SEP)
     low = re.sub(r"\b(?:an?|one)\s+hour\s+and\s+a\s+half\b", "90 minutes", low)
     low = re.sub(r"\bhalf\s+an\s+hour\b", "30 minutes", low)
     hours = {"a": 1, "an": 1, **EN_NUMBERS}
     low = re.sub(r"\b(\d+(?:\.\d+)?|" + "|".join(hours) + r")\s+hours?\b",
                  lambda m: f"{60 * (hours[m.group(1)] if m.group(1) in hours else float(m.group(1))):g} minutes", low)
-    low = re.sub(r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)?\s*(?:个)?\s*(半)?\s*(?:个)?\s*(?:小时|钟头)",
+    low = re.sub(r"(?:(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)\s*)?(?:个\s*)?(半\s*)?(?:个\s*)?(?:小时|钟头)",
                  lambda m: f"{60 * (value(m.group(1)) if m.group(1) else 0) + (30 if m.group(2) else 0):g} 分钟"
                  if m.group(1) or m.group(2) else m.group(0), low)
     low = re.sub(r"(" + ZH_NUMBER + r"|\d+)分之(" + ZH_NUMBER + r"|\d+)(?=的?(?:数据|样本|行))",  # 四分之一的数据 → 25%
