@@ -223,6 +223,20 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"([\w\u4e00-\u9fff]+)[`'\"”]?\s+(?:column|field)",
              r"(?:不要用|不用|去掉|忽略|删掉|排除)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段|栏)"),
             in_plan=False),
+    Setting("output_column", ("data.output_column",), str, lambda v: 0 < len(v) <= 200, "a column's name",
+            "the table's column the model must produce (the other text columns are its input)", "output column {}",
+            "输出列 {}",
+            (r"(?:output|label|target|answer)\s+(?:column|field)(?:\s*[:=]|\s+(?:is|should be|will be))\s*(?:the\s+)?"
+             r"[`'\"“]?([\w\u4e00-\u9fff-]+?)[`'\"”]?(?:\s+(?:column|field))?(?![\w\u4e00-\u9fff-])",
+             r"(?:output|label|target|answer)\s+is\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+)[`'\"”]?\s+(?:column|field)",
+             r"(?:use|take|treat)\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+)[`'\"”]?\s+(?:column\s+|field\s+)?as\s+(?:the\s+)?"
+             r"(?:output|label|target|answer)",
+             r"predict\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+)[`'\"”]?\s+(?:column|field)",
+             r"(?:输出|标签|目标|答案)(?:列|字段)\s*(?:是|为|用|改成|改为|设为)\s*[`'\"“]?([\w\u4e00-\u9fff-]+?)[`'\"”]?\s*"
+             r"(?:这一?)?(?:列|字段)?(?=$|[\s，。,；;])",
+             r"(?:用|把|将|以)\s*[`'\"“]?([\w-]+)[`'\"”]?\s*(?:这一?)?(?:列|字段)\s*(?:作为|当作?|做)\s*(?:输出|标签|目标|答案)",
+             r"预测\s*[`'\"“]?([\w-]+)[`'\"”]?\s*(?:这一?)?(?:列|字段)"),
+            in_plan=False),
     Setting("alpha", ("lora.alpha",), int, lambda v: 1 <= v <= 8192, "between 1 and 8192",
             "LoRA alpha, the update's scale numerator (integer; the plan uses 2 × rank unless told)", "alpha {}",
             "alpha {}", (r"(?:lora[ _-]?)?alpha" + TO + r"(\d+)", r"缩放系数" + TO + r"(\d+)"),

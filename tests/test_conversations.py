@@ -404,6 +404,31 @@ def test_every_case_of_the_corpus_is_said_three_ways_in_english_and_chinese():
         assert zh and len(zh) < len(phrasings), (case, "needs English and Chinese phrasings")
 
 
+def test_the_output_column_the_user_names_is_the_one_trained_and_a_wrong_name_is_said(files):
+    """Detection picked `queue` as the tickets' output; "the output column is subject" trains a subject line from
+    the body (the labels, token counts and preview follow the file read that way, and the examples the trainer
+    builds); a column the file lacks leaves the mapping as it was and says so, in the card's language."""
+    from assistant.chat import converse
+    from assistant.data import chat_examples
+
+    data = str(files / "tickets.csv")
+    detected = converse(["write a subject line for each ticket"], data)
+    assert detected.plan.data.output_column == "queue"
+    named = converse(["write a subject line for each ticket", "the output column is Subject"], data)
+    d = named.plan.data
+    assert (d.output_column, d.input_columns, named.data.output_column) == ("subject", ["body"], "subject")
+    assert "(the output you named)" in named.plan.reasons["data.format"] and not named.plan.task.labels
+    row = chat_examples(named.plan)[0]
+    assert row["completion"][0]["content"].startswith("Refund not received") and "charged twice" in str(row["prompt"])
+    assert any("Refund not received" in e for e in named.examples)  # the rendered examples on the page
+    wrong = converse(["write a subject line for each ticket", "the label column is title"], data)
+    assert wrong.plan.data.output_column == "queue" and "already does that" not in wrong.reply
+    assert any("you named `title` as the output column, but it has no column `title`" in w and "`queue`" in w
+               for w in wrong.plan.data.warnings), wrong.plan.data.warnings
+    zh = converse(["根据工单内容写标题", "标签列是 title"], data)
+    assert "你指定 `title` 为输出列，但文件里没有这一列" in zh.reply and "没有改变" not in zh.reply, zh.reply
+
+
 def test_two_settings_said_together_read_as_both_never_as_one_settings_list():
     """Every pair of settings said in one message ("alpha 16 and 3 epochs", "max length 512, 2 epochs", "学习率 1e-4，
     训练 3 轮") reads as the two settings each reads as alone: never as a sweep over one setting's "list" (16 and 3
@@ -636,9 +661,12 @@ def test_every_data_warning_is_shown_in_chinese_on_a_chinese_card(files, tmp_pat
     warnings = [w for f in (table, chat, tools, few, many, nested, headless, tmp_path / "b.xlsx")
                 for w in inspect_file(f).warnings]
     queues = "把这些工单分到对应的处理队列"
+    write("note.csv", "text,label,note\n" + "".join(f"评论{i},{['正面', '负面'][i % 2]},\n" for i in range(30)))
     for turns, data in (([queues, "不要用 priority 这一列"], "tickets.csv"),
                         (["给这些评论做情感分类", "不要用 text 这一列"], "reviews.csv"),
-                        (["给这些评论做情感分类", "最大长度 32"], "reviews.csv")):
+                        (["给这些评论做情感分类", "最大长度 32"], "reviews.csv"),
+                        ([queues, "标签列是 title"], "tickets.csv"),
+                        (["给这些评论做情感分类", "输出列是 note"], tmp_path / "note.csv")):
         turn = converse(turns, str(files / data))
         warnings += turn.plan.data.warnings
         assert "数据提示" in turn.reply and not any(w in turn.reply for w in turn.plan.data.warnings), turn.reply

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import plugins
 from ..adjustable import SETTINGS, as_edit, get_path, turn_words
-from ..data import DataReport, inspect_file
+from ..data import DataReport, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import trial_settings
@@ -114,6 +114,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     plan = build_plan(now, report, hardware, default_base_model, home_models)
     changes = (_diff(build_plan(before, report, hardware, default_base_model, home_models), plan, intents[-1])
                if len(messages) > 1 else [])
+    if report is not None and now.output_column:  # the file as the plan reads it: the output the user named
+        report = with_output(report, now.output_column)
     missing = []
     if plan.task.type is None:
         missing.append("task")
@@ -134,7 +136,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
 
             model_reason = to_zh(model_reason)
         notes.append(model_reason.removeprefix("⚠️ "))
-    if len(messages) > 1 and (unheard := _unheard(messages[-1], intents[-1], changes, lang)):
+    if len(messages) > 1 and (unheard := _unheard(messages[-1], intents[-1], changes, lang, plan.data.warnings)):
         notes.append(unheard)
     reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
     return Turn(ready, missing, reply, plan, questions, changes, report, examples, notes, list(lengths))
@@ -149,9 +151,10 @@ EXAMPLES = {
 }
 
 
-def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str) -> str | None:
+def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, warnings: list[str] = ()) -> str | None:
     """What to say when the last turn changed nothing: that it was not understood (with what can be said), or
-    that what it asked for is already so. None when it changed the plan or asked to start."""
+    that what it asked for is already so. None when it changed the plan or asked to start, or when what it asked
+    for could not be done and a data warning says why (a column the file lacks)."""
     if changes or it.start or it.sweep:
         return None
     zh = lang == "zh"
@@ -163,7 +166,8 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str) ->
                 f"I did not understand “{shown}”, so the plan is unchanged. You can say, for example: "
                 f"{EXAMPLES['en']}.")
     said = "; ".join(SETTINGS[k].said(v, "zh" if zh else "en") for k, v in it.values.items()
-                     if k in SETTINGS and k not in ("language", "task_type"))
+                     if k in SETTINGS and k not in ("language", "task_type")
+                     and not any(f"`{v}`" in w for w in warnings))  # refused, and said so with the data
     if not said:
         return None
     return f"计划已经是这样（{said}），没有改变。" if zh else f"The plan already does that ({said}); nothing changed."

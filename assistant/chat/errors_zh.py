@@ -128,8 +128,15 @@ def data_error_zh(error) -> str:
     if not text.startswith(where + ": "):
         return text
     said = text[len(where) + 2:]
+    if (zh := reason_zh(said)) is not None:
+        return Path(error.path).name + (f" 第 {error.line} 行" if error.line else "") + f"：{zh}"
+    return text
+
+
+def reason_zh(said: str) -> str | None:
+    """Why a file cannot be used (a `DataError`'s words after its file's name) in Chinese; None when the table
+    does not know it."""
     for pattern, zh in COMPILED:
         if pattern.match(said):
-            head = Path(error.path).name + (f" 第 {error.line} 行" if error.line else "")
-            return f"{head}：{pattern.sub(zh, said)}"
-    return text
+            return pattern.sub(zh, said)
+    return None

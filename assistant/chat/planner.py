@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import plugins
 from ..adjustable import SETTINGS
-from ..data import DataReport
+from ..data import DataReport, with_output
 from ..models.estimate import CPU, Hardware, estimate_memory, estimate_minutes, gpu_info
 from ..models.fit import checkpoint, halve_batch, use_qlora
 from ..plan import Plan
@@ -59,6 +59,8 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
     command line); what the user said about their hardware overrides it."""
     plan = Plan()
     why = plan.reasons
+    if report is not None and s.output_column:  # "the label column is queue": the file read that way
+        report = with_output(report, s.output_column)
     task = s.task_type
     if task is None and report is not None:
         task = _infer_task(report)
@@ -132,7 +134,8 @@ def _apply_data(plan: Plan, report: DataReport, why: dict, s: Slots) -> None:
                                 f"you asked for {s.max_rows} rows; the file has {report.rows}, so all are used")
     d.warnings = list(report.warnings)
     d.input_columns, d.output_column = list(report.input_columns), report.output_column
-    mapping = f": input {', '.join(report.input_columns)} → output {report.output_column}"
+    mapping = f": input {', '.join(report.input_columns)} → output {report.output_column}" + (
+        " (the output you named)" if s.output_column and report.output_column.lower() == s.output_column else "")
     why["data.format"] = f"detected {report.format}" + (mapping if report.format == "columns" else "")
     recipe = plugins.get().tasks.get(plan.task.type or "")
     if (recipe is None or recipe.labels) and report.labels:

@@ -43,6 +43,8 @@ PHRASES: list[tuple[str, str]] = [
     (r"from your words: “(.*)”", r"来自你的描述：“\1”"),
     (r"inferred from the data \((\w+) format, (\d+) labels\)", r"从数据推断（\1 格式，\2 个标签）"),
     (r"inferred from the data \((\w+) format\)", r"从数据推断（\1 格式）"),
+    (r"detected (\w+): input (.+?) → output ([^;]+?) \(the output you named\)",
+     r"检测为 \1：输入 \2 → 输出 \3（你指定的输出列）"),
     (r"detected (\w+): input (.+?) → output ([^;]+)", r"检测为 \1：输入 \2 → 输出 \3"),
     (r"detected (\w+)", r"检测为 \1"),
     (rf"hold out {N} of {N} rows to measure the result, stratified by label",

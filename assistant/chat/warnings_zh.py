@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 
+from .errors_zh import reason_zh
+
 N = r"(\d[\d,.]*)"
 ROWS = (re.compile(r" ?\((\d[\d,]*) rows?\)"), r"（\1 行）")
 """'(12 rows)' inside a list of names or labels."""
 
-WARNINGS: list[tuple[str, str]] = [
+WARNINGS: list[tuple[str, object]] = [
     (r"answers hold template placeholders: (.+); fill them in before training, or the model learns to say them "
      r"literally", r"答案里有模板占位符：\1；训练前请把它们填好，否则模型会照原样学着说出来"),
     (rf"{N} conversations call tools: function calls are trained as the assistant's turns, tool results are given "
@@ -65,6 +67,11 @@ WARNINGS: list[tuple[str, str]] = [
      r"每个工作表导出为 CSV"),
     (r"you asked to leave out `(.+?)`, but the input columns are (.+); nothing was left out",
      r"你要求去掉 `\1`，但输入列是 \2；没有去掉任何列"),
+    (r"you named `(.+?)` as the output column, but it has no column `.+?` \(its columns: (.+)\); the output stays "
+     r"`(.+?)`", r"你指定 `\1` 为输出列，但文件里没有这一列（现有的列：\2）；输出列仍是 `\3`"),
+    (r"you named `(.+?)` as the output column, but (.+); the output stays `(.+?)`",
+     lambda m: f"你指定 `{m.group(1)}` 为输出列，但它不能作输出（{reason_zh(m.group(2)) or m.group(2)}）；输出列仍是 "
+               f"`{m.group(3)}`"),
     (r"`(.+?)` is the only input column, so it stays: the model needs something to read",
      r"`\1` 是唯一的输入列，所以保留：模型总得有东西可读"),
     (rf"{N} rows are longer than max_length={N} tokens and will be truncated \(the longest has {N}\)",

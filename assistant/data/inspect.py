@@ -63,21 +63,47 @@ class DataReport:
     """Token counts per (model, instruction), so replanning does not re-tokenize."""
 
 
-def inspect_file(path: str | Path, least: int | None = None) -> DataReport:
+def inspect_file(path: str | Path, least: int | None = None, output: str | None = None) -> DataReport:
     """Read and describe a data file. Raises DataError naming the file (and line) when it is unusable, or has
-    fewer than `least` usable rows (default `MIN_ROWS`, a fine-tune's least; an eval file may hold one)."""
+    fewer than `least` usable rows (default `MIN_ROWS`, a fine-tune's least; an eval file may hold one).
+    `output`: a table's column the user named as the output (`with_output`)."""
     rows = read_rows(path)
     fmt = detect_format(rows)
     report = DataReport(path=str(path), sha256=sha256_file(path), format=fmt, rows=len(rows),
                         warnings=list(rows.notes))
     mapper = plugins.get().formats[fmt].map_columns
-    if mapper is not None:
+    if output is not None and fmt == "columns":
+        report.input_columns, report.output_column = map_columns(str(path), rows, output)
+    elif mapper is not None:
         report.input_columns, report.output_column = mapper(str(path), rows)
     examples = to_examples(rows, report)
     _check(path, rows, examples, report, MIN_ROWS if least is None else least)
     report.preview = rows[:5]
     report.examples = [e for e in examples if e["completion"] and _prompt_text(e)]
     return report
+
+
+def with_output(report: DataReport, column: str) -> DataReport:
+    """The same file read with `column` (a name the user said, any case) as its output and the other text
+    columns as its input (cached in `report.cache`); `report` itself when that is its output already; when the
+    file has no such column, or it cannot be the output, `report` with a warning that says so."""
+    columns = [str(c) for c in report.preview[0]] if report.preview else []
+    match = next((c for c in columns if c.strip().lower() == column.strip().lower()), None)
+    if report.format != "columns" or match == report.output_column:
+        return report
+    key = ("output", column.strip().lower())
+    if key not in report.cache:
+        try:
+            if match is None:
+                raise DataError(report.path, f"it has no column `{column}` (its columns: "
+                                             f"{', '.join(f'`{c}`' for c in columns)})")
+            report.cache[key] = inspect_file(report.path, output=match)
+        except DataError as e:
+            why = str(e).split(": ", 1)[-1]
+            report.cache[key] = DataReport(**{**report.__dict__, "warnings": [
+                *report.warnings, f"you named `{column}` as the output column, but {why}; the output stays "
+                                  f"`{report.output_column}`"]})
+    return report.cache[key]
 
 
 def detect_format(rows: list[dict[str, Any]]) -> str:
@@ -114,11 +140,12 @@ def text(v: Any) -> str:
     return str(v).replace("\0", "").strip()
 
 
-def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str], str]:
-    """Pick input columns and the output column of a table, from names first, then from values."""
+def map_columns(path: str | Path, rows: list[dict[str, Any]], output: str | None = None) -> tuple[list[str], str]:
+    """Pick input columns and the output column of a table, from names first, then from values; `output`: the
+    column the user named as the output (the inputs are then picked among the others)."""
     columns = list(rows[0].keys())
     textual = [c for c in columns if sum(bool(text(r.get(c))) for r in rows) >= max(1, len(rows) // 2)
-               and not _is_id(c, rows)]
+               and not _is_id(c, rows) or c == output]
     if not textual:
         raise DataError(path, f"no column holds text (columns: {', '.join(map(str, columns)) or 'none'})")
     for c in columns:
@@ -136,7 +163,7 @@ def map_columns(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[str]
                 return lowered[n]
         return None
 
-    output = by_name(OUTPUT_NAMES, textual)
+    output = output or by_name(OUTPUT_NAMES, textual)
     if output is None and len(textual) >= 2:
         # A column with few repeating values is a label; otherwise the last column is the output.
         distinct = {c: len({text(r.get(c)) for r in rows}) for c in textual}
