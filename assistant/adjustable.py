@@ -94,6 +94,12 @@ class Setting:
         return None
 
 
+def _column_name(v: str) -> bool:
+    """A column's name as said (by a person, or by the language-model backend): shown back in the reply, so no
+    markup or line breaks."""
+    return 0 < len(v) <= 200 and not set(v) & set("`<>[]\n\r")
+
+
 def _choice(*options: str) -> Callable[[Any], bool]:
     return lambda v: v in options
 
@@ -217,13 +223,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:evaluations|evals|checks|rounds)?",
              r"(?:耐心值?|早停耐心)" + TO + r"(\d+)",
              r"(\d+)\s*次(?:评估)?(?:都)?(?:没有|不再)(?:提升|改善|变好)(?:就)?(?:停|早停)")),
-    Setting("exclude_column", ("data.input_columns",), str, lambda v: 0 < len(v) <= 200, "a column's name",
+    Setting("exclude_column", ("data.input_columns",), str, _column_name, "a column's name",
             "an input column the user wants left out of the prompt", "leave out {}", "不用 {} 列",
             (r"(?:ignore|drop|leave out|remove|exclude|skip|without|don'?t use|do not use)\s+(?:the\s+)?[`'\"“]?"
              r"([\w\u4e00-\u9fff]+)[`'\"”]?\s+(?:column|field)",
              r"(?:不要用|不用|去掉|忽略|删掉|排除)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段|栏)"),
             in_plan=False),
-    Setting("output_column", ("data.output_column",), str, lambda v: 0 < len(v) <= 200, "a column's name",
+    Setting("output_column", ("data.output_column",), str, _column_name, "a column's name",
             "the table's column the model must produce (the other text columns are its input)", "output column {}",
             "输出列 {}",
             (r"(?:output|label|target|answer)\s+(?:column|field)(?:\s*[:=]|\s+(?:is|should be|will be))\s*(?:the\s+)?"

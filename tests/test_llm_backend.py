@@ -103,6 +103,8 @@ def test_validation_is_the_same_for_every_backend():
         {"batch_size": True},
         {"max_length": 4.5},
         {"gpu_memory_gb": -1},
+        {"output_column": "a`<img src=x onerror=alert(1)>`"},  # a name is shown back in the reply: no markup
+        {"exclude_column": "id\n# heading"},
     ):
         with pytest.raises(UnusableAnswer):
             validate_intents(bad)
