@@ -145,6 +145,12 @@ def digits(low: str) -> str:
     for words, scale in (("十万分之", 1e-5), ("万分之", 1e-4), ("千分之", 1e-3)):
         low = re.sub(words + r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)", lambda m, s=scale: f"{value(m.group(1)) * s:g}",
                      low)
+    # "2k tokens", "max length 4k" are 2,048 and 4,096; "2k rows", "1.5k steps" are thousands
+    low = re.sub(r"((?:length|context|seq len|长度)\s*(?:(?:of|to|=|:|is)\s*)?)(\d+)k\b|"
+                 r"\b(\d+)k(?=\s*(?:tokens?|context)\b)",
+                 lambda m: f"{m.group(1)}{int(m.group(2)) * 1024}" if m.group(2) else str(int(m.group(3)) * 1024), low)
+    low = re.sub(r"\b(\d+(?:\.\d+)?)k(?=\s*(?:rows|examples|samples|steps|lines|records)\b)",
+                 lambda m: f"{float(m.group(1)) * 1000:g}", low)
     # hours as minutes: "under 2 hours", "in an hour and a half", "half an hour", "一个半小时内", "两小时以内" (each
     # run of spaces has one place to go: see sweep_words.SEP)
     low = re.sub(r"\b(?:an?|one)\s+hour\s+and\s+a\s+half\b", "90 minutes", low)
