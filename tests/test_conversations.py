@@ -666,7 +666,8 @@ def test_every_data_warning_is_shown_in_chinese_on_a_chinese_card(files, tmp_pat
                         (["给这些评论做情感分类", "不要用 text 这一列"], "reviews.csv"),
                         (["给这些评论做情感分类", "最大长度 32"], "reviews.csv"),
                         ([queues, "标签列是 title"], "tickets.csv"),
-                        (["给这些评论做情感分类", "输出列是 note"], tmp_path / "note.csv")):
+                        (["给这些评论做情感分类", "输出列是 note"], tmp_path / "note.csv"),
+                        (["做一个客服聊天机器人", "输出列是 answer"], "chat.jsonl")):
         turn = converse(turns, str(files / data))
         warnings += turn.plan.data.warnings
         assert "数据提示" in turn.reply and not any(w in turn.reply for w in turn.plan.data.warnings), turn.reply

@@ -135,7 +135,7 @@ def _apply_data(plan: Plan, report: DataReport, why: dict, s: Slots) -> None:
     d.warnings = list(report.warnings)
     d.input_columns, d.output_column = list(report.input_columns), report.output_column
     mapping = f": input {', '.join(report.input_columns)} → output {report.output_column}" + (
-        " (the output you named)" if s.output_column and report.output_column.lower() == s.output_column else "")
+        " (the output you named)" if s.output_column and str(report.output_column).lower() == s.output_column else "")
     why["data.format"] = f"detected {report.format}" + (mapping if report.format == "columns" else "")
     recipe = plugins.get().tasks.get(plan.task.type or "")
     if (recipe is None or recipe.labels) and report.labels:

@@ -69,6 +69,9 @@ WARNINGS: list[tuple[str, object]] = [
      r"你要求去掉 `\1`，但输入列是 \2；没有去掉任何列"),
     (r"you named `(.+?)` as the output column, but it has no column `.+?` \(its columns: (.+)\); the output stays "
      r"`(.+?)`", r"你指定 `\1` 为输出列，但文件里没有这一列（现有的列：\2）；输出列仍是 `\3`"),
+    (r"you named `(.+?)` as the output column, but its rows are (\w+) examples, not a table's columns: the answer "
+     r"each row trains is its own",
+     r"你指定 `\1` 为输出列，但这个文件的每行是 \2 格式的样本，不是表格的列：每行训练的就是它自己的回答"),
     (r"you named `(.+?)` as the output column, but (.+); the output stays `(.+?)`",
      lambda m: f"你指定 `{m.group(1)}` 为输出列，但它不能作输出（{reason_zh(m.group(2)) or m.group(2)}）；输出列仍是 "
                f"`{m.group(3)}`"),

@@ -89,20 +89,23 @@ def with_output(report: DataReport, column: str) -> DataReport:
     file has no such column, or it cannot be the output, `report` with a warning that says so."""
     columns = [str(c) for c in report.preview[0]] if report.preview else []
     match = next((c for c in columns if c.strip().lower() == column.strip().lower()), None)
-    if report.format != "columns" or match == report.output_column:
+    if report.format == "columns" and match == report.output_column:
         return report
     key = ("output", column.strip().lower())
     if key not in report.cache:
         try:
+            if report.format != "columns":
+                raise DataError(report.path, f"its rows are {report.format} examples, not a table's columns: the "
+                                             "answer each row trains is its own")
             if match is None:
                 raise DataError(report.path, f"it has no column `{column}` (its columns: "
                                              f"{', '.join(f'`{c}`' for c in columns)})")
             report.cache[key] = inspect_file(report.path, output=match)
         except DataError as e:
             why = str(e).split(": ", 1)[-1]
+            stays = f"; the output stays `{report.output_column}`" if report.output_column else ""
             report.cache[key] = DataReport(**{**report.__dict__, "warnings": [
-                *report.warnings, f"you named `{column}` as the output column, but {why}; the output stays "
-                                  f"`{report.output_column}`"]})
+                *report.warnings, f"you named `{column}` as the output column, but {why}{stays}"]})
     return report.cache[key]
 
 
