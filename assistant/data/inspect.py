@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +104,8 @@ def with_output(report: DataReport, column: str) -> DataReport:
         except DataError as e:
             why = str(e).split(": ", 1)[-1]
             stays = f"; the output stays `{report.output_column}`" if report.output_column else ""
-            report.cache[key] = DataReport(**{**report.__dict__, "warnings": [
-                *report.warnings, f"you named `{column}` as the output column, but {why}{stays}"]})
+            report.cache[key] = replace(report, warnings=[
+                *report.warnings, f"you named `{column}` as the output column, but {why}{stays}"])
     return report.cache[key]
 
 
