@@ -63,7 +63,7 @@ def test_every_setting_is_in_the_backends_prompt_and_every_number_is_read_by_the
             "patience": "early stopping with patience 3", "alpha": "lora alpha 64", "dropout": "dropout 0.1",
             "warmup_ratio": "warm up over the first 10% of steps", "scheduler": "use a linear schedule",
             "seed": "seed 7", "checkpointing": "turn on gradient checkpointing",
-            "output_column": "the label column is subject"}
+            "output_column": "the label column is subject", "accumulation": "gradient accumulation 4"}
     assert set(said) == {s.name for s in SETTINGS.values() if s.patterns}
     for name, words in said.items():
         assert getattr(understand(words), name) is not None, words

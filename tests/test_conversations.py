@@ -319,6 +319,8 @@ REASON_INPUTS = [
     ("training.precision", dict(turns=[TASK]), dict(turns=[TASK], gpu=("RTX 4090", 24)), ("fp32", "bf16")),
     ("training.batch_size", dict(turns=[TASK]), dict(turns=[TASK, "batch size 4"]),
      ("8 rows per step", "you asked for it")),
+    ("training.gradient_accumulation", dict(turns=[TASK]), dict(turns=[TASK, "gradient accumulation 4"]),
+     ("1: every batch is one optimizer step", "you asked for it")),
     ("training.gradient_checkpointing", dict(turns=[TASK, "use Qwen2.5-7B-Instruct"], gpu=("GPU", 80)),
      dict(turns=[TASK, "use Qwen2.5-7B-Instruct"], gpu=("GPU", 12)), ("off: the activations fit", "on: recomputing")),
     ("training.packing", dict(turns=[TASK, "train 1 epoch"], gpu=("RTX 4090", 24)),
@@ -547,7 +549,7 @@ def test_what_a_person_sets_is_what_the_plan_does_on_a_cpu_and_on_gpus_packed_or
 
     values = {"r": 8, "epochs": 2.0, "learning_rate": 3e-4, "batch_size": 4, "alpha": 64, "dropout": 0.1,
               "warmup_ratio": 0.1, "scheduler": "linear", "seed": 7, "max_steps": 30, "max_length": 512,
-              "patience": 3, "validation_fraction": 0.2, "max_rows": 2000, "checkpointing": True}
+              "patience": 3, "validation_fraction": 0.2, "max_rows": 2000, "checkpointing": True, "accumulation": 2}
     assert set(values) == {s.name for s in SETTINGS.values() if s.field and s.patterns}
     big = _articles(tmp_path / "articles.jsonl", 2500, 300)
     for data, task in [(big, "summarize these articles with qwen 0.5b"),

@@ -294,3 +294,15 @@ def test_a_gpu_plans_training_step_reads_no_device_value_on_the_host(tmp_path, m
     for k in range(1, steps):
         assert sum(sites.get(k, Counter()).values()) == 0, (k + 1, sites.get(k))
     assert sum(sites[steps].values()) >= 2, "the logging step reads the loss and the metrics"
+
+
+def test_the_accumulation_a_user_asks_for_is_what_the_plan_does(big):
+    """"gradient accumulation 2" is the plan's accumulation as said: where the memory makes the planner halve the
+    batch it does not double it (as it does its own), and the reason says a step then sees fewer rows."""
+    own = _plan(big, "summarize these articles", "train 1 epoch", gpu=8.0)
+    said = _plan(big, "summarize these articles", "train 1 epoch", "gradient accumulation 2", gpu=8.0)
+    assert said.training.gradient_accumulation == 2 and said.training.batch_size == own.training.batch_size
+    assert said.reasons["training.gradient_accumulation"].startswith("you asked for it")
+    assert own.training.gradient_accumulation == 2  # the planner halved its batch once: it doubled its own
+    assert own.reasons["training.gradient_accumulation"].startswith("doubled each time the batch was halved")
+    assert "a step sees fewer rows" in said.reasons["training.gradient_accumulation"]

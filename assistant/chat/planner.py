@@ -214,7 +214,7 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict,
     cpu = plan.resources.device == "cpu"
     t.precision = "fp32" if cpu else "bf16"
     why["training.precision"] = "fp32 on the CPU" if cpu else "bf16: half the memory of fp32 at the same quality"
-    t.batch_size = s.batch_size or 8
+    t.batch_size, t.gradient_accumulation = s.batch_size or 8, s.accumulation or 1
     t.compile = not cpu
     why["training.compile"] = ("on: each decoder layer compiled (faster steps and less activation memory; the "
                                "first steps include about a minute of compiling)") if not cpu else \
@@ -342,23 +342,24 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
         lo.method = "lora"
     else:
         budget = hw.budget_gb
-        batch_said, start_batch = s.batch_size is not None, t.batch_size
+        batch_said, start_batch, start_accumulation = s.batch_size is not None, t.batch_size, t.gradient_accumulation
 
         def halve(floor: int) -> None:
             while est().peak_gb > budget and t.batch_size > floor and not batch_said:
                 halve_batch(plan)
+                t.gradient_accumulation = s.accumulation or t.gradient_accumulation  # as said, if it was
 
         def shrink(floor: int) -> bool:
             """Fit the memory at the least cost in speed: first halve the batch (accumulating, so the effective
             batch stays) while a step still holds MIN_STEP_TOKENS; then recompute activations (a third more
             compute) from the full batch, halving again down to `floor` rows. Checkpointing the user switched
             on or off stays as they said."""
-            t.batch_size, t.gradient_accumulation = start_batch, 1
+            t.batch_size, t.gradient_accumulation = start_batch, start_accumulation
             t.gradient_checkpointing = bool(s.checkpointing)
             halve(max(floor, -(-MIN_STEP_TOKENS // t.max_length)) if s.checkpointing is None else floor)
             if est().peak_gb <= budget or s.checkpointing is not None:
                 return est().peak_gb <= budget
-            t.batch_size, t.gradient_accumulation = start_batch, 1
+            t.batch_size, t.gradient_accumulation = start_batch, start_accumulation
             checkpoint(plan)
             halve(floor)
             return est().peak_gb <= budget
@@ -386,6 +387,11 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
             why["training.gradient_checkpointing"] = ("off: the activations fit, and recomputing them would cost a "
                                                       "third more time")
     why.setdefault("training.batch_size", "you asked for it" if s.batch_size else "8 rows per step")
+    why["training.gradient_accumulation"] = (
+        ("you asked for it" + ("; the batch was halved to fit the memory, so a step sees fewer rows"
+                               if t.batch_size < (s.batch_size or 8) and not t.packing else "")) if s.accumulation else
+        "doubled each time the batch was halved to fit the memory: the same effective batch"
+        if t.gradient_accumulation > 1 else "1: every batch is one optimizer step")
     e = est()
     res.estimated_peak_gb = round(e.peak_gb, 2)
     res.fits = res.device == "cpu" or e.peak_gb <= hw.budget_gb

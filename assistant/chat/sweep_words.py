@@ -28,7 +28,8 @@ KEYS = {
     "lora.dropout": r"dropouts?",
 }
 BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|max[ _-]?(?:length|"
-                                   r"len|steps)|length|steps|预热(?:比例)?|种子|最大长度|长度|步数")
+                                   r"len|steps)|length|steps|accumulation(?:[ _]steps)?|预热(?:比例)?|种子|最大长度|"
+                                   r"长度|步数|梯度累[积加]")
 """Names of settings whose number may stand before another setting's list."""
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at)\s*)?"
              r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
