@@ -441,11 +441,12 @@ def test_two_settings_said_together_read_as_both_never_as_one_settings_list():
     from assistant.chat.understand import understand
 
     english = ["rank 8", "alpha 16", "lr 1e-4", "learning rate 3e-4", "3 epochs", "batch size 4", "batch 16",
+               "gradient accumulation 4", "max length 2k", "no warmup",
                "dropout 0.1", "seed 7", "max length 512", "warmup ratio 0.1", "hold out 15%", "train 200 steps",
                "use 100 rows", "patience 3", "r=8", "epochs 2", "rank 32", "max_steps 50", "lr=5e-5",
                "16 rows per batch"]
     chinese = ["秩 8", "学习率 1e-4", "训练 3 轮", "批大小 4", "dropout 0.1", "种子 7", "最大长度 512",
-               "留出 15% 做验证", "训练 200 步", "只用 100 条", "3 个 epoch"]
+               "留出 15% 做验证", "训练 200 步", "只用 100 条", "3 个 epoch", "梯度累积 4 步", "不要预热"]
     wrong = []
     for phrases, separators in ((english, [" and ", ", ", "; ", " with "]), (chinese, ["，", "、", " 和 "])):
         alone = {}
