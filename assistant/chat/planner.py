@@ -330,6 +330,7 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
     """Choose LoRA vs QLoRA, checkpointing and batch size so the estimate fits the hardware's budget: the
     fastest configuration that fits, made with the moves of `models.fit`."""
     shape, t, lo, res = model_shape(plan), plan.training, plan.lora, plan.resources
+    start_batch = t.batch_size
 
     def est():
         return plan_memory(plan, shape)
@@ -342,7 +343,7 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
         lo.method = "lora"
     else:
         budget = hw.budget_gb
-        batch_said, start_batch, start_accumulation = s.batch_size is not None, t.batch_size, t.gradient_accumulation
+        batch_said, start_accumulation = s.batch_size is not None, t.gradient_accumulation
 
         def halve(floor: int) -> None:
             while est().peak_gb > budget and t.batch_size > floor and not batch_said:
@@ -351,9 +352,9 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
 
         def shrink(floor: int) -> bool:
             """Fit the memory at the least cost in speed: first halve the batch (accumulating, so the effective
-            batch stays) while a step still holds MIN_STEP_TOKENS; then recompute activations (a third more
-            compute) from the full batch, halving again down to `floor` rows. Checkpointing the user switched
-            on or off stays as they said."""
+            batch stays, unless the user said the accumulation) while a step still holds MIN_STEP_TOKENS; then
+            recompute activations (a third more compute) from the full batch, halving again down to `floor` rows.
+            Checkpointing the user switched on or off stays as they said."""
             t.batch_size, t.gradient_accumulation = start_batch, start_accumulation
             t.gradient_checkpointing = bool(s.checkpointing)
             halve(max(floor, -(-MIN_STEP_TOKENS // t.max_length)) if s.checkpointing is None else floor)
@@ -387,9 +388,10 @@ def _fit(plan: Plan, s: Slots, hw: Hardware, why: dict) -> None:
             why["training.gradient_checkpointing"] = ("off: the activations fit, and recomputing them would cost a "
                                                       "third more time")
     why.setdefault("training.batch_size", "you asked for it" if s.batch_size else "8 rows per step")
+    halved = t.batch_size < start_batch
     why["training.gradient_accumulation"] = (
         ("you asked for it" + ("; the batch was halved to fit the memory, so a step sees fewer rows"
-                               if t.batch_size < (s.batch_size or 8) and not t.packing else "")) if s.accumulation else
+                               if halved else "")) if s.accumulation else
         "doubled each time the batch was halved to fit the memory: the same effective batch"
         if t.gradient_accumulation > 1 else "1: every batch is one optimizer step")
     e = est()
