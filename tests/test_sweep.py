@@ -302,6 +302,15 @@ def test_the_conversation_asks_for_sweeps_in_either_language(topic_csv, tiny_mod
     assert (zh.plan.sweep.method, zh.plan.sweep.trials, zh.plan.sweep.log_scale) == (
         "random", 6, ["training.learning_rate"])
     assert zh.plan.sweep.ranges == {"training.learning_rate": [5e-5, 1e-3]}
+    # A range said is the range drawn from, in either order, kept by later turns until a list replaces it.
+    ranged = sweep("search the learning rate between 1e-3 and 1e-5", "only 3 trials")
+    assert (ranged.plan.sweep.ranges, ranged.plan.sweep.trials) == ({"training.learning_rate": [1e-5, 1e-3]}, 3)
+    assert "from 1e-05 to 0.001 as you said" in ranged.plan.reasons["sweep"]
+    listed = sweep("search the learning rate between 1e-5 and 1e-3", "try learning rates 1e-4 and 3e-4")
+    assert (listed.plan.sweep.method, listed.plan.sweep.ranges) == ("grid", {})
+    assert sweep("search the learning rate between 1 and 2").plan.problems() == [
+        "sweep.ranges.training.learning_rate: 1 to 2 goes outside what it may be (between 0 and 1); every drawn "
+        "value must be allowed"]
     general = sweep("try a few settings and keep the best", "pick the winner by f1", "stop trials that fall behind")
     s = general.plan.sweep
     assert (s.method, s.metric, s.halving, sorted(s.varied())) == ("random", "f1", True,

@@ -95,6 +95,8 @@ PHRASES: list[tuple[str, str]] = [
     (rf"the sweep's largest trial needs about {N} GB", r"参数搜索中最大的一组试验约需 \1 GB"),
     # sweeps
     (rf"you asked to try (.+?) → {N} trials", r"按你的要求尝试 \1 → \2 组试验"),
+    (rf"you asked to search (.+?): {N} random trials, learning rates drawn log-uniformly from {N} to {N} as you said",
+     r"按你的要求搜索\1：\2 组随机试验，学习率按你给的范围在 \3 到 \4 之间按对数均匀抽取"),
     (rf"you asked to search (.+?): {N} random trials, learning rates drawn log-uniformly from {N} to {N}",
      r"按你的要求搜索\1：\2 组随机试验，学习率在 \3 到 \4 之间按对数均匀抽取"),
     (rf"you asked to search (.+?): {N} random trials", r"按你的要求搜索\1：\2 组随机试验"),

@@ -23,8 +23,8 @@ def plan_sweep(plan: Plan, s, hw: Hardware) -> None:
     values = {f: list(v) for f, v in said.get("values", {}).items()}
     ranges, log = {}, []
     for f in said.get("search", []):
-        if f in SEARCH_RANGES:
-            ranges[f], is_log = list(SEARCH_RANGES[f][0]), SEARCH_RANGES[f][1]
+        if f in SEARCH_RANGES:  # the range the person gave, else the usual one
+            ranges[f], is_log = list(said.get("ranges", {}).get(f) or SEARCH_RANGES[f][0]), SEARCH_RANGES[f][1]
             log += [f] if is_log else []
         else:
             values[f] = list(SEARCH_VALUES[f])
@@ -43,7 +43,9 @@ def plan_sweep(plan: Plan, s, hw: Hardware) -> None:
     n = count(spec)
     why["sweep"] = (
         (f"you asked to search {', '.join(NAMES[f] for f in said['search'])}: {n} random trials"
-         + (", learning rates drawn log-uniformly from 5e-05 to 0.001" if "training.learning_rate" in ranges else "")
+         + (", learning rates drawn log-uniformly from {:g} to {:g}".format(*ranges["training.learning_rate"])
+            + (" as you said" if "training.learning_rate" in said.get("ranges", {}) else "")
+            if "training.learning_rate" in ranges else "")
          if searched else f"you asked to try {spec.describe().split(': ', 1)[1]}")
         + f"; the winner has the best held-out {spec.metric}"
         + (" (the plan's first measure)" if not said.get("metric") and spec.metric != "eval_loss" else "")

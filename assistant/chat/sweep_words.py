@@ -34,6 +34,8 @@ BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at)\s*)?"
              r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
 EPOCH_UNIT = r"(?:\s*个)?\s*(?:epochs?|轮|遍)"
+RANGED = ("training.learning_rate",)
+"""Fields a search draws from a range, which a message may give ("between 1e-5 and 1e-3")."""
 LIST_THEN_KEY = {
     "training.epochs": rf"(?<![\d.])({NUMBER}(?:{EPOCH_UNIT})?(?:{SEP}{NUMBER}(?:{EPOCH_UNIT})?)+){EPOCH_UNIT}"}
 """Lists said before their unit: "2, 3 or 5 epochs", "2轮或3轮"."""
@@ -83,12 +85,21 @@ def read_sweep(low: str) -> dict:
     search = [field for field, key in KEYS.items() if field not in values and (
         re.search(rf"{SEARCH_VERB}(?:{key})", low) or re.search(rf"{ZH_SEARCH}(?:{key})", low)
         or re.search(rf"(?:{key})\s*(?:搜索|调优|扫描|试几个|多试几个)", low))]
+    ranges = {}
+    for field in RANGED:  # "search the learning rate between 1e-5 and 1e-3", "学习率在 5e-5 到 1e-4 之间搜一下"
+        m = re.search(rf"(?:{KEYS[field]})\s*(?:(?:of|in|from|between|在|从)\s*)?({NUMBER})\s*(?:and|to|-|~|到|至)\s*"
+                      rf"({NUMBER})(?!\d)", low)
+        if m and (field in search or re.search(rf"{SEARCH_VERB}|{ZH_SEARCH}|搜", low)):
+            ranges[field] = sorted(float(x) for x in m.groups())
+            search += [] if field in search else [field]
     if not values and not search and re.search(GENERAL, low):
         search = ["training.learning_rate", "lora.r"]
     if values:
         out["values"] = values
     if search:
         out["search"] = search
+    if ranges:
+        out["ranges"] = ranges
     if m := re.search(TRIALS, low):
         out["trials"] = int(float(next(g for g in m.groups() if g)))
     if re.search(HALVING, low):
@@ -107,13 +118,17 @@ def merge(total: dict, said: dict) -> dict:
     if not said:
         return total
     out = {"values": dict(total.get("values", {})), "search": list(total.get("search", [])),
-           **{k: v for k, v in total.items() if k not in ("values", "search")}}
+           **{k: v for k, v in total.items() if k not in ("values", "search", "ranges")},
+           "ranges": {**total.get("ranges", {}), **said.get("ranges", {})}}
     for field, vals in said.get("values", {}).items():
         out["values"][field] = vals
         out["search"] = [f for f in out["search"] if f != field]
+        out["ranges"].pop(field, None)
     for field in said.get("search", []):
         out["values"].pop(field, None)
         if field not in out["search"]:
             out["search"].append(field)
-    out.update({k: v for k, v in said.items() if k not in ("values", "search")})
+    out.update({k: v for k, v in said.items() if k not in ("values", "search", "ranges")})
+    if not out["ranges"]:
+        del out["ranges"]
     return out
