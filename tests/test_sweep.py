@@ -308,6 +308,8 @@ def test_the_conversation_asks_for_sweeps_in_either_language(topic_csv, tiny_mod
     assert "from 1e-05 to 0.001 as you said" in ranged.plan.reasons["sweep"]
     listed = sweep("search the learning rate between 1e-5 and 1e-3", "try learning rates 1e-4 and 3e-4")
     assert (listed.plan.sweep.method, listed.plan.sweep.ranges) == ("grid", {})
+    best_of = sweep("find the best of learning rates 1e-4 and 3e-4").plan.sweep  # a list, not a range
+    assert (best_of.method, best_of.values, best_of.ranges) == ("grid", {"training.learning_rate": [1e-4, 3e-4]}, {})
     assert sweep("search the learning rate between 1 and 2").plan.problems() == [
         "sweep.ranges.training.learning_rate: 1 to 2 goes outside what it may be (between 0 and 1); every drawn "
         "value must be allowed"]

@@ -89,7 +89,7 @@ def read_sweep(low: str) -> dict:
     for field in RANGED:  # "search the learning rate between 1e-5 and 1e-3", "学习率在 5e-5 到 1e-4 之间搜一下"
         m = re.search(rf"(?:{KEYS[field]})\s*(?:(?:of|in|from|between|在|从)\s*)?({NUMBER})\s*(?:and|to|-|~|到|至)\s*"
                       rf"({NUMBER})(?!\d)", low)
-        if m and (field in search or re.search(rf"{SEARCH_VERB}|{ZH_SEARCH}|搜", low)):
+        if m and field not in values and (field in search or re.search(rf"{SEARCH_VERB}|{ZH_SEARCH}|搜", low)):
             ranges[field] = sorted(float(x) for x in m.groups())
             search += [] if field in search else [field]
     if not values and not search and re.search(GENERAL, low):
