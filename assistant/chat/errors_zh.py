@@ -136,7 +136,13 @@ def data_error_zh(error) -> str:
 def reason_zh(said: str) -> str | None:
     """Why a file cannot be used (a `DataError`'s words after its file's name) in Chinese; None when the table
     does not know it."""
-    for pattern, zh in COMPILED:
-        if pattern.match(said):
-            return pattern.sub(zh, said)
+    return whole_sentence(COMPILED, said)
+
+
+def whole_sentence(table, text: str) -> str | None:
+    """`text` through the first (compiled whole-sentence pattern, Chinese) entry of `table` it matches; None when
+    none does (the data warnings' table uses it too)."""
+    for pattern, zh in table:
+        if pattern.match(text):
+            return pattern.sub(zh, text)
     return None

@@ -31,7 +31,7 @@ def token_lengths(plan: Plan, report: DataReport, home_models: Path | None):
     """Sorted token counts of every example rendered through the base model's chat template (cached), and the
     model's text (`ModelText`). The answers' counts are taken at the same time (`answer_lengths`)."""
     mt = model_text(plan.base_model.source, home_models)
-    key = (mt.name, mt.exact, mt.template, plan.task.instruction)
+    key = _key(plan, mt)
     if key not in report.cache:
         per_token = 1.5 if report.language == "zh" else 3.5
         texts = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples]
@@ -45,7 +45,12 @@ def token_lengths(plan: Plan, report: DataReport, home_models: Path | None):
 
 def answer_lengths(plan: Plan, report: DataReport, mt) -> list[tuple[int, int]]:
     """(tokens, of which answers) of every example, in the data's order (`token_lengths` counts them)."""
-    return report.cache.get(("answers", mt.name, mt.exact, mt.template, plan.task.instruction), [])
+    return report.cache.get(("answers", *_key(plan, mt)), [])
+
+
+def _key(plan: Plan, mt) -> tuple:
+    """What the counts depend on: the tokenizer, its template and the instruction (the rows are the report's)."""
+    return mt.name, mt.exact, mt.template, plan.task.instruction
 
 
 def cut_at(ts, lengths: list[int], max_length: int, answers: list[tuple[int, int]] = ()) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .errors_zh import reason_zh
+from .errors_zh import reason_zh, whole_sentence
 
 N = r"(\d[\d,.]*)"
 ROWS = (re.compile(r" ?\((\d[\d,]*) rows?\)"), r"（\1 行）")
@@ -85,7 +85,5 @@ COMPILED = [(re.compile(f"^{pattern}$", re.S), zh) for pattern, zh in WARNINGS]
 
 def warning_zh(warning: str) -> str:
     """A data warning in Chinese; one the table does not know stays as it was."""
-    for pattern, zh in COMPILED:
-        if pattern.match(warning):
-            return ROWS[0].sub(ROWS[1], pattern.sub(zh, warning))
-    return warning
+    zh = whole_sentence(COMPILED, warning)
+    return warning if zh is None else ROWS[0].sub(ROWS[1], zh)
