@@ -11,7 +11,9 @@ ways generate exactly the same number of tokens. Goal: the batched call at least
 Where the engine decodes with a static cache and a compiled step (a GPU), the batched call is also timed with
 eager decoding in the same run: the speed-up and how many of the five answers are identical are printed
 (issue 18's goal: at least 1,000 tokens/s in all for the 0.5B shape on an H100). On a GPU it is also timed with
-the stop flag read every step, beside the default read a step late (`kernels.deferred_stop`).
+the stop flag read every step, beside the default read a step late (`kernels.deferred_stop`). On that path a single
+call is padded to the five rows of the interactive shape (`serve/shapes.py`), as a person's call of one model is,
+so the five single calls there measure what asking one model at a time costs, not a one-row step.
 """
 
 from __future__ import annotations

@@ -127,6 +127,28 @@ def test_an_evaluation_compiles_the_decoding_step_once_and_answers_as_eager_deco
     assert static["examples"][0]["alpha"] == real_generate([("alpha", examples[0]["messages"])], settings)[0].text
 
 
+def test_side_by_side_calls_of_one_to_five_models_share_one_compiled_step(served):
+    """A person's comparisons ask one model, then two, then five, with prompts short and long: on the compiled
+    path each call outside a run is padded to the interactive shape (five rows, a 1,024-token cache), so the
+    decoding step is compiled once (a GPU compiles again, about a minute, for each new shape), and each side's
+    answer is eager decoding's."""
+    from torch._dynamo.utils import counters
+
+    _, engine = served
+    asks = [("the goal and the match", [None]), ("the goal and the match " * 30, ["alpha", None]),
+            ("the vote and the minister", [None, "alpha", "beta", "alpha", None])]  # about 5 to 150 tokens
+    settings = GenerationSettings(max_new_tokens=6)
+    eager = [engine.side_by_side(prompt, models, settings, system="Classify.") for prompt, models in asks]
+    engine.decode_compile = _static_decoding("aot_eager")
+    counters.clear()
+    static = [engine.side_by_side(prompt, models, settings, system="Classify.") for prompt, models in asks]
+    assert engine.decode_note == "", engine.decode_note
+    assert counters["stats"]["unique_graphs"] == 1, "a comparison of another size compiled the step again"
+    assert [[(a.model, a.text, a.tokens) for a in call] for call in static] == \
+        [[(a.model, a.text, a.tokens) for a in call] for call in eager]
+    assert [len(call) for call in static] == [1, 2, 5]  # the padding rows' answers are dropped
+
+
 def test_stop_texts_end_each_row_where_its_own_answer_first_has_one(served):
     """OpenAI's `stop`: a row ends before the first stop text in its answer, and stops decoding there (fewer
     tokens); rows without one answer in full; the same on the compiled static-cache path; streamed text is never

@@ -30,7 +30,7 @@ from . import kernels
 from .kernels import BASE, deferred_stop, fusable, per_row_lora
 from .prompts import Echo, Row, encode, is_raw
 from .sampling import Sampling, processors
-from .shapes import Shape, cache_length, padded
+from .shapes import Shape, cache_length, interactive, padded
 from .streaming import Answer, BatchStreamer, updates
 
 MAX_SIDE_BY_SIDE = 4
@@ -270,8 +270,8 @@ class Engine:
 
         A chat without a system message gets `system`, else its adapter's training instruction (the prompt it
         learned under), else the first adapter's — so the base model is asked the same way as the adapters.
-        `shape`: the run's shape (`shapes.Shape`), so a compiled decoding step serves all its calls.
-        """
+        `shape`: the run's shape (`shapes.Shape`), so a compiled decoding step serves all its calls; a call
+        outside a run takes the interactive one (`shapes.interactive`)."""
         self.wait_ready(timeout=600)
         return self._pool.submit(self._generate, rows, settings or GenerationSettings(), system, on_update,
                                  shape).result()
@@ -294,7 +294,8 @@ class Engine:
 
         self.place()
         static = self.decode_compile is not None and (self.placed != "cpu" or self.decode_compile._compile_all_devices)
-        asked, rows = len(rows), padded(rows, shape if static else None)  # copies' answers are dropped
+        shape = (shape or interactive(len(rows), 1 + MAX_SIDE_BY_SIDE, self.context)) if static else None
+        asked, rows = len(rows), padded(rows, shape)  # the copies' answers are dropped
         loaded = [self._ensure_adapter(m) if m else None for m in (r[0] for r in rows)]
         default_system = system or next((a.instruction for a in loaded if a and a.instruction), None)
         names = [adapter.key if adapter else BASE for adapter in loaded]

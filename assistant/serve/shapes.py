@@ -16,6 +16,10 @@ STATIC_CACHE_STEP = 256
 """Static key/value caches grow in steps of this many tokens, so calls of similar lengths reuse one graph."""
 
 
+INTERACTIVE_TOKENS = 1024
+"""The least cache a call outside a run holds: a chat's prompt and answer mostly fit, so they share one graph."""
+
+
 class Shape(NamedTuple):
     rows: int
     """Rows every call of the run holds; a call with fewer is padded to it."""
@@ -33,3 +37,11 @@ def padded(rows: list, shape: Shape | None) -> list:
     """`rows` padded with copies of its last row up to the run's row count."""
     return list(rows) + [rows[-1]] * (shape.rows - len(rows)) if shape and rows and shape.rows > len(rows) \
         else list(rows)
+
+
+def interactive(rows: int, most: int, context: int | None = None) -> Shape | None:
+    """The shape of a call outside a run (side by side, blind votes, a chat through the API): `most` rows (the
+    most side by side shows) and a cache of `INTERACTIVE_TOKENS` (at most the context), so one person's calls,
+    of one to `most` models and prompts of any length that fits, share one compiled step. A call of more rows
+    (a completions request's many prompts) takes its own."""
+    return Shape(most, min(INTERACTIVE_TOKENS, context or INTERACTIVE_TOKENS)) if rows <= most else None
