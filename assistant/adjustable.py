@@ -17,10 +17,12 @@ from typing import Any
 METHODS = ("lora", "qlora")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
-TO = (r"\s*(?:to|=|:|of|is|at|为|设为|设成|设置为|设置成|设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|"
-      r"固定为|固定成|定为|定成)?\s*")
-"""How people join a setting to its new value: "rank to 8", "lr = 1e-4", "学习率改成 3e-4", "秩调到 8"."""
+TO = (r"\s*(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|设置成|设置到|设定为|"
+      r"设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|(?:应该|最好|可以)(?:是|用|设为|设成))?\s*")
+"""How people join a setting to its new value: "rank to 8", "lr = 1e-4", "lr should be 1e-4", "学习率改成 3e-4",
+"秩调到 8"."""
 NUMERIC = (int, float)
+AT_MOST = r"(?:at most\s+|most\s+|up to\s+|no more than\s+)?"
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             '"fast" or "quality"', in_plan=False),
     Setting("epochs", ("training.epochs",), NUMERIC, lambda v: 0 < v <= 100, "more than 0 and at most 100",
             "number of passes over the data", "train {} epochs", "训练 {} 轮",
-            (NUMBER + r"\s*(?:epochs?|(?:full\s+)?pass(?:es)?\s+(?:over|through)\b|(?:个\s*)?轮|遍|个\s*epoch)",
+            (NUMBER + r"\s*(?:epochs?|(?:full\s+)?pass(?:es)?\s+(?:over|through)\b|"
+                      r"(?:full\s+)?passes\b(?!\s*(?:of|at|@))|(?:个\s*)?轮|遍|个\s*epoch)",
              r"(?:epochs?|轮数|训练轮数|epoch数)" + TO + NUMBER,
              r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个\s*)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
@@ -162,10 +165,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens)|最大长度|序列长度|最大\s*token\s*数)"
-             + TO + r"(\d+)",
-             r"(?:limit|cap|truncate|cut|clip|shorten)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|examples?|inputs?|rows?|"
-             r"texts?|length|context)\s+(?:to|at)\s+(?:at most\s+|most\s+|up to\s+|no more than\s+)?(\d+)\s*"
-             r"(?:tokens?)?",
+             r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于|<=?))?" + TO + r"(\d+)",
+             # "truncate rows at 300" shortens each row; "limit rows to 500" keeps 500 rows (max_rows) unless it
+             # says tokens
+             r"(?:(?:truncate|cut|clip|shorten)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|examples?|inputs?|rows?|"
+             r"texts?|length|context)|(?:limit|cap|keep)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|inputs?|"
+             r"texts?|length|context))\s+(?:to|at|under|below|within)\s+" + AT_MOST + r"(\d+)",
+             r"(?:limit|cap|keep)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:examples?|rows?)\s+(?:to|at|under|below|within)\s+"
+             + AT_MOST + r"(\d+)\s*tokens?",
              r"(?:at most|up to|no more than|max(?:imum)? of)\s+(\d+)\s*tokens?\s+(?:per|each|an?|in each)\s+"
              r"(?:example|row|sequence|input|sample)",
              r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:(?:should|must|can|may|will|could)\s+be\s+|are\s+|"
@@ -188,7 +195,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:use|take|keep|train on|sample)\s+(?:only\s+|just\s+)?"
              r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
              r"only\s+(\d+)\s*(?:rows|examples|samples|records)",
-             r"(?:只用|仅用|只取|只使用|抽取|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子)"), off=(0,)),
+             r"(?<!\S)first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\s+only\b",
+             r"(?:limit|cap|restrict)\s+(?:the\s+)?(?:number\s+of\s+)?(?:rows|examples|samples|records)\s+(?:to|at)\s+"
+             + AT_MOST + r"(\d+)(?![\d.]|\s*(?:tokens?|k\b))",
+             r"(?:limit|cap|restrict|cut|trim)\s+(?:the\s+)?(?:data(?:set)?|training\s+(?:data|set)|file)\s+(?:to|at)\s+"
+             r"(?:the\s+first\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
+             r"(?:只用|仅用|只取|只使用|抽取|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子)",
+             r"(?:数据|样本|训练数据|数据量|训练集)\s*(?:限制在|控制在|限制为|限定在|不超过|最多)\s*(\d+)\s*(?:条|行|个)",
+             r"最多(?:只)?用\s*(\d+)\s*(?:条|行|个样本)"), off=(0,)),
     Setting("time_budget_minutes", ("training.epochs", "training.max_steps"), NUMERIC, lambda v: 0 < v <= 100_000,
             "more than 0 minutes", "training time the user wants to stay within, in minutes (number)",
             "finish in {} minutes", "{} 分钟内完成",
@@ -217,6 +231,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:of\s+(?:the\s+)?(?:data|rows)\s+)?(?:aside\s+|back\s+|apart\s+)?(?:for|as|to)\s+(?:the\s+)?"
              r"(?:validation|validate|eval|evaluation|evaluate|test|testing|dev)",
              r"(?:hold(?:ing)? out|set(?:ting)? aside)\s+(?:about\s+)?" + NUMBER + r"\s*%(?!\s*of\s+(?:the\s+)?steps)",
+             r"(?:validate|evaluate)\s+on\s+(?:about\s+)?" + NUMBER + r"\s*%",
              r"(?:validation|eval|evaluation|dev|test)\s+(?:split|set|share|fraction)?" + TO + NUMBER + r"\s*%",
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
              r"(?:留出|留|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER

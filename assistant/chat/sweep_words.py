@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from ..adjustable import TO
+
 NUMBER = r"\d+(?:\.\d+)?(?:e-?\d+)?"
 SEP = (r"(?:\s*[,，、/]\s*(?:(?:and|or)\s+|和\s*|或\s*)?|\s+(?:and|or|vs\.?|versus)\s+|"
        r"\s*(?:和|或者?|与|跟|以及|还有)\s*)")
@@ -29,15 +31,19 @@ KEYS = {
 }
 BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|max[ _-]?(?:length|"
                                    r"len|steps)|length|steps|accumulation(?:[ _]steps)?|预热(?:比例)?|种子|最大长度|"
-                                   r"长度|步数|梯度累[积加]")
+                                   r"长度|步数|梯度累[积加]|rows?|examples?|数据")
 """Names of settings whose number may stand before another setting's list."""
+NAMED_TO = r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于))?" + TO
+"""How a setting is joined to its value ("should be", "限制在"): a number after one is that setting's."""
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at)\s*)?"
              r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
 EPOCH_UNIT = r"(?:\s*个)?\s*(?:epochs?|轮|遍)"
 RANGED = ("training.learning_rate",)
 """Fields a search draws from a range, which a message may give ("between 1e-5 and 1e-3")."""
+EPOCHS = r"(?<![\d.])(?<!e-)(?<!\de)\d+(?:\.\d+)?(?!\d|\.\d|e-?\d)"
+"""A number of epochs in a list said before its unit: never a learning rate's 1e-5 ("use 1e-5 and 3 epochs")."""
 LIST_THEN_KEY = {
-    "training.epochs": rf"(?<![\d.])({NUMBER}(?:{EPOCH_UNIT})?(?:{SEP}{NUMBER}(?:{EPOCH_UNIT})?)+){EPOCH_UNIT}"}
+    "training.epochs": rf"({EPOCHS}(?:{EPOCH_UNIT})?(?:{SEP}{EPOCHS}(?:{EPOCH_UNIT})?)+){EPOCH_UNIT}"}
 """Lists said before their unit: "2, 3 or 5 epochs", "2轮或3轮"."""
 SEARCH_VERB = (r"(?:search|tune|sweep|find|optimi[sz]e|explore|pick|choose|try (?:a few|several|different|some|"
                r"other)|(?:trials|runs|experiments)\s+(?:with|over|across|of)\s+(?:different|several|various))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?(?:best\s+|right\s+|good\s+|optimal\s+|ideal\s+)?"
@@ -76,8 +82,9 @@ def read_sweep(low: str) -> dict:
         m = re.search(rf"(?:{key}){AFTER_KEY}{LIST}{UNITS}", low)
         if m is None and field in LIST_THEN_KEY:
             m = re.search(LIST_THEN_KEY[field], low)
-            if m and re.search(rf"(?:{BOUND}){AFTER_KEY}$", low[:m.start(1)]):
-                m = None  # "rank 8 and 2 epochs", "alpha 16 and 3 epochs": the 8 is the rank's, the 16 alpha's
+            if m and re.search(rf"(?:{BOUND})(?:\s*[,，:：])?(?:{AFTER_KEY}|{NAMED_TO})$", low[:m.start(1)]):
+                m = None  # "rank 8 and 2 epochs", "alpha 16 and 3 epochs", "lower the lr, 1e-5, and 2 epochs": the
+                # 8 is the rank's, the 16 alpha's, the 1e-5 the learning rate's
         if m:
             numbers = [float(x) for x in re.findall(NUMBER, m.group(1))]
             if len(set(numbers)) >= 2:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import plugins
-from ..adjustable import SETTINGS
+from ..adjustable import NUMBER, SETTINGS
 from ..models.catalog import find, models
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
@@ -76,7 +76,7 @@ def understand(text: str) -> Intents:
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns and setting.name not in said:
             said[setting.name] = allowed(setting, setting.read(low), notes, zh)
-    if said.get("alpha") is None and (times := _times_rank(low)):
+    if times := _times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
         said["alpha"] = times
     for name, relative in _relative(low).items():  # "halve the learning rate": resolved against the plan
         if said.get(name) is None:
@@ -118,7 +118,9 @@ def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None =
 
 EN_NUMBERS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())} | {"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100}
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+                                                  "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100}
+TENS = r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
 ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 ZH_NUMBER = r"[零〇一二两三四五六七八九十百千万]+"
@@ -145,6 +147,9 @@ def digits(low: str) -> str:
     for words, scale in (("十万分之", 1e-5), ("万分之", 1e-4), ("千分之", 1e-3)):
         low = re.sub(words + r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)", lambda m, s=scale: f"{value(m.group(1)) * s:g}",
                      low)
+    # "thirty-two", "sixty four": one number, before either word is read alone ("rank thirty-two" was rank 30)
+    low = re.sub(rf"\b({TENS})(?:-|\s)(one|two|three|four|five|six|seven|eight|nine)\b",
+                 lambda m: str(EN_NUMBERS[m.group(1)] + EN_NUMBERS[m.group(2)]), low)
     # "2k tokens", "max length 4k" are 2,048 and 4,096; "2k rows", "1.5k steps" are thousands
     low = re.sub(r"((?:length|context|seq len|长度)\s*(?:(?:of|to|=|:|is)\s*)?)(\d+)k\b|"
                  r"\b(\d+)k(?=\s*(?:tokens?|context)\b)",
@@ -165,7 +170,7 @@ def digits(low: str) -> str:
                  lambda m: f"{value(m.group(2)) / max(1.0, value(m.group(1))) * 100:.3g}%", low)
     low = re.sub(r"百分之(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)",
                  lambda m: f"{m.group(1) if m.group(1)[0].isdigit() else zh_number(m.group(1))}%", low)
-    low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层))",
+    low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个\s*)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层))",
                  lambda m: str(zh_number(m.group(1))), low)
     low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
     # "线性学习率调度" → "linear学习率调度": the schedules' Chinese names, where a schedule follows or precedes
@@ -181,13 +186,19 @@ def digits(low: str) -> str:
                  r"\b(?:turn\s+|switch\s+)?(?:the\s+)?(?:lora\s+)?(?:warm[ _-]?up|dropout)\s+off\b|"
                  r"(?:不要|不用|不做|关闭|关掉|去掉|取消)\s*(?:预热|dropout|丢弃)",
                  lambda m: "dropout 0" if "drop" in m.group(0) or "丢弃" in m.group(0) else "warmup ratio 0", low)
+    # "no validation set", "don't hold anything out", "不要验证集": nothing held out
+    low = re.sub(r"\b(?:no|without|skip\s+the|drop\s+the)\s+(?:validation|eval(?:uation)?|held[- ]out|dev)\s+"
+                 r"(?:set|split|data)\b|\bdon'?t\s+hold\s+(?:anything|any\s+(?:data|rows))\s+(?:out|back)\b|"
+                 r"(?:不要|不用|不留|不需要)\s*验证集|验证集\s*(?:就)?(?:不要了|不需要了?|不用了|省了)",
+                 "validation split 0%", low)
     # "两成数据做验证" → "20%数据做验证" (成 is a tenth; only where a share of the data follows)
     low = re.sub(r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)成(?=的?(?:数据|样本|做|作为|用于|当|来|验证|测试))",
                  lambda m: f"{value(m.group(1)) * 10:g}%", low)
     low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:percent|per cent|pct)\b", r"\1%", low)
     low = re.sub(r"\b(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?=\s+of\s+(?:the\s+|my\s+|our\s+|all\s+)?"
                  r"(?:data|rows|dataset|examples|samples|set))", lambda m: f"{FRACTIONS[m.group(1)]:g}%", low)
-    low = re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|passes|steps|rows|examples|samples|"
+    low = re.sub(r"\b(?:a\s+)?single(?=\s+(?:epoch|pass)\b)", "1", low)  # "just a single epoch"
+    low = re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|pass(?:es)?|steps|rows|examples|samples|"
                  r"minutes?|mins?)\b)", lambda m: str(EN_NUMBERS[m.group(1)]), low)
     # after a setting's name: "a batch size of sixteen", "rank eight", "seed seven"
     return re.sub(r"\b((?:lora\s+)?(?:rank|batch size|batch|alpha|seed|patience|epochs)(?:\s+(?:of|to|at|is|=))?\s+)("
@@ -270,18 +281,37 @@ def _times_rank(low: str) -> TimesRank | None:
     return TimesRank(factor)
 
 
-def _relative(low: str) -> dict[str, Relative]:
+THEN = (r"[^.;!?。；！？\n]{0,30}?(?:(?<![a-z])(?:use|say|try|make it|go with|maybe|like|用|改成|改为|设为|设成|"
+        r"调到|到)\s*|[,，:：]\s*)" + NUMBER
+        + r"(?=\s*(?:$|[,.;!?，。；！？)、]|(?:and|with|plus|but|instead|then|please|or so)\b|"
+          r"吧|试试|左右|看看|和|并|再))")
+"""The number a relative change goes on to name in its sentence: "lower the lr a bit, use 1e-5", "学习率调低一点，用
+1e-5" (the number said wins over half or twice; one the setting cannot take leaves the relative change)."""
+
+
+def _relative(low: str) -> dict[str, Relative | Any]:
     """Settings a message changes relative to the plan: halved or doubled; lowered or raised with no number
-    (the same: half or twice, which the reply shows)."""
+    (the same: half or twice, which the reply shows), or with a number named after it (`THEN`: that number)."""
     out = {}
     for name, key in RELATIVE_SETTINGS.items():
         for words, factor in FACTORS:
-            if re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
-                         rf"|(?:{key})\s*(?:in\s+half|by\s+half|halved|doubled|(?:{words}))(?!\s*(?:to|=|:|为|到|成)?\s*\d)",
-                         low):
-                out[name] = Relative(factor)
+            if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
+                              rf"|(?:{key})\s*(?:in\s+half|by\s+half|halved|doubled|(?:{words}))"
+                              rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)", low):
+                then = re.match(THEN, low[m.end():])
+                out[name] = _taken(SETTINGS[name], then.group(1)) if then else None
+                out[name] = Relative(factor) if out[name] is None else out[name]
                 break
     return out
+
+
+def _taken(setting, text: str) -> Any:
+    """`text` as a value of `setting`, or None where the setting cannot take it."""
+    value = float(text)
+    try:
+        return setting.check(int(value) if setting.kind is int and value.is_integer() else value)
+    except ValueError:
+        return None
 
 
 def _task(low: str) -> str | None:
@@ -340,8 +370,8 @@ CLAUSE = r"[,，;；。、]|\band\b|\bwith\b|和"
 
 
 def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
-    if re.search(r"no gpu|without (a )?gpu|cpu only|only (a )?cpu|on (my )?cpu|laptop without|"
-                 r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu", low):
+    if re.search(r"no gpu|without (a )?gpu|cpu only|only (have )?(a )?cpu|on (my |the |a )?cpu|laptop without|"
+                 r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在\s*cpu\s*上", low):
         said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
         return
     # The first that names a card ("max length 1024 on a 4090"); CJK characters are word characters, so "一张H800"
