@@ -210,7 +210,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              + r"\s*(?:min|minutes|mins)\b",
              r"(?:under|within|less than|at most|no more than|no longer than|(?:can\s+)?wait(?:\s+up\s+to)?)\s+"
              + NUMBER + r"\s*(?:min|minutes|mins)\b",
-             NUMBER + r"\s*分钟(?:内|以内|之内)"), in_plan=False),
+             NUMBER + r"\s*分钟(?:内|以内|之内)", r"(?:不要超过|不超过|别超过|不能超过|最多)\s*" + NUMBER + r"\s*分钟"),
+            in_plan=False),
     Setting("batch_size", ("training.batch_size",), int, lambda v: 1 <= v <= 4096, "between 1 and 4096",
             "rows per step (integer)", "batch size {}", "批大小 {}",
             (r"batch(?:es|[ _]size)?" + TO + r"(\d+)", r"(?:批大小|批量大小|batch\s*size)" + TO + r"(\d+)",
@@ -290,8 +291,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("scheduler", ("training.scheduler",), str, _choice(*SCHEDULERS), f"one of {', '.join(SCHEDULERS)}",
             f"learning-rate schedule, one of {', '.join(SCHEDULERS)}", "{} schedule", "{} 学习率调度",
             (r"\b(constant_with_warmup|linear|cosine|constant)\s+(?:learning[ -]rate\s+|lr\s+)?"
-             r"(?:schedule|scheduler|decay|lr schedule)",
-             r"(?<![a-z])(constant_with_warmup|linear|cosine|constant)\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减)",
+             r"(?:schedule|scheduler|decay|lr schedule|anneal(?:ing)?)",
+             r"(?<![a-z])(constant_with_warmup|linear|cosine|constant)\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减|退火)",
              r"\b(constant)\s+(?:learning[ -]rate|lr)\b|(?:learning[ -]rate|lr)\s+(?:stays?\s+)?(constant)\b",
              r"(linear|cosine)ly\s+(?:decay|decaying|decreasing|falling)|(?:decay|lower|decrease|anneal|reduce)\w*\s+"
              r"(?:the\s+)?(?:learning[ -]rate|lr)\s+(linear)ly",

@@ -94,6 +94,25 @@ def test_plan_contract_as_a_real_command(files):
     assert bad.returncode == 2 and "broken.jsonl, line 2" in bad.stderr
 
 
+def test_a_later_turn_changes_the_task_only_when_it_says_so(files):
+    """Task words in a later turn ("the answers should be in Chinese", "label smoothing 0.1") switched a named task
+    (summarization became question answering); a later turn now changes it when it says so ("actually", "instead",
+    "I want it to…", an imperative "translate them", 其实/改成) or when it is a typed edit, which means what it sets."""
+    from assistant.chat import converse
+
+    data = str(files / "articles.json")
+    first = "summarize these articles"
+    for words in ("the answers should be in Chinese", "keep the answers short", "label smoothing 0.1", "回答问题要简短"):
+        plan = converse([first, words], data).plan
+        assert plan.task.type == "summarization" and plan.task.description == first, words
+    for words, task in (("actually, translate them into French instead", "translation"), ("translate them",
+                        "translation"), ("I want it to answer questions about them", "qa"), ("其实我想做翻译", "translation"),
+                        ("改成问答", "qa")):
+        plan = converse([first, words], data).plan
+        assert plan.task.type == task and plan.task.description == words, words
+    assert converse([first, {"edit": {"task_type": "qa"}}], data).plan.task.type == "qa"
+
+
 def test_a_time_budget_shrinks_the_run_and_says_how(tmp_path):
     from assistant.chat import converse
     from helpers import write_classification_csv
@@ -112,7 +131,8 @@ def test_a_time_budget_shrinks_the_run_and_says_how(tmp_path):
     assert roomy.reasons["resources.estimated_minutes"] == "within the 10000 minutes you gave"
     # Hours are minutes: "an hour and a half", "under 2 hours", "两个小时以内", "半小时内".
     for words, minutes in (("it has to be done in an hour and a half", 90), ("keep it under 2 hours", 120),
-                           ("两个小时以内训练完", 120), ("半小时内训练完", 30), ("no longer than an hour", 60)):
+                           ("两个小时以内训练完", 120), ("半小时内训练完", 30), ("no longer than an hour", 60),
+                           ("训练不要超过 10 分钟", 10)):
         said = converse(["classify these texts by topic", words], data).plan
         assert said.reasons["resources.estimated_minutes"] == f"within the {minutes} minutes you gave", words
 

@@ -181,7 +181,7 @@ def language_of(messages: list[str | dict]) -> str:
 def _slots(messages: list[str | dict], intents: list[Intents]) -> Slots:
     s = Slots()
     for m, it in zip(messages, intents):
-        s.apply(it, turn_words(m))
+        s.apply(it, turn_words(m), typed=as_edit(m) is not None)
     return s
 
 

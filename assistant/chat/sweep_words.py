@@ -26,7 +26,7 @@ KEYS = {
     "lora.r": r"(?:lora\s*)?ranks?|\br\b|秩",
     "training.learning_rate": r"learning[ _-]?rates?|\blrs?\b|学习率",
     "training.epochs": r"epochs?|轮数|训练轮数",
-    "training.batch_size": r"batch[ _-]?sizes?|批大小",
+    "training.batch_size": r"batch[ _-]?sizes?|\bbatch(?:es)?\b|批大小",
     "lora.dropout": r"dropouts?",
 }
 BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|max[ _-]?(?:length|"
@@ -66,7 +66,7 @@ HALVING = (r"halving|\bprune|stop (?:the )?(?:trials|runs) that (?:fall|are|lag)
            r"drop (?:the )?(?:bad|losing|weak|worst) (?:trials|runs)|淘汰|剪枝|提前停掉(?:差|落后)的")
 METRIC = (r"(?:pick|choose|select|judge|rank|keep|compare)\b.{0,30}?\b(?:by|on|using|with)\s+(?:the\s+)?"
           r"(accuracy|f1|macro[- ]f1|eval(?:uation)?[ _]loss|validation loss|held-?out loss|loss|rouge-?l|bleu|chrf|"
-          r"exact[ _]match|token[ _]f1)|按(?:照)?(准确率|f1|验证(?:集)?损失|损失)")
+          r"exact[ _]match|token[ _]f1)|按(?:照)?\s*(准确率|f1|验证(?:集)?损失|损失)")
 METRIC_NAMES = {"accuracy": "accuracy", "准确率": "accuracy", "f1": "f1", "macro-f1": "f1", "macro f1": "f1",
                 "rouge-l": "rougeL", "rougel": "rougeL", "bleu": "bleu", "chrf": "chrf", "exact match": "exact_match",
                 "exact_match": "exact_match", "token f1": "token_f1", "token_f1": "token_f1"}

@@ -61,7 +61,9 @@ def understand(text: str) -> Intents:
     said: dict[str, Any] = {"task_type": _task(low),
                             "language": _language(t, low), "base_model": _model(low, t)}
     _gpu(low, said, notes)
-    if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|不用\s*qlora|不要\s*qlora|full lora|plain lora", low):
+    if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|不用\s*qlora|不要\s*qlora|full lora|plain lora|"
+                 r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
+                 r"(?:不要|不用|别|不需要|无需|不)\s*(?:量化|4\s*bit|4\s*位)", low):  # "don't quantize" is not QLoRA
         said["method"] = "lora"
     elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
         said["method"] = "qlora"
@@ -174,7 +176,7 @@ def digits(low: str) -> str:
                  lambda m: str(zh_number(m.group(1))), low)
     low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
     # "线性学习率调度" → "linear学习率调度": the schedules' Chinese names, where a schedule follows or precedes
-    low = re.sub(r"(线性|余弦|恒定|常数)(?=\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减|schedule))",
+    low = re.sub(r"(线性|余弦|恒定|常数)(?=\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减|退火|schedule))",
                  lambda m: ZH_SCHEDULES[m.group(1)], low)
     low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:用|为|设为|改成|改为|换成|是)?\s*)(线性|余弦|恒定|常数)",
                  lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
