@@ -224,7 +224,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:gradient[ _-]?)?accumulat\w*(?:[ _]steps?)?" + TO + r"(\d+)",
              r"accumulate\s+(?:gradients\s+)?(?:over\s+|for\s+|across\s+)?(\d+)\s*(?:steps|batches|micro-?batches)\b",
              r"(\d+)\s+(?:gradient\s+)?accumulation\s+steps|(\d+)\s+steps?\s+of\s+(?:gradient\s+)?accumulation",
-             r"(?:梯度累积|梯度累加)(?:步数)?" + TO + r"(\d+)")),
+             r"(?:梯度累积|梯度累加)(?:步数)?" + TO + r"(\d+)"), editor=True),
     Setting("validation_fraction", ("data.validation_fraction",), NUMERIC, lambda v: 0 <= v < 0.9,
             "at least 0 and under 0.9 (a share of the rows)", "share of rows held out for validation (0 to 0.9)",
             "hold out {}", "留出 {} 做验证",

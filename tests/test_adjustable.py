@@ -96,16 +96,20 @@ def test_the_editor_sends_only_what_changed(topic_csv, tiny_model):
     assert plan_edit(state, {**now, "r": 32, "batch_size": None}).values == {"r": 32}
     with pytest.raises(ValueError, match="between 1 and 1024"):
         plan_edit(state, {**now, "r": 5000})
-    # the advanced fields: alpha, dropout, warm-up, schedule, seed, checkpointing (a yes/no that can be False)
+    # the advanced fields: alpha, dropout, warm-up, schedule, seed, checkpointing (a yes/no that can be False),
+    # gradient accumulation
     edit = plan_edit(state, {**now, "alpha": 8, "dropout": 0.1, "warmup_ratio": 0.1, "scheduler": "linear",
-                             "seed": 7, "checkpointing": True})
+                             "seed": 7, "checkpointing": True, "accumulation": 4})
     assert edit.values == {"alpha": 8, "dropout": 0.1, "warmup_ratio": 0.1, "scheduler": "linear", "seed": 7,
-                           "checkpointing": True}
-    assert edit.words() == ("✎ alpha 8; dropout 0.1; warm-up ratio 0.1; linear schedule; seed 7; "
-                            "gradient checkpointing on")
+                           "checkpointing": True, "accumulation": 4}
+    assert edit.words() == ("✎ accumulate 4 steps; alpha 8; dropout 0.1; warm-up ratio 0.1; linear schedule; "
+                            "seed 7; gradient checkpointing on")
     edited = converse(["classify these texts by topic", edit.to_turn()], str(topic_csv),
                       default_base_model=str(tiny_model)).plan
     assert (edited.lora.alpha, edited.lora.dropout, edited.training.warmup_ratio, edited.training.scheduler,
-            edited.training.seed, edited.training.gradient_checkpointing) == (8, 0.1, 0.1, "linear", 7, True)
+            edited.training.seed, edited.training.gradient_checkpointing,
+            edited.training.gradient_accumulation) == (8, 0.1, 0.1, "linear", 7, True, 4)
+    with pytest.raises(ValueError, match="between 1 and 1024"):
+        plan_edit(state, {**now, "accumulation": 0})
     with pytest.raises(ValueError, match="one of linear, cosine"):
         plan_edit(state, {**now, "scheduler": "exponential"})

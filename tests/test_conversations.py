@@ -102,12 +102,13 @@ def test_a_later_turn_changes_the_task_only_when_it_says_so(files):
 
     data = str(files / "articles.json")
     first = "summarize these articles"
-    for words in ("the answers should be in Chinese", "keep the answers short", "label smoothing 0.1", "回答问题要简短"):
+    for words in ("the answers should be in Chinese", "keep the answers short", "label smoothing 0.1",
+                  "回答问题要简短"):
         plan = converse([first, words], data).plan
         assert plan.task.type == "summarization" and plan.task.description == first, words
-    for words, task in (("actually, translate them into French instead", "translation"), ("translate them",
-                        "translation"), ("I want it to answer questions about them", "qa"), ("其实我想做翻译", "translation"),
-                        ("改成问答", "qa")):
+    for words, task in (("actually, translate them into French instead", "translation"),
+                        ("translate them", "translation"), ("I want it to answer questions about them", "qa"),
+                        ("其实我想做翻译", "translation"), ("改成问答", "qa")):
         plan = converse([first, words], data).plan
         assert plan.task.type == task and plan.task.description == words, words
     assert converse([first, {"edit": {"task_type": "qa"}}], data).plan.task.type == "qa"

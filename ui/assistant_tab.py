@@ -240,6 +240,8 @@ def tab(ctx: Context) -> None:
                 with gr.Row():
                     f_schedule = gr.Dropdown(list(SCHEDULERS), label="Schedule", elem_id="edit-scheduler")
                     f_seed = gr.Number(label="Seed", precision=0, minimum=0, elem_id="edit-seed")
+                    f_accum = gr.Number(label="Gradient accumulation", precision=0, minimum=1,
+                                        elem_id="edit-accumulation")
                     f_ckpt = gr.Checkbox(label="Gradient checkpointing", elem_id="edit-checkpointing")
                 apply_edits = gr.Button("Apply edits", elem_id="apply-edits")
     with gr.Accordion("Your data", open=False, elem_id="data-preview"):
@@ -250,7 +252,8 @@ def tab(ctx: Context) -> None:
         examples = gr.Markdown(elem_id="rendered-examples")
     by_setting = {"base_model": f_model, "method": f_method, "r": f_r, "epochs": f_epochs, "learning_rate": f_lr,
                   "max_length": f_len, "batch_size": f_batch, "alpha": f_alpha, "dropout": f_dropout,
-                  "warmup_ratio": f_warmup, "scheduler": f_schedule, "seed": f_seed, "checkpointing": f_ckpt}
+                  "warmup_ratio": f_warmup, "scheduler": f_schedule, "seed": f_seed, "checkpointing": f_ckpt,
+                  "accumulation": f_accum}
     fields = [by_setting[name] for name in EDITOR]  # in the table's order, as plan_fields and plan_edit use it
 
     def render(r) -> dict:
