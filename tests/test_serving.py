@@ -979,8 +979,10 @@ def test_an_uploaded_eval_file_is_read_with_the_plans_mapping(topic_csv, tmp_pat
     with pytest.raises(DataError, match="too few to learn from"):
         inspect_file(one)
     (tmp_path / "none.csv").write_text("text,label\nthe goal and the team,\n")
-    with pytest.raises(DataError, match="none.csv"):
+    with pytest.raises(DataError, match="none.csv") as refused:
         from_file(plan, str(tmp_path / "none.csv"))
+    # An eval file is scored, not learned from: its refusal says so ("nothing to learn" was the training words).
+    assert "nothing to score the answers against" in str(refused.value) and "learn" not in str(refused.value)
 
 
 def test_held_out_scores_say_when_an_adapter_is_no_better_than_the_majority_label():

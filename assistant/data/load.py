@@ -41,8 +41,7 @@ class DataError(TailorError, ValueError):
     """The data file cannot be used. The message names the file and, where it can, the line or row."""
 
     def __init__(self, path: str | Path, message: str, line: int | None = None):
-        self.path = str(path)
-        self.line = line
+        self.path, self.line, self.message = str(path), line, message
         where = f"{Path(path).name}, line {line}" if line else Path(path).name
         super().__init__(f"{where}: {message}")
 

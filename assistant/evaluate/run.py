@@ -129,7 +129,11 @@ def from_file(plan: Plan, path: str) -> list[dict]:
     """An uploaded eval file read like the plan's data (same format detection, same instruction)."""
     from ..data.inspect import inspect_file
 
-    report = inspect_file(path, least=1)  # one example is an evaluation, if not a fine-tune
+    try:
+        report = inspect_file(path, least=1)  # one example is an evaluation, if not a fine-tune
+    except DataError as e:  # an eval file is scored, not learned from
+        raise DataError(path, e.message.replace("there is nothing to learn", "there is nothing to score the answers "
+                                                "against"), e.line) from None
     p = Plan.from_dict(plan.to_dict())
     p.data.path, p.data.format = str(path), report.format
     if report.format == "columns":
