@@ -154,7 +154,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个\s*)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
             "rank {}", "秩 {}", (r"(?:lora rank|rank|\br)" + TO + r"(\d+)", r"(?:秩|lora\s*秩)" + TO + r"(\d+)",
-                                r"(?:lora rank|rank)\s+(?:(?:up|down|back)\s+)?to\s+(\d+)"),
+                                r"(?:lora rank|rank)\s+(?:(?:up|down|back)\s+)?to\s+(\d+)", r"\brank-(\d+)\b"),
             editor=True),
     Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
             "learning rate (number)", "learning rate {}", "学习率 {}",
@@ -237,7 +237,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
              r"(?:留出|留|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER
              + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",
-             r"(?:验证集|测试集)(?:比例|占比)?" + TO + NUMBER + r"\s*%"), scale=0.01),
+             r"(?:验证集|测试集)(?:比例|占比)?" + TO + NUMBER + r"\s*%",
+             # a config's fraction: "val_size 0.1", "validation_split=0.2", "test_size: 0.15"
+             (r"(?:val(?:idation)?|eval(?:uation)?|test|dev)[ _](?:size|split|ratio|fraction|share)" + TO
+              + r"(0?\.\d+)(?!\s*%)", 1.0),
+             r"(?:val|eval)[ _](?:size|split|ratio|fraction|share)" + TO + NUMBER + r"\s*%"), scale=0.01),
     Setting("patience", ("training.early_stopping_patience",), int, lambda v: 0 <= v <= 100, "between 0 and 100",
             "evaluations without improvement before training stops early (integer; 0: never)",
             "early-stopping patience {}", "早停耐心 {}",
@@ -308,10 +312,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "gradient checkpointing {}", "梯度检查点 {}",
             (r"(?:turn off|switch off|disable|no|without|don'?t use|do not use|skip)\s+(?:the\s+)?(?:gradient|"
              r"activation)[ _-]?checkpointing|(?:gradient|activation)[ _-]?checkpointing\s+off|"
-             r"(?:关闭|关掉|不用|不要|禁用|去掉)\s*(?:梯度检查点|gradient[ _-]?checkpointing)",
+             r"(?:关闭|关掉|不用|不要|禁用|去掉)\s*(?:梯度检查点|gradient[ _-]?checkpointing)|"
+             r"(?:gradient|activation)[ _-]?checkpointing\s*[=:]\s*(?:false|0|no|off)\b",
              r"(?:turn on|switch on|enable|use|with)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
              r"(?:gradient|activation)[ _-]?checkpointing\s+on|"
-             r"(?:开启|打开|启用|使用|用上|用)\s*(?:梯度检查点|gradient[ _-]?checkpointing)"),
+             r"(?:开启|打开|启用|使用|用上|用)\s*(?:梯度检查点|gradient[ _-]?checkpointing)|"
+             r"(?:gradient|activation)[ _-]?checkpointing\s*[=:]\s*(?:true|1|yes|on)\b"),
             editor=True),
 ]}
 EDITOR = tuple(s.name for s in SETTINGS.values() if s.editor)

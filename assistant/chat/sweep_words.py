@@ -31,9 +31,11 @@ KEYS = {
 }
 BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|max[ _-]?(?:length|"
                                    r"len|steps)|length|steps|accumulation(?:[ _]steps)?|预热(?:比例)?|种子|最大长度|"
-                                   r"长度|步数|梯度累[积加]|rows?|examples?|数据")
+                                   r"长度|步数|梯度累[积加]|rows?|examples?|数据|"
+                                   r"(?:val(?:idation)?|eval(?:uation)?|test|dev)[ _]"
+                                   r"(?:size|split|ratio|fraction|share)")
 """Names of settings whose number may stand before another setting's list."""
-NAMED_TO = r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于))?" + TO
+NAMED_TO = r"(?:-|\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于))?" + TO
 """How a setting is joined to its value ("should be", "限制在"): a number after one is that setting's."""
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at)\s*)?"
              r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")

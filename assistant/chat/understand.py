@@ -63,6 +63,7 @@ def understand(text: str) -> Intents:
     _gpu(low, said, notes)
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|不用\s*qlora|不要\s*qlora|full lora|plain lora|"
                  r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
+                 r"(?:4[-_ ]?bit|qlora|quantiz\w*)\s*[=:]\s*(?:false|0|no|off|none)\b|"
                  r"(?:不要|不用|别|不需要|无需|不)\s*(?:量化|4\s*bit|4\s*位)", low):  # "don't quantize" is not QLoRA
         said["method"] = "lora"
     elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
@@ -73,7 +74,7 @@ def understand(text: str) -> Intents:
         said["preference"] = "quality"
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     if warm := re.search(WARMUP_STEPS, low):  # steps of warm-up, not a limit on training's steps
-        said["warmup_ratio"] = WarmupSteps(int(warm.group(1) or warm.group(2)))
+        said["warmup_ratio"] = WarmupSteps(int(next(g for g in warm.groups() if g)))
         low = low[:warm.start()] + low[warm.end():]
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns and setting.name not in said:
@@ -245,7 +246,7 @@ class WarmupSteps:
 
 
 WARMUP_STEPS = (r"warm[ _-]?up\s+(?:for\s+|over\s+|during\s+|of\s+)?(?:the\s+first\s+)?(\d+)\s*(?:optimi[sz]er\s+|"
-                r"training\s+)?steps?\b|(?:预热|warmup)\s*(?:前)?\s*(\d+)\s*步")
+                r"training\s+)?steps?\b|(?:预热|warmup)\s*(?:前)?\s*(\d+)\s*步|warm[ _-]?up[ _]steps\s*[=:]?\s*(\d+)")
 
 
 RELATIVE_SETTINGS = {"learning_rate": r"learning[ _-]?rate|\blr\b|学习率", "r": r"(?:lora\s+)?rank|秩",
