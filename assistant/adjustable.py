@@ -189,7 +189,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
                           r"(?:cap|limit|stop|end)\s+(?:the\s+)?(?:training|run|it|job)\s+(?:at|to|after)\s+"
                           r"(\d+)\s*"
                           r"(?:training\s+|optimi[sz]er\s+)?steps?\b",
-                          r"(?:训练|跑|只跑|只训练|最多|至多|不超过|上限)\s*(\d+)\s*(?:个)?\s*步"), off=(-1, 0)),
+                          r"(?:训练|跑|只跑|只训练|最多|至多|不超过|上限)\s*(\d+)\s*(?:个)?\s*步",
+                          r"(?:(?:训练)?步数(?:上限|最多|最大值?)?|最大步数)" + TO
+                          + r"(\d+)(?!\s*(?:个)?\s*(?:轮|epoch))"),
+            off=(-1, 0)),
     Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",
             "use only this many rows of the data, sampled (integer)", "use {} rows", "只用 {} 条数据",
             (r"(?:use|take|keep|train on|sample)\s+(?:only\s+|just\s+)?"
@@ -249,7 +252,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"early[- ]?stop\w*\s+(?:with\s+|after\s+)?(?:a\s+)?(?:patience\s+(?:of\s+)?)?(\d+)\s*"
              r"(?:evaluations|evals|checks|rounds)?",
              r"(?:耐心值?|早停耐心)" + TO + r"(\d+)",
-             r"(\d+)\s*次(?:评估)?(?:都)?(?:没有|不再)(?:提升|改善|变好)(?:就)?(?:停|早停)")),
+             r"(\d+)\s*次(?:评估)?(?:都)?(?:没有|不再)(?:提升|改善|变好)(?:就)?(?:停|早停)",
+             r"(?:doesn'?t|does not|don'?t|do not|stops?|fails? to|no longer)\s+improv\w*\s+(?:for|after|in|over)\s+"
+             r"(\d+)\s*(?:evaluations|evals|checks|rounds|eval\s+steps)\b")),
     Setting("exclude_column", ("data.input_columns",), str, _column_name, "a column's name",
             "an input column the user wants left out of the prompt", "leave out {}", "不用 {} 列",
             (r"(?:ignore|drop|leave out|remove|exclude|skip|without|don'?t use|do not use)\s+(?:the\s+)?[`'\"“]?"

@@ -92,7 +92,18 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         report = inspect_file(data_path)
     intents = [Intents(edit.values) if (edit := as_edit(m)) is not None else understander(m) for m in messages]
     said_relatively: list[str] = []
+    last: list[str] = []  # the numeric settings the latest turn that set any set
     for i, it in enumerate(intents):  # "halve the learning rate", "warm up for 100 steps": of the plan before the turn
+        zh = language_of([messages[i]]) == "zh"
+        if it.that is not None and len(last) == 1:  # "actually make that 8": the one setting the last turn set
+            setting = SETTINGS[last[0]]
+            scaled = it.that * setting.scale if it.that > 1 else it.that  # "hold out 10%" then "make that 20"
+            if (value := allowed(setting, scaled, it.notes, zh)) is not None:
+                it.values[setting.name] = value
+        elif it.that is not None and last:
+            names = ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in last)
+            it.notes.append(f"上一轮改了好几项（{names}），请说明 {it.that:g} 是哪一项的" if zh else
+                            f"the last change set several things ({names}): say which one {it.that:g} is for")
         if it.again and not it.values:  # "halve it again": what the last relative turn changed
             it.values.update({name: Relative(it.again) for name in said_relatively})
         if relative := {k: v for k, v in it.values.items() if isinstance(v, (Relative, TimesRank, WarmupSteps))}:
@@ -110,6 +121,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                     del it.values[name]
                 else:
                     it.values[name] = value
+        if numeric := [k for k, v in it.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]:
+            last = numeric
     before, now = _slots(messages[:-1], intents[:-1]), _slots(messages, intents)
     plan = build_plan(now, report, hardware, default_base_model, home_models)
     changes = (_diff(build_plan(before, report, hardware, default_base_model, home_models), plan, intents[-1])

@@ -115,6 +115,13 @@ PHRASES: list[tuple[str, str]] = [
     (r"you asked for it", "按你的要求"),
     (r"2 × rank: the update's scale \(alpha / rank\) stays the same whatever the rank",
      "2 × 秩：无论秩多大，更新的缩放（alpha / 秩）保持不变"),
+    # why a change the turn did not ask for followed (converse._knock_on_reason)
+    (r"alpha stays 2 × rank, so the update's scale is unchanged", "alpha 保持 2 × 秩，更新的缩放不变"),
+    (rf"the memory estimate is now {N} GB of {N} GB", r"内存估算现在是 \1 GB（共 \2 GB）"),
+    (r"it follows from the change above", "由上面的改动而来"),
+    (r"the batch was resized to fit the memory", "批大小已调整以放进内存"),
+    (r"the plan now fits without recomputing activations, which is faster", "计划现在不重算激活也放得下，更快"),
+    (r"the plan fits without recomputing activations", "计划不重算激活也放得下"),
     (r"→ (\d+) trials", r"→ \1 组试验"), (r"^grid: ", "网格："), (r"^random: ", "随机："), (r"\(log\)", "（对数）"),
     # words inside other reasons
     (r"\blearning rate\b", "学习率"), (r"\brank\b", "秩"), (r"\bepochs\b", "轮数"), (r"\bbatch size\b", "批大小"),

@@ -32,6 +32,8 @@ class Intents:
     """What the turn said about a sweep (chat/sweep_words.py); {} when nothing."""
     again: float | None = None
     """"Halve it again", "再减半": the factor to apply once more to what the previous turn changed relatively."""
+    that: float | None = None
+    """"Actually make that 8", "8 instead", "算了，还是用 16 吧": a number for the setting the previous turn set."""
 
     def __getattr__(self, name: str) -> Any:
         if name in SETTINGS:
@@ -43,6 +45,13 @@ class Intents:
 
 
 MAX_READ = 4000
+FILLER = r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|算了|不对|不|哦|嗯|其实)[,.!，。！\s]*)"
+THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
+        rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead)?[.!]?$|"
+        rf"^{FILLER}*{NUMBER} instead[.!]?$|^{FILLER}+{NUMBER}[.!]?$|"
+        rf"^{FILLER}*(?:还是)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$")
+"""A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
+"算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that was one setting)."""
 """Characters of a message the rules read (the patterns' time grows with the square of a message's length)."""
 
 
@@ -97,7 +106,10 @@ def understand(text: str) -> Intents:
             if re.search(rf"(?:{words})\s+(?:it|that)\b|再\s*(?:{words})", low):
                 again = factor
                 break
-    return Intents(values, start, notes, sweep, again)
+    that = None
+    if not sweep and not [k for k in values if k != "language"] and (m := re.search(THAT, low.strip())):
+        that = float(next(g for g in m.groups() if g))
+    return Intents(values, start, notes, sweep, again, that)
 
 
 def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:

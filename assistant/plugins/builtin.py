@@ -20,7 +20,7 @@ def register_tasks():
                                      r"right (intent|team|queue|department)|"
                                      r"by (topic|intent|department|category|urgency|priority)|"
                                      r"true or false|(?:rate|score|grade) (?:each|every)\b|"
-                                     r"分类|情感|类别|打标签|判断.*(正面|负面)|判断每.{0,20}(?:是不是|是否)|识别意图|意图识别|"
+                                     r"分类|情感|类别|打标签|判断.*(正面|负面)|判断每.{0,20}(?:是不是|是否)|识别意图|意图识别|识别.{0,20}的?意图|"
                                      r"分到|归类|路由|分拣|属于哪|垃圾(?:广告|邮件|短信)",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
@@ -31,7 +31,8 @@ def register_tasks():
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
                                  r"(?:grab|pull|pick(?: out)?) (?![\w ,&/-]{0,60}?\b(?:sentiment|label|spam|categor|"
                                  r"class|intent|topic|tone))[\w ,&/-]{1,60}? (?:from|out of) (?:each|every)\b|"
-                                 r"从.{0,20}(?:找出|挑出|摘出)|"
+                                 r"从.{0,20}(?:找出|挑出|摘出)|(?:find|list|get) (?:all )?(?:the )?[\w ,&/-]{1,60}? "
+                                 r"mentioned in\b|"
                                  r"to json|fields? from|抽取|提取|识别.*实体|实体",
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
