@@ -150,7 +150,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "number of passes over the data", "train {} epochs", "训练 {} 轮",
             (NUMBER + r"\s*(?:epochs?|(?:full\s+)?pass(?:es)?\s+(?:over|through)\b|"
                       r"(?:full\s+)?passes\b(?!\s*(?:of|at|@))|(?:个\s*)?轮|遍|个\s*epoch)",
-             r"(?:epochs?|轮数|训练轮数|epoch数)" + TO + NUMBER,
+             r"(?:epochs?|轮数|轮次|训练轮数|epoch数)" + TO + NUMBER,
              r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个\s*)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
             "rank {}", "秩 {}", (r"(?:lora rank|rank|\br)" + TO + r"(\d+)", r"(?:秩|lora\s*秩)" + TO + r"(\d+)",

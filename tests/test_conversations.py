@@ -664,6 +664,7 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
                  if isinstance(v, str) and k.isupper() and len(v) > 8}
         pats |= {f"list {f}": rf"(?:{key}){W.AFTER_KEY}{W.LIST}{W.UNITS}" for f, key in W.KEYS.items()}
         pats |= {f"list then key {f}": rx for f, rx in W.LIST_THEN_KEY.items()}
+        pats |= {f"understand.FROM_TO[{i}]": rx for i, (rx, _) in enumerate(U.FROM_TO)}
         pats |= {f"task {t.name}": t.patterns for t in plugins.get().task_order()}
         units = [" 1,", "1 ", "a ", " and 1", "个 ", "1%", "1.", " ", "rank ", "lr ", "学习率", "1 轮", ", ", "e1",
                  "up ", "to 1 ", "the ", "分之", "成"]

@@ -45,6 +45,23 @@ class Intents:
 
 
 MAX_READ = 4000
+FROM_TO = ((rf"\bfrom\s+{NUMBER}\s+to\s+(?={NUMBER})", "to "),
+           (rf"从\s*{NUMBER}\s*(?=(?:改|调|降|升|减|加|变)?(?:到|成|为))", ""),
+           (rf"{NUMBER}\s*(?:->|→|=>)\s*(?={NUMBER})", ""))
+"""A change said with the value it had: "change the rank from 16 to 8", "把秩从 16 改到 8", "rank 16 → 8" are
+rank 8."""
+
+
+def from_to(low: str) -> str:
+    """`low` with each change's old value dropped (`FROM_TO`), unless the message asks a search over a range
+    ("tune lr from 2e-5 to 5e-4" is a range)."""
+    if re.search(r"\b(?:search|tune|sweep|explore|find|try|range)\b|between|之间|搜|试", low):
+        return low
+    for pattern, to in FROM_TO:
+        low = re.sub(pattern, to, low)
+    return low
+
+
 FILLER = r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|算了|不对|不|哦|嗯|其实)[,.!，。！\s]*)"
 THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
         rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead)?[.!]?$|"
@@ -66,7 +83,7 @@ def understand(text: str) -> Intents:
     # A run of more digits than any setting could take is cut to 32 (still out of every bound, and so refused with
     # a note): each pattern that starts with a number otherwise tries every start inside the run, quadratic time
     # (20,000 digits took 140 s).
-    low = digits(re.sub(r"\d{33,}", "9" * 32, t.lower()))
+    low = from_to(digits(re.sub(r"\d{33,}", "9" * 32, t.lower())))
     said: dict[str, Any] = {"task_type": _task(low),
                             "language": _language(t, low), "base_model": _model(low, t)}
     _gpu(low, said, notes)
@@ -262,7 +279,9 @@ WARMUP_STEPS = (r"warm[ _-]?up\s+(?:for\s+|over\s+|during\s+|of\s+)?(?:the\s+fir
 
 
 RELATIVE_SETTINGS = {"learning_rate": r"learning[ _-]?rate|\blr\b|学习率", "r": r"(?:lora\s+)?rank|秩",
-                     "batch_size": r"batch[ _]size|批大小|批量大小", "epochs": r"(?:number of\s+)?epochs|轮数|epoch数"}
+                     "batch_size": r"batch[ _]size|\bbatch\b|批大小|批量大小",
+                     "epochs": r"(?:number of\s+)?epochs|轮数|epoch数",
+                     "max_length": r"max(?:imum)?[ _-]?(?:length|len)|最大长度|序列长度"}
 HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
 DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|(?:改|调|加|增)?大一倍"
 LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|调小"
@@ -311,7 +330,7 @@ def _relative(low: str) -> dict[str, Relative | Any]:
     for name, key in RELATIVE_SETTINGS.items():
         for words, factor in FACTORS:
             if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
-                              rf"|(?:{key})\s*(?:in\s+half|by\s+half|halved|doubled|(?:{words}))"
+                              rf"|(?:{key})\s*(?:再\s*)?(?:in\s+half|by\s+half|halved|doubled|(?:{words}))"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)", low):
                 then = re.match(THEN, low[m.end():])
                 out[name] = _taken(SETTINGS[name], then.group(1)) if then else None
@@ -386,11 +405,15 @@ CLAUSE = r"[,，;；。、]|\band\b|\bwith\b|和"
 
 def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     if re.search(r"no gpu|without (a )?gpu|cpu only|only (have )?(a )?cpu|on (my |the |a )?cpu|laptop without|"
-                 r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在\s*cpu\s*上", low):
+                 r"no (?:cuda|nvidia)|没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在\s*cpu\s*上|没有独显|无独显|"
+                 r"集显|核显|"  # an Apple computer's GPU (MPS) is not one training here uses: the plan is the CPU's
+                 r"\bmac(?:book)?(?:\s+(?:pro|air|mini|studio))?\b|apple silicon|apple m[1-4]|"
+                 r"(?<![a-z0-9.])m[1-4]\s+(?:pro|max|ultra|chip)\b|苹果电脑", low):
         said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
         return
     # The first that names a card ("max length 1024 on a 4090"); CJK characters are word characters, so "一张H800"
     # has no \b before the name.
+    low = re.sub(r"\b(?:google\s+)?colab\b(?!\s*pro)", "t4", low)  # Colab's free tier is a T4
     for m in re.finditer(r"((?:rtx|gtx)\s*\d{4}(?:\s*ti(?![a-z]))?|(?<![\d.])\d{4}(?:\s*ti(?![a-z]))?(?!\d)|"
                          r"(?<![a-z0-9])(?:h200|h100|h800|h20|a100|a800|a6000|l40s?|l20|a10g|a10|a30|a40|l4|t4|"
                          r"v100|p100)(?![a-z0-9]))", low):
