@@ -8,6 +8,10 @@ from pathlib import Path
 from .records import DataFormat, Exporter, Metric, TaskRecipe
 from .spec import hookimpl
 
+LANGUAGES = ("english|chinese|mandarin|cantonese|spanish|french|german|japanese|korean|italian|portuguese|russian|"
+             "arabic|hindi|vietnamese|thai|dutch|turkish|polish|indonesian")
+"""Languages a translation task names ("into Spanish", "English to Chinese")."""
+
 
 @hookimpl
 def register_tasks():
@@ -20,12 +24,19 @@ def register_tasks():
                                      r"right (intent|team|queue|department)|"
                                      r"by (topic|intent|department|category|urgency|priority)|"
                                      r"true or false|(?:rate|score|grade) (?:each|every)\b|"
+                                     r"(?:decide|determine|tell|judge|check) (?:whether|if)\b|"
+                                     r"detect (?:toxic|spam|abusive|offensive|hateful|fraud)|"
+                                     r"assign (?:a |an )?(?:priority|category|label|class|tag)|"
                                      r"分类|情感|类别|打标签|判断.*(正面|负面)|判断每.{0,20}(?:是不是|是否)|识别意图|意图识别|识别.{0,20}的?意图|"
-                                     r"分到|归类|路由|分拣|属于哪|垃圾(?:广告|邮件|短信)",
+                                     r"分到|归类|路由|分拣|属于哪|垃圾(?:广告|邮件|短信)|好评|差评|判断.{0,20}(?:还是|或者?)|"
+                                     r"打上.{0,12}(?:或|还是)|(?:检测|识别).{0,8}(?:有害|违规|敏感|辱骂|欺诈)",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
-        TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|摘要|总结|概括|归纳|概要|梗概|提要|浓缩",
+        TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|\bgist\b|bullet points|key points|"
+                                    r"(?:write|generate|create|suggest|give) (?:a |the )?(?:short )?"
+                                    r"(?:headline|title)s? (?:for|of)\b|"
+                                    r"摘要|总结|概括|归纳|概要|梗概|提要|浓缩|要点|(?:生成|起|拟).{0,10}标题",
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
                    {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
@@ -33,23 +44,28 @@ def register_tasks():
                                  r"class|intent|topic|tone))[\w ,&/-]{1,60}? (?:from|out of) (?:each|every)\b|"
                                  r"从.{0,20}(?:找出|挑出|摘出)|(?:find|list|get) (?:all )?(?:the )?[\w ,&/-]{1,60}? "
                                  r"mentioned in\b|"
-                                 r"to json|fields? from|抽取|提取|识别.*实体|实体",
+                                 r"to json|fields? from|抽取|提取|识别.*实体|实体|拆成|拆分成|"
+                                 r"get (?:the |all )?[\w ,&/-]{1,40}? out of\b|parse (?:the )?[\w ,&/-]{1,40}? into\b",
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
                    {"en": "Extract fields as JSON", "zh": "抽取字段为 JSON"}, priority=60),
         TaskRecipe("qa", r"question|answer|\bq&a\b|\bqa\b|faq|问答|回答[\w]{0,6}问题|答疑",
                    {"en": "Answer the question accurately and concisely.", "zh": "准确、简洁地回答问题。"},
                    ("token_f1", "exact_match"), {"en": "Answer questions", "zh": "问答"}, priority=30),
-        TaskRecipe("translation", r"translat|翻译|译成|译为|翻成|英译中|中译英",
+        TaskRecipe("translation", r"translat|翻译|译成|译为|翻成|英译中|中译英|"
+                                  rf"\binto (?:{LANGUAGES})\b|\b(?:{LANGUAGES}) (?:to|into|->|→) (?:{LANGUAGES})\b",
                    {"en": "Translate the text.", "zh": "翻译这段文本。"}, ("bleu", "chrf"),
                    {"en": "Translate text", "zh": "翻译"}, priority=80),
-        TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona|聊天|对话|客服|助手",
+        TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona|role-?play|talks? like|"
+                           r"聊天|对话|客服|助手|陪聊|角色扮演",
                    {"en": "You are a helpful assistant.", "zh": "你是一个乐于助人的助手。"}, ("rougeL", "perplexity"),
                    {"en": "Chat like our support agent", "zh": "客服对话"}, priority=10),
-        TaskRecipe("code", r"\bcode\b|coding|program|python|javascript|\bsql\b|function|代码|编程|写程序",
+        TaskRecipe("code", r"\bcode\b|coding|program|python|javascript|\bsql\b|function|\bbash\b|shell command|"
+                           r"one-liners?|\bregex|代码|编程|写程序|正则",
                    {"en": "Write correct, idiomatic code for the request.", "zh": "根据要求编写正确、规范的代码。"},
                    ("exact_match", "perplexity"), priority=40),
-        TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|proofread|grammar|polite|"
+        TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|simpler|easier to read|plain "
+                                r"(?:english|language)|proofread|grammar|polite|typos?\b|错别字|纠正|校对|"
                                 r"\btone\b|sound (?:more|less)\b|friendlier|more (?:casual|professional|friendly)|"
                                 r"改写|润色|重写|转述|更礼貌|更客气|语气|书面语|更正式",
                    {"en": "Rewrite the text as requested, keeping its meaning.", "zh": "按要求改写文本，保持原意。"},
