@@ -45,6 +45,7 @@ class Intents:
 
 
 MAX_READ = 4000
+"""Characters of a message the rules read (the patterns' time grows with the square of a message's length)."""
 FROM_TO = ((rf"\bfrom\s+{NUMBER}\s+to\s+(?={NUMBER})", "to "),
            (rf"从\s*{NUMBER}\s*(?=(?:改|调|降|升|减|加|变)?(?:到|成|为))", ""),
            (rf"{NUMBER}\s*(?:->|→|=>)\s*(?={NUMBER})", ""))
@@ -69,7 +70,6 @@ THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: 
         rf"^{FILLER}*(?:还是)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$")
 """A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
 "算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that was one setting)."""
-"""Characters of a message the rules read (the patterns' time grows with the square of a message's length)."""
 
 
 def understand(text: str) -> Intents:
