@@ -19,7 +19,7 @@ from ..plan import Plan
 from ..sweeps import trial_settings
 from .planner import Slots, build_plan
 from .token_counts import token_lengths, training_messages
-from .understand import Intents, Relative, TimesRank, WarmupSteps, allowed, understand
+from .understand import EffectiveBatch, Intents, Relative, TimesRank, WarmupSteps, allowed, understand
 
 
 def task_suggestions(lang: str) -> list[str]:
@@ -106,7 +106,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                             f"the last change set several things ({names}): say which one {it.that:g} is for")
         if it.again and not it.values:  # "halve it again": what the last relative turn changed
             it.values.update({name: Relative(it.again) for name in said_relatively})
-        if relative := {k: v for k, v in it.values.items() if isinstance(v, (Relative, TimesRank, WarmupSteps))}:
+        if relative := {k: v for k, v in it.values.items()
+                        if isinstance(v, (Relative, TimesRank, WarmupSteps, EffectiveBatch))}:
             said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,

@@ -99,6 +99,9 @@ def understand(text: str) -> Intents:
     elif re.search(r"best quality|high quality|highest quality|accura|质量最好|效果最好|高质量|最好的效果", low):
         said["preference"] = "quality"
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
+    if effective := re.search(EFFECTIVE, low):  # a batch × accumulation, not a batch of that many rows
+        said["accumulation"] = EffectiveBatch(int(next(g for g in effective.groups() if g)))
+        low = low[:effective.start()] + low[effective.end():]
     if warm := re.search(WARMUP_STEPS, low):  # steps of warm-up, not a limit on training's steps
         said["warmup_ratio"] = WarmupSteps(int(next(g for g in warm.groups() if g)))
         low = low[:warm.start()] + low[warm.end():]
@@ -274,6 +277,19 @@ class WarmupSteps:
                 f"warm up for {self.steps} of the plan's {steps} steps")
 
 
+@dataclass(frozen=True)
+class EffectiveBatch:
+    """"Effective batch size 64": the accumulation that makes the plan's batch (before the turn) that many rows a
+    step, at least 1."""
+
+    rows: int
+
+    def of(self, plan, setting) -> int:
+        return max(1, -(-self.rows // plan.training.batch_size))
+
+
+EFFECTIVE = (r"(?:effective|global|total)\s+batch(?:[ _-]?size)?(?:\s+(?:of|to|=|:|is))?\s*(\d+)|"
+             r"(?:有效|等效|全局)\s*(?:批大小|批量|batch(?:\s*size)?)\s*(?:为|是|设为|=|:)?\s*(\d+)")
 WARMUP_STEPS = (r"warm[ _-]?up\s+(?:for\s+|over\s+|during\s+|of\s+)?(?:the\s+first\s+)?(\d+)\s*(?:optimi[sz]er\s+|"
                 r"training\s+)?steps?\b|(?:预热|warmup)\s*(?:前)?\s*(\d+)\s*步|warm[ _-]?up[ _]steps\s*[=:]?\s*(\d+)")
 
