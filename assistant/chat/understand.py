@@ -349,8 +349,8 @@ def _relative(low: str) -> dict[str, Relative | Any]:
                               rf"|(?:{key})\s*(?:再\s*)?(?:in\s+half|by\s+half|halved|doubled|(?:{words}))"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)", low):
                 then = re.match(THEN, low[m.end():])
-                out[name] = _taken(SETTINGS[name], then.group(1)) if then else None
-                out[name] = Relative(factor) if out[name] is None else out[name]
+                value = _taken(SETTINGS[name], then.group(1)) if then else None
+                out[name] = Relative(factor) if value is None else value
                 break
     return out
 
@@ -423,7 +423,8 @@ def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     if re.search(r"no gpu|without (a )?gpu|cpu only|only (have )?(a )?cpu|on (my |the |a )?cpu|laptop without|"
                  r"no (?:cuda|nvidia)|没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在\s*cpu\s*上|没有独显|无独显|"
                  r"集显|核显|"  # an Apple computer's GPU (MPS) is not one training here uses: the plan is the CPU's
-                 r"\bmac(?:book)?(?:\s+(?:pro|air|mini|studio))?\b|apple silicon|apple m[1-4]|"
+                 r"\bmacbook|\bmac\s+(?:pro|air|mini|studio|m[1-4])\b|\b(?:on|with|using|have)\s+(?:a\s+|an\s+|my\s+|the\s+)?"
+                 r"mac\b(?!\s*address)|apple silicon|apple m[1-4]|"
                  r"(?<![a-z0-9.])m[1-4]\s+(?:pro|max|ultra|chip)\b|苹果电脑", low):
         said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
         return
