@@ -53,7 +53,11 @@ def register_tasks():
                    {"en": "Answer the question accurately and concisely.", "zh": "准确、简洁地回答问题。"},
                    ("token_f1", "exact_match"), {"en": "Answer questions", "zh": "问答"}, priority=30),
         TaskRecipe("translation", r"translat|翻译|译成|译为|翻成|英译中|中译英|"
-                                  rf"\binto (?:{LANGUAGES})\b|\b(?:{LANGUAGES}) (?:to|into|->|→) (?:{LANGUAGES})\b",
+                                  # a language named as the output, unless another task is named ("summarize
+                                  # English articles into Chinese" stays a summary)
+                                  rf"(?s:^(?!.*(?:summar|classif|categori|extract|摘要|总结|分类|抽取)).*?"
+                                  rf"(?:\binto (?:{LANGUAGES})\b|"
+                                  rf"\b(?:{LANGUAGES}) (?:to|into|->|→) (?:{LANGUAGES})\b))",
                    {"en": "Translate the text.", "zh": "翻译这段文本。"}, ("bleu", "chrf"),
                    {"en": "Translate text", "zh": "翻译"}, priority=80),
         TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona|role-?play|talks? like|"
