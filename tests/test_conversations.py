@@ -278,7 +278,7 @@ def test_on_mixed_language_data_the_instruction_follows_the_language_the_user_wr
 
 
 def test_what_a_change_brought_with_it_is_said_in_chinese_on_a_chinese_card(files):
-    """The reply's list of changes gives each knock-on change its reason ("lora.alpha: 64 → 32 (because alpha stays
+    """The reply's list of changes gives each knock-on change its reason ("lora.alpha: 32 → 64 (because alpha stays
     2 × rank…)"); on a Chinese card that reason was left half in English. Every fixed reason the list can give, and
     a real Chinese turn that changes the rank, say it in Chinese."""
     from assistant.chat import converse
