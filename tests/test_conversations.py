@@ -108,7 +108,9 @@ def test_a_later_turn_changes_the_task_only_when_it_says_so(files):
         assert plan.task.type == "summarization" and plan.task.description == first, words
     for words, task in (("actually, translate them into French instead", "translation"),
                         ("translate them", "translation"), ("I want it to answer questions about them", "qa"),
-                        ("其实我想做翻译", "translation"), ("改成问答", "qa")):
+                        ("其实我想做翻译", "translation"), ("改成问答", "qa"), ("做翻译吧", "translation"),
+                        ("不做摘要了，做翻译", "translation"), ("translation please", "translation"),
+                        ("Change to translation", "translation")):
         plan = converse([first, words], data).plan
         assert plan.task.type == task and plan.task.description == words, words
     assert converse([first, {"edit": {"task_type": "qa"}}], data).plan.task.type == "qa"
