@@ -507,7 +507,7 @@ def test_two_settings_said_together_read_as_both_never_as_one_settings_list():
                "16 rows per batch", "the learning rate should be 1e-4", "do three passes", "rank thirty-two",
                "validate on 20%", "no validation set", "limit rows to 40", "max length under 512",
                "lower the lr, use 1e-5", "rank-8", "val_size 0.1", "warmup_steps=100", "gradient_checkpointing=True",
-               "effective batch size 64"]
+               "effective batch size 64", "grad accum 8", "bs 4"]
     chinese = ["秩 8", "学习率 1e-4", "训练 3 轮", "批大小 4", "dropout 0.1", "种子 7", "最大长度 512",
                "留出 15% 做验证", "训练 200 步", "只用 100 条", "3 个 epoch", "梯度累积 4 步", "不要预热",
                "学习率应该是 5e-5", "验证集不要了", "数据限制在 40 条", "序列长度限制在 512 以内"]

@@ -30,7 +30,7 @@ KEYS = {
     "lora.dropout": r"dropouts?",
 }
 BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|max[ _-]?(?:length|"
-                                   r"len|steps)|length|steps|accumulation(?:[ _]steps)?|预热(?:比例)?|种子|最大长度|"
+                                   r"len|steps)|length|steps|accum\w*(?:[ _]steps)?|\bbs|预热(?:比例)?|种子|最大长度|"
                                    r"长度|步数|梯度累[积加]|rows?|examples?|数据|"
                                    r"(?:val(?:idation)?|eval(?:uation)?|test|dev)[ _]"
                                    r"(?:size|split|ratio|fraction|share)")
