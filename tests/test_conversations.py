@@ -660,11 +660,12 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         import itertools, re, time
         from assistant import plugins
         from assistant.adjustable import SETTINGS
-        from assistant.chat import sweep_words as W, understand as U
+        from assistant.chat import sweep_words as W, task_switch as T, understand as U
         pats = {f"{s.name}[{i}]": p[0] if isinstance(p, tuple) else p
                 for s in SETTINGS.values() for i, p in enumerate(s.patterns)}
         pats |= {f"{m.__name__}.{k}": v for m in (U, W) for k, v in vars(m).items()
                  if isinstance(v, str) and k.isupper() and len(v) > 8}
+        pats["task_switch.SWITCH_TASK"] = T.SWITCH_TASK
         pats |= {f"list {f}": rf"(?:{key}){W.AFTER_KEY}{W.LIST}{W.UNITS}" for f, key in W.KEYS.items()}
         pats |= {f"list then key {f}": rx for f, rx in W.LIST_THEN_KEY.items()}
         pats |= {f"understand.FROM_TO[{i}]": rx for i, (rx, _) in enumerate(U.FROM_TO)}

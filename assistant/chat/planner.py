@@ -20,18 +20,10 @@ from ..sweeps import evaluate_often
 from ..train.compiled import COMPILE_SECONDS
 from .base_model import choose_model, model_shape
 from .sweep_words import merge as merge_sweep
+from .task_switch import switches_task
 from .token_counts import answer_lengths, cut_at, token_lengths
 from .understand import Intents
 
-SWITCH_TASK = (r"\b(?:instead|actually|rather|switch|change the task|different task|new task|no,|"
-               r"(?:i|we) (?:want|need|'d like|would like) (?:it |the model |a model |you )?to\b|make it|"
-               r"turn (?:it|this|them) into|not \w+ but)|^(?:please\s+|now\s+)?(?:translate|summari[sz]e|classify|"
-               r"categori[sz]e|extract|rewrite|paraphrase|sort|route|tag)\b|我想|我要|改成|换成|改为|其实|而是|改做|"
-               r"换个任务|换一个任务|^(?:请|现在)?(?:翻译|总结|摘要|分类|抽取|提取|改写)|不做|(?:还是|来|就)?做.{0,8}吧|来做|"
-               r"\bchange (?:it )?to\b|\blet'?s do\b|^(?:a\s+)?(?:translation|summar(?:y|ies|ization)|classification|"
-               r"extraction|question answering|rewriting|code generation)(?:\s+task)?(?:,?\s*please)?[.!]?$")
-"""Words that make a later turn's task words a new task; without them, a task already named stays ("make the
-answers shorter", "label smoothing 0.1", "the questions are in Chinese" are not question answering or labels)."""
 MIXED = (0.2, 0.8)
 """Data with a share of Chinese examples in this range is mixed: the instruction follows the user's language."""
 
@@ -57,7 +49,7 @@ class Slots:
         """One more turn (`typed`: an edit typed in a form or sent by a client, which means what it sets)."""
         values = dict(it.values)
         before, now = self.said.get("task_type"), values.get("task_type")
-        if before and now and now != before and not typed and not re.search(SWITCH_TASK, text.lower()):
+        if before and now and now != before and not typed and not switches_task(text):
             del values["task_type"]  # "the answers should be in Chinese" is about the answers, not a new task
         self.said.update(values)
         self.sweep = merge_sweep(self.sweep, it.sweep)
