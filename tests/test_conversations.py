@@ -56,6 +56,8 @@ def test_conversation(case, files, capsys):
             assert any(want in c for c in out["changes"]), out["changes"]
         elif key == "reply_contains":
             assert want in out["reply"]
+        elif key == "reply_lacks":
+            assert want not in out["reply"], out["reply"]
         else:
             assert get(out["plan"], key) == want, (key, get(out["plan"], key))
 

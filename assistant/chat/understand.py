@@ -16,6 +16,7 @@ from ..models.catalog import find, models
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
 from .sweep_words import read_sweep
+from .whole_turn import START, THAT
 
 NUM = r"(\d+(?:\.\d+)?)"
 
@@ -63,15 +64,6 @@ def from_to(low: str) -> str:
     return low
 
 
-FILLER = r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|算了|不对|不|哦|嗯|其实)[,.!，。！\s]*)"
-THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
-        rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead)?[.!]?$|"
-        rf"^{FILLER}*{NUMBER} instead[.!]?$|^{FILLER}+{NUMBER}[.!]?$|"
-        rf"^{FILLER}*(?:还是)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$")
-"""A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
-"算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that was one setting)."""
-
-
 def understand(text: str) -> Intents:
     t = text.strip()
     notes: list[str] = []
@@ -94,9 +86,10 @@ def understand(text: str) -> Intents:
         said["method"] = "lora"
     elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
         said["method"] = "qlora"
-    if re.search(r"\bfast|quick|asap|hurry|快速|尽快|快一点|快点", low):
+    if re.search(r"\bfast|quick|asap|hurry|speed (?:it |things )?up|快速|尽快|快一点|快点|速度优先", low):
         said["preference"] = "fast"
-    elif re.search(r"best quality|high quality|highest quality|accura|质量最好|效果最好|高质量|最好的效果", low):
+    elif re.search(r"best quality|high quality|highest quality|quality first|accura|质量最好|效果最好|高质量|"
+                   r"最好的效果|效果优先|质量优先", low):
         said["preference"] = "quality"
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     if effective := re.search(EFFECTIVE, low):  # a batch × accumulation, not a batch of that many rows
@@ -116,9 +109,7 @@ def understand(text: str) -> Intents:
     sweep = read_sweep(low)
     for path in sweep.get("values", {}):  # "rank 8, 16 and 32" is a sweep, not rank 8
         said.pop(SWEEPABLE[path][0] or "", None)
-    # A request to start is the whole message ("start", "go ahead", "train it now"); "train 3 epochs" is an edit.
-    start = bool(re.search(r"^(?:yes,?\s*)?(?:start(?: training| it)?|go(?: ahead)?|run it|train(?: it)?|开始|开始训练)"
-                           r"(?:\s+(?:now|please))?[.!。！]?$", low.strip()))
+    start = bool(re.search(START, low.strip()))
     values = {k: v for k, v in said.items() if v is not None}
     again = None
     if not any(isinstance(v, Relative) for v in values.values()):
