@@ -17,8 +17,9 @@ from typing import Any
 METHODS = ("lora", "qlora")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
-TO = (r"\s*(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|设置成|设置到|设定为|"
-      r"设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|(?:应该|最好|可以)(?:是|用|设为|设成))?\s*")
+TO = (r"\s*(?:(?:的?值)\s*)?(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|设置成|"
+      r"设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|"
+      r"(?:应该|最好|可以)(?:是|用|设为|设成))?\s*")
 """How people join a setting to its new value: "rank to 8", "lr = 1e-4", "lr should be 1e-4", "学习率改成 3e-4",
 "秩调到 8"."""
 NUMERIC = (int, float)
@@ -150,7 +151,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "number of passes over the data", "train {} epochs", "训练 {} 轮",
             (NUMBER + r"\s*(?:epochs?|(?:full\s+)?pass(?:es)?\s+(?:over|through)\b|"
                       r"(?:full\s+)?passes\b(?!\s*(?:of|at|@))|(?:个\s*)?轮|遍|个\s*epoch)",
-             r"(?:epochs?|轮数|轮次|训练轮数|epoch数)" + TO + NUMBER,
+             r"(?:epochs?|轮数|轮次|训练轮数|epoch\s*数)" + TO + NUMBER,
              r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个\s*)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
             "rank {}", "秩 {}", (r"(?:lora rank|rank|\br)" + TO + r"(\d+)", r"(?:秩|lora\s*秩)" + TO + r"(\d+)",
@@ -164,7 +165,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"学习率[^。；！？\d]{0,10}?(?:到|至)\s*" + NUMBER + r"(?!\d|\s*%)"), editor=True),
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
-            (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens)|最大长度|序列长度|最大\s*token\s*数)"
+            (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens|source[ _]length)|"
+             r"cutoff[ _]len(?:gth)?|最大长度|序列长度|截断长度|序列最长|最大\s*token\s*数)"
              r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于|<=?))?" + TO + r"(\d+)",
              # "truncate rows at 300" shortens each row; "limit rows to 500" keeps 500 rows (max_rows) unless it
              # says tokens
@@ -190,7 +192,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
                           r"(\d+)\s*"
                           r"(?:training\s+|optimi[sz]er\s+)?steps?\b",
                           r"(?:训练|跑|只跑|只训练|最多|至多|不超过|上限)\s*(\d+)\s*(?:个)?\s*步",
-                          r"(?:(?:训练)?步数(?:上限|最多|最大值?)?|最大步数)" + TO
+                          r"(?<!预热)(?:(?:训练)?步数(?:上限|最多|最大值?)?|最大步数)" + TO
                           + r"(\d+)(?!\s*(?:个)?\s*(?:轮|epoch))"),
             off=(-1, 0)),
     Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",
@@ -203,7 +205,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              + AT_MOST + r"(\d+)(?![\d.]|\s*(?:tokens?|k\b))",
              r"(?:limit|cap|restrict|cut|trim)\s+(?:the\s+)?(?:data(?:set)?|training\s+(?:data|set)|file)\s+(?:to|at)\s+"
              r"(?:the\s+first\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
-             r"(?:只用|仅用|只取|只使用|抽取|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子)",
+             r"(?:只用|仅用|只取|只使用|抽取|抽样|只要|只拿|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子)",
              r"(?:数据|样本|训练数据|数据量|训练集)\s*(?:限制在|控制在|限制为|限定在|不超过|最多)\s*(\d+)\s*(?:条|行|个)",
              r"最多(?:只)?用\s*(\d+)\s*(?:条|行|个样本)"), off=(0,)),
     Setting("time_budget_minutes", ("training.epochs", "training.max_steps"), NUMERIC, lambda v: 0 < v <= 100_000,
@@ -213,11 +215,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              + r"\s*(?:min|minutes|mins)\b",
              r"(?:under|within|less than|at most|no more than|no longer than|(?:can\s+)?wait(?:\s+up\s+to)?)\s+"
              + NUMBER + r"\s*(?:min|minutes|mins)\b",
-             NUMBER + r"\s*分钟(?:内|以内|之内)", r"(?:不要超过|不超过|别超过|不能超过|最多)\s*" + NUMBER + r"\s*分钟"),
+             NUMBER + r"\s*分钟(?:内|以内|之内)",
+             r"(?:不要超过|不超过|别超过|不能超过|最多)(?:训练|跑)?\s*" + NUMBER + r"\s*分钟"),
             in_plan=False),
     Setting("batch_size", ("training.batch_size",), int, lambda v: 1 <= v <= 4096, "between 1 and 4096",
             "rows per step (integer)", "batch size {}", "批大小 {}",
-            (r"(?:batch(?:es|[ _]size)?|\bbs)" + TO + r"(\d+)", r"(?:批大小|批量大小|batch\s*size)" + TO + r"(\d+)",
+            (r"(?:batch(?:es|[ _]size)?|\bbs)" + TO + r"(\d+)",
+             r"(?:批大小|批量大小|批次大小|batch\s*size)" + TO + r"(\d+)",
              r"(\d+)\s*(?:rows|examples|samples)\s+(?:per|a|each)\s+batch",
              r"(?:每|一)(?:一)?批(?:次)?\s*(?:训练\s*|用\s*|放\s*)?(\d+)\s*(?:条|个|行|份)"),
             editor=True),
@@ -227,7 +231,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:grad(?:ient)?[ _-]?)?accum\w*(?:[ _]steps?)?" + TO + r"(\d+)",
              r"accumulate\s+(?:gradients\s+)?(?:over\s+|for\s+|across\s+)?(\d+)\s*(?:steps|batches|micro-?batches)\b",
              r"(\d+)\s+(?:gradient\s+)?accumulation\s+steps|(\d+)\s+steps?\s+of\s+(?:gradient\s+)?accumulation",
-             r"(?:梯度累积|梯度累加)(?:步数)?" + TO + r"(\d+)"), editor=True),
+             r"(?:梯度累积|梯度累加|梯度累计)(?:步数)?" + TO + r"(\d+)"), editor=True),
     Setting("validation_fraction", ("data.validation_fraction",), NUMERIC, lambda v: 0 <= v < 0.9,
             "at least 0 and under 0.9 (a share of the rows)", "share of rows held out for validation (0 to 0.9)",
             "hold out {}", "留出 {} 做验证",
@@ -240,7 +244,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
              r"(?:留出|留|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER
              + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",
-             r"(?:验证集|测试集)(?:比例|占比)?" + TO + NUMBER + r"\s*%",
+             r"(?:验证集|测试集)(?:比例|占比|占)?" + TO + NUMBER + r"\s*%",
              # a config's fraction: "val_size 0.1", "validation_split=0.2", "test_size: 0.15"
              (r"(?:val(?:idation)?|eval(?:uation)?|test|dev)[ _](?:size|split|ratio|fraction|share)" + TO
               + r"(0?\.\d+)(?!\s*%)", 1.0),
@@ -251,7 +255,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"patience" + TO + r"(\d+)",
              r"early[- ]?stop\w*\s+(?:with\s+|after\s+)?(?:a\s+)?(?:patience\s+(?:of\s+)?)?(\d+)\s*"
              r"(?:evaluations|evals|checks|rounds)?",
-             r"(?:耐心值?|早停耐心)" + TO + r"(\d+)",
+             r"(?:耐心值?|早停(?:耐心)?)" + TO + r"(\d+)(?!\s*(?:步|轮|epoch))",
              r"(\d+)\s*次(?:评估)?(?:都)?(?:没有|不再)(?:提升|改善|变好)(?:就)?(?:停|早停)",
              r"(?:doesn'?t|does not|don'?t|do not|stops?|fails? to|no longer)\s+improv\w*\s+(?:for|after|in|over)\s+"
              r"(\d+)\s*(?:evaluations|evals|checks|rounds|eval\s+steps)\b")),
@@ -295,7 +299,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"warm[ _-]?up\s+(?:over|for|on|during)\s+(?:the\s+first\s+)?" + NUMBER + r"\s+of\s+(?:the\s+)?"
              r"(?:steps|training|run)",
              (r"(?:预热|warmup)(?:比例|占比)?" + TO + NUMBER + r"\s*%", 0.01),
-             r"(?:预热比例|warmup)" + TO + NUMBER + r"(?!\s*(?:steps?|步))"),
+             r"(?:预热比例|warmup(?:\s*比例)?)" + TO + NUMBER + r"(?!\s*(?:steps?|步))"),
             editor=True),
     Setting("scheduler", ("training.scheduler",), str, _choice(*SCHEDULERS), f"one of {', '.join(SCHEDULERS)}",
             f"learning-rate schedule, one of {', '.join(SCHEDULERS)}", "{} schedule", "{} 学习率调度",

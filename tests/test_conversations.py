@@ -137,7 +137,7 @@ def test_a_time_budget_shrinks_the_run_and_says_how(tmp_path):
     # Hours are minutes: "an hour and a half", "under 2 hours", "两个小时以内", "半小时内".
     for words, minutes in (("it has to be done in an hour and a half", 90), ("keep it under 2 hours", 120),
                            ("两个小时以内训练完", 120), ("半小时内训练完", 30), ("no longer than an hour", 60),
-                           ("训练不要超过 10 分钟", 10)):
+                           ("训练不要超过 10 分钟", 10), ("最多训练 90 分钟", 90)):
         said = converse(["classify these texts by topic", words], data).plan
         assert said.reasons["resources.estimated_minutes"] == f"within the {minutes} minutes you gave", words
 
@@ -512,7 +512,8 @@ def test_two_settings_said_together_read_as_both_never_as_one_settings_list():
                "effective batch size 64", "grad accum 8", "bs 4"]
     chinese = ["秩 8", "学习率 1e-4", "训练 3 轮", "批大小 4", "dropout 0.1", "种子 7", "最大长度 512",
                "留出 15% 做验证", "训练 200 步", "只用 100 条", "3 个 epoch", "梯度累积 4 步", "不要预热",
-               "学习率应该是 5e-5", "验证集不要了", "数据限制在 40 条", "序列长度限制在 512 以内"]
+               "学习率应该是 5e-5", "验证集不要了", "数据限制在 40 条", "序列长度限制在 512 以内", "预热步数 30",
+               "截断长度 512", "r 值用 8", "批次大小 4", "早停 3", "测试集占 20%"]
     wrong = []
     for phrases, separators in ((english, [" and ", ", ", "; ", " with "]), (chinese, ["，", "、", " 和 "])):
         alone = {}

@@ -79,11 +79,15 @@ def understand(text: str) -> Intents:
     said: dict[str, Any] = {"task_type": _task(low),
                             "language": _language(t, low), "base_model": _model(low, t)}
     _gpu(low, said, notes)
-    if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|不用\s*qlora|不要\s*qlora|full lora|plain lora|"
+    if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
+                 r"plain lora|"
                  r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
                  r"(?:4[-_ ]?bit|qlora|quantiz\w*)\s*[=:]\s*(?:false|0|no|off|none)\b|"
                  r"(?:不要|不用|别|不需要|无需|不)\s*(?:量化|4\s*bit|4\s*位)", low):  # "don't quantize" is not QLoRA
         said["method"] = "lora"
+    elif re.search(r"(?<![\d.])8[- ]?bit|8\s*位|\bint8", low) and not re.search(r"qlora|4[- ]?bit|4\s*位", low):
+        notes.append("不提供 8 位训练：可以用 16 位基座的 LoRA，或 4 位的 QLoRA" if re.search(r"[\u4e00-\u9fff]", t)
+                     else "8-bit training is not offered: LoRA on the 16-bit base, or QLoRA (4-bit)")  # not QLoRA
     elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
         said["method"] = "qlora"
     if re.search(r"\bfast|quick|asap|hurry|speed (?:it |things )?up|快速|尽快|快一点|快点|速度优先", low):
@@ -282,7 +286,8 @@ class EffectiveBatch:
 EFFECTIVE = (r"(?:effective|global|total)\s+batch(?:[ _-]?size)?(?:\s+(?:of|to|=|:|is))?\s*(\d+)|"
              r"(?:有效|等效|全局)\s*(?:批大小|批量|batch(?:\s*size)?)\s*(?:为|是|设为|=|:)?\s*(\d+)")
 WARMUP_STEPS = (r"warm[ _-]?up\s+(?:for\s+|over\s+|during\s+|of\s+)?(?:the\s+first\s+)?(\d+)\s*(?:optimi[sz]er\s+|"
-                r"training\s+)?steps?\b|(?:预热|warmup)\s*(?:前)?\s*(\d+)\s*步|warm[ _-]?up[ _]steps\s*[=:]?\s*(\d+)")
+                r"training\s+)?steps?\b|(?:预热|warmup)\s*(?:前)?\s*(\d+)\s*步|warm[ _-]?up[ _]steps\s*[=:]?\s*(\d+)|"
+                r"预热步数\s*(?:为|是|设为|用|=|:)?\s*(\d+)")
 
 
 RELATIVE_SETTINGS = {"learning_rate": r"learning[ _-]?rate|\blr\b|学习率", "r": r"(?:lora\s+)?rank|秩",
@@ -291,8 +296,8 @@ RELATIVE_SETTINGS = {"learning_rate": r"learning[ _-]?rate|\blr\b|学习率", "r
                      "max_length": r"max(?:imum)?[ _-]?(?:length|len)|最大长度|序列长度"}
 HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
 DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|(?:改|调|加|增)?大一倍"
-LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|调小"
-RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|调大"
+LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|调小|设小|改小|小一点|低一点"
+RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|调大|设大|改大|大一点|高一点"
 FACTORS = ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0))
 """The words of a relative change and what they multiply by (lowered or raised with no number: half or twice)."""
 
