@@ -112,7 +112,6 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
                                home_models)  # with the turn's other settings ("… and train for 300 steps")
-            zh = language_of([messages[i]]) == "zh"
             for name, r in relative.items():
                 setting = SETTINGS[name]
                 value = r.of(prior, setting)

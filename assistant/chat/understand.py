@@ -79,6 +79,7 @@ def understand(text: str) -> Intents:
     said: dict[str, Any] = {"task_type": _task(low),
                             "language": _language(t, low), "base_model": _model(low, t)}
     _gpu(low, said, notes)
+    zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
                  r"plain lora|"
                  r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
@@ -86,8 +87,8 @@ def understand(text: str) -> Intents:
                  r"(?:不要|不用|别|不需要|无需|不)\s*(?:量化|4\s*bit|4\s*位)", low):  # "don't quantize" is not QLoRA
         said["method"] = "lora"
     elif re.search(r"(?<![\d.])8[- ]?bit|8\s*位|\bint8", low) and not re.search(r"qlora|4[- ]?bit|4\s*位", low):
-        notes.append("不提供 8 位训练：可以用 16 位基座的 LoRA，或 4 位的 QLoRA" if re.search(r"[\u4e00-\u9fff]", t)
-                     else "8-bit training is not offered: LoRA on the 16-bit base, or QLoRA (4-bit)")  # not QLoRA
+        notes.append("不提供 8 位训练：可以用 16 位基座的 LoRA，或 4 位的 QLoRA" if zh else
+                     "8-bit training is not offered: LoRA on the 16-bit base, or QLoRA (4-bit)")  # not QLoRA's 4
     elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
         said["method"] = "qlora"
     if re.search(r"\bfast|quick|asap|hurry|speed (?:it |things )?up|快速|尽快|快一点|快点|速度优先", low):
@@ -95,7 +96,6 @@ def understand(text: str) -> Intents:
     elif re.search(r"best quality|high quality|highest quality|quality first|accura|质量最好|效果最好|高质量|"
                    r"最好的效果|效果优先|质量优先", low):
         said["preference"] = "quality"
-    zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     if effective := re.search(EFFECTIVE, low):  # a batch × accumulation, not a batch of that many rows
         said["accumulation"] = EffectiveBatch(int(next(g for g in effective.groups() if g)))
         low = low[:effective.start()] + low[effective.end():]
@@ -352,10 +352,9 @@ def _relative(low: str) -> dict[str, Relative | Any]:
 
 
 def _taken(setting, text: str) -> Any:
-    """`text` as a value of `setting`, or None where the setting cannot take it."""
-    value = float(text)
+    """`text` as a value of `setting` (`Setting.check`: 8.0 is 8 for an integer), or None where it cannot take it."""
     try:
-        return setting.check(int(value) if setting.kind is int and value.is_integer() else value)
+        return setting.check(float(text))
     except ValueError:
         return None
 
