@@ -123,14 +123,9 @@ COMPILED = [(re.compile(f"^{pattern}$", re.S), zh) for pattern, zh in ERRORS]
 
 def data_error_zh(error) -> str:
     """A `DataError` in Chinese: '<file> 第 N 行：<why>'; one the table does not know stays in English."""
-    text = str(error)
-    where = Path(error.path).name + (f", line {error.line}" if error.line else "")
-    if not text.startswith(where + ": "):
-        return text
-    said = text[len(where) + 2:]
-    if (zh := reason_zh(said)) is not None:
+    if (zh := reason_zh(error.message)) is not None:
         return Path(error.path).name + (f" 第 {error.line} 行" if error.line else "") + f"：{zh}"
-    return text
+    return str(error)
 
 
 def reason_zh(said: str) -> str | None:

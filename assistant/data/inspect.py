@@ -102,7 +102,7 @@ def with_output(report: DataReport, column: str) -> DataReport:
                                              f"{', '.join(f'`{c}`' for c in columns)})")
             report.cache[key] = inspect_file(report.path, output=match)
         except DataError as e:
-            why = str(e).split(": ", 1)[-1]
+            why = e.message
             stays = f"; the output stays `{report.output_column}`" if report.output_column else ""
             report.cache[key] = replace(report, warnings=[
                 *report.warnings, f"you named `{column}` as the output column, but {why}{stays}"])
