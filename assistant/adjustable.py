@@ -244,7 +244,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
              r"(?:留出|留|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER
              + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",
-             r"(?:验证集|测试集)(?:比例|占比|占)?" + TO + NUMBER + r"\s*%",
+             r"(?:验证集|测试集|验证数据|测试数据)(?:比例|占比|占)?" + TO + NUMBER + r"\s*%",
+             r"(?:验证集|测试集|验证数据|测试数据)\s*(?:留|留出|分|分出|划|划出|取|拿|要|给)\s*" + NUMBER + r"\s*%",
              # a config's fraction: "val_size 0.1", "validation_split=0.2", "test_size: 0.15"
              (r"(?:val(?:idation)?|eval(?:uation)?|test|dev)[ _](?:size|split|ratio|fraction|share)" + TO
               + r"(0?\.\d+)(?!\s*%)", 1.0),

@@ -93,6 +93,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     intents = [Intents(edit.values) if (edit := as_edit(m)) is not None else understander(m) for m in messages]
     said_relatively: list[str] = []
     last: list[str] = []  # the numeric settings the latest turn that set any set
+    switched: list[str] = []  # the yes/no settings (and LoRA or QLoRA) the latest turn that set any set
     for i, it in enumerate(intents):  # "halve the learning rate", "warm up for 100 steps": of the plan before the turn
         zh = language_of([messages[i]]) == "zh"
         if it.that is not None and len(last) == 1:  # "actually make that 8": the one setting the last turn set
@@ -104,8 +105,22 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             names = ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in last)
             it.notes.append(f"上一轮改了好几项（{names}），请说明 {it.that:g} 是哪一项的" if zh else
                             f"the last change set several things ({names}): say which one {it.that:g} is for")
-        if it.again and not it.values:  # "halve it again": what the last relative turn changed
-            it.values.update({name: Relative(it.again) for name in said_relatively})
+        if it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
+            targets = said_relatively or (last if len(last) == 1 else [])  # changed; "double it": what it set
+            it.values.update({name: Relative(it.again) for name in targets})
+            if not targets and last:
+                names = ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in last)
+                it.notes.append(f"上一轮改了好几项（{names}），请说明要改哪一项" if zh else
+                                f"the last change set several things ({names}): say which one to change")
+        if it.switch is not None and len(switched) == 1:  # "turn it off": the one thing the last turn switched
+            it.values[switched[0]] = it.switch if switched[0] == "checkpointing" else "qlora" if it.switch else "lora"
+        elif it.switch is not None:
+            it.notes.append(("请说明要关掉什么（例如“关闭梯度检查点”或“不用 QLoRA”）" if zh else "say what to turn off "
+                             "(e.g. “turn off gradient checkpointing”, “no QLoRA”)") if not it.switch else
+                            "请说明要打开什么（例如“开启梯度检查点”或“用 QLoRA”）" if zh else
+                            "say what to turn on (e.g. “turn on gradient checkpointing”, “use QLoRA”)")
+        if now_switched := [k for k in ("checkpointing", "method") if k in it.values]:
+            switched = now_switched
         if relative := {k: v for k, v in it.values.items()
                         if isinstance(v, (Relative, TimesRank, WarmupSteps, EffectiveBatch))}:
             said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
@@ -122,6 +137,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                 else:
                     it.values[name] = value
         if numeric := [k for k, v in it.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]:
+            said_relatively = said_relatively if relative else []  # after "lr 1e-4", "double it" is the lr
             last = numeric
     before, now = _slots(messages[:-1], intents[:-1]), _slots(messages, intents)
     plan = build_plan(now, report, hardware, default_base_model, home_models)

@@ -16,7 +16,7 @@ from ..models.catalog import find, models
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
 from .sweep_words import read_sweep
-from .whole_turn import START, THAT
+from .whole_turn import FACTORS, START, scaled_again, whole_turn
 
 NUM = r"(\d+(?:\.\d+)?)"
 
@@ -35,6 +35,8 @@ class Intents:
     """"Halve it again", "再减半": the factor to apply once more to what the previous turn changed relatively."""
     that: float | None = None
     """"Actually make that 8", "8 instead", "算了，还是用 16 吧": a number for the setting the previous turn set."""
+    switch: bool | None = None
+    """"Turn it off", "算了，还是关掉它吧": off (or on) for what the previous turn switched."""
 
     def __getattr__(self, name: str) -> Any:
         if name in SETTINGS:
@@ -115,16 +117,9 @@ def understand(text: str) -> Intents:
         said.pop(SWEEPABLE[path][0] or "", None)
     start = bool(re.search(START, low.strip()))
     values = {k: v for k, v in said.items() if v is not None}
-    again = None
-    if not any(isinstance(v, Relative) for v in values.values()):
-        for words, factor in FACTORS:
-            if re.search(rf"(?:{words})\s+(?:it|that)\b|再\s*(?:{words})", low):
-                again = factor
-                break
-    that = None
-    if not sweep and not [k for k in values if k != "language"] and (m := re.search(THAT, low.strip())):
-        that = float(next(g for g in m.groups() if g))
-    return Intents(values, start, notes, sweep, again, that)
+    again = None if any(isinstance(v, Relative) for v in values.values()) else scaled_again(low.strip())
+    that, switch = (None, None) if sweep or [k for k in values if k != "language"] else whole_turn(low.strip())
+    return Intents(values, start, notes, sweep, again, that, switch)
 
 
 def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:
@@ -224,6 +219,9 @@ def digits(low: str) -> str:
     # "两成数据做验证" → "20%数据做验证" (成 is a tenth; only where a share of the data follows)
     low = re.sub(r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)成(?=的?(?:数据|样本|做|作为|用于|当|来|验证|测试))",
                  lambda m: f"{value(m.group(1)) * 10:g}%", low)
+    low = re.sub(r"((?:验证|测试)(?:集|数据)\s*(?:留出?|分出?|划出?|取|拿|要|给|占)?\s*)(" + ZH_NUMBER
+                 + r"|\d+(?:\.\d+)?)成",
+                 lambda m: f"{m.group(1)}{value(m.group(2)) * 10:g}%", low)  # "验证集留两成"
     low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:percent|per cent|pct)\b", r"\1%", low)
     low = re.sub(r"\b(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?=\s+of\s+(?:the\s+|my\s+|our\s+|all\s+)?"
                  r"(?:data|rows|dataset|examples|samples|set))", lambda m: f"{FRACTIONS[m.group(1)]:g}%", low)
@@ -294,12 +292,6 @@ RELATIVE_SETTINGS = {"learning_rate": r"learning[ _-]?rate|\blr\b|学习率", "r
                      "batch_size": r"batch[ _]size|\bbatch\b|批大小|批量大小",
                      "epochs": r"(?:number of\s+)?epochs|轮数|epoch数",
                      "max_length": r"max(?:imum)?[ _-]?(?:length|len)|最大长度|序列长度"}
-HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
-DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|(?:改|调|加|增)?大一倍"
-LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|调小|设小|改小|小一点|低一点"
-RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|调大|设大|改大|大一点|高一点"
-FACTORS = ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0))
-"""The words of a relative change and what they multiply by (lowered or raised with no number: half or twice)."""
 
 
 @dataclass(frozen=True)
