@@ -19,7 +19,7 @@ SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
 TO = (r"\s*(?:(?:的?值)\s*)?(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|设置成|"
       r"设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|"
-      r"(?:应该|最好|可以)(?:是|用|设为|设成))?\s*")
+      r"(?:应该|最好|可以)(?:是|用|设为|设成))?\s*(?:(?:around|about|roughly|approximately|approx\.?|~|大约|大概|约)\s*)?")
 """How people join a setting to its new value: "rank to 8", "lr = 1e-4", "lr should be 1e-4", "学习率改成 3e-4",
 "秩调到 8"."""
 NUMERIC = (int, float)
@@ -154,8 +154,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:epochs?|轮数|轮次|训练轮数|epoch\s*数)" + TO + NUMBER,
              r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个\s*)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",
-            "rank {}", "秩 {}", (r"(?:lora rank|rank|\br)" + TO + r"(\d+)", r"(?:秩|lora\s*秩)" + TO + r"(\d+)",
-                                r"(?:lora rank|rank)\s+(?:(?:up|down|back)\s+)?to\s+(\d+)", r"\brank-(\d+)\b"),
+            "rank {}", "秩 {}", (r"(?:lora rank|rank|\br|lora[_-]r\b)" + TO + r"(\d+)",
+                                r"(?:秩|lora\s*秩)" + TO + r"(\d+)",
+                                r"(?:lora rank|rank)\s+(?:(?:up|down|back)\s+)?to\s+(\d+)", r"\brank-(\d+)\b",
+                                r"(?<![\w.])(\d+)\s+(?:lora\s+)?rank\b(?!\s*(?:to|=|:|of)?\s*\d)"),
             editor=True),
     Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
             "learning rate (number)", "learning rate {}", "学习率 {}",
@@ -166,7 +168,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens|source[ _]length)|"
-             r"cutoff[ _]len(?:gth)?|最大长度|序列长度|截断长度|序列最长|最大\s*token\s*数)"
+             r"cutoff[ _]len(?:gth)?|context[ _-]?(?:length|len|size|window)|最大长度|序列长度|截断长度|序列最长|"
+             r"上下文长度|最大\s*token\s*数)"
              r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于|<=?))?" + TO + r"(\d+)",
              # "truncate rows at 300" shortens each row; "limit rows to 500" keeps 500 rows (max_rows) unless it
              # says tokens
@@ -187,10 +190,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "训练 {} 步", (r"max[_ ]?steps\s*(?:to|=|:|of)?\s*(\d+)",
                           r"(?:for|train|run|only|just|stop after|after|at most|no more than|a maximum of|max\.?|"
                           r"maximum(?: of)?)\s+(\d+)\s*"
-                          r"(?:training\s+|optimi[sz]er\s+)?steps?\b",
+                          r"(?:training\s+|optimi[sz]er\s+)?(?:steps?|iter(?:ation)?s)\b",
+                          r"max[_ ]?iter(?:ation)?s\s*(?:to|=|:|of)?\s*(\d+)",
                           r"(?:cap|limit|stop|end)\s+(?:the\s+)?(?:training|run|it|job)\s+(?:at|to|after)\s+"
                           r"(\d+)\s*"
-                          r"(?:training\s+|optimi[sz]er\s+)?steps?\b",
+                          r"(?:training\s+|optimi[sz]er\s+)?(?:steps?|iter(?:ation)?s)\b",
                           r"(?:训练|跑|只跑|只训练|最多|至多|不超过|上限)\s*(\d+)\s*(?:个)?\s*步",
                           r"(?<!预热)(?:(?:训练)?步数(?:上限|最多|最大值?)?|最大步数)" + TO
                           + r"(\d+)(?!\s*(?:个)?\s*(?:轮|epoch))"),
@@ -215,6 +219,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              + r"\s*(?:min|minutes|mins)\b",
              r"(?:under|within|less than|at most|no more than|no longer than|(?:can\s+)?wait(?:\s+up\s+to)?)\s+"
              + NUMBER + r"\s*(?:min|minutes|mins)\b",
+             r"(?:\b(?:i|we)\s+(?:only\s+)?(?:have|'ve\s+got|got)|(?:time\s+)?budget(?:\s+(?:of|is))?\s*[:=]?)\s+"
+             r"(?:about\s+|only\s+|just\s+|roughly\s+)?" + NUMBER + r"\s*(?:min|minutes|mins)\b(?!\s+(?:of|per)\b)",
+             NUMBER + r"\s*(?:min|minutes|mins)\s+(?:max|maximum|tops|at\s+most)\b",
              NUMBER + r"\s*分钟(?:内|以内|之内)",
              r"(?:不要超过|不超过|别超过|不能超过|最多)(?:训练|跑)?\s*" + NUMBER + r"\s*分钟"),
             in_plan=False),
@@ -235,10 +242,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("validation_fraction", ("data.validation_fraction",), NUMERIC, lambda v: 0 <= v < 0.9,
             "at least 0 and under 0.9 (a share of the rows)", "share of rows held out for validation (0 to 0.9)",
             "hold out {}", "留出 {} 做验证",
-            (r"(?:keep|hold out|set aside|reserve|use|leave|put)\s+(?:about\s+)?" + NUMBER + r"\s*%\s*"
+            (r"(?:keep|hold out|hold back|set aside|put aside|reserve|use|leave|put)\s+(?:about\s+)?" + NUMBER
+             + r"\s*%\s*"
              r"(?:of\s+(?:the\s+)?(?:data|rows)\s+)?(?:aside\s+|back\s+|apart\s+)?(?:for|as|to)\s+(?:the\s+)?"
              r"(?:validation|validate|eval|evaluation|evaluate|test|testing|dev)",
-             r"(?:hold(?:ing)? out|set(?:ting)? aside)\s+(?:about\s+)?" + NUMBER + r"\s*%(?!\s*of\s+(?:the\s+)?steps)",
+             r"(?:hold(?:ing)? (?:out|back)|set(?:ting)? aside)\s+(?:about\s+)?" + NUMBER
+             + r"\s*%(?!\s*of\s+(?:the\s+)?steps)",
              r"(?:validate|evaluate)\s+on\s+(?:about\s+)?" + NUMBER + r"\s*%",
              r"(?:validation|eval|evaluation|dev|test)\s+(?:split|set|share|fraction)?" + TO + NUMBER + r"\s*%",
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
@@ -282,7 +291,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             in_plan=False),
     Setting("alpha", ("lora.alpha",), int, lambda v: 1 <= v <= 8192, "between 1 and 8192",
             "LoRA alpha, the update's scale numerator (integer; the plan uses 2 × rank unless told)", "alpha {}",
-            "alpha {}", (r"(?:lora[ _-]?)?alpha" + TO + r"(\d+)", r"缩放系数" + TO + r"(\d+)"),
+            "alpha {}", (r"(?:lora[ _-]?)?alpha" + TO + r"(\d+)", r"缩放系数" + TO + r"(\d+)",
+                         r"(?<![\w.])(\d+)\s+(?:lora[ _-]?)?alpha\b(?!\s*(?:to|=|:|of)?\s*\d)"),
             editor=True),
     Setting("dropout", ("lora.dropout",), NUMERIC, lambda v: 0 <= v < 1, "at least 0 and under 1",
             "LoRA dropout (0 to under 1)", "dropout {}", "dropout {}",

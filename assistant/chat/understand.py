@@ -181,6 +181,15 @@ def digits(low: str) -> str:
                  lambda m: f"{m.group(1)}{int(m.group(2)) * 1024}" if m.group(2) else str(int(m.group(3)) * 1024), low)
     low = re.sub(r"\b(\d+(?:\.\d+)?)k(?=\s*(?:rows|examples|samples|steps|lines|records)\b)",
                  lambda m: f"{float(m.group(1)) * 1000:g}", low)
+    low = re.sub(r"((?:rows|examples|samples|steps|lines|records)\s(?:to|at)\s)(\d+(?:\.\d+)?)k\b(?!\s*tokens?)",
+                 lambda m: f"{m.group(1)}{float(m.group(2)) * 1000:g}", low)  # "limit rows to 2k"
+    low = re.sub(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,]|\.\d)(?=\s*(?:rows|examples|samples|steps|lines|records|"
+                 r"tokens|iterations|条|行|步))", lambda m: m.group(1).replace(",", ""), low)  # "1,500 examples"
+    # "an 80/20 split", "90/10 train/validation split": the smaller share held out
+    low = re.sub(r"\b(\d{1,2})\s*/\s*(\d{1,2})(?=\s+(?:(?:train(?:ing)?\s*/\s*(?:validation|val|eval|test|dev)|"
+                 r"train[- ]test|train[- ]val(?:idation)?)\s+)?split\b)",
+                 lambda m: f"{m.group(0)} ({m.group(2)}% validation split)"
+                 if int(m.group(1)) + int(m.group(2)) == 100 and int(m.group(2)) < 50 else m.group(0), low)
     # hours as minutes: "under 2 hours", "in an hour and a half", "half an hour", "一个半小时内", "两小时以内" (each
     # run of spaces has one place to go: see sweep_words.SEP)
     low = re.sub(r"\b(?:an?|one)\s+hour\s+and\s+a\s+half\b", "90 minutes", low)
@@ -379,8 +388,11 @@ def _model(low: str, text: str = "") -> str | None:
         if m.name.lower() in low or m.hub_id.lower() in low:
             return m.name
     if hub := re.search(r"(?<![\w./])([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*[A-Za-z0-9])(?![\w/])", text or low):
-        if not re.search(r"\.(csv|tsv|jsonl?|parquet|xlsx|txt)$", hub.group(1).lower()):
-            return hub.group(1)  # as written: hub ids are case-sensitive
+        ident = hub.group(1)  # a hub id has a digit, a dash, a dot or a capital inside its name ("Qwen/Qwen2.5-7B",
+        # "meta-llama/Llama-3.2-1B", "TinyLlama/TinyLlama_v1.1"); "80/20" and "train/validation" are not ones
+        if (not re.search(r"\.(csv|tsv|jsonl?|parquet|xlsx|txt)$", ident.lower()) and re.search(r"[a-z]", ident, re.I)
+                and not ident.split("/")[0].isdigit() and re.search(r"[\d.-]|.[A-Z]", ident.split("/")[1])):
+            return ident  # as written: hub ids are case-sensitive
     if closed := re.search(CLOSED, low):
         return (closed.group(1) or closed.group(2)).strip()
     # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "llama 70b" (not in the catalog: kept as said).
@@ -408,6 +420,7 @@ CLAUSE = r"[,，;；。、]|\band\b|\bwith\b|和"
 
 def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     if re.search(r"no gpu|without (a )?gpu|cpu only|only (have )?(a )?cpu|on (my |the |a )?cpu|laptop without|"
+                 r"(?:just|only) (?:a |an |my |the )?(?:laptop |desktop |intel |amd )?cpu\b|(?:laptop|desktop) cpu\b|"
                  r"no (?:cuda|nvidia)|没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在\s*cpu\s*上|没有独显|无独显|"
                  r"集显|核显|"  # an Apple computer's GPU (MPS) is not one training here uses: the plan is the CPU's
                  r"\bmacbook|\bmac\s+(?:pro|air|mini|studio|m[1-4])\b|\b(?:on|with|using|have)\s+(?:a\s+|an\s+|my\s+|the\s+)?"

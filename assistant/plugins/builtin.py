@@ -26,15 +26,22 @@ def register_tasks():
                                      r"true or false|(?:rate|score|grade) (?:each|every)\b|"
                                      r"(?:decide|determine|tell|judge|check) (?:whether|if)\b|"
                                      r"detect (?:toxic|spam|abusive|offensive|hateful|fraud)|"
-                                     r"assign (?:a |an )?(?:priority|category|label|class|tag)|"
+                                     r"assign (?:a |an )?(?:priority|category|label|class|tag|topic|sentiment)|"
+                                     r"\btag (?:each|every|all|the)\b[\w ]{0,40}? with (?:its |their |a |an |the )?"
+                                     r"(?:priority|category|label|class|topic|sentiment|language|team)|"
+                                     r"(?:detect|identify|guess|recogni[sz]e) (?:the |which )?language|"
+                                     r"\bflag [\w ]{0,30}?(?:fraud|spam|toxic|abusive|offensive|suspicious|risky|"
+                                     r"phishing)|star rating|"
+                                     r"(?:predict|estimate|infer) (?:the |each |a )?(?:rating|label|category|class|"
+                                     r"topic|sentiment)|"
                                      r"分类|情感|类别|打标签|判断.*(正面|负面)|判断每.{0,20}(?:是不是|是否)|识别意图|意图识别|识别.{0,20}的?意图|"
-                                     r"分到|归类|路由|分拣|属于哪|垃圾(?:广告|邮件|短信)|好评|差评|判断.{0,20}(?:还是|或者?)|"
+                                     r"分到|归类|路由|分拣|属于哪|打上?.{0,10}标签|打分|评分|星级|[一二三四五1-5]\s*星|垃圾(?:广告|邮件|短信)|好评|差评|判断.{0,20}(?:还是|或者?)|"
                                      r"打上.{0,12}(?:或|还是)|(?:检测|识别).{0,8}(?:有害|违规|敏感|辱骂|欺诈)",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
-        TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|\bgist\b|bullet points|key points|"
-                                    r"(?:write|generate|create|suggest|give) (?:a |the )?(?:short )?"
+        TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|\bgist\b|bullet points|key points|\brecap|"
+                                    r"(?:write|generate|create|suggest|give|make|produce) (?:a |the )?(?:short )?"
                                     r"(?:headline|title)s? (?:for|of)\b|"
                                     r"摘要|总结|概括|归纳|概要|梗概|提要|浓缩|要点|(?:生成|起|拟).{0,10}标题",
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
@@ -44,7 +51,10 @@ def register_tasks():
                                  r"class|intent|topic|tone))[\w ,&/-]{1,60}? (?:from|out of) (?:each|every)\b|"
                                  r"从.{0,20}(?:找出|挑出|摘出)|(?:find|list|get) (?:all )?(?:the )?[\w ,&/-]{1,60}? "
                                  r"mentioned in\b|"
-                                 r"to json|fields? from|抽取|提取|识别.*实体|实体|拆成|拆分成|"
+                                 r"to json|fields? from|抽取|提取|识别.*实体|实体|拆成|拆分成|人名|地名|机构名|"
+                                 r"(?:find|identify|spot|mark|highlight|list) (?:all |every |each )?(?:the )?"
+                                 r"(?:person |people's |company |place |location |organi[sz]ation |product )?"
+                                 r"(?:names|entities)\b|"
                                  r"get (?:the |all )?[\w ,&/-]{1,40}? out of\b|parse (?:the )?[\w ,&/-]{1,40}? into\b",
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
@@ -57,6 +67,7 @@ def register_tasks():
                                   # English articles into Chinese" stays a summary)
                                   rf"(?s:^(?!.*(?:summar|classif|categori|extract|摘要|总结|分类|抽取)).*?"
                                   rf"(?:\binto (?:{LANGUAGES})\b|"
+                                  rf"\b(?:convert|turn|put|render|change)\b[^.]{{0,60}}?\b(?:to|in) (?:{LANGUAGES})\b|"
                                   rf"\b(?:{LANGUAGES}) (?:to|into|->|→) (?:{LANGUAGES})\b))",
                    {"en": "Translate the text.", "zh": "翻译这段文本。"}, ("bleu", "chrf"),
                    {"en": "Translate text", "zh": "翻译"}, priority=80),
