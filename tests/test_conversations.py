@@ -661,10 +661,10 @@ def test_hostile_messages_are_read_in_bounded_time_and_the_long_part_is_said(tmp
 
 def test_no_pattern_of_the_rules_backtracks_without_bound():
     """Every regular expression the rules read messages with (each setting's, the sweep words', the task
-    recipes', the understander's own and its whole-turn ones), on 361 two-piece inputs repeated fourteen times
-    (numbers, commas, spaces, units, CJK): none takes more than a second. The old list separator took minutes on
-    " 1, 1," × 14; a plugin's task pattern joins this list when it is installed. In a child process with a
-    deadline, so a hang fails."""
+    recipes', the understander's own, its whole-turn, model and question ones; `ASKABLE`'s field words), on 361
+    two-piece inputs repeated fourteen times (numbers, commas, spaces, units, CJK): none takes more than a second.
+    The old list separator took minutes on " 1, 1," × 14; a plugin's task pattern joins this list when it is
+    installed. In a child process with a deadline, so a hang fails."""
     import subprocess
     import textwrap
 
@@ -672,16 +672,19 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         import itertools, re, time
         from assistant import plugins
         from assistant.adjustable import SETTINGS
-        from assistant.chat import sweep_words as W, task_switch as T, understand as U, whole_turn as H
+        from assistant.chat import about as A, model_words as M, sweep_words as W, task_switch as T, understand as U
+        from assistant.chat import whole_turn as H
         pats = {f"{s.name}[{i}]": p[0] if isinstance(p, tuple) else p
                 for s in SETTINGS.values() for i, p in enumerate(s.patterns)}
-        pats |= {f"{m.__name__}.{k}": v for m in (U, W, H) for k, v in vars(m).items()
+        pats |= {f"{m.__name__}.{k}": v for m in (U, W, H, M, A) for k, v in vars(m).items()
                  if isinstance(v, str) and k.isupper() and len(v) > 8}
         pats["task_switch.SWITCH_TASK"] = T.SWITCH_TASK
         pats |= {f"list {f}": rf"(?:{key}){W.AFTER_KEY}{W.LIST}{W.UNITS}" for f, key in W.KEYS.items()}
         pats |= {f"list then key {f}": rx for f, rx in W.LIST_THEN_KEY.items()}
         pats |= {f"understand.FROM_TO[{i}]": rx for i, (rx, _) in enumerate(U.FROM_TO)}
         pats |= {f"whole_turn.AGAIN[{i}]": rx for i, (rx, _) in enumerate(H.AGAIN)}
+        pats |= {f"about.ASKABLE[{k}]": rx for k, (rx, _, _) in A.ASKABLE.items()}
+        pats["about.UNDO"] = f"(?:{A.UNDO}){A.UNDO_END}"
         pats |= {f"task {t.name}": t.patterns for t in plugins.get().task_order()}
         units = [" 1,", "1 ", "a ", " and 1", "个 ", "1%", "1.", " ", "rank ", "lr ", "学习率", "1 轮", ", ", "e1",
                  "up ", "to 1 ", "the ", "分之", "成"]
@@ -698,6 +701,39 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     count, slow = done.stdout.split(" ", 1) if done.stdout else ("0", done.stderr)
     assert int(count) > 80 and slow.strip() == "[]", (count, slow)
+
+
+@pytest.mark.parametrize("turns, gpu", [
+    ([], 0), ([], 24), ([], 8), (["10 分钟内完成"], 0), (["秩 128"], 80), (["用 QLoRA"], 6),
+    (["秩 8，学习率 1e-4，alpha 16，dropout 0.1，批大小 4，梯度累积 2，开启梯度检查点，早停耐心 2，训练 30 步"], 24)],
+    ids=["cpu", "24gb", "8gb", "budget", "rank-128", "qlora-6gb", "asked-for"])
+def test_a_question_about_any_field_of_the_plan_is_answered_in_chinese(turns, gpu, files):
+    """"为什么……？" about each field a question can name (rank, method, learning rate, precision, packing, memory
+    …): the answer gives the plan's value and its reason, all in Chinese, and changes nothing."""
+    from assistant.chat import converse
+    from assistant.chat.about import ASKABLE
+    from assistant.chat.reasons_zh import untranslated
+    from assistant.models.estimate import CPU, Hardware
+
+    hardware = Hardware("GPU", gpu) if gpu else CPU
+    base = converse(["把评论按情感分类", *turns], files / "zh_reviews.csv", hardware)
+    for path, (_, _, label) in ASKABLE.items():
+        asked = "为什么" + label + "是这样？"
+        turn = converse(["把评论按情感分类", *turns, asked], files / "zh_reviews.csv", hardware)
+        assert turn.plan == base.plan and not turn.changes, (path, turn.changes)
+        answer = next(n for n in turn.notes if n.startswith(label))
+        assert not untranslated(answer), (path, answer)
+        assert "我没有理解" not in turn.reply
+
+
+def test_a_why_question_in_english_answers_with_the_reason_and_how_to_change_it(files):
+    from assistant.chat import converse
+
+    turn = converse(["classify customer reviews by sentiment", "hmm, why is it using bf16 and not fp32?"],
+                    files / "reviews.csv", __import__("assistant.models.estimate", fromlist=["Hardware"]).Hardware(
+                        "GPU", 24))
+    assert turn.notes[0].startswith("precision bf16: half the memory of fp32"), turn.notes
+    assert not turn.changes
 
 
 def test_every_data_warning_is_shown_in_chinese_on_a_chinese_card(files, tmp_path):

@@ -306,3 +306,17 @@ def test_the_accumulation_a_user_asks_for_is_what_the_plan_does(big):
     assert own.training.gradient_accumulation == 2  # the planner halved its batch once: it doubled its own
     assert own.reasons["training.gradient_accumulation"].startswith("doubled each time the batch was halved")
     assert "a step sees fewer rows" in said.reasons["training.gradient_accumulation"]
+
+
+def test_questions_about_a_packed_plan_are_answered_in_chinese(big):
+    """The packed plan's own reasons (packing, its row length, its batch of rows, no dropout) answer "为什么…？" in
+    Chinese, with the plan's numbers."""
+    from assistant.chat.reasons_zh import untranslated
+
+    asked = "为什么打包？为什么 dropout 是 0？批大小和最大长度为什么这样？"
+    turn = converse(["用 qwen 0.5b 把这些文章总结成摘要", asked], big, Hardware("NVIDIA H100 80GB HBM3", 80.0))
+    assert turn.plan.training.packing and not turn.changes
+    answers = {n.split(" ")[0]: n for n in turn.notes}
+    assert set(answers) >= {"dropout", "批大小", "最大长度", "打包"}, turn.notes
+    assert "打包进每行 2048 个 token" in answers["打包"] and "每步约 16,384 个 token" in answers["批大小"], answers
+    assert not any(untranslated(n) for n in turn.notes), turn.notes

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..models import catalog
 from ..plan import Plan
-from .understand import CLOSED
+from .model_words import CLOSED
 
 if TYPE_CHECKING:
     from .planner import Slots

@@ -17,6 +17,7 @@ from ..data import DataReport, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import trial_settings
+from .about import answers
 from .planner import Slots, build_plan
 from .token_counts import token_lengths, training_messages
 from .understand import EffectiveBatch, Intents, Relative, TimesRank, WarmupSteps, allowed, understand
@@ -94,8 +95,11 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     said_relatively: list[str] = []
     last: list[str] = []  # the numeric settings the latest turn that set any set
     switched: list[str] = []  # the yes/no settings (and LoRA or QLoRA) the latest turn that set any set
+    undone: set[int] = set()  # turns taken back by an "undo", and the undos themselves
     for i, it in enumerate(intents):  # "halve the learning rate", "warm up for 100 steps": of the plan before the turn
         zh = language_of([messages[i]]) == "zh"
+        if it.undo and not it.values.keys() - {"language"}:
+            _take_back(i, messages, intents, undone, zh)
         if it.that is not None and len(last) == 1:  # "actually make that 8": the one setting the last turn set
             setting = SETTINGS[last[0]]
             scaled = it.that * setting.scale if it.that > 1 else it.that  # "hold out 10%" then "make that 20"
@@ -159,6 +163,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         examples = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples[:2]]
     notes = list(intents[-1].notes) if intents else []
     notes = [n for n in notes if n != "fit"]
+    if intents and intents[-1].asked:  # "why rank 16?": the plan's reasons, in the user's language
+        notes += answers(plan, intents[-1].asked, lang == "zh", intents[-1].named)
     if (model_reason := plan.reasons.get("base_model", "")).startswith("⚠️"):  # a named model was replaced: said
         if lang == "zh":
             from .reasons_zh import to_zh
@@ -184,9 +190,11 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, wa
     """What to say when the last turn changed nothing: that it was not understood (with what can be said), or
     that what it asked for is already so. None when it changed the plan or asked to start, or when what it asked
     for could not be done and a data warning says why (a column the file lacks)."""
-    if changes or it.start or it.sweep:
+    if changes or it.start or it.sweep or it.asked:
         return None
     zh = lang == "zh"
+    if it.forget or it.undo:
+        return None if it.notes else "计划没有改变。" if zh else "The plan is unchanged."
     heard = {k: v for k, v in it.values.items() if k != "language"}  # Chinese characters alone say nothing
     if not heard and not it.notes:
         words = turn_words(message).strip()
@@ -200,6 +208,25 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, wa
     if not said:
         return None
     return f"计划已经是这样（{said}），没有改变。" if zh else f"The plan already does that ({said}); nothing changed."
+
+
+def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int], zh: bool) -> None:
+    """"Undo that" at turn `i`: the latest turn before it that set anything (not already taken back) is taken
+    back, each setting it set (or reset) given the value it had before that turn, or the planner's choice."""
+    it = intents[i]
+    undone.add(i)
+    j = next((j for j in range(i - 1, -1, -1) if j not in undone and
+              (intents[j].values.keys() - {"language", "task_type"} or intents[j].forget)), None)
+    if j is None:
+        it.notes.append("没有可以撤销的修改" if zh else "there is no change to undo")
+        return
+    undone.add(j)
+    prior = _slots(messages[:j], intents[:j]).said
+    for name in [*(intents[j].values.keys() - {"language", "task_type"}), *intents[j].forget]:
+        if name in prior:
+            it.values[name] = prior[name]
+        elif name not in it.forget:
+            it.forget.append(name)
 
 
 def language_of(messages: list[str | dict]) -> str:
@@ -217,7 +244,7 @@ def _slots(messages: list[str | dict], intents: list[Intents]) -> Slots:
 
 def _diff(old: Plan, new: Plan, said: Intents) -> list[str]:
     """What the last turn changed: first what it asked for, then each knock-on change with its reason."""
-    direct_paths = {p for k in said.said() for p in SETTINGS[k].sets}
+    direct_paths = {p for k in [*said.said(), *said.forget] for p in SETTINGS[k].sets}
     asked, knock_on = [], []
     for path in WATCHED:
         a, b = get_path(old, path), get_path(new, path)

@@ -18,6 +18,7 @@ from ..models.fit import checkpoint, halve_batch, use_qlora
 from ..plan import Plan
 from ..sweeps import evaluate_often
 from ..train.compiled import COMPILE_SECONDS
+from .about import ALL_CHOICES
 from .base_model import choose_model, model_shape
 from .sweep_words import merge as merge_sweep
 from .task_switch import switches_task
@@ -51,8 +52,10 @@ class Slots:
         before, now = self.said.get("task_type"), values.get("task_type")
         if before and now and now != before and not typed and not switches_task(text):
             del values["task_type"]  # "the answers should be in Chinese" is about the answers, not a new task
+        for name in it.forget:  # "reset the learning rate": the planner's choice again
+            self.said.pop(name, None)
         self.said.update(values)
-        self.sweep = merge_sweep(self.sweep, it.sweep)
+        self.sweep = {} if it.forget == ALL_CHOICES else merge_sweep(self.sweep, it.sweep)
         self.wrote += " " + text
         if values.get("task_type") and values["task_type"] != before:  # the words that named the task
             self.description = text.strip()

@@ -12,9 +12,10 @@ from typing import Any
 
 from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
-from ..models.catalog import find, models
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
+from .about import question, reset, undo
+from .model_words import named_model
 from .sweep_words import read_sweep
 from .whole_turn import FACTORS, START, scaled_again, whole_turn
 
@@ -37,6 +38,14 @@ class Intents:
     """"Actually make that 8", "8 instead", "算了，还是用 16 吧": a number for the setting the previous turn set."""
     switch: bool | None = None
     """"Turn it off", "算了，还是关掉它吧": off (or on) for what the previous turn switched."""
+    forget: list[str] = field(default_factory=list)
+    """Settings given back to the planner: "reset the learning rate", "back to your defaults" (chat/about.py)."""
+    undo: bool = False
+    """"Undo that", "撤销": the previous change taken back."""
+    asked: list[str] = field(default_factory=list)
+    """The plan fields a question asks about ("why rank 16?"), answered with their reasons; changes nothing."""
+    named: dict[str, Any] = field(default_factory=dict)
+    """The values a question names ("why not rank 8?": 8), offered, not set."""
 
     def __getattr__(self, name: str) -> Any:
         if name in SETTINGS:
@@ -79,7 +88,7 @@ def understand(text: str) -> Intents:
     # (20,000 digits took 140 s).
     low = from_to(digits(re.sub(r"\d{33,}", "9" * 32, t.lower())))
     said: dict[str, Any] = {"task_type": _task(low),
-                            "language": _language(t, low), "base_model": _model(low, t)}
+                            "language": _language(t, low), "base_model": named_model(low, t)}
     _gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
@@ -119,7 +128,10 @@ def understand(text: str) -> Intents:
     values = {k: v for k, v in said.items() if v is not None}
     again = None if any(isinstance(v, Relative) for v in values.values()) else scaled_again(low.strip())
     that, switch = (None, None) if sweep or [k for k in values if k != "language"] else whole_turn(low.strip())
-    return Intents(values, start, notes, sweep, again, that, switch)
+    if asked := question(low, values):  # "why rank 16?" asks, and changes nothing
+        return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
+                       named={k: v for k, v in values.items() if k != "language"})
+    return Intents(values, start, notes, sweep, again, that, switch, forget=reset(low, values), undo=undo(low.strip()))
 
 
 def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:
@@ -372,47 +384,6 @@ def _language(t: str, low: str) -> str | None:
         return "en"
     cjk = len(re.findall(r"[\u4e00-\u9fff]", t))
     return "zh" if cjk >= 4 else None
-
-
-CLOSED = (r"(?<![a-z0-9])(gpt-?4o?(?:-mini)?|gpt-?3\.5(?:-turbo)?|gpt-?5|o1|o3|claude(?:[a-z0-9.\- ]*?\d(?:\.\d)?)?|"
-          r"gemini(?:[a-z0-9.\- ]*?\d(?:\.\d)?)?|ernie|kimi)(?![a-z0-9])|(文心一言)")
-"""Models whose weights are not published: they cannot be fine-tuned here, whatever the plan says."""
-
-
-def _model(low: str, text: str = "") -> str | None:
-    """The base model the message names: a catalog name, alias or hub id as it is; a family and size that the
-    catalog does not have (or a closed model, or an `org/name` hub id) as the user said it, never silently
-    swapped for the nearest catalog entry — the planner says what it does with it."""
-    low = re.sub(r"(?:通义)?千问", "qwen", low)  # Qwen's Chinese name
-    for m in sorted(models(), key=lambda m: len(m.name), reverse=True):
-        if m.name.lower() in low or m.hub_id.lower() in low:
-            return m.name
-    if hub := re.search(r"(?<![\w./])([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*[A-Za-z0-9])(?![\w/])", text or low):
-        ident = hub.group(1)  # a hub id has a digit, a dash, a dot or a capital inside its name ("Qwen/Qwen2.5-7B",
-        # "meta-llama/Llama-3.2-1B", "TinyLlama/TinyLlama_v1.1"); "80/20" and "train/validation" are not ones
-        if (not re.search(r"\.(csv|tsv|jsonl?|parquet|xlsx|txt)$", ident.lower()) and re.search(r"[a-z]", ident, re.I)
-                and not ident.split("/")[0].isdigit() and re.search(r"[\d.-]|.[A-Z]", ident.split("/")[1])):
-            return ident  # as written: hub ids are case-sensitive
-    if closed := re.search(CLOSED, low):
-        return (closed.group(1) or closed.group(2)).strip()
-    # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "llama 70b" (not in the catalog: kept as said).
-    # (CJK characters are word characters: "用Qwen 72B训练" has no word boundary around the name or the size.)
-    m = re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[a-z0-9.\- ]*?(\d+(?:\.\d+)?)\s*b(?![a-z0-9])", low)
-    r = None if m else re.search(r"(\d+(?:\.\d+)?)\s*b(?![a-z0-9])\s*(?:的)?\s*(?:[\w.\-]+\s+)?"
-                                 r"(qwen|llama|mistral|gemma|phi)", low)
-    if m or r:
-        family, size = (m.group(1), float(m.group(2))) if m else (r.group(2), float(r.group(1)))
-        cands = [c for c in models() if c.name.lower().startswith(family[:4]) and not c.code]
-        if cands:
-            nearest = min(cands, key=lambda c: abs(c.params_b - size))
-            if abs(nearest.params_b - size) <= 0.3 * size:
-                return nearest.name
-        return f"{family.capitalize()} {size:g}B"
-    for word in re.findall(r"[a-z][\w.\-]+", low):
-        entry = find(word)
-        if entry and len(word) > 3:
-            return entry.name
-    return None
 
 
 CLAUSE = r"[,，;；。、]|\band\b|\bwith\b|和"

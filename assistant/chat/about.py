@@ -1,0 +1,120 @@
+"""Turns about the plan rather than edits of it: a question ("why rank 16?", "what learning rate do you
+recommend?", "为什么用 QLoRA？"), answered from the plan's own reasons; an undo ("undo that", "撤销"); and a reset
+("back to your defaults", "reset the learning rate", "学习率恢复默认")."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..adjustable import SETTINGS, get_path
+from .whole_turn import FILLER
+
+W = r"(?<![a-z]){}(?![a-z])"
+"""English words: whole, even next to Chinese ("为什么rank是16" has no \\b around "rank")."""
+ASKABLE = {
+    "lora.r": (W.format(r"(?:rank|lora[_ ]r)") + "|秩", "rank", "秩"),
+    "lora.alpha": (W.format("alpha"), "alpha", "alpha"),
+    "lora.dropout": (r"dropout|丢弃率", "dropout", "dropout"),
+    "lora.method": (r"qlora|4[- ]?bit|quantiz|(?<![\w.-])lora(?![a-z _-])|量化|方法", "method", "方法"),
+    "base_model": (r"base model|" + W.format("models?") + "|基座|模型", "base model", "基座模型"),
+    "training.learning_rate": (r"learning[ _-]?rate|" + W.format("lr") + "|学习率", "learning rate", "学习率"),
+    "training.epochs": (W.format("(?:epochs?|passes)") + "|轮数|几轮|多少轮", "epochs", "轮数"),
+    "training.batch_size": (W.format("batch(?:[ _]size)?") + "|批大小|批量", "batch size", "批大小"),
+    "training.gradient_accumulation": (r"accumulat|梯度累积|梯度累加", "gradient accumulation", "梯度累积"),
+    "training.max_length": (r"(?:max(?:imum)?|sequence|context|cutoff)[ _-]?(?:length|len)|最大长度|序列长度|截断长度",
+                            "max length", "最大长度"),
+    "training.warmup_ratio": (r"warm[ _-]?up|预热", "warm-up ratio", "预热比例"),
+    "training.scheduler": (r"schedul|调度", "schedule", "学习率调度"),
+    "training.gradient_checkpointing": (r"checkpointing|检查点", "gradient checkpointing", "梯度检查点"),
+    "training.precision": (r"precision|" + W.format("(?:bf16|fp16|fp32)") + "|精度", "precision", "精度"),
+    "training.packing": (W.format("pack(?:ing|ed)?") + "|打包", "packing", "打包"),
+    "training.compile": (W.format("compil(?:e|ed|ing)") + "|编译", "compile", "编译"),
+    "data.validation_fraction": (r"validation|held[- ]out|hold(?:ing)? out|验证", "held out", "验证集"),
+    "resources.estimated_peak_gb": (W.format("(?:memory|vram|oom)") + "|显存", "estimated peak memory", "预计显存峰值"),
+    "evaluation.metrics": (W.format("metrics?") + "|指标", "metrics", "指标"),
+}
+"""What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
+
+LEAD = r"^(?:(?:so|and|but|ok|okay|hmm|wait|um|also)[,\s]+)*"
+WHY = LEAD + r"(?:why|how come)\b|为什么|为何|为啥|凭什么|怎么(?:会|要)?(?:是|用|选)"
+"""A question about a reason: "why rank 16?", "how come it uses QLoRA?", "why not rank 8?" (answered with the
+reason for what the plan has; "use rank 8" changes it)."""
+WHAT = (LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|\b(?:do|would)\s+you\s+(?:recommend|suggest|"
+        r"pick|choose|use)\b|(?:用|选|设|是)?(?:多少|什么|哪个|哪种|几)(?:合适|比较好|好)?\s*[?？]\s*$|"
+        r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)")
+"""A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？"."""
+UNDO = (rf"^{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
+        rf"^{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before))?|"
+        rf"^{FILLER}*(?:撤销|撤回|恢复上一步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上一步)?")
+UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
+"""A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
+RESET = (r"\b(?:reset|restore)\b|\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|"
+         r"original|recommended)\b|\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
+         r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认(?:的)?(?:设置|参数|配置|值)?")
+"""A reset: of the settings named ("reset the learning rate", "学习率恢复默认"), or of every choice when none is."""
+FACTS = ("task_type", "language", "gpu_name", "gpu_memory_gb", "output_column", "exclude_column")
+"""What a reset keeps: what the user told about their task, data and machine, not a choice of the plan's."""
+ALL_CHOICES = [n for n in SETTINGS if n not in FACTS]
+"""What "back to your defaults" gives back to the planner (and the sweep with them)."""
+
+
+VALUE_FIRST = r"^(?:(?:rank |秩 )?[\d.e×x -]+(?:rank|秩)?|on|off|开启|关闭|bf16|fp32)[:：]\s*"
+"""A reason that starts with the value it explains ("rank 16: …", "2e-4: …", "on: …")."""
+
+
+def named(low: str) -> list[str]:
+    """The plan fields a message names (`ASKABLE`), in its order."""
+    return [path for path, (words, _, _) in ASKABLE.items() if re.search(words, low)]
+
+
+def question(low: str, values: dict[str, Any]) -> list[str]:
+    """The fields a question asks about: a "why" question (whatever values it names: "why rank 16?" and "why not
+    rank 8?" are not edits), or a "what" question that names no value. [] when the message is not such a
+    question."""
+    said = values.keys() - {"language"}
+    if re.search(WHY, low) or (re.search(WHAT, low) and not said):
+        return named(low) or ["?"]
+    return []
+
+
+def reset(low: str, values: dict[str, Any]) -> list[str]:
+    """The settings a reset gives back to the planner: those named without a value ("use the default learning
+    rate"), or every choice (`FACTS` kept) when the message names none and sets nothing."""
+    if not re.search(RESET, low):
+        return []
+    names = [n for path in named(low) for n, s in SETTINGS.items() if s.in_plan and s.field == path
+             or path == "base_model" and n == "base_model"]
+    if names:
+        return [n for n in names if n not in values]
+    return [] if values.keys() - {"language"} else ALL_CHOICES
+
+
+def undo(low: str) -> bool:
+    return bool(re.search(rf"(?:{UNDO}){UNDO_END}", low))
+
+
+def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = None) -> list[str]:
+    """Each asked field's value and the plan's reason for it, in the user's language; for a value the question
+    named that the plan does not have ("why not rank 8?"), how to ask for it."""
+    from .reasons_zh import to_zh
+
+    if asked == ["?"]:
+        return ["请说明想了解哪一项，例如“为什么秩是 16？”" if zh else
+                "say which setting you are asking about, e.g. “why rank 16?”"]
+    out = []
+    for path in asked:
+        _, en, zh_label = ASKABLE[path]
+        value = get_path(plan, "base_model.name" if path == "base_model" else path)
+        shown = (("开启" if value else "关闭") if zh else ("on" if value else "off")) if isinstance(value, bool) else (
+            f"{value:.1f} GB" if path == "resources.estimated_peak_gb" else ", ".join(value)
+            if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else str(value))
+        reason = to_zh(plan.reasons.get(path, "")) if zh else plan.reasons.get(path, "")
+        reason = re.sub(VALUE_FIRST, "", reason)  # "rank 16: the usual …": its value is in the title
+        out.append(f"{zh_label if zh else en} {shown}" + (f"：{reason}" if zh else f": {reason}") * bool(reason))
+    for name, value in (named or {}).items():
+        setting = SETTINGS.get(name)
+        if setting and setting.in_plan and get_path(plan, setting.field) != value:
+            said = setting.said(value, "zh" if zh else "en")
+            out.append(f"要改成这样，请说“{said}”" if zh else f"to have it, say “{said}”")
+    return out

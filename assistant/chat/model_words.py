@@ -1,0 +1,47 @@
+"""The base model a message names: a catalog entry, a hub id, a closed model, or a family and size."""
+
+from __future__ import annotations
+
+import re
+
+from ..models.catalog import find, models
+
+CLOSED = (r"(?<![a-z0-9])(gpt-?4o?(?:-mini)?|gpt-?3\.5(?:-turbo)?|gpt-?5|o1|o3|claude(?:[a-z0-9.\- ]*?\d(?:\.\d)?)?|"
+          r"gemini(?:[a-z0-9.\- ]*?\d(?:\.\d)?)?|ernie|kimi)(?![a-z0-9])|(文心一言)")
+"""Models whose weights are not published: they cannot be fine-tuned here, whatever the plan says."""
+
+
+def named_model(low: str, text: str = "") -> str | None:
+    """The base model the message names: a catalog name, alias or hub id as it is; a family and size that the
+    catalog does not have (or a closed model, or an `org/name` hub id) as the user said it, never silently
+    swapped for the nearest catalog entry — the planner says what it does with it."""
+    low = re.sub(r"(?:通义)?千问", "qwen", low)  # Qwen's Chinese name
+    for m in sorted(models(), key=lambda m: len(m.name), reverse=True):
+        if m.name.lower() in low or m.hub_id.lower() in low:
+            return m.name
+    if hub := re.search(r"(?<![\w./])([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*[A-Za-z0-9])(?![\w/])", text or low):
+        ident = hub.group(1)  # a hub id has a digit, a dash, a dot or a capital inside its name ("Qwen/Qwen2.5-7B",
+        # "meta-llama/Llama-3.2-1B", "TinyLlama/TinyLlama_v1.1"); "80/20" and "train/validation" are not ones
+        if (not re.search(r"\.(csv|tsv|jsonl?|parquet|xlsx|txt)$", ident.lower()) and re.search(r"[a-z]", ident, re.I)
+                and not ident.split("/")[0].isdigit() and re.search(r"[\d.-]|.[A-Z]", ident.split("/")[1])):
+            return ident  # as written: hub ids are case-sensitive
+    if closed := re.search(CLOSED, low):
+        return (closed.group(1) or closed.group(2)).strip()
+    # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "llama 70b" (not in the catalog: kept as said).
+    # (CJK characters are word characters: "用Qwen 72B训练" has no word boundary around the name or the size.)
+    m = re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[a-z0-9.\- ]*?(\d+(?:\.\d+)?)\s*b(?![a-z0-9])", low)
+    r = None if m else re.search(r"(\d+(?:\.\d+)?)\s*b(?![a-z0-9])\s*(?:的)?\s*(?:[\w.\-]+\s+)?"
+                                 r"(qwen|llama|mistral|gemma|phi)", low)
+    if m or r:
+        family, size = (m.group(1), float(m.group(2))) if m else (r.group(2), float(r.group(1)))
+        cands = [c for c in models() if c.name.lower().startswith(family[:4]) and not c.code]
+        if cands:
+            nearest = min(cands, key=lambda c: abs(c.params_b - size))
+            if abs(nearest.params_b - size) <= 0.3 * size:
+                return nearest.name
+        return f"{family.capitalize()} {size:g}B"
+    for word in re.findall(r"[a-z][\w.\-]+", low):
+        entry = find(word)
+        if entry and len(word) > 3:
+            return entry.name
+    return None
