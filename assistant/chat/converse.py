@@ -18,6 +18,7 @@ from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import trial_settings
 from .about import answers
+from .model_words import ModelStep
 from .planner import Slots, build_plan
 from .token_counts import token_lengths, training_messages
 from .understand import EffectiveBatch, Intents, Relative, TimesRank, WarmupSteps, allowed, understand
@@ -126,12 +127,20 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         if now_switched := [k for k in ("checkpointing", "method") if k in it.values]:
             switched = now_switched
         if relative := {k: v for k, v in it.values.items()
-                        if isinstance(v, (Relative, TimesRank, WarmupSteps, EffectiveBatch))}:
+                        if isinstance(v, (Relative, TimesRank, WarmupSteps, EffectiveBatch, ModelStep))}:
             said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
                                home_models)  # with the turn's other settings ("… and train for 300 steps")
             for name, r in relative.items():
+                if isinstance(r, ModelStep):  # "a bigger model": the next size up from the plan's
+                    it.values[name] = r.of(prior)
+                    if it.values[name] is None:
+                        del it.values[name]
+                        bigger = r.step > 0
+                        it.notes.append(f"目录里没有{'更大' if bigger else '更小'}的模型可换" if zh else
+                                        f"the catalog has no {'bigger' if bigger else 'smaller'} model to switch to")
+                    continue
                 setting = SETTINGS[name]
                 value = r.of(prior, setting)
                 value = max(1, round(value)) if setting.kind is int else float(f"{value:.6g}")

@@ -45,3 +45,51 @@ def named_model(low: str, text: str = "") -> str | None:
         if entry and len(word) > 3:
             return entry.name
     return None
+
+
+FAMILY = r"qwen|llama|smollm2?|gemma|phi|mistral"
+STEP = (rf"\b(bigger|larger|smaller|tinier|lighter|biggest|largest|smallest|tiniest)\s+(?:base\s+)?"
+        rf"(?:({FAMILY})[\w.-]*\s*)?(?:base\s+)?(?:model|llm)|"
+        rf"\b(biggest|largest|smallest|tiniest)\s+({FAMILY})\b|"
+        rf"(更大|大一点|大点|更小|小一点|小点|最小|最大)的?\s*({FAMILY})?\s*(?:基座)?模型")
+"""A model said relative to the plan's: "a bigger model", "the smallest qwen", "换个小一点的模型"."""
+STEPS = {"bigger": 1, "larger": 1, "更大": 1, "大一点": 1, "大点": 1, "smaller": -1, "tinier": -1, "lighter": -1,
+         "更小": -1, "小一点": -1, "小点": -1, "biggest": 2, "largest": 2, "最大": 2, "smallest": -2, "tiniest": -2,
+         "最小": -2}
+
+
+class ModelStep:
+    """A base model one size up or down from the plan's (`step` ±1), or the largest or smallest (±2), of the
+    named family or of the catalog's general models that speak the plan's language; resolved in `converse`."""
+
+    def __init__(self, step: int, family: str | None):
+        self.step, self.family = step, family
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ModelStep) and (self.step, self.family) == (other.step, other.family)
+
+    def __repr__(self) -> str:
+        return f"ModelStep({self.step}, {self.family!r})"
+
+    def of(self, plan) -> str | None:
+        """The catalog model the step lands on from `plan`'s base model (one size up or down within its own
+        family first, when the message names none), or None when there is none."""
+        own = plan.base_model.name.lower()[:4]
+        for family in [self.family[:4]] if self.family else [""] if abs(self.step) == 2 else [own, ""]:
+            pool = sorted((m for m in models() if not m.code and m.name.lower().startswith(family)
+                           and plan.task.language in m.languages), key=lambda m: m.params_b)
+            if abs(self.step) == 2 and pool:
+                return (pool[-1] if self.step > 0 else pool[0]).name
+            size = plan.base_model.params_b
+            picks = [m for m in pool if (m.params_b > size if self.step > 0 else m.params_b < size)]
+            if picks:
+                return (picks[0] if self.step > 0 else picks[-1]).name
+        return None
+
+
+def model_step(low: str) -> ModelStep | None:
+    """The relative model a message asks for (`STEP`), or None."""
+    if not (m := re.search(STEP, low)):
+        return None
+    word, family = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5) if m.group(i))
+    return ModelStep(STEPS[word], family)

@@ -15,7 +15,7 @@ from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
 from .about import question, reset, undo
-from .model_words import named_model
+from .model_words import model_step, named_model
 from .sweep_words import read_sweep
 from .whole_turn import FACTORS, START, scaled_again, whole_turn
 
@@ -75,6 +75,14 @@ def from_to(low: str) -> str:
     return low
 
 
+QUALITY_OVER = (r"(?:quality|accuracy)\s+(?:matters\s+more|is\s+more\s+important|over|first|before)|"
+                r"(?:over|more\s+than|rather\s+than|before)\s+(?:speed|time)\b|don'?t\s+care\s+(?:about\s+(?:speed|time)|how\s+long)|"
+                r"\bno\s+rush|效果比速度重要|质量比速度重要|不在乎时间|不着急|慢一点没关系")
+FAST_OVER = (r"(?:speed|time)\s+(?:matters\s+more|is\s+more\s+important|over|first|before)|(?:over|more\s+than|"
+             r"rather\s+than|before)\s+(?:quality|accuracy)\b|越快越好|速度比效果重要|不在乎效果")
+"""A preference said as one thing over the other ("quality matters more than speed", "越快越好")."""
+
+
 def understand(text: str) -> Intents:
     t = text.strip()
     notes: list[str] = []
@@ -88,7 +96,7 @@ def understand(text: str) -> Intents:
     # (20,000 digits took 140 s).
     low = from_to(digits(re.sub(r"\d{33,}", "9" * 32, t.lower())))
     said: dict[str, Any] = {"task_type": _task(low),
-                            "language": _language(t, low), "base_model": named_model(low, t)}
+                            "language": _language(t, low), "base_model": named_model(low, t) or model_step(low)}
     _gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
@@ -102,7 +110,10 @@ def understand(text: str) -> Intents:
                      "8-bit training is not offered: LoRA on the 16-bit base, or QLoRA (4-bit)")  # not QLoRA's 4
     elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
         said["method"] = "qlora"
-    if re.search(r"\bfast|quick|asap|hurry|speed (?:it |things )?up|快速|尽快|快一点|快点|速度优先", low):
+    if re.search(QUALITY_OVER, low):  # "quality matters more than speed" names speed too
+        said["preference"] = "quality"
+    elif re.search(FAST_OVER + r"|\bfast|quick|asap|hurry|speed (?:it |things )?up|快速|尽快|快一点|快点|速度优先",
+                   low):
         said["preference"] = "fast"
     elif re.search(r"best quality|high quality|highest quality|quality first|accura|质量最好|效果最好|高质量|"
                    r"最好的效果|效果优先|质量优先", low):
@@ -389,6 +400,12 @@ def _language(t: str, low: str) -> str | None:
 CLAUSE = r"[,，;；。、]|\band\b|\bwith\b|和"
 
 
+SETTING_BEFORE = (r"(?:seed|length|len|steps?|rows|rank|alpha|batch(?:[ _]size)?|种子|长度|步数)\s*"
+                  r"(?:to|=|:|of|is|为)?\s*$")
+COUNT_AFTER = r"\s*(?:steps?|rows|tokens|examples|samples|epochs|minutes|mins|条|步|行|个|轮)"
+"""A bare four-digit number that a setting says ("seed 2070", "1080 steps") rather than a card's."""
+
+
 def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     if re.search(r"no gpu|without (a )?gpu|cpu only|only (have )?(a )?cpu|on (my |the |a )?cpu|laptop without|"
                  r"(?:just|only) (?:a |an |my |the )?(?:laptop |desktop |intel |amd )?cpu\b|(?:laptop|desktop) cpu\b|"
@@ -403,8 +420,11 @@ def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     # has no \b before the name.
     low = re.sub(r"\b(?:google\s+)?colab\b(?!\s*pro)", "t4", low)  # Colab's free tier is a T4
     for m in re.finditer(r"((?:rtx|gtx)\s*\d{4}(?:\s*ti(?![a-z]))?|(?<![\d.])\d{4}(?:\s*ti(?![a-z]))?(?!\d)|"
-                         r"(?<![a-z0-9])(?:h200|h100|h800|h20|a100|a800|a6000|l40s?|l20|a10g|a10|a30|a40|l4|t4|"
-                         r"v100|p100)(?![a-z0-9]))", low):
+                         r"(?<![a-z0-9])(?:h200|h100|h800|h20|a100|a800|a[4-6]000|l40s?|l20|a10g|a10|a30|a40|l4|t4|"
+                         r"v100|p100|p40)(?![a-z0-9]))", low):
+        if m.group(1)[0].isdigit() and (re.search(SETTING_BEFORE, low[max(0, m.start() - 16):m.start()])
+                                        or re.match(COUNT_AFTER, low[m.end():])):
+            continue  # "seed 2070", "train 1080 steps": a setting's number, not a card
         if info := gpu_info(m.group(1)):
             said["gpu_name"] = re.sub(r"\s+", " ", m.group(1).upper().replace("RTX", "RTX ").replace("TI", " Ti"))
             said["gpu_memory_gb"] = info[0]
