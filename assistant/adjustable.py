@@ -157,14 +157,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "rank {}", "秩 {}", (r"(?:lora rank|rank|\br|lora[_-]r\b)" + TO + r"(\d+)",
                                 r"(?:秩|lora\s*秩)" + TO + r"(\d+)",
                                 r"(?:lora rank|rank)\s+(?:(?:up|down|back)\s+)?to\s+(\d+)", r"\brank-(\d+)\b",
-                                r"(?<![\w.])(\d+)\s+(?:lora\s+)?rank\b(?!\s*(?:to|=|:|of)?\s*\d)"),
+                                r"(?<![\w.])(\d+)\s+(?:(?:for|as)\s+(?:the\s+)?)?(?:lora\s+)?rank\b"
+                                r"(?!\s*(?:to|=|:|of)?\s*\d)"),
             editor=True),
     Setting("learning_rate", ("training.learning_rate",), NUMERIC, lambda v: 0 < v < 1, "between 0 and 1",
             "learning rate (number)", "learning rate {}", "学习率 {}",
             (r"(?:learning[ _-]?rate|\blr|学习率)" + TO + NUMBER,
              r"(?:learning[ _-]?rate|\blr\b)[^.;!?\d]{0,40}?\b(?:down|up|back)?\s*(?:to|at)\s+" + NUMBER
              + r"(?!\d|\s*%)",
-             r"学习率[^。；！？\d]{0,10}?(?:到|至)\s*" + NUMBER + r"(?!\d|\s*%)"), editor=True),
+             r"学习率[^。；！？\d]{0,10}?(?:到|至)\s*" + NUMBER + r"(?!\d|\s*%)",
+             NUMBER + r"\s+(?:for|as)\s+(?:the\s+|my\s+)?(?:learning[ _-]?rate|lr)\b"), editor=True),
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens|source[ _]length)|"
@@ -183,7 +185,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:(?:should|must|can|may|will|could)\s+be\s+|are\s+|"
              r"be\s+)?"
              r"(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
-             r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?(?:token|词元)"),
+             r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?\s*(?:token|词元)"),
             editor=True),
     Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
             "stop after this many optimizer steps, whatever the epochs (integer)", "stop after {} steps",

@@ -138,6 +138,9 @@ def understand(text: str) -> Intents:
     start = bool(re.search(START, low.strip()))
     values = {k: v for k, v in said.items() if v is not None}
     again = None if any(isinstance(v, Relative) for v in values.values()) else scaled_again(low.strip())
+    if again and not values.keys() - {"language"} and len(keys := [n for n, key in RELATIVE_SETTINGS.items()
+                                                                   if re.search(key, low)]) == 1:
+        values[keys[0]], again = Relative(again), None  # "the learning rate seems too high, halve it"
     that, switch = (None, None) if sweep or [k for k in values if k != "language"] else whole_turn(low.strip())
     if asked := question(low, values):  # "why rank 16?" asks, and changes nothing
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
@@ -366,7 +369,8 @@ def _relative(low: str) -> dict[str, Relative | Any]:
     for name, key in RELATIVE_SETTINGS.items():
         for words, factor in FACTORS:
             if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
-                              rf"|(?:{key})\s*(?:再\s*)?(?:in\s+half|by\s+half|halved|doubled|(?:{words}))"
+                              rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:再\s*)?(?:in\s+half|by\s+half|"
+                              rf"halved|doubled|(?:{words}))"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)", low):
                 then = re.match(THEN, low[m.end():])
                 value = _taken(SETTINGS[name], then.group(1)) if then else None

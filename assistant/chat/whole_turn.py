@@ -12,7 +12,8 @@ START = (r"^(?:(?:yes|ok|okay|sure|great|好的?|行|可以)[,，.。!！]?\s*)?
          r"[.!。！]?$")
 """A request to start: "start", "go ahead", "ok, start training", "let's train", "run it now please", "开始训练吧",
 "好的，开始吧", "跑吧"."""
-FILLER = r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|算了|不对|不|哦|嗯|其实)[,.!，。！\s]*)"
+FILLER = (r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|never ?mind|算了|不对|不|哦|嗯|其实)"
+          r"[,.!，。！\s]*)")
 THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
         rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead)?[.!]?$|"
         rf"^{FILLER}*{NUMBER} instead[.!]?$|^{FILLER}+{NUMBER}[.!]?$|"
@@ -20,7 +21,8 @@ THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: 
 """A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
 "算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that was one setting)."""
 IT = r"(?:it|that|this|them)"
-OFF = (rf"^{FILLER}*(?:(?:turn|switch|shut) {IT}(?: back)? off|(?:turn|switch) off {IT}|disable {IT}|"
+OFF = (rf"^{FILLER}*(?:(?:turn|switch|shut) {IT}(?: back)? off(?: again)?|(?:turn|switch) off {IT}(?: again)?|"
+       rf"disable {IT}(?: again)?|"
        rf"(?:let'?s )?(?:not|don'?t) (?:use|do) {IT}(?: after all)?|(?:还是)?(?:关掉|关闭|关了|禁用|去掉|不用|不要)"
        rf"(?:它|这个|那个)?\s*(?:吧|了|好了)?)[.!。！]?$")
 ON = (rf"^{FILLER}*(?:(?:turn|switch) {IT}(?: back)? on|(?:turn|switch) on {IT}|(?:re-?)?enable {IT}(?: again)?|"
@@ -44,10 +46,11 @@ RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|调大|设大
 FACTORS = ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0))
 """The words of a relative change and what they multiply by (lowered or raised with no number: half or twice)."""
 AGAIN = tuple((rf"(?:{words})\s+(?:it|that)\b|再\s*(?:{words})|"
-               rf"^(?:(?:算了|嗯|哦|好吧?|那就|那)[,，。\s]*)*(?:{words})\s*(?:吧|一下|了)?[.!。！]?$", factor)
+               rf"^(?:[^,，。.!！?？\d]{{0,12}}[,，。.!！]\s*){{0,2}}(?:那就|那)?\s*(?:{words})\s*(?:吧|一下|了)?[.!。！]?$",
+               factor)
               for words, factor in FACTORS)
 """The same change once more, or once to the setting the previous turn set: "halve it again", "double that", "再减半",
-"那就翻倍吧" (`converse`), with the factor each multiplies by."""
+"那就翻倍吧", "太大了，减半" (`converse`), with the factor each multiplies by."""
 
 
 def scaled_again(low: str) -> float | None:

@@ -55,7 +55,7 @@ def register_tasks():
                                  r"(?:find|identify|spot|mark|highlight|list) (?:all |every |each )?(?:the )?"
                                  r"(?:person |people's |company |place |location |organi[sz]ation |product )?"
                                  r"(?:names|entities)\b|"
-                                 r"get (?:the |all )?[\w ,&/-]{1,40}? out of\b|parse (?:the )?[\w ,&/-]{1,40}? into\b",
+                                 r"get (?:the |all )?[\w ,&/'-]{1,50}? out of\b|parse (?:the )?[\w ,&/-]{1,40}? into\b",
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
                    {"en": "Extract fields as JSON", "zh": "抽取字段为 JSON"}, priority=60),
