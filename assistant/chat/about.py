@@ -31,7 +31,10 @@ ASKABLE = {
     "training.packing": (W.format("pack(?:ing|ed)?") + "|打包", "packing", "打包"),
     "training.compile": (W.format("compil(?:e|ed|ing)") + "|编译", "compile", "编译"),
     "data.validation_fraction": (r"validation|held[- ]out|hold(?:ing)? out|验证", "held out", "验证集"),
-    "resources.estimated_peak_gb": (W.format("(?:memory|vram|oom)") + "|显存", "estimated peak memory", "预计显存峰值"),
+    "resources.estimated_peak_gb": (W.format("(?:memory|vram|oom|fits?)") + "|显存|放得下|放不下|装得下",
+                                    "estimated peak memory", "预计显存峰值"),
+    "resources.estimated_minutes": (W.format("(?:how long|time)") + "|多久|多长时间|耗时", "estimated time",
+                                    "预计时间"),
     "evaluation.metrics": (W.format("metrics?") + "|指标", "metrics", "指标"),
 }
 """What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
@@ -42,8 +45,11 @@ WHY = LEAD + r"(?:why|how come)\b|为什么|为何|为啥|凭什么|怎么(?:会
 reason for what the plan has; "use rank 8" changes it)."""
 WHAT = (LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|\b(?:do|would)\s+you\s+(?:recommend|suggest|"
         r"pick|choose|use)\b|(?:用|选|设|是)?(?:多少|什么|哪个|哪种|几)(?:合适|比较好|好)?\s*[?？]\s*$|"
-        r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)")
-"""A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？"."""
+        r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)|"
+        r"^(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b[^?]*\?\s*$|"
+        r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$")
+"""A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？",
+"will it fit on my GPU?"."""
 UNDO = (rf"^{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
         rf"^{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before))?|"
         rf"^{FILLER}*(?:撤销|撤回|恢复上一步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上一步)?")
@@ -94,22 +100,34 @@ def undo(low: str) -> bool:
     return bool(re.search(rf"(?:{UNDO}){UNDO_END}", low))
 
 
+def _memory(plan, zh: bool) -> str:
+    """The memory estimate against the GPU's: "19.3 GB of 24 GB, fits"."""
+    res = plan.resources
+    if res.device != "cuda":
+        return f"{res.estimated_peak_gb:.1f} GB"
+    fits = ("放得下" if zh else "fits") if res.fits else ("放不下" if zh else "does NOT fit")
+    return (f"{res.estimated_peak_gb:.1f} GB（共 {res.gpu_memory_gb:g} GB，{fits}）" if zh else
+            f"{res.estimated_peak_gb:.1f} GB of {res.gpu_memory_gb:g} GB ({fits})")
+
+
 def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = None) -> list[str]:
     """Each asked field's value and the plan's reason for it, in the user's language; for a value the question
     named that the plan does not have ("why not rank 8?"), how to ask for it."""
     from .reasons_zh import to_zh
 
     if asked == ["?"]:
-        return ["请说明想了解哪一项，例如“为什么秩是 16？”" if zh else
-                "say which setting you are asking about, e.g. “why rank 16?”"]
+        return ["计划如下；可以问其中任何一项，例如“为什么秩是 16？”" if zh else
+                "the plan is below; ask about any part of it, e.g. “why rank 16?”"]
     out = []
     for path in asked:
         _, en, zh_label = ASKABLE[path]
         value = get_path(plan, "base_model.name" if path == "base_model" else path)
+        reason = plan.reasons.get(path) or (plan.reasons.get("resources.device", "") if "minutes" in path else "")
         shown = (("开启" if value else "关闭") if zh else ("on" if value else "off")) if isinstance(value, bool) else (
-            f"{value:.1f} GB" if path == "resources.estimated_peak_gb" else ", ".join(value)
+            _memory(plan, zh) if path == "resources.estimated_peak_gb" else
+            (f"约 {value:.1f} 分钟" if zh else f"about {value:.1f} min") if "minutes" in path else ", ".join(value)
             if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else str(value))
-        reason = to_zh(plan.reasons.get(path, "")) if zh else plan.reasons.get(path, "")
+        reason = to_zh(reason) if zh else reason
         reason = re.sub(VALUE_FIRST, "", reason)  # "rank 16: the usual …": its value is in the title
         out.append(f"{zh_label if zh else en} {shown}" + (f"：{reason}" if zh else f": {reason}") * bool(reason))
     for name, value in (named or {}).items():

@@ -22,8 +22,9 @@ def named_model(low: str, text: str = "") -> str | None:
     if hub := re.search(r"(?<![\w./])([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*[A-Za-z0-9])(?![\w/])", text or low):
         ident = hub.group(1)  # a hub id has a digit, a dash, a dot or a capital inside its name ("Qwen/Qwen2.5-7B",
         # "meta-llama/Llama-3.2-1B", "TinyLlama/TinyLlama_v1.1"); "80/20" and "train/validation" are not ones
-        if (not re.search(r"\.(csv|tsv|jsonl?|parquet|xlsx|txt)$", ident.lower()) and re.search(r"[a-z]", ident, re.I)
-                and not ident.split("/")[0].isdigit() and re.search(r"[\d.-]|.[A-Z]", ident.split("/")[1])):
+        org, name = ident.split("/")
+        if (not re.search(r"\.(csv|tsv|jsonl?|parquet|xlsx|txt)$", ident.lower())
+                and not re.fullmatch(r"[\d.e+-]+", org) and re.search(r"[\d.-]|.[A-Z]", name)):
             return ident  # as written: hub ids are case-sensitive
     if closed := re.search(CLOSED, low):
         return (closed.group(1) or closed.group(2)).strip()

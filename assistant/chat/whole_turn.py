@@ -7,11 +7,15 @@ import re
 
 from ..adjustable import NUMBER
 
-START = (r"^(?:(?:yes|ok|okay|sure|great|好的?|行|可以)[,，.。!！]?\s*)?(?:let'?s\s+)?(?:start(?: training| it)?|"
-         r"go(?: ahead)?|run it|train(?: it)?|开始|开始训练|(?:开始)?跑|训练)(?:\s*(?:it\s+)?(?:now|please|吧|了))*"
-         r"[.!。！]?$")
-"""A request to start: "start", "go ahead", "ok, start training", "let's train", "run it now please", "开始训练吧",
-"好的，开始吧", "跑吧"."""
+START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alright|all right|sounds good|"
+         r"looks good|lgtm|that'?s? (?:fine|good|great)|好的?|行|可以|没问题|好吧|不错)[,，.。!！]?\s*)*"
+         r"(?:(?:let'?s\s+)?(?:start(?: training| it| the run| the training)?|begin(?: training)?|"
+         r"go(?: ahead| for it)?|run it|train(?: it)?|kick it off|do it|ship it|"
+         r"开始|开始训练|(?:开始)?跑(?:起来)?|训练|开跑|就这样(?:训练)?)"
+         r"(?:\s*(?:it\s+)?(?:now|please|吧|了))*)?[.!。！]?$")
+"""A request to start, or an approval of the plan: "start", "go ahead", "ok, start training", "let's train", "run it
+now please", "looks good, go", "sounds good", "开始训练吧", "好的，开始吧", "没问题，跑起来" (the reply points at the
+Start button; only the button starts a run)."""
 FILLER = (r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|never ?mind|算了|不对|不|哦|嗯|其实)"
           r"[,.!，。！\s]*)")
 THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
