@@ -45,7 +45,7 @@ class Setting:
     zh: str = "{}"
     """The same in Chinese."""
     patterns: tuple[str | tuple[str, float], ...] = ()
-    """Regexes over the lower-cased message (numbers already in digits, see `understand.digits`) whose first
+    """Regexes over the lower-cased message (numbers already in digits, see `chat.normalize.digits`) whose first
     non-empty group is the value (see `read`)."""
     scale: float = 1.0
     """What a matched number is multiplied by (a percentage given for a fraction: 0.01)."""
@@ -212,6 +212,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:limit|cap|restrict|cut|trim)\s+(?:the\s+)?(?:data(?:set)?|training\s+(?:data|set)|file)\s+(?:to|at)\s+"
              r"(?:the\s+first\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
              r"(?:只用|仅用|只取|只使用|抽取|抽样|只要|只拿|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子)",
+             r"(?<![\u4e00-\u9fff])用\s*(\d+)\s*条(?:数据|样本)",
              r"(?:数据|样本|训练数据|数据量|训练集)\s*(?:限制在|控制在|限制为|限定在|不超过|最多)\s*(\d+)\s*(?:条|行|个)",
              r"最多(?:只)?用\s*(\d+)\s*(?:条|行|个样本)"), off=(0,)),
     Setting("time_budget_minutes", ("training.epochs", "training.max_steps"), NUMERIC, lambda v: 0 < v <= 100_000,
@@ -268,7 +269,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"early[- ]?stop\w*\s+(?:with\s+|after\s+)?(?:a\s+)?(?:patience\s+(?:of\s+)?)?(\d+)\s*"
              r"(?:evaluations|evals|checks|rounds)?",
              r"(?:耐心值?|早停(?:耐心)?)" + TO + r"(\d+)(?!\s*(?:步|轮|epoch))",
-             r"(\d+)\s*次(?:评估)?(?:都)?(?:没有|不再)(?:提升|改善|变好)(?:就)?(?:停|早停)",
+             r"(\d+)\s*次(?:评估)?(?:都)?(?:没有?|不再)(?:提升|改善|变好)(?:就)?(?:停|早停)",
              r"(?:doesn'?t|does not|don'?t|do not|stops?|fails? to|no longer)\s+improv\w*\s+(?:for|after|in|over)\s+"
              r"(\d+)\s*(?:evaluations|evals|checks|rounds|eval\s+steps)\b")),
     Setting("exclude_column", ("data.input_columns",), str, _column_name, "a column's name",

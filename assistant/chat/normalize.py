@@ -1,0 +1,124 @@
+"""A message in the words the settings' patterns read: numbers said in words written as digits (English and
+Chinese), hours as minutes, shares as percentages, k suffixes, thousands separators, the schedules' Chinese
+names, and the ways of turning a setting off as that setting at 0."""
+
+from __future__ import annotations
+
+import re
+
+EN_NUMBERS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+                                                  "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100}
+TENS = r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+ZH_NUMBER = r"[零〇一二两三四五六七八九十百千万]+"
+
+
+def zh_number(text: str) -> int:
+    """A Chinese numeral up to the ten thousands: 两 → 2, 十五 → 15, 二十 → 20, 三百 → 300."""
+    total, current = 0, 0
+    for ch in text:
+        if ch in ZH_DIGITS:
+            current = ZH_DIGITS[ch]
+        else:
+            total += (current or 1) * ZH_UNITS[ch]
+            current = 0
+    return total + current
+
+
+def digits(low: str) -> str:
+    """Numbers said in words written as digits, so every setting's pattern reads them: "two epochs" → "2 epochs",
+    "训练两轮" → "训练2轮", "学习率万分之一" → "学习率0.0001", "百分之二十" → "20%"."""
+    def value(text: str) -> float:
+        return float(text) if text[0].isdigit() else zh_number(text)
+
+    for words, scale in (("十万分之", 1e-5), ("万分之", 1e-4), ("千分之", 1e-3)):
+        low = re.sub(words + r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)", lambda m, s=scale: f"{value(m.group(1)) * s:g}",
+                     low)
+    # "thirty-two", "sixty four": one number, before either word is read alone ("rank thirty-two" was rank 30)
+    low = re.sub(rf"\b({TENS})(?:-|\s)(one|two|three|four|five|six|seven|eight|nine)\b",
+                 lambda m: str(EN_NUMBERS[m.group(1)] + EN_NUMBERS[m.group(2)]), low)
+    # "2k tokens", "max length 4k" are 2,048 and 4,096; "2k rows", "1.5k steps" are thousands
+    low = re.sub(r"((?:length|context|seq len|长度)\s*(?:(?:of|to|=|:|is)\s*)?)(\d+)k\b|"
+                 r"\b(\d+)k(?=\s*(?:tokens?|context)\b)",
+                 lambda m: f"{m.group(1)}{int(m.group(2)) * 1024}" if m.group(2) else str(int(m.group(3)) * 1024), low)
+    low = re.sub(r"\b(\d+(?:\.\d+)?)k(?=\s*(?:rows|examples|samples|steps|lines|records)\b)",
+                 lambda m: f"{float(m.group(1)) * 1000:g}", low)
+    low = re.sub(r"((?:rows|examples|samples|steps|lines|records)\s(?:to|at)\s)(\d+(?:\.\d+)?)k\b(?!\s*tokens?)",
+                 lambda m: f"{m.group(1)}{float(m.group(2)) * 1000:g}", low)  # "limit rows to 2k"
+    low = re.sub(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,]|\.\d)(?=\s*(?:rows|examples|samples|steps|lines|records|"
+                 r"tokens|iterations|条|行|步))", lambda m: m.group(1).replace(",", ""), low)  # "1,500 examples"
+    # "an 80/20 split", "90/10 train/validation split": the smaller share held out
+    low = re.sub(r"\b(\d{1,2})\s*/\s*(\d{1,2})(?=\s+(?:(?:train(?:ing)?\s*/\s*(?:validation|val|eval|test|dev)|"
+                 r"train[- ]test|train[- ]val(?:idation)?)\s+)?split\b)",
+                 lambda m: f"{m.group(0)} ({m.group(2)}% validation split)"
+                 if int(m.group(1)) + int(m.group(2)) == 100 and int(m.group(2)) < 50 else m.group(0), low)
+    # hours as minutes: "under 2 hours", "in an hour and a half", "half an hour", "一个半小时内", "两小时以内" (each
+    # run of spaces has one place to go: see sweep_words.SEP)
+    low = re.sub(r"\b(?:an?|one)\s+hour\s+and\s+a\s+half\b", "90 minutes", low)
+    low = re.sub(r"\bhalf\s+an\s+hour\b", "30 minutes", low)
+    hours = {"a": 1, "an": 1, **EN_NUMBERS}
+    low = re.sub(r"\b(\d+(?:\.\d+)?|" + "|".join(hours) + r")\s+hours?\b",
+                 lambda m: f"{60 * (hours[m.group(1)] if m.group(1) in hours else float(m.group(1))):g} minutes", low)
+    low = re.sub(r"(?:(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)\s*)?(?:个\s*)?(半\s*)?(?:个\s*)?(?:小时|钟头)",
+                 lambda m: f"{60 * (value(m.group(1)) if m.group(1) else 0) + (30 if m.group(2) else 0):g} 分钟"
+                 if m.group(1) or m.group(2) else m.group(0), low)
+    low = re.sub(r"(" + ZH_NUMBER + r"|\d+)分之(" + ZH_NUMBER + r"|\d+)(?=的?(?:数据|样本|行))",  # 四分之一的数据 → 25%
+                 lambda m: f"{value(m.group(2)) / max(1.0, value(m.group(1))) * 100:.3g}%", low)
+    low = re.sub(r"百分之(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)",
+                 lambda m: f"{m.group(1) if m.group(1)[0].isdigit() else zh_number(m.group(1))}%", low)
+    low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个\s*)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层))",
+                 lambda m: str(zh_number(m.group(1))), low)
+    low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
+    # "线性学习率调度" → "linear学习率调度": the schedules' Chinese names, where a schedule follows or precedes
+    low = re.sub(r"(线性|余弦|恒定|常数)(?=\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减|退火|schedule))",
+                 lambda m: ZH_SCHEDULES[m.group(1)], low)
+    low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:用|为|设为|改成|改为|换成|是)?\s*)(线性|余弦|恒定|常数)",
+                 lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
+    low = re.sub(r"\b(?:flat|fixed|steady)(?=\s+(?:learning[ -]rate|lr)\b)|(?<=learning rate )(?:flat|fixed)\b|"
+                 r"(?<=\blr )(?:flat|fixed)\b", "constant", low)  # "a flat learning rate" is a constant schedule
+    # "学习率固定不变" is a constant schedule ("学习率不变" only keeps the rate, "学习率固定为 1e-4" sets it)
+    low = re.sub(r"学习率\s*(?:固定不变|恒定不变|保持恒定|恒定)(?!\s*(?:为|在|成|到)?\s*\d)", "constant学习率调度", low)
+    # "more epochs", "train a bit longer", "多训练几轮": twice the epochs (half for fewer), as "raise the epochs"
+    low = re.sub(r"\btrain(?:ing)?\s+(?:for\s+)?(?:a\s+(?:bit|little)\s+|much\s+)?longer\b"
+                 r"(?!\s+(?:than|sequences?|examples?|inputs?|texts?|context|rows|prompts?))|"
+                 r"多(?:训练|训|跑)几(?:轮|个\s*epoch)", "raise the epochs", low)
+    low = re.sub(r"\btrain(?:ing)?\s+(?:for\s+)?(?:a\s+(?:bit|little)\s+)?(?:less|shorter)\b(?!\s+(?:than|sequences?|"
+                 r"examples?|inputs?|texts?|context|rows|prompts?))|"
+                 r"少(?:训练|训|跑)几(?:轮|个\s*epoch)", "lower the epochs", low)
+    low = re.sub(r"\b(?:more)\s+(?=epochs\b)", "raise the ", low)
+    low = re.sub(r"\b(?:fewer|less)\s+(?=epochs\b)", "lower the ", low)
+    # "no warmup", "turn dropout off", "不要预热": the setting at 0
+    low = re.sub(r"\b(?:no|without|disable|turn off|switch off|skip)\s+(?:the\s+|any\s+)?(?:lora\s+)?"
+                 r"(?:warm[ _-]?up|dropout)\b(?![ _-]?(?:steps?|ratio))|"
+                 r"\b(?:turn\s+|switch\s+)?(?:the\s+)?(?:lora\s+)?(?:warm[ _-]?up|dropout)\s+off\b|"
+                 r"(?:不要|不用|不做|关闭|关掉|去掉|取消)\s*(?:预热|dropout|丢弃)|"
+                 r"(?:预热|dropout|丢弃)\s*(?:去掉|关掉|关了|不要了|取消|也不要)",
+                 lambda m: "dropout 0" if "drop" in m.group(0) or "丢弃" in m.group(0) else "warmup ratio 0", low)
+    # "no validation set", "don't hold anything out", "不要验证集": nothing held out
+    low = re.sub(r"\b(?:no|without|skip\s+the|drop\s+the)\s+(?:validation|eval(?:uation)?|held[- ]out|dev)\s+"
+                 r"(?:set|split|data)\b|\bdon'?t\s+hold\s+(?:anything|any\s+(?:data|rows))\s+(?:out|back)\b|"
+                 r"(?:不要|不用|不留|不需要)\s*验证集|验证集\s*(?:就)?(?:不要了|不需要了?|不用了|省了)",
+                 "validation split 0%", low)
+    # "两成数据做验证" → "20%数据做验证" (成 is a tenth; only where a share of the data follows)
+    low = re.sub(r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)成(?=的?(?:数据|样本|做|作为|用于|当|来|验证|测试))",
+                 lambda m: f"{value(m.group(1)) * 10:g}%", low)
+    low = re.sub(r"((?:验证|测试)(?:集|数据)\s*(?:留出?|分出?|划出?|取|拿|要|给|占)?\s*)(" + ZH_NUMBER
+                 + r"|\d+(?:\.\d+)?)成",
+                 lambda m: f"{m.group(1)}{value(m.group(2)) * 10:g}%", low)  # "验证集留两成"
+    low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:percent|per cent|pct)\b", r"\1%", low)
+    low = re.sub(r"\b(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?=\s+of\s+(?:the\s+|my\s+|our\s+|all\s+)?"
+                 r"(?:data|rows|dataset|examples|samples|set))", lambda m: f"{FRACTIONS[m.group(1)]:g}%", low)
+    low = re.sub(r"\b(?:a\s+)?single(?=\s+(?:epoch|pass)\b)", "1", low)  # "just a single epoch"
+    low = re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|pass(?:es)?|steps|rows|examples|samples|"
+                 r"minutes?|mins?)\b)", lambda m: str(EN_NUMBERS[m.group(1)]), low)
+    # after a setting's name: "a batch size of sixteen", "rank eight", "seed seven"
+    return re.sub(r"\b((?:lora\s+)?(?:rank|batch size|batch|alpha|seed|patience|epochs)(?:\s+(?:of|to|at|is|=))?\s+)("
+                  + "|".join(EN_NUMBERS) + r")\b", lambda m: m.group(1) + str(EN_NUMBERS[m.group(2)]), low)
+
+
+ZH_SCHEDULES = {"线性": "linear", "余弦": "cosine", "恒定": "constant", "常数": "constant"}
+FRACTIONS = {"tenth": 10, "fifth": 20, "quarter": 25, "third": 33, "half": 50}
+"""A share of the data said as a fraction, in percent ("set aside a fifth of the data" → 20%)."""
