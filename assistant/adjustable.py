@@ -287,6 +287,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:use|take|treat)\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+)[`'\"”]?\s+(?:column\s+|field\s+)?as\s+(?:the\s+)?"
              r"(?:output|label|target|answer)",
              r"predict\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+)[`'\"”]?\s+(?:column|field)",
+             r"(?:labels?|answers?|targets?|outputs?)\s+(?:is|are)\s+in\s+(?:the\s+)?(?:column\s+)?[`'\"“]?"
+             r"([\w\u4e00-\u9fff-]+?)[`'\"”]?(?:\s+(?:column|field))?(?![\w\u4e00-\u9fff-])",
              r"(?:输出|标签|目标|答案)(?:列|字段)\s*(?:是|为|用|改成|改为|设为)\s*[`'\"“]?([\w\u4e00-\u9fff-]+?)[`'\"”]?\s*"
              r"(?:这一?)?(?:列|字段)?(?=$|[\s，。,；;])",
              r"(?:用|把|将|以)\s*[`'\"“]?([\w-]+)[`'\"”]?\s*(?:这一?)?(?:列|字段)\s*(?:作为|当作?|做)\s*(?:输出|标签|目标|答案)",

@@ -21,7 +21,7 @@ from .about import answers
 from .model_words import ModelStep
 from .planner import Slots, build_plan
 from .token_counts import token_lengths, training_messages
-from .understand import EffectiveBatch, Intents, Relative, TimesRank, WarmupSteps, allowed, understand
+from .understand import EffectiveBatch, Intents, MaybeColumn, Relative, TimesRank, WarmupSteps, allowed, understand
 
 
 def task_suggestions(lang: str) -> list[str]:
@@ -101,6 +101,12 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         zh = language_of([messages[i]]) == "zh"
         if it.undo and not it.values.keys() - {"language"}:
             _take_back(i, messages, intents, undone, zh)
+        if isinstance(said := it.values.get("output_column"), MaybeColumn):  # a column only when the file has it
+            columns = [str(c) for c in report.preview[0]] if report is not None and report.preview else []
+            if match := next((c for c in columns if c.strip().lower() == said.strip().lower()), None):
+                it.values["output_column"] = match
+            else:
+                del it.values["output_column"]
         if it.that is not None and len(last) == 1:  # "actually make that 8": the one setting the last turn set
             setting = SETTINGS[last[0]]
             scaled = it.that * setting.scale if it.that > 1 else it.that  # "hold out 10%" then "make that 20"

@@ -84,6 +84,17 @@ FAST_OVER = (r"(?:speed|time)\s+(?:matters\s+more|is\s+more\s+important|over|fir
 """A preference said as one thing over the other ("quality matters more than speed", "越快越好")."""
 
 
+PREDICT = (r"\bpredict\s+(?:the\s+|each\s+|a\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+|value\s+)?"
+           r"(?:from|given|based\s+on|using|out\s+of)\b|"
+           r"预测\s*[`'\"“]?([\w-]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段)?\s*(?=$|[\s，。,；;!！?？])")
+""""Predict the queue from the subject", "根据正文预测标签": the output, when the file has a column by that name."""
+
+
+class MaybeColumn(str):
+    """An output named in passing ("predict the sentiment from the text"): the file's column of that name when it
+    has one (`converse`), else nothing (it was a description, not a column)."""
+
+
 def understand(text: str) -> Intents:
     t = text.strip()
     notes: list[str] = []
@@ -128,6 +139,8 @@ def understand(text: str) -> Intents:
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns and setting.name not in said:
             said[setting.name] = allowed(setting, setting.read(low), notes, zh)
+    if not said.get("output_column") and (m := re.search(PREDICT, low)):  # "predict the queue from the body"
+        said["output_column"] = MaybeColumn(next(g for g in m.groups() if g))
     if times := _times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
         said["alpha"] = times
     for name, relative in _relative(low).items():  # "halve the learning rate": resolved against the plan
