@@ -170,7 +170,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     if report is None:
         missing.append("data")
     ready = not missing and not plan.problems(require_ready=True)
-    lang = now.language or (report.language if report else None) or language_of(messages)
+    wrote = [m for m in messages if isinstance(m, str) and re.search(r"[A-Za-z\u4e00-\u9fff]", m)]
+    lang = language_of(wrote) if wrote else now.language or (report.language if report else None) or "en"
     questions = _questions(missing, lang, plan)
     lengths, examples = [], []
     if report is not None:  # the same tokenizer and template the plan's max_length was measured with
