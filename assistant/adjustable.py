@@ -170,7 +170,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens|source[ _]length)|"
-             r"cutoff[ _]len(?:gth)?|context[ _-]?(?:length|len|size|window)|最大长度|序列长度|截断长度|序列最长|"
+             r"cutoff[ _]len(?:gth)?|context[ _-]?(?:length|len|size|window)|(?:sequence|seq)[ _-]?(?:length|len)|"
+             r"最大长度|序列长度|截断长度|序列最长|"
              r"上下文长度|最大\s*token\s*数)"
              r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于|<=?))?" + TO + r"(\d+)",
              # "truncate rows at 300" shortens each row; "limit rows to 500" keeps 500 rows (max_rows) unless it
@@ -203,7 +204,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             off=(-1, 0)),
     Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",
             "use only this many rows of the data, sampled (integer)", "use {} rows", "只用 {} 条数据",
-            (r"(?:use|take|keep|train on|sample)\s+(?:only\s+|just\s+)?"
+            (r"(?:use|take|keep|train on|sample|(?:sub|down)sample(?:\s+(?:it|the\s+data))?\s+to)\s+"
+             r"(?:only\s+|just\s+)?"
              r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
              r"only\s+(\d+)\s*(?:rows|examples|samples|records)",
              r"(?<!\S)first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\s+only\b",

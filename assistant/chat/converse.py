@@ -97,6 +97,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     last: list[str] = []  # the numeric settings the latest turn that set any set
     switched: list[str] = []  # the yes/no settings (and LoRA or QLoRA) the latest turn that set any set
     undone: set[int] = set()  # turns taken back by an "undo", and the undos themselves
+    last_factor: float | None = None  # the factor of the latest relative change ("halve it": 0.5)
     for i, it in enumerate(intents):  # "halve the learning rate", "warm up for 100 steps": of the plan before the turn
         zh = language_of([messages[i]]) == "zh"
         if it.undo and not it.values.keys() - {"language"}:
@@ -118,7 +119,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                             f"the last change set several things ({names}): say which one {it.that:g} is for")
         if it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
             targets = said_relatively or (last if len(last) == 1 else [])  # changed; "double it": what it set
-            it.values.update({name: Relative(it.again) for name in targets})
+            factor = it.again if it.again > 0 else last_factor  # "and again": the last scaling once more
+            it.values.update({name: Relative(factor) for name in targets} if factor else {})
             if not targets and last:
                 names = ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in last)
                 it.notes.append(f"上一轮改了好几项（{names}），请说明要改哪一项" if zh else
@@ -135,6 +137,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         if relative := {k: v for k, v in it.values.items()
                         if isinstance(v, (Relative, TimesRank, WarmupSteps, EffectiveBatch, ModelStep))}:
             said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
+            last_factor = next((v.factor for v in relative.values() if isinstance(v, Relative)), last_factor)
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
                                home_models)  # with the turn's other settings ("… and train for 300 steps")

@@ -54,6 +54,8 @@ STEP = (rf"\b(bigger|larger|smaller|tinier|lighter|biggest|largest|smallest|tini
         rf"\b(biggest|largest|smallest|tiniest)\s+({FAMILY})\b|"
         rf"(更大|大一点|大点|更小|小一点|小点|最小|最大)的?\s*({FAMILY})?\s*(?:基座)?模型")
 """A model said relative to the plan's: "a bigger model", "the smallest qwen", "换个小一点的模型"."""
+STEP_ONE = r"\bmodel\b[^.;!?]{0,80}?\b(bigger|larger|smaller|tinier|lighter) one\b"
+"""A relative model said as "one" after the word model ("that model is too big, pick a smaller one")."""
 STEPS = {"bigger": 1, "larger": 1, "更大": 1, "大一点": 1, "大点": 1, "smaller": -1, "tinier": -1, "lighter": -1,
          "更小": -1, "小一点": -1, "小点": -1, "biggest": 2, "largest": 2, "最大": 2, "smallest": -2, "tiniest": -2,
          "最小": -2}
@@ -90,7 +92,8 @@ class ModelStep:
 
 def model_step(low: str) -> ModelStep | None:
     """The relative model a message asks for (`STEP`), or None."""
-    if not (m := re.search(STEP, low)):
-        return None
+    if not (m := re.search(STEP, low)):  # "that model is too big, pick a smaller one"
+        one = re.search(STEP_ONE, low)
+        return ModelStep(STEPS[one.group(1)], None) if one else None
     word, family = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5) if m.group(i))
     return ModelStep(STEPS[word], family)

@@ -98,7 +98,8 @@ def digits(low: str) -> str:
                  r"(?:预热|dropout|丢弃)\s*(?:去掉|关掉|关了|不要了|取消|也不要)",
                  lambda m: "dropout 0" if "drop" in m.group(0) or "丢弃" in m.group(0) else "warmup ratio 0", low)
     # "no validation set", "don't hold anything out", "不要验证集": nothing held out
-    low = re.sub(r"\b(?:no|without|skip\s+the|drop\s+the)\s+(?:validation|eval(?:uation)?|held[- ]out|dev)\s+"
+    low = re.sub(r"\b(?:no|without|skip\s+the|drop\s+the|don'?t\s+bother\s+with\s+(?:a|the))\s+"
+                 r"(?:validation|eval(?:uation)?|held[- ]out|dev)\s+"
                  r"(?:set|split|data)\b|\bdon'?t\s+hold\s+(?:anything|any\s+(?:data|rows))\s+(?:out|back)\b|"
                  r"(?:不要|不用|不留|不需要)\s*验证集|验证集\s*(?:就)?(?:不要了|不需要了?|不用了|省了)",
                  "validation split 0%", low)

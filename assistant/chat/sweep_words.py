@@ -48,9 +48,10 @@ EPOCHS = r"(?<![\d.])(?<!e-)(?<!\de)\d+(?:\.\d+)?(?!\d|\.\d|e-?\d)"
 LIST_THEN_KEY = {
     "training.epochs": rf"({EPOCHS}(?:{EPOCH_UNIT})?(?:{SEP}{EPOCHS}(?:{EPOCH_UNIT})?)+){EPOCH_UNIT}"}
 """Lists said before their unit: "2, 3 or 5 epochs", "2轮或3轮"."""
-SEARCH_VERB = (r"(?:search|tune|sweep|find|optimi[sz]e|explore|pick|choose|try (?:a few|several|different|some|"
-               r"other)|(?:trials|runs|experiments)\s+(?:with|over|across|of)\s+(?:different|several|various))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?(?:best\s+|right\s+|good\s+|optimal\s+|ideal\s+)?"
-               r"(?:number of\s+)?")
+SEARCH_VERB = (r"(?:search|tune|sweep|find|optimi[sz]e|explore|pick|choose|(?:try|compare|test) (?:a few|several|"
+               r"different|some|other|multiple|a couple of)|(?:trials|runs|experiments)\s+(?:with|over|across|of)\s+"
+               r"(?:different|several|various))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?"
+               r"(?:best\s+|right\s+|good\s+|optimal\s+|ideal\s+)?(?:number of\s+)?")
 ZH_SEARCH = r"(?:找|搜索|搜|调|试|寻找|挑|选)(?:一下|一找|一调|几个|找|出)?(?:最好|最佳|最优|合适)?(?:的)?"
 GENERAL = (r"(?:try|test|explore|compare)\s+(?:a few|several|some|different|multiple|a couple of)\s+"
            r"(?:settings|configs?|configurations|hyper-?parameters|options|combinations|variants)|"

@@ -57,8 +57,16 @@ AGAIN = tuple((rf"(?:{words})\s+(?:it|that)\b|再\s*(?:{words})|"
 "那就翻倍吧", "太大了，减半" (`converse`), with the factor each multiplies by."""
 
 
+REPEAT = (r"^(?:and\s+|ok\s+|okay\s+)?(?:again|once more|one more time|(?:do|halve|double) (?:it|that) (?:again|once "
+          r"more)|same again)[.!]?$|^(?:再来一次|再一次|再来|再来一遍)[。！!]?$")
+"""The last scaling once more: "and again", "once more", "再来一次" (`scaled_again` says -1: the last factor)."""
+
+
 def scaled_again(low: str) -> float | None:
-    """The factor of a turn that scales what the previous turn set ("double it": 2), or None."""
+    """The factor of a turn that scales what the previous turn set ("double it": 2; "and again": -1, the last
+    scaling's factor), or None."""
     if re.search(r"\bcut\s+(?:it|that)\s+in\s+half\b", low):
         return 0.5
+    if re.search(REPEAT, low):
+        return -1.0
     return next((factor for pattern, factor in AGAIN if re.search(pattern, low)), None)
