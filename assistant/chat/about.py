@@ -50,7 +50,9 @@ WHAT = (LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|\b(?:do|wou
         r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$")
 """A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？",
 "will it fit on my GPU?"."""
-UNDO = (rf"^{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
+UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
+        rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|"
+        rf"^{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
         rf"^{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before))?|"
         rf"^{FILLER}*(?:撤销|撤回|恢复上一步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上一步)?")
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"

@@ -21,7 +21,17 @@ from .about import answers
 from .model_words import ModelStep
 from .planner import Slots, build_plan
 from .token_counts import token_lengths, training_messages
-from .understand import EffectiveBatch, Intents, MaybeColumn, Relative, TimesRank, WarmupSteps, allowed, understand
+from .understand import (
+    Added,
+    EffectiveBatch,
+    Intents,
+    MaybeColumn,
+    Relative,
+    TimesRank,
+    WarmupSteps,
+    allowed,
+    understand,
+)
 
 
 def task_suggestions(lang: str) -> list[str]:
@@ -125,6 +135,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                 names = ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in last)
                 it.notes.append(f"上一轮改了好几项（{names}），请说明要改哪一项" if zh else
                                 f"the last change set several things ({names}): say which one to change")
+        if it.added and not it.values.keys() - {"language"} and len(last) == 1:  # "one more": of what it set
+            it.values[last[0]] = Added(it.added)
         if it.switch is not None and len(switched) == 1:  # "turn it off": the one thing the last turn switched
             it.values[switched[0]] = it.switch if switched[0] == "checkpointing" else "qlora" if it.switch else "lora"
         elif it.switch is not None:
@@ -135,7 +147,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         if now_switched := [k for k in ("checkpointing", "method") if k in it.values]:
             switched = now_switched
         if relative := {k: v for k, v in it.values.items()
-                        if isinstance(v, (Relative, TimesRank, WarmupSteps, EffectiveBatch, ModelStep))}:
+                        if isinstance(v, (Relative, Added, TimesRank, WarmupSteps, EffectiveBatch, ModelStep))}:
             said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
             last_factor = next((v.factor for v in relative.values() if isinstance(v, Relative)), last_factor)
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)

@@ -88,8 +88,9 @@ def digits(low: str) -> str:
     low = re.sub(r"\btrain(?:ing)?\s+(?:for\s+)?(?:a\s+(?:bit|little)\s+)?(?:less|shorter)\b(?!\s+(?:than|sequences?|"
                  r"examples?|inputs?|texts?|context|rows|prompts?))|"
                  r"少(?:训练|训|跑)几(?:轮|个\s*epoch)", "lower the epochs", low)
-    low = re.sub(r"\b(?:more)\s+(?=epochs\b)", "raise the ", low)
-    low = re.sub(r"\b(?:fewer|less)\s+(?=epochs\b)", "lower the ", low)
+    # (not "two more epochs": a count added, see understand.MORE_OF)
+    low = re.sub(r"(\b(?:\d+|one|two|three|couple\s+of)\s+)?\b(more|fewer|less)\s+(?=epochs\b)",
+                 lambda m: m.group(0) if m.group(1) else "raise the " if m.group(2) == "more" else "lower the ", low)
     # "no warmup", "turn dropout off", "不要预热": the setting at 0
     low = re.sub(r"\b(?:no|without|disable|turn off|switch off|skip)\s+(?:the\s+|any\s+)?(?:lora\s+)?"
                  r"(?:warm[ _-]?up|dropout)\b(?![ _-]?(?:steps?|ratio))|"

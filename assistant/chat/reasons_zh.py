@@ -158,7 +158,8 @@ PHRASES: list[tuple[str, str]] = [
     (r"the plan fits without recomputing activations", "计划不重算激活也放得下"),
     (r"→ (\d+) trials", r"→ \1 组试验"), (r"^grid: ", "网格："), (r"^random: ", "随机："), (r"\(log\)", "（对数）"),
     # words inside other reasons
-    (r"\blearning rate\b", "学习率"), (r"\brank\b", "秩"), (r"\bepochs\b", "轮数"), (r"\bbatch size\b", "批大小"),
+    (r"\blearning rate\b", "学习率"), (r"\brank\b", "秩"), (r"(?<![.\w])epochs\b", "轮数"),
+    (r"\bbatch size\b", "批大小"),
     (r"\bdropout\b", "dropout"),
 ]
 COMPILED = [(re.compile(p), zh) for p, zh in PHRASES]

@@ -18,7 +18,7 @@ from .about import question, reset, undo
 from .model_words import model_step, named_model
 from .normalize import digits
 from .sweep_words import read_sweep
-from .whole_turn import FACTORS, START, scaled_again, whole_turn
+from .whole_turn import COUNTS, FACTORS, START, scaled_again, whole_turn
 
 NUM = r"(\d+(?:\.\d+)?)"
 
@@ -43,6 +43,8 @@ class Intents:
     """Settings given back to the planner: "reset the learning rate", "back to your defaults" (chat/about.py)."""
     undo: bool = False
     """"Undo that", "撤销": the previous change taken back."""
+    added: float | None = None
+    """"One more", "少一轮": a count added to (or taken from) the one setting the previous turn set."""
     asked: list[str] = field(default_factory=list)
     """The plan fields a question asks about ("why rank 16?"), answered with their reasons; changes nothing."""
     named: dict[str, Any] = field(default_factory=dict)
@@ -133,6 +135,11 @@ def understand(text: str) -> Intents:
     if effective := re.search(EFFECTIVE, low):  # a batch × accumulation, not a batch of that many rows
         said["accumulation"] = EffectiveBatch(int(next(g for g in effective.groups() if g)))
         low = low[:effective.start()] + low[effective.end():]
+    if more := re.search(MORE_OF, low):  # "two more epochs": the plan's epochs plus two, not 2 epochs
+        count, word = (more["n"], more["w"]) if more["n"] else (more["zn"], more["zw"])
+        amount = float(count) if count[0].isdigit() else COUNTS[count]
+        said["epochs"] = Added(-amount if word in ("less", "fewer", "少", "减") else amount)
+        low = low[:more.start()] + low[more.end():]
     if warm := re.search(WARMUP_STEPS, low):  # steps of warm-up, not a limit on training's steps
         said["warmup_ratio"] = WarmupSteps(int(next(g for g in warm.groups() if g)))
         low = low[:warm.start()] + low[warm.end():]
@@ -155,11 +162,12 @@ def understand(text: str) -> Intents:
     if again and not values.keys() - {"language"} and len(keys := [n for n, key in RELATIVE_SETTINGS.items()
                                                                    if re.search(key, low)]) == 1:
         values[keys[0]], again = Relative(again), None  # "the learning rate seems too high, halve it"
-    that, switch = (None, None) if sweep or [k for k in values if k != "language"] else whole_turn(low.strip())
-    if asked := question(low, values):  # "why rank 16?" asks, and changes nothing
+    that, switch, added = (None,) * 3 if sweep or [k for k in values if k != "language"] else whole_turn(low.strip())
+    if (that, switch, added, again) == (None,) * 4 and (asked := question(low, values)):  # "why rank 16?" asks
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
                        named={k: v for k, v in values.items() if k != "language"})
-    return Intents(values, start, notes, sweep, again, that, switch, forget=reset(low, values), undo=undo(low.strip()))
+    return Intents(values, start, notes, sweep, again, that, switch, forget=reset(low, values), undo=undo(low.strip()),
+                   added=added)
 
 
 def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:
@@ -194,6 +202,24 @@ class Relative:
         from ..adjustable import get_path
 
         return get_path(plan, setting.field) * self.factor
+
+
+@dataclass(frozen=True)
+class Added:
+    """"Two more epochs", "one more": the plan's value before the turn plus `amount` (`chat.converse`)."""
+
+    amount: float
+
+    def of(self, plan, setting) -> float:
+        from ..adjustable import get_path
+
+        return get_path(plan, setting.field) + self.amount
+
+
+MORE_OF = (r"(?<![\w.])(?P<n>\d+|one|two|three|a couple of)\s+(?P<w>more|fewer|less|extra)\s+epochs?\b|"
+           r"(?:再)?(?P<zw>多|加|少|减)\s*(?:训练|跑|训)?\s*(?P<zn>\d+)\s*(?:轮|个\s*epoch)")
+"""Epochs more or fewer than the plan's ("two more epochs", "再加 1 轮", "多训练 2 轮": the Chinese numbers are
+digits by then), whatever else the message says."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ import re
 from ..adjustable import NUMBER
 
 START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alright|all right|sounds good|"
-         r"looks good|lgtm|that'?s? (?:fine|good|great)|好的?|行|可以|没问题|好吧|不错)[,，.。!！]?\s*)*"
+         r"looks good|lgtm|that'?s? (?:fine|good|great)|keep (?:it|that)(?: that way)?|leave it(?: as is| like that)?|"
+         r"fine as is|好的?|行|可以|没问题|好吧|不错|保持不变)[,，.。!！]?\s*)*"
          r"(?:(?:let'?s\s+)?(?:start(?: training| it| the run| the training)?|begin(?: training)?|"
          r"go(?: ahead| for it)?|run it|train(?: it)?|kick it off|do it|ship it|"
          r"开始|开始训练|(?:开始)?跑(?:起来)?|训练|开跑|就这样(?:训练)?)"
@@ -21,6 +22,7 @@ FILLER = (r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|n
 THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
         rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead)?[.!]?$|"
         rf"^{FILLER}*{NUMBER} instead[.!]?$|^{FILLER}+{NUMBER}[.!]?$|"
+        rf"^{FILLER}*(?:what about|how about|or maybe|or|maybe|perhaps) {NUMBER}(?: instead)?\s*[?.!]?$|"
         rf"^{FILLER}*(?:还是)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$")
 """A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
 "算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that was one setting)."""
@@ -36,11 +38,25 @@ ON = (rf"^{FILLER}*(?:(?:turn|switch) {IT}(?: back)? on|(?:turn|switch) on {IT}|
 on", "算了，还是关掉它吧", "还是用吧" (`converse` gives it to the one yes/no setting, or QLoRA, the turn before set)."""
 
 
-def whole_turn(low: str) -> tuple[float | None, bool | None]:
-    """The number (`THAT`) and the switch (`OFF`, `ON`) a turn made of nothing else says, each None when not."""
+COUNTS = {"one": 1, "a": 1, "an": 1, "two": 2, "a couple": 2, "a couple of": 2, "three": 3, "一": 1, "两": 2,
+          "二": 2, "三": 3}
+ADDED = (r"^(?:(?:ok|okay|hmm|actually)[,.!\s]*)*(?:just\s+)?(?P<n>\d+|one|two|three|a couple|an?)\s+"
+         r"(?P<w>more|less|fewer|extra)(?:\s+(?:please|then))?[.!]?$|"
+         r"^(?:再)?(?P<zw>多|加|少|减)\s*(?P<zn>\d+|一|两|二|三)\s*(?:个)?(?:吧)?[。！!]?$")
+"""A count more or fewer of what the previous turn set: "one more", "two less", "再加一个", "少一个"."""
+
+
+def whole_turn(low: str) -> tuple[float | None, bool | None, float | None]:
+    """The number (`THAT`), the switch (`OFF`, `ON`) and the count added (`ADDED`) a turn made of nothing else
+    says, each None when not."""
     that = next((float(g) for g in m.groups() if g), None) if (m := re.search(THAT, low)) else None
     switch = False if re.search(OFF, low) else True if re.search(ON, low) else None
-    return that, switch
+    added = None
+    if m := re.search(ADDED, low):
+        count, word = (m["n"], m["w"]) if m["n"] else (m["zn"], m["zw"])
+        amount = float(count) if count[0].isdigit() else COUNTS[count]
+        added = -amount if word in ("less", "fewer", "少", "减") else amount
+    return that, switch, added
 
 
 HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
@@ -62,6 +78,18 @@ REPEAT = (r"^(?:and\s+|ok\s+|okay\s+)?(?:again|once more|one more time|(?:do|hal
 """The last scaling once more: "and again", "once more", "再来一次" (`scaled_again` says -1: the last factor)."""
 
 
+UP = r"higher|bigger|larger|longer|more|高一?点|大一?点|长一?点|多一?点|再大一?点|再高一?点"
+DOWN = r"lower|smaller|shorter|less|低一?点|小一?点|短一?点|少一?点|再小一?点|再低一?点"
+COMPARE = (rf"^{FILLER}*(?:(?:make|set|put|turn) (?:it|that) |(?:can|could) (?:we|you) (?:go|make it) |"
+           rf"(?:let'?s )?go |a (?:bit|little|tad) |slightly |much |even |a lot )*(?:({UP})|({DOWN}))"
+           rf"(?: (?:please|then|still|than that))?\s*[.!?？。！]?$")
+"""A comparative for what the previous turn set: "a bit higher", "can we go lower?", "大一点" (twice or half)."""
+TOO = (rf"^{FILLER}*(?:(?:that'?s|it'?s|this is|that is|it is)\s+)?(?:way\s+|a\s+bit\s+|much\s+|far\s+)?too\s+"
+       rf"(?:(high|big|large|long|much|many)|(low|small|short|little|few))[.!]?$|"
+       rf"^(?:这|那|这个|那个)?(?:也)?太(?:(高|大|长|多)|(低|小|短|少))了?[。！!]?$")
+"""What the previous turn set, said to be too much or too little: "that's too low", "太大了" (half or twice)."""
+
+
 def scaled_again(low: str) -> float | None:
     """The factor of a turn that scales what the previous turn set ("double it": 2; "and again": -1, the last
     scaling's factor), or None."""
@@ -69,4 +97,8 @@ def scaled_again(low: str) -> float | None:
         return 0.5
     if re.search(REPEAT, low):
         return -1.0
+    if m := re.search(COMPARE, low):
+        return 2.0 if m.group(1) else 0.5
+    if m := re.search(TOO, low):
+        return 0.5 if m.group(1) or m.group(3) else 2.0
     return next((factor for pattern, factor in AGAIN if re.search(pattern, low)), None)
