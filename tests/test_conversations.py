@@ -719,9 +719,9 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
 
 
 @pytest.mark.parametrize("turns, gpu", [
-    ([], 0), ([], 24), ([], 8), (["10 分钟内完成"], 0), (["秩 128"], 80), (["用 QLoRA"], 6),
+    ([], 0), ([], 24), ([], 8), (["10 分钟内完成"], 0), (["0.2 分钟内完成"], 0), (["秩 128"], 80), (["用 QLoRA"], 6),
     (["秩 8，学习率 1e-4，alpha 16，dropout 0.1，批大小 4，梯度累积 2，开启梯度检查点，早停耐心 2，训练 30 步"], 24)],
-    ids=["cpu", "24gb", "8gb", "budget", "rank-128", "qlora-6gb", "asked-for"])
+    ids=["cpu", "24gb", "8gb", "budget", "tight-budget", "rank-128", "qlora-6gb", "asked-for"])
 def test_a_question_about_any_field_of_the_plan_is_answered_in_chinese(turns, gpu, files):
     """"为什么……？" about each field a question can name (rank, method, learning rate, precision, packing, memory
     …): the answer gives the plan's value and its reason, all in Chinese, and changes nothing."""

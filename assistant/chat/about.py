@@ -33,7 +33,7 @@ ASKABLE = {
     "data.validation_fraction": (r"validation|held[- ]out|hold(?:ing)? out|验证", "held out", "验证集"),
     "resources.estimated_peak_gb": (W.format("(?:memory|vram|oom|fits?)") + "|显存|放得下|放不下|装得下",
                                     "estimated peak memory", "预计显存峰值"),
-    "resources.estimated_minutes": (W.format("(?:how long|time)") + "|多久|多长时间|耗时", "estimated time",
+    "resources.estimated_minutes": (W.format("(?:how long|time)") + "|多久|时间|耗时", "estimated time",
                                     "预计时间"),
     "evaluation.metrics": (W.format("metrics?") + "|指标", "metrics", "指标"),
 }

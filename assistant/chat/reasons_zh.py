@@ -119,6 +119,8 @@ PHRASES: list[tuple[str, str]] = [
     (rf"{N} → {N} passes to finish within the {N} minutes you gave", r"\1 → \2 轮，以便在你给的 \3 分钟内完成"),
     (rf"{N} → {N} steps to finish within the {N} minutes you gave", r"\1 → \2 步，以便在你给的 \3 分钟内完成"),
     (r"less than one pass sees only part of the data", "不足一轮只会看到部分数据"),
+    (rf"within the {N} minutes you gave", r"在你给的 \1 分钟之内"),
+    (rf"shrunk to fit the {N} minutes you gave", r"已缩短，以放进你给的 \1 分钟"),
     # memory and hardware
     (rf"weights {N} \+ LoRA/optimizer {N} \+ activations {N} \+ logits {N} \+ overhead {N} GB",
      r"权重 \1 + LoRA/优化器 \2 + 激活 \3 + logits \4 + 其他 \5 GB"),
