@@ -44,7 +44,7 @@ WHY = LEAD + r"(?:why|how come)\b|为什么|为何|为啥|凭什么|怎么(?:会
 """A question about a reason: "why rank 16?", "how come it uses QLoRA?", "why not rank 8?" (answered with the
 reason for what the plan has; "use rank 8" changes it)."""
 WHAT = (LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|\b(?:do|would)\s+you\s+(?:recommend|suggest|"
-        r"pick|choose|use)\b|(?:用|选|设|是)?(?:多少|什么|哪个|哪种|几)(?:合适|比较好|好)?\s*[?？]\s*$|"
+        r"pick|choose|use)\b|(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|几)[\w ]{0,8}?\s*[?？]\s*$|"
         r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)|"
         r"^(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b[^?]*\?\s*$|"
         r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$")
@@ -57,7 +57,8 @@ UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
         rf"^{FILLER}*(?:撤销|撤回|恢复上一步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上一步)?")
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
 """A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
-RESET = (r"\b(?:reset|restore)\b|\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|"
+RESET = (r"\b(?:reset|restore)\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
+         r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|"
          r"original|recommended)\b|\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
          r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认(?:的)?(?:设置|参数|配置|值)?")
 """A reset: of the settings named ("reset the learning rate", "学习率恢复默认"), or of every choice when none is."""

@@ -84,7 +84,8 @@ COMPARE = (rf"^{FILLER}*(?:(?:make|set|put|turn) (?:it|that) |(?:can|could) (?:w
            rf"(?:let'?s )?go |a (?:bit|little|tad) |slightly |much |even |a lot )*(?:({UP})|({DOWN}))"
            rf"(?: (?:please|then|still|than that))?\s*[.!?？。！]?$")
 """A comparative for what the previous turn set: "a bit higher", "can we go lower?", "大一点" (twice or half)."""
-TOO = (rf"^{FILLER}*(?:(?:that'?s|it'?s|this is|that is|it is)\s+)?(?:way\s+|a\s+bit\s+|much\s+|far\s+)?too\s+"
+TOO = (rf"^{FILLER}*(?:(?:that|it|this)(?:'s|\s+is|\s+seems|\s+looks|\s+feels|\s+sounds)\s+)?"
+       rf"(?:way\s+|a\s+bit\s+|much\s+|far\s+|a\s+little\s+)?too\s+"
        rf"(?:(high|big|large|long|much|many)|(low|small|short|little|few))[.!]?$|"
        rf"^(?:这|那|这个|那个)?(?:也)?太(?:(高|大|长|多)|(低|小|短|少))了?[。！!]?$")
 """What the previous turn set, said to be too much or too little: "that's too low", "太大了" (half or twice)."""

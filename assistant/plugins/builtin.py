@@ -41,6 +41,8 @@ def register_tasks():
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
         TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|\bgist\b|bullet points|key points|\brecap|"
+                                    r"into (?:a |one |two |three )?(?:short|brief|single|few)(?: \w+)? "
+                                    r"(?:paragraph|sentence|line)s?\b|"
                                     r"(?:write|generate|create|suggest|give|make|produce) (?:a |the )?(?:short )?"
                                     r"(?:headline|title)s? (?:for|of)\b|"
                                     r"摘要|总结|概括|归纳|概要|梗概|提要|浓缩|要点|(?:生成|起|拟).{0,10}标题",
@@ -52,7 +54,8 @@ def register_tasks():
                                  r"从.{0,20}(?:找出|挑出|摘出|抽出|拿出|取出)|"
                                  r"(?:find|list|get) (?:all )?(?:the )?[\w ,&/-]{1,60}? "
                                  r"mentioned in\b|"
-                                 r"to json|fields? from|抽取|提取|识别.*实体|实体|拆成|拆分成|人名|地名|机构名|"
+                                 r"to json|(?:output|return|produce|emit|give me) (?:a |the )?json\b|\bjson with\b|"
+                                 r"fields? from|抽取|提取|识别.*实体|实体|拆成|拆分成|人名|地名|机构名|"
                                  r"(?:find|identify|spot|mark|highlight|list) (?:all |every |each )?(?:the )?"
                                  r"(?:person |people's |company |place |location |organi[sz]ation |product )?"
                                  r"(?:names|entities)\b|"
@@ -77,11 +80,12 @@ def register_tasks():
                    {"en": "You are a helpful assistant.", "zh": "你是一个乐于助人的助手。"}, ("rougeL", "perplexity"),
                    {"en": "Chat like our support agent", "zh": "客服对话"}, priority=10),
         TaskRecipe("code", r"\bcode\b|coding|program|python|javascript|\bsql\b|function|\bbash\b|shell command|"
+                           r"regular expressions?|"
                            r"one-liners?|\bregex|代码|编程|写程序|正则",
                    {"en": "Write correct, idiomatic code for the request.", "zh": "根据要求编写正确、规范的代码。"},
                    ("exact_match", "perplexity"), priority=40),
         TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|simpler|easier to read|plain "
-                                r"(?:english|language)|proofread|grammar|polite|typos?\b|错别字|纠正|校对|"
+                                r"(?:english|language)|proofread|grammar|punctuat|polite|typos?\b|错别字|纠正|校对|"
                                 r"\btone\b|sound (?:more|less)\b|friendlier|more (?:casual|professional|friendly)|"
                                 r"改写|润色|重写|转述|更礼貌|更客气|语气|书面语|更正式",
                    {"en": "Rewrite the text as requested, keeping its meaning.", "zh": "按要求改写文本，保持原意。"},
