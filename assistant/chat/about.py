@@ -61,7 +61,14 @@ RESET = (r"\b(?:reset|restore)\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) 
          r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|"
          r"original|recommended)\b|\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
          r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认(?:的)?(?:设置|参数|配置|值)?")
-"""A reset: of the settings named ("reset the learning rate", "学习率恢复默认"), or of every choice when none is."""
+"""A reset of the settings named ("reset the learning rate", "学习率恢复默认")."""
+RESET_ALL = (r"^reset[.!]?$|\b(?:reset|restore)\s+(?:everything|all|it all|the\s+(?:settings|plan|parameters|"
+             r"hyper-?parameters|defaults))\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
+             r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|original|recommended)\b|"
+             r"\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
+             r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认")
+"""A reset of every choice: "reset everything", "back to your defaults", "全部恢复默认" (a "restore" that names
+nothing to reset, as in "restore missing words", is not one)."""
 FACTS = ("task_type", "language", "gpu_name", "gpu_memory_gb", "output_column", "exclude_column")
 """What a reset keeps: what the user told about their task, data and machine, not a choice of the plan's."""
 ALL_CHOICES = [n for n in SETTINGS if n not in FACTS]
@@ -96,7 +103,7 @@ def reset(low: str, values: dict[str, Any]) -> list[str]:
              or path == "base_model" and n == "base_model"]
     if names:
         return [n for n in names if n not in values]
-    return [] if values.keys() - {"language"} else ALL_CHOICES
+    return [] if values.keys() - {"language"} or not re.search(RESET_ALL, low) else ALL_CHOICES
 
 
 def undo(low: str) -> bool:
