@@ -40,9 +40,13 @@ ASKABLE = {
 """What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
 
 LEAD = r"^(?:(?:so|and|but|ok|okay|hmm|wait|um|also)[,\s]+)*"
-WHY = LEAD + r"(?:why|how come)\b|为什么|为何|为啥|凭什么|怎么(?:会|要)?(?:是|用|选)"
+WHY = LEAD + r"(?:why|how come)\b"
 """A question about a reason: "why rank 16?", "how come it uses QLoRA?", "why not rank 8?" (answered with the
 reason for what the plan has; "use rank 8" changes it)."""
+WHY_ZH = r"为什么|为何|为啥|凭什么|怎么(?:会|要)?(?:是|用|选)"
+ASKS_ZH = r"^(?:为什么|为何|为啥|凭什么)|[?？吗呢]\s*$"
+"""A Chinese "why" asks at the start or in a question ("秩为什么选 16？"); "回答用户为什么退款失败的问题" describes a
+task."""
 WHAT = (LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|\b(?:do|would)\s+you\s+(?:recommend|suggest|"
         r"pick|choose|use)\b|(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|几)[\w ]{0,8}?\s*[?？]\s*$|"
         r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)|"
@@ -89,7 +93,10 @@ def question(low: str, values: dict[str, Any]) -> list[str]:
     rank 8?" are not edits), or a "what" question that names no value. [] when the message is not such a
     question."""
     said = values.keys() - {"language"}
-    if re.search(WHY, low) or (re.search(WHAT, low) and not said):
+    if "task_type" in said:  # "回答用户为什么退款失败的问题" describes a task
+        return []
+    why = re.search(WHY, low) or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
+    if why or (re.search(WHAT, low) and not said):
         return named(low) or ["?"]
     return []
 

@@ -63,7 +63,7 @@ def register_tasks():
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
                    {"en": "Extract fields as JSON", "zh": "抽取字段为 JSON"}, priority=60),
-        TaskRecipe("qa", r"question|answer|\bq&a\b|\bqa\b|faq|问答|回答[\w]{0,6}问题|答疑",
+        TaskRecipe("qa", r"question|answer|\bq&a\b|\bqa\b|faq|问答|回答.{0,16}问题|答疑",
                    {"en": "Answer the question accurately and concisely.", "zh": "准确、简洁地回答问题。"},
                    ("token_f1", "exact_match"), {"en": "Answer questions", "zh": "问答"}, priority=30),
         TaskRecipe("translation", r"translat|翻译|译成|译为|翻成|英译中|中译英|"
