@@ -97,7 +97,7 @@ def question(low: str, values: dict[str, Any]) -> list[str]:
         return []
     why = re.search(WHY, low) or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
     if why or (re.search(WHAT, low) and not said):
-        return named(low) or ["?"]
+        return named(low) or (["?"] if re.search(r"[?？]\s*$", low) else [])  # "what's the plan?"
     return []
 
 
