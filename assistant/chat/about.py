@@ -127,6 +127,19 @@ def _memory(plan, zh: bool) -> str:
             f"{res.estimated_peak_gb:.1f} GB of {res.gpu_memory_gb:g} GB ({fits})")
 
 
+def _shown(plan, path: str, value: Any, zh: bool) -> str:
+    """A field's value as the answer shows it: on/off, the memory against the GPU's, minutes, a list, a number."""
+    if isinstance(value, bool):
+        return ("开启" if value else "关闭") if zh else ("on" if value else "off")
+    if path == "resources.estimated_peak_gb":
+        return _memory(plan, zh)
+    if path == "resources.estimated_minutes":
+        return f"约 {value:.1f} 分钟" if zh else f"about {value:.1f} min"
+    if isinstance(value, list):
+        return ", ".join(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = None) -> list[str]:
     """Each asked field's value and the plan's reason for it, in the user's language; for a value the question
     named that the plan does not have ("why not rank 8?"), how to ask for it."""
@@ -140,10 +153,7 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
         _, en, zh_label = ASKABLE[path]
         value = get_path(plan, "base_model.name" if path == "base_model" else path)
         reason = plan.reasons.get(path) or (plan.reasons.get("resources.device", "") if "minutes" in path else "")
-        shown = (("开启" if value else "关闭") if zh else ("on" if value else "off")) if isinstance(value, bool) else (
-            _memory(plan, zh) if path == "resources.estimated_peak_gb" else
-            (f"约 {value:.1f} 分钟" if zh else f"about {value:.1f} min") if "minutes" in path else ", ".join(value)
-            if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else str(value))
+        shown = _shown(plan, path, value, zh)
         reason = to_zh(reason) if zh else reason
         reason = re.sub(VALUE_FIRST, "", reason)  # "rank 16: the usual …": its value is in the title
         out.append(f"{zh_label if zh else en} {shown}" + (f"：{reason}" if zh else f": {reason}") * bool(reason))
