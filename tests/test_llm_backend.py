@@ -130,3 +130,16 @@ def test_settings_choose_the_backend_and_the_cli_uses_it(endpoint, topic_csv, ca
     )
     out = json.loads(capsys.readouterr().out)
     assert out["plan"]["task"]["type"] == "rewriting" and FakeOpenAI.calls
+
+
+def test_turns_about_the_conversation_are_read_by_the_rules_not_asked_of_the_endpoint(endpoint, topic_csv):
+    """The endpoint sees one message at a time: "make that 8", "undo that", "why rank 16?" need the turns before
+    them, so the rules read them (and the endpoint is not called for them); a plain edit still goes to it."""
+    llm = LLMUnderstander(endpoint, "fake-model")
+    turns = ["make my emails sound like a lawyer wrote them", "lawyer style, and crank the adapter size way up"]
+    assert converse([*turns, "actually make that 8"], str(topic_csv), understander=llm).plan.lora.r == 8
+    assert converse([*turns, "undo that"], str(topic_csv), understander=llm).plan.lora.r == 16
+    why = converse([*turns, "why rank 128?"], str(topic_csv), understander=llm)
+    assert why.plan.lora.r == 128 and why.notes[0].startswith("rank 128: you asked for it"), why.notes
+    asked = [c["body"]["messages"][-1]["content"] for c in FakeOpenAI.calls]
+    assert set(asked) == set(turns), asked

@@ -64,7 +64,10 @@ class LLMUnderstander:
 
     def __call__(self, text: str) -> Intents:
         if text not in self._cache:
-            self._cache[text] = self._understand(text)
+            rules = understand(text)  # a turn about the conversation needs the turns before it, which the
+            about = (rules.that, rules.switch, rules.again, rules.added, rules.undo or None, rules.asked or None,
+                     rules.forget or None)  # endpoint does not see: "make that 8", "undo", "why rank 16?"
+            self._cache[text] = rules if any(x is not None for x in about) else self._understand(text)
         return self._cache[text]
 
     def _understand(self, text: str) -> Intents:
