@@ -178,8 +178,14 @@ def check(case: dict, files: Path, capsys) -> list[str]:
         return [f"exit {code}: {err.strip()}"]
     wrong = []
     for key, want in case["expect"].items():
-        got = out["reply"] if key == "reply_contains" else get(out["plan"], key)
-        if (want not in got) if key == "reply_contains" else got != want:
+        got = out["reply"] if key.startswith("reply_") else out[key] if key == "ready" else get(out["plan"], key)
+        if key == "reply_contains":
+            right = want in got
+        elif key == "reply_lacks":
+            right = want not in got
+        else:
+            right = got == want
+        if not right:
             wrong.append(f"{key}: {got!r} (wanted {want!r})"[:200])
     return wrong
 
