@@ -54,6 +54,11 @@ STEP = (rf"\b(bigger|larger|smaller|tinier|lighter|biggest|largest|smallest|tini
         rf"\b(biggest|largest|smallest|tiniest)\s+({FAMILY})\b|"
         rf"(更大|大一点|大点|更小|小一点|小点|最小|最大)的?\s*({FAMILY})?\s*(?:基座)?模型")
 """A model said relative to the plan's: "a bigger model", "the smallest qwen", "换个小一点的模型"."""
+SMALL = (r"\b(?:small|lightweight|light-weight|compact|little)\s+(?:base\s+)?(?:model|llm)s?\b|\bsomething small\b|"
+         r"(?<!更)(?<!最)(?:小|轻量级?)的?(?:基座)?模型")
+"""A small model asked for ("something small and fast", "想微调一个中文效果好的小模型"): one of 2B parameters or
+fewer (`SMALL_B`), the largest in the task's language; the plan's own when it is that small already."""
+SMALL_B = 2.0
 STEP_ONE = r"\bmodel\b[^.;!?]{0,80}?\b(bigger|larger|smaller|tinier|lighter) one\b"
 """A relative model said as "one" after the word model ("that model is too big, pick a smaller one")."""
 STEPS = {"bigger": 1, "larger": 1, "更大": 1, "大一点": 1, "大点": 1, "smaller": -1, "tinier": -1, "lighter": -1,
@@ -62,8 +67,9 @@ STEPS = {"bigger": 1, "larger": 1, "更大": 1, "大一点": 1, "大点": 1, "sm
 
 
 class ModelStep:
-    """A base model one size up or down from the plan's (`step` ±1), or the largest or smallest (±2), of the
-    named family or of the catalog's general models that speak the plan's language; resolved in `converse`."""
+    """A base model one size up or down from the plan's (`step` ±1), the largest or smallest (±2), or a small one
+    (-3, `SMALL`), of the named family or of the catalog's general models that speak the plan's language;
+    resolved in `converse`."""
 
     def __init__(self, step: int, family: str | None):
         self.step, self.family = step, family
@@ -78,6 +84,11 @@ class ModelStep:
         """The catalog model the step lands on from `plan`'s base model (one size up or down within its own
         family first, when the message names none), or None when there is none."""
         own = plan.base_model.name.lower()[:4]
+        if self.step == -3:  # "a small model"
+            if plan.base_model.params_b <= SMALL_B:
+                return plan.base_model.name
+            small = [m for m in models() if not m.code and m.params_b <= SMALL_B and plan.task.language in m.languages]
+            return max(small, key=lambda m: m.params_b).name if small else None
         for family in [self.family[:4]] if self.family else [""] if abs(self.step) == 2 else [own, ""]:
             pool = sorted((m for m in models() if not m.code and m.name.lower().startswith(family)
                            and plan.task.language in m.languages), key=lambda m: m.params_b)
@@ -93,7 +104,8 @@ class ModelStep:
 def model_step(low: str) -> ModelStep | None:
     """The relative model a message asks for (`STEP`), or None."""
     if not (m := re.search(STEP, low)):  # "that model is too big, pick a smaller one"
-        one = re.search(STEP_ONE, low)
-        return ModelStep(STEPS[one.group(1)], None) if one else None
+        if one := re.search(STEP_ONE, low):
+            return ModelStep(STEPS[one.group(1)], None)
+        return ModelStep(-3, None) if re.search(SMALL, low) else None
     word, family = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5) if m.group(i))
     return ModelStep(STEPS[word], family)

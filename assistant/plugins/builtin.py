@@ -19,7 +19,7 @@ def register_tasks():
     # first ("translate" beats "text", "summarize" beats "rewrite"); a plugin's task (default 100) before all.
     return [
         TaskRecipe("classification", r"classif|categori[sz]|sentiment|label|spam|intent detection|detect .*intent|"
-                                     r"tag .* as|positive or negative|route .* to|sort .* into|triage|"
+                                     r"tag .* as|positive or negative|routes? .* to|sort .* into|triage|"
                                      r"which (team|department|queue|category|intent)|"
                                      r"right (intent|team|queue|department)|"
                                      r"by (topic|intent|department|category|urgency|priority)|"
