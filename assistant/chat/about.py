@@ -36,7 +36,12 @@ ASKABLE = {
     "resources.estimated_minutes": (W.format("(?:how long|time)") + "|多久|时间|耗时", "estimated time",
                                     "预计时间"),
     "evaluation.metrics": (W.format("metrics?") + "|指标", "metrics", "指标"),
+    "data.rows": (W.format("(?:examples|rows|samples)") + r"[^.?!]{0,30}?\benough\b|\benough\s+(?:data|examples|rows)|"
+                  "数据量|数据够|样本够|数据.{0,6}够", "data", "数据量"),
 }
+REASON_OF = {"resources.estimated_minutes": "resources.device", "data.rows": "training.epochs"}
+"""A field with no reason of its own, answered with the reason that speaks to it (time: the device; whether the
+rows are enough: the epochs chosen for them)."""
 """What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
 
 LEAD = r"^(?:(?:so|and|but|ok|okay|hmm|wait|um|also)[,\s]+)*"
@@ -51,7 +56,7 @@ WHAT = (LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|\b(?:do|wou
         r"pick|choose|use)\b|(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|几)[\w ]{0,8}?\s*[?？]\s*$|"
         r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)|"
         r"^(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b[^?]*\?\s*$|"
-        r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$")
+        r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$|\b(?:is|are)\s+(?:that|this|it|these|they)\s+enough\b|够不够")
 """A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？",
 "will it fit on my GPU?"."""
 UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
@@ -81,6 +86,32 @@ ALL_CHOICES = [n for n in SETTINGS if n not in FACTS]
 
 VALUE_FIRST = r"^(?:(?:rank |秩 )?[\d.e×x -]+(?:rank|秩)?|on|off|开启|关闭|bf16|fp32)[:：]\s*"
 """A reason that starts with the value it explains ("rank 16: …", "2e-4: …", "on: …")."""
+
+
+FEATURES = (
+    (r"gguf|ollama|llama\.?cpp|lm ?studio|\bphones?\b|mobile|on-device|手机|端侧|移动端",
+     "After training, the adapter's page in **Registry** exports it as GGUF (*Export as*, or `tailor adapters export "
+     "NAME --gguf`): merged into its base, with an Ollama Modelfile. The plan is unchanged.",
+     "训练完成后，在 **Registry** 的适配器页面可以导出 GGUF（*Export as*，或 `tailor adapters export NAME --gguf`）："
+     "合并进基础模型，并附带 Ollama 的 Modelfile。计划没有改变。"),
+    (r"\bdownload|hugging ?face (?:format|layout)|\bpeft\b|merged model|下载",
+     "After training, **Registry** downloads the adapter as a zip in Hugging Face PEFT layout, or merged with its base "
+     "into one full model. The plan is unchanged.",
+     "训练完成后，在 **Registry** 可以把适配器下载为 Hugging Face PEFT 格式的 zip，或与基础模型合并成一个完整模型。"
+     "计划没有改变。"),
+    (r"\bapi\b|\bserve\b|\bserving\b|\bdeploy|endpoint|vllm|部署|接口|上线",
+     "Trained adapters are answered by Tailor's OpenAI-compatible API at `/v1` (the adapter's page in **Registry** "
+     "shows its `model` name; docs/SERVING.md covers vLLM). The plan is unchanged.",
+     "训练好的适配器可以通过 Tailor 的 OpenAI 兼容接口 `/v1` 调用（**Registry** 的适配器页面给出它的 `model` 名；"
+     "用 vLLM 部署见 docs/SERVING.md）。计划没有改变。"),
+)
+"""What to say to a turn about what comes after training (export, download, serving), which the plan has no
+setting for: where Tailor does it, instead of "I did not understand"."""
+
+
+def feature_note(low: str, zh: bool) -> str | None:
+    """`FEATURES`' answer for a turn that asks about export, download or serving, or None."""
+    return next(((z if zh else en) for words, en, z in FEATURES if re.search(words, low)), None)
 
 
 def named(low: str) -> list[str]:
@@ -137,6 +168,8 @@ def _shown(plan, path: str, value: Any, zh: bool) -> str:
         return f"约 {value:.1f} 分钟" if zh else f"about {value:.1f} min"
     if isinstance(value, list):
         return ", ".join(value)
+    if path == "data.rows":
+        return f"{value} 行" if zh else f"{value} rows"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -152,7 +185,7 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
     for path in asked:
         _, en, zh_label = ASKABLE[path]
         value = get_path(plan, "base_model.name" if path == "base_model" else path)
-        reason = plan.reasons.get(path) or (plan.reasons.get("resources.device", "") if "minutes" in path else "")
+        reason = plan.reasons.get(path) or plan.reasons.get(REASON_OF.get(path, ""), "")
         shown = _shown(plan, path, value, zh)
         reason = to_zh(reason) if zh else reason
         reason = re.sub(VALUE_FIRST, "", reason)  # "rank 16: the usual …": its value is in the title

@@ -17,7 +17,7 @@ from ..data import DataReport, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import trial_settings
-from .about import answers
+from .about import answers, feature_note
 from .model_words import ModelStep
 from .planner import Slots, build_plan
 from .token_counts import token_lengths, training_messages
@@ -229,6 +229,8 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, wa
     heard = {k: v for k, v in it.values.items() if k != "language"}  # Chinese characters alone say nothing
     if not heard and not it.notes:
         words = turn_words(message).strip()
+        if note := feature_note(words.lower(), zh):  # "export to gguf afterwards": where Tailor does that
+            return note
         shown = words[:80] + ("…" if len(words) > 80 else "")
         return (f"我没有理解“{shown}”，计划没有改变。可以这样说：{EXAMPLES['zh']}。" if zh else
                 f"I did not understand “{shown}”, so the plan is unchanged. You can say, for example: "
