@@ -61,6 +61,7 @@ WHAT = (LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|\b(?:do|wou
 "will it fit on my GPU?"."""
 UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
         rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|"
+        rf"^(?:把)?(?:刚才|上一个|上次)(?:那个|的)?(?:改动|修改|设置)?\s*(?:撤销|撤回|取消|还原)(?:掉|了)?|"
         rf"^{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
         rf"^{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before))?|"
         rf"^{FILLER}*(?:撤销|撤回|恢复上一步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上一步)?")

@@ -50,7 +50,9 @@ def render_card(plan: Plan, lang: str = "en") -> str:
         (L["memory"], f"~{res.estimated_peak_gb:.1f} GB{on}" + ("" if res.fits else (" — 放不下" if zh else
                                                                                      " — does NOT fit")),
          r.get("resources.estimated_peak_gb", "")),
-        (L["time"], f"~{max(res.estimated_minutes, 0.1):.1f} {'分钟' if zh else 'min'}", r.get("resources.device", "")),
+        (L["time"], f"~{max(res.estimated_minutes, 0.1):.1f} {'分钟' if zh else 'min'}",
+         ("；" if zh else "; ").join(
+             x for x in (r.get("resources.device", ""), r.get("resources.estimated_minutes", "")) if x)),
     ]
     if plan.sweep.on:
         sw = plan.sweep

@@ -115,7 +115,7 @@ def digits(low: str) -> str:
                  r"(?:data|rows|dataset|examples|samples|set))", lambda m: f"{FRACTIONS[m.group(1)]:g}%", low)
     low = re.sub(r"\b(?:a\s+)?single(?=\s+(?:epoch|pass)\b)", "1", low)  # "just a single epoch"
     low = re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|pass(?:es)?|steps|rows|examples|samples|"
-                 r"minutes?|mins?)\b)", lambda m: str(EN_NUMBERS[m.group(1)]), low)
+                 r"minutes?|mins?|trials|runs|configurations|tries)\b)", lambda m: str(EN_NUMBERS[m.group(1)]), low)
     # after a setting's name: "a batch size of sixteen", "rank eight", "seed seven"
     return re.sub(r"\b((?:lora\s+)?(?:rank|batch size|batch|alpha|seed|patience|epochs)(?:\s+(?:of|to|at|is|=))?\s+)("
                   + "|".join(EN_NUMBERS) + r")\b", lambda m: m.group(1) + str(EN_NUMBERS[m.group(2)]), low)

@@ -8,7 +8,8 @@ import re
 from ..adjustable import NUMBER
 
 START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alright|all right|sounds good|"
-         r"looks good|lgtm|that'?s? (?:fine|good|great)|keep (?:it|that)(?: that way)?|leave it(?: as is| like that)?|"
+         r"looks good|lgtm|that'?s? (?:fine|good|great)|that works|works for me|fine by me|sounds great|"
+         r"keep (?:it|that)(?: that way)?|leave it(?: as is| like that)?|"
          r"fine as is|好的?|行|可以|没问题|好吧|不错|保持不变)[,，.。!！]?\s*)*"
          r"(?:(?:let'?s\s+)?(?:start(?: training| it| the run| the training)?|begin(?: training)?|"
          r"go(?: ahead| for it)?|run it|train(?: it)?|kick it off|do it|ship it|"
@@ -80,14 +81,20 @@ REPEAT = (r"^(?:and\s+|ok\s+|okay\s+)?(?:again|once more|one more time|(?:do|hal
 
 UP = r"higher|bigger|larger|longer|more|高一?点|大一?点|长一?点|多一?点|再大一?点|再高一?点"
 DOWN = r"lower|smaller|shorter|less|低一?点|小一?点|短一?点|少一?点|再小一?点|再低一?点"
-COMPARE = (rf"^{FILLER}*(?:(?:make|set|put|turn) (?:it|that) |(?:can|could) (?:we|you) (?:go|make it) |"
+CLAUSE = r"^(?:[^,，。.!！?？\d]{0,30}[,，。.!！]\s*){0,2}"
+"""Up to two short clauses before a follow-up: "that's a bit low, bump it up", "太大了，减半"."""
+COMPARE = (rf"{CLAUSE}{FILLER}*(?:(?:make|set|put|turn) (?:it|that) |(?:can|could) (?:we|you) (?:go|make it) |"
            rf"(?:let'?s )?go |a (?:bit|little|tad) |slightly |much |even |a lot )*(?:({UP})|({DOWN}))"
-           rf"(?: (?:please|then|still|than that))?\s*[.!?？。！]?$")
+           rf"(?: (?:please|then|still|than that))?\s*[.!?？。！]?$|"
+           rf"{CLAUSE}{FILLER}*(?:(?:bump|bring|turn|push|crank|dial|take|knock) (?:it|that) )(?:(up)|(down|back))"
+           rf"(?: (?:a bit|a little|a notch|some|slightly))?(?: please)?\s*[.!?]?$")
 """A comparative for what the previous turn set: "a bit higher", "can we go lower?", "大一点" (twice or half)."""
 TOO = (rf"^{FILLER}*(?:(?:that|it|this)(?:'s|\s+is|\s+seems|\s+looks|\s+feels|\s+sounds)\s+)?"
        rf"(?:way\s+|a\s+bit\s+|much\s+|far\s+|a\s+little\s+)?too\s+"
        rf"(?:(high|big|large|long|much|many)|(low|small|short|little|few))[.!]?$|"
-       rf"^(?:这|那|这个|那个)?(?:也)?太(?:(高|大|长|多)|(低|小|短|少))了?[。！!]?$")
+       rf"^(?:这|那|这个|那个)?(?:也)?(?:太|有点|有些|稍微|偏)(?:(高|大|长|多)|(低|小|短|少))了?[。！!]?$|"
+       rf"^{FILLER}*(?:(?:that|it|this)(?:'s|\s+is|\s+seems|\s+looks)\s+)?(?:a\s+bit|a\s+little|kind\s+of|rather|"
+       rf"quite|pretty)\s+(?:(high|big|large|long)|(low|small|short))[.!]?$")
 """What the previous turn set, said to be too much or too little: "that's too low", "太大了" (half or twice)."""
 
 
@@ -99,7 +106,7 @@ def scaled_again(low: str) -> float | None:
     if re.search(REPEAT, low):
         return -1.0
     if m := re.search(COMPARE, low):
-        return 2.0 if m.group(1) else 0.5
+        return 2.0 if m.group(1) or m.group(3) else 0.5
     if m := re.search(TOO, low):
-        return 0.5 if m.group(1) or m.group(3) else 2.0
+        return 0.5 if m.group(1) or m.group(3) or m.group(5) else 2.0
     return next((factor for pattern, factor in AGAIN if re.search(pattern, low)), None)

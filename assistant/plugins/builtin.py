@@ -87,6 +87,8 @@ def register_tasks():
         TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|simpler|easier to read|plain "
                                 r"(?:english|language)|proofread|grammar|punctuat|polite|typos?\b|错别字|纠正|校对|"
                                 r"\btone\b|sound (?:more|less)\b|friendlier|more (?:casual|professional|friendly)|"
+                                r"punchier|snappier|more concise|crisper|"
+                                r"make (?:these|this|it|them|each|every)\b[\w ]{0,40}? (?:shorter|clearer)\b|"
                                 r"改写|润色|重写|转述|更礼貌|更客气|语气|书面语|更正式",
                    {"en": "Rewrite the text as requested, keeping its meaning.", "zh": "按要求改写文本，保持原意。"},
                    ("rougeL",), priority=20),
