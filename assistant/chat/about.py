@@ -142,7 +142,7 @@ def reset(low: str, values: dict[str, Any]) -> list[str]:
              or path == "base_model" and n == "base_model"]
     if names:
         return [n for n in names if n not in values]
-    return [] if values.keys() - {"language"} or not re.search(RESET_ALL, low) else ALL_CHOICES
+    return [] if values.keys() - {"language"} or not re.search(RESET_ALL, low) else list(ALL_CHOICES)
 
 
 def undo(low: str) -> bool:

@@ -17,7 +17,7 @@ from ..data import DataReport, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import trial_settings
-from .about import answers, feature_note
+from .about import ALL_CHOICES, answers, feature_note
 from .model_words import ModelStep
 from .planner import Slots, build_plan
 from .token_counts import token_lengths, training_messages
@@ -249,17 +249,19 @@ def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int],
     it = intents[i]
     undone.add(i)
     j = next((j for j in range(i - 1, -1, -1) if j not in undone and
-              (intents[j].values.keys() - {"language", "task_type"} or intents[j].forget)), None)
+              (intents[j].values.keys() - {"language", "task_type"} or intents[j].forget or intents[j].sweep)), None)
     if j is None:
         it.notes.append("没有可以撤销的修改" if zh else "there is no change to undo")
         return
     undone.add(j)
-    prior = _slots(messages[:j], intents[:j]).said
+    before = _slots(messages[:j], intents[:j])
     for name in [*(intents[j].values.keys() - {"language", "task_type"}), *intents[j].forget]:
-        if name in prior:
-            it.values[name] = prior[name]
+        if name in before.said:
+            it.values[name] = before.said[name]
         elif name not in it.forget:
             it.forget.append(name)
+    if intents[j].sweep or intents[j].forget == ALL_CHOICES:  # the sweep as it was before that turn
+        it.sweep = {"replace": before.sweep}
 
 
 def language_of(messages: list[str | dict]) -> str:

@@ -122,10 +122,12 @@ def read_sweep(low: str) -> dict:
 
 
 def merge(total: dict, said: dict) -> dict:
-    """The conversation's sweep after one more turn: "off" clears it; a field listed replaces its search and
-    vice versa; the rest accumulates (the later word wins)."""
+    """The conversation's sweep after one more turn: "off" clears it, "replace" puts back an earlier one; a field
+    listed replaces its search and vice versa; the rest accumulates (the later word wins)."""
     if said.get("off"):
         return {}
+    if "replace" in said:  # "undo" of a turn that changed the sweep: the sweep as it was before it
+        return dict(said["replace"])
     if not said:
         return total
     out = {"values": dict(total.get("values", {})), "search": list(total.get("search", [])),
