@@ -41,7 +41,7 @@ def digits(low: str) -> str:
     low = re.sub(rf"\b({TENS})(?:-|\s)(one|two|three|four|five|six|seven|eight|nine)\b",
                  lambda m: str(EN_NUMBERS[m.group(1)] + EN_NUMBERS[m.group(2)]), low)
     # "2k tokens", "max length 4k" are 2,048 and 4,096; "2k rows", "1.5k steps" are thousands
-    low = re.sub(r"((?:length|context|seq len|长度)\s*(?:(?:of|to|=|:|is)\s*)?)(\d+)k\b|"
+    low = re.sub(r"((?:length|context|seq len|长度)\s*(?:(?:of|to|=|:|is|为|设为|设成|改成|改为|调到)\s*)?)(\d+)k\b|"
                  r"\b(\d+)k(?=\s*(?:tokens?|context)\b)",
                  lambda m: f"{m.group(1)}{int(m.group(2)) * 1024}" if m.group(2) else str(int(m.group(3)) * 1024), low)
     low = re.sub(r"\b(\d+(?:\.\d+)?)k(?=\s*(?:rows|examples|samples|steps|lines|records)\b)",
@@ -69,12 +69,14 @@ def digits(low: str) -> str:
                  lambda m: f"{value(m.group(2)) / max(1.0, value(m.group(1))) * 100:.3g}%", low)
     low = re.sub(r"百分之(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)",
                  lambda m: f"{m.group(1) if m.group(1)[0].isdigit() else zh_number(m.group(1))}%", low)
-    low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个\s*)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层))",
+    low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个\s*)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层|倍))",
                  lambda m: str(zh_number(m.group(1))), low)
     low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
     # "线性学习率调度" → "linear学习率调度": the schedules' Chinese names, where a schedule follows or precedes
     low = re.sub(r"(线性|余弦|恒定|常数)(?=\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减|退火|schedule))",
                  lambda m: ZH_SCHEDULES[m.group(1)], low)
+    low = re.sub(r"(线性|余弦|恒定|常数)\s*(?:的)?\s*学习率(?!\s*(?:调度|衰减|退火|schedule))",  # "用余弦学习率"
+                 lambda m: ZH_SCHEDULES[m.group(1)] + "学习率调度，学习率", low)  # and "线性学习率 2e-4" keeps its rate
     low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:用|为|设为|改成|改为|换成|是)?\s*)(线性|余弦|恒定|常数)",
                  lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
     low = re.sub(r"\b(?:flat|fixed|steady)(?=\s+(?:learning[ -]rate|lr)\b)|(?<=learning rate )(?:flat|fixed)\b|"

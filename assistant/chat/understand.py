@@ -97,6 +97,11 @@ class MaybeColumn(str):
     has one (`converse`), else nothing (it was a description, not a column)."""
 
 
+LORA_SAID = (r"(?:\buse|\bwith|\bplain|\bregular|\bstandard|用|使用|普通)\s*(?:a\s+|an\s+)?(?:bf16|fp16|16-?bit)?\s*"
+             r"(?:的)?\s*(?<![\w-])lora\b(?![ _-]?(?:rank|alpha|dropout|r\b|秩|adapter\s+rank))")
+"""LoRA said as the method ("use LoRA", "用 bf16 的 lora"), not a word of another setting ("use lora rank 8")."""
+
+
 def understand(text: str) -> Intents:
     t = text.strip()
     notes: list[str] = []
@@ -113,7 +118,8 @@ def understand(text: str) -> Intents:
                             "language": _language(t, low), "base_model": named_model(low, t) or model_step(low)}
     _gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
-    if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
+    if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|"
+                 r"(?:instead of|rather than) qlora|(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
                  r"plain lora|"
                  r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
                  r"(?:4[-_ ]?bit|qlora|quantiz\w*)\s*[=:]\s*(?:false|0|no|off|none)\b|"
@@ -124,6 +130,8 @@ def understand(text: str) -> Intents:
                      "8-bit training is not offered: LoRA on the 16-bit base, or QLoRA (4-bit)")  # not QLoRA's 4
     elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
         said["method"] = "qlora"
+    elif re.search(LORA_SAID, low):  # "use bf16 LoRA", "用 bf16 的 lora": LoRA on the 16-bit base, asked for
+        said["method"] = "lora"
     if re.search(QUALITY_OVER, low):  # "quality matters more than speed" names speed too
         said["preference"] = "quality"
     elif re.search(FAST_OVER + r"|\bfast|quick|asap|hurry|speed (?:it |things )?up|快速|尽快|快一点|快点|速度优先",
@@ -277,7 +285,7 @@ class TimesRank:
 
 ALPHA_OF_RANK = (r"alpha\s+(?:equal\s+to|equals|=|same\s+as|the\s+same\s+as|matching|to\s+match|at|to)?\s*(?:the\s+)?"
                  r"(twice|double|half|(?:\d+(?:\.\d+)?)\s*(?:x|×|times))?\s*(?:the\s+)?(?:lora\s+)?(?:rank|\br\b)|"
-                 r"alpha\s*(?:和|与|跟)?\s*(?:秩|rank)\s*(?:一样|相同|相等)|alpha\s*(?:设为|等于|=)\s*(?:秩|rank)(?:的\s*(\d+)\s*倍)?")
+                 r"alpha\s*(?:和|与|跟)?\s*(?:秩|rank)\s*(?:一样|相同|相等)|alpha\s*(?:设为|等于|是|为|=)\s*(?:秩|rank)(?:\s*的\s*(\d+)\s*倍)?")
 
 
 def _times_rank(low: str) -> TimesRank | None:
