@@ -34,6 +34,15 @@ def digits(low: str) -> str:
     def value(text: str) -> float:
         return float(text) if text[0].isdigit() else zh_number(text)
 
+    # spellings: "3 × 10^-4" and "10^-4" as 3e-4 and 1e-4, ".1" as 0.1, "epochs -> 4" as "epochs to 4", and the
+    # typos people make in the settings' names
+    low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:×|\*|x)\s*10\s*\^\s*(-?\d+)\b", r"\1e\2", low)
+    low = re.sub(r"(?<![\w.^])10\s*\^\s*(-?\d+)\b", r"1e\1", low)
+    low = re.sub(r"(?<![\w.])\.(?=\d)", "0.", low)
+    low = re.sub(r"(?<=[a-z_\u4e00-\u9fff])\s*(?:->|→|=>)\s*(?=\d)", " to ", low)
+    low = re.sub(r"\b(?:epcohs?|eopchs?|epoches|epohs?)\b", "epochs", low)
+    low = re.sub(r"\b(?:learnign|leanring|learing|lerning|learnig|laerning)(?=[ _-]?rate\b)", "learning", low)
+    low = re.sub(r"\bbatch-size\b", "batch size", low)
     for words, scale in (("十万分之", 1e-5), ("万分之", 1e-4), ("千分之", 1e-3)):
         low = re.sub(words + r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)", lambda m, s=scale: f"{value(m.group(1)) * s:g}",
                      low)
