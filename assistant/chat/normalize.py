@@ -78,8 +78,9 @@ def digits(low: str) -> str:
                  lambda m: f"{value(m.group(2)) / max(1.0, value(m.group(1))) * 100:.3g}%", low)
     low = re.sub(r"百分之(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)",
                  lambda m: f"{m.group(1) if m.group(1)[0].isdigit() else zh_number(m.group(1))}%", low)
-    low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个\s*)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层|倍))",
+    low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个\s*)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层))",
                  lambda m: str(zh_number(m.group(1))), low)
+    low = re.sub(r"(?<=的)(" + ZH_NUMBER + r")(?=\s*倍)", lambda m: str(zh_number(m.group(1))), low)  # rank 的两倍
     low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
     # "线性学习率调度" → "linear学习率调度": the schedules' Chinese names, where a schedule follows or precedes
     low = re.sub(r"(线性|余弦|恒定|常数)(?=\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减|退火|schedule))",
