@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import plugins
 from ..adjustable import SETTINGS, as_edit, get_path, turn_words
-from ..data import DataReport, inspect_file, with_output
+from ..data import DataReport, column_named, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import trial_settings
@@ -113,8 +113,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         if it.undo and not it.values.keys() - {"language"}:
             _take_back(i, messages, intents, undone, zh)
         if isinstance(said := it.values.get("output_column"), MaybeColumn):  # a column only when the file has it
-            columns = [str(c) for c in report.preview[0]] if report is not None and report.preview else []
-            if match := next((c for c in columns if c.strip().lower() == said.strip().lower()), None):
+            if match := report is not None and column_named(report, said):
                 it.values["output_column"] = match
             else:
                 del it.values["output_column"]
@@ -124,7 +123,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             if (value := allowed(setting, scaled, it.notes, zh)) is not None:
                 it.values[setting.name] = value
         elif it.that is not None and last:
-            names = ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in last)
+            names = _several(last, zh)
             it.notes.append(f"上一轮改了好几项（{names}），请说明 {it.that:g} 是哪一项的" if zh else
                             f"the last change set several things ({names}): say which one {it.that:g} is for")
         if it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
@@ -132,7 +131,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             factor = it.again if it.again > 0 else last_factor  # "and again": the last scaling once more
             it.values.update({name: Relative(factor) for name in targets} if factor else {})
             if not targets and last:
-                names = ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in last)
+                names = _several(last, zh)
                 it.notes.append(f"上一轮改了好几项（{names}），请说明要改哪一项" if zh else
                                 f"the last change set several things ({names}): say which one to change")
         if it.added and not it.values.keys() - {"language"} and len(last) == 1:  # "one more": of what it set
@@ -241,6 +240,11 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, wa
     if not said:
         return None
     return f"计划已经是这样（{said}），没有改变。" if zh else f"The plan already does that ({said}); nothing changed."
+
+
+def _several(names: list[str], zh: bool) -> str:
+    """The settings a turn set, as the reply names them when it must ask which one a follow-up meant."""
+    return ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in names)
 
 
 def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int], zh: bool) -> None:

@@ -83,12 +83,18 @@ def inspect_file(path: str | Path, least: int | None = None, output: str | None 
     return report
 
 
+def column_named(report: DataReport, name: str) -> str | None:
+    """The file's column that `name` names (any case, spaces around ignored), or None."""
+    columns = [str(c) for c in report.preview[0]] if report.preview else []
+    return next((c for c in columns if c.strip().lower() == name.strip().lower()), None)
+
+
 def with_output(report: DataReport, column: str) -> DataReport:
     """The same file read with `column` (a name the user said, any case) as its output and the other text
     columns as its input (cached in `report.cache`); `report` itself when that is its output already; when the
     file has no such column, or it cannot be the output, `report` with a warning that says so."""
     columns = [str(c) for c in report.preview[0]] if report.preview else []
-    match = next((c for c in columns if c.strip().lower() == column.strip().lower()), None)
+    match = column_named(report, column)
     if report.format == "columns" and match == report.output_column:
         return report
     key = ("output", column.strip().lower())
