@@ -48,6 +48,10 @@ LEAD = r"^(?:(?:so|and|but|ok|okay|hmm|wait|um|also)[,\s]+)*"
 WHY = LEAD + r"(?:why|how come)\b"
 """A question about a reason: "why rank 16?", "how come it uses QLoRA?", "why not rank 8?" (answered with the
 reason for what the plan has; "use rank 8" changes it)."""
+WHAT_IS = (LEAD + r"(?:what(?:'s|\s+is|\s+are|\s+does)|explain|tell\s+me\s+about|should\s+(?:i|we)|would\s+it\s+be\s+"
+           r"better|is\s+it\s+(?:better|worth))\b|什么是|是什么|要不要|会不会|该不该|应不应该|是否应该")
+"""A question about a setting that names a value without asking for it: "what is QLoRA?", "should I use QLoRA?",
+"要不要用 QLoRA？" (answered with the plan's reason, and how to ask for the value)."""
 WHY_ZH = r"为什么|为何|为啥|凭什么|怎么(?:会|要)?(?:是|用|选)"
 ASKS_ZH = r"^(?:为什么|为何|为啥|凭什么)|[?？吗呢]\s*$"
 """A Chinese "why" asks at the start or in a question ("秩为什么选 16？"); "回答用户为什么退款失败的问题" describes a
@@ -127,7 +131,8 @@ def question(low: str, values: dict[str, Any]) -> list[str]:
     said = values.keys() - {"language"}
     if "task_type" in said:  # "回答用户为什么退款失败的问题" describes a task
         return []
-    why = re.search(WHY, low) or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
+    why = (re.search(WHY, low) or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
+           or re.search(WHAT_IS, low) and (re.search(r"[?？吗呢]\s*$", low) or re.match(r"(?:explain|tell)", low)))
     if why or (re.search(WHAT, low) and not said):
         return named(low) or (["?"] if re.search(r"[?？]\s*$", low) else [])  # "what's the plan?"
     return []

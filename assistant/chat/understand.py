@@ -119,7 +119,7 @@ def understand(text: str) -> Intents:
     _gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|"
-                 r"(?:instead of|rather than) qlora|(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
+                 r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
                  r"plain lora|"
                  r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
                  r"(?:4[-_ ]?bit|qlora|quantiz\w*)\s*[=:]\s*(?:false|0|no|off|none)\b|"
