@@ -1,6 +1,7 @@
 """Turns about the plan rather than edits of it: a question ("why rank 16?", "what learning rate do you
-recommend?", "为什么用 QLoRA？"), answered from the plan's own reasons; an undo ("undo that", "撤销"); and a reset
-("back to your defaults", "reset the learning rate", "学习率恢复默认")."""
+recommend?", "should I use QLoRA?", "为什么用 QLoRA？"), answered from the plan's own reasons; an undo ("undo that",
+"撤销"); a reset ("back to your defaults", "reset the learning rate", "学习率恢复默认"); and a turn about what comes
+after training ("export to gguf"), answered with where Tailor does it."""
 
 from __future__ import annotations
 
