@@ -54,7 +54,9 @@ WHAT_IS = (LEAD + r"(?:what(?:'s|\s+is|\s+are|\s+does)|explain|tell\s+me\s+about
 """A question about a setting that names a value without asking for it: "what is QLoRA?", "should I use QLoRA?",
 "要不要用 QLoRA？" (answered with the plan's reason, and how to ask for the value)."""
 WHY_ZH = r"为什么|为何|为啥|凭什么|怎么(?:会|要)?(?:是|用|选)"
-ASKS_ZH = r"^(?:为什么|为何|为啥|凭什么)|[?？吗呢]\s*$"
+ENDS_ASKING = r"[?？吗呢]\s*$"
+"""A sentence that ends as a question ("…？", "…吗")."""
+ASKS_ZH = r"^(?:为什么|为何|为啥|凭什么)|" + ENDS_ASKING
 """A Chinese "why" asks at the start or in a question ("秩为什么选 16？"); "回答用户为什么退款失败的问题" describes a
 task."""
 WHAT = (LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|\b(?:do|would)\s+you\s+(?:recommend|suggest|"
@@ -126,14 +128,14 @@ def named(low: str) -> list[str]:
 
 
 def question(low: str, values: dict[str, Any]) -> list[str]:
-    """The fields a question asks about: a "why" question (whatever values it names: "why rank 16?" and "why not
-    rank 8?" are not edits), or a "what" question that names no value. [] when the message is not such a
-    question."""
+    """The fields a question asks about: a "why" question or one about a value it names (whatever values it names:
+    "why rank 16?", "why not rank 8?", "should I use QLoRA?" are not edits), or a "what" question that names no
+    value. [] when the message is not such a question."""
     said = values.keys() - {"language"}
     if "task_type" in said:  # "回答用户为什么退款失败的问题" describes a task
         return []
     why = (re.search(WHY, low) or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
-           or re.search(WHAT_IS, low) and (re.search(r"[?？吗呢]\s*$", low) or re.match(r"(?:explain|tell)", low)))
+           or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(r"(?:explain|tell)", low)))
     if why or (re.search(WHAT, low) and not said):
         return named(low) or (["?"] if re.search(r"[?？]\s*$", low) else [])  # "what's the plan?"
     return []
