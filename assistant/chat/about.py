@@ -117,6 +117,22 @@ FEATURES = (
 setting for: where Tailor does it, instead of "I did not understand"."""
 
 
+CHOSEN = {"training.precision": ("the precision", "精度"), "training.packing": ("packing", "是否打包"),
+          "training.compile": ("compiling", "是否编译")}
+"""Fields Tailor sets for the hardware and the data and no turn sets ("use bf16", "pack the sequences", "不要编译"):
+asked for, each is answered with its value and reason, after a note that Tailor chooses it (`chosen`)."""
+
+
+def chosen(low: str, values: dict[str, Any], zh: bool) -> tuple[list[str], list[str]]:
+    """For a turn that sets nothing and names fields Tailor chooses itself: those fields, and the note saying so."""
+    if values.keys() - {"language"} or not (fields := [f for f in named(low) if f in CHOSEN]):
+        return [], []
+    labels = ("、" if zh else " and ").join(CHOSEN[f][zh] for f in fields)
+    return fields, [f"{labels}由 Tailor 按显卡和数据选择（不能在对话里设置），计划没有改变：" if zh else
+                    f"Tailor chooses {labels} for your GPU and data (it is not set in words), so the plan is "
+                    "unchanged:"]
+
+
 def feature_note(low: str, zh: bool) -> str | None:
     """`FEATURES`' answer for a turn that asks about export, download or serving, or None."""
     return next(((z if zh else en) for words, en, z in FEATURES if re.search(words, low)), None)

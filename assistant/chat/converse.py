@@ -87,7 +87,8 @@ WATCHED = ("task.type", "task.language", "data.max_rows", "data.validation_fract
            "lora.method", "lora.r", "lora.alpha", "training.epochs", "training.learning_rate",
            "training.max_length", "training.batch_size", "training.gradient_accumulation",
            "training.packing", "training.gradient_checkpointing", "training.precision", "resources.fits",
-           "lora.dropout", "training.warmup_ratio", "training.scheduler", "training.seed")
+           "lora.dropout", "training.warmup_ratio", "training.scheduler", "training.seed",
+           "training.early_stopping_patience", "training.eval_steps")
 
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from ..sweeps import DEFAULT_PATIENCE
+
 EN_NUMBERS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
@@ -13,6 +15,8 @@ EN_NUMBERS = {w: i for i, w in enumerate(
 TENS = r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
 ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+SUPERSCRIPT = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+"""Superscript digits as people paste them from papers ("3 × 10⁻⁵"), as plain ones."""
 ZH_NUMBER = r"[零〇一二两三四五六七八九十百千万]+"
 
 
@@ -34,8 +38,9 @@ def digits(low: str) -> str:
     def value(text: str) -> float:
         return float(text) if text[0].isdigit() else zh_number(text)
 
-    # spellings: "3 × 10^-4" and "10^-4" as 3e-4 and 1e-4, ".1" as 0.1, "epochs -> 4" as "epochs to 4", and the
-    # typos people make in the settings' names
+    # spellings: "3 × 10^-4", "3 × 10⁻⁴" and "10^-4" as 3e-4 and 1e-4, ".1" as 0.1, "epochs -> 4" as "epochs to
+    # 4", and the typos people make in the settings' names
+    low = re.sub(r"10\s*([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(SUPERSCRIPT), low.replace("−", "-"))
     low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:×|\*|x)\s*10\s*\^\s*(-?\d+)\b", r"\1e\2", low)
     low = re.sub(r"(?<![\w.^])10\s*\^\s*(-?\d+)\b", r"1e\1", low)
     low = re.sub(r"(?<![\w.])\.(?=\d)", "0.", low)
@@ -111,11 +116,25 @@ def digits(low: str) -> str:
                  r"(?:预热|dropout|丢弃)\s*(?:去掉|关掉|关了|不要了|取消|也不要)",
                  lambda m: "dropout 0" if "drop" in m.group(0) or "丢弃" in m.group(0) else "warmup ratio 0", low)
     # "no validation set", "don't hold anything out", "不要验证集": nothing held out
-    low = re.sub(r"\b(?:no|without|skip\s+the|drop\s+the|don'?t\s+bother\s+with\s+(?:a|the))\s+"
-                 r"(?:validation|eval(?:uation)?|held[- ]out|dev)\s+"
-                 r"(?:set|split|data)\b|\bdon'?t\s+hold\s+(?:anything|any\s+(?:data|rows))\s+(?:out|back)\b|"
-                 r"(?:不要|不用|不留|不需要)\s*验证集|验证集\s*(?:就)?(?:不要了|不需要了?|不用了|省了)",
+    low = re.sub(r"\b(?:no|without|skip(?:\s+the)?|drop\s+the|don'?t\s+bother\s+with\s+(?:a|the))\s+"
+                 r"(?:validation|eval(?:uation)?|held[- ]out|dev)(?:\s+(?:set|split|data)\b|(?=\s*(?:[,.;!]|$)))|"
+                 r"\b(?:don'?t|didn'?t|do\s+not|not)\s+hold\s+(?:out\s+|back\s+)?(?:anything|any\s+(?:data|rows|"
+                 r"examples))(?:\s+(?:out|back))?\b|"
+                 r"(?:(?:不要|不用|不需要)\s*(?:单独|另外)?\s*(?:留出?|分出?|划出?|设)?|不\s*(?:单独|另外)?\s*(?:留出?|分出?|划出?|设))"
+                 r"\s*(?:一个|一份)?验证集|验证集\s*(?:就)?(?:不要了|不需要了?|不用了|省了)",
                  "validation split 0%", low)
+    # "use early stopping", "stop when the validation loss stops improving", "开启早停": the sweeps' patience
+    low = re.sub(r"\b(?:use|enable|turn\s+on|switch\s+on|add|with|want|need|do)\s+(?:some\s+|an?\s+)?early[ -]?stopp?"
+                 r"ing\b|^early[ -]?stopping(?:\s+please)?[.!]?$|\bstop\s+(?:training\s+|the\s+run\s+)?(?:early\s+)?"
+                 r"(?:when|if|once|as\s+soon\s+as)\s+(?:the\s+)?(?:val(?:idation)?\s+|eval(?:uation)?\s+|dev\s+)?"
+                 r"(?:loss|accuracy|score|metrics?)\s+(?:stops|no\s+longer|doesn'?t|does\s+not|isn'?t|is\s+not)\s+"
+                 r"(?:improv\w*|go(?:ing|es)?\s+down|decreas\w*|dropping|falling)(?!\s+(?:for|after|in|over)\s+\d)|"
+                 r"(?<![不别])(?:加上|开启|打开|启用|使用|用上|加个|加一个|要|用)\s*早停(?:机制|策略)?(?!\s*(?:耐心值?)?\s*[=:：为是]?\s*\d)|"
+                 r"(?:loss|损失|指标)\s*(?:不再|不|没有?)(?:降|下降|减少|提升|变好)(?:了)?(?:的话)?就\s*(?:提前)?(?:停|停止|结束)",
+                 f"early stopping patience {DEFAULT_PATIENCE}", low)
+    low = re.sub(r"\b(?:no|without|disable|turn\s+off|switch\s+off|skip|don'?t\s+use|do\s+not\s+use)\s+(?:the\s+)?"
+                 r"early[ -]?stopp?ing\b|(?:不要|不用|别用|关闭|关掉|去掉|取消)\s*早停|早停\s*(?:不要了|关掉|去掉)",
+                 "early stopping patience 0", low)
     # "两成数据做验证" → "20%数据做验证" (成 is a tenth; only where a share of the data follows)
     low = re.sub(r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)成(?=的?(?:数据|样本|做|作为|用于|当|来|验证|测试))",
                  lambda m: f"{value(m.group(1)) * 10:g}%", low)

@@ -14,7 +14,7 @@ from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
-from .about import question, reset, undo
+from .about import chosen, question, reset, undo
 from .model_words import model_step, named_model
 from .normalize import digits
 from .sweep_words import read_sweep
@@ -174,6 +174,10 @@ def understand(text: str) -> Intents:
     if (that, switch, added, again) == (None,) * 4 and (asked := question(low, values)):  # "why rank 16?" asks
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
                        named={k: v for k, v in values.items() if k != "language"})
+    nothing_else = (that, switch, added, again, sweep, start) == (None,) * 4 + ({}, False)
+    if nothing_else and (fields := chosen(low, values, zh))[0]:
+        return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
+                       asked=fields[0])  # "use bf16": what the plan has, and that Tailor chooses it
     return Intents(values, start, notes, sweep, again, that, switch, forget=reset(low, values), undo=undo(low.strip()),
                    added=added)
 
@@ -306,11 +310,29 @@ THEN = (r"[^.;!?。；！？\n]{0,30}?(?:(?<![a-z])(?:use|say|try|make it|go wit
 1e-5" (the number said wins over half or twice; one the setting cannot take leaves the relative change)."""
 
 
+JUDGED = (r"(?:{key})\s*(?:'s|is|are|seems?|looks?|feels?|sounds?)?\s*(?:like\s+)?(?:a\s+bit\s+|a\s+little\s+|"
+          r"way\s+|much\s+|far\s+|kind\s+of\s+|rather\s+|quite\s+|pretty\s+|very\s+|too\s+)*"
+          r"(?:(?:(high|big|large|long|much|many)|(low|small|short|little|few))\b(?!\s+(?:enough|to|for))|"
+          r"(?:也)?(?:太|有点|有些|偏|过于)(?:(高|大|长|多)|(低|小|短|少))了?(?:吧|啊)?\s*[。！!?？,，]?$)")
+"""A setting named and judged, with no change said: "the rank seems low", "lr is a bit high", "学习率有点高",
+"轮数太多了" (too much: half; too little: twice, as "that's too low" is for the previous turn's setting)."""
+
+
+AS_LONG = (r"\b(?:train|run|go|fine-?tune)\b[^.;!?\d]{0,24}?\b(?:(twice|double)|(half)|(three\s+times))\s+as\s+long\b|"
+           r"(?:训练|跑)(?:的)?(?:时间|轮数)?\s*(?:(?:翻倍|加倍|延长一倍)|(减半))")
+"""Training said to be longer or shorter as a whole: "train it for twice as long", "half as long", "训练时间加倍"
+(the epochs, times the factor)."""
+
+
 def _relative(low: str) -> dict[str, Relative | Any]:
     """Settings a message changes relative to the plan: halved or doubled; lowered or raised with no number
-    (the same: half or twice, which the reply shows), or with a number named after it (`THEN`: that number)."""
+    (the same: half or twice, which the reply shows), or with a number named after it (`THEN`: that number); or
+    judged too high or too low (`JUDGED`)."""
     out = {}
     for name, key in RELATIVE_SETTINGS.items():
+        if (m := re.search(JUDGED.format(key=key), low)) and not re.search(r"\d", low[m.end():]):
+            out[name] = Relative(0.5 if m.group(1) or m.group(3) else 2.0)
+            continue
         for words, factor in FACTORS:
             if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
                               rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:再\s*)?(?:in\s+half|by\s+half|"
@@ -320,6 +342,8 @@ def _relative(low: str) -> dict[str, Relative | Any]:
                 value = _taken(SETTINGS[name], then.group(1)) if then else None
                 out[name] = Relative(factor) if value is None else value
                 break
+    if "epochs" not in out and (m := re.search(AS_LONG, low)):
+        out["epochs"] = Relative(0.5 if m.group(2) or m.group(4) else 3.0 if m.group(3) else 2.0)
     return out
 
 
