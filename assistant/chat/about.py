@@ -20,7 +20,7 @@ ASKABLE = {
     "lora.method": (r"qlora|4[- ]?bit|quantiz|(?<![\w.-])lora(?![a-z _-])|量化|方法", "method", "方法"),
     "base_model": (r"base model|" + W.format("models?") + "|基座|模型", "base model", "基座模型"),
     "training.learning_rate": (r"learning[ _-]?rate|" + W.format("lr") + "|学习率", "learning rate", "学习率"),
-    "training.epochs": (W.format("(?:epochs?|passes)") + "|轮数|几轮|多少轮", "epochs", "轮数"),
+    "training.epochs": (W.format("(?:epochs?|passes)") + r"|轮数|几轮|多少轮|\d\s*(?:个\s*)?轮", "epochs", "轮数"),
     "training.batch_size": (W.format("batch(?:[ _]size)?") + "|批大小|批量", "batch size", "批大小"),
     "training.gradient_accumulation": (r"accumulat|梯度累积|梯度累加", "gradient accumulation", "梯度累积"),
     "training.max_length": (r"(?:max(?:imum)?|sequence|context|cutoff)[ _-]?(?:length|len)|最大长度|序列长度|截断长度",
@@ -34,7 +34,8 @@ ASKABLE = {
     "data.validation_fraction": (r"validation|held[- ]out|hold(?:ing)? out|验证", "held out", "验证集"),
     "resources.estimated_peak_gb": (W.format("(?:memory|vram|oom|fits?)") + "|显存|放得下|放不下|装得下",
                                     "estimated peak memory", "预计显存峰值"),
-    "resources.estimated_minutes": (W.format("(?:how long|time)") + "|多久|时间|耗时", "estimated time",
+    "resources.estimated_minutes": (W.format("(?:how long|time|minutes?|hours?|finish)") + "|多久|时间|耗时",
+                                    "estimated time",
                                     "预计时间"),
     "evaluation.metrics": (W.format("metrics?") + "|指标", "metrics", "指标"),
     "data.rows": (W.format("(?:examples|rows|samples)") + r"[^.?!]{0,30}?\benough\b|\benough\s+(?:data|examples|rows)|"
@@ -59,10 +60,18 @@ ENDS_ASKING = r"[?？吗呢]\s*$"
 ASKS_ZH = r"^(?:为什么|为何|为啥|凭什么)|" + ENDS_ASKING
 """A Chinese "why" asks at the start or in a question ("秩为什么选 16？"); "回答用户为什么退款失败的问题" describes a
 task."""
-WHAT = (LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|\b(?:do|would)\s+you\s+(?:recommend|suggest|"
-        r"pick|choose|use)\b|(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|几)[\w ]{0,8}?\s*[?？]\s*$|"
+YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b[^?]*\?\s*$|"
+          + LEAD + r"(?:will|would|is|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|worse|"
+          r"work|a\s+good\s+idea)\s*\?\s*$|"
+          r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
+          r"够不够|放不放得下|合不合适")
+"""A yes/no question about the plan, whatever values it names: "will this fit in 8 GB?", "can it finish in 10
+minutes?", "秩 8 够吗？", "8G 显存放得下吗？" (answered; "I have an 8 GB GPU" or "finish in 10 minutes" changes the
+plan)."""
+WHAT = (YES_NO + "|" + LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|"
+        r"\b(?:do|would)\s+you\s+(?:recommend|suggest|pick|choose|use)\b|"
+        r"(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|几)[\w ]{0,8}?\s*[?？]\s*$|"
         r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)|"
-        r"^(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b[^?]*\?\s*$|"
         r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$|\b(?:is|are)\s+(?:that|this|it|these|they)\s+enough\b|够不够")
 """A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？",
 "will it fit on my GPU?"."""
@@ -70,14 +79,19 @@ UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
         rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|"
         rf"^(?:把)?(?:刚才|上一个|上次)(?:那个|的)?(?:改动|修改|设置)?\s*(?:撤销|撤回|取消|还原)(?:掉|了)?|"
         rf"^{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
-        rf"^{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before))?|"
+        rf"^{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before|what you had|the "
+        rf"previous (?:value|one|setting)))?|"
         rf"^{FILLER}*(?:撤销|撤回|恢复上一步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上一步)?")
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
 """A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
 RESET = (r"\b(?:reset|restore)\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
          r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|"
          r"original|recommended)\b|\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
-         r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认(?:的)?(?:设置|参数|配置|值)?")
+         r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认(?:的)?(?:设置|参数|配置|值)?|"
+         r"\b(?:keep|use|go back to|back to|stick with|return to)\s+(?:the|your)\s+(?:original\s+|old\s+|first\s+)?"
+         r"[\w -]{1,24}?\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b|"
+         r"\byour\s+(?:original|own|first)\s+(?:choice|value|suggestion|pick)\b|"
+         r"用回(?:你)?(?:原来|之前|最初|一开始)的|(?:还是)?用你(?:原来|之前|最初|一开始)?(?:选|推荐|建议|定)的")
 """A reset of the settings named ("reset the learning rate", "学习率恢复默认")."""
 RESET_ALL = (r"^reset[.!]?$|\b(?:reset|restore)\s+(?:everything|all|it all|the\s+(?:settings|plan|parameters|"
              r"hyper-?parameters|defaults))\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
@@ -150,7 +164,7 @@ def question(low: str, values: dict[str, Any]) -> list[str]:
     said = values.keys() - {"language"}
     if "task_type" in said:  # "回答用户为什么退款失败的问题" describes a task
         return []
-    why = (re.search(WHY, low) or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
+    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
            or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(r"(?:explain|tell)", low)))
     if why or (re.search(WHAT, low) and not said):
         return named(low) or (["?"] if re.search(r"[?？]\s*$", low) else [])  # "what's the plan?"

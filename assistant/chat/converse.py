@@ -27,6 +27,7 @@ from .understand import (
     Intents,
     MaybeColumn,
     Relative,
+    RowShare,
     TimesRank,
     WarmupSteps,
     allowed,
@@ -81,6 +82,8 @@ class Turn:
         }
 
 
+RESOLVED = (Relative, Added, TimesRank, WarmupSteps, EffectiveBatch, ModelStep, RowShare)
+"""Values said relative to the plan, resolved against the plan before the turn."""
 WATCHED = ("task.type", "task.language", "data.max_rows", "data.validation_fraction", "data.input_columns",
            "base_model.name", "resources.device",
            "resources.gpu_memory_gb", "training.max_steps",
@@ -146,8 +149,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                             "say what to turn on (e.g. “turn on gradient checkpointing”, “use QLoRA”)")
         if now_switched := [k for k in ("checkpointing", "method") if k in it.values]:
             switched = now_switched
-        if relative := {k: v for k, v in it.values.items()
-                        if isinstance(v, (Relative, Added, TimesRank, WarmupSteps, EffectiveBatch, ModelStep))}:
+        if relative := {k: v for k, v in it.values.items() if isinstance(v, RESOLVED)}:
             said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
             last_factor = next((v.factor for v in relative.values() if isinstance(v, Relative)), last_factor)
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)

@@ -144,9 +144,17 @@ def digits(low: str) -> str:
     low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:percent|per cent|pct)\b", r"\1%", low)
     low = re.sub(r"\b(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?=\s+of\s+(?:the\s+|my\s+|our\s+|all\s+)?"
                  r"(?:data|rows|dataset|examples|samples|set))", lambda m: f"{FRACTIONS[m.group(1)]:g}%", low)
+    low = re.sub(r"\bhalf(?:\s+of)?(?=\s+(?:the\s+|my\s+|our\s+)(?:data|rows|dataset|examples|samples)\b)", "50% of",
+                 low)  # "half the data"
+    low = re.sub(r"一半(?=的?(?:数据|样本|行))", "50%", low)
+    low = re.sub(r"(?:把)?(?:训练)?数据(?:量)?\s*(?:减少|减|砍|缩减|缩小)(?:到|掉)?\s*一半", "只用50%的数据", low)
+    low = re.sub(r"\b(\d)\s*/\s*(\d{1,2})(?=\s*(?:of\s+(?:the\s+|my\s+|our\s+)?(?:data|rows|dataset|examples|"
+                 r"samples)\b|的?(?:数据|样本)))",
+                 lambda m: f"{100 * int(m.group(1)) / max(1, int(m.group(2))):.0f}%", low)  # "1/3 of the data"
     low = re.sub(r"\b(?:a\s+)?single(?=\s+(?:epoch|pass)\b)", "1", low)  # "just a single epoch"
     low = re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|pass(?:es)?|steps|rows|examples|samples|"
-                 r"minutes?|mins?|trials|runs|configurations|tries)\b)", lambda m: str(EN_NUMBERS[m.group(1)]), low)
+                 r"minutes?|mins?|trials|runs|configurations|tries|times)\b)",
+                 lambda m: str(EN_NUMBERS[m.group(1)]), low)
     # after a setting's name: "a batch size of sixteen", "rank eight", "seed seven"
     return re.sub(r"\b((?:lora\s+)?(?:rank|batch size|batch|alpha|seed|patience|epochs)(?:\s+(?:of|to|at|is|=))?\s+)("
                   + "|".join(EN_NUMBERS) + r")\b", lambda m: m.group(1) + str(EN_NUMBERS[m.group(2)]), low)

@@ -151,6 +151,9 @@ def understand(text: str) -> Intents:
     if warm := re.search(WARMUP_STEPS, low):  # steps of warm-up, not a limit on training's steps
         said["warmup_ratio"] = WarmupSteps(int(next(g for g in warm.groups() if g)))
         low = low[:warm.start()] + low[warm.end():]
+    if (share := re.search(ROW_SHARE, low)) and 0 < (pct := float(next(g for g in share.groups() if g))) < 100:
+        said["max_rows"] = RowShare(pct / 100)  # "train on half of the data": a row limit, not a held-out share
+        low = low[:share.start()] + low[share.end():]
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns and setting.name not in said:
             said[setting.name] = allowed(setting, setting.read(low), notes, zh)
@@ -159,7 +162,7 @@ def understand(text: str) -> Intents:
     if times := _times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
         said["alpha"] = times
     for name, relative in _relative(low).items():  # "halve the learning rate": resolved against the plan
-        if said.get(name) is None:
+        if said.get(name) is None and not (name == "r" and isinstance(said.get("alpha"), TimesRank)):
             said[name] = relative
     sweep = read_sweep(low)
     for path in sweep.get("values", {}):  # "rank 8, 16 and 32" is a sweep, not rank 8
@@ -254,6 +257,24 @@ class WarmupSteps:
 
 
 @dataclass(frozen=True)
+class RowShare:
+    """"Train on half of the data", "只用 30% 的数据": that share of the file's rows, as a row limit."""
+
+    share: float
+
+    def of(self, plan, setting) -> float:
+        return plan.data.rows * self.share
+
+
+ROW_SHARE = (r"(?:use|take|keep|train\s+on|sample|fine-?tune\s+on)\s+(?:only\s+|just\s+)?(\d+(?:\.\d+)?)%\s+of\s+"
+             r"(?:the\s+|my\s+|our\s+|all\s+)?(?:data|rows|dataset|examples|samples)\b"
+             r"(?!\s+(?:for|as|to)\s+(?:the\s+)?(?:validation|validate|eval|evaluation|test|testing|dev|held))|"
+             r"(?:只用|仅用|只取|只拿|抽取|抽样|(?<![不没])用)\s*(\d+(?:\.\d+)?)%\s*的?(?:数据|样本|行)"
+             r"(?!\s*(?:做|作为|用于|当|来)\s*(?:验证|测试|评估))")
+"""A share of the data to train on, not to hold out (`RowShare`)."""
+
+
+@dataclass(frozen=True)
 class EffectiveBatch:
     """"Effective batch size 64": the accumulation that makes the plan's batch (before the turn) that many rows a
     step, at least 1."""
@@ -287,7 +308,8 @@ class TimesRank:
         return plan.lora.r * self.factor
 
 
-ALPHA_OF_RANK = (r"alpha\s+(?:equal\s+to|equals|=|same\s+as|the\s+same\s+as|matching|to\s+match|at|to)?\s*(?:the\s+)?"
+ALPHA_OF_RANK = (r"alpha\s+(?:(?:should|must|needs?\s+to|can|could)\s+be\s+|is\s+|be\s+)?"
+                 r"(?:equal\s+to|equals|=|same\s+as|the\s+same\s+as|matching|to\s+match|at|to)?\s*(?:the\s+)?"
                  r"(twice|double|half|(?:\d+(?:\.\d+)?)\s*(?:x|×|times))?\s*(?:the\s+)?(?:lora\s+)?(?:rank|\br\b)|"
                  r"alpha\s*(?:和|与|跟)?\s*(?:秩|rank)\s*(?:一样|相同|相等)|alpha\s*(?:设为|等于|是|为|=)\s*(?:秩|rank)(?:\s*的\s*(\d+)\s*倍)?")
 
@@ -318,7 +340,8 @@ JUDGED = (r"(?:{key})\s*(?:'s|is|are|seems?|looks?|feels?|sounds?)?\s*(?:like\s+
 "轮数太多了" (too much: half; too little: twice, as "that's too low" is for the previous turn's setting)."""
 
 
-AS_LONG = (r"\b(?:train|run|go|fine-?tune)\b[^.;!?\d]{0,24}?\b(?:(twice|double)|(half)|(three\s+times))\s+as\s+long\b|"
+AS_LONG = (r"\b(?:train|run|go|fine-?tune)\b[^.;!?\d]{0,24}?\b(?:(twice|double)|(half)|(\d+(?:\.\d+)?)\s*(?:times|x|×))"
+           r"\s+as\s+long\b|"
            r"(?:训练|跑)(?:的)?(?:时间|轮数)?\s*(?:(?:翻倍|加倍|延长一倍)|(减半))")
 """Training said to be longer or shorter as a whole: "train it for twice as long", "half as long", "训练时间加倍"
 (the epochs, times the factor)."""
@@ -343,7 +366,7 @@ def _relative(low: str) -> dict[str, Relative | Any]:
                 out[name] = Relative(factor) if value is None else value
                 break
     if "epochs" not in out and (m := re.search(AS_LONG, low)):
-        out["epochs"] = Relative(0.5 if m.group(2) or m.group(4) else 3.0 if m.group(3) else 2.0)
+        out["epochs"] = Relative(0.5 if m.group(2) or m.group(4) else float(m.group(3)) if m.group(3) else 2.0)
     return out
 
 

@@ -14,18 +14,23 @@ START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alrigh
          r"\s*[,，.。!！—–-]?\s*)*"
          r"(?:(?:let'?s\s+)?(?:start(?: training| it| the run| the training)?|begin(?: training)?|"
          r"go(?: ahead| for it)?|run it|train(?: it)?|kick it off|do it|ship it|"
-         r"开始|开始训练|(?:开始)?跑(?:起来)?|训练|开跑|就这样(?:训练)?)"
+         r"launch(?: it| the run| the training| training)?|fire (?:it off|away)|"
+         r"开始|开始训练|(?:开始)?跑(?:起来)?|训练|开跑|就这样(?:训练)?|启动(?:训练)?)"
          r"(?:\s*(?:it\s+)?(?:now|please|吧|了))*)?[.!。！]?$")
 """A request to start, or an approval of the plan: "start", "go ahead", "ok, start training", "let's train", "run it
 now please", "looks good, go", "sounds good", "开始训练吧", "好的，开始吧", "没问题，跑起来" (the reply points at the
 Start button; only the button starts a run)."""
 FILLER = (r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|never ?mind|算了|不对|不|哦|嗯|其实)"
           r"[,.!，。！\s]*)")
+CLAUSE = r"^(?:[^,，。.!！?？\d—–]{0,30}(?:[,，。.!！]|\s[—–])\s*){0,2}"
+"""Up to two short clauses before a follow-up: "that's a bit low, bump it up", "太大了，减半"."""
 THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
         rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead)?[.!]?$|"
         rf"^{FILLER}*{NUMBER} instead[.!]?$|^{FILLER}+{NUMBER}[.!]?$|"
         rf"^{FILLER}*(?:what about|how about|or maybe|or|maybe|perhaps) {NUMBER}(?: instead)?\s*[?.!]?$|"
-        rf"^{FILLER}*(?:还是)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$")
+        rf"{CLAUSE}{FILLER}*(?:(?:let'?s |please )?(?:go|set it|put it|change it|bring it|take it|drop it|move it)\s+)?"
+        rf"back\s+(?:down\s+|up\s+)?to\s+{NUMBER}(?: please)?[.!]?$|"
+        rf"{CLAUSE}{FILLER}*(?:还是)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$")
 """A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
 "算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that was one setting)."""
 IT = r"(?:it|that|this|them)"
@@ -82,8 +87,6 @@ REPEAT = (r"^(?:and\s+|ok\s+|okay\s+)?(?:again|once more|one more time|(?:do|hal
 
 UP = r"higher|bigger|larger|longer|more|高一?点|大一?点|长一?点|多一?点|再大一?点|再高一?点"
 DOWN = r"lower|smaller|shorter|less|低一?点|小一?点|短一?点|少一?点|再小一?点|再低一?点"
-CLAUSE = r"^(?:[^,，。.!！?？\d]{0,30}[,，。.!！]\s*){0,2}"
-"""Up to two short clauses before a follow-up: "that's a bit low, bump it up", "太大了，减半"."""
 COMPARE = (rf"{CLAUSE}{FILLER}*(?:(?:make|set|put|turn) (?:it|that) |(?:can|could) (?:we|you) (?:go|make it) |"
            rf"(?:let'?s )?go |a (?:bit|little|tad) |slightly |much |even |a lot )*(?:({UP})|({DOWN}))"
            rf"(?: (?:please|then|still|than that))?\s*[.!?？。！]?$|"

@@ -11,6 +11,9 @@ from .spec import hookimpl
 LANGUAGES = ("english|chinese|mandarin|cantonese|spanish|french|german|japanese|korean|italian|portuguese|russian|"
              "arabic|hindi|vietnamese|thai|dutch|turkish|polish|indonesian")
 """Languages a translation task names ("into Spanish", "English to Chinese")."""
+CODE_OUT = (r"(?:shell|bash|sql|python|javascript|code|commands?|regex(?:es)?|regular expressions?|quer(?:y|ies)|"
+            r"scripts?)")
+"""What code is written in: "translate questions into SQL" asks for code, not a translation."""
 
 
 @hookimpl
@@ -43,9 +46,9 @@ def register_tasks():
         TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|\bgist\b|bullet points|key points|\brecap|"
                                     r"into (?:a |one |two |three )?(?:short|brief|single|few)(?: \w+)? "
                                     r"(?:paragraph|sentence|line)s?\b|"
-                                    r"(?:write|generate|create|suggest|give|make|produce) (?:a |the )?(?:short )?"
-                                    r"(?:headline|title)s? (?:for|of)\b|"
-                                    r"摘要|总结|概括|归纳|概要|梗概|提要|浓缩|要点|(?:生成|起|拟).{0,10}标题",
+                                    r"(?:write|generate|create|suggest|give|make|produce) (?:a |an |the )?"
+                                    r"(?:[\w-]+ ){0,2}?(?:headline|title)s? (?:for|of)\b|"
+                                    r"摘要|总结|概括|归纳|概要|梗概|提要|浓缩|要点|(?:生成|起|拟|写|取).{0,10}标题",
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
                    {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
@@ -55,7 +58,8 @@ def register_tasks():
                                  r"(?:find|list|get) (?:all )?(?:the )?[\w ,&/-]{1,60}? "
                                  r"mentioned in\b|"
                                  r"to json|(?:output|return|produce|emit|give me) (?:a |the )?json\b|\bjson with\b|"
-                                 r"fields? from|抽取|提取|识别.*实体|实体|拆成|拆分成|人名|地名|机构名|"
+                                 r"fields? from|key[/ -]?value pairs?|键值对|"
+                                 r"抽取|提取|识别.*实体|实体|拆成|拆分成|人名|地名|机构名|"
                                  r"(?:find|identify|spot|mark|highlight|list) (?:all |every |each )?(?:the )?"
                                  r"(?:person |people's |company |place |location |organi[sz]ation |product )?"
                                  r"(?:names|entities)\b|"
@@ -66,7 +70,8 @@ def register_tasks():
         TaskRecipe("qa", r"question|answer|\bq&a\b|\bqa\b|faq|问答|回答.{0,16}问题|答疑",
                    {"en": "Answer the question accurately and concisely.", "zh": "准确、简洁地回答问题。"},
                    ("token_f1", "exact_match"), {"en": "Answer questions", "zh": "问答"}, priority=30),
-        TaskRecipe("translation", r"translat|翻译|译成|译为|翻成|英译中|中译英|"
+        TaskRecipe("translation", rf"translat(?![^.]{{0,60}}?\b(?:into|to)\s+(?:\w+\s+){{0,2}}{CODE_OUT}\b)|"
+                                  rf"(?:翻译|译成|译为|翻成)(?!成?\s*(?:sql|shell|bash|python|代码|命令|正则|查询))|英译中|中译英|"
                                   # a language named as the output, unless another task is named ("summarize
                                   # English articles into Chinese" stays a summary)
                                   rf"(?s:^(?!.*(?:summar|classif|categori|extract|摘要|总结|分类|抽取)).*?"
