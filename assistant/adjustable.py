@@ -72,6 +72,8 @@ class Setting:
         """An edit of this setting in words."""
         if isinstance(value, bool):
             shown = ("开启" if value else "关闭") if lang == "zh" else ("on" if value else "off")
+        elif isinstance(value, float) and self.scale == 0.01:  # a share said as a percentage: "hold out 10%"
+            shown = f"{value * 100:.4g}%"
         else:
             shown = f"{value:g}" if isinstance(value, float) else str(value)
         return (self.zh if lang == "zh" else self.en).format(shown)
@@ -286,6 +288,17 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"([\w\u4e00-\u9fff]+)[`'\"”]?\s+(?:column|field)",
              r"(?:不要用|不用|去掉|忽略|删掉|排除)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段|栏)"),
             in_plan=False),
+    Setting("input_column", ("data.input_columns",), str, _column_name, "a column's name",
+            "the one input column the user wants the model to read (the others are left out)", "input column {}",
+            "输入列 {}",
+            (r"(?:only|just)\s+(?:use|read|look\s+at|give\s+it|feed(?:\s+it)?)\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+?)"
+             r"[`'\"”]?(?:\s+(?:column|field))?\s+(?:as\s+(?:the\s+)?input|column\b|field\b)",
+             r"(?:use|read)\s+only\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+?)[`'\"”]?\s+(?:column|field)",
+             r"\binput\s+(?:column\s+|field\s+)?(?:should\s+be|is|=|:)\s+(?:just|only)\s+(?:the\s+)?[`'\"“]?"
+             r"([\w\u4e00-\u9fff-]+?)[`'\"”]?(?:\s+(?:column|field))?(?![\w\u4e00-\u9fff-])",
+             r"(?:只用|仅用|只看|只读)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段)",
+             r"输入(?:只用|只要|仅用)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段)?(?![\w\u4e00-\u9fff])"),
+            in_plan=False),
     Setting("output_column", ("data.output_column",), str, _column_name, "a column's name",
             "the table's column the model must produce (the other text columns are its input)", "output column {}",
             "输出列 {}",
@@ -338,7 +351,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             editor=True),
     Setting("seed", ("training.seed",), int, lambda v: 0 <= v < 2**32, "between 0 and 4294967295",
             "random seed of training (integer)", "seed {}", "随机种子 {}",
-            (r"(?:random\s+)?seed" + TO + r"(\d+)", r"(?:随机)?种子" + TO + r"(\d+)"),
+            (r"(?:random\s+)?seed" + TO + r"(\d+)", r"(?:随机)?种子" + TO + r"(\d+)",
+             r"\bseed\s+(?:it|training|the\s+run)\s+with\s+(\d+)|\b(\d+)\s+as\s+(?:the\s+)?(?:random\s+)?seed\b"),
             editor=True),
     Setting("checkpointing", ("training.gradient_checkpointing",), bool, lambda v: True, "yes or no",
             "gradient (activation) checkpointing: recompute activations to save memory (true/false)",

@@ -60,6 +60,7 @@ def test_every_setting_is_in_the_backends_prompt_and_every_number_is_read_by_the
             "max_length": "max length 1024", "batch_size": "batch size 4", "max_steps": "train for 30 steps",
             "max_rows": "use only 100 rows", "time_budget_minutes": "make it finish in 10 minutes",
             "validation_fraction": "keep 20% for validation", "exclude_column": "ignore the subject column",
+            "input_column": "only use the subject as input",
             "patience": "early stopping with patience 3", "alpha": "lora alpha 64", "dropout": "dropout 0.1",
             "warmup_ratio": "warm up over the first 10% of steps", "scheduler": "use a linear schedule",
             "seed": "seed 7", "checkpointing": "turn on gradient checkpointing",

@@ -303,6 +303,13 @@ HELDOUT17_FLOOR = 24 / 24
 first run): 13/24 on that run; its eleven misses were worked on (docs/BENCHMARKS.md)."""
 
 
+HELDOUT18 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout18.jsonl").read_text(encoding="utf-8")
+             .splitlines() if line.strip()]
+HELDOUT18_FLOOR = 24 / 24
+"""The eighteenth set (written in session 24 after the seventeenth's misses were worked on, committed before it was
+first run): 20/24 on that run; its four misses were worked on (docs/BENCHMARKS.md)."""
+
+
 @pytest.mark.parametrize("cases, floor", [(HELDOUT, HELDOUT_FLOOR), (HELDOUT2, HELDOUT2_FLOOR),
                                           (HELDOUT3, HELDOUT3_FLOOR), (HELDOUT4, HELDOUT4_FLOOR),
                                           (HELDOUT5, HELDOUT5_FLOOR), (HELDOUT6, HELDOUT6_FLOOR),
@@ -311,8 +318,8 @@ first run): 13/24 on that run; its eleven misses were worked on (docs/BENCHMARKS
                                           (HELDOUT11, HELDOUT11_FLOOR), (HELDOUT12, HELDOUT12_FLOOR),
                                           (HELDOUT13, HELDOUT13_FLOOR), (HELDOUT14, HELDOUT14_FLOOR),
                                           (HELDOUT15, HELDOUT15_FLOOR), (HELDOUT16, HELDOUT16_FLOOR),
-                                          (HELDOUT17, HELDOUT17_FLOOR)],
-                         ids=[str(i) for i in range(1, 18)])
+                                          (HELDOUT17, HELDOUT17_FLOOR), (HELDOUT18, HELDOUT18_FLOOR)],
+                         ids=[str(i) for i in range(1, 19)])
 def test_the_held_out_conversations_score_at_least_what_was_measured(cases, floor, files, capsys):
     results = {case["id"]: check(case, files, capsys) for case in cases}
     right = sum(not wrong for wrong in results.values())
@@ -833,6 +840,7 @@ def test_every_data_warning_is_shown_in_chinese_on_a_chinese_card(files, tmp_pat
     queues = "把这些工单分到对应的处理队列"
     write("note.csv", "text,label,note\n" + "".join(f"评论{i},{['正面', '负面'][i % 2]},\n" for i in range(30)))
     for turns, data in (([queues, "不要用 priority 这一列"], "tickets.csv"),
+                        ([queues, "只用 title 这一列"], "tickets.csv"),
                         (["给这些评论做情感分类", "不要用 text 这一列"], "reviews.csv"),
                         (["给这些评论做情感分类", "最大长度 32"], "reviews.csv"),
                         ([queues, "标签列是 title"], "tickets.csv"),

@@ -24,6 +24,7 @@ from .token_counts import token_lengths, training_messages
 from .understand import (
     Added,
     EffectiveBatch,
+    HeldRows,
     Intents,
     MaybeColumn,
     Relative,
@@ -82,7 +83,7 @@ class Turn:
         }
 
 
-RESOLVED = (Relative, Added, TimesRank, WarmupSteps, EffectiveBatch, ModelStep, RowShare)
+RESOLVED = (Relative, Added, TimesRank, WarmupSteps, EffectiveBatch, ModelStep, RowShare, HeldRows)
 """Values said relative to the plan, resolved against the plan before the turn."""
 WATCHED = ("task.type", "task.language", "data.max_rows", "data.validation_fraction", "data.input_columns",
            "base_model.name", "resources.device",
@@ -116,11 +117,12 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         zh = language_of([messages[i]]) == "zh"
         if it.undo and not it.values.keys() - {"language"}:
             _take_back(i, messages, intents, undone, zh)
-        if isinstance(said := it.values.get("output_column"), MaybeColumn):  # a column only when the file has it
-            if match := report is not None and column_named(report, said):
-                it.values["output_column"] = match
-            else:
-                del it.values["output_column"]
+        for name in ("output_column", "input_column"):
+            if isinstance(said := it.values.get(name), MaybeColumn):  # a column only when the file has it
+                if match := report is not None and column_named(report, said):
+                    it.values[name] = match
+                else:
+                    del it.values[name]
         if it.that is not None and len(last) == 1:  # "actually make that 8": the one setting the last turn set
             setting = SETTINGS[last[0]]
             scaled = it.that * setting.scale if it.that > 1 else it.that  # "hold out 10%" then "make that 20"
@@ -167,7 +169,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                 setting = SETTINGS[name]
                 value = r.of(prior, setting)
                 value = max(1, round(value)) if setting.kind is int else float(f"{value:.6g}")
-                shown = r.words(prior, zh) if isinstance(r, WarmupSteps) else None
+                shown = r.words(prior, zh) if isinstance(r, (WarmupSteps, HeldRows)) else None
                 if (value := allowed(setting, value, it.notes, zh, shown)) is None:
                     del it.values[name]
                 else:

@@ -160,16 +160,20 @@ def _apply_data(plan: Plan, report: DataReport, why: dict, s: Slots) -> None:
         d.validation_fraction = s.validation_fraction
         why["data.validation_fraction"] = (f"you asked for it: {d.validation_fraction:.0%} of {rows} rows held out"
                                            if d.validation_fraction else "you asked to hold no rows out")
-    if s.exclude_column and report.format == "columns":
-        _exclude(d, s.exclude_column, why)
+    for column, only in ((s.input_column, True), (s.exclude_column, False)):
+        if column and report.format == "columns":
+            _exclude(d, column, why, only)
 
 
-def _exclude(d, column: str, why: dict) -> None:
-    """Leave an input column out of the prompt, as the user asked (never the last one)."""
+def _exclude(d, column: str, why: dict, only: bool = False) -> None:
+    """Leave an input column out of the prompt, as the user asked (never the last one); `only`: every other one."""
     match = next((c for c in d.input_columns if str(c).strip().lower() == column.strip().lower()), None)
     if match is None:
-        d.warnings.append(f"you asked to leave out `{column}`, but the input columns are "
+        d.warnings.append(f"you asked to {'read only' if only else 'leave out'} `{column}`, but the input columns are "
                           f"{', '.join(f'`{c}`' for c in d.input_columns)}; nothing was left out")
+    elif only:
+        d.input_columns = [match]
+        why["data.input_columns"] = f"only `{match}`, as you asked"
     elif len(d.input_columns) == 1:
         d.warnings.append(f"`{match}` is the only input column, so it stays: the model needs something to read")
     else:

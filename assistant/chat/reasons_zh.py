@@ -94,6 +94,8 @@ PHRASES: list[tuple[str, str]] = [
      r"样例之间互不可见"),
     (rf"you asked for it: stop after {N} evaluations without improvement", r"按你的要求：连续 \1 次评估没有提升就停止"),
     (r"you asked for no early stopping", "按你的要求：不提前停止"),
+    (r"without `(.+?)`, as you asked", r"按你的要求，不用 `\1`"),
+    (r"only `(.+?)`, as you asked", r"按你的要求，只用 `\1`"),
     (rf"every {N} steps: about {N} evaluations, for early stopping and comparing trials",
      r"每 \1 步评估一次：约 \2 次评估，用于早停和比较各组试验"),
     (rf"every {N} steps: about {N} evaluations, for early stopping", r"每 \1 步评估一次：约 \2 次评估，用于早停"),

@@ -92,6 +92,14 @@ PREDICT = (r"\bpredict\s+(?:the\s+|each\s+|a\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+
 """"Predict the queue from the subject", "根据正文预测标签": the output, when the file has a column by that name."""
 
 
+ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|read|use|get|look\s+at)\s+(?:the\s+)?"
+              r"[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
+              r"\bkeep\s+only\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
+              r"\bonly\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+)?(?:is|as|should\s+be)\s+(?:the\s+)?input")
+""""The model should only see the body", "keep only the body": the one input, when the file has a column by that
+name."""
+
+
 class MaybeColumn(str):
     """An output named in passing ("predict the sentiment from the text"): the file's column of that name when it
     has one (`converse`), else nothing (it was a description, not a column)."""
@@ -151,6 +159,9 @@ def understand(text: str) -> Intents:
     if warm := re.search(WARMUP_STEPS, low):  # steps of warm-up, not a limit on training's steps
         said["warmup_ratio"] = WarmupSteps(int(next(g for g in warm.groups() if g)))
         low = low[:warm.start()] + low[warm.end():]
+    if held := re.search(HELD_ROWS, low):  # "hold out 12 examples": a share of the rows
+        said["validation_fraction"] = HeldRows(int(next(g for g in held.groups() if g)))
+        low = low[:held.start()] + low[held.end():]
     if (share := re.search(ROW_SHARE, low)) and 0 < (pct := float(next(g for g in share.groups() if g))) < 100:
         said["max_rows"] = RowShare(pct / 100)  # "train on half of the data": a row limit, not a held-out share
         low = low[:share.start()] + low[share.end():]
@@ -159,6 +170,8 @@ def understand(text: str) -> Intents:
             said[setting.name] = allowed(setting, setting.read(low), notes, zh)
     if not said.get("output_column") and (m := re.search(PREDICT, low)):  # "predict the queue from the body"
         said["output_column"] = MaybeColumn(next(g for g in m.groups() if g))
+    if not said.get("input_column") and (m := re.search(ONLY_INPUT, low)):  # "keep only the body"
+        said["input_column"] = MaybeColumn(next(g for g in m.groups() if g))
     if times := _times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
         said["alpha"] = times
     for name, relative in _relative(low).items():  # "halve the learning rate": resolved against the plan
@@ -264,6 +277,28 @@ class RowShare:
 
     def of(self, plan, setting) -> float:
         return plan.data.rows * self.share
+
+
+@dataclass(frozen=True)
+class HeldRows:
+    """"Hold out 12 examples for validation": that many of the plan's rows, as the held-out share."""
+
+    rows: int
+
+    def of(self, plan, setting) -> float:
+        return self.rows / max(1, plan.data.used_rows)
+
+    def words(self, plan, zh: bool) -> str:
+        return (f"留出 {self.rows} 条（共 {plan.data.used_rows} 条）" if zh else
+                f"hold out {self.rows} of the plan's {plan.data.used_rows} rows")
+
+
+HELD_ROWS = (r"(?:hold\s+out|hold\s+back|set\s+aside|keep|reserve|use|save)\s+(\d+)\s+"
+             r"(?:rows|examples|samples|records)\s+(?:aside\s+|apart\s+|back\s+|out\s+)?(?:for|as)\s+(?:the\s+)?(?:validation|validating|eval(?:uation)?|test(?:ing)?|dev)|"
+             r"(?:留出?|拿出|分出|取)\s*(\d+)\s*(?:条|行|个样本)(?:数据)?\s*(?:做|作为|用于|当|来)?\s*(?:验证|测试|评估)|"
+             r"(?:验证|测试)(?:集|数据)\s*(?:留|用|取|要|给)?\s*(\d+)\s*(?:条|行|个样本)|"
+             r"\b(\d+)\s+(?:rows|examples|samples|records)\s+(?:held[ -]out|for\s+(?:validation|evaluation|testing))")
+"""A number of rows to hold out, not a share (`HeldRows`)."""
 
 
 ROW_SHARE = (r"(?:use|take|keep|train\s+on|sample|fine-?tune\s+on)\s+(?:only\s+|just\s+)?(\d+(?:\.\d+)?)%\s+of\s+"

@@ -67,6 +67,8 @@ WARNINGS: list[tuple[str, object]] = [
      r"每个工作表导出为 CSV"),
     (r"you asked to leave out `(.+?)`, but the input columns are (.+); nothing was left out",
      r"你要求去掉 `\1`，但输入列是 \2；没有去掉任何列"),
+    (r"you asked to read only `(.+?)`, but the input columns are (.+); nothing was left out",
+     r"你要求只用 `\1` 作输入，但输入列是 \2；没有去掉任何列"),
     (r"you named `(.+?)` as the output column, but it has no column `.+?` \(its columns: (.+)\); the output stays "
      r"`(.+?)`", r"你指定 `\1` 为输出列，但文件里没有这一列（现有的列：\2）；输出列仍是 `\3`"),
     (r"you named `(.+?)` as the output column, but its rows are (\w+) examples, not a table's columns: the answer "
