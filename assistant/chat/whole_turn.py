@@ -87,7 +87,8 @@ REPEAT = (r"^(?:and\s+|ok\s+|okay\s+)?(?:again|once more|one more time|(?:do|hal
 
 UP = r"higher|bigger|larger|longer|more|高一?点|大一?点|长一?点|多一?点|再大一?点|再高一?点"
 DOWN = r"lower|smaller|shorter|less|低一?点|小一?点|短一?点|少一?点|再小一?点|再低一?点"
-COMPARE = (rf"{CLAUSE}{FILLER}*(?:and |then |and then )?(?:(?:make|set|put|turn) (?:it|that) |(?:can|could) (?:we|you) (?:go|make it) |"
+COMPARE = (rf"{CLAUSE}{FILLER}*(?:and |then |and then )?"
+           rf"(?:(?:make|set|put|turn) (?:it|that) |(?:can|could) (?:we|you) (?:go|make it) |"
            rf"(?:let'?s )?go |a (?:bit|little|tad) |slightly |much |even |a lot )*(?:({UP})|({DOWN}))"
            rf"(?: (?:please|then|still|than that|again|once more))*\s*[.!?？。！]?$|"
            rf"{CLAUSE}{FILLER}*(?:(?:bump|bring|turn|push|crank|dial|take|knock) (?:it|that) )(?:(up)|(down|back))"
