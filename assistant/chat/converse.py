@@ -123,25 +123,18 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                     it.values[name] = match
                 else:
                     del it.values[name]
-        if it.that is not None and len(last) == 1:  # "actually make that 8": the one setting the last turn set
-            setting = SETTINGS[last[0]]
+        # "actually make that 8": the one setting the last turn set
+        if it.that is not None and (name := _one_of(last, zh, it.notes, f"{it.that:g}")):
+            setting = SETTINGS[name]
             scaled = it.that * setting.scale if it.that > 1 else it.that  # "hold out 10%" then "make that 20"
             if (value := allowed(setting, scaled, it.notes, zh)) is not None:
                 it.values[setting.name] = value
-        elif it.that is not None and last:
-            names = _several(last, zh)
-            it.notes.append(f"上一轮改了好几项（{names}），请说明 {it.that:g} 是哪一项的" if zh else
-                            f"the last change set several things ({names}): say which one {it.that:g} is for")
         if it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
-            targets = said_relatively or (last if len(last) == 1 else [])  # changed; "double it": what it set
+            targets = said_relatively or [n for n in [_one_of(last, zh, it.notes)] if n]  # changed, or what it set
             factor = it.again if it.again > 0 else last_factor  # "and again": the last scaling once more
             it.values.update({name: Relative(factor) for name in targets} if factor else {})
-            if not targets and last:
-                names = _several(last, zh)
-                it.notes.append(f"上一轮改了好几项（{names}），请说明要改哪一项" if zh else
-                                f"the last change set several things ({names}): say which one to change")
-        if it.added and not it.values.keys() - {"language"} and len(last) == 1:  # "one more": of what it set
-            it.values[last[0]] = Added(it.added)
+        if it.added and not it.values.keys() - {"language"} and (name := _one_of(last, zh, it.notes)):
+            it.values[name] = Added(it.added)  # "one more": of what the last turn set
         if it.switch is not None and len(switched) == 1:  # "turn it off": the one thing the last turn switched
             it.values[switched[0]] = it.switch if switched[0] == "checkpointing" else "qlora" if it.switch else "lora"
         elif it.switch is not None:
@@ -206,7 +199,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
 
             model_reason = to_zh(model_reason)
         notes.append(model_reason.removeprefix("⚠️ "))
-    if len(messages) > 1 and (unheard := _unheard(messages[-1], intents[-1], changes, lang, plan.data.warnings)):
+    if len(messages) > 1 and (unheard := _unheard(messages[-1], intents[-1], changes, lang, plan)):
         notes.append(unheard)
     reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
     return Turn(ready, missing, reply, plan, questions, changes, report, examples, notes, list(lengths))
@@ -221,7 +214,7 @@ EXAMPLES = {
 }
 
 
-def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, warnings: list[str] = ()) -> str | None:
+def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, plan) -> str | None:
     """What to say when the last turn changed nothing: that it was not understood (with what can be said), or
     that what it asked for is already so. None when it changed the plan or asked to start, or when what it asked
     for could not be done and a data warning says why (a column the file lacks)."""
@@ -241,15 +234,28 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, wa
                 f"{EXAMPLES['en']}.")
     said = "; ".join(SETTINGS[k].said(v, "zh" if zh else "en") for k, v in it.values.items()
                      if k in SETTINGS and k not in ("language", "task_type")
-                     and not any(f"`{v}`" in w for w in warnings))  # refused, and said so with the data
+                     and not any(f"`{v}`" in w for w in plan.data.warnings))  # refused, and said so with the data
+    if not said and heard.keys() == {"task_type"} and (task := heard["task_type"]) != plan.task.type:
+        return (f"任务仍是 {plan.task.type}（这句话也像是在说 {task}；要换任务，请说“换成 {task} 任务”），"
+                "计划没有改变。" if zh else f"The task stays {plan.task.type} (your words also read as {task}; to "
+                f"switch, say “switch the task to {task}”), so the plan is unchanged.")  # "the answers should be short"
     if not said:
         return None
     return f"计划已经是这样（{said}），没有改变。" if zh else f"The plan already does that ({said}); nothing changed."
 
 
-def _several(names: list[str], zh: bool) -> str:
-    """The settings a turn set, as the reply names them when it must ask which one a follow-up meant."""
-    return ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in names)
+def _one_of(last: list[str], zh: bool, notes: list[str], value: str = "") -> str | None:
+    """The one setting the previous turn set, which a follow-up ("make that 8", "double it", "one more") is about;
+    None when it set none, or several (a note then asks which one)."""
+    if len(last) == 1:
+        return last[0]
+    if last:
+        names = ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in last)
+        notes.append((f"上一轮改了好几项（{names}），请说明 {value} 是哪一项的" if value else
+                      f"上一轮改了好几项（{names}），请说明要改哪一项") if zh else
+                     f"the last change set several things ({names}): say which one " +
+                     (f"{value} is for" if value else "to change"))
+    return None
 
 
 def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int], zh: bool) -> None:

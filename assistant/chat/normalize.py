@@ -73,6 +73,7 @@ def digits(low: str) -> str:
     # run of spaces has one place to go: see sweep_words.SEP)
     low = re.sub(r"\b(?:an?|one)\s+hour\s+and\s+a\s+half\b", "90 minutes", low)
     low = re.sub(r"\bhalf\s+an\s+hour\b", "30 minutes", low)
+    low = re.sub(r"\bhalf\s+a\s+minute\b", "0.5 minutes", low)
     hours = {"a": 1, "an": 1, **EN_NUMBERS}
     low = re.sub(r"\b(\d+(?:\.\d+)?|" + "|".join(hours) + r")\s+hours?\b",
                  lambda m: f"{60 * (hours[m.group(1)] if m.group(1) in hours else float(m.group(1))):g} minutes", low)

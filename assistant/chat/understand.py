@@ -187,7 +187,7 @@ def understand(text: str) -> Intents:
                                                                    if re.search(key, low)]) == 1:
         values[keys[0]], again = Relative(again), None  # "the learning rate seems too high, halve it"
     that, switch, added = (None,) * 3 if sweep or [k for k in values if k != "language"] else whole_turn(low.strip())
-    if (that, switch, added, again) == (None,) * 4 and (asked := question(low, values)):  # "why rank 16?" asks
+    if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(low, values)):  # "why?"
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
                        named={k: v for k, v in values.items() if k != "language"})
     nothing_else = (that, switch, added, again, sweep, start) == (None,) * 4 + ({}, False)

@@ -16,10 +16,16 @@ START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alrigh
          r"go(?: ahead| for it)?|run it|train(?: it)?|kick it off|do it|ship it|"
          r"launch(?: it| the run| the training| training)?|fire (?:it off|away)|"
          r"开始|开始训练|(?:开始)?跑(?:起来)?|训练|开跑|就这样(?:训练)?|启动(?:训练)?)"
-         r"(?:\s*(?:it\s+)?(?:now|please|吧|了))*)?[.!。！]?$")
+         r"(?:\s*(?:it\s+)?(?:now|please|吧|了))*)?[.!。！]?$|"
+         r"^(?:so\s+|ok\s+|okay\s+)?(?:should|can|could|shall)\s+(?:i|we)\s+(?:start|begin|go|run\s+it|train(?:\s+it)?|"
+         r"kick\s+it\s+off)(?:\s+(?:now|then|training))?\s*\??$|"
+         r"^(?:so\s+|ok\s+|okay\s+)?(?:is|are)\s+(?:it|this|that|the\s+plan|everything|we)\s+(?:ready|good\s+to\s+go|all\s+set)"
+         r"(?:\s+to\s+(?:train|start|go|run))?(?:\s+now)?\s*\??$|"
+         r"^(?:现在)?(?:可以|能)(?:开始|开跑|训练|跑)(?:训练)?了?(?:吗|么)\s*[?？]?$|^(?:准备好|可以)了(?:吗|么)\s*[?？]?$")
 """A request to start, or an approval of the plan: "start", "go ahead", "ok, start training", "let's train", "run it
-now please", "looks good, go", "sounds good", "开始训练吧", "好的，开始吧", "没问题，跑起来" (the reply points at the
-Start button; only the button starts a run)."""
+now please", "looks good, go", "sounds good", "开始训练吧", "好的，开始吧", "没问题，跑起来"; or a question whether to
+("should I start?", "is it ready?", "可以开始了吗？"), which the same reply answers (it points at the Start button
+when the plan is ready, and says what is missing when not; only the button starts a run)."""
 FILLER = (r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|never ?mind|算了|不对|不|哦|嗯|其实)"
           r"[,.!，。！\s]*)")
 CLAUSE = r"^(?:[^,，。.!！?？\d—–]{0,30}(?:[,，。.!！]|\s[—–])\s*){0,2}"
