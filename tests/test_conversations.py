@@ -310,6 +310,13 @@ HELDOUT18_FLOOR = 24 / 24
 first run): 20/24 on that run; its four misses were worked on (docs/BENCHMARKS.md)."""
 
 
+HELDOUT19 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout19.jsonl").read_text(encoding="utf-8")
+             .splitlines() if line.strip()]
+HELDOUT19_FLOOR = 24 / 24
+"""The nineteenth set (written in session 24 after the eighteenth's misses were worked on, committed before it was
+first run): 21/24 on that run; its three misses were worked on (docs/BENCHMARKS.md)."""
+
+
 @pytest.mark.parametrize("cases, floor", [(HELDOUT, HELDOUT_FLOOR), (HELDOUT2, HELDOUT2_FLOOR),
                                           (HELDOUT3, HELDOUT3_FLOOR), (HELDOUT4, HELDOUT4_FLOOR),
                                           (HELDOUT5, HELDOUT5_FLOOR), (HELDOUT6, HELDOUT6_FLOOR),
@@ -318,8 +325,9 @@ first run): 20/24 on that run; its four misses were worked on (docs/BENCHMARKS.m
                                           (HELDOUT11, HELDOUT11_FLOOR), (HELDOUT12, HELDOUT12_FLOOR),
                                           (HELDOUT13, HELDOUT13_FLOOR), (HELDOUT14, HELDOUT14_FLOOR),
                                           (HELDOUT15, HELDOUT15_FLOOR), (HELDOUT16, HELDOUT16_FLOOR),
-                                          (HELDOUT17, HELDOUT17_FLOOR), (HELDOUT18, HELDOUT18_FLOOR)],
-                         ids=[str(i) for i in range(1, 19)])
+                                          (HELDOUT17, HELDOUT17_FLOOR), (HELDOUT18, HELDOUT18_FLOOR),
+                                          (HELDOUT19, HELDOUT19_FLOOR)],
+                         ids=[str(i) for i in range(1, 20)])
 def test_the_held_out_conversations_score_at_least_what_was_measured(cases, floor, files, capsys):
     results = {case["id"]: check(case, files, capsys) for case in cases}
     right = sum(not wrong for wrong in results.values())
@@ -511,6 +519,7 @@ def test_no_reason_claims_the_user_asked_for_what_they_did_not_say(files):
         said = {k for turn in case["turns"] for k in understand(turn).values}
         said_paths = {p for k in said for p in SETTINGS[k].sets} | ({"sweep"} if any(
             understand(t).sweep for t in case["turns"]) else set())
+        said_paths |= {p for t in case["turns"] for p in understand(t).asked}  # "what rank?", then "32 then"
         for path, reason in plan.reasons.items():
             path = "base_model.name" if path == "base_model" else path
             if re.match(r"(⚠️ )?(you asked|按你的要求)", reason):

@@ -31,12 +31,12 @@ FILLER = (r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|n
 CLAUSE = r"^(?:[^,，。.!！?？\d—–]{0,30}(?:[,，。.!！]|\s[—–])\s*){0,2}"
 """Up to two short clauses before a follow-up: "that's a bit low, bump it up", "太大了，减半"."""
 THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
-        rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead)?[.!]?$|"
+        rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead| then)?[.!]?$|"
         rf"^{FILLER}*{NUMBER} instead[.!]?$|^{FILLER}+{NUMBER}[.!]?$|"
         rf"^{FILLER}*(?:what about|how about|or maybe|or|maybe|perhaps) {NUMBER}(?: instead)?\s*[?.!]?$|"
         rf"{CLAUSE}{FILLER}*(?:(?:let'?s |please )?(?:go|set it|put it|change it|bring it|take it|drop it|move it)\s+)?"
         rf"back\s+(?:down\s+|up\s+)?to\s+{NUMBER}(?: please)?[.!]?$|"
-        rf"{CLAUSE}{FILLER}*(?:还是)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$")
+        rf"{CLAUSE}{FILLER}*(?:还是|那就|那|就)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$")
 """A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
 "算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that was one setting)."""
 IT = r"(?:it|that|this|them)"

@@ -37,7 +37,7 @@ def register_tasks():
                                      r"phishing)|star rating|"
                                      r"(?:predict|estimate|infer) (?:the |each |a )?(?:rating|label|category|class|"
                                      r"topic|sentiment)|"
-                                     r"分类|情感|类别|打标签|判断.*(正面|负面)|判断每.{0,20}(?:是不是|是否)|识别意图|意图识别|识别.{0,20}的?意图|"
+                                     r"分类|情感|类别|正面(?:和|或|还是|与)负面|打标签|判断.*(正面|负面)|判断每.{0,20}(?:是不是|是否)|识别意图|意图识别|识别.{0,20}的?意图|"
                                      r"分到|归类|路由|分拣|属于哪|打上?.{0,10}标签|打分|评分|星级|[一二三四五1-5]\s*星|垃圾(?:广告|邮件|短信)|好评|差评|判断.{0,20}(?:还是|或者?)|"
                                      r"打上.{0,12}(?:或|还是)|(?:检测|识别).{0,8}(?:有害|违规|敏感|辱骂|欺诈)",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
@@ -48,7 +48,7 @@ def register_tasks():
                                     r"(?:paragraph|sentence|line)s?\b|"
                                     r"(?:write|generate|create|suggest|give|make|produce) (?:a |an |the )?"
                                     r"(?:[\w-]+ ){0,2}?(?:headline|title)s? (?:for|of)\b|"
-                                    r"摘要|总结|概括|归纳|概要|梗概|提要|浓缩|要点|(?:生成|起|拟|写|取).{0,10}标题",
+                                    r"摘要|总结|概括|归纳|(?<!大)概要|梗概|提要(?!求)|浓缩|(?<!重)要点|(?:生成|起|拟|写|取).{0,10}标题",
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
                    {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
@@ -59,7 +59,7 @@ def register_tasks():
                                  r"mentioned in\b|"
                                  r"to json|(?:output|return|produce|emit|give me) (?:a |the )?json\b|\bjson with\b|"
                                  r"fields? from|key[/ -]?value pairs?|键值对|"
-                                 r"抽取|提取|识别.*实体|实体|拆成|拆分成|人名|地名|机构名|"
+                                 r"抽取|提取|实体(?!店)|拆成|拆分成|人名|地名|机构名|"
                                  r"(?:find|identify|spot|mark|highlight|list) (?:all |every |each )?(?:the )?"
                                  r"(?:person |people's |company |place |location |organi[sz]ation |product )?"
                                  r"(?:names|entities)\b|"
@@ -81,16 +81,23 @@ def register_tasks():
                    {"en": "Translate the text.", "zh": "翻译这段文本。"}, ("bleu", "chrf"),
                    {"en": "Translate text", "zh": "翻译"}, priority=80),
         TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona|role-?play|talks? like|"
+                           r"(?:draft|write|generate|suggest|answer\s+with)\s+(?:[\w-]+\s+){0,2}repl(?:y|ies)\b|"
+                           r"(?:回复|答复)(?:客户|用户|顾客|邮件|消息)|"
                            r"聊天|对话|客服|助手|陪聊|角色扮演",
                    {"en": "You are a helpful assistant.", "zh": "你是一个乐于助人的助手。"}, ("rougeL", "perplexity"),
                    {"en": "Chat like our support agent", "zh": "客服对话"}, priority=10),
-        TaskRecipe("code", r"\bcode\b|coding|program|python|javascript|\bsql\b|function|\bbash\b|shell command|"
-                           r"regular expressions?|"
-                           r"one-liners?|\bregex|代码|编程|写程序|正则",
+        TaskRecipe("code", r"\bsql\b|\bbash\b|shell command|regular expressions?|one-liners?|\bregex|"
+                           r"\b(?:write|writes|writing|generate|generates|implement)\s+(?:a\s+|the\s+|small\s+)?programs?\b|"
+                           r"\bprograms?\s+(?:that|which)\b|代码|编程|写程序|正则|"
+                           # a language or "code" named, unless it is what questions are about ("answer questions
+                           # about our Python course" is question answering)
+                           r"(?s:^(?!.*\b(?:questions?|faqs?|queries)\s+(?:about|on|regarding|concerning|related\s+to)\b)"
+                           r".*?(?:\bcode\b|coding|programming|python|javascript|\bfunctions?\b))",
                    {"en": "Write correct, idiomatic code for the request.", "zh": "根据要求编写正确、规范的代码。"},
                    ("exact_match", "perplexity"), priority=40),
         TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|simpler|easier to read|plain "
-                                r"(?:english|language)|proofread|grammar|punctuat|polite|typos?\b|错别字|纠正|校对|"
+                                r"(?:english|language)|proofread|grammar|punctuat|"
+                                r"polite(?![\w ]{0,20}\brepl(?:y|ies)\b)|typos?\b|错别字|纠正|校对|"
                                 r"\btone\b|sound (?:more|less)\b|friendlier|more (?:casual|professional|friendly)|"
                                 r"punchier|snappier|more concise|crisper|"
                                 r"make (?:these|this|it|them|each|every)\b[\w ]{0,40}? (?:shorter|clearer)\b|"
