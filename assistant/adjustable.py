@@ -188,7 +188,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:(?:should|must|can|may|will|could)\s+be\s+|are\s+|"
              r"be\s+)?"
              r"(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
-             r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?\s*(?:token|词元)"),
+             r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?\s*(?:token|词元)",
+             r"(\d+)\s*tokens?\s+(?:is|are|should\s+be|will\s+be|would\s+be)\s+(?:enough|plenty|fine|sufficient)|"
+             r"(\d+)\s*tokens?\s+(?:should|will|would)\s+do\b"),
             editor=True),
     Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
             "stop after this many optimizer steps, whatever the epochs (integer)", "stop after {} steps",

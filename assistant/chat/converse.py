@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import plugins
 from ..adjustable import SETTINGS, as_edit, get_path, turn_words
@@ -150,7 +151,13 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
                                home_models)  # with the turn's other settings ("… and train for 300 steps")
-            for name, r in relative.items():
+            for name, r in sorted(relative.items(), key=lambda kv: isinstance(kv[1], EffectiveBatch)):
+                if isinstance(r, EffectiveBatch) and not r.rows:  # the effective batch before the turn, kept
+                    was = build_plan(_slots(messages[:i], intents[:i]), report, hardware, default_base_model,
+                                     home_models).training
+                    batch = it.values.get("batch_size")
+                    r = EffectiveBatch(was.batch_size * was.gradient_accumulation, batch if isinstance(batch, int)
+                                       else prior.training.batch_size)
                 if isinstance(r, ModelStep):  # "a bigger model": the next size up from the plan's
                     it.values[name] = r.of(prior)
                     if it.values[name] is None:
@@ -234,8 +241,8 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, pl
         return (f"我没有理解“{shown}”，计划没有改变。可以这样说：{EXAMPLES['zh']}。" if zh else
                 f"I did not understand “{shown}”, so the plan is unchanged. You can say, for example: "
                 f"{EXAMPLES['en']}.")
-    said = "; ".join(SETTINGS[k].said(v, "zh" if zh else "en") for k, v in it.values.items()
-                     if k in SETTINGS and k not in ("language", "task_type")
+    said = "; ".join(_said(k, v, zh) for k, v in it.values.items()
+                     if k in SETTINGS and k not in ("language", "task_type") and (k, v) != ("gpu_name", "")
                      and not any(f"`{v}`" in w for w in plan.data.warnings))  # refused, and said so with the data
     if not said and heard.keys() == {"task_type"} and (task := heard["task_type"]) != plan.task.type:
         return (f"任务仍是 {plan.task.type}（这句话也像是在说 {task}；要换任务，请说“换成 {task} 任务”），"
@@ -244,6 +251,14 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, pl
     if not said:
         return None
     return f"计划已经是这样（{said}），没有改变。" if zh else f"The plan already does that ({said}); nothing changed."
+
+
+def _said(name: str, value: Any, zh: bool) -> str:
+    """A setting's value in words, the machine's as a person says it ("no GPU: the CPU", "a 24 GB GPU")."""
+    if name == "gpu_memory_gb":
+        return (f"{value:g} GB 显卡" if zh else f"a {value:g} GB GPU") if value else (
+            "没有 GPU：用 CPU" if zh else "no GPU: the CPU")
+    return SETTINGS[name].said(value, "zh" if zh else "en")
 
 
 def _one_of(last: list[str], zh: bool, notes: list[str], value: str = "") -> str | None:

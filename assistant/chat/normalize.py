@@ -32,6 +32,14 @@ def zh_number(text: str) -> int:
     return total + current
 
 
+SPOKEN = "one|two|three|four|five|six|seven|eight|nine"
+"""Digits said as words in a spoken exponent ("one e minus four", "ten to the minus five")."""
+
+
+def _spoken(word: str) -> str:
+    return str(EN_NUMBERS[word]) if word in EN_NUMBERS else word
+
+
 def digits(low: str) -> str:
     """Numbers said in words written as digits, so every setting's pattern reads them: "two epochs" → "2 epochs",
     "训练两轮" → "训练2轮", "学习率万分之一" → "学习率0.0001", "百分之二十" → "20%"."""
@@ -43,6 +51,10 @@ def digits(low: str) -> str:
     low = re.sub(r"10\s*([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(SUPERSCRIPT), low.replace("−", "-"))
     low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:×|\*|x)\s*10\s*\^\s*(-?\d+)\b", r"\1e\2", low)
     low = re.sub(r"(?<![\w.^])10\s*\^\s*(-?\d+)\b", r"1e\1", low)
+    low = re.sub(rf"\b(\d+(?:\.\d+)?|{SPOKEN})\s*(?:e|times\s+ten\s+to\s+the)\s+(?:minus|negative)\s+(\d+|{SPOKEN})\b",
+                 lambda m: f"{_spoken(m.group(1))}e-{_spoken(m.group(2))}", low)  # "one e minus four"
+    low = re.sub(rf"\bten\s+to\s+the\s+(?:minus|negative)\s+(\d+|{SPOKEN})\b", lambda m: f"1e-{_spoken(m.group(1))}",
+                 low)
     low = re.sub(r"(?<![\w.])\.(?=\d)", "0.", low)
     low = re.sub(r"(?<=[a-z_\u4e00-\u9fff])\s*(?:->|→|=>)\s*(?=\d)", " to ", low)
     low = re.sub(r"\b(?:epcohs?|eopchs?|epoches|epohs?)\b", "epochs", low)

@@ -76,6 +76,11 @@ METRIC_NAMES = {"accuracy": "accuracy", "准确率": "accuracy", "f1": "f1", "ma
                 "exact_match": "exact_match", "token f1": "token_f1", "token_f1": "token_f1"}
 
 
+def searches(low: str) -> bool:
+    """Whether a message asks for a search ("pick the best"; "pick 4" picks a value)."""
+    return bool(re.search(rf"{SEARCH_VERB}|{ZH_SEARCH}", re.sub(r"\b(?:pick|choose)\s+(?=\d)", "", low)))
+
+
 def read_sweep(low: str) -> dict:
     """What a message said about a sweep (see the module's docstring); {} when nothing."""
     out: dict = {}
@@ -89,6 +94,8 @@ def read_sweep(low: str) -> dict:
             if m and re.search(rf"(?:{BOUND})(?:\s*[,，:：])?(?:{AFTER_KEY}|{NAMED_TO})$", low[:m.start(1)]):
                 m = None  # "rank 8 and 2 epochs", "alpha 16 and 3 epochs", "lower the lr, 1e-5, and 2 epochs": the
                 # 8 is the rank's, the 16 alpha's, the 1e-5 the learning rate's
+            elif m and re.search(r"\bbetween\s*$", low[:m.start(1)]) and not searches(low):
+                m = None  # "between 3 and 5 epochs is fine": what is acceptable, not a list to try
         if m:
             numbers = [float(x) for x in re.findall(NUMBER, m.group(1))]
             if len(set(numbers)) >= 2:

@@ -14,10 +14,10 @@ from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
-from .about import chosen, question, reset, undo
+from .about import chosen, named, question, reset, undo
 from .model_words import model_step, named_model
 from .normalize import digits
-from .sweep_words import read_sweep
+from .sweep_words import read_sweep, searches
 from .whole_turn import COUNTS, FACTORS, START, scaled_again, whole_turn
 
 NUM = r"(\d+(?:\.\d+)?)"
@@ -100,6 +100,13 @@ ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|re
 name."""
 
 
+PICK = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|just)\s+)"
+        r"(?:pick|choose|go\s+with|let'?s\s+say|let\s+us\s+say|say|take)\s+" + NUMBER + r"(?:\s+then)?\s*[.!]?$|"
+        r"[:：，,]\s*(?:那就|就)?(?:选|挑|取)\s*" + NUMBER + r"\s*吧?\s*[。！!]?$")
+""""Between 3 and 5 epochs is fine, pick 4", "the learning rate, let's say 1e-4": the number for the one setting the
+message names."""
+
+
 class MaybeColumn(str):
     """An output named in passing ("predict the sentiment from the text"): the file's column of that name when it
     has one (`converse`), else nothing (it was a description, not a column)."""
@@ -156,6 +163,9 @@ def understand(text: str) -> Intents:
         amount = float(count) if count[0].isdigit() else COUNTS[count]
         said["epochs"] = Added(-amount if word in ("less", "fewer", "少", "减") else amount)
         low = low[:more.start()] + low[more.end():]
+    if keep := re.search(KEEP_EFFECTIVE, low):  # "halve the batch but keep the effective batch the same"
+        said["accumulation"] = EffectiveBatch(0)
+        low = low[:keep.start()] + low[keep.end():]
     if warm := re.search(WARMUP_STEPS, low):  # steps of warm-up, not a limit on training's steps
         said["warmup_ratio"] = WarmupSteps(int(next(g for g in warm.groups() if g)))
         low = low[:warm.start()] + low[warm.end():]
@@ -165,9 +175,14 @@ def understand(text: str) -> Intents:
     if (share := re.search(ROW_SHARE, low)) and 0 < (pct := float(next(g for g in share.groups() if g))) < 100:
         said["max_rows"] = RowShare(pct / 100)  # "train on half of the data": a row limit, not a held-out share
         low = low[:share.start()] + low[share.end():]
+    if not searches(low):  # "between 3 and 5 epochs is fine": neither number is the value
+        low = re.sub(rf"\bbetween\s+{NUMBER}\s+(?:and|to)\s+{NUMBER}(?=\s*[a-z])", "between", low)
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns and setting.name not in said:
             said[setting.name] = allowed(setting, setting.read(low), notes, zh)
+    names = [n for n, s in SETTINGS.items() if s.in_plan and s.kind is not str and s.field in named(low)]
+    if (pick := re.search(PICK, low)) and len(names) == 1 and said.get(names[0]) is None:
+        said[names[0]] = allowed(SETTINGS[names[0]], float(next(g for g in pick.groups() if g)), notes, zh)  # "pick 4"
     if not said.get("output_column") and (m := re.search(PREDICT, low)):  # "predict the queue from the body"
         said["output_column"] = MaybeColumn(next(g for g in m.groups() if g))
     if not said.get("input_column") and (m := re.search(ONLY_INPUT, low)):  # "keep only the body"
@@ -312,12 +327,22 @@ ROW_SHARE = (r"(?:use|take|keep|train\s+on|sample|fine-?tune\s+on)\s+(?:only\s+|
 @dataclass(frozen=True)
 class EffectiveBatch:
     """"Effective batch size 64": the accumulation that makes the plan's batch (before the turn) that many rows a
-    step, at least 1."""
+    step, at least 1. `rows` 0: the plan's own effective batch, kept ("halve the batch but keep the effective
+    batch the same"), with `batch` the batch the turn set."""
 
     rows: int
+    batch: int = 0
 
     def of(self, plan, setting) -> int:
-        return max(1, -(-self.rows // plan.training.batch_size))
+        rows = self.rows or plan.training.batch_size * plan.training.gradient_accumulation
+        return max(1, -(-rows // (self.batch or plan.training.batch_size)))
+
+
+KEEP_EFFECTIVE = (r"\b(?:keep|keeping|hold|holding|maintain|maintaining|leave|leaving)\s+(?:the\s+)?"
+                  r"(?:effective|global|total)\s+batch(?:[ _-]?size)?\s+(?:the\s+)?"
+                  r"(?:same|constant|unchanged|as\s+it\s+is|fixed)|"
+                  r"(?:有效|等效|全局)\s*(?:批大小|批量|batch(?:\s*size)?)\s*(?:保持)?(?:不变|一样|相同)")
+"""The effective batch kept while the batch changes: the accumulation makes up the difference."""
 
 
 EFFECTIVE = (r"(?:effective|global|total)\s+batch(?:[ _-]?size)?(?:\s+(?:of|to|=|:|is))?\s*(\d+)|"
@@ -436,15 +461,25 @@ COUNT_AFTER = r"\s*(?:steps?|rows|tokens|examples|samples|epochs|minutes|mins|�
 """A bare four-digit number that a setting says ("seed 2070", "1080 steps") rather than a card's."""
 
 
+APPLE = (r"\bmacbook|\bmac\s+(?:pro|air|mini|studio|m[1-4])\b|\b(?:on|with|using|have)\s+(?:a\s+|an\s+|my\s+|the\s+)?"
+         r"mac\b(?!\s*address)|apple silicon|apple m[1-4]|(?<![a-z0-9.])m[1-4]\s+(?:pro|max|ultra|chip)\b|苹果电脑|"
+         r"\bmac\s*(?:电脑|笔记本)|\bmac\s*m[1-4]")
+"""An Apple computer: its GPU (MPS) is not one training here uses, so the plan is the CPU's, and the reply says so."""
+
+
 def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
-    if re.search(r"no gpu|without (a )?gpu|cpu only|only (have )?(a )?cpu|on (my |the |a )?cpu|laptop without|"
-                 r"(?:just|only) (?:a |an |my |the )?(?:laptop |desktop |intel |amd )?cpu\b|(?:laptop|desktop) cpu\b|"
-                 r"no (?:cuda|nvidia)|没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在\s*cpu\s*上|没有独显|无独显|"
-                 r"集显|核显|"  # an Apple computer's GPU (MPS) is not one training here uses: the plan is the CPU's
-                 r"\bmacbook|\bmac\s+(?:pro|air|mini|studio|m[1-4])\b|\b(?:on|with|using|have)\s+(?:a\s+|an\s+|my\s+|the\s+)?"
-                 r"mac\b(?!\s*address)|apple silicon|apple m[1-4]|"
-                 r"(?<![a-z0-9.])m[1-4]\s+(?:pro|max|ultra|chip)\b|苹果电脑", low):
+    apple = re.search(APPLE, low)
+    if apple or re.search(r"no gpu|without (a )?gpu|(?:don'?t|do not|doesn'?t|does not)\s+have\s+(?:a\s+|any\s+)?"
+                          r"(?:gpu|graphics card|nvidia)|no graphics card|cpu only|only (have )?(a )?cpu|"
+                          r"on (my |the |a )?cpu|laptop without|"
+                          r"(?:just|only) (?:a |an |my |the )?(?:laptop |desktop |intel |amd )?cpu\b|"
+                          r"(?:laptop|desktop) cpu\b|no (?:cuda|nvidia)|"
+                          r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在\s*cpu\s*上|没有独显|无独显|"
+                          r"集显|核显", low):
         said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
+        if apple:
+            notes.append("训练不使用 Apple 的 GPU（MPS），所以按 CPU 规划" if re.search(r"[\u4e00-\u9fff]", low) else
+                         "training here does not use Apple GPUs (MPS), so the plan is for the CPU")
         return
     # The first that names a card ("max length 1024 on a 4090"); CJK characters are word characters, so "一张H800"
     # has no \b before the name.

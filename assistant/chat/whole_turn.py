@@ -73,7 +73,7 @@ def whole_turn(low: str) -> tuple[float | None, bool | None, float | None]:
 
 
 HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
-DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|(?:改|调|加|增)?大一倍"
+DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|加一倍|(?:改|调|加|增)?大一倍"
 LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|调小|设小|改小|小一点|低一点"
 RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|调大|设大|改大|大一点|高一点"
 FACTORS = ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0))

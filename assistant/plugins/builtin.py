@@ -83,6 +83,8 @@ def register_tasks():
         TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona|role-?play|talks? like|"
                            r"(?:draft|write|generate|suggest|answer\s+with)\s+(?:[\w-]+\s+){0,2}repl(?:y|ies)\b|"
                            r"(?:回复|答复)(?:客户|用户|顾客|邮件|消息)|"
+                           r"follow(?:s|ing)?\s+(?:the\s+|my\s+|our\s+|user\s+)?instructions|instruction[- ]following|"
+                           r"general[- ]purpose\s+(?:assistant|model)|指令跟随|遵循指令|听从指令|按指令|"
                            r"聊天|对话|客服|助手|陪聊|角色扮演",
                    {"en": "You are a helpful assistant.", "zh": "你是一个乐于助人的助手。"}, ("rougeL", "perplexity"),
                    {"en": "Chat like our support agent", "zh": "客服对话"}, priority=10),
