@@ -235,7 +235,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:under|within|less than|at most|no more than|no longer than|(?:can\s+)?wait(?:\s+up\s+to)?)\s+"
              + NUMBER + r"\s*(?:min|minutes|mins)\b",
              r"(?:\b(?:i|we)\s+(?:only\s+)?(?:have|'ve\s+got|got)|(?:time\s+)?budget(?:\s+(?:of|is))?\s*[:=]?)\s+"
-             r"(?:about\s+|only\s+|just\s+|roughly\s+)?" + NUMBER + r"\s*(?:min|minutes|mins)\b(?!\s+(?:of|per)\b)",
+             r"(?:about\s+|only\s+|just\s+|roughly\s+)?" + NUMBER + r"\s*(?:min|minutes|mins)\b"
+             r"(?!\s+(?:of|per)\b(?!\s+(?:gpu|compute|training|train|run|machine)\b))",
              NUMBER + r"\s*(?:min|minutes|mins)\s+(?:max|maximum|tops|at\s+most)\b",
              NUMBER + r"\s*分钟(?:内|以内|之内)",
              r"(?:不要超过|不超过|别超过|不能超过|最多)(?:训练|跑)?\s*" + NUMBER + r"\s*分钟"),

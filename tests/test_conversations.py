@@ -324,6 +324,15 @@ HELDOUT20_FLOOR = 24 / 24
 first run): 18/24 on that run; its six misses were worked on (docs/BENCHMARKS.md)."""
 
 
+HELDOUT21 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout21.jsonl").read_text(encoding="utf-8")
+             .splitlines() if line.strip()]
+HELDOUT21_FLOOR = 24 / 24
+"""The twenty-first set (written in session 24 after the twentieth's misses were worked on, committed before it
+was first run; numbers in descriptions that are not settings): 18/24 on that run; its six misses were worked on
+(one expectation reworded: "do I have enough examples?" was not understood; it is now answered with the data row
+and its reason, not in the words the expectation had guessed; docs/BENCHMARKS.md)."""
+
+
 @pytest.mark.parametrize("cases, floor", [(HELDOUT, HELDOUT_FLOOR), (HELDOUT2, HELDOUT2_FLOOR),
                                           (HELDOUT3, HELDOUT3_FLOOR), (HELDOUT4, HELDOUT4_FLOOR),
                                           (HELDOUT5, HELDOUT5_FLOOR), (HELDOUT6, HELDOUT6_FLOOR),
@@ -333,8 +342,9 @@ first run): 18/24 on that run; its six misses were worked on (docs/BENCHMARKS.md
                                           (HELDOUT13, HELDOUT13_FLOOR), (HELDOUT14, HELDOUT14_FLOOR),
                                           (HELDOUT15, HELDOUT15_FLOOR), (HELDOUT16, HELDOUT16_FLOOR),
                                           (HELDOUT17, HELDOUT17_FLOOR), (HELDOUT18, HELDOUT18_FLOOR),
-                                          (HELDOUT19, HELDOUT19_FLOOR), (HELDOUT20, HELDOUT20_FLOOR)],
-                         ids=[str(i) for i in range(1, 21)])
+                                          (HELDOUT19, HELDOUT19_FLOOR), (HELDOUT20, HELDOUT20_FLOOR),
+                                          (HELDOUT21, HELDOUT21_FLOOR)],
+                         ids=[str(i) for i in range(1, 22)])
 def test_the_held_out_conversations_score_at_least_what_was_measured(cases, floor, files, capsys):
     results = {case["id"]: check(case, files, capsys) for case in cases}
     right = sum(not wrong for wrong in results.values())

@@ -61,6 +61,7 @@ ASKS_ZH = r"^(?:为什么|为何|为啥|凭什么)|" + ENDS_ASKING
 """A Chinese "why" asks at the start or in a question ("秩为什么选 16？"); "回答用户为什么退款失败的问题" describes a
 task."""
 YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b[^?]*\?\s*$|"
+          + LEAD + r"(?:do|does|did|have|am|are)\s+(?:i|we)\b[^?]*\?\s*$|"
           + LEAD + r"(?:will|would|is|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|worse|"
           r"work|a\s+good\s+idea)\s*\?\s*$|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
@@ -84,7 +85,7 @@ UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
         rf"^{FILLER}*(?:撤销|撤回|恢复上一步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上一步)?")
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
 """A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
-RESET = (r"\b(?:reset|restore)\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
+RESET = (r"\b(?:reset|restore|revert)\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
          r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|"
          r"original|recommended)\b|\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
          r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认(?:的)?(?:设置|参数|配置|值)?|"

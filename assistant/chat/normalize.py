@@ -139,9 +139,9 @@ def digits(low: str) -> str:
     # "use early stopping", "stop when the validation loss stops improving", "开启早停": the sweeps' patience
     low = re.sub(r"\b(?:use|enable|turn\s+on|switch\s+on|add|with|want|need|do)\s+(?:some\s+|an?\s+)?early[ -]?stopp?"
                  r"ing\b|^early[ -]?stopping(?:\s+please)?[.!]?$|\bstop\s+(?:training\s+|the\s+run\s+)?(?:early\s+)?"
-                 r"(?:when|if|once|as\s+soon\s+as)\s+(?:the\s+)?(?:val(?:idation)?\s+|eval(?:uation)?\s+|dev\s+)?"
-                 r"(?:loss|accuracy|score|metrics?)\s+(?:stops|no\s+longer|doesn'?t|does\s+not|isn'?t|is\s+not)\s+"
-                 r"(?:improv\w*|go(?:ing|es)?\s+down|decreas\w*|dropping|falling)(?!\s+(?:for|after|in|over)\s+\d)|"
+                 r"(?:when|if|once|as\s+soon\s+as)\s+(?:(?:the\s+)?(?:val(?:idation)?\s+|eval(?:uation)?\s+|dev\s+)?"
+                 r"(?:loss|accuracy|score|metrics?)|it|the\s+model|training)\s+(?:stops|no\s+longer|doesn'?t|does\s+not|isn'?t|is\s+not)\s+"
+                 r"(?:improv\w*|go(?:ing|es)?\s+down|decreas\w*|dropping|falling)\b(?!\s+(?:for|after|in|over)\s+\d)|"
                  r"(?<![不别])(?:加上|开启|打开|启用|使用|用上|加个|加一个|要|用)\s*早停(?:机制|策略)?(?!\s*(?:耐心值?)?\s*[=:：为是]?\s*\d)|"
                  r"(?:loss|损失|指标)\s*(?:不再|不|没有?)(?:降|下降|减少|提升|变好)(?:了)?(?:的话)?就\s*(?:提前)?(?:停|停止|结束)",
                  f"early stopping patience {DEFAULT_PATIENCE}", low)

@@ -58,6 +58,7 @@ def register_tasks():
                                  r"(?:find|list|get) (?:all )?(?:the )?[\w ,&/-]{1,60}? "
                                  r"mentioned in\b|"
                                  r"to json|(?:output|return|produce|emit|give me) (?:a |the )?json\b|\bjson with\b|"
+                                 r"\b(?:as|in) json\b|"
                                  r"fields? from|key[/ -]?value pairs?|键值对|"
                                  r"抽取|提取|实体(?!店)|拆成|拆分成|人名|地名|机构名|"
                                  r"(?:find|identify|spot|mark|highlight|list) (?:all |every |each )?(?:the )?"
@@ -67,7 +68,7 @@ def register_tasks():
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
                    {"en": "Extract fields as JSON", "zh": "抽取字段为 JSON"}, priority=60),
-        TaskRecipe("qa", r"question|answer|\bq&a\b|\bqa\b|faq|问答|回答.{0,16}问题|答疑",
+        TaskRecipe("qa", r"question|answer(?!s?\s+like\b)|\bq&a\b|\bqa\b|faq|问答|回答.{0,16}问题|答疑",
                    {"en": "Answer the question accurately and concisely.", "zh": "准确、简洁地回答问题。"},
                    ("token_f1", "exact_match"), {"en": "Answer questions", "zh": "问答"}, priority=30),
         TaskRecipe("translation", rf"translat(?![^.]{{0,60}}?\b(?:into|to)\s+(?:\w+\s+){{0,2}}{CODE_OUT}\b)|"
