@@ -31,6 +31,8 @@ ASKABLE = {
     "training.precision": (r"precision|" + W.format("(?:bf16|fp16|fp32)") + "|精度", "precision", "精度"),
     "training.packing": (W.format("pack(?:ing|ed)?") + "|打包", "packing", "打包"),
     "training.compile": (W.format("compil(?:e|ed|ing)") + "|编译", "compile", "编译"),
+    "lora.target_modules": (r"target[_ ]modules|all-linear|(?:attention|mlp|linear)\s+(?:layers|modules|projections)|"
+                            r"\b[qkvo]_proj\b|目标模块|注意力层", "target modules", "目标模块"),
     "data.validation_fraction": (r"validation|held[- ]out|hold(?:ing)? out|验证", "held out", "验证集"),
     "resources.estimated_peak_gb": (W.format("(?:memory|vram|oom|fits?)") + "|显存|放得下|放不下|装得下",
                                     "estimated peak memory", "预计显存峰值"),
@@ -42,6 +44,9 @@ ASKABLE = {
                   "数据量|数据够|样本够|数据.{0,6}够", "data", "数据量"),
 }
 REASON_OF = {"resources.estimated_minutes": "resources.device", "data.rows": "training.epochs"}
+FIXED = {"lora.target_modules": "every linear layer (attention and MLP) gets an adapter: it learns more than attention "
+                                "alone, at little extra memory"}
+"""The reason for a field the planner always sets the same way (it writes no reason of its own)."""
 """A field with no reason of its own, answered with the reason that speaks to it (time: the device; whether the
 rows are enough: the epochs chosen for them)."""
 """What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
@@ -62,6 +67,9 @@ ASKS_ZH = r"^(?:为什么|为何|为啥|凭什么)|" + ENDS_ASKING
 task."""
 YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b[^?]*\?\s*$|"
           + LEAD + r"(?:do|does|did|have|am|are)\s+(?:i|we)\b[^?]*\?\s*$|"
+          + LEAD + r"(?:would|will|does|do|can|could)\s+[\w .-]{1,30}?\s+(?:save|help|hurt|speed|slow|reduce|improve|"
+          r"change|matter|cost|lower|raise)\b[^?]*\?\s*$|"
+          r"(?:能|会|可以)(?:省|节省|减少|加快|提高|降低|快)(?:多少|几|下来)|(?:能|会)不能|会不会(?:更|太)|"
           + LEAD + r"(?:will|would|is|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|worse|"
           r"work|a\s+good\s+idea)\s*\?\s*$|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
@@ -133,7 +141,8 @@ setting for: where Tailor does it, instead of "I did not understand"."""
 
 
 CHOSEN = {"training.precision": ("the precision", "精度"), "training.packing": ("packing", "是否打包"),
-          "training.compile": ("compiling", "是否编译")}
+          "training.compile": ("compiling", "是否编译"),
+          "lora.target_modules": ("the layers LoRA adapts", "LoRA 的目标层")}
 """Fields Tailor sets for the hardware and the data and no turn sets ("use bf16", "pack the sequences", "不要编译"):
 asked for, each is answered with its value and reason, after a note that Tailor chooses it (`chosen`)."""
 
@@ -143,9 +152,8 @@ def chosen(low: str, values: dict[str, Any], zh: bool) -> tuple[list[str], list[
     if values.keys() - {"language"} or not (fields := [f for f in named(low) if f in CHOSEN]):
         return [], []
     labels = ("、" if zh else " and ").join(CHOSEN[f][zh] for f in fields)
-    return fields, [f"{labels}由 Tailor 按显卡和数据选择（不能在对话里设置），计划没有改变：" if zh else
-                    f"Tailor chooses {labels} for your GPU and data (it is not set in words), so the plan is "
-                    "unchanged:"]
+    return fields, [f"{labels}由 Tailor 选择（不能在对话里设置），计划没有改变：" if zh else
+                    f"Tailor chooses {labels} itself (it is not set in words), so the plan is unchanged:"]
 
 
 def feature_note(low: str, zh: bool) -> str | None:
@@ -225,7 +233,7 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
     for path in asked:
         _, en, zh_label = ASKABLE[path]
         value = get_path(plan, "base_model.name" if path == "base_model" else path)
-        reason = plan.reasons.get(path) or plan.reasons.get(REASON_OF.get(path, ""), "")
+        reason = plan.reasons.get(path) or plan.reasons.get(REASON_OF.get(path, ""), "") or FIXED.get(path, "")
         shown = _shown(plan, path, value, zh)
         reason = to_zh(reason) if zh else reason
         reason = re.sub(VALUE_FIRST, "", reason)  # "rank 16: the usual …": its value is in the title

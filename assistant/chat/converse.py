@@ -17,7 +17,7 @@ from ..adjustable import SETTINGS, as_edit, get_path, turn_words
 from ..data import DataReport, column_named, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
-from ..sweeps import trial_settings
+from ..sweeps import SWEEPABLE, trial_settings
 from .about import ALL_CHOICES, answers, feature_note
 from .model_words import ModelStep
 from .planner import Slots, build_plan
@@ -179,6 +179,9 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             last = numeric
         elif asked := [n for n, s in SETTINGS.items() if s.in_plan and s.field in it.asked and s.kind is not str]:
             last, said_relatively = asked, []  # "what rank would you use?", then "ok, 32 then": the rank
+        elif tried := [*it.sweep.get("values", {}), *it.sweep.get("search", [])]:
+            last, said_relatively = [SWEEPABLE[p][0] for p in tried if SWEEPABLE[p][0]], []  # "try ranks 8 and 16",
+            # then "never mind the sweep, just use 8": the rank
     before, now = _slots(messages[:-1], intents[:-1]), _slots(messages, intents)
     plan = build_plan(now, report, hardware, default_base_model, home_models)
     changes = (_diff(build_plan(before, report, hardware, default_base_model, home_models), plan, intents[-1])

@@ -52,7 +52,8 @@ FAMILY = r"qwen|llama|smollm2?|gemma|phi|mistral"
 STEP = (rf"\b(bigger|larger|smaller|tinier|lighter|biggest|largest|smallest|tiniest)\s+(?:base\s+)?"
         rf"(?:({FAMILY})[\w.-]*\s*)?(?:base\s+)?(?:model|llm)|"
         rf"\b(biggest|largest|smallest|tiniest)\s+({FAMILY})\b|"
-        rf"(更大|大一点|大点|更小|小一点|小点|最小|最大)的?\s*({FAMILY})?\s*(?:基座)?模型")
+        rf"(更大|大一点|大点|更小|小一点|小点|最小|最大)的?\s*({FAMILY})?\s*(?:基座)?模型|"
+        rf"(?:基座)?模型\s*(?:再|换)?(?:得)?(更大|大一点|大点|更小|小一点|小点)")
 """A model said relative to the plan's: "a bigger model", "the smallest qwen", "换个小一点的模型"."""
 SMALL = (r"\b(?:small|lightweight|light-weight|compact|little)\s+(?:base\s+)?(?:model|llm)s?\b|\bsomething small\b|"
          r"(?<!更)(?<!最)(?:小|轻量级?)的?(?:基座)?模型")
@@ -66,24 +67,38 @@ STEPS = {"bigger": 1, "larger": 1, "更大": 1, "大一点": 1, "大点": 1, "sm
          "最小": -2}
 
 
+SIZED = (r"\b(?:a|an|some|use)\s+(?:~\s*|about\s+|around\s+|roughly\s+)?(\d+(?:\.\d+)?)\s*b(?:illion)?"
+         r"(?:[- ]param(?:eter)?s?)?\s+(?:base\s+|instruct\s+)?(?:model|llm)\b|"
+         r"(?<![\w.])(\d+(?:\.\d+)?)\s*b\s*(?:左右|上下)?的?(?:基座)?模型")
+"""A model by its size alone ("a ~1B model is enough", "用 3B 左右的模型"): the catalog's nearest in the plan's
+language (its own family first), resolved in `converse`."""
+
+
 class ModelStep:
     """A base model one size up or down from the plan's (`step` ±1), the largest or smallest (±2), or a small one
-    (-3, `SMALL`), of the named family or of the catalog's general models that speak the plan's language;
-    resolved in `converse`."""
+    (-3, `SMALL`), of the named family or of the catalog's general models that speak the plan's language; or
+    (`size`, step 0) the one nearest a size. Resolved in `converse`."""
 
-    def __init__(self, step: int, family: str | None):
-        self.step, self.family = step, family
+    def __init__(self, step: int, family: str | None, size: float = 0.0):
+        self.step, self.family, self.size = step, family, size
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, ModelStep) and (self.step, self.family) == (other.step, other.family)
+        return isinstance(other, ModelStep) and (self.step, self.family, self.size) == (other.step, other.family,
+                                                                                        other.size)
 
     def __repr__(self) -> str:
-        return f"ModelStep({self.step}, {self.family!r})"
+        return f"ModelStep({self.step}, {self.family!r}, {self.size:g})"
 
     def of(self, plan) -> str | None:
         """The catalog model the step lands on from `plan`'s base model (one size up or down within its own
         family first, when the message names none), or None when there is none."""
         own = plan.base_model.name.lower()[:4]
+        if self.size:  # "a 1B model": the nearest, the plan's family first when it has one that near
+            pool = [m for m in models() if not m.code and plan.task.language in m.languages]
+            near = [m for m in pool if abs(m.params_b - self.size) <= 0.3 * self.size]
+            return min(near or pool, key=lambda m: (abs(m.params_b - self.size) > 0.1 * self.size,
+                                                    not m.name.lower().startswith(own), abs(m.params_b - self.size))
+                       ).name if pool else None
         if self.step == -3:  # "a small model"
             if plan.base_model.params_b <= SMALL_B:
                 return plan.base_model.name
@@ -102,10 +117,12 @@ class ModelStep:
 
 
 def model_step(low: str) -> ModelStep | None:
-    """The relative model a message asks for (`STEP`), or None."""
+    """The relative model a message asks for (`STEP`, `SIZED`), or None."""
+    if sized := re.search(SIZED, low):
+        return ModelStep(0, None, float(next(g for g in sized.groups() if g)))
     if not (m := re.search(STEP, low)):  # "that model is too big, pick a smaller one"
         if one := re.search(STEP_ONE, low):
             return ModelStep(STEPS[one.group(1)], None)
         return ModelStep(-3, None) if re.search(SMALL, low) else None
-    word, family = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5) if m.group(i))
+    word, family = next((m.group(i), m.group(i + 1) if i < 7 else None) for i in (1, 3, 5, 7) if m.group(i))
     return ModelStep(STEPS[word], family)

@@ -94,6 +94,8 @@ PHRASES: list[tuple[str, str]] = [
      r"样例之间互不可见"),
     (rf"you asked for it: stop after {N} evaluations without improvement", r"按你的要求：连续 \1 次评估没有提升就停止"),
     (r"you asked for no early stopping", "按你的要求：不提前停止"),
+    (r"every linear layer \(attention and MLP\) gets an adapter: it learns more than attention alone, at little extra "
+     r"memory", "每个线性层（注意力和 MLP）都加适配器：比只加在注意力层学得更多，显存只多一点"),
     (r"without `(.+?)`, as you asked", r"按你的要求，不用 `\1`"),
     (r"only `(.+?)`, as you asked", r"按你的要求，只用 `\1`"),
     (rf"every {N} steps: about {N} evaluations, for early stopping and comparing trials",

@@ -38,7 +38,7 @@ BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]
 """Names of settings whose number may stand before another setting's list."""
 NAMED_TO = r"(?:-|\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于))?" + TO
 """How a setting is joined to its value ("should be", "限制在"): a number after one is that setting's."""
-AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at)\s*)?"
+AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at|over|across|among|through)\s*)?"
              r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
 EPOCH_UNIT = r"(?:\s*个)?\s*(?:epochs?|轮|遍)"
 RANGED = ("training.learning_rate",)
@@ -56,6 +56,7 @@ ZH_SEARCH = r"(?:找|搜索|搜|调|试|寻找|挑|选)(?:一下|一找|一调|�
 GENERAL = (r"(?:try|test|explore|compare)\s+(?:a few|several|some|different|multiple|a couple of)\s+"
            r"(?:settings|configs?|configurations|hyper-?parameters|options|combinations|variants)|"
            r"hyper-?parameter\s+(?:search|sweep|tuning)|"
+           r"\b(?:tune|search|optimi[sz]e|sweep)\s+(?:the\s+|my\s+|all\s+(?:the\s+)?)?(?:hyper-?parameters|settings)\b|"
            rf"try\s+{NUMBER}\s+(?:settings|configs?|configurations|combinations|variants|options)|"
            r"\bsweep\b|grid search|random search|(?:keep|pick|choose) the best(?:\s+(?:one|run|setting|of them))?\s*$|"
            r"(?:keep|pick|choose|use) whichever(?:\s+one)?\s+(?:does|is|works|scores|performs)\s+best|"
@@ -63,7 +64,9 @@ GENERAL = (r"(?:try|test|explore|compare)\s+(?:a few|several|some|different|mult
            r"(?:保留|留下|选出?|挑出?)最好的(?:一组|那组|一次|那次|设置|配置)")
 OFF = (r"\bno sweep|don'?t sweep|do not sweep|without (?:a )?sweep|(?:just|only) one run|a single run|"
        r"(?:just|only) train (?:it )?once|train (?:it )?(?:just |only )?once|one run only|"
-       r"cancel the sweep|no (?:more )?search|不要?(?:搜索|扫描|sweep|调参)|只(?:训练|跑)一次|不用试了|不做搜索")
+       r"cancel the sweep|no (?:more )?search|不要?(?:搜索|扫描|sweep|调参)|只(?:训练|跑)一次|不用试了|不做搜索|"
+       r"(?:never ?mind|forget(?: about)?|drop|skip|scrap|ditch) (?:the |that )?(?:sweep|search|trials)|"
+       r"no need (?:to sweep|for (?:a |the )?(?:sweep|search))|不(?:搜索|搜|试)了|不用(?:搜索|搜)了?")
 TRIALS = (rf"({NUMBER})\s*(?:trials|runs|configurations|combinations|settings|tries)\b|"
           rf"(?:试|跑)\s*({NUMBER})\s*(?:组|次|个)|({NUMBER})\s*(?:组|次试验|个试验|次尝试)")
 HALVING = (r"halving|\bprune|stop (?:the )?(?:trials|runs) that (?:fall|are|lag) behind|"
@@ -110,7 +113,8 @@ def read_sweep(low: str) -> dict:
         if m and field not in values and (field in search or re.search(rf"{SEARCH_VERB}|{ZH_SEARCH}|搜", low)):
             ranges[field] = sorted(float(x) for x in m.groups())
             search += [] if field in search else [field]
-    if not values and not search and re.search(GENERAL, low):
+    trials = re.search(TRIALS, low)
+    if not values and not search and (re.search(GENERAL, low) or trials):  # "run 8 trials": of the usual two
         search = ["training.learning_rate", "lora.r"]
     if values:
         out["values"] = values
@@ -118,8 +122,8 @@ def read_sweep(low: str) -> dict:
         out["search"] = search
     if ranges:
         out["ranges"] = ranges
-    if m := re.search(TRIALS, low):
-        out["trials"] = int(float(next(g for g in m.groups() if g)))
+    if trials:
+        out["trials"] = int(float(next(g for g in trials.groups() if g)))
     if re.search(HALVING, low):
         out["halving"] = True
     if m := re.search(METRIC, low):

@@ -201,7 +201,8 @@ def understand(text: str) -> Intents:
     if again and not values.keys() - {"language"} and len(keys := [n for n, key in RELATIVE_SETTINGS.items()
                                                                    if re.search(key, low)]) == 1:
         values[keys[0]], again = Relative(again), None  # "the learning rate seems too high, halve it"
-    that, switch, added = (None,) * 3 if sweep or [k for k in values if k != "language"] else whole_turn(low.strip())
+    that, switch, added = (None,) * 3 if sweep.keys() - {"off"} or [k for k in values if k != "language"] else \
+        whole_turn(low.strip())  # "never mind the sweep, just use 8": the 8 is for what the sweep tried
     if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(low, values)):  # "why?"
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
                        named={k: v for k, v in values.items() if k != "language"})

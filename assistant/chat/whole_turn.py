@@ -30,7 +30,8 @@ FILLER = (r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|n
           r"[,.!，。！\s]*)")
 CLAUSE = r"^(?:[^,，。.!！?？\d—–]{0,30}(?:[,，。.!！]|\s[—–])\s*){0,2}"
 """Up to two short clauses before a follow-up: "that's a bit low, bump it up", "太大了，减半"."""
-THAT = (rf"^{FILLER}*(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
+THAT = (rf"{CLAUSE}{FILLER}*(?:just |then |and )?"
+        rf"(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
         rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead| then)?[.!]?$|"
         rf"^{FILLER}*{NUMBER} instead[.!]?$|^{FILLER}+{NUMBER}[.!]?$|"
         rf"^{FILLER}*(?:what about|how about|or maybe|or|maybe|perhaps) {NUMBER}(?: instead)?\s*[?.!]?$|"
