@@ -129,6 +129,7 @@ def understand(text: str) -> Intents:
     # a note): each pattern that starts with a number otherwise tries every start inside the run, quadratic time
     # (20,000 digits took 140 s).
     low = from_to(digits(re.sub(r"\d{33,}", "9" * 32, t.lower())))
+    low = re.sub(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F]", " ", low)  # "looks great 👍 let's go"
     said: dict[str, Any] = {"task_type": _task(low),
                             "language": _language(t, low), "base_model": named_model(low, t) or model_step(low)}
     _gpu(low, said, notes)
@@ -408,6 +409,12 @@ AS_LONG = (r"\b(?:train|run|go|fine-?tune)\b[^.;!?\d]{0,24}?\b(?:(twice|double)|
 (the epochs, times the factor)."""
 
 
+BY_PERCENT = (r"\b(lower|reduce|decrease|drop|cut|raise|increase|bump|grow|lift)\s+(?:the\s+|my\s+)?(?:{key})"
+              r"(?:\s+up)?\s+by\s+(\d+(?:\.\d+)?)\s*%")
+"""A setting changed by a percentage: "drop the learning rate by 50%", "raise the rank by 100%"."""
+UP_WORDS = ("raise", "increase", "bump", "grow", "lift")
+
+
 def _relative(low: str) -> dict[str, Relative | Any]:
     """Settings a message changes relative to the plan: halved or doubled; lowered or raised with no number
     (the same: half or twice, which the reply shows), or with a number named after it (`THEN`: that number); or
@@ -417,6 +424,11 @@ def _relative(low: str) -> dict[str, Relative | Any]:
         if (m := re.search(JUDGED.format(key=key), low)) and not re.search(r"\d", low[m.end():]):
             out[name] = Relative(0.5 if m.group(1) or m.group(3) else 2.0)
             continue
+        if m := re.search(BY_PERCENT.format(key=key), low):  # "drop the learning rate by 50%"
+            share = float(m.group(2)) / 100
+            if share < 1 or m.group(1) in UP_WORDS:
+                out[name] = Relative(1 + share if m.group(1) in UP_WORDS else 1 - share)
+                continue
         for words, factor in FACTORS:
             if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
                               rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:再\s*)?(?:in\s+half|by\s+half|"
