@@ -219,6 +219,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
              r"(?<!have )(?<!got )(?<!are )(?<!contains )only\s+(\d+)\s*(?:rows|examples|samples|records)",
              r"(?<!\S)first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\s+only\b",
+             r"\b(?:just|only)\s+(?:the\s+)?first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\b",
              r"(?:limit|cap|restrict)\s+(?:the\s+)?(?:number\s+of\s+)?(?:rows|examples|samples|records)\s+(?:to|at)\s+"
              + AT_MOST + r"(\d+)(?![\d.]|\s*(?:tokens?|k\b))",
              r"(?:limit|cap|restrict|cut|trim)\s+(?:the\s+)?(?:data(?:set)?|training\s+(?:data|set)|file)\s+(?:to|at)\s+"
@@ -290,6 +291,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "an input column the user wants left out of the prompt", "leave out {}", "不用 {} 列",
             (r"(?:ignore|drop|leave out|remove|exclude|skip|without|don'?t use|do not use)\s+(?:the\s+)?[`'\"“]?"
              r"([\w\u4e00-\u9fff]+)[`'\"”]?\s+(?:column|field)",
+             r"\b(?:leave|keep|take)\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff]+)[`'\"”]?\s+(?:column|field)\s+out\b",
              r"(?:不要用|不用|去掉|忽略|删掉|排除)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段|栏)"),
             in_plan=False),
     Setting("input_column", ("data.input_columns",), str, _column_name, "a column's name",
@@ -351,7 +353,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(linear|cosine)ly\s+(?:decay|decaying|decreasing|falling)|(?:decay|lower|decrease|anneal|reduce)\w*\s+"
              r"(?:the\s+)?(?:learning[ -]rate|lr)\s+(linear)ly",
              r"(?:lr[ _]scheduler|scheduler|schedule|lr[ _]scheduler[ _]type|调度器?|调度策略|衰减方式)" + TO +
-             r"(constant_with_warmup|linear|cosine|constant)\b"),
+             r"(constant_with_warmup|linear|cosine|constant)\b",
+             r"\b(?:go\s+back\s+to|back\s+to|switch\s+(?:back\s+)?to|return\s+to|revert\s+to)\s+(?:the\s+|a\s+)?"
+             r"(linear|cosine|constant)\b(?!\s*\d)"),
             editor=True),
     Setting("seed", ("training.seed",), int, lambda v: 0 <= v < 2**32, "between 0 and 4294967295",
             "random seed of training (integer)", "seed {}", "随机种子 {}",

@@ -84,6 +84,11 @@ WHAT = (YES_NO + "|" + LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long)
         r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$|\b(?:is|are)\s+(?:that|this|it|these|they)\s+enough\b|够不够")
 """A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？",
 "will it fit on my GPU?"."""
+SHOW = (LEAD + r"(?:please\s+)?(?:show|give|tell|walk)\s+me\s+(?:through\s+)?(?:the\s+|your\s+)?(?:plan|settings|"
+        r"config(?:uration)?|choices)|\bexplain\s+(?:your|the|these|all\s+the|the\s+plan'?s?)\s+(?:choices|settings|"
+        r"plan|decisions|reasoning)|(?:给我)?(?:看看|看一下|展示|显示)(?:一下)?(?:计划|配置|设置)|(?:把)?(?:计划|配置|设置)给我看|"
+        r"解释一下(?:这些|你的)?(?:设置|选择|计划|配置)")
+"""The plan asked for as a whole: "show me the plan", "explain your choices", "把计划给我看看"."""
 UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
         rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|"
         rf"^(?:把)?(?:刚才|上一个|上次)(?:那个|的)?(?:改动|修改|设置)?\s*(?:撤销|撤回|取消|还原)(?:掉|了)?|"
@@ -173,6 +178,8 @@ def question(low: str, values: dict[str, Any]) -> list[str]:
     said = values.keys() - {"language"}
     if "task_type" in said:  # "回答用户为什么退款失败的问题" describes a task
         return []
+    if not said and re.search(SHOW, low):  # "show me the plan", "explain your choices"
+        return ["?"]
     why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
            or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(r"(?:explain|tell)", low)))
     if why or (re.search(WHAT, low) and not said):
@@ -180,9 +187,22 @@ def question(low: str, values: dict[str, Any]) -> list[str]:
     return []
 
 
+LIFTED = {"max_rows": r"\b(?:use|train\s+on|take)\s+(?:all|every(?:thing)?)(?:\s+of)?\s+(?:the\s+|my\s+)?(?:data|rows|"
+                     r"examples|dataset)\b|\bno\s+row\s+limit|\b(?:remove|drop|lift)\s+the\s+row\s+limit|"
+                     r"用全部(?:的)?数据|全部数据都用|数据全用|不限制(?:数据|行数|条数)",
+          "max_steps": r"\b(?:remove|drop|lift|forget|no)\s+(?:the\s+)?step\s+limit|"
+                       r"\bno\s+(?:limit\s+on\s+|max(?:imum)?\s+)steps|不限制步数|取消步数限制|不限步数",
+          "time_budget_minutes": r"\b(?:remove|drop|lift|forget|no)\s+(?:the\s+)?(?:time\s+limit|time\s+budget|"
+                                 r"deadline)|不限(?:制)?时间|取消时间限制"}
+"""A limit taken off: "use all the data", "remove the step limit", "不限制步数" (the planner's choice again: none)."""
+
+
 def reset(low: str, values: dict[str, Any]) -> list[str]:
     """The settings a reset gives back to the planner: those named without a value ("use the default learning
-    rate"), or every choice (`FACTS` kept) when the message names none and sets nothing."""
+    rate"), every choice (`FACTS` kept) when the message names none and sets nothing, or a limit taken off
+    (`LIFTED`)."""
+    if lifted := [n for n, words in LIFTED.items() if n not in values and re.search(words, low)]:
+        return lifted
     if not re.search(RESET, low):
         return []
     names = [n for path in named(low) for n, s in SETTINGS.items() if s.in_plan and s.field == path
@@ -227,8 +247,9 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
     from .reasons_zh import to_zh
 
     if asked == ["?"]:
-        return ["计划如下；可以问其中任何一项，例如“为什么秩是 16？”" if zh else
-                "the plan is below; ask about any part of it, e.g. “why rank 16?”"]
+        return ["计划如下，每项选择的理由在“理由”一栏；可以问其中任何一项，例如“为什么秩是 16？”" if zh else
+                "the plan is below, each choice with its reason under *why*; ask about any part of it, e.g. “why rank "
+                "16?”"]
     out = []
     for path in asked:
         _, en, zh_label = ASKABLE[path]

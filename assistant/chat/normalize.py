@@ -110,6 +110,10 @@ def digits(low: str) -> str:
                  lambda m: ZH_SCHEDULES[m.group(1)], low)
     low = re.sub(r"(线性|余弦|恒定|常数)\s*(?:的)?\s*学习率(?!\s*(?:调度|衰减|退火|schedule))",  # "用余弦学习率"
                  lambda m: ZH_SCHEDULES[m.group(1)] + "学习率调度，学习率", low)  # and "线性学习率 2e-4" keeps its rate
+    low = re.sub(r"(?:还是用|改回|换回|用回|回到)\s*(线性|余弦|恒定|常数)(?:吧|的)?"
+                 r"(?!\s*(?:的)?\s*(?:学习率|调度|衰减))",
+                 lambda m: ZH_SCHEDULES[m.group(1)] + "学习率调度",
+                 low)  # "还是用余弦吧"
     low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:用|为|设为|改成|改为|换成|是)?\s*)(线性|余弦|恒定|常数)",
                  lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
     low = re.sub(r"\b(?:flat|fixed|steady)(?=\s+(?:learning[ -]rate|lr)\b)|(?<=learning rate )(?:flat|fixed)\b|"
