@@ -21,20 +21,9 @@ from ..sweeps import SWEEPABLE, trial_settings
 from .about import ALL_CHOICES, answers, feature_note
 from .model_words import ModelStep
 from .planner import Slots, build_plan
+from .relative import Added, EffectiveBatch, HeldRows, Relative, RowShare, TimesRank, WarmupSteps
 from .token_counts import token_lengths, training_messages
-from .understand import (
-    Added,
-    EffectiveBatch,
-    HeldRows,
-    Intents,
-    MaybeColumn,
-    Relative,
-    RowShare,
-    TimesRank,
-    WarmupSteps,
-    allowed,
-    understand,
-)
+from .understand import Intents, MaybeColumn, allowed, understand
 
 
 def task_suggestions(lang: str) -> list[str]:

@@ -17,8 +17,26 @@ from ..sweeps import SWEEPABLE
 from .about import chosen, named, question, reset, undo
 from .model_words import model_step, named_model
 from .normalize import digits
+from .relative import (
+    EFFECTIVE,
+    HELD_ROWS,
+    KEEP_EFFECTIVE,
+    MORE_OF,
+    RELATIVE_SETTINGS,
+    ROW_SHARE,
+    WARMUP_STEPS,
+    Added,
+    EffectiveBatch,
+    HeldRows,
+    Relative,
+    RowShare,
+    TimesRank,
+    WarmupSteps,
+    relatives,
+    times_rank,
+)
 from .sweep_words import read_sweep, searches
-from .whole_turn import COUNTS, FACTORS, START, scaled_again, whole_turn
+from .whole_turn import COUNTS, START, scaled_again, whole_turn
 
 NUM = r"(\d+(?:\.\d+)?)"
 
@@ -188,9 +206,9 @@ def understand(text: str) -> Intents:
         said["output_column"] = MaybeColumn(next(g for g in m.groups() if g))
     if not said.get("input_column") and (m := re.search(ONLY_INPUT, low)):  # "keep only the body"
         said["input_column"] = MaybeColumn(next(g for g in m.groups() if g))
-    if times := _times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
+    if times := times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
         said["alpha"] = times
-    for name, relative in _relative(low).items():  # "halve the learning rate": resolved against the plan
+    for name, relative in relatives(low).items():  # "halve the learning rate": resolved against the plan
         if said.get(name) is None and not (name == "r" and isinstance(said.get("alpha"), TimesRank)):
             said[name] = relative
     sweep = read_sweep(low)
@@ -234,221 +252,6 @@ def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None =
         return None
 
 
-
-
-@dataclass(frozen=True)
-class Relative:
-    """A setting said relative to the plan as it stood ("halve the learning rate", "秩翻倍"): the conversation
-    multiplies the plan's value before the turn by `factor` (`chat.converse`)."""
-
-    factor: float
-
-    def of(self, plan, setting) -> float:
-        from ..adjustable import get_path
-
-        return get_path(plan, setting.field) * self.factor
-
-
-@dataclass(frozen=True)
-class Added:
-    """"Two more epochs", "one more": the plan's value before the turn plus `amount` (`chat.converse`)."""
-
-    amount: float
-
-    def of(self, plan, setting) -> float:
-        from ..adjustable import get_path
-
-        return get_path(plan, setting.field) + self.amount
-
-
-MORE_OF = (r"(?<![\w.])(?P<n>\d+|one|two|three|a couple of)\s+(?P<w>more|fewer|less|extra)\s+epochs?\b|"
-           r"(?:再)?(?P<zw>多|加|少|减)\s*(?:训练|跑|训)?\s*(?P<zn>\d+)\s*(?:轮|个\s*epoch)")
-"""Epochs more or fewer than the plan's ("two more epochs", "再加 1 轮", "多训练 2 轮": the Chinese numbers are
-digits by then), whatever else the message says."""
-
-
-@dataclass(frozen=True)
-class WarmupSteps:
-    """"Warm up for 100 steps": the share of the plan's optimizer steps (before the turn) that many steps are."""
-
-    steps: int
-
-    def of(self, plan, setting) -> float:
-        from ..sweeps import optimizer_steps
-
-        return round(self.steps / optimizer_steps(plan), 3)
-
-    def words(self, plan, zh: bool) -> str:
-        from ..sweeps import optimizer_steps
-
-        steps = optimizer_steps(plan)
-        return (f"预热 {self.steps} 步（计划共 {steps} 步）" if zh else
-                f"warm up for {self.steps} of the plan's {steps} steps")
-
-
-@dataclass(frozen=True)
-class RowShare:
-    """"Train on half of the data", "只用 30% 的数据": that share of the file's rows, as a row limit."""
-
-    share: float
-
-    def of(self, plan, setting) -> float:
-        return plan.data.rows * self.share
-
-
-@dataclass(frozen=True)
-class HeldRows:
-    """"Hold out 12 examples for validation": that many of the plan's rows, as the held-out share."""
-
-    rows: int
-
-    def of(self, plan, setting) -> float:
-        return self.rows / max(1, plan.data.used_rows)
-
-    def words(self, plan, zh: bool) -> str:
-        return (f"留出 {self.rows} 条（共 {plan.data.used_rows} 条）" if zh else
-                f"hold out {self.rows} of the plan's {plan.data.used_rows} rows")
-
-
-HELD_ROWS = (r"(?:hold\s+out|hold\s+back|set\s+aside|keep|reserve|use|save)\s+(\d+)\s+"
-             r"(?:rows|examples|samples|records)\s+(?:aside\s+|apart\s+|back\s+|out\s+)?(?:for|as)\s+(?:the\s+)?(?:validation|validating|eval(?:uation)?|test(?:ing)?|dev)|"
-             r"(?:留出?|拿出|分出|取)\s*(\d+)\s*(?:条|行|个样本)(?:数据)?\s*(?:做|作为|用于|当|来)?\s*(?:验证|测试|评估)|"
-             r"(?:验证|测试)(?:集|数据)\s*(?:留|用|取|要|给)?\s*(\d+)\s*(?:条|行|个样本)|"
-             r"\b(\d+)\s+(?:rows|examples|samples|records)\s+(?:held[ -]out|for\s+(?:validation|evaluation|testing))")
-"""A number of rows to hold out, not a share (`HeldRows`)."""
-
-
-ROW_SHARE = (r"(?:use|take|keep|train\s+on|sample|fine-?tune\s+on)\s+(?:only\s+|just\s+)?(\d+(?:\.\d+)?)%\s+of\s+"
-             r"(?:the\s+|my\s+|our\s+|all\s+)?(?:data|rows|dataset|examples|samples)\b"
-             r"(?!\s+(?:for|as|to)\s+(?:the\s+)?(?:validation|validate|eval|evaluation|test|testing|dev|held))|"
-             r"(?:只用|仅用|只取|只拿|抽取|抽样|(?<![不没])用)\s*(\d+(?:\.\d+)?)%\s*的?(?:数据|样本|行)"
-             r"(?!\s*(?:做|作为|用于|当|来)\s*(?:验证|测试|评估))")
-"""A share of the data to train on, not to hold out (`RowShare`)."""
-
-
-@dataclass(frozen=True)
-class EffectiveBatch:
-    """"Effective batch size 64": the accumulation that makes the plan's batch (before the turn) that many rows a
-    step, at least 1. `rows` 0: the plan's own effective batch, kept ("halve the batch but keep the effective
-    batch the same"), with `batch` the batch the turn set."""
-
-    rows: int
-    batch: int = 0
-
-    def of(self, plan, setting) -> int:
-        rows = self.rows or plan.training.batch_size * plan.training.gradient_accumulation
-        return max(1, -(-rows // (self.batch or plan.training.batch_size)))
-
-
-KEEP_EFFECTIVE = (r"\b(?:keep|keeping|hold|holding|maintain|maintaining|leave|leaving)\s+(?:the\s+)?"
-                  r"(?:effective|global|total)\s+batch(?:[ _-]?size)?\s+(?:the\s+)?"
-                  r"(?:same|constant|unchanged|as\s+it\s+is|fixed)|"
-                  r"(?:有效|等效|全局)\s*(?:批大小|批量|batch(?:\s*size)?)\s*(?:保持)?(?:不变|一样|相同)")
-"""The effective batch kept while the batch changes: the accumulation makes up the difference."""
-
-
-EFFECTIVE = (r"(?:effective|global|total)\s+batch(?:[ _-]?size)?(?:\s+(?:of|to|=|:|is))?\s*(\d+)|"
-             r"(?:有效|等效|全局)\s*(?:批大小|批量|batch(?:\s*size)?)\s*(?:为|是|设为|=|:)?\s*(\d+)")
-WARMUP_STEPS = (r"warm[ _-]?up\s+(?:for\s+|over\s+|during\s+|of\s+)?(?:the\s+first\s+)?(\d+)\s*(?:optimi[sz]er\s+|"
-                r"training\s+)?steps?\b|(?:预热|warmup)\s*(?:前)?\s*(\d+)\s*步|warm[ _-]?up[ _]steps\s*[=:]?\s*(\d+)|"
-                r"预热步数\s*(?:为|是|设为|用|=|:)?\s*(\d+)")
-
-
-RELATIVE_SETTINGS = {"learning_rate": r"learning[ _-]?rate|\blr\b|学习率", "r": r"(?:lora\s+)?rank|秩",
-                     "batch_size": r"batch[ _]size|\bbatch\b|批大小|批量大小",
-                     "epochs": r"(?:number of\s+)?epochs|轮数|epoch数",
-                     "max_length": r"max(?:imum)?[ _-]?(?:length|len)|最大长度|序列长度"}
-
-
-@dataclass(frozen=True)
-class TimesRank:
-    """"Alpha equal to the rank", "alpha twice the rank": alpha as a multiple of the plan's rank."""
-
-    factor: float
-
-    def of(self, plan, setting) -> float:
-        return plan.lora.r * self.factor
-
-
-ALPHA_OF_RANK = (r"alpha\s+(?:(?:should|must|needs?\s+to|can|could)\s+be\s+|is\s+|be\s+)?"
-                 r"(?:equal\s+to|equals|=|same\s+as|the\s+same\s+as|matching|to\s+match|at|to)?\s*(?:the\s+)?"
-                 r"(twice|double|half|(?:\d+(?:\.\d+)?)\s*(?:x|×|times))?\s*(?:the\s+)?(?:lora\s+)?(?:rank|\br\b)|"
-                 r"alpha\s*(?:和|与|跟)?\s*(?:秩|rank)\s*(?:一样|相同|相等)|alpha\s*(?:设为|等于|是|为|=)\s*(?:秩|rank)(?:\s*的\s*(\d+)\s*倍)?")
-
-
-def _times_rank(low: str) -> TimesRank | None:
-    if not (m := re.search(ALPHA_OF_RANK, low)):
-        return None
-    word = m.group(1) or (m.group(2) and m.group(2) + "x") or ""
-    factor = {"twice": 2.0, "double": 2.0, "half": 0.5}.get(word.strip())
-    if factor is None:
-        factor = float(re.match(r"\d+(?:\.\d+)?", word).group()) if word else 1.0
-    return TimesRank(factor)
-
-
-THEN = (r"[^.;!?。；！？\n]{0,30}?(?:(?<![a-z])(?:use|say|try|make it|go with|maybe|like|用|改成|改为|设为|设成|"
-        r"调到|到)\s*|[,，:：]\s*)" + NUMBER
-        + r"(?=\s*(?:$|[,.;!?，。；！？)、]|(?:and|with|plus|but|instead|then|please|or so)\b|"
-          r"吧|试试|左右|看看|和|并|再))")
-"""The number a relative change goes on to name in its sentence: "lower the lr a bit, use 1e-5", "学习率调低一点，用
-1e-5" (the number said wins over half or twice; one the setting cannot take leaves the relative change)."""
-
-
-JUDGED = (r"(?:{key})\s*(?:'s|is|are|seems?|looks?|feels?|sounds?)?\s*(?:like\s+)?(?:a\s+bit\s+|a\s+little\s+|"
-          r"way\s+|much\s+|far\s+|kind\s+of\s+|rather\s+|quite\s+|pretty\s+|very\s+|too\s+)*"
-          r"(?:(?:(high|big|large|long|much|many)|(low|small|short|little|few))\b(?!\s+(?:enough|to|for))|"
-          r"(?:也)?(?:太|有点|有些|偏|过于)(?:(高|大|长|多)|(低|小|短|少))了?(?:吧|啊)?\s*[。！!?？,，]?$)")
-"""A setting named and judged, with no change said: "the rank seems low", "lr is a bit high", "学习率有点高",
-"轮数太多了" (too much: half; too little: twice, as "that's too low" is for the previous turn's setting)."""
-
-
-AS_LONG = (r"\b(?:train|run|go|fine-?tune)\b[^.;!?\d]{0,24}?\b(?:(twice|double)|(half)|(\d+(?:\.\d+)?)\s*(?:times|x|×))"
-           r"\s+as\s+long\b|"
-           r"(?:训练|跑)(?:的)?(?:时间|轮数)?\s*(?:(?:翻倍|加倍|延长一倍)|(减半))")
-"""Training said to be longer or shorter as a whole: "train it for twice as long", "half as long", "训练时间加倍"
-(the epochs, times the factor)."""
-
-
-BY_PERCENT = (r"\b(lower|reduce|decrease|drop|cut|raise|increase|bump|grow|lift)\s+(?:the\s+|my\s+)?(?:{key})"
-              r"(?:\s+up)?\s+by\s+(\d+(?:\.\d+)?)\s*%")
-"""A setting changed by a percentage: "drop the learning rate by 50%", "raise the rank by 100%"."""
-UP_WORDS = ("raise", "increase", "bump", "grow", "lift")
-
-
-def _relative(low: str) -> dict[str, Relative | Any]:
-    """Settings a message changes relative to the plan: halved or doubled; lowered or raised with no number
-    (the same: half or twice, which the reply shows), or with a number named after it (`THEN`: that number); or
-    judged too high or too low (`JUDGED`)."""
-    out = {}
-    for name, key in RELATIVE_SETTINGS.items():
-        if (m := re.search(JUDGED.format(key=key), low)) and not re.search(r"\d", low[m.end():]):
-            out[name] = Relative(0.5 if m.group(1) or m.group(3) else 2.0)
-            continue
-        if m := re.search(BY_PERCENT.format(key=key), low):  # "drop the learning rate by 50%"
-            share = float(m.group(2)) / 100
-            if share < 1 or m.group(1) in UP_WORDS:
-                out[name] = Relative(1 + share if m.group(1) in UP_WORDS else 1 - share)
-                continue
-        for words, factor in FACTORS:
-            if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
-                              rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:再\s*)?(?:in\s+half|by\s+half|"
-                              rf"halved|doubled|(?:{words}))"
-                              rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)", low):
-                then = re.match(THEN, low[m.end():])
-                value = _taken(SETTINGS[name], then.group(1)) if then else None
-                out[name] = Relative(factor) if value is None else value
-                break
-    if "epochs" not in out and (m := re.search(AS_LONG, low)):
-        out["epochs"] = Relative(0.5 if m.group(2) or m.group(4) else float(m.group(3)) if m.group(3) else 2.0)
-    return out
-
-
-def _taken(setting, text: str) -> Any:
-    """`text` as a value of `setting` (`Setting.check`: 8.0 is 8 for an integer), or None where it cannot take it."""
-    try:
-        return setting.check(float(text))
-    except ValueError:
-        return None
 
 
 def _task(low: str) -> str | None:
