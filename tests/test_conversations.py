@@ -356,6 +356,15 @@ it was first run; columns, limits taken back, the plan asked for): 12/24 on that
 worked on (docs/BENCHMARKS.md)."""
 
 
+HELDOUT25 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout25.jsonl").read_text(encoding="utf-8")
+             .splitlines() if line.strip()]
+HELDOUT25_FLOOR = 24 / 24
+"""The twenty-fifth set (written in session 24 after the twenty-fourth's misses were worked on, committed before
+it was first run; goals and worries in a domain expert's words): 6/24 on that run; its misses were worked on (one
+expectation reworded: "a small model" is the largest of 2B or fewer, SmolLM2-1.7B, not the 1.24B the case had
+guessed; docs/BENCHMARKS.md)."""
+
+
 @pytest.mark.parametrize("cases, floor", [(HELDOUT, HELDOUT_FLOOR), (HELDOUT2, HELDOUT2_FLOOR),
                                           (HELDOUT3, HELDOUT3_FLOOR), (HELDOUT4, HELDOUT4_FLOOR),
                                           (HELDOUT5, HELDOUT5_FLOOR), (HELDOUT6, HELDOUT6_FLOOR),
@@ -367,8 +376,9 @@ worked on (docs/BENCHMARKS.md)."""
                                           (HELDOUT17, HELDOUT17_FLOOR), (HELDOUT18, HELDOUT18_FLOOR),
                                           (HELDOUT19, HELDOUT19_FLOOR), (HELDOUT20, HELDOUT20_FLOOR),
                                           (HELDOUT21, HELDOUT21_FLOOR), (HELDOUT22, HELDOUT22_FLOOR),
-                                          (HELDOUT23, HELDOUT23_FLOOR), (HELDOUT24, HELDOUT24_FLOOR)],
-                         ids=[str(i) for i in range(1, 25)])
+                                          (HELDOUT23, HELDOUT23_FLOOR), (HELDOUT24, HELDOUT24_FLOOR),
+                                          (HELDOUT25, HELDOUT25_FLOOR)],
+                         ids=[str(i) for i in range(1, 26)])
 def test_the_held_out_conversations_score_at_least_what_was_measured(cases, floor, files, capsys):
     results = {case["id"]: check(case, files, capsys) for case in cases}
     right = sum(not wrong for wrong in results.values())

@@ -20,7 +20,8 @@ ASKABLE = {
     "lora.method": (r"qlora|4[- ]?bit|quantiz|(?<![\w.-])lora(?![a-z _-])|量化|方法", "method", "方法"),
     "base_model": (r"base model|" + W.format("models?") + "|基座|模型", "base model", "基座模型"),
     "training.learning_rate": (r"learning[ _-]?rate|" + W.format("lr") + "|学习率", "learning rate", "学习率"),
-    "training.epochs": (W.format("(?:epochs?|passes)") + r"|轮数|几轮|多少轮|\d\s*(?:个\s*)?轮", "epochs", "轮数"),
+    "training.epochs": (W.format("(?:epochs?|passes|over-?fit\\w*)") + r"|轮数|几轮|多少轮|\d\s*(?:个\s*)?轮|过拟合",
+                        "epochs", "轮数"),
     "training.batch_size": (W.format("batch(?:[ _]size)?") + "|批大小|批量", "batch size", "批大小"),
     "training.gradient_accumulation": (r"accumulat|梯度累积|梯度累加", "gradient accumulation", "梯度累积"),
     "training.max_length": (r"(?:max(?:imum)?|sequence|context|cutoff)[ _-]?(?:length|len)|最大长度|序列长度|截断长度",
@@ -31,6 +32,8 @@ ASKABLE = {
     "training.precision": (r"precision|" + W.format("(?:bf16|fp16|fp32)") + "|精度", "precision", "精度"),
     "training.packing": (W.format("pack(?:ing|ed)?") + "|打包", "packing", "打包"),
     "training.compile": (W.format("compil(?:e|ed|ing)") + "|编译", "compile", "编译"),
+    "training.seed": (W.format("(?:seed|reproduc\\w*|determinis\\w*|repeatable)") + "|随机种子|可复现|复现", "seed",
+                      "随机种子"),
     "lora.target_modules": (r"target[_ ]modules|all-linear|(?:attention|mlp|linear)\s+(?:layers|modules|projections)|"
                             r"\b[qkvo]_proj\b|目标模块|注意力层", "target modules", "目标模块"),
     "data.validation_fraction": (r"validation|held[- ]out|hold(?:ing)? out|验证", "held out", "验证集"),
@@ -45,7 +48,10 @@ ASKABLE = {
 }
 REASON_OF = {"resources.estimated_minutes": "resources.device", "data.rows": "training.epochs"}
 FIXED = {"lora.target_modules": "every linear layer (attention and MLP) gets an adapter: it learns more than attention "
-                                "alone, at little extra memory"}
+                                "alone, at little extra memory",
+         "training.seed": "a fixed seed: the held-out split, the order of the rows and the adapter's starting weights "
+                          "are the same in every run of this plan (on a GPU, some kernels still vary in the last "
+                          "digits)"}
 """The reason for a field the planner always sets the same way (it writes no reason of its own)."""
 """A field with no reason of its own, answered with the reason that speaks to it (time: the device; whether the
 rows are enough: the epochs chosen for them)."""
@@ -135,6 +141,13 @@ FEATURES = (
      "into one full model. The plan is unchanged.",
      "训练完成后，在 **Registry** 可以把适配器下载为 Hugging Face PEFT 格式的 zip，或与基础模型合并成一个完整模型。"
      "计划没有改变。"),
+    (r"better than the base|\bcompare\b.{0,30}\bbase\b|"
+     r"\bhow\s+(?:will|do|can|would)\s+(?:i|we)\s+(?:know|tell|check|see)|比基座|和基座(?:比|对比)|怎么(?:知道|判断)(?:效果|好不好)",
+     "After training, **Compare** has the base model and the adapter answer your prompts side by side; its *Evaluate "
+     "on held-out data* scores both on the held-out rows, and its *Blind arena* lets you vote without knowing which "
+     "is which. The plan is unchanged.",
+     "训练完成后，在 **Compare** 里基础模型和适配器并排回答你的提示词；其中的“Evaluate on held-out data”在验证集上"
+     "给两者打分，“Blind arena”可以在不知道是哪个模型的情况下投票。计划没有改变。"),
     (r"\bapi\b|\bserve\b|\bserving\b|\bdeploy|endpoint|vllm|部署|接口|上线",
      "Trained adapters are answered by Tailor's OpenAI-compatible API at `/v1` (the adapter's page in **Registry** "
      "shows its `model` name; docs/SERVING.md covers vLLM). The plan is unchanged.",

@@ -94,6 +94,10 @@ PHRASES: list[tuple[str, str]] = [
      r"样例之间互不可见"),
     (rf"you asked for it: stop after {N} evaluations without improvement", r"按你的要求：连续 \1 次评估没有提升就停止"),
     (r"you asked for no early stopping", "按你的要求：不提前停止"),
+    (r"a fixed seed: the held-out split, the order of the rows and the adapter's starting weights are the same in "
+     r"every run of this plan \(on a GPU, some kernels still vary in the last digits\)",
+     "固定的随机种子：验证集的划分、行的顺序和适配器的初始权重在这个计划的每次运行中都相同"
+     "（在 GPU 上，个别算子的最后几位仍会有差异）"),
     (r"every linear layer \(attention and MLP\) gets an adapter: it learns more than attention alone, at little extra "
      r"memory", "每个线性层（注意力和 MLP）都加适配器：比只加在注意力层学得更多，显存只多一点"),
     (r"without `(.+?)`, as you asked", r"按你的要求，不用 `\1`"),

@@ -15,6 +15,7 @@ from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
 from .about import chosen, named, question, reset, undo
+from .goals import goals
 from .model_words import model_step, named_model
 from .normalize import digits
 from .relative import (
@@ -152,6 +153,8 @@ def understand(text: str) -> Intents:
                             "language": _language(t, low), "base_model": named_model(low, t) or model_step(low)}
     _gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
+    low, said_goals = goals(low, zh)  # "I'm worried it will overfit": the settings words it means
+    notes += said_goals
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|"
                  r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
                  r"plain lora|"

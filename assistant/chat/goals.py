@@ -1,0 +1,60 @@
+"""Goals and worries said in a domain expert's words rather than as settings: "I'm worried it will overfit",
+"keep the GPU bill low", "last time I got CUDA out of memory", "training was unstable, be more conservative",
+"让它学得更充分". Each is read as the settings words the rules already know, with a note saying what was done and
+why (or, where no setting answers it, advice only)."""
+
+from __future__ import annotations
+
+import re
+
+from ..sweeps import DEFAULT_PATIENCE
+
+GOALS = (
+    (r"\bover-?fit\w*|\bmemori[sz]\w*\s+(?:the\s+)?(?:data|examples|training\s+(?:data|set))|过拟合|死记硬背",
+     f"early stopping patience {DEFAULT_PATIENCE}; dropout 0.1",
+     "against over-fitting: training stops early when the held-out loss stops improving, and dropout is 0.1",
+     "为防止过拟合：验证集损失不再下降时提前停止，dropout 设为 0.1"),
+    (r"\btrain\s+(?:it\s+|the\s+model\s+)?more\b(?!\s+(?:data|rows|examples))|"
+     r"\blearn\s+(?:the\s+data\s+|it\s+|them\s+)?(?:better|more\s+thoroughly)|学得更(?:充分|好|扎实)|"
+     r"多训练(?:一会儿?|一些|一点|一下)", "raise the epochs", "", ""),
+    (r"\b(?:gpu\s+|cloud\s+|compute\s+)?(?:bill|costs?)\s+(?:low|down)\b|\bcheap(?:er|ly)?\b|\bsave\s+(?:money|costs?)\b|"
+     r"\blow[- ]cost\b|省钱|便宜|成本(?:低|低一点|降下来)|降低成本", "fast", "", ""),
+    (r"\bout\s+of\s+memory\b|\boom\b|爆显存|显存(?:不够|溢出|炸了)", "use qlora",
+     "the estimate says the 16-bit plan fits, but a run that ran out of memory before may share the GPU with "
+     "something else: QLoRA (a 4-bit base) leaves the most room",
+     "估算显示 16 位的计划放得下，但上次爆显存可能是有别的程序占着显卡：QLoRA（4 位基础模型）留出的余量最大"),
+    (r"\b(?:less|lower|save|reduce|cut)\s+(?:the\s+)?(?:gpu\s+)?(?:memory|vram)\b|显存占用(?:再)?(?:少|小|低)|省显存|"
+     r"少用(?:点|一点)?显存", "use qlora", "", ""),
+    (r"\bunstable\b|\bdiverg\w*|\bloss\s+(?:spik|explod|jump)\w*|\bnans?\b|\bmore\s+conservative\b|\bbe\s+conservative\b|"
+     r"不稳定|保守一?点|发散|\blearn\s+(?:more\s+)?slowly\b|\bslower\s+learning\b", "lower the learning rate", "", ""),
+    (r"\bmore\s+capacity\b|\b(?:bigger|larger)\s+adapter\b|\bmore\s+expressive\b|容量(?:更)?大一?点", "raise the rank",
+     "", ""),
+    (r"\b(?:less|smaller)\s+capacity\b|\bsmaller\s+adapter\b", "lower the rank", "", ""),
+    (r"\bloss\s+(?:didn'?t|did\s+not|doesn'?t|does\s+not|won'?t|never|barely)\s+(?:go\s+down|drop|decrease|fall|"
+     r"improve|move)|\bloss\s+(?:stayed|was|is)\s+flat\b|(?:loss|损失)\s*(?:不降|没降|降不下来|不下降)", "",
+     "if the loss stayed flat, the model learned little: try a higher learning rate (“double the learning rate”) or "
+     "more epochs; if it jumped about, a lower rate",
+     "如果损失一直不降，说明模型几乎没学到东西：可以提高学习率（“学习率翻倍”）或多训练几轮；如果损失来回跳，就降低学习率"),
+    (r"\breproduc\w*|\bdeterminis\w*|\brepeatable\b|可复现|能复现|复现", "",
+     "runs are repeatable: the plan's seed fixes the held-out split, the order of the rows and the adapter's starting "
+     "weights (on a GPU some kernels still vary in the last digits); say “seed 7” to change it",
+     "运行是可复现的：计划的随机种子固定了验证集划分、行的顺序和适配器的初始权重"
+     "（在 GPU 上个别算子的最后几位仍会有差异）；要换种子，请说“随机种子 7”"),
+    (r"\btime\s+(?:doesn'?t|does\s+not)\s+matter\b|\bbest\s+possible\s+(?:result|model|quality|accuracy)\b",
+     "best quality", "", ""),
+)
+"""Each goal: the words that say it, the settings words it is read as (added to the message), and the note the
+reply gives (English, Chinese; empty: the changes speak for themselves)."""
+
+
+def goals(low: str, zh: bool) -> tuple[str, list[str]]:
+    """The message with the settings words of the goals it states added, and the notes to give (none for a
+    question: "would QLoRA save memory here?" asks, and is answered)."""
+    notes, extra = [], []
+    if re.search(r"[?？]\s*$", low):
+        return low, notes
+    for words, settings, en, zh_note in GOALS:
+        if re.search(words, low):
+            extra += [settings] if settings else []
+            notes += [zh_note if zh else en] if en else []
+    return (low + "; " + "; ".join(extra) if extra else low), notes
