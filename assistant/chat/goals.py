@@ -18,7 +18,8 @@ GOALS = (
      r"\blearn\s+(?:the\s+data\s+|it\s+|them\s+)?(?:better|more\s+thoroughly)|学得更(?:充分|好|扎实)|"
      r"多训练(?:一会儿?|一些|一点|一下)", "raise the epochs", "", ""),
     (r"\b(?:gpu\s+|cloud\s+|compute\s+)?(?:bill|costs?)\s+(?:low|down)\b|\bcheap(?:er|ly)?\b|\bsave\s+(?:money|costs?)\b|"
-     r"\blow[- ]cost\b|省钱|便宜|成本(?:低|低一点|降下来)|降低成本", "fast", "", ""),
+     r"\blow[- ]cost\b|\b(?:tight|limited|small|low)\s+budget\b|\bbudget\s+is\s+(?:tight|limited|small)\b|"
+     r"省钱|便宜|成本(?:低|低一点|降下来)|降低成本|预算(?:有限|紧张?|不多)", "fast", "", ""),
     (r"\bout\s+of\s+memory\b|\boom\b|爆显存|显存(?:不够|溢出|炸了)", "use qlora",
      "the estimate says the 16-bit plan fits, but a run that ran out of memory before may share the GPU with "
      "something else: QLoRA (a 4-bit base) leaves the most room",
@@ -26,7 +27,8 @@ GOALS = (
     (r"\b(?:less|lower|save|reduce|cut)\s+(?:the\s+)?(?:gpu\s+)?(?:memory|vram)\b|显存占用(?:再)?(?:少|小|低)|省显存|"
      r"少用(?:点|一点)?显存", "use qlora", "", ""),
     (r"\bunstable\b|\bdiverg\w*|\bloss\s+(?:spik|explod|jump)\w*|\bnans?\b|\bmore\s+conservative\b|\bbe\s+conservative\b|"
-     r"不稳定|保守一?点|发散|\blearn\s+(?:more\s+)?slowly\b|\bslower\s+learning\b", "lower the learning rate", "", ""),
+     r"不稳定|保守一?点|发散|\blearn\s+(?:more\s+)?slowly\b|\bslower\s+learning\b|\btake\s+smaller\s+steps\b|"
+     r"\bsmaller\s+(?:update\s+)?steps\s+when\s+learning\b", "lower the learning rate", "", ""),
     (r"\bmore\s+capacity\b|\b(?:bigger|larger)\s+adapter\b|\bmore\s+expressive\b|容量(?:更)?大一?点", "raise the rank",
      "", ""),
     (r"\b(?:less|smaller)\s+capacity\b|\bsmaller\s+adapter\b", "lower the rank", "", ""),

@@ -74,6 +74,13 @@ SIZED = (r"\b(?:a|an|some|use)\s+(?:~\s*|about\s+|around\s+|roughly\s+)?(\d+(?:\
 language (its own family first), resolved in `converse`."""
 
 
+def nominal_b(model) -> float:
+    """A catalog model's size as its name says it ("gemma-2-2b-it": 2, "SmolLM2-135M-Instruct": 0.135), which is
+    how people name sizes; its parameter count where the name has none ("Phi-3.5-mini")."""
+    m = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)([bm])(?![a-z0-9])", model.name.lower())
+    return (float(m.group(1)) / (1000 if m.group(2) == "m" else 1)) if m else model.params_b
+
+
 class ModelStep:
     """A base model one size up or down from the plan's (`step` ±1), the largest or smallest (±2), or a small one
     (-3, `SMALL`), of the named family or of the catalog's general models that speak the plan's language; or
@@ -93,12 +100,11 @@ class ModelStep:
         """The catalog model the step lands on from `plan`'s base model (one size up or down within its own
         family first, when the message names none), or None when there is none."""
         own = plan.base_model.name.lower()[:4]
-        if self.size:  # "a 1B model": the nearest, the plan's family first when it has one that near
+        if self.size:  # "a 1B model": the nearest by the size in its name, the plan's family first when as near
             pool = [m for m in models() if not m.code and plan.task.language in m.languages]
-            near = [m for m in pool if abs(m.params_b - self.size) <= 0.3 * self.size]
-            return min(near or pool, key=lambda m: (abs(m.params_b - self.size) > 0.1 * self.size,
-                                                    not m.name.lower().startswith(own), abs(m.params_b - self.size))
-                       ).name if pool else None
+            off = {m.name: abs(nominal_b(m) - self.size) / self.size for m in pool}
+            return min(pool, key=lambda m: (round(off[m.name], 1), not m.name.lower().startswith(own))).name \
+                if pool else None
         if self.step == -3:  # "a small model"
             if plan.base_model.params_b <= SMALL_B:
                 return plan.base_model.name

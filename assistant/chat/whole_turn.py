@@ -35,7 +35,7 @@ CLAUSE = r"^(?:[^,，。.!！?？\d—–]{0,30}(?:[,，。.!！]|\s[—–])\s*
 THAT = (rf"{CLAUSE}{FILLER}*(?:just |then |and )?"
         rf"(?:(?:make|change|set|switch|put|turn) (?:that|it|this)(?: to| at| into)?|"
         rf"(?:let'?s )?(?:use|go with|try|do|say)) {NUMBER}(?: instead| then)?[.!]?$|"
-        rf"^{FILLER}*{NUMBER} instead[.!]?$|^{FILLER}+{NUMBER}[.!]?$|"
+        rf"^{FILLER}*{NUMBER} instead[.!]?$|^{FILLER}+{NUMBER}[.!]?$|{CLAUSE}{FILLER}*{NUMBER} it is[.!]?$|"
         rf"^{FILLER}*(?:what about|how about|or maybe|or|maybe|perhaps) {NUMBER}(?: instead)?\s*[?.!]?$|"
         rf"{CLAUSE}{FILLER}*(?:(?:let'?s |please )?(?:go|set it|put it|change it|bring it|take it|drop it|move it)\s+)?"
         rf"back\s+(?:down\s+|up\s+)?to\s+{NUMBER}(?: please)?[.!]?$|"
