@@ -174,6 +174,10 @@ def digits(low: str) -> str:
                  r"samples)\b|的?(?:数据|样本)))",
                  lambda m: f"{100 * int(m.group(1)) / max(1, int(m.group(2))):.0f}%", low)  # "1/3 of the data"
     low = re.sub(r"\b(?:a\s+)?single(?=\s+(?:epoch|pass)\b)", "1", low)  # "just a single epoch"
+    low = re.sub(r"\ba\s+couple\s+(?:of\s+)?(?=(?:epochs?|passes|steps|rows|examples|minutes)\b)", "2 ", low)
+    low = re.sub(r"\b(?:cut|halve|reduce|shrink)\s+(?:the\s+)?(?:training\s+)?(?:data(?:set)?|rows)\s+"
+                 r"(?:in|by)\s+half\b|"
+                 r"\bhalve\s+the\s+(?:training\s+)?(?:data(?:set)?|rows)\b", "use 50% of the data", low)
     low = re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|pass(?:es)?|steps|rows|examples|samples|"
                  r"minutes?|mins?|trials|runs|configurations|tries|times)\b)",
                  lambda m: str(EN_NUMBERS[m.group(1)]), low)

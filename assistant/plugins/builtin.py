@@ -38,7 +38,7 @@ def register_tasks():
                                      r"(?:predict|estimate|infer) (?:the |each |a )?(?:rating|label|category|class|"
                                      r"topic|sentiment)|"
                                      r"分类|情感|类别|正面(?:和|或|还是|与)负面|打标签|判断.*(正面|负面)|判断每.{0,20}(?:是不是|是否)|识别意图|意图识别|识别.{0,20}的?意图|"
-                                     r"分到|归类|路由|分拣|属于哪|打上?.{0,10}标签|打分|评分|星级|[一二三四五1-5]\s*星|垃圾(?:广告|邮件|短信)|好评|差评|判断.{0,20}(?:还是|或者?)|"
+                                     r"分到|归类|路由|分拣|分派|分配给|派给|指派给|属于哪|打上?.{0,10}标签|打分|评分|星级|[一二三四五1-5]\s*星|垃圾(?:广告|邮件|短信)|好评|差评|判断.{0,20}(?:还是|或者?)|"
                                      r"打上.{0,12}(?:或|还是)|(?:检测|识别).{0,8}(?:有害|违规|敏感|辱骂|欺诈)",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
@@ -55,6 +55,7 @@ def register_tasks():
                                  r"(?:grab|pull|pick(?: out)?) (?![\w ,&/-]{0,60}?\b(?:sentiment|label|spam|categor|"
                                  r"class|intent|topic|tone))[\w ,&/-]{1,60}? (?:from|out of) (?:each|every)\b|"
                                  r"从.{0,20}(?:找出|挑出|摘出|抽出|拿出|取出)|"
+                                 r"(?:把|将)[^，。,]{0,20}(?:找出来|抽出来|提取出来|摘出来)(?![^，。,]*分类)|"
                                  r"(?:find|list|get) (?:all )?(?:the )?[\w ,&/-]{1,60}? "
                                  r"mentioned in\b|"
                                  r"to json|(?:output|return|produce|emit|give me) (?:a |the )?json\b|\bjson with\b|"
