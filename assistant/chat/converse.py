@@ -155,6 +155,11 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                         it.notes.append(f"目录里没有{'更大' if bigger else '更小'}的模型可换" if zh else
                                         f"the catalog has no {'bigger' if bigger else 'smaller'} model to switch to")
                     continue
+                if isinstance(r, (RowShare, HeldRows)) and not prior.data.rows:  # "half of the data", no data yet
+                    del it.values[name]
+                    it.notes.append("按数据的比例或行数设置，需要先上传数据" if zh else
+                                    "a share or a number of the data's rows needs the data: attach it first")
+                    continue
                 setting = SETTINGS[name]
                 value = r.of(prior, setting)
                 value = max(1, round(value)) if setting.kind is int else float(f"{value:.6g}")

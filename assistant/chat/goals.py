@@ -49,6 +49,15 @@ GOALS = (
 reply gives (English, Chinese; empty: the changes speak for themselves)."""
 
 
+NOT = (r"\b(?:don'?t|do\s+not|no\s+need\s+to|needn'?t|never)\s+(?:worry|care|bother)\w*(?:\s+about)?|"
+       r"\bnot\s+(?:worried|concerned|bothered)\b|\bno\s+(?:worries|concerns?)\b|不用担心|不担心|不怕|别担心|不在乎|无所谓")
+"""A goal said not to matter, before it: "don't worry about overfitting", "不用担心过拟合" ("I don't want it to
+memorize the data" is the worry itself)."""
+NOT_AFTER = (r"^[\w\s]{0,12}?\b(?:is|are|isn'?t|aren'?t)\s+(?:not\s+|no\s+)?(?:a\s+)?(?:concern|problem|issue|worry)\b|"
+             r"^[\w\s]{0,12}?(?:不是问题|没关系|无所谓)")
+"""The same after it: "overfitting is not a concern", "过拟合没关系"."""
+
+
 def goals(low: str, zh: bool) -> tuple[str, list[str]]:
     """The message with the settings words of the goals it states added, and the notes to give (none for a
     question: "would QLoRA save memory here?" asks, and is answered)."""
@@ -56,7 +65,8 @@ def goals(low: str, zh: bool) -> tuple[str, list[str]]:
     if re.search(r"[?？]\s*$", low):
         return low, notes
     for words, settings, en, zh_note in GOALS:
-        if re.search(words, low):
+        if (m := re.search(words, low)) and not (re.search(NOT, low[max(0, m.start() - 30):m.start()])
+                                                  or re.search(NOT_AFTER, low[m.end():])):
             extra += [settings] if settings else []
             notes += [zh_note if zh else en] if en else []
     return (low + "; " + "; ".join(extra) if extra else low), notes

@@ -61,8 +61,8 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:learnign|leanring|learing|lerning|learnig|laerning)(?=[ _-]?rate\b)", "learning", low)
     low = re.sub(r"\b(?:batch-size|bach size|btach size|bathc size|batchsize)\b", "batch size", low)
     low = re.sub(r"\b(?:rnak|ranl|rnk)\b", "rank", low)
-    low = re.sub(r"\bep\s*(?=\d)", "epochs ", low)  # "ep 2"
-    low = re.sub(r"\bseq\s*(?=\d)", "max length ", low)  # "seq 256"
+    low = re.sub(r"\bep\s*(?=\d+(?![\w.]))", "epochs ", low)  # "ep 2"
+    low = re.sub(r"\bseq\s*(?=\d+(?![\w.]))", "max length ", low)  # "seq 256", not "seq2seq"
     low = re.sub(r'"([a-z_]+)"\s*:', r"\1:", low).replace("：", ": ")  # a pasted JSON config; "秩：8"
     low = re.sub(r"[ \t]*\n\s*", "; ", low)  # one setting a line: "秩: 8\n轮数: 2" is not "8 轮"
     for words, scale in (("十万分之", 1e-5), ("万分之", 1e-4), ("千分之", 1e-3)):

@@ -115,7 +115,7 @@ def read_sweep(low: str) -> dict:
             search += [] if field in search else [field]
     trials = re.search(TRIALS, low)
     if not values and not search and (re.search(GENERAL, low) or trials):  # "run 8 trials": of the usual two
-        search = ["training.learning_rate", "lora.r"]
+        search, out["general"] = ["training.learning_rate", "lora.r"], True
     if values:
         out["values"] = values
     if search:
@@ -141,6 +141,9 @@ def merge(total: dict, said: dict) -> dict:
         return dict(said["replace"])
     if not said:
         return total
+    if said.get("general") and (total.get("values") or total.get("search")):  # "with 6 trials" after "try ranks 8,
+        said = {k: v for k, v in said.items() if k != "search"}  # 16 and 32": the ranks, six trials
+    said = {k: v for k, v in said.items() if k != "general"}
     out = {"values": dict(total.get("values", {})), "search": list(total.get("search", [])),
            **{k: v for k, v in total.items() if k not in ("values", "search", "ranges")},
            "ranges": {**total.get("ranges", {}), **said.get("ranges", {})}}
