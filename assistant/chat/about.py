@@ -42,7 +42,7 @@ ASKABLE = {
     "resources.estimated_minutes": (W.format("(?:how long|time|minutes?|hours?|finish)") + "|多久|时间|耗时",
                                     "estimated time",
                                     "预计时间"),
-    "evaluation.metrics": (W.format("metrics?") + "|指标", "metrics", "指标"),
+    "evaluation.metrics": (W.format("(?:metrics?|evaluat\\w*)") + "|指标|评估|评测", "metrics", "指标"),
     "data.rows": (W.format("(?:examples|rows|samples)") + r"[^.?!]{0,30}?\benough\b|\benough\s+(?:data|examples|rows)|"
                   "数据量|数据够|样本够|数据.{0,6}够", "data", "数据量"),
 }
@@ -84,6 +84,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
 minutes?", "秩 8 够吗？", "8G 显存放得下吗？" (answered; "I have an 8 GB GPU" or "finish in 10 minutes" changes the
 plan)."""
 WHAT = (YES_NO + "|" + LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|"
+        r"\bhow\s+(?:will|would|is|are)\s+(?:it|the\s+(?:model|adapter|run|plan))\s+(?:be\s+)?"
+        r"(?:evaluat|measur|scor|test|judg)\w*|"
         r"\b(?:do|would)\s+you\s+(?:recommend|suggest|pick|choose|use)\b|"
         r"(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|几)[\w ]{0,8}?\s*[?？]\s*$|"
         r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)|"

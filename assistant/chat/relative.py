@@ -203,7 +203,9 @@ def relatives(low: str) -> dict[str, Relative | Any]:
                 out[name] = Relative(1 + share if m.group(1) in UP_WORDS else 1 - share)
                 continue
         for words, factor in FACTORS:
-            if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+)?(?:{key})(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
+            if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+|both\s+(?:the\s+)?)?(?:{key})"
+                              rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
+                              rf"|(?:{key})[^,.;!?，。；！？\d]{{0,12}}?都\s*(?:{words})"
                               rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:再\s*)?(?:in\s+half|by\s+half|"
                               rf"halved|doubled|(?:{words}))"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)", low):

@@ -12,10 +12,10 @@ START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alrigh
          r"sounds great|"
          r"keep (?:it|that)(?: that way)?|leave it(?: as is| like that)?|"
          r"fine as is|sounds right|looks right|that'?s right|thanks|thank you|thx|cheers|"
-         r"好的?|行|可以|没问题|好吧|不错|保持不变|谢谢|多谢|感谢)(?:了|啊|呀)?"
+         r"好的?|行|可以|没问题|好吧|不错|保持不变|谢谢|多谢|感谢|完美|很好|太好了)(?:了|啊|呀)?"
          r"\s*[,，.。!！—–-]?\s*)*"
          r"(?:(?:let'?s\s+)?(?:start(?: training| it| the run| the training)?|begin(?: training)?|"
-         r"go(?: ahead| for it)?|run it|train(?: it)?|kick it off|do it|ship it|"
+         r"go(?: ahead(?: and (?:train|start|run)(?: it)?)?| for it)?|run it|train(?: it)?|kick it off|do it|ship it|"
          r"launch(?: it| the run| the training| training)?|fire (?:it off|away)|"
          r"开始|开始训练|(?:开始)?跑(?:起来)?|训练|开跑|就这样(?:训练)?|启动(?:训练)?|就这么(?:办|定了?|来)|照这个来)"
          r"(?:\s*(?:it\s+)?(?:now|please|吧|了))*)?[.!。！]?$|"
@@ -101,7 +101,8 @@ COMPARE = (rf"{CLAUSE}{FILLER}*(?:and |then |and then )?"
            rf"(?:let'?s )?go |a (?:bit|little|tad) |slightly |much |even |a lot )*(?:({UP})|({DOWN}))"
            rf"(?: (?:please|then|still|than that|again|once more))*\s*[.!?？。！]?$|"
            rf"{CLAUSE}{FILLER}*(?:(?:bump|bring|turn|push|crank|dial|take|knock) (?:it|that) )(?:(up)|(down|back))"
-           rf"(?: (?:a bit|a little|a notch|some|slightly))?(?: please)?\s*[.!?]?$")
+           rf"(?: (?:a bit|a little|a notch|some|slightly))?(?: please)?\s*[.!?]?$|"
+           rf"{CLAUSE}{FILLER}*(?:(up)|(down))\s+(?:a\s+)?(?:notch|bit|little|tad)(?: please)?\s*[.!?]?$")
 """A comparative for what the previous turn set: "a bit higher", "can we go lower?", "大一点" (twice or half)."""
 TOO = (rf"^{FILLER}*(?:(?:that|it|this)(?:'s|\s+is|\s+seems|\s+looks|\s+feels|\s+sounds)\s+)?"
        rf"(?:way\s+|a\s+bit\s+|much\s+|far\s+|a\s+little\s+)?too\s+"
@@ -120,7 +121,7 @@ def scaled_again(low: str) -> float | None:
     if re.search(REPEAT, low):
         return -1.0
     if m := re.search(COMPARE, low):
-        return 2.0 if m.group(1) or m.group(3) else 0.5
+        return 2.0 if m.group(1) or m.group(3) or m.group(5) else 0.5
     if m := re.search(TOO, low):
         return 0.5 if m.group(1) or m.group(3) or m.group(5) else 2.0
     return next((factor for pattern, factor in AGAIN if re.search(pattern, low)), None)

@@ -65,7 +65,10 @@ def register_tasks():
                                  r"(?:find|identify|spot|mark|highlight|list) (?:all |every |each )?(?:the )?"
                                  r"(?:person |people's |company |place |location |organi[sz]ation |product )?"
                                  r"(?:names|entities)\b|"
-                                 r"get (?:the |all )?[\w ,&/'-]{1,50}? out of\b|parse (?:the )?[\w ,&/-]{1,40}? into\b",
+                                 r"get (?:the |all )?[\w ,&/'-]{1,50}? out of\b|parse (?:the )?[\w ,&/-]{1,40}? into\b|"
+                                 r"\b(?:find|list|get|pull)\s+(?:every|each|all(?:\s+the)?)\s+"
+                                 r"(?![\w ,&/-]{0,40}?\b(?:sentiment|label|spam|categor|class|intent|topic|tone))"
+                                 r"[\w ,&/-]{1,40}?\s+in\s+(?:these|the|each|every|this)\b",
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
                    {"en": "Extract fields as JSON", "zh": "抽取字段为 JSON"}, priority=60),
@@ -104,6 +107,9 @@ def register_tasks():
                                 r"polite(?![\w ]{0,20}\brepl(?:y|ies)\b)|typos?\b|错别字|纠正|校对|"
                                 r"\btone\b|sound (?:more|less)\b|friendlier|more (?:casual|professional|friendly)|"
                                 r"punchier|snappier|more concise|crisper|"
+                                r"\b(?:explain|rewrite|say|put)\b[^.]{0,30}?\bto\s+an?\s+(?:[\w-]+\s+){0,2}?"
+                                r"(?:year[- ]olds?|child|kid|beginner|layperson|non-expert)\b|"
+                                r"\bin\s+(?:simple|plain|everyday)\s+(?:terms|words)\b|"
                                 r"make (?:these|this|it|them|each|every)\b[\w ]{0,40}? (?:shorter|clearer)\b|"
                                 r"改写|润色|重写|转述|更礼貌|更客气|语气|书面语|更正式",
                    {"en": "Rewrite the text as requested, keeping its meaning.", "zh": "按要求改写文本，保持原意。"},
