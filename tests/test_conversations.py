@@ -162,7 +162,15 @@ def test_a_row_limit_samples_the_same_rows_each_time_keeping_every_label(tmp_pat
 
 
 HELDOUT_FILE = Path(__file__).parent / "corpus" / "heldout.jsonl"
-HELDOUT = [json.loads(line) for line in HELDOUT_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def held_out_set(name: str) -> list[dict]:
+    """A held-out set's conversations (`tests/corpus/<name>.jsonl`), one a line."""
+    return [json.loads(line) for line in (HELDOUT_FILE.parent / f"{name}.jsonl").read_text(encoding="utf-8")
+            .splitlines() if line.strip()]
+
+
+HELDOUT = held_out_set("heldout")
 HELDOUT_FLOOR = 29 / 30
 """The share of held-out conversations the rules get fully right, as measured (docs/BENCHMARKS.md): 26/30 on its
 first run; the sweep round worked on the phrasings the issue named among its misses, so this set is no longer
@@ -190,142 +198,122 @@ def check(case: dict, files: Path, capsys) -> list[str]:
     return wrong
 
 
-HELDOUT2 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout2.jsonl").read_text(encoding="utf-8")
-            .splitlines() if line.strip()]
+HELDOUT2 = held_out_set("heldout2")
 HELDOUT2_FLOOR = 15 / 15
 """The second held-out set (written in the sweep round, after the first set's misses were worked on): 11/15 on its
 first run (docs/BENCHMARKS.md); its four misses were worked on in session 15."""
 
 
-HELDOUT3 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout3.jsonl").read_text(encoding="utf-8")
-            .splitlines() if line.strip()]
+HELDOUT3 = held_out_set("heldout3")
 HELDOUT3_FLOOR = 24 / 24
 """The third held-out set (written in session 15 before it was first run): 14/24 on that run (docs/BENCHMARKS.md);
 its misses were then worked on, so it is no longer clean (the fourth set was written after that work)."""
 
 
-HELDOUT4 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout4.jsonl").read_text(encoding="utf-8")
-            .splitlines() if line.strip()]
+HELDOUT4 = held_out_set("heldout4")
 HELDOUT4_FLOOR = 20 / 20
 """The fourth set (written after the third's misses were worked on, before it was first run): 12/20 on that run;
 its misses were worked on too."""
 
 
-HELDOUT5 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout5.jsonl").read_text(encoding="utf-8")
-            .splitlines() if line.strip()]
+HELDOUT5 = held_out_set("heldout5")
 HELDOUT5_FLOOR = 20 / 20
 """The fifth set (written after the fourth's misses were worked on, before it was first run): 13/20 on that run;
 its misses were worked on too (docs/BENCHMARKS.md)."""
 
 
-HELDOUT6 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout6.jsonl").read_text(encoding="utf-8")
-            .splitlines() if line.strip()]
+HELDOUT6 = held_out_set("heldout6")
 HELDOUT6_FLOOR = 24 / 24
 """The sixth set (written in session 16 after the fifth's misses were worked on, before it was first run): 20/24 on
 that run; its four misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT7 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout7.jsonl").read_text(encoding="utf-8")
-            .splitlines() if line.strip()]
+HELDOUT7 = held_out_set("heldout7")
 HELDOUT7_FLOOR = 24 / 24
 """The seventh set (written in session 20, committed before it was first run): 21/24 on that run; its three misses
 were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT8 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout8.jsonl").read_text(encoding="utf-8")
-            .splitlines() if line.strip()]
+HELDOUT8 = held_out_set("heldout8")
 HELDOUT8_FLOOR = 24 / 24
 """The eighth set (written in session 21, committed before it was first run): 21/24 on that run; its three misses
 were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT9 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout9.jsonl").read_text(encoding="utf-8")
-            .splitlines() if line.strip()]
+HELDOUT9 = held_out_set("heldout9")
 HELDOUT9_FLOOR = 24 / 24
 """The ninth set (written in session 22, committed before it was first run): 22/24 on that run; its two misses were
 worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT10 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout10.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT10 = held_out_set("heldout10")
 HELDOUT10_FLOOR = 24 / 24
 """The tenth set (written in session 22 after the ninth's misses were worked on, committed before it was first
 run): 18/24 on that run; its six misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT11 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout11.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT11 = held_out_set("heldout11")
 HELDOUT11_FLOOR = 24 / 24
 """The eleventh set (written in session 23 after the tenth's misses were worked on, committed before it was first
 run): 21/24 on that run; its three misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT12 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout12.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT12 = held_out_set("heldout12")
 HELDOUT12_FLOOR = 24 / 24
 """The twelfth set (written in session 23 after the eleventh's misses were worked on, committed before it was
 first run): 18/24 on that run; its six misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT13 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout13.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT13 = held_out_set("heldout13")
 HELDOUT13_FLOOR = 24 / 24
 """The thirteenth set (written in session 23 after the twelfth's misses were worked on, committed before it was
 first run): 17/24 on that run; its seven misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT14 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout14.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT14 = held_out_set("heldout14")
 HELDOUT14_FLOOR = 24 / 24
 """The fourteenth set (written in session 23 after the thirteenth's misses and the follow-ups were worked on,
 committed before it was first run): 18/24 on that run; its six misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT15 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout15.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT15 = held_out_set("heldout15")
 HELDOUT15_FLOOR = 24 / 24
 """The fifteenth set (written in session 23 after the fourteenth's misses were worked on, committed before it was
 first run): 15/24 on that run; its nine misses were worked on (one expectation reworded: the plan read the time
 budget, the card did not show it; it shows "within the 10 minutes you gave" now; docs/BENCHMARKS.md)."""
 
 
-HELDOUT16 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout16.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT16 = held_out_set("heldout16")
 HELDOUT16_FLOOR = 24 / 24
 """The sixteenth set (written in session 24 after the fifteenth's misses were worked on, committed before it was
 first run): 21/24 on that run; its three misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT17 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout17.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT17 = held_out_set("heldout17")
 HELDOUT17_FLOOR = 24 / 24
 """The seventeenth set (written in session 24 after the sixteenth's misses were worked on, committed before it was
 first run): 13/24 on that run; its eleven misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT18 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout18.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT18 = held_out_set("heldout18")
 HELDOUT18_FLOOR = 24 / 24
 """The eighteenth set (written in session 24 after the seventeenth's misses were worked on, committed before it was
 first run): 20/24 on that run; its four misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT19 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout19.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT19 = held_out_set("heldout19")
 HELDOUT19_FLOOR = 24 / 24
 """The nineteenth set (written in session 24 after the eighteenth's misses were worked on, committed before it was
 first run): 21/24 on that run; its three misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT20 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout20.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT20 = held_out_set("heldout20")
 HELDOUT20_FLOOR = 24 / 24
 """The twentieth set (written in session 24 after the nineteenth's misses were worked on, committed before it was
 first run): 18/24 on that run; its six misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT21 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout21.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT21 = held_out_set("heldout21")
 HELDOUT21_FLOOR = 24 / 24
 """The twenty-first set (written in session 24 after the twentieth's misses were worked on, committed before it
 was first run; numbers in descriptions that are not settings): 18/24 on that run; its six misses were worked on
@@ -333,31 +321,27 @@ was first run; numbers in descriptions that are not settings): 18/24 on that run
 and its reason, not in the words the expectation had guessed; docs/BENCHMARKS.md)."""
 
 
-HELDOUT22 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout22.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT22 = held_out_set("heldout22")
 HELDOUT22_FLOOR = 24 / 24
 """The twenty-second set (written in session 24 after the twenty-first's misses were worked on, committed before
 it was first run; models, sweeps, memory): 15/24 on that run; its nine misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT23 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout23.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT23 = held_out_set("heldout23")
 HELDOUT23_FLOOR = 24 / 24
 """The twenty-third set (written in session 24 after the twenty-second's misses were worked on, committed before
 it was first run; shorthand, typos, pasted configs, thanks): 14/24 on that run; its ten misses were worked on
 (docs/BENCHMARKS.md)."""
 
 
-HELDOUT24 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout24.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT24 = held_out_set("heldout24")
 HELDOUT24_FLOOR = 24 / 24
 """The twenty-fourth set (written in session 24 after the twenty-third's misses were worked on, committed before
 it was first run; columns, limits taken back, the plan asked for): 12/24 on that run; its twelve misses were
 worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT25 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout25.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT25 = held_out_set("heldout25")
 HELDOUT25_FLOOR = 24 / 24
 """The twenty-fifth set (written in session 24 after the twenty-fourth's misses were worked on, committed before
 it was first run; goals and worries in a domain expert's words): 6/24 on that run; its misses were worked on (one
@@ -365,23 +349,20 @@ expectation reworded: "a small model" is the largest of 2B or fewer, SmolLM2-1.7
 guessed; docs/BENCHMARKS.md)."""
 
 
-HELDOUT26 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout26.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT26 = held_out_set("heldout26")
 HELDOUT26_FLOOR = 24 / 24
 """The twenty-sixth set (written in session 24 after the twenty-fifth's misses were worked on, committed before
 it was first run; this session's readings in new words): 20/24 on that run; its four misses were worked on
 (docs/BENCHMARKS.md)."""
 
 
-HELDOUT27 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout27.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT27 = held_out_set("heldout27")
 HELDOUT27_FLOOR = 24 / 24
 """The twenty-seventh set (written in session 24 after the twenty-sixth's misses were worked on, committed before
 it was first run; 14 Chinese): 18/24 on that run; its six misses were worked on (docs/BENCHMARKS.md)."""
 
 
-HELDOUT28 = [json.loads(line) for line in (HELDOUT_FILE.parent / "heldout28.jsonl").read_text(encoding="utf-8")
-             .splitlines() if line.strip()]
+HELDOUT28 = held_out_set("heldout28")
 HELDOUT28_FLOOR = 24 / 24
 """The twenty-eighth set (written in session 24 after the twenty-seventh's misses and the re-read's were worked
 on, committed before it was first run): 16/24 on that run; its eight misses were worked on (docs/BENCHMARKS.md)."""

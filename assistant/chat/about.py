@@ -187,6 +187,11 @@ def named(low: str) -> list[str]:
     return [path for path, (words, _, _) in ASKABLE.items() if re.search(words, low)]
 
 
+def numeric_settings(fields: list[str]) -> list[str]:
+    """The settings with a number in the plan whose fields these are: what "pick 4" or "ok, 32 then" can be for."""
+    return [n for n, s in SETTINGS.items() if s.in_plan and s.kind is not str and s.field in fields]
+
+
 def question(low: str, values: dict[str, Any]) -> list[str]:
     """The fields a question asks about: a "why" question or one about a value it names (whatever values it names:
     "why rank 16?", "why not rank 8?", "should I use QLoRA?" are not edits), or a "what" question that names no

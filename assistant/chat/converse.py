@@ -18,7 +18,7 @@ from ..data import DataReport, column_named, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
-from .about import ALL_CHOICES, answers, feature_note
+from .about import ALL_CHOICES, answers, feature_note, numeric_settings
 from .model_words import ModelStep
 from .planner import Slots, build_plan
 from .relative import Added, EffectiveBatch, HeldRows, Relative, RowShare, TimesRank, WarmupSteps
@@ -171,7 +171,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         if numeric := [k for k, v in it.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]:
             said_relatively = said_relatively if relative else []  # after "lr 1e-4", "double it" is the lr
             last = numeric
-        elif asked := [n for n, s in SETTINGS.items() if s.in_plan and s.field in it.asked and s.kind is not str]:
+        elif asked := numeric_settings(it.asked):
             last, said_relatively = asked, []  # "what rank would you use?", then "ok, 32 then": the rank
         elif tried := [*it.sweep.get("values", {}), *it.sweep.get("search", [])]:
             last, said_relatively = [SWEEPABLE[p][0] for p in tried if SWEEPABLE[p][0]], []  # "try ranks 8 and 16",

@@ -14,7 +14,7 @@ from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
-from .about import chosen, named, question, reset, undo
+from .about import chosen, named, numeric_settings, question, reset, undo
 from .goals import goals
 from .model_words import model_step, named_model
 from .normalize import digits
@@ -202,8 +202,8 @@ def understand(text: str) -> Intents:
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns and setting.name not in said:
             said[setting.name] = allowed(setting, setting.read(low), notes, zh)
-    names = [n for n, s in SETTINGS.items() if s.in_plan and s.kind is not str and s.field in named(low)]
-    if (pick := re.search(PICK, low)) and len(names) == 1 and said.get(names[0]) is None:
+    pick = re.search(PICK, low)  # the one setting named, only when a turn ends "…, pick 4"
+    if pick and len(names := numeric_settings(named(low))) == 1 and said.get(names[0]) is None:
         said[names[0]] = allowed(SETTINGS[names[0]], float(next(g for g in pick.groups() if g)), notes, zh)  # "pick 4"
     if not said.get("output_column") and (m := re.search(PREDICT, low)):  # "predict the queue from the body"
         said["output_column"] = MaybeColumn(next(g for g in m.groups() if g))
