@@ -409,6 +409,9 @@ def test_on_mixed_language_data_the_instruction_follows_the_language_the_user_wr
     chinese = converse(["让模型学会介绍自己，回答关于它自己的问题"], str(data)).plan
     assert chinese.task.language == "zh"
     assert english.task.instruction != chinese.task.instruction
+    # the words that named the task decide: a Chinese follow-up changes the rank, not the instruction's language
+    then = converse(["teach the model who it is: answer questions about itself", "秩改成 8"], str(data)).plan
+    assert then.lora.r == 8 and then.task.instruction == english.task.instruction
 
 
 def test_what_a_change_brought_with_it_is_said_in_chinese_on_a_chinese_card(files):
@@ -811,7 +814,7 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         pats |= {f"list {f}": rf"(?:{key}){W.AFTER_KEY}{W.LIST}{W.UNITS}" for f, key in W.KEYS.items()}
         pats |= {f"list then key {f}": rx for f, rx in W.LIST_THEN_KEY.items()}
         pats |= {f"understand.FROM_TO[{i}]": rx for i, (rx, _) in enumerate(U.FROM_TO)}
-        pats |= {f"whole_turn.AGAIN[{i}]": rx for i, (rx, _) in enumerate(H.AGAIN)}
+        pats |= {f"whole_turn.AGAIN[{i}]": rx for i, (rx, _, _) in enumerate(H.AGAIN)}
         pats |= {f"about.ASKABLE[{k}]": rx for k, (rx, _, _) in A.ASKABLE.items()}
         pats["about.UNDO"] = f"(?:{A.UNDO}){A.UNDO_END}"
         pats |= {f"task {t.name}": t.patterns for t in plugins.get().task_order()}

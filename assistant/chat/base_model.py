@@ -16,7 +16,7 @@ from ..plan import Plan
 from .model_words import CLOSED
 
 if TYPE_CHECKING:
-    from .planner import Slots
+    from .slots import Slots
 
 
 def _on_this_machine(entry: catalog.CatalogModel, home_models: Path | None) -> bool:

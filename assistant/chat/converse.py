@@ -20,8 +20,9 @@ from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
 from .about import ALL_CHOICES, answers, feature_note, numeric_settings
 from .model_words import ModelStep
-from .planner import Slots, build_plan
+from .planner import build_plan
 from .relative import Added, EffectiveBatch, HeldRows, Relative, RowShare, TimesRank, WarmupSteps
+from .slots import Slots
 from .token_counts import token_lengths, training_messages
 from .understand import Intents, MaybeColumn, allowed, understand
 
@@ -102,7 +103,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     last: list[str] = []  # the numeric settings the latest turn that set any set
     switched: list[str] = []  # the yes/no settings (and LoRA or QLoRA) the latest turn that set any set
     undone: set[int] = set()  # turns taken back by an "undo", and the undos themselves
-    last_factor: float | None = None  # the factor of the latest relative change ("halve it": 0.5)
+    last_scaling: Relative | None = None  # the latest relative change ("halve it": 0.5)
     for i, it in enumerate(intents):  # "halve the learning rate", "warm up for 100 steps": of the plan before the turn
         zh = language_of([messages[i]]) == "zh"
         if it.undo and not it.values.keys() - {"language"}:
@@ -121,8 +122,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                 it.values[setting.name] = value
         if it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
             targets = said_relatively or [n for n in [_one_of(last, zh, it.notes)] if n]  # changed, or what it set
-            factor = it.again if it.again > 0 else last_factor  # "and again": the last scaling once more
-            it.values.update({name: Relative(factor) for name in targets} if factor else {})
+            scaling = Relative(it.again, it.stepped) if it.again > 0 else last_scaling  # "and again": the last again
+            it.values.update({name: scaling for name in targets} if scaling else {})
         if it.added and not it.values.keys() - {"language"} and (name := _one_of(last, zh, it.notes)):
             it.values[name] = Added(it.added)  # "one more": of what the last turn set
         if it.switch is not None and len(switched) == 1:  # "turn it off": the one thing the last turn switched
@@ -136,7 +137,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             switched = now_switched
         if relative := {k: v for k, v in it.values.items() if isinstance(v, RESOLVED)}:
             said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
-            last_factor = next((v.factor for v in relative.values() if isinstance(v, Relative)), last_factor)
+            last_scaling = next((v for v in relative.values() if isinstance(v, Relative)), last_scaling)
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
                                home_models)  # with the turn's other settings ("… and train for 300 steps")

@@ -42,6 +42,15 @@ GOALS = (
      "weights (on a GPU some kernels still vary in the last digits); say “seed 7” to change it",
      "运行是可复现的：计划的随机种子固定了验证集划分、行的顺序和适配器的初始权重"
      "（在 GPU 上个别算子的最后几位仍会有差异）；要换种子，请说“随机种子 7”"),
+    (r"\b(?:answers?|responses?|replies|outputs?|summar(?:y|ies)|completions?)\s+(?:(?:should|must|need\s+to|to)\s+be\s+"
+     r"|are\s+too\s+|too\s+)?(?:shorter|longer|more\s+(?:concise|detailed)|briefer|less\s+(?:verbose|wordy)|long|short|"
+     r"verbose|wordy)\b|\b(?:shorter|longer|briefer|more\s+concise|more\s+detailed)\s+(?:answers|responses|"
+     r"replies|outputs|summaries)\b|(?:回答|回复|答案|输出|摘要)\s*(?:要|应该|能|再|太|更)*\s*(?:简短|简洁|短|长|详细|啰嗦)",
+     "",
+     "how long the answers are, the model learns from your data's answers; no plan setting changes it: for shorter "
+     "(or longer) answers, train on answers of that length. When comparing, “Max new tokens” caps an answer",
+     "回答的长短是模型从数据里的答案学到的，计划里没有设置能改变它：想要更短（或更长）的回答，就用那样长度的答案来训练。"
+     "对比时，“Max new tokens”可以限制回答的长度"),
     (r"\btime\s+(?:doesn'?t|does\s+not)\s+matter\b|\bbest\s+possible\s+(?:result|model|quality|accuracy)\b",
      "best quality", "", ""),
 )

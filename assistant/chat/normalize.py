@@ -125,8 +125,10 @@ def digits(low: str) -> str:
                  r"(?!\s+(?:than|sequences?|examples?|inputs?|texts?|context|rows|prompts?))|"
                  r"多(?:训练|训|跑)几(?:轮|个\s*epoch)", "raise the epochs", low)
     low = re.sub(r"\btrain(?:ing)?\s+(?:for\s+)?(?:a\s+(?:bit|little)\s+)?(?:less|shorter)\b(?!\s+(?:than|sequences?|"
-                 r"examples?|inputs?|texts?|context|rows|prompts?))|"
+                 r"examples?|inputs?|texts?|context|rows|prompts?))|\bshorter\s+(?:training|fine-?tuning)(?:\s+runs?)?\b|"
                  r"少(?:训练|训|跑)几(?:轮|个\s*epoch)", "lower the epochs", low)
+    low = re.sub(r"\btoo\s+(?:many|few)\s+epochs\b|\bnot\s+enough\s+epochs\b", lambda m: "lower the epochs"
+                 if "many" in m.group(0) else "raise the epochs", low)  # "that's too many epochs"
     # (not "two more epochs": a count added, see understand.MORE_OF)
     low = re.sub(r"(\b(?:\d+|one|two|three|couple\s+of)\s+)?\b(more|fewer|less)\s+(?=epochs\b)",
                  lambda m: m.group(0) if m.group(1) else "raise the " if m.group(2) == "more" else "lower the ", low)

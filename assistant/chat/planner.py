@@ -1,4 +1,4 @@
-"""The planner: what the conversation has established (`Slots`) and the data → a complete Plan, every
+"""The planner: what the conversation has established (`Slots`, chat/slots.py) and the data → a complete Plan, every
 field with its reason. The base model (chat/base_model.py); training settings from the data's token counts;
 packing on a GPU; and fitting the memory estimate into the hardware's budget and the time into the user's.
 """
@@ -6,60 +6,18 @@ packing on a GPU; and fitting the memory estimate into the hardware's budget and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .. import plugins
-from ..adjustable import SETTINGS
 from ..data import DataReport, with_output
 from ..models.estimate import CPU, Hardware, estimate_memory, estimate_minutes, gpu_info
 from ..models.fit import checkpoint, halve_batch, use_qlora
 from ..plan import Plan
 from ..sweeps import evaluate_often
 from ..train.compiled import COMPILE_SECONDS
-from .about import ALL_CHOICES
 from .base_model import choose_model, model_shape
-from .sweep_words import merge as merge_sweep
-from .task_switch import switches_task
+from .slots import CJK, MIXED, Slots
 from .token_counts import answer_lengths, cut_at, token_lengths
-from .understand import Intents
-
-MIXED = (0.2, 0.8)
-"""Data with a share of Chinese examples in this range is mixed: the instruction follows the user's language."""
-
-
-@dataclass
-class Slots:
-    """Everything the conversation has established so far: each setting's latest value (the later word
-    wins; `s.r`, `s.epochs`, ... read one, None when never said) and the words that named the task."""
-
-    said: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-    sweep: dict = field(default_factory=dict)
-    """The sweep asked for so far (chat/sweep_words.py's shape, merged turn by turn)."""
-    wrote: str = ""
-    """Everything the user wrote (the language they write in decides the instruction's on mixed data)."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name in SETTINGS:
-            return self.__dict__.get("said", {}).get(name)
-        raise AttributeError(name)
-
-    def apply(self, it: Intents, text: str, typed: bool = False) -> None:
-        """One more turn (`typed`: an edit typed in a form or sent by a client, which means what it sets)."""
-        values = dict(it.values)
-        before, now = self.said.get("task_type"), values.get("task_type")
-        if before and now and now != before and not typed and not switches_task(text):
-            del values["task_type"]  # "the answers should be in Chinese" is about the answers, not a new task
-        for name in it.forget:  # "reset the learning rate": the planner's choice again
-            self.said.pop(name, None)
-        self.said.update(values)
-        self.sweep = {} if it.forget == ALL_CHOICES else merge_sweep(self.sweep, it.sweep)
-        self.wrote += " " + text
-        if values.get("task_type") and values["task_type"] != before:  # the words that named the task
-            self.description = text.strip()
-
 
 
 def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
@@ -80,7 +38,7 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
         why["task.type"] = f"from your words: “{s.description[:80]}”"
     language = s.language or (report.language if report else "en")
     if report is not None and not s.language and MIXED[0] <= report.zh_share <= MIXED[1]:
-        language = "zh" if re.search(r"[\u4e00-\u9fff]", s.wrote) else "en"
+        language = "zh" if CJK.search(s.description or s.wrote) else "en"  # the words that named the task
         why["task.language"] = (f"your data mixes Chinese ({report.zh_share:.0%} of examples) and English; the "
                                 f"instruction is in {'Chinese' if language == 'zh' else 'English'}, the language you "
                                 "wrote in")

@@ -16,12 +16,19 @@ from .whole_turn import FACTORS
 @dataclass(frozen=True)
 class Relative:
     """A setting said relative to the plan as it stood ("halve the learning rate", "秩翻倍"): the conversation
-    multiplies the plan's value before the turn by `factor` (`chat.converse`)."""
+    multiplies the plan's value before the turn by `factor` (`chat.converse`). A `step` ("more epochs", "轮数太多了":
+    no size said) moves the epochs by a whole step, a third of them and at least one, rather than twice or half:
+    3 → 4 or 2; under one epoch (and down from one) it halves or doubles."""
 
     factor: float
+    step: bool = False
 
     def of(self, plan, setting) -> float:
-        return get_path(plan, setting.field) * self.factor
+        value = get_path(plan, setting.field)
+        if not (self.step and setting.name == "epochs") or value < 1 or (value == 1 and self.factor < 1):
+            return value * self.factor
+        whole = max(1, round(value))
+        return whole + max(1, round(whole / 3)) * (1 if self.factor > 1 else -1)
 
 
 @dataclass(frozen=True)
@@ -195,14 +202,14 @@ def relatives(low: str) -> dict[str, Relative | Any]:
     out = {}
     for name, key in RELATIVE_SETTINGS.items():
         if (m := re.search(JUDGED.format(key=key), low)) and not re.search(r"\d", low[m.end():]):
-            out[name] = Relative(0.5 if m.group(1) or m.group(3) else 2.0)
+            out[name] = Relative(0.5 if m.group(1) or m.group(3) else 2.0, step=True)
             continue
         if m := re.search(BY_PERCENT.format(key=key), low):  # "drop the learning rate by 50%"
             share = float(m.group(2)) / 100
             if share < 1 or m.group(1) in UP_WORDS:
                 out[name] = Relative(1 + share if m.group(1) in UP_WORDS else 1 - share)
                 continue
-        for words, factor in FACTORS:
+        for words, factor, step in FACTORS:
             if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+|both\s+(?:the\s+)?)?(?:{key})"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
                               rf"|(?:{key})[^,.;!?，。；！？\d]{{0,12}}?都\s*(?:{words})"
@@ -211,7 +218,7 @@ def relatives(low: str) -> dict[str, Relative | Any]:
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)", low):
                 then = re.match(THEN, low[m.end():])
                 value = taken(SETTINGS[name], then.group(1)) if then else None
-                out[name] = Relative(factor) if value is None else value
+                out[name] = Relative(factor, step) if value is None else value
                 break
     if "epochs" not in out and (m := re.search(AS_LONG, low)):
         out["epochs"] = Relative(0.5 if m.group(2) or m.group(4) else float(m.group(3)) if m.group(3) else 2.0)

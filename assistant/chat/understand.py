@@ -54,6 +54,8 @@ class Intents:
     """What the turn said about a sweep (chat/sweep_words.py); {} when nothing."""
     again: float | None = None
     """"Halve it again", "再减半": the factor to apply once more to what the previous turn changed relatively."""
+    stepped: bool = False
+    """The `again` is a step of no stated size ("a bit higher", "too many": `Relative.step`)."""
     that: float | None = None
     """"Actually make that 8", "8 instead", "算了，还是用 16 吧": a number for the setting the previous turn set."""
     switch: bool | None = None
@@ -219,10 +221,11 @@ def understand(text: str) -> Intents:
         said.pop(SWEEPABLE[path][0] or "", None)
     start = bool(re.search(START, low.strip()))
     values = {k: v for k, v in said.items() if v is not None}
-    again = None if any(isinstance(v, Relative) for v in values.values()) else scaled_again(low.strip())
+    again, stepped = (None if any(isinstance(v, Relative) for v in values.values()) else
+                      scaled_again(low.strip())) or (None, False)
     if again and not values.keys() - {"language"} and len(keys := [n for n, key in RELATIVE_SETTINGS.items()
                                                                    if re.search(key, low)]) == 1:
-        values[keys[0]], again = Relative(again), None  # "the learning rate seems too high, halve it"
+        values[keys[0]], again = Relative(again, stepped), None  # "the learning rate seems too high, halve it"
     that, switch, added = (None,) * 3 if sweep.keys() - {"off"} or [k for k in values if k != "language"] else \
         whole_turn(low.strip())  # "never mind the sweep, just use 8": the 8 is for what the sweep tried
     if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(low, values)):  # "why?"
@@ -232,8 +235,8 @@ def understand(text: str) -> Intents:
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
                        asked=fields[0])  # "use bf16": what the plan has, and that Tailor chooses it
-    return Intents(values, start, notes, sweep, again, that, switch, forget=reset(low, values), undo=undo(low.strip()),
-                   added=added)
+    return Intents(values, start, notes, sweep, again, stepped, that, switch, forget=reset(low, values),
+                   undo=undo(low.strip()), added=added)
 
 
 def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:
@@ -262,10 +265,16 @@ def _task(low: str) -> str | None:
     return next((t.name for t in plugins.get().task_order() if re.search(t.patterns, low)), None)
 
 
+IN_CHINESE = r"in chinese|chinese (text|review|data|document)|mandarin|中文|汉语|简体|繁体"
+IN_ENGLISH = r"in english|english (text|review|data)|英文|英语"
+"""A language named (rather than a message merely written in Chinese, which sets the task's language only while
+no task has been described in other words: planner.Slots.apply)."""
+
+
 def _language(t: str, low: str) -> str | None:
-    if re.search(r"in chinese|chinese (text|review|data|document)|mandarin|中文|汉语|简体|繁体", low):
+    if re.search(IN_CHINESE, low):
         return "zh"
-    if re.search(r"in english|english (text|review|data)|英文|英语", low):
+    if re.search(IN_ENGLISH, low):
         return "en"
     cjk = len(re.findall(r"[\u4e00-\u9fff]", t))
     return "zh" if cjk >= 4 else None

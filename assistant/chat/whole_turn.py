@@ -77,14 +77,15 @@ def whole_turn(low: str) -> tuple[float | None, bool | None, float | None]:
 
 HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
 DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|加一倍|(?:改|调|加|增)?大一倍"
-LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|调小|设小|改小|小一点|低一点"
-RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|调大|设大|改大|大一点|高一点"
-FACTORS = ((HALF, 0.5), (DOUBLE, 2.0), (LOWER, 0.5), (RAISE, 2.0))
-"""The words of a relative change and what they multiply by (lowered or raised with no number: half or twice)."""
+LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|减少|调小|设小|改小|小一点|低一点|少一点"
+RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|增加|调大|设大|改大|大一点|高一点|多一点"
+FACTORS = ((HALF, 0.5, False), (DOUBLE, 2.0, False), (LOWER, 0.5, True), (RAISE, 2.0, True))
+"""The words of a relative change, what they multiply by (lowered or raised with no number: half or twice) and
+whether they are a step of no stated size (`Relative.step`: the epochs go one step, not twice or half)."""
 AGAIN = tuple((rf"(?:{words})\s+(?:it|that)\b|再\s*(?:{words})|"
                rf"^(?:[^,，。.!！?？\d]{{0,12}}[,，。.!！]\s*){{0,2}}(?:那就|那)?\s*(?:{words})\s*(?:吧|一下|了)?[.!。！]?$",
-               factor)
-              for words, factor in FACTORS)
+               factor, step)
+              for words, factor, step in FACTORS)
 """The same change once more, or once to the setting the previous turn set: "halve it again", "double that", "再减半",
 "那就翻倍吧", "太大了，减半" (`converse`), with the factor each multiplies by."""
 
@@ -113,15 +114,15 @@ TOO = (rf"^{FILLER}*(?:(?:that|it|this)(?:'s|\s+is|\s+seems|\s+looks|\s+feels|\s
 """What the previous turn set, said to be too much or too little: "that's too low", "太大了" (half or twice)."""
 
 
-def scaled_again(low: str) -> float | None:
+def scaled_again(low: str) -> tuple[float, bool] | None:
     """The factor of a turn that scales what the previous turn set ("double it": 2; "and again": -1, the last
-    scaling's factor), or None."""
+    scaling's factor) and whether it is a step of no stated size ("a bit higher", "too many"), or None."""
     if re.search(r"\bcut\s+(?:it|that)\s+in\s+half\b", low):
-        return 0.5
+        return 0.5, False
     if re.search(REPEAT, low):
-        return -1.0
+        return -1.0, False
     if m := re.search(COMPARE, low):
-        return 2.0 if m.group(1) or m.group(3) or m.group(5) else 0.5
+        return (2.0 if m.group(1) or m.group(3) or m.group(5) else 0.5), True
     if m := re.search(TOO, low):
-        return 0.5 if m.group(1) or m.group(3) or m.group(5) else 2.0
-    return next((factor for pattern, factor in AGAIN if re.search(pattern, low)), None)
+        return (0.5 if m.group(1) or m.group(3) or m.group(5) else 2.0), True
+    return next(((factor, step) for pattern, factor, step in AGAIN if re.search(pattern, low)), None)
