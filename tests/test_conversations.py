@@ -425,6 +425,9 @@ def test_what_a_change_brought_with_it_is_said_in_chinese_on_a_chinese_card(file
     reply = converse(["把评论按情感分类", "秩设成 32"], str(files / "zh_reviews.csv")).reply
     changes = reply.split("\n\n")[0]
     assert "lora.alpha: 32 → 64（因为 alpha 保持 2 × 秩" in changes and not untranslated(changes), changes
+    for turns in (["搜索学习率从1e-5到1e-3"], ["试试秩 8 和 16", "淘汰落后的试验"], ["试试秩 8 和 16", "不要搜索了"]):
+        changes = converse(["把评论按情感分类", *turns], str(files / "zh_reviews.csv")).reply.split("\n\n")[0]
+        assert changes.startswith("已更新") and not untranslated(changes), changes  # a sweep's line was English
     plan = converse(["classify customer reviews by sentiment"], str(files / "reviews.csv")).plan
     plan.reasons.clear()  # each path's own fixed words, not the plan's reasons (translated with the card)
     plan.resources.gpu_memory_gb = 24.0

@@ -40,6 +40,13 @@ def _spoken(word: str) -> str:
     return str(EN_NUMBERS[word]) if word in EN_NUMBERS else word
 
 
+BARE_RATE = r"(?<![a-z0-9_.-])((?:(?:between|from)\s+|从\s*)?(?:\d(?:\.\d+)?e-0?[3-7]|0\.000\d+))(?![a-z0-9_.])"
+"""A number only a learning rate takes, said without the setting's name (and the range it may open)."""
+NAMES_A_RATE = (r"learning|\blr\b|学习率|warm|预热|dropout|丢弃|ratio|比例|alpha|decay|衰减|\beps|epsilon|valid|验证|"
+                r"hold|%|分之")
+"""A setting such a number could belong to, named in the message: then the number is that setting's."""
+
+
 def digits(low: str) -> str:
     """Numbers said in words written as digits, so every setting's pattern reads them: "two epochs" → "2 epochs",
     "训练两轮" → "训练2轮", "学习率万分之一" → "学习率0.0001", "百分之二十" → "20%"."""
@@ -183,6 +190,9 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(" + "|".join(EN_NUMBERS) + r")\b(?=[\s-]+(?:epochs?|pass(?:es)?|steps|rows|examples|samples|"
                  r"minutes?|mins?|trials|runs|configurations|tries|times)\b)",
                  lambda m: str(EN_NUMBERS[m.group(1)]), low)
+    if not re.search(NAMES_A_RATE, low):  # "use 3e-4", "is 5e-5 too low?": the learning rate
+        low = re.sub(BARE_RATE, r"学习率\1" if re.search(r"[\u4e00-\u9fff]", low) else r"learning rate \1", low,
+                     count=1)
     # after a setting's name: "a batch size of sixteen", "rank eight", "seed seven"
     return re.sub(r"\b((?:lora\s+)?(?:rank|batch size|batch|alpha|seed|patience|epochs)(?:\s+(?:of|to|at|is|=))?\s+)("
                   + "|".join(EN_NUMBERS) + r")\b", lambda m: m.group(1) + str(EN_NUMBERS[m.group(2)]), low)

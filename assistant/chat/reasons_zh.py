@@ -150,6 +150,10 @@ PHRASES: list[tuple[str, str]] = [
     (r"the winner has the best held-out (\w+) \(the plan's first measure\)",
      r"留出集上 \1 最好的胜出（计划的第一个指标）"),
     (r"the winner has the best held-out (\w+)", r"留出集上 \1 最好的胜出"),
+    (r"the best held-out (\w+) wins", r"留出集上 \1 最好的胜出"),  # the reply's list of changes
+    (r", trials falling behind are stopped", "，落后的试验会被停止"),
+    (rf"about {N} min in all", r"共约 \1 分钟"),
+    (r"sweep: off — one run", "sweep：关闭——只训练一次"),
     (r"each trial stops early after 2 evaluations without improvement", "每组试验连续 2 次评估没有提升就提前停止"),
     (r"trials behind the better half of the earlier ones at an evaluation are stopped \(successive halving\)",
      "评估时落后于之前试验中较好一半的试验会被停止（逐次减半）"),
