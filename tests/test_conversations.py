@@ -462,6 +462,25 @@ def test_a_chinese_conversation_gets_its_plan_card_in_chinese(hardware, files):
     assert shown >= 20
 
 
+def test_a_chinese_reply_says_its_changes_notes_and_answers_in_chinese(files):
+    """Every Chinese conversation of the corpus and the held-out sets: what the reply says before the card (the
+    changes, the notes, the answers to questions) has no English phrase outside quotes (a sweep's line of changes
+    was half English: "the best held-out accuracy wins; about 3 min in all")."""
+    from assistant.chat import converse
+    from assistant.chat.reasons_zh import untranslated
+
+    shown = 0
+    for path in sorted((Path(__file__).parent / "corpus").glob("*.jsonl")):
+        for case in map(json.loads, filter(str.strip, path.read_text(encoding="utf-8").splitlines())):
+            if "error" in case or not all(re.search(r"[\u4e00-\u9fff]", t) for t in case["turns"]):
+                continue
+            reply = converse(case["turns"], str(files / case["data"]) if case.get("data") else None).reply
+            before = re.sub(r"“[^”]*”|`[^`]*`", "", reply.split("**计划")[0])  # quoted: the user's words, UI labels
+            assert untranslated(before) == [], (case["id"], before)
+            shown += bool(before.strip())
+    assert shown >= 100, shown
+
+
 def _plan(files: Path, turns: list[str], data: str = "reviews.csv", gpu: tuple = ("", 0)):
     from assistant.chat import converse
     from assistant.models.estimate import Hardware
