@@ -23,6 +23,7 @@ from .model_words import ModelStep
 from .planner import build_plan
 from .relative import Added, EffectiveBatch, HeldRows, Relative, RowShare, TimesRank, WarmupSteps
 from .slots import Slots
+from .sweep_plan import grid_trials
 from .token_counts import token_lengths, training_messages
 from .understand import Intents, MaybeColumn, allowed, understand
 
@@ -198,6 +199,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         examples = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples[:2]]
     notes = list(intents[-1].notes) if intents else []
     notes = [n for n in notes if n != "fit"]
+    if intents and (note := grid_trials(plan, intents[-1].sweep.get("trials"), lang == "zh")):
+        notes.append(note)  # "with 6 trials" after "try ranks 8, 16 and 32"
     if intents and intents[-1].asked:  # "why rank 16?": the plan's reasons, in the user's language
         notes += answers(plan, intents[-1].asked, lang == "zh", intents[-1].named)
     if (model_reason := plan.reasons.get("base_model", "")).startswith("⚠️"):  # a named model was replaced: said

@@ -60,6 +60,20 @@ def plan_sweep(plan: Plan, s, hw: Hardware) -> None:
                                           f"{spec.estimated_minutes * smaller / n:.0f} min")
 
 
+def grid_trials(plan: Plan, trials: int | None, zh: bool) -> str | None:
+    """What a trial count said of a grid sweep comes to: a grid runs each combination of its values once."""
+    from .about import ASKABLE
+
+    if not trials or plan.sweep.method != "grid" or trials == (n := count(plan.sweep)):
+        return None
+    names = [ASKABLE.get(f, ("", NAMES.get(f, f), NAMES.get(f, f))) for f in plan.sweep.values]
+    if zh:
+        return (f"网格把每个取值各试一次：{n} 组试验，不是 {trials} 组；要随机试 {trials} 组，"
+                f"请说“用 {trials} 组试验搜索{'和'.join(name[2] for name in names)}”")
+    return (f"a grid tries each of its values once: {n} trials, not {trials}; for {trials} random trials, say “search "
+            f"the {' and the '.join(name[1] for name in names)} with {trials} trials”")
+
+
 def estimate_sweep(plan: Plan, hw: Hardware | None = None) -> None:
     """Every trial's memory and time: the sweep's time is their sum (plus each trial's start and scoring), its
     peak the largest trial's; a sweep whose largest trial does not fit makes the plan not fit."""

@@ -79,6 +79,10 @@ METRIC_NAMES = {"accuracy": "accuracy", "准确率": "accuracy", "f1": "f1", "ma
                 "exact_match": "exact_match", "token f1": "token_f1", "token_f1": "token_f1"}
 
 
+JOINED = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|和|与|、|及)\s*(?:the\s+|its\s+)?"
+"""Between fields searched together: "search the rank and the learning rate", "秩和学习率搜索"."""
+
+
 def searches(low: str) -> bool:
     """Whether a message asks for a search ("pick the best"; "pick 4" picks a value)."""
     return bool(re.search(rf"{SEARCH_VERB}|{ZH_SEARCH}", re.sub(r"\b(?:pick|choose)\s+(?=\d)", "", low)))
@@ -106,6 +110,12 @@ def read_sweep(low: str) -> dict:
     search = [field for field, key in KEYS.items() if field not in values and (
         re.search(rf"{SEARCH_VERB}(?:{key})", low) or re.search(rf"{ZH_SEARCH}(?:{key})", low)
         or re.search(rf"(?:{key})\s*(?:搜索|调优|扫描|试几个|多试几个)", low))]
+    keys = "|".join(KEYS.values())  # "search the rank and the learning rate", "秩和学习率都搜索一下": each of them
+    search += [field for field, key in KEYS.items() if field not in values and field not in search and (
+        re.search(rf"(?:{SEARCH_VERB}|{ZH_SEARCH})(?:(?:{keys}){JOINED})+(?:{key})(?!\s*(?:to|=|:|of|is|为)?\s*\d)",
+                  low)
+        or re.search(rf"(?:{key})(?:{JOINED}(?:{keys}))*\s*(?:都|也)\s*(?:搜索|调优|扫描|试几个|多试几个|搜一下)",
+                     low))]
     ranges = {}
     for field in RANGED:  # "search the learning rate between 1e-5 and 1e-3", "学习率在 5e-5 到 1e-4 之间搜一下"
         m = re.search(rf"(?:{KEYS[field]})\s*(?:(?:of|in|from|between|在|从)\s*)?({NUMBER})\s*(?:and|to|-|~|到|至)\s*"
