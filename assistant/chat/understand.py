@@ -228,6 +228,7 @@ def understand(text: str) -> Intents:
         values[keys[0]], again = Relative(again, stepped), None  # "the learning rate seems too high, halve it"
     that, switch, added = (None,) * 3 if sweep.keys() - {"off"} or [k for k in values if k != "language"] else \
         whole_turn(low.strip())  # "never mind the sweep, just use 8": the 8 is for what the sweep tried
+    again = None if that is not None else again  # "lower that to 2": the 2, not half
     if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(low, values)):  # "why?"
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
                        named={k: v for k, v in values.items() if k != "language"})

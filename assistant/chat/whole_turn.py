@@ -39,9 +39,15 @@ THAT = (rf"{CLAUSE}{FILLER}*(?:just |then |and )?"
         rf"^{FILLER}*(?:what about|how about|or maybe|or|maybe|perhaps) {NUMBER}(?: instead)?\s*[?.!]?$|"
         rf"{CLAUSE}{FILLER}*(?:(?:let'?s |please )?(?:go|set it|put it|change it|bring it|take it|drop it|move it)\s+)?"
         rf"back\s+(?:down\s+|up\s+)?to\s+{NUMBER}(?: please)?[.!]?$|"
+        rf"{CLAUSE}{FILLER}*(?:let'?s |please )?(?:drop|lower|reduce|cut|decrease|raise|increase|bump|lift|move|bring|"
+        rf"take|push|knock|turn|dial)(?: (?:that|it|this))?(?: (?:down|up|back))? to {NUMBER}"
+        rf"(?: please| instead)?[.!]?$|"
+        rf"{CLAUSE}{FILLER}*(?:还是|那就|那|就)?(?:降到|降为|降低到|减到|减少到|提到|提高到|升到|加到|增加到|调低到|调高到|"
+        rf"调整到|调整为|减为|增为)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$|"
         rf"{CLAUSE}{FILLER}*(?:还是|那就|那|就)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$")
 """A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
-"算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that was one setting)."""
+"lower that to 2", "降到 2", "算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that
+was one setting)."""
 IT = r"(?:it|that|this|them)"
 OFF = (rf"^{FILLER}*(?:(?:turn|switch|shut) {IT}(?: back)? off(?: again)?|(?:turn|switch) off {IT}(?: again)?|"
        rf"disable {IT}(?: again)?|"
