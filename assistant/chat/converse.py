@@ -151,6 +151,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                                        else prior.training.batch_size)
                 if isinstance(r, ModelStep):  # "a bigger model": the next size up from the plan's
                     it.values[name] = r.of(prior)
+                    it.notes += [r.words(prior, it.values[name], zh)] if r.step == 4 and it.values[name] else []
                     if it.values[name] is None:
                         del it.values[name]
                         bigger = r.step > 0

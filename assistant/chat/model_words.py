@@ -30,11 +30,13 @@ def named_model(low: str, text: str = "") -> str | None:
         return (closed.group(1) or closed.group(2)).strip()
     # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "llama 70b" (not in the catalog: kept as said).
     # (CJK characters are word characters: "用Qwen 72B训练" has no word boundary around the name or the size.)
-    m = re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[a-z0-9.\- ]*?(\d+(?:\.\d+)?)\s*b(?![a-z0-9])", low)
-    r = None if m else re.search(r"(\d+(?:\.\d+)?)\s*b(?![a-z0-9])\s*(?:的)?\s*(?:[\w.\-]+\s+)?"
-                                 r"(qwen|llama|mistral|gemma|phi)", low)
-    if m or r:
-        family, size = (m.group(1), float(m.group(2))) if m else (r.group(2), float(r.group(1)))
+    m = re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[a-z0-9.\- ]*?(\d+(?:\.\d+)?)\s*(b|m)(?![a-z0-9])", low)
+    r = None if m else re.search(r"(\d+(?:\.\d+)?)\s*(b|m)(?![a-z0-9])\s*(?:的)?\s*(?:[\w.\-]+\s+)?"
+                                 r"(qwen|llama|mistral|gemma|phi|smollm2?)", low)
+    if m or r:  # "smollm 360m": millions
+        family, size, unit = (m.group(1), float(m.group(2)), m.group(3)) if m else (r.group(3), float(r.group(1)),
+                                                                                   r.group(2))
+        size = size / 1000 if unit == "m" else size
         cands = [c for c in models() if c.name.lower().startswith(family[:4]) and not c.code]
         if cands:
             nearest = min(cands, key=lambda c: abs(c.params_b - size))
@@ -45,6 +47,20 @@ def named_model(low: str, text: str = "") -> str | None:
         entry = find(word)
         if entry and len(word) > 3:
             return entry.name
+    return _spelled(low)
+
+
+def _spelled(low: str) -> str | None:
+    """A catalog model spelled in pieces: "phi 3.5 mini", "phi-3.5-mini", "llama3.2 3b" (up to four words that begin
+    exactly one catalog name, a version number among them)."""
+    words = re.findall(r"[a-z0-9][\w.\-]*", low)
+    names = {m.name: re.sub(r"[^a-z0-9]", "", m.name.lower()) for m in models()}
+    for n in (4, 3, 2, 1):
+        for i in range(len(words) - n + 1):
+            key = re.sub(r"[^a-z0-9]", "", "".join(words[i:i + n]))
+            if re.match(FAMILY, key) and re.search(r"\d", key) and len(
+                    hits := [name for name, flat in names.items() if flat.startswith(key)]) == 1:
+                return hits[0]
     return None
 
 
@@ -75,6 +91,13 @@ whose name gives the nearest size (`nominal_b`; the plan's own family first when
 `converse`."""
 
 
+FAMILY_ONLY = (rf"(?:\b(?:use|try|switch\s+to|go\s+with|move\s+to|change\s+to|prefer)\s+(?:a\s+|the\s+)?|"
+               rf"(?:用|换成|改用|试试|换|选)\s*)({FAMILY})(?:\s*-?\s*(\d(?:\.\d)?))?(?:\s+(?:model|family|series|instead))?"
+               rf"(?!\s*-?\s*[\d.]+\s*[bm]?\b|[\w.-])")
+"""A family without a size ("use qwen", "switch to llama 3.2", "用千问"): its model the catalog would pick for the
+plan's GPU (the largest that fits comfortably; the smallest on a CPU)."""
+
+
 def nominal_b(model) -> float:
     """A catalog model's size as its name says it ("gemma-2-2b-it": 2, "SmolLM2-135M-Instruct": 0.135), which is
     how people name sizes; its parameter count where the name has none ("Phi-3.5-mini")."""
@@ -83,8 +106,9 @@ def nominal_b(model) -> float:
 
 
 class ModelStep:
-    """A base model one size up or down from the plan's (`step` ±1), the largest or smallest (±2), or a small one
-    (-3, `SMALL`), of the named family or of the catalog's general models that speak the plan's language; or
+    """A base model one size up or down from the plan's (`step` ±1), the largest or smallest (±2), a small one
+    (-3, `SMALL`), or the family's for the GPU (4, `FAMILY_ONLY`, `size` its version), of the named family or of
+    the catalog's general models that speak the plan's language; or
     (`size`, step 0) the one nearest a size. Resolved in `converse`."""
 
     def __init__(self, step: int, family: str | None, size: float = 0.0):
@@ -97,10 +121,28 @@ class ModelStep:
     def __repr__(self) -> str:
         return f"ModelStep({self.step}, {self.family!r}, {self.size:g})"
 
+    def words(self, plan, name: str, zh: bool) -> str:
+        """Why a family said alone landed on `name` (step 4)."""
+        gpu = plan.resources.gpu_memory_gb
+        if zh:
+            return f"{name}：" + (f"能放进 {gpu:g} GB 的这一系列中最大的" if gpu > 0 else
+                                  "这一系列中最小的，适合在 CPU 上训练")
+        return f"{name}: " + (f"the largest of that family that fits {gpu:g} GB" if gpu > 0 else
+                              "the smallest of that family, for a CPU")
+
     def of(self, plan) -> str | None:
         """The catalog model the step lands on from `plan`'s base model (one size up or down within its own
         family first, when the message names none), or None when there is none."""
         own = plan.base_model.name.lower()[:4]
+        if self.step == 4:  # "use qwen", "switch to llama 3.2": the family's model for this GPU
+            family = [m for m in models() if not m.code and m.name.lower().startswith(self.family[:4])]
+            version = rf"(?<![\d.]){re.escape(f'{self.size:g}')}(?!\d|[bm](?![a-z]))"
+            pool = [m for m in family if self.size and re.search(version, m.name.lower())] or family
+            pool = [m for m in pool if plan.task.language in m.languages] or pool
+            gpu = plan.resources.gpu_memory_gb
+            fits = [m for m in pool if gpu > 0 and m.params_b * 0.9 + 3 <= gpu and m.params_b <= 8.5]
+            return (max(fits, key=lambda m: m.params_b) if fits else min(pool, key=lambda m: m.params_b)).name \
+                if pool else None
         if self.size:  # "a 1B model": the nearest by the size in its name, the plan's family first when as near
             pool = [m for m in models() if not m.code and plan.task.language in m.languages]
             off = {m.name: abs(nominal_b(m) - self.size) / self.size for m in pool}
@@ -127,6 +169,8 @@ def model_step(low: str) -> ModelStep | None:
     """The relative model a message asks for (`STEP`, `SIZED`), or None."""
     if sized := re.search(SIZED, low):
         return ModelStep(0, None, float(next(g for g in sized.groups() if g)))
+    if family := re.search(FAMILY_ONLY, re.sub(r"(?:通义)?千问", "qwen", low)):
+        return ModelStep(4, family.group(1), float(family.group(2) or 0))
     if not (m := re.search(STEP, low)):  # "that model is too big, pick a smaller one"
         if one := re.search(STEP_ONE, low):
             return ModelStep(STEPS[one.group(1)], None)
