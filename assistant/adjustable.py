@@ -291,6 +291,23 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(\d+)\s*次(?:评估)?(?:都)?(?:没有?|不再)(?:提升|改善|变好)(?:就)?(?:停|早停)",
              r"(?:doesn'?t|does not|don'?t|do not|stops?|fails? to|no longer)\s+improv\w*\s+(?:for|after|in|over)\s+"
              r"(\d+)\s*(?:evaluations|evals|checks|rounds|eval\s+steps)\b")),
+    Setting("eval_steps", ("training.eval_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
+            "evaluate on the held-out rows every this many optimizer steps (integer; 0: once per epoch)",
+            "evaluate every {} steps", "每 {} 步评估一次",
+            (r"eval(?:uation)?[_ ]steps" + TO + r"(\d+)",
+             r"(?:evaluate|eval|validate|run\s+(?:the\s+)?(?:eval(?:uation)?|validation))\s+(?:it\s+|the\s+model\s+)?"
+             r"(?:once\s+)?every\s+(\d+)\s*(?:training\s+|optimi[sz]er\s+)?steps?\b",
+             r"每\s*(\d+)\s*步\s*(?:做)?(?:一次)?\s*(?:评估|验证|评测)",
+             r"(?:评估|验证)(?:间隔|频率|步数)" + TO + r"(\d+)"), off=(0,)),
+    Setting("save_steps", ("training.save_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
+            "save a checkpoint every this many optimizer steps (integer; 0: once per epoch)",
+            "save a checkpoint every {} steps", "每 {} 步保存一次检查点",
+            (r"save[_ ]steps" + TO + r"(\d+)",
+             r"(?:save|checkpoint|store)\s+(?:a\s+|the\s+)?(?:checkpoints?\s+|model\s+|adapter\s+|progress\s+)?"
+             r"(?:once\s+)?every\s+(\d+)\s*(?:training\s+|optimi[sz]er\s+)?steps?\b",
+             r"checkpoints?\s+every\s+(\d+)\s*steps?\b",
+             r"每\s*(\d+)\s*步\s*(?:保存|存)(?:一次|一个)?\s*(?:检查点|checkpoint|模型)?",
+             r"(?:保存|检查点)(?:间隔|频率|步数)" + TO + r"(\d+)"), off=(0,)),
     Setting("exclude_column", ("data.input_columns",), str, _column_name, "a column's name",
             "an input column the user wants left out of the prompt", "leave out {}", "不用 {} 列",
             (r"(?:ignore|drop|leave out|remove|exclude|skip|without|don'?t use|do not use)\s+(?:the\s+)?[`'\"“]?"

@@ -64,7 +64,8 @@ def test_every_setting_is_in_the_backends_prompt_and_every_number_is_read_by_the
             "patience": "early stopping with patience 3", "alpha": "lora alpha 64", "dropout": "dropout 0.1",
             "warmup_ratio": "warm up over the first 10% of steps", "scheduler": "use a linear schedule",
             "seed": "seed 7", "checkpointing": "turn on gradient checkpointing",
-            "output_column": "the label column is subject", "accumulation": "gradient accumulation 4"}
+            "output_column": "the label column is subject", "accumulation": "gradient accumulation 4",
+            "eval_steps": "evaluate every 20 steps", "save_steps": "save a checkpoint every 50 steps"}
     assert set(said) == {s.name for s in SETTINGS.values() if s.patterns}
     for name, words in said.items():
         assert getattr(understand(words), name) is not None, words

@@ -801,12 +801,19 @@ def test_a_packed_run_evaluates_as_often_as_planned_and_counts_its_packed_steps(
     now counts packed rows, the worker corrects the estimate to the rows it packed (and says so), and the job's
     total is the trainer's own count."""
     from assistant.data import chat_examples
-    from assistant.sweeps import EVALUATIONS, optimizer_steps
+    from assistant.sweeps import EVALUATIONS, evaluate_often, optimizer_steps
 
-    plan = make_plan(topic_csv, tiny_model, packing=True, batch_size=2, max_length=256, epochs=2.0, eval_steps=50,
-                     save_steps=50)
+    plan = make_plan(topic_csv, tiny_model, packing=True, batch_size=2, max_length=256, epochs=2.0)
+    evaluate_often(plan)  # the plan's own schedule, as the planner makes it for early stopping
     unpacked = make_plan(topic_csv, tiny_model, batch_size=2, max_length=256, epochs=2.0)
     assert optimizer_steps(plan) < optimizer_steps(unpacked) / 3  # packed rows, not examples
+    set_by_hand = make_plan(topic_csv, tiny_model, packing=True, batch_size=2, max_length=256, epochs=2.0,
+                            eval_steps=7, save_steps=7)
+    reg = Registry(Home.resolve(tmp_path / "h0"))
+    kept = worker.build_trainer(set_by_hand, str(tiny_model), chat_examples(plan)[:40], [], tmp_path / "out0", reg,
+                                reg.submit_job(reg.add_plan(set_by_hand.to_json())), print, tmp_path / "log0.jsonl",
+                                {"flag": False})
+    assert kept.args.eval_steps == kept.args.save_steps == 7  # "evaluate every 7 steps" is kept as said
     reg = Registry(Home.resolve(tmp_path / "h"))
     job_id = reg.submit_job(reg.add_plan(plan.to_json()))
     said: list[str] = []

@@ -75,6 +75,12 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
                                                    "improvement" if s.patience else "you asked for no early stopping")
         if s.patience and report is not None:
             evaluate_often(plan)
+    for name in ("eval_steps", "save_steps"):  # after early stopping's own schedule: the one asked for wins
+        if (value := getattr(s, name)) is not None:
+            setattr(plan.training, name, value)
+            why[f"training.{name}"] = "you asked for it" + (
+                "; with early stopping a checkpoint is also saved at each evaluation, so the best one is kept"
+                if name == "save_steps" and plan.training.early_stopping_patience else "")
     if s.sweep and report is not None:
         from .sweep_plan import plan_sweep
 

@@ -116,9 +116,14 @@ PREDICT = (r"\bpredict\s+(?:the\s+|each\s+|a\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+
 ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|read|use|get|look\s+at)\s+(?:the\s+)?"
               r"[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
               r"\bkeep\s+only\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
-              r"\bonly\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+)?(?:is|as|should\s+be)\s+(?:the\s+)?input")
-""""The model should only see the body", "keep only the body": the one input, when the file has a column by that
-name."""
+              r"\bonly\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+)?(?:is|as|should\s+be)\s+(?:the\s+)?input|"
+              r"\b(?:from|using|based\s+on|given)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+"
+              r"(?:only|alone)\b|\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
+              r"(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
+              r"(?:只|仅)(?:根据|凭|看|用)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*(?:来)?"
+              r"(?:预测|判断|分类|生成)")
+""""The model should only see the body", "keep only the body", "predict the queue from the subject only": the one
+input, when the file has a column by that name."""
 
 
 PICK = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|just)\s+)"

@@ -378,12 +378,13 @@ def build_trainer(plan: Plan, source: str, train_rows, val_rows, out: Path, regi
 
 def _evaluate_as_planned(trainer, plan: Plan, log) -> None:
     """Evaluate (and checkpoint) about `sweeps.EVALUATIONS` times over the rows the trainer actually packed, as
-    the plan meant to: its step count was an estimate (the median example's tokens for the mean)."""
-    from ..sweeps import evaluation_steps, steps_over
+    the plan meant to: its step count was an estimate (the median example's tokens for the mean). A schedule the
+    person set (not the plan's own) is kept as set."""
+    from ..sweeps import evaluation_steps, optimizer_steps, steps_over
 
     steps = steps_over(len(trainer.train_dataset), plan.training, world_size())
     every = evaluation_steps(steps)
-    if every != trainer.args.eval_steps:
+    if every != trainer.args.eval_steps == evaluation_steps(optimizer_steps(plan)):
         log(f"packed into {len(trainer.train_dataset)} rows ({steps} steps): evaluating every {every} steps "
             f"(the plan estimated {trainer.args.eval_steps})")
         trainer.args.eval_steps = trainer.args.save_steps = every
