@@ -99,11 +99,12 @@ SHOW = (LEAD + r"(?:please\s+)?(?:show|give|tell|walk)\s+me\s+(?:through\s+)?(?:
 """The plan asked for as a whole: "show me the plan", "explain your choices", "把计划给我看看"."""
 UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
         rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|"
-        rf"^(?:把)?(?:刚才|上一个|上次)(?:那个|的)?(?:改动|修改|设置)?\s*(?:撤销|撤回|取消|还原)(?:掉|了)?|"
+        rf"^(?:把)?(?:刚才|上[一1]个|上次)(?:那个|的)?(?:改动|修改|设置)?\s*(?:撤销|撤回|取消|还原)(?:掉|了)?|"
         rf"^{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
         rf"^{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before|what you had|the "
         rf"previous (?:value|one|setting)))?|"
-        rf"^{FILLER}*(?:撤销|撤回|恢复上一步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上一步)?")
+        rf"^{FILLER}*(?:撤销|撤回|恢复上[一1]步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上[一1]步)?|"
+        rf"^{FILLER}*(?:回到|退回|返回|回退到?)(?:上[一1]步|上[一1]个设置|之前的设置|刚才那样)")
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
 """A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
 RESET = (r"\b(?:reset|restore|revert)\b|\bundo\s+(?:the|my)\s+[\w -]{1,24}?\s+change\b|"

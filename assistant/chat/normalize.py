@@ -40,6 +40,8 @@ def _spoken(word: str) -> str:
     return str(EN_NUMBERS[word]) if word in EN_NUMBERS else word
 
 
+VALUE = r"\d+(?:\.\d+)?(?:e-?\d+)?"
+"""A number as a setting takes it ("8", "0.1", "3e-4")."""
 BARE_RATE = r"(?<![a-z0-9_.-])((?:(?:between|from)\s+|从\s*)?(?:\d(?:\.\d+)?e-0?[3-7]|0\.000\d+))(?![a-z0-9_.])"
 """A number only a learning rate takes, said without the setting's name (and the range it may open)."""
 NAMES_A_RATE = (r"learning|\blr\b|学习率|warm|预热|dropout|丢弃|ratio|比例|alpha|decay|衰减|\beps|epsilon|valid|验证|"
@@ -68,7 +70,12 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:learnign|leanring|learing|lerning|learnig|laerning)(?=[ _-]?rate\b)", "learning", low)
     low = re.sub(r"\b(?:batch-size|bach size|btach size|bathc size|batchsize)\b", "batch size", low)
     low = re.sub(r"\b(?:rnak|ranl|rnk)\b", "rank", low)
-    low = re.sub(r"\bep\s*(?=\d+(?![\w.]))", "epochs ", low)  # "ep 2"
+    low = re.sub(r"(\d\s+)?\bep\s*[=:]?\s*(?=\d+(?![\w.]))", lambda m: f"{m.group(1)}; epochs " if m.group(1)
+                 else "epochs ", low)  # "ep 2", "bs=16 ep=2" (not "16 epochs")
+    # "rank 8... no, 16", "秩 8，不对，16": the number said last
+    low = re.sub(rf"(?<![\w.])({VALUE})\s*(?:\.{{2,}}|…+|[,，;；—–-])?\s*(?:no|nope|wait|sorry|i mean|actually|"
+                 rf"make (?:that|it)|不对|不是|错了|说错了|哦不)\s*[,，.。!！]?\s*({VALUE})"
+                 rf"(?![\w.%-]|\s*(?:bits?|gb|位))", r"\2", low)
     low = re.sub(r"\bseq\s*(?=\d+(?![\w.]))", "max length ", low)  # "seq 256", not "seq2seq"
     low = re.sub(r'"([a-z_]+)"\s*:', r"\1:", low).replace("：", ": ")  # a pasted JSON config; "秩：8"
     low = re.sub(r"[ \t]*\n\s*", "; ", low)  # one setting a line: "秩: 8\n轮数: 2" is not "8 轮"
@@ -132,7 +139,9 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:flat|fixed|steady)(?=\s+(?:learning[ -]rate|lr)\b)|(?<=learning rate )(?:flat|fixed)\b|"
                  r"(?<=\blr )(?:flat|fixed)\b", "constant", low)  # "a flat learning rate" is a constant schedule
     # "学习率固定不变" is a constant schedule ("学习率不变" only keeps the rate, "学习率固定为 1e-4" sets it)
-    low = re.sub(r"学习率\s*(?:固定不变|恒定不变|保持恒定|恒定)(?!\s*(?:为|在|成|到)?\s*\d)", "constant学习率调度", low)
+    low = re.sub(r"学习率\s*(?:固定不变|恒定不变|保持恒定|恒定|不衰减|不要衰减|不做衰减|不用衰减|不下降)"
+                 r"(?!\s*(?:为|在|成|到)?\s*\d)|"
+                 r"(?:不要|不用|不做|没有)(?:学习率)?衰减", "constant学习率调度", low)  # "学习率不衰减"
     # "more epochs", "train a bit longer", "多训练几轮": twice the epochs (half for fewer), as "raise the epochs"
     low = re.sub(r"\btrain(?:ing)?\s+(?:for\s+)?(?:a\s+(?:bit|little)\s+|much\s+)?longer\b"
                  r"(?!\s+(?:than|sequences?|examples?|inputs?|texts?|context|rows|prompts?))|"

@@ -12,7 +12,7 @@ START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alrigh
          r"sounds great|"
          r"keep (?:it|that)(?: that way)?|leave it(?: as is| like that)?|"
          r"fine as is|sounds right|looks right|that'?s right|thanks|thank you|thx|cheers|"
-         r"好的?|行|可以|没问题|好吧|不错|保持不变|谢谢|多谢|感谢|完美|很好|太好了)(?:了|啊|呀)?"
+         r"好的?|行|可以|没问题|好吧|不错|保持不变|谢谢|多谢|感谢|完美|很好|太好了|(?:那)?就这样(?:吧)?|就这么办)(?:了|啊|呀)?"
          r"\s*[,，.。!！—–-]?\s*)*"
          r"(?:(?:let'?s\s+)?(?:start(?: training| it| the run| the training)?|begin(?: training)?|"
          r"go(?: ahead(?: and (?:train|start|run)(?: it)?)?| for it)?|run it|train(?: it)?|kick it off|do it|ship it|"
