@@ -115,14 +115,14 @@ def test_a_data_parallel_job_cancelled_while_starting_up_ends_every_process(topi
     job_id = jobs.submit(reg, make_plan(topic_csv, tiny_model, epochs=1))
 
     def processes():  # the launcher and its ranks: every command line naming this job's worker
-        found = []
+        found, home = [], str(Home.resolve().root).encode()  # this test's home: another's job 1 is not this one
         for proc in Path("/proc").iterdir():
             try:
                 cmd = (proc / "cmdline").read_bytes().split(b"\0")
                 state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except OSError:
                 continue
-            if b"assistant.train.worker" in cmd and str(job_id).encode() in cmd and state != "Z":
+            if b"assistant.train.worker" in cmd and str(job_id).encode() in cmd and home in cmd and state != "Z":
                 found.append(int(proc.name))
         return found
 
