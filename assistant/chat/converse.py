@@ -202,8 +202,10 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     notes = [n for n in notes if n != "fit"]
     if intents and (note := grid_trials(plan, intents[-1].sweep.get("trials"), lang == "zh")):
         notes.append(note)  # "with 6 trials" after "try ranks 8, 16 and 32"
-    if intents and intents[-1].asked:  # "why rank 16?": the plan's reasons, in the user's language
-        notes += answers(plan, intents[-1].asked, lang == "zh", intents[-1].named)
+    if intents and intents[-1].asked:  # "why rank 16?": the plan's reasons, in the user's language; "能导出成 GGUF
+        # 吗？": where Tailor does that
+        feature = intents[-1].asked == ["?"] and feature_note(turn_words(messages[-1]).lower(), lang == "zh")
+        notes += [feature] if feature else answers(plan, intents[-1].asked, lang == "zh", intents[-1].named)
     if (model_reason := plan.reasons.get("base_model", "")).startswith("⚠️"):  # a named model was replaced: said
         if lang == "zh":
             from .reasons_zh import to_zh
