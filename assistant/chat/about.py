@@ -157,9 +157,28 @@ FEATURES = (
      "shows its `model` name; docs/SERVING.md covers vLLM). The plan is unchanged.",
      "训练好的适配器可以通过 Tailor 的 OpenAI 兼容接口 `/v1` 调用（**Registry** 的适配器页面给出它的 `model` 名；"
      "用 vLLM 部署见 docs/SERVING.md）。计划没有改变。"),
+    (r"\bfull(?:[- ]param(?:eter)?s?)?[- ]fine[- ]?tun\w*|\bfull\s+(?:ft|training)\b|"
+     r"\ball\s+(?:the\s+)?(?:weights|params|parameters)\b|全参数?微调|全量微调|全参数?训练",
+     "Tailor trains LoRA or QLoRA adapters only: a small set of added weights on a frozen base, which fits your GPU, "
+     "trains faster and lets one base model serve every adapter side by side. For more capacity, raise the rank "
+     "(“rank 64”). The plan is unchanged.",
+     "Tailor 只训练 LoRA 或 QLoRA 适配器：在冻结的基础模型上加一小组权重，放得进你的显卡、训练更快，"
+     "一个基础模型还能同时服务所有适配器。想要更大的容量，可以提高秩（“秩 64”）。计划没有改变。"),
+    (r"\b(?:dpo|orpo|kto|ppo|grpo|simpo|rlhf|rlaif)\b|\bpreference\s+(?:training|tuning|optimi[sz]ation|data|pairs)|"
+     r"\breinforcement\s+learning|偏好(?:训练|优化|数据|对齐)|强化学习",
+     "Tailor fine-tunes on examples of the answers you want (supervised fine-tuning); preference training (DPO, PPO "
+     "and the like) is not offered. The plan is unchanged.",
+     "Tailor 用你想要的回答样例做监督微调（SFT）；不提供偏好训练（DPO、PPO 等）。计划没有改变。"),
+    (r"\btemperature\b|\btop[-_ ]?[pk]\b|\bsampling\b|\brepetition[-_ ]penalty\b|温度|采样|重复惩罚",
+     "Temperature and top-p are settings of answering, not of training: give them with each request to the API "
+     "(`temperature`, `top_p`); **Compare** answers greedily, so its side-by-side answers are repeatable. The plan "
+     "is unchanged.",
+     "温度和 top-p 是生成回答时的设置，不是训练的：调用 API 时在每个请求里给出（`temperature`、`top_p`）；**Compare** "
+     "用贪心解码，并排对比的回答可以复现。计划没有改变。"),
 )
-"""What to say to a turn about what comes after training (export, download, serving), which the plan has no
-setting for: where Tailor does it, instead of "I did not understand"."""
+"""What to say to a turn about what comes after training (export, download, serving) or about what Tailor does
+not do (full fine-tuning, preference training, sampling settings), which the plan has no setting for: where Tailor
+does it, or what it does instead, rather than "I did not understand"."""
 
 
 CHOSEN = {"training.precision": ("the precision", "精度"), "training.packing": ("packing", "是否打包"),

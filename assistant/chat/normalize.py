@@ -42,6 +42,9 @@ def _spoken(word: str) -> str:
 
 VALUE = r"\d+(?:\.\d+)?(?:e-?\d+)?"
 """A number as a setting takes it ("8", "0.1", "3e-4")."""
+PAIRED = (r"(?:lora\s+)?rank|\balpha|dropout|\bepochs|learning rate|\blr\b|batch size|warm-?up ratio|"
+          r"秩|轮数|学习率|批大小|预热比例")
+"""Settings two of which one value can be said for ("rank and alpha both 16")."""
 BARE_RATE = r"(?<![a-z0-9_.-])((?:(?:between|from)\s+|从\s*)?(?:\d(?:\.\d+)?e-0?[3-7]|0\.000\d+))(?![a-z0-9_.])"
 """A number only a learning rate takes, said without the setting's name (and the range it may open)."""
 NAMES_A_RATE = (r"learning|\blr\b|学习率|warm|预热|dropout|丢弃|ratio|比例|alpha|decay|衰减|\beps|epsilon|valid|验证|"
@@ -72,6 +75,14 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:rnak|ranl|rnk)\b", "rank", low)
     low = re.sub(r"(\d\s+)?\bep\s*[=:]?\s*(?=\d+(?![\w.]))", lambda m: f"{m.group(1)}; epochs " if m.group(1)
                  else "epochs ", low)  # "ep 2", "bs=16 ep=2" (not "16 epochs")
+    # "rank and alpha both 16", "秩和 alpha 都设成 16": each of them
+    low = re.sub(rf"({PAIRED})\s*(?:and|&|和|与|跟)\s*(?:the\s+)?({PAIRED})\s*(?:(?:both|都)\s*(?:be\s+)?"
+                 rf"(?:(?:set\s+)?to|=|:|at|设成|设为|设置为|改成|改为|为|是|用)?|(?:set\s+)?to|=|设成|设为|改成|改为)\s*"
+                 rf"({VALUE})(?![\w.%])", r"\1 \3, \2 \3", low)
+    low = re.sub(rf"({PAIRED})\s*(?:and|&|和|与|跟)\s*(?:the\s+)?({PAIRED})\s*"
+                 rf"(?:of\s+|=\s*|:\s*|are\s+|分别(?:是|为|设成)?\s*)?({VALUE})\s*(?:and|&|,|，|和|/|、)\s*({VALUE})"
+                 rf"(?![\w.%])(?:\s*respectively)?", r"\1 \3, \2 \4", low)  # "rank and alpha 16 and 32", "秩和 alpha
+    # 分别是 16 和 32": in that order
     # "rank 8... no, 16", "秩 8，不对，16": the number said last
     low = re.sub(rf"(?<![\w.])({VALUE})\s*(?:\.{{2,}}|…+|[,，;；—–-])?\s*(?:no|nope|wait|sorry|i mean|actually|"
                  rf"make (?:that|it)|不对|不是|错了|说错了|哦不)\s*[,，.。!！]?\s*({VALUE})"
@@ -163,7 +174,8 @@ def digits(low: str) -> str:
                  lambda m: "dropout 0" if "drop" in m.group(0) or "丢弃" in m.group(0) else "warmup ratio 0", low)
     # "no validation set", "don't hold anything out", "不要验证集": nothing held out
     low = re.sub(r"\b(?:no|without|skip(?:\s+the)?|drop\s+the|don'?t\s+bother\s+with\s+(?:a|the))\s+"
-                 r"(?:validation|eval(?:uation)?|held[- ]out|dev)(?:\s+(?:set|split|data)\b|(?=\s*(?:[,.;!]|$)))|"
+                 r"(?:validation|eval(?:uation)?|held[- ]out|dev)(?:\s+(?:set|split|data)\b|"
+                 r"(?=(?:\s+(?:entirely|altogether|completely|this\s+time))?\s*(?:[,.;!]|$)))|"
                  r"\b(?:don'?t|didn'?t|do\s+not|not)\s+hold\s+(?:out\s+|back\s+)?(?:anything|any\s+(?:data|rows|"
                  r"examples))(?:\s+(?:out|back))?\b|"
                  r"(?:(?:不要|不用|不需要)\s*(?:单独|另外)?\s*(?:留出?|分出?|划出?|设)?|不\s*(?:单独|另外)?\s*(?:留出?|分出?|划出?|设))"
