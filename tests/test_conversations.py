@@ -405,6 +405,12 @@ was first run; aimed at what Tailor does not do and at taking things back): 15/2
 were worked on (docs/BENCHMARKS.md)."""
 
 
+HELDOUT35 = held_out_set("heldout35")
+HELDOUT35_FLOOR = 24 / 24
+"""The thirty-fifth set (written in session 25 after the thirty-fourth's misses were worked on, committed before
+it was first run): 21/24 on that run; its three misses were worked on (docs/BENCHMARKS.md)."""
+
+
 @pytest.mark.parametrize("cases, floor", [(HELDOUT, HELDOUT_FLOOR), (HELDOUT2, HELDOUT2_FLOOR),
                                           (HELDOUT3, HELDOUT3_FLOOR), (HELDOUT4, HELDOUT4_FLOOR),
                                           (HELDOUT5, HELDOUT5_FLOOR), (HELDOUT6, HELDOUT6_FLOOR),
@@ -421,8 +427,9 @@ were worked on (docs/BENCHMARKS.md)."""
                                           (HELDOUT27, HELDOUT27_FLOOR), (HELDOUT28, HELDOUT28_FLOOR),
                                           (HELDOUT29, HELDOUT29_FLOOR), (HELDOUT30, HELDOUT30_FLOOR),
                                           (HELDOUT31, HELDOUT31_FLOOR), (HELDOUT32, HELDOUT32_FLOOR),
-                                          (HELDOUT33, HELDOUT33_FLOOR), (HELDOUT34, HELDOUT34_FLOOR)],
-                         ids=[str(i) for i in range(1, 35)])
+                                          (HELDOUT33, HELDOUT33_FLOOR), (HELDOUT34, HELDOUT34_FLOOR),
+                                          (HELDOUT35, HELDOUT35_FLOOR)],
+                         ids=[str(i) for i in range(1, 36)])
 def test_the_held_out_conversations_score_at_least_what_was_measured(cases, floor, files, capsys):
     results = {case["id"]: check(case, files, capsys) for case in cases}
     right = sum(not wrong for wrong in results.values())
@@ -869,7 +876,7 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
                 for s in SETTINGS.values() for i, p in enumerate(s.patterns)}
         pats |= {f"{m.__name__}.{k}": v for m in (U, W, H, M, A, N, R, G) for k, v in vars(m).items()
                  if isinstance(v, str) and k.isupper() and len(v) > 8}
-        pats |= {f"relative.{k}[{name}]": getattr(R, k).format(key=key) for k in ("JUDGED", "BY_PERCENT")
+        pats |= {f"relative.{k}[{name}]": getattr(R, k).format(key=key) for k in ("JUDGED", "BY_PERCENT", "TIMES")
                  for name, key in R.RELATIVE_SETTINGS.items()}
         pats |= {f"about.LIFTED[{k}]": rx for k, rx in A.LIFTED.items()}
         pats |= {f"goals.GOALS[{i}]": goal[0] for i, goal in enumerate(G.GOALS)}

@@ -57,7 +57,7 @@ FIXED = {"lora.target_modules": "every linear layer (attention and MLP) gets an 
 rows are enough: the epochs chosen for them)."""
 """What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
 
-LEAD = r"^(?:(?:so|and|but|ok|okay|hmm|wait|um|also)[,\s]+)*"
+LEAD = r"^(?:(?:so|and|but|ok|okay|hmm|wait|um|also|roughly|approximately|any\s+idea)[,\s]+)*"
 WHY = LEAD + r"(?:why|how come)\b"
 """A question about a reason: "why rank 16?", "how come it uses QLoRA?", "why not rank 8?" (answered with the
 reason for what the plan has; "use rank 8" changes it)."""

@@ -75,6 +75,9 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:rnak|ranl|rnk)\b", "rank", low)
     low = re.sub(r"(\d\s+)?\bep\s*[=:]?\s*(?=\d+(?![\w.]))", lambda m: f"{m.group(1)}; epochs " if m.group(1)
                  else "epochs ", low)  # "ep 2", "bs=16 ep=2" (not "16 epochs")
+    # "5x smaller", "4 times bigger": a factor, not a value ("learning rate 5x smaller" is no learning rate of 5)
+    low = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:x|×|times)\s+(?=(?:smaller|lower|less|larger|higher|bigger|greater|"
+                 r"more)\b)", r"by a factor of \1 ", low)
     # "rank and alpha both 16", "秩和 alpha 都设成 16": each of them
     low = re.sub(rf"({PAIRED})\s*(?:and|&|和|与|跟)\s*(?:the\s+)?({PAIRED})\s*(?:(?:both|都)\s*(?:be\s+)?"
                  rf"(?:(?:set\s+)?to|=|:|at|设成|设为|设置为|改成|改为|为|是|用)?|(?:set\s+)?to|=|设成|设为|改成|改为)\s*"

@@ -41,7 +41,7 @@ class Added:
         return get_path(plan, setting.field) + self.amount
 
 
-MORE_OF = (r"(?<![\w.])(?P<n>\d+|one|two|three|a couple of)\s+(?P<w>more|fewer|less|extra)\s+epochs?\b|"
+MORE_OF = (r"(?<![\w.])(?<!factor of )(?P<n>\d+|one|two|three|a couple of)\s+(?P<w>more|fewer|less|extra)\s+epochs?\b|"
            r"(?:再)?(?P<zw>多|加|少|减)\s*(?:训练|跑|训)?\s*(?P<zn>\d+)\s*(?:轮|个\s*epoch)")
 """Epochs more or fewer than the plan's ("two more epochs", "再加 1 轮", "多训练 2 轮": the Chinese numbers are
 digits by then), whatever else the message says."""
@@ -193,6 +193,14 @@ BY_PERCENT = (r"\b(lower|reduce|decrease|drop|cut|raise|increase|bump|grow|lift)
               r"(?:\s+up)?\s+by\s+(\d+(?:\.\d+)?)\s*%")
 """A setting changed by a percentage: "drop the learning rate by 50%", "raise the rank by 100%"."""
 UP_WORDS = ("raise", "increase", "bump", "grow", "lift")
+TIMES = (r"(?:{key})\s+(?:by\s+)?(?:a\s+factor\s+of\s+)?(?P<n>\d+(?:\.\d+)?)\s*(?:x|×|times)?\s+"
+         r"(?P<w>smaller|lower|less|larger|higher|bigger|greater|more)\b|"
+         r"\bby\s+a\s+factor\s+of\s+(?P<n2>\d+(?:\.\d+)?)\s+(?P<w2>more|fewer|less)\s+(?:{key})|"
+         r"\b(?P<w3>divide|multiply)\s+(?:the\s+)?(?:{key})\s+by\s+(?P<n3>\d+(?:\.\d+)?)\b|"
+         r"(?:{key})\s*(?P<w4>缩小|降低|减小|除以|放大|提高|增大|扩大|乘以)\s*(?P<n4>\d+(?:\.\d+)?)\s*倍")
+"""A setting scaled by a stated factor: "make the learning rate 5x smaller", "2x more epochs", "divide the lr by
+10", "学习率缩小 5 倍" (in Chinese 提高 2 倍 is read as twice)."""
+DOWN_BY = ("smaller", "lower", "less", "fewer", "divide", "缩小", "降低", "减小", "除以")
 
 
 def relatives(low: str) -> dict[str, Relative | Any]:
@@ -204,6 +212,12 @@ def relatives(low: str) -> dict[str, Relative | Any]:
         if (m := re.search(JUDGED.format(key=key), low)) and not re.search(r"\d", low[m.end():]):
             out[name] = Relative(0.5 if m.group(1) or m.group(3) else 2.0, step=True)
             continue
+        if m := re.search(TIMES.format(key=key), low):  # "5x smaller", "divide it by 10", "缩小 5 倍"
+            n = float(m["n"] or m["n2"] or m["n3"] or m["n4"])
+            down = (m["w"] or m["w2"] or m["w3"] or m["w4"]) in DOWN_BY
+            if n > 0:
+                out[name] = Relative(1 / n if down else n)
+                continue
         if m := re.search(BY_PERCENT.format(key=key), low):  # "drop the learning rate by 50%"
             share = float(m.group(2)) / 100
             if share < 1 or m.group(1) in UP_WORDS:
