@@ -871,11 +871,12 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         from assistant import plugins
         from assistant.adjustable import SETTINGS
         from assistant.chat import about as A, model_words as M, sweep_words as W, task_switch as T, understand as U
-        from assistant.chat import goals as G, normalize as N, relative as R, whole_turn as H
+        from assistant.chat import goals as G, languages as L, normalize as N, relative as R, whole_turn as H
         pats = {f"{s.name}[{i}]": p[0] if isinstance(p, tuple) else p
                 for s in SETTINGS.values() for i, p in enumerate(s.patterns)}
-        pats |= {f"{m.__name__}.{k}": v for m in (U, W, H, M, A, N, R, G) for k, v in vars(m).items()
+        pats |= {f"{m.__name__}.{k}": v for m in (U, W, H, M, A, N, R, G, L) for k, v in vars(m).items()
                  if isinstance(v, str) and k.isupper() and len(v) > 8}
+        pats |= {f"languages.CONTEXT[{code}]": L.CONTEXT.format(name=en) for code, (en, _) in L.OTHER.items()}
         pats |= {f"relative.{k}[{name}]": getattr(R, k).format(key=key) for k in ("JUDGED", "BY_PERCENT", "TIMES")
                  for name, key in R.RELATIVE_SETTINGS.items()}
         pats |= {f"about.LIFTED[{k}]": rx for k, rx in A.LIFTED.items()}

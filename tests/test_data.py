@@ -25,6 +25,24 @@ def test_chinese_headers_in_gbk_are_read(tmp_path):
     assert (r.input_columns, r.output_column, r.language) == (["评论"], "标签", "zh")
 
 
+@pytest.mark.parametrize("texts, language", [
+    (["この商品はとても良いです", "品質が悪くてがっかりしました"], "ja"),  # Kanji too, but kana: not Chinese
+    (["这个产品很好，推荐", "质量很差，失望"], "zh"),
+    (["이 제품은 정말 좋아요", "품질이 나빠요"], "ko"),
+    (["Этот товар очень хороший", "Качество плохое"], "ru"),
+    (["Le produit est très bien et je le recommande", "Ce n'est pas solide du tout pour le prix"], "fr"),
+    (["Das Produkt ist sehr gut und nicht teuer", "Die Qualität ist nicht gut"], "de"),
+    (["El producto es muy bueno para la familia", "La calidad no es buena y es caro"], "es"),
+    (["The product is great and I love it", "It was not good for the price"], "en"),
+    (["Invoice 12 from ACME dated 2024-01-01", "ok"], "en"),  # no common words: English, the default
+])
+def test_the_data_language_is_read_from_its_script_and_its_common_words(tmp_path, texts, language):
+    """Japanese reviews were read as Chinese (their Kanji) and French ones as English, so a plan picked a model that
+    does not know them (Llama for Japanese; the English-only SmolLM2 on a CPU without a word about it)."""
+    rows = "".join(f"\"{t} {i}\",{'a' if i % 2 else 'b'}\n" for i in range(10) for t in texts)
+    assert inspect_file(write(tmp_path, "r.csv", "text,label\n" + rows)).language == language
+
+
 def test_utf8_bom_is_stripped_from_the_first_header(tmp_path):
     p = write(tmp_path, "bom.csv", "\ufefftext,label\nhello,a\nbye,b\n")
     assert inspect_file(p).input_columns == ["text"]

@@ -31,6 +31,7 @@ def _on_this_machine(entry: catalog.CatalogModel, home_models: Path | None) -> b
 def choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: str | None, why: dict,
                   home_models: Path | None = None) -> None:
     b = plan.base_model
+    named = catalog.LANGUAGE_NAMES.get(language, language)  # "French", in the reasons
     if s.base_model and (catalog.find(s.base_model) or Path(s.base_model).expanduser().is_dir()):
         entry = catalog.find(s.base_model)
         b.name, b.source = (entry.name, entry.name) if entry else (Path(s.base_model).name, s.base_model)
@@ -61,10 +62,10 @@ def choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: st
                              if language in m.languages and m.params_b <= 1.6 and not m.code), key=lambda m: m.params_b)
             here = next((m for m in better if _on_this_machine(m, home_models)), None)
             if here is not None:
-                entry, reason = here, (f"no GPU: {here.name} is small enough for a CPU and strong in {language}, "
+                entry, reason = here, (f"no GPU: {here.name} is small enough for a CPU and strong in {named}, "
                                        "and it is on this machine")
             elif better:
-                reason += (f" (note: {entry.name} is weak in {language}; {better[0].name} is better — it is not on "
+                reason += (f" (note: {entry.name} is weak in {named}; {better[0].name} is better — it is not on "
                            f"this machine: put it in models/{better[0].name} or ask for it by name)")
         b.name, b.source = entry.name, entry.name
         why["base_model"] = reason
@@ -72,7 +73,7 @@ def choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: st
     if entry:
         b.params_b, b.chat_template = entry.params_b, entry.chat_template
         if language not in entry.languages and language != "en" and "weak in" not in why["base_model"]:
-            why["base_model"] += f" (note: {entry.name} is weak in {language})"
+            why["base_model"] += f" (note: {entry.name} is weak in {named})"
     elif (shape := local_shape(b.source)) is not None:
         from ..models.estimate import param_count
         b.params_b = round(param_count(shape) / 1e9, 4)

@@ -14,6 +14,11 @@ N = r"(\d[\d,.]*(?:e-?\d+)?%?)"
 """A number as the reasons write it: 16, 0.0002, 2e-4, 1,024, 10%."""
 NAME = r"([\w.\-/ ]+?)"
 
+LANGUAGES_ZH = {"English": "英语", "Chinese": "中文", "French": "法语", "German": "德语", "Spanish": "西班牙语",
+                "Italian": "意大利语", "Portuguese": "葡萄牙语", "Japanese": "日语", "Korean": "韩语",
+                "Russian": "俄语", "Arabic": "阿拉伯语", "Vietnamese": "越南语", "Hindi": "印地语", "Thai": "泰语"}
+"""`catalog.LANGUAGE_NAMES`' names in Chinese (the reasons name a language: "strong in French")."""
+
 PHRASES: list[tuple[str, str]] = [
     (r" \(because (.+)\)$", r"（因为 \1）"),
     # the base model
@@ -24,8 +29,7 @@ PHRASES: list[tuple[str, str]] = [
     (rf"\(note: {NAME} is weak in (\w+); {NAME} is better — it is not on this machine: put it in models/{NAME} or ask "
      r"for it by name\)", r"（注意：\1 不擅长 \2；\3 更好——但它不在本机：放到 models/\4，或直接点名要它）"),
     (rf"\(note: {NAME} is weak in (\w+)\)", r"（注意：\1 不擅长 \2）"),
-    (rf"strong in Chinese, and the largest such model that fits {N} GB",
-     r"擅长中文，且是能放进 \1 GB 的最大此类模型"),
+    (rf"strong in (\w+), and the largest such model that fits {N} GB", r"擅长\1，且是能放进 \2 GB 的最大此类模型"),
     (rf"a strong open instruct model, and the largest such model that fits {N} GB",
      r"强大的开源指令模型，且是能放进 \1 GB 的最大此类模型"),
     (r"the default base model in your settings", "设置中的默认基础模型"),
@@ -186,6 +190,7 @@ def to_zh(reason: str) -> str:
     """A reason in Chinese, phrase by phrase; a phrase the table lacks stays as it was."""
     for pattern, zh in COMPILED:
         reason = pattern.sub(zh, reason)
+    reason = re.sub(rf"(?<=擅长)\s*({'|'.join(LANGUAGES_ZH)})\b", lambda m: LANGUAGES_ZH[m.group(1)], reason)
     return reason.replace("; ", "；").replace(", ", "，")
 
 

@@ -10,9 +10,10 @@ from typing import Any
 
 from ..adjustable import SETTINGS
 from .about import ALL_CHOICES
+from .languages import named_language
 from .sweep_words import merge as merge_sweep
 from .task_switch import switches_task
-from .understand import IN_CHINESE, IN_ENGLISH, Intents
+from .understand import Intents
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -45,7 +46,7 @@ class Slots:
             del values["task_type"]  # "the answers should be in Chinese" is about the answers, not a new task
         new_task = values.get("task_type") and values["task_type"] != before
         if (values.get("language") and self.description and not new_task and not typed and not CJK.search(
-                self.description) and not re.search(f"{IN_CHINESE}|{IN_ENGLISH}", text.lower())):
+                self.description) and not named_language(text.lower())):
             del values["language"]  # "秩改成 8" after "classify these reviews": the task's language stays
         for name in it.forget:  # "reset the learning rate": the planner's choice again
             self.said.pop(name, None)

@@ -16,6 +16,7 @@ from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
 from .about import chosen, named, numeric_settings, question, reset, undo
 from .goals import goals
+from .languages import named_language
 from .model_words import model_step, named_model
 from .normalize import digits
 from .relative import (
@@ -273,17 +274,11 @@ def _task(low: str) -> str | None:
     return next((t.name for t in plugins.get().task_order() if re.search(t.patterns, low)), None)
 
 
-IN_CHINESE = r"in chinese|chinese (text|review|data|document)|mandarin|中文|汉语|简体|繁体"
-IN_ENGLISH = r"in english|english (text|review|data)|英文|英语"
-"""A language named (rather than a message merely written in Chinese, which sets the task's language only while
-no task has been described in other words: planner.Slots.apply)."""
-
-
 def _language(t: str, low: str) -> str | None:
-    if re.search(IN_CHINESE, low):
-        return "zh"
-    if re.search(IN_ENGLISH, low):
-        return "en"
+    """The language a message names (`languages.named_language`), else Chinese for a message written in it (which
+    sets the task's language only while no task has been described in other words: `slots.Slots.apply`)."""
+    if said := named_language(low):
+        return said
     cjk = len(re.findall(r"[\u4e00-\u9fff]", t))
     return "zh" if cjk >= 4 else None
 

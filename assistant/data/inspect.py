@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import plugins
+from .language import data_language
 from .load import DataError, read_rows, sha256_file
 
 OUTPUT_NAMES = [
@@ -290,7 +291,6 @@ def split_conversation(turns: list[Any], tools: Any = None) -> dict[str, Any]:
     return out
 
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 PLACEHOLDER = re.compile(r"\{\{\s*\w+\s*\}\}|\{\s*(?:name|author|user|company|bot|assistant)\s*\}")
 """Template slots left in data meant to be filled (LLaMA-Factory's identity.json: {{name}}, {{author}})."""
 
@@ -355,9 +355,7 @@ def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str
     report.chars_median = lengths[len(lengths) // 2]
     report.chars_p95 = lengths[min(len(lengths) - 1, int(len(lengths) * 0.95))]
     texts = [prompt_text(e) + " " + e["completion"] for e in examples[:200]]
-    zh = [len(CJK.findall(t)) > 0.2 * max(1, len(t.replace(" ", ""))) for t in texts]
-    report.zh_share = round(sum(zh) / max(1, len(zh)), 3)
-    report.language = "zh" if report.zh_share > 0.5 else "en"
+    report.language, report.zh_share = data_language(texts)
     outs = Counter(e["completion"] for e in examples if e["completion"])
     short = all(len(o) <= 40 for o in outs)
     if short and len(outs) <= max(2, min(50, len(examples) // 4)):

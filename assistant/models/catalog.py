@@ -128,6 +128,12 @@ def find(name: str) -> CatalogModel | None:
     return None
 
 
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian",
+                  "pt": "Portuguese", "ja": "Japanese", "ko": "Korean", "ru": "Russian", "ar": "Arabic",
+                  "vi": "Vietnamese", "hi": "Hindi", "th": "Thai"}
+"""The languages a plan can be for (the catalog's `languages` codes), by name."""
+
+
 def choose(task_type: str | None, language: str, gpu_memory_gb: float) -> tuple[CatalogModel, str]:
     """The default base model for a task, language and GPU memory, with the reason."""
     if gpu_memory_gb <= 0:
@@ -144,6 +150,8 @@ def choose(task_type: str | None, language: str, gpu_memory_gb: float) -> tuple[
     else:
         pool = [m for m in models() if not m.code and m.name.startswith(("Qwen2.5", "Llama-3"))]
         why = "a strong open instruct model"
+        if language != "en" and (speaking := [m for m in pool if language in m.languages]):
+            pool, why = speaking, f"strong in {LANGUAGE_NAMES.get(language, language)}"  # Japanese: not Llama
     # The largest model whose QLoRA training comfortably fits the memory (about 1 GB per billion plus headroom).
     fitting = [m for m in pool if m.params_b * 0.9 + 3 <= gpu_memory_gb and m.params_b <= 8.5]
     pick = max(fitting, key=lambda m: m.params_b) if fitting else min(pool, key=lambda m: m.params_b)

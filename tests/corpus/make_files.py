@@ -23,6 +23,12 @@ def write_corpus_files(folder: Path) -> None:
         for i in range(60)
     )
     (folder / "zh_reviews.csv").write_bytes(("评论,标签\n" + zh).encode("gbk"))
+    ja = "".join(f"この商品は{i}回目も{'とても良いです、おすすめです' if i % 2 else '品質が悪くてがっかりしました'},"
+                 f"{'positive' if i % 2 else 'negative'}\n" for i in range(60))
+    (folder / "ja_reviews.csv").write_text("text,label\n" + ja, encoding="utf-8")
+    fr = "".join(f"avis {i} : le produit est {'très bien et je le recommande' if i % 2 else 'nul et pas solide'},"
+                 f"{'positive' if i % 2 else 'negative'}\n" for i in range(60))
+    (folder / "fr_reviews.csv").write_text("text,label\n" + fr, encoding="utf-8")
     (folder / "alpaca.json").write_text(
         json.dumps(
             [
