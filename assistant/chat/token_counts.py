@@ -33,7 +33,7 @@ def token_lengths(plan: Plan, report: DataReport, home_models: Path | None):
     mt = model_text(plan.base_model.source, home_models)
     key = _key(plan, mt)
     if key not in report.cache:
-        per_token = 1.5 if report.language == "zh" else 3.5
+        per_token = 1.5 if report.language in ("zh", "ja", "ko") else 3.5  # characters a token, where not counted
         texts = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples]
         totals = mt.count(texts, per_token)
         report.cache[key] = sorted(totals)
