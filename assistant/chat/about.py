@@ -76,8 +76,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           + LEAD + r"(?:would|will|does|do|can|could)\s+(?!(?:you|we|i)\b)[\w .-]{1,30}?\s+"
           r"(?:save|help|hurt|speed|slow|reduce|improve|change|matter|cost|lower|raise)\b[^?]*\?\s*$|"
           r"(?:能|会|可以)(?:省|节省|减少|加快|提高|降低|快)(?:多少|几|下来)|会不会(?:更|太)|"
-          + LEAD + r"(?:will|would|is|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|worse|"
-          r"work|a\s+good\s+idea)\s*\?\s*$|"
+          + LEAD + r"(?:will|would|is|are|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|"
+          r"worse|work|a\s+good\s+idea)\s*\?\s*$|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
           r"够不够|放不放得下|合不合适")
 """A yes/no question about the plan, whatever values it names: "will this fit in 8 GB?", "can it finish in 10

@@ -139,6 +139,9 @@ def digits(low: str) -> str:
                  lambda m: str(zh_number(m.group(1))), low)
     low = re.sub(r"(?<=的)(" + ZH_NUMBER + r")(?=\s*倍)", lambda m: str(zh_number(m.group(1))), low)  # rank 的两倍
     low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
+    low = re.sub(r"((?:批大小|批量大小|最大长度|序列长度|长度|随机种子|种子|步数|轮数|耐心值?|梯度累积)\s*"
+                 r"(?:是|用|=|:)?\s*)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])",
+                 lambda m: m.group(1) + str(zh_number(m.group(2))), low)  # "批大小十六"
     # "线性学习率调度" → "linear学习率调度": the schedules' Chinese names, where a schedule follows or precedes
     low = re.sub(r"(线性|余弦|恒定|常数)(?=\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减|退火|schedule))",
                  lambda m: ZH_SCHEDULES[m.group(1)], low)

@@ -102,7 +102,8 @@ def from_to(low: str) -> str:
 
 QUALITY_OVER = (r"(?:quality|accuracy)\s+(?:matters\s+more|is\s+more\s+important|over|first|before)|"
                 r"(?:over|more\s+than|rather\s+than|before)\s+(?:speed|time)\b|don'?t\s+care\s+(?:about\s+(?:speed|time)|how\s+long)|"
-                r"\bno\s+rush|效果比速度重要|质量比速度重要|不在乎时间|不着急|慢一点没关系")
+                r"\bno\s+rush|\b(?:can|may|could)\s+run\s+(?:all\s+)?(?:overnight|all\s+night)|效果比速度重要|质量比速度重要|"
+                r"不在乎时间|不着?急|慢一点没关系|(?:可以|能)跑(?:一)?(?:晚上|整晚|一整夜|通宵)")
 FAST_OVER = (r"(?:speed|time)\s+(?:matters\s+more|is\s+more\s+important|over|first|before)|(?:over|more\s+than|"
              r"rather\s+than|before)\s+(?:quality|accuracy)\b|越快越好|速度比效果重要|不在乎效果")
 """A preference said as one thing over the other ("quality matters more than speed", "越快越好")."""
