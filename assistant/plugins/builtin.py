@@ -72,7 +72,12 @@ def register_tasks():
                    {"en": "Extract the requested information from the text. Answer in the same format as the examples.",
                     "zh": "从文本中抽取所需信息，并按示例的格式回答。"}, ("json_valid", "exact_match"),
                    {"en": "Extract fields as JSON", "zh": "抽取字段为 JSON"}, priority=60),
-        TaskRecipe("qa", r"question|answer(?!s?\s+like\b)|\bq&a\b|\bqa\b|faq|问答|回答.{0,16}问题|答疑",
+        # (not an assistant learning from conversations: "answers customers the way our agents do, trained on past
+        # conversations" is chat)
+        TaskRecipe("qa", r"(?s:^(?!.*(?:\b(?:past|previous|old|our|historical|recorded)\s+(?:support\s+|customer\s+)?"
+                         r"(?:conversations|chats|chat\s+logs|dialogues|transcripts)|\bthe\s+way\s+(?:our\s+)?"
+                         r"(?:support\s+)?agents?\b|对话记录|聊天记录|历史对话|过去的对话|像我们的?客服)).*?"
+                         r"(?:question|answer(?!s?\s+like\b)|\bq&a\b|\bqa\b|faq|问答|回答.{0,16}问题|答疑))",
                    {"en": "Answer the question accurately and concisely.", "zh": "准确、简洁地回答问题。"},
                    ("token_f1", "exact_match"), {"en": "Answer questions", "zh": "问答"}, priority=30),
         TaskRecipe("translation", rf"translat(?![^.]{{0,60}}?\b(?:into|to)\s+(?:\w+\s+){{0,2}}{CODE_OUT}\b)|"
@@ -86,6 +91,7 @@ def register_tasks():
                    {"en": "Translate the text.", "zh": "翻译这段文本。"}, ("bleu", "chrf"),
                    {"en": "Translate text", "zh": "翻译"}, priority=80),
         TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona|role-?play|talks? like|"
+                           r"\b(?:the\s+way|like)\s+(?:our\s+)?(?:support\s+)?agents?\b|"
                            r"(?:draft|write|generate|suggest|answer\s+with)\s+(?:[\w-]+\s+){0,2}repl(?:y|ies)\b|"
                            r"(?:回复|答复)(?:客户|用户|顾客|邮件|消息)|"
                            r"follow(?:s|ing)?\s+(?:the\s+|my\s+|our\s+|user\s+)?instructions|instruction[- ]following|"
