@@ -425,6 +425,13 @@ it was first run; whole requests in a paragraph): 22/24 on that run; its two mis
 (docs/BENCHMARKS.md)."""
 
 
+HELDOUT38 = held_out_set("heldout38")
+HELDOUT38_FLOOR = 24 / 24
+"""The thirty-eighth set (written in session 25 after the thirty-seventh's misses were worked on, committed before
+it was first run; aimed at values that are not requests: told of an earlier run, judged, asked about, bounded, left
+to Tailor): 9/24 on that run; its fifteen misses were worked on (docs/BENCHMARKS.md)."""
+
+
 @pytest.mark.parametrize("cases, floor", [(HELDOUT, HELDOUT_FLOOR), (HELDOUT2, HELDOUT2_FLOOR),
                                           (HELDOUT3, HELDOUT3_FLOOR), (HELDOUT4, HELDOUT4_FLOOR),
                                           (HELDOUT5, HELDOUT5_FLOOR), (HELDOUT6, HELDOUT6_FLOOR),
@@ -443,8 +450,8 @@ it was first run; whole requests in a paragraph): 22/24 on that run; its two mis
                                           (HELDOUT31, HELDOUT31_FLOOR), (HELDOUT32, HELDOUT32_FLOOR),
                                           (HELDOUT33, HELDOUT33_FLOOR), (HELDOUT34, HELDOUT34_FLOOR),
                                           (HELDOUT35, HELDOUT35_FLOOR), (HELDOUT36, HELDOUT36_FLOOR),
-                                          (HELDOUT37, HELDOUT37_FLOOR)],
-                         ids=[str(i) for i in range(1, 38)])
+                                          (HELDOUT37, HELDOUT37_FLOOR), (HELDOUT38, HELDOUT38_FLOOR)],
+                         ids=[str(i) for i in range(1, 39)])
 def test_the_held_out_conversations_score_at_least_what_was_measured(cases, floor, files, capsys):
     results = {case["id"]: check(case, files, capsys) for case in cases}
     right = sum(not wrong for wrong in results.values())
@@ -895,6 +902,8 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         pats |= {f"relative.{k}[{name}]": getattr(R, k).format(key=key) for k in ("JUDGED", "BY_PERCENT", "TIMES")
                  for name, key in R.RELATIVE_SETTINGS.items()}
         pats |= {f"about.LIFTED[{k}]": rx for k, rx in A.LIFTED.items()}
+        pats |= {f"relative.BOUNDED[{n}]": R.BOUNDED.format(key=R.RELATIVE_SETTINGS[n], unit=u)
+                 for n, u in R.BOUND_UNITS.items()}
         pats |= {f"goals.GOALS[{i}]": goal[0] for i, goal in enumerate(G.GOALS)}
         pats["task_switch.SWITCH_TASK"] = T.SWITCH_TASK
         pats |= {f"list {f}": rf"(?:{key}){W.AFTER_KEY}{W.LIST}{W.UNITS}" for f, key in W.KEYS.items()}

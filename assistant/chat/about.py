@@ -27,7 +27,7 @@ ASKABLE = {
     "training.max_length": (r"(?:max(?:imum)?|sequence|context|cutoff)[ _-]?(?:length|len)|最大长度|序列长度|截断长度",
                             "max length", "最大长度"),
     "training.warmup_ratio": (r"warm[ _-]?up|预热", "warm-up ratio", "预热比例"),
-    "training.scheduler": (r"schedul|调度", "schedule", "学习率调度"),
+    "training.scheduler": (r"schedul|cosine|调度|余弦", "schedule", "学习率调度"),
     "training.gradient_checkpointing": (r"checkpointing|检查点", "gradient checkpointing", "梯度检查点"),
     "training.precision": (r"precision|" + W.format("(?:bf16|fp16|fp32)") + "|精度", "precision", "精度"),
     "training.packing": (W.format("pack(?:ing|ed)?") + "|打包", "packing", "打包"),
@@ -46,23 +46,28 @@ ASKABLE = {
     "data.rows": (W.format("(?:examples|rows|samples)") + r"[^.?!]{0,30}?\benough\b|\benough\s+(?:data|examples|rows)|"
                   "数据量|数据够|样本够|数据.{0,6}够", "data", "数据量"),
 }
+"""What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
 REASON_OF = {"resources.estimated_minutes": "resources.device", "data.rows": "training.epochs"}
+"""A field with no reason of its own, answered with the reason that speaks to it (time: the device; whether the
+rows are enough: the epochs chosen for them)."""
 FIXED = {"lora.target_modules": "every linear layer (attention and MLP) gets an adapter: it learns more than attention "
                                 "alone, at little extra memory",
          "training.seed": "a fixed seed: the held-out split, the order of the rows and the adapter's starting weights "
                           "are the same in every run of this plan (on a GPU, some kernels still vary in the last "
-                          "digits)"}
+                          "digits)",
+         "training.warmup_ratio": "the first steps raise the learning rate from zero to its value, so a fresh "
+                                  "adapter's first large updates do not knock the model off course",
+         "training.scheduler": "the learning rate falls along a cosine curve after the warm-up, so the last steps "
+                               "make small, careful changes"}
 """The reason for a field the planner always sets the same way (it writes no reason of its own)."""
-"""A field with no reason of its own, answered with the reason that speaks to it (time: the device; whether the
-rows are enough: the epochs chosen for them)."""
-"""What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
 
 LEAD = r"^(?:(?:so|and|but|ok|okay|hmm|wait|um|also|roughly|approximately|any\s+idea)[,\s]+)*"
 WHY = LEAD + r"(?:why|how come)\b"
 """A question about a reason: "why rank 16?", "how come it uses QLoRA?", "why not rank 8?" (answered with the
 reason for what the plan has; "use rank 8" changes it)."""
-WHAT_IS = (LEAD + r"(?:what(?:'s|\s+is|\s+are|\s+does)|explain|tell\s+me\s+about|should\s+(?:i|we)|would\s+it\s+be\s+"
-           r"better|is\s+it\s+(?:better|worth))\b|什么是|是什么|要不要|会不会|该不该|应不应该|是否应该")
+WHAT_IS = (LEAD + r"(?:what(?:'s|\s+is|\s+are|\s+does)|(?:(?:can|could)\s+you\s+)?(?:explain|tell\s+me\s+about)|"
+           r"should\s+(?:i|we)|would\s+it\s+be\s+better|is\s+it\s+(?:better|worth))\b|什么是|是什么|要不要|会不会|该不该|"
+           r"应不应该|是否应该|是干什么的|有什么用|起什么作用")
 """A question about a setting that names a value without asking for it: "what is QLoRA?", "should I use QLoRA?",
 "要不要用 QLoRA？" (answered with the plan's reason, and how to ask for the value)."""
 WHY_ZH = r"为什么|为何|为啥|凭什么|怎么(?:会|要)?(?:是|用|选)"
@@ -79,7 +84,12 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           + LEAD + r"(?:will|would|is|are|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|"
           r"worse|work|a\s+good\s+idea)\s*\?\s*$|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
-          r"够不够|放不放得下|合不合适")
+          r"够不够|放不放得下|合不合适|"
+          + LEAD + r"what\s+if\b[^?]*\?\s*$|如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响))|"
+          r"(?:^|[,，.]\s*)(?:is|are|would|will)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:better|worse|faster|slower|cheaper|"
+          r"right|correct|enough)\s*\?\s*$|(?:^|[,，.]\s*)(?:is|are)\s+(?:that|this|it)\s+(?:right|correct|true|ok|okay|"
+          r"fine|a\s+good\s+idea)\b[^?]*\?\s*$|比.{1,20}?(?:好|更好|快|更快|慢|准|更准|强)(?:吗|么|不)|"
+          r"[,，]\s*(?:对吗|对不对|是吗|是不是|对吧)\s*[?？]?\s*$")
 """A yes/no question about the plan, whatever values it names: "will this fit in 8 GB?", "can it finish in 10
 minutes?", "秩 8 够吗？", "8G 显存放得下吗？" (answered; "I have an 8 GB GPU" or "finish in 10 minutes" changes the
 plan)."""
@@ -115,8 +125,15 @@ RESET = (r"\b(?:reset|restore|revert)\b|\bundo\s+(?:the|my)\s+[\w -]{1,24}?\s+ch
          r"\b(?:keep|use|go back to|back to|stick with|return to)\s+(?:the|your)\s+(?:original\s+|old\s+|first\s+)?"
          r"[\w -]{1,24}?\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b|"
          r"\byour\s+(?:original|own|first)\s+(?:choice|value|suggestion|pick)\b|"
-         r"用回(?:你)?(?:原来|之前|最初|一开始)的|(?:还是)?用你(?:原来|之前|最初|一开始)?(?:选|推荐|建议|定)的")
-"""A reset of the settings named ("reset the learning rate", "学习率恢复默认")."""
+         r"用回(?:你)?(?:原来|之前|最初|一开始)的|(?:还是)?用你(?:原来|之前|最初|一开始)?(?:选|推荐|建议|定)的|"
+         r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|你来(?:定|选|决定)|你定吧|交给你")
+"""A reset of the settings named ("reset the learning rate", "学习率恢复默认", "not sure about the batch size, you
+pick")."""
+OPINION = (r"\d[\d.e-]*\s*(?:is|seems|sounds|looks|would\s+be|'s)?\s*(?:probably\s+|way\s+|far\s+)?(?:overkill|"
+           r"too\s+(?:big|high|much|large|many|low|small|few)|excessive|unnecessary|not\s+needed)"
+           r"(?:\s+for\s+[\w\s]{1,30})?\s*[.!]?$|\d[\d.e-]*\s*(?:的话)?\s*(?:太大|太高|太多|过大|过高|太小|太低|太少|没必要)了?\s*[。！!]?$")
+"""A value judged, not asked for ("I read that rank 64 is overkill for small data", "听说小数据用秩 64 太大了"):
+answered with the plan's value and reason, nothing set."""
 RESET_ALL = (r"^reset[.!]?$|\b(?:reset|restore)\s+(?:everything|all|it all|the\s+(?:settings|plan|parameters|"
              r"hyper-?parameters|defaults))\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
              r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|original|recommended)\b|"
@@ -221,7 +238,8 @@ def question(low: str, values: dict[str, Any]) -> list[str]:
         return []
     if not said and re.search(SHOW, low):  # "show me the plan", "explain your choices"
         return ["?"]
-    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
+    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(OPINION, low)
+           or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
            or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(r"(?:explain|tell)", low)))
     if why or (re.search(WHAT, low) and not said):
         return named(low) or (["?"] if re.search(r"[?？]\s*$", low) else [])  # "what's the plan?"

@@ -86,6 +86,11 @@ def digits(low: str) -> str:
                  rf"(?:of\s+|=\s*|:\s*|are\s+|分别(?:是|为|设成)?\s*)?({VALUE})\s*(?:and|&|,|，|和|/|、)\s*({VALUE})"
                  rf"(?![\w.%])(?:\s*respectively)?", r"\1 \3, \2 \4", low)  # "rank and alpha 16 and 32", "秩和 alpha
     # 分别是 16 和 32": in that order
+    # "rank 64 is too big, use 16", "秩 64 太大了，用 16": the number said after the judgement
+    low = re.sub(rf"(?<![\w.])({VALUE})\s*(?:is|seems|looks|sounds|'s)?\s*(?:way\s+|far\s+|a\s+bit\s+|probably\s+)?"
+                 rf"(?:too\s+(?:big|high|much|large|many|low|small|few)|overkill|太大|太高|太多|太小|太低|太少)了?\s*[,，;；.。]?\s*"
+                 rf"(?:(?:let'?s\s+)?(?:use|try|go\s+with|make\s+it|do)|maybe|用|改成|换成|改用)\s*({VALUE})(?![\w.%])",
+                 r"\2", low)
     # "rank 8... no, 16", "秩 8，不对，16": the number said last
     low = re.sub(rf"(?<![\w.])({VALUE})\s*(?:\.{{2,}}|…+|[,，;；—–-])?\s*(?:no|nope|wait|sorry|i mean|actually|"
                  rf"make (?:that|it)|不对|不是|错了|说错了|哦不)\s*[,，.。!！]?\s*({VALUE})"

@@ -33,6 +33,10 @@ PHRASES: list[tuple[str, str]] = [
     (rf"a strong open instruct model, and the largest such model that fits {N} GB",
      r"强大的开源指令模型，且是能放进 \1 GB 的最大此类模型"),
     (r"the default base model in your settings", "设置中的默认基础模型"),
+    (r"the first steps raise the learning rate from zero to its value, so a fresh adapter's first large updates do "
+     r"not knock the model off course", "开头几步把学习率从零升到设定值，避免新适配器最初的大幅更新把模型带偏"),
+    (r"the learning rate falls along a cosine curve after the warm-up, so the last steps make small, careful changes",
+     "预热之后学习率沿余弦曲线下降，最后几步只做小而稳的调整"),
     (rf"⚠️ {NAME} is a closed model: its weights are not published, so it cannot be fine-tuned here\. Planned with "
      rf"{NAME} instead \((.*)\)", r"⚠️ \1 是闭源模型：权重未公开，无法在这里微调。改用 \2（\3）"),
     (rf"⚠️ You asked for {NAME}, but (.*)\. Planned with {NAME} instead \((.*)\)",

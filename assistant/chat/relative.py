@@ -42,9 +42,49 @@ class Added:
 
 
 MORE_OF = (r"(?<![\w.])(?<!factor of )(?P<n>\d+|one|two|three|a couple of)\s+(?P<w>more|fewer|less|extra)\s+epochs?\b|"
-           r"(?:再)?(?P<zw>多|加|少|减)\s*(?:训练|跑|训)?\s*(?P<zn>\d+)\s*(?:轮|个\s*epoch)")
+           r"(?:再)?(?<![最至])(?P<zw>多|加|少|减)\s*(?:训练|跑|训)?\s*(?P<zn>\d+)\s*(?:轮|个\s*epoch)")
 """Epochs more or fewer than the plan's ("two more epochs", "再加 1 轮", "多训练 2 轮": the Chinese numbers are
 digits by then), whatever else the message says."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    """"Don't go above rank 32", "at least 3 epochs", "秩不要超过 32": the plan's value kept when it is within the
+    bound, else the bound."""
+
+    value: float
+    upper: bool
+
+    def of(self, plan, setting) -> float:
+        now = get_path(plan, setting.field)
+        return min(now, self.value) if self.upper else max(now, self.value)
+
+
+BOUND_UNITS = {"epochs": r"epochs?|轮|个\s*epoch", "r": r"rank", "batch_size": r"rows\s+(?:per|a)\s+batch",
+               "learning_rate": r"(?!)"}
+"""The settings a bound can be said for, each with the unit that names it after the number (a max length is a
+bound itself: "at most 200 tokens" sets it to 200)."""
+BOUNDED = (r"(?:(?P<up>don'?t\s+go\s+(?:above|over|beyond|past)|no\s+(?:more|higher|larger|bigger)\s+than|"
+           r"not\s+(?:more|higher)\s+than|at\s+most|never\s+(?:above|more\s+than)|(?:keep|stay)\s+(?:it\s+)?"
+           r"(?:under|below|within)|up\s+to|最多|至多|不(?:要|能)?超过|别超过|不高于|不大于)|"
+           r"(?P<down>at\s+least|no\s+(?:fewer|less|lower|smaller)\s+than|not\s+(?:fewer|less|lower)\s+than|"
+           r"never\s+(?:below|under|fewer\s+than)|至少|不少于|不低于|不小于))\s*(?:(?:a|the)\s+)?"
+           r"(?:(?P<key1>{key})\s*(?:of\s+)?)?(?:训练|跑|用)?\s*(?P<n>\d+(?:\.\d+)?(?:e-?\d+)?)\s*(?P<key2>{key}|{unit})?|"
+           r"(?P<key3>{key})\s*(?:should\s+)?(?:(?P<up2>不(?:要|能)?超过|别超过|最多|at\s+most|no\s+more\s+than|"
+           r"(?:should\s+)?not\s+(?:exceed|go\s+above)|<=?)|(?P<down2>至少|不少于|不低于|at\s+least|>=?))\s*"
+           r"(?P<n2>\d+(?:\.\d+)?(?:e-?\d+)?)")
+"""A bound said for a setting, its name before or after the number ("at most 2 epochs", "don't go above rank 32",
+"秩不要超过 32", "最多训练 2 轮"): `Bound`."""
+
+
+def bounds(low: str) -> dict[str, Bound]:
+    """The settings a message bounds, each as a `Bound` (the plan's value unless it is past the bound)."""
+    out = {}
+    for name, unit in BOUND_UNITS.items():
+        m = re.search(BOUNDED.format(key=RELATIVE_SETTINGS[name], unit=unit), low)
+        if m and (m["key1"] or m["key2"] or m["key3"]):
+            out[name] = Bound(float(m["n"] or m["n2"]), bool(m["up"] or m["up2"]))
+    return out
 
 
 @dataclass(frozen=True)

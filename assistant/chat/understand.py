@@ -14,7 +14,7 @@ from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
-from .about import chosen, named, numeric_settings, question, reset, undo
+from .about import OPINION, chosen, named, numeric_settings, question, reset, undo
 from .goals import goals
 from .languages import named_language
 from .model_words import model_step, named_model
@@ -34,6 +34,7 @@ from .relative import (
     RowShare,
     TimesRank,
     WarmupSteps,
+    bounds,
     relatives,
     times_rank,
 )
@@ -100,6 +101,11 @@ def from_to(low: str) -> str:
     return low
 
 
+PAST = (r"(?:[^,;!?，；。！？.]|\.(?=\d))*(?:\blast\s+time\b|\bpreviously\b|\bin\s+the\s+past\b|\bused\s+to\b|"
+        r"\b(?<!if )(?:i|we)\s+(?:used|tried|had|ran|trained)\b|上次|以前|之前(?:用|试)|过去用)"
+        r"(?:[^,;!?，；。！？.]|\.(?=\d))*")
+"""A clause about an earlier run ("last time I used lr 1e-3 and it diverged", "上次学习率用 1e-3"): its settings are
+not asked for (a worry in it is: `goals` reads it first)."""
 QUALITY_OVER = (r"(?:quality|accuracy)\s+(?:matters\s+more|is\s+more\s+important|over|first|before)|"
                 r"(?:over|more\s+than|rather\s+than|before)\s+(?:speed|time)\b|don'?t\s+care\s+(?:about\s+(?:speed|time)|how\s+long)|"
                 r"\bno\s+rush|\b(?:can|may|could)\s+run\s+(?:all\s+)?(?:overnight|all\s+night)|效果比速度重要|质量比速度重要|"
@@ -164,6 +170,7 @@ def understand(text: str) -> Intents:
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     low, said_goals = goals(low, zh)  # "I'm worried it will overfit": the settings words it means
     notes += said_goals
+    low = re.sub(PAST, " ", low)  # "last time I used lr 1e-3 and the loss diverged": what was, not what to do
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|"
                  r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
                  r"plain lora|"
@@ -210,6 +217,7 @@ def understand(text: str) -> Intents:
         low = low[:share.start()] + low[share.end():]
     if not searches(low):  # "between 3 and 5 epochs is fine": neither number is the value
         low = re.sub(rf"\bbetween\s+{NUMBER}\s+(?:and|to)\s+{NUMBER}(?=\s*[a-z])", "between", low)
+    said.update(bounds(low))  # "at most 5 epochs" keeps the plan's 3: not 5
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns and setting.name not in said:
             said[setting.name] = allowed(setting, setting.read(low), notes, zh)
@@ -240,7 +248,7 @@ def understand(text: str) -> Intents:
     again = None if that is not None else again  # "lower that to 2": the 2, not half
     if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(low, values)):  # "why?"
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
-                       named={k: v for k, v in values.items() if k != "language"})
+                       named={} if re.search(OPINION, low) else {k: v for k, v in values.items() if k != "language"})
     nothing_else = (that, switch, added, again, sweep, start) == (None,) * 4 + ({}, False)
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
