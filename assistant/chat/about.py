@@ -82,7 +82,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"(?:save|help|hurt|speed|slow|reduce|improve|change|matter|cost|lower|raise)\b[^?]*\?\s*$|"
           r"(?:能|会|可以)(?:省|节省|减少|加快|提高|降低|快)(?:多少|几|下来)|会不会(?:更|太)|"
           + LEAD + r"(?:will|would|is|are|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|"
-          r"worse|work|a\s+good\s+idea)\s*\?\s*$|"
+          r"worse|work|a\s+good\s+idea)(?:\s+(?:for|with|on|here)\b[^?]{0,40})?\s*\?\s*$|"
+          r"\bwhat\s+(?:would\s+happen|happens|if)\b[^?]*\?\s*$|[,，]\s*right\s*\?\s*$|吧\s*[?？]\s*$|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
           r"够不够|放不放得下|合不合适|"
           + LEAD + r"what\s+if\b[^?]*\?\s*$|如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响))|"
@@ -134,6 +135,15 @@ OPINION = (r"\d[\d.e-]*\s*(?:is|seems|sounds|looks|would\s+be|'s)?\s*(?:probably
            r"(?:\s+for\s+[\w\s]{1,30})?\s*[.!]?$|\d[\d.e-]*\s*(?:的话)?\s*(?:太大|太高|太多|过大|过高|太小|太低|太少|没必要)了?\s*[。！!]?$")
 """A value judged, not asked for ("I read that rank 64 is overkill for small data", "听说小数据用秩 64 太大了"):
 answered with the plan's value and reason, nothing set."""
+WHICH = r"\bwhich\s+(?:one\s+)?(?:is|would\s+be|works)\s+(?:better|best|faster)\b|哪个(?:更)?(?:好|快|合适|强)"
+"""Two values weighed ("cosine vs linear, which is better here?", "余弦和线性调度哪个好？"): a question, unless the
+message lists values to try ("比较一下秩 8 和 16 哪个好" asks for that sweep)."""
+REPORTED = (r"\b(?:blog(?:\s+post)?|article|paper|tutorial|video|colleague|friend|someone|people|everyone|the\s+docs?|"
+            r"documentation|reddit|twitter)\s+(?:online\s+)?(?:said|says|say|suggests?|suggested|recommends?|recommended|"
+            r"claims?|(?:usually|often|always)\s+use)\b|\bi\s+(?:read|heard|saw)\b|网上说|听说|有人说|别人说|据说|"
+            r"大家都(?:用|说)|一般大家|论文(?:里)?说|教程(?:里)?说")
+"""A value reported from elsewhere ("a blog post said lr 5e-4 works best", "网上说学习率用 5e-4 最好"): answered
+with the plan's value and reason and how to ask for the one reported, nothing set."""
 RESET_ALL = (r"^reset[.!]?$|\b(?:reset|restore)\s+(?:everything|all|it all|the\s+(?:settings|plan|parameters|"
              r"hyper-?parameters|defaults))\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
              r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|original|recommended)\b|"
@@ -229,16 +239,17 @@ def numeric_settings(fields: list[str]) -> list[str]:
     return [n for n, s in SETTINGS.items() if s.in_plan and s.kind is not str and s.field in fields]
 
 
-def question(low: str, values: dict[str, Any]) -> list[str]:
+def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]:
     """The fields a question asks about: a "why" question or one about a value it names (whatever values it names:
     "why rank 16?", "why not rank 8?", "should I use QLoRA?" are not edits), or a "what" question that names no
-    value. [] when the message is not such a question."""
+    value (`tried`: the message lists values to try). [] when the message is not such a question."""
     said = values.keys() - {"language"}
     if "task_type" in said:  # "回答用户为什么退款失败的问题" describes a task
         return []
     if not said and re.search(SHOW, low):  # "show me the plan", "explain your choices"
         return ["?"]
-    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(OPINION, low)
+    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(OPINION, low) or re.search(REPORTED, low)
+           or re.search(WHICH, low) and not tried
            or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
            or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(r"(?:explain|tell)", low)))
     if why or (re.search(WHAT, low) and not said):

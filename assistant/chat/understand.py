@@ -246,7 +246,8 @@ def understand(text: str) -> Intents:
     that, switch, added = (None,) * 3 if sweep.keys() - {"off"} or [k for k in values if k != "language"] else \
         whole_turn(low.strip())  # "never mind the sweep, just use 8": the 8 is for what the sweep tried
     again = None if that is not None else again  # "lower that to 2": the 2, not half
-    if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(low, values)):  # "why?"
+    tried = bool(sweep.get("values"))  # "比较一下秩 8 和 16 哪个好": a sweep, not a question
+    if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(low, values, tried)):
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
                        named={} if re.search(OPINION, low) else {k: v for k, v in values.items() if k != "language"})
     nothing_else = (that, switch, added, again, sweep, start) == (None,) * 4 + ({}, False)
