@@ -228,7 +228,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?<![不没])用\s*(\d+)\s*条(?:数据|样本)",
              r"(?:数据|样本|训练数据|数据量|训练集)\s*(?:限制在|控制在|限制为|限定在|不超过|最多)\s*(\d+)\s*(?:条|行|个)",
              r"最多(?:只)?用\s*(\d+)\s*(?:条|行|个样本)",
-             r"(?:no\s+more\s+than|at\s+most|up\s+to|a\s+maximum\s+of)\s+(\d+)\s*(?:rows|examples|samples|records)\b",
+             r"(?:no\s+more\s+than|at\s+most|up\s+to|a\s+maximum\s+of|(?:stay|keep\s+it)\s+(?:under|below|within))\s+"
+             r"(\d+)\s*(?:rows|examples|samples|records)\b",
              r"(?:不超过|最多|至多)\s*(\d+)\s*(?:条|行|个样本)",
              r"(?<![批次步每])(?:先|试着)?(?:用|拿)\s*(\d+)\s*(?:条|行)(?:数据|样本)?\s*(?:来)?(?:试试|试一下|跑一下|跑跑|看看|试跑)",
              r"^(?:先)?(?:用|拿)\s*(\d+)\s*(?:条|行)(?:数据|样本)?\s*(?:吧|就行|就好|就够了)?[。！!]?$"), off=(0,)),

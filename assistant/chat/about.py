@@ -84,6 +84,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           + LEAD + r"(?:will|would|is|are|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|"
           r"worse|work|a\s+good\s+idea)(?:\s+(?:for|with|on|here)\b[^?]{0,40})?\s*\?\s*$|"
           r"\bwhat\s+(?:would\s+happen|happens|if)\b[^?]*\?\s*$|[,，]\s*right\s*\?\s*$|吧\s*[?？]\s*$|"
+          r"\b(?:i'?m\s+|i\s+am\s+)?wondering\s+(?:if|whether)\b|\bi\s+wonder\s+(?:if|whether)\b|"
+          r"\bnot\s+sure\s+(?:if|whether)\b|\bare\s+you\s+sure\b|你确定|我在想|不知道.{0,20}?(?:够不够|行不行|合不合适)|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
           r"够不够|放不放得下|合不合适|"
           + LEAD + r"what\s+if\b[^?]*\?\s*$|如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响))|"
@@ -127,7 +129,8 @@ RESET = (r"\b(?:reset|restore|revert)\b|\bundo\s+(?:the|my)\s+[\w -]{1,24}?\s+ch
          r"[\w -]{1,24}?\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b|"
          r"\byour\s+(?:original|own|first)\s+(?:choice|value|suggestion|pick)\b|"
          r"用回(?:你)?(?:原来|之前|最初|一开始)的|(?:还是)?用你(?:原来|之前|最初|一开始)?(?:选|推荐|建议|定)的|"
-         r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|你来(?:定|选|决定)|你定吧|交给你")
+         r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|你来(?:定|选|决定)|你定吧|交给你|"
+         r"\bwhatever\s+you\s+(?:think|feel|consider)\b|你觉得(?:多少|怎样|怎么样)?合适(?:就)?|你看着(?:办|定|设)")
 """A reset of the settings named ("reset the learning rate", "学习率恢复默认", "not sure about the batch size, you
 pick")."""
 OPINION = (r"\d[\d.e-]*\s*(?:is|seems|sounds|looks|would\s+be|'s)?\s*(?:probably\s+|way\s+|far\s+)?(?:overkill|"
@@ -135,15 +138,20 @@ OPINION = (r"\d[\d.e-]*\s*(?:is|seems|sounds|looks|would\s+be|'s)?\s*(?:probably
            r"(?:\s+for\s+[\w\s]{1,30})?\s*[.!]?$|\d[\d.e-]*\s*(?:的话)?\s*(?:太大|太高|太多|过大|过高|太小|太低|太少|没必要)了?\s*[。！!]?$")
 """A value judged, not asked for ("I read that rank 64 is overkill for small data", "听说小数据用秩 64 太大了"):
 answered with the plan's value and reason, nothing set."""
-WHICH = r"\bwhich\s+(?:one\s+)?(?:is|would\s+be|works)\s+(?:better|best|faster)\b|哪个(?:更)?(?:好|快|合适|强)"
+WHICH = (r"\bwhich\s+(?:one\s+)?(?:is|would\s+be|works)\s+(?:better|best|faster)\b|"
+         r"\bwhich\s+(?:one\s+)?(?:would|should|do|will)\s+(?:you|i|we)\s+(?:pick|choose|use|go\s+with|recommend)\b|"
+         r"哪个(?:更)?(?:好|快|合适|强)|(?:选|用)哪(?:个|一个|种)")
 """Two values weighed ("cosine vs linear, which is better here?", "余弦和线性调度哪个好？"): a question, unless the
 message lists values to try ("比较一下秩 8 和 16 哪个好" asks for that sweep)."""
-REPORTED = (r"\b(?:blog(?:\s+post)?|article|paper|tutorial|video|colleague|friend|someone|people|everyone|the\s+docs?|"
+REPORTED = (r"\b(?:blog(?:\s+post)?|article|paper|tutorial|video|colleague|friend|someone|people|everyone|docs?|"
             r"documentation|reddit|twitter)\s+(?:online\s+)?(?:said|says|say|suggests?|suggested|recommends?|recommended|"
             r"claims?|(?:usually|often|always)\s+use)\b|\bi\s+(?:read|heard|saw)\b|网上说|听说|有人说|别人说|据说|"
-            r"大家都(?:用|说)|一般大家|论文(?:里)?说|教程(?:里)?说")
+            r"大家都(?:用|说)|一般大家|论文(?:里)?说|教程(?:里)?说|文档(?:里)?(?:说|推荐)|官方(?:文档)?推荐")
 """A value reported from elsewhere ("a blog post said lr 5e-4 works best", "网上说学习率用 5e-4 最好"): answered
-with the plan's value and reason and how to ask for the one reported, nothing set."""
+with the plan's value and reason and how to ask for the one reported, nothing set; unless it is adopted (`ADOPT`)."""
+ADOPT = (r"\blet'?s\s+(?:use|do|try|go\s+with)\s+(?:it|that|this)\b|"
+         r"\b(?:use|go\s+with)\s+(?:it|that)\s*(?:then|please)?\s*[.!]?$|那就用(?:它|这个|那个)|就用(?:它|这个|那个)|就这么设")
+"""A reported value taken up in the same message ("I heard 1e-4 is safer; let's use it", "听说 1e-4 更稳，那就用它")."""
 RESET_ALL = (r"^reset[.!]?$|\b(?:reset|restore)\s+(?:everything|all|it all|the\s+(?:settings|plan|parameters|"
              r"hyper-?parameters|defaults))\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
              r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|original|recommended)\b|"
@@ -248,7 +256,8 @@ def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]
         return []
     if not said and re.search(SHOW, low):  # "show me the plan", "explain your choices"
         return ["?"]
-    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(OPINION, low) or re.search(REPORTED, low)
+    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(OPINION, low)
+           or re.search(REPORTED, low) and not re.search(ADOPT, low)
            or re.search(WHICH, low) and not tried
            or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
            or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(r"(?:explain|tell)", low)))

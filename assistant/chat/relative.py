@@ -70,8 +70,10 @@ BOUNDED = (r"(?:(?P<up>don'?t\s+go\s+(?:above|over|beyond|past)|no\s+(?:more|hig
            r"(?P<down>at\s+least|no\s+(?:fewer|less|lower|smaller)\s+than|not\s+(?:fewer|less|lower)\s+than|"
            r"never\s+(?:below|under|fewer\s+than)|至少|不少于|不低于|不小于))\s*(?:(?:a|the)\s+)?"
            r"(?:(?P<key1>{key})\s*(?:of\s+)?)?(?:训练|跑|用)?\s*(?P<n>\d+(?:\.\d+)?(?:e-?\d+)?)\s*(?P<key2>{key}|{unit})?|"
-           r"(?P<key3>{key})\s*(?:should\s+)?(?:(?P<up2>不(?:要|能)?超过|别超过|最多|at\s+most|no\s+more\s+than|under|below|"
-           r"(?:should\s+)?not\s+(?:exceed|go\s+above)|<=?)|(?P<down2>至少|不少于|不低于|at\s+least|>=?))\s*"
+           r"(?P<key3>{key})\s*(?:should\s+)?(?:(?P<up2>不(?:要|能)?(?:超过|高于|大于|多于)|别超过|最多|at\s+most|"
+           r"no\s+(?:more|higher|larger|bigger)\s+than|not\s+(?:above|over)|under|below|"
+           r"(?:should\s+)?not\s+(?:exceed|go\s+above)|<=?)|(?P<down2>至少|不(?:要|能)?(?:少于|低于|小于)|at\s+least|"
+           r"no\s+(?:lower|less|fewer|smaller)\s+than|>=?))\s*"
            r"(?P<n2>\d+(?:\.\d+)?(?:e-?\d+)?)")
 """A bound said for a setting, its name before or after the number ("at most 2 epochs", "don't go above rank 32",
 "秩不要超过 32", "最多训练 2 轮"): `Bound`."""

@@ -102,7 +102,9 @@ def from_to(low: str) -> str:
 
 
 PAST = (r"(?:[^,;!?，；。！？.]|\.(?=\d))*(?:\blast\s+time\b|\bpreviously\b|\bin\s+the\s+past\b|\bused\s+to\b|"
-        r"\b(?<!if )(?:i|we)\s+(?:used|tried|had|ran|trained)\b|上次|以前|之前(?:用|试)|过去用)"
+        r"\b(?<!if )(?:i|we)\s+(?:used|tried|had|ran|trained)\b|"
+        r"\b(?:our|the|my)\s+(?:earlier|previous|old|last|first)\s+(?:adapter|run|model|attempt|version|try|training)\b|上次|以前|之前(?:用|试|搜|跑|训)|过去用|"
+        r"(?:用|试|搜索|跑|训练)过(?!\s*\d|程|拟合|度|滤|去|来|头|多|少|大|小|长|高|低))"
         r"(?:[^,;!?，；。！？.]|\.(?=\d))*")
 """A clause about an earlier run ("last time I used lr 1e-3 and it diverged", "上次学习率用 1e-3"): its settings are
 not asked for (a worry in it is: `goals` reads it first)."""
