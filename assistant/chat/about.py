@@ -150,8 +150,11 @@ REPORTED = (r"\b(?:blog(?:\s+post)?|article|paper|tutorial|video|colleague|frien
 """A value reported from elsewhere ("a blog post said lr 5e-4 works best", "网上说学习率用 5e-4 最好"): answered
 with the plan's value and reason and how to ask for the one reported, nothing set; unless it is adopted (`ADOPT`)."""
 ADOPT = (r"\blet'?s\s+(?:use|do|try|go\s+with)\s+(?:it|that|this)\b|"
-         r"\b(?:use|go\s+with)\s+(?:it|that)\s*(?:then|please)?\s*[.!]?$|那就用(?:它|这个|那个)|就用(?:它|这个|那个)|就这么设")
-"""A reported value taken up in the same message ("I heard 1e-4 is safer; let's use it", "听说 1e-4 更稳，那就用它")."""
+         r"\b(?:use|go\s+with)\s+(?:it|that)\s*(?:then|please)?\s*[.!]?$|那就用(?:它|这个|那个)|就用(?:它|这个|那个)|就这么设|"
+         r"[,;.!，；。！]\s*(?:so\s+|then\s+|but\s+)?(?:please\s+)?(?:use|set|make|switch\s+to|go\s+with|train)\b|"
+         r"[，；。！,;]\s*(?:那就|所以|但)?[^，；。！,;?？]{0,8}?(?:用|改成|设成|设为|换成|改为)(?![^，；。！]*(?:最好|更好|比较好))")
+"""A reported value taken up in the same message ("I heard 1e-4 is safer; let's use it", "听说 1e-4 更稳，那就用它"),
+or a request beside it ("I read cosine is better; use rank 8")."""
 RESET_ALL = (r"^reset[.!]?$|\b(?:reset|restore)\s+(?:everything|all|it all|the\s+(?:settings|plan|parameters|"
              r"hyper-?parameters|defaults))\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
              r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|original|recommended)\b|"

@@ -30,13 +30,14 @@ def named_model(low: str, text: str = "") -> str | None:
         return (closed.group(1) or closed.group(2)).strip()
     # "qwen 7b", "Qwen2.5-1.5B", "llama 8b", "mistral 7b", "llama 70b" (not in the catalog: kept as said).
     # (CJK characters are word characters: "用Qwen 72B训练" has no word boundary around the name or the size.)
-    m = re.search(r"(qwen|llama|mistral|gemma|phi|smollm2?)[a-z0-9.\- ]*?(\d+(?:\.\d+)?)\s*(b|m)(?![a-z0-9])", low)
-    r = None if m else re.search(r"(\d+(?:\.\d+)?)\s*(b|m)(?![a-z0-9])\s*(?:的)?\s*(?:[\w.\-]+\s+)?"
-                                 r"(qwen|llama|mistral|gemma|phi|smollm2?)", low)
+    size_said = r"(\d+(?:\.\d+)?)\s*(b)(?![a-z0-9])|(\d{3})\s*(m)(?![a-z0-9])"  # "360m"; not "4m rows"
+    m = re.search(rf"(qwen|llama|mistral|gemma|phi|smollm2?)[a-z0-9.\- ]*?(?:{size_said})", low)
+    r = None if m else re.search(rf"(?:{size_said})\s*(?:的)?\s*(?:[\w.\-]+\s+)?"
+                                 rf"(qwen|llama|mistral|gemma|phi|smollm2?)", low)
     if m or r:  # "smollm 360m": millions
-        family, size, unit = (m.group(1), float(m.group(2)), m.group(3)) if m else (r.group(3), float(r.group(1)),
-                                                                                   r.group(2))
-        size = size / 1000 if unit == "m" else size
+        family, (number, unit) = (m.group(1), m.groups()[1:3] if m.group(2) else m.groups()[3:5]) if m else (
+            r.group(5), r.groups()[0:2] if r.group(1) else r.groups()[2:4])
+        size = float(number) / (1000 if unit == "m" else 1)
         cands = [c for c in models() if c.name.lower().startswith(family[:4]) and not c.code]
         if cands:
             nearest = min(cands, key=lambda c: abs(c.params_b - size))
@@ -91,8 +92,8 @@ whose name gives the nearest size (`nominal_b`; the plan's own family first when
 `converse`."""
 
 
-FAMILY_ONLY = (rf"(?:\b(?:use|try|switch\s+to|go\s+with|move\s+to|change\s+to|prefer)\s+(?:a\s+|the\s+)?|"
-               rf"(?:用|换成|改用|试试|换|选)\s*)({FAMILY})(?:\s*-?\s*(\d(?:\.\d)?))?(?:\s+(?:model|family|series|instead))?"
+FAMILY_ONLY = (rf"(?:\b(?:use|try|switch\s+to|go\s+with|move\s+to|change\s+to|prefer|fine-?tune|train)\s+"
+               rf"(?:a\s+|the\s+)?|(?:用|换成|改用|试试|换|选)\s*)({FAMILY})(?:\s*-?\s*(\d(?:\.\d)?))?(?:\s+(?:model|family|series|instead))?"
                rf"(?!\s*-?\s*[\d.]+\s*[bm]?\b|[\w.-])")
 """A family without a size ("use qwen", "switch to llama 3.2", "用千问"): its model the catalog would pick for the
 plan's GPU (the largest that fits comfortably; the smallest on a CPU)."""

@@ -82,8 +82,6 @@ METRIC_NAMES = {"accuracy": "accuracy", "准确率": "accuracy", "f1": "f1", "ma
 PAST = (r"\blast\s+time\b|\bprevious(?:ly)?\b|\bearlier\s+(?:run|sweep|attempt)|\b(?:took|needed|ran|used|had)\b|"
         r"上次|之前|以前|用了|跑了")
 """A trial count told as what happened ("the sweep took 8 trials last time", "上次跑了 8 组"), not asked for."""
-ANOTHER = r"\bagain\b|\banother\b|\b(?:do|run|start|want|need)\s+(?:a|the)\s+(?:sweep|search)|再|重新"
-"""A sweep asked for again, in a message that also tells the past ("sweep again, it took 8 trials last time")."""
 JOINED = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|和|与|、|及)\s*(?:the\s+|its\s+)?"
 """Between fields searched together: "search the rank and the learning rate", "秩和学习率搜索"."""
 
@@ -130,9 +128,9 @@ def read_sweep(low: str) -> dict:
             search += [] if field in search else [field]
     counts = [m for m in re.finditer(TRIALS, low) if not re.search(PAST, re.split(r"[,;.，；。]", low[:m.start()])[-1]
                                                                   + re.split(r"[,;.，；。]", low[m.end():])[0])]
-    trials = counts[0] if counts else None  # not "it took 8 trials last time": what happened, not what to do
-    past = not counts and bool(re.search(PAST, low)) and not (values or search or re.search(ANOTHER, low))
-    if not (values or search or past) and (re.search(GENERAL, low) or trials):  # "run 8 trials": of the usual two
+    trials = counts[0] if counts else None  # not "it took 8 trials": what happened, not what to do (a clause about
+    # an earlier run is gone by now: understand.PAST)
+    if not (values or search) and (re.search(GENERAL, low) or trials):  # "run 8 trials": of the usual two
         search, out["general"] = ["training.learning_rate", "lora.r"], True
     if values:
         out["values"] = values

@@ -103,7 +103,8 @@ def from_to(low: str) -> str:
 
 PAST = (r"(?:[^,;!?，；。！？.]|\.(?=\d))*(?:\blast\s+time\b|\bpreviously\b|\bin\s+the\s+past\b|\bused\s+to\b|"
         r"\b(?<!if )(?:i|we)\s+(?:used|tried|had|ran|trained)\b|"
-        r"\b(?:our|the|my)\s+(?:earlier|previous|old|last|first)\s+(?:adapter|run|model|attempt|version|try|training)\b|上次|以前|之前(?:用|试|搜|跑|训)|过去用|"
+        r"\b(?:our|the|my)\s+(?:earlier|previous|old|last)\s+(?:adapter|run|model|attempt|version|try|training)\b|"
+        r"上次|以前|之前(?:用|试|搜|跑|训)|过去用|"
         r"(?:用|试|搜索|跑|训练)过(?!\s*\d|程|拟合|度|滤|去|来|头|多|少|大|小|长|高|低))"
         r"(?:[^,;!?，；。！？.]|\.(?=\d))*")
 """A clause about an earlier run ("last time I used lr 1e-3 and it diverged", "上次学习率用 1e-3"): its settings are
@@ -166,8 +167,9 @@ def understand(text: str) -> Intents:
     # (20,000 digits took 140 s).
     low = from_to(digits(re.sub(r"\d{33,}", "9" * 32, t.lower())))
     low = re.sub(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F]", " ", low)  # "looks great 👍 let's go"
+    now, now_t = re.sub(PAST, " ", low), re.sub(PAST, " ", t, flags=re.I)  # "last time we used llama 8b": not asked
     said: dict[str, Any] = {"task_type": _task(low),
-                            "language": _language(t, low), "base_model": named_model(low, t) or model_step(low)}
+                            "language": _language(t, low), "base_model": named_model(now, now_t) or model_step(now)}
     _gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     low, said_goals = goals(low, zh)  # "I'm worried it will overfit": the settings words it means
