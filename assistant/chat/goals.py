@@ -70,14 +70,14 @@ NOT_AFTER = (r"^[\w\s]{0,12}?\b(?:is|are|isn'?t|aren'?t)\s+(?:not\s+|no\s+)?(?:a
 
 
 def goals(low: str, zh: bool) -> tuple[str, list[str]]:
-    """The message with the settings words of the goals it states added, and the notes to give (none for a
-    question: "would QLoRA save memory here?" asks, and is answered)."""
+    """The settings words of the goals the message states ("; "-led, to be added to it; "" for none), and the notes
+    to give (none for a question: "would QLoRA save memory here?" asks, and is answered)."""
     notes, extra = [], []
     if re.search(r"[?？]\s*$", low):
-        return low, notes
+        return "", notes
     for words, settings, en, zh_note in GOALS:
         if (m := re.search(words, low)) and not (re.search(NOT, low[max(0, m.start() - 30):m.start()])
                                                   or re.search(NOT_AFTER, low[m.end():])):
             extra += [settings] if settings else []
             notes += [zh_note if zh else en] if en else []
-    return (low + "; " + "; ".join(extra) if extra else low), notes
+    return ("; " + "; ".join(extra) if extra else ""), notes

@@ -172,9 +172,9 @@ def understand(text: str) -> Intents:
                             "language": _language(t, low), "base_model": named_model(now, now_t) or model_step(now)}
     _gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
-    low, said_goals = goals(low, zh)  # "I'm worried it will overfit": the settings words it means
-    notes += said_goals
-    low = re.sub(PAST, " ", low)  # "last time I used lr 1e-3 and the loss diverged": what was, not what to do
+    goal_words, said_goals = goals(low, zh)  # "I'm worried it will overfit": the settings words it means, read in
+    notes += said_goals  # the whole message ("last time I used lr 1e-3 and the loss diverged": a lower rate)
+    low = now + goal_words  # but the settings of an earlier run are not asked for
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|"
                  r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
                  r"plain lora|"

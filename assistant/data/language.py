@@ -22,6 +22,7 @@ WORDS = {"en": "the and of to is in that it for was with you this are not have b
          "it": "il la che è e di un una non per con molto sono del della gli",
          "vi": "và là của có không một những được cho người này các với rất"}
 """The commonest words of each Latin-script language the catalog covers."""
+COMMON = {code: set(words.split()) for code, words in WORDS.items()}
 
 
 def text_language(text: str) -> str:
@@ -35,9 +36,6 @@ def text_language(text: str) -> str:
     hits = Counter({code: sum(w in common for w in words) for code, common in COMMON.items()})
     (best, n), = hits.most_common(1)
     return best if n >= 2 and n > 1.5 * hits["en"] else "en"
-
-
-COMMON = {code: set(words.split()) for code, words in WORDS.items()}
 
 
 def data_language(texts: list[str]) -> tuple[str, float]:
