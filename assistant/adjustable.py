@@ -199,7 +199,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
                           r"maximum(?: of)?)\s+(\d+)\s*"
                           r"(?:training\s+|optimi[sz]er\s+)?(?:steps?|iter(?:ation)?s)\b",
                           r"max[_ ]?iter(?:ation)?s\s*(?:to|=|:|of)?\s*(\d+)",
-                          r"(?:cap|limit|stop|end)\s+(?:the\s+)?(?:training|run|it|job)\s+(?:at|to|after)\s+"
+                          r"(?:cap|limit|stop|end)\s+(?:(?:the\s+)?(?:training|run|it|job)\s+)?(?:at|to|after)\s+"
                           r"(\d+)\s*"
                           r"(?:training\s+|optimi[sz]er\s+)?(?:steps?|iter(?:ation)?s)\b",
                           r"(?:smoke|sanity|quick|dry)[ -]?(?:test|check|run)\b[^.;\d]{0,20}?(\d+)\s*(?:training\s+)?"
@@ -209,7 +209,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
                           r"\b(?:try|test)\s+(?:it\s+)?(?:on|with|for)\s+(\d+)\s+(?:steps?|iter(?:ation)?s)\b",
                           r"(?:冒烟|试跑|测试一下|先试)[^，。,\d]{0,10}?(\d+)\s*步",
                           r"(?:训练|跑|只跑|只训练|最多|至多|不超过|上限)\s*(\d+)\s*(?:个)?\s*步",
-                          r"(?<!预热)(?:(?:训练)?步数(?:上限|最多|最大值?)?|最大步数)" + TO
+                          r"(?<!预热)(?:(?:训练)?步数(?:上限|最多|最大值?|封顶)?|最大步数)" + TO
                           + r"(\d+)(?!\s*(?:个)?\s*(?:轮|epoch))"),
             off=(-1, 0)),
     Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from ..adjustable import SETTINGS, get_path
+from .relative import Judged
 from .whole_turn import FILLER
 
 W = r"(?<![a-z]){}(?![a-z])"
@@ -87,7 +88,7 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"\b(?:i'?m\s+|i\s+am\s+)?wondering\s+(?:if|whether)\b|\bi\s+wonder\s+(?:if|whether)\b|"
           r"\bnot\s+sure\s+(?:if|whether)\b|\bare\s+you\s+sure\b|你确定|我在想|不知道.{0,20}?(?:够不够|行不行|合不合适)|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
-          r"够不够|放不放得下|合不合适|"
+          r"够不够|放不放得下|合不合适|(?:会|能)?(?:更好|好一点|好些|有用|有帮助|有效果?|管用)(?:吗|么)\s*[?？]?\s*$|"
           + LEAD + r"what\s+if\b[^?]*\?\s*$|如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响))|"
           r"(?:^|[,，.]\s*)(?:is|are|would|will)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:better|worse|faster|slower|cheaper|"
           r"right|correct|enough)\s*\?\s*$|(?:^|[,，.]\s*)(?:is|are)\s+(?:that|this|it)\s+(?:right|correct|true|ok|okay|"
@@ -259,7 +260,8 @@ def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]
         return []
     if not said and re.search(SHOW, low):  # "show me the plan", "explain your choices"
         return ["?"]
-    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(OPINION, low)
+    judged = any(isinstance(v, Judged) for v in values.values())  # "rank 64 is too big": a change asked for
+    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(OPINION, low) and not judged
            or re.search(REPORTED, low) and not re.search(ADOPT, low)
            or re.search(WHICH, low) and not tried
            or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
@@ -343,6 +345,12 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
         out.append(f"{zh_label if zh else en} {shown}" + (f"：{reason}" if zh else f": {reason}") * bool(reason))
     for name, value in (named or {}).items():
         setting = SETTINGS.get(name)
+        if setting and hasattr(value, "of"):  # "should I halve the lr?": the value that would be
+            try:
+                value = value.of(plan, setting)
+            except TypeError:  # a model step: no setting's value
+                continue
+            value = max(1, round(value)) if setting.kind is int else float(f"{value:.6g}")
         if setting and setting.in_plan and get_path(plan, setting.field) != value:
             said = setting.said(value, "zh" if zh else "en")
             out.append(f"要改成这样，请说“{said}”" if zh else f"to have it, say “{said}”")

@@ -69,6 +69,7 @@ def digits(low: str) -> str:
                  low)
     low = re.sub(r"(?<![\w.])\.(?=\d)", "0.", low)
     low = re.sub(r"(?<=[a-z_\u4e00-\u9fff])\s*(?:->|→|=>)\s*(?=\d)", " to ", low)
+    low = re.sub(r"(?:(?<=\s)|^)@\s*(?=\d)", "at ", low)  # "cap it @ 200 steps"
     low = re.sub(r"\b(?:epcohs?|eopchs?|epoches|epohs?)\b", "epochs", low)
     low = re.sub(r"\b(?:learnign|leanring|learing|lerning|learnig|laerning)(?=[ _-]?rate\b)", "learning", low)
     low = re.sub(r"\b(?:batch-size|bach size|btach size|bathc size|batchsize)\b", "batch size", low)

@@ -24,11 +24,30 @@ class Relative:
     step: bool = False
 
     def of(self, plan, setting) -> float:
-        value = get_path(plan, setting.field)
+        return self.applied(get_path(plan, setting.field), setting)
+
+    def applied(self, value: float, setting) -> float:
+        """`value` moved as this change moves the plan's."""
         if not (self.step and setting.name == "epochs") or value < 1 or (value == 1 and self.factor < 1):
             return value * self.factor
         whole = max(1, round(value))
         return whole + max(1, round(whole / 3)) * (1 if self.factor > 1 else -1)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A value named and judged ("rank 64 is too big", "3 epochs seems like too many", "学习率 2e-4 太高了"): the
+    plan's value when it is already on the side asked for (the plan's rank 16 is under 64), else that value moved by
+    `change` (64 → 32; 3 epochs → 2), as the same words without the value move the plan's."""
+
+    value: float
+    change: Relative
+
+    def of(self, plan, setting) -> float:
+        now = get_path(plan, setting.field)
+        if now < self.value if self.change.factor < 1 else now > self.value:
+            return now
+        return self.change.applied(self.value, setting)
 
 
 @dataclass(frozen=True)
@@ -216,12 +235,51 @@ THEN = (r"[^.;!?。；！？\n]{0,30}?(?:(?<![a-z])(?:use|say|try|make it|go wit
 1e-5" (the number said wins over half or twice; one the setting cannot take leaves the relative change)."""
 
 
-JUDGED = (r"(?:{key})\s*(?:'s|is|are|seems?|looks?|feels?|sounds?)?\s*(?:like\s+)?(?:a\s+bit\s+|a\s+little\s+|"
-          r"way\s+|much\s+|far\s+|kind\s+of\s+|rather\s+|quite\s+|pretty\s+|very\s+|too\s+)*"
+ADVERBS = (r"(?:a\s+bit\s+|a\s+little\s+|way\s+|much\s+|far\s+|kind\s+of\s+|rather\s+|quite\s+|pretty\s+|very\s+|"
+           r"too\s+|probably\s+|definitely\s+|still\s+)")
+JUDGED = (r"(?:{key})\s*(?:'s|is|are|seems?|looks?|feels?|sounds?)?\s*(?:like\s+)?" + ADVERBS + "*"
           r"(?:(?:(high|big|large|long|much|many)|(low|small|short|little|few))\b(?!\s+(?:enough|to|for))|"
           r"(?:也)?(?:太|有点|有些|偏|过于)(?:(高|大|长|多)|(低|小|短|少))了?(?:吧|啊)?\s*[。！!?？,，]?$)")
 """A setting named and judged, with no change said: "the rank seems low", "lr is a bit high", "学习率有点高",
 "轮数太多了" (too much: half; too little: twice, as "that's too low" is for the previous turn's setting)."""
+
+
+JUDGED_VALUE = (r"(?:(?<![\w.-])(?P<v0>" + NUMBER + r")\s*(?:{unit})|(?:{key})\s*(?:(?:of|=|:|at)\s*)?"
+                r"(?P<v>" + NUMBER + r"))(?![\w.])\s*(?:(?:'s|is|are|was|would\s+be|might\s+be)\s+" + ADVERBS + "+|"
+                r"(?:seems?|looks?|feels?|sounds?)\s*(?:like\s+)?" + ADVERBS + "*|" + ADVERBS + "+)"
+                r"(?:(?P<hi>high|big|large|long|much|many)|(?P<lo>low|small|short|little|few))\b(?!\s+(?:enough|to|for))|"
+                r"(?:(?<![\w.-])(?P<zv0>" + NUMBER + r")\s*(?:{unit})|(?:{key})\s*(?:[=:：]|是|用)?\s*(?P<zv>" + NUMBER
+                + r"))\s*(?:也)?(?:太|有点|有些|偏|过于)(?:(?P<zhi>高|大|长|多)|(?P<zlo>低|小|短|少))了?(?:吧|啊)?")
+"""A value named and judged ("rank 64 is too big", "3 epochs seems like too many", "3 轮太多了"): `Judged`, or
+the value the message goes on to name (`INSTEAD`)."""
+JUDGED_UNITS = {"epochs": r"epochs?|轮|遍|个\s*epochs?", "r": r"(?!)", "batch_size": r"rows\s+(?:per|a)\s+batch",
+                "learning_rate": r"(?!)", "max_length": r"tokens?|个\s*token"}
+"""The unit said after a judged value, each setting's (the rank, the learning rate: only their names before it)."""
+INSTEAD = (r"\s*[,，;；.。]?\s*(?:(?:so\s+|just\s+|let'?s\s+)?(?:use|try|do|make\s+it|go\s+with|maybe)\s+|"
+           r"(?:就|改成|换成|改用|用)\s*)?(?P<n>" + NUMBER + r")\s*(?:{unit}|{key})?\s*"
+           r"(?:(?:is|should\s+be|would\s+be|will\s+be)\s+(?:enough|plenty|fine|ok|okay)|will\s+do|should\s+do|"
+           r"就?够了?|就行|就可以|足够|(?=$|[,.;!?，。；！？]))")
+"""The value said after a judgement ("3 epochs is too many, do 2", "5 epochs is too many, 2 is enough",
+"3 轮太多了，2 轮就够了")."""
+
+
+def judged(low: str) -> dict[str, Any]:
+    """The settings a message names a value of and judges: a `Judged` for each, or the value said instead."""
+    out: dict[str, Any] = {}
+    for name, key in RELATIVE_SETTINGS.items():
+        unit = JUDGED_UNITS[name]
+        if not (m := re.search(JUDGED_VALUE.format(key=key, unit=unit), low)):
+            continue
+        down = bool(m["hi"] or m["zhi"])
+        rest = low[m.end():]
+        rest = re.sub(r"^(?:了|吧|啊|!|！)+", "", rest)
+        if then := re.match(INSTEAD.format(key=key, unit=unit), rest):
+            if (value := taken(SETTINGS[name], then["n"])) is not None:
+                out[name] = value
+        elif not re.search(r"\d", rest):
+            value = float(m["v0"] or m["v"] or m["zv0"] or m["zv"])
+            out[name] = Judged(value, Relative(0.5 if down else 2.0, step=True))
+    return out
 
 
 AS_LONG = (r"\b(?:train|run|go|fine-?tune)\b[^.;!?\d]{0,24}?\b(?:(twice|double)|(half)|(\d+(?:\.\d+)?)\s*(?:times|x|×))"

@@ -40,6 +40,14 @@ NAMED_TO = r"(?:-|\s*(?:under|below|within|限制在|控制在|不超过|不要�
 """How a setting is joined to its value ("should be", "限制在"): a number after one is that setting's."""
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at|over|across|among|through)\s*)?"
              r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
+VERSUS = r"\s*(?:\bvs\.?|\bversus|\bagainst|对比|对)\s*"
+"""Between two values compared, each with its setting's name ("rank 8 vs rank 32", "r=8 versus r=32")."""
+CHOICE = r"\s*(?:,\s*)?(?:\band\b|\bor\b|和|或者?|与|跟)\s*"
+"""Between two values, each with its name, which a message that compares or tries them lists ("compare rank 8 and
+rank 32", "试试秩 8 和秩 32")."""
+COMPARES = r"\b(?:compare|try|test|run)\b|比较|对比|试试|试一下|都试|跑一下"
+REPEATED = r"(?:{key}){after}{number}(?:(?:{sep})(?:{key}){after}{number})+"
+"""A list whose values each carry the setting's name: `VERSUS`, or `CHOICE` in a message that `COMPARES`."""
 EPOCH_UNIT = r"(?:\s*个)?\s*(?:epochs?|轮|遍)"
 RANGED = ("training.learning_rate",)
 """Fields a search draws from a range, which a message may give ("between 1e-5 and 1e-3")."""
@@ -99,6 +107,13 @@ def read_sweep(low: str) -> dict:
     values: dict[str, list[float]] = {}
     for field, key in KEYS.items():
         m = re.search(rf"(?:{key}){AFTER_KEY}{LIST}{UNITS}", low)
+        if m is None:  # "compare rank 8 vs rank 32"
+            sep = f"{VERSUS}|{CHOICE}" if re.search(COMPARES, low) else VERSUS
+            if r := re.search(REPEATED.format(key=key, after=AFTER_KEY, number=NUMBER, sep=sep) + UNITS, low):
+                numbers = [float(x) for x in re.findall(NUMBER, r.group(0))]
+                if len(set(numbers)) >= 2:
+                    values[field] = list(dict.fromkeys(numbers))
+                continue
         if m is None and field in LIST_THEN_KEY:
             m = re.search(LIST_THEN_KEY[field], low)
             if m and re.search(rf"(?:{BOUND})(?:\s*[,，:：])?(?:{AFTER_KEY}|{NAMED_TO})$", low[:m.start(1)]):

@@ -30,11 +30,13 @@ from .relative import (
     Added,
     EffectiveBatch,
     HeldRows,
+    Judged,
     Relative,
     RowShare,
     TimesRank,
     WarmupSteps,
     bounds,
+    judged,
     relatives,
     times_rank,
 )
@@ -175,6 +177,7 @@ def understand(text: str) -> Intents:
     goal_words, said_goals = goals(low, zh)  # "I'm worried it will overfit": the settings words it means, read in
     notes += said_goals  # the whole message ("last time I used lr 1e-3 and the loss diverged": a lower rate)
     low = now + goal_words  # but the settings of an earlier run are not asked for
+    asking = low  # a question is read whole ("would two more epochs help?" even after the two more epochs are taken)
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|"
                  r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
                  r"plain lora|"
@@ -222,6 +225,7 @@ def understand(text: str) -> Intents:
     if not searches(low):  # "between 3 and 5 epochs is fine": neither number is the value
         low = re.sub(rf"\bbetween\s+{NUMBER}\s+(?:and|to)\s+{NUMBER}(?=\s*[a-z])", "between", low)
     said.update(bounds(low))  # "at most 5 epochs" keeps the plan's 3: not 5
+    said.update({k: v for k, v in judged(low).items() if k not in said})  # "rank 64 is too big": not 64
     for setting in SETTINGS.values():  # the numbers each setting declares how people say
         if setting.patterns and setting.name not in said:
             said[setting.name] = allowed(setting, setting.read(low), notes, zh)
@@ -251,9 +255,10 @@ def understand(text: str) -> Intents:
         whole_turn(low.strip())  # "never mind the sweep, just use 8": the 8 is for what the sweep tried
     again = None if that is not None else again  # "lower that to 2": the 2, not half
     tried = bool(sweep.get("values"))  # "比较一下秩 8 和 16 哪个好": a sweep, not a question
-    if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(low, values, tried)):
+    if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(asking, values, tried)):
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
-                       named={} if re.search(OPINION, low) else {k: v for k, v in values.items() if k != "language"})
+                       named={} if re.search(OPINION, asking) else {k: v.value if isinstance(v, Judged) else v
+                                                                 for k, v in values.items() if k != "language"})
     nothing_else = (that, switch, added, again, sweep, start) == (None,) * 4 + ({}, False)
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
