@@ -26,6 +26,7 @@ from .slots import Slots
 from .sweep_plan import grid_trials
 from .token_counts import token_lengths, training_messages
 from .understand import Intents, MaybeColumn, allowed, understand
+from .whole_turn import BOTH
 
 
 def task_suggestions(lang: str) -> list[str]:
@@ -123,7 +124,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             if (value := allowed(setting, scaled, it.notes, zh)) is not None:
                 it.values[setting.name] = value
         if it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
-            targets = said_relatively or [n for n in [_one_of(last, zh, it.notes)] if n]  # changed, or what it set
+            targets = said_relatively or (last if len(last) > 1 and re.search(BOTH, messages[i].lower()) else
+                                          [n for n in [_one_of(last, zh, it.notes)] if n])  # changed, or what it set
             scaling = Relative(it.again, it.stepped) if it.again > 0 else last_scaling  # "and again": the last again
             it.values.update({name: scaling for name in targets} if scaling else {})
         if it.added and not it.values.keys() - {"language"} and (name := _one_of(last, zh, it.notes)):

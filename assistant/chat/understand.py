@@ -167,10 +167,11 @@ def understand(text: str) -> Intents:
     # A run of more digits than any setting could take is cut to 32 (still out of every bound, and so refused with
     # a note): each pattern that starts with a number otherwise tries every start inside the run, quadratic time
     # (20,000 digits took 140 s).
-    low = from_to(digits(re.sub(r"\d{33,}", "9" * 32, t.lower())))
+    whole = digits(re.sub(r"\d{33,}", "9" * 32, t.lower()))
+    low = from_to(whole)
     low = re.sub(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F]", " ", low)  # "looks great 👍 let's go"
     now, now_t = re.sub(PAST, " ", low), re.sub(PAST, " ", t, flags=re.I)  # "last time we used llama 8b": not asked
-    said: dict[str, Any] = {"task_type": _task(low),
+    said: dict[str, Any] = {"task_type": _task(whole),  # "grade essays from 1 to 5" is no change of a value
                             "language": _language(t, low), "base_model": named_model(now, now_t) or model_step(now)}
     _gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))

@@ -81,6 +81,8 @@ def whole_turn(low: str) -> tuple[float | None, bool | None, float | None]:
     return that, switch, added
 
 
+BOTH = r"\bboth\b|\bthem\b|\beach\b|\ball\s+of\s+them\b|两个|两项|它们|都(?=\s*(?:翻倍|加倍|减半))"
+"""A follow-up about every setting the previous turn set ("double both", "halve them", "两个都翻倍")."""
 HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
 DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|加一倍|(?:改|调|加|增)?大一倍"
 LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|减少|调小|设小|改小|小一点|低一点|少一点"
@@ -88,12 +90,13 @@ RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|增加|调大
 FACTORS = ((HALF, 0.5, False), (DOUBLE, 2.0, False), (LOWER, 0.5, True), (RAISE, 2.0, True))
 """The words of a relative change, what they multiply by (lowered or raised with no number: half or twice) and
 whether they are a step of no stated size (`Relative.step`: the epochs go one step, not twice or half)."""
-AGAIN = tuple((rf"(?:{words})\s+(?:it|that)\b|再\s*(?:{words})|"
+AGAIN = tuple((rf"(?:{words})\s+(?:it|that|both|them|each)\b|再\s*(?:{words})|(?:{BOTH})\s*(?:都)?\s*(?:{words})|"
                rf"^(?:[^,，。.!！?？\d]{{0,12}}[,，。.!！]\s*){{0,2}}(?:那就|那)?\s*(?:{words})\s*(?:吧|一下|了)?[.!。！]?$",
                factor, step)
               for words, factor, step in FACTORS)
 """The same change once more, or once to the setting the previous turn set: "halve it again", "double that", "再减半",
-"那就翻倍吧", "太大了，减半" (`converse`), with the factor each multiplies by."""
+"那就翻倍吧", "太大了，减半" (`converse`), with the factor each multiplies by; to each setting it set: "double both",
+"两个都翻倍" (`BOTH`)."""
 
 
 REPEAT = (r"^(?:and\s+|ok\s+|okay\s+)?(?:again|once more|one more time|(?:do|halve|double) (?:it|that) (?:again|once "

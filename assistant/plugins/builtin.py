@@ -34,21 +34,29 @@ def register_tasks():
                                      r"(?:priority|category|label|class|topic|sentiment|language|team)|"
                                      r"(?:detect|identify|guess|recogni[sz]e) (?:the |which )?language|"
                                      r"\bflag [\w ]{0,30}?(?:fraud|spam|toxic|abusive|offensive|suspicious|risky|"
-                                     r"phishing)|star rating|"
+                                     r"phishing|personal\s+(?:data|information|details)|pii|sensitive)|star rating|"
+                                     r"(?<!learning )(?<!learning_)\b(?:rate|score|grade)\b[\w ,'-]{0,40}?\b"
+                                     r"(?:from \d+ to \d+|on a (?:\d+[- ]point )?scale|out of \d+|\d+\s*[-–]\s*\d+\b)|"
+                                     r"\b(?:give|assign|attach)\s+(?:each|every)\b[\w ]{0,40}?\s+"
+                                     r"(?:a|an|one|its|their)\s+(?:topic|label|category|class|tag|sentiment|priority|rating|score|grade)\b|"
                                      r"(?:predict|estimate|infer) (?:the |each |a )?(?:rating|label|category|class|"
                                      r"topic|sentiment)|"
-                                     r"分类|情感|类别|正面(?:和|或|还是|与)负面|打标签|判断.*(正面|负面)|判断每.{0,20}(?:是不是|是否)|识别意图|意图识别|识别.{0,20}的?意图|"
+                                     r"分类|情感|类别|正面(?:和|或|还是|与)负面|打标签|判断.*(正面|负面)|判断.{0,24}?(?:是不是|是否|有没有)|识别意图|意图识别|识别.{0,20}的?意图|"
                                      r"分到|归类|路由|分拣|分派|分配给|派给|指派给|属于哪|分给哪|哪个(?:队列|部门|团队|类别|分组|组)|打上?.{0,10}标签|打分|评分|星级|[一二三四五1-5]\s*星|垃圾(?:广告|邮件|短信)|好评|差评|判断.{0,20}(?:还是|或者?)|"
-                                     r"打上.{0,12}(?:或|还是)|(?:检测|识别).{0,8}(?:有害|违规|敏感|辱骂|欺诈)",
+                                     r"打上.{0,12}(?:或|还是)|给每[条个张篇封段份].{0,12}?(?:标上|打上|分配|加上|贴上|标注|标记|选)(?:一个)?"
+                                     r"(?:主题|标签|类别|分类|优先级|情感|等级|分数)|"
+                                     r"(?:标|挑|找)出.{0,12}(?:包含|含有|带有|涉及).{0,12}(?:个人信息|隐私|敏感|违规|广告)|(?:检测|识别).{0,8}(?:有害|违规|敏感|辱骂|欺诈)",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
         TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|\bgist\b|bullet points|key points|\brecap|"
+                                    r"\b(?:shorten|boil\s+down|compress)\b[\w ,'-]{0,40}?\binto\s+"
+                                    r"(?:a|one|two|three)\s+(?:short\s+|brief\s+|single\s+)?(?:paragraph|sentence|line)s?\b|"
                                     r"into (?:a |one |two |three )?(?:short|brief|single|few)(?: \w+)? "
                                     r"(?:paragraph|sentence|line)s?\b|"
                                     r"(?:write|generate|create|suggest|give|make|produce) (?:a |an |the )?"
                                     r"(?:[\w-]+ ){0,2}?(?:headline|title)s? (?:for|of)\b|"
-                                    r"摘要|总结|概括|归纳|(?<!大)概要|梗概|提要(?!求)|浓缩|(?<!重)要点|(?:生成|起|拟|写|取).{0,10}标题",
+                                    r"摘要|总结|概括|归纳|(?:压缩|缩短|精简|缩写)成.{0,6}(?:一句话|一段|几句|一行)|(?<!大)概要|梗概|提要(?!求)|浓缩|(?<!重)要点|(?:生成|起|拟|写|取).{0,10}标题",
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
                    {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
@@ -90,7 +98,7 @@ def register_tasks():
                                   rf"\b(?:{LANGUAGES}) (?:to|into|->|→) (?:{LANGUAGES})\b))",
                    {"en": "Translate the text.", "zh": "翻译这段文本。"}, ("bleu", "chrf"),
                    {"en": "Translate text", "zh": "翻译"}, priority=80),
-        TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona|role-?play|talks? like|"
+        TaskRecipe("chat", r"chat|convers|assistant|customer support|dialog|persona(?!l)|role-?play|talks? like|"
                            r"\b(?:the\s+way|like)\s+(?:our\s+)?(?:support\s+)?agents?\b|"
                            r"(?:draft|write|generate|suggest|answer\s+with)\s+(?:[\w-]+\s+){0,2}repl(?:y|ies)\b|"
                            r"(?:回复|答复)(?:客户|用户|顾客|邮件|消息)|"
