@@ -217,7 +217,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:use|take|keep|train on|sample|(?:sub|down)sample(?:\s+(?:it|the\s+data))?\s+to)\s+"
              r"(?:only\s+|just\s+)?"
              r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
-             r"(?<!have )(?<!got )(?<!are )(?<!contains )only\s+(\d+)\s*(?:rows|examples|samples|records)",
+             r"(?<!have )(?<!got )(?<!are )(?<!contains )(?<!is )(?<!'s )(?:only|just)\s+(\d+)\s*"
+             r"(?:rows|examples|samples|records)(?!\s+(?:for|as|to)\s+(?:the\s+)?(?:validation|eval|test|dev))",
              r"(?<!\S)first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\s+only\b",
              r"\b(?:just|only)\s+(?:the\s+)?first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\b",
              r"(?:limit|cap|restrict)\s+(?:the\s+)?(?:number\s+of\s+)?(?:rows|examples|samples|records)\s+(?:to|at)\s+"

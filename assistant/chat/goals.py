@@ -55,6 +55,12 @@ GOALS = (
      "对比时，“Max new tokens”可以限制回答的长度"),
     (r"\btime\s+(?:doesn'?t|does\s+not)\s+matter\b|\bbest\s+possible\s+(?:result|model|quality|accuracy)\b",
      "best quality", "", ""),
+    (r"\b(?:was|were|is|are|seemed|felt)\s+too\s+(?:weak|dumb)\b|"
+     r"\b(?:was|were|is|are)(?:n'?t|\s+not)\s+(?:good|strong|smart|capable)\s+enough\b|"
+     r"太弱|不够(?:聪明|强|好用)|能力不够", "best quality",
+     "for a stronger result: the plan favours quality (rank 32, more capacity), on the largest base model that fits "
+     "your GPU unless you name one",
+     "为了更强的效果：计划以质量优先（秩 32，容量更大），基础模型用能放进你的 GPU 的最大模型（除非你指定了模型）"),
 )
 """Each goal: the words that say it, the settings words it is read as (added to the message), and the note the
 reply gives (English, Chinese; empty: the changes speak for themselves)."""

@@ -121,7 +121,8 @@ def digits(low: str) -> str:
                  lambda m: f"{m.group(0)} ({m.group(2)}% validation split)"
                  if int(m.group(1)) + int(m.group(2)) == 100 and int(m.group(2)) < 50 else m.group(0), low)
     # "use 80% for training and the rest for validation", "80% 训练，剩下的做验证": the rest held out
-    low = re.sub(r"(?<![\d.])(\d{1,2})%\s*(?:of\s+(?:the\s+)?(?:data|rows|examples)\s+)?(?:for\s+|用于|用来|做|作为)?"
+    low = re.sub(r"(?<![\d.])(\d{1,2})%\s*(?:of\s+(?:the\s+)?(?:data|rows|examples)\s+|的\s*(?:数据|样本|行)\s*)?"
+                 r"(?:for\s+|用于|用来|做|作为)?"
                  r"\s*(?:training|train(?:ing)?\s+set|训练集?)(?![\w\s]{0,12}\b(?:on|with)\b)|"
                  r"(?:training\s+set|train\s+set|训练集)\s*(?:占|用|is|=|:|为|of)?\s*(\d{1,2})%",
                  lambda m: f"{m.group(0)} ({100 - int(share)}% validation split)" if 50 <= int(

@@ -227,8 +227,8 @@ def times_rank(low: str) -> TimesRank | None:
     return TimesRank(factor)
 
 
-THEN = (r"[^.;!?。；！？\n]{0,30}?(?:(?<![a-z])(?:use|say|try|make it|go with|maybe|like|用|改成|改为|设为|设成|"
-        r"调到|到)\s*|[,，:：]\s*)" + NUMBER
+THEN = (r"[^.;!?。；！？\n]{0,30}?(?:(?<![a-z])(?:use|say|try|make it|go with|maybe|like|for\s+example,?|"
+        r"e\.g\.,?|such\s+as|用|改成|改为|设为|设成|调到|到|比如|例如|比方说|譬如)\s*|[,，:：]\s*)" + NUMBER
         + r"(?=\s*(?:$|[,.;!?，。；！？)、]|(?:and|with|plus|but|instead|then|please|or so)\b|"
           r"吧|试试|左右|看看|和|并|再))")
 """The number a relative change goes on to name in its sentence: "lower the lr a bit, use 1e-5", "学习率调低一点，用

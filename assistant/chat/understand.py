@@ -144,6 +144,13 @@ PICK = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|just)\s+)"
         r"[:：，,]\s*(?:那就|就)?(?:选|挑|取)\s*" + NUMBER + r"\s*吧?\s*[。！!]?$")
 """"Between 3 and 5 epochs is fine, pick 4", "the learning rate, let's say 1e-4": the number for the one setting the
 message names."""
+THIS_TIME = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|now|just)\s+)(?:this\s+time\s+)?(?:let'?s\s+)?"
+             r"(?:try|use|go\s+with|do|make\s+it|pick|take)\s+" + NUMBER
+             + r"(?:\s+(?:this\s+time|instead|now))?\s*[.!]?$|"
+             r"(?:^|[,;.:，；。：]\s*)(?:所以|那|那么)?(?:这次|这回|现在)?\s*(?:就)?(?:试试|试一下|试|用|改成|换成|设成|改用)\s*"
+             + NUMBER + r"\s*(?:吧|看看)?\s*[。！!]?$")
+"""A bare number for this run after a clause about an earlier one ("I used rank 8 before and it underfit, try 32",
+"之前用秩 8 欠拟合了，这次试试 32"): the one setting that clause names."""
 
 
 class MaybeColumn(str):
@@ -170,6 +177,7 @@ def understand(text: str) -> Intents:
     whole = digits(re.sub(r"\d{33,}", "9" * 32, t.lower()))
     low = from_to(whole)
     low = re.sub(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F]", " ", low)  # "looks great 👍 let's go"
+    before = low
     now, now_t = re.sub(PAST, " ", low), re.sub(PAST, " ", t, flags=re.I)  # "last time we used llama 8b": not asked
     said: dict[str, Any] = {"task_type": _task(whole),  # "grade essays from 1 to 5" is no change of a value
                             "language": _language(t, low), "base_model": named_model(now, now_t) or model_step(now)}
@@ -233,6 +241,10 @@ def understand(text: str) -> Intents:
     pick = re.search(PICK, low)  # the one setting named, only when a turn ends "…, pick 4"
     if pick and len(names := numeric_settings(named(low))) == 1 and said.get(names[0]) is None:
         said[names[0]] = allowed(SETTINGS[names[0]], float(next(g for g in pick.groups() if g)), notes, zh)  # "pick 4"
+    past = " ".join(m.group() for m in re.finditer(PAST, before))  # "I used rank 8 before and it underfit, try 32"
+    if (this := re.search(THIS_TIME, low)) and len(names := numeric_settings(named(past))) == 1 and not [
+            k for k, v in said.items() if v is not None and k in SETTINGS and SETTINGS[k].kind in (int, float)]:
+        said[names[0]] = allowed(SETTINGS[names[0]], float(next(g for g in this.groups() if g)), notes, zh)
     if not said.get("output_column") and (m := re.search(PREDICT, low)):  # "predict the queue from the body"
         said["output_column"] = MaybeColumn(next(g for g in m.groups() if g))
     if not said.get("input_column") and (m := re.search(ONLY_INPUT, low)):  # "keep only the body"
