@@ -99,6 +99,8 @@ def digits(low: str) -> str:
     low = re.sub(r"\bseq\s*(?=\d+(?![\w.]))", "max length ", low)  # "seq 256", not "seq2seq"
     low = re.sub(r'"([a-z_]+)"\s*:', r"\1:", low).replace("：", ": ")  # a pasted JSON config; "秩：8"
     low = re.sub(r"[ \t]*\n\s*", "; ", low)  # one setting a line: "秩: 8\n轮数: 2" is not "8 轮"
+    low = re.sub(r"(" + ZH_NUMBER + r"|\d+)\s*(轮|遍|个\s*epochs?)半",
+                 lambda m: f"{value(m.group(1)) + 0.5:g} {m.group(2)}", low)  # "训练一轮半": 1.5 epochs
     for words, scale in (("十万分之", 1e-5), ("万分之", 1e-4), ("千分之", 1e-3)):
         low = re.sub(words + r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)", lambda m, s=scale: f"{value(m.group(1)) * s:g}",
                      low)
@@ -115,6 +117,9 @@ def digits(low: str) -> str:
                  lambda m: f"{m.group(1)}{float(m.group(2)) * 1000:g}", low)  # "limit rows to 2k"
     low = re.sub(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,]|\.\d)(?=\s*(?:rows|examples|samples|steps|lines|records|"
                  r"tokens|iterations|条|行|步))", lambda m: m.group(1).replace(",", ""), low)  # "1,500 examples"
+    low = re.sub(r"((?:length|len|context|steps|rows|examples|长度|步数)\s*"
+                 r"(?:(?:of|to|=|:|is|at|为|设为|设成|改成)\s*)?)(\d{1,3}(?:,\d{3})+)(?![\d,]|\.\d)",
+                 lambda m: m.group(1) + m.group(2).replace(",", ""), low)  # "max length 1,024", "max steps 2,000"
     # "an 80/20 split", "90/10 train/validation split": the smaller share held out
     low = re.sub(r"\b(\d{1,2})\s*/\s*(\d{1,2})(?=\s+(?:(?:train(?:ing)?\s*/\s*(?:validation|val|eval|test|dev)|"
                  r"train[- ]test|train[- ]val(?:idation)?)\s+)?split\b)",
