@@ -174,6 +174,52 @@ VALUE_FIRST = r"^(?:(?:rank |秩 )?[\d.e×x -]+(?:rank|秩)?|on|off|开启|关�
 
 
 FEATURES = (
+    (r"\b(?:push|upload|publish|share)\b.{0,40}\b(?:hub|hugging\s*face)\b|\bhf\s+hub\b|hugging\s*face\s+hub|"
+     r"(?:上传|推送|发布)到?\s*(?:hugging\s*face|hf|hub)",
+     "Tailor uploads nothing: the adapter's page in **Registry** downloads it as a zip in Hugging Face PEFT layout, "
+     "which `hf upload REPO FOLDER` (or PEFT's `push_to_hub`) publishes from your machine. The plan is unchanged.",
+     "Tailor 不会上传任何东西：在 **Registry** 的适配器页面可以把它下载为 Hugging Face PEFT 格式的 zip，"
+     "再在你自己的机器上用 `hf upload 仓库 文件夹`（或 PEFT 的 `push_to_hub`）发布。计划没有改变。"),
+    (r"deepspeed|\bzero[- ]?[123]\b|\bfsdp\b|\bmulti[- ]?gpus?\b|\b(?:all\s+)?\d+\s+(?:gpus|cards)\b|"
+     r"\b(?:several|multiple|many|two|all\s+(?:the|my|our))\s+(?:gpus|cards)\b|多卡|多张(?:卡|显卡)|\d+\s*张(?:卡|显卡)|分布式",
+     "Tailor trains on every GPU the machine shows, one process per GPU, each holding the whole model and taking its "
+     "share of the batches (data parallel); DeepSpeed and FSDP sharding are not used, since with LoRA or QLoRA the "
+     "model fits one card. The plan is sized for one card's memory and is unchanged.",
+     "Tailor 会用上机器上所有可见的 GPU：每张卡一个进程，各放一份完整模型，分摊批次（数据并行）；"
+     "不使用 DeepSpeed 或 FSDP 分片，因为用 LoRA 或 QLoRA 时模型放得进一张卡。计划按单张卡的显存来定，没有改变。"),
+    (r"flash[- _]?attn|flash[- ]?attention|\bxformers\b|\bsdpa\b",
+     "Attention runs through PyTorch's scaled-dot-product attention (SDPA), which picks its FlashAttention kernel on "
+     "the GPU where it applies; the flash-attn package is not needed. The plan is unchanged.",
+     "注意力走 PyTorch 的 SDPA，它在 GPU 上适用时会自动选用 FlashAttention 内核，不需要安装 flash-attn 包。"
+     "计划没有改变。"),
+    (r"\b(?:adamw?|adafactor|lion|sgd|muon|optimi[sz]ers?)\b|优化器",
+     "The optimizer is PyTorch's AdamW, with fp32 master copies of the adapter's weights under bf16; it is not a plan "
+     "setting. An adapter's weights are few, so an 8-bit or paged optimizer would save little memory. The plan is "
+     "unchanged.",
+     "优化器是 PyTorch 的 AdamW，bf16 训练时适配器权重在优化器里有 fp32 主副本；它不是计划里的设置。适配器的权重很少，"
+     "8 位或分页优化器省不了多少显存。计划没有改变。"),
+    (r"\bresum\w*|\bcontinue\s+(?:from|training|the\s+(?:run|job|training))|\bpick\s+up\s+where|断点续训|继续训练|"
+     r"从.{0,8}(?:检查点|checkpoint)\s*(?:继续|恢复)",
+     "A job that failed or was cancelled resumes from its last checkpoint: **Jobs** → *Resume*, or `tailor jobs "
+     "resume ID` (a job whose worker died is marked failed when Tailor starts again, so it can be resumed too). The "
+     "plan is unchanged.",
+     "失败或被取消的任务可以从最近的检查点继续：**Jobs** → *Resume*，或 `tailor jobs resume ID`（工作进程意外退出的任务"
+     "会在 Tailor 重新启动时标记为失败，同样可以继续）。计划没有改变。"),
+    (r"\bwandb\b|weights\s*(?:&|and)\s*biases|tensorboard|\bmlflow\b|\bcomet(?:\.ml)?\b|记录日志|训练日志",
+     "Training is logged to Tailor's registry, not to outside services: **Jobs** shows each run's loss curve, progress "
+     "and log as it runs, and **Registry** keeps its metrics with the adapter. The plan is unchanged.",
+     "训练记录保存在 Tailor 自己的登记库里，不发送到外部服务：**Jobs** 实时显示每次运行的损失曲线、进度和日志，"
+     "**Registry** 把指标和适配器存在一起。计划没有改变。"),
+    (r"\bunsloth\b|\baxolotl\b|llama[- ]?factory",
+     "Tailor trains with Hugging Face TRL and PEFT (bitsandbytes for QLoRA) and its own speed-ups (compiled layers, "
+     "no wasted copies); Unsloth and the like are not used. The plan is unchanged.",
+     "Tailor 用 Hugging Face TRL 和 PEFT 训练（QLoRA 用 bitsandbytes），加上自己的提速（编译的层、不做多余的拷贝）；"
+     "不使用 Unsloth 之类的工具。计划没有改变。"),
+    (r"weight[ _-]?decay|权重衰减",
+     "Weight decay is 0 (Transformers' default) and not a plan setting: against over-fitting the plan has LoRA dropout "
+     "(“dropout 0.1”) and early stopping (“stop early if it overfits”). The plan is unchanged.",
+     "权重衰减为 0（Transformers 的默认值），不是计划里的设置：防过拟合可以用 LoRA dropout（“dropout 0.1”）和早停"
+     "（“过拟合就提前停止”）。计划没有改变。"),
     (r"gguf|ollama|llama\.?cpp|lm ?studio|\bphones?\b|mobile|on-device|手机|端侧|移动端",
      "After training, the adapter's page in **Registry** exports it as GGUF (*Export as*, or `tailor adapters export "
      "NAME --gguf`): merged into its base, with an Ollama Modelfile. The plan is unchanged.",

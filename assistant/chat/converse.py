@@ -21,7 +21,18 @@ from ..sweeps import SWEEPABLE, trial_settings
 from .about import ALL_CHOICES, answers, feature_note, numeric_settings
 from .model_words import ModelStep
 from .planner import build_plan
-from .relative import Added, Bound, EffectiveBatch, HeldRows, Judged, Relative, RowShare, TimesRank, WarmupSteps
+from .relative import (
+    Added,
+    Between,
+    Bound,
+    EffectiveBatch,
+    HeldRows,
+    Judged,
+    Relative,
+    RowShare,
+    TimesRank,
+    WarmupSteps,
+)
 from .slots import Slots
 from .sweep_plan import grid_trials
 from .token_counts import token_lengths, training_messages
@@ -77,7 +88,7 @@ class Turn:
 
 
 RESOLVED = (Relative, Added, TimesRank, WarmupSteps, EffectiveBatch, ModelStep, RowShare, HeldRows, Bound,
-            Judged)
+            Judged, Between)
 """Values said relative to the plan, resolved against the plan before the turn."""
 WATCHED = ("task.type", "task.language", "data.max_rows", "data.validation_fraction", "data.input_columns",
            "base_model.name", "resources.device",

@@ -62,6 +62,8 @@ def digits(low: str) -> str:
     # 4", and the typos people make in the settings' names
     low = re.sub(r"10\s*([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(SUPERSCRIPT), low.replace("−", "-"))
     low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:×|\*|x)\s*10\s*\^\s*(-?\d+)\b", r"\1e\2", low)
+    # "3-5 epochs", "2~3 轮": a range, not -5
+    low = re.sub(r"(?<![\w.-])(\d+)\s*[-–~]\s*(\d+)(?=\s*(?:个\s*)?(?:epochs?\b|轮))", r"between \1 and \2", low)
     low = re.sub(r"(?<![\w.^])10\s*\^\s*(-?\d+)\b", r"1e\1", low)
     low = re.sub(rf"\b(\d+(?:\.\d+)?|{SPOKEN})\s*(?:e|times\s+ten\s+to\s+the)\s+(?:minus|negative)\s+(\d+|{SPOKEN})\b",
                  lambda m: f"{_spoken(m.group(1))}e-{_spoken(m.group(2))}", low)  # "one e minus four"

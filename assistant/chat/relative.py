@@ -79,6 +79,18 @@ class Bound:
         return min(now, self.value) if self.upper else max(now, self.value)
 
 
+@dataclass(frozen=True)
+class Between:
+    """"Between 3 and 5 epochs is fine", "3-5 epochs", "2~3 轮": the plan's value when it is within, else the nearer
+    end."""
+
+    low: float
+    high: float
+
+    def of(self, plan, setting) -> float:
+        return min(max(get_path(plan, setting.field), self.low), self.high)
+
+
 BOUND_UNITS = {"epochs": r"epochs?|轮|个\s*epoch", "r": r"rank", "batch_size": r"rows\s+(?:per|a)\s+batch",
                "learning_rate": r"(?!)"}
 """The settings a bound can be said for, each with the unit that names it after the number (a max length is a

@@ -28,6 +28,7 @@ from .relative import (
     ROW_SHARE,
     WARMUP_STEPS,
     Added,
+    Between,
     EffectiveBatch,
     HeldRows,
     Judged,
@@ -144,6 +145,8 @@ PICK = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|just)\s+)"
         r"[:：，,]\s*(?:那就|就)?(?:选|挑|取)\s*" + NUMBER + r"\s*吧?\s*[。！!]?$")
 """"Between 3 and 5 epochs is fine, pick 4", "the learning rate, let's say 1e-4": the number for the one setting the
 message names."""
+NEGATIVE = r"(?:^|(?<=[a-z\u4e00-\u9fff]\s)|(?<=[=:：]\s)|(?<=[=:：]))-\d+(?:\.\d+)?(?:e-?\d+)?(?![\d.])"
+"""A negative number after a setting's name or a colon ("train -2 epochs", "lr: -1e-4"), not a range ("3-5")."""
 THIS_TIME = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|now|just)\s+)(?:this\s+time\s+)?(?:let'?s\s+)?"
              r"(?:try|use|go\s+with|do|make\s+it|pick|take)\s+" + NUMBER
              + r"(?:\s+(?:this\s+time|instead|now))?\s*[.!]?$|"
@@ -196,7 +199,8 @@ def understand(text: str) -> Intents:
                  r"(?:4[-_ ]?bit|qlora|quantiz\w*)\s*[=:]\s*(?:false|0|no|off|none)\b|"
                  r"(?:不要|不用|别|不需要|无需|不)\s*(?:量化|4\s*bit|4\s*位)", low):  # "don't quantize" is not QLoRA
         said["method"] = "lora"
-    elif re.search(r"(?<![\d.])8[- ]?bit|8\s*位|\bint8", low) and not re.search(r"qlora|4[- ]?bit|4\s*位", low):
+    elif re.search(r"(?<![\d.])8[- ]?bit|8\s*位|\bint8", low) and not re.search(r"qlora|4[- ]?bit|4\s*位|adam|"
+                                                                             r"optimi[sz]er|优化器", low):
         notes.append("不提供 8 位训练：可以用 16 位基座的 LoRA，或 4 位的 QLoRA" if zh else
                      "8-bit training is not offered: LoRA on the 16-bit base, or QLoRA (4-bit)")  # not QLoRA's 4
     elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
@@ -231,7 +235,20 @@ def understand(text: str) -> Intents:
     if (share := re.search(ROW_SHARE, low)) and 0 < (pct := float(next(g for g in share.groups() if g))) < 100:
         said["max_rows"] = RowShare(pct / 100)  # "train on half of the data": a row limit, not a held-out share
         low = low[:share.start()] + low[share.end():]
-    if not searches(low):  # "between 3 and 5 epochs is fine": neither number is the value
+    elif share:  # "use 150% of the data"
+        notes.append(f"“{pct:g}%”的数据不可能：比例要小于 100%（“用全部数据”会取消行数限制），"
+                     "计划保留原来的值" if zh else
+                     f"“{pct:g}% of the data” is not possible: a share is under 100% (“use all the data” lifts a row "
+                     "limit), so the plan keeps its own value")
+        low = low[:share.start()] + low[share.end():]
+    for m in reversed(list(re.finditer(NEGATIVE, low))):  # "train -2 epochs": refused, not 2 epochs
+        notes.append(f"“{m.group()}”不可能：设置没有负值，计划保留原来的值" if zh else
+                     f"“{m.group()}” is not possible: no setting takes a negative value, so the plan keeps its own")
+        low = low[:m.start()] + " " + low[m.end():]
+    if not searches(low):  # "between 3 and 5 epochs is fine": neither number is the value, but the range the epochs
+        # keep to
+        if m := re.search(rf"\bbetween\s+{NUMBER}\s+(?:and|to)\s+{NUMBER}\s*(?:个\s*)?(?:epochs?\b|轮)", low):
+            said["epochs"] = Between(*sorted(float(g) for g in m.groups()))
         low = re.sub(rf"\bbetween\s+{NUMBER}\s+(?:and|to)\s+{NUMBER}(?=\s*[a-z])", "between", low)
     said.update(bounds(low))  # "at most 5 epochs" keeps the plan's 3: not 5
     said.update({k: v for k, v in judged(low).items() if k not in said})  # "rank 64 is too big": not 64
@@ -239,7 +256,8 @@ def understand(text: str) -> Intents:
         if setting.patterns and setting.name not in said:
             said[setting.name] = allowed(setting, setting.read(low), notes, zh)
     pick = re.search(PICK, low)  # the one setting named, only when a turn ends "…, pick 4"
-    if pick and len(names := numeric_settings(named(low))) == 1 and said.get(names[0]) is None:
+    if pick and len(names := numeric_settings(named(low))) == 1 and (said.get(names[0]) is None
+                                                                     or isinstance(said[names[0]], Between)):
         said[names[0]] = allowed(SETTINGS[names[0]], float(next(g for g in pick.groups() if g)), notes, zh)  # "pick 4"
     past = " ".join(m.group() for m in re.finditer(PAST, before))  # "I used rank 8 before and it underfit, try 32"
     if (this := re.search(THIS_TIME, low)) and len(names := numeric_settings(named(past))) == 1 and not [
