@@ -17,9 +17,9 @@ from typing import Any
 METHODS = ("lora", "qlora")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
-TO = (r"\s*(?:(?:的?值)\s*)?(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|设置成|"
-      r"设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|"
-      r"(?:应该|最好|可以)(?:是|用|设为|设成))?\s*(?:(?:around|about|roughly|approximately|approx\.?|~|大约|大概|约)\s*)?")
+TO = (r"\s*(?:(?:的?值)\s*)?(?:给我\s*)?(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|"
+      r"设置成|设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|整成|搞成|弄成|拉到|拉成|"
+      r"卡在|定在|(?:应该|最好|可以)(?:是|用|设为|设成))?\s*(?:(?:around|about|roughly|approximately|approx\.?|~|大约|大概|约)\s*)?")
 """How people join a setting to its new value: "rank to 8", "lr = 1e-4", "lr should be 1e-4", "学习率改成 3e-4",
 "秩调到 8"."""
 NUMERIC = (int, float)
@@ -174,7 +174,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens|source[ _]length)|"
              r"cutoff[ _]len(?:gth)?|context[ _-]?(?:length|len|size|window)|(?:sequence|seq)[ _-]?(?:length|len)|"
              r"最大长度|序列长度|截断长度|序列最长|"
-             r"上下文长度|最大\s*token\s*数)"
+             r"上下文长度|最大\s*token\s*数|(?<![案答要出])长度|"
+             r"(?<!answer )(?<!summary )(?<!output )(?<!response )(?<!reply )(?<![\w-])length)"
              r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于|<=?))?" + TO + r"(\d+)",
              # "truncate rows at 300" shortens each row; "limit rows to 500" keeps 500 rows (max_rows) unless it
              # says tokens
@@ -214,8 +215,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             off=(-1, 0)),
     Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",
             "use only this many rows of the data, sampled (integer)", "use {} rows", "只用 {} 条数据",
-            (r"(?:use|take|keep|train on|sample|(?:sub|down)sample(?:\s+(?:it|the\s+data))?\s+to)\s+"
-             r"(?:only\s+|just\s+)?"
+            (r"(?:use|take|keep|train on|sample|(?:sub|down)sample(?:\s+(?:it|the\s+data))?\s+to)\s+(?:only\s|just\s)?"
              r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
              r"(?<!have )(?<!got )(?<!are )(?<!contains )(?<!is )(?<!'s )(?:only|just)\s+(\d+)\s*"
              r"(?:rows|examples|samples|records)(?!\s+(?:for|as|to)\s+(?:the\s+)?(?:validation|eval|test|dev))",

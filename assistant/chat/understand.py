@@ -14,7 +14,7 @@ from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
-from .about import OPINION, chosen, named, numeric_settings, question, reset, undo
+from .about import OPINION, RESET, chosen, named, numeric_settings, question, reset, undo
 from .goals import goals
 from .languages import named_language
 from .model_words import model_step, named_model
@@ -42,6 +42,7 @@ from .relative import (
     times_rank,
 )
 from .sweep_words import read_sweep, searches
+from .traditional import simplified
 from .whole_turn import COUNTS, START, scaled_again, whole_turn
 
 NUM = r"(\d+(?:\.\d+)?)"
@@ -167,7 +168,7 @@ LORA_SAID = (r"(?:\buse|\bwith|\bplain|\bregular|\bstandard|用|使用|普通)\s
 
 
 def understand(text: str) -> Intents:
-    t = text.strip()
+    t = simplified(text.strip())  # traditional Chinese read as simplified, which the rules are written in
     notes: list[str] = []
     if len(t) > MAX_READ:
         zh = re.search(r"[\u4e00-\u9fff]", t[:200])
@@ -294,8 +295,13 @@ def understand(text: str) -> Intents:
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
                        asked=fields[0])  # "use bf16": what the plan has, and that Tailor chooses it
-    return Intents(values, start, notes, sweep, again, stepped, that, switch, forget=reset(low, values),
-                   undo=undo(low.strip()), added=added)
+    forget = reset(low, values)
+    if nothing_else and not forget and not values.keys() - {"language"} and re.search(RESET, low):
+        notes.append("计划保留现在的选择；要把某一项交还给 Tailor，请说出它（例如“秩你来定”）" if zh else
+                     "the plan keeps its choices; to give one back to Tailor, name it (“you pick the rank”)")  # "随便，
+        # 你看着办": nothing named to give back
+    return Intents(values, start, notes, sweep, again, stepped, that, switch, forget=forget, undo=undo(low.strip()),
+                   added=added)
 
 
 def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:

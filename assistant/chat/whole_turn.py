@@ -11,8 +11,9 @@ START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alrigh
          r"looks (?:good|great|fine|perfect)|lgtm|that'?s? (?:fine|good|great)|that works|works for me|fine by me|"
          r"sounds great|"
          r"keep (?:it|that)(?: that way)?|leave it(?: as is| like that)?|"
-         r"fine as is|sounds right|looks right|that'?s right|thanks|thank you|thx|cheers|"
-         r"好的?|行|可以|没问题|好吧|不错|保持不变|谢谢|多谢|感谢|完美|很好|太好了|(?:那)?就这样(?:吧)?|就这么办)(?:了|啊|呀)?"
+         r"fine as is|sounds right|looks right|that'?s right|thanks|thank you|thx|cheers|settled|deal|decided|"
+         r"好的?|行|可以|没问题|好吧|不错|保持不变|谢谢|多谢|感谢|完美|很好|太好了|(?:那)?就这样(?:吧)?|就这么(?:办|定))"
+         r"(?:了|啊|呀)?"
          r"\s*[,，.。!！—–-]?\s*)*"
          r"(?:(?:let'?s\s+)?(?:start(?: training| it| the run| the training)?|begin(?: training)?|"
          r"go(?: ahead(?: and (?:train|start|run)(?: it)?)?| for it)?|run it|train(?: it)?|kick it off|do it|ship it|"
@@ -85,8 +86,12 @@ BOTH = r"\bboth\b|\bthem\b|\beach\b|\ball\s+of\s+them\b|两个|两项|它们|都
 """A follow-up about every setting the previous turn set ("double both", "halve them", "两个都翻倍")."""
 HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
 DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|加一倍|(?:改|调|加|增)?大一倍"
-LOWER = r"lower|reduce|decrease|smaller|降低|调低|减小|减少|调小|设小|改小|小一点|低一点|少一点"
-RAISE = r"raise|increase|higher|larger|bigger|提高|调高|增大|增加|调大|设大|改大|大一点|高一点|多一点"
+LOWER = (r"lower|reduce|decrease|smaller|down\b(?!\s+to\b)|"
+         r"降低|调低|减小|减少|调小|设小|改小|(?:搞|弄|整|调)?(?:小|低|少)一?点|"
+         r"往下调(?:一调|一下|一点)?|下调|调下来")
+RAISE = (r"raise|increase|higher|larger|bigger|up\b(?!\s+to\b)|"
+         r"提高|调高|增大|增加|调大|设大|改大|(?:搞|弄|整|调)?(?:大|高|多)一?点|"
+         r"往上调(?:一调|一下|一点)?|上调|调上去")
 FACTORS = ((HALF, 0.5, False), (DOUBLE, 2.0, False), (LOWER, 0.5, True), (RAISE, 2.0, True))
 """The words of a relative change, what they multiply by (lowered or raised with no number: half or twice) and
 whether they are a step of no stated size (`Relative.step`: the epochs go one step, not twice or half)."""
