@@ -183,7 +183,9 @@ def apply_settings(plan, settings: dict[str, float], number: int, of: int):
     """The plan of one trial: a copy with the trial's settings and no sweep. Alpha follows a varied rank, keeping
     the plan's alpha / rank (the scale of the LoRA update: 2 by default, whatever the user set otherwise), unless
     alpha is varied too; a varied max_length recounts the examples' tokens at it (`TokenStats.recount`, what a
-    packed trial's steps and time come from); each varied field's reason says it is the trial's."""
+    packed trial's steps and time come from); each varied field's reason says it is the trial's. Each trial
+    evaluates a few times for the halving and early stopping (`evaluate_often`), unless the person set the steps
+    between evaluations or checkpoints: those are kept."""
     trial = copy.deepcopy(plan)
     trial.sweep = SweepSpec()
     for path, value in settings.items():
@@ -198,6 +200,10 @@ def apply_settings(plan, settings: dict[str, float], number: int, of: int):
         trial.reasons["lora.alpha"] = (f"sweep trial {number} of {of}: {trial.lora.alpha:g}, the plan's alpha / rank "
                                        f"({plan.lora.alpha / plan.lora.r:g}) times the trial's rank")
     evaluate_often(trial, trials=True)
+    for path in ("training.eval_steps", "training.save_steps"):  # "evaluate every 7 steps": the person's schedule
+        if plan.reasons.get(path, "").startswith("you asked for it"):  # in every trial, not the trials' own
+            setattr(trial.training, path.split(".")[1], getattr(plan.training, path.split(".")[1]))
+            trial.reasons[path] = plan.reasons[path]
     return trial
 
 

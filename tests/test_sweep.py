@@ -42,6 +42,26 @@ def test_a_grid_tries_every_combination_and_each_trial_plan_carries_its_settings
     assert "alpha / rank (1)" in trial_plans(plan)[0].reasons["lora.alpha"]
 
 
+def test_a_sweep_keeps_the_evaluation_schedule_the_person_set_in_every_trial(tmp_path):
+    """"Evaluate every 7 steps" with "try ranks 8 and 16": each trial evaluates every 7 steps (the trials'
+    own schedule, about four evaluations each, was used before), and says it was asked for; without it the trials
+    keep their own."""
+    from assistant.chat import converse
+    from assistant.models.estimate import Hardware
+
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"review {i} was {'great' if i % 2 else 'bad'},"
+                                               f"{'positive' if i % 2 else 'negative'}\n" for i in range(200)))
+    turns = ["classify customer reviews by sentiment", "try ranks 8 and 16"]
+    asked = converse([*turns, "evaluate every 7 steps"], str(data), Hardware("GPU", 24)).plan
+    assert asked.sweep.on and asked.training.eval_steps == 7
+    trials = trial_plans(asked)
+    assert [(t.lora.r, t.training.eval_steps) for t in trials] == [(8, 7), (16, 7)]
+    assert all(t.reasons["training.eval_steps"].startswith("you asked for it") for t in trials)
+    own = trial_plans(converse(turns, str(data), Hardware("GPU", 24)).plan)
+    assert all(t.training.eval_steps != 7 and "comparing trials" in t.reasons["training.eval_steps"] for t in own)
+
+
 def test_a_random_search_draws_rates_log_uniformly_and_reproducibly(topic_csv, tiny_model):
     plan = make_plan(topic_csv, tiny_model)
     field, rng, log = parse_range("training.learning_rate=1e-5:1e-3:log")
