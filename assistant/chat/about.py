@@ -122,6 +122,9 @@ UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
 """A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
 RESET = (r"\b(?:reset|restore|revert)\b|\bundo\s+(?:the|my)\s+[\w -]{1,24}?\s+change\b|"
+         r"\bundo\s+the\s+(?=[\w -]{1,24}$)(?!last\b|previous\b|change\b)|"
+         r"(?:撤销|撤回|取消|还原)(?:对)?[^，。,.\d]{1,8}?的(?:修改|改动|更改)|"
+         r"\bback\s+to\s+(?:your\b|what\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b)|"
          r"\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
          r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|"
          r"original|recommended)\b|\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
@@ -130,10 +133,17 @@ RESET = (r"\b(?:reset|restore|revert)\b|\bundo\s+(?:the|my)\s+[\w -]{1,24}?\s+ch
          r"[\w -]{1,24}?\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b|"
          r"\byour\s+(?:original|own|first)\s+(?:choice|value|suggestion|pick)\b|"
          r"用回(?:你)?(?:原来|之前|最初|一开始)的|(?:还是)?用你(?:原来|之前|最初|一开始)?(?:选|推荐|建议|定)的|"
+         r"(?:还是)?用(?:回)?你(?:原来|之前|最初|一开始)的|(?:恢复|改回)(?:成|到)?你(?:原来|之前)的|"
          r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|你来(?:定|选|决定)|你定吧|交给你|"
          r"\bwhatever\s+you\s+(?:think|feel|consider)\b|你觉得(?:多少|怎样|怎么样)?合适(?:就)?|你看着(?:办|定|设)")
 """A reset of the settings named ("reset the learning rate", "学习率恢复默认", "not sure about the batch size, you
 pick")."""
+BACK = (r"\b(?:put|set|change|switch|turn)\s+(?:both|them|it|that|those|these)\s+back\b|"
+        r"\bback\s+to\s+what\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b|"
+        r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|\bwhatever\s+you\s+(?:think|feel|consider)\b|"
+        r"你来(?:定|选|决定)|你定吧|交给你|你看着(?:办|定|设)|(?:都|两个都|它们)(?:改回|恢复)")
+"""A reset that may name nothing, for what the previous turn set ("put both back to what you had", "you decide",
+"你看着办"); not "restore missing words"."""
 OPINION = (r"\d[\d.e-]*\s*(?:is|seems|sounds|looks|would\s+be|'s)?\s*(?:probably\s+|way\s+|far\s+)?(?:overkill|"
            r"too\s+(?:big|high|much|large|many|low|small|few)|excessive|unnecessary|not\s+needed)"
            r"(?:\s+for\s+[\w\s]{1,30})?\s*[.!]?$|\d[\d.e-]*\s*(?:的话)?\s*(?:太大|太高|太多|过大|过高|太小|太低|太少|没必要)了?\s*[。！!]?$")

@@ -139,6 +139,11 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                                           [n for n in [_one_of(last, zh, it.notes)] if n])  # changed, or what it set
             scaling = Relative(it.again, it.stepped) if it.again > 0 else last_scaling  # "and again": the last again
             it.values.update({name: scaling for name in targets} if scaling else {})
+        if it.back:  # "put both back to what you had": what the previous turn set, given back to the planner
+            it.forget = [*last, *switched]
+            if not it.forget:
+                it.notes.append("计划保留现在的选择；要把某一项交还给 Tailor，请说出它（例如“秩你来定”）" if zh else
+                                "the plan keeps its choices; to give one back to Tailor, name it (“you pick the rank”)")
         if it.added and not it.values.keys() - {"language"} and (name := _one_of(last, zh, it.notes)):
             it.values[name] = Added(it.added)  # "one more": of what the last turn set
         if it.switch is not None and len(switched) == 1:  # "turn it off": the one thing the last turn switched

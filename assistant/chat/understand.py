@@ -14,7 +14,7 @@ from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
-from .about import OPINION, RESET, chosen, named, numeric_settings, question, reset, undo
+from .about import BACK, OPINION, chosen, named, numeric_settings, question, reset, undo
 from .goals import goals
 from .languages import named_language
 from .model_words import model_step, named_model
@@ -76,6 +76,9 @@ class Intents:
     """The plan fields a question asks about ("why rank 16?"), answered with their reasons; changes nothing."""
     named: dict[str, Any] = field(default_factory=dict)
     """The values a question names ("why not rank 8?": 8), offered, not set."""
+    back: bool = False
+    """A reset that names nothing ("put both back to what you had", "you decide", "随便，你看着办"): what the
+    previous turn set goes back to the planner (`converse`)."""
 
     def __getattr__(self, name: str) -> Any:
         if name in SETTINGS:
@@ -295,13 +298,11 @@ def understand(text: str) -> Intents:
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
                        asked=fields[0])  # "use bf16": what the plan has, and that Tailor chooses it
-    forget = reset(low, values)
-    if nothing_else and not forget and not values.keys() - {"language"} and re.search(RESET, low):
-        notes.append("计划保留现在的选择；要把某一项交还给 Tailor，请说出它（例如“秩你来定”）" if zh else
-                     "the plan keeps its choices; to give one back to Tailor, name it (“you pick the rank”)")  # "随便，
-        # 你看着办": nothing named to give back
-    return Intents(values, start, notes, sweep, again, stepped, that, switch, forget=forget, undo=undo(low.strip()),
-                   added=added)
+    forget, undone = reset(low, values), undo(low.strip())
+    back = nothing_else and not forget and not undone and not values.keys() - {"language"} and bool(
+        re.search(BACK, low))  # "put both back to what you had", "随便，你看着办": nothing named (`converse`)
+    return Intents(values, start, notes, sweep, again, stepped, that, switch, forget=forget, undo=undone,
+                   added=added, back=back)
 
 
 def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:
