@@ -38,6 +38,8 @@ ASKABLE = {
     "lora.target_modules": (r"target[_ ]modules|all-linear|(?:attention|mlp|linear)\s+(?:layers|modules|projections)|"
                             r"\b[qkvo]_proj\b|目标模块|注意力层", "target modules", "目标模块"),
     "data.validation_fraction": (r"validation|held[- ]out|hold(?:ing)? out|验证", "held out", "验证集"),
+    "data.format": (W.format("(?:columns?|fields?|format)") + "|哪些列|什么列|列名|字段|数据格式", "data", "数据格式"),
+    "task.labels": (W.format("(?:labels?|classes|categories)") + "|标签|几类|哪几类", "labels", "标签"),
     "resources.estimated_peak_gb": (W.format("(?:memory|vram|oom|fits?)") + "|显存|放得下|放不下|装得下",
                                     "estimated peak memory", "预计显存峰值"),
     "resources.estimated_minutes": (W.format("(?:how long|time|minutes?|hours?|finish)") + "|多久|时间|耗时",
@@ -68,7 +70,7 @@ WHY = LEAD + r"(?:why|how come)\b"
 reason for what the plan has; "use rank 8" changes it)."""
 WHAT_IS = (LEAD + r"(?:what(?:'s|\s+is|\s+are|\s+does)|(?:(?:can|could)\s+you\s+)?(?:explain|tell\s+me\s+about)|"
            r"should\s+(?:i|we)|would\s+it\s+be\s+better|is\s+it\s+(?:better|worth))\b|什么是|是什么|要不要|会不会|该不该|"
-           r"应不应该|是否应该|是干什么的|有什么用|起什么作用")
+           r"应不应该|是否应该|是干什么的|有什么用|起什么作用|有什么区别|有啥区别|什么区别|区别是什么|\bdifference\s+between\b")
 """A question about a setting that names a value without asking for it: "what is QLoRA?", "should I use QLoRA?",
 "要不要用 QLoRA？" (answered with the plan's reason, and how to ask for the value)."""
 WHY_ZH = r"为什么|为何|为啥|凭什么|怎么(?:会|要)?(?:是|用|选)"
@@ -79,6 +81,7 @@ ASKS_ZH = r"^(?:为什么|为何|为啥|凭什么)|" + ENDS_ASKING
 task."""
 YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b[^?]*\?\s*$|"
           + LEAD + r"(?:do|does|did|have|am|are)\s+(?:i|we)\b[^?]*\?\s*$|"
+          + LEAD + r"(?:can|could)\s+(?:i|we)\s+(?:run|train|fit|do)\s+(?:this|it|that)\s+(?:on|with|in)\b[^?]*\?\s*$|"
           + LEAD + r"(?:would|will|does|do|can|could)\s+(?!(?:you|we|i)\b)[\w .-]{1,30}?\s+"
           r"(?:save|help|hurt|speed|slow|reduce|improve|change|matter|cost|lower|raise)\b[^?]*\?\s*$|"
           r"(?:能|会|可以)(?:省|节省|减少|加快|提高|降低|快)(?:多少|几|下来)|会不会(?:更|太)|"
@@ -88,6 +91,7 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"\b(?:i'?m\s+|i\s+am\s+)?wondering\s+(?:if|whether)\b|\bi\s+wonder\s+(?:if|whether)\b|"
           r"\bnot\s+sure\s+(?:if|whether)\b|\bare\s+you\s+sure\b|你确定|我在想|不知道.{0,20}?(?:够不够|行不行|合不合适)|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
+          r"(?:能|可以)(?:跑|训练)(?:得动|起来)?(?:吗|么)\s*[?？]?\s*$|"
           r"够不够|放不放得下|合不合适|(?:会|能)?(?:更好|好一点|好些|有用|有帮助|有效果?|管用)(?:吗|么)\s*[?？]?\s*$|"
           + LEAD + r"what\s+if\b[^?]*\?\s*$|如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响))|"
           r"(?:^|[,，.]\s*)(?:is|are|would|will)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:better|worse|faster|slower|cheaper|"
@@ -101,7 +105,7 @@ WHAT = (YES_NO + "|" + LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long)
         r"\bhow\s+(?:will|would|is|are)\s+(?:it|the\s+(?:model|adapter|run|plan))\s+(?:be\s+)?"
         r"(?:evaluat|measur|scor|test|judg)\w*|"
         r"\b(?:do|would)\s+you\s+(?:recommend|suggest|pick|choose|use)\b|"
-        r"(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|几)[\w ]{0,8}?\s*[?？]\s*$|"
+        r"(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|哪些|哪几|几)[\w ]{0,8}?\s*[?？]\s*$|"
         r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)|"
         r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$|\b(?:is|are)\s+(?:that|this|it|these|they)\s+enough\b|够不够")
 """A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？",
@@ -183,99 +187,6 @@ VALUE_FIRST = r"^(?:(?:rank |秩 )?[\d.e×x -]+(?:rank|秩)?|on|off|开启|关�
 """A reason that starts with the value it explains ("rank 16: …", "2e-4: …", "on: …")."""
 
 
-FEATURES = (
-    (r"\b(?:push|upload|publish|share)\b.{0,40}\b(?:hub|hugging\s*face)\b|\bhf\s+hub\b|hugging\s*face\s+hub|"
-     r"(?:上传|推送|发布)到?\s*(?:hugging\s*face|hf|hub)",
-     "Tailor uploads nothing: the adapter's page in **Registry** downloads it as a zip in Hugging Face PEFT layout, "
-     "which `hf upload REPO FOLDER` (or PEFT's `push_to_hub`) publishes from your machine. The plan is unchanged.",
-     "Tailor 不会上传任何东西：在 **Registry** 的适配器页面可以把它下载为 Hugging Face PEFT 格式的 zip，"
-     "再在你自己的机器上用 `hf upload 仓库 文件夹`（或 PEFT 的 `push_to_hub`）发布。计划没有改变。"),
-    (r"deepspeed|\bzero[- ]?[123]\b|\bfsdp\b|\bmulti[- ]?gpus?\b|\b(?:all\s+)?\d+\s+(?:gpus|cards)\b|"
-     r"\b(?:several|multiple|many|two|all\s+(?:the|my|our))\s+(?:gpus|cards)\b|多卡|多张(?:卡|显卡)|\d+\s*张(?:卡|显卡)|分布式",
-     "Tailor trains on every GPU the machine shows, one process per GPU, each holding the whole model and taking its "
-     "share of the batches (data parallel); DeepSpeed and FSDP sharding are not used, since with LoRA or QLoRA the "
-     "model fits one card. The plan is sized for one card's memory and is unchanged.",
-     "Tailor 会用上机器上所有可见的 GPU：每张卡一个进程，各放一份完整模型，分摊批次（数据并行）；"
-     "不使用 DeepSpeed 或 FSDP 分片，因为用 LoRA 或 QLoRA 时模型放得进一张卡。计划按单张卡的显存来定，没有改变。"),
-    (r"flash[- _]?attn|flash[- ]?attention|\bxformers\b|\bsdpa\b",
-     "Attention runs through PyTorch's scaled-dot-product attention (SDPA), which picks its FlashAttention kernel on "
-     "the GPU where it applies; the flash-attn package is not needed. The plan is unchanged.",
-     "注意力走 PyTorch 的 SDPA，它在 GPU 上适用时会自动选用 FlashAttention 内核，不需要安装 flash-attn 包。"
-     "计划没有改变。"),
-    (r"\b(?:adamw?|adafactor|lion|sgd|muon|optimi[sz]ers?)\b|优化器",
-     "The optimizer is PyTorch's AdamW, with fp32 master copies of the adapter's weights under bf16; it is not a plan "
-     "setting. An adapter's weights are few, so an 8-bit or paged optimizer would save little memory. The plan is "
-     "unchanged.",
-     "优化器是 PyTorch 的 AdamW，bf16 训练时适配器权重在优化器里有 fp32 主副本；它不是计划里的设置。适配器的权重很少，"
-     "8 位或分页优化器省不了多少显存。计划没有改变。"),
-    (r"\bresum\w*|\bcontinue\s+(?:from|training|the\s+(?:run|job|training))|\bpick\s+up\s+where|断点续训|继续训练|"
-     r"从.{0,8}(?:检查点|checkpoint)\s*(?:继续|恢复)",
-     "A job that failed or was cancelled resumes from its last checkpoint: **Jobs** → *Resume*, or `tailor jobs "
-     "resume ID` (a job whose worker died is marked failed when Tailor starts again, so it can be resumed too). The "
-     "plan is unchanged.",
-     "失败或被取消的任务可以从最近的检查点继续：**Jobs** → *Resume*，或 `tailor jobs resume ID`（工作进程意外退出的任务"
-     "会在 Tailor 重新启动时标记为失败，同样可以继续）。计划没有改变。"),
-    (r"\bwandb\b|weights\s*(?:&|and)\s*biases|tensorboard|\bmlflow\b|\bcomet(?:\.ml)?\b|记录日志|训练日志",
-     "Training is logged to Tailor's registry, not to outside services: **Jobs** shows each run's loss curve, progress "
-     "and log as it runs, and **Registry** keeps its metrics with the adapter. The plan is unchanged.",
-     "训练记录保存在 Tailor 自己的登记库里，不发送到外部服务：**Jobs** 实时显示每次运行的损失曲线、进度和日志，"
-     "**Registry** 把指标和适配器存在一起。计划没有改变。"),
-    (r"\bunsloth\b|\baxolotl\b|llama[- ]?factory",
-     "Tailor trains with Hugging Face TRL and PEFT (bitsandbytes for QLoRA) and its own speed-ups (compiled layers, "
-     "no wasted copies); Unsloth and the like are not used. The plan is unchanged.",
-     "Tailor 用 Hugging Face TRL 和 PEFT 训练（QLoRA 用 bitsandbytes），加上自己的提速（编译的层、不做多余的拷贝）；"
-     "不使用 Unsloth 之类的工具。计划没有改变。"),
-    (r"weight[ _-]?decay|权重衰减",
-     "Weight decay is 0 (Transformers' default) and not a plan setting: against over-fitting the plan has LoRA dropout "
-     "(“dropout 0.1”) and early stopping (“stop early if it overfits”). The plan is unchanged.",
-     "权重衰减为 0（Transformers 的默认值），不是计划里的设置：防过拟合可以用 LoRA dropout（“dropout 0.1”）和早停"
-     "（“过拟合就提前停止”）。计划没有改变。"),
-    (r"gguf|ollama|llama\.?cpp|lm ?studio|\bphones?\b|mobile|on-device|手机|端侧|移动端",
-     "After training, the adapter's page in **Registry** exports it as GGUF (*Export as*, or `tailor adapters export "
-     "NAME --gguf`): merged into its base, with an Ollama Modelfile. The plan is unchanged.",
-     "训练完成后，在 **Registry** 的适配器页面可以导出 GGUF（*Export as*，或 `tailor adapters export NAME --gguf`）："
-     "合并进基础模型，并附带 Ollama 的 Modelfile。计划没有改变。"),
-    (r"\bdownload|hugging ?face (?:format|layout)|\bpeft\b|merged model|下载",
-     "After training, **Registry** downloads the adapter as a zip in Hugging Face PEFT layout, or merged with its base "
-     "into one full model. The plan is unchanged.",
-     "训练完成后，在 **Registry** 可以把适配器下载为 Hugging Face PEFT 格式的 zip，或与基础模型合并成一个完整模型。"
-     "计划没有改变。"),
-    (r"better than the base|\bcompare\b.{0,30}\bbase\b|"
-     r"\bhow\s+(?:will|do|can|would)\s+(?:i|we)\s+(?:know|tell|check|see)|比基座|和基座(?:比|对比)|怎么(?:知道|判断)(?:效果|好不好)",
-     "After training, **Compare** has the base model and the adapter answer your prompts side by side; its *Evaluate "
-     "on held-out data* scores both on the held-out rows, and its *Blind arena* lets you vote without knowing which "
-     "is which. The plan is unchanged.",
-     "训练完成后，在 **Compare** 里基础模型和适配器并排回答你的提示词；其中的“Evaluate on held-out data”在验证集上"
-     "给两者打分，“Blind arena”可以在不知道是哪个模型的情况下投票。计划没有改变。"),
-    (r"\bapi\b|\bserve\b|\bserving\b|\bdeploy|endpoint|vllm|部署|接口|上线",
-     "Trained adapters are answered by Tailor's OpenAI-compatible API at `/v1` (the adapter's page in **Registry** "
-     "shows its `model` name; docs/SERVING.md covers vLLM). The plan is unchanged.",
-     "训练好的适配器可以通过 Tailor 的 OpenAI 兼容接口 `/v1` 调用（**Registry** 的适配器页面给出它的 `model` 名；"
-     "用 vLLM 部署见 docs/SERVING.md）。计划没有改变。"),
-    (r"\bfull(?:[- ]param(?:eter)?s?)?[- ]fine[- ]?tun\w*|\bfull\s+(?:ft|training)\b|"
-     r"\ball\s+(?:the\s+)?(?:weights|params|parameters)\b|全参数?微调|全量微调|全参数?训练",
-     "Tailor trains LoRA or QLoRA adapters only: a small set of added weights on a frozen base, which fits your GPU, "
-     "trains faster and lets one base model serve every adapter side by side. For more capacity, raise the rank "
-     "(“rank 64”). The plan is unchanged.",
-     "Tailor 只训练 LoRA 或 QLoRA 适配器：在冻结的基础模型上加一小组权重，放得进你的显卡、训练更快，"
-     "一个基础模型还能同时服务所有适配器。想要更大的容量，可以提高秩（“秩 64”）。计划没有改变。"),
-    (r"\b(?:dpo|orpo|kto|ppo|grpo|simpo|rlhf|rlaif)\b|\bpreference\s+(?:training|tuning|optimi[sz]ation|data|pairs)|"
-     r"\breinforcement\s+learning|偏好(?:训练|优化|数据|对齐)|强化学习",
-     "Tailor fine-tunes on examples of the answers you want (supervised fine-tuning); preference training (DPO, PPO "
-     "and the like) is not offered. The plan is unchanged.",
-     "Tailor 用你想要的回答样例做监督微调（SFT）；不提供偏好训练（DPO、PPO 等）。计划没有改变。"),
-    (r"\btemperature\b|\btop[-_ ]?[pk]\b|\bsampling\b|\brepetition[-_ ]penalty\b|温度|采样|重复惩罚",
-     "Temperature and top-p are settings of answering, not of training: give them with each request to the API "
-     "(`temperature`, `top_p`); **Compare** answers greedily, so its side-by-side answers are repeatable. The plan "
-     "is unchanged.",
-     "温度和 top-p 是生成回答时的设置，不是训练的：调用 API 时在每个请求里给出（`temperature`、`top_p`）；**Compare** "
-     "用贪心解码，并排对比的回答可以复现。计划没有改变。"),
-)
-"""What to say to a turn about what comes after training (export, download, serving) or about what Tailor does
-not do (full fine-tuning, preference training, sampling settings), which the plan has no setting for: where Tailor
-does it, or what it does instead, rather than "I did not understand"."""
-
-
 CHOSEN = {"training.precision": ("the precision", "精度"), "training.packing": ("packing", "是否打包"),
           "training.compile": ("compiling", "是否编译"),
           "lora.target_modules": ("the layers LoRA adapts", "LoRA 的目标层")}
@@ -292,11 +203,6 @@ def chosen(low: str, values: dict[str, Any], zh: bool) -> tuple[list[str], list[
                     f"Tailor chooses {labels} itself (it is not set in words), so the plan is unchanged:"]
 
 
-def feature_note(low: str, zh: bool) -> str | None:
-    """`FEATURES`' answer for a turn that asks about export, download or serving, or None."""
-    return next(((z if zh else en) for words, en, z in FEATURES if re.search(words, low)), None)
-
-
 def named(low: str) -> list[str]:
     """The plan fields a message names (`ASKABLE`), in its order."""
     return [path for path, (words, _, _) in ASKABLE.items() if re.search(words, low)]
@@ -307,13 +213,19 @@ def numeric_settings(fields: list[str]) -> list[str]:
     return [n for n, s in SETTINGS.items() if s.in_plan and s.kind is not str and s.field in fields]
 
 
+ASKS_ABOUT = r"^(?:how\s+many|which|what)\b.*[?？]\s*$|(?:哪些|哪几|多少)[^?？]{0,6}[?？]\s*$"
+"""A question whose words also describe a task ("which labels will it predict?"): a question, not a task."""
+
+
 def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]:
     """The fields a question asks about: a "why" question or one about a value it names (whatever values it names:
     "why rank 16?", "why not rank 8?", "should I use QLoRA?" are not edits), or a "what" question that names no
     value (`tried`: the message lists values to try). [] when the message is not such a question."""
     said = values.keys() - {"language"}
-    if "task_type" in said:  # "回答用户为什么退款失败的问题" describes a task
-        return []
+    if "task_type" in said:  # "回答用户为什么退款失败的问题" describes a task; "how many labels are there?" asks
+        if not re.search(ASKS_ABOUT, low):
+            return []
+        said -= {"task_type"}
     if not said and re.search(SHOW, low):  # "show me the plan", "explain your choices"
         return ["?"]
     judged = any(isinstance(v, Judged) for v in values.values())  # "rank 64 is too big": a change asked for
@@ -366,6 +278,19 @@ def _memory(plan, zh: bool) -> str:
             f"{res.estimated_peak_gb:.1f} GB of {res.gpu_memory_gb:g} GB ({fits})")
 
 
+def _for_language(plan, code: str, zh: bool) -> str:
+    """The base model the plan would take for text in another language, and how to say the data is in it."""
+    from ..models.catalog import LANGUAGE_NAMES, choose
+    from .reasons_zh import LANGUAGES_ZH
+
+    gpu = plan.resources.gpu_memory_gb if plan.resources.device != "cpu" else 0
+    model, _ = choose(plan.task.type, code, gpu)
+    name = LANGUAGE_NAMES.get(code, code)
+    said = LANGUAGES_ZH.get(name, name)
+    return (f"如果数据是{said}的，计划会用 {model.name}；要这样做，请说“数据是{said}的”" if zh else
+            f"for {name} text the plan would take {model.name}; to plan for it, say “the texts are in {name}”")
+
+
 def _shown(plan, path: str, value: Any, zh: bool) -> str:
     """A field's value as the answer shows it: on/off, the memory against the GPU's, minutes, a list, a number."""
     if isinstance(value, bool):
@@ -395,11 +320,24 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
         _, en, zh_label = ASKABLE[path]
         value = get_path(plan, "base_model.name" if path == "base_model" else path)
         reason = plan.reasons.get(path) or plan.reasons.get(REASON_OF.get(path, ""), "") or FIXED.get(path, "")
+        if path == "task.labels":  # where they come from
+            col = plan.data.output_column
+            reason = ((f"输出列 {col} 里的取值" if col else "数据答案里的取值" if value else "分类需要带标签的数据")
+                      if zh else f"the values of the output column {col}" if col else
+                      "found in the data's answers" if value else "classification needs data with labels")
         shown = _shown(plan, path, value, zh)
-        reason = to_zh(reason) if zh else reason
+        reason = to_zh(reason) if zh and path != "task.labels" else reason
         reason = re.sub(VALUE_FIRST, "", reason)  # "rank 16: the usual …": its value is in the title
         out.append(f"{zh_label if zh else en} {shown}" + (f"：{reason}" if zh else f": {reason}") * bool(reason))
     for name, value in (named or {}).items():
+        if name == "language":  # "which model would be best for Chinese text?": the catalog's pick for it
+            out += [_for_language(plan, value, zh)] if value != plan.task.language else []
+            continue
+        if name == "gpu_memory_gb" and value != plan.resources.gpu_memory_gb:  # "can I run this on a T4?"
+            out.append(f"要按 {value:g} GB 的显卡来规划，请说“我的显卡是 {value:g} GB”" if zh else
+                       f"to plan for a {value:g} GB GPU, say “I have a {value:g} GB GPU”")
+        if name in ("gpu_memory_gb", "gpu_name"):
+            continue
         setting = SETTINGS.get(name)
         if setting and hasattr(value, "of"):  # "should I halve the lr?": the value that would be
             try:

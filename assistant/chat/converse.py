@@ -18,7 +18,8 @@ from ..data import DataReport, column_named, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
-from .about import ALL_CHOICES, answers, feature_note, numeric_settings
+from .about import ALL_CHOICES, answers, numeric_settings
+from .features import feature_note
 from .model_words import ModelStep
 from .planner import build_plan
 from .relative import (
@@ -122,7 +123,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         zh = language_of([messages[i]]) == "zh"
         if it.undo and not it.values.keys() - {"language"}:
             _take_back(i, messages, intents, undone, zh)
-        for name in ("output_column", "input_column"):
+        for name in ("output_column", "input_column", "exclude_column"):
             if isinstance(said := it.values.get(name), MaybeColumn):  # a column only when the file has it
                 if match := report is not None and column_named(report, said):
                     it.values[name] = match
@@ -223,8 +224,9 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         notes.append(note)  # "with 6 trials" after "try ranks 8, 16 and 32"
     if intents and intents[-1].asked:  # "why rank 16?": the plan's reasons, in the user's language; "能导出成 GGUF
         # 吗？": where Tailor does that
-        feature = intents[-1].asked == ["?"] and feature_note(turn_words(messages[-1]).lower(), lang == "zh")
-        notes += [feature] if feature else answers(plan, intents[-1].asked, lang == "zh", intents[-1].named)
+        feature = feature_note(turn_words(messages[-1]).lower(), lang == "zh")  # "训练完怎么用这个模型？": where,
+        notes += ([feature] if feature else []) + ([] if feature and intents[-1].asked == ["?"] else  # and the
+                                                  answers(plan, intents[-1].asked, lang == "zh", intents[-1].named))
     if (model_reason := plan.reasons.get("base_model", "")).startswith("⚠️"):  # a named model was replaced: said
         if lang == "zh":
             from .reasons_zh import to_zh

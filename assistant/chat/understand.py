@@ -15,6 +15,7 @@ from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
 from .about import BACK, OPINION, chosen, named, numeric_settings, question, reset, undo
+from .glossary import definitions
 from .goals import goals
 from .languages import named_language
 from .model_words import model_step, named_model
@@ -138,6 +139,7 @@ ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|re
               r"\b(?:from|using|based\s+on|given)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+"
               r"(?:only|alone)\b|\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
               r"(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
+              r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+is\s+(?:what|all\s+that)\s+matters\b|"
               r"(?:只|仅)(?:根据|凭|看|用)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*(?:来)?"
               r"(?:预测|判断|分类|生成)")
 """"The model should only see the body", "keep only the body", "predict the queue from the subject only": the one
@@ -151,6 +153,9 @@ PICK = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|just)\s+)"
 message names."""
 NEGATIVE = r"(?:^|(?<=[a-z\u4e00-\u9fff]\s)|(?<=[=:：]\s)|(?<=[=:：]))-\d+(?:\.\d+)?(?:e-?\d+)?(?![\d.])"
 """A negative number after a setting's name or a colon ("train -2 epochs", "lr: -1e-4"), not a range ("3-5")."""
+EXCLUDE = (r"\b(?:ignore|drop|leave\s+out|remove|exclude|skip|don'?t\s+use|do\s+not\s+use)\s+(?:the\s+)?[`'\"“]?"
+           r"([\w-]+)[`'\"”]?(?=\s*(?:$|[,.;!]))")
+"""An input left out without the word column ("ignore the subject"): `MaybeColumn`."""
 THIS_TIME = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|now|just)\s+)(?:this\s+time\s+)?(?:let'?s\s+)?"
              r"(?:try|use|go\s+with|do|make\s+it|pick|take)\s+" + NUMBER
              + r"(?:\s+(?:this\s+time|instead|now))?\s*[.!]?$|"
@@ -271,6 +276,8 @@ def understand(text: str) -> Intents:
         said["output_column"] = MaybeColumn(next(g for g in m.groups() if g))
     if not said.get("input_column") and (m := re.search(ONLY_INPUT, low)):  # "keep only the body"
         said["input_column"] = MaybeColumn(next(g for g in m.groups() if g))
+    if not said.get("exclude_column") and (m := re.search(EXCLUDE, low)):  # "ignore the subject": a column when the
+        said["exclude_column"] = MaybeColumn(m.group(1))  # file has one by that name
     if times := times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
         said["alpha"] = times
     for name, relative in relatives(low).items():  # "halve the learning rate": resolved against the plan
@@ -291,9 +298,14 @@ def understand(text: str) -> Intents:
     again = None if that is not None else again  # "lower that to 2": the 2, not half
     tried = bool(sweep.get("values"))  # "比较一下秩 8 和 16 哪个好": a sweep, not a question
     if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(asking, values, tried)):
-        return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes, asked=asked,
-                       named={} if re.search(OPINION, asking) else {k: v.value if isinstance(v, Judged) else v
-                                                                 for k, v in values.items() if k != "language"})
+        # a question that names a language ("best for Chinese text?", "哪个模型最适合日语？") sets none: it is offered
+        script = {"language": lang} if (lang := _language(t, "")) and not named_language(low) else {}
+        offered = {} if re.search(OPINION, asking) else {k: v.value if isinstance(v, Judged) else v
+                                                         for k, v in values.items() if k != "language"}
+        if asked == ["?"] and "gpu_memory_gb" in values:  # "can I run this on a T4 instead?": the memory, and
+            asked = ["resources.estimated_peak_gb"]  # how to plan for that GPU
+        return Intents(script, notes=notes + definitions(asking, asked, zh), asked=asked,
+                       named=offered | ({"language": said} if (said := named_language(low)) else {}))
     nothing_else = (that, switch, added, again, sweep, start) == (None,) * 4 + ({}, False)
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
