@@ -69,7 +69,7 @@ FAMILY = r"qwen|llama|smollm2?|gemma|phi|mistral"
 STEP = (rf"\b(bigger|larger|smaller|tinier|lighter|biggest|largest|smallest|tiniest)\s+(?:base\s+)?"
         rf"(?:({FAMILY})[\w.-]*\s*)?(?:base\s+)?(?:model|llm)|"
         rf"\b(biggest|largest|smallest|tiniest)\s+({FAMILY})\b|"
-        rf"(更大|大一点|大点|更小|小一点|小点|最小|最大)的?\s*({FAMILY})?\s*(?:基座)?模型|"
+        rf"(更大|大一点|大点|更小|小一点|小点|最小|最大)的?\s*(?:({FAMILY})(?:\s*(?:基座)?模型)?|(?:基座)?模型)|"
         rf"(?:基座)?模型\s*(?:再|换)?(?:得)?(更大|大一点|大点|更小|小一点|小点)")
 """A model said relative to the plan's: "a bigger model", "the smallest qwen", "换个小一点的模型"."""
 SMALL = (r"\b(?:small|lightweight|light-weight|compact|little)\s+(?:base\s+)?(?:model|llm)s?\b|\bsomething small\b|"
@@ -170,9 +170,10 @@ class ModelStep:
 
 def model_step(low: str) -> ModelStep | None:
     """The relative model a message asks for (`STEP`, `SIZED`), or None."""
+    low = re.sub(r"(?:通义)?千问", "qwen", low)  # "换成最小的千问"
     if sized := re.search(SIZED, low):
         return ModelStep(0, None, float(next(g for g in sized.groups() if g)))
-    if family := re.search(FAMILY_ONLY, re.sub(r"(?:通义)?千问", "qwen", low)):
+    if family := re.search(FAMILY_ONLY, low):
         return ModelStep(4, family.group(1), float(family.group(2) or 0))
     if not (m := re.search(STEP, low)):  # "that model is too big, pick a smaller one"
         if one := re.search(STEP_ONE, low):
