@@ -39,10 +39,10 @@ BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]
 NAMED_TO = r"(?:-|\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于))?" + TO
 """How a setting is joined to its value ("should be", "限制在"): a number after one is that setting's."""
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at|over|across|among|through)\s*)?"
-             r"(?:(?:我们)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
+             r"(?:(?:我们)?(?:也|再|还)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
 VERSUS = r"\s*(?:\bvs\.?|\bversus|\bagainst|对比|对)\s*"
 """Between two values compared, each with its setting's name ("rank 8 vs rank 32", "r=8 versus r=32")."""
-CHOICE = r"\s*(?:,\s*)?(?:\band\b|\bor\b|和|或者?|与|跟)\s*"
+CHOICE = r"(?:\s*[,，、]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+|\s*(?:和|或者?|与|跟)\s*)"
 """Between two values, each with its name, which a message that compares or tries them lists ("compare rank 8 and
 rank 32", "试试秩 8 和秩 32")."""
 COMPARES = r"\b(?:compare|try|test|run)\b|比较|对比|试试|试一下|都试|跑一下"
@@ -72,13 +72,17 @@ GENERAL = (r"(?:try|test|explore|compare)\s+(?:a few|several|some|different|mult
            r"(?:保留|留下|选出?|挑出?)最好的(?:一组|那组|一次|那次|设置|配置)")
 OFF = (r"\bno sweep|don'?t sweep|do not sweep|without (?:a )?sweep|(?:just|only) one run|a single run|"
        r"(?:just|only) train (?:it )?once|train (?:it )?(?:just |only )?once|one run only|"
+       r"(?:跑|训练)一次就(?:行|好|够了?)|"
        r"cancel the sweep|no (?:more )?search|不要?(?:搜索|扫描|sweep|调参)|只(?:训练|跑)一次|不用试了|不做搜索|"
        r"(?:never ?mind|forget(?: about)?|drop|skip|scrap|ditch) (?:the |that )?(?:sweep|search|trials)|"
        r"no need (?:to sweep|for (?:a |the )?(?:sweep|search))|不(?:搜索|搜|试)了|不用(?:搜索|搜)了?")
 TRIALS = (rf"({NUMBER})\s*(?:trials|runs|configurations|combinations|settings|tries)\b|"
           rf"(?:试|跑)\s*({NUMBER})\s*(?:组|次|个)|({NUMBER})\s*(?:组|次试验|个试验|次尝试)")
 HALVING = (r"halving|\bprune|stop (?:the )?(?:trials|runs) that (?:fall|are|lag) behind|"
-           r"drop (?:the )?(?:bad|losing|weak|worst) (?:trials|runs)|淘汰|剪枝|提前停掉(?:差|落后)的")
+           r"drop (?:the )?(?:bad|losing|weak|worst) (?:trials|runs)|淘汰|剪枝|提前停掉(?:明显)?(?:差|落后)的|"
+           r"\b(?:kill|stop|drop|cut|abort|end)\s+(?:the\s+)?(?:runs|trials)\s+(?:that\s+(?:are|look|do|go)\s+)?"
+           r"(?:clearly\s+|obviously\s+|much\s+)?(?:worse|badly|behind|losing)\b|"
+           r"(?:明显)?(?:差|落后|不好)的\s*(?:就)?(?:提前)?(?:停掉|停|砍掉)")
 METRIC = (r"(?:pick|choose|select|judge|rank|keep|compare)\b.{0,30}?\b(?:by|on|using|with)\s+(?:the\s+)?"
           r"(accuracy|f1|macro[- ]f1|eval(?:uation)?[ _]loss|validation loss|held-?out loss|loss|rouge-?l|bleu|chrf|"
           r"exact[ _]match|token[ _]f1)|按(?:照)?\s*(准确率|f1|验证(?:集)?损失|损失)")
