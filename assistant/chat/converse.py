@@ -141,7 +141,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             scaling = Relative(it.again, it.stepped) if it.again > 0 else last_scaling  # "and again": the last again
             it.values.update({name: scaling for name in targets} if scaling else {})
         if it.back:  # "put both back to what you had": what the previous turn set, given back to the planner
-            it.forget = [*last, *switched]
+            it.forget = [k for k in (intents[i - 1].values if i else {}) if k in ALL_CHOICES]
             if not it.forget:
                 it.notes.append("计划保留现在的选择；要把某一项交还给 Tailor，请说出它（例如“秩你来定”）" if zh else
                                 "the plan keeps its choices; to give one back to Tailor, name it (“you pick the rank”)")

@@ -20,7 +20,7 @@ GOALS = (
     (r"\b(?:gpu\s+|cloud\s+|compute\s+)?(?:bill|costs?)\s+(?:low|down)\b|\bcheap(?:er|ly)?\b(?!,?\s+(?:[\w-]+\s+)?(?:gpus?|cards?|graphics|laptops?|machines?|computers?|hardware|pcs?|"
      r"servers?|box|rigs?)\b)|\bsave\s+(?:money|costs?)\b|"
      r"\blow[- ]cost\b|\b(?:tight|limited|small|low)\s+budget\b|\bbudget\s+is\s+(?:tight|limited|small)\b|"
-     r"省钱|便宜(?!的?\s*(?:显卡|gpu|卡|电脑|笔记本|机器|服务器|云主机))|成本(?:低|低一点|降下来)|降低成本|"
+     r"省(?:点|一点|些)?钱|便宜(?!的?\s*(?:显卡|gpu|卡|电脑|笔记本|机器|服务器|云主机))|成本(?:低|低一点|降下来)|降低成本|"
      r"预算(?:有限|紧张?|不多)", "fast", "", ""),
     (r"\bout\s+of\s+memory\b|\boom\b|爆显存|显存(?:不够|溢出|炸了)", "use qlora",
      "the estimate says the 16-bit plan fits, but a run that ran out of memory before may share the GPU with "

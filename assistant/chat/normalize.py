@@ -72,6 +72,8 @@ def digits(low: str) -> str:
     low = re.sub(r"(?<![\w.])\.(?=\d)", "0.", low)
     low = re.sub(r"(?<=[a-z_\u4e00-\u9fff])\s*(?:->|→|=>)\s*(?=\d)", " to ", low)
     low = re.sub(r"(?:(?<=\s)|^)@\s*(?=\d)", "at ", low)  # "cap it @ 200 steps"
+    low = re.sub(r"\bmax[ _-]?steps\s*(?:=|:|to|of)?\s*-1(?![\d.])", "no max steps", low)  # a pasted config's "no
+    # limit" (transformers' -1), not a step limit of 1
     low = re.sub(r"\b(?:epcohs?|eopchs?|epoches|epohs?)\b", "epochs", low)
     low = re.sub(r"\b(?:learnign|leanring|learing|lerning|learnig|laerning)(?=[ _-]?rate\b)", "learning", low)
     low = re.sub(r"\b(?:batch-size|bach size|btach size|bathc size|batchsize)\b", "batch size", low)

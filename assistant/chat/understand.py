@@ -305,7 +305,7 @@ def understand(text: str) -> Intents:
         if asked == ["?"] and "gpu_memory_gb" in values:  # "can I run this on a T4 instead?": the memory, and
             asked = ["resources.estimated_peak_gb"]  # how to plan for that GPU
         return Intents(script, notes=notes + definitions(asking, asked, zh), asked=asked,
-                       named=offered | ({"language": said} if (said := named_language(low)) else {}))
+                       named=offered | ({"language": code} if (code := named_language(low)) else {}))
     nothing_else = (that, switch, added, again, sweep, start) == (None,) * 4 + ({}, False)
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
@@ -384,14 +384,15 @@ def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     # The first that names a card ("max length 1024 on a 4090"); CJK characters are word characters, so "一张H800"
     # has no \b before the name.
     low = re.sub(r"\b(?:google\s+)?colab\b(?!\s*pro)", "t4", low)  # Colab's free tier is a T4
-    for m in re.finditer(r"((?:rtx|gtx)\s*\d{4}(?:\s*ti(?![a-z]))?|(?<![\d.])\d{4}(?:\s*ti(?![a-z]))?(?!\d)|"
+    for m in re.finditer(r"((?:rtx|gtx)\s*\d{4}(?:\s*(?:ti|ada)(?![a-z]))?|(?<![\d.])\d{4}(?:\s*ti(?![a-z]))?(?!\d)|"
                          r"(?<![a-z0-9])(?:h200|h100|h800|h20|a100|a800|a[4-6]000|l40s?|l20|a10g|a10|a30|a40|l4|t4|"
                          r"v100|p100|p40)(?![a-z0-9]))", low):
         if m.group(1)[0].isdigit() and (re.search(SETTING_BEFORE, low[max(0, m.start() - 16):m.start()])
                                         or re.match(COUNT_AFTER, low[m.end():])):
             continue  # "seed 2070", "train 1080 steps": a setting's number, not a card
         if info := gpu_info(m.group(1)):
-            said["gpu_name"] = re.sub(r"\s+", " ", m.group(1).upper().replace("RTX", "RTX ").replace("TI", " Ti"))
+            said["gpu_name"] = re.sub(r"\s+", " ", m.group(1).upper().replace("RTX", "RTX ").replace("TI", " Ti")
+                                        .replace("ADA", " Ada"))
             said["gpu_memory_gb"] = info[0]
             break
     for mm in re.finditer(r"(?<![a-z\d.])" + NUM + r"\s*(?:gb|gib|gigs?(?![a-z])|gigabytes?|g(?![a-z]))", low):
