@@ -393,10 +393,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("checkpointing", ("training.gradient_checkpointing",), bool, lambda v: True, "yes or no",
             "gradient (activation) checkpointing: recompute activations to save memory (true/false)",
             "gradient checkpointing {}", "梯度检查点 {}",
-            (r"(?:turn off|switch off|disable|no|without|don'?t use|do not use|skip)\s+(?:the\s+)?(?:gradient|"
-             r"activation)[ _-]?checkpointing|(?:gradient|activation)[ _-]?checkpointing\s+off|"
-             r"(?:关闭|关掉|不用|不要|禁用|去掉)\s*(?:梯度检查点|gradient[ _-]?checkpointing)|"
-             r"(?:gradient|activation)[ _-]?checkpointing\s*[=:]\s*(?:false|0|no|off)\b",
+            (r"(?:turn off|switch off|disable|no|without|don'?t use|do not use|skip|no need for|(?:don'?t|do not)\s+"
+             r"(?:think\s+(?:you|we|it)\s+)?needs?)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
+             r"(?:关闭|关掉|不用|不要|禁用|去掉|不需要|用不着)\s*(?:用\s*)?(?:梯度检查点|gradient[ _-]?checkpointing)|"
+             r"(?:gradient|activation)[ _-]?checkpointing(?:\s+off|\s*[=:]\s*(?:false|0|no|off)\b)",
              r"(?:turn on|switch on|enable|use|with)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
              r"(?:gradient|activation)[ _-]?checkpointing\s+on|"
              r"(?:开启|打开|启用|使用|用上|用)\s*(?:梯度检查点|gradient[ _-]?checkpointing)|"

@@ -84,9 +84,9 @@ STEPS = {"bigger": 1, "larger": 1, "更大": 1, "大一点": 1, "大点": 1, "sm
          "最小": -2}
 
 
-SIZED = (r"\b(?:a|an|some|use)\s+(?:~\s*|about\s+|around\s+|roughly\s+)?(\d+(?:\.\d+)?)\s*b(?:illion)?"
+SIZED = (r"(?<!for )(?<!on )\b(?:a|an|some|use)\s+(?:~\s*|about\s+|around\s+|roughly\s+)?(\d+(?:\.\d+)?)\s*b(?:illion)?"
          r"(?:[- ]param(?:eter)?s?)?\s+(?:base\s+|instruct\s+)?(?:model|llm)\b|"
-         r"(?<![\w.])(\d+(?:\.\d+)?)\s*b\s*(?:左右|上下)?的?(?:基座)?模型|"
+         r"(?<![\w.])(?<!对)(?<!对 )(?<!对于)(?<!对于 )(\d+(?:\.\d+)?)\s*b\s*(?:左右|上下)?的?(?:基座)?模型|"
          r"\bthe\s+(\d+(?:\.\d+)?)\s*b\s+(?:one|version|variant|size)\b|"
          r"(?<![\w.])(\d+(?:\.\d+)?)\s*b\s*(?:的|版本?)(?=\s*(?:吧|那个|就行|就好|[。！!，,]|$))")
 """A model by its size alone ("a ~1B model is enough", "用 3B 左右的模型"): the catalog model in the plan's language

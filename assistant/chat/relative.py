@@ -251,8 +251,9 @@ THEN = (r"[^.;!?。；！？\n]{0,30}?(?:(?<![a-z])(?:use|say|try|make it|go wit
 ADVERBS = (r"(?:a\s+bit\s+|a\s+little\s+|way\s+|much\s+|far\s+|kind\s+of\s+|rather\s+|quite\s+|pretty\s+|very\s+|"
            r"too\s+|probably\s+|definitely\s+|still\s+)")
 JUDGED = (r"(?:{key})\s*(?:'s|is|are|seems?|looks?|feels?|sounds?)?\s*(?:like\s+)?" + ADVERBS + "*"
-          r"(?:(?:(high|big|large|long|much|many)|(low|small|short|little|few))\b(?!\s+(?:enough|to|for))|"
-          r"(?:也)?(?:太|有点|有些|偏|过于)(?:(高|大|长|多)|(低|小|短|少))了?(?:吧|啊)?\s*[。！!?？,，]?$)")
+          r"(?:(?:(high|big|large|long|much|many)|(low|small|short|little|few))\b(?!\s+(?:enough|to)\b)|"
+          r"(?:(?:对|对于)[^，。,]{{0,12}}?(?:来说|而言)\s*)?(?:也)?(?:太|有点|有些|偏|过于)(?:(高|大|长|多)|(低|小|短|少))了?"
+          r"(?:吧|啊)?\s*[。！!?？,，]?$)")
 """A setting named and judged, with no change said: "the rank seems low", "lr is a bit high", "学习率有点高",
 "轮数太多了" (too much: half; too little: twice, as "that's too low" is for the previous turn's setting)."""
 
@@ -322,7 +323,8 @@ def relatives(low: str) -> dict[str, Relative | Any]:
     judged too high or too low (`JUDGED`)."""
     out = {}
     for name, key in RELATIVE_SETTINGS.items():
-        if (m := re.search(JUDGED.format(key=key), low)) and not re.search(r"\d", low[m.end():]):
+        if (m := re.search(JUDGED.format(key=key), low)) and not re.search(  # "…seems high for an 8B model"
+                r"\d", re.sub(r"^\s+for\s+(?:an?\s+|the\s+|this\s+)?[\w.-]+(?:\s+model)?\b", "", low[m.end():])):
             out[name] = Relative(0.5 if m.group(1) or m.group(3) else 2.0, step=True)
             continue
         if m := re.search(TIMES.format(key=key), low):  # "5x smaller", "divide it by 10", "缩小 5 倍"
@@ -337,7 +339,7 @@ def relatives(low: str) -> dict[str, Relative | Any]:
                 out[name] = Relative(1 + share if m.group(1) in UP_WORDS else 1 - share)
                 continue
         for words, factor, step in FACTORS:
-            if m := re.search(rf"(?:{words})\s*(?:the\s+|my\s+|a\s+|both\s+(?:the\s+)?)?(?:{key})"
+            if m := re.search(rf"(?:{words})\s*(?:on\s+)?(?:the\s+|my\s+|a\s+|both\s+(?:the\s+)?)?(?:{key})"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
                               rf"|(?:{key})[^,.;!?，。；！？\d]{{0,12}}?都\s*(?:{words})"
                               rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:再\s*)?(?:in\s+half|by\s+half|"

@@ -12,6 +12,7 @@ START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alrigh
          r"sounds great|"
          r"keep (?:it|that)(?: that way)?|leave it(?: as is| like that)?|"
          r"fine as is|sounds right|looks right|that'?s right|thanks|thank you|thx|cheers|settled|deal|decided|"
+         r"(?:i\s+)?trust\s+you|听你的|相信你|按你的来|"
          r"好的?|行|可以|没问题|好吧|不错|保持不变|谢谢|多谢|感谢|完美|很好|太好了|(?:那)?就这样(?:吧)?|就这么(?:办|定))"
          r"(?:了|啊|呀)?"
          r"\s*[,，.。!！—–-]?\s*)*"
