@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ..adjustable import SETTINGS, get_path
-from .relative import Judged
+from .relative import Judged, resolved
 from .whole_turn import FILLER
 
 W = r"(?<![a-z]){}(?![a-z])"
@@ -342,10 +342,9 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
         setting = SETTINGS.get(name)
         if setting and hasattr(value, "of"):  # "should I halve the lr?": the value that would be
             try:
-                value = value.of(plan, setting)
+                value = resolved(value, plan, setting)
             except TypeError:  # a model step: no setting's value
                 continue
-            value = max(1, round(value)) if setting.kind is int else float(f"{value:.6g}")
         if setting and setting.in_plan and get_path(plan, setting.field) != value:
             said = setting.said(value, "zh" if zh else "en")
             out.append(f"要改成这样，请说“{said}”" if zh else f"to have it, say “{said}”")

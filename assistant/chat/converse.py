@@ -33,6 +33,7 @@ from .relative import (
     RowShare,
     TimesRank,
     WarmupSteps,
+    resolved,
 )
 from .slots import Slots
 from .sweep_plan import grid_trials
@@ -184,8 +185,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                                     "a share or a number of the data's rows needs the data: attach it first")
                     continue
                 setting = SETTINGS[name]
-                value = r.of(prior, setting)
-                value = max(1, round(value)) if setting.kind is int else float(f"{value:.6g}")
+                value = resolved(r, prior, setting)
                 shown = r.words(prior, zh) if isinstance(r, (WarmupSteps, HeldRows)) else None
                 if (value := allowed(setting, value, it.notes, zh, shown)) is None:
                     del it.values[name]

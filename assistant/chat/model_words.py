@@ -11,11 +11,16 @@ CLOSED = (r"(?<![a-z0-9])(gpt-?4o?(?:-mini)?|gpt-?3\.5(?:-turbo)?|gpt-?5|o1|o3|c
 """Models whose weights are not published: they cannot be fine-tuned here, whatever the plan says."""
 
 
+def english_names(low: str) -> str:
+    """`low` with the families' Chinese names in English ("千问", "通义千问": qwen), as the patterns read them."""
+    return re.sub(r"(?:通义)?千问", "qwen", low)
+
+
 def named_model(low: str, text: str = "") -> str | None:
     """The base model the message names: a catalog name, alias or hub id as it is; a family and size that the
     catalog does not have (or a closed model, or an `org/name` hub id) as the user said it, never silently
     swapped for the nearest catalog entry — the planner says what it does with it."""
-    low = re.sub(r"(?:通义)?千问", "qwen", low)  # Qwen's Chinese name
+    low = english_names(low)
     for m in sorted(models(), key=lambda m: len(m.name), reverse=True):
         if m.name.lower() in low or m.hub_id.lower() in low:
             return m.name
@@ -170,7 +175,7 @@ class ModelStep:
 
 def model_step(low: str) -> ModelStep | None:
     """The relative model a message asks for (`STEP`, `SIZED`), or None."""
-    low = re.sub(r"(?:通义)?千问", "qwen", low)  # "换成最小的千问"
+    low = english_names(low)  # "换成最小的千问"
     if sized := re.search(SIZED, low):
         return ModelStep(0, None, float(next(g for g in sized.groups() if g)))
     if family := re.search(FAMILY_ONLY, low):

@@ -34,6 +34,13 @@ class Relative:
         return whole + max(1, round(whole / 3)) * (1 if self.factor > 1 else -1)
 
 
+def resolved(change, plan, setting) -> float:
+    """A relative value's number against `plan`, as the setting takes it: a whole number at least 1 for an integer
+    setting, six significant digits otherwise."""
+    value = change.of(plan, setting)
+    return max(1, round(value)) if setting.kind is int else float(f"{value:.6g}")
+
+
 @dataclass(frozen=True)
 class Judged:
     """A value named and judged ("rank 64 is too big", "3 epochs seems like too many", "学习率 2e-4 太高了"): the
