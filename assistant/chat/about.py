@@ -92,7 +92,7 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"\b(?:i'?m\s+|i\s+am\s+)?wondering\s+(?:if|whether)\b|\bi\s+wonder\s+(?:if|whether)\b|"
           r"\bnot\s+sure\s+(?:if|whether)\b|\bare\s+you\s+sure\b|你确定|我在想|不知道.{0,20}?(?:够不够|行不行|合不合适)|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
-          r"(?:能|可以)(?:跑|训练)(?:得动|起来)?(?:吗|么)\s*[?？]?\s*$|"
+          r"(?:能|可以)(?:在.{1,20}?上)?(?:跑|训练|运行|用)(?:得动|起来)?(?:吗|么)\s*[?？]?\s*$|够用(?:吗|么)\s*[?？]?\s*$|"
           r"够不够|放不放得下|合不合适|(?:会|能)?(?:更好|好一点|好些|有用|有帮助|有效果?|管用)(?:吗|么)\s*[?？]?\s*$|"
           + LEAD + r"what\s+if\b[^?]*\?\s*$|如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响))|"
           r"(?:^|[,，.]\s*)(?:is|are|would|will)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:better|worse|faster|slower|cheaper|"
@@ -102,6 +102,10 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
 """A yes/no question about the plan, whatever values it names: "will this fit in 8 GB?", "can it finish in 10
 minutes?", "秩 8 够吗？", "8G 显存放得下吗？" (answered; "I have an 8 GB GPU" or "finish in 10 minutes" changes the
 plan)."""
+FITS_AFTER = (r"[,;.]\s*(?:so\s+|but\s+)?(?:will|would|does|can|could)\s+(?:it|this|that|i|we)\s+(?:still\s+)?"
+              r"(?:fit|run|work|train|handle|cope)\b[^?]*\?\s*$")
+"""A question after a clause about the machine ("I have an 8 GB GPU, will it fit?", "if I use a T4, will it fit?"),
+when the message names nothing else ("use rank 8, will it fit?" sets the rank)."""
 WHAT = (YES_NO + "|" + LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|"
         r"\bhow\s+(?:will|would|is|are)\s+(?:it|the\s+(?:model|adapter|run|plan))\s+(?:be\s+)?"
         r"(?:evaluat|measur|scor|test|judg)\w*|"
@@ -154,6 +158,10 @@ OPINION = (r"\d[\d.e-]*\s*(?:is|seems|sounds|looks|would\s+be|'s)?\s*(?:probably
            r"(?:\s+for\s+[\w\s]{1,30})?\s*[.!]?$|\d[\d.e-]*\s*(?:的话)?\s*(?:太大|太高|太多|过大|过高|太小|太低|太少|没必要)了?\s*[。！!]?$")
 """A value judged, not asked for ("I read that rank 64 is overkill for small data", "听说小数据用秩 64 太大了"):
 answered with the plan's value and reason, nothing set."""
+EITHER = (r"\d[\w.-]*\s+or\s+[^?]{0,20}?\d[\w.-]*(?:\s+\w+)?\s*\?\s*$|"
+          r"\d[^?？]{0,10}还是[^?？]{0,20}\d[^?？]{0,6}[?？]\s*$")
+"""Two values offered as a question ("rank 8 or rank 32?", "秩 8 还是 32？"): answered with the plan's value and
+reason, neither set."""
 WHICH = (r"\bwhich\s+(?:one\s+)?(?:is|would\s+be|works)\s+(?:better|best|faster)\b|"
          r"\bwhich\s+(?:one\s+)?(?:would|should|do|will)\s+(?:you|i|we)\s+(?:pick|choose|use|go\s+with|recommend)\b|"
          r"哪个(?:更)?(?:好|快|合适|强)|(?:选|用)哪(?:个|一个|种)")
@@ -214,6 +222,7 @@ def numeric_settings(fields: list[str]) -> list[str]:
     return [n for n, s in SETTINGS.items() if s.in_plan and s.kind is not str and s.field in fields]
 
 
+GPU_KEYS = {"gpu_name", "gpu_memory_gb"}
 ASKS_ABOUT = r"^(?:how\s+many|which|what)\b.*[?？]\s*$|(?:哪些|哪几|多少)[^?？]{0,6}[?？]\s*$"
 """A question whose words also describe a task ("which labels will it predict?"): a question, not a task."""
 
@@ -230,9 +239,10 @@ def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]
     if not said and re.search(SHOW, low):  # "show me the plan", "explain your choices"
         return ["?"]
     judged = any(isinstance(v, Judged) for v in values.values())  # "rank 64 is too big": a change asked for
-    why = (re.search(WHY, low) or re.search(YES_NO, low) or re.search(OPINION, low) and not judged
+    why = (re.search(WHY, low) or re.search(YES_NO, low) or said <= GPU_KEYS and re.search(FITS_AFTER, low)
+           or re.search(OPINION, low) and not judged
            or re.search(REPORTED, low) and not re.search(ADOPT, low)
-           or re.search(WHICH, low) and not tried
+           or re.search(WHICH, low) and not tried or re.search(EITHER, low)
            or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
            or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(r"(?:explain|tell)", low)))
     if why or (re.search(WHAT, low) and not said):
@@ -307,9 +317,34 @@ def _shown(plan, path: str, value: Any, zh: bool) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = None) -> list[str]:
+METHOD_SHOWN = {"lora": "LoRA", "qlora": "QLoRA"}
+
+
+def a_or_an(number: float) -> str:
+    """The article before a number said aloud: "an 8 GB GPU", "an 11 GB card", "a 16 GB GPU"."""
+    return "an" if re.match(r"8|1[18](?![\d.])", f"{number:g}") else "a"
+
+
+def _there(plan, there, zh: bool) -> str:
+    """The plan for a GPU a question names ("can I run this on a T4?"): its model, method and memory, and how to
+    plan for it."""
+    res, gb = there.resources, there.resources.gpu_memory_gb
+    now = f"{plan.resources.estimated_peak_gb:.1f} GB"
+    same = (there.base_model.name, there.lora.method) == (plan.base_model.name, plan.lora.method)
+    model = f"{there.base_model.name} + {METHOD_SHOWN[there.lora.method]}，{_memory(there, zh)}"
+    if zh:
+        card = f" {res.gpu_name} " if res.gpu_name not in ("", "GPU") else "显卡"
+        verdict = "放得下；按它规划：" if same else "放不下，按它规划会用 "
+        return f"在 {gb:g} GB 的{card}上，这个计划（{now}）{verdict}{model}；要按它规划，请说“我的显卡是 {gb:g} GB”"
+    return (f"on {a_or_an(gb)} {gb:g} GB {res.gpu_name or 'GPU'} this plan ({now}) " +
+            ("would fit; " if same else "would not fit as it is; ") + "planned for it: " + model.replace("，", ", ") +
+            f"; to plan for it, say “I have {a_or_an(gb)} {gb:g} GB GPU”")
+
+
+def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = None, there=None) -> list[str]:
     """Each asked field's value and the plan's reason for it, in the user's language; for a value the question
-    named that the plan does not have ("why not rank 8?"), how to ask for it."""
+    named that the plan does not have ("why not rank 8?"), how to ask for it; `there`: the plan for a GPU it
+    named ("can I run this on a T4?")."""
     from .reasons_zh import to_zh
 
     if asked == ["?"]:
@@ -334,9 +369,8 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
         if name == "language":  # "which model would be best for Chinese text?": the catalog's pick for it
             out += [_for_language(plan, value, zh)] if value != plan.task.language else []
             continue
-        if name == "gpu_memory_gb" and value != plan.resources.gpu_memory_gb:  # "can I run this on a T4?"
-            out.append(f"要按 {value:g} GB 的显卡来规划，请说“我的显卡是 {value:g} GB”" if zh else
-                       f"to plan for a {value:g} GB GPU, say “I have a {value:g} GB GPU”")
+        if name == "gpu_memory_gb" and there is not None:  # "can I run this on a T4?"
+            out.append(_there(plan, there, zh))
         if name in ("gpu_memory_gb", "gpu_name"):
             continue
         setting = SETTINGS.get(name)

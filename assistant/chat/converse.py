@@ -18,7 +18,7 @@ from ..data import DataReport, column_named, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
-from .about import ALL_CHOICES, answers, numeric_settings
+from .about import ALL_CHOICES, GPU_KEYS, a_or_an, answers, numeric_settings
 from .features import feature_note
 from .model_words import ModelStep
 from .planner import build_plan
@@ -225,8 +225,12 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     if intents and intents[-1].asked:  # "why rank 16?": the plan's reasons, in the user's language; "能导出成 GGUF
         # 吗？": where Tailor does that
         feature = feature_note(turn_words(messages[-1]).lower(), lang == "zh")  # "训练完怎么用这个模型？": where,
-        notes += ([feature] if feature else []) + ([] if feature and intents[-1].asked == ["?"] else  # and the
-                                                  answers(plan, intents[-1].asked, lang == "zh", intents[-1].named))
+        named, there = intents[-1].named, None
+        if named.get("gpu_memory_gb") not in (None, plan.resources.gpu_memory_gb):  # "will it fit on a T4?": the
+            there = build_plan(Slots({**now.said, **{k: named.get(k, "") for k in GPU_KEYS}}, now.description,
+                                     now.sweep, now.wrote), report, hardware, default_base_model, home_models)
+        notes += ([feature] if feature else []) + ([] if feature and intents[-1].asked == ["?"] else  # plan for it
+                                                  answers(plan, intents[-1].asked, lang == "zh", named, there))
     if (model_reason := plan.reasons.get("base_model", "")).startswith("⚠️"):  # a named model was replaced: said
         if lang == "zh":
             from .reasons_zh import to_zh
@@ -281,7 +285,7 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, pl
 def _said(name: str, value: Any, zh: bool) -> str:
     """A setting's value in words, the machine's as a person says it ("no GPU: the CPU", "a 24 GB GPU")."""
     if name == "gpu_memory_gb":
-        return (f"{value:g} GB 显卡" if zh else f"a {value:g} GB GPU") if value else (
+        return (f"{value:g} GB 显卡" if zh else f"{a_or_an(value)} {value:g} GB GPU") if value else (
             "没有 GPU：用 CPU" if zh else "no GPU: the CPU")
     return SETTINGS[name].said(value, "zh" if zh else "en")
 

@@ -112,7 +112,9 @@ def read_sweep(low: str) -> dict:
     for field, key in KEYS.items():
         m = re.search(rf"(?:{key}){AFTER_KEY}{LIST}{UNITS}", low)
         if m is None:  # "compare rank 8 vs rank 32"
-            sep = f"{VERSUS}|{CHOICE}" if re.search(COMPARES, low) else VERSUS
+            sep = f"{VERSUS}|{CHOICE}" if re.search(COMPARES, low) or re.fullmatch(
+                rf"(?:{key}){AFTER_KEY}{NUMBER}(?:\s*(?:,|and|和|与|跟)\s*(?:{key}){AFTER_KEY}{NUMBER})+{UNITS}[\s.!。！]*",
+                low.strip()) else VERSUS  # "rank 8 and rank 32" alone: both tried
             if r := re.search(REPEATED.format(key=key, after=AFTER_KEY, number=NUMBER, sep=sep) + UNITS, low):
                 numbers = [float(x) for x in re.findall(NUMBER, r.group(0))]
                 if len(set(numbers)) >= 2:

@@ -14,7 +14,7 @@ from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
-from .about import BACK, OPINION, chosen, named, numeric_settings, question, reset, undo
+from .about import BACK, EITHER, OPINION, chosen, named, numeric_settings, question, reset, undo
 from .glossary import definitions
 from .goals import goals
 from .languages import named_language
@@ -93,10 +93,12 @@ class Intents:
 MAX_READ = 4000
 """Characters of a message the rules read (the patterns' time grows with the square of a message's length)."""
 FROM_TO = ((rf"\bfrom\s+{NUMBER}\s+to\s+(?={NUMBER})", "to "),
+           (rf"\b((?:change|move|bump|raise|lower|increase|decrease|reduce|drop|cut|take)\s+(?:the\s+)?[a-z ]{{1,20}}?)"
+            rf"{NUMBER}\s+to\s+(?={NUMBER})", r"\1to "),
            (rf"从\s*{NUMBER}\s*(?=(?:改|调|降|升|减|加|变)?(?:到|成|为))", ""),
            (rf"{NUMBER}\s*(?:->|→|=>)\s*(?={NUMBER})", ""))
-"""A change said with the value it had: "change the rank from 16 to 8", "把秩从 16 改到 8", "rank 16 → 8" are
-rank 8."""
+"""A change said with the value it had: "change the rank from 16 to 8", "change rank 16 to 8", "把秩从 16 改到 8",
+"rank 16 → 8" are rank 8."""
 
 
 def from_to(low: str) -> str:
@@ -156,6 +158,21 @@ NEGATIVE = r"(?:^|(?<=[a-z\u4e00-\u9fff]\s)|(?<=[=:：]\s)|(?<=[=:：]))-\d+(?:\
 EXCLUDE = (r"\b(?:ignore|drop|leave\s+out|remove|exclude|skip|don'?t\s+use|do\s+not\s+use)\s+(?:the\s+)?[`'\"“]?"
            r"([\w-]+)[`'\"”]?(?=\s*(?:$|[,.;!]))")
 """An input left out without the word column ("ignore the subject"): `MaybeColumn`."""
+RANGE_KEYS = {"r": r"(?<![a-z])(?:lora[_ ])?(?:rank|r)(?![a-z])|秩",
+              "learning_rate": r"learning[ _-]?rate|(?<![a-z])lr|学习率", "batch_size": r"batch[ _]size|批大小"}
+RANGED_VALUE = (r"(?:{key})\s*(?:(?:should\s+be\s+|is\s+fine\s+|is\s+ok\s+)?(?:somewhere\s+|anywhere\s+)?between\s+"
+                r"{n}\s+(?:and|to)\s+{n}|(?:[:=]|在)?\s*{n}\s*(?:[-–~]|到|至|\s+to\s+)\s*{n}(?![\d.])(?:\s*之间)?)")
+"""A setting kept within a range ("lr between 1e-4 and 2e-4", "rank 8-16", "学习率 1e-4 到 3e-4 之间"): `Between`, the
+plan's value when within, else the nearer end (the epochs' range is read on its own: "3-5 epochs")."""
+OWN_GPU = (r"(?<!\bif )(?<!\bif we )\b(?:i|we)\s+(?:only\s+|just\s+)?(?:have|has|got|own|use|am\s+using|are\s+using|"
+           r"rent)\b|"
+           r"\b(?:i'?m|we'?re)\s+(?:on|using|stuck\s+with)\b|\b(?:i|we)'?ve\s+(?:only\s+)?got\b|"
+           r"\b(?:my|our)\s+(?:only\s+)?(?:[\w.-]+\s+){0,3}?(?:gpu|card|graphics\s+card|machine|rig|box|server|laptop|"
+           r"desktop|workstation)\b|all\s+(?:i|we)\s+have\b|"
+           r"(?<!如果)(?<!要是)(?<!假如)(?:我|我们)(?:这边|这里)?(?:只|就)?(?:有|用的是|在用|手上有|的(?:显卡|卡|gpu|机器|电脑|服务器))|"
+           r"手上(?:只|就)?有|手头(?:只|就)?有")
+"""A GPU the person has ("I only have a T4, will it fit?", "does it fit on my 12GB card?", "我的显卡是 8G，能跑吗？"):
+set even in a question, which is then answered on the plan for it; "will it fit on a T4?" names a card and sets none."""
 THIS_TIME = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|now|just)\s+)(?:this\s+time\s+)?(?:let'?s\s+)?"
              r"(?:try|use|go\s+with|do|make\s+it|pick|take)\s+" + NUMBER
              + r"(?:\s+(?:this\s+time|instead|now))?\s*[.!]?$|"
@@ -258,6 +275,12 @@ def understand(text: str) -> Intents:
         # keep to
         if m := re.search(rf"\bbetween\s+{NUMBER}\s+(?:and|to)\s+{NUMBER}\s*(?:个\s*)?(?:epochs?\b|轮)", low):
             said["epochs"] = Between(*sorted(float(g) for g in m.groups()))
+        for name, key in RANGE_KEYS.items():  # "lr between 1e-4 and 2e-4", "rank 8-16", "学习率 1e-4 到 3e-4 之间"
+            if name not in said and (m := re.search(RANGED_VALUE.format(key=key, n=NUMBER), low)):
+                pair = [float(g) for g in m.groups() if g]  # "rank 16 to 8" is a change: 8
+                said[name] = (allowed(SETTINGS[name], pair[1], notes, zh) if pair[0] > pair[1] and re.search(
+                    r"\sto\s", m.group()) and "between" not in m.group() else Between(*sorted(pair)))
+                low = low[:m.start()] + low[m.end():]
         low = re.sub(rf"\bbetween\s+{NUMBER}\s+(?:and|to)\s+{NUMBER}(?=\s*[a-z])", "between", low)
     said.update(bounds(low))  # "at most 5 epochs" keeps the plan's 3: not 5
     said.update({k: v for k, v in judged(low).items() if k not in said})  # "rank 64 is too big": not 64
@@ -300,8 +323,10 @@ def understand(text: str) -> Intents:
     if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(asking, values, tried)):
         # a question that names a language ("best for Chinese text?", "哪个模型最适合日语？") sets none: it is offered
         script = {"language": lang} if (lang := _language(t, "")) and not named_language(low) else {}
-        offered = {} if re.search(OPINION, asking) else {k: v.value if isinstance(v, Judged) else v
-                                                         for k, v in values.items() if k != "language"}
+        own = {k: values[k] for k in ("gpu_name", "gpu_memory_gb") if k in values and re.search(OWN_GPU, asking)}
+        script |= own  # "I only have a T4, will it fit?": their card, and the question answered on its plan
+        offered = {} if re.search(f"{OPINION}|{EITHER}", asking) else {k: v.value if isinstance(v, Judged) else v
+                                                         for k, v in values.items() if k != "language" and k not in own}
         if asked == ["?"] and "gpu_memory_gb" in values:  # "can I run this on a T4 instead?": the memory, and
             asked = ["resources.estimated_peak_gb"]  # how to plan for that GPU
         return Intents(script, notes=notes + definitions(asking, asked, zh), asked=asked,
@@ -386,7 +411,7 @@ def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     low = re.sub(r"\b(?:google\s+)?colab\b(?!\s*pro)", "t4", low)  # Colab's free tier is a T4
     for m in re.finditer(r"((?:rtx|gtx)\s*\d{4}(?:\s*(?:ti|ada)(?![a-z]))?|(?<![\d.])\d{4}(?:\s*ti(?![a-z]))?(?!\d)|"
                          r"(?<![a-z0-9])(?:h200|h100|h800|h20|a100|a800|a[4-6]000|l40s?|l20|a10g|a10|a30|a40|l4|t4|"
-                         r"v100|p100|p40)(?![a-z0-9]))", low):
+                         r"v100|p100|p40)(?=s?(?![a-z0-9])))", low):  # "two A10s"
         if m.group(1)[0].isdigit() and (re.search(SETTING_BEFORE, low[max(0, m.start() - 16):m.start()])
                                         or re.match(COUNT_AFTER, low[m.end():])):
             continue  # "seed 2070", "train 1080 steps": a setting's number, not a card
