@@ -84,7 +84,7 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           + LEAD + r"(?:can|could)\s+(?:i|we)\s+(?:run|train|fit|do)\s+(?:this|it|that)\s+(?:on|with|in)\b[^?]*\?\s*$|"
           + LEAD + r"(?:won'?t|wouldn'?t|isn'?t|doesn'?t|can'?t)\s+(?:it|that|this)\b[^?]*\?\s*$|"
           + LEAD + r"(?:would|will|does|do|can|could)\s+(?!(?:you|we|i)\b)[\w .-]{1,30}?\s+"
-          r"(?:save|help|hurt|speed|slow|reduce|improve|change|matter|cost|lower|raise)\b[^?]*\?\s*$|"
+          r"(?:save|help|hurt|speed|slow|reduce|improve|change|matter|cost|lower|raise|handle|run|fit|support)\b[^?]*\?\s*$|"
           r"(?:能|会|可以)(?:省|节省|减少|加快|提高|降低|快)(?:多少|几|下来)|会不会(?:更|太)|"
           + LEAD + r"(?:will|would|is|are|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|"
           r"worse|work|a\s+good\s+idea)(?:\s+(?:for|with|on|here)\b[^?]{0,40})?\s*\?\s*$|"
@@ -223,8 +223,10 @@ def numeric_settings(fields: list[str]) -> list[str]:
 
 
 GPU_KEYS = {"gpu_name", "gpu_memory_gb"}
-ASKS_ABOUT = r"^(?:how\s+many|which|what)\b.*[?？]\s*$|(?:哪些|哪几|多少)[^?？]{0,6}[?？]\s*$"
-"""A question whose words also describe a task ("which labels will it predict?"): a question, not a task."""
+ASKS_ABOUT = (r"^(?:how\s+many|which|what)\b.*[?？]\s*$|[,，]\s*which\b[^?？]*[?？]\s*$|"
+              r"(?:哪些|哪几|多少)[^?？]{0,6}[?？]\s*$")
+"""A question whose words also describe a task ("which labels will it predict?", "rank 4 or 8, which is better for
+summaries?"): a question, not a task."""
 
 
 def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]:

@@ -14,7 +14,7 @@ from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
-from .about import BACK, EITHER, OPINION, chosen, named, numeric_settings, question, reset, undo
+from .about import ASKABLE, BACK, EITHER, OPINION, chosen, named, numeric_settings, question, reset, undo
 from .glossary import definitions
 from .goals import goals
 from .languages import named_language
@@ -42,7 +42,7 @@ from .relative import (
     relatives,
     times_rank,
 )
-from .sweep_words import read_sweep, searches
+from .sweep_words import COMPARES, read_sweep, searches
 from .traditional import simplified
 from .whole_turn import COUNTS, START, scaled_again, whole_turn
 
@@ -159,9 +159,10 @@ EXCLUDE = (r"\b(?:ignore|drop|leave\s+out|remove|exclude|skip|don'?t\s+use|do\s+
            r"([\w-]+)[`'\"”]?(?=\s*(?:$|[,.;!]))")
 """An input left out without the word column ("ignore the subject"): `MaybeColumn`."""
 RANGE_KEYS = {"r": r"(?<![a-z])(?:lora[_ ])?(?:rank|r)(?![a-z])|秩",
-              "learning_rate": r"learning[ _-]?rate|(?<![a-z])lr|学习率", "batch_size": r"batch[ _]size|批大小"}
+              "learning_rate": r"learning[ _-]?rate|(?<![a-z])lr|学习率", "epochs": r"(?<![a-z])epochs?(?![a-z])|轮数",
+              "batch_size": r"batch[ _]size|批大小"}
 RANGED_VALUE = (r"(?:{key})\s*(?:(?:should\s+be\s+|is\s+fine\s+|is\s+ok\s+)?(?:somewhere\s+|anywhere\s+)?between\s+"
-                r"{n}\s+(?:and|to)\s+{n}|(?:[:=]|在)?\s*{n}\s*(?:[-–~]|到|至|\s+to\s+)\s*{n}(?![\d.])(?:\s*之间)?)")
+                r"{n}\s+(?:and|to)\s+{n}|(?:[:=]|(?:设|定|控制|保持|放)?在)?\s*{n}\s*(?:[-–~]|到|至|\s+to\s+)\s*{n}(?![\d.])(?:\s*之间)?)")
 """A setting kept within a range ("lr between 1e-4 and 2e-4", "rank 8-16", "学习率 1e-4 到 3e-4 之间"): `Between`, the
 plan's value when within, else the nearer end (the epochs' range is read on its own: "3-5 epochs")."""
 OWN_GPU = (r"(?<!\bif )(?<!\bif we )\b(?:i|we)\s+(?:only\s+|just\s+)?(?:have|has|got|own|use|am\s+using|are\s+using|"
@@ -319,7 +320,8 @@ def understand(text: str) -> Intents:
     that, switch, added = (None,) * 3 if sweep.keys() - {"off"} or [k for k in values if k != "language"] else \
         whole_turn(low.strip())  # "never mind the sweep, just use 8": the 8 is for what the sweep tried
     again = None if that is not None else again  # "lower that to 2": the 2, not half
-    tried = bool(sweep.get("values"))  # "比较一下秩 8 和 16 哪个好": a sweep, not a question
+    tried = bool(sweep.get("values")) and bool(re.search(COMPARES, low) or not re.search(r"\bor\b|还是|或者?", low))
+    # "比较一下秩 8 和 16 哪个好": a sweep, not a question; "rank 4 or 8, which is better?" is one
     if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(asking, values, tried)):
         # a question that names a language ("best for Chinese text?", "哪个模型最适合日语？") sets none: it is offered
         script = {"language": lang} if (lang := _language(t, "")) and not named_language(low) else {}
@@ -327,6 +329,10 @@ def understand(text: str) -> Intents:
         script |= own  # "I only have a T4, will it fit?": their card, and the question answered on its plan
         offered = {} if re.search(f"{OPINION}|{EITHER}", asking) else {k: v.value if isinstance(v, Judged) else v
                                                          for k, v in values.items() if k != "language" and k not in own}
+        for path, tried_values in sweep.get("values", {}).items() if not tried else ():  # "rank 4 or 8, which is
+            listed = ASKABLE[path][1 + zh] + " " + ("和" if zh else " and ").join(f"{v:g}" for v in tried_values)
+            notes.append(f"要都试一下，请说“比较一下{listed}”" if zh else f"to try them all, say “compare {listed}”")
+            # better?": answered, and how to try them all
         if asked == ["?"] and "gpu_memory_gb" in values:  # "can I run this on a T4 instead?": the memory, and
             asked = ["resources.estimated_peak_gb"]  # how to plan for that GPU
         return Intents(script, notes=notes + definitions(asking, asked, zh), asked=asked,
