@@ -187,8 +187,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:at most|up to|no more than|max(?:imum)? of)\s+(\d+)\s*tokens?\s+(?:per|each|an?|in each)\s+"
              r"(?:example|row|sequence|input|sample)",
              r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:(?:should|must|can|may|will|could)\s+be\s+|are\s+|"
-             r"be\s+)?"
-             r"(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
+             r"be\s+)?(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
              r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?\s*(?:token|词元)",
              r"(\d+)\s*tokens?\s+(?:is|are|should\s+be|will\s+be|would\s+be)\s+(?:enough|plenty|fine|sufficient)|"
              r"(\d+)\s*tokens?\s+(?:should|will|would)\s+do\b"),
@@ -216,7 +215,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("max_rows", ("data.max_rows",), int, lambda v: 1 <= v <= 100_000_000, "between 1 and 100000000",
             "use only this many rows of the data, sampled (integer)", "use {} rows", "只用 {} 条数据",
             (r"(?:use|take|keep|train on|sample|(?:sub|down)sample(?:\s+(?:it|the\s+data))?\s+to)\s+(?:only\s|just\s)?"
-             r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
+             r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:of\s+(?:the|my)\s+)?(?:rows|examples|samples|"
+             r"lines|records)",
              r"(?<!have )(?<!got )(?<!are )(?<!contains )(?<!is )(?<!'s )(?:only|just)\s+(\d+)\s*"
              r"(?:rows|examples|samples|records)(?!\s+(?:for|as|to)\s+(?:the\s+)?(?:validation|eval|test|dev))",
              r"(?<!\S)first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\s+only\b",

@@ -170,7 +170,7 @@ class HeldRows:
                 f"hold out {self.rows} of the plan's {plan.data.used_rows} rows")
 
 
-HELD_ROWS = (r"(?:hold\s+out|hold\s+back|set\s+aside|keep|reserve|use|save)\s+(\d+)\s+"
+HELD_ROWS = (r"(?:hold\s+out|hold\s+back|set\s+aside|keep|reserve|use|save)\s+(\d+)\s+(?:of\s+(?:the|my)\s+)?"
              r"(?:rows|examples|samples|records|tickets|reviews|items|entries|messages|documents|articles|emails)"
              r"\s+(?:aside\s+|apart\s+|back\s+|out\s+)?(?:for|as)\s+(?:the\s+)?(?:validation|validating|eval(?:uation)?|test(?:ing)?|dev)|"
              r"(?:留出?|拿出|分出|取)\s*(\d+)\s*(?:条|行|个样本)(?:数据)?\s*(?:做|作为|用于|当|来)?\s*(?:验证|测试|评估)|"
@@ -234,13 +234,17 @@ class TimesRank:
 ALPHA_OF_RANK = (r"alpha\s+(?:(?:should|must|needs?\s+to|can|could)\s+be\s+|is\s+|be\s+)?"
                  r"(?:equal\s+to|equals|=|same\s+as|the\s+same\s+as|matching|to\s+match|at|to)?\s*(?:the\s+)?"
                  r"(twice|double|half|(?:\d+(?:\.\d+)?)\s*(?:x|×|times))?\s*(?:the\s+)?(?:lora\s+)?(?:rank|\br\b)|"
-                 r"alpha\s*(?:和|与|跟)?\s*(?:秩|rank)\s*(?:一样|相同|相等)|alpha\s*(?:设为|等于|是|为|=)\s*(?:秩|rank)(?:\s*的\s*(\d+)\s*倍)?")
+                 r"alpha\s*(?:和|与|跟)?\s*(?:秩|rank)\s*(?:一样|相同|相等)|alpha\s*(?:设为|等于|是|为|=)\s*(?:秩|rank)(?:\s*的\s*(\d+)\s*倍)?|"
+                 r"alpha\s+(?:(?:should|can)\s+be\s+|is\s+|at\s+|to\s+)?(twice|double|half|\d+(?:\.\d+)?\s*(?:x|×|times))"
+                 r"\s+(?:that|it|this)\b")
+"""Alpha as a multiple of the rank: "alpha = 2x rank", "alpha equal to the rank", "alpha 设为秩的 2 倍", and after the
+rank was set, "and alpha twice that"."""
 
 
 def times_rank(low: str) -> TimesRank | None:
     if not (m := re.search(ALPHA_OF_RANK, low)):
         return None
-    word = m.group(1) or (m.group(2) and m.group(2) + "x") or ""
+    word = m.group(1) or m.group(3) or (m.group(2) and m.group(2) + "x") or ""
     factor = {"twice": 2.0, "double": 2.0, "half": 0.5}.get(word.strip())
     if factor is None:
         factor = float(re.match(r"\d+(?:\.\d+)?", word).group()) if word else 1.0

@@ -140,7 +140,7 @@ ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|re
               r"\bonly\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+)?(?:is|as|should\s+be)\s+(?:the\s+)?input|"
               r"\b(?:from|using|based\s+on|given)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+"
               r"(?:only|alone)\b|\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
-              r"(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
+              r"(?:\s+(?:column|field|text|content))?(?=\s*(?:$|[,.;!]))|"
               r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+is\s+(?:what|all\s+that)\s+matters\b|"
               r"(?:只|仅)(?:根据|凭|看|用)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*(?:来)?"
               r"(?:预测|判断|分类|生成)")
