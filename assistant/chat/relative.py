@@ -262,8 +262,9 @@ THEN = (r"[^.;!?。；！？\n]{0,30}?(?:(?<![a-z])(?:use|say|try|make it|go wit
 ADVERBS = (r"(?:a\s+bit\s+|a\s+little\s+|way\s+|much\s+|far\s+|kind\s+of\s+|rather\s+|quite\s+|pretty\s+|very\s+|"
            r"too\s+|probably\s+|definitely\s+|still\s+)")
 JUDGED = (r"(?:{key})\s*(?:'s|is|are|seems?|looks?|feels?|sounds?)?\s*(?:like\s+)?" + ADVERBS + "*"
-          r"(?:(?:(high|big|large|long|much|many)|(low|small|short|little|few))\b(?!\s+(?:enough|to)\b)|"
-          r"(?:(?:对|对于)[^，。,]{{0,12}}?(?:来说|而言)\s*)?(?:也)?(?:太|有点|有些|偏|过于)(?:(高|大|长|多)|(低|小|短|少))了?"
+          r"(?:(?:(high|big|large|long|much|many|aggressive|overkill|excessive)|(low|small|short|little|few|conservative|"
+          r"timid))\b(?!\s+(?:enough|to)\b)|"
+          r"(?:(?:对|对于)[^，。,]{{0,12}}?(?:来说|而言)\s*)?(?:也)?(?:太|有点|有些|偏|过于)(?:(高|大|长|多|激进)|(低|小|短|少|保守))了?"
           r"(?:吧|啊)?\s*[。！!?？,，]?$)")
 """A setting named and judged, with no change said: "the rank seems low", "lr is a bit high", "学习率有点高",
 "轮数太多了" (too much: half; too little: twice, as "that's too low" is for the previous turn's setting)."""
@@ -271,10 +272,13 @@ JUDGED = (r"(?:{key})\s*(?:'s|is|are|seems?|looks?|feels?|sounds?)?\s*(?:like\s+
 
 JUDGED_VALUE = (r"(?:(?<![\w.-])(?P<v0>" + NUMBER + r")\s*(?:{unit})|(?:{key})\s*(?:(?:of|=|:|at)\s*)?"
                 r"(?P<v>" + NUMBER + r"))(?![\w.])\s*(?:(?:'s|is|are|was|would\s+be|might\s+be)\s+" + ADVERBS + "+|"
-                r"(?:seems?|looks?|feels?|sounds?)\s*(?:like\s+)?" + ADVERBS + "*|" + ADVERBS + "+)"
-                r"(?:(?P<hi>high|big|large|long|much|many)|(?P<lo>low|small|short|little|few))\b(?!\s+(?:enough|to|for))|"
+                r"(?:seems?|looks?|feels?|sounds?)\s*(?:like\s+)?" + ADVERBS + "*|" + ADVERBS + "+|"
+                r"(?:'s|is|are|was|would\s+be|might\s+be)\s+(?=(?:aggressive|overkill|excessive|conservative|timid)\b))"
+                r"(?:(?P<hi>high|big|large|long|much|many|aggressive|overkill|excessive)|(?P<lo>low|small|short|little|few|"
+                r"conservative|timid))\b(?!\s+(?:enough|to|for))|"
                 r"(?:(?<![\w.-])(?P<zv0>" + NUMBER + r")\s*(?:{unit})|(?:{key})\s*(?:[=:：]|是|用)?\s*(?P<zv>" + NUMBER
-                + r"))\s*(?:也)?(?:太|有点|有些|偏|过于)(?:(?P<zhi>高|大|长|多)|(?P<zlo>低|小|短|少))了?(?:吧|啊)?")
+                + r"))\s*(?:也)?(?:太|有点|有些|偏|过于)(?:(?P<zhi>高|大|长|多|激进)|(?P<zlo>低|小|短|少|保守))"
+                r"了?(?:吧|啊)?")
 """A value named and judged ("rank 64 is too big", "3 epochs seems like too many", "3 轮太多了"): `Judged`, or
 the value the message goes on to name (`INSTEAD`)."""
 JUDGED_UNITS = {"epochs": r"epochs?|轮|遍|个\s*epochs?", "r": r"(?!)", "batch_size": r"rows\s+(?:per|a)\s+batch",

@@ -107,6 +107,8 @@ def register_tasks():
                            r"(?:draft|write|generate|suggest|answer\s+with)\s+(?:[\w-]+\s+){0,2}repl(?:y|ies)\b|"
                            r"(?:回复|答复)(?:客户|用户|顾客|邮件|消息)|"
                            r"follow(?:s|ing)?\s+(?:the\s+|my\s+|our\s+|user\s+)?instructions|instruction[- ]following|"
+                           r"instruction[- ]tun\w*|instruction\s*(?:/|-|and|&)\s*(?:response|answer|output)s?\b|"
+                           r"\balpaca(?:[- ]style)?\s+(?:data|dataset|format|pairs|examples)|指令微调|指令数据|"
                            r"general[- ]purpose\s+(?:assistant|model)|指令跟随|遵循指令|听从指令|按指令|"
                            r"聊天|对话|客服|助手|陪聊|角色扮演",
                    {"en": "You are a helpful assistant.", "zh": "你是一个乐于助人的助手。"}, ("rougeL", "perplexity"),
