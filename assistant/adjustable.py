@@ -363,7 +363,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("warmup_ratio", ("training.warmup_ratio",), NUMERIC, lambda v: 0 <= v <= 0.5, "between 0 and 0.5",
             "share of the steps spent warming the learning rate up (0 to 0.5)", "warm-up ratio {}",
             "预热比例 {}",
-            ((r"warm[ _-]?up\s+(?:ratio\s+)?(?:for\s+|over\s+|on\s+)?(?:the\s+first\s+)?(?:about\s+)?" + NUMBER
+            ((r"warm[ _-]?up,?\s+(?:ratio\s+)?(?:(?:for|over|on)\s+)?(?:the\s+first\s+)?(?:(?:about|like)\s+)?" + NUMBER
               + r"\s*%", 0.01),
              (NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?steps\s+(?:for\s+|as\s+)?)?warm[ _-]?up", 0.01),
              r"warm[ _-]?up[ _]ratio" + TO + NUMBER,

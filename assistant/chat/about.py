@@ -97,7 +97,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           + LEAD + r"what\s+if\b[^?]*\?\s*$|如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响))|"
           r"(?:^|[,，.]\s*)(?:is|are|would|will)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:better|worse|faster|slower|cheaper|"
           r"right|correct|enough)\s*\?\s*$|(?:^|[,，.]\s*)(?:is|are)\s+(?:that|this|it)\s+(?:right|correct|true|ok|okay|"
-          r"fine|a\s+good\s+idea)\b[^?]*\?\s*$|比.{1,20}?(?:好|更好|快|更快|慢|准|更准|强)(?:吗|么|不)|"
+          r"fine|a\s+good\s+idea|(?:a\s+)?problem|an?\s+issue)\b[^?]*\?\s*$|"
+          r"[,，]\s*(?:isn'?t|won'?t|doesn'?t|wouldn'?t|aren'?t|can'?t)\s+(?:it|that|this|they)\s*\?\s*$|比.{1,20}?(?:好|更好|快|更快|慢|准|更准|强)(?:吗|么|不)|"
           r"[,，]\s*(?:对吗|对不对|是吗|是不是|对吧)\s*[?？]?\s*$")
 """A yes/no question about the plan, whatever values it names: "will this fit in 8 GB?", "can it finish in 10
 minutes?", "秩 8 够吗？", "8G 显存放得下吗？" (answered; "I have an 8 GB GPU" or "finish in 10 minutes" changes the

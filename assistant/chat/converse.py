@@ -259,7 +259,7 @@ def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, pl
     if changes or it.start or it.sweep or it.asked:
         return None
     zh = lang == "zh"
-    if it.forget or it.undo:
+    if it.forget or it.undo or it.dropped:  # "never mind the overfitting" after the dropout was set since
         return None if it.notes else "计划没有改变。" if zh else "The plan is unchanged."
     heard = {k: v for k, v in it.values.items() if k != "language"}  # Chinese characters alone say nothing
     if not heard and not it.notes:
@@ -340,7 +340,7 @@ def _slots(messages: list[str | dict], intents: list[Intents]) -> Slots:
 
 def _diff(old: Plan, new: Plan, said: Intents) -> list[str]:
     """What the last turn changed: first what it asked for, then each knock-on change with its reason."""
-    direct_paths = {p for k in [*said.said(), *said.forget] for p in SETTINGS[k].sets}
+    direct_paths = {p for k in [*said.said(), *said.forget, *said.dropped] for p in SETTINGS[k].sets}
     asked, knock_on = [], []
     for path in WATCHED:
         a, b = get_path(old, path), get_path(new, path)

@@ -10,11 +10,13 @@ import re
 from ..sweeps import DEFAULT_PATIENCE
 
 GOALS = (
-    (r"\bover-?fit\w*|\bmemori[sz]\w*\s+(?:the\s+)?(?:data|examples|training\s+(?:data|set))|过拟合|死记硬背",
+    (r"\bover-?fit\w*|\bmemori[sz]\w*\s+(?:the\s+)?(?:data|examples|training\s+(?:data|set))|"
+     r"\b(?:just|only|simply)\s+memori[sz]\w*\b|过拟合|死记硬背",
      f"early stopping patience {DEFAULT_PATIENCE}; dropout 0.1",
      "against over-fitting: training stops early when the held-out loss stops improving, and dropout is 0.1",
      "为防止过拟合：验证集损失不再下降时提前停止，dropout 设为 0.1"),
-    (r"\btrain\s+(?:it\s+|the\s+model\s+)?more\b(?!\s+(?:data|rows|examples))|"
+    (r"\btrain\s+(?:it\s+|the\s+model\s+)?(?:a\s+(?:little|bit)\s+|a\s+lot\s+|somewhat\s+)?more\b"
+     r"(?!\s+(?:data|rows|examples))|"
      r"\blearn\s+(?:the\s+data\s+|it\s+|them\s+)?(?:better|more\s+thoroughly)|学得更(?:充分|好|扎实)|"
      r"多训练(?:一会儿?|一些|一点|一下)", "raise the epochs", "", ""),
     (r"\b(?:gpu\s+|cloud\s+|compute\s+)?(?:bill|costs?)\s+(?:low|down)\b|\bcheap(?:er|ly)?\b(?!,?\s+(?:[\w-]+\s+)?(?:gpus?|cards?|graphics|laptops?|machines?|computers?|hardware|pcs?|"
@@ -22,13 +24,13 @@ GOALS = (
      r"\blow[- ]cost\b|\b(?:tight|limited|small|low)\s+budget\b|\bbudget\s+is\s+(?:tight|limited|small)\b|"
      r"省(?:点|一点|些)?钱|便宜(?!的?\s*(?:显卡|gpu|卡|电脑|笔记本|机器|服务器|云主机))|成本(?:低|低一点|降下来)|降低成本|"
      r"预算(?:有限|紧张?|不多)", "fast", "", ""),
-    (r"\bout\s+of\s+memory\b|\boom\b|爆显存|显存(?:不够|溢出|炸了)", "use qlora",
+    (r"\bout[\s-]+of[\s-]+memory\b|\boom\b|爆显存|显存(?:不够|溢出|炸了)", "use qlora",
      "the estimate says the 16-bit plan fits, but a run that ran out of memory before may share the GPU with "
      "something else: QLoRA (a 4-bit base) leaves the most room",
      "估算显示 16 位的计划放得下，但上次爆显存可能是有别的程序占着显卡：QLoRA（4 位基础模型）留出的余量最大"),
     (r"\b(?:less|lower|save|reduce|cut)\s+(?:the\s+)?(?:gpu\s+)?(?:memory|vram)\b|显存占用(?:再)?(?:少|小|低)|省显存|"
      r"少用(?:点|一点)?显存", "use qlora", "", ""),
-    (r"\bunstable\b|\bdiverg\w*|\bloss\s+(?:spik|explod|jump)\w*|\bnans?\b|\bmore\s+conservative\b|\bbe\s+conservative\b|"
+    (r"\bunstable\b|\bdiverg\w*|\bloss\s+(?:spik|explod|jump|oscillat|bounc)\w*|\bnans?\b|(?:震荡|振荡|来回跳|抖动得?厉害)|\bmore\s+conservative\b|\bbe\s+conservative\b|"
      r"不稳定|保守一?点|发散|\blearn\s+(?:more\s+)?slowly\b|\bslower\s+learning\b|\btake\s+smaller\s+steps\b|"
      r"\bsmaller\s+(?:update\s+)?steps\s+when\s+learning\b", "lower the learning rate", "", ""),
     (r"\bmore\s+capacity\b|\b(?:bigger|larger)\s+adapter\b|\bmore\s+expressive\b|容量(?:更)?大一?点", "raise the rank",
@@ -75,15 +77,25 @@ NOT_AFTER = (r"^[\w\s]{0,12}?\b(?:is|are|isn'?t|aren'?t)\s+(?:not\s+|no\s+)?(?:a
 """The same after it: "overfitting is not a concern", "过拟合没关系"."""
 
 
-def goals(low: str, zh: bool) -> tuple[str, list[str]]:
-    """The settings words of the goals the message states ("; "-led, to be added to it; "" for none), and the notes
-    to give (none for a question: "would QLoRA save memory here?" asks, and is answered)."""
-    notes, extra = [], []
+TAKEN_BACK = (r"\b(?:forget|never\s*mind|drop|ignore|scratch|cancel)\s+(?:about\s+)?(?:the|that|my|this)?\s*$|"
+              r"(?:不用管|别管|不管|算了[，,]?\s*|取消)(?:那个|这个)?\s*$")
+"""A goal taken back, before it: "forget the overfitting worry", "never mind the overfitting", "不用管过拟合了"."""
+
+
+def goals(low: str, zh: bool) -> tuple[str, list[str], str]:
+    """The settings words of the goals the message states ("; "-led, to be added to it; "" for none), the notes
+    to give (none for a question: "would QLoRA save memory here?" asks, and is answered), and the settings words of
+    the goals it says do not matter or takes back ("never mind the overfitting": an earlier turn's goal undone)."""
+    notes, extra, dropped = [], [], []
     if re.search(r"[?？]\s*$", low):
-        return "", notes
+        return "", notes, ""
     for words, settings, en, zh_note in GOALS:
-        if (m := re.search(words, low)) and not (re.search(NOT, low[max(0, m.start() - 30):m.start()])
-                                                  or re.search(NOT_AFTER, low[m.end():])):
-            extra += [settings] if settings else []
-            notes += [zh_note if zh else en] if en else []
-    return ("; " + "; ".join(extra) if extra else ""), notes
+        if not (m := re.search(words, low)):
+            continue
+        before = low[max(0, m.start() - 30):m.start()]
+        if re.search(NOT, before) or re.search(NOT_AFTER, low[m.end():]) or re.search(TAKEN_BACK, before):
+            dropped += [settings] if settings else []
+            continue
+        extra += [settings] if settings else []
+        notes += [zh_note if zh else en] if en else []
+    return ("; " + "; ".join(extra) if extra else ""), notes, "; ".join(dropped)

@@ -66,7 +66,8 @@ class LLMUnderstander:
         if text not in self._cache:
             rules = understand(text)  # a turn about the conversation needs the turns before it, which the
             about = (rules.that, rules.switch, rules.again, rules.added, rules.undo or None, rules.asked or None,
-                     rules.forget or None)  # endpoint does not see: "make that 8", "undo", "why rank 16?"
+                     rules.forget or rules.dropped or None)  # endpoint does not see: "make that 8", "undo", "why rank
+            # 16?", "never mind the overfitting"
             self._cache[text] = rules if any(x is not None for x in about) else self._understand(text)
         return self._cache[text]
 

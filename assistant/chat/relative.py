@@ -218,7 +218,8 @@ WARMUP_STEPS = (r"warm[ _-]?up\s+(?:for\s+|over\s+|during\s+|of\s+)?(?:the\s+fir
 RELATIVE_SETTINGS = {"learning_rate": r"learning[ _-]?rate|\blr\b|学习率", "r": r"(?:lora\s+)?rank|秩",
                      "batch_size": r"batch[ _]size|\bbatch\b|批大小|批量大小",
                      "epochs": r"(?:number of\s+)?epochs|轮数|epoch数",
-                     "max_length": r"max(?:imum)?[ _-]?(?:length|len)|最大长度|序列长度"}
+                     "max_length": r"max(?:imum)?[ _-]?(?:length|len)|最大长度|序列长度",
+                     "warmup_ratio": r"warm[ _-]?up|预热"}
 
 
 @dataclass(frozen=True)
@@ -275,14 +276,14 @@ JUDGED_VALUE = (r"(?:(?<![\w.-])(?P<v0>" + NUMBER + r")\s*(?:{unit})|(?:{key})\s
                 r"(?:seems?|looks?|feels?|sounds?)\s*(?:like\s+)?" + ADVERBS + "*|" + ADVERBS + "+|"
                 r"(?:'s|is|are|was|would\s+be|might\s+be)\s+(?=(?:aggressive|overkill|excessive|conservative|timid)\b))"
                 r"(?:(?P<hi>high|big|large|long|much|many|aggressive|overkill|excessive)|(?P<lo>low|small|short|little|few|"
-                r"conservative|timid))\b(?!\s+(?:enough|to|for))|"
+                r"conservative|timid))\b(?!\s+(?:enough|to)\b)|"
                 r"(?:(?<![\w.-])(?P<zv0>" + NUMBER + r")\s*(?:{unit})|(?:{key})\s*(?:[=:：]|是|用)?\s*(?P<zv>" + NUMBER
                 + r"))\s*(?:也)?(?:太|有点|有些|偏|过于)(?:(?P<zhi>高|大|长|多|激进)|(?P<zlo>低|小|短|少|保守))"
                 r"了?(?:吧|啊)?")
 """A value named and judged ("rank 64 is too big", "3 epochs seems like too many", "3 轮太多了"): `Judged`, or
 the value the message goes on to name (`INSTEAD`)."""
 JUDGED_UNITS = {"epochs": r"epochs?|轮|遍|个\s*epochs?", "r": r"(?!)", "batch_size": r"rows\s+(?:per|a)\s+batch",
-                "learning_rate": r"(?!)", "max_length": r"tokens?|个\s*token"}
+                "learning_rate": r"(?!)", "max_length": r"tokens?|个\s*token", "warmup_ratio": r"(?!)"}
 """The unit said after a judged value, each setting's (the rank, the learning rate: only their names before it)."""
 INSTEAD = (r"\s*[,，;；.。]?\s*(?:(?:so\s+|just\s+|let'?s\s+)?(?:use|try|do|make\s+it|go\s+with|maybe)\s+|"
            r"(?:就|改成|换成|改用|用)\s*)?(?P<n>" + NUMBER + r")\s*(?:{unit}|{key})?\s*"

@@ -50,6 +50,9 @@ class Slots:
             del values["language"]  # "秩改成 8" after "classify these reviews": the task's language stays
         for name in it.forget:  # "reset the learning rate": the planner's choice again
             self.said.pop(name, None)
+        for name, value in it.dropped.items():  # "forget the overfitting worry": unless changed since
+            if self.said.get(name) == value:
+                self.said.pop(name)
         self.said.update(values)
         self.sweep = {} if it.forget == ALL_CHOICES else merge_sweep(self.sweep, it.sweep)
         self.wrote += " " + text

@@ -77,6 +77,9 @@ class Intents:
     """The plan fields a question asks about ("why rank 16?"), answered with their reasons; changes nothing."""
     named: dict[str, Any] = field(default_factory=dict)
     """The values a question names ("why not rank 8?": 8), offered, not set."""
+    dropped: dict[str, Any] = field(default_factory=dict)
+    """What a goal taken back had set ("forget the overfitting worry": dropout 0.1, …): each goes back to the
+    planner's choice while it still has that value (a dropout said since stays)."""
     back: bool = False
     """A reset that names nothing ("put both back to what you had", "you decide", "随便，你看着办"): what the
     previous turn set goes back to the planner (`converse`)."""
@@ -213,8 +216,8 @@ def understand(text: str) -> Intents:
                             "language": _language(t, low), "base_model": named_model(now, now_t) or model_step(now)}
     _gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
-    goal_words, said_goals = goals(low, zh)  # "I'm worried it will overfit": the settings words it means, read in
-    notes += said_goals  # the whole message ("last time I used lr 1e-3 and the loss diverged": a lower rate)
+    goal_words, said_goals, dropped = goals(low, zh)  # "I'm worried it will overfit": the settings words it means,
+    notes += said_goals  # read in the whole message ("last time I used lr 1e-3 and the loss diverged": a lower rate)
     low = now + goal_words  # but the settings of an earlier run are not asked for
     asking = low  # a question is read whole ("would two more epochs help?" even after the two more epochs are taken)
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|"
@@ -342,9 +345,12 @@ def understand(text: str) -> Intents:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
                        asked=fields[0])  # "use bf16": what the plan has, and that Tailor chooses it
     forget, undone = reset(low, values), undo(low.strip())
+    dropped_values = {k: v for k, v in understand(dropped).values.items() if k in SETTINGS and k not in values
+                      and k != "language"} if dropped else {}  # "forget the overfitting worry"
     back = nothing_else and not forget and not undone and not values.keys() - {"language"} and bool(
         re.search(BACK, low))  # "put both back to what you had", "随便，你看着办": nothing named (`converse`)
     return Intents(values, start, notes, sweep, again, stepped, that, switch, forget=forget, undo=undone,
+                   dropped=dropped_values,
                    added=added, back=back)
 
 

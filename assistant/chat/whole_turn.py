@@ -90,11 +90,11 @@ BOTH = r"\bboth\b|\bthem\b|\beach\b|\ball\s+of\s+them\b|两个|两项|它们|都
 """A follow-up about every setting the previous turn set ("double both", "halve them", "两个都翻倍")."""
 HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
 DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|加一倍|(?:改|调|加|增)?大一倍"
-LOWER = (r"lower|reduce|decrease|smaller|down\b(?!\s+to\b)|"
-         r"降低|调低|减小|减少|调小|设小|改小|(?:搞|弄|整|调)?(?:小|低|少)一?点|"
+LOWER = (r"lower|reduce|decrease|smaller|shorter|down\b(?!\s+to\b)|"
+         r"降低|调低|减小|减少|调小|设小|改小|(?:搞|弄|整|调)?(?:小|低|少|短)一?点|"
          r"往下调(?:一调|一下|一点)?|下调|调下来")
-RAISE = (r"raise|increase|higher|larger|bigger|up\b(?!\s+to\b)|"
-         r"提高|调高|增大|增加|调大|设大|改大|(?:搞|弄|整|调)?(?:大|高|多)一?点|"
+RAISE = (r"raise|increase|higher|larger|bigger|longer|up\b(?!\s+to\b)|"
+         r"提高|调高|增大|增加|调大|设大|改大|(?:搞|弄|整|调)?(?:大|高|多|长)一?点|"
          r"往上调(?:一调|一下|一点)?|上调|调上去")
 FACTORS = ((HALF, 0.5, False), (DOUBLE, 2.0, False), (LOWER, 0.5, True), (RAISE, 2.0, True))
 """The words of a relative change, what they multiply by (lowered or raised with no number: half or twice) and
