@@ -39,7 +39,7 @@ from .slots import Slots
 from .sweep_plan import grid_trials
 from .token_counts import token_lengths, training_messages
 from .understand import Intents, MaybeColumn, allowed, understand
-from .whole_turn import BOTH
+from .whole_turn import BOTH, ONWARD_FACTOR
 
 
 def task_suggestions(lang: str) -> list[str]:
@@ -139,7 +139,9 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         if it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
             targets = said_relatively or (last if len(last) > 1 and re.search(BOTH, messages[i].lower()) else
                                           [n for n in [_one_of(last, zh, it.notes)] if n])  # changed, or what it set
-            scaling = Relative(it.again, it.stepped) if it.again > 0 else last_scaling  # "and again": the last again
+            scaling = (Relative(it.again, it.stepped) if it.again > 0 else last_scaling if it.again != ONWARD_FACTOR
+                       else Relative(last_scaling.factor if said_relatively and last_scaling else 2.0, True))
+            # "and again": the last scaling; "a bit more" after "lower the lr": lower again
             it.values.update({name: scaling for name in targets} if scaling else {})
         if it.back:  # "put both back to what you had": what the previous turn set, given back to the planner
             it.forget = [k for k in (intents[i - 1].values if i else {}) if k in ALL_CHOICES]

@@ -99,7 +99,8 @@ whose name gives the nearest size (`nominal_b`; the plan's own family first when
 `converse`."""
 
 
-FAMILY_ONLY = (rf"(?:\b(?:use|try|switch\s+to|go\s+with|move\s+to|change\s+to|prefer|fine-?tune|train)\s+"
+FAMILY_ONLY = (rf"(?:\b(?:use|try|switch\s+to|go\s+with|move\s+to|change\s+to|prefer|fine-?tune|train|keep|"
+               rf"stick\s+with|stay\s+with|(?:go\s+|switch\s+|change\s+)?back\s+to|return\s+to)\s+"
                rf"(?:a\s+|the\s+)?|(?:用|换成|改用|试试|换|选)\s*)({FAMILY})(?:\s*-?\s*(\d(?:\.\d)?))?(?:\s+(?:model|family|series|instead))?"
                rf"(?!\s*-?\s*[\d.]+\s*[bm]?\b|[\w.-])")
 """A family without a size ("use qwen", "switch to llama 3.2", "用千问"): its model the catalog would pick for the

@@ -75,7 +75,8 @@ ADDED = (r"^(?:(?:ok|okay|hmm|actually)[,.!\s]*)*(?:just\s+)?(?P<n>\d+|one|two|t
 
 def whole_turn(low: str) -> tuple[float | None, bool | None, float | None]:
     """The number (`THAT`), the switch (`OFF`, `ON`) and the count added (`ADDED`) a turn made of nothing else
-    says, each None when not."""
+    says, each None when not. A percentage is a share ("make it 15% instead" after "hold out 20%": 0.15)."""
+    low = re.sub(r"(?<![\d.])(\d+(?:\.\d+)?)\s*%", lambda m: f"{float(m.group(1)) / 100:g}", low)
     that = next((float(g) for g in m.groups() if g), None) if (m := re.search(THAT, low)) else None
     switch = False if re.search(OFF, low) else True if re.search(ON, low) else None
     added = None
@@ -113,7 +114,10 @@ REPEAT = (r"^(?:and\s+|ok\s+|okay\s+)?(?:again|once more|one more time|(?:do|hal
 """The last scaling once more: "and again", "once more", "再来一次" (`scaled_again` says -1: the last factor)."""
 
 
-UP = r"higher|bigger|larger|longer|more|高一?点|大一?点|长一?点|多一?点|再大一?点|再高一?点"
+UP = r"higher|bigger|larger|longer|more|further|高一?点|大一?点|长一?点|多一?点|再大一?点|再高一?点"
+ONWARD = r"more|further|多一?点"
+"""A comparative with no direction of its own ("a bit more", "even further"): after a change said relatively, the
+same way again ("lower the learning rate", then "a bit more": lower); else up."""
 DOWN = r"lower|smaller|shorter|less|低一?点|小一?点|短一?点|少一?点|再小一?点|再低一?点"
 COMPARE = (rf"{CLAUSE}{FILLER}*(?:and |then |and then )?"
            rf"(?:(?:make|set|put|turn) (?:it|that) |(?:can|could) (?:we|you) (?:go|make it) |"
@@ -132,6 +136,10 @@ TOO = (rf"^{FILLER}*(?:(?:that|it|this)(?:'s|\s+is|\s+seems|\s+looks|\s+feels|\s
 """What the previous turn set, said to be too much or too little: "that's too low", "太大了" (half or twice)."""
 
 
+ONWARD_FACTOR = -2.0
+"""`scaled_again`'s factor for `ONWARD`: the last relative change's direction (`converse`)."""
+
+
 def scaled_again(low: str) -> tuple[float, bool] | None:
     """The factor of a turn that scales what the previous turn set ("double it": 2; "and again": -1, the last
     scaling's factor) and whether it is a step of no stated size ("a bit higher", "too many"), or None."""
@@ -139,7 +147,11 @@ def scaled_again(low: str) -> tuple[float, bool] | None:
         return 0.5, False
     if re.search(REPEAT, low):
         return -1.0, False
+    if re.search(r"^(?:再|还要|还得)?\s*多一?点儿?(?:吧)?[。！!]?$", low.strip()):  # "再多一点": `ONWARD`
+        return ONWARD_FACTOR, True
     if m := re.search(COMPARE, low):
+        if m.group(1) and re.fullmatch(ONWARD, m.group(1)):
+            return ONWARD_FACTOR, True
         return (2.0 if m.group(1) or m.group(3) or m.group(5) else 0.5), True
     if m := re.search(TOO, low):
         return (0.5 if m.group(1) or m.group(3) or m.group(5) else 2.0), True
