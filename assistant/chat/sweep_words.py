@@ -39,7 +39,7 @@ BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]
 NAMED_TO = r"(?:-|\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于))?" + TO
 """How a setting is joined to its value ("should be", "限制在"): a number after one is that setting's."""
 AFTER_KEY = (r"\s*(?:(?:of|=|:|values?|in|at|over|across|among|through)\s*)?"
-             r"(?:(?:我们)?(?:也|再|还)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较)?\s*)?")
+             r"(?:(?:我们)?(?:也|再|还)?(?:分别\s*)?(?:试试|试一下|试|取|为|是|用|比较|在)?\s*)?")
 VERSUS = r"\s*(?:\bvs\.?|\bversus|\bagainst|对比|对)\s*"
 """Between two values compared, each with its setting's name ("rank 8 vs rank 32", "r=8 versus r=32")."""
 CHOICE = r"(?:\s*[,，、]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+|\s*(?:和|或者?|与|跟)\s*)"
@@ -110,7 +110,7 @@ def read_sweep(low: str) -> dict:
         return {"off": True}
     values: dict[str, list[float]] = {}
     for field, key in KEYS.items():
-        m = re.search(rf"(?:{key}){AFTER_KEY}{LIST}{UNITS}", low)
+        m = re.search(rf"(?:{key}){AFTER_KEY}{LIST}{UNITS}(?!\s*之间)", low)  # "学习率在 1e-4 和 2e-4 之间": a range
         if m is None:  # "compare rank 8 vs rank 32"
             sep = f"{VERSUS}|{CHOICE}" if re.search(COMPARES, low) or re.fullmatch(
                 rf"(?:{key}){AFTER_KEY}{NUMBER}(?:\s*(?:,|and|和|与|跟)\s*(?:{key}){AFTER_KEY}{NUMBER})+{UNITS}[\s.!。！]*",

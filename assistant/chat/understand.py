@@ -165,7 +165,8 @@ RANGE_KEYS = {"r": r"(?<![a-z])(?:lora[_ ])?(?:rank|r)(?![a-z])|秩",
               "learning_rate": r"learning[ _-]?rate|(?<![a-z])lr|学习率", "epochs": r"(?<![a-z])epochs?(?![a-z])|轮数",
               "batch_size": r"batch[ _]size|批大小"}
 RANGED_VALUE = (r"(?:{key})\s*(?:(?:should\s+be\s+|is\s+fine\s+|is\s+ok\s+)?(?:somewhere\s+|anywhere\s+)?between\s+"
-                r"{n}\s+(?:and|to)\s+{n}|(?:[:=]|(?:设|定|控制|保持|放)?在)?\s*{n}\s*(?:[-–~]|到|至|\s+to\s+)\s*{n}(?![\d.])(?:\s*之间)?)")
+                r"{n}\s+(?:and|to)\s+{n}|(?:[:=]|(?:设|定|控制|保持|放)?在)?\s*{n}\s*(?:[-–~]|到|至|\s+to\s+)\s*{n}(?![\d.])(?:\s*之间)?|"
+                r"(?:(?:设|定|控制|保持|放)?在)?\s*{n}\s*(?:和|与)\s*{n}\s*之间)")
 """A setting kept within a range ("lr between 1e-4 and 2e-4", "rank 8-16", "学习率 1e-4 到 3e-4 之间"): `Between`, the
 plan's value when within, else the nearer end (the epochs' range is read on its own: "3-5 epochs")."""
 OWN_GPU = (r"(?<!\bif )(?<!\bif we )\b(?:i|we)\s+(?:only\s+|just\s+)?(?:have|has|got|own|use|am\s+using|are\s+using|"
@@ -411,7 +412,7 @@ def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
                           r"on (my |the |a )?cpu|laptop without|"
                           r"(?:just|only) (?:a |an |my |the )?(?:laptop |desktop |intel |amd )?cpu\b|"
                           r"(?:laptop|desktop) cpu\b|no (?:cuda|nvidia)|"
-                          r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在\s*cpu\s*上|没有独显|无独显|"
+                          r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在[^，。,；]{0,12}?cpu\s*上|没有独显|无独显|"
                           r"集显|核显", low):
         said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
         if apple:
