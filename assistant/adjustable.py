@@ -216,7 +216,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "use only this many rows of the data, sampled (integer)", "use {} rows", "只用 {} 条数据",
             (r"(?:use|take|keep|train on|sample|(?:sub|down)sample(?:\s+(?:it|the\s+data))?\s+to)\s+(?:only\s|just\s)?"
              r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:of\s+(?:the|my)\s+)?(?:rows|examples|samples|"
-             r"lines|records)",
+             r"lines|records|questions|reviews|tickets|articles|conversations|pairs|documents|emails|messages)",
              r"(?<!have )(?<!got )(?<!are )(?<!contains )(?<!is )(?<!'s )(?:only|just)\s+(\d+)\s*"
              r"(?:rows|examples|samples|records)(?!\s+(?:for|as|to)\s+(?:the\s+)?(?:validation|eval|test|dev))",
              r"(?<!\S)first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\s+only\b",

@@ -141,14 +141,16 @@ ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|re
               r"[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
               r"\bkeep\s+only\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
               r"\bonly\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+)?(?:is|as|should\s+be)\s+(?:the\s+)?input|"
-              r"\b(?:from|using|based\s+on|given)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+"
-              r"(?:only|alone)\b|\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
+              r"\b(?:from|using|based\s+on|given)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|text))?"
+              r"\s+(?:only|alone)\b|\bpredict\s+(?:the\s+)?[\w-]+\s+(?:column\s+)?(?:from|given|based\s+on|using)\s+"
+              r"(?:the\s+|its\s+|each\s+\w+'s\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
+              r"\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
               r"(?:\s+(?:column|field|text|content))?(?=\s*(?:$|[,.;!]))|"
               r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+is\s+(?:what|all\s+that)\s+matters\b|"
-              r"(?:只|仅)(?:根据|凭|看|用)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*(?:来)?"
+              r"(?:(?:只|仅)(?:根据|凭|看|用)|^根据)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*(?:来)?"
               r"(?:预测|判断|分类|生成)")
-""""The model should only see the body", "keep only the body", "predict the queue from the subject only": the one
-input, when the file has a column by that name."""
+""""The model should only see the body", "keep only the body", "predict the queue from the subject (only)", "根据
+subject 预测 queue": the one input, when the file has a column by that name."""
 
 
 PICK = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|just)\s+)"
@@ -159,7 +161,8 @@ message names."""
 NEGATIVE = r"(?:^|(?<=[a-z\u4e00-\u9fff]\s)|(?<=[=:：]\s)|(?<=[=:：]))-\d+(?:\.\d+)?(?:e-?\d+)?(?![\d.])"
 """A negative number after a setting's name or a colon ("train -2 epochs", "lr: -1e-4"), not a range ("3-5")."""
 EXCLUDE = (r"\b(?:ignore|drop|leave\s+out|remove|exclude|skip|don'?t\s+use|do\s+not\s+use)\s+(?:the\s+)?[`'\"“]?"
-           r"([\w-]+)[`'\"”]?(?=\s*(?:$|[,.;!]))")
+           r"([\w-]+)[`'\"”]?(?=\s*(?:$|[,.;!]))|\b(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column|field)\s+(?:is|seems)\s+"
+           r"(?:meaningless|useless|irrelevant|noise|junk|not\s+(?:needed|useful|relevant))")
 """An input left out without the word column ("ignore the subject"): `MaybeColumn`."""
 RANGE_KEYS = {"r": r"(?<![a-z])(?:lora[_ ])?(?:rank|r)(?![a-z])|秩",
               "learning_rate": r"learning[ _-]?rate|(?<![a-z])lr|学习率", "epochs": r"(?<![a-z])epochs?(?![a-z])|轮数",
@@ -305,7 +308,7 @@ def understand(text: str) -> Intents:
     if not said.get("input_column") and (m := re.search(ONLY_INPUT, low)):  # "keep only the body"
         said["input_column"] = MaybeColumn(next(g for g in m.groups() if g))
     if not said.get("exclude_column") and (m := re.search(EXCLUDE, low)):  # "ignore the subject": a column when the
-        said["exclude_column"] = MaybeColumn(m.group(1))  # file has one by that name
+        said["exclude_column"] = MaybeColumn(m.group(1) or m.group(2))  # file has one by that name
     if times := times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
         said["alpha"] = times
     for name, relative in relatives(low).items():  # "halve the learning rate": resolved against the plan
