@@ -46,11 +46,13 @@ ASKABLE = {
                                     "estimated time",
                                     "预计时间"),
     "evaluation.metrics": (W.format("(?:metrics?|evaluat\\w*)") + "|指标|评估|评测", "metrics", "指标"),
+    "sweep.method": (W.format("(?:sweeps?|hyper-?parameter\\s+(?:search|sweep)|trials?)") + "|超参数?搜索|搜索|扫描|"
+                     "调参", "sweep", "搜索"),  # "is a sweep worth it?", "how will you pick the best trial?"
     "data.rows": (W.format("(?:examples|rows|samples)") + r"[^.?!]{0,30}?\benough\b|\benough\s+(?:data|examples|rows)|"
                   "数据量|数据够|样本够|数据.{0,6}够", "data", "数据量"),
 }
 """What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
-REASON_OF = {"resources.estimated_minutes": "resources.device", "data.rows": "training.epochs"}
+REASON_OF = {"resources.estimated_minutes": "resources.device", "data.rows": "training.epochs", "sweep.method": "sweep"}
 """A field with no reason of its own, answered with the reason that speaks to it (time: the device; whether the
 rows are enough: the epochs chosen for them)."""
 FIXED = {"lora.target_modules": "every linear layer (attention and MLP) gets an adapter: it learns more than attention "
@@ -60,6 +62,9 @@ FIXED = {"lora.target_modules": "every linear layer (attention and MLP) gets an 
                           "digits)",
          "training.warmup_ratio": "the first steps raise the learning rate from zero to its value, so a fresh "
                                   "adapter's first large updates do not knock the model off course",
+         "sweep.method": "one run with the plan's settings; a sweep trains one run per value tried and keeps the one "
+                         "with the best held-out score (with few rows those scores are noisy, so a small grid tells "
+                         "the most): say “try ranks 8 and 16” or “search the learning rate”",
          "training.scheduler": "the learning rate falls along a cosine curve after the warm-up, so the last steps "
                                "make small, careful changes"}
 """The reason for a field the planner always sets the same way (it writes no reason of its own)."""
@@ -87,7 +92,7 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"(?:save|help|hurt|speed|slow|reduce|improve|change|matter|cost|lower|raise|handle|run|fit|support)\b[^?]*\?\s*$|"
           r"(?:能|会|可以)(?:省|节省|减少|加快|提高|降低|快)(?:多少|几|下来)|会不会(?:更|太)|"
           + LEAD + r"(?:will|would|is|are|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|"
-          r"worse|work|a\s+good\s+idea)(?:\s+(?:for|with|on|here)\b[^?]{0,40})?\s*\?\s*$|"
+          r"worse|work|a\s+good\s+idea|worth\s+it)(?:\s+(?:for|with|on|here)\b[^?]{0,40})?\s*\?\s*$|"
           r"\bwhat\s+(?:would\s+happen|happens|if)\b[^?]*\?\s*$|[,，]\s*right\s*\?\s*$|吧\s*[?？]\s*$|"
           r"\b(?:i'?m\s+|i\s+am\s+)?wondering\s+(?:if|whether)\b|\bi\s+wonder\s+(?:if|whether)\b|"
           r"\bnot\s+sure\s+(?:if|whether)\b|\bare\s+you\s+sure\b|你确定|我在想|不知道.{0,20}?(?:够不够|行不行|合不合适)|"
@@ -108,6 +113,7 @@ FITS_AFTER = (r"[,;.]\s*(?:so\s+|but\s+)?(?:will|would|does|can|could)\s+(?:it|t
 """A question after a clause about the machine ("I have an 8 GB GPU, will it fit?", "if I use a T4, will it fit?"),
 when the message names nothing else ("use rank 8, will it fit?" sets the rank)."""
 WHAT = (YES_NO + "|" + LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long))\b|"
+        r"\bhow\s+(?:will|would|do|does)\s+(?:you|it|tailor)\s+(?:pick|choose|select|decide|compare)\b|"
         r"\bhow\s+(?:will|would|is|are)\s+(?:it|the\s+(?:model|adapter|run|plan))\s+(?:be\s+)?"
         r"(?:evaluat|measur|scor|test|judg)\w*|"
         r"\b(?:do|would)\s+you\s+(?:recommend|suggest|pick|choose|use)\b|"
@@ -311,6 +317,8 @@ def _shown(plan, path: str, value: Any, zh: bool) -> str:
         return ("开启" if value else "关闭") if zh else ("on" if value else "off")
     if path == "resources.estimated_peak_gb":
         return _memory(plan, zh)
+    if path == "sweep.method" and value == "none":
+        return "关闭" if zh else "off"
     if path == "resources.estimated_minutes":
         return f"约 {value:.1f} 分钟" if zh else f"about {value:.1f} min"
     if isinstance(value, list):

@@ -102,6 +102,11 @@ PHRASES: list[tuple[str, str]] = [
      r"样例之间互不可见"),
     (rf"you asked for it: stop after {N} evaluations without improvement", r"按你的要求：连续 \1 次评估没有提升就停止"),
     (r"you asked for no early stopping", "按你的要求：不提前停止"),
+    (r"one run with the plan's settings; a sweep trains one run per value tried and keeps the one with the best "
+     r"held-out score \(with few rows those scores are noisy, so a small grid tells the most\): say “try ranks 8 and "
+     r"16” or “search the learning rate”",
+     "按计划的设置训练一次；搜索会为每个要试的值各训练一次，保留验证集得分最好的那次"
+     "（数据少时这些得分波动大，小规模的网格最有参考价值）：可以说“试试秩 8 和 16”或“搜索学习率”"),
     (r"a fixed seed: the held-out split, the order of the rows and the adapter's starting weights are the same in "
      r"every run of this plan \(on a GPU, some kernels still vary in the last digits\)",
      "固定的随机种子：验证集的划分、行的顺序和适配器的初始权重在这个计划的每次运行中都相同"

@@ -75,7 +75,8 @@ OFF = (r"\bno sweep|don'?t sweep|do not sweep|without (?:a )?sweep|(?:just|only)
        r"(?:跑|训练)一次就(?:行|好|够了?)|"
        r"cancel the sweep|no (?:more )?search|不要?(?:搜索|扫描|sweep|调参)|只(?:训练|跑)一次|不用试了|不做搜索|"
        r"(?:never ?mind|forget(?: about)?|drop|skip|scrap|ditch) (?:the |that )?(?:sweep|search|trials)|"
-       r"no need (?:to sweep|for (?:a |the )?(?:sweep|search))|不(?:搜索|搜|试)了|不用(?:搜索|搜)了?")
+       r"no need (?:to sweep|for (?:a |the )?(?:sweep|search))|不(?:搜索|搜|试)了|不用(?:搜索|搜)了?|"
+       r"(?:取消|停止|去掉|算了)(?:这个|那个)?(?:搜索|扫描|sweep|调参)")
 TRIALS = (rf"({NUMBER})\s*(?:trials|runs|configurations|combinations|settings|tries)\b|"
           rf"(?:试|跑)\s*({NUMBER})\s*(?:组|次|个)|({NUMBER})\s*(?:组|次试验|个试验|次尝试)")
 HALVING = (r"halving|\bprune|stop (?:the )?(?:trials|runs) that (?:fall|are|lag) behind|"
@@ -108,6 +109,7 @@ def read_sweep(low: str) -> dict:
     out: dict = {}
     if re.search(OFF, low):
         return {"off": True}
+    low = re.sub(r"(?<=\d)\s+(?:against|vs\.?|versus)\s+(?=\d)", " and ", low)  # "compare lr 1e-4 against 3e-4"
     values: dict[str, list[float]] = {}
     for field, key in KEYS.items():
         m = re.search(rf"(?:{key}){AFTER_KEY}{LIST}{UNITS}(?!\s*之间)", low)  # "学习率在 1e-4 和 2e-4 之间": a range
