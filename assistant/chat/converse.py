@@ -165,6 +165,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
                                home_models)  # with the turn's other settings ("… and train for 300 steps")
+            seen = None
             for name, r in sorted(relative.items(), key=lambda kv: isinstance(kv[1], EffectiveBatch)):
                 if isinstance(r, EffectiveBatch) and not r.rows:  # the effective batch before the turn, kept
                     was = build_plan(_slots(messages[:i], intents[:i]), report, hardware, default_base_model,
@@ -186,8 +187,11 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                     it.notes.append("按数据的比例或行数设置，需要先上传数据" if zh else
                                     "a share or a number of the data's rows needs the data: attach it first")
                     continue
-                setting = SETTINGS[name]
-                value = resolved(r, prior, setting)
+                setting, base = SETTINGS[name], prior
+                if isinstance(r, (Relative, Judged)) and it.values.keys() - relative.keys() - {"language"}:
+                    base = seen = seen or build_plan(_slots(messages[:i], intents[:i]), report, hardware,
+                                                     default_base_model, home_models)  # "秩调到 64，学习率降一半": half
+                value = resolved(r, base, setting)  # of the rate the person saw, not of the one rank 64 would get
                 shown = r.words(prior, zh) if isinstance(r, (WarmupSteps, HeldRows)) else None
                 if (value := allowed(setting, value, it.notes, zh, shown)) is None:
                     del it.values[name]

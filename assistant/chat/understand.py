@@ -404,7 +404,7 @@ COUNT_AFTER = r"\s*(?:steps?|rows|tokens|examples|samples|epochs|minutes|mins|�
 
 APPLE = (r"\bmacbook|\bmac\s+(?:pro|air|mini|studio|m[1-4])\b|\b(?:on|with|using|have)\s+(?:a\s+|an\s+|my\s+|the\s+)?"
          r"mac\b(?!\s*address)|apple silicon|apple m[1-4]|(?<![a-z0-9.])m[1-4]\s+(?:pro|max|ultra|chip)\b|苹果电脑|"
-         r"\bmac\s*(?:电脑|笔记本)|\bmac\s*m[1-4]")
+         r"\bmac\s*(?:电脑|笔记本)|\bmac\s*m[1-4]|(?<![a-z])mac(?![a-z])\s*上|用\s*mac(?![a-z])")
 """An Apple computer: its GPU (MPS) is not one training here uses, so the plan is the CPU's, and the reply says so."""
 
 
