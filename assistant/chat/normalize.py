@@ -78,6 +78,9 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:learnign|leanring|learing|lerning|learnig|laerning)(?=[ _-]?rate\b)", "learning", low)
     low = re.sub(r"\b(?:batch-size|bach size|btach size|bathc size|batchsize)\b", "batch size", low)
     low = re.sub(r"\b(?:rnak|ranl|rnk)\b", "rank", low)
+    low = re.sub(r"\b(?:grad(?:ient)?|act(?:ivation)?)[ _-]?(?:ckpt|checkpoint(?!s)(?:ing)?)\b",
+                 "gradient checkpointing", low)  # "no grad ckpt", "关掉 grad ckpt"
+    low = re.sub(r"\bsu+m+[ae]r+i([sz])(?=e|ation|ing)", r"summari\1", low)  # "sumarize", "summerize"
     low = re.sub(r"(\d\s+)?\bep\s*[=:]?\s*(?=\d+(?![\w.]))", lambda m: f"{m.group(1)}; epochs " if m.group(1)
                  else "epochs ", low)  # "ep 2", "bs=16 ep=2" (not "16 epochs")
     # "5x smaller", "4 times bigger": a factor, not a value ("learning rate 5x smaller" is no learning rate of 5)
