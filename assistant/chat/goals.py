@@ -19,7 +19,7 @@ GOALS = (
      r"(?!\s+(?:data|rows|examples))|"
      r"\blearn\s+(?:the\s+data\s+|it\s+|them\s+)?(?:better|more\s+thoroughly)|学得更(?:充分|好|扎实)|"
      r"多训练(?:一会儿?|一些|一点|一下)", "raise the epochs", "", ""),
-    (r"\b(?:gpu\s+|cloud\s+|compute\s+)?(?:bill|costs?)\s+(?:low|down)\b|\bcheap(?:er|ly)?\b(?!,?\s+(?:[\w-]+\s+)?(?:gpus?|cards?|graphics|laptops?|machines?|computers?|hardware|pcs?|"
+    (r"\b(?:gpu\s+|cloud\s+|compute\s+)?(?:bill|costs?)\s+(?:low|down)\b|\bcheap(?:er|est|ly)?\b(?!,?\s+(?:[\w-]+\s+)?(?:gpus?|cards?|graphics|laptops?|machines?|computers?|hardware|pcs?|"
      r"servers?|box|rigs?)\b)|\bsave\s+(?:money|costs?)\b|"
      r"\blow[- ]cost\b|\b(?:tight|limited|small|low)\s+budget\b|\bbudget\s+is\s+(?:tight|limited|small)\b|"
      r"省(?:点|一点|些)?钱|便宜(?!的?\s*(?:显卡|gpu|卡|电脑|笔记本|机器|服务器|云主机))|成本(?:低|低一点|降下来)|降低成本|"

@@ -124,7 +124,8 @@ PAST = (r"(?:[^,;!?，；。！？.]|\.(?=\d))*(?:\blast\s+time\b|\bpreviously\b
 not asked for (a worry in it is: `goals` reads it first)."""
 QUALITY_OVER = (r"(?:quality|accuracy)\s+(?:matters\s+more|is\s+more\s+important|over|first|before)|"
                 r"(?:over|more\s+than|rather\s+than|before)\s+(?:speed|time)\b|don'?t\s+care\s+(?:about\s+(?:speed|time)|how\s+long)|"
-                r"\bno\s+rush|\b(?:can|may|could)\s+run\s+(?:all\s+)?(?:overnight|all\s+night)|效果比速度重要|质量比速度重要|"
+                r"\bno\s+(?:rush|hurry)|\bnot\s+in\s+(?:a|any)\s+(?:hurry|rush)|\bas\s+good\s+as\s+(?:possible|it\s+can\s+be)|"
+                r"\b(?:can|may|could)\s+run\s+(?:all\s+)?(?:overnight|all\s+night)|效果比速度重要|质量比速度重要|"
                 r"不在乎时间|不着?急|慢一点没关系|(?:可以|能)跑(?:一)?(?:晚上|整晚|一整夜|通宵)")
 FAST_OVER = (r"(?:speed|time)\s+(?:matters\s+more|is\s+more\s+important|over|first|before)|(?:over|more\s+than|"
              r"rather\s+than|before)\s+(?:quality|accuracy)\b|越快越好|速度比效果重要|不在乎效果")
@@ -243,11 +244,12 @@ def understand(text: str) -> Intents:
         said["method"] = "lora"
     if re.search(QUALITY_OVER, low):  # "quality matters more than speed" names speed too
         said["preference"] = "quality"
-    elif re.search(FAST_OVER + r"|\bfast|quick|asap|hurry|speed (?:it |things )?up|快速|尽快|快一点|快点|速度优先",
-                   low):
+    elif re.search(FAST_OVER + r"|\bfast|quick|asap|hurry|speed (?:it |things )?up|smoke[ -]test|快速|尽快|快一点|快点|"
+                               r"速度优先|冒烟测试|试跑", low):
         said["preference"] = "fast"
-    elif re.search(r"best quality|high quality|highest quality|quality first|accura|质量最好|效果最好|高质量|"
-                   r"最好的效果|效果优先|质量优先", low):
+    elif re.search(r"best quality|high quality|highest quality|quality first|accura|\bbest\s+(?:possible\s+)?(?:model|"
+                   r"results?|adapter)\b|质量最好|效果最好|高质量|最好的效果|效果优先|质量优先|准确(?:率|度|性)?(?:最|更)?(?:重要|优先)",
+                   low):
         said["preference"] = "quality"
     if effective := re.search(EFFECTIVE, low):  # a batch × accumulation, not a batch of that many rows
         said["accumulation"] = EffectiveBatch(int(next(g for g in effective.groups() if g)))
