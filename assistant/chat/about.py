@@ -84,7 +84,8 @@ ENDS_ASKING = r"[?？吗呢]\s*$"
 ASKS_ZH = r"^(?:为什么|为何|为啥|凭什么)|" + ENDS_ASKING
 """A Chinese "why" asks at the start or in a question ("秩为什么选 16？"); "回答用户为什么退款失败的问题" describes a
 task."""
-YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b[^?]*\?\s*$|"
+YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:plan|model|run|training))\b"
+          r"(?!\s+possible\s+to\s+(?:use|try|set|switch|have|get|go|make|change|lower|raise|train|do)\b)[^?]*\?\s*$|"
           + LEAD + r"(?:do|does|did|have|am|are)\s+(?:i|we)\b[^?]*\?\s*$|"
           + LEAD + r"(?:can|could)\s+(?:i|we)\s+(?:run|train|fit|do)\s+(?:this|it|that)\s+(?:on|with|in)\b[^?]*\?\s*$|"
           + LEAD + r"(?:won'?t|wouldn'?t|isn'?t|doesn'?t|can'?t)\s+(?:it|that|this)\b[^?]*\?\s*$|"
@@ -94,7 +95,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           + LEAD + r"(?:will|would|is|are|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|"
           r"worse|work|a\s+good\s+idea|worth\s+it)(?:\s+(?:for|with|on|here)\b[^?]{0,40})?\s*\?\s*$|"
           r"\bwhat\s+(?:would\s+happen|happens|if)\b[^?]*\?\s*$|[,，]\s*right\s*\?\s*$|吧\s*[?？]\s*$|"
-          r"\b(?:i'?m\s+|i\s+am\s+)?wondering\s+(?:if|whether)\b|\bi\s+wonder\s+(?:if|whether)\b|"
+          r"\b(?:(?:i'?m\s+|i\s+am\s+|i\s+was\s+)?wondering|i\s+wonder)\s+(?:if|whether)\b(?!\s+(?:we|you|i)\s+(?:could|"
+          r"can|might)\s+(?:use|try|set|switch|go|make|get|have|lower|raise|change))|"
           r"\bnot\s+sure\s+(?:if|whether)\b|\bare\s+you\s+sure\b|你确定|我在想|不知道.{0,20}?(?:够不够|行不行|合不合适)|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
           r"(?:能|可以)(?:在.{1,20}?上)?(?:跑|训练|运行|用)(?:得动|起来)?(?:吗|么)\s*[?？]?\s*$|够用(?:吗|么)\s*[?？]?\s*$|"
@@ -104,7 +106,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"right|correct|enough)\s*\?\s*$|(?:^|[,，.]\s*)(?:is|are)\s+(?:that|this|it)\s+(?:right|correct|true|ok|okay|"
           r"fine|a\s+good\s+idea|(?:a\s+)?problem|an?\s+issue)\b[^?]*\?\s*$|"
           r"[,，]\s*(?:isn'?t|won'?t|doesn'?t|wouldn'?t|aren'?t|can'?t)\s+(?:it|that|this|they)\s*\?\s*$|比.{1,20}?(?:好|更好|快|更快|慢|准|更准|强)(?:吗|么|不)|"
-          r"[,，]\s*(?:对吗|对不对|是吗|是不是|对吧)\s*[?？]?\s*$")
+          r"[,，]\s*(?:对吗|对不对|是吗|是不是|对吧)\s*[?？]?\s*$|\b(?:might|would|could|will)\s+(?:it\s+)?(?:help|hurt|matter|"
+          r"work)\s*\?\s*$")
 """A yes/no question about the plan, whatever values it names: "will this fit in 8 GB?", "can it finish in 10
 minutes?", "秩 8 够吗？", "8G 显存放得下吗？" (answered; "I have an 8 GB GPU" or "finish in 10 minutes" changes the
 plan)."""

@@ -81,6 +81,8 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:grad(?:ient)?|act(?:ivation)?)[ _-]?(?:ckpt|checkpoint(?!s)(?:ing)?)\b",
                  "gradient checkpointing", low)  # "no grad ckpt", "关掉 grad ckpt"
     low = re.sub(r"\bsu+m+[ae]r+i([sz])(?=e|ation|ing)", r"summari\1", low)  # "sumarize", "summerize"
+    low = re.sub(r"\b(lower|reduc|decreas|rais|increas|halv|doubl)ing\b",  # "would you mind lowering the lr?"
+                 lambda m: m.group(1) + ("" if m.group(1) in ("lower",) else "e"), low)
     low = re.sub(r"(\d\s+)?\bep\s*[=:]?\s*(?=\d+(?![\w.]))", lambda m: f"{m.group(1)}; epochs " if m.group(1)
                  else "epochs ", low)  # "ep 2", "bs=16 ep=2" (not "16 epochs")
     # "5x smaller", "4 times bigger": a factor, not a value ("learning rate 5x smaller" is no learning rate of 5)

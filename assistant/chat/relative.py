@@ -359,7 +359,8 @@ def relatives(low: str) -> dict[str, Relative | Any]:
             if m := re.search(rf"(?:{words})\s*(?:on\s+)?(?:the\s+|my\s+|a\s+|both\s+(?:the\s+)?)?(?:{key})"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
                               rf"|(?:{key})[^,.;!?，。；！？\d]{{0,12}}?都\s*(?:{words})"
-                              rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:再\s*)?(?:in\s+half|by\s+half|"
+                              rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:可以|能|能不能|可不可以|要不)?\s*"
+                              rf"(?:再\s*)?(?:in\s+half|by\s+half|"
                               rf"halved|doubled|(?:{words}))"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)", low):
                 then = re.match(THEN, low[m.end():])
