@@ -37,8 +37,9 @@ def register_tasks():
                                      r"\btag (?:each|every|all|the)\b[\w ]{0,40}? with (?:its |their |a |an |the )?"
                                      r"(?:priority|category|label|class|topic|sentiment|language|team)|"
                                      r"(?:detect|identify|guess|recogni[sz]e) (?:the |which )?language|"
-                                     r"\bflag [\w ]{0,30}?(?:fraud|spam|toxic|abusive|offensive|suspicious|risky|"
-                                     r"phishing|personal\s+(?:data|information|details)|pii|sensitive)|star rating|"
+                                     r"\bflag(?:s|ging)? [\w ]{0,30}?(?:fraud|spam|toxic|abusive|offensive|suspicious|"
+                                     r"risky|phishing|personal\s+(?:data|information|details)|pii|sensitive)|"
+                                     r"star rating|"
                                      r"(?<!learning )(?<!learning_)\b(?:rate|score|grade)\b[\w ,'-]{0,40}?\b"
                                      r"(?:from \d+ to \d+|on a (?:\d+[- ]point )?scale|out of \d+|\d+\s*[-–]\s*\d+\b)|"
                                      r"\b(?:give|assign|attach)\s+(?:each|every)\b[\w ]{0,40}?\s+"
@@ -49,7 +50,7 @@ def register_tasks():
                                      r"分到|归类|路由|分[成为].{0,20}?(?:[两三四五六七八九十几\d]\s*)(?:类|种|个类别)|分拣|分派|分配给|派给|指派给|属于哪|分给哪|哪个(?:队列|部门|团队|类别|分组|组)|打上?.{0,10}标签|打分|评分|星级|[一二三四五1-5]\s*星|垃圾(?:广告|邮件|短信)|好评|差评|判断.{0,20}(?:还是|或者?)|"
                                      r"打上.{0,12}(?:或|还是)|(?:检测|识别|找出|标出)(?:出)?.{0,8}(?:有毒|毒性|攻击性|不当|低俗|色情)|给每[条个张篇封段份].{0,12}?(?:标上|打上|分配|加上|贴上|标注|标记|选)(?:一个)?"
                                      r"(?:主题|标签|类别|分类|优先级|情感|等级|分数)|"
-                                     r"(?:标|挑|找)出.{0,12}(?:包含|含有|带有|涉及).{0,12}(?:个人信息|隐私|敏感|违规|广告)|(?:检测|识别).{0,8}(?:有害|违规|敏感|辱骂|欺诈)",
+                                     r"(?:标|挑|找)出.{0,12}(?:包含|含有|带有|涉及).{0,12}(?:个人信息|隐私|敏感|违规|广告)|(?:检测|识别).{0,8}(?:有害|违规|敏感|辱骂|欺诈|恶意|诈骗|虚假)",
                    {"en": "Classify the text. Answer with exactly one of: {labels}.",
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
@@ -71,7 +72,8 @@ def register_tasks():
                                  r"(?:find|list|get) (?:all )?(?:the )?[\w ,&/-]{1,60}? "
                                  r"mentioned in\b|"
                                  r"to json|(?:output|return|produce|emit|give me) (?:a |the )?json\b|\bjson with\b|"
-                                 r"\b(?:as|in) json\b|"
+                                 r"\b(?:as|in) json\b|\binto\s+(?:a\s+)?(?:structured\s+)?json\b|\bstructured\s+json\b|"
+                                 r"(?:转成|转换成|转为|变成|输出成?)\s*(?:结构化(?:的)?\s*)?json|结构化\s*(?:的)?\s*(?:json|字段)|"
                                  r"fields? from|key[/ -]?value pairs?|键值对|"
                                  r"抽取|提取|实体(?!店)|拆成|拆分成|人名|地名|机构名|"
                                  r"(?:find|identify|spot|mark|highlight|list) (?:all |every |each )?(?:the )?"
