@@ -675,15 +675,17 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         from assistant.adjustable import SETTINGS
         from assistant.chat import about as A, model_words as M, sweep_words as W, task_switch as T, understand as U
         from assistant.chat import goals as G, languages as L, normalize as N, relative as R, whole_turn as H
-        from assistant.chat import features as F, glossary as Y
+        from assistant.chat import features as F, glossary as Y, hardware_words as HW
         pats = {f"{s.name}[{i}]": p[0] if isinstance(p, tuple) else p
                 for s in SETTINGS.values() for i, p in enumerate(s.patterns)}
-        pats |= {f"{m.__name__}.{k}": v for m in (U, W, H, M, A, N, R, G, L, Y) for k, v in vars(m).items()
+        pats |= {f"{m.__name__}.{k}": v for m in (U, W, H, M, A, N, R, G, L, Y, HW) for k, v in vars(m).items()
                  if isinstance(v, str) and k.isupper() and len(v) > 8}
         pats |= {f"languages.CONTEXT[{code}]": L.CONTEXT.format(name=en) for code, (en, _) in L.OTHER.items()}
         pats |= {f"relative.{k}[{name}]": getattr(R, k).format(key=key) for k in ("JUDGED", "BY_PERCENT", "TIMES")
                  for name, key in R.RELATIVE_SETTINGS.items()}
         pats |= {f"about.LIFTED[{k}]": rx for k, rx in A.LIFTED.items()}
+        pats |= {f"understand.RANGED_VALUE[{k}]": U.RANGED_VALUE.format(key=key, n=U.NUMBER)
+                 for k, key in U.RANGE_KEYS.items()}
         pats |= {f"relative.{k}[{name}]": getattr(R, k).format(key=key, unit=R.JUDGED_UNITS[name])
                  for k in ("JUDGED_VALUE", "INSTEAD") for name, key in R.RELATIVE_SETTINGS.items()}
         pats |= {f"sweep_words.REPEATED[{f}]": W.REPEATED.format(key=key, after=W.AFTER_KEY, number=W.NUMBER,

@@ -130,21 +130,39 @@ SHOW = (LEAD + r"(?:please\s+)?(?:show|give|tell|walk)\s+me\s+(?:through\s+)?(?:
         r"plan|decisions|reasoning)|(?:给我)?(?:看看|看一下|展示|显示)(?:一下)?(?:计划|配置|设置)|(?:把)?(?:计划|配置|设置)给我看|"
         r"解释一下(?:这些|你的)?(?:设置|选择|计划|配置)")
 """The plan asked for as a whole: "show me the plan", "explain your choices", "把计划给我看看"."""
+AFTER_CLAUSE = r"(?:[^,，。.!！?？\d]{0,40}[,，.。!！]\s*)?"
+"""A short clause before an undo ("hmm that's too aggressive, revert", "太激进了，撤回")."""
 UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
-        rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|"
+        rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|^(?:还是)?算了|"
         rf"^(?:把)?(?:刚才|上[一1]个|上次)(?:那个|的)?(?:改动|修改|设置)?\s*(?:撤销|撤回|取消|还原)(?:掉|了)?|"
-        rf"^{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
-        rf"^{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before|what you had|the "
-        rf"previous (?:value|one|setting)))?|"
-        rf"^{FILLER}*(?:撤销|撤回|恢复上[一1]步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上[一1]步)?|"
+        rf"^{AFTER_CLAUSE}{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
+        rf"^{AFTER_CLAUSE}{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before|what you "
+        rf"had|the previous (?:value|one|setting)))?|^{FILLER}*(?:forget it|never ?mind)|"
+        rf"^{FILLER}*(?:leave|keep) it (?:as|how|like) it was|"
+        rf"^{FILLER}*the original (?:one |value |setting )?was (?:fine|better|good|ok(?:ay)?)|"
+        rf"^{AFTER_CLAUSE}{FILLER}*(?:撤销|撤回|恢复上[一1]步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上[一1]步)?|"
         rf"^{FILLER}*(?:回到|退回|返回|回退到?)(?:上[一1]步|上[一1]个设置|之前的设置|刚才那样)")
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
+UNDO_TWO = (rf"^{FILLER}*(?:undo|revert)\s+(?:both|them|the\s+last\s+two(?:\s+changes)?|"
+            rf"those(?:\s+two)?(?:\s+changes)?)|"
+            rf"^{FILLER}*(?:(?:这)?两个|两步)?都(?:撤销|撤回)(?:掉)?|^{FILLER}*撤销(?:这)?两(?:步|个)")
+"""An undo of the two changes before: "undo both", "两个都撤销"."""
+MEANT = r"^(?:(?:no|nope|sorry|不对|不是)[,，.\s]*)?(?:i\s+meant?\b|我(?:说|指)的是|我是说)"
+"""A correction of the previous turn ("no, I meant alpha 32", "不对，我说的是 alpha 32"): it is taken back, and the
+values said now are set."""
+KEEP_SAID = (r"\b(?:don'?t|do\s+not|never)\s+(?:change|touch)\b|\bleave\s+(?:the\s+)?[\w -]{1,20}?\s+alone\b|"
+             r"\bkeep\s+(?:the\s+)?[\w -]{1,20}?\s+(?:as\s+(?:it\s+)?is|unchanged|the\s+same)\b|"
+             r"别动|不要动|不要改|不用改|保持不变")
+"""A setting to be left as it is ("don't change the learning rate", "学习率别动"): answered with its value."""
 """A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
 RESET = (r"\b(?:reset|restore|revert)\b|\bundo\s+(?:the|my)\s+[\w -]{1,24}?\s+change\b|"
          r"\bundo\s+the\s+(?=[\w -]{1,24}$)(?!last\b|previous\b|change\b)|"
          r"(?:撤销|撤回|取消|还原)(?:对)?[^，。,.\d]{1,8}?的(?:修改|改动|更改)|"
          r"\bback\s+to\s+(?:your\b|what\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b)|"
          r"\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
+         r"\bchanged\s+my\s+mind\s+(?:about|on)\b|"
+         r"\b(?:stay|stick)\s+with\s+(?:the\s+|your\s+)?(?:defaults?|original|recommended)\b|"
+         r"\bthe\s+original\s+[\w -]{1,20}?\s+(?:was|is)\s+(?:fine|better|good|ok(?:ay)?)\b|"
          r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|"
          r"original|recommended)\b|\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
          r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认(?:的)?(?:设置|参数|配置|值)?|"
@@ -250,6 +268,8 @@ def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]
         said -= {"task_type"}
     if not said and re.search(SHOW, low):  # "show me the plan", "explain your choices"
         return ["?"]
+    if not said and re.search(KEEP_SAID, low) and named(low):  # "don't change the learning rate": its value
+        return named(low)
     judged = any(isinstance(v, Judged) for v in values.values())  # "rank 64 is too big": a change asked for
     why = (re.search(WHY, low) or re.search(YES_NO, low) or said <= GPU_KEYS and re.search(FITS_AFTER, low)
            or re.search(OPINION, low) and not judged
@@ -287,8 +307,9 @@ def reset(low: str, values: dict[str, Any]) -> list[str]:
     return [] if values.keys() - {"language"} or not re.search(RESET_ALL, low) else list(ALL_CHOICES)
 
 
-def undo(low: str) -> bool:
-    return bool(re.search(rf"(?:{UNDO}){UNDO_END}", low))
+def undo(low: str) -> int:
+    """How many changes a turn takes back: 2 ("undo both"), 1 ("undo that"), or 0."""
+    return 2 if re.search(rf"(?:{UNDO_TWO}){UNDO_END}", low) else int(bool(re.search(rf"(?:{UNDO}){UNDO_END}", low)))
 
 
 def _memory(plan, zh: bool) -> str:

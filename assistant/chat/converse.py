@@ -122,8 +122,9 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     last_scaling: Relative | None = None  # the latest relative change ("halve it": 0.5)
     for i, it in enumerate(intents):  # "halve the learning rate", "warm up for 100 steps": of the plan before the turn
         zh = language_of([messages[i]]) == "zh"
-        if it.undo and not it.values.keys() - {"language"}:
-            _take_back(i, messages, intents, undone, zh)
+        said_now = set(it.values)  # "no, I meant alpha 32": alpha stays what it says
+        for _ in range(int(it.undo)):  # "undo both": the two changes before
+            _take_back(i, messages, intents, undone, zh, said_now)
         for name in ("output_column", "input_column", "exclude_column"):
             if isinstance(said := it.values.get(name), MaybeColumn):  # a column only when the file has it
                 if match := report is not None and column_named(report, said):
@@ -310,7 +311,8 @@ def _one_of(last: list[str], zh: bool, notes: list[str], value: str = "") -> str
     return None
 
 
-def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int], zh: bool) -> None:
+def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int], zh: bool,
+               said_now: set[str] = frozenset()) -> None:
     """"Undo that" at turn `i`: the latest turn before it that set anything (not already taken back) is taken
     back, each setting it set (or reset) given the value it had before that turn, or the planner's choice."""
     it = intents[i]
@@ -322,10 +324,11 @@ def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int],
         return
     undone.add(j)
     before = _slots(messages[:j], intents[:j])
-    for name in [*(intents[j].values.keys() - {"language", "task_type"}), *intents[j].forget]:
+    for name in [*(intents[j].values.keys() - {"language", "task_type"} - said_now), *intents[j].forget]:
         if name in before.said:
             it.values[name] = before.said[name]
         elif name not in it.forget:
+            it.values.pop(name, None)  # "undo both": what the later one gave back, now the planner's again
             it.forget.append(name)
     if intents[j].sweep or intents[j].forget == ALL_CHOICES:  # the sweep as it was before that turn
         it.sweep = {"replace": before.sweep}

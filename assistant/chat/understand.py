@@ -12,11 +12,11 @@ from typing import Any
 
 from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
-from ..models.estimate import gpu_info
 from ..sweeps import SWEEPABLE
-from .about import ASKABLE, BACK, EITHER, OPINION, chosen, named, numeric_settings, question, reset, undo
+from .about import ASKABLE, BACK, EITHER, MEANT, OPINION, chosen, named, numeric_settings, question, reset, undo
 from .glossary import definitions
 from .goals import goals
+from .hardware_words import OWN_GPU, read_gpu
 from .languages import named_language
 from .model_words import model_step, named_model
 from .normalize import digits
@@ -45,8 +45,6 @@ from .relative import (
 from .sweep_words import COMPARES, read_sweep, searches
 from .traditional import simplified
 from .whole_turn import COUNTS, START, scaled_again, whole_turn
-
-NUM = r"(\d+(?:\.\d+)?)"
 
 
 @dataclass
@@ -118,10 +116,15 @@ PAST = (r"(?:[^,;!?，；。！？.]|\.(?=\d))*(?:\blast\s+time\b|\bpreviously\b
         r"\b(?<!if )(?:i|we)\s+(?:used|tried|had|ran|trained)\b|"
         r"\b(?:our|the|my)\s+(?:earlier|previous|old|last)\s+(?:adapter|run|model|attempt|version|try|training)\b|"
         r"上次|以前|之前(?:用|试|搜|跑|训)|过去用|"
-        r"(?:用|试|搜索|跑|训练)过(?!\s*\d|程|拟合|度|滤|去|来|头|多|少|大|小|长|高|低))"
+        r"(?:用|试|搜索|跑|训练)过(?!\s*\d|程|拟合|度|滤|去|来|头|多|少|大|小|长|高|低)|"
+        r"\b(?:i\s+)?(?:don'?t|do\s+not)\s+agree\s+with\b|\bdisagree\s+with\b|不同意|"
+        r"(?:\bwhy\b|为什么|为啥)(?=[^?？]{0,40}[?？]\s*(?:(?:just\s+|so\s+)?(?:try|use|go\s+with|do|make\s+it)\s+|"
+        r"(?:那就|就)?(?:试试|用|改成)\s*)?\d+(?:\.\d+)?(?:e-?\d+)?\s*(?:[a-z]+|轮|个)?\s*(?:should\s+do|will\s+do|"
+        r"is\s+enough|就够|就行|就可以|吧|$|[.!。！])))"
         r"(?:[^,;!?，；。！？.]|\.(?=\d))*")
-"""A clause about an earlier run ("last time I used lr 1e-3 and it diverged", "上次学习率用 1e-3"): its settings are
-not asked for (a worry in it is: `goals` reads it first)."""
+"""A clause about an earlier run ("last time I used lr 1e-3 and it diverged", "上次学习率用 1e-3"), or one that
+disputes a value before giving another ("I don't agree with rank 16, use 8", "why 3 epochs? 2 should do"): its settings
+are not asked for (a worry in it is: `goals` reads it first)."""
 QUALITY_OVER = (r"(?:quality|accuracy)\s+(?:matters\s+more|is\s+more\s+important|over|first|before)|"
                 r"(?:over|more\s+than|rather\s+than|before)\s+(?:speed|time)\b|don'?t\s+care\s+(?:about\s+(?:speed|time)|how\s+long)|"
                 r"\bno\s+(?:rush|hurry)|\bnot\s+in\s+(?:a|any)\s+(?:hurry|rush)|\bas\s+good\s+as\s+(?:possible|it\s+can\s+be)|"
@@ -173,19 +176,13 @@ RANGED_VALUE = (r"(?:{key})\s*(?:(?:should\s+be\s+|is\s+fine\s+|is\s+ok\s+)?(?:s
                 r"(?:(?:设|定|控制|保持|放)?在)?\s*{n}\s*(?:和|与)\s*{n}\s*之间)")
 """A setting kept within a range ("lr between 1e-4 and 2e-4", "rank 8-16", "学习率 1e-4 到 3e-4 之间"): `Between`, the
 plan's value when within, else the nearer end (the epochs' range is read on its own: "3-5 epochs")."""
-OWN_GPU = (r"(?<!\bif )(?<!\bif we )\b(?:i|we)\s+(?:only\s+|just\s+)?(?:have|has|got|own|use|am\s+using|are\s+using|"
-           r"rent)\b|"
-           r"\b(?:i'?m|we'?re)\s+(?:on|using|stuck\s+with)\b|\b(?:i|we)'?ve\s+(?:only\s+)?got\b|"
-           r"\b(?:my|our)\s+(?:only\s+)?(?:[\w.-]+\s+){0,3}?(?:gpu|card|graphics\s+card|machine|rig|box|server|laptop|"
-           r"desktop|workstation)\b|all\s+(?:i|we)\s+have\b|"
-           r"(?<!如果)(?<!要是)(?<!假如)(?:我|我们)(?:这边|这里)?(?:只|就)?(?:有|用的是|在用|手上有|的(?:显卡|卡|gpu|机器|电脑|服务器))|"
-           r"手上(?:只|就)?有|手头(?:只|就)?有")
-"""A GPU the person has ("I only have a T4, will it fit?", "does it fit on my 12GB card?", "我的显卡是 8G，能跑吗？"):
-set even in a question, which is then answered on the plan for it; "will it fit on a T4?" names a card and sets none."""
-THIS_TIME = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|now|just)\s+)(?:this\s+time\s+)?(?:let'?s\s+)?"
+THIS_TIME = (r"(?:^|[,;.:?，；。：？]\s*|\b(?:so|then|now|just)\s+)(?:this\s+time\s+)?(?:let'?s\s+)?"
              r"(?:try|use|go\s+with|do|make\s+it|pick|take)\s+" + NUMBER
              + r"(?:\s+(?:this\s+time|instead|now))?\s*[.!]?$|"
-             r"(?:^|[,;.:，；。：]\s*)(?:所以|那|那么)?(?:这次|这回|现在)?\s*(?:就)?(?:试试|试一下|试|用|改成|换成|设成|改用)\s*"
+             r"(?:^|[,;.:?，；。：？]\s*)" + NUMBER + r"(?:\s*(?:[a-z]+|轮|个))?\s*(?:should\s+do|will\s+do|"
+             r"is\s+enough|"
+             r"就够了?|就行|就可以)\s*[.!。！]?$|"
+             r"(?:^|[,;.:?，；。：？]\s*)(?:所以|那|那么)?(?:这次|这回|现在)?\s*(?:就)?(?:试试|试一下|试|用|改成|换成|设成|改用)\s*"
              + NUMBER + r"\s*(?:吧|看看)?\s*[。！!]?$")
 """A bare number for this run after a clause about an earlier one ("I used rank 8 before and it underfit, try 32",
 "之前用秩 8 欠拟合了，这次试试 32"): the one setting that clause names."""
@@ -219,20 +216,23 @@ def understand(text: str) -> Intents:
     now, now_t = re.sub(PAST, " ", low), re.sub(PAST, " ", t, flags=re.I)  # "last time we used llama 8b": not asked
     said: dict[str, Any] = {"task_type": _task(whole),  # "grade essays from 1 to 5" is no change of a value
                             "language": _language(t, low), "base_model": named_model(now, now_t) or model_step(now)}
-    _gpu(low, said, notes)
+    read_gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     goal_words, said_goals, dropped = goals(low, zh)  # "I'm worried it will overfit": the settings words it means,
     notes += said_goals  # read in the whole message ("last time I used lr 1e-3 and the loss diverged": a lower rate)
     low = now + goal_words  # but the settings of an earlier run are not asked for
     asking = low  # a question is read whole ("would two more epochs help?" even after the two more epochs are taken)
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|"
-                 r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用)?(?:用|使用)?\s*qlora|full lora|"
+                 r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用|想)?(?:用|使用)?\s*qlora|full lora|"
                  r"plain lora|"
                  r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
                  r"(?:rather\s+not|no\s+longer|\bskip|\bdrop|\bditch|\blose)(?:\s+us(?:e|ing))?\s+(?:the\s+)?"
                  r"(?:qlora|4[- ]?bit|quantiz)|"
                  r"(?:4[-_ ]?bit|qlora|quantiz\w*)\s*[=:]\s*(?:false|0|no|off|none)\b|"
-                 r"(?:不要|不用|别|不需要|无需|不)\s*(?:量化|4\s*bit|4\s*位)", low):  # "don't quantize" is not QLoRA
+                 r"(?:不要|不用|别|不需要|无需|不想用?|不)\s*(?:量化|4\s*bit|4\s*位)|"
+                 r"\b(?:don'?t|do\s+not)\s+want\s+(?:to\s+use\s+)?(?:qlora|4[- ]?bit|quantiz)|"
+                 r"\bchanged\s+my\s+mind\s+(?:about|on)\s+(?:using\s+)?(?:qlora|4[- ]?bit|quantiz)",
+                 low):  # "don't quantize" is not QLoRA
         said["method"] = "lora"
     elif re.search(r"(?<![\d.])8[- ]?bit|8\s*位|\bint8", low) and not re.search(r"qlora|4[- ]?bit|4\s*位|adam|"
                                                                              r"optimi[sz]er|优化器", low):
@@ -350,7 +350,8 @@ def understand(text: str) -> Intents:
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
                        asked=fields[0])  # "use bf16": what the plan has, and that Tailor chooses it
-    forget, undone = reset(low, values), undo(low.strip())
+    forget, undone = reset(low, values), undo(low.strip()) or int(bool(values.keys() - {"language"} and re.search(
+        MEANT, low.strip())))  # "no, I meant alpha 32": the last change taken back, and alpha set
     dropped_values = {k: v for k, v in understand(dropped).values.items() if k in SETTINGS and k not in values
                       and k != "language"} if dropped else {}  # "forget the overfitting worry"
     back = nothing_else and not forget and not undone and not values.keys() - {"language"} and bool(
@@ -393,58 +394,3 @@ def _language(t: str, low: str) -> str | None:
         return said
     cjk = len(re.findall(r"[\u4e00-\u9fff]", t))
     return "zh" if cjk >= 4 else None
-
-
-CLAUSE = r"[,，;；。、]|\band\b|\bwith\b|和"
-
-
-SETTING_BEFORE = (r"(?:seed|length|len|steps?|rows|rank|alpha|batch(?:[ _]size)?|种子|长度|步数)\s*"
-                  r"(?:to|=|:|of|is|为)?\s*$")
-COUNT_AFTER = r"\s*(?:steps?|rows|tokens|examples|samples|epochs|minutes|mins|条|步|行|个|轮)"
-"""A bare four-digit number that a setting says ("seed 2070", "1080 steps") rather than a card's."""
-
-
-APPLE = (r"\bmacbook|\bmac\s+(?:pro|air|mini|studio|m[1-4])\b|\b(?:on|with|using|have)\s+(?:a\s+|an\s+|my\s+|the\s+)?"
-         r"mac\b(?!\s*address)|apple silicon|apple m[1-4]|(?<![a-z0-9.])m[1-4]\s+(?:pro|max|ultra|chip)\b|苹果电脑|"
-         r"\bmac\s*(?:电脑|笔记本)|\bmac\s*m[1-4]|(?<![a-z])mac(?![a-z])\s*上|用\s*mac(?![a-z])")
-"""An Apple computer: its GPU (MPS) is not one training here uses, so the plan is the CPU's, and the reply says so."""
-
-
-def _gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
-    apple = re.search(APPLE, low)
-    if apple or re.search(r"no gpu|without (a )?gpu|(?:don'?t|do not|doesn'?t|does not)\s+have\s+(?:a\s+|any\s+)?"
-                          r"(?:gpu|graphics card|nvidia)|no graphics card|cpu only|only (have )?(a )?cpu|"
-                          r"on (my |the |a )?cpu|laptop without|"
-                          r"(?:just|only) (?:a |an |my |the )?(?:laptop |desktop |intel |amd )?cpu\b|"
-                          r"(?:laptop|desktop) cpu\b|no (?:cuda|nvidia)|"
-                          r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在[^，。,；]{0,12}?cpu\s*上|没有独显|无独显|"
-                          r"集显|核显", low):
-        said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
-        if apple:
-            notes.append("训练不使用 Apple 的 GPU（MPS），所以按 CPU 规划" if re.search(r"[\u4e00-\u9fff]", low) else
-                         "training here does not use Apple GPUs (MPS), so the plan is for the CPU")
-        return
-    # The first that names a card ("max length 1024 on a 4090"); CJK characters are word characters, so "一张H800"
-    # has no \b before the name.
-    low = re.sub(r"\b(?:google\s+)?colab\b(?!\s*pro)", "t4", low)  # Colab's free tier is a T4
-    for m in re.finditer(r"((?:rtx|gtx)\s*\d{4}(?:\s*(?:ti|ada)(?![a-z]))?|(?<![\d.])\d{4}(?:\s*ti(?![a-z]))?(?!\d)|"
-                         r"(?<![a-z0-9])(?:h200|h100|h800|h20|a100|a800|a[4-6]000|l40s?|l20|a10g|a10|a30|a40|l4|t4|"
-                         r"v100|p100|p40)(?=s?(?![a-z0-9])))", low):  # "two A10s"
-        if m.group(1)[0].isdigit() and (re.search(SETTING_BEFORE, low[max(0, m.start() - 16):m.start()])
-                                        or re.match(COUNT_AFTER, low[m.end():])):
-            continue  # "seed 2070", "train 1080 steps": a setting's number, not a card
-        if info := gpu_info(m.group(1)):
-            said["gpu_name"] = re.sub(r"\s+", " ", m.group(1).upper().replace("RTX", "RTX ").replace("TI", " Ti")
-                                        .replace("ADA", " Ada"))
-            said["gpu_memory_gb"] = info[0]
-            break
-    for mm in re.finditer(r"(?<![a-z\d.])" + NUM + r"\s*(?:gb|gib|gigs?(?![a-z])|gigabytes?|g(?![a-z]))", low):
-        # the clause it is said in: "32GB of RAM and a 3060" is the machine's memory, not the card's
-        clause = re.split(CLAUSE, low[:mm.start()])[-1] + re.split(CLAUSE, low[mm.end():])[0]
-        if re.search(r"\bram\b|内存|system memory|\bdisk|\bssd|storage|硬盘", clause) and \
-                not re.search(r"vram|显存|gpu|显卡", clause):
-            continue
-        said["gpu_memory_gb"] = float(mm.group(1))
-        if "fit" in low or "适配" in low or "放进" in low:
-            notes.append("fit")
-        break
