@@ -90,7 +90,7 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           + LEAD + r"(?:can|could)\s+(?:i|we)\s+(?:run|train|fit|do)\s+(?:this|it|that)\s+(?:on|with|in)\b[^?]*\?\s*$|"
           + LEAD + r"(?:won'?t|wouldn'?t|isn'?t|doesn'?t|can'?t)\s+(?:it|that|this)\b[^?]*\?\s*$|"
           + LEAD + r"(?:would|will|does|do|can|could)\s+(?!(?:you|we|i)\b)[\w .-]{1,30}?\s+"
-          r"(?:save|help|hurt|speed|slow|reduce|improve|change|matter|cost|lower|raise|handle|run|fit|support)\b[^?]*\?\s*$|"
+          r"(?:save|help|hurt|speed|slow|reduce|improve|change|matter|cost|lower|raise|handle|run|fit|support|do)\b[^?]*\?\s*$|"
           r"(?:能|会|可以)(?:省|节省|减少|加快|提高|降低|快)(?:多少|几|下来)|会不会(?:更|太)|"
           + LEAD + r"(?:will|would|is|are|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|"
           r"worse|work|a\s+good\s+idea|worth\s+it)(?:\s+(?:for|with|on|here)\b[^?]{0,40})?\s*\?\s*$|"
@@ -363,9 +363,11 @@ def a_or_an(number: float) -> str:
 def _there(plan, there, zh: bool) -> str:
     """The plan for a GPU a question names ("can I run this on a T4?"): its model, method and memory, and how to
     plan for it."""
+    from ..models.estimate import Hardware
+
     res, gb = there.resources, there.resources.gpu_memory_gb
     now = f"{plan.resources.estimated_peak_gb:.1f} GB"
-    same = (there.base_model.name, there.lora.method) == (plan.base_model.name, plan.lora.method)
+    same = plan.resources.estimated_peak_gb <= Hardware(res.gpu_name, gb).budget_gb  # this plan, as it is, fits
     model = f"{there.base_model.name} + {METHOD_SHOWN[there.lora.method]}，{_memory(there, zh)}"
     if zh:
         card = f" {res.gpu_name} " if res.gpu_name not in ("", "GPU") else "显卡"

@@ -67,8 +67,9 @@ class Intents:
     """"Turn it off", "算了，还是关掉它吧": off (or on) for what the previous turn switched."""
     forget: list[str] = field(default_factory=list)
     """Settings given back to the planner: "reset the learning rate", "back to your defaults" (chat/about.py)."""
-    undo: bool = False
-    """"Undo that", "撤销": the previous change taken back."""
+    undo: int = 0
+    """How many changes before are taken back: "undo that", "撤销" (1), "undo both" (2); "no, I meant alpha 32" (1,
+    with the values it says)."""
     added: float | None = None
     """"One more", "少一轮": a count added to (or taken from) the one setting the previous turn set."""
     asked: list[str] = field(default_factory=list)
