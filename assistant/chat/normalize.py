@@ -82,7 +82,9 @@ def digits(low: str) -> str:
                  "gradient checkpointing", low)  # "no grad ckpt", "关掉 grad ckpt"
     low = re.sub(r"\bsu+m+[ae]r+i([sz])(?=e|ation|ing)", r"summari\1", low)  # "sumarize", "summerize"
     low = re.sub(r"\bi'?d\s+rather\s+(?:you|we)\s+(?:didn'?t|did\s+not)\s+", "don't ", low)  # "…didn't use X"
-    low = re.sub(r"\b(lower|reduc|decreas|rais|increas|halv|doubl)ing\b",  # "would you mind lowering the lr?"
+    low = re.sub(r"(?<!ly\s)\b(lower|reduc|decreas|rais|increas)ing\b(?=\s+(?:it|that|the|my|your|both)\b|"
+                 r"\s+(?:learning|lr|rank|batch|epochs?|alpha|dropout|max|warm))",  # "would you mind lowering the
+                 # lr?" (not "linearly decreasing", a schedule)
                  lambda m: m.group(1) + ("" if m.group(1) in ("lower",) else "e"), low)
     low = re.sub(r"(\d\s+)?\bep\s*[=:]?\s*(?=\d+(?![\w.]))", lambda m: f"{m.group(1)}; epochs " if m.group(1)
                  else "epochs ", low)  # "ep 2", "bs=16 ep=2" (not "16 epochs")

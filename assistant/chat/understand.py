@@ -95,7 +95,7 @@ class Intents:
 MAX_READ = 4000
 """Characters of a message the rules read (the patterns' time grows with the square of a message's length)."""
 FROM_TO = ((rf"\bfrom\s+{NUMBER}\s+to\s+(?={NUMBER})", "to "),
-           (rf"\b((?:change|move|bump|raise|lower|increase|decrease|reduce|drop|cut|take)\s+(?:the\s+)?[a-z ]{{1,20}}?)"
+           (rf"\b((?:change|move|bump|raise|lower|increase|decrease|reduce|drop|cut)\s+(?:the\s+)?[a-z ]{{1,20}}?)"
             rf"{NUMBER}\s+to\s+(?={NUMBER})", r"\1to "),
            (rf"从\s*{NUMBER}\s*(?=(?:改|调|降|升|减|加|变)?(?:到|成|为))", ""),
            (rf"{NUMBER}\s*(?:->|→|=>)\s*(?={NUMBER})", ""))
