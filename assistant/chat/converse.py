@@ -166,11 +166,12 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
                                home_models)  # with the turn's other settings ("… and train for 300 steps")
-            seen = None
+            seen = None  # the plan before the turn, built once if a value needs it
             for name, r in sorted(relative.items(), key=lambda kv: isinstance(kv[1], EffectiveBatch)):
                 if isinstance(r, EffectiveBatch) and not r.rows:  # the effective batch before the turn, kept
-                    was = build_plan(_slots(messages[:i], intents[:i]), report, hardware, default_base_model,
-                                     home_models).training
+                    seen = seen or build_plan(_slots(messages[:i], intents[:i]), report, hardware, default_base_model,
+                                              home_models)
+                    was = seen.training
                     batch = it.values.get("batch_size")
                     r = EffectiveBatch(was.batch_size * was.gradient_accumulation, batch if isinstance(batch, int)
                                        else prior.training.batch_size)
