@@ -14,16 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .setting_words import AT_MOST, MAX_LENGTH, NUMBER, TO
+
 METHODS = ("lora", "qlora")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
-NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
-TO = (r"\s*(?:(?:的?值)\s*)?(?:给我\s*)?(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|"
-      r"设置成|设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|整成|搞成|弄成|拉到|拉成|改|"
-      r"卡在|定在|提到|提高到|升到|降到|降低到|减到|加到|增加到|调整到|调整为|调整成|(?:应该|最好|可以)(?:是|用|设为|设成))?\s*(?:(?:around|about|roughly|approximately|approx\.?|~|大约|大概|约)\s*)?")
-"""How people join a setting to its new value: "rank to 8", "lr = 1e-4", "lr should be 1e-4", "学习率改成 3e-4",
-"秩调到 8"."""
 NUMERIC = (int, float)
-AT_MOST = r"(?:at most\s+|most\s+|up to\s+|no more than\s+)?"
 
 
 @dataclass(frozen=True)
@@ -171,26 +166,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              NUMBER + r"\s+(?:for|as)\s+(?:the\s+|my\s+)?(?:learning[ _-]?rate|lr)\b"), editor=True),
     Setting("max_length", ("training.max_length",), int, lambda v: 16 <= v <= 131072, "between 16 and 131072",
             "maximum tokens per example (integer)", "max length {}", "最大长度 {}",
-            (r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens|source[ _]length)|"
-             r"cutoff[ _]len(?:gth)?|context[ _-]?(?:length|len|size|window)|(?:sequence|seq)[ _-]?(?:length|len)|"
-             r"最大长度|序列长度|截断长度|序列最长|"
-             r"上下文长度|最大\s*token\s*数|(?<![案答要出])长度|"
-             r"(?<!answer )(?<!summary )(?<!output )(?<!response )(?<!reply )(?<![\w-])length)"
-             r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于|<=?))?" + TO + r"(\d+)",
-             # "truncate rows at 300" shortens each row; "limit rows to 500" keeps 500 rows (max_rows) unless it
-             # says tokens
-             r"(?:(?:truncate|cut|clip|shorten)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|examples?|inputs?|rows?|"
-             r"texts?|length|context)|(?:limit|cap|keep)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|inputs?|"
-             r"texts?|length|context))\s+(?:to|at|under|below|within)\s+" + AT_MOST + r"(\d+)",
-             r"(?:limit|cap|keep)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:examples?|rows?)\s+(?:to|at|under|below|within)\s+"
-             + AT_MOST + r"(\d+)\s*tokens?",
-             r"(?:at most|up to|no more than|max(?:imum)? of)\s+(\d+)\s*tokens?\s+(?:per|each|an?|in each)\s+"
-             r"(?:example|row|sequence|input|sample)",
-             r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:(?:should|must|can|may|will|could)\s+be\s+|are\s+|"
-             r"be\s+)?(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
-             r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?\s*(?:token|词元)",
-             r"(\d+)\s*tokens?\s+(?:is|are|should\s+be|will\s+be|would\s+be)\s+(?:enough|plenty|fine|sufficient)|"
-             r"(\d+)\s*tokens?\s+(?:should|will|would)\s+do\b"),
+            MAX_LENGTH,
             editor=True),
     Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
             "stop after this many optimizer steps, whatever the epochs (integer)", "stop after {} steps",
@@ -295,15 +271,17 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"early[- ]?stop\w*\s+(?:with\s+|after\s+)?(?:a\s+)?(?:patience\s+(?:of\s+)?)?(\d+)\s*"
              r"(?:evaluations|evals|checks|rounds)?",
              r"(?:耐心值?|早停(?:耐心)?)" + TO + r"(\d+)(?!\s*(?:步|轮|epoch))",
-             r"(\d+)\s*次(?:评估)?(?:都)?(?:没有?|不再)(?:提升|改善|变好)(?:就)?(?:停|早停)",
-             r"(?:doesn'?t|does not|don'?t|do not|stops?|fails? to|no longer)\s+improv\w*\s+(?:for|after|in|over)\s+"
-             r"(\d+)\s*(?:evaluations|evals|checks|rounds|eval\s+steps)\b")),
+             r"(\d+)\s*次(?:评估|验证)?(?:都)?(?:没有?|不再|不)(?:提升|改善|变好|进步|下降|降)(?:的话)?(?:就)?(?:提前)?(?:停|早停)",
+             r"(?:doesn'?t|does not|don'?t|do not|stops?|fails? to|no longer|hasn'?t|has not|haven'?t|have not)\s+"
+             r"(?:improv\w*|get(?:ting)?\s+better|gotten\s+better)\s+(?:for|after|in|over)\s+"
+             r"(\d+)\s*(?:evaluations|evals|checks|rounds|eval\s+steps)\b",
+             r"\bno\s+improvement\s+(?:for|after|in|over)\s+(\d+)\s*(?:evaluations|evals|checks|rounds)\b")),
     Setting("eval_steps", ("training.eval_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
             "evaluate on the held-out rows every this many optimizer steps (integer; 0: once per epoch)",
             "evaluate every {} steps", "每 {} 步评估一次",
             (r"eval(?:uation)?[_ ]steps" + TO + r"(\d+)",
              r"(?:evaluate|eval|validate|run\s+(?:the\s+)?(?:eval(?:uation)?|validation))\s+(?:it\s+|the\s+model\s+)?"
-             r"(?:once\s+)?every\s+(\d+)\s*(?:training\s+|optimi[sz]er\s+)?steps?\b",
+             r"(?:once\s+)?every\s+(\d+)\s*(?:(?:training\s+|optimi[sz]er\s+)?steps?\b|(?=\s*(?:$|[,.;!]|and\b)))",
              r"每\s*(\d+)\s*步\s*(?:做)?(?:一次)?\s*(?:评估|验证|评测)",
              r"(?:评估|验证)(?:间隔|频率|步数)" + TO + r"(\d+)"), off=(0,)),
     Setting("save_steps", ("training.save_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
@@ -311,7 +289,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "save a checkpoint every {} steps", "每 {} 步保存一次检查点",
             (r"save[_ ]steps" + TO + r"(\d+)",
              r"(?:save|checkpoint|store)\s+(?:a\s+|the\s+)?(?:checkpoints?\s+|model\s+|adapter\s+|progress\s+)?"
-             r"(?:once\s+)?every\s+(\d+)\s*(?:training\s+|optimi[sz]er\s+)?steps?\b",
+             r"(?:once\s+)?every\s+(\d+)\s*(?:(?:training\s+|optimi[sz]er\s+)?steps?\b|(?=\s*(?:$|[,.;!]|and\b)))",
              r"checkpoints?\s+every\s+(\d+)\s*steps?\b",
              r"每\s*(\d+)\s*步\s*(?:保存|存)(?:一次|一个)?\s*(?:检查点|checkpoint|模型)?",
              r"(?:保存|检查点)(?:间隔|频率|步数)" + TO + r"(\d+)"), off=(0,)),

@@ -36,7 +36,7 @@ from .relative import (
     resolved,
 )
 from .slots import Slots
-from .sweep_plan import grid_trials
+from .sweep_plan import sweep_note
 from .token_counts import token_lengths, training_messages
 from .understand import Intents, MaybeColumn, allowed, understand
 from .whole_turn import BOTH, ONWARD_FACTOR
@@ -228,8 +228,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         examples = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples[:2]]
     notes = list(intents[-1].notes) if intents else []
     notes = [n for n in notes if n != "fit"]
-    if intents and (note := grid_trials(plan, intents[-1].sweep.get("trials"), lang == "zh")):
-        notes.append(note)  # "with 6 trials" after "try ranks 8, 16 and 32"
+    if intents and (note := sweep_note(plan, intents[-1].sweep, lang == "zh")):
+        notes.append(note)  # "with 6 trials" after "try ranks 8, 16 and 32"; "pick by f1" with no sweep
     if intents and intents[-1].asked:  # "why rank 16?": the plan's reasons, in the user's language; "能导出成 GGUF
         # 吗？": where Tailor does that
         feature = feature_note(turn_words(messages[-1]).lower(), lang == "zh")  # "训练完怎么用这个模型？": where,

@@ -81,7 +81,7 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
             why[f"training.{name}"] = "you asked for it" + (
                 "; with early stopping a checkpoint is also saved at each evaluation, so the best one is kept"
                 if name == "save_steps" and plan.training.early_stopping_patience else "")
-    if s.sweep and report is not None:
+    if (s.sweep.get("values") or s.sweep.get("search")) and report is not None:  # not a metric alone
         from .sweep_plan import plan_sweep
 
         plan_sweep(plan, s, hw)

@@ -13,6 +13,7 @@ SEARCH_RANGES = {"training.learning_rate": ([5e-5, 1e-3], True)}
 SEARCH_VALUES = {"lora.r": [8.0, 16.0, 32.0, 64.0], "training.epochs": [1.0, 2.0, 3.0, 5.0],
                  "training.batch_size": [4.0, 8.0, 16.0], "lora.dropout": [0.0, 0.05, 0.1]}
 """Searched fields drawn from the usual values."""
+ZH_METRICS = {"accuracy": "准确率", "eval_loss": "验证集损失"}
 LONG_MINUTES = 60.0
 """A sweep longer than this gets the offer of a smaller one."""
 
@@ -58,6 +59,18 @@ def plan_sweep(plan: Plan, s, hw: Hardware) -> None:
         why["sweep.estimated_minutes"] = (f"about {spec.estimated_minutes:.0f} min for {n} trials; say “only "
                                           f"{smaller} trials” for a sweep of about "
                                           f"{spec.estimated_minutes * smaller / n:.0f} min")
+
+
+def sweep_note(plan: Plan, said: dict, zh: bool) -> str | None:
+    """What a turn's words about a sweep come to where the plan cannot show them: a measure to judge by with no sweep
+    to judge ("pick the winner by accuracy" alone), or a trial count of a grid (`grid_trials`)."""
+    if said.get("metric") and plan.sweep.method == "none" and plan.data.rows:
+        metric = said["metric"]
+        return (f"还没有参数搜索：之后要搜索时（例如“秩试试 8 和 32”），按{ZH_METRICS.get(metric, ' ' + metric + ' ')}"
+                f"选出最好的一组" if zh else
+                f"there is no sweep yet: when you ask for one (“try ranks 8 and 32”), its winner is the trial with the "
+                f"best held-out {metric}")
+    return grid_trials(plan, said.get("trials"), zh)
 
 
 def grid_trials(plan: Plan, trials: int | None, zh: bool) -> str | None:

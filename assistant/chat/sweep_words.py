@@ -57,8 +57,8 @@ LIST_THEN_KEY = {
     "training.epochs": rf"({EPOCHS}(?:{EPOCH_UNIT})?(?:{SEP}{EPOCHS}(?:{EPOCH_UNIT})?)+){EPOCH_UNIT}"}
 """Lists said before their unit: "2, 3 or 5 epochs", "2轮或3轮"."""
 SEARCH_VERB = (r"(?:search|tune|sweep|find|optimi[sz]e|explore|pick|choose|(?:try|compare|test) (?:a few|several|"
-               r"different|some|other|multiple|a couple of)|(?:trials|runs|experiments)\s+(?:with|over|across|of)\s+"
-               r"(?:different|several|various))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?"
+               r"different|some|other|multiple|a couple of)|(?:trials|runs|experiments)\s+"
+               r"(?:(?:with|of)\s+(?:different|several|various)|(?:over|across)(?:\s+(?:different|several|various))?))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?"
                r"(?:best\s+|right\s+|good\s+|optimal\s+|ideal\s+)?(?:number of\s+)?")
 ZH_SEARCH = r"(?:找|搜索|搜|调|试|寻找|挑|选)(?:一下|一找|一调|几个|找|出)?(?:最好|最佳|最优|合适)?(?:的)?"
 GENERAL = (r"(?:try|test|explore|compare)\s+(?:a few|several|some|different|multiple|a couple of)\s+"
@@ -77,14 +77,16 @@ OFF = (r"\bno sweep|don'?t sweep|do not sweep|without (?:a )?sweep|(?:just|only)
        r"(?:never ?mind|forget(?: about)?|drop|skip|scrap|ditch) (?:the |that )?(?:sweep|search|trials)|"
        r"no need (?:to sweep|for (?:a |the )?(?:sweep|search))|不(?:搜索|搜|试)了|不用(?:搜索|搜)了?|"
        r"(?:取消|停止|去掉|算了)(?:这个|那个)?(?:搜索|扫描|sweep|调参)")
-TRIALS = (rf"({NUMBER})\s*(?:trials|runs|configurations|combinations|settings|tries)\b|"
+TRIALS = (rf"({NUMBER})\s*(?:(?:random|different|separate|independent|quick|short|small)\s+)?"
+          r"(?:trials|runs|configurations|combinations|settings|tries)\b|"
           rf"(?:试|跑)\s*({NUMBER})\s*(?:组|次|个)|({NUMBER})\s*(?:组|次试验|个试验|次尝试)")
 HALVING = (r"halving|\bprune|stop (?:the )?(?:trials|runs) that (?:fall|are|lag) behind|"
            r"drop (?:the )?(?:bad|losing|weak|worst) (?:trials|runs)|淘汰|剪枝|提前停掉(?:明显)?(?:差|落后)的|"
            r"\b(?:kill|stop|drop|cut|abort|end)\s+(?:the\s+)?(?:runs|trials)\s+(?:that\s+(?:are|look|do|go)\s+)?"
            r"(?:clearly\s+|obviously\s+|much\s+)?(?:worse|badly|behind|losing)\b|"
            r"(?:明显)?(?:差|落后|不好)的\s*(?:就)?(?:提前)?(?:停掉|停|砍掉)")
-METRIC = (r"(?:pick|choose|select|judge|rank|keep|compare)\b.{0,30}?\b(?:by|on|using|with)\s+(?:the\s+)?"
+METRIC = (r"\b(?:pick|choose|chosen|select|judg|rank|keep|compar|scor|measur)\w*.{0,30}?\b(?:by|on|using|with)\s+"
+          r"(?:the\s+)?"
           r"(accuracy|f1|macro[- ]f1|eval(?:uation)?[ _]loss|validation loss|held-?out loss|loss|rouge-?l|bleu|chrf|"
           r"exact[ _]match|token[ _]f1)|按(?:照)?\s*(准确率|f1|验证(?:集)?损失|损失)")
 METRIC_NAMES = {"accuracy": "accuracy", "准确率": "accuracy", "f1": "f1", "macro-f1": "f1", "macro f1": "f1",

@@ -42,7 +42,7 @@ from .relative import (
     relatives,
     times_rank,
 )
-from .sweep_words import COMPARES, read_sweep, searches
+from .sweep_words import COMPARES, METRIC, read_sweep, searches
 from .traditional import simplified
 from .whole_turn import COUNTS, START, scaled_again, whole_turn
 
@@ -250,7 +250,7 @@ def understand(text: str) -> Intents:
         said["preference"] = "fast"
     elif re.search(r"best quality|high quality|highest quality|quality first|accura|\bbest\s+(?:possible\s+)?(?:model|"
                    r"results?|adapter)\b|质量最好|效果最好|高质量|最好的效果|效果优先|质量优先|准确(?:率|度|性)?(?:最|更)?(?:重要|优先)",
-                   low):
+                   re.sub(METRIC, "", low)):  # not "pick the best run by accuracy": what judges a sweep
         said["preference"] = "quality"
     if effective := re.search(EFFECTIVE, low):  # a batch × accumulation, not a batch of that many rows
         said["accumulation"] = EffectiveBatch(int(next(g for g in effective.groups() if g)))

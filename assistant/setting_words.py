@@ -1,0 +1,40 @@
+"""How people say the settings whose words outgrew `adjustable`'s table, and the pieces every setting's patterns
+share: `NUMBER`, `TO` (a setting joined to its value), `AT_MOST`."""
+
+from __future__ import annotations
+
+NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
+TO = (r"\s*(?:(?:的?值)\s*)?(?:给我\s*)?(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|"
+      r"设置成|设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|整成|搞成|弄成|拉到|拉成|改|"
+      r"卡在|定在|提到|提高到|升到|降到|降低到|减到|加到|增加到|调整到|调整为|调整成|(?:应该|最好|可以)(?:是|用|设为|设成))?\s*(?:(?:around|about|roughly|approximately|approx\.?|~|大约|大概|约)\s*)?")
+"""How people join a setting to its new value: "rank to 8", "lr = 1e-4", "lr should be 1e-4", "学习率改成 3e-4",
+"秩调到 8"."""
+AT_MOST = r"(?:at most\s+|most\s+|up to\s+|no more than\s+)?"
+
+MAX_LENGTH = (
+    r"(?:max(?:imum)?[ _-]?(?:length|len|seq(?:uence)?[ _]length|tokens|source[ _]length)|"
+    r"cutoff[ _]len(?:gth)?|context[ _-]?(?:length|len|size|window)|(?:sequence|seq)[ _-]?(?:length|len)|"
+    r"最大长度|序列长度|截断长度|序列最长|"
+    r"上下文长度|最大\s*token\s*数|(?<![案答要出])长度|"
+    r"(?<!answer )(?<!summary )(?<!output )(?<!response )(?<!reply )(?<![\w-])length)"
+    r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于|<=?))?" + TO + r"(\d+)",
+    r"(?:(?:truncate|cut|clip|shorten)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|examples?|inputs?|rows?|"
+    r"texts?|length|context)|(?:limit|cap|keep)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|inputs?|"
+    r"texts?|length|context))\s+(?:to|at|under|below|within)\s+" + AT_MOST + r"(\d+)",
+    r"(?:limit|cap|keep)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:examples?|rows?)\s+(?:to|at|under|below|within)\s+"
+    + AT_MOST + r"(\d+)\s*tokens?",
+    r"(?:truncate|cut|clip)\s+(?:off\s+)?(?:anything|everything|whatever(?:'s|\s+is)?|what(?:'s|\s+is)?)\s+"
+    r"(?:past|over|beyond|above|longer\s+than|after)\s+(\d+)\s*tokens?",
+    r"(?:anything|everything|whatever(?:'s|\s+is)?)\s+(?:past|over|beyond|above|longer\s+than)\s+(\d+)\s*"
+    r"tokens?\s+(?:gets?|is|should\s+be|can\s+be|will\s+be)\s+(?:truncated|cut|clipped)",
+    r"(?:超过|超出|长于)\s*(\d+)\s*(?:个)?\s*(?:token|词元)s?\s*的?(?:部分|内容)?\s*(?:就|都|直接)?\s*(?:截断|截掉|切掉|砍掉)",
+    r"(?:at most|up to|no more than|max(?:imum)? of)\s+(\d+)\s*tokens?\s+(?:per|each|an?|in each)\s+"
+    r"(?:example|row|sequence|input|sample)",
+    r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:(?:should|must|can|may|will|could)\s+be\s+|are\s+|"
+    r"be\s+)?(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
+    r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?\s*(?:token|词元)",
+    r"(\d+)\s*tokens?\s+(?:is|are|should\s+be|will\s+be|would\s+be)\s+(?:enough|plenty|fine|sufficient)|"
+    r"(\d+)\s*tokens?\s+(?:should|will|would)\s+do\b",
+)
+"""The tokens an example may have: "max length 512", "truncate anything past 256 tokens", "超过 256 个 token 的就截断"
+("truncate rows at 300" shortens each row; "limit rows to 500" keeps 500 rows, `max_rows`, unless it says tokens)."""
