@@ -162,6 +162,11 @@ def digits(low: str) -> str:
     low = re.sub(r"(" + ZH_NUMBER + r")(?=\s*(?:个\s*)?(?:轮|遍|步|条|行|个样本|个例子|epoch|分钟|%|层))",
                  lambda m: str(zh_number(m.group(1))), low)
     low = re.sub(r"(?<=的)(" + ZH_NUMBER + r")(?=\s*倍)", lambda m: str(zh_number(m.group(1))), low)  # rank 的两倍
+    low = re.sub(r"(?<=缩小|降低|减小|除以|放大|提高|增大|扩大|乘以)(\s*)(" + ZH_NUMBER
+                 + r")(?=\s*倍|(?![\u4e00-\u9fff]))",
+                 lambda m: m.group(1) + str(zh_number(m.group(2))), low)  # "学习率缩小十倍", "除以十"
+    low = re.sub(r"(" + ZH_NUMBER + r")分之(" + ZH_NUMBER + r")",  # "原来的十分之一" (the data's share: a % above)
+                 lambda m: f"{zh_number(m.group(1))}分之{zh_number(m.group(2))}", low)
     low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
     low = re.sub(r"((?:批大小|批量大小|最大长度|序列长度|长度|随机种子|种子|步数|轮数|耐心值?|梯度累积)\s*"
                  r"(?:是|用|=|:)?\s*)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])",

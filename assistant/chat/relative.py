@@ -328,10 +328,16 @@ TIMES = (r"(?:{key})\s+(?:by\s+)?(?:a\s+factor\s+of\s+)?(?P<n>\d+(?:\.\d+)?)\s*(
          r"(?P<w>smaller|lower|less|larger|higher|bigger|greater|more)\b|"
          r"\bby\s+a\s+factor\s+of\s+(?P<n2>\d+(?:\.\d+)?)\s+(?P<w2>more|fewer|less)\s+(?:{key})|"
          r"\b(?P<w3>divide|multiply)\s+(?:the\s+)?(?:{key})\s+by\s+(?P<n3>\d+(?:\.\d+)?)\b|"
-         r"(?:{key})\s*(?P<w4>缩小|降低|减小|除以|放大|提高|增大|扩大|乘以)\s*(?P<n4>\d+(?:\.\d+)?)\s*倍")
+         r"(?:{key})\s*(?P<w4>缩小|降低|减小|除以|放大|提高|增大|扩大|乘以)\s*(?P<n4>\d+(?:\.\d+)?)\s*倍|"
+         r"(?:{key})\s*(?:(?P<w5>divided|multiplied)\s+by\s+|(?P<w6>除以|乘以)\s*)(?P<n5>\d+(?:\.\d+)?)(?![\d.]|\s*倍)")
 """A setting scaled by a stated factor: "make the learning rate 5x smaller", "2x more epochs", "divide the lr by
 10", "学习率缩小 5 倍" (in Chinese 提高 2 倍 is read as twice)."""
-DOWN_BY = ("smaller", "lower", "less", "fewer", "divide", "缩小", "降低", "减小", "除以")
+DOWN_BY = ("smaller", "lower", "less", "fewer", "divide", "divided", "缩小", "降低", "减小", "除以")
+PARTS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5, "tenth": 10, "hundredth": 100}
+FRACTION = (r"(?:{key})\s+(?:(?:down\s+)?to\s+)?(?:a|one)[\s-](?P<part>half|third|quarter|fifth|tenth|hundredth)\b|"
+            r"(?:{key})\s*(?:降低|降|减小|减少|缩小|缩|减|变|变成|改|调)(?:到|为|成)?\s*(?:原来的|现在的|之前的|目前的|当前的)?"
+            r"\s*(?:(?P<d>\d+)\s*分之\s*(?P<n>\d+)|(?P<n2>\d+)\s*/\s*(?P<d2>\d+)|(?P<zh_half>一半))")
+"""A setting made a fraction of itself: "cut the lr to a tenth", "学习率降到原来的十分之一", "学习率降到原来的一半"."""
 
 
 def relatives(low: str) -> dict[str, Relative | Any]:
@@ -345,11 +351,16 @@ def relatives(low: str) -> dict[str, Relative | Any]:
             out[name] = Relative(0.5 if m.group(1) or m.group(3) else 2.0, step=True)
             continue
         if m := re.search(TIMES.format(key=key), low):  # "5x smaller", "divide it by 10", "缩小 5 倍"
-            n = float(m["n"] or m["n2"] or m["n3"] or m["n4"])
-            down = (m["w"] or m["w2"] or m["w3"] or m["w4"]) in DOWN_BY
+            n = float(m["n"] or m["n2"] or m["n3"] or m["n4"] or m["n5"])
+            down = (m["w"] or m["w2"] or m["w3"] or m["w4"] or m["w5"] or m["w6"]) in DOWN_BY
             if n > 0:
                 out[name] = Relative(1 / n if down else n)
                 continue
+        if (m := re.search(FRACTION.format(key=key), low)) and (factor := (
+                1 / PARTS[m["part"]] if m["part"] else 0.5 if m["zh_half"] else
+                float(m["n"] or m["n2"]) / float(m["d"] or m["d2"]))) > 0:
+            out[name] = Relative(factor)  # "a tenth", "原来的一半"
+            continue
         if m := re.search(BY_PERCENT.format(key=key), low):  # "drop the learning rate by 50%"
             share = float(m.group(2)) / 100
             if share < 1 or m.group(1) in UP_WORDS:
