@@ -55,7 +55,9 @@ GOALS = (
      "(or longer) answers, train on answers of that length. When comparing, “Max new tokens” caps an answer",
      "回答的长短是模型从数据里的答案学到的，计划里没有设置能改变它：想要更短（或更长）的回答，就用那样长度的答案来训练。"
      "对比时，“Max new tokens”可以限制回答的长度"),
-    (r"\btime\s+(?:doesn'?t|does\s+not)\s+matter\b|\bbest\s+possible\s+(?:result|model|quality|accuracy)\b",
+    (r"\btime\s+(?:doesn'?t|does\s+not)\s+matter\b|\bbest\s+possible\s+(?:result|model|quality|accuracy)\b|"
+     r"\btime\s+(?:isn'?t|is\s+not)\s+(?:an?\s+)?(?:issue|problem|concern|constraint)\b|\bas\s+good\s+as\s+(?:it\s+can\s+"
+     r"(?:get|be)|possible)\b|时间不是问题|不在乎时间|时间无所谓|不赶时间|效果(?:要|越)?(?:尽(?:可能|量)好|越好越好)",
      "best quality", "", ""),
     (r"\b(?:was|were|is|are|seemed|felt)\s+too\s+(?:weak|dumb)\b|"
      r"\b(?:was|were|is|are)(?:n'?t|\s+not)\s+(?:good|strong|smart|capable)\s+enough\b|"

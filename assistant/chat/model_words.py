@@ -43,7 +43,11 @@ def named_model(low: str, text: str = "") -> str | None:
         family, (number, unit) = (m.group(1), m.groups()[1:3] if m.group(2) else m.groups()[3:5]) if m else (
             r.group(5), r.groups()[0:2] if r.group(1) else r.groups()[2:4])
         size = float(number) / (1000 if unit == "m" else 1)
-        cands = [c for c in models() if c.name.lower().startswith(family[:4]) and not c.code]
+        family_of = [c for c in models() if c.name.lower().startswith(family[:4])]
+        unsaid = r"\b(?:not|no|without)\s+(?:the\s+|a\s+)?coder\b|不(?:要|用)\s*coder"  # "qwen 7b, not the coder"
+        coder = re.search(r"\bcoder\b", re.sub(unsaid, "", low)) and [c for c in family_of if c.code]  # "the 1.5B
+        # qwen coder"
+        cands = coder or [c for c in family_of if not c.code]
         if cands:
             nearest = min(cands, key=lambda c: abs(c.params_b - size))
             if abs(nearest.params_b - size) <= 0.3 * size:
