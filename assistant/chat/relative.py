@@ -176,7 +176,9 @@ HELD_ROWS = (r"(?:hold\s+out|hold\s+back|set\s+aside|keep|reserve|use|save)\s+(\
              r"\s+(?:aside\s+|apart\s+|back\s+|out\s+)?(?:for|as)\s+(?:the\s+)?(?:validation|validating|eval(?:uation)?|test(?:ing)?|dev)|"
              r"(?:留出?|拿出|分出|取)\s*(\d+)\s*(?:条|行|个样本)(?:数据)?\s*(?:做|作为|用于|当|来)?\s*(?:验证|测试|评估)|"
              r"(?:验证|测试)(?:集|数据)\s*(?:留|用|取|要|给)?\s*(\d+)\s*(?:条|行|个样本)|"
-             r"\b(\d+)\s+(?:rows|examples|samples|records)\s+(?:held[ -]out|for\s+(?:validation|evaluation|testing))")
+             r"\b(\d+)\s+(?:rows|examples|samples|records)\s+(?:held[ -]out|for\s+(?:validation|evaluation|testing))|"
+             r"\b(?:hold\s+out|hold\s+back|set\s+aside)\s+(\d+)\s+(?:of\s+(?:the|my)\s+)?(?:rows|examples|samples|records)\b"
+             r"(?!\s+(?:for|as)\s+(?:the\s+)?(?:training|train)\b)")
 """A number of rows to hold out, not a share (`HeldRows`)."""
 
 

@@ -138,6 +138,9 @@ FAST_OVER = (r"(?:speed|time)\s+(?:matters\s+more|is\s+more\s+important|over|fir
 
 PREDICT = (r"\bpredict\s+(?:the\s+|each\s+|a\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+|value\s+)?"
            r"(?:from|given|based\s+on|using|out\s+of)\b|"
+           r"\b(?:write|generate|produce|create)\s+(?:a\s+|an\s+|the\s+)?([\w-]+)(?:\s+line)?\s+(?:for|from)\s+(?:each|every|the)"
+           r"\b|(?:根据|用|从)\s*[\w-]+\s*(?:这一?列|列|字段)?\s*(?:来)?(?:生成|写出?)\s*[`'\"“]?([\w-]+?)[`'\"”]?\s*"
+           r"(?:这一?列|列|字段)?\s*(?=$|[\s，。,；;!！?？])|"
            r"预测\s*[`'\"“]?([\w-]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段)?\s*(?=$|[\s，。,；;!！?？])")
 """"Predict the queue from the subject", "根据正文预测标签": the output, when the file has a column by that name."""
 
@@ -152,8 +155,15 @@ ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|re
               r"\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
               r"(?:\s+(?:column|field|text|content))?(?=\s*(?:$|[,.;!]))|"
               r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+is\s+(?:what|all\s+that)\s+matters\b|"
-              r"(?:(?:只|仅)(?:根据|凭|看|用)|^根据)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*(?:来)?"
-              r"(?:预测|判断|分类|生成)")
+              r"\b(?:only|just)\s+(?:look\s+at|read|see)\s+(?:the\s+)?[`'\"“]?([a-z][\w-]*)[`'\"”]?"
+              r"(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
+              r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|text))?\s+(?:alone|by\s+itself|on\s+its\s+own)\b|"
+              r"\b(?:write|generate|produce|create)\s+(?:a\s+|an\s+|the\s+)?[\w-]+(?:\s+line)?\s+(?:for|from)\s+"
+              r"(?:each|every|the)\s+(?:\w+\s+)?([\w-]+)(?=\s*(?:$|[,.;!]))|"
+              r"(?:只用|仅用|只看|只读|光用|光看)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*"
+              r"就(?:够了?|行|可以)|"
+              r"(?:(?:只|仅)(?:根据|凭|看|用)|^(?:根据|用|从))\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*"
+              r"(?:来)?(?:预测|判断|分类|生成|写出?)")
 """"The model should only see the body", "keep only the body", "predict the queue from the subject (only)", "根据
 subject 预测 queue": the one input, when the file has a column by that name."""
 
