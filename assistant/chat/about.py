@@ -279,7 +279,7 @@ def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]
            or re.search(WHICH, low) and not tried or re.search(EITHER, low)
            or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
            or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(r"(?:explain|tell)", low)))
-    if why or (re.search(WHAT, low) and not said):
+    if why or (re.search(WHAT, low) and not said and not tried):  # "which is better, lr 1e-4 or 2e-4? test both"
         return named(low) or (["?"] if re.search(r"[?？]\s*$", low) else [])  # "what's the plan?"
     return []
 

@@ -28,6 +28,9 @@ KEYS = {
     "training.epochs": r"epochs?|轮数|训练轮数",
     "training.batch_size": r"batch[ _-]?sizes?|\bbatch(?:es)?\b|批大小",
     "lora.dropout": r"dropouts?",
+    "lora.alpha": r"(?:lora[ _-]?)?alphas?\b",
+    "training.warmup_ratio": r"warm[ _-]?ups?(?:[ _]ratios?)?|预热(?:比例)?",
+    "training.max_length": r"max(?:imum)?[ _-]?(?:lengths?|lens?)|最大长度|序列长度",
 }
 BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|max[ _-]?(?:length|"
                                    r"len|steps)|length|steps|accum\w*(?:[ _]steps)?|\bbs|预热(?:比例)?|种子|最大长度|"
@@ -57,7 +60,9 @@ LIST_THEN_KEY = {
     "training.epochs": rf"({EPOCHS}(?:{EPOCH_UNIT})?(?:{SEP}{EPOCHS}(?:{EPOCH_UNIT})?)+){EPOCH_UNIT}"}
 """Lists said before their unit: "2, 3 or 5 epochs", "2轮或3轮"."""
 SEARCH_VERB = (r"(?:search|tune|sweep|find|optimi[sz]e|explore|pick|choose|(?:try|compare|test) (?:a few|several|"
-               r"different|some|other|multiple|a couple of)|(?:trials|runs|experiments)\s+"
+               r"different|some|other|multiple|a couple of)|"
+               r"experiment(?:\s+with)?(?:\s+(?:a few|several|different|some|multiple|a couple of))?|"
+               r"(?:trials|runs|experiments)\s+"
                r"(?:(?:with|of)\s+(?:different|several|various)|(?:over|across)(?:\s+(?:different|several|various))?))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?"
                r"(?:best\s+|right\s+|good\s+|optimal\s+|ideal\s+)?(?:number of\s+)?")
 ZH_SEARCH = r"(?:找|搜索|搜|调|试|寻找|挑|选)(?:一下|一找|一调|几个|找|出)?(?:最好|最佳|最优|合适)?(?:的)?"
@@ -81,6 +86,8 @@ TRIALS = (rf"({NUMBER})\s*(?:(?:random|different|separate|independent|quick|shor
           r"(?:trials|runs|configurations|combinations|settings|tries)\b|"
           rf"(?:试|跑)\s*({NUMBER})\s*(?:组|次|个)|({NUMBER})\s*(?:组|次试验|个试验|次尝试)")
 HALVING = (r"halving|\bprune|stop (?:the )?(?:trials|runs) that (?:fall|are|lag) behind|"
+           r"\b(?:stop|kill|drop|cut|prune|end)\s+(?:the\s+)?(?:losers|laggards|losing\s+ones|weak(?:er)?\s+ones|bad\s+ones|"
+           r"worse\s+ones|stragglers)\b|"
            r"drop (?:the )?(?:bad|losing|weak|worst) (?:trials|runs)|淘汰|剪枝|提前停掉(?:明显)?(?:差|落后)的|"
            r"\b(?:kill|stop|drop|cut|abort|end)\s+(?:the\s+)?(?:runs|trials)\s+(?:that\s+(?:are|look|do|go)\s+)?"
            r"(?:clearly\s+|obviously\s+|much\s+)?(?:worse|badly|behind|losing)\b|"
