@@ -74,9 +74,9 @@ def digits(low: str) -> str:
     low = re.sub(r"(?:(?<=\s)|^)@\s*(?=\d)", "at ", low)  # "cap it @ 200 steps"
     low = re.sub(r"\bmax[ _-]?steps\s*(?:=|:|to|of)?\s*-1(?![\d.])", "no max steps", low)  # a pasted config's "no
     # limit" (transformers' -1), not a step limit of 1
-    low = re.sub(r"\b(?:epcohs?|eopchs?|epoches|epohs?)\b", "epochs", low)
+    low = re.sub(r"\b(?:epcohs?|eopchs?|epoches|epohs?|epocs?|epochz|ephocs?)\b", "epochs", low)
     low = re.sub(r"\b(?:learnign|leanring|learing|lerning|learnig|laerning)(?=[ _-]?rate\b)", "learning", low)
-    low = re.sub(r"\b(?:batch-size|bach size|btach size|bathc size|batchsize)\b", "batch size", low)
+    low = re.sub(r"\b(?:batch-size|bach size|btach size|bathc size|bacth size|batchsize)\b", "batch size", low)
     low = re.sub(r"\b(?:rnak|ranl|rnk)\b", "rank", low)
     low = re.sub(r"\b(?:grad(?:ient)?|act(?:ivation)?)[ _-]?(?:ckpt|checkpoint(?!s)(?:ing)?)\b",
                  "gradient checkpointing", low)  # "no grad ckpt", "关掉 grad ckpt"
@@ -180,7 +180,7 @@ def digits(low: str) -> str:
                  r"(?!\s*(?:的)?\s*(?:学习率|调度|衰减))",
                  lambda m: ZH_SCHEDULES[m.group(1)] + "学习率调度",
                  low)  # "还是用余弦吧"
-    low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:用|为|设为|改成|改为|换成|是)?\s*)(线性|余弦|恒定|常数)",
+    low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:用|为|设为|改成|改为|换成|是|:)?\s*)(线性|余弦|恒定|常数)",
                  lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
     low = re.sub(r"\b(?:flat|fixed|steady)(?=\s+(?:learning[ -]rate|lr)\b)|(?<=learning rate )(?:flat|fixed)\b|"
                  r"(?<=\blr )(?:flat|fixed)\b", "constant", low)  # "a flat learning rate" is a constant schedule
