@@ -10,7 +10,7 @@ import re
 from ..sweeps import DEFAULT_PATIENCE
 
 GOALS = (
-    (r"\bover-?fit\w*|\bmemori[sz]\w*\s+(?:the\s+)?(?:data|examples|training\s+(?:data|set))|"
+    (r"\bover-?fit\w*|\bmemori[sz]\w*\s+(?:the\s+|its\s+|our\s+)?(?:training\s+)?(?:data|examples|rows|set)\b|"
      r"\b(?:just|only|simply)\s+memori[sz]\w*\b|过拟合|死记硬背",
      f"early stopping patience {DEFAULT_PATIENCE}; dropout 0.1",
      "against over-fitting: training stops early when the held-out loss stops improving, and dropout is 0.1",
@@ -35,7 +35,13 @@ GOALS = (
      r"\bsmaller\s+(?:update\s+)?steps\s+when\s+learning\b", "lower the learning rate", "", ""),
     (r"\bmore\s+capacity\b|\b(?:bigger|larger)\s+adapter\b|\bmore\s+expressive\b|容量(?:更)?大一?点", "raise the rank",
      "", ""),
-    (r"\b(?:less|smaller)\s+capacity\b|\bsmaller\s+adapter\b", "lower the rank", "", ""),
+    (r"\b(?:less|smaller)\s+capacity\b|\bsmaller\s+adapter\b|(?:适配器|adapter)\s*(?:文件)?\s*(?:再)?(?:小一?点|更小)|"
+     r"更小的(?:适配器|adapter)", "lower the rank", "", ""),
+    (r"\bunder-?fit\w*|\b(?:didn'?t|did\s+not|barely)\s+learn\s+(?:much|anything|enough)\b|欠拟合|学得不够|没学到东西",
+     "raise the epochs",
+     "against under-fitting: more epochs (a higher learning rate, “double the learning rate”, also makes it learn "
+     "more)",
+     "针对欠拟合：增加训练轮数（提高学习率，例如“学习率翻倍”，也能让它学得更多）", "alone"),
     (r"\bloss\s+(?:didn'?t|did\s+not|doesn'?t|does\s+not|won'?t|never|barely)\s+(?:go\s+down|drop|decrease|fall|"
      r"improve|move)|\bloss\s+(?:stayed|was|is)\s+flat\b|(?:loss|损失)\s*(?:不降|没降|降不下来|不下降)", "",
      "if the loss stayed flat, the model learned little: try a higher learning rate (“double the learning rate”) or "
@@ -67,7 +73,8 @@ GOALS = (
      "为了更强的效果：计划以质量优先（秩 32，容量更大），基础模型用能放进你的 GPU 的最大模型（除非你指定了模型）"),
 )
 """Each goal: the words that say it, the settings words it is read as (added to the message), and the note the
-reply gives (English, Chinese; empty: the changes speak for themselves)."""
+reply gives (English, Chinese; empty: the changes speak for themselves); "alone": only in a message with no number of
+its own ("it underfit with rank 8, try 32" says what to do about it)."""
 
 
 NOT = (r"\b(?:don'?t|do\s+not|no\s+need\s+to|needn'?t|never)\s+(?:worry|care|bother)\w*(?:\s+about)?|"
@@ -91,8 +98,8 @@ def goals(low: str, zh: bool) -> tuple[str, list[str], str]:
     notes, extra, dropped = [], [], []
     if re.search(r"[?？]\s*$", low):
         return "", notes, ""
-    for words, settings, en, zh_note in GOALS:
-        if not (m := re.search(words, low)):
+    for words, settings, en, zh_note, *alone in GOALS:
+        if not (m := re.search(words, low)) or alone and re.search(r"\d", low):
             continue
         before = low[max(0, m.start() - 30):m.start()]
         if re.search(NOT, before) or re.search(NOT_AFTER, low[m.end():]) or re.search(TAKEN_BACK, before):
