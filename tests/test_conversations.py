@@ -477,23 +477,24 @@ def test_every_case_of_the_corpus_is_said_three_ways_in_english_and_chinese():
 
 
 def test_the_output_column_the_user_names_is_the_one_trained_and_a_wrong_name_is_said(files):
-    """Detection picked `queue` as the tickets' output; "the output column is subject" trains a subject line from
+    """Detection picked `queue` as the tickets' output (the description names no column: "write a subject line for
+    each ticket body" would name both, a corpus case); "the output column is subject" trains a subject line from
     the body (the labels, token counts and preview follow the file read that way, and the examples the trainer
     builds); a column the file lacks leaves the mapping as it was and says so, in the card's language."""
     from assistant.chat import converse
     from assistant.data import chat_examples
 
     data = str(files / "tickets.csv")
-    detected = converse(["write a subject line for each ticket"], data)
+    detected = converse(["write a short title for each ticket"], data)
     assert detected.plan.data.output_column == "queue"
-    named = converse(["write a subject line for each ticket", "the output column is Subject"], data)
+    named = converse(["write a short title for each ticket", "the output column is Subject"], data)
     d = named.plan.data
     assert (d.output_column, d.input_columns, named.data.output_column) == ("subject", ["body"], "subject")
     assert "(the output you named)" in named.plan.reasons["data.format"] and not named.plan.task.labels
     row = chat_examples(named.plan)[0]
     assert row["completion"][0]["content"].startswith("Refund not received") and "charged twice" in str(row["prompt"])
     assert any("Refund not received" in e for e in named.examples)  # the rendered examples on the page
-    wrong = converse(["write a subject line for each ticket", "the label column is title"], data)
+    wrong = converse(["write a short title for each ticket", "the label column is title"], data)
     assert wrong.plan.data.output_column == "queue" and "already does that" not in wrong.reply
     assert any("you named `title` as the output column, but it has no column `title`" in w and "`queue`" in w
                for w in wrong.plan.data.warnings), wrong.plan.data.warnings

@@ -189,7 +189,8 @@ PHRASES: list[tuple[str, str]] = [
     (r"→ (\d+) trials", r"→ \1 组试验"), (r"^grid: ", "网格："), (r"^random: ", "随机："), (r"\(log\)", "（对数）"),
     # words inside other reasons
     (r"\blearning rate\b", "学习率"), (r"\brank\b", "秩"), (r"(?<![.\w])epochs\b", "轮数"),
-    (r"\bbatch size\b", "批大小"),
+    (r"\bbatch size\b", "批大小"), (r"\bmax length\b", "最大长度"), (r"\bwarm-up\b", "预热比例"),
+    (r"\bmax steps\b", "最大步数"),
     (r"\bdropout\b", "dropout"),
 ]
 COMPILED = [(re.compile(p), zh) for p, zh in PHRASES]
