@@ -54,7 +54,8 @@ def read_gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
         return
     # The first that names a card ("max length 1024 on a 4090"); CJK characters are word characters, so "一张H800"
     # has no \b before the name.
-    low = re.sub(r"\b(?:google\s+)?colab\b(?!\s*pro)", "t4", low)  # Colab's free tier is a T4
+    low = re.sub(r"\b(?:google\s+)?colab\b(?!\s*pro)|(?<![a-z])kaggle(?![a-z])(?!\s*(?:dataset|competition))", "t4",
+                 low)  # Colab's free tier is a T4; Kaggle's notebooks have T4s (or a P100), 16 GB either way
     for m in re.finditer(r"((?:rtx|gtx)\s*\d{4}(?:\s*(?:ti|ada)(?![a-z]))?|(?<![\d.])\d{4}(?:\s*ti(?![a-z]))?(?!\d)|"
                          r"(?<![a-z0-9])(?:h200|h100|h800|h20|a100|a800|a[4-6]000|l40s?|l20|a10g|a10|a30|a40|l4|t4|"
                          r"v100|p100|p40)(?=s?(?![a-z0-9])))", low):  # "two A10s"
