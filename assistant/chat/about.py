@@ -134,7 +134,8 @@ SHOW = (LEAD + r"(?:please\s+)?(?:show|give|tell|walk)\s+me\s+(?:through\s+)?(?:
 """The plan asked for as a whole: "show me the plan", "explain your choices", "把计划给我看看"."""
 AFTER_CLAUSE = r"(?:[^,，。.!！?？\d]{0,40}[,，.。!！]\s*)?"
 """A short clause before an undo ("hmm that's too aggressive, revert", "太激进了，撤回")."""
-UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
+UNDO = (rf"^(?:(?:hmm+|um+|uh+|oh|ah)[,.\s]*)?(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no|no)[,.!\s]*$|"
+        rf"^(?:嗯|呃)?[,，\s]*(?:不对|不是这样|不行)(?:吧|啊)?[。！!\s]*$|^{FILLER}*(?:(?:别|不要|不用)换了|不换了)|"
         rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|^(?:还是)?算了|"
         rf"^(?:把)?(?:刚才|上[一1]个|上次)(?:那个|的)?(?:改动|修改|设置)?\s*(?:撤销|撤回|取消|还原)(?:掉|了)?|"
         rf"^{AFTER_CLAUSE}{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
@@ -147,7 +148,8 @@ UNDO = (rf"^(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no)[,.!\s]*$|"
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
 UNDO_TWO = (rf"^{FILLER}*(?:undo|revert)\s+(?:both|them|the\s+last\s+two(?:\s+changes)?|"
             rf"those(?:\s+two)?(?:\s+changes)?)|"
-            rf"^{FILLER}*(?:(?:这)?两个|两步)?都(?:撤销|撤回)(?:掉)?|^{FILLER}*撤销(?:这)?两(?:步|个)")
+            rf"^{FILLER}*(?:(?:这)?两个|两步)?都(?:撤销|撤回)(?:掉)?|"
+            rf"^{FILLER}*(?:撤销|撤回)(?:这|最后|最近|前面|刚才)?(?:的)?(?:两|2)\s*(?:步|个|次)(?:修改|改动)?")
 """An undo of the two changes before: "undo both", "两个都撤销"."""
 MEANT = r"^(?:(?:no|nope|sorry|不对|不是)[,，.\s]*)?(?:i\s+meant?\b|我(?:说|指)的是|我是说)"
 """A correction of the previous turn ("no, I meant alpha 32", "不对，我说的是 alpha 32"): it is taken back, and the
@@ -157,7 +159,11 @@ KEEP_SAID = (r"\b(?:don'?t|do\s+not|never)\s+(?:change|touch)\b|\bleave\s+(?:the
              r"别动|不要动|不要改|不用改|保持不变")
 """A setting to be left as it is ("don't change the learning rate", "学习率别动"): answered with its value."""
 """A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
-RESET = (r"\b(?:reset|restore|revert)\b|\bundo\s+(?:the|my)\s+[\w -]{1,24}?\s+change\b|"
+RESET = (r"\b(?:reset|restore|revert)\b|"
+         r"\b(?:undo|never\s*mind|forget(?:\s+about)?|scratch|drop|cancel)\s+(?:the|my|that)\s+[\w -]{1,24}?\s+"
+         r"change\b|"
+         r"[^，。,.\d]{1,8}?(?:撤回|撤销|还原|恢复原样|恢复原来的?(?:值|设置)?|改回(?:去|原来的?))(?:吧|了)?\s*[。！!]?$|"
+         r"(?:别|不要|不用)换了|不换了|"
          r"\bundo\s+the\s+(?=[\w -]{1,24}$)(?!last\b|previous\b|change\b)|"
          r"(?:撤销|撤回|取消|还原)(?:对)?[^，。,.\d]{1,8}?的(?:修改|改动|更改)|"
          r"\bback\s+to\s+(?:your\b|what\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b)|"
@@ -178,6 +184,8 @@ RESET = (r"\b(?:reset|restore|revert)\b|\bundo\s+(?:the|my)\s+[\w -]{1,24}?\s+ch
 """A reset of the settings named ("reset the learning rate", "学习率恢复默认", "not sure about the batch size, you
 pick")."""
 BACK = (r"\b(?:put|set|change|switch|turn)\s+(?:both|them|it|that|those|these)\s+back\b|"
+        r"\bback\s+to\s+your\s+(?:original\s+|first\s+)?(?:suggestion|recommendation|choice|pick|proposal)s?\b|"
+        r"(?:还是)?(?:按|用|听)你(?:原来|之前|最初|一开始)?的(?:建议|推荐|方案)|"
         r"\bback\s+to\s+what\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b|"
         r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|\bwhatever\s+you\s+(?:think|feel|consider)\b|"
         r"你来(?:定|选|决定)|你定吧|交给你|你看着(?:办|定|设)|(?:都|两个都|它们)(?:改回|恢复)")
@@ -294,6 +302,10 @@ LIFTED = {"max_rows": r"\b(?:use|train\s+on|take)\s+(?:all|every(?:thing)?)(?:\s
 """A limit taken off: "use all the data", "remove the step limit", "不限制步数" (the planner's choice again: none)."""
 
 
+KEPT = r"\b(?:keep|leave)\b|保留|别动|不变|不用动|不要动"
+"""A clause that keeps a setting beside one that resets another."""
+
+
 def reset(low: str, values: dict[str, Any]) -> list[str]:
     """The settings a reset gives back to the planner: those named without a value ("use the default learning
     rate"), every choice (`FACTS` kept) when the message names none and sets nothing, or a limit taken off
@@ -302,7 +314,9 @@ def reset(low: str, values: dict[str, Any]) -> list[str]:
         return lifted
     if not re.search(RESET, low):
         return []
-    names = [n for path in named(low) for n, s in SETTINGS.items() if s.in_plan and s.field == path
+    said = " ".join(c for c in re.split(r"[,，;；]|\bbut\b|但是?|不过", low)  # "keep the rank, but undo the lr":
+                    if re.search(RESET, c) or not re.search(KEPT, c))  # the learning rate's reset only
+    names = [n for path in named(said) for n, s in SETTINGS.items() if s.in_plan and s.field == path
              or path == "base_model" and n == "base_model"]
     if names:
         return [n for n in names if n not in values]

@@ -99,6 +99,12 @@ def digits(low: str) -> str:
                  rf"(?:of\s+|=\s*|:\s*|are\s+|分别(?:是|为|设成)?\s*)?({VALUE})\s*(?:and|&|,|，|和|/|、)\s*({VALUE})"
                  rf"(?![\w.%])(?:\s*respectively)?", r"\1 \3, \2 \4", low)  # "rank and alpha 16 and 32", "秩和 alpha
     # 分别是 16 和 32": in that order
+    # "I don't think 2 epochs is enough", "2 轮不够": too few, as "rank 64 is too big" is too many
+    low = re.sub(r"\b(?:i\s+)?(?:don'?t|do\s+not)\s+think\s+"
+                 r"((?:[a-z_]+\s+){1,3}\d+(?:\.\d+)?(?:e-?\d+)?|\d+(?:\.\d+)?(?:e-?\d+)?\s*[a-z]+)\s+"
+                 r"(?:is|are|will\s+be|would\s+be)\s+enough\b", r"\1 is too few", low)
+    low = re.sub(r"(\d+(?:\.\d+)?(?:e-?\d+)?\s*(?:个\s*)?(?:轮|步|epochs?)?)\s*(?:还是|也)?不够(?:多|大|高|长)?(?!用)",
+                 r"\1太少", low)
     # "rank 64 is too big, use 16", "秩 64 太大了，用 16": the number said after the judgement
     low = re.sub(rf"(?<![\w.])({VALUE})\s*(?:is|seems|looks|sounds|'s)?\s*(?:way\s+|far\s+|a\s+bit\s+|probably\s+)?"
                  rf"(?:too\s+(?:big|high|much|large|many|low|small|few)|overkill|太大|太高|太多|太小|太低|太少)了?\s*[,，;；.。]?\s*"

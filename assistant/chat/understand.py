@@ -113,6 +113,9 @@ def from_to(low: str) -> str:
     return low
 
 
+BETTER = (r"(?:is|would\s+be|seems|sounds)\s+(?:safer|better|more\s+stable|enough|plenty)|"
+          r"更稳|更好|更合适|更安全|比较稳|比较好")
+"""A value said to be better than the one disputed ("why batch 8? 4 is safer", "为什么批大小是 8？4 更稳")."""
 PAST = (r"(?:[^,;!?，；。！？.]|\.(?=\d))*(?:\blast\s+time\b|\bpreviously\b|\bin\s+the\s+past\b|\bused\s+to\b|"
         r"\b(?<!if )(?:i|we)\s+(?:used|tried|had|ran|trained)\b|"
         r"\b(?:our|the|my)\s+(?:earlier|previous|old|last)\s+(?:adapter|run|model|attempt|version|try|training)\b|"
@@ -121,7 +124,9 @@ PAST = (r"(?:[^,;!?，；。！？.]|\.(?=\d))*(?:\blast\s+time\b|\bpreviously\b
         r"\b(?:i\s+)?(?:don'?t|do\s+not)\s+agree\s+with\b|\bdisagree\s+with\b|不同意|"
         r"(?:\bwhy\b|为什么|为啥)(?=[^?？]{0,40}[?？]\s*(?:(?:just\s+|so\s+)?(?:try|use|go\s+with|do|make\s+it)\s+|"
         r"(?:那就|就)?(?:试试|用|改成)\s*)?\d+(?:\.\d+)?(?:e-?\d+)?\s*(?:[a-z]+|轮|个)?\s*(?:should\s+do|will\s+do|"
-        r"is\s+enough|就够|就行|就可以|吧|$|[.!。！])))"
+        r"is\s+enough|就够|就行|就可以|吧|$|[.!。！]|" + BETTER + r"))|"
+        r"\b(?:i\s+)?(?:don'?t|do\s+not)\s+think\s+(?=[^,;!?，；。！？]{0,20}?\d[^,;!?，；。！？]{0,20}?\b(?:is|are|will\s+be|"
+        r"would\s+be)\s+(?:enough|right|good|ok(?:ay)?|sufficient|plenty)\b[^,;!?]{0,3}[,;]\s*[^,;]*\d))"
         r"(?:[^,;!?，；。！？.]|\.(?=\d))*")
 """A clause about an earlier run ("last time I used lr 1e-3 and it diverged", "上次学习率用 1e-3"), or one that
 disputes a value before giving another ("I don't agree with rank 16, use 8", "why 3 epochs? 2 should do"): its settings
@@ -192,7 +197,7 @@ THIS_TIME = (r"(?:^|[,;.:?，；。：？]\s*|\b(?:so|then|now|just)\s+)(?:this\
              + r"(?:\s+(?:this\s+time|instead|now))?\s*[.!]?$|"
              r"(?:^|[,;.:?，；。：？]\s*)" + NUMBER + r"(?:\s*(?:[a-z]+|轮|个))?\s*(?:should\s+do|will\s+do|"
              r"is\s+enough|"
-             r"就够了?|就行|就可以)\s*[.!。！]?$|"
+             r"就够了?|就行|就可以|" + BETTER + r")\s*[.!。！]?$|"
              r"(?:^|[,;.:?，；。：？]\s*)(?:所以|那|那么)?(?:这次|这回|现在)?\s*(?:就)?(?:试试|试一下|试|用|改成|换成|设成|改用)\s*"
              + NUMBER + r"\s*(?:吧|看看)?\s*[。！!]?$")
 """A bare number for this run after a clause about an earlier one ("I used rank 8 before and it underfit, try 32",
