@@ -398,6 +398,9 @@ def _there(plan, there, zh: bool) -> str:
             f"; to plan for it, say “I have {a_or_an(gb)} {gb:g} GB GPU”")
 
 
+COSTS = {"resources.estimated_peak_gb", "resources.estimated_minutes"}  # "how much memory will rank 64 need?"
+
+
 def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = None, there=None) -> list[str]:
     """Each asked field's value and the plan's reason for it, in the user's language; for a value the question
     named that the plan does not have ("why not rank 8?"), how to ask for it; `there`: the plan for a GPU it
@@ -438,5 +441,8 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
                 continue
         if setting and setting.in_plan and get_path(plan, setting.field) != value:
             said = setting.said(value, "zh" if zh else "en")
-            out.append(f"要改成这样，请说“{said}”" if zh else f"to have it, say “{said}”")
+            minutes = there.resources.estimated_minutes if there is not None and "gpu_memory_gb" not in named else 0
+            cost = "" if not minutes else (f"“{said}”需要 {_memory(there, zh)}，约 {minutes:.2g} 分钟；" if zh else
+                                           f"“{said}” would need {_memory(there, zh)}, about {minutes:.2g} min; ")
+            out.append(cost + (f"要改成这样，请说“{said}”" if zh else f"to have it, say “{said}”"))
     return out

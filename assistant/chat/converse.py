@@ -18,7 +18,7 @@ from ..data import DataReport, column_named, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
-from .about import ALL_CHOICES, GPU_KEYS, a_or_an, answers, numeric_settings
+from .about import ALL_CHOICES, COSTS, GPU_KEYS, a_or_an, answers, numeric_settings
 from .features import feature_note
 from .model_words import ModelStep
 from .planner import build_plan
@@ -237,6 +237,10 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         if named.get("gpu_memory_gb") not in (None, plan.resources.gpu_memory_gb):  # "will it fit on a T4?": the
             there = build_plan(Slots({**now.said, **{k: named.get(k, "") for k in GPU_KEYS}}, now.description,
                                      now.sweep, now.wrote), report, hardware, default_base_model, home_models)
+        elif COSTS & set(intents[-1].asked) and (other := {k: v for k, v in named.items() if k in SETTINGS
+                                                          and k not in GPU_KEYS and not hasattr(v, "of")}):
+            there = build_plan(Slots({**now.said, **other}, now.description, now.sweep, now.wrote), report, hardware,
+                               default_base_model, home_models)  # "how much memory will rank 64 need?": its plan
         notes += ([feature] if feature else []) + ([] if feature and intents[-1].asked == ["?"] else  # plan for it
                                                   answers(plan, intents[-1].asked, lang == "zh", named, there))
     if (model_reason := plan.reasons.get("base_model", "")).startswith("⚠️"):  # a named model was replaced: said
