@@ -199,12 +199,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"\b(?:just|only)\s+(?:the\s+)?first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\b",
              r"(?:limit|cap|restrict)\s+(?:the\s+)?(?:number\s+of\s+)?(?:rows|examples|samples|records)\s+(?:to|at)\s+"
              + AT_MOST + r"(\d+)(?![\d.]|\s*(?:tokens?|k\b))",
-             r"(?:limit|cap|restrict|cut|trim)\s+(?:the\s+)?(?:data(?:set)?|training\s+(?:data|set)|file)\s+(?:to|at)\s+"
+             r"(?:limit|cap|restrict|cut|trim|chop|shrink|reduce)\s+(?:the\s+)?(?:data(?:set)?|training\s+(?:data|set)|file)\s+"
+             r"(?:down\s+)?(?:to|at)\s+"
              r"(?:the\s+first\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
              r"(?:只用|仅用|只取|只使用|抽取|抽样|只要|只拿|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子)",
              r"(?<![不没])用\s*(\d+)\s*条(?:数据|样本)",
              r"(?:数据|样本|训练数据|数据量|训练集)\s*(?:限制在|控制在|限制为|限定在|不超过|最多)\s*(\d+)\s*(?:条|行|个)",
-             r"最多(?:只)?用\s*(\d+)\s*(?:条|行|个样本)",
+             r"最多(?:只)?(?:用|喂(?:它|模型)?|给(?:它|模型)?)\s*(\d+)\s*(?:条|行|个样本)",
              r"(?:no\s+more\s+than|at\s+most|up\s+to|a\s+maximum\s+of|(?:stay|keep\s+it)\s+(?:under|below|within))\s+"
              r"(\d+)\s*(?:rows|examples|samples|records)\b",
              r"(?:不超过|最多|至多)\s*(\d+)\s*(?:条|行|个样本)",

@@ -67,7 +67,8 @@ def read_gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
                                         .replace("ADA", " Ada"))
             said["gpu_memory_gb"] = info[0]
             break
-    for mm in re.finditer(r"(?<![a-z\d.])" + NUM + r"\s*(?:gb|gib|gigs?(?![a-z])|gigabytes?|g(?![a-z]))", low):
+    for mm in re.finditer(r"(?<![a-z\d.])" + NUM + r"\s*(?:个\s*)?(?:gb|gib|gigs?(?![a-z])|gigabytes?|g(?![a-z]))",
+                          low):  # "12 个 G" as people say it
         # the clause it is said in: "32GB of RAM and a 3060" is the machine's memory, not the card's
         clause = re.split(CLAUSE, low[:mm.start()])[-1] + re.split(CLAUSE, low[mm.end():])[0]
         if re.search(r"\bram\b|内存|system memory|\bdisk|\bssd|storage|硬盘", clause) and \

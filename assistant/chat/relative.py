@@ -68,7 +68,7 @@ class Added:
 
 
 MORE_OF = (r"(?<![\w.])(?<!factor of )(?P<n>\d+|one|two|three|a couple of)\s+(?P<w>more|fewer|less|extra)\s+epochs?\b|"
-           r"(?:再)?(?<![最至])(?P<zw>多|加|少|减)\s*(?:训练|跑|训)?\s*(?P<zn>\d+)\s*(?:轮|个\s*epoch)")
+           r"(?:再)?(?<![最至])(?P<zw>多|加|少|减)\s*(?:训练|跑|训|来|练)?\s*(?P<zn>\d+)\s*(?:轮|个\s*epoch)")
 """Epochs more or fewer than the plan's ("two more epochs", "再加 1 轮", "多训练 2 轮": the Chinese numbers are
 digits by then), whatever else the message says."""
 
@@ -372,7 +372,7 @@ def relatives(low: str) -> dict[str, Relative | Any]:
             if m := re.search(rf"(?:{words})\s*(?:on\s+)?(?:the\s+|my\s+|a\s+|both\s+(?:the\s+)?)?(?:{key})"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)"
                               rf"|(?:{key})[^,.;!?，。；！？\d]{{0,12}}?都\s*(?:{words})"
-                              rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:可以|能|能不能|可不可以|要不)?\s*"
+                              rf"|(?:{key})\s*(?:[^,.;!?，。；！？\d]{{1,12}}[,，]\s*)?(?:可以|能|能不能|可不可以|要不)?\s*(?:给我|帮我)?\s*"
                               rf"(?:再\s*)?(?:in\s+half|by\s+half|"
                               rf"halved|doubled|(?:{words}))"
                               rf"(?!\s*(?:to|=|:|为|到|成)?\s*\d)", low):

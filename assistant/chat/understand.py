@@ -243,6 +243,7 @@ def understand(text: str) -> Intents:
                  r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用|想)?(?:用|使用)?\s*qlora|full lora|"
                  r"plain lora|"
                  r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
+                 r"(?<!要)(?:不|别)(?:要|想)?(?:用|使用)?\s*(?:4\s*-?\s*bit|4\s*位|量化)|"
                  r"(?:rather\s+not|no\s+longer|\bskip|\bdrop|\bditch|\blose)(?:\s+us(?:e|ing))?\s+(?:the\s+)?"
                  r"(?:qlora|4[- ]?bit|quantiz)|"
                  r"(?:4[-_ ]?bit|qlora|quantiz\w*)\s*[=:]\s*(?:false|0|no|off|none)\b|"
