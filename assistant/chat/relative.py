@@ -338,7 +338,7 @@ DOWN_BY = ("smaller", "lower", "less", "fewer", "divide", "divided", "缩小", "
 PARTS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5, "tenth": 10, "hundredth": 100}
 FRACTION = (r"(?:{key})\s+(?:(?:down\s+)?to\s+)?(?:a|one)[\s-](?P<part>half|third|quarter|fifth|tenth|hundredth)\b|"
             r"(?:{key})\s*(?:降低|降|减小|减少|缩小|缩|减|变|变成|改|调)(?:到|为|成)?\s*(?:原来的|现在的|之前的|目前的|当前的)?"
-            r"\s*(?:(?P<d>\d+)\s*分之\s*(?P<n>\d+)|(?P<n2>\d+)\s*/\s*(?P<d2>\d+)|(?P<zh_half>一半))")
+            r"\s*(?:(?P<d>\d+)\s*分之\s*(?P<n>\d+)|(?P<n2>1)\s*/\s*(?P<d2>\d+)(?![\d.])|(?P<zh_half>一半))")
 """A setting made a fraction of itself: "cut the lr to a tenth", "学习率降到原来的十分之一", "学习率降到原来的一半"."""
 
 
