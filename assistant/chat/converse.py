@@ -233,14 +233,14 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     if intents and intents[-1].asked:  # "why rank 16?": the plan's reasons, in the user's language; "能导出成 GGUF
         # 吗？": where Tailor does that
         feature = feature_note(turn_words(messages[-1]).lower(), lang == "zh")  # "训练完怎么用这个模型？": where,
-        named, there = intents[-1].named, None
+        named, there, other = intents[-1].named, None, {}
         if named.get("gpu_memory_gb") not in (None, plan.resources.gpu_memory_gb):  # "will it fit on a T4?": the
-            there = build_plan(Slots({**now.said, **{k: named.get(k, "") for k in GPU_KEYS}}, now.description,
-                                     now.sweep, now.wrote), report, hardware, default_base_model, home_models)
-        elif COSTS & set(intents[-1].asked) and (other := {k: v for k, v in named.items() if k in SETTINGS
-                                                          and k not in GPU_KEYS and not hasattr(v, "of")}):
+            other = {k: named.get(k, "") for k in GPU_KEYS}
+        elif COSTS & set(intents[-1].asked):  # "how much memory will rank 64 need?": the plan with rank 64
+            other = {k: v for k, v in named.items() if k in SETTINGS and k not in GPU_KEYS and not hasattr(v, "of")}
+        if other:
             there = build_plan(Slots({**now.said, **other}, now.description, now.sweep, now.wrote), report, hardware,
-                               default_base_model, home_models)  # "how much memory will rank 64 need?": its plan
+                               default_base_model, home_models)
         notes += ([feature] if feature else []) + ([] if feature and intents[-1].asked == ["?"] else  # plan for it
                                                   answers(plan, intents[-1].asked, lang == "zh", named, there))
     if (model_reason := plan.reasons.get("base_model", "")).startswith("⚠️"):  # a named model was replaced: said
