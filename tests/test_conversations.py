@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -719,6 +720,44 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     count, slow = done.stdout.split(" ", 1) if done.stdout else ("0", done.stderr)
     assert int(count) > 80 and slow.strip() == "[]", (count, slow)
+
+
+def test_every_pattern_the_rules_read_a_turn_with_stays_compiled_from_one_turn_to_the_next(tmp_path):
+    """`re` keeps a bounded number of compiled patterns and drops the oldest first; one turn alone reads with
+    more than its default 512, so without the room `assistant.chat` makes every pattern was compiled again on every
+    turn (a 32-minute CI run). Every tenth corpus conversation is run twice in a fresh process: the second time
+    nothing is compiled again, and the distinct patterns fill at most half of the room, so growing rules fail here
+    long before they slow a turn down."""
+    script = textwrap.dedent(f'''
+        import contextlib, io, json, re, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from corpus.make_files import write_corpus_files
+        from assistant.cli import main
+        from pathlib import Path
+        files = Path({str(tmp_path)!r})
+        write_corpus_files(files)
+        lines = Path({str(Path(__file__).parent / "corpus" / "conversations.jsonl")!r}).read_text("utf-8")
+        cases = [json.loads(line) for line in lines.splitlines() if line.strip()][::10]
+        def run_all():
+            for case in cases:
+                args = ["plan", "--json", "--gpu-memory", str(case.get("gpu", 0)), *case["turns"]]
+                if case.get("data"):
+                    args[4:4] = ["--data", str(files / case["data"])]
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    main(args)
+        re.purge()
+        run_all()
+        compiled, compile = [], re._compiler.compile
+        re._compiler.compile = lambda pattern, flags=0: compiled.append(pattern) or compile(pattern, flags)
+        run_all()
+        print(json.dumps([len(cases), len(re._cache), re._MAXCACHE, compiled[:5], len(compiled)]))
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cases, distinct, room, first_compiled, again = json.loads(done.stdout.strip().splitlines()[-1])
+    assert cases > 100 and distinct > 300, (cases, distinct)  # the run read real turns with the real rules
+    assert again == 0, f"{again} patterns compiled again on the second run, e.g. {first_compiled}"
+    assert distinct <= room // 2, f"{distinct} distinct patterns leave too little of re's room ({room})"
 
 
 @pytest.mark.parametrize("turns, gpu", [
