@@ -59,8 +59,8 @@ EPOCHS = r"(?<![\d.])(?<!e-)(?<!\de)\d+(?:\.\d+)?(?!\d|\.\d|e-?\d)"
 LIST_THEN_KEY = {
     "training.epochs": rf"({EPOCHS}(?:{EPOCH_UNIT})?(?:{SEP}{EPOCHS}(?:{EPOCH_UNIT})?)+){EPOCH_UNIT}"}
 """Lists said before their unit: "2, 3 or 5 epochs", "2轮或3轮"."""
-SEARCH_VERB = (r"(?:search|tune|sweep|find|optimi[sz]e|explore|pick|choose|(?:try|compare|test) (?:a few|several|"
-               r"different|some|other|multiple|a couple of)|"
+SEARCH_VERB = (r"(?:search|(?<!fine[ -])tune|sweep|find|optimi[sz]e|explore|pick|choose|"
+               r"(?:try|compare|test) (?:a few|several|different|some|other|multiple|a couple of)|"
                r"experiment(?:\s+with)?(?:\s+(?:a few|several|different|some|multiple|a couple of))?|"
                r"(?:trials|runs|experiments)\s+"
                r"(?:(?:with|of)\s+(?:different|several|various)|(?:over|across)(?:\s+(?:different|several|various))?))\s+(?:for\s+|over\s+|out\s+)?(?:the\s+|a\s+)?"
@@ -108,9 +108,36 @@ JOINED = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|和|与|、|及)\s*(?:the\s+|its\s+)?
 """Between fields searched together: "search the rank and the learning rate", "秩和学习率搜索"."""
 
 
+TRY = r"\b(?:try|compare|test)\b|试试|试一下|比较|对比|都试"
+"""Words that make a range of a setting's values ones to try ("try rank 8-16", "秩 8 到 32 都试试")."""
+SPAN = r"(?:{key})\s*(?:(?:of|in|between|在{more})\s*)?({n})\s*(?:and|to|-|–|~|到|至)\s*({n}){units}(?:\s*之间)?"
+"""A range of a setting's values ("rank 8-32", "rank between 8 and 32", "秩在 8 到 32 之间"); never "from 8 to 16",
+a change unless a search asks for it ("sweep rank from 8 to 32"); nor "rank 8 and 2 epochs" (`UNITS`)."""
+
+
 def searches(low: str) -> bool:
     """Whether a message asks for a search ("pick the best"; "pick 4" picks a value)."""
     return bool(re.search(rf"{SEARCH_VERB}|{ZH_SEARCH}", re.sub(r"\b(?:pick|choose)\s+(?=\d)", "", low)))
+
+
+def tries(low: str) -> bool:
+    """Whether a message asks for a search or to try what it names: its ranges are values to try, not bounds."""
+    return searches(low) or bool(re.search(TRY, low))
+
+
+def span(field: str, low: float, high: float) -> list[float]:
+    """The values a sweep tries for a range of a field that takes the usual values ("try rank 8-32" → 8, 16, 32):
+    both ends, and between them the powers of two (rank, batch size), each whole number (a few epochs) or the usual
+    values (`SEARCH_VALUES`)."""
+    from .sweep_plan import SEARCH_VALUES
+
+    if field in ("lora.r", "training.batch_size"):
+        inside = [2.0 ** k for k in range(11) if low < 2 ** k < high]
+    elif field == "training.epochs" and high - low <= 4:
+        inside = [float(n) for n in range(int(low) + 1, int(high) + (high != int(high)))]
+    else:
+        inside = [v for v in SEARCH_VALUES.get(field, []) if low < v < high]
+    return [low, *inside, high]
 
 
 def read_sweep(low: str) -> dict:
@@ -136,12 +163,18 @@ def read_sweep(low: str) -> dict:
             if m and re.search(rf"(?:{BOUND})(?:\s*[,，:：])?(?:{AFTER_KEY}|{NAMED_TO})$", low[:m.start(1)]):
                 m = None  # "rank 8 and 2 epochs", "alpha 16 and 3 epochs", "lower the lr, 1e-5, and 2 epochs": the
                 # 8 is the rank's, the 16 alpha's, the 1e-5 the learning rate's
-            elif m and re.search(r"\bbetween\s*$", low[:m.start(1)]) and not searches(low):
+            elif m and re.search(r"\bbetween\s*$", low[:m.start(1)]) and not tries(low):
                 m = None  # "between 3 and 5 epochs is fine": what is acceptable, not a list to try
         if m:
             numbers = [float(x) for x in re.findall(NUMBER, m.group(1))]
+            if len(set(numbers)) == 2 and re.search(r"\bbetween\s*$", low[:m.start(1)]):  # "try 2-4 epochs"
+                numbers = span(field, *sorted(numbers))
             if len(set(numbers)) >= 2:
                 values[field] = list(dict.fromkeys(numbers))
+    for field, key in KEYS.items() if tries(low) else ():  # "try rank 8-32": 8, 16 and 32
+        rx = SPAN.format(key=key, n=NUMBER, more="|from|从" if searches(low) else "", units=UNITS)
+        if field not in values and field not in RANGED and (m := re.search(rx, low)):
+            values[field] = span(field, *sorted(float(x) for x in m.groups()))
     search = [field for field, key in KEYS.items() if field not in values and (
         re.search(rf"{SEARCH_VERB}(?:{key})", low) or re.search(rf"{ZH_SEARCH}(?:{key})", low)
         or re.search(rf"(?:{key})\s*(?:搜索|调优|扫描|试几个|多试几个)", low))]
@@ -154,8 +187,8 @@ def read_sweep(low: str) -> dict:
     ranges = {}
     for field in RANGED:  # "search the learning rate between 1e-5 and 1e-3", "学习率在 5e-5 到 1e-4 之间搜一下"
         m = re.search(rf"(?:{KEYS[field]})\s*(?:(?:of|in|from|between|在|从)\s*)?({NUMBER})\s*(?:and|to|-|~|到|至)\s*"
-                      rf"({NUMBER})(?!\d)", low)
-        if m and field not in values and (field in search or re.search(rf"{SEARCH_VERB}|{ZH_SEARCH}|搜", low)):
+                      rf"({NUMBER}){UNITS}", low)  # not "lr 1e-4 and 2 epochs"
+        if m and field not in values and (field in search or tries(low) or "搜" in low):
             ranges[field] = sorted(float(x) for x in m.groups())
             search += [] if field in search else [field]
     counts = [m for m in re.finditer(TRIALS, low) if not re.search(PAST, re.split(r"[,;.，；。]", low[:m.start()])[-1]

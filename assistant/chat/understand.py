@@ -42,7 +42,7 @@ from .relative import (
     relatives,
     times_rank,
 )
-from .sweep_words import COMPARES, METRIC, read_sweep, searches
+from .sweep_words import COMPARES, METRIC, read_sweep, tries
 from .traditional import simplified
 from .whole_turn import COUNTS, START, scaled_again, whole_turn
 
@@ -299,8 +299,8 @@ def understand(text: str) -> Intents:
         notes.append(f"“{m.group()}”不可能：设置没有负值，计划保留原来的值" if zh else
                      f"“{m.group()}” is not possible: no setting takes a negative value, so the plan keeps its own")
         low = low[:m.start()] + " " + low[m.end():]
-    if not searches(low):  # "between 3 and 5 epochs is fine": neither number is the value, but the range the epochs
-        # keep to
+    if not tries(low):  # "between 3 and 5 epochs is fine": neither number is the value, but the range the epochs
+        # keep to ("try rank 8-16": the values to try)
         if m := re.search(rf"\bbetween\s+{NUMBER}\s+(?:and|to)\s+{NUMBER}\s*(?:个\s*)?(?:epochs?\b|轮)", low):
             said["epochs"] = Between(*sorted(float(g) for g in m.groups()))
         for name, key in RANGE_KEYS.items():  # "lr between 1e-4 and 2e-4", "rank 8-16", "学习率 1e-4 到 3e-4 之间"
@@ -335,7 +335,7 @@ def understand(text: str) -> Intents:
         if said.get(name) is None and not (name == "r" and isinstance(said.get("alpha"), TimesRank)):
             said[name] = relative
     sweep = read_sweep(low)
-    for path in sweep.get("values", {}):  # "rank 8, 16 and 32" is a sweep, not rank 8
+    for path in [*sweep.get("values", {}), *sweep.get("ranges", {})]:  # "rank 8, 16 and 32" is a sweep, not rank 8
         said.pop(SWEEPABLE[path][0] or "", None)
     start = bool(re.search(START, low.strip()))
     values = {k: v for k, v in said.items() if v is not None}
