@@ -173,6 +173,9 @@ def digits(low: str) -> str:
                  lambda m: m.group(1) + str(zh_number(m.group(2))), low)  # "学习率缩小十倍", "除以十"
     low = re.sub(r"(" + ZH_NUMBER + r")分之(" + ZH_NUMBER + r")",  # "原来的十分之一" (the data's share: a % above)
                  lambda m: f"{zh_number(m.group(1))}分之{zh_number(m.group(2))}", low)
+    low = re.sub(r"((?:dropout|丢弃率|预热比例|预热)\s*(?:设成|设为|改成|改为|调成|调到|用|是|为|取|大约|大概)?\s*)"
+                 r"(\d+)分之(\d+)",
+                 lambda m: f"{m.group(1)}{int(m.group(3)) / max(1, int(m.group(2))):g}", low)  # "dropout 设成十分之一"
     low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
     low = re.sub(r"((?:批大小|批量大小|最大长度|序列长度|长度|随机种子|种子|步数|轮数|耐心值?|梯度累积)\s*"
                  r"(?:是|用|=|:)?\s*)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])",
@@ -243,6 +246,10 @@ def digits(low: str) -> str:
     low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:percent|per cent|pct)\b", r"\1%", low)
     low = re.sub(r"\b(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?=\s+of\s+(?:the\s+|my\s+|our\s+|all\s+)?"
                  r"(?:data|rows|dataset|examples|samples|set))", lambda m: f"{FRACTIONS[m.group(1)]:g}%", low)
+    low = re.sub(r"(\b(?:dropout|warm[ _-]?up(?:\s+ratio)?)\s+(?:(?:of|at|is|=|around|about|roughly)\s+)?)"
+                 r"(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?!\s+of)",
+                 lambda m: f"{m.group(1)}{FRACTIONS[m.group(2)]:g}%", low)
+    # "dropout around a tenth": 10% (a share of the steps or of the weights dropped, not of the value)
     low = re.sub(r"\bhalf(?:\s+of)?(?=\s+(?:the\s+|my\s+|our\s+)(?:data|rows|dataset|examples|samples)\b)", "50% of",
                  low)  # "half the data"
     low = re.sub(r"一半(?=的?(?:数据|样本|行))", "50%", low)

@@ -110,19 +110,22 @@ BOUNDED = (r"(?:(?P<up>don'?t\s+go\s+(?:above|over|beyond|past)|no\s+(?:more|hig
            r"(?:(?P<key1>{key})\s*(?:of\s+)?)?(?:训练|跑|用)?\s*(?P<n>\d+(?:\.\d+)?(?:e-?\d+)?)\s*(?P<key2>{key}|{unit})?|"
            r"(?P<key3>{key})\s*(?:should\s+)?(?:(?P<up2>不(?:要|能)?(?:超过|高于|大于|多于)|别超过|最多|at\s+most|"
            r"no\s+(?:more|higher|larger|bigger)\s+than|not\s+(?:above|over)|under|below|"
-           r"(?:should\s+)?not\s+(?:exceed|go\s+above)|<=?)|(?P<down2>至少|不(?:要|能)?(?:少于|低于|小于)|at\s+least|"
-           r"no\s+(?:lower|less|fewer|smaller)\s+than|>=?))\s*"
+           r"(?:(?:should|must|can|could|may|will|would)\s*|ca)?(?:n'?t|not)\s+(?:exceed|go\s+(?:above|over|beyond|past)|be\s+(?:above|"
+           r"over|more\s+than|higher\s+than|larger\s+than|bigger\s+than))|(?:stays?|kept)\s+(?:under|below|within)|<=?)|"
+           r"(?P<down2>至少|不(?:要|能)?(?:少于|低于|小于)|at\s+least|no\s+(?:lower|less|fewer|smaller)\s+than|"
+           r"(?:(?:should|must|can|could|may|will|would)\s*|ca)?(?:n'?t|not)\s+(?:go\s+)?(?:below|under|be\s+(?:below|under|less\s+than|"
+           r"lower\s+than|smaller\s+than|fewer\s+than))|>=?))\s*"
            r"(?P<n2>\d+(?:\.\d+)?(?:e-?\d+)?)")
 """A bound said for a setting, its name before or after the number ("at most 2 epochs", "don't go above rank 32",
-"秩不要超过 32", "最多训练 2 轮"): `Bound`."""
+"秩不要超过 32", "最多训练 2 轮", "the lr shouldn't go above 1e-4"): `Bound`."""
 
 
 def bounds(low: str) -> dict[str, Bound]:
     """The settings a message bounds, each as a `Bound` (the plan's value unless it is past the bound)."""
     out = {}
     for name, unit in BOUND_UNITS.items():
-        m = re.search(BOUNDED.format(key=RELATIVE_SETTINGS[name], unit=unit), low)
-        if m and (m["key1"] or m["key2"] or m["key3"]):
+        rx = BOUNDED.format(key=RELATIVE_SETTINGS[name], unit=unit)  # the first that names it: "轮数不少于 4，批大小
+        if m := next((m for m in re.finditer(rx, low) if m["key1"] or m["key2"] or m["key3"]), None):  # 不超过 4"
             out[name] = Bound(float(m["n"] or m["n2"]), bool(m["up"] or m["up2"]))
     return out
 

@@ -110,9 +110,12 @@ JOINED = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|和|与|、|及)\s*(?:the\s+|its\s+)?
 
 TRY = r"\b(?:try|compare|test)\b|试试|试一下|比较|对比|都试"
 """Words that make a range of a setting's values ones to try ("try rank 8-16", "秩 8 到 32 都试试")."""
-SPAN = r"(?:{key})\s*(?:(?:of|in|between|在{more})\s*)?({n})\s*(?:and|to|-|–|~|到|至)\s*({n}){units}(?:\s*之间)?"
+SPAN = (r"(?:{key})\s*(?:(?:of|in|between|在{more})\s*)?({n})(?:{own})?\s*(?:and|to|-|–|~|到|至)\s*"
+        r"({n})(?:{own})?{units}(?:\s*之间)?")
 """A range of a setting's values ("rank 8-32", "rank between 8 and 32", "秩在 8 到 32 之间"); never "from 8 to 16",
-a change unless a search asks for it ("sweep rank from 8 to 32"); nor "rank 8 and 2 epochs" (`UNITS`)."""
+a change unless a search asks for it ("sweep rank from 8 to 32"); nor "rank 8 and 2 epochs" (`UNITS`), but "轮数 2 到 4
+轮" (the field's own unit, `OWN_UNITS`)."""
+OWN_UNITS = {"training.epochs": EPOCH_UNIT}
 
 
 def searches(low: str) -> bool:
@@ -172,7 +175,8 @@ def read_sweep(low: str) -> dict:
             if len(set(numbers)) >= 2:
                 values[field] = list(dict.fromkeys(numbers))
     for field, key in KEYS.items() if tries(low) else ():  # "try rank 8-32": 8, 16 and 32
-        rx = SPAN.format(key=key, n=NUMBER, more="|from|从" if searches(low) else "", units=UNITS)
+        rx = SPAN.format(key=key, n=NUMBER, more="|from|从" if searches(low) else "", units=UNITS,
+                         own=OWN_UNITS.get(field, "(?!)"))
         if field not in values and field not in RANGED and (m := re.search(rx, low)):
             values[field] = span(field, *sorted(float(x) for x in m.groups()))
     search = [field for field, key in KEYS.items() if field not in values and (

@@ -105,8 +105,8 @@ FROM_TO = ((rf"\bfrom\s+{NUMBER}\s+to\s+(?={NUMBER})", "to "),
 
 def from_to(low: str) -> str:
     """`low` with each change's old value dropped (`FROM_TO`), unless the message asks a search over a range
-    ("tune lr from 2e-5 to 5e-4" is a range)."""
-    if re.search(r"\b(?:search|tune|sweep|explore|find|try|range)\b|between|之间|搜|试", low):
+    ("tune lr from 2e-5 to 5e-4", "a rank anywhere from 32 to 64" are ranges)."""
+    if re.search(r"\b(?:search|tune|sweep|explore|find|try|range|anywhere|somewhere)\b|between|之间|搜|试", low):
         return low
     for pattern, to in FROM_TO:
         low = re.sub(pattern, to, low)
@@ -188,8 +188,9 @@ EXCLUDE = (r"\b(?:ignore|drop|leave\s+out|remove|exclude|skip|don'?t\s+use|do\s+
 RANGE_KEYS = {"r": r"(?<![a-z])(?:lora[_ ])?(?:rank|r)(?![a-z])|秩",
               "learning_rate": r"learning[ _-]?rate|(?<![a-z])lr|学习率", "epochs": r"(?<![a-z])epochs?(?![a-z])|轮数",
               "batch_size": r"batch[ _]size|批大小"}
-RANGED_VALUE = (r"(?:{key})\s*(?:(?:should\s+be\s+|is\s+fine\s+|is\s+ok\s+)?(?:somewhere\s+|anywhere\s+)?between\s+"
-                r"{n}\s+(?:and|to)\s+{n}|(?:[:=]|(?:设|定|控制|保持|放)?在)?\s*{n}\s*(?:[-–~]|到|至|\s+to\s+)\s*{n}(?![\d.])(?:\s*之间)?|"
+RANGED_VALUE = (r"(?:{key})\s*(?:(?:should\s+be\s+|is\s+fine\s+|is\s+ok\s+)?(?:(?:somewhere\s+|anywhere\s+)?between|"
+                r"(?:somewhere|anywhere)\s+from|in\s+the\s+range(?:\s+of)?)\s+{n}\s+(?:and|to)\s+{n}|"
+                r"(?:[:=]|(?:设|定|控制|保持|放)?在)?\s*{n}\s*(?:[-–~]|到|至|\s+to\s+)\s*{n}(?![\d.])(?:\s*之间)?|"
                 r"(?:(?:设|定|控制|保持|放)?在)?\s*{n}\s*(?:和|与)\s*{n}\s*之间)")
 """A setting kept within a range ("lr between 1e-4 and 2e-4", "rank 8-16", "学习率 1e-4 到 3e-4 之间"): `Between`, the
 plan's value when within, else the nearer end (the epochs' range is read on its own: "3-5 epochs")."""
