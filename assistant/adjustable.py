@@ -202,7 +202,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:limit|cap|restrict|cut|trim|chop|shrink|reduce)\s+(?:the\s+)?(?:data(?:set)?|training\s+(?:data|set)|file)\s+"
              r"(?:down\s+)?(?:to|at)\s+"
              r"(?:the\s+first\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
-             r"(?:只用|仅用|只取|只使用|抽取|抽样|只要|只拿|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子)",
+             r"(?:只用|仅用|只取|只使用|抽取|抽样|只要|只拿|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子|篇|份|封|段|"
+             r"个对话)",
              r"(?<![不没])用\s*(\d+)\s*条(?:数据|样本)",
              r"(?:数据|样本|训练数据|数据量|训练集)\s*(?:限制在|控制在|限制为|限定在|不超过|最多)\s*(\d+)\s*(?:条|行|个)",
              r"最多(?:只)?(?:用|喂(?:它|模型)?|给(?:它|模型)?)\s*(\d+)\s*(?:条|行|个样本)",

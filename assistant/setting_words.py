@@ -5,7 +5,7 @@ from __future__ import annotations
 
 NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
 TO = (r"\s*(?:(?:的?值)\s*)?(?:给我\s*)?(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|"
-      r"设置成|设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|整成|搞成|弄成|拉到|拉成|改|"
+      r"设到|设置成|设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|用|是|固定为|固定成|定为|定成|整成|搞成|弄成|拉到|拉成|改|"
       r"卡在|定在|提到|提高到|升到|降到|降低到|减到|加到|增加到|调整到|调整为|调整成|(?:应该|最好|可以)(?:是|用|设为|设成)|设(?!置)|"
       r",\s*(?:maybe|perhaps|say|let'?s\s+say|something\s+like)(?=\s+\d))?\s*(?:(?:(?:somewhere\s+)?(?:around|about|near|close\s+to)|roughly|approximately|approx\.?|~|大约|大概|约|差不多|"
       r"大致|in\s+the\s+(?:ballpark|region|neighbou?rhood|vicinity|range)\s+of|something\s+like)\s*)?")
@@ -23,8 +23,11 @@ MAX_LENGTH = (
     r"(?:(?:truncate|cut|clip|shorten)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|examples?|inputs?|rows?|"
     r"texts?|length|context)|(?:limit|cap|keep)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|inputs?|"
     r"texts?|length|context))\s+(?:to|at|under|below|within)\s+" + AT_MOST + r"(\d+)",
-    r"(?:limit|cap|keep)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:examples?|rows?)\s+(?:to|at|under|below|within)\s+"
+    r"(?:limit|cap|keep|truncate|cut|clip)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:examples?|rows?|conversations?|"
+    r"dialog(?:ue)?s?|chats?|documents?|articles?|messages?|prompts?|samples?)\s+(?:to|at|under|below|within)\s+"
     + AT_MOST + r"(\d+)\s*tokens?",
+    r"(?:allow|permit|support|handle|fit|room\s+for)\s+(?:for\s+)?(?:up\s+to\s+|at\s+most\s+|as\s+many\s+as\s+)?(\d+)\s*"
+    r"tokens?",
     r"(?:truncate|cut|clip)\s+(?:off\s+)?(?:anything|everything|whatever(?:'s|\s+is)?|what(?:'s|\s+is)?)\s+"
     r"(?:past|over|beyond|above|longer\s+than|after)\s+(\d+)\s*tokens?",
     r"(?:anything|everything|whatever(?:'s|\s+is)?)\s+(?:past|over|beyond|above|longer\s+than)\s+(\d+)\s*"
@@ -38,5 +41,6 @@ MAX_LENGTH = (
     r"(\d+)\s*tokens?\s+(?:is|are|should\s+be|will\s+be|would\s+be)\s+(?:enough|plenty|fine|sufficient)|"
     r"(\d+)\s*tokens?\s+(?:should|will|would)\s+do\b",
 )
-"""The tokens an example may have: "max length 512", "truncate anything past 256 tokens", "超过 256 个 token 的就截断"
-("truncate rows at 300" shortens each row; "limit rows to 500" keeps 500 rows, `max_rows`, unless it says tokens)."""
+"""The tokens an example may have: "max length 512", "truncate anything past 256 tokens", "超过 256 个 token 的就截断",
+"cap each conversation at 2048 tokens", "allow up to 1024 tokens" ("truncate rows at 300" shortens each row; "limit rows
+to 500" keeps 500 rows, `max_rows`, unless it says tokens)."""
