@@ -677,7 +677,7 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         from assistant.adjustable import SETTINGS
         from assistant.chat import about as A, model_words as M, sweep_words as W, task_switch as T, understand as U
         from assistant.chat import goals as G, languages as L, normalize as N, relative as R, whole_turn as H
-        from assistant.chat import features as F, glossary as Y, hardware_words as HW
+        from assistant.chat import features as F, glossary as Y, hardware_words as HW, take_back as B
         pats = {f"{s.name}[{i}]": p[0] if isinstance(p, tuple) else p
                 for s in SETTINGS.values() for i, p in enumerate(s.patterns)}
         pats |= {f"{m.__name__}.{k}": v for m in (U, W, H, M, A, N, R, G, L, Y, HW) for k, v in vars(m).items()
@@ -685,7 +685,7 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         pats |= {f"languages.CONTEXT[{code}]": L.CONTEXT.format(name=en) for code, (en, _) in L.OTHER.items()}
         pats |= {f"relative.{k}[{name}]": getattr(R, k).format(key=key) for k in ("JUDGED", "BY_PERCENT", "TIMES")
                  for name, key in R.RELATIVE_SETTINGS.items()}
-        pats |= {f"about.LIFTED[{k}]": rx for k, rx in A.LIFTED.items()}
+        pats |= {f"take_back.LIFTED[{k}]": rx for k, rx in B.LIFTED.items()}
         pats |= {f"understand.RANGED_VALUE[{k}]": U.RANGED_VALUE.format(key=key, n=U.NUMBER)
                  for k, key in U.RANGE_KEYS.items()}
         pats |= {f"relative.{k}[{name}]": getattr(R, k).format(key=key, unit=R.JUDGED_UNITS[name])
@@ -703,7 +703,8 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         pats |= {f"understand.FROM_TO[{i}]": rx for i, (rx, _) in enumerate(U.FROM_TO)}
         pats |= {f"whole_turn.AGAIN[{i}]": rx for i, (rx, _, _) in enumerate(H.AGAIN)}
         pats |= {f"about.ASKABLE[{k}]": rx for k, (rx, _, _) in A.ASKABLE.items()}
-        pats["about.UNDO"] = f"(?:{A.UNDO}){A.UNDO_END}"
+        pats["take_back.UNDO"] = f"(?:{B.UNDO}){B.UNDO_END}"
+        pats |= {f"take_back.{k}": v for k, v in vars(B).items() if isinstance(v, str) and k.isupper() and len(v) > 8}
         pats |= {f"task {t.name}": t.patterns for t in plugins.get().task_order()}
         units = [" 1,", "1 ", "a ", " and 1", "个 ", "1%", "1.", " ", "rank ", "lr ", "学习率", "1 轮", ", ", "e1",
                  "up ", "to 1 ", "the ", "分之", "成"]

@@ -18,7 +18,7 @@ from ..data import DataReport, column_named, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
-from .about import ALL_CHOICES, COSTS, GPU_KEYS, a_or_an, answers, numeric_settings
+from .about import COSTS, GPU_KEYS, a_or_an, answers, numeric_settings
 from .features import feature_note
 from .model_words import ModelStep
 from .planner import build_plan
@@ -37,6 +37,7 @@ from .relative import (
 )
 from .slots import Slots
 from .sweep_plan import sweep_note
+from .take_back import ALL_CHOICES
 from .token_counts import token_lengths, training_messages
 from .understand import Intents, MaybeColumn, allowed, understand
 from .whole_turn import BOTH, ONWARD_FACTOR

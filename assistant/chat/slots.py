@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..adjustable import SETTINGS
-from .about import ALL_CHOICES
 from .languages import named_language
 from .sweep_words import merge as merge_sweep
+from .take_back import ALL_CHOICES
 from .task_switch import switches_task
 from .understand import Intents
 

@@ -13,7 +13,7 @@ from typing import Any
 from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..sweeps import SWEEPABLE
-from .about import ASKABLE, BACK, EITHER, MEANT, OPINION, chosen, named, numeric_settings, question, reset, undo
+from .about import ASKABLE, EITHER, OPINION, chosen, named, numeric_settings, question
 from .glossary import definitions
 from .goals import goals
 from .hardware_words import OWN_GPU, read_gpu
@@ -43,6 +43,7 @@ from .relative import (
     times_rank,
 )
 from .sweep_words import COMPARES, METRIC, read_sweep, tries
+from .take_back import BACK, MEANT, reset, undo
 from .traditional import simplified
 from .whole_turn import COUNTS, START, scaled_again, whole_turn
 

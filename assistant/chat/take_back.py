@@ -1,0 +1,115 @@
+"""How people take changes back: an undo of the last change or two ("undo that", "undo both", "撤销", "两个都撤
+销"), a reset of the settings named ("put the learning rate back", "学习率恢复默认", "you pick") or of every choice
+("back to your defaults"), a correction ("no, I meant alpha 32"), and a limit taken off ("use all the data")."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..adjustable import SETTINGS
+from .about import named
+from .whole_turn import FILLER
+
+AFTER_CLAUSE = r"(?:[^,，。.!！?？\d]{0,40}[,，.。!！]\s*)?"
+"""A short clause before an undo ("hmm that's too aggressive, revert", "太激进了，撤回")."""
+UNDO = (rf"^(?:(?:hmm+|um+|uh+|oh|ah)[,.\s]*)?(?:actually,?\s+no|no,?\s+wait|nope|no,?\s+no|no)[,.!\s]*$|"
+        rf"^(?:嗯|呃)?[,，\s]*(?:不对|不是这样|不行)(?:吧|啊)?[。！!\s]*$|^{FILLER}*(?:(?:别|不要|不用)换了|不换了)|"
+        rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|^(?:还是)?算了|"
+        rf"^(?:把)?(?:刚才|上[一1]个|上次)(?:那个|的)?(?:改动|修改|设置)?\s*(?:撤销|撤回|取消|还原)(?:掉|了)?|"
+        rf"^{AFTER_CLAUSE}{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
+        rf"^{AFTER_CLAUSE}{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before|what you "
+        rf"had|the previous (?:value|one|setting)))?|^{FILLER}*(?:forget it|never ?mind)|"
+        rf"^{FILLER}*(?:leave|keep) it (?:as|how|like) it was|"
+        rf"^{FILLER}*the original (?:one |value |setting )?was (?:fine|better|good|ok(?:ay)?)|"
+        rf"^{AFTER_CLAUSE}{FILLER}*(?:撤销|撤回|恢复上[一1]步|改回去|退回去|还原)(?:刚才的?(?:修改|改动)?|上[一1]步)?|"
+        rf"^{FILLER}*(?:回到|退回|返回|回退到?)(?:上[一1]步|上[一1]个设置|之前的设置|刚才那样)")
+"""A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
+UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
+UNDO_TWO = (rf"^{FILLER}*(?:undo|revert)\s+(?:both|them|the\s+last\s+two(?:\s+changes)?|"
+            rf"those(?:\s+two)?(?:\s+changes)?)|"
+            rf"^{FILLER}*(?:(?:这)?两个|两步)?都(?:撤销|撤回)(?:掉)?|"
+            rf"^{FILLER}*(?:撤销|撤回)(?:这|最后|最近|前面|刚才)?(?:的)?(?:两|2)\s*(?:步|个|次)(?:修改|改动)?")
+"""An undo of the two changes before: "undo both", "两个都撤销"."""
+MEANT = r"^(?:(?:no|nope|sorry|不对|不是)[,，.\s]*)?(?:i\s+meant?\b|我(?:说|指)的是|我是说)"
+"""A correction of the previous turn ("no, I meant alpha 32", "不对，我说的是 alpha 32"): it is taken back, and the
+values said now are set."""
+RESET = (r"\b(?:reset|restore|revert)\b|"
+         r"\b(?:undo|never\s*mind|forget(?:\s+about)?|scratch|drop|cancel)\s+(?:the|my|that)\s+[\w -]{1,24}?\s+"
+         r"change\b|"
+         r"[^，。,.\d]{1,8}?(?:撤回|撤销|还原|恢复原样|恢复原来的?(?:值|设置)?|改回(?:去|原来的?))(?:吧|了)?\s*[。！!]?$|"
+         r"(?:别|不要|不用)换了|不换了|"
+         r"\bundo\s+the\s+(?=[\w -]{1,24}$)(?!last\b|previous\b|change\b)|"
+         r"(?:撤销|撤回|取消|还原)(?:对)?[^，。,.\d]{1,8}?的(?:修改|改动|更改)|"
+         r"\bback\s+to\s+(?:your\b|what\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b)|"
+         r"\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
+         r"\bchanged\s+my\s+mind\s+(?:about|on)\b|"
+         r"\b(?:stay|stick)\s+with\s+(?:the\s+|your\s+)?(?:defaults?|original|recommended)\b|"
+         r"\bthe\s+original\s+[\w -]{1,20}?\s+(?:was|is)\s+(?:fine|better|good|ok(?:ay)?)\b|"
+         r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|"
+         r"original|recommended)\b|\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
+         r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认(?:的)?(?:设置|参数|配置|值)?|"
+         r"\b(?:keep|use|go back to|back to|stick with|return to)\s+(?:the|your)\s+(?:original\s+|old\s+|first\s+)?"
+         r"[\w -]{1,24}?\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b|"
+         r"\byour\s+(?:original|own|first)\s+(?:choice|value|suggestion|pick)\b|"
+         r"用回(?:你)?(?:原来|之前|最初|一开始)的|(?:还是)?用你(?:原来|之前|最初|一开始)?(?:选|推荐|建议|定)的|"
+         r"(?:还是)?用(?:回)?你(?:原来|之前|最初|一开始)的|(?:恢复|改回)(?:成|到)?你(?:原来|之前)的|"
+         r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|你来(?:定|选|决定)|你定吧|交给你|"
+         r"\bwhatever\s+you\s+(?:think|feel|consider)\b|你觉得(?:多少|怎样|怎么样)?合适(?:就)?|你看着(?:办|定|设)")
+"""A reset of the settings named ("reset the learning rate", "学习率恢复默认", "not sure about the batch size, you
+pick")."""
+BACK = (r"\b(?:put|set|change|switch|turn)\s+(?:both|them|it|that|those|these)\s+back\b|"
+        r"\bback\s+to\s+your\s+(?:original\s+|first\s+)?(?:suggestion|recommendation|choice|pick|proposal)s?\b|"
+        r"(?:还是)?(?:按|用|听)你(?:原来|之前|最初|一开始)?的(?:建议|推荐|方案)|"
+        r"\bback\s+to\s+what\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b|"
+        r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|\bwhatever\s+you\s+(?:think|feel|consider)\b|"
+        r"你来(?:定|选|决定)|你定吧|交给你|你看着(?:办|定|设)|(?:都|两个都|它们)(?:改回|恢复)")
+"""A reset that may name nothing, for what the previous turn set ("put both back to what you had", "you decide",
+"你看着办"); not "restore missing words"."""
+RESET_ALL = (r"^reset[.!]?$|\b(?:reset|restore)\s+(?:everything|all|it all|the\s+(?:settings|plan|parameters|"
+             r"hyper-?parameters|defaults))\b|\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
+             r"\b(?:back|revert|return|switch back|go back) to (?:the |your )?(?:defaults?|original|recommended)\b|"
+             r"\buse (?:the |your )?(?:defaults?|recommended)\b|\bdefault (?:settings|values)\b|"
+             r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认")
+"""A reset of every choice: "reset everything", "back to your defaults", "全部恢复默认" (a "restore" that names
+nothing to reset, as in "restore missing words", is not one)."""
+FACTS = ("task_type", "language", "gpu_name", "gpu_memory_gb", "output_column", "exclude_column", "input_column")
+"""What a reset keeps: what the user told about their task, data and machine, not a choice of the plan's."""
+ALL_CHOICES = [n for n in SETTINGS if n not in FACTS]
+"""What "back to your defaults" gives back to the planner (and the sweep with them)."""
+
+
+LIFTED = {"max_rows": r"\b(?:use|train\s+on|take)\s+(?:all|every(?:thing)?)(?:\s+of)?\s+(?:the\s+|my\s+)?(?:data|rows|"
+                     r"examples|dataset)\b|\bno\s+row\s+limit|\b(?:remove|drop|lift)\s+the\s+row\s+limit|"
+                     r"用全部(?:的)?数据|全部数据都用|数据全用|不限制(?:数据|行数|条数)",
+          "max_steps": r"\b(?:remove|drop|lift|forget|no)\s+(?:the\s+)?step\s+limit|"
+                       r"\bno\s+(?:limit\s+on\s+|max(?:imum)?\s+)steps|不限制步数|取消步数限制|不限步数",
+          "time_budget_minutes": r"\b(?:remove|drop|lift|forget|no)\s+(?:the\s+)?(?:time\s+limit|time\s+budget|"
+                                 r"deadline)|不限(?:制)?时间|取消时间限制"}
+"""A limit taken off: "use all the data", "remove the step limit", "不限制步数" (the planner's choice again: none)."""
+
+
+KEPT = r"\b(?:keep|leave)\b|保留|别动|不变|不用动|不要动"
+"""A clause that keeps a setting beside one that resets another."""
+
+
+def reset(low: str, values: dict[str, Any]) -> list[str]:
+    """The settings a reset gives back to the planner: those named without a value ("use the default learning
+    rate"), every choice (`FACTS` kept) when the message names none and sets nothing, or a limit taken off
+    (`LIFTED`)."""
+    if lifted := [n for n, words in LIFTED.items() if n not in values and re.search(words, low)]:
+        return lifted
+    if not re.search(RESET, low):
+        return []
+    said = " ".join(c for c in re.split(r"[,，;；]|\bbut\b|但是?|不过", low)  # "keep the rank, but undo the lr":
+                    if re.search(RESET, c) or not re.search(KEPT, c))  # the learning rate's reset only
+    names = [n for path in named(said) for n, s in SETTINGS.items() if s.in_plan and s.field == path
+             or path == "base_model" and n == "base_model"]
+    if names:
+        return [n for n in names if n not in values]
+    return [] if values.keys() - {"language"} or not re.search(RESET_ALL, low) else list(ALL_CHOICES)
+
+
+def undo(low: str) -> int:
+    """How many changes a turn takes back: 2 ("undo both"), 1 ("undo that"), or 0."""
+    return 2 if re.search(rf"(?:{UNDO_TWO}){UNDO_END}", low) else int(bool(re.search(rf"(?:{UNDO}){UNDO_END}", low)))
