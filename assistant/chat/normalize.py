@@ -81,6 +81,7 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:grad(?:ient)?|act(?:ivation)?)[ _-]?(?:ckpt|checkpoint(?!s)(?:ing)?)\b",
                  "gradient checkpointing", low)  # "no grad ckpt", "关掉 grad ckpt"
     low = re.sub(r"\bsu+m+[ae]r+i([sz])(?=e|ation|ing)", r"summari\1", low)  # "sumarize", "summerize"
+    low = re.sub(r"\b(turn|switch)\s+(.{1,40}?)\s+back\s+(on|off)\b", r"\1 \3 \2", low)  # "turn checkpointing back on"
     low = re.sub(r"\bi'?d\s+rather\s+(?:you|we)\s+(?:didn'?t|did\s+not)\s+", "don't ", low)  # "…didn't use X"
     low = re.sub(r"(?<!ly\s)\b(lower|reduc|decreas|rais|increas)ing\b(?=\s+(?:it|that|the|my|your|both)\b|"
                  r"\s+(?:learning|lr|rank|batch|epochs?|alpha|dropout|max|warm))",  # "would you mind lowering the

@@ -17,6 +17,7 @@ UNDO = (rf"^(?:(?:hmm+|um+|uh+|oh|ah)[,.\s]*)?(?:actually,?\s+no|no,?\s+wait|nop
         rf"^(?:嗯|呃)?[,，\s]*(?:不对|不是这样|不行)(?:吧|啊)?[。！!\s]*$|^{FILLER}*(?:(?:别|不要|不用)换了|不换了)|"
         rf"^{FILLER}*(?:还是原来的(?:吧|好)?|还是原来那样|恢复原来的|改回原来的|不改了)|^(?:还是)?算了|"
         rf"^(?:把)?(?:刚才|上[一1]个|上次)(?:那个|的)?(?:改动|修改|设置)?\s*(?:撤销|撤回|取消|还原)(?:掉|了)?|"
+        rf"^{FILLER}*(?:刚才|上[一1]个|上次)(?:那个|的)?(?:改动|修改|设置)\s*(?:不要了|不算了?|作废|算了)|"
         rf"^{AFTER_CLAUSE}{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
         rf"^{AFTER_CLAUSE}{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before|what you "
         rf"had|the previous (?:value|one|setting)))?|^{FILLER}*(?:forget it|never ?mind)|"
@@ -35,9 +36,16 @@ MEANT = r"^(?:(?:no|nope|sorry|不对|不是)[,，.\s]*)?(?:i\s+meant?\b|我(?:�
 """A correction of the previous turn ("no, I meant alpha 32", "不对，我说的是 alpha 32"): it is taken back, and the
 values said now are set."""
 RESET = (r"\b(?:reset|restore|revert)\b|"
-         r"\b(?:undo|never\s*mind|forget(?:\s+about)?|scratch|drop|cancel)\s+(?:the|my|that)\s+[\w -]{1,24}?\s+"
-         r"change\b|"
-         r"[^，。,.\d]{1,8}?(?:撤回|撤销|还原|恢复原样|恢复原来的?(?:值|设置)?|改回(?:去|原来的?))(?:吧|了)?\s*[。！!]?$|"
+         r"\b(?:undo|never\s*mind|forget(?:\s+about)?|scratch|scrap|ditch|discard|drop|cancel)\s+(?:the|my|that)\s+"
+         r"[\w -]{1,24}?\s+change\b|"
+         r"\b(?:put|set|change|switch|turn)\s+(?:the\s+)?[\w -]{1,24}?\s+back\b(?!\s+(?:on|off)\b)|"
+         r"\b(?:leave|keep)\s+(?:the\s+)?[\w -]{1,24}?\s+(?:where|as|how)\s+it\s+was\b|"
+         r"\b(?:forget|ignore|disregard|scratch)\s+(?:what\s+i\s+(?:said|wrote|asked)|my\s+(?:comment|remark|request|"
+         r"note))\s+(?:about|on|regarding|for)\b|"
+         r"[^，。,.\d]{1,8}?(?:当我没说|就当没说|(?:那句|那条|的话|的要求)\s*(?:不算了?|作废))|"
+         r"[^，。,.\d]{1,8}?(?:的)?(?:修改|改动|更改)(?:也)?(?:撤销|撤回|取消|还原|不要了|作废)(?:吧|了)?\s*[。！!]?$|"
+         r"[^，。,.\d]{1,8}?不(?:用)?改了\s*[。！!]?$|"
+         r"[^，。,.\d]{1,8}?(?:撤回|撤销|还原|恢复原样|恢复原来的?(?:值|设置)?|恢复|改回(?:去|原来的?))(?:吧|了)?\s*[。！!]?$|"
          r"(?:别|不要|不用)换了|不换了|"
          r"\bundo\s+the\s+(?=[\w -]{1,24}$)(?!last\b|previous\b|change\b)|"
          r"(?:撤销|撤回|取消|还原)(?:对)?[^，。,.\d]{1,8}?的(?:修改|改动|更改)|"
@@ -56,8 +64,9 @@ RESET = (r"\b(?:reset|restore|revert)\b|"
          r"(?:还是)?用(?:回)?你(?:原来|之前|最初|一开始)的|(?:恢复|改回)(?:成|到)?你(?:原来|之前)的|"
          r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|你来(?:定|选|决定)|你定吧|交给你|"
          r"\bwhatever\s+you\s+(?:think|feel|consider)\b|你觉得(?:多少|怎样|怎么样)?合适(?:就)?|你看着(?:办|定|设)")
-"""A reset of the settings named ("reset the learning rate", "学习率恢复默认", "not sure about the batch size, you
-pick")."""
+"""A reset of the settings named ("reset the learning rate", "put the learning rate back", "leave the rank where it
+was", "forget what I said about the length", "学习率恢复默认", "批大小的修改取消", "长度那句当我没说", "秩不改了", "not
+sure about the batch size, you pick")."""
 BACK = (r"\b(?:put|set|change|switch|turn)\s+(?:both|them|it|that|those|these)\s+back\b|"
         r"\bback\s+to\s+your\s+(?:original\s+|first\s+)?(?:suggestion|recommendation|choice|pick|proposal)s?\b|"
         r"(?:还是)?(?:按|用|听)你(?:原来|之前|最初|一开始)?的(?:建议|推荐|方案)|"
@@ -89,7 +98,7 @@ LIFTED = {"max_rows": r"\b(?:use|train\s+on|take)\s+(?:all|every(?:thing)?)(?:\s
 """A limit taken off: "use all the data", "remove the step limit", "不限制步数" (the planner's choice again: none)."""
 
 
-KEPT = r"\b(?:keep|leave)\b|保留|别动|不变|不用动|不要动"
+KEPT = r"\b(?:keep|leave)\b|保留|留着|别动|不变|不用动|不要动|不动"
 """A clause that keeps a setting beside one that resets another."""
 
 
@@ -104,7 +113,8 @@ def reset(low: str, values: dict[str, Any]) -> list[str]:
     said = " ".join(c for c in re.split(r"[,，;；]|\bbut\b|但是?|不过", low)  # "keep the rank, but undo the lr":
                     if re.search(RESET, c) or not re.search(KEPT, c))  # the learning rate's reset only
     names = [n for path in named(said) for n, s in SETTINGS.items() if s.in_plan and s.field == path
-             or path == "base_model" and n == "base_model"]
+             or path == "base_model" and n == "base_model"] or (["max_length"] if re.search(r"\blength\b|长度", said)
+                                                                else [])  # "forget what I said about the length"
     if names:
         return [n for n in names if n not in values]
     return [] if values.keys() - {"language"} or not re.search(RESET_ALL, low) else list(ALL_CHOICES)
