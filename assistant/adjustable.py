@@ -144,6 +144,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "method {}", "方法 {}", editor=True),
     Setting("preference", ("lora.r", "training.epochs"), str, _choice("fast", "quality"), "fast or quality",
             '"fast" or "quality"', in_plan=False),
+    Setting("licence", ("base_model.name",), str, _choice("open", "commercial", "any"), "open, commercial or any",
+            'the base model\'s licence the user requires: "open" (Apache-2.0 or MIT), "commercial" (allows '
+            'commercial use), "any"', "licence: {}", "许可：{}", in_plan=False),
     Setting("epochs", ("training.epochs",), NUMERIC, lambda v: 0 < v <= 100, "more than 0 and at most 100",
             "number of passes over the data", "train {} epochs", "训练 {} 轮",
             (NUMBER + r"\s*(?:epochs?|(?:full\s+)?pass(?:es)?\s+(?:over|through)\b|"

@@ -19,6 +19,7 @@ ASKABLE = {
     "lora.dropout": (r"dropout|丢弃率", "dropout", "dropout"),
     "lora.method": (r"qlora|4[- ]?bit|quantiz|(?<![\w.-])lora(?![a-z _-])|量化|方法", "method", "方法"),
     "base_model": (r"base model|" + W.format("models?") + "|基座|模型", "base model", "基座模型"),
+    "base_model.licence": (r"licen[cs]|commercial|许可|商用", "licence", "许可"),
     "training.learning_rate": (r"learning[ _-]?rate|" + W.format("lr") + "|学习率", "learning rate", "学习率"),
     "training.epochs": (W.format("(?:epochs?|passes|over-?fit\\w*)") + r"|轮数|几轮|多少轮|\d\s*(?:个\s*)?轮|过拟合",
                         "epochs", "轮数"),
@@ -51,6 +52,12 @@ ASKABLE = {
                   "数据量|数据够|样本够|数据.{0,6}够", "data", "数据量"),
 }
 """What a question can ask about: each plan field (its reason's key), the words that name it, and its label."""
+LICENCES = ("apache-2.0 and mit are open licences; llama3.1, llama3.2 and gemma allow commercial use within their "
+            "terms; qwen-research (Qwen2.5-3B) does not. Say “it must be Apache-licensed” or “we'll use it "
+            "commercially” and the plan picks a model with such a licence",
+            "apache-2.0 和 mit 是开源许可；llama3.1、llama3.2 和 gemma 在各自条款内允许商用；"
+            "qwen-research（Qwen2.5-3B）不允许。说“必须是 Apache 许可”或“要能商用”，计划就只选这样许可的模型")
+"""What the licences of the catalog allow, for "what licence does it have?" (`answers`)."""
 REASON_OF = {"resources.estimated_minutes": "resources.device", "data.rows": "training.epochs", "sweep.method": "sweep"}
 """A field with no reason of its own, answered with the reason that speaks to it (time: the device; whether the
 rows are enough: the epochs chosen for them)."""
@@ -87,6 +94,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"(?!\s+possible\s+to\s+(?:use|try|set|switch|have|get|go|make|change|lower|raise|train|do)\b)[^?]*\?\s*$|"
           + LEAD + r"(?:do|does|did|have|am|are)\s+(?:i|we)\b[^?]*\?\s*$|"
           + LEAD + r"(?:can|could)\s+(?:i|we)\s+(?:run|train|fit|do)\s+(?:this|it|that)\s+(?:on|with|in)\b[^?]*\?\s*$|"
+          + LEAD + r"(?:can|could|may)\s+(?:i|we)\s+(?:use|sell|ship|deploy)\s+(?:it|this|that|the\s+"
+          r"(?:model|adapter))\b[^?]*\?\s*$|"
           + LEAD + r"(?:won'?t|wouldn'?t|isn'?t|doesn'?t|can'?t)\s+(?:it|that|this)\b[^?]*\?\s*$|"
           + LEAD + r"(?:would|will|does|do|can|could)\s+(?!(?:you|we|i)\b)[\w .-]{1,30}?\s+"
           r"(?:save|help|hurt|speed|slow|reduce|improve|change|matter|cost|lower|raise|handle|run|fit|support|do|"
@@ -310,6 +319,13 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
     out = []
     for path in asked:
         _, en, zh_label = ASKABLE[path]
+        if path == "base_model.licence":  # "what licence does it have?": the catalog's, or not known
+            from ..models.catalog import find
+
+            entry = find(plan.base_model.source)
+            value = entry.license if entry else "未知（请到它的模型页面核实）" if zh else "not known (see its page)"
+            out.append(f"{zh_label if zh else en} {value}：{LICENCES[1]}" if zh else f"{en} {value}: {LICENCES[0]}")
+            continue
         value = get_path(plan, "base_model.name" if path == "base_model" else path)
         reason = plan.reasons.get(path) or plan.reasons.get(REASON_OF.get(path, ""), "") or FIXED.get(path, "")
         if path == "task.labels":  # where they come from
@@ -331,10 +347,9 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
             continue
         setting = SETTINGS.get(name)
         if setting and hasattr(value, "of"):  # "should I halve the lr?": the value that would be
-            try:
-                value = resolved(value, plan, setting)
-            except TypeError:  # a model step: no setting's value
+            if setting.kind is str:  # a model step ("would a bigger model help?"): no number to resolve
                 continue
+            value = resolved(value, plan, setting)
         if setting and setting.in_plan and get_path(plan, setting.field) != value:
             said = setting.said(value, "zh" if zh else "en")
             minutes = there.resources.estimated_minutes if there is not None and "gpu_memory_gb" not in named else 0

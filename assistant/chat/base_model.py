@@ -45,15 +45,15 @@ def choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: st
         why["base_model"] = (f"you asked for {s.base_model}" + (f" (about {b.params_b:g}B parameters, read from its "
                              "name; its memory is estimated from that size until it is downloaded)" if size else
                              " (its size is not in its name: the memory estimate assumes the default model's shape "
-                             "until it is downloaded)"))
+                             "until it is downloaded)")) + licence_words(None, s.licence)
         return
     elif s.base_model:
-        _replace_named(plan, s.base_model, language, gpu_gb, why)
+        _replace_named(plan, s.base_model, language, gpu_gb, why, s.licence)
     elif gpu_gb <= 0 and default and not catalog.find(default):
         b.name, b.source = Path(default).name, default
         why["base_model"] = "the default base model in your settings"
     else:
-        entry, reason = catalog.choose(plan.task.type, language, gpu_gb)
+        entry, reason = catalog.choose(plan.task.type, language, gpu_gb, s.licence)
         if gpu_gb <= 0 and default and catalog.find(default):
             entry = catalog.find(default)
         if gpu_gb <= 0 and language not in entry.languages:
@@ -74,18 +74,21 @@ def choose_model(plan: Plan, s: Slots, language: str, gpu_gb: float, default: st
         b.params_b, b.chat_template = entry.params_b, entry.chat_template
         if language not in entry.languages and language != "en" and "weak in" not in why["base_model"]:
             why["base_model"] += f" (note: {entry.name} is weak in {named})"
+        why["base_model"] += licence_words(entry, s.licence)
     elif (shape := local_shape(b.source)) is not None:
         from ..models.estimate import param_count
         b.params_b = round(param_count(shape) / 1e9, 4)
+    if not entry:  # a local folder
+        why["base_model"] += licence_words(None, s.licence)
 
 
-def _replace_named(plan: Plan, named: str, language: str, gpu_gb: float, why: dict) -> None:
+def _replace_named(plan: Plan, named: str, language: str, gpu_gb: float, why: dict, licence: str | None) -> None:
     """A model the user named that cannot be used as named — closed, or a family and size the catalog does not
     have — replaced by the nearest usable choice, with the true reason (never "you asked for it")."""
     from ..models.estimate import qlora_floor_gb as qlora_gb
 
     b = plan.base_model
-    fallback, reason = catalog.choose(plan.task.type, language, gpu_gb)
+    fallback, reason = catalog.choose(plan.task.type, language, gpu_gb, licence)
     if re.search(CLOSED, named.lower()):
         why["base_model"] = (f"⚠️ {named} is a closed model: its weights are not published, so it cannot be fine-tuned "
                              f"here. Planned with {fallback.name} instead ({reason})")
@@ -93,7 +96,8 @@ def _replace_named(plan: Plan, named: str, language: str, gpu_gb: float, why: di
         size = re.search(r"(\d+(?:\.\d+)?)\s*b\b", named.lower())
         params = float(size.group(1)) if size else 0.0
         family = [m for m in catalog.models() if m.name.lower().startswith(named.lower()[:4]) and not m.code]
-        fitting = [m for m in family if gpu_gb > 0 and qlora_gb(m.params_b) <= gpu_gb]
+        fitting = [m for m in family if gpu_gb > 0 and qlora_gb(m.params_b) <= gpu_gb
+                   and catalog.licence_ok(m, licence)]
         if gpu_gb <= 0:
             cannot = f"a {params:g}B model cannot be trained on a CPU" if params else "it is not in the catalog"
         elif params and qlora_gb(params) > gpu_gb:
@@ -107,6 +111,21 @@ def _replace_named(plan: Plan, named: str, language: str, gpu_gb: float, why: di
             reason = f"the largest {fallback.name.split('-')[0]} in the catalog that fits"
         why["base_model"] = f"⚠️ You asked for {named}, but {cannot}. Planned with {fallback.name} instead ({reason})"
     b.name = b.source = fallback.name
+
+
+def licence_words(entry: catalog.CatalogModel | None, wanted: str | None) -> str:
+    """What the base model's licence is against the one the user requires ("it must be Apache-licensed", "for
+    commercial use"): said as kept, or warned of (a model they named, or none in the catalog that fits has it; a
+    model outside the catalog, whose licence Tailor does not know)."""
+    if wanted not in ("open", "commercial"):
+        return ""
+    if entry is None:
+        return " (⚠️ its licence is not known here: check it on its model page)"
+    if catalog.licence_ok(entry, wanted):
+        return f"; its licence ({entry.license}) " + ("is open, as you asked" if wanted == "open" else
+                                                      "allows commercial use, as you asked")
+    return (f" (⚠️ its licence, {entry.license}, " + ("is not an open one (Apache-2.0 or MIT)" if wanted == "open" else
+                                                      "does not allow commercial use") + ", which you asked for)")
 
 
 def local_shape(source: str):

@@ -165,8 +165,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
             last_scaling = next((v for v in relative.values() if isinstance(v, Relative)), last_scaling)
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
-            prior = build_plan(_slots(messages[:i + 1], [*intents[:i], rest]), report, hardware, default_base_model,
-                               home_models)  # with the turn's other settings ("… and train for 300 steps")
+            now = _slots(messages[:i + 1], [*intents[:i], rest])  # with the turn's other settings ("… and train for
+            prior = build_plan(now, report, hardware, default_base_model, home_models)  # 300 steps")
             seen = None  # the plan before the turn, built once if a value needs it
             for name, r in sorted(relative.items(), key=lambda kv: isinstance(kv[1], EffectiveBatch)):
                 if isinstance(r, EffectiveBatch) and not r.rows:  # the effective batch before the turn, kept
@@ -177,7 +177,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                     r = EffectiveBatch(was.batch_size * was.gradient_accumulation, batch if isinstance(batch, int)
                                        else prior.training.batch_size)
                 if isinstance(r, ModelStep):  # "a bigger model": the next size up from the plan's
-                    it.values[name] = r.of(prior)
+                    it.values[name] = r.of(prior, now.licence)  # "a smaller one", among the licences asked for
                     it.notes += [r.words(prior, it.values[name], zh)] if r.step == 4 and it.values[name] else []
                     if it.values[name] is None:
                         del it.values[name]

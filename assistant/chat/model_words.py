@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..models.catalog import find, models
+from ..models.catalog import find, licence_ok, models
 
 CLOSED = (r"(?<![a-z0-9])(gpt-?4o?(?:-mini)?|gpt-?3\.5(?:-turbo)?|gpt-?5|o1|o3|claude(?:[a-z0-9.\- ]*?\d(?:\.\d)?)?|"
           r"gemini(?:[a-z0-9.\- ]*?\d(?:\.\d)?)?|ernie|kimi)(?![a-z0-9])|(文心一言)")
@@ -143,12 +143,14 @@ class ModelStep:
         return f"{name}: " + (f"the largest of that family that fits {gpu:g} GB" if gpu > 0 else
                               "the smallest of that family, for a CPU")
 
-    def of(self, plan) -> str | None:
+    def of(self, plan, licence: str | None = None) -> str | None:
         """The catalog model the step lands on from `plan`'s base model (one size up or down within its own
-        family first, when the message names none), or None when there is none."""
+        family first, when the message names none) among those whose licence is the one required, or None when
+        there is none."""
         own = plan.base_model.name.lower()[:4]
+        catalog = [m for m in models() if licence_ok(m, licence)]
         if self.step == 4:  # "use qwen", "switch to llama 3.2": the family's model for this GPU
-            family = [m for m in models() if not m.code and m.name.lower().startswith(self.family[:4])]
+            family = [m for m in catalog if not m.code and m.name.lower().startswith(self.family[:4])]
             version = rf"(?<![\d.]){re.escape(f'{self.size:g}')}(?!\d|[bm](?![a-z]))"
             pool = [m for m in family if self.size and re.search(version, m.name.lower())] or family
             pool = [m for m in pool if plan.task.language in m.languages] or pool
@@ -157,17 +159,17 @@ class ModelStep:
             return (max(fits, key=lambda m: m.params_b) if fits else min(pool, key=lambda m: m.params_b)).name \
                 if pool else None
         if self.size:  # "a 1B model": the nearest by the size in its name, the plan's family first when as near
-            pool = [m for m in models() if not m.code and plan.task.language in m.languages]
+            pool = [m for m in catalog if not m.code and plan.task.language in m.languages]
             off = {m.name: abs(nominal_b(m) - self.size) / self.size for m in pool}
             return min(pool, key=lambda m: (round(off[m.name], 1), not m.name.lower().startswith(own))).name \
                 if pool else None
         if self.step == -3:  # "a small model"
             if plan.base_model.params_b <= SMALL_B:
                 return plan.base_model.name
-            small = [m for m in models() if not m.code and m.params_b <= SMALL_B and plan.task.language in m.languages]
+            small = [m for m in catalog if not m.code and m.params_b <= SMALL_B and plan.task.language in m.languages]
             return max(small, key=lambda m: m.params_b).name if small else None
         for family in [self.family[:4]] if self.family else [""] if abs(self.step) == 2 else [own, ""]:
-            pool = sorted((m for m in models() if not m.code and m.name.lower().startswith(family)
+            pool = sorted((m for m in catalog if not m.code and m.name.lower().startswith(family)
                            and plan.task.language in m.languages), key=lambda m: m.params_b)
             if abs(self.step) == 2 and pool:
                 return (pool[-1] if self.step > 0 else pool[0]).name
@@ -191,3 +193,29 @@ def model_step(low: str) -> ModelStep | None:
         return ModelStep(-3, None) if re.search(SMALL, low) else None
     word, family = next((m.group(i), m.group(i + 1) if i < 7 else None) for i in (1, 3, 5, 7) if m.group(i))
     return ModelStep(STEPS[word], family)
+
+
+LICENCE_OPEN = (r"\b(?:apache|mit)(?:[ -]?2(?:\.0)?)?[ -]licen[cs]ed?\b|\bpermissive(?:ly)?[ -]licen[cs]|"
+                r"\b(?:osi|open[ -]source)[ -](?:approved\s+)?licen[cs]e|\blicen[cs]e[ds]?\s+(?:is\s+)?(?:under\s+)?"
+                r"(?:apache|mit)\b|(?:apache|mit)\s*(?:2(?:\.0)?)?\s*(?:or\s+mit\s+)?(?:licen[cs]e|许可|协议)|"
+                r"(?:宽松|开源)的?(?:许可|协议|licen[cs]e)")
+"""An open licence required: "it has to be Apache-licensed", "an OSI licence", "开源许可"."""
+LICENCE_COMMERCIAL = (r"\bcommercial(?:ly)?[ -](?:use|usable|product|purposes?|deployment|setting|app|service|"
+                      r"friendly)|\bfor\s+(?:a\s+)?commercial\b|\bcommercially\b|可以?商用|能够?商用|允许商用|商业(?:用途|使用|产品|化|场景)|"
+                      r"用于商业|用来商用|要商用")
+"""A licence that allows commercial use required: "we'll use it commercially", "要能商用"."""
+LICENCE_ANY = (r"\bany\s+licen[cs]e\b|\blicen[cs]e\s+(?:doesn'?t|does\s+not|won'?t)\s+matter|"
+               r"\b(?:don'?t|do\s+not)\s+care\s+about\s+(?:the\s+)?licen[cs]e|\bno\s+licen[cs]e\s+(?:requirement|"
+               r"constraint)s?|许可(?:证)?(?:无所谓|不重要|都行|不限)|不(?:在乎|管|限)许可")
+"""No licence required (after one was): "any licence is fine", "许可无所谓"."""
+
+
+def licence_wanted(low: str) -> str | None:
+    """The licence a message requires of the base model: "open", "commercial", "any" (none), or None (not said);
+    not in a question ("can I use llama commercially?" asks)."""
+    if re.search(r"[?？吗]\s*$", low):
+        return None
+    for wanted, words in (("any", LICENCE_ANY), ("open", LICENCE_OPEN), ("commercial", LICENCE_COMMERCIAL)):
+        if re.search(words, low):
+            return wanted
+    return None

@@ -82,7 +82,8 @@ RESET_ALL = (r"^reset[.!]?$|\b(?:reset|restore)\s+(?:everything|all|it all|the\s
              r"恢复默认|改回默认|用回默认|回到默认|重置|用(?:你的)?默认")
 """A reset of every choice: "reset everything", "back to your defaults", "全部恢复默认" (a "restore" that names
 nothing to reset, as in "restore missing words", is not one)."""
-FACTS = ("task_type", "language", "gpu_name", "gpu_memory_gb", "output_column", "exclude_column", "input_column")
+FACTS = ("task_type", "language", "gpu_name", "gpu_memory_gb", "output_column", "exclude_column", "input_column",
+         "licence")
 """What a reset keeps: what the user told about their task, data and machine, not a choice of the plan's."""
 ALL_CHOICES = [n for n in SETTINGS if n not in FACTS]
 """What "back to your defaults" gives back to the planner (and the sweep with them)."""

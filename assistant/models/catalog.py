@@ -134,8 +134,24 @@ LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "fr": "French", "de": "Germa
 """The languages a plan can be for (the catalog's `languages` codes), by name."""
 
 
-def choose(task_type: str | None, language: str, gpu_memory_gb: float) -> tuple[CatalogModel, str]:
-    """The default base model for a task, language and GPU memory, with the reason."""
+OPEN_LICENCES = ("apache-2.0", "mit")
+COMMERCIAL_LICENCES = (*OPEN_LICENCES, "llama3.1", "llama3.2", "gemma")
+"""Licences that allow commercial use: the open ones, and Llama's and Gemma's within their terms (Llama's needs
+Meta's permission above 700 million monthly users; both have use policies); not qwen-research (Qwen2.5-3B)."""
+
+
+def licence_ok(model: CatalogModel, wanted: str | None) -> bool:
+    """Whether a model's licence is what the user requires: "open" (Apache-2.0 or MIT), "commercial" (allows
+    commercial use); anything when they require nothing ("any", None)."""
+    if wanted == "open":
+        return model.license in OPEN_LICENCES
+    return wanted != "commercial" or model.license in COMMERCIAL_LICENCES
+
+
+def choose(task_type: str | None, language: str, gpu_memory_gb: float,
+           licence: str | None = None) -> tuple[CatalogModel, str]:
+    """The default base model for a task, language and GPU memory (and the licence the user requires), with the
+    reason."""
     if gpu_memory_gb <= 0:
         return DEFAULT, ("no GPU: the embedded SmolLM2-135M-Instruct is small enough to train on a CPU, and needs "
                          "no download")
@@ -152,6 +168,9 @@ def choose(task_type: str | None, language: str, gpu_memory_gb: float) -> tuple[
         why = "a strong open instruct model"
         if language != "en" and (speaking := [m for m in pool if language in m.languages]):
             pool, why = speaking, f"strong in {LANGUAGE_NAMES.get(language, language)}"  # Japanese: not Llama
+    if licence not in (None, "any"):  # "it has to be Apache-licensed": only such models (the task's language first)
+        pool = [m for m in pool if licence_ok(m, licence)] or [
+            m for m in models() if licence_ok(m, licence) and language in m.languages and m.code == code] or pool
     # The largest model whose QLoRA training comfortably fits the memory (about 1 GB per billion plus headroom).
     fitting = [m for m in pool if m.params_b * 0.9 + 3 <= gpu_memory_gb and m.params_b <= 8.5]
     pick = max(fitting, key=lambda m: m.params_b) if fitting else min(pool, key=lambda m: m.params_b)
