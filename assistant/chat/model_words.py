@@ -86,8 +86,11 @@ SMALL = (r"\b(?:small|lightweight|light-weight|compact|little)\s+(?:base\s+)?(?:
 """A small model asked for ("something small and fast", "想微调一个中文效果好的小模型"): one of 2B parameters or
 fewer (`SMALL_B`), the largest in the task's language; the plan's own when it is that small already."""
 SMALL_B = 2.0
-STEP_ONE = r"\bmodel\b[^.;!?]{0,80}?\b(bigger|larger|smaller|tinier|lighter) one\b"
-"""A relative model said as "one" after the word model ("that model is too big, pick a smaller one")."""
+STEP_ONE = (r"\bmodel\b[^.;!?]{0,80}?\b(bigger|larger|smaller|tinier|lighter) one\b|"
+            r"模型(?:(?!学习率|秩|批|轮|长度|预热|dropout|alpha|rank|lr)[^。！？?]){0,40}?换(?:个|一个)?\s*(更大|大一点|大点|"
+            r"更小|小一点|小点)的(?=\s*(?:吧|了)?\s*(?:[。！!，,]|$))")
+"""A relative model said as "one" after the word model ("that model is too big, pick a smaller one", "模型得能商用，
+换个小点的")."""
 STEPS = {"bigger": 1, "larger": 1, "更大": 1, "大一点": 1, "大点": 1, "smaller": -1, "tinier": -1, "lighter": -1,
          "更小": -1, "小一点": -1, "小点": -1, "biggest": 2, "largest": 2, "最大": 2, "smallest": -2, "tiniest": -2,
          "最小": -2}
@@ -189,7 +192,7 @@ def model_step(low: str) -> ModelStep | None:
         return ModelStep(4, family.group(1), float(family.group(2) or 0))
     if not (m := re.search(STEP, low)):  # "that model is too big, pick a smaller one"
         if one := re.search(STEP_ONE, low):
-            return ModelStep(STEPS[one.group(1)], None)
+            return ModelStep(STEPS[one.group(1) or one.group(2)], None)
         return ModelStep(-3, None) if re.search(SMALL, low) else None
     word, family = next((m.group(i), m.group(i + 1) if i < 7 else None) for i in (1, 3, 5, 7) if m.group(i))
     return ModelStep(STEPS[word], family)

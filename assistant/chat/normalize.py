@@ -82,6 +82,8 @@ def digits(low: str) -> str:
                  "gradient checkpointing", low)  # "no grad ckpt", "关掉 grad ckpt"
     low = re.sub(r"\bsu+m+[ae]r+i([sz])(?=e|ation|ing)", r"summari\1", low)  # "sumarize", "summerize"
     low = re.sub(r"\b(turn|switch)\s+(.{1,40}?)\s+back\s+(on|off)\b", r"\1 \3 \2", low)  # "turn checkpointing back on"
+    low = re.sub(r"(学习率|秩|批大小|批量大小|轮数|最大长度|预热比例|dropout|alpha|\blr|\brank)\s*换(?:个|一个)\s*"
+                 r"((?:更)?(?:小|大|高|低)(?:一)?点?)的", r"\1\2", low)  # "学习率换个小点的": 学习率小点
     low = re.sub(r"\bi'?d\s+rather\s+(?:you|we)\s+(?:didn'?t|did\s+not)\s+", "don't ", low)  # "…didn't use X"
     low = re.sub(r"(?<!ly\s)\b(lower|reduc|decreas|rais|increas)ing\b(?=\s+(?:it|that|the|my|your|both)\b|"
                  r"\s+(?:learning|lr|rank|batch|epochs?|alpha|dropout|max|warm))",  # "would you mind lowering the
