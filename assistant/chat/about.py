@@ -165,11 +165,12 @@ WHICH = (r"\bwhich\s+(?:one\s+)?(?:is|would\s+be|works)\s+(?:better|best|faster)
 message lists values to try ("比较一下秩 8 和 16 哪个好" asks for that sweep)."""
 REPORTED = (r"\b(?:blog(?:\s+post)?|article|paper|tutorial|video|colleague|friend|someone|people|everyone|docs?|"
             r"documentation|reddit|twitter)\s+(?:online\s+)?(?:said|says|say|suggests?|suggested|recommends?|recommended|"
-            r"claims?|(?:usually|often|always)\s+use)\b|\bi\s+(?:read|heard|saw)\b|网上说|听说|有人说|别人说|据说|"
+            r"claims?|(?:(?:usually|often|always)\s+)?(?:use[sd]?))\b|\bi\s+(?:read|heard|saw)\b|网上说|听说|有人说|别人说|据说|"
             r"大家都(?:用|说)|一般大家|论文(?:里)?说|教程(?:里)?说|文档(?:里)?(?:说|推荐)|官方(?:文档)?推荐")
 """A value reported from elsewhere ("a blog post said lr 5e-4 works best", "网上说学习率用 5e-4 最好"): answered
 with the plan's value and reason and how to ask for the one reported, nothing set; unless it is adopted (`ADOPT`)."""
-ADOPT = (r"\blet'?s\s+(?:use|do|try|go\s+with)\s+(?:it|that|this)\b|"
+ADOPT = (r"\blet'?s\s+(?:use|do|try|go\s+with|copy|adopt|follow|replicate|reuse|match)\s+(?:it|that|this|those|"
+         r"theirs|them)\b|"
          r"\b(?:use|go\s+with)\s+(?:it|that)\s*(?:then|please)?\s*[.!]?$|那就用(?:它|这个|那个)|就用(?:它|这个|那个)|就这么设|"
          r"[,;.!，；。！]\s*(?:so\s+|then\s+|but\s+)?(?:please\s+)?(?:use|set|make|switch\s+to|go\s+with|train)\b|"
          r"[，；。！,;]\s*(?:那就|所以|但)?[^，；。！,;?？]{0,8}?(?:用|改成|设成|设为|换成|改为)(?![^，；。！]*(?:最好|更好|比较好))")
@@ -210,6 +211,37 @@ ASKS_ABOUT = (r"^(?:how\s+many|which|what)\b.*[?？]\s*$|[,，]\s*which\b[^?？]
               r"(?:哪些|哪几|多少)[^?？]{0,6}[?？]\s*$")
 """A question whose words also describe a task ("which labels will it predict?", "rank 4 or 8, which is better for
 summaries?"): a question, not a task."""
+
+
+ASKED_AFTER = (r"(?:[,，;；。!！]|(?<!\d)\.(?=\s)|\s[—–-]+\s)\s*(?=[^,，;；。!！]*[?？]\s*$)|"
+               r"\s+and\s+(?=(?:also\s+)?(?:tell|explain|show)\s+me\b|explain\b)|[,，;；]?\s*(?=顺便(?:说|问|解释))")
+"""Where a request ends and a question after it begins: the last clause before a question mark ("use rank 8, will it
+still fit?", "改成 2 轮，大概要多久？"), "… and tell me why …", "…，顺便说下为什么…"."""
+TAG = (r"^(?:right|correct|true|ok(?:ay)?|isn'?t\s+it|no|yes|agreed|对吧|对吗|是吗|是不是|对不对|好吗|行吗|可以吗|"
+       r"好不好|行不行)\s*[?？]?\s*$")
+"""A question that only seeks agreement with what it follows ("rank 64 is too big, right?"): the whole is one."""
+
+
+def split_question(text: str) -> tuple[str, str] | None:
+    """A message that asks for a change and then a question, as its two parts ("use rank 8, will it still fit?" →
+    "use rank 8", "will it still fit?"; "…, and tell me why you picked cosine" → "why you picked cosine?"), or
+    None."""
+    cuts = list(re.finditer(ASKED_AFTER, text, re.I))
+    if not cuts:
+        return None
+    request, asked = text[:cuts[-1].start()].strip(), text[cuts[-1].end():].strip()
+    if not request or re.search(TAG, asked, re.I) or not re.search(r"[?？]\s*$|^(?:also\s+)?(?:tell|explain|show)\b|"
+                                                                   r"^顺便", asked, re.I):
+        return None
+    low = text.lower()  # not values weighed, reported, judged or supposed: "LoRA or QLoRA, which would you pick?",
+    # "my colleague uses rank 8, is that right here?", "if I lower the rank to 4, will it train faster?"
+    if (re.search(f"{WHICH}|{EITHER}|{REPORTED}", low) or re.search(OPINION, request.lower())
+            or re.match(r"(?:what\s+if|if|suppose|assuming|say)\b|如果|假如|要是|假设", request.lower())):
+        return None
+    said = re.sub(r"^(?:also\s+)?(?:(?:tell|show)\s+me|explain)\s+|^顺便(?:说|问|解释)(?:一)?下?", "", asked,
+                  flags=re.I)
+    return request, said if re.search(r"[?？]\s*$", said) else said + "?"  # "tell me why you picked cosine": "why
+    # you picked cosine?"
 
 
 def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]:

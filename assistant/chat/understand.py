@@ -7,13 +7,13 @@ that turn said; the conversation applies turns in order, so the later word wins.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..sweeps import SWEEPABLE
-from .about import ASKABLE, EITHER, OPINION, chosen, named, numeric_settings, question
+from .about import ASKABLE, EITHER, GPU_KEYS, OPINION, chosen, named, numeric_settings, question, split_question
 from .glossary import definitions
 from .goals import goals
 from .hardware_words import OWN_GPU, read_gpu
@@ -218,6 +218,22 @@ LORA_SAID = (r"(?:\buse|\bwith|\bplain|\bregular|\bstandard|用|使用|普通)\s
 
 
 def understand(text: str) -> Intents:
+    """What one message says (`Intents`). A change followed by a question ("use rank 8, will it still fit?",
+    "秩改成 8，这样还放得下吗？") is both: the change made, the question answered on the plan it makes."""
+    if parts := split_question(text):
+        first = _understand(parts[0])
+        if (first.values.keys() - {"language", *GPU_KEYS} and not (first.asked or first.sweep or first.undo
+                                                                   or first.forget or first.start or first.back)
+                and (second := _understand(parts[1])).asked):
+            asked = second.asked if second.asked != ["?"] or second.named else [  # "why is it slower?": the field
+                f for k in first.values if (f := "base_model" if k == "base_model" else SETTINGS[k].field) in ASKABLE
+            ] or ["?"]  # changed
+            return replace(first, values={**first.values, **second.values}, asked=asked, named=second.named,
+                           notes=first.notes + second.notes)
+    return _understand(text)
+
+
+def _understand(text: str) -> Intents:
     t = simplified(text.strip())  # traditional Chinese read as simplified, which the rules are written in
     notes: list[str] = []
     if len(t) > MAX_READ:
