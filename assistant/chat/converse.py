@@ -121,6 +121,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     switched: list[str] = []  # the yes/no settings (and LoRA or QLoRA) the latest turn that set any set
     undone: set[int] = set()  # turns taken back by an "undo", and the undos themselves
     last_scaling: Relative | None = None  # the latest relative change ("halve it": 0.5)
+    last_model: int | None = None  # the latest turn's step of the model, when it was one ("a smaller model": -1)
     for i, it in enumerate(intents):  # "halve the learning rate", "warm up for 100 steps": of the plan before the turn
         zh = language_of([messages[i]]) == "zh"
         said_now = set(it.values)  # "no, I meant alpha 32": alpha stays what it says
@@ -138,7 +139,9 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             scaled = it.that * setting.scale if it.that > 1 else it.that  # "hold out 10%" then "make that 20"
             if (value := allowed(setting, scaled, it.notes, zh)) is not None:
                 it.values[setting.name] = value
-        if it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
+        if it.again and not it.values.keys() - {"language"} and last_model:  # "a smaller one still", "再小一点"
+            it.values["base_model"] = ModelStep(1 if it.again > 1 else -1 if it.again > 0 else last_model, None)
+        elif it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
             targets = said_relatively or (last if len(last) > 1 and re.search(BOTH, messages[i].lower()) else
                                           [n for n in [_one_of(last, zh, it.notes)] if n])  # changed, or what it set
             scaling = (Relative(it.again, it.stepped) if it.again > 0 else last_scaling if it.again != ONWARD_FACTOR
@@ -163,6 +166,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             switched = now_switched
         if relative := {k: v for k, v in it.values.items() if isinstance(v, RESOLVED)}:
             said_relatively = [k for k, v in relative.items() if isinstance(v, Relative)]
+            last_model = r.direction if isinstance(r := relative.get("base_model"), ModelStep) else None
             last_scaling = next((v for v in relative.values() if isinstance(v, Relative)), last_scaling)
             rest = Intents({k: v for k, v in it.values.items() if k not in relative}, sweep=it.sweep)
             now = _slots(messages[:i + 1], [*intents[:i], rest])  # with the turn's other settings ("… and train for
@@ -202,9 +206,9 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                     it.values[name] = value
         if numeric := [k for k, v in it.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]:
             said_relatively = said_relatively if relative else []  # after "lr 1e-4", "double it" is the lr
-            last = numeric
+            last, last_model = numeric, last_model if relative else None
         elif asked := numeric_settings(it.asked):
-            last, said_relatively = asked, []  # "what rank would you use?", then "ok, 32 then": the rank
+            last, said_relatively, last_model = asked, [], None  # "what rank would you use?", then "ok, 32 then"
         elif tried := [*it.sweep.get("values", {}), *it.sweep.get("search", [])]:
             last, said_relatively = [SWEEPABLE[p][0] for p in tried if SWEEPABLE[p][0]], []  # "try ranks 8 and 16",
             # then "never mind the sweep, just use 8": the rank

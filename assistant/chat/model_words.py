@@ -137,6 +137,12 @@ class ModelStep:
     def __repr__(self) -> str:
         return f"ModelStep({self.step}, {self.family!r}, {self.size:g})"
 
+    @property
+    def direction(self) -> int | None:
+        """1 or -1 for a step up or down ("a bigger model", "the smallest qwen", "a small model"), which "even smaller"
+        or "再小一点" can take again; None for a size or a family said."""
+        return (1 if self.step > 0 else -1) if self.step in (-3, -2, -1, 1, 2) else None
+
     def words(self, plan, name: str, zh: bool) -> str:
         """Why a family said alone landed on `name` (step 4)."""
         gpu = plan.resources.gpu_memory_gb
