@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .. import plugins
 from ..adjustable import SETTINGS, as_edit, get_path, turn_words
@@ -18,7 +17,7 @@ from ..data import DataReport, column_named, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
-from .about import COSTS, GPU_KEYS, a_or_an, answers, numeric_settings
+from .about import COSTS, GPU_KEYS, answers, numeric_settings
 from .features import feature_note
 from .model_words import ModelStep
 from .planner import build_plan
@@ -40,6 +39,7 @@ from .sweep_plan import sweep_note
 from .take_back import ALL_CHOICES
 from .token_counts import token_lengths, training_messages
 from .understand import Intents, MaybeColumn, allowed, understand
+from .unheard import in_language, unheard
 from .whole_turn import BOTH, ONWARD_FACTOR
 
 
@@ -231,7 +231,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     if report is not None:  # the same tokenizer and template the plan's max_length was measured with
         lengths, mt = token_lengths(plan, report, home_models)
         examples = [mt.render(training_messages(plan.task.instruction, e)) for e in report.examples[:2]]
-    notes = list(intents[-1].notes) if intents else []
+    notes = in_language(list(intents[-1].notes), lang == "zh") if intents else []
     notes = [n for n in notes if n != "fit"]
     if intents and (note := sweep_note(plan, intents[-1].sweep, lang == "zh")):
         notes.append(note)  # "with 6 trials" after "try ranks 8, 16 and 32"; "pick by f1" with no sweep
@@ -254,57 +254,10 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
 
             model_reason = to_zh(model_reason)
         notes.append(model_reason.removeprefix("⚠️ "))
-    if len(messages) > 1 and (unheard := _unheard(messages[-1], intents[-1], changes, lang, plan)):
-        notes.append(unheard)
+    if len(messages) > 1 and (nothing := unheard(messages[-1], intents[-1], changes, lang, plan)):
+        notes.append(nothing)
     reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
     return Turn(ready, missing, reply, plan, questions, changes, report, examples, notes, list(lengths))
-
-
-EXAMPLES = {
-    "en": "“use rank 8”, “train 3 epochs”, “learning rate 1e-4”, “halve the learning rate”, “max length 512”, "
-          "“use only 100 rows”, “stop after 30 steps”, “finish in 10 minutes”, “use QLoRA”, “I have a 24 GB GPU”, "
-          "“switch to Qwen2.5-1.5B”",
-    "zh": "“秩 8”、“训练 3 轮”、“学习率 1e-4”、“学习率减半”、“最大长度 512”、“只用 100 条数据”、“训练 30 步”、"
-          "“10 分钟内完成”、“用 QLoRA”、“我有 24G 显卡”、“换成 Qwen2.5-1.5B”",
-}
-
-
-def _unheard(message: str | dict, it: Intents, changes: list[str], lang: str, plan) -> str | None:
-    """What to say when the last turn changed nothing: that it was not understood (with what can be said), or
-    that what it asked for is already so. None when it changed the plan or asked to start, or when what it asked
-    for could not be done and a data warning says why (a column the file lacks)."""
-    if changes or it.start or it.sweep or it.asked:
-        return None
-    zh = lang == "zh"
-    if it.forget or it.undo or it.dropped:  # "never mind the overfitting" after the dropout was set since
-        return None if it.notes else "计划没有改变。" if zh else "The plan is unchanged."
-    heard = {k: v for k, v in it.values.items() if k != "language"}  # Chinese characters alone say nothing
-    if not heard and not it.notes:
-        words = turn_words(message).strip()
-        if note := feature_note(words.lower(), zh):  # "export to gguf afterwards": where Tailor does that
-            return note
-        shown = words[:80] + ("…" if len(words) > 80 else "")
-        return (f"我没有理解“{shown}”，计划没有改变。可以这样说：{EXAMPLES['zh']}。" if zh else
-                f"I did not understand “{shown}”, so the plan is unchanged. You can say, for example: "
-                f"{EXAMPLES['en']}.")
-    said = "; ".join(_said(k, v, zh) for k, v in it.values.items()
-                     if k in SETTINGS and k not in ("language", "task_type") and (k, v) != ("gpu_name", "")
-                     and not any(f"`{v}`" in w for w in plan.data.warnings))  # refused, and said so with the data
-    if not said and heard.keys() == {"task_type"} and (task := heard["task_type"]) != plan.task.type:
-        return (f"任务仍是 {plan.task.type}（这句话也像是在说 {task}；要换任务，请说“换成 {task} 任务”），"
-                "计划没有改变。" if zh else f"The task stays {plan.task.type} (your words also read as {task}; to "
-                f"switch, say “switch the task to {task}”), so the plan is unchanged.")  # "the answers should be short"
-    if not said:
-        return None
-    return f"计划已经是这样（{said}），没有改变。" if zh else f"The plan already does that ({said}); nothing changed."
-
-
-def _said(name: str, value: Any, zh: bool) -> str:
-    """A setting's value in words, the machine's as a person says it ("no GPU: the CPU", "a 24 GB GPU")."""
-    if name == "gpu_memory_gb":
-        return (f"{value:g} GB 显卡" if zh else f"{a_or_an(value)} {value:g} GB GPU") if value else (
-            "没有 GPU：用 CPU" if zh else "no GPU: the CPU")
-    return SETTINGS[name].said(value, "zh" if zh else "en")
 
 
 def _one_of(last: list[str], zh: bool, notes: list[str], value: str = "") -> str | None:

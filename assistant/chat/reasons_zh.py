@@ -199,9 +199,27 @@ PHRASES: list[tuple[str, str]] = [
     (r"\blearning rate\b", "学习率"), (r"\brank\b", "秩"), (r"(?<![.\w])epochs\b", "轮数"),
     (r"\bbatch size\b", "批大小"), (r"\bmax length\b", "最大长度"), (r"\bwarm-up\b", "预热比例"),
     (r"\bmax steps\b", "最大步数"),
+    (r"^“([^”]*)” is not possible: it must be (.+), so the plan keeps its own value$",
+     lambda m: f"“{m.group(1)}”不可能：超出范围，必须{bounds_zh(m.group(2))}，计划保留原来的值"),
     (r"\bdropout\b", "dropout"),
 ]
 COMPILED = [(re.compile(p), zh) for p, zh in PHRASES]
+BOUNDS = [(re.compile(p), zh) for p, zh in (
+    (r"^a whole number ", "是整数，"), (rf"\bbetween {N} and {N}", r"在 \1 到 \2 之间"),
+    (rf"\bmore than {N} and at most {N}", r"大于 \1 且不超过 \2"),
+    (rf"\bat least {N} and under {N}", r"不小于 \1 且小于 \2"),
+    (r" \(a share of the rows\)", "（占行数的比例）"), (rf"\bmore than {N} minutes", r"大于 \1 分钟"),
+    (r"^one of ", "是以下之一："), (r"^(\w+) or (\w+)$", r"是 \1 或 \2"), (r"^yes or no$", "是“是”或“否”"),
+    (rf"^a name of {N} to {N} characters$", r"是 \1 到 \2 个字符的名称"), (rf"^a name of at most {N} characters$",
+                                                                    r"是不超过 \1 个字符的名称"))]
+"""A setting's bounds (`Setting.bounds`) in Chinese, for a value refused ("必须在 1 到 1024 之间")."""
+
+
+def bounds_zh(bounds: str) -> str:
+    """A setting's bounds in Chinese; what the table lacks stays as it was."""
+    for pattern, zh in BOUNDS:
+        bounds = pattern.sub(zh, bounds)
+    return bounds.replace(", ", "、")
 
 
 def to_zh(reason: str) -> str:

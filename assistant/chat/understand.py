@@ -20,6 +20,7 @@ from .hardware_words import OWN_GPU, read_gpu
 from .languages import named_language
 from .model_words import licence_wanted, model_step, named_model
 from .normalize import digits
+from .reasons_zh import bounds_zh
 from .relative import (
     EFFECTIVE,
     HELD_ROWS,
@@ -412,7 +413,7 @@ def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None =
                                       "zh" if zh else "en")
         whole = setting.kind is int and not float(value).is_integer()
         bounds = ("a whole number " if whole else "") + setting.bounds
-        notes.append(f"“{shown}”超出范围（{bounds}），计划保留原来的值" if zh else
+        notes.append(f"“{shown}”不可能：超出范围，必须{bounds_zh(bounds)}，计划保留原来的值" if zh else
                      f"“{shown}” is not possible: it must be {bounds}, so the plan keeps its own value")
         return None
 
