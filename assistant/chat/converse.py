@@ -40,7 +40,7 @@ from .take_back import ALL_CHOICES
 from .token_counts import token_lengths, training_messages
 from .understand import Intents, MaybeColumn, allowed, understand
 from .unheard import in_language, unheard
-from .whole_turn import BOTH, ONWARD_FACTOR
+from .whole_turn import BOTH, ONWARD_FACTOR, listed
 
 
 def task_suggestions(lang: str) -> list[str]:
@@ -122,6 +122,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     undone: set[int] = set()  # turns taken back by an "undo", and the undos themselves
     last_scaling: Relative | None = None  # the latest relative change ("halve it": 0.5)
     last_model: int | None = None  # the latest turn's step of the model, when it was one ("a smaller model": -1)
+    swept: list[str] = []  # the fields the latest turn that tried values (or searched) tried
     for i, it in enumerate(intents):  # "halve the learning rate", "warm up for 100 steps": of the plan before the turn
         zh = language_of([messages[i]]) == "zh"
         said_now = set(it.values)  # "no, I meant alpha 32": alpha stays what it says
@@ -139,6 +140,9 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
             scaled = it.that * setting.scale if it.that > 1 else it.that  # "hold out 10%" then "make that 20"
             if (value := allowed(setting, scaled, it.notes, zh)) is not None:
                 it.values[setting.name] = value
+        if (not it.sweep and not it.values.keys() - {"language"} and len(swept) == 1 and isinstance(messages[i], str)
+                and len(values := listed(messages[i].lower())) > 1):  # "try ranks 8, 16 and 32", then "actually only
+            it.sweep = {"values": {swept[0]: values}}  # 8 and 32": the sweep's values
         if it.again and not it.values.keys() - {"language"} and last_model:  # "a smaller one still", "再小一点"
             it.values["base_model"] = ModelStep(1 if it.again > 1 else -1 if it.again > 0 else last_model, None)
         elif it.again and not it.values.keys() - {"language"}:  # "halve it again": what the last relative turn
@@ -206,12 +210,13 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                     it.values[name] = value
         if numeric := [k for k, v in it.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]:
             said_relatively = said_relatively if relative else []  # after "lr 1e-4", "double it" is the lr
-            last, last_model = numeric, last_model if relative else None
+            last, last_model, swept = numeric, last_model if relative else None, []
         elif asked := numeric_settings(it.asked):
             last, said_relatively, last_model = asked, [], None  # "what rank would you use?", then "ok, 32 then"
         elif tried := [*it.sweep.get("values", {}), *it.sweep.get("search", [])]:
             last, said_relatively = [SWEEPABLE[p][0] for p in tried if SWEEPABLE[p][0]], []  # "try ranks 8 and 16",
             # then "never mind the sweep, just use 8": the rank
+            swept = tried
     before, now = _slots(messages[:-1], intents[:-1]), _slots(messages, intents)
     plan = build_plan(now, report, hardware, default_base_model, home_models)
     changes = (_diff(build_plan(before, report, hardware, default_base_model, home_models), plan, intents[-1])

@@ -48,7 +48,7 @@ VERSUS = r"\s*(?:\bvs\.?|\bversus|\bagainst|对比|对)\s*"
 CHOICE = r"(?:\s*[,，、]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+|\s*(?:和|或者?|与|跟)\s*)"
 """Between two values, each with its name, which a message that compares or tries them lists ("compare rank 8 and
 rank 32", "试试秩 8 和秩 32")."""
-COMPARES = r"\b(?:compare|try|test|run)\b|比较|对比|试试|试一下|都试|跑一下"
+COMPARES = r"\b(?:compare|try|test|run|find\s+out)\b|比较|对比|试试|试一下|都试|跑一下"
 REPEATED = r"(?:{key}){after}{number}(?:(?:{sep})(?:{key}){after}{number})+"
 """A list whose values each carry the setting's name: `VERSUS`, or `CHOICE` in a message that `COMPARES`."""
 EPOCH_UNIT = r"(?:\s*个)?\s*(?:epochs?|轮|遍)"
@@ -79,13 +79,14 @@ OFF = (r"\bno sweep|don'?t sweep|do not sweep|without (?:a )?sweep|(?:just|only)
        r"(?:just|only) train (?:it )?once|train (?:it )?(?:just |only )?once|one run only|"
        r"(?:跑|训练)一次就(?:行|好|够了?)|"
        r"cancel the sweep|no (?:more )?search|不要?(?:搜索|扫描|sweep|调参)|只(?:训练|跑)一次|不用试了|不做搜索|"
-       r"(?:never ?mind|forget(?: about)?|drop|skip|scrap|ditch) (?:the |that )?(?:sweep|search|trials)|"
+       r"(?:never ?mind|forget(?: about)?|drop|skip|scrap|ditch|cancel|abort|remove) (?:the |that |this )?"
+       r"(?:sweep|search|trials)|\bstop (?:the|that|this) (?:sweep|search)\b|"  # not "stop trials that fall behind"
        r"no need (?:to sweep|for (?:a |the )?(?:sweep|search))|不(?:搜索|搜|试)了|不用(?:搜索|搜)了?|"
        r"(?:取消|停止|去掉|算了)(?:这个|那个)?(?:搜索|扫描|sweep|调参)")
 TRIALS = (rf"({NUMBER})\s*(?:(?:random|different|separate|independent|quick|short|small)\s+)?"
           r"(?:trials|runs|configurations|combinations|settings|tries)\b|"
           rf"(?:试|跑)\s*({NUMBER})\s*(?:组|次|个)|({NUMBER})\s*(?:组|次试验|个试验|次尝试)")
-HALVING = (r"halving|\bprune|stop (?:the )?(?:trials|runs) that (?:fall|are|lag) behind|"
+HALVING = (r"halving|\bprun(?:e|ing)|stop (?:the )?(?:trials|runs) that (?:fall|are|lag) behind|"
            r"\b(?:stop|kill|drop|cut|prune|end)\s+(?:the\s+)?(?:losers|laggards|losing\s+ones|weak(?:er)?\s+ones|bad\s+ones|"
            r"worse\s+ones|stragglers)\b|"
            r"drop (?:the )?(?:bad|losing|weak|worst) (?:trials|runs)|淘汰|剪枝|提前停掉(?:明显)?(?:差|落后)的|"
@@ -109,6 +110,10 @@ JOINED = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|和|与|、|及)\s*(?:the\s+|its\s+)?
 
 
 TRY = r"\b(?:try|compare|test)\b|试试|试一下|比较|对比|都试"
+EACH = (r"\bfind\s+out\b|\b(?:try|test|run|compare)\s+(?:them\s+all|all\s+(?:of\s+)?(?:them|those|three|four)|"
+        r"each(?:\s+of\s+them)?|every\s+one|them)\b|都(?:跑|试)(?:一下|一遍|试)?")
+"""Values listed apart from the setting they are for, to be tried ("which batch size is best, 4 or 8 or 16? find
+out", "批大小 4、8、16 哪个最好？都跑一下")."""
 """Words that make a range of a setting's values ones to try ("try rank 8-16", "秩 8 到 32 都试试")."""
 SPAN = (r"(?:{key})\s*(?:(?:of|in|between|在{more})\s*)?({n})(?:{own})?\s*(?:and|to|-|–|~|到|至)\s*"
         r"({n})(?:{own})?{units}(?:\s*之间)?")
@@ -179,6 +184,9 @@ def read_sweep(low: str) -> dict:
                          own=OWN_UNITS.get(field, "(?!)"))
         if field not in values and field not in RANGED and (m := re.search(rx, low)):
             values[field] = span(field, *sorted(float(x) for x in m.groups()))
+    named = [field for field, key in KEYS.items() if re.search(key, low)]  # "which batch size is best, 4 or 8 or
+    if not values and len(named) == 1 and re.search(EACH, low) and (m := re.search(LIST + UNITS, low)):  # 16? find out"
+        values[named[0]] = list(dict.fromkeys(float(x) for x in re.findall(NUMBER, m.group(1))))
     search = [field for field, key in KEYS.items() if field not in values and (
         re.search(rf"{SEARCH_VERB}(?:{key})", low) or re.search(rf"{ZH_SEARCH}(?:{key})", low)
         or re.search(rf"(?:{key})\s*(?:搜索|调优|扫描|试几个|多试几个)", low))]

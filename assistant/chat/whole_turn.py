@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 from ..adjustable import NUMBER
+from .sweep_words import LIST
+from .sweep_words import NUMBER as VALUED
 
 START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alright|all right|sounds good|"
          r"looks (?:good|great|fine|perfect)|lgtm|that'?s? (?:fine|good|great)|that works|works for me|fine by me|"
@@ -160,3 +162,16 @@ def scaled_again(low: str) -> tuple[float, bool] | None:
     if m := re.search(TOO, low):
         return (0.5 if m.group(1) or m.group(3) or m.group(5) else 2.0), True
     return next(((factor, step) for pattern, factor, step in AGAIN if re.search(pattern, low)), None)
+
+
+LISTED = (r"^(?:(?:actually|then|ok(?:ay)?|no|hmm|so|make\s+it)[,\s]+)*(?:(?:only|just)\s+|只要|只试试?|只跑|就)?\s*"
+          r"(?:try\s+|试试?\s*)?({numbers})\s*(?:then|instead|please|吧|就行|就好|就够了?)?[.!。！]?$")
+"""A turn that is only a list of values ("actually only 8 and 32", "只要 8 和 32"): for the one setting the latest
+sweep tried (`converse`)."""
+
+
+def listed(low: str) -> list[float]:
+    """The values of a turn that is only a list of them (`LISTED`), or []."""
+    if not (m := re.search(LISTED.format(numbers=LIST), low.strip())):
+        return []
+    return list(dict.fromkeys(float(x) for x in re.findall(VALUED, m.group(1))))
