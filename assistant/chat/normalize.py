@@ -216,7 +216,7 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:no|without|disable|turn off|switch off|skip)\s+(?:the\s+|any\s+)?(?:lora\s+)?"
                  r"(?:warm[ _-]?up|dropout)\b(?![ _-]?(?:steps?|ratio))|"
                  r"\b(?:turn\s+|switch\s+)?(?:the\s+)?(?:lora\s+)?(?:warm[ _-]?up|dropout)\s+off\b|"
-                 r"(?:不要|不用|不做|关闭|关掉|去掉|取消)\s*(?:预热|dropout|丢弃)|"
+                 r"(?:不要|不用|不做|关闭|关掉|去掉|取消)\s*(?:预热|dropout|丢弃)(?!(?:比例)?的?(?:修改|改动|更改|设置))|"
                  r"(?:预热|dropout|丢弃)\s*(?:去掉|关掉|关了|不要了|取消|也不要)",
                  lambda m: "dropout 0" if "drop" in m.group(0) or "丢弃" in m.group(0) else "warmup ratio 0", low)
     # "no validation set", "don't hold anything out", "不要验证集": nothing held out
@@ -272,7 +272,8 @@ def digits(low: str) -> str:
         low = re.sub(BARE_RATE, r"学习率\1" if re.search(r"[\u4e00-\u9fff]", low) else r"learning rate \1", low,
                      count=1)
     # after a setting's name: "a batch size of sixteen", "rank eight", "seed seven"
-    return re.sub(r"\b((?:lora\s+)?(?:rank|batch size|batch|alpha|seed|patience|epochs)(?:\s+(?:of|to|at|is|=))?\s+)("
+    return re.sub(r"\b((?:lora\s+)?(?:rank|batch size|batch|alpha|seed|patience|epochs)(?:\s+(?:of|to|at|is|=))?\s+|"
+                  r"\b(?:keep|make|set|change|put|leave)\s+(?:it|that|this)\s+(?:to|at|as)\s+|\bback\s+to\s+)("
                   + "|".join(EN_NUMBERS) + r")\b", lambda m: m.group(1) + str(EN_NUMBERS[m.group(2)]), low)
 
 

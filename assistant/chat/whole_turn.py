@@ -55,6 +55,7 @@ THAT = (rf"{CLAUSE}{FILLER}*(?:just |then |and )?"
         rf"{CLAUSE}{FILLER}*(?:还是|那就|那|就)?(?:降到|降为|降低到|减到|减少到|提到|提高到|升到|加到|增加到|调低到|调高到|"
         rf"调整到|调整为|减为|增为)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$|"
         rf"{CLAUSE}{FILLER}*(?:还是|那就|那|就)?(?:用|改成|改为|换成|设成|设为|改回|改到|调到|就)\s*{NUMBER}\s*(?:吧|好了|就行|就好)?[。！!]?$|"
+        rf"{CLAUSE}{FILLER}*(?:还是|(?:应该)?是)\s*{NUMBER}\s*(?:吧|好了|就行|就好|才对)?[。！!]?$|"
         rf"{CLAUSE}{FILLER}*还是\s*{NUMBER}\s*(?:吧|好了|就行|就好)[。！!]?$")
 """A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
 "lower that to 2", "降到 2", "算了，还是用 16 吧" (`converse` gives it to the setting the previous turn set, when that
