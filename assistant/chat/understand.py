@@ -161,7 +161,7 @@ ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|re
               r"\s+(?:only|alone)\b|\bpredict\s+(?:the\s+)?[\w-]+\s+(?:column\s+)?(?:from|given|based\s+on|using)\s+"
               r"(?:the\s+|its\s+|each\s+\w+'s\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
               r"\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
-              r"(?:\s+(?:column|field|text|content))?(?=\s*(?:$|[,.;!]))|"
+              r"(?:\s+(?:column|field|text|content|line))?(?=\s*(?:$|[,.;!]))|"
               r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+is\s+(?:what|all\s+that)\s+matters\b|"
               r"\b(?:only|just)\s+(?:look\s+at|read|see)\s+(?:the\s+)?[`'\"“]?([a-z][\w-]*)[`'\"”]?"
               r"(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
@@ -170,8 +170,8 @@ ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|re
               r"(?:each|every|the)\s+(?:\w+\s+)?([\w-]+)(?=\s*(?:$|[,.;!]))|"
               r"(?:只用|仅用|只看|只读|光用|光看)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*"
               r"就(?:够了?|行|可以)|"
-              r"(?:(?:只|仅)(?:根据|凭|看|用)|^(?:根据|用|从))\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*"
-              r"(?:来)?(?:预测|判断|分类|生成|写出?)")
+              r"(?:(?:只|仅)(?:根据|凭|看|用)|^(?:根据|用|从))\s*(?:[\u4e00-\u9fff]{1,4}\s+)?[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?"
+              r"\s*(?:这一?列|列|字段)?\s*(?:(?:给|对|把|将)[^，。,；;]{0,6}?)?(?:来)?(?:预测|判断|分类|分|生成|写出?)")
 """"The model should only see the body", "keep only the body", "predict the queue from the subject (only)", "根据
 subject 预测 queue": the one input, when the file has a column by that name."""
 
@@ -185,7 +185,8 @@ NEGATIVE = r"(?:^|(?<=[a-z\u4e00-\u9fff]\s)|(?<=[=:：]\s)|(?<=[=:：]))-\d+(?:\
 """A negative number after a setting's name or a colon ("train -2 epochs", "lr: -1e-4"), not a range ("3-5")."""
 EXCLUDE = (r"\b(?:ignore|drop|leave\s+out|remove|exclude|skip|don'?t\s+use|do\s+not\s+use)\s+(?:the\s+)?[`'\"“]?"
            r"([\w-]+)[`'\"”]?(?=\s*(?:$|[,.;!]))|\b(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column|field)\s+(?:is|seems)\s+"
-           r"(?:meaningless|useless|irrelevant|noise|junk|not\s+(?:needed|useful|relevant))")
+           r"(?:meaningless|useless|irrelevant|noise|junk|not\s+(?:needed|useful|relevant))|"
+           r"\b([a-z][\w-]*)\s*(?:这一?列|列|字段)?\s*(?:太|很|有点)(?:乱|杂|吵|脏)了?\s*[，,]\s*(?:别|不要|不)用(?:它|这列)?")
 """An input left out without the word column ("ignore the subject"): `MaybeColumn`."""
 RANGE_KEYS = {"r": r"(?<![a-z])(?:lora[_ ])?(?:rank|r)(?![a-z])|秩",
               "learning_rate": r"learning[ _-]?rate|(?<![a-z])lr|学习率", "epochs": r"(?<![a-z])epochs?(?![a-z])|轮数",
@@ -348,7 +349,7 @@ def _understand(text: str) -> Intents:
     if not said.get("input_column") and (m := re.search(ONLY_INPUT, low)):  # "keep only the body"
         said["input_column"] = MaybeColumn(next(g for g in m.groups() if g))
     if not said.get("exclude_column") and (m := re.search(EXCLUDE, low)):  # "ignore the subject": a column when the
-        said["exclude_column"] = MaybeColumn(m.group(1) or m.group(2))  # file has one by that name
+        said["exclude_column"] = MaybeColumn(next(g for g in m.groups() if g))  # file has one by that name
     if times := times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
         said["alpha"] = times
     for name, relative in relatives(low).items():  # "halve the learning rate": resolved against the plan
