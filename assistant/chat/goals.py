@@ -11,7 +11,12 @@ from ..sweeps import DEFAULT_PATIENCE
 
 GOALS = (
     (r"\bover-?fit\w*|\bmemori[sz]\w*\s+(?:the\s+|its\s+|our\s+)?(?:training\s+)?(?:data|examples|rows|set)\b|"
-     r"\b(?:just|only|simply)\s+memori[sz]\w*\b|过拟合|死记硬背",
+     r"\b(?:just|only|simply)\s+memori[sz]\w*\b|过拟合|死记硬背|背(?:下来|住)了|"
+     r"\b(?:eval(?:uation)?|validation|val|held-?out|dev)\s+loss\s+(?:climbs|rises|goes\s+up|went\s+up|increases|"
+     r"(?:is\s+|was\s+)?(?:going|went)\s+up|gets\s+worse|got\s+worse|stopped\s+improving|stops\s+improving|"
+     r"(?:is\s+|was\s+)?climbing|(?:is\s+|was\s+)?rising)|"
+     r"验证集?\s*(?:的)?\s*(?:loss|损失)\s*(?:在|一直|开始|反而)?(?:涨|上升|变大|升高)|"
+     r"验证集?\s*(?:的)?\s*(?:loss|损失)[^，。,]{0,12}?(?:不降了?|不再下降|不下降|降不下去)",
      f"early stopping patience {DEFAULT_PATIENCE}; dropout 0.1",
      "against over-fitting: training stops early when the held-out loss stops improving, and dropout is 0.1",
      "为防止过拟合：验证集损失不再下降时提前停止，dropout 设为 0.1"),
@@ -24,20 +29,26 @@ GOALS = (
      r"\blow[- ]cost\b|\b(?:tight|limited|small|low)\s+budget\b|\bbudget\s+is\s+(?:tight|limited|small)\b|"
      r"省(?:点|一点|些)?钱|便宜(?!的?\s*(?:显卡|gpu|卡|电脑|笔记本|机器|服务器|云主机))|成本(?:低|低一点|降下来)|降低成本|"
      r"预算(?:有限|紧张?|不多)", "fast", "", ""),
-    (r"\bout[\s-]+of[\s-]+memory\b|\boom\b|爆显存|显存(?:不够|溢出|炸了)", "use qlora",
+    (r"\bout[\s-]+of[\s-]+memory\b|\boom\b|爆显存|显存(?:不够|不足|溢出|炸了)", "use qlora",
      "the estimate says the 16-bit plan fits, but a run that ran out of memory before may share the GPU with "
      "something else: QLoRA (a 4-bit base) leaves the most room",
      "估算显示 16 位的计划放得下，但上次爆显存可能是有别的程序占着显卡：QLoRA（4 位基础模型）留出的余量最大"),
     (r"\b(?:less|lower|save|reduce|cut)\s+(?:the\s+)?(?:gpu\s+)?(?:memory|vram)\b|显存占用(?:再)?(?:少|小|低)|省显存|"
      r"少用(?:点|一点)?显存", "use qlora", "", ""),
-    (r"\bunstable\b|\bdiverg\w*|\bloss\s+(?:spik|explod|jump|oscillat|bounc)\w*|\bnans?\b|(?:震荡|振荡|来回跳|抖动得?厉害)|\bmore\s+conservative\b|\bbe\s+conservative\b|"
+    (r"\bunstable\b|\bdiverg\w*|\bloss\s+(?:spik|explod|jump|oscillat|bounc)\w*|\bnans?\b|(?:震荡|振荡|来回跳|抖动得?厉害)|"
+     r"\bloss\s+(?:goes|went|is\s+going|keeps\s+going|jumps|swings)\s+up\s+and\s+down|上下(?:乱)?(?:跳|波动|震荡)|乱跳|"
+     r"\bmore\s+conservative\b|\bbe\s+conservative\b|"
      r"不稳定|保守一?点|发散|\blearn\s+(?:more\s+)?slowly\b|\bslower\s+learning\b|\btake\s+smaller\s+steps\b|"
      r"\bsmaller\s+(?:update\s+)?steps\s+when\s+learning\b", "lower the learning rate", "", ""),
-    (r"\bmore\s+capacity\b|\b(?:bigger|larger)\s+adapter\b|\bmore\s+expressive\b|容量(?:更)?大一?点", "raise the rank",
+    (r"\bmore\s+capacity\b|\b(?:bigger|larger)\s+adapter\b|\bmore\s+expressive\b|容量(?:更)?大一?点|更大(?:的)?容量",
+     "raise the rank",
      "", ""),
-    (r"\b(?:less|smaller)\s+capacity\b|\bsmaller\s+adapter\b|(?:适配器|adapter)\s*(?:文件)?\s*(?:再)?(?:小一?点|更小)|"
+    (r"\b(?:less|smaller)\s+capacity\b|\b(?:smaller|tiny|tinier|small)\s+adapter\b|(?:适配器|adapter)\s*(?:文件)?\s*(?:再)?(?:小一?点|更小)|"
+     r"\badapter\s+(?:file\s+)?(?:as\s+)?(?:small|tiny|compact|lightweight)\b|"
+     r"(?:适配器|adapter)\s*(?:文件)?\s*(?:要|得|需要)?(?:尽量|尽可能)(?:小|更小)|"
      r"更小的(?:适配器|adapter)", "lower the rank", "", ""),
-    (r"\bunder-?fit\w*|\b(?:didn'?t|did\s+not|barely)\s+learn\s+(?:much|anything|enough)\b|欠拟合|学得不够|没学到东西",
+    (r"\bunder-?fit\w*|\b(?:didn'?t|did\s+not|barely|hardly)\s+learn(?:ed|t)?\s+(?:much|anything|enough)\b|欠拟合|"
+     r"学得不够|没学到东西",
      "raise the epochs",
      "against under-fitting: more epochs (a higher learning rate, “double the learning rate”, also makes it learn "
      "more)",
