@@ -20,6 +20,10 @@ ASKABLE = {
     "lora.method": (r"qlora|4[- ]?bit|quantiz|(?<![\w.-])lora(?![a-z _-])|量化|方法", "method", "方法"),
     "base_model": (r"base model|" + W.format("models?") + "|基座|模型", "base model", "基座模型"),
     "base_model.licence": (r"licen[cs]|commercial|许可|商用", "licence", "许可"),
+    "adapter.size": (r"\badapter\s+(?:file\s+)?(?:size|be|get|weigh)\b|"
+                     r"\bhow\s+(?:big|large|heavy)\b[^?]{0,30}\badapter|\bsize\s+of\s+the\s+(?:adapter|lora)|"
+                     r"适配器(?:文件)?[^，。？?]{0,4}(?:多大|大小|多少\s*(?:mb|m|兆))",
+                     "adapter size", "适配器大小"),
     "training.learning_rate": (r"learning[ _-]?rate|" + W.format("lr") + "|学习率", "learning rate", "学习率"),
     "training.epochs": (W.format("(?:epochs?|passes|over-?fit\\w*)") + r"|轮数|几轮|多少轮|\d\s*(?:个\s*)?轮|过拟合",
                         "epochs", "轮数"),
@@ -105,7 +109,9 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"(?:要|需要|占|用)(?:多少|多久|多长时间|多大)(?:的)?(?:显存|内存|时间|分钟|gb|g)?\s*[？?]\s*$|"
           r"(?:能|会|可以)(?:省|节省|减少|加快|提高|降低|快)(?:多少|几|下来)|会不会(?:更|太)|"
           + LEAD + r"(?:will|would|is|are|does)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:enough|too\s+\w+|ok|okay|fine|better|"
-          r"worse|work|a\s+good\s+idea|worth\s+it)(?:\s+(?:for|with|on|here)\b[^?]{0,40})?\s*\?\s*$|"
+          r"worse|work|a\s+good\s+idea|worth\s+it|(?:really\s+)?(?:needed|necessary|required|useful|important))"
+          r"(?:\s+(?:for|with|on|here)\b[^?]{0,40})?\s*\?\s*$|"
+          r"\bwhat\s+(?:would|will|does|did|could)\s+[\w .-]{1,40}?\s+do\s+(?:to|for)\b[^?]*\?\s*$|"
           r"\bwhat\s+(?:would\s+(?:happen|change|be\s+different|differ)|happens|changes|if)\b[^?]*\?\s*$|"
           r"\bhow\s+would\s+(?:the\s+plan|it|things|that)\s+(?:change|differ|look)\b[^?]*\?\s*$|[,，]\s*right\s*\?\s*$|吧\s*[?？]\s*$|"
           r"\b(?:(?:i'?m\s+|i\s+am\s+|i\s+was\s+)?wondering|i\s+wonder)\s+(?:if|whether)\b(?!\s+(?:we|you|i)\s+(?:could|"
@@ -114,7 +120,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
           r"(?:能|可以)(?:在.{1,20}?上)?(?:跑|训练|运行|用)(?:得动|起来)?(?:吗|么)\s*[?？]?\s*$|够用(?:吗|么)\s*[?？]?\s*$|"
           r"够不够|放不放得下|合不合适|(?:会|能)?(?:更好|好一点|好些|有用|有帮助|有效果?|管用)(?:吗|么)\s*[?？]?\s*$|"
-          + LEAD + r"what\s+if\b[^?]*\?\s*$|如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响)|"
+          + LEAD + r"what\s+if\b[^?]*\?\s*$|(?:如果|要是|假如).{1,30}?呢\s*[?？]\s*$|"
+          r"如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响)|"
           r"(?:会)?有(?:什么|啥)(?:不同|区别|变化)|会怎么变)|"
           r"(?:^|[,，.]\s*)(?:is|are|would|will)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:better|worse|faster|slower|cheaper|"
           r"right|correct|enough)\s*\?\s*$|(?:^|[,，.]\s*)(?:is|are)\s+(?:that|this|it)\s+(?:right|correct|true|ok|okay|"
@@ -134,7 +141,7 @@ WHAT = (YES_NO + "|" + LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long)
         r"\bhow\s+(?:will|would|is|are)\s+(?:it|the\s+(?:model|adapter|run|plan))\s+(?:be\s+)?"
         r"(?:evaluat|measur|scor|test|judg)\w*|"
         r"\b(?:do|would)\s+you\s+(?:recommend|suggest|pick|choose|use)\b|"
-        r"(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|哪些|哪几|几)[\w ]{0,8}?\s*[?？]\s*$|"
+        r"(?:用|选|设|是)?(?:多少|什么|哪个|哪种|哪一个|哪些|哪几|几|多大)[\w ]{0,8}?\s*[?？]\s*$|"
         r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)|"
         r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$|\b(?:is|are)\s+(?:that|this|it|these|they)\s+enough\b|够不够")
 """A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？",
@@ -244,6 +251,10 @@ def split_question(text: str) -> tuple[str, str] | None:
     # you picked cosine?"
 
 
+EXPLAIN = r"(?:(?:can|could|would)\s+you\s+)?(?:explain|tell)"
+"""A request for an explanation with no question mark ("can you explain the batch size choice")."""
+
+
 def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]:
     """The fields a question asks about: a "why" question or one about a value it names (whatever values it names:
     "why rank 16?", "why not rank 8?", "should I use QLoRA?" are not edits), or a "what" question that names no
@@ -263,7 +274,7 @@ def question(low: str, values: dict[str, Any], tried: bool = False) -> list[str]
            or re.search(REPORTED, low) and not re.search(ADOPT, low)
            or re.search(WHICH, low) and not tried or re.search(EITHER, low)
            or re.search(WHY_ZH, low) and re.search(ASKS_ZH, low)
-           or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(r"(?:explain|tell)", low)))
+           or re.search(WHAT_IS, low) and (re.search(ENDS_ASKING, low) or re.match(EXPLAIN, low)))
     if why or (re.search(WHAT, low) and not said and not tried):  # "which is better, lr 1e-4 or 2e-4? test both"
         return named(low) or (["?"] if re.search(r"[?？]\s*$", low) else [])  # "what's the plan?"
     return []
@@ -351,6 +362,17 @@ def answers(plan, asked: list[str], zh: bool, named: dict[str, Any] | None = Non
     out = []
     for path in asked:
         _, en, zh_label = ASKABLE[path]
+        if path == "adapter.size":  # "how big will the adapter file be?": its factors, saved in fp32
+            from ..models.estimate import lora_param_count
+            from .base_model import model_shape
+
+            params = lora_param_count(model_shape(plan), plan.lora.r)
+            mb, m = params * 4 / 1e6, params / 1e6
+            out.append(f"适配器大小 约 {mb:.0f} MB：秩 {plan.lora.r} 的 LoRA 因子共 {m:.1f}M 个参数，"
+                       f"以 32 位保存；秩减半，文件也减半" if zh else f"adapter size about {mb:.0f} MB: "
+                       f"{params / 1e6:.1f}M LoRA parameters at rank {plan.lora.r}, saved in 32 bits; half the rank, "
+                       "half the file")
+            continue
         if path == "base_model.licence":  # "what licence does it have?": the catalog's, or not known
             from ..models.catalog import find
 
