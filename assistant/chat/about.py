@@ -117,7 +117,7 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"\b(?:(?:i'?m\s+|i\s+am\s+|i\s+was\s+)?wondering|i\s+wonder)\s+(?:if|whether)\b(?!\s+(?:we|you|i)\s+(?:could|"
           r"can|might)\s+(?:use|try|set|switch|go|make|get|have|lower|raise|change))|"
           r"\bnot\s+sure\s+(?:if|whether)\b|\bare\s+you\s+sure\b|你确定|我在想|不知道.{0,20}?(?:够不够|行不行|合不合适)|"
-          r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?)(?:吗|么)\s*[?？]?\s*$|"
+          r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?|\bok|\bokay)\s*(?:吗|么)\s*[?？]?\s*$|"
           r"(?:能|可以)(?:在.{1,20}?上)?(?:跑|训练|运行|用)(?:得动|起来)?(?:吗|么)\s*[?？]?\s*$|够用(?:吗|么)\s*[?？]?\s*$|"
           r"够不够|放不放得下|合不合适|(?:会|能)?(?:更好|好一点|好些|有用|有帮助|有效果?|管用)(?:吗|么)\s*[?？]?\s*$|"
           + LEAD + r"what\s+if\b[^?]*\?\s*$|(?:如果|要是|假如).{1,30}?呢\s*[?？]\s*$|"

@@ -70,6 +70,7 @@ def digits(low: str) -> str:
     low = re.sub(rf"\bten\s+to\s+the\s+(?:minus|negative)\s+(\d+|{SPOKEN})\b", lambda m: f"1e-{_spoken(m.group(1))}",
                  low)
     low = re.sub(r"(?<![\w.])\.(?=\d)", "0.", low)
+    low = re.sub(r"(?<![\d.,])0,(\d+)(?![\d.,])", r"0.\1", low)  # a decimal comma: "lr 0,0001", "dropout = 0,1"
     low = re.sub(r"(?<=[a-z_\u4e00-\u9fff])\s*(?:->|→|=>)\s*(?=\d)", " to ", low)
     low = re.sub(r"(?:(?<=\s)|^)@\s*(?=\d)", "at ", low)  # "cap it @ 200 steps"
     low = re.sub(r"\bmax[ _-]?steps\s*(?:=|:|to|of)?\s*-1(?![\d.])", "no max steps", low)  # a pasted config's "no
