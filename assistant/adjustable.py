@@ -382,7 +382,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "gradient checkpointing {}", "梯度检查点 {}",
             (r"(?:turn off|switch off|disable|no|without|don'?t use|do not use|skip|no need for|(?:don'?t|do not)\s+"
              r"(?:think\s+(?:you|we|it)\s+)?needs?)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
-             r"(?:关闭|关掉|不用|不要|禁用|去掉|不需要|用不着)\s*(?:用\s*)?(?:梯度检查点|gradient[ _-]?checkpointing)|"
+             r"(?:关闭|关掉|不用|不要|禁用|去掉|不需要|用不着|别用|别开)\s*(?:用\s*)?"
+             r"(?:梯度检查点|gradient[ _-]?checkpointing)|"
+             r"(?:关闭|关掉|不用|不要|禁用|去掉|别用|别开)\s*检查点(?![^，。,]{0,4}(?:保存|间隔|步|存))|"
              r"(?:gradient|activation)[ _-]?checkpointing(?:\s+off|\s*[=:]\s*(?:false|0|no|off)\b)",
              r"(?:turn on|switch on|enable|use|with)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
              r"(?:gradient|activation)[ _-]?checkpointing\s+on|"

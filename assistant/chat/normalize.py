@@ -244,14 +244,18 @@ def digits(low: str) -> str:
     # "两成数据做验证" → "20%数据做验证" (成 is a tenth; only where a share of the data follows)
     low = re.sub(r"(" + ZH_NUMBER + r"|\d+(?:\.\d+)?)成(?=的?(?:数据|样本|做|作为|用于|当|来|验证|测试))",
                  lambda m: f"{value(m.group(1)) * 10:g}%", low)
-    low = re.sub(r"((?:验证|测试)(?:集|数据)\s*(?:留出?|分出?|划出?|取|拿|要|给|占)?\s*)(" + ZH_NUMBER
+    low = re.sub(r"((?:(?:验证|测试)(?:集|数据)|预热(?:比例)?)\s*(?:留出?|分出?|划出?|取|拿|要|给|占)?\s*)(" + ZH_NUMBER
                  + r"|\d+(?:\.\d+)?)成",
-                 lambda m: f"{m.group(1)}{value(m.group(2)) * 10:g}%", low)  # "验证集留两成"
+                 lambda m: f"{m.group(1)}{value(m.group(2)) * 10:g}%", low)  # "验证集留两成", "预热一成"
+    low = re.sub(r"\b(hold\s+out|set\s+aside|keep\s+back|reserve)\s+(?:a|one)[\s-]+(" + "|".join(FRACTIONS)
+                 + r")\b(?!\s+of\b)", lambda m: f"{m.group(1)} {FRACTIONS[m.group(2)]:g}%", low)  # "hold out a fifth"
+    low = re.sub(r"(?:数据|样本)\s*(?:只)?(?:抽|取|用|拿)\s*一半", "只用50%的数据", low)  # "数据抽一半就行"
     low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:percent|per cent|pct)\b", r"\1%", low)
     low = re.sub(r"\b(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?=\s+of\s+(?:the\s+|my\s+|our\s+|all\s+)?"
                  r"(?:data|rows|dataset|examples|samples|set))", lambda m: f"{FRACTIONS[m.group(1)]:g}%", low)
-    low = re.sub(r"(\b(?:dropout|warm[ _-]?up(?:\s+ratio)?)\s+(?:(?:of|at|is|=|around|about|roughly)\s+)?)"
-                 r"(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?!\s+of)",
+    low = re.sub(r"(\b(?:dropout|warm[ _-]?up(?:\s+ratio)?)\s+(?:(?:of|at|is|=|around|about|roughly|for)\s+)?)"
+                 r"(?:a|one)[\s-]+(" + "|".join(FRACTIONS) + r")\b(?:\s+of\s+(?:the\s+)?(?:run|training|steps))?"
+                 r"(?!\s+of)",
                  lambda m: f"{m.group(1)}{FRACTIONS[m.group(2)]:g}%", low)
     # "dropout around a tenth": 10% (a share of the steps or of the weights dropped, not of the value)
     low = re.sub(r"\bhalf(?:\s+of)?(?=\s+(?:the\s+|my\s+|our\s+)(?:data|rows|dataset|examples|samples)\b)", "50% of",

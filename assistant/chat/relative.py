@@ -68,7 +68,7 @@ class Added:
 
 
 MORE_OF = (r"(?<![\w.])(?<!factor of )(?P<n>\d+|one|two|three|a couple of)\s+(?P<w>more|fewer|less|extra)\s+epochs?\b|"
-           r"(?:再)?(?<![最至])(?P<zw>多|加|少|减)\s*(?:训练|跑|训|来|练)?\s*(?P<zn>\d+)\s*(?:轮|个\s*epoch)")
+           r"(?:再)?(?<![最至])(?P<zw>多|加|少|减)\s*(?:训练|跑|训|来|练|整|搞|弄)?\s*(?P<zn>\d+)\s*(?:轮|个\s*epoch)")
 """Epochs more or fewer than the plan's ("two more epochs", "再加 1 轮", "多训练 2 轮": the Chinese numbers are
 digits by then), whatever else the message says."""
 

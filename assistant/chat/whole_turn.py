@@ -98,7 +98,7 @@ BOTH = r"\bboth\b|\bthem\b|\beach\b|\ball\s+of\s+them\b|两个|两项|它们|都
 """A follow-up about every setting the previous turn set ("double both", "halve them", "两个都翻倍")."""
 HALF = r"halve|half|cut\s+(?:the\s+)?|减半|砍半|降一半|减少一半|(?:改|调|减|缩)?小一半"
 DOUBLE = r"double|twice|翻倍|加倍|翻一倍|增加一倍|加一倍|(?:改|调|加|增)?大一倍"
-LOWER = (r"lower|reduce|decrease|smaller|shorter|down\b(?!\s+to\b)|"
+LOWER = (r"lower|reduce|decrease|smaller|shorter|down\b(?!\s+to\b)|(?:往下)?压(?:一压|一下|低一?点?|小一?点?)|往下压|"
          r"降低|调低|减小|减少|调小|设小|改小|(?:搞|弄|整|调)?(?:小|低|少|短)一?点|"
          r"往下调(?:一调|一下|一点)?|下调|调下来")
 RAISE = (r"raise|increase|higher|larger|bigger|longer|up\b(?!\s+to\b)|"
