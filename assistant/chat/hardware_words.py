@@ -36,6 +36,13 @@ APPLE = (r"\bmacbook|\bmac\s+(?:pro|air|mini|studio|m[1-4])\b|\b(?:on|with|using
 """An Apple computer: its GPU (MPS) is not one training here uses, so the plan is the CPU's, and the reply says so."""
 
 
+USED_BY_OTHERS = (r"\b(?:another|other|some\s+other|a\s+different|an?\s+existing)\s+(?:jobs?|process(?:es)?|runs?|"
+                  r"models?|programs?|users?|teams?|services?)\b[^,.;]{0,20}?\b(?:uses?|using|takes?|taking|occup\w*|"
+                  r"eats?|hogs?)\b|(?:别的|其他|其它|另一个)(?:任务|程序|进程|模型|服务|人)[^，。；]{0,6}?(?:占|用)")
+"""Memory another job holds on the card ("another job uses 10 GB of it", "别的任务占了 10G"): the plan gets what is
+left."""
+
+
 def read_gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     """The machine a message names, into `said` (`gpu_name`, `gpu_memory_gb`): no GPU or an Apple computer (the CPU,
     with a note for the Mac), a card by name (its memory), or a memory size ("a 24GB card"; not the machine's RAM)."""
@@ -65,7 +72,7 @@ def read_gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
         if info := gpu_info(m.group(1)):
             said["gpu_name"] = re.sub(r"\s+", " ", m.group(1).upper().replace("RTX", "RTX ").replace("TI", " Ti")
                                         .replace("ADA", " Ada"))
-            said["gpu_memory_gb"] = info[0]
+            said["gpu_memory_gb"] = 40.0 if m.group(1) == "a100" and "colab" in low else info[0]  # Colab's: 40 GB
             break
     for mm in re.finditer(r"(?<![a-z\d.])" + NUM + r"\s*(?:个\s*)?(?:gb|gib|gigs?(?![a-z])|gigabytes?|g(?![a-z]))",
                           low):  # "12 个 G" as people say it
@@ -74,6 +81,14 @@ def read_gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
         if re.search(r"\bram\b|内存|system memory|\bdisk|\bssd|storage|硬盘", clause) and \
                 not re.search(r"vram|显存|gpu|显卡", clause):
             continue
+        if re.search(USED_BY_OTHERS, clause):  # "a 3090, but another job uses 10 GB of it": what is left
+            if card := said.get("gpu_memory_gb"):
+                left = max(0.0, card - float(mm.group(1)))
+                said["gpu_memory_gb"] = left
+                notes.append(f"按显卡剩下的 {left:g} GB 规划（共 {card:g} GB，别的任务占了 {float(mm.group(1)):g} GB）"
+                             if re.search(r"[\u4e00-\u9fff]", low) else f"planned for the {left:g} GB the card has "
+                             f"left ({card:g} GB, {float(mm.group(1)):g} GB used by another job)")
+            break
         said["gpu_memory_gb"] = float(mm.group(1))
         if "fit" in low or "适配" in low or "放进" in low:
             notes.append("fit")
