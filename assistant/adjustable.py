@@ -120,6 +120,13 @@ class Later(str):
         return format(self.make(), spec)
 
 
+def metric_names() -> tuple[str, ...]:
+    """The registered metrics (built-in and from installed plugins)."""
+    from . import plugins
+
+    return tuple(plugins.get().metrics)
+
+
 def task_types() -> tuple[str, ...]:
     """The registered task types (built-in and from installed plugins)."""
     from . import plugins
@@ -144,6 +151,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "method {}", "方法 {}", editor=True),
     Setting("preference", ("lora.r", "training.epochs"), str, _choice("fast", "quality"), "fast or quality",
             '"fast" or "quality"', in_plan=False),
+    Setting("metrics", ("evaluation.metrics",), str,
+            lambda v: bool(v) and all(m in metric_names() for m in v.split(",")),
+            Later(lambda: f"registered metrics ({', '.join(metric_names())}), comma-separated"),
+            'measures to report besides the task\'s own, comma-separated registered names (e.g. "bleu,exact_match")',
+            "also measure {}", "另外评估 {}", in_plan=False),
     Setting("licence", ("base_model.name",), str, _choice("open", "commercial", "any"), "open, commercial or any",
             'the base model\'s licence the user requires: "open" (Apache-2.0 or MIT), "commercial" (allows '
             'commercial use), "any"', "licence: {}", "许可：{}", in_plan=False),

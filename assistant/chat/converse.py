@@ -100,7 +100,7 @@ WATCHED = ("task.type", "task.language", "data.max_rows", "data.validation_fract
            "training.max_length", "training.batch_size", "training.gradient_accumulation",
            "training.packing", "training.gradient_checkpointing", "training.precision", "resources.fits",
            "lora.dropout", "training.warmup_ratio", "training.scheduler", "training.seed",
-           "training.early_stopping_patience", "training.eval_steps")
+           "training.early_stopping_patience", "training.eval_steps", "evaluation.metrics")
 
 
 
@@ -323,6 +323,7 @@ def _diff(old: Plan, new: Plan, said: Intents) -> list[str]:
         a, b = get_path(old, path), get_path(new, path)
         if a == b:
             continue
+        a, b = (", ".join(v) if isinstance(v, list) else v for v in (a, b))  # "accuracy, f1 → accuracy, f1, bleu"
         if path in direct_paths:
             asked.append(f"{path}: {a} → {b}")
         else:

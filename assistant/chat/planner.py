@@ -63,6 +63,9 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
         recipe = plugins.get().tasks[task]
         plan.evaluation.metrics = list(recipe.metrics)
         why["evaluation.metrics"] = f"the standard measures for {task}"
+        if extra := [m for m in (s.metrics or "").split(",") if m and m not in plan.evaluation.metrics]:
+            plan.evaluation.metrics += extra  # "also report exact match"
+            why["evaluation.metrics"] += f", and {', '.join(extra)} as you asked"
         labels = ", ".join(plan.task.labels) if plan.task.labels else "the labels in the data"
         plan.task.instruction = recipe.instruction_for("zh" if language == "zh" else "en", labels)
         stem = Path(plan.data.path).stem if plan.data.path else "data"

@@ -74,6 +74,7 @@ PHRASES: list[tuple[str, str]] = [
     (rf"only {N} rows: too few to hold any out", r"只有 \1 行：太少，不留验证集"),
     (rf"you asked for it: {N} of {N} rows held out", r"按你的要求：\2 行中留出 \1"),
     (r"you asked to hold no rows out", "按你的要求：不留验证集"),
+    (r"the standard measures for (\w+), and ([\w, ]+) as you asked", r"\1 任务的标准指标，以及你要求的 \2"),
     (r"the standard measures for (\w+)", r"\1 任务的标准指标"),
     # LoRA and training
     (r"rank 8: fast, enough for a narrow task", "秩 8：快，足够应付单一任务"),

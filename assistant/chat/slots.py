@@ -53,6 +53,8 @@ class Slots:
         for name, value in it.dropped.items():  # "forget the overfitting worry": unless changed since
             if self.said.get(name) == value:
                 self.said.pop(name)
+        if values.get("metrics") and self.said.get("metrics"):  # "also report bleu", then "and chrF": both
+            values["metrics"] = ",".join(dict.fromkeys(self.said["metrics"].split(",") + values["metrics"].split(",")))
         self.said.update(values)
         self.sweep = {} if it.forget == ALL_CHOICES else merge_sweep(self.sweep, it.sweep)
         self.wrote += " " + text

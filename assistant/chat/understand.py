@@ -18,6 +18,7 @@ from .glossary import definitions
 from .goals import goals
 from .hardware_words import OWN_GPU, read_gpu
 from .languages import named_language
+from .metric_words import metrics_asked
 from .model_words import licence_wanted, model_step, named_model
 from .normalize import digits
 from .reasons_zh import bounds_zh
@@ -253,7 +254,8 @@ def _understand(text: str) -> Intents:
     now, now_t = re.sub(PAST, " ", low), re.sub(PAST, " ", t, flags=re.I)  # "last time we used llama 8b": not asked
     said: dict[str, Any] = {"task_type": _task(whole),  # "grade essays from 1 to 5" is no change of a value
                             "language": _language(t, low), "base_model": named_model(now, now_t) or model_step(now),
-                            "licence": licence_wanted(now)}  # "it has to be Apache-licensed"
+                            "licence": licence_wanted(now), "metrics": metrics_asked(now)}  # "it has to be
+    # Apache-licensed", "also report exact match"
     read_gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     goal_words, said_goals, dropped = goals(low, zh)  # "I'm worried it will overfit": the settings words it means,
