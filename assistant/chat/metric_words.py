@@ -14,8 +14,9 @@ NAMES = {"token_f1": r"\btoken[ _-]?f1\b", "f1": r"\b(?:macro[ -]?)?f1\b|f1\s*(?
          "perplexity": r"\bperplexity\b|\bppl\b|困惑度"}
 """The registered metrics by the words that name them."""
 ASKS = (r"\b(?:measure|report|track|compute|calculate|log|add|include|evaluate\s+(?:with|on|by|using)|"
-        r"score\s+(?:it\s+)?(?:with|by|on|using)|(?:also|too)\s+(?:show|see|get))\b|"
-        r"(?:用|加上|也看|再看|报告|计算|统计|加一个|加个)[^，。,]{0,12}?(?:评估|指标|来评|来衡量)?|评估指标")
+        r"score\s+(?:[\w-]+\s+){0,3}?(?:with|by|on|using)|(?:also|too)\s+(?:show|see|get))\b|"
+        r"\b(?:see|want|need|get|show)\b[^.?!]{0,30}?\b(?:too|as\s+well|also|numbers?|scores?)\b|"
+        r"(?:用|加上|也看|再看|报告|计算|统计|记录|加一个|加个|也算|算一下)[^，。,]{0,12}?(?:评估|指标|来评|来衡量)?|评估指标")
 """Words that ask for a measure to be reported (not "accuracy matters most": a goal)."""
 
 
@@ -24,7 +25,8 @@ def metrics_asked(low: str) -> str | None:
     (a sweep's winner picked by one is the sweep's: "pick the winner by f1")."""
     if not re.search(ASKS, low) or re.search(r"[?？]\s*$", low):
         return None
-    low = re.sub(PICKED_BY, " ", low)
+    if re.search(r"\b(?:pick|choose|chosen|select|judg\w*|winner|best|trials?|sweep|keep)\b|选|最好|胜出", low):
+        low = re.sub(PICKED_BY, " ", low)  # "score the summaries with chrF too" is no sweep's
     found = []
     for name, words in NAMES.items():
         if re.search(words, low):
