@@ -110,11 +110,11 @@ JOINED = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|和|与|、|及)\s*(?:the\s+|its\s+)?
 
 
 TRY = r"\b(?:try|compare|test)\b|试试|试一下|比较|对比|都试"
+"""Words that make a range of a setting's values ones to try ("try rank 8-16", "秩 8 到 32 都试试")."""
 EACH = (r"\bfind\s+out\b|\b(?:try|test|run|compare)\s+(?:them\s+all|all\s+(?:of\s+)?(?:them|those|three|four)|"
         r"each(?:\s+of\s+them)?|every\s+one|them)\b|都(?:跑|试)(?:一下|一遍|试)?")
 """Values listed apart from the setting they are for, to be tried ("which batch size is best, 4 or 8 or 16? find
 out", "批大小 4、8、16 哪个最好？都跑一下")."""
-"""Words that make a range of a setting's values ones to try ("try rank 8-16", "秩 8 到 32 都试试")."""
 SPAN = (r"(?:{key})\s*(?:(?:of|in|between|在{more})\s*)?({n})(?:{own})?\s*(?:and|to|-|–|~|到|至)\s*"
         r"({n})(?:{own})?{units}(?:\s*之间)?")
 """A range of a setting's values ("rank 8-32", "rank between 8 and 32", "秩在 8 到 32 之间"); never "from 8 to 16",
@@ -145,7 +145,7 @@ def span(field: str, low: float, high: float) -> list[float]:
         inside = [float(n) for n in range(int(low) + 1, int(high) + (high != int(high)))]
     else:
         inside = [v for v in SEARCH_VALUES.get(field, []) if low < v < high]
-    return [low, *inside, high]
+    return list(dict.fromkeys([low, *inside, high]))  # "rank 8-8": one value
 
 
 def read_sweep(low: str) -> dict:
