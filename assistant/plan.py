@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .adjustable import METHODS, SETTINGS, get_path, task_types
+from .adjustable import METHODS, SETTINGS, get_path, metric_names, task_types
 from .errors import TailorError
 from .sweeps import SweepSpec
 
@@ -25,13 +25,6 @@ def data_formats() -> tuple[str, ...]:
     from . import plugins
 
     return tuple(plugins.get().formats)
-
-
-def metric_names() -> tuple[str, ...]:
-    """The registered metrics (built-in and from installed plugins)."""
-    from . import plugins
-
-    return tuple(plugins.get().metrics)
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")
