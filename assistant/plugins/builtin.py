@@ -59,13 +59,15 @@ def register_tasks():
                     "zh": "对文本进行分类。只回答以下之一：{labels}。"}, ("accuracy", "f1"),
                    {"en": "Classify text into labels", "zh": "文本分类"}, labels=True, priority=50),
         TaskRecipe("summarization", r"summar|tl;?dr|abstract|condense|\bgist\b|bullet points|key points|\brecap|"
+                                    r"\binto\s+(?:short\s+|brief\s+|concise\s+)?(?:meeting\s+)?minutes\b|"
+                                    r"\bmeeting\s+minutes\b|纪要|"
                                     r"\b(?:shorten|boil\s+down|compress)\b[\w ,'-]{0,40}?\binto\s+"
                                     r"(?:a|one|two|three)\s+(?:short\s+|brief\s+|single\s+)?(?:paragraph|sentence|line)s?\b|"
                                     r"into (?:a |one |two |three )?(?:short|brief|single|few)(?: \w+)? "
                                     r"(?:paragraph|sentence|line)s?\b|"
                                     r"(?:write|generate|create|suggest|give|make|produce) (?:a |an |the )?"
                                     r"(?:[\w-]+ ){0,2}?(?:headline|title)s? (?:for|of)\b|"
-                                    r"摘要|总结|概括|归纳|(?:压缩|缩短|精简|缩写)成.{0,6}(?:一句话|一段|几句|一行)|(?<!大)概要|梗概|提要(?!求)|浓缩|(?<!重)要点|(?:生成|起|拟|写|取).{0,10}标题",
+                                    r"摘要|总结|概括|归纳|(?:压缩|缩短|精简|缩写)成.{0,6}(?:一句话|一段|几句|一行|说明|简报)|(?<!大)概要|梗概|提要(?!求)|浓缩|(?<!重)要点|(?:生成|起|拟|写|取).{0,10}标题",
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
                    {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
