@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .setting_words import AT_MOST, MAX_LENGTH, NUMBER, TO
+from .setting_words import AT_MOST, INPUT_COLUMN, MAX_LENGTH, NUMBER, TO
 
 METHODS = ("lora", "qlora")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -71,7 +71,8 @@ class Setting:
             shown = f"{value * 100:.4g}%"
         else:
             shown = f"{value:g}" if isinstance(value, float) else str(value)
-        return (self.zh if lang == "zh" else self.en).format(shown)
+        return re.sub(r"(?<![\d.])1 (minute|epoch|row|step)s\b", r"1 \1", (self.zh if lang == "zh" else self.en)
+                      .format(shown))  # "finish in 1 minute"
 
     def read(self, low: str) -> Any:
         """The value a lower-cased message gives this setting, or None. A pattern may come with its own scale
@@ -82,8 +83,7 @@ class Setting:
             if m := re.search(regex, low):
                 if self.kind is bool:
                     return i > 0
-                group = next(i for i, g in enumerate(m.groups(), 1) if g)
-                text = m.group(group)
+                text = m.group(group := next(i for i, g in enumerate(m.groups(), 1) if g))
                 if self.kind is str:
                     return text
                 # An integer's pattern stops at the digits: "rank 8.5" or "batch 1e309" is read whole, and refused.
@@ -213,8 +213,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"\b(?:just|only)\s+(?:the\s+)?first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\b",
              r"(?:limit|cap|restrict)\s+(?:the\s+)?(?:number\s+of\s+)?(?:rows|examples|samples|records)\s+(?:to|at)\s+"
              + AT_MOST + r"(\d+)(?![\d.]|\s*(?:tokens?|k\b))",
-             r"(?:limit|cap|restrict|cut|trim|chop|shrink|reduce)\s+(?:the\s+)?(?:data(?:set)?|training\s+(?:data|set)|file)\s+"
-             r"(?:down\s+)?(?:to|at)\s+"
+             r"(?:limit|cap|restrict|cut|trim|chop|shrink|reduce)\s+(?:it|(?:the\s+)?(?:data(?:set)?|training\s+(?:data|set)|"
+             r"file))\s+(?:down\s+)?(?:to|at)\s+"
              r"(?:the\s+first\s+)?(\d+)\s*(?:rows|examples|samples|lines|records)",
              r"(?:只用|仅用|只取|只使用|抽取|抽样|只要|只拿|取)\s*(?:前)?\s*(\d+)\s*(?:条|行|个样本|个例子|篇|份|封|段|"
              r"个对话)",
@@ -230,13 +230,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "more than 0 minutes", "training time the user wants to stay within, in minutes (number)",
             "finish in {} minutes", "{} 分钟内完成",
             (r"(?:finish|done|train|ready|complete|run)\w*\s+(?:it\s+)?(?:with)?in\s+(?:about\s+|under\s+)?" + NUMBER
-             + r"\s*(?:min|minutes|mins)\b",
+             + r"\s*(?:min|minutes?|mins)\b",
              r"(?:under|within|less than|at most|no more than|no longer than|(?:can\s+)?wait(?:\s+up\s+to)?)\s+"
-             + NUMBER + r"\s*(?:min|minutes|mins)\b",
+             + NUMBER + r"\s*(?:min|minutes?|mins)\b",
              r"(?:\b(?:i|we)\s+(?:only\s+)?(?:have|'ve\s+got|got)|(?:time\s+)?budget(?:\s+(?:of|is))?\s*[:=]?)\s+"
-             r"(?:about\s+|only\s+|just\s+|roughly\s+)?" + NUMBER + r"\s*(?:min|minutes|mins)\b"
+             r"(?:about\s+|only\s+|just\s+|roughly\s+)?" + NUMBER + r"\s*(?:min|minutes?|mins)\b"
              r"(?!\s+(?:of|per)\b(?!\s+(?:gpu|compute|training|train|run|machine)\b))",
-             NUMBER + r"\s*(?:min|minutes|mins)\s+(?:max|maximum|tops|at\s+most)\b",
+             NUMBER + r"\s*(?:min|minutes?|mins)\s+(?:max|maximum|tops|at\s+most)\b",
              NUMBER + r"\s*分钟(?:内|以内|之内)",
              r"(?:不要超过|不超过|别超过|不能超过|最多)(?:训练|跑)?\s*" + NUMBER + r"\s*分钟",
              r"(?:(?:我|我们)(?:只|就|总共|一共)?(?:有|剩)|(?:时间|只有|只剩|总共|一共)(?:只有|就|只剩|最多|不超过)?)\s*"
@@ -319,14 +319,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("input_column", ("data.input_columns",), str, _column_name, "a column's name",
             "the one input column the user wants the model to read (the others are left out)", "input column {}",
             "输入列 {}",
-            (r"(?:only|just)\s+(?:use|read|look\s+at|give\s+it|feed(?:\s+it)?)\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+?)"
-             r"[`'\"”]?(?:\s+(?:column|field))?\s+(?:as\s+(?:the\s+)?input|column\b|field\b)",
-             r"(?:use|read)\s+only\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+?)[`'\"”]?\s+(?:column|field)",
-             r"\binput\s+(?:column\s+|field\s+)?(?:should\s+be|is|=|:)\s+(?:just|only)\s+(?:the\s+)?[`'\"“]?"
-             r"([\w\u4e00-\u9fff-]+?)[`'\"”]?(?:\s+(?:column|field))?(?![\w\u4e00-\u9fff-])",
-             r"(?:只用|仅用|只看|只读)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段)",
-             r"输入(?:只用|只要|仅用)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段)?(?![\w\u4e00-\u9fff])"),
-            in_plan=False),
+            INPUT_COLUMN, in_plan=False),
     Setting("output_column", ("data.output_column",), str, _column_name, "a column's name",
             "the table's column the model must produce (the other text columns are its input)", "output column {}",
             "输出列 {}",
@@ -368,7 +361,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              (r"(?:预热|warmup)(?:比例|占比)?\s*(?:占|占到)?" + TO + NUMBER + r"\s*%", 0.01),
              (r"(?:前|头)\s*" + NUMBER + r"\s*%\s*的?\s*(?:训练)?步(?:数)?\s*(?:做|用来|用于|用作|拿来|来)?\s*预热",
               0.01),
-             r"(?:预热比例|warmup(?:\s*比例)?)" + TO + NUMBER + r"(?!\s*(?:steps?|步))"),
+             r"(?:预热(?:比例)?|warmup(?:\s*比例)?)" + TO + NUMBER + r"(?!\s*(?:steps?|步|[.\d]))"),
             editor=True),
     Setting("scheduler", ("training.scheduler",), str, _choice(*SCHEDULERS), f"one of {', '.join(SCHEDULERS)}",
             f"learning-rate schedule, one of {', '.join(SCHEDULERS)}", "{} schedule", "{} 学习率调度",

@@ -45,3 +45,16 @@ MAX_LENGTH = (
 """The tokens an example may have: "max length 512", "truncate anything past 256 tokens", "超过 256 个 token 的就截断",
 "cap each conversation at 2048 tokens", "allow up to 1024 tokens" ("truncate rows at 300" shortens each row; "limit rows
 to 500" keeps 500 rows, `max_rows`, unless it says tokens)."""
+
+INPUT_COLUMN = (
+    r"(?:only|just)\s+(?:use|read|look\s+at|give\s+it|feed(?:\s+it)?)\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+?)"
+    r"[`'\"”]?(?:\s+(?:column|field))?\s+(?:as\s+(?:the\s+)?input|column\b|field\b)",
+    r"(?:use|read)\s+only\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff-]+?)[`'\"”]?\s+(?:column|field)",
+    r"\binput\s+(?:column\s+|field\s+)?(?:should\s+be|is|=|:)\s+(?:just|only)\s+(?:the\s+)?[`'\"“]?"
+    r"([\w\u4e00-\u9fff-]+?)[`'\"”]?(?:\s+(?:column|field))?(?![\w\u4e00-\u9fff-])",
+    r"(?:只用|仅用|只看|只读)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段)",
+    r"输入(?:只用|只要|仅用)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段)?(?![\w\u4e00-\u9fff])",
+)
+"""The one column the model reads, named as a column: "only use the subject column", "input is just `body`", "只用
+subject 这一列" (named in passing, "use the subject only", it is `chat.understand.ONLY_INPUT`'s: a column only when the
+file has one by that name)."""

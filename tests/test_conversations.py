@@ -224,6 +224,23 @@ def test_the_held_out_conversations_score_at_least_what_was_measured(number, fil
     assert right / len(cases) >= floor, results
 
 
+@pytest.mark.parametrize("where", ["corpus", "held-out"])
+def test_every_turn_before_a_conversations_last_is_heard(where, files, capsys):
+    """A case that takes a change back holds the planner's value after it, and so passes without reading a word
+    when the change itself went unheard: three did while "预热 0.2" was not read. Each turn before a case's last
+    must be read as something (the last is the case's own to judge)."""
+    cases = CORPUS if where == "corpus" else [c for n in range(1, HELD_OUT_SETS + 1) for c in held_out(n)]
+    unheard = []
+    for case in (c for c in cases if len(c["turns"]) > 1 and "error" not in c):
+        args = ["--gpu-memory", str(case.get("gpu", 0))]
+        args += ["--data", str(files / case["data"])] if case.get("data") else []
+        for k in range(1, len(case["turns"])):
+            code, out, err = run_plan(args + case["turns"][:k], capsys)
+            if code != 0 or "I did not understand" in out["reply"] or "我没有理解" in out["reply"]:
+                unheard.append(f"{case['id']}: turn {k}, {case['turns'][k - 1]!r}")
+    assert len(cases) > 400 and not unheard, unheard
+
+
 def test_traditional_chinese_is_read_as_the_simplified_the_rules_are_written_in():
     """The table maps each traditional character to a simplified one that Tailor's own text uses, and no module
     outside it holds a traditional character (one would be left out of the table when it is regenerated:
@@ -464,8 +481,11 @@ def test_no_reason_claims_the_user_asked_for_what_they_did_not_say(files):
 
 def test_every_case_of_the_corpus_is_said_three_ways_in_english_and_chinese():
     """The corpus's cases (`case`): each in at least three phrasings, at least one English and one Chinese, so a
-    rule that only knows one wording of a request fails a test."""
+    rule that only knows one wording of a request fails a test; and each case has an id of its own, so a failure
+    names one conversation."""
     from collections import defaultdict
+
+    assert len({c["id"] for c in CORPUS}) == len(CORPUS), "two cases share an id"
 
     by_case = defaultdict(list)
     for c in CORPUS:

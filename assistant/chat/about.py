@@ -37,8 +37,8 @@ ASKABLE = {
     "training.precision": (r"precision|" + W.format("(?:bf16|fp16|fp32)") + "|精度", "precision", "精度"),
     "training.packing": (W.format("pack(?:ing|ed)?") + "|打包", "packing", "打包"),
     "training.compile": (W.format("compil(?:e|ed|ing)") + "|编译", "compile", "编译"),
-    "training.seed": (W.format("(?:seed|reproduc\\w*|determinis\\w*|repeatable)") + "|随机种子|可复现|复现", "seed",
-                      "随机种子"),
+    "training.seed": (W.format("(?:seed|reproduc\\w*|determinis\\w*|repeatable)") + "|(?:随机)?种子|可复现|复现",
+                      "seed", "随机种子"),
     "lora.target_modules": (r"target[_ ]modules|all-linear|(?:attention|mlp|linear)\s+(?:layers|modules|projections)|"
                             r"\b[qkvo]_proj\b|目标模块|注意力层", "target modules", "目标模块"),
     "data.validation_fraction": (r"validation|held[- ]out|hold(?:ing)? out|验证", "held out", "验证集"),

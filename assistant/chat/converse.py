@@ -17,7 +17,7 @@ from ..data import DataReport, column_named, inspect_file, with_output
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
-from .about import COSTS, GPU_KEYS, answers, numeric_settings
+from .about import COSTS, GPU_KEYS, KEEP_SAID, answers, numeric_settings
 from .features import feature_note
 from .model_words import ModelStep
 from .planner import build_plan
@@ -36,9 +36,9 @@ from .relative import (
 )
 from .slots import Slots
 from .sweep_plan import sweep_note
-from .take_back import ALL_CHOICES
+from .take_back import ALL_CHOICES, LIFTED
 from .token_counts import token_lengths, training_messages
-from .understand import Intents, MaybeColumn, allowed, understand
+from .understand import AlsoColumn, Intents, MaybeColumn, allowed, understand
 from .unheard import in_language, unheard
 from .whole_turn import BOTH, ONWARD_FACTOR, listed
 
@@ -128,11 +128,20 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         said_now = set(it.values)  # "no, I meant alpha 32": alpha stays what it says
         for _ in range(int(it.undo)):  # "undo both": the two changes before
             _take_back(i, messages, intents, undone, zh, said_now)
+        words = messages[i].lower() if isinstance(messages[i], str) else ""
+        if it.asked and re.search(KEEP_SAID, words) and (kept := [n for n, s in SETTINGS.items() if s.field in it.asked
+                                                                   and any(n in t.values for t in intents[:i])]):
+            it.forget, it.asked, it.notes = kept, [], []  # "actually leave the learning rate alone" after "lr 5e-5"
+        if it.forget and not it.undo and it.forget != ALL_CHOICES and words and not re.search(PLANNERS, words):
+            _back_before(i, messages, intents, it)  # "put the rank back": what it was before its latest change
         for name in ("output_column", "input_column", "exclude_column"):
             if isinstance(said := it.values.get(name), MaybeColumn):  # a column only when the file has it
                 if match := report is not None and column_named(report, said):
                     it.values[name] = match
-                else:
+                if match and isinstance(said, AlsoColumn):  # "use the body too": with the columns read so far
+                    match = _also_read(match, [t for j, t in enumerate(intents[:i]) if j not in undone], it, zh)
+                    it.values[name] = match
+                if not match:
                     del it.values[name]
         # "actually make that 8": the one setting the last turn set
         if it.that is not None and (name := _one_of(last, zh, it.notes, f"{it.that:g}")):
@@ -279,6 +288,23 @@ def _one_of(last: list[str], zh: bool, notes: list[str], value: str = "") -> str
     return None
 
 
+PLANNERS = (r"default|recommend|original|\byour?\b|\breset\b|start\s+over|scratch|默认|推荐|你|最初|一开始|最开始|"
+            r"开始的|重置")
+"""A setting given back to the planner's own choice ("the default rank", "you pick", "按你最开始的"), not to what it
+was before its latest change."""
+
+
+def _back_before(i: int, messages: list, intents: list[Intents], it: Intents) -> None:
+    """"Put the rank back" after rank 32, then rank 64: 32, what each setting `it.forget` names was before the latest
+    turn that set it, as "undo" would give (the planner's choice when nothing was said before; a limit taken off,
+    "use all the data", stays off)."""
+    for name in [n for n in it.forget if n not in LIFTED]:
+        j = next((j for j in range(i - 1, -1, -1) if name in intents[j].values), None)
+        if j is not None and name in (before := _slots(messages[:j], intents[:j])).said:
+            it.values[name] = before.said[name]
+            it.forget.remove(name)
+
+
 def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int], zh: bool,
                said_now: set[str] = frozenset()) -> None:
     """"Undo that" at turn `i`: the latest turn before it that set anything (not already taken back) is taken
@@ -300,6 +326,19 @@ def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int],
             it.forget.append(name)
     if intents[j].sweep or intents[j].forget == ALL_CHOICES:  # the sweep as it was before that turn
         it.sweep = {"replace": before.sweep}
+
+
+def _also_read(column: str, earlier: list[Intents], it: Intents, zh: bool) -> str | None:
+    """"Use the body too": the columns the plan reads only so far and this one; after "ignore the body", the body
+    back (the exclusion forgotten); else a note that it is read already."""
+    for before in reversed(earlier):
+        if before.values.get("exclude_column") == column:
+            it.forget.append("exclude_column")
+            return None
+        if only := before.values.get("input_column"):
+            return only if column in only.split(", ") else f"{only}, {column}"
+    it.notes.append(f"`{column}` 已经是输入列之一" if zh else f"`{column}` is already one of the input columns")
+    return None
 
 
 def language_of(messages: list[str | dict]) -> str:

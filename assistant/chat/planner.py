@@ -134,13 +134,16 @@ def _apply_data(plan: Plan, report: DataReport, why: dict, s: Slots) -> None:
 
 def _exclude(d, column: str, why: dict, only: bool = False) -> None:
     """Leave an input column out of the prompt, as the user asked (never the last one); `only`: every other one."""
-    match = next((c for c in d.input_columns if str(c).strip().lower() == column.strip().lower()), None)
+    said = column.strip().lower()
+    names = [said] if not only or any(str(c).strip().lower() == said for c in d.input_columns) else said.split(", ")
+    matches = [c for c in d.input_columns if str(c).strip().lower() in names]  # "subject, body": "use the body too"
+    match = matches[0] if len(matches) == len(names) else None
     if match is None:
         d.warnings.append(f"you asked to {'read only' if only else 'leave out'} `{column}`, but the input columns are "
                           f"{', '.join(f'`{c}`' for c in d.input_columns)}; nothing was left out")
     elif only:
-        d.input_columns = [match]
-        why["data.input_columns"] = f"only `{match}`, as you asked"
+        d.input_columns = matches
+        why["data.input_columns"] = f"only `{'`, `'.join(matches)}`, as you asked"
     elif len(d.input_columns) == 1:
         d.warnings.append(f"`{match}` is the only input column, so it stays: the model needs something to read")
     else:

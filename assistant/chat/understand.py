@@ -158,19 +158,19 @@ ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|re
               r"[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
               r"\bkeep\s+only\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
               r"\bonly\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+)?(?:is|as|should\s+be)\s+(?:the\s+)?input|"
-              r"\b(?:from|using|based\s+on|given)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|text))?"
-              r"\s+(?:only|alone)\b|\bpredict\s+(?:the\s+)?[\w-]+\s+(?:column\s+)?(?:from|given|based\s+on|using)\s+"
+              r"\b(?:from|using|use|read|based\s+on|given)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|"
+              r"text))?\s+(?:only|alone)\b|\bpredict\s+(?:the\s+)?[\w-]+\s+(?:column\s+)?(?:from|given|based\s+on|using)\s+"
               r"(?:the\s+|its\s+|each\s+\w+'s\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
               r"\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
               r"(?:\s+(?:column|field|text|content|line))?(?=\s*(?:$|[,.;!]))|"
               r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+is\s+(?:what|all\s+that)\s+matters\b|"
-              r"\b(?:only|just)\s+(?:look\s+at|read|see)\s+(?:the\s+)?[`'\"“]?([a-z][\w-]*)[`'\"”]?"
+              r"\b(?:only|just)\s+(?:look\s+at|read|see|use)\s+(?:the\s+)?[`'\"“]?([a-z][\w-]*)[`'\"”]?"
               r"(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
               r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|text))?\s+(?:alone|by\s+itself|on\s+its\s+own)\b|"
               r"\b(?:write|generate|produce|create)\s+(?:a\s+|an\s+|the\s+)?[\w-]+(?:\s+line)?\s+(?:for|from)\s+"
               r"(?:each|every|the)\s+(?:\w+\s+)?([\w-]+)(?=\s*(?:$|[,.;!]))|"
               r"(?:只用|仅用|只看|只读|光用|光看)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*"
-              r"就(?:够了?|行|可以)|"
+              r"(?:就(?:够了?|行|可以)|(?:吧|就好)?\s*[。！!]?$)|"
               r"(?:(?:只|仅)(?:根据|凭|看|用)|^(?:根据|用|从))\s*(?:[\u4e00-\u9fff]{1,4}\s+)?[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?"
               r"\s*(?:这一?列|列|字段)?\s*(?:(?:给|对|把|将)[^，。,；;]{0,6}?)?(?:来)?(?:预测|判断|分类|分|生成|写出?)")
 """"The model should only see the body", "keep only the body", "predict the queue from the subject (only)", "根据
@@ -213,6 +213,17 @@ THIS_TIME = (r"(?:^|[,;.:?，；。：？]\s*|\b(?:so|then|now|just)\s+)(?:this\
 class MaybeColumn(str):
     """An output named in passing ("predict the sentiment from the text"): the file's column of that name when it
     has one (`converse`), else nothing (it was a description, not a column)."""
+
+
+class AlsoColumn(MaybeColumn):
+    """A column read as well as those read so far ("use the body too", "body 也用上"): see `converse`."""
+
+
+ALSO_INPUT = (r"\b(?:use|read|include|add|keep)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|text))?\s+"
+              r"(?:as\s+well|too|also|back(?:\s+in)?)\b|\b(?:also|and)\s+(?:use|read|include)\s+(?:the\s+)?[`'\"“]?([\w-]+)"
+              r"[`'\"”]?(?:\s+(?:column|field|text))?(?=\s*(?:$|[,.;!]))|"
+              r"(?:把)?[`'\"“]?([a-z][\w-]*)[`'\"”]?\s*(?:这一?列|列|字段)?也(?:用上|加上|加进来|用进来|要|用)")
+"""An input column read as well ("use the body as well", "add the body back", "body 这列也用上")."""
 
 
 LORA_SAID = (r"(?:\buse|\bwith|\bplain|\bregular|\bstandard|用|使用|普通)\s*(?:a\s+|an\s+)?(?:bf16|fp16|16-?bit)?\s*"
@@ -262,15 +273,15 @@ def _understand(text: str) -> Intents:
     notes += said_goals  # read in the whole message ("last time I used lr 1e-3 and the loss diverged": a lower rate)
     low = now + goal_words  # but the settings of an earlier run are not asked for
     asking = low  # a question is read whole ("would two more epochs help?" even after the two more epochs are taken)
-    if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|"
-                 r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用|想)?(?:用|使用)?\s*qlora|full lora|"
-                 r"plain lora|"
+    if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|full lora|plain lora|"
+                 r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用|想)?(?:用|使用)?\s*qlora|"
                  r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
                  r"(?<!要)(?:不|别)(?:要|想)?(?:用|使用)?\s*(?:4\s*-?\s*bit|4\s*位|量化)|"
                  r"(?:rather\s+not|no\s+longer|\bskip|\bdrop|\bditch|\blose)(?:\s+us(?:e|ing))?\s+(?:the\s+)?"
                  r"(?:qlora|4[- ]?bit|quantiz)|"
                  r"(?:4[-_ ]?bit|qlora|quantiz\w*)\s*[=:]\s*(?:false|0|no|off|none)\b|"
-                 r"(?:不要|不用|别|不需要|无需|不想用?|不)\s*(?:量化|4\s*bit|4\s*位)|"
+                 r"(?:不要|不用|别|不需要|无需|不想用?|不|去掉|取消|关掉|拿掉)\s*(?:量化|4\s*bit|4\s*位)|"
+                 r"(?:量化|4\s*位)\s*(?:去掉|取消|关掉|关了|拿掉|不要了)|"
                  r"\b(?:don'?t|do\s+not)\s+want\s+(?:to\s+use\s+)?(?:qlora|4[- ]?bit|quantiz)|"
                  r"\bchanged\s+my\s+mind\s+(?:about|on)\s+(?:using\s+)?(?:qlora|4[- ]?bit|quantiz)",
                  low):  # "don't quantize" is not QLoRA
@@ -350,6 +361,8 @@ def _understand(text: str) -> Intents:
         said["output_column"] = MaybeColumn(next(g for g in m.groups() if g))
     if not said.get("input_column") and (m := re.search(ONLY_INPUT, low)):  # "keep only the body"
         said["input_column"] = MaybeColumn(next(g for g in m.groups() if g))
+    elif not said.get("input_column") and (m := re.search(ALSO_INPUT, low)):  # "use the body too"
+        said["input_column"] = AlsoColumn(next(g for g in m.groups() if g))
     if not said.get("exclude_column") and (m := re.search(EXCLUDE, low)):  # "ignore the subject": a column when the
         said["exclude_column"] = MaybeColumn(next(g for g in m.groups() if g))  # file has one by that name
     if times := times_rank(low):  # "alpha = 2x rank" holds "alpha = 2": the multiple wins
