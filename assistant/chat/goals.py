@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from ..adjustable import SETTINGS
 from ..sweeps import DEFAULT_PATIENCE
 
 GOALS = (
@@ -102,6 +103,12 @@ TAKEN_BACK = (r"\b(?:forget|never\s*mind|drop|ignore|scratch|cancel)\s+(?:about\
 """A goal taken back, before it: "forget the overfitting worry", "never mind the overfitting", "不用管过拟合了"."""
 
 
+def _stated(part: str, low: str) -> bool:
+    """Whether the message sets the setting a goal's words would ("验证损失连续 3 次不降就提前停止" says its patience:
+    3, not the goal's 2)."""
+    return any(s.read(part) is not None and s.read(low) is not None for s in SETTINGS.values() if s.patterns)
+
+
 def goals(low: str, zh: bool) -> tuple[str, list[str], str]:
     """The settings words of the goals the message states ("; "-led, to be added to it; "" for none), the notes
     to give (none for a question: "would QLoRA save memory here?" asks, and is answered), and the settings words of
@@ -116,6 +123,8 @@ def goals(low: str, zh: bool) -> tuple[str, list[str], str]:
         if re.search(NOT, before) or re.search(NOT_AFTER, low[m.end():]) or re.search(TAKEN_BACK, before):
             dropped += [settings] if settings else []
             continue
-        extra += [settings] if settings else []
-        notes += [zh_note if zh else en] if en else []
+        parts = [part for part in settings.split("; ") if settings and not _stated(part, low)]
+        extra += parts
+        # the note names the goal's values: not given when the message sets one ("…overfit, use dropout 0.2")
+        notes += [zh_note if zh else en] if en and len(parts) == bool(settings) + settings.count("; ") else []
     return ("; " + "; ".join(extra) if extra else ""), notes, "; ".join(dropped)

@@ -197,6 +197,8 @@ def digits(low: str) -> str:
                  lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
     low = re.sub(r"\b(?:flat|fixed|steady)(?=\s+(?:learning[ -]rate|lr)\b)|(?<=learning rate )(?:flat|fixed)\b|"
                  r"(?<=\blr )(?:flat|fixed)\b", "constant", low)  # "a flat learning rate" is a constant schedule
+    low = re.sub(r"\b(?:no|without(?:\s+any)?|don'?t\s+(?:use\s+)?(?:any\s+)?)\s+(?:learning[ -]rate\s+|lr\s+)decay\b|"
+                 r"\bdon'?t\s+decay\s+the\s+(?:learning[ -]rate|lr)\b", "constant lr schedule", low)  # "no lr decay"
     # "学习率固定不变" is a constant schedule ("学习率不变" only keeps the rate, "学习率固定为 1e-4" sets it)
     low = re.sub(r"学习率\s*(?:固定不变|恒定不变|保持恒定|恒定|不衰减|不要衰减|不做衰减|不用衰减|不下降)"
                  r"(?!\s*(?:为|在|成|到)?\s*\d)|"
@@ -229,7 +231,11 @@ def digits(low: str) -> str:
                  r"(?:(?:不要|不用|不需要)\s*(?:单独|另外)?\s*(?:留出?|分出?|划出?|设)?|不\s*(?:单独|另外)?\s*(?:留出?|分出?|划出?|设))"
                  r"\s*(?:一个|一份)?验证集|验证集\s*(?:就)?(?:不要了|不需要了?|不用了|省了)",
                  "validation split 0%", low)
-    # "use early stopping", "stop when the validation loss stops improving", "开启早停": the sweeps' patience
+    # "验证损失连续 3 次不降就提前停止": that patience; "use early stopping", "stop when the validation loss stops
+    # improving", "开启早停": the sweeps' patience
+    low = re.sub(r"(?:loss|损失|指标)\s*(?:连续|持续)?\s*(\d+)\s*(?:次|轮)\s*(?:评估|验证)?\s*(?:都)?(?:不再|不|没有?)"
+                 r"(?:降|下降|减少|提升|变好|改善)(?:了)?(?:的话)?就\s*(?:提前)?(?:停|停止|结束)",
+                 r"early stopping patience \1", low)
     low = re.sub(r"\b(?:use|enable|turn\s+on|switch\s+on|add|with|want|need|do)\s+(?:some\s+|an?\s+)?early[ -]?stopp?"
                  r"ing\b|^early[ -]?stopping(?:\s+please)?[.!]?$|\bstop\s+(?:training\s+|the\s+run\s+)?(?:early\s+)?"
                  r"(?:when|if|once|as\s+soon\s+as)\s+(?:(?:the\s+)?(?:val(?:idation)?\s+|eval(?:uation)?\s+|dev\s+)?"
