@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .. import plugins
 from ..adjustable import NUMBER, SETTINGS
 from ..sweeps import SWEEPABLE
 from .about import ASKABLE, EITHER, GPU_KEYS, OPINION, chosen, named, numeric_settings, question, split_question
@@ -44,6 +43,7 @@ from .relative import (
     relatives,
     times_rank,
 )
+from .shown import task_of
 from .sweep_words import COMPARES, METRIC, read_sweep, tries
 from .take_back import BACK, MEANT, reset, undo
 from .traditional import simplified
@@ -263,7 +263,7 @@ def _understand(text: str) -> Intents:
     low = re.sub(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F]", " ", low)  # "looks great 👍 let's go"
     before = low
     now, now_t = re.sub(PAST, " ", low), re.sub(PAST, " ", t, flags=re.I)  # "last time we used llama 8b": not asked
-    said: dict[str, Any] = {"task_type": _task(whole),  # "grade essays from 1 to 5" is no change of a value
+    said: dict[str, Any] = {"task_type": task_of(whole),  # "grade essays from 1 to 5" is no change of a value
                             "language": _language(t, low), "base_model": named_model(now, now_t) or model_step(now),
                             "licence": licence_wanted(now), "metrics": metrics_asked(now)}  # "it has to be
     # Apache-licensed", "also report exact match"
@@ -434,11 +434,6 @@ def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None =
         return None
 
 
-
-
-def _task(low: str) -> str | None:
-    """The registered task whose words the message uses (tasks tried by priority: the more specific first)."""
-    return next((t.name for t in plugins.get().task_order() if re.search(t.patterns, low)), None)
 
 
 def _language(t: str, low: str) -> str | None:

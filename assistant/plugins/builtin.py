@@ -67,7 +67,7 @@ def register_tasks():
                                     r"(?:paragraph|sentence|line)s?\b|"
                                     r"(?:write|generate|create|suggest|give|make|produce) (?:a |an |the )?"
                                     r"(?:[\w-]+ ){0,2}?(?:headline|title)s? (?:for|of)\b|"
-                                    r"摘要|总结|概括|归纳|(?:压缩|缩短|精简|缩写)成.{0,6}(?:一句话|一段|几句|一行|说明|简报)|(?<!大)概要|梗概|提要(?!求)|浓缩|(?<!重)要点|(?:生成|起|拟|写|取).{0,10}标题",
+                                    r"摘要|总结|概括|归纳|(?:压缩|缩短|精简|缩写|压|缩)成.{0,6}(?:一句话|一段|几句|一行|说明|简报)|(?<!大)概要|梗概|提要(?!求)|浓缩|(?<!重)要点|(?:生成|起|拟|写|取).{0,10}标题",
                    {"en": "Summarize the text concisely.", "zh": "请简明地总结这段文本。"}, ("rougeL",),
                    {"en": "Summarize documents", "zh": "文档摘要"}, priority=70),
         TaskRecipe("extraction", r"extract|pull (?:out|[\w ,&/-]{1,60}? out of)|named entit|\bner\b|parse .* into json|"
@@ -123,7 +123,7 @@ def register_tasks():
                    {"en": "Chat like our support agent", "zh": "客服对话"}, priority=10),
         TaskRecipe("code", r"\bsql\b|\bbash\b|shell command|regular expressions?|one-liners?|\bregex|"
                            r"\b(?:write|writes|writing|generate|generates|implement)\s+(?:a\s+|the\s+|small\s+)?programs?\b|"
-                           r"\bprograms?\s+(?:that|which)\b|代码|编程|写程序|正则|"
+                           r"\bprograms?\s+(?:that|which)\b|代码|编程|写程序|正则|docstrings?|\bpytest\b|\bdef\s+\w+\s*\(|"
                            # a language or "code" named, unless it is what questions are about ("answer questions
                            # about our Python course" is question answering)
                            r"(?s:^(?!.*\b(?:questions?|faqs?|queries)\s+(?:about|on|regarding|concerning|related\s+to)\b)"
