@@ -117,6 +117,18 @@ LIFTED = {"max_rows": r"\b(?:use|train\s+on|take)\s+(?:all|every(?:thing)?)(?:\s
 """A limit taken off: "use all the data", "remove the step limit", "不限制步数" (the planner's choice again: none)."""
 
 
+FALLBACK = (r"(?:qlora|4[- ]?bit|quantiz\w*|量化)[^.;。；]{0,30}?(?:\bonly\s+)?(?:\bif\s+(?:needed|necessary|"
+            r"required)\b|"
+            r"\b(?:if|when|in\s+case)\s+(?:it|lora|the\s+(?:plan|model))\s+(?:doesn'?t|does\s+not|won'?t|can'?t|cannot)\s+"
+            r"fit\b|\bas\s+a\s+(?:fallback|last\s+resort)\b)|"
+            r"\b(?:if|when|should)\s+(?:it|lora|the\s+(?:plan|model))\s+(?:doesn'?t|does\s+not|won'?t|can'?t|not)\s+fit\b"
+            r"[^.;。；]{0,30}?(?:qlora|4[- ]?bit|quantiz)|\bfall\s*back\s+(?:to|on)\s+(?:qlora|4[- ]?bit|quantiz)|"
+            r"(?:放不下|装不下|不够)(?:的时候|的话|时)?(?:才|就|再)?(?:用|换|改用|上)?\s*(?:qlora|量化|4\s*位)|"
+            r"(?:需要|必要)(?:的话|时)\s*(?:再|才)?(?:用|上)?\s*(?:qlora|量化|4\s*位)")
+"""QLoRA as a fallback ("only use qlora if lora doesn't fit", "放不下就换 QLoRA"): the planner's own rule, so the
+method is given back to it."""
+
+
 KEPT = r"\b(?:keep|leave)\b|保留|留着|别动|不变|不用动|不要动|不动"
 """A clause that keeps a setting beside one that resets another."""
 
@@ -127,6 +139,8 @@ def reset(low: str, values: dict[str, Any]) -> list[str]:
     (`LIFTED`)."""
     if lifted := [n for n, words in LIFTED.items() if n not in values and re.search(words, low)]:
         return lifted
+    if re.search(FALLBACK, low):
+        return ["method"]
     if not re.search(RESET, low):
         return []
     said = " ".join(c for c in re.split(r"[,，;；]|\bbut\b|但是?|不过", low)  # "keep the rank, but undo the lr":

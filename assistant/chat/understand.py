@@ -45,7 +45,7 @@ from .relative import (
 )
 from .shown import task_of
 from .sweep_words import COMPARES, METRIC, read_sweep, tries
-from .take_back import BACK, MEANT, reset, undo
+from .take_back import BACK, FALLBACK, MEANT, reset, undo
 from .traditional import simplified
 from .whole_turn import COUNTS, START, scaled_again, whole_turn
 
@@ -290,8 +290,11 @@ def _understand(text: str) -> Intents:
                                                                              r"optimi[sz]er|优化器", low):
         notes.append("不提供 8 位训练：可以用 16 位基座的 LoRA，或 4 位的 QLoRA" if zh else
                      "8-bit training is not offered: LoRA on the 16-bit base, or QLoRA (4-bit)")  # not QLoRA's 4
-    elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low):
+    elif re.search(r"qlora|4[- ]?bit|quantiz|量化", low) and not re.search(FALLBACK, low):
         said["method"] = "qlora"
+    elif re.search(FALLBACK, low):  # "only use qlora if lora doesn't fit": given back to the planner (`reset`)
+        notes.append("Tailor 本来就只在 LoRA 放不下时才改用 QLoRA" if zh else
+                     "Tailor already uses QLoRA only where LoRA does not fit the GPU")
     elif re.search(LORA_SAID, low):  # "use bf16 LoRA", "用 bf16 的 lora": LoRA on the 16-bit base, asked for
         said["method"] = "lora"
     if re.search(QUALITY_OVER, low):  # "quality matters more than speed" names speed too
