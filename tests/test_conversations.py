@@ -414,6 +414,8 @@ REASON_INPUTS = [
      ("after 30 steps", "after 12 steps")),
     ("training.early_stopping_patience", dict(turns=[TASK, "patience 3"]), dict(turns=[TASK, "patience 5"]),
      ("stop after 3 evaluations", "stop after 5 evaluations")),
+    ("training.early_stopping_patience", dict(turns=[TASK]), dict(turns=[TASK, "patience 3"]),
+     ("no early stopping: every epoch runs", "stop after 3 evaluations")),
 ]
 
 
@@ -698,9 +700,11 @@ def test_no_pattern_of_the_rules_backtracks_without_bound():
         from assistant.chat import about as A, model_words as M, sweep_words as W, task_switch as T, understand as U
         from assistant.chat import goals as G, languages as L, normalize as N, relative as R, whole_turn as H
         from assistant.chat import features as F, glossary as Y, hardware_words as HW, take_back as B
+        from assistant.chat import column_words as C, corrected as K, shown as S
         pats = {f"{s.name}[{i}]": p[0] if isinstance(p, tuple) else p
                 for s in SETTINGS.values() for i, p in enumerate(s.patterns)}
-        pats |= {f"{m.__name__}.{k}": v for m in (U, W, H, M, A, N, R, G, L, Y, HW) for k, v in vars(m).items()
+        pats |= {f"{m.__name__}.{k}": v for m in (U, W, H, M, A, N, R, G, L, Y, HW, B, C, K, S)
+                 for k, v in vars(m).items()
                  if isinstance(v, str) and k.isupper() and len(v) > 8}
         pats |= {f"languages.CONTEXT[{code}]": L.CONTEXT.format(name=en) for code, (en, _) in L.OTHER.items()}
         pats |= {f"relative.{k}[{name}]": getattr(R, k).format(key=key) for k in ("JUDGED", "BY_PERCENT", "TIMES")

@@ -32,6 +32,8 @@ ASKABLE = {
     "training.max_length": (r"(?:max(?:imum)?|sequence|context|cutoff)[ _-]?(?:length|len)|最大长度|序列长度|截断长度",
                             "max length", "最大长度"),
     "training.warmup_ratio": (r"warm[ _-]?up|预热", "warm-up ratio", "预热比例"),
+    "training.early_stopping_patience": (r"\bpatience|early[ -]?stop\w*|早停|耐心值", "early-stopping patience",
+                                         "早停耐心"),
     "training.scheduler": (r"schedul|cosine|调度|余弦", "schedule", "学习率调度"),
     "training.gradient_checkpointing": (r"checkpointing|检查点", "gradient checkpointing", "梯度检查点"),
     "training.precision": (r"precision|" + W.format("(?:bf16|fp16|fp32)") + "|精度", "precision", "精度"),

@@ -18,6 +18,8 @@ from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
 from .about import COSTS, GPU_KEYS, KEEP_SAID, answers, numeric_settings
+from .column_words import AlsoColumn, MaybeColumn, also_read
+from .corrected import misread
 from .features import feature_note
 from .model_words import ModelStep
 from .planner import build_plan
@@ -38,7 +40,7 @@ from .slots import Slots
 from .sweep_plan import sweep_note
 from .take_back import ALL_CHOICES, LIFTED
 from .token_counts import token_lengths, training_messages
-from .understand import AlsoColumn, Intents, MaybeColumn, allowed, understand
+from .understand import Intents, allowed, understand
 from .unheard import in_language, unheard
 from .whole_turn import BOTH, ONWARD_FACTOR, listed
 
@@ -132,6 +134,10 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         if it.asked and re.search(KEEP_SAID, words) and (kept := [n for n, s in SETTINGS.items() if s.field in it.asked
                                                                    and any(n in t.values for t in intents[:i])]):
             it.forget, it.asked, it.notes = kept, [], []  # "actually leave the learning rate alone" after "lr 5e-5"
+        if it.corrects:  # "rank 8", then "no, I said 8 epochs, not rank 8": the misread rank back as it was
+            it.forget += [n for n in misread([t for j, t in enumerate(intents[:i]) if j not in undone], it.corrects)
+                          if n not in it.values and n not in it.forget]
+            _back_before(i, messages, intents, it)
         if it.forget and not it.undo and it.forget != ALL_CHOICES and words and not re.search(PLANNERS, words):
             _back_before(i, messages, intents, it)  # "put the rank back": what it was before its latest change
         for name in ("output_column", "input_column", "exclude_column"):
@@ -139,7 +145,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
                 if match := report is not None and column_named(report, said):
                     it.values[name] = match
                 if match and isinstance(said, AlsoColumn):  # "use the body too": with the columns read so far
-                    match = _also_read(match, [t for j, t in enumerate(intents[:i]) if j not in undone], it, zh)
+                    match = also_read(match, [t for j, t in enumerate(intents[:i]) if j not in undone], it, zh)
                     it.values[name] = match
                 if not match:
                     del it.values[name]
@@ -313,8 +319,9 @@ def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int],
     undone.add(i)
     j = next((j for j in range(i - 1, -1, -1) if j not in undone and
               (intents[j].values.keys() - {"language", "task_type"} or intents[j].forget or intents[j].sweep)), None)
-    if j is None:
-        it.notes.append("没有可以撤销的修改" if zh else "there is no change to undo")
+    if j is None:  # ("I meant alpha 32" as a first message sets alpha: nothing to say)
+        it.notes += [] if said_now - {"language", "task_type"} else [
+            "没有可以撤销的修改" if zh else "there is no change to undo"]
         return
     undone.add(j)
     before = _slots(messages[:j], intents[:j])
@@ -326,19 +333,6 @@ def _take_back(i: int, messages: list, intents: list[Intents], undone: set[int],
             it.forget.append(name)
     if intents[j].sweep or intents[j].forget == ALL_CHOICES:  # the sweep as it was before that turn
         it.sweep = {"replace": before.sweep}
-
-
-def _also_read(column: str, earlier: list[Intents], it: Intents, zh: bool) -> str | None:
-    """"Use the body too": the columns the plan reads only so far and this one; after "ignore the body", the body
-    back (the exclusion forgotten); else a note that it is read already."""
-    for before in reversed(earlier):
-        if before.values.get("exclude_column") == column:
-            it.forget.append("exclude_column")
-            return None
-        if only := before.values.get("input_column"):
-            return only if column in only.split(", ") else f"{only}, {column}"
-    it.notes.append(f"`{column}` 已经是输入列之一" if zh else f"`{column}` is already one of the input columns")
-    return None
 
 
 def language_of(messages: list[str | dict]) -> str:

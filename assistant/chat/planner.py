@@ -72,6 +72,9 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
         plan.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{task}-{stem}").strip("-")[:60] or task
     _choose_training(plan, s, report, why, home_models)
     _fit(plan, s, hw, why)
+    if not plan.training.early_stopping_patience:
+        why["training.early_stopping_patience"] = ("no early stopping: every epoch runs (say “use early stopping” to "
+                                                   "stop once the held-out loss stops improving)")
     if s.patience is not None:
         plan.training.early_stopping_patience = s.patience
         why["training.early_stopping_patience"] = (f"you asked for it: stop after {s.patience} evaluations without "

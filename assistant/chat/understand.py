@@ -13,6 +13,8 @@ from typing import Any
 from ..adjustable import NUMBER, SETTINGS
 from ..sweeps import SWEEPABLE
 from .about import ASKABLE, EITHER, GPU_KEYS, OPINION, chosen, named, numeric_settings, question, split_question
+from .column_words import ALSO_INPUT, EXCLUDE, ONLY_INPUT, PREDICT, AlsoColumn, MaybeColumn
+from .corrected import corrected
 from .glossary import definitions
 from .goals import goals
 from .hardware_words import OWN_GPU, read_gpu
@@ -83,6 +85,9 @@ class Intents:
     """What a goal taken back had set ("forget the overfitting worry": dropout 0.1, …): each goes back to the
     planner's choice while it still has that value (a dropout said since stays)."""
     back: bool = False
+    corrects: list[float] = field(default_factory=list)
+    """The numbers a correction says ("no, I said 8 epochs, not rank 8": 8): what the previous change set with one of
+    them was misread, and goes back (`corrected`, `converse`)."""
     """A reset that names nothing ("put both back to what you had", "you decide", "随便，你看着办"): what the
     previous turn set goes back to the planner (`converse`)."""
 
@@ -145,38 +150,6 @@ FAST_OVER = (r"(?:speed|time)\s+(?:matters\s+more|is\s+more\s+important|over|fir
 """A preference said as one thing over the other ("quality matters more than speed", "越快越好")."""
 
 
-PREDICT = (r"\bpredict\s+(?:the\s+|each\s+|a\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+|value\s+)?"
-           r"(?:from|given|based\s+on|using|out\s+of)\b|"
-           r"\b(?:write|generate|produce|create)\s+(?:a\s+|an\s+|the\s+)?([\w-]+)(?:\s+line)?\s+(?:for|from)\s+(?:each|every|the)"
-           r"\b|(?:根据|用|从)\s*[\w-]+\s*(?:这一?列|列|字段)?\s*(?:来)?(?:生成|写出?)\s*[`'\"“]?([\w-]+?)[`'\"”]?\s*"
-           r"(?:这一?列|列|字段)?\s*(?=$|[\s，。,；;!！?？])|"
-           r"预测\s*[`'\"“]?([\w-]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段)?\s*(?=$|[\s，。,；;!！?？])")
-""""Predict the queue from the subject", "根据正文预测标签": the output, when the file has a column by that name."""
-
-
-ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|read|use|get|look\s+at)\s+(?:the\s+)?"
-              r"[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
-              r"\bkeep\s+only\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?(?=\s*(?:$|[,.;!]))|"
-              r"\bonly\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+)?(?:is|as|should\s+be)\s+(?:the\s+)?input|"
-              r"\b(?:from|using|use|read|based\s+on|given)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|"
-              r"text))?\s+(?:only|alone)\b|\bpredict\s+(?:the\s+)?[\w-]+\s+(?:column\s+)?(?:from|given|based\s+on|using)\s+"
-              r"(?:the\s+|its\s+|each\s+\w+'s\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
-              r"\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
-              r"(?:\s+(?:column|field|text|content|line))?(?=\s*(?:$|[,.;!]))|"
-              r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+is\s+(?:what|all\s+that)\s+matters\b|"
-              r"\b(?:only|just)\s+(?:look\s+at|read|see|use)\s+(?:the\s+)?[`'\"“]?([a-z][\w-]*)[`'\"”]?"
-              r"(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
-              r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|text))?\s+(?:alone|by\s+itself|on\s+its\s+own)\b|"
-              r"\b(?:write|generate|produce|create)\s+(?:a\s+|an\s+|the\s+)?[\w-]+(?:\s+line)?\s+(?:for|from)\s+"
-              r"(?:each|every|the)\s+(?:\w+\s+)?([\w-]+)(?=\s*(?:$|[,.;!]))|"
-              r"(?:只用|仅用|只看|只读|光用|光看)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?列|列|字段)?\s*"
-              r"(?:就(?:够了?|行|可以)|(?:吧|就好)?\s*[。！!]?$)|"
-              r"(?:(?:只|仅)(?:根据|凭|看|用)|^(?:根据|用|从))\s*(?:[\u4e00-\u9fff]{1,4}\s+)?[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?"
-              r"\s*(?:这一?列|列|字段)?\s*(?:(?:给|对|把|将)[^，。,；;]{0,6}?)?(?:来)?(?:预测|判断|分类|分|生成|写出?)")
-""""The model should only see the body", "keep only the body", "predict the queue from the subject (only)", "根据
-subject 预测 queue": the one input, when the file has a column by that name."""
-
-
 PICK = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|just)\s+)"
         r"(?:pick|choose|go\s+with|let'?s\s+say|let\s+us\s+say|say|take)\s+" + NUMBER + r"(?:\s+then)?\s*[.!]?$|"
         r"[:：，,]\s*(?:那就|就)?(?:选|挑|取)\s*" + NUMBER + r"\s*吧?\s*[。！!]?$")
@@ -184,11 +157,6 @@ PICK = (r"(?:^|[,;.:，；。：]\s*|\b(?:so|then|just)\s+)"
 message names."""
 NEGATIVE = r"(?:^|(?<=[a-z\u4e00-\u9fff]\s)|(?<=[=:：]\s)|(?<=[=:：]))-\d+(?:\.\d+)?(?:e-?\d+)?(?![\d.])"
 """A negative number after a setting's name or a colon ("train -2 epochs", "lr: -1e-4"), not a range ("3-5")."""
-EXCLUDE = (r"\b(?:ignore|drop|leave\s+out|remove|exclude|skip|don'?t\s+use|do\s+not\s+use)\s+(?:the\s+)?[`'\"“]?"
-           r"([\w-]+)[`'\"”]?(?=\s*(?:$|[,.;!]))|\b(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column|field)\s+(?:is|seems)\s+"
-           r"(?:meaningless|useless|irrelevant|noise|junk|not\s+(?:needed|useful|relevant))|"
-           r"\b([a-z][\w-]*)\s*(?:这一?列|列|字段)?\s*(?:太|很|有点)(?:乱|杂|吵|脏)了?\s*[，,]\s*(?:别|不要|不)用(?:它|这列)?")
-"""An input left out without the word column ("ignore the subject"): `MaybeColumn`."""
 RANGE_KEYS = {"r": r"(?<![a-z])(?:lora[_ ])?(?:rank|r)(?![a-z])|秩",
               "learning_rate": r"learning[ _-]?rate|(?<![a-z])lr|学习率", "epochs": r"(?<![a-z])epochs?(?![a-z])|轮数",
               "batch_size": r"batch[ _]size|批大小"}
@@ -208,22 +176,6 @@ THIS_TIME = (r"(?:^|[,;.:?，；。：？]\s*|\b(?:so|then|now|just)\s+)(?:this\
              + NUMBER + r"\s*(?:吧|看看)?\s*[。！!]?$")
 """A bare number for this run after a clause about an earlier one ("I used rank 8 before and it underfit, try 32",
 "之前用秩 8 欠拟合了，这次试试 32"): the one setting that clause names."""
-
-
-class MaybeColumn(str):
-    """An output named in passing ("predict the sentiment from the text"): the file's column of that name when it
-    has one (`converse`), else nothing (it was a description, not a column)."""
-
-
-class AlsoColumn(MaybeColumn):
-    """A column read as well as those read so far ("use the body too", "body 也用上"): see `converse`."""
-
-
-ALSO_INPUT = (r"\b(?:use|read|include|add|keep)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|text))?\s+"
-              r"(?:as\s+well|too|also|back(?:\s+in)?)\b|\b(?:also|and)\s+(?:use|read|include)\s+(?:the\s+)?[`'\"“]?([\w-]+)"
-              r"[`'\"”]?(?:\s+(?:column|field|text))?(?=\s*(?:$|[,.;!]))|"
-              r"(?:把)?[`'\"“]?([a-z][\w-]*)[`'\"”]?\s*(?:这一?列|列|字段)?也(?:用上|加上|加进来|用进来|要|用)")
-"""An input column read as well ("use the body as well", "add the body back", "body 这列也用上")."""
 
 
 LORA_SAID = (r"(?:\buse|\bwith|\bplain|\bregular|\bstandard|用|使用|普通)\s*(?:a\s+|an\s+)?(?:bf16|fp16|16-?bit)?\s*"
@@ -378,6 +330,7 @@ def _understand(text: str) -> Intents:
         said.pop(SWEEPABLE[path][0] or "", None)
     start = bool(re.search(START, low.strip()))
     values = {k: v for k, v in said.items() if v is not None}
+    misread, bare, unmeant = corrected(low, values, lambda setting, value: allowed(setting, value, notes, zh))
     again, stepped = (None if any(isinstance(v, Relative) for v in values.values()) else
                       scaled_again(low.strip())) or (None, False)
     if again and not values.keys() - {"language"} and len(keys := [n for n, key in RELATIVE_SETTINGS.items()
@@ -385,6 +338,7 @@ def _understand(text: str) -> Intents:
         values[keys[0]], again = Relative(again, stepped), None  # "the learning rate seems too high, halve it"
     that, switch, added = (None,) * 3 if sweep.keys() - {"off"} or [k for k in values if k != "language"] else \
         whole_turn(low.strip())  # "never mind the sweep, just use 8": the 8 is for what the sweep tried
+    that = bare if that is None else that  # "typo, 16"
     again = None if that is not None else again  # "lower that to 2": the 2, not half
     tried = bool(sweep.get("values")) and bool(re.search(COMPARES, low) or not re.search(r"\bor\b|还是|或者?", low))
     # "比较一下秩 8 和 16 哪个好": a sweep, not a question; "rank 4 or 8, which is better?" is one
@@ -407,15 +361,16 @@ def _understand(text: str) -> Intents:
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
                        asked=fields[0])  # "use bf16": what the plan has, and that Tailor chooses it
-    forget, undone = reset(low, values), undo(low.strip()) or int(bool(values.keys() - {"language"} and re.search(
-        MEANT, low.strip())))  # "no, I meant alpha 32": the last change taken back, and alpha set
+    forget, undone = reset(low, values), undo(low.strip()) or int(bool(
+        values.keys() - {"language"} and not misread and re.search(MEANT, low.strip())))  # "no, I meant alpha 32":
+    # the last change taken back (only what the misread number set, `corrects`, when it says one), and alpha set
+    forget += [n for n in unmeant if n not in values and n not in forget]  # "not epochs, I meant 200 steps"
     dropped_values = {k: v for k, v in understand(dropped).values.items() if k in SETTINGS and k not in values
                       and k != "language"} if dropped else {}  # "forget the overfitting worry"
     back = nothing_else and not forget and not undone and not values.keys() - {"language"} and bool(
         re.search(BACK, low))  # "put both back to what you had", "随便，你看着办": nothing named (`converse`)
     return Intents(values, start, notes, sweep, again, stepped, that, switch, forget=forget, undo=undone,
-                   dropped=dropped_values,
-                   added=added, back=back)
+                   dropped=dropped_values, added=added, back=back, corrects=misread)
 
 
 def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:

@@ -132,7 +132,7 @@ def register_tasks():
                    ("exact_match", "perplexity"), priority=40),
         TaskRecipe("rewriting", r"rewrit|paraphras|rephras|polish|formal|simplif|simpler|easier to read|plain "
                                 r"(?:english|language)|proofread|grammar|punctuat|"
-                                r"polite(?![\w ]{0,20}\brepl(?:y|ies)\b)|typos?\b|错别字|纠正|校对|"
+                                r"polite(?![\w ]{0,20}\brepl(?:y|ies)\b)|typos?\b|错别字|纠正|校对|错字|改正过来|"
                                 r"\b(?:correct|fix)\s+(?:the\s+|any\s+|all\s+)?(?:spelling|misspell\w*|errors?|mistakes?)\b|"
                                 r"\btone\b|sound (?:more|less)\b|friendlier|more (?:casual|professional|friendly)|"
                                 r"punchier|snappier|more concise|crisper|"
