@@ -55,11 +55,12 @@ RESET = (r"\b(?:reset|restore|revert)\b|"
          r"(?:[。！!]?$|(?=[，,；;]))|"
          r"\bthe\s+[\w -]{1,20}?\s+was\s+(?:fine|better|good|ok(?:ay)?)\s+(?:before|as\s+it\s+was|originally)\b|"
          r"[^，。,.\d]{1,8}?原来的(?:就)?(?:挺好|很好|不错|可以|行|好)|(?:还是|用回|回到|恢复)(?:用)?原来的(?=[^，。,.\d]{1,6})|"
-         r"[^，。,.\d]{1,8}?不(?:用)?改了\s*[。！!]?$|"
+         r"[^，。,.\d]{1,8}?(?:不(?:用|要)?|别)改了\s*(?:[。！!]?$|(?=[，,；;]))|"
          r"[^，。,.\d]{1,8}?(?:撤回|撤销|还原|恢复原样|恢复原来的?(?:值|设置)?|恢复|改回(?:去|原来的?)|[换调]回(?:来|去)?)(?:吧|了)?\s*"
-         r"[。！!]?$|"
+         r"(?:[。！!]?$|(?=[，,；;]))|"
          r"(?:别|不要|不用)换了|不换了|"
-         r"\bundo\s+the\s+(?=[\w -]{1,24}$)(?!last\b|previous\b|change\b)|"
+         r"\b(?:undo|scratch|forget|revert|never\s*mind)\s+(?:about\s+)?the\s+(?=[\w -]{1,24}(?:$|\s*[,;]))"
+         r"(?!last\b|previous\b|change\b)|"
          r"(?:撤销|撤回|取消|还原)(?:对)?[^，。,.\d]{1,8}?的(?:修改|改动|更改)|"
          r"\bback\s+to\s+(?:your\b|what\s+you\s+(?:had|picked|chose|suggested|proposed|recommended)\b)|"
          r"\bstart over\b|\bfrom scratch\b|\b(?:your|the) recommended settings\b|"
@@ -153,6 +154,21 @@ def reset(low: str, values: dict[str, Any]) -> list[str]:
     return [] if values.keys() - {"language"} or not re.search(RESET_ALL, low) else list(ALL_CHOICES)
 
 
-def undo(low: str) -> int:
-    """How many changes a turn takes back: 2 ("undo both"), 1 ("undo that"), or 0."""
-    return 2 if re.search(rf"(?:{UNDO_TWO}){UNDO_END}", low) else int(bool(re.search(rf"(?:{UNDO}){UNDO_END}", low)))
+CLAUSE = r"\s*(?:[,，;；]|\band\s+(?:also\s+)?|\bbut\s+(?:also\s+)?|但是?|不过|然后|另外|再)\s*"
+"""What parts an undo from another change said with it ("undo both and use 2 epochs", "撤销，但最大长度设成 256")."""
+UNDO_CLAUSE = (r"^(?:then\s+)?(?:undo|revert|scratch|go\s+back(?:\s+one\s+step)?|(?:go|take)\s+one\s+step\s+back)"
+               r"(?:\s+(?:it|that|this|the\s+last\s+change|my\s+last\s+change))?$|"
+               r"^(?:撤销|撤回|改回去|还原|退回(?:上[一1]步)?|回退|恢复上[一1]步)(?:刚才的?(?:修改|改动)?|上[一1]步)?$")
+"""An undo said as one part of a message that changes something else: an explicit verb, not a bare "no"."""
+
+
+def undo(low: str, sets: bool = False) -> int:
+    """How many changes a turn takes back: 2 ("undo both"), 1 ("undo that"), or 0; `sets`: the turn also sets
+    something, said in a part of its own ("revert that, but set max length 256")."""
+    if re.search(rf"(?:{UNDO_TWO}){UNDO_END}", low):
+        return 2
+    if re.search(rf"(?:{UNDO}){UNDO_END}", low):
+        return 1
+    parts = [p.strip(" .!。！") for p in re.split(CLAUSE, low)] if sets else []
+    return 2 if any(re.search(rf"(?:{UNDO_TWO})$", p) for p in parts) else int(any(re.search(UNDO_CLAUSE, p)
+                                                                                    for p in parts))

@@ -361,7 +361,7 @@ def _understand(text: str) -> Intents:
     if nothing_else and (fields := chosen(low, values, zh))[0]:
         return Intents({k: v for k, v in values.items() if k == "language"}, notes=notes + fields[1],
                        asked=fields[0])  # "use bf16": what the plan has, and that Tailor chooses it
-    forget, undone = reset(low, values), undo(low.strip()) or int(bool(
+    forget, undone = reset(low, values), undo(low.strip(), bool(values.keys() - {"language"})) or int(bool(
         values.keys() - {"language"} and not misread and re.search(MEANT, low.strip())))  # "no, I meant alpha 32":
     # the last change taken back (only what the misread number set, `corrects`, when it says one), and alpha set
     forget += [n for n in unmeant if n not in values and n not in forget]  # "not epochs, I meant 200 steps"
