@@ -38,6 +38,8 @@ UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
 UNDO_TWO = (rf"^{FILLER}*(?:undo|revert|back\s+out|roll\s+back|reverse)\s+(?:both|them|the\s+last\s+two(?:\s+changes)?|"
             rf"those(?:\s+two)?(?:\s+changes)?)|"
             rf"^{FILLER}*(?:(?:这|前|最后|最近|刚才的?)?(?:两|2)\s*(?:个|步|次)(?:改动|修改)?)?都(?:撤销|撤回)(?:掉)?|"
+            rf"^{FILLER}*(?:(?:go|take)\s+)?(?:back\s+(?:two|2)\s+steps|(?:two|2)\s+steps\s+back)|"
+            rf"^{FILLER}*(?:退回|回退|后退|退)\s*(?:两|2)\s*步|"
             rf"^{FILLER}*(?:撤销|撤回)(?:这|最后|最近|前面|刚才)?(?:的)?(?:两|2)\s*(?:步|个|次)(?:修改|改动)?")
 """An undo of the two changes before: "undo both", "两个都撤销"."""
 MEANT = r"^(?:(?:no|nope|sorry|my\s+bad|oops|不对|不是|说错了)[,，.\s]*)?(?:i\s+meant?\b|我(?:说|指)的是|我是说)"
