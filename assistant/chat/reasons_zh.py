@@ -99,7 +99,7 @@ PHRASES: list[tuple[str, str]] = [
     (rf"{N} × {N} accumulation steps: the same effective batch in less memory",
      r"\1 × \2 步梯度累积：有效批次不变，显存更少"),
     (rf"{N} packed rows × {N} tokens: about {N} tokens per step", r"\1 个打包行 × \2 个 token：每步约 \3 个 token"),
-    (rf"^{N} rows per step", r"每步 \1 行"),
+    (rf"(?:^|(?<=因为 )){N} rows per step", r"每步 \1 行"),  # (also a knock-on's "because 8 rows per step")
     (rf"off: your examples \(median {N} tokens\) nearly fill a {N}-token row",
      r"关闭：你的样例（中位数 \1 个 token）几乎占满一行 \2 个 token"),
     (rf"off: packed, your data would make only {N} optimizer steps?; unpacked batches of {N} give more, smaller "

@@ -49,10 +49,23 @@ def _short(label: str) -> bool:
     return bool(label.strip()) and (cjk <= 6 if cjk else len(label.split()) <= 3) and not re.search(r"\d", label)
 
 
+NEGATED = (r"(?:\bnot\b|\bno\b|\bdon'?t\b|\bdo\s+not\b|\bdoesn'?t\b|\bisn'?t\b|\brather\s+than\b|\binstead\s+of\b|"
+           r"\bforget(?:\s+about)?\b|\bshouldn'?t\b|\bwithout\b|\bnever\b|(?<!是)不是|(?<!要)不要|(?<!用)不用|不需要|"
+           r"(?:^|(?<=[\s，,。；;：:]))别|无需)"
+           r"[^,;:—–.!?，；：。！？]{0,40}")
+"""A task said against ("not a chatbot; it should answer questions from our FAQ", "不要摘要，从发票里抽取日期"): a
+span whose task words are not the task."""
+
+
 def task_of(low: str) -> str | None:
     """The registered task whose words the lower-cased message uses (tasks tried by priority: the more specific
-    first), else the one an example in it shows."""
-    return next((t.name for t in plugins.get().task_order() if re.search(t.patterns, low)), None) or shown_task(low)
+    first), outside what it says the task is not; else the one an example in it shows."""
+    recipes = plugins.get().task_order()
+    said = low
+    for m in reversed(list(re.finditer(NEGATED, low))):  # "rather than summarizing, rewrite each paragraph…"
+        if any(re.search(t.patterns, m.group()) for t in recipes):
+            said = said[:m.start()] + " " + said[m.end():]
+    return next((t.name for t in recipes if re.search(t.patterns, said)), None) or shown_task(low)
 
 
 def shown_task(text: str) -> str | None:
