@@ -65,7 +65,8 @@ FEATURES = (
      "NAME --gguf`): merged into its base, with an Ollama Modelfile. The plan is unchanged.",
      "训练完成后，在 **Registry** 的适配器页面可以导出 GGUF（*Export as*，或 `tailor adapters export NAME --gguf`）："
      "合并进基础模型，并附带 Ollama 的 Modelfile。计划没有改变。"),
-    (r"\bdownload|hugging ?face (?:format|layout)|\bpeft\b|merged model|下载",
+    (r"\bdownload|hugging ?face (?:format|layout)|\bpeft\b|merged model|下载|"
+     r"\bmerg(?:e|ed|ing)\b[^.?!]{0,40}\b(?:base|model|weights)\b|合并(?:进|到|成)?.{0,10}?(?:基础模型|基座|模型|权重)",
      "After training, **Registry** downloads the adapter as a zip in Hugging Face PEFT layout, or merged with its base "
      "into one full model. The plan is unchanged.",
      "训练完成后，在 **Registry** 可以把适配器下载为 Hugging Face PEFT 格式的 zip，或与基础模型合并成一个完整模型。"

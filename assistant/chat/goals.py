@@ -35,7 +35,8 @@ GOALS = (
      "something else: QLoRA (a 4-bit base) leaves the most room",
      "估算显示 16 位的计划放得下，但上次爆显存可能是有别的程序占着显卡：QLoRA（4 位基础模型）留出的余量最大"),
     (r"\b(?:less|lower|save|reduce|cut)\s+(?:the\s+)?(?:gpu\s+)?(?:memory|vram)\b|显存占用(?:再)?(?:少|小|低)|省显存|"
-     r"少用(?:点|一点)?显存", "use qlora", "", ""),
+     r"少用(?:点|一点)?显存", "use qlora", "", "", r"\badam|optimi[sz]er|优化器"),  # (not "8-bit Adam to save memory":
+    # a means of its own, said not to be offered by `features`)
     (r"\bunstable\b|\bdiverg\w*|\bloss\s+(?:spik|explod|jump|oscillat|bounc)\w*|\bnans?\b|(?:震荡|振荡|来回跳|抖动得?厉害)|"
      r"\bloss\s+(?:goes|went|is\s+going|keeps\s+going|jumps|swings)\s+up\s+and\s+down|上下(?:乱)?(?:跳|波动|震荡)|乱跳|"
      r"\bmore\s+conservative\b|\bbe\s+conservative\b|"
@@ -85,8 +86,8 @@ GOALS = (
      "为了更强的效果：计划以质量优先（秩 32，容量更大），基础模型用能放进你的 GPU 的最大模型（除非你指定了模型）"),
 )
 """Each goal: the words that say it, the settings words it is read as (added to the message), and the note the
-reply gives (English, Chinese; empty: the changes speak for themselves); "alone": only in a message with no number of
-its own ("it underfit with rank 8, try 32" says what to do about it)."""
+reply gives (English, Chinese; empty: the changes speak for themselves); then "alone": only in a message with no number
+of its own ("it underfit with rank 8, try 32" says what to do about it), or a pattern: not in a message it matches."""
 
 
 NOT = (r"\b(?:don'?t|do\s+not|no\s+need\s+to|needn'?t|never)\s+(?:worry|care|bother)\w*(?:\s+about)?|"
@@ -116,8 +117,9 @@ def goals(low: str, zh: bool) -> tuple[str, list[str], str]:
     notes, extra, dropped = [], [], []
     if re.search(r"[?？]\s*$", low):
         return "", notes, ""
-    for words, settings, en, zh_note, *alone in GOALS:
-        if not (m := re.search(words, low)) or alone and re.search(r"\d", low):
+    for words, settings, en, zh_note, *more in GOALS:
+        alone, unless = more == ["alone"], more[0] if more and more != ["alone"] else None
+        if not (m := re.search(words, low)) or alone and re.search(r"\d", low) or unless and re.search(unless, low):
             continue
         before = low[max(0, m.start() - 30):m.start()]
         if re.search(NOT, before) or re.search(NOT_AFTER, low[m.end():]) or re.search(TAKEN_BACK, before):
