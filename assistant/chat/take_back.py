@@ -22,7 +22,7 @@ UNDO = (rf"^(?:(?:hmm+|um+|uh+|oh|ah)[,.\s]*)?(?:actually,?\s+no|no,?\s+wait|nop
         rf"my\s+(?:mistake|bad)|oops)|^{FILLER}*(?:(?:这|那)(?:条|个|句)|刚才(?:那条|那句|的)?)?收回|"
         rf"^{FILLER}*(?:刚才|上[一1]句)?(?:说|写|打|弄|搞)错了|"
         rf"^(?:[^,，。!！?？]{{0,60}}[,，。!！]\s*){{1,2}}{FILLER}*(?:undo|revert|scratch|cancel|go\s+back|take\s+(?:it|that)"
-        rf"\s+back|撤回|撤销|改回去|还原)(?:\s+(?:it|that|this))?|"
+        rf"\s+back|roll\s+(?:it|that|this)\s+back|roll\s+back|撤回|撤销|改回去|还原|退回去|回滚|回退)(?:\s+(?:it|that|this))?|"
         rf"^{AFTER_CLAUSE}{FILLER}*(?:undo|revert|scratch|cancel)(?: (?:that|it|this|the last change|my last change))?|"
         rf"^{AFTER_CLAUSE}{FILLER}*(?:go|change it|put it|set it) back(?: to (?:what it was|how it was|before|what you "
         rf"had|the previous (?:value|one|setting)))?|^{FILLER}*(?:forget it|never ?mind)|"
@@ -32,12 +32,15 @@ UNDO = (rf"^(?:(?:hmm+|um+|uh+|oh|ah)[,.\s]*)?(?:actually,?\s+no|no,?\s+wait|nop
         rf"^{FILLER}*(?:回到|退回|返回|回退到?)(?:上[一1]步|上[一1]个设置|之前的设置|刚才那样)|^{FILLER}*退[一1]步|"
         rf"^{FILLER}*(?:ignore|disregard|forget)\s+(?:my|the|that)\s+(?:last|previous)\s+(?:message|turn|request|change|"
         rf"comment|one)|^{FILLER}*(?:(?:go|take)\s+)?(?:one\s+)?step\s+back|"
-        rf"^{FILLER}*(?:忽略|无视|别管)(?:我)?(?:的)?(?:上[一1](?:句|条)|刚才(?:那句|的话|说的)?)")
+        rf"^{FILLER}*(?:忽略|无视|别管)(?:我)?(?:的)?(?:上[一1](?:句|条)|刚才(?:那句|的话|说的)?)|"
+        rf"^{AFTER_CLAUSE}{FILLER}*(?:roll\s+(?:it|that|this)\s+back|roll\s+back|回滚|回退|退回去)|"
+        rf"^{FILLER}*(?:let'?s\s+not(?:\s+do)?\s+(?:that|this|it)|(?:还是)?(?:别|不要)(?:这样|这么做|这么改)(?:了|吧)?)")
 """A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
-UNDO_TWO = (rf"^{FILLER}*(?:undo|revert|back\s+out|roll\s+back|reverse)\s+(?:both|them|the\s+last\s+two(?:\s+changes)?|"
+UNDO_TWO = (rf"^{FILLER}*(?:undo|revert|back\s+out|roll\s+back|reverse|cancel|scratch|drop)\s+"
+            rf"(?:both|them|the\s+last\s+two(?:\s+changes)?|"
             rf"those(?:\s+two)?(?:\s+changes)?)|"
-            rf"^{FILLER}*(?:(?:这|前|最后|最近|刚才的?)?(?:两|2)\s*(?:个|步|次)(?:改动|修改)?)?都(?:撤销|撤回)(?:掉)?|"
+            rf"^{FILLER}*(?:(?:这|前|最后|最近|刚才的?)?(?:两|2)\s*(?:个|步|次)(?:改动|修改)?)?都(?:撤销|撤回|取消|还原)(?:掉)?|"
             rf"^{FILLER}*(?:(?:go|take)\s+)?(?:back\s+(?:two|2)\s+steps|(?:two|2)\s+steps\s+back)|"
             rf"^{FILLER}*(?:退回|回退|后退|退)\s*(?:两|2)\s*步|"
             rf"^{FILLER}*(?:撤销|撤回)(?:这|最后|最近|前面|刚才)?(?:的)?(?:两|2)\s*(?:步|个|次)(?:修改|改动)?")
@@ -56,7 +59,7 @@ RESET = (r"\b(?:reset|restore|revert)\b|"
          r"[^，。,.\d]{1,8}?(?:的)?(?:修改|改动|更改)(?:也)?(?:撤销|撤回|取消|还原|不要了|作废)(?:吧|了)?\s*"
          r"(?:[。！!]?$|(?=[，,；;]))|"
          r"\bthe\s+[\w -]{1,20}?\s+was\s+(?:fine|better|good|ok(?:ay)?)\s+(?:before|as\s+it\s+was|originally)\b|"
-         r"[^，。,.\d]{1,8}?原来的(?:就)?(?:挺好|很好|不错|可以|行|好)|(?:还是|用回|回到|恢复)(?:用)?原来的(?=[^，。,.\d]{1,6})|"
+         r"[^，。,.\d]{1,8}?原来的(?:就)?(?:挺好|很好|不错|可以|行|好)|(?:还是|用回|回到|恢复|保持)(?:用)?原来的(?=[^，。,.\d]{1,6})|"
          r"[^，。,.\d]{1,8}?(?:不(?:用|要)?|别)改了\s*(?:[。！!]?$|(?=[，,；;]))|"
          r"[^，。,.\d]{1,8}?(?:撤回|撤销|还原|恢复原样|恢复原来的?(?:值|设置)?|恢复|改回(?:去|原来的?)|[换调]回(?:来|去)?)(?:吧|了)?\s*"
          r"(?:[。！!]?$|(?=[，,；;]))|"
@@ -83,7 +86,9 @@ RESET = (r"\b(?:reset|restore|revert)\b|"
          r"用回(?:你)?(?:原来|之前|最初|一开始)的|(?:还是)?用你(?:原来|之前|最初|一开始)?(?:选|推荐|建议|定)的|"
          r"(?:还是)?用(?:回)?你(?:原来|之前|最初|一开始)的|(?:恢复|改回)(?:成|到)?你(?:原来|之前)的|"
          r"\byou\s+(?:pick|choose|decide)\b|\byour\s+call\b|\bup\s+to\s+you\b|你来(?:定|选|决定)|你定吧|交给你|"
-         r"\bwhatever\s+you\s+(?:think|feel|consider)\b|你觉得(?:多少|怎样|怎么样)?合适(?:就)?|你看着(?:办|定|设)")
+         r"\bwhatever\s+you\s+(?:think|feel|consider|had|suggested|picked|chose)\b|"
+         r"\bleave\s+[\w -]{1,24}?\s+(?:at|as)\s+what\s+you\s+(?:had|suggested|proposed|picked|chose|recommended)\b|"
+         r"^(?:只|就)?(?:撤销|撤回|还原)(?:掉)?\s*(?=[a-z\u4e00-\u9fff])|你觉得(?:多少|怎样|怎么样)?合适(?:就)?|你看着(?:办|定|设)")
 """A reset of the settings named ("reset the learning rate", "put the learning rate back", "leave the rank where it
 was", "forget what I said about the length", "学习率恢复默认", "批大小的修改取消", "长度那句当我没说", "秩不改了", "not
 sure about the batch size, you pick")."""

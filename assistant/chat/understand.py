@@ -178,7 +178,8 @@ THIS_TIME = (r"(?:^|[,;.:?，；。：？]\s*|\b(?:so|then|now|just)\s+)(?:this\
 "之前用秩 8 欠拟合了，这次试试 32"): the one setting that clause names."""
 
 
-LORA_SAID = (r"(?:\buse|\bwith|\bplain|\bregular|\bstandard|用|使用|普通)\s*(?:a\s+|an\s+)?(?:bf16|fp16|16-?bit)?\s*"
+LORA_SAID = (r"(?:\buse|\bwith|\bplain|\bregular|\bstandard|\bfull[- ]precision|用|使用|普通|16\s*位的?)\s*"
+             r"(?:a\s+|an\s+)?(?:bf16|fp16|16-?bit)?\s*"
              r"(?:的)?\s*(?<![\w-])lora\b(?![ _-]?(?:rank|alpha|dropout|r\b|秩|adapter\s+rank))")
 """LoRA said as the method ("use LoRA", "用 bf16 的 lora"), not a word of another setting ("use lora rank 8")."""
 
