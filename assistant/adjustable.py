@@ -372,7 +372,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(linear|cosine)ly\s+(?:decay|decaying|decreasing|falling)|(?:decay|lower|decrease|anneal|reduce)\w*\s+"
              r"(?:the\s+)?(?:learning[ -]rate|lr)\s+(linear)ly",
              r"(?:lr[ _]scheduler|scheduler|schedule|lr[ _]scheduler[ _]type|调度器?|调度策略|衰减方式)" + TO +
-             r"(constant_with_warmup|linear|cosine|constant)\b",
+             r"[\"'“]?(constant_with_warmup|linear|cosine|constant)\b",
              r"\b(?:go\s+back\s+to|back\s+to|switch\s+(?:back\s+)?to|return\s+to|revert\s+to)\s+(?:the\s+|a\s+)?"
              r"(linear|cosine|constant)\b(?!\s*\d)"),
             editor=True),
