@@ -286,6 +286,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"patience" + TO + r"(\d+)",
              r"early[- ]?stop\w*\s+(?:with\s+|after\s+)?(?:a\s+)?(?:patience\s+(?:of\s+)?)?(\d+)\s*"
              r"(?:evaluations|evals|checks|rounds)?",
+             r"\bstop\w*\s+early\s+(?:after|if\s+there\s+are)\s+(\d+)\s*(?:evaluations|evals|checks)\b",
              r"(?:耐心值?|早停(?:耐心)?)" + TO + r"(\d+)(?!\s*(?:步|轮|epoch))",
              r"(\d+)\s*次(?:评估|验证)?(?:都)?(?:没有?|不再|不)(?:提升|改善|变好|进步|下降|降)(?:的话)?(?:就)?(?:提前)?(?:停|早停)",
              r"(?:doesn'?t|does not|don'?t|do not|stops?|fails? to|no longer|hasn'?t|has not|haven'?t|have not)\s+"

@@ -20,7 +20,8 @@ MAX_LENGTH = (
     r"最大长度|序列长度|截断长度|序列最长|"
     r"上下文长度|最大\s*token\s*数|(?<![案答要出])长度|"
     r"(?<!answer )(?<!summary )(?<!output )(?<!response )(?<!reply )(?<![\w-])length)"
-    r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于|<=?))?" + TO + r"(\d+)",
+    r"(?:\s*(?:under|below|within|限制在|控制在|不超过|不要超过|最多|小于|上限(?:是|为|设为)?|<=?|"
+    r"cap(?:ped)?(?:\s+(?:of|at))?|limit(?:\s+of)?))?" + TO + r"(\d+)",
     r"(?:(?:truncate|cut|clip|shorten)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|examples?|inputs?|rows?|"
     r"texts?|length|context)|(?:limit|cap|keep)\s+(?:the\s+|all\s+|each\s+|every\s+)?(?:sequences?|inputs?|"
     r"texts?|length|context))\s+(?:to|at|under|below|within)\s+" + AT_MOST + r"(\d+)",

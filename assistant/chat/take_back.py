@@ -34,6 +34,7 @@ UNDO = (rf"^(?:(?:hmm+|um+|uh+|oh|ah)[,.\s]*)?(?:actually,?\s+no|no,?\s+wait|nop
         rf"comment|one)|^{FILLER}*(?:(?:go|take)\s+)?(?:one\s+)?step\s+back|"
         rf"^{FILLER}*(?:忽略|无视|别管)(?:我)?(?:的)?(?:上[一1](?:句|条)|刚才(?:那句|的话|说的)?)|"
         rf"^{AFTER_CLAUSE}{FILLER}*(?:roll\s+(?:it|that|this)\s+back|roll\s+back|回滚|回退|退回去)|"
+        rf"^{FILLER}*undo\s+what\s+i\s+(?:just\s+)?(?:did|said|changed|asked(?:\s+for)?)|"
         rf"^{FILLER}*(?:let'?s\s+not(?:\s+do)?\s+(?:that|this|it)|(?:还是)?(?:别|不要)(?:这样|这么做|这么改)(?:了|吧)?)")
 """A turn that takes back the previous change: "undo that", "scratch that", "go back", "撤销刚才的修改"."""
 UNDO_END = r"\s*(?:please|吧|一下)?[.!。！]?$"
