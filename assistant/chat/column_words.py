@@ -42,6 +42,8 @@ EXCLUDE = (r"\b(?:ignore|drop|leave\s+out|remove|exclude|skip|don'?t\s+use|do\s+
            r"(?:meaningless|useless|irrelevant|noise|junk|not\s+(?:needed|useful|relevant))|"
            r"\b([a-z][\w-]*)\s*(?:这一?列|列|字段)?\s*(?:太|很|有点)(?:乱|杂|吵|脏)了?\s*[，,]\s*(?:别|不要|不)用(?:它|这列)?")
 """An input left out without the word column ("ignore the subject"): `MaybeColumn`."""
+
+
 class MaybeColumn(str):
     """An output named in passing ("predict the sentiment from the text"): the file's column of that name when it
     has one (`converse`), else nothing (it was a description, not a column)."""

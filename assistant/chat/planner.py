@@ -13,7 +13,7 @@ from ..data import DataReport, with_output
 from ..models.estimate import CPU, Hardware, estimate_memory, estimate_minutes, gpu_info
 from ..models.fit import checkpoint, halve_batch, use_qlora
 from ..plan import Plan
-from ..sweeps import evaluate_often
+from ..sweeps import DEFAULT_PATIENCE, evaluate_often
 from ..train.compiled import COMPILE_SECONDS
 from .base_model import choose_model, model_shape
 from .slots import CJK, MIXED, Slots
@@ -91,6 +91,9 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
         from .sweep_plan import plan_sweep
 
         plan_sweep(plan, s, hw)
+        if not plan.training.early_stopping_patience:  # each trial stops early (`sweeps.evaluate_often`)
+            why["training.early_stopping_patience"] = (f"each trial stops after {DEFAULT_PATIENCE} evaluations "
+                                                       "without improvement")
     plan.plugins = plugins.get().used_by(plan)
     return plan
 

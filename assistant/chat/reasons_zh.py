@@ -111,6 +111,7 @@ PHRASES: list[tuple[str, str]] = [
      r"样例之间互不可见"),
     (rf"you asked for it: stop after {N} evaluations without improvement", r"按你的要求：连续 \1 次评估没有提升就停止"),
     (r"you asked for no early stopping", "按你的要求：不提前停止"),
+    (rf"each trial stops after {N} evaluations without improvement", r"每个试验连续 \1 次评估没有提升就停止"),
     (r"no early stopping: every epoch runs \(say “use early stopping” to stop once the held-out loss stops improving\)",
      "不提前停止：每一轮都会跑完（说“开启早停”，验证集损失不再下降时就会停止）"),
     (r"one run with the plan's settings; a sweep trains one run per value tried and keeps the one with the best "
