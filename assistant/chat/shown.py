@@ -31,6 +31,7 @@ STOPWORDS = {
     "it": "il lo gli è e io lei un una ciao grazie per con non tutto mondo sono",
     "pt": "o os as é e eu você um uma olá obrigado por para com não tudo mundo",
 }
+WORD_SETS = {lang: frozenset(listed.split()) for lang, listed in STOPWORDS.items()}
 """Words frequent in one language and rare in the others: enough to tell an example's input and output apart."""
 
 
@@ -38,7 +39,7 @@ def _language(text: str) -> str:
     if len(re.findall(r"[\u4e00-\u9fff]", text)) >= 2:
         return "zh"
     words = re.findall(r"[^\W\d_]+", text.lower())
-    scores = {lang: sum(w in set(listed.split()) for w in words) for lang, listed in STOPWORDS.items()}
+    scores = {lang: sum(w in known for w in words) for lang, known in WORD_SETS.items()}
     best = max(scores, key=lambda lang: scores[lang])
     return best if scores[best] else "en"
 
@@ -80,7 +81,7 @@ def shown_task(text: str) -> str | None:
             quoted, structured, bare = out.groups()
             if re.search(NAMES_A_COLUMN, bare or ""):
                 continue  # '"review text" is the input column', '“评论内容”是输入列'
-            pairs.append((m.group(1), quoted, structured, (bare or "").strip()))
+            pairs.append((said, quoted, structured, (bare or "").strip()))
     if not pairs:
         return None
     if any(structured and re.search(r"[:：]", structured) for _, _, structured, _ in pairs):
