@@ -246,6 +246,20 @@ def test_the_chat_takes_one_txt_file_per_class_and_says_what_it_read(tmp_path, i
     assert refused["job_id"] is None and refused["message"].startswith(
         f"计划无法运行：{Path(out['state']['data']).name}：文件在制定计划之后改动过"), refused
     assert ctx.registry.jobs() == []
+    # someone who writes traditional characters (or whose file alone does) is answered in them; the file's name
+    # and columns as they are
+    (tmp_path / "tw.csv").write_text("評論,標籤\n" + "".join(f"這個產品很好{i},正面\n這個產品很差{i},負面\n"
+                                                          for i in range(10)), "utf-8")
+    said = [m["content"] for m in chat(ctx, "", str(tmp_path / "tw.csv"), [], {})["history"]]
+    assert said[1] == "讀取了 **20 行**表格數據（格式 `columns`）。"
+    said = [m["content"] for m in chat(ctx, "把評論分成正面和負面", str(tmp_path / "bad.csv"), [], {})["history"]]
+    assert said[-1] == "⚠️ 無法使用這個文件：bad.csv：沒有找到任何數據行"
+    out = chat(ctx, "把評論分成正面和負面", str(tmp_path / "tw.csv"), [], {})
+    assert "**計劃: classification-" in out["card"]
+    Path(out["state"]["data"]).write_text("评论,标签\n改过,正面\n", "utf-8")
+    refused = start_training(ctx, out["state"])
+    assert refused["job_id"] is None and refused["message"].startswith(
+        f"計劃無法運行：{Path(out['state']['data']).name}：文件在制定計劃之後改動過"), refused
 
 
 def test_the_jobs_view_gives_every_component_a_value_it_can_draw(tiny_model, monkeypatch):

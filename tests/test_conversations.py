@@ -261,6 +261,60 @@ def test_every_held_out_set_is_checked():
     assert len(list(HELDOUT_FILE.parent.glob("heldout*.jsonl"))) == HELD_OUT_SETS
 
 
+def test_someone_who_writes_traditional_chinese_is_answered_in_it(files, tmp_path):
+    """A person in Taiwan or Hong Kong was read ("學習率減半" halved the rate) but answered in simplified characters.
+    The reply, its questions and the instruction the model is trained with follow the characters the person (or,
+    before any words, the data) writes; a column, a label or a file is shown as the data names it, a code block (a
+    rendered training example) as it is; the latest words that tell the scripts apart decide."""
+    import re as _re
+
+    from assistant.chat import converse
+    from assistant.chat.traditional import ONLY_SIMPLIFIED, ONLY_TRADITIONAL, script, traditional
+
+    simplified_data = str(files / "zh_reviews.csv")  # columns 评论 → 标签, labels 正面/负面, simplified rows
+    turn = converse(["把評論分成正面和負面", "學習率減半"], simplified_data)
+    assert turn.plan.training.learning_rate == 1e-4 and turn.reply.startswith("已更新：")
+    assert "**計劃: classification-zh_reviews**" in turn.reply and "訓練時模型看到的樣例" in turn.reply
+    assert "(评论 → 标签)" in turn.reply  # the file's own column names
+    shown = _re.sub(r"```.*?```", "", turn.reply, flags=_re.S).replace("评论", "").replace("标签", "")
+    assert not set(shown) & ONLY_SIMPLIFIED, sorted(set(shown) & ONLY_SIMPLIFIED)
+    assert "对文本进行分类" in turn.reply and turn.plan.task.instruction.startswith("对文本进行分类")  # the data's
+    # script: its rows are simplified
+    back = converse(["把評論分成正面和負面", "學習率減半", "秩改成 8，学习率不变"], simplified_data)  # simplified now
+    assert "lora.r: 16 → 8\n- lora.alpha: 32 → 16（因為" in converse(["把評論分成正面和負面", "學習率減半", "秩改成 8"],
+                                                              simplified_data).reply  # words both scripts write
+    assert back.plan.lora.r == 8 and "计划" in back.reply  # (the task's reason quotes the person's own words)
+    assert not set(back.reply.replace("把評論分成正面和負面", "")) & ONLY_TRADITIONAL
+    asks = converse(["學習率 1e-4"], None)  # no task yet: the question and its suggestions
+    assert asks.questions[0].text == "你希望模型做什麼？" and script(" ".join(asks.questions[0].suggestions)) == "hant"
+    rows = [("這個產品品質很差，非常失望", "負面"), ("質量不錯，物流很快，會再買", "正面")]
+    data = tmp_path / "評論.csv"
+    data.write_text("評論,標籤\n" + "".join(f"{t}{i},{label}\n" for i in range(20) for t, label in rows), "utf-8")
+    plan = converse(["把评论分成正面和负面"], str(data)).plan  # simplified words, traditional rows
+    assert plan.task.instruction == "對文本進行分類。只回答以下之一：負面, 正面。", plan.task.instruction
+    alone = converse([], str(data))  # only the file: its rows' script
+    assert alone.reply.startswith("**計劃") or "你希望模型做什麼？" in alone.reply, alone.reply[:80]
+    # words of Tailor's text converted whole where characters alone would be wrong, and back again when read
+    assert traditional("约 3 分钟，恢复上一次的设置，长度限制为 128") == "約 3 分鐘，恢復上一次的設置，長度限制為 128"
+    assert traditional("列 `评论` 与 评论", keep=["评论"]) == "列 `评论` 與 评论"
+
+
+def test_every_chinese_phrase_of_tailor_reads_back_as_itself_from_traditional():
+    """Tailor writes traditional characters with one table and reads them with another (rules are written in
+    simplified): every run of Chinese in its code, written in traditional characters, leaves no simplified-only
+    character and is read back as the same words (a pair the tables disagree on would not be heard)."""
+    from assistant.chat.traditional import ONLY_SIMPLIFIED, simplified, traditional
+
+    runs = set()
+    for folder in ("assistant", "ui"):
+        for f in (Path(__file__).parent.parent / folder).rglob("*.py"):
+            if f.name != "traditional.py":
+                runs |= set(re.findall(r"[\u4e00-\u9fff]+", f.read_text(encoding="utf-8")))
+    assert len(runs) > 1000
+    assert not [r for r in runs if set(traditional(r)) & ONLY_SIMPLIFIED]
+    assert not [(r, traditional(r)) for r in runs if simplified(traditional(r)) != r]
+
+
 def test_on_mixed_language_data_the_instruction_follows_the_language_the_user_writes_in(tmp_path):
     """LLaMA-Factory's identity.json mixes English and Chinese rows; an English request got a Chinese system
     prompt. The user's own language decides, and the reason says so."""

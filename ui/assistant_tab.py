@@ -10,6 +10,7 @@ from assistant.adjustable import EDITOR, SCHEDULERS, SETTINGS, Edit, get_path, t
 from assistant.chat import converse
 from assistant.chat.converse import language_of
 from assistant.chat.errors_zh import data_error_zh
+from assistant.chat.traditional import examples_text, traditional, writes_traditional
 from assistant.data import DataError, inspect_file, save_upload
 from assistant.data.load import combine_class_files, readable_suffixes
 from assistant.plan import Plan, PlanError
@@ -65,11 +66,13 @@ def chat(ctx: Context, message: str | Edit, file: str | list[str] | None, histor
                 stored = save_upload(ctx.home.uploads, files[0])
             state["data"] = str(stored)
             history.append({"role": "user", "content": "📎 " + ", ".join(_Path(f).name for f in files)})
-            history.append({"role": "assistant",
-                            "content": _read_note(report, report.language == "zh" if zh is None else zh)})
+            note = _read_note(report, report.language == "zh" if zh is None else zh)
+            history.append({"role": "assistant", "content": _as_written(  # (before any words, the data's script)
+                note, [examples_text(report.examples), *said],
+                [_Path(f).name for f in files] + report.input_columns + [report.output_column or ""])})
         except DataError as e:
-            history.append({"role": "assistant", "content": f"⚠️ 无法使用这个文件：{data_error_zh(e)}" if zh else
-                            f"⚠️ I could not use that file: {e}"})
+            said_zh = _as_written(f"⚠️ 无法使用这个文件：{data_error_zh(e)}", said, [_Path(f).name for f in files])
+            history.append({"role": "assistant", "content": said_zh if zh else f"⚠️ I could not use that file: {e}"})
             return _chat_result(history, state, None, [])
     if message:
         turn = message.to_turn() if isinstance(message, Edit) else message
@@ -164,8 +167,19 @@ FOLLOW = "Follow it in the **Jobs** tab; closing this page does not stop it."
 FOLLOW_ZH = "在 **Jobs** 标签页查看进度；关闭本页不会停止它。"
 
 
+def _as_written(text: str, said: list, keep: list[str] = ()) -> str:
+    """Tailor's Chinese `text` in traditional characters when the person writes them (`keep`: file and column
+    names, shown as they are)."""
+    return traditional(text, keep) if writes_traditional(said) else text
+
+
 def start_training(ctx: Context, state: dict) -> dict:
     """Queue the conversation's plan. Returns the job id, or an error in words (in the conversation's language)."""
+    result = _start_training(ctx, state)
+    return {**result, "message": _as_written(result["message"], (state or {}).get("messages", []))}
+
+
+def _start_training(ctx: Context, state: dict) -> dict:
     zh = language_of((state or {}).get("messages", [])) == "zh"
     if not state or not state.get("plan"):
         return {"job_id": None, "message": "There is no plan yet: describe the task and attach data first."}
@@ -195,7 +209,7 @@ def run_outcome(ctx: Context, job_id, state: dict, said_for: int | None = None) 
         return None
     messages = (state or {}).get("messages") or []
     zh = any(isinstance(m, str) and any("\u4e00" <= ch <= "\u9fff" for ch in m) for m in messages)
-    return outcome(ctx.registry, int(job_id), "zh" if zh else "en")
+    return _as_written(outcome(ctx.registry, int(job_id), "zh" if zh else "en"), messages)
 
 
 def tab(ctx: Context) -> None:

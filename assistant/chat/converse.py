@@ -40,6 +40,7 @@ from .slots import Slots
 from .sweep_plan import sweep_note
 from .take_back import ALL_CHOICES, LIFTED
 from .token_counts import token_lengths, training_messages
+from .traditional import examples_text, traditional, writes_traditional
 from .understand import Intents, allowed, understand
 from .unheard import in_language, unheard
 from .whole_turn import BOTH, ONWARD_FACTOR, listed
@@ -277,6 +278,13 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     if len(messages) > 1 and (nothing := unheard(messages[-1], intents[-1], changes, lang, plan)):
         notes.append(nothing)
     reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
+    hant = writes_traditional([examples_text(report.examples) if report else "", *wrote])  # the latest words
+    if lang == "zh" and hant:  # answered in the characters the person writes (or their data, before any); the data's
+        keep = [*plan.data.input_columns, plan.data.output_column, *plan.task.labels, Path(plan.data.path or "").name,
+                plan.task.description[:80], *wrote]  # columns and labels, the file and the user's words as written
+        reply, notes, changes = traditional(reply, keep), [traditional(n, keep) for n in notes], \
+            [traditional(c, keep) for c in changes]
+        questions = [Question(q.slot, traditional(q.text), [traditional(x) for x in q.suggestions]) for q in questions]
     return Turn(ready, missing, reply, plan, questions, changes, report, examples, notes, list(lengths))
 
 

@@ -18,6 +18,7 @@ from ..train.compiled import COMPILE_SECONDS
 from .base_model import choose_model, model_shape
 from .slots import CJK, MIXED, Slots
 from .token_counts import answer_lengths, cut_at, token_lengths
+from .traditional import examples_text, script, traditional
 
 
 def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
@@ -68,6 +69,8 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
             why["evaluation.metrics"] += f", and {', '.join(extra)} as you asked"
         labels = ", ".join(plan.task.labels) if plan.task.labels else "the labels in the data"
         plan.task.instruction = recipe.instruction_for("zh" if language == "zh" else "en", labels)
+        if language == "zh" and _writes_traditional(report, s):  # the characters the data writes
+            plan.task.instruction = traditional(plan.task.instruction, plan.task.labels)
         stem = Path(plan.data.path).stem if plan.data.path else "data"
         plan.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{task}-{stem}").strip("-")[:60] or task
     _choose_training(plan, s, report, why, home_models)
@@ -96,6 +99,14 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
                                                        "without improvement")
     plan.plugins = plugins.get().used_by(plan)
     return plan
+
+
+def _writes_traditional(report: DataReport | None, s: Slots) -> bool:
+    """Whether the instruction is written in traditional characters: when the data's examples are, or the user's
+    words are where the data tells neither apart or is not attached."""
+    if report is not None and (found := script(examples_text(report.examples))):
+        return found == "hant"
+    return script(s.wrote) == "hant"
 
 
 def _infer_task(report: DataReport) -> str | None:
