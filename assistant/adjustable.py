@@ -260,9 +260,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("validation_fraction", ("data.validation_fraction",), NUMERIC, lambda v: 0 <= v < 0.9,
             "at least 0 and under 0.9 (a share of the rows)", "share of rows held out for validation (0 to 0.9)",
             "hold out {}", "留出 {} 做验证",
-            (r"(?:keep|hold out|hold back|set aside|put aside|reserve|use|leave|put)\s+(?:about\s+)?" + NUMBER
-             + r"\s*%\s*"
-             r"(?:of\s+(?:the\s+)?(?:data|rows)\s+)?(?:aside\s+|back\s+|apart\s+)?(?:for|as|to)\s+(?:the\s+)?"
+            (r"(?:keep|hold out|hold back|set aside|put aside|reserve|use|leave|put|cut|carve|split)\s+"
+             r"(?:(?:out|off)\s+)?(?:about\s+)?" + NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?(?:data|rows)\s+)?"
+             r"(?:aside\s+|back\s+|apart\s+|out\s+|off\s+)?(?:for|as|to)\s+(?:the\s+)?"
              r"(?:validation|validate|eval|evaluation|evaluate|test|testing|dev)",
              r"(?:hold(?:ing)? (?:out|back)|set(?:ting)? aside)\s+(?:about\s+)?" + NUMBER
              + r"\s*%(?!\s*of\s+(?:the\s+)?steps)",
@@ -272,10 +272,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?<![\d.])" + NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?(?:data|rows)\s+)?(?:(?:is\s+|are\s+)?held[- ]out\b|"
              r"(?:for|as)\s+(?:the\s+)?(?:validation|eval|evaluation|testing|test|dev)\b)",
              r"(?<![\d.])" + NUMBER + r"\s*%\s*的?(?:数据|样本)\s*(?:做|作为|用于|用来|当)\s*(?:验证|测试|评估)",
-             r"(?:留出|留|拿出|划出|分出|保留|用|拿|取)\s*" + NUMBER
+             r"(?:留出|留|拿出|划出|切出|分出|保留|用|拿|取|切)\s*" + NUMBER
              + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",
              r"(?:验证集|测试集|验证数据|测试数据)(?:比例|占比|占)?" + TO + NUMBER + r"\s*%",
-             r"(?:验证集|测试集|验证数据|测试数据)\s*(?:留|留出|分|分出|划|划出|取|拿|要|给)\s*" + NUMBER + r"\s*%",
+             r"(?:验证集|测试集|验证数据|测试数据)\s*(?:[留分划切]出?|取|拿|要|给)\s*" + NUMBER + r"\s*%",
              # a config's fraction: "val_size 0.1", "validation_split=0.2", "test_size: 0.15"
              (r"(?:val(?:idation)?|eval(?:uation)?|test|dev)[ _](?:size|split|ratio|fraction|share)" + TO
               + r"(0?\.\d+)(?!\s*%)", 1.0),
@@ -356,7 +356,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             ((r"warm[ _-]?up,?\s+(?:ratio\s+)?(?:(?:for|over|on)\s+)?(?:the\s+first\s+)?(?:(?:about|like)\s+)?" + NUMBER
               + r"\s*%", 0.01),
              (NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?steps\s+(?:for\s+|as\s+)?)?warm[ _-]?up", 0.01),
-             r"warm[ _-]?up[ _]ratio" + TO + NUMBER,
+             r"warm[ _-]?up[ _](?:ratio|share|fraction|proportion)" + TO + NUMBER,
              r"warm[ _-]?up\s+(?:over|for|on|during)\s+(?:the\s+first\s+)?" + NUMBER + r"\s+of\s+(?:the\s+)?"
              r"(?:steps|training|run)",
              (r"(?:预热|warmup)(?:比例|占比)?\s*(?:占|占到)?" + TO + NUMBER + r"\s*%", 0.01),

@@ -52,7 +52,7 @@ def read_gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
                           r"on (my |the |a )?cpu|laptop without|"
                           r"(?:just|only) (?:a |an |my |the )?(?:laptop |desktop |intel |amd )?cpu\b|"
                           r"(?:laptop|desktop) cpu\b|no (?:cuda|nvidia)|"
-                          r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在[^，。,；]{0,12}?cpu\s*上|没有独显|无独显|"
+                          r"没有\s*gpu|没有显卡|无显卡|只有\s*cpu|用\s*cpu|在[^，。,；]{0,12}?cpu\s*上|(?:没有|无)独(?:立)?显(?:卡)?|"
                           r"集显|核显", low):
         said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
         if apple:

@@ -65,10 +65,11 @@ def digits(low: str) -> str:
     # "3-5 epochs", "2~3 轮": a range, not -5
     low = re.sub(r"(?<![\w.-])(\d+)\s*[-–~]\s*(\d+)(?=\s*(?:个\s*)?(?:epochs?\b|轮))", r"between \1 and \2", low)
     low = re.sub(r"(?<![\w.^])10\s*\^\s*(-?\d+)\b", r"1e\1", low)
-    # Taiwan's words for the same things: "刚刚" (刚才), "5 个回合" (轮), "训练回合" (轮数); "5 rounds of training"
-    low = re.sub(r"(\d+|[一二两三四五六七八九十]+)\s*个?\s*回合", r"\1 轮", low.replace("刚刚", "刚才"))
+    # Taiwan's words for the same things: "刚刚" (刚才), "5 个回合", "5 个周期", "5 个世代" (轮), "训练回合" (轮数);
+    # "5 rounds of training"
+    low = re.sub(r"(\d+|[一二两三四五六七八九十]+)\s*个?\s*(?:回合|周期|世代)", r"\1 轮", low.replace("刚刚", "刚才"))
     low = re.sub(r"\b(\d+)\s+(?:rounds?\s+of\s+training|training\s+rounds?)\b", r"\1 epochs",
-                 low.replace("训练回合", "轮数"))
+                 re.sub("训练(?:回合|周期|世代)(?:数)?", "轮数", low))
     low = re.sub(rf"\b(\d+(?:\.\d+)?|{SPOKEN})\s*(?:e|times\s+ten\s+to\s+the)\s+(?:minus|negative)\s+(\d+|{SPOKEN})\b",
                  lambda m: f"{_spoken(m.group(1))}e-{_spoken(m.group(2))}", low)  # "one e minus four"
     low = re.sub(rf"\bten\s+to\s+the\s+(?:minus|negative)\s+(\d+|{SPOKEN})\b", lambda m: f"1e-{_spoken(m.group(1))}",
@@ -197,7 +198,8 @@ def digits(low: str) -> str:
                  r"(?!\s*(?:的)?\s*(?:学习率|调度|衰减))",
                  lambda m: ZH_SCHEDULES[m.group(1)] + "学习率调度",
                  low)  # "还是用余弦吧"
-    low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:用|为|设为|改成|改为|换成|是|:)?\s*)(线性|余弦|恒定|常数)",
+    low = re.sub(r"(?<=调度|衰减)(\s*(?:器|策略|方式)?\s*(?:[改换采使]用|设成|用|为|设为|改成|改为|换成|是|:)?\s*)"
+                 r"(线性|余弦|恒定|常数)",
                  lambda m: m.group(1) + ZH_SCHEDULES[m.group(2)], low)
     low = re.sub(r"\b(?:flat|fixed|steady)(?=\s+(?:learning[ -]rate|lr)\b)|(?<=learning rate )(?:flat|fixed)\b|"
                  r"(?<=\blr )(?:flat|fixed)\b", "constant", low)  # "a flat learning rate" is a constant schedule
@@ -238,7 +240,7 @@ def digits(low: str) -> str:
     # "验证损失连续 3 次不降就提前停止": that patience; "use early stopping", "stop when the validation loss stops
     # improving", "开启早停": the sweeps' patience
     low = re.sub(r"(?:loss|损失|指标)\s*(?:连续|持续)?\s*(\d+)\s*(?:次|轮)\s*(?:评估|验证)?\s*(?:都)?(?:不再|不|没有?)"
-                 r"(?:降|下降|减少|提升|变好|改善)(?:了)?(?:的话)?就\s*(?:提前|提早)?(?:停|停止|结束)",
+                 r"(?:降|下降|减少|提升|变好|改善)(?:了)?(?:的话)?就\s*(?:提前)?(?:停|停止|结束)",
                  r"early stopping patience \1", low)
     low = re.sub(r"\b(?:use|enable|turn\s+on|switch\s+on|add|with|want|need|do)\s+(?:some\s+|an?\s+)?early[ -]?stopp?"
                  r"ing\b|^early[ -]?stopping(?:\s+please)?[.!]?$|\bstop\s+(?:training\s+|the\s+run\s+)?(?:early\s+)?"
@@ -246,7 +248,7 @@ def digits(low: str) -> str:
                  r"(?:loss|accuracy|score|metrics?)|it|the\s+model|training)\s+(?:stops|no\s+longer|doesn'?t|does\s+not|isn'?t|is\s+not)\s+"
                  r"(?:improv\w*|go(?:ing|es)?\s+down|decreas\w*|dropping|falling)\b(?!\s+(?:for|after|in|over)\s+\d)|"
                  r"(?<![不别])(?:加上|开启|打开|启用|使用|用上|加个|加一个|要|用)\s*早停(?:机制|策略)?(?!\s*(?:耐心值?)?\s*[=:：为是]?\s*\d)|"
-                 r"(?:loss|损失|指标)\s*(?:不再|不|没有?)(?:降|下降|减少|提升|变好|改善)(?:了)?(?:的话)?就\s*(?:提前|提早)?"
+                 r"(?:loss|损失|指标)\s*(?:不再|不|没有?)(?:降|下降|减少|提升|变好|改善)(?:了)?(?:的话)?就\s*(?:提前)?"
                  r"(?:停|停止|结束)",
                  f"early stopping patience {DEFAULT_PATIENCE}", low)
     low = re.sub(r"\b(?:no|without|disable|turn\s+off|switch\s+off|skip|don'?t\s+use|do\s+not\s+use)\s+(?:the\s+)?"

@@ -231,6 +231,7 @@ def to_zh(reason: str) -> str:
     for pattern, zh in COMPILED:
         reason = pattern.sub(zh, reason)
     reason = re.sub(rf"(?<=擅长)\s*({'|'.join(LANGUAGES_ZH)})\b", lambda m: LANGUAGES_ZH[m.group(1)], reason)
+    reason = re.sub(r"（因为 (?=[\u4e00-\u9fff])", "（因为", reason)  # "（因为计划…", "（因为 alpha…"
     return reason.replace("; ", "；").replace(", ", "，")
 
 
