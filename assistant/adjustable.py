@@ -388,12 +388,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:turn off|switch off|disable|no|without|don'?t use|do not use|skip|no need for|(?:don'?t|do not)\s+"
              r"(?:think\s+(?:you|we|it)\s+)?needs?)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
              r"(?:关闭|关掉|不用|不要|禁用|去掉|不需要|用不着|别用|别开)\s*(?:用\s*)?"
-             r"(?:梯度检查点|gradient[ _-]?checkpointing)|"
+             r"(?:梯度检查点|gradient[ _-]?checkpointing|重算激活|激活重算)|"
+             r"(?:梯度检查点|重算激活|激活重算)\s*(?:关掉|关闭|关了|去掉|不要了|不用了)|"
              r"(?:关闭|关掉|不用|不要|禁用|去掉|别用|别开)\s*检查点(?![^，。,]{0,4}(?:保存|间隔|步|存))|"
              r"(?:gradient|activation)[ _-]?checkpointing(?:\s+off|\s*[=:]\s*(?:false|0|no|off)\b)",
              r"(?:turn on|switch on|enable|use|with)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
              r"(?:gradient|activation)[ _-]?checkpointing\s+on|"
-             r"(?:开启|打开|启用|使用|用上|用)\s*(?:梯度检查点|gradient[ _-]?checkpointing)|"
+             r"(?:开启|打开|启用|使用|用上|用)\s*(?:梯度检查点|gradient[ _-]?checkpointing|重算激活|激活重算)|"
              r"(?:gradient|activation)[ _-]?checkpointing\s*[=:]\s*(?:true|1|yes|on)\b"),
             editor=True),
 ]}

@@ -299,6 +299,21 @@ def test_someone_who_writes_traditional_chinese_is_answered_in_it(files, tmp_pat
     assert traditional("列 `评论` 与 评论", keep=["评论"]) == "列 `评论` 與 评论"
 
 
+def test_written_cantonese_is_read_as_mandarin_and_mandarin_is_left_alone():
+    """Hong Kong users write Cantonese ("秩改做 32", "學習率細啲", "我部機冇 GPU"); its words are read as the Mandarin
+    the rules are written in, but only in a message that has one: Mandarin's "同时", "点", "做" and "返回" stay."""
+    from assistant.chat.cantonese import mandarin
+    from assistant.chat.traditional import simplified
+
+    assert mandarin(simplified("學習率細啲，減一半")) == "学习率小一点，减一半"
+    assert mandarin(simplified("試下秩 8 同 16 邊個好啲")) == "试一下秩 8 和 16 哪个好一点"
+    assert mandarin(simplified("頭先改咗嘅秩幫我改返")) == "刚才改了的秩帮我改回"
+    assert mandarin(simplified("我部機冇 GPU，唔使預熱")) == "我的机器没有 GPU，不用预热"
+    for said in ("训练同时评估，学习率低一点", "做一个分类器，返回标签", "相同的设置，不同的种子", "加多少轮合适？"):
+        assert mandarin(said) == said
+    assert mandarin("佢同时评估") == "它同时评估"  # (Cantonese, but "同时" is not "and")
+
+
 def test_every_chinese_phrase_of_tailor_reads_back_as_itself_from_traditional():
     """Tailor writes traditional characters with one table and reads them with another (rules are written in
     simplified): every run of Chinese in its code, written in traditional characters, leaves no simplified-only

@@ -218,6 +218,20 @@ def digits(low: str) -> str:
                  r"少(?:训练|训|跑)几(?:轮|个\s*epoch)", "lower the epochs", low)
     low = re.sub(r"\btoo\s+(?:many|few)\s+epochs\b|\bnot\s+enough\s+epochs\b", lambda m: "lower the epochs"
                  if "many" in m.group(0) else "raise the epochs", low)  # "that's too many epochs"
+    # "再训练 1 轮", "多加 1 轮", "epoch 多加 1 个", "轮数再加 1": a count of epochs added (understand.MORE_OF's
+    # "多 1 轮"); not "epoch 加到 5"
+    low = re.sub(r"再\s*(?:训练|跑|训|练)\s*(?=\d+\s*(?:轮|个\s*epoch))", "多",
+                 re.sub(r"(?<=多)加\s*(?=\d+\s*(?:轮|个\s*epoch))", "", low))
+    low = re.sub(r"(?:epochs?|轮数)\s*(?:再)?\s*(多|加|少|减)\s*(?:加|减)?\s*(\d+|一|两)\s*(?:个|轮)?(?![\d.%倍半成])",
+                 lambda m: f"{'少' if m[1] in '少减' else '多'} {dict(一='1', 两='2').get(m[2], m[2])} 轮", low)
+    # "批大小小一点，4 就行", "dropout 不要这么高，0.01 就够", "最大长度要 256 才够": the value said after the judgement
+    low = re.sub(r"\s*(?:(?:不要|别)(?:这么|那么|太)?[小大低高短长少多]|再?[小大低高短长少多]一?点儿?)\s*[，,]\s*"
+                 r"(?:用|改成|设成)?\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s*就(?:行|够|好|可以)(?:了)?|"
+                 r"\s*要\s*(\d+(?:\.\d+)?)\s*才(?:够|行)",
+                 lambda m: f" {m[1] or m[2]}", low)
+    low = re.sub(r"(?:'s|\s+is)?\s+(?:(?:way|much|a\s+bit|a\s+little)\s+)?too\s+(?:high|low|big|small|large|long|short)"
+                 r"\s*[,;]\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s+(?:is|'s|would\s+be|should\s+be)\s+(?:enough|fine|plenty|"
+                 r"ok(?:ay)?|good)\b", r" \1", low)  # "dropout's too high, 0.01 is enough"
     # (not "two more epochs": a count added, see understand.MORE_OF)
     low = re.sub(r"(\b(?:\d+|one|two|three|couple\s+of)\s+)?\b(more|fewer|less)\s+(?=epochs\b)",
                  lambda m: m.group(0) if m.group(1) else "raise the " if m.group(2) == "more" else "lower the ", low)

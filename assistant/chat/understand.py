@@ -13,6 +13,7 @@ from typing import Any
 from ..adjustable import NUMBER, SETTINGS
 from ..sweeps import SWEEPABLE
 from .about import ASKABLE, EITHER, GPU_KEYS, OPINION, chosen, named, numeric_settings, question, split_question
+from .cantonese import mandarin
 from .column_words import ALSO_INPUT, EXCLUDE, ONLY_INPUT, PREDICT, AlsoColumn, MaybeColumn
 from .corrected import corrected
 from .glossary import definitions
@@ -178,7 +179,8 @@ THIS_TIME = (r"(?:^|[,;.:?，；。：？]\s*|\b(?:so|then|now|just)\s+)(?:this\
 "之前用秩 8 欠拟合了，这次试试 32"): the one setting that clause names."""
 
 
-LORA_SAID = (r"(?:\buse|\bwith|\bplain|\bregular|\bstandard|\bfull[- ]precision|用|使用|普通|16\s*位的?)\s*"
+LORA_SAID = (r"(?:\buse|\bwith|\bplain|\bregular|\bstandard|\bfull[- ]precision|\bback\s+to|\bswitch\s+to|"
+             r"\bgo\s+with|用|使用|普通|16\s*位的?|[换改用]回|回到|[换改]成)\s*"
              r"(?:a\s+|an\s+)?(?:bf16|fp16|16-?bit)?\s*"
              r"(?:的)?\s*(?<![\w-])lora\b(?![ _-]?(?:rank|alpha|dropout|r\b|秩|adapter\s+rank))")
 """LoRA said as the method ("use LoRA", "用 bf16 的 lora"), not a word of another setting ("use lora rank 8")."""
@@ -201,7 +203,8 @@ def understand(text: str) -> Intents:
 
 
 def _understand(text: str) -> Intents:
-    t = simplified(text.strip())  # traditional Chinese read as simplified, which the rules are written in
+    t = mandarin(simplified(text.strip()))  # traditional Chinese read as simplified, written Cantonese as
+    # Mandarin: what the rules are written in
     notes: list[str] = []
     if len(t) > MAX_READ:
         zh = re.search(r"[\u4e00-\u9fff]", t[:200])

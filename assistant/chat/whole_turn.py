@@ -34,7 +34,7 @@ now please", "looks good, go", "sounds good", "开始训练吧", "好的，开�
 ("should I start?", "is it ready?", "可以开始了吗？"), which the same reply answers (it points at the Start button
 when the plan is ready, and says what is missing when not; only the button starts a run)."""
 FILLER = (r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|never ?mind|算了|不对|不|哦|嗯|其实|"
-          r"等等|等一下)"
+          r"等等|等一下|please|请|麻烦(?:你)?|帮我)"
           r"[,.!，。！\s]*)")
 CLAUSE = r"^(?:[^,，。.!！?？\d—–]{0,30}(?:[,，。.!！]|\s[—–])\s*){0,2}"
 """Up to two short clauses before a follow-up: "that's a bit low, bump it up", "太大了，减半"."""
