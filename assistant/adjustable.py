@@ -362,7 +362,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              (r"(?:预热|warmup)(?:比例|占比)?\s*(?:占|占到)?" + TO + NUMBER + r"\s*%", 0.01),
              (r"(?:前|头)\s*" + NUMBER + r"\s*%\s*的?\s*(?:训练)?步(?:数)?\s*(?:做|用来|用于|用作|拿来|来)?\s*预热",
               0.01),
-             r"(?:预热(?:比例)?|warmup(?:\s*比例)?)" + TO + NUMBER + r"(?!\s*(?:steps?|步|[.\d]))"),
+             r"(?:预热(?:比例)?|warm[ _-]?up(?:\s*比例)?)" + TO + NUMBER + r"(?!\s*(?:steps?|步|[.\d]|%))"),
             editor=True),
     Setting("scheduler", ("training.scheduler",), str, _choice(*SCHEDULERS), f"one of {', '.join(SCHEDULERS)}",
             f"learning-rate schedule, one of {', '.join(SCHEDULERS)}", "{} schedule", "{} 学习率调度",
@@ -391,11 +391,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:梯度检查点|gradient[ _-]?checkpointing|重算激活|激活重算)|"
              r"(?:梯度检查点|重算激活|激活重算)\s*(?:关掉|关闭|关了|去掉|不要了|不用了)|"
              r"(?:关闭|关掉|不用|不要|禁用|去掉|别用|别开)\s*检查点(?![^，。,]{0,4}(?:保存|间隔|步|存))|"
-             r"(?:gradient|activation)[ _-]?checkpointing(?:\s+off|\s*[=:]\s*(?:false|0|no|off)\b)",
+             r"(?:(?:gradient|activation)[ _-]?)?checkpointing(?:\s+off|\s*[=:]\s*(?:false|0|no|off)\b)|"
+             r"(?:梯度检查点|重算激活|激活重算)\s*[:：=]\s*(?:关闭?|off|否|false|no|不要)",
              r"(?:turn on|switch on|enable|use|with)\s+(?:the\s+)?(?:gradient|activation)[ _-]?checkpointing|"
              r"(?:gradient|activation)[ _-]?checkpointing\s+on|"
              r"(?:开启|打开|启用|使用|用上|用)\s*(?:梯度检查点|gradient[ _-]?checkpointing|重算激活|激活重算)|"
-             r"(?:gradient|activation)[ _-]?checkpointing\s*[=:]\s*(?:true|1|yes|on)\b"),
+             r"(?:(?:gradient|activation)[ _-]?)?checkpointing\s*[=:]\s*(?:true|1|yes|on)\b|"
+             r"(?:梯度检查点|重算激活|激活重算)\s*[:：=]\s*(?:开启?|打开|on|是|true|yes|要)"),
             editor=True),
 ]}
 EDITOR = tuple(s.name for s in SETTINGS.values() if s.editor)

@@ -62,6 +62,14 @@ def digits(low: str) -> str:
     # 4", and the typos people make in the settings' names
     low = re.sub(r"10\s*([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(SUPERSCRIPT), low.replace("−", "-"))
     low = re.sub(r"(\d+(?:\.\d+)?)\s*(?:×|\*|x)\s*10\s*\^\s*(-?\d+)\b", r"\1e\2", low)
+    # the card's "batch 8×1" (rows per step × accumulation): the last such pair said, where a batch is named
+    if re.search(r"batch|批", low) and (pairs := list(re.finditer(r"(?<![\d.])(\d{1,4})\s*[×x*]\s*(\d{1,3})(?![\d.])",
+                                                                 low))):
+        last = pairs[-1]
+        said = (f" 批大小 {last[1]}，梯度累积 {last[2]} " if re.search(r"[\u4e00-\u9fff]", low) else
+                f" batch size {last[1]}, gradient accumulation {last[2]} ")
+        earlier = re.sub(r"(?<![\d.])\d{1,4}\s*[×x*]\s*\d{1,3}(?![\d.])", "", low[:last.start()])  # "8×1 → 4×2"
+        low = earlier + said + low[last.end():]
     # "3-5 epochs", "2~3 轮": a range, not -5
     low = re.sub(r"(?<![\w.-])(\d+)\s*[-–~]\s*(\d+)(?=\s*(?:个\s*)?(?:epochs?\b|轮))", r"between \1 and \2", low)
     low = re.sub(r"(?<![\w.^])10\s*\^\s*(-?\d+)\b", r"1e\1", low)
