@@ -52,12 +52,26 @@ NAMES_A_RATE = (r"learning|\blr\b|学习率|warm|预热|dropout|丢弃|ratio|比
 """A setting such a number could belong to, named in the message: then the number is that setting's."""
 
 
+def markdown(low: str) -> str:
+    """A message written in markdown read as its words: "**rank** 8" and "`lr` = 1e-4" without the marks, a table's
+    rows ("| rank | 32 |") as "rank 32", a struck value ("~~16~~ 32") dropped, a quoted line of the card ("> rank 16")
+    joined to the change after it, and every arrow (➜, ⇒, ➡) as "→"."""
+    low = re.sub(r"[➜➔➝➞➡⇒⟶⟹⇨]", "→", low)
+    low = re.sub(r"~~[^~\n]*~~", "", re.sub(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__|`([^`\n]+)`",
+                                         lambda m: next(g for g in m.groups() if g is not None), low))
+    low = re.sub(r"^[ \t]*\|[\s:|-]*\|[ \t]*$", "", low, flags=re.M)  # a table's |---|---| line
+    low = re.sub(r"^[ \t]*\|(.*)\|[ \t]*$", lambda m: " ".join(c.strip() for c in m[1].split("|")) + ";", low,
+                 flags=re.M)
+    return re.sub(r"^[ \t]*>[ \t]*([^\n]*)\n+", r"\1 ", low, flags=re.M)
+
+
 def digits(low: str) -> str:
     """Numbers said in words written as digits, so every setting's pattern reads them: "two epochs" → "2 epochs",
     "训练两轮" → "训练2轮", "学习率万分之一" → "学习率0.0001", "百分之二十" → "20%"."""
     def value(text: str) -> float:
         return float(text) if text[0].isdigit() else zh_number(text)
 
+    low = markdown(low)
     # spellings: "3 × 10^-4", "3 × 10⁻⁴" and "10^-4" as 3e-4 and 1e-4, ".1" as 0.1, "epochs -> 4" as "epochs to
     # 4", and the typos people make in the settings' names
     low = re.sub(r"10\s*([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(SUPERSCRIPT), low.replace("−", "-"))

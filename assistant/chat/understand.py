@@ -103,15 +103,19 @@ class Intents:
 
 MAX_READ = 4000
 """Characters of a message the rules read (the patterns' time grows with the square of a message's length)."""
+UNITS = r"(?:轮|个\s*epochs?|epochs?|步|steps?|分钟|minutes?)"
 FROM_TO = ((rf"\bfrom\s+{NUMBER}\s+to\s+(?={NUMBER})", "to "),
            (rf"\b((?:change|move|bump|raise|lower|increase|decrease|reduce|drop|cut)\s+(?:the\s+)?[a-z ]{{1,20}}?)"
             rf"{NUMBER}\s+to\s+(?={NUMBER})", r"\1to "),
            (rf"从\s*{NUMBER}\s*(?=(?:改|调|降|升|减|加|变)?(?:到|成|为))", ""),
            (rf"{NUMBER}\s*(?:->|→|=>)\s*(?={NUMBER})", ""),
            (rf"{NUMBER}\s*(?=(?:改|调|换|变)(?:成|为|到)\s*{NUMBER})", ""),  # "预热 0.05 改成 0.1"
-           # "3 epochs, lr 0.0002 — swap to 2 epochs, lr 0.0003": what the card says, then what it should
-           (r"^[^—–]*\d[^—–]*\s[—–]+\s*(?:(?:swap|switch|change|move|go)\s+(?:(?:it|them|those|these)\s+)?to|换成|改成|改为)\s+"
-            r"(?=.*[a-z\u4e00-\u9fff])(?=.*\d)", ""))
+           # "训练 3 轮改成 5 轮", "3 epochs to 5 epochs"
+           (rf"{NUMBER}\s*{UNITS}\s*(?:(?:改|调|换|变)?(?:成|为|到)|to|->|→|=>)\s*(?={NUMBER}\s*{UNITS})", ""),
+           # "3 epochs, lr 0.0002 — swap to 2 epochs, lr 0.0003", "r=16, alpha=32 改成 r=32": what the card says,
+           # then what it should
+           (r"^(?:[^—–]*\d[^—–]*\s[—–]+\s*|[^—–]*\d\s*[,，;；]?\s*)(?:(?:swap|switch|change|move|go)\s+"
+            r"(?:(?:it|them|those|these)\s+)?to|换成|改成|改为)\s*(?=.*[a-z\u4e00-\u9fff])(?=.*\d)", ""))
 """A change said with the value it had: "change the rank from 16 to 8", "change rank 16 to 8", "把秩从 16 改到 8",
 "rank 16 → 8" are rank 8."""
 
