@@ -245,7 +245,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("batch_size", ("training.batch_size",), int, lambda v: 1 <= v <= 4096, "between 1 and 4096",
             "rows per step (integer)", "batch size {}", "批大小 {}",
             (r"(?:batch(?:es|[ _]size)?|\bbs)" + TO + r"(\d+)",
-             r"(?:批大小|批量大小|批次大小|batch\s*size)" + TO + r"(\d+)",
+             r"(?:批大小|批量大小|batch\s*size)" + TO + r"(\d+)",
              r"(\d+)\s*(?:rows|examples|samples)\s+(?:per|a|each)\s+batch",
              r"(?:每|一)(?:一)?批(?:次)?\s*(?:训练\s*|用\s*|放\s*)?(\d+)\s*(?:条|个|行|份)",
              r"每(?:次|步)\s*(?:训练\s*|用\s*|放\s*|喂\s*)?(\d+)\s*(?:条|个样本|行)(?!\s*(?:数据)?\s*(?:做|作为|用于)?\s*验证)"),

@@ -17,7 +17,8 @@ ASKABLE = {
     "lora.r": (W.format(r"(?:rank|lora[_ ]r)") + "|秩", "rank", "秩"),
     "lora.alpha": (W.format("alpha"), "alpha", "alpha"),
     "lora.dropout": (r"dropout|丢弃率", "dropout", "dropout"),
-    "lora.method": (r"qlora|4[- ]?bit|quantiz|(?<![\w.-])lora(?![a-z _-])|量化|方法", "method", "方法"),
+    "lora.method": (r"qlora|4[- ]?bit|quantiz|(?<![\w.-])lora(?![a-z_-])(?!\s+(?:rank|alpha|dropout|r\b|adapter|"
+                    r"target|modules?|层|秩))|量化|方法", "method", "方法"),
     "base_model": (r"base model|" + W.format("models?") + "|基座|模型", "base model", "基座模型"),
     "base_model.licence": (r"licen[cs]|commercial|许可|商用", "licence", "许可"),
     "adapter.size": (r"\badapter\s+(?:file\s+)?(?:size|be|get|weigh)\b|"
@@ -46,7 +47,7 @@ ASKABLE = {
     "data.validation_fraction": (r"validation|held[- ]out|hold(?:ing)? out|验证", "held out", "验证集"),
     "data.format": (W.format("(?:columns?|fields?|format)") + "|哪些列|什么列|列名|字段|数据格式", "data", "数据格式"),
     "task.labels": (W.format("(?:labels?|classes|categories)") + "|标签|几类|哪几类", "labels", "标签"),
-    "resources.estimated_peak_gb": (W.format("(?:memory|vram|oom|fits?)") + "|显存|放得下|放不下|装得下",
+    "resources.estimated_peak_gb": (W.format("(?:memory|vram|oom|fits?)") + "|显存|内存|放得下|放不下|装得下",
                                     "estimated peak memory", "预计显存峰值"),
     "resources.estimated_minutes": (W.format("(?:how long|time|minutes?|hours?|finish)") + "|多久|时间|耗时",
                                     "estimated time",
@@ -87,7 +88,8 @@ WHY = LEAD + r"(?:why|how come)\b"
 reason for what the plan has; "use rank 8" changes it)."""
 WHAT_IS = (LEAD + r"(?:what(?:'s|\s+is|\s+are|\s+does)|(?:(?:can|could)\s+you\s+)?(?:explain|tell\s+me\s+about)|"
            r"should\s+(?:i|we)|would\s+it\s+be\s+better|is\s+it\s+(?:better|worth))\b|什么是|是什么|要不要|会不会|该不该|"
-           r"应不应该|是否应该|是干什么的|有什么用|起什么作用|有什么区别|有啥区别|什么区别|区别是什么|\bdifference\s+between\b")
+           r"应不应该|是否应该|是干什么的|有什么用|起什么作用|有什么区别|有啥区别|什么区别|区别是什么|代表什么|"
+           r"代表的?是什么|指的?是什么|啥意思|\bdifference\s+between\b")
 """A question about a setting that names a value without asking for it: "what is QLoRA?", "should I use QLoRA?",
 "要不要用 QLoRA？" (answered with the plan's reason, and how to ask for the value)."""
 WHY_ZH = r"为什么|为何|为啥|凭什么|怎么(?:会|要)?(?:是|用|选)"
@@ -124,7 +126,7 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"该不该[^，。]{0,20}[?？]?\s*$|"
           r"(?:够|行|合适|放得下|装得下|跑得动|来得及|太(?:高|大|小|低|多|少)了?|\bok|\bokay)\s*(?:吗|么)\s*[?？]?\s*$|"
           r"(?:能|可以)(?:在.{1,20}?上)?(?:跑|训练|运行|用)(?:得动|起来)?(?:吗|么)\s*[?？]?\s*$|够用(?:吗|么)\s*[?？]?\s*$|"
-          r"够不够|放不放得下|合不合适|(?:会|能)?(?:更好|好一点|好些|有用|有帮助|有效果?|管用)(?:吗|么)\s*[?？]?\s*$|"
+          r"够不够|放不放得下|合不合适|(?:能不能|可不可以)(?:在.{1,20}?上)?(?:跑|训练|运行)(?:得动|起来)?\s*[?？]\s*$|行不行\s*[?？]\s*$|(?:会|能)?(?:更好|好一点|好些|有用|有帮助|有效果?|管用)(?:吗|么)\s*[?？]?\s*$|"
           + LEAD + r"what\s+if\b[^?]*\?\s*$|(?:如果|要是|假如).{1,30}?呢\s*[?？]\s*$|"
           r"如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响)|"
           r"(?:会)?有(?:什么|啥)(?:不同|区别|变化)|会怎么变)|"
@@ -342,6 +344,10 @@ def _there(plan, there, zh: bool) -> str:
     now = f"{plan.resources.estimated_peak_gb:.1f} GB"
     same = plan.resources.estimated_peak_gb <= Hardware(res.gpu_name, gb).budget_gb  # this plan, as it is, fits
     model = f"{there.base_model.name} + {METHOD_SHOWN[there.lora.method]}，{_memory(there, zh)}"
+    if res.device == "cpu":  # "can I run this on a CPU?"
+        return (f"在 CPU 上（没有 GPU），按它规划会用 {model}；要按它规划，请说“我没有 GPU”" if zh else
+                f"on the CPU (no GPU), planned for it: {model.replace('，', ', ')}; to plan for it, say “I have no "
+                "GPU”")
     if zh:
         card = f" {res.gpu_name} " if res.gpu_name not in ("", "GPU") else "显卡"
         verdict = "放得下；按它规划：" if same else "放不下，按它规划会用 "

@@ -115,5 +115,10 @@ does it, or what it does instead, rather than "I did not understand"."""
 
 
 def feature_note(low: str, zh: bool) -> str | None:
-    """`FEATURES`' answer for a turn that asks about export, download or serving, or None."""
+    """`FEATURES`' answer for a turn that asks about export, download or serving, or None (traditional characters
+    and written Cantonese read as the simplified Mandarin the patterns are written in)."""
+    from .cantonese import mandarin
+    from .traditional import simplified
+
+    low = mandarin(simplified(low))
     return next(((z if zh else en) for words, en, z in FEATURES if re.search(words, low)), None)

@@ -8,7 +8,7 @@ import re
 DEFINE = (r"^(?:(?:so|and|but|ok|okay|hmm|wait|um|also)[,\s]+)*(?:what(?:'s|\s+is|\s+are|\s+does|\s+do)\b|"
           r"(?:(?:can|could)\s+you\s+)?(?:explain|tell\s+me\s+about)\b|how\s+does\b)|"
           r"\bdifference\s+between\b|\b(?:vs\.?|versus)\b[^?]*\?\s*$|什么是|是什么|是干什么的|有什么用|起什么作用|"
-          r"有什么区别|什么区别|区别是什么|是啥")
+          r"有什么区别|什么区别|区别是什么|是啥|代表什么|代表的?是什么|指的?是什么|啥意思")
 """A question asking what something is or does, or how two differ."""
 
 TERMS = {

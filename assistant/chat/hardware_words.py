@@ -43,6 +43,11 @@ USED_BY_OTHERS = (r"\b(?:another|other|some\s+other|a\s+different|an?\s+existing
 left."""
 
 
+LAPTOP = ("a laptop usually has no NVIDIA GPU and trains on its CPU; if yours has one, name it (“my laptop has a "
+          "4060”)", "笔记本一般没有 NVIDIA 显卡，只能用 CPU 训练；有的话请说出型号（例如“我的笔记本是 4060”）")
+"""Said when a laptop is named without a card: its CPU is a guess (in a question, not set as the person's own)."""
+
+
 def read_gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
     """The machine a message names, into `said` (`gpu_name`, `gpu_memory_gb`): no GPU or an Apple computer (the CPU,
     with a note for the Mac), a card by name (its memory), or a memory size ("a 24GB card"; not the machine's RAM)."""
@@ -93,3 +98,6 @@ def read_gpu(low: str, said: dict[str, Any], notes: list[str]) -> None:
         if "fit" in low or "适配" in low or "放进" in low:
             notes.append("fit")
         break
+    if "gpu_memory_gb" not in said and re.search(r"\blaptops?\b|笔记本(?:电脑)?|手提电脑", low):  # no card named
+        said["gpu_name"], said["gpu_memory_gb"] = "", 0.0
+        notes.append(LAPTOP[bool(re.search(r"[\u4e00-\u9fff]", low))])

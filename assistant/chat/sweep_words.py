@@ -34,7 +34,7 @@ KEYS = {
 }
 BOUND = "|".join(KEYS.values()) + (r"|batch(?:es)?|alpha|seed|patience|warm[ _-]?up(?:[ _]ratio)?|max[ _-]?(?:length|"
                                    r"len|steps)|length|steps|accum\w*(?:[ _]steps)?|\bbs|预热(?:比例)?|种子|最大长度|"
-                                   r"长度|步数|梯度累[积加计]|批次大小|批量大小|截断长度|序列最长|"
+                                   r"长度|步数|梯度累[积加计]|批量大小|截断长度|序列最长|"
                                    r"cutoff[ _]len|早停|验证集|测试集|rows?|examples?|数据|"
                                    r"(?:val(?:idation)?|eval(?:uation)?|test|dev)[ _]"
                                    r"(?:size|split|ratio|fraction|share)")

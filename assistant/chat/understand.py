@@ -18,7 +18,7 @@ from .column_words import ALSO_INPUT, EXCLUDE, ONLY_INPUT, PREDICT, AlsoColumn, 
 from .corrected import corrected
 from .glossary import definitions
 from .goals import goals
-from .hardware_words import OWN_GPU, read_gpu
+from .hardware_words import LAPTOP, OWN_GPU, read_gpu
 from .languages import named_language
 from .metric_words import metrics_asked
 from .model_words import licence_wanted, model_step, named_model
@@ -357,7 +357,8 @@ def _understand(text: str) -> Intents:
     if (that, switch, added, again, start) == (None,) * 4 + (False,) and (asked := question(asking, values, tried)):
         # a question that names a language ("best for Chinese text?", "哪个模型最适合日语？") sets none: it is offered
         script = {"language": lang} if (lang := _language(t, "")) and not named_language(low) else {}
-        own = {k: values[k] for k in ("gpu_name", "gpu_memory_gb") if k in values and re.search(OWN_GPU, asking)}
+        own = {k: values[k] for k in ("gpu_name", "gpu_memory_gb")
+               if k in values and re.search(OWN_GPU, asking) and not set(LAPTOP) & set(notes)}  # (a guess)
         script |= own  # "I only have a T4, will it fit?": their card, and the question answered on its plan
         offered = {} if re.search(f"{OPINION}|{EITHER}", asking) else {k: v.value if isinstance(v, Judged) else v
                                                          for k, v in values.items() if k != "language" and k not in own}
