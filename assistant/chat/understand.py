@@ -114,7 +114,7 @@ FROM_TO = ((rf"\bfrom\s+{NUMBER}\s+to\s+(?={NUMBER})", "to "),
            (rf"{NUMBER}\s*{UNITS}\s*(?:(?:改|调|换|变)?(?:成|为|到)|to|->|→|=>)\s*(?={NUMBER}\s*{UNITS})", ""),
            # "3 epochs, lr 0.0002 — swap to 2 epochs, lr 0.0003", "r=16, alpha=32 改成 r=32": what the card says,
            # then what it should
-           (r"^(?:[^—–]*\d[^—–]*\s[—–]+\s*|[^—–]*\d\s*[,，;；]?\s*)(?:(?:swap|switch|change|move|go)\s+"
+           (r"^(?:[^—–]*\d[^—–]*\s[—–]+\s*|[^—–]*\w\s*=\s*\d[^—–]*?\d\s*[,，;；]?\s*)(?:(?:swap|switch|change|move|go)\s+"
             r"(?:(?:it|them|those|these)\s+)?to|换成|改成|改为)\s*(?=.*[a-z\u4e00-\u9fff])(?=.*\d)", ""))
 """A change said with the value it had: "change the rank from 16 to 8", "change rank 16 to 8", "把秩从 16 改到 8",
 "rank 16 → 8" are rank 8."""
