@@ -244,7 +244,7 @@ def digits(low: str) -> str:
     # "多 1 轮"); not "epoch 加到 5"
     low = re.sub(r"再\s*(?:训练|跑|训|练)\s*(?=\d+\s*(?:轮|个\s*epoch))", "多",
                  re.sub(r"(?<=多)加\s*(?=\d+\s*(?:轮|个\s*epoch))", "", low))
-    low = re.sub(r"(?:epochs?|轮数)\s*(?:再)?\s*(多|加|少|减)\s*(?:加|减)?\s*(\d+|一|两)\s*(?:个|轮)?(?![\d.%倍半成])",
+    low = re.sub(r"(?:epochs?|轮数)\s*(?:再)?\s*(多|加|少|减)\s*[加减少]?\s*(\d+|一|两)\s*(?:个|轮)?(?![\d.%倍半成])",
                  lambda m: f"{'少' if m[1] in '少减' else '多'} {dict(一='1', 两='2').get(m[2], m[2])} 轮", low)
     # "批大小小一点，4 就行", "dropout 不要这么高，0.01 就够", "最大长度要 256 才够": the value said after the judgement
     low = re.sub(r"\s*(?:(?:不要|别)(?:这么|那么|太)?[小大低高短长少多]|再?[小大低高短长少多]一?点儿?)\s*[，,]\s*"
@@ -254,6 +254,13 @@ def digits(low: str) -> str:
     low = re.sub(r"(?:'s|\s+is)?\s+(?:(?:way|much|a\s+bit|a\s+little)\s+)?too\s+(?:high|low|big|small|large|long|short)"
                  r"\s*[,;]\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s+(?:is|'s|would\s+be|should\s+be)\s+(?:enough|fine|plenty|"
                  r"ok(?:ay)?|good)\b", r" \1", low)  # "dropout's too high, 0.01 is enough"
+    low = re.sub(r"(?:少|小|低|短)一半", "减半", low)  # "批大小少一半": halved
+    # "不要用这么多 epoch，两个就够", "not so many epochs, two is enough": that many epochs
+    if re.search(r"epoch|轮", low):
+        low = re.sub(r"(?<=[,;]\s)(\d+|one|two|three|four|five)\s+(?:is|are|should\s+be|would\s+be)\s+(?:enough|plenty|"
+                     r"fine)\b", lambda m: f"{dict(one=1, two=2, three=3, four=4, five=5).get(m[1], m[1])} epochs", low)
+        low = re.sub(r"(?<![\d.])(\d+|[一两三四五])\s*个\s*(?=就(?:够|行|好|可以))",
+                     lambda m: f"{dict(一='1', 两='2', 三='3', 四='4', 五='5').get(m[1], m[1])} 轮", low)
     # (not "two more epochs": a count added, see understand.MORE_OF)
     low = re.sub(r"(\b(?:\d+|one|two|three|couple\s+of)\s+)?\b(more|fewer|less)\s+(?=epochs\b)",
                  lambda m: m.group(0) if m.group(1) else "raise the " if m.group(2) == "more" else "lower the ", low)

@@ -59,7 +59,7 @@ THAT = (rf"{CLAUSE}{FILLER}*(?:just |then |and )?"
         rf"{CLAUSE}{FILLER}*还是\s*{NUMBER}\s*(?:吧|好了|就行|就好)[。！!]?$|"
         rf"{CLAUSE}{FILLER}*{NUMBER}\s*(?:(?:was|is|would\s+be|seems|'s)\s+)?(?:better|fine|right)"
         rf"(?: after all)?[.!]?$|"
-        rf"{CLAUSE}{FILLER}*{NUMBER}\s*(?:更好|比较好|好一些|就挺好|才对)[。！!]?$")
+        rf"{CLAUSE}{FILLER}*(?:还是\s*)?{NUMBER}\s*(?:更好|比较好|好一些|好一点|好点|就挺好|才对)[。！!]?$")
 """A turn that is only a number for what the previous turn set: "actually make that 8", "8 instead", "no, 8",
 "lower that to 2", "降到 2", "算了，还是用 16 吧", "nope, 8 was better", "不，8 更好" (`converse` gives it to the
 setting the previous turn set, when that was one setting)."""
