@@ -1,5 +1,5 @@
 """Written Cantonese (Hong Kong) read as the Mandarin the rules are written in: "秩改做 32" is "秩改成 32", "学习率细啲"
-is "学习率小一点", "我部机冇 GPU" is "我部机没有 GPU", "唔使预热" is "不用预热". Run after the traditional characters
+is "学习率小一点", "我部机冇 GPU" is "我的机器没有 GPU", "唔使预热" is "不用预热". Run after the traditional characters
 are simplified, and only on a message with a word only Cantonese writes (啲, 嘅, 咗, 唔, 冇, 佢, 哋, 嗰, 喺, 嚟, 咁,
 嘢, 畀, 睇, 搵, 攞, 点解, 几耐, 搞掂, 边个): "同" is "and" there, "返" after a verb is "back"."""
 
@@ -14,7 +14,7 @@ CANTONESE = re.compile(r"[啲嘅咗唔冇佢哋嗰喺嚟咁嘢畀睇搵攞噉乜
 WORDS = (
     # questions and negations first: "得唔得" and "跑唔跑得到" (can it run) before "唔"
     (r"([\u4e00-\u9fff])唔\1得(?:到|郁)?", r"能不能\1"), (r"系咩(?:嚟)?", "是什么"),
-    (r"得唔得|好唔好|可唔可以|得唔得呀", "可以吗"), (r"要唔要", "要不要"), (r"使唔使", "需不需要"),
+    (r"得唔得|好唔好|可唔可以", "可以吗"), (r"要唔要", "要不要"), (r"使唔使", "需不需要"),
     (r"唔使|唔洗|唔驶", "不用"), (r"唔好", "不要"), (r"唔该", "请"), (r"唔系", "不是"), (r"唔", "不"), (r"冇", "没有"),
     (r"点解", "为什么"), (r"点样(?=[用做改设训跑])", "怎么"), (r"点样", "怎么样"), (r"点(?=做|算|改|设|用)", "怎么"),
     (r"几耐", "多久"), (r"几多", "多少"), (r"边个|边一个", "哪个"), (r"边度", "哪里"), (r"搞掂|搞定", "完成"),

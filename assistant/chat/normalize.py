@@ -254,7 +254,7 @@ def digits(low: str) -> str:
     low = re.sub(r"(?:'s|\s+is)?\s+(?:(?:way|much|a\s+bit|a\s+little)\s+)?too\s+(?:high|low|big|small|large|long|short)"
                  r"\s*[,;]\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s+(?:is|'s|would\s+be|should\s+be)\s+(?:enough|fine|plenty|"
                  r"ok(?:ay)?|good)\b", r" \1", low)  # "dropout's too high, 0.01 is enough"
-    low = re.sub(r"(?:少|小|低|短)一半", "减半", low)  # "批大小少一半": halved
+    low = re.sub(r"(?<![减改缩降调变压])(?:少|小|低|短)一半", "减半", low)  # "批大小少一半": halved
     # "不要用这么多 epoch，两个就够", "not so many epochs, two is enough": that many epochs
     if re.search(r"epoch|轮", low):
         low = re.sub(r"(?<=[,;]\s)(\d+|one|two|three|four|five)\s+(?:is|are|should\s+be|would\s+be)\s+(?:enough|plenty|"
