@@ -278,8 +278,8 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     if len(messages) > 1 and (nothing := unheard(messages[-1], intents[-1], changes, lang, plan)):
         notes.append(nothing)
     reply = _reply(plan, questions, changes, now, lang, ready, examples, notes)
-    hant = writes_traditional([examples_text(report.examples) if report else "", *wrote])  # the latest words
-    if lang == "zh" and hant:  # answered in the characters the person writes (or their data, before any); the data's
+    if lang == "zh" and writes_traditional([examples_text(report.examples) if report else "", *wrote]):
+        # answered in the characters the person writes (or their data's, before any words); the data's
         keep = [*plan.data.input_columns, plan.data.output_column, *plan.task.labels, Path(plan.data.path or "").name,
                 plan.task.description[:80], *wrote]  # columns and labels, the file and the user's words as written
         reply, notes, changes = traditional(reply, keep), [traditional(n, keep) for n in notes], \

@@ -154,9 +154,9 @@ def script(text: str) -> str | None:
 
 def examples_text(examples: list[dict]) -> str:
     """The words of a data set's first 200 examples (`DataReport.examples`): what tells the script it writes."""
-    return " ".join(e["completion"] + " " + (e["prompt"] if isinstance(e["prompt"], str) else
-                                             " ".join(str(m.get("content", "")) for m in e["prompt"]))
-                    for e in examples[:200])
+    from ..data.inspect import prompt_text
+
+    return " ".join(prompt_text(e) + " " + e["completion"] for e in examples[:200])  # as `data_language` reads them
 
 
 def writes_traditional(texts: list) -> bool:

@@ -80,7 +80,7 @@ def inspect_file(path: str | Path, least: int | None = None, output: str | None 
     examples = to_examples(rows, report)
     _check(path, rows, examples, report, MIN_ROWS if least is None else least)
     report.preview = rows[:5]
-    report.examples = [e for e in examples if e["completion"] and _prompt_text(e)]
+    report.examples = [e for e in examples if e["completion"] and prompt_text(e)]
     return report
 
 
@@ -295,14 +295,13 @@ PLACEHOLDER = re.compile(r"\{\{\s*\w+\s*\}\}|\{\s*(?:name|author|user|company|bo
 """Template slots left in data meant to be filled (LLaMA-Factory's identity.json: {{name}}, {{author}})."""
 
 
-def _prompt_text(e: dict[str, Any]) -> str:
+def prompt_text(e: dict[str, Any]) -> str:
     p = e["prompt"]
     return p if isinstance(p, str) else " ".join(m["content"] for m in p)
 
 
 def _check(path: str | Path, rows: list[dict[str, Any]], examples: list[dict[str, Any]], report: DataReport,
            least: int) -> None:
-    prompt_text = _prompt_text
 
     roles = sorted(set().union(*(e.get("unknown_roles", set()) for e in examples)))
     empty_out = [i for i, e in enumerate(examples, start=1) if not e["completion"]]
