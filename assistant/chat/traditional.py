@@ -123,7 +123,7 @@ in TO_TRADITIONAL; the characters both scripts write (`EITHER`, which tell neith
 text converted whole ("分钟=分鐘"; a word alone is kept whole so that no word across it matches: "限制为")."""
 HANT = str.maketrans("".join(FROM_SIMPLIFIED), "".join(TO_TRADITIONAL))
 WHOLE = dict(w.split("=") if "=" in w else (w, w) for w in "".join(PHRASES).split())
-WHOLE_WORD = re.compile("|".join(sorted(WHOLE, key=len, reverse=True)))
+WHOLE_WORD = re.compile("(" + "|".join(sorted(WHOLE, key=len, reverse=True)) + ")")
 ONLY_SIMPLIFIED = set("".join(FROM_SIMPLIFIED)) - set("".join(EITHER))
 ONLY_TRADITIONAL = set("".join(TO_TRADITIONAL)) - set("".join(EITHER))
 AS_WRITTEN = re.compile(r"```.*?```|`[^`\n]*`", re.S)
@@ -180,9 +180,5 @@ def traditional(text: str, keep: tuple[str, ...] | list[str] = ()) -> str:
 
 
 def _traditional(text: str) -> str:
-    words = WHOLE_WORD.split(text)  # (a word's own capture group is none: the words are the separators found)
-    found = WHOLE_WORD.findall(text)
-    out = [words[0].translate(HANT)]
-    for word, rest in zip(found, words[1:]):
-        out += [WHOLE[word], rest.translate(HANT)]
-    return "".join(out)
+    parts = WHOLE_WORD.split(text)  # the words converted whole at the odd places, the text between them at the even
+    return "".join(WHOLE[part] if i % 2 else part.translate(HANT) for i, part in enumerate(parts))
