@@ -471,6 +471,8 @@ REASON_INPUTS = [
     ("lora.dropout", dict(turns=[TASK]), dict(turns=[TASK], gpu=("RTX 4090", 24)), ("0 on a CPU", "0.05")),
     ("lora.alpha", dict(turns=[TASK]), dict(turns=[TASK, "set lora alpha to 64"]), ("2 × rank", "you asked for it")),
     ("training.precision", dict(turns=[TASK]), dict(turns=[TASK], gpu=("RTX 4090", 24)), ("fp32", "bf16")),
+    ("training.precision", dict(turns=[TASK], gpu=("RTX 4090", 24)), dict(turns=[TASK], gpu=("Tesla T4", 16)),
+     ("bf16: half the memory", "fp16: the Tesla T4 has no bf16")),
     ("training.batch_size", dict(turns=[TASK]), dict(turns=[TASK, "batch size 4"]),
      ("8 rows per step", "you asked for it")),
     ("training.gradient_accumulation", dict(turns=[TASK]), dict(turns=[TASK, "gradient accumulation 4"]),

@@ -37,6 +37,39 @@ def test_qlora_path_trains_on_cuda(topic_csv, tiny_model, tmp_path):
     assert all(not torch.equal(before[n], after[n]) for n in before)
 
 
+def test_qlora_in_fp16_as_a_card_without_bf16_trains_it_steps_with_a_loss_scaler(topic_csv, tiny_model, tmp_path):
+    """The plan a T4 or a V100 gets: QLoRA computing in fp16, the adapters fp32 (TRL had cast them to bf16) under
+    fp16's loss scaler, and the adapters move (this card has bf16; fp16 runs here as it would there)."""
+    import torch
+
+    from assistant.chat import converse
+    from assistant.config import Home
+    from assistant.data import chat_examples, split_examples
+    from assistant.models.estimate import Hardware
+    from assistant.registry import Registry
+    from assistant.train import worker
+
+    plan = converse(["classify these texts by topic", "use QLoRA"], str(topic_csv), Hardware("Tesla T4", 16),
+                    default_base_model=str(tiny_model)).plan
+    assert plan.training.precision == "fp16"
+    plan.base_model.source = str(tiny_model)
+    plan.lora.method, plan.training.max_steps = "qlora", 6
+    plan.validate()
+    rows, val = split_examples(chat_examples(plan), 0.1, 0, True)
+    reg = Registry(Home.resolve(tmp_path / "h"))
+    job = reg.submit_job(reg.add_plan(plan.to_json()))
+    trainer = worker.build_trainer(plan, str(tiny_model), rows, val, tmp_path / "out", reg, job, print,
+                                   tmp_path / "log.jsonl", {"flag": False})
+    quantized = [m for m in trainer.model.modules() if "Linear4bit" in type(m).__name__]
+    assert quantized and all(m.compute_dtype == torch.float16 for m in quantized)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_" in n}
+    trainer.train()
+    assert trainer.accelerator.scaler is not None
+    after = dict(trainer.model.named_parameters())
+    assert all(after[n].dtype == torch.float32 for n in before)
+    assert all(not torch.equal(before[n].float(), after[n]) for n in before)
+
+
 def test_serving_runs_on_the_gpu_with_each_row_its_own_adapter(tiny_model, tmp_path, monkeypatch):
     """By default on a GPU machine the engine serves from the GPU in 16-bit with static-cache compiled decoding
     (CUDA graphs), which gives the eager path's greedy tokens with each row its own adapter; a queued GPU job

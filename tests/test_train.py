@@ -702,6 +702,67 @@ def test_bf16_adapters_as_trl_casts_them_for_qlora_get_fp32_masters_so_small_upd
     assert torch.equal(weights[False], torch.ones(8, dtype=torch.bfloat16)), "bf16 AdamW should round these away"
     assert (weights[True] < 1).all() and torch.allclose(weights[True].float(), torch.full((8,), 0.995), atol=4e-3)
 
+def test_an_fp16_plan_trains_fp32_adapters_with_a_loss_scaler_on_a_16_bit_base(topic_csv, tiny_model, tmp_path):
+    """A card without bf16 (a T4, a V100) trains in fp16: the base loads in fp16, QLoRA computes in fp16, and every
+    trained tensor is fp32 when the optimizer is made — also adapters TRL has cast to bf16 for QLoRA, which under
+    fp16 would step with no master copies — so fp16's loss scaler can unscale them (the scaler exists on a GPU:
+    tests/test_gpu.py). The adapter trains and the base does not move."""
+    import torch
+
+    plan = make_plan(topic_csv, tiny_model, precision="fp16", max_steps=4, learning_rate=1e-3, epochs=1)
+    plan.resources.device = "cuda"
+    kw = recipe.sft_config_kwargs(plan, tmp_path, has_eval=False)
+    assert kw["fp16"] is True and kw["bf16"] is False
+    plan.lora.method = "qlora"
+    assert recipe.quantization_config(plan).bnb_4bit_compute_dtype == torch.float16
+    plan.training.precision = "bf16"
+    assert recipe.quantization_config(plan).bnb_4bit_compute_dtype == torch.bfloat16
+    plan.lora.method, plan.training.precision, plan.resources.device = "lora", "fp16", "cpu"
+
+    trainer = _trainer(plan, tiny_model, tmp_path)
+    assert trainer.args.fp16 and trainer.accelerator.mixed_precision == "fp16"  # its scaler: on a GPU (test_gpu.py)
+    trained = {n: p for n, p in trainer.model.named_parameters() if p.requires_grad}
+    frozen = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if not p.requires_grad}
+    assert {p.dtype for p in frozen.values()} == {torch.float16}
+    for p in trained.values():  # what TRL does to a quantized model's adapters
+        p.data = p.data.to(torch.bfloat16)
+    start = {n: p.detach().float().clone() for n, p in trained.items()}
+    trainer.create_optimizer()
+    assert {p.dtype for p in trained.values()} == {torch.float32} and getattr(trainer, "masters", None) is None
+    trainer.train()
+    assert trainer.state.global_step == 4
+    assert all(not torch.equal(start[n], p.detach()) for n, p in trained.items() if "lora_B" in n)
+    assert all(torch.equal(frozen[n], p) for n, p in trainer.model.named_parameters() if n in frozen)
+
+
+def test_a_bf16_plan_on_a_card_without_bf16_trains_in_fp16_and_says_so(monkeypatch):
+    """A plan made for another card (or for one the catalog does not know) reaches a T4: torch answers that bf16 is
+    supported there (it is emulated, without tensor cores), so the worker asks for native bf16 and switches the
+    plan to fp16, which the registry then records. On an Ampere card, or the CPU, the plan stays as made."""
+    import torch
+
+    from assistant.plan import Plan
+
+    native = {"ok": False}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation or
+                        native["ok"])
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
+    said = []
+    plan = Plan()
+    plan.resources.device, plan.training.precision = "cuda", "bf16"
+    recipe.precision_on_this_gpu(plan, said.append)
+    assert plan.training.precision == "fp16"
+    assert said == ["Tesla T4 has no bf16 (it is older than NVIDIA's Ampere cards): training in fp16 instead, "
+                    "with the loss scaled"]
+    native["ok"], plan.training.precision = True, "bf16"
+    recipe.precision_on_this_gpu(plan, said.append)
+    assert plan.training.precision == "bf16" and len(said) == 1
+    cpu = Plan()
+    recipe.precision_on_this_gpu(cpu, said.append)
+    assert cpu.training.precision == "fp32" and len(said) == 1
+
+
 def test_bf16_gradient_accumulation_sums_in_fp32_and_clips_that_sum(topic_csv, tiny_model, tmp_path):
     """Under bf16 with four micro-batches a step, the gradient the optimizer steps with is the fp32 sum of the four
     micro-batches' bf16 gradients, added in order, exactly — not their bf16 sum (autograd's accumulation, which

@@ -190,7 +190,7 @@ ADOPT = (r"\blet'?s\s+(?:use|do|try|go\s+with|copy|adopt|follow|replicate|reuse|
          r"[，；。！,;]\s*(?:那就|所以|但)?[^，；。！,;?？]{0,8}?(?:用|改成|设成|设为|换成|改为)(?![^，；。！]*(?:最好|更好|比较好))")
 """A reported value taken up in the same message ("I heard 1e-4 is safer; let's use it", "听说 1e-4 更稳，那就用它"),
 or a request beside it ("I read cosine is better; use rank 8")."""
-VALUE_FIRST = r"^(?:(?:rank |秩 )?[\d.e×x -]+(?:rank|秩)?|on|off|开启|关闭|bf16|fp32)[:：]\s*"
+VALUE_FIRST = r"^(?:(?:rank |秩 )?[\d.e×x -]+(?:rank|秩)?|on|off|开启|关闭|bf16|fp16|fp32)[:：]\s*"
 """A reason that starts with the value it explains ("rank 16: …", "2e-4: …", "on: …")."""
 
 

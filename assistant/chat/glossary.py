@@ -57,8 +57,11 @@ TERMS = {
         "The held-out rows are kept out of training and used to measure the adapter on data it has not seen.",
         "验证集的行不参与训练，用来在没见过的数据上衡量适配器。"),
     "training.precision": (
-        "bf16 stores numbers in 16 bits with fp32's range: half the memory of fp32, and fast on recent GPUs.",
-        "bf16 用 16 位存数，数值范围和 fp32 相同：显存是 fp32 的一半，在较新的 GPU 上也快。"),
+        "bf16 stores numbers in 16 bits with fp32's range: half the memory of fp32, and fast on recent GPUs. Cards "
+        "older than NVIDIA's Ampere (T4, V100, RTX 20) have no bf16 and train in fp16: 16 bits with a smaller range, "
+        "so the loss is scaled up to keep small gradients.",
+        "bf16 用 16 位存数，数值范围和 fp32 相同：显存是 fp32 的一半，在较新的 GPU 上也快。早于 NVIDIA Ampere 的卡"
+        "（T4、V100、RTX 20 系列）不支持 bf16，用 fp16 训练：同样 16 位但范围更小，所以把损失放大来保住很小的梯度。"),
 }
 """Each setting's definition, English and Chinese."""
 

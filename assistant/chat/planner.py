@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import plugins
 from ..data import DataReport, with_output
-from ..models.estimate import CPU, Hardware, estimate_memory, estimate_minutes, gpu_info
+from ..models.estimate import CPU, Hardware, estimate_memory, estimate_minutes, gpu_info, lacks_bf16
 from ..models.fit import checkpoint, halve_batch, use_qlora
 from ..plan import Plan
 from ..sweeps import DEFAULT_PATIENCE, evaluate_often
@@ -212,8 +212,15 @@ def _choose_training(plan: Plan, s: Slots, report: DataReport | None, why: dict,
     elif s.max_length:
         t.max_length, why["training.max_length"] = s.max_length, "you asked for it"
     cpu = plan.resources.device == "cpu"
-    t.precision = "fp32" if cpu else "bf16"
-    why["training.precision"] = "fp32 on the CPU" if cpu else "bf16: half the memory of fp32 at the same quality"
+    if cpu:
+        t.precision, why["training.precision"] = "fp32", "fp32 on the CPU"
+    elif lacks_bf16(plan.resources.gpu_name):  # a T4, a V100: emulated bf16 would be slow and compile nothing
+        t.precision = "fp16"
+        why["training.precision"] = (f"fp16: the {plan.resources.gpu_name} has no bf16 (it is older than NVIDIA's "
+                                     "Ampere cards); fp16 takes the same memory, with the loss scaled so that small "
+                                     "gradients are not lost")
+    else:
+        t.precision, why["training.precision"] = "bf16", "bf16: half the memory of fp32 at the same quality"
     t.batch_size, t.gradient_accumulation = s.batch_size or 8, s.accumulation or 1
     t.compile = not cpu
     why["training.compile"] = ("on: each decoder layer compiled (faster steps and less activation memory; the "

@@ -90,6 +90,9 @@ PHRASES: list[tuple[str, str]] = [
      "打包训练为 0：数据这么多不需要额外正则化，而 dropout 会让激活显存再增加一半，还要花它自己的时间"),
     (r"fp32 on the CPU", "CPU 上用 fp32"),
     (r"bf16: half the memory of fp32 at the same quality", "bf16：显存是 fp32 的一半，效果相同"),
+    (rf"fp16: the {NAME} has no bf16 \(it is older than NVIDIA's Ampere cards\); fp16 takes the same memory, with "
+     r"the loss scaled so that small gradients are not lost",
+     r"fp16：\1 不支持 bf16（它早于 NVIDIA 的 Ampere 架构）；fp16 占用同样的显存，并放大损失，以免丢失很小的梯度"),
     (r"on: each decoder layer compiled \(faster steps and less activation memory; the first steps include about a "
      r"minute of compiling\)", "开启：逐个解码层编译（每步更快、激活显存更少；最初几步包含约一分钟的编译）"),
     (r"off: on a CPU compiling would cost minutes for little", "关闭：在 CPU 上编译要花几分钟，收益很小"),

@@ -127,7 +127,8 @@ def activation_bytes_per_token_layer(hidden: int, intermediate: int, heads: int,
     case and shape measured).
 
     bf16 plans train bf16 LoRA factors (fp32 masters in the optimizer, `train/master_weights.py`), as QLoRA's are;
-    other GPU plans keep PEFT's fp32 factors, whose inputs autocast casts per module. A compiled layer
+    other GPU plans (fp16, on cards without bf16: QLoRA's factors too) keep fp32 factors, whose inputs autocast
+    casts per module (fp16 QLoRA is counted so, unmeasured). A compiled layer
     (`train/compiled.py`) keeps less: TorchInductor's partitioner recomputes the norms' outputs and the MLP's
     activation in the backward pass instead of keeping them. Compiled fp32 factors and compiled 4-bit layers
     are not measured (no CPU can run the latter): counted as eager, the side that does not run out of memory."""
@@ -135,7 +136,8 @@ def activation_bytes_per_token_layer(hidden: int, intermediate: int, heads: int,
     if device == "cpu":  # fp32 throughout, no autocast casts: the shared pattern at 4 bytes
         return 2 * (16 * h + 8 * i + 4 * kv + 14 * r) + 4 * heads + 8 + (8 * (6 * h + i) if dropout else 0)
     rest = 4 * kv + 4 * heads + 14 * r + 8  # k, v, the log-sum-exp, the adapters' r-wide outputs
-    if method != "qlora" and precision != "bf16":  # fp32 factors: q, k, v, o, gate, up keep their own bf16 cast
+    if precision == "fp16" or (method != "qlora" and precision != "bf16"):  # fp32 factors (QLoRA's too, under
+        # fp16: `lean_trainer.fp32_trained`): q, k, v, o, gate, up keep their own 16-bit cast of their input
         return 24 * h + 8 * i + rest + (4 * (6 * h + i) if dropout else 0)
     if compiled and method != "qlora":
         return 12 * h + 6 * i + rest + ((14 * h + i) if dropout else 0)
@@ -168,7 +170,7 @@ def estimate_memory(shape: ModelShape, *, method: str, r: int, batch_size: int, 
     elif precision == "bf16":
         # bf16 weights and grads (2 + 2), fp32 masters (4) with their fp32 gradient sums (4), AdamW m and v (8)
         lora = lora_n * 20
-    elif method == "qlora":
+    elif method == "qlora" and precision != "fp16":
         lora = lora_n * 8  # TRL keeps QLoRA adapters in bf16: weights, grads, AdamW m and v at 2 bytes
     else:
         lora = lora_n * 18  # fp32 weights, grads, m, v + autocast's bf16 copy of each adapter weight
@@ -249,3 +251,12 @@ def gpu_info(name: str) -> tuple[float, float, bool] | None:
         if all(part in low for part in key.split()):
             return GPUS[key]
     return None
+
+
+def lacks_bf16(name: str) -> bool:
+    """Whether the named GPU is one the catalog knows to compute bf16 only by emulation (cards before NVIDIA's
+    Ampere: T4, V100, the RTX 20 series, P100). Such a card trains in fp16: emulated bf16 runs its matmuls without
+    tensor cores, and Triton (torch.compile) has no bf16 for it. An unknown name is taken to have bf16; the worker
+    checks the card it actually trains on (`recipe.precision_on_this_gpu`)."""
+    info = gpu_info(name) if name else None
+    return info is not None and not info[2]

@@ -154,10 +154,10 @@ class Engine:
             self.resolved = path
             self.tokenizer = load_tokenizer(path)
             self.tokenizer.padding_side = "left"
-            if serve_on_gpu():  # bf16 where the card has it, else fp16
+            if serve_on_gpu():  # bf16 where the card has it, else fp16 (emulated bf16 is slow and compiles nothing)
                 from transformers import CompileConfig
 
-                dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+                dtype = torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
                 self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
                 self.home_device = "cuda"
                 if environment().serve_compile:

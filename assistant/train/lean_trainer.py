@@ -19,6 +19,19 @@ ONE_EXAMPLE = "_tailor_one_example_a_row"
 a row, so the lean path leaves the positions out and attention is plainly causal."""
 
 
+def fp32_trained(model) -> int:
+    """Under fp16 every trained tensor in fp32 (how many were cast): TRL casts QLoRA's adapters to bf16, which under
+    fp16 autocast would step without master copies (an update below bf16's resolution is lost), and fp16's loss
+    scaler unscales only fp32 gradients. Only on cards without bf16 does a plan train in fp16."""
+    import torch
+
+    cast = 0
+    for p in model.parameters():
+        if p.requires_grad and p.dtype in (torch.bfloat16, torch.float16):
+            p.data, cast = p.data.float(), cast + 1
+    return cast
+
+
 def lean_trainer_class():
     """TRL's SFTTrainer with a leaner loss: the LM head runs only on the positions that are trained.
 
@@ -191,6 +204,8 @@ def lean_trainer_class():
 
         def create_optimizer(self, model=None):
             fresh = self.optimizer is None
+            if fresh and self.args.fp16:
+                fp32_trained(self.model)
             optimizer = super().create_optimizer(model)
             if fresh and self.master_weights and self.args.bf16:
                 from .master_weights import MasterWeights

@@ -25,14 +25,38 @@ def lora_config(plan: Plan):
 
 
 def quantization_config(plan: Plan):
-    """NF4 with double quantization and bf16 compute for QLoRA; None for LoRA."""
+    """NF4 with double quantization for QLoRA, computing in the plan's precision (bf16, or fp16 on a card without
+    bf16); None for LoRA."""
     if plan.lora.method != "qlora":
         return None
     import torch
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16)
+                              bnb_4bit_compute_dtype=torch.float16 if plan.training.precision == "fp16"
+                              else torch.bfloat16)
+
+
+def native_bf16() -> bool:
+    """Whether this process's GPU computes bf16 in hardware (NVIDIA Ampere or later). torch's own
+    `is_bf16_supported()`, which transformers asks, also says yes where bf16 is only emulated (a T4, a V100)."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def precision_on_this_gpu(plan: Plan, log) -> None:
+    """A bf16 plan that reaches a GPU without bf16 (it was made for another card, or for one the catalog does not
+    know) trains in fp16 there, and says so: emulated bf16 would run every matmul without tensor cores, and
+    torch.compile skips bf16 graphs on such a card. The plan then records what ran."""
+    if plan.training.precision != "bf16" or plan.resources.device == "cpu":
+        return
+    import torch
+
+    if torch.cuda.is_available() and not native_bf16():
+        plan.training.precision = "fp16"
+        log(f"{torch.cuda.get_device_name()} has no bf16 (it is older than NVIDIA's Ampere cards): training in "
+            "fp16 instead, with the loss scaled")
 
 
 def sft_config_kwargs(plan: Plan, output_dir: str | Path, has_eval: bool) -> dict[str, Any]:
@@ -88,7 +112,7 @@ def sft_config_kwargs(plan: Plan, output_dir: str | Path, has_eval: bool) -> dic
 
 
 def load_base(plan: Plan, source: str):
-    """The base model, loaded for training: fp32 on CPU, bf16 on GPU, 4-bit for QLoRA."""
+    """The base model, loaded for training: fp32 on CPU, bf16 (or fp16) on GPU, 4-bit for QLoRA."""
     import torch
     from transformers import AutoModelForCausalLM
 

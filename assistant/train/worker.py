@@ -28,6 +28,7 @@ from ..faults import fault_point, stall_point
 from ..models.tokenize import DEFAULT_CHAT_TEMPLATE
 from ..plan import Plan
 from ..registry.db import Registry, now
+from .recipe import precision_on_this_gpu
 
 
 class Cancelled(Exception):
@@ -66,7 +67,6 @@ def run_job(home: Home, job_id: int, cancel: dict | None = None) -> str:
 
     if world_size() > 1:
         log(f"data parallel: {world_size()} processes")
-
     if job.sweep_id:
         from .sweep import trial_log
 
@@ -139,6 +139,7 @@ def train(plan: Plan, registry: Registry, job_id: int, plan_id: int, out: Path, 
           cancel: dict) -> dict | None:
     """resolve model → load data → build trainer → train → save → register. A job whose training had
     finished before an interruption (its result is in the job folder) only registers."""
+    precision_on_this_gpu(plan, log)  # a bf16 plan on a card without bf16 trains (and is registered) in fp16
     if (done := read_result(out)) is None:
         if not _train_to_result(plan, registry, job_id, out, log, log_file, cancel):
             return None  # a non-zero rank: rank 0 writes the result and registers
@@ -307,8 +308,7 @@ def register_result(registry: Registry, job_id: int, plan_id: int, plan: Plan, d
     """Register a finished job's adapter with its full lineage (idempotent: see `store_adapter`)."""
     from ..registry.store import store_adapter
 
-    out = registry.home.job_dir(job_id)
-    final = out / "adapter"
+    final = (out := registry.home.job_dir(job_id)) / "adapter"
     record = store_adapter(registry, final, plan.to_dict(), job_id=job_id, plan_id=plan_id,
                            base_hub_id=done["base_hub_id"], base_source=done["base_source"], metrics=done["metrics"],
                            log_file=out / "training_log.jsonl", extra_files=[final / n for n in done["extra_files"]],
