@@ -46,6 +46,12 @@ TERMS = {
     "training.warmup_ratio": (
         "Warm-up raises the learning rate from zero over the first share of the steps.",
         "预热在开头一部分步数里把学习率从零升到设定值。"),
+    "training.batch_size": (
+        "The batch size is how many examples the model reads before each update of the weights (“batch 8×2”: "
+        "batches of 8 rows, the gradients of 2 batches added up per update); a larger batch gives steadier updates "
+        "and needs more memory.",
+        "批大小是每次更新权重前模型读的样本数（“批大小 8×2”：每批 8 行，累积 2 批的梯度再更新一次）；"
+        "批次越大，更新越稳，也越占显存。"),
     "training.gradient_accumulation": (
         "Gradient accumulation adds up the gradients of several batches before each step: the effect of a larger "
         "batch without its memory.",
