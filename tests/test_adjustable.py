@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.adjustable import EDITOR, SETTINGS, Edit, as_edit, turn_words
+from assistant.adjustable import EDITOR, SETTINGS
 from assistant.chat import converse
 from assistant.chat.llm import UnusableAnswer, system_prompt, validate_intents
 from assistant.chat.understand import understand
+from assistant.edits import Edit, as_edit, turn_words
 from assistant.plan import Plan
 
 OUT_OF_BOUNDS = {"r": 2000, "epochs": 0, "learning_rate": 3.0, "max_length": 8, "batch_size": 0, "method": "full",

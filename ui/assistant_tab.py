@@ -6,13 +6,14 @@ from pathlib import Path as _Path
 
 import gradio as gr
 
-from assistant.adjustable import EDITOR, SCHEDULERS, SETTINGS, Edit, get_path, turn_words
+from assistant.adjustable import EDITOR, SCHEDULERS, SETTINGS, get_path
 from assistant.chat import converse
 from assistant.chat.converse import language_of
 from assistant.chat.errors_zh import data_error_zh
 from assistant.chat.traditional import examples_text, traditional, writes_traditional
 from assistant.data import DataError, inspect_file, save_upload
 from assistant.data.load import combine_class_files, readable_suffixes
+from assistant.edits import Edit, turn_words
 from assistant.plan import Plan, PlanError
 from assistant.sweeps import trial_settings
 from assistant.train import jobs

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from assistant.adjustable import turn_words
+from assistant.edits import turn_words
 from assistant.registry.store import adapter_page as adapter_page_of
 from assistant.sweeps import NAMES
 from assistant.train.held_out import BELOW_BASELINE

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import plugins
-from ..adjustable import SETTINGS, as_edit, get_path, turn_words
+from ..adjustable import SETTINGS, get_path
 from ..data import DataReport, column_named, inspect_file, with_output
+from ..edits import as_edit, turn_words
 from ..models.estimate import CPU, Hardware
 from ..plan import Plan
 from ..sweeps import SWEEPABLE, trial_settings
@@ -113,7 +114,7 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
     """Plan from the whole conversation. `hardware` is the detected (or given) GPU, or the CPU.
 
     A turn is a message in words, read by `understander` (default: the offline rules), or a typed edit from
-    the plan editor (`{"edit": {"r": 8}}`, see `adjustable.Edit`). Raises DataError when the file is unusable.
+    the plan editor (`{"edit": {"r": 8}}`, see `edits.Edit`). Raises DataError when the file is unusable.
     """
     understander = understander or understand
     if data_path and report is None:

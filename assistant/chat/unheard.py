@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..adjustable import SETTINGS, turn_words
+from ..adjustable import SETTINGS
+from ..edits import turn_words
 from .about import a_or_an
 from .features import feature_note
 from .understand import Intents
