@@ -939,7 +939,9 @@ def test_every_data_warning_is_shown_in_chinese_on_a_chinese_card(files, tmp_pat
                         (["给这些评论做情感分类", "最大长度 32"], "reviews.csv"),
                         ([queues, "标签列是 title"], "tickets.csv"),
                         (["给这些评论做情感分类", "输出列是 note"], tmp_path / "note.csv"),
-                        (["做一个客服聊天机器人", "输出列是 answer"], "chat.jsonl")):
+                        (["做一个客服聊天机器人", "输出列是 answer"], "chat.jsonl"),
+                        (["总结这些文章", "也算一下准确率"], "articles.json"),
+                        (["给这些评论做情感分类", "准确率和 f1 都不要"], "reviews.csv")):
         turn = converse(turns, str(files / data))
         warnings += turn.plan.data.warnings
         assert "数据提示" in turn.reply and not any(w in turn.reply for w in turn.plan.data.warnings), turn.reply

@@ -1,5 +1,6 @@
 """Measures a person asks the evaluation to report besides the task's own ("also report exact match", "用 BLEU 评估",
-"track perplexity too"): registered metric names, added to the plan's `evaluation.metrics`."""
+"track perplexity too"), leave out ("don't compute f1", "去掉 f1") or report alone ("only accuracy", "只看准确率"):
+registered metric names, for the plan's `evaluation.metrics`."""
 
 from __future__ import annotations
 
@@ -13,11 +14,65 @@ NAMES = {"token_f1": r"\btoken[ _-]?f1\b", "f1": r"\b(?:macro[ -]?)?f1\b|f1\s*(?
          "json_valid": r"\b(?:valid|parseable)\s+json\b|\bjson\s+validity\b|json\s*(?:是否)?(?:合法|有效)",
          "perplexity": r"\bperplexity\b|\bppl\b|困惑度"}
 """The registered metrics by the words that name them."""
-ASKS = (r"\b(?:measure|report|track|compute|calculate|log|add|include|evaluate\s+(?:with|on|by|using)|"
+ASKS = (r"\b(?:put|bring)\s+(?:the\s+)?(?:" + "|".join(f"(?:{w})" for w in NAMES.values())
+        + r")(?:\s+(?:metric|score))?\s+back\b|\bbring\s+back\b|\brestore\b|加回|恢复|"
+        r"\b(?:measure|report|track|compute|calculate|log|add|include|evaluate\s+(?:with|on|by|using)|"
         r"score\s+(?:[\w-]+\s+){0,3}?(?:with|by|on|using)|(?:also|too)\s+(?:show|see|get))\b|"
         r"\b(?:see|want|need|get|show)\b[^.?!]{0,30}?\b(?:too|as\s+well|also|numbers?|scores?)\b|"
         r"(?:用|加上|也看|再看|报告|计算|统计|记录|加一个|加个|也算|算一下)[^，。,]{0,12}?(?:评估|指标|来评|来衡量)?|评估指标")
 """Words that ask for a measure to be reported (not "accuracy matters most": a goal)."""
+
+
+ANY = "|".join(f"(?:{words})" for words in NAMES.values())
+LIST = rf"(?:(?:the\s+)?(?:{ANY})(?:\s+(?:metric|score))?\s*(?:,\s*|\s+and\s+|\s+or\s+|\s*[和、及与或]\s*|\s+nor\s+))*"
+"""Names before the one looked for in a list after one verb ("drop f1 and bleu", "去掉 f1 和 bleu")."""
+TAIL = rf"(?:(?:\s+metric|\s+score)?\s*(?:,\s*|\s+and\s+|\s+or\s+|\s*[和、及与或]\s*)(?:the\s+)?(?:{ANY}))*"
+"""Names after it, before the words that say what of them ("accuracy and f1 aren't needed", "准确率和 f1 都不要")."""
+LEAVE_OUT = (r"\b(?:(?:don'?t|do\s+not|doesn'?t|no\s+need\s+to|stop|never)\s+(?:\w+\s+)?(?:compute|calculat\w*|report|"
+             r"measur\w*|track|log|show|include|need|want|use|bother\s+with|care\s+about)|drop|remove|skip|ditch|"
+             r"exclude|omit|lose|leave\s+out|take\s+out|get\s+rid\s+of|without|no)\s+(?:the\s+)?" + LIST + "(?:{n})"
+             r"|(?:{n})" + TAIL + r"\s+(?:metrics?\s+|scores?\s+)?(?:is\s+not|isn'?t|are\s+not|aren'?t)\s+(?:needed|"
+             r"necessary|useful|wanted|required)"
+             r"|(?:{n})" + TAIL + r"\s+(?:metrics?\s+|scores?\s+)?(?:can\s+go|off)\b"
+             r"|(?:[,;，；]\s*|\b)(?:not|rather\s+than|instead\s+of)\s+(?:the\s+)?" + LIST + "(?:{n})"
+             r"|(?:不要用?|不用|别算|别用?|去掉|删掉|删除|拿掉|不看|不需要|不算|不计算|不评估|取消|去除|"
+             r"不必算?)\s*" + LIST + "(?:{n})"
+             r"|(?:{n})" + TAIL + r"\s*(?:指标)?\s*(?:都|也|就)?(?:去掉|删掉|拿掉|不要|不用|不需要|可以去掉|"
+             r"不用算|不必)")
+"""A measure left out ("don't compute f1", "drop f1 and bleu", "f1 isn't needed", "不要 f1", "f1 去掉")."""
+ONLY = (r"\b(?:only|just)\s+(?:(?:report|measure|compute|track|use|keep|show|need|want|score\s+(?:with|by))\s+)?"
+        r"(?:the\s+)?" + LIST + r"(?:{n})(?!\s+(?:matters|counts|is\s+what))"
+        r"|(?:{n})\s+(?:only|alone)\b(?!\s+(?:matters|counts))"
+        r"|(?:{n})(?:\s+(?:metric|score))?\s+(?:is|will\s+be|would\s+be|'s)\s+(?:enough|fine|plenty|sufficient|"
+        r"all\s+(?:i|we)\s+need)"
+        r"|(?:{n})\s+will\s+do\b"
+        r"|只(?:看|要|用|算|保留|需要|报告|计算|评估|留)\s*" + LIST + "(?:{n})"
+        r"|(?:{n})\s*就(?:够了?|行了?|可以了?|好)"
+        r"|指标只(?:要|用|看|留)\s*" + LIST + "(?:{n})")
+"""Only this measure ("only report accuracy", "accuracy is enough", "只看准确率", "准确率就够了")."""
+
+
+ADVICE = (r"^\s*(?:should|shall|do|does|is|are|why|what|how|would\s+it|will\s+it|would\s+you)\b[^?]*\?\s*$|"
+          r"(?:吗|么|呢)\s*[?？]?\s*$|是否|要不要|该不该|为什么|为啥")
+"""A question about leaving a measure out ("should I drop f1?", "要不要去掉 f1？"), not a request to."""
+
+
+def metrics_changed(low: str) -> tuple[str | None, str | None, str]:
+    """(the measures a message leaves out, the ones it keeps alone — comma-joined, or None — and the message
+    without those words, for the rest of the rules: "drop f1, accuracy is enough" asks for no better model)."""
+    off, only = [], []
+    if re.search(ADVICE, low) and not re.search(r"^\s*(?:can|could|please|可以|能不能|能否|能|请|麻烦|帮我)", low):
+        return None, None, low
+    for found, pattern in ((only, ONLY), (off, LEAVE_OUT)):
+        for name, words in NAMES.items():
+            if re.search(pattern.format(n=words), low):
+                found.append(name)
+    if not off and not only:
+        return None, None, low
+    for pattern in (ONLY, LEAVE_OUT):
+        low = re.sub(pattern.format(n=ANY), " ", low)
+    # "drop the f1 metric, accuracy is enough": the list's comma ended a clause; what is kept alone stays
+    return ",".join(n for n in off if n not in only) or None, ",".join(only) or None, low
 
 
 def metrics_asked(low: str) -> str | None:

@@ -16,6 +16,7 @@ from ..plan import Plan
 from ..sweeps import DEFAULT_PATIENCE, evaluate_often
 from ..train.compiled import COMPILE_SECONDS
 from .base_model import choose_model, model_shape
+from .measures import choose_metrics
 from .slots import CJK, MIXED, Slots
 from .token_counts import answer_lengths, cut_at, token_lengths
 from .traditional import examples_text, script, traditional
@@ -62,11 +63,7 @@ def build_plan(s: Slots, report: DataReport | None, detected: Hardware = CPU,
     choose_model(plan, s, language, gpu_gb, default_base_model, why, home_models)
     if task:
         recipe = plugins.get().tasks[task]
-        plan.evaluation.metrics = list(recipe.metrics)
-        why["evaluation.metrics"] = f"the standard measures for {task}"
-        if extra := [m for m in (s.metrics or "").split(",") if m and m not in plan.evaluation.metrics]:
-            plan.evaluation.metrics += extra  # "also report exact match"
-            why["evaluation.metrics"] += f", and {', '.join(extra)} as you asked"
+        choose_metrics(plan, s, list(recipe.metrics), task, why)
         labels = ", ".join(plan.task.labels) if plan.task.labels else "the labels in the data"
         plan.task.instruction = recipe.instruction_for("zh" if language == "zh" else "en", labels)
         if language == "zh" and _writes_traditional(report, s):  # the characters the data writes

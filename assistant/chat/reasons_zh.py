@@ -76,6 +76,9 @@ PHRASES: list[tuple[str, str]] = [
     (r"you asked to hold no rows out", "按你的要求：不留验证集"),
     (r"the standard measures for (\w+), and ([\w, ]+) as you asked", r"\1 任务的标准指标，以及你要求的 \2"),
     (r"the standard measures for (\w+)", r"\1 任务的标准指标"),
+    (r"^only ([\w, ]+), as you asked", r"按你的要求，只评估 \1"),
+    (r", without ([\w, ]+) as you asked", r"，按你的要求不评估 \1"),
+    (r", and ([\w, ]+) as you asked", r"，以及你要求的 \1"),
     # LoRA and training
     (r"rank 8: fast, enough for a narrow task", "秩 8：快，足够应付单一任务"),
     (r"rank 32: more capacity for best quality", "秩 32：容量更大，追求最佳效果"),

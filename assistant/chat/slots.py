@@ -38,6 +38,27 @@ class Slots:
             return self.__dict__.get("said", {}).get(name)
         raise AttributeError(name)
 
+    def _merge_metrics(self, values: dict) -> None:
+        """The measures asked for so far, turn upon turn: "also report bleu", then "and chrF": both; "drop f1"
+        after "also report f1": not f1; "only accuracy": whatever was asked before it no longer counts."""
+        def names(key: str, where: dict) -> list[str]:
+            return [n for n in (where.get(key) or "").split(",") if n]
+
+        if values.get("metrics_only"):
+            for key in ("metrics", "metrics_off"):
+                self.said.pop(key, None)
+        added, off = names("metrics", values), names("metrics_off", values)
+        for key, merged in (("metrics", [*names("metrics", self.said), *added]),
+                            ("metrics_off", [*names("metrics_off", self.said), *off]),
+                            ("metrics_only", names("metrics_only", values) or names("metrics_only", self.said))):
+            take_out = off if key != "metrics_off" else added  # the later word wins
+            kept = [n for n in dict.fromkeys(merged) if n not in take_out]
+            if kept:
+                values[key] = ",".join(kept)
+            else:
+                values.pop(key, None)
+                self.said.pop(key, None)
+
     def apply(self, it: Intents, text: str, typed: bool = False) -> None:
         """One more turn (`typed`: an edit typed in a form or sent by a client, which means what it sets)."""
         values = dict(it.values)
@@ -53,8 +74,7 @@ class Slots:
         for name, value in it.dropped.items():  # "forget the overfitting worry": unless changed since
             if self.said.get(name) == value:
                 self.said.pop(name)
-        if values.get("metrics") and self.said.get("metrics"):  # "also report bleu", then "and chrF": both
-            values["metrics"] = ",".join(dict.fromkeys(self.said["metrics"].split(",") + values["metrics"].split(",")))
+        self._merge_metrics(values)
         self.said.update(values)
         self.sweep = {} if it.forget == ALL_CHOICES else merge_sweep(self.sweep, it.sweep)
         self.wrote += " " + text

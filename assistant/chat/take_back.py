@@ -155,8 +155,9 @@ def reset(low: str, values: dict[str, Any]) -> list[str]:
     said = " ".join(c for c in re.split(r"[,，;；]|\bbut\b|但是?|不过", low)  # "keep the rank, but undo the lr":
                     if re.search(RESET, c) or not re.search(KEPT, c))  # the learning rate's reset only
     names = [n for path in named(said) for n, s in SETTINGS.items() if s.in_plan and s.field == path
-             or path == "base_model" and n == "base_model"] or (["max_length"] if re.search(r"\blength\b|长度", said)
-                                                                else [])  # "forget what I said about the length"
+             or path == "base_model" and n == "base_model"
+             or path == "evaluation.metrics" and n in ("metrics", "metrics_off", "metrics_only")] \
+        or (["max_length"] if re.search(r"\blength\b|长度", said) else [])  # "forget what I said about the length"
     if names:
         return [n for n in names if n not in values]
     return [] if values.keys() - {"language"} or not re.search(RESET_ALL, low) else list(ALL_CHOICES)

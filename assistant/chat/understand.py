@@ -20,7 +20,8 @@ from .glossary import definitions
 from .goals import goals
 from .hardware_words import LAPTOP, OWN_GPU, read_gpu
 from .languages import named_language
-from .metric_words import metrics_asked
+from .metric_words import NAMES as METRIC_NAMES
+from .metric_words import metrics_asked, metrics_changed
 from .model_words import licence_wanted, model_step, named_model
 from .normalize import digits
 from .reasons_zh import bounds_zh
@@ -227,10 +228,12 @@ def _understand(text: str) -> Intents:
     low = re.sub(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F]", " ", low)  # "looks great 👍 let's go"
     before = low
     now, now_t = re.sub(PAST, " ", low), re.sub(PAST, " ", t, flags=re.I)  # "last time we used llama 8b": not asked
+    metrics_off, metrics_only, now = metrics_changed(now)  # "drop f1, accuracy is enough": no other setting's words
     said: dict[str, Any] = {"task_type": task_of(whole),  # "grade essays from 1 to 5" is no change of a value
                             "language": _language(t, low), "base_model": named_model(now, now_t) or model_step(now),
-                            "licence": licence_wanted(now), "metrics": metrics_asked(now)}  # "it has to be
-    # Apache-licensed", "also report exact match"
+                            "licence": licence_wanted(now), "metrics": metrics_asked(now),  # "it has to be
+                            "metrics_off": metrics_off, "metrics_only": metrics_only}  # Apache-licensed",
+    # "also report exact match"
     read_gpu(low, said, notes)
     zh = bool(re.search(r"[\u4e00-\u9fff]", t))
     goal_words, said_goals, dropped = goals(low, zh)  # "I'm worried it will overfit": the settings words it means,
@@ -268,7 +271,8 @@ def _understand(text: str) -> Intents:
         said["preference"] = "fast"
     elif re.search(r"best quality|high quality|highest quality|quality first|accura|\bbest\s+(?:possible\s+)?(?:model|"
                    r"results?|adapter)\b|质量最好|效果最好|高质量|最好的效果|效果优先|质量优先|准确(?:率|度|性)?(?:最|更)?(?:重要|优先)",
-                   re.sub(METRIC, "", low)):  # not "pick the best run by accuracy": what judges a sweep
+                   re.sub(METRIC, "", re.sub(METRIC_NAMES["accuracy"], " ", low) if said.get("metrics") else low)):
+        # not "pick the best run by accuracy" (what judges a sweep), nor "also report accuracy" (a measure)
         said["preference"] = "quality"
     if effective := re.search(EFFECTIVE, low):  # a batch × accumulation, not a batch of that many rows
         said["accumulation"] = EffectiveBatch(int(next(g for g in effective.groups() if g)))

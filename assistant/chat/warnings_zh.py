@@ -77,6 +77,12 @@ WARNINGS: list[tuple[str, object]] = [
     (r"you named `(.+?)` as the output column, but (.+); the output stays `(.+?)`",
      lambda m: f"你指定 `{m.group(1)}` 为输出列，但它不能作输出（{reason_zh(m.group(2)) or m.group(2)}）；输出列仍是 "
                f"`{m.group(3)}`"),
+    (r"(\w+(?: and \w+)?) counts only answers equal to the reference, which few (\w+) answers are: expect it near 0 "
+     r"\(rougeL, bleu and chrf measure how close they come\)",
+     lambda m: f"{m.group(1).replace(' and ', ' 和 ')} 只把与参考答案完全相同的回答算对，而 {m.group(2)} 的回答"
+               "很少完全相同：预计接近 0（rougeL、bleu 和 chrf 衡量的是有多接近）"),
+    (r"you asked to leave out ([\w, ]+), but the held-out rows need a measure, so (\w+) stays",
+     r"你要求不评估 \1，但验证集需要一个指标来打分，所以保留 \2"),
     (r"`(.+?)` is the only input column, so it stays: the model needs something to read",
      r"`\1` 是唯一的输入列，所以保留：模型总得有东西可读"),
     (rf"{N} rows are longer than max_length={N} tokens and will be truncated \(the longest has {N}\)",
