@@ -2,7 +2,8 @@
 
 import re
 
-from .converse import Question, Turn, converse
+from .converse import converse
+from .turn import Question, Turn
 
 # The rules read one turn with about 520 distinct patterns (each setting's, and those formatted per setting name),
 # the whole corpus with about 900; `re` keeps 512 compiled, dropping the oldest first, so past 512 nearly every

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import plugins
@@ -42,6 +41,7 @@ from .sweep_plan import sweep_note
 from .take_back import ALL_CHOICES, LIFTED
 from .token_counts import token_lengths, training_messages
 from .traditional import examples_text, traditional, writes_traditional
+from .turn import Question, Turn
 from .understand import Intents, allowed, understand
 from .unheard import in_language, unheard
 from .whole_turn import BOTH, ONWARD_FACTOR, listed
@@ -50,48 +50,6 @@ from .whole_turn import BOTH, ONWARD_FACTOR, listed
 def task_suggestions(lang: str) -> list[str]:
     """The quick answers to "what should the model do?": each registered task's suggestion, in that language."""
     return [t.suggestion.get(lang) or t.suggestion["en"] for t in plugins.get().tasks.values() if t.suggestion]
-
-
-@dataclass
-class Question:
-    slot: str
-    text: str
-    suggestions: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Turn:
-    """The answer to the latest user turn."""
-
-    ready: bool
-    missing: list[str]
-    reply: str
-    plan: Plan
-    questions: list[Question] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-    data: DataReport | None = None
-    examples: list[str] = field(default_factory=list)
-    """Two examples rendered through the base model's chat template: exactly what training sees."""
-    notes: list[str] = field(default_factory=list)
-    """Things the user must see, e.g. that the language-model backend failed and the rules stood in."""
-    token_lengths: list[int] = field(default_factory=list)
-    """Tokens per example (sorted), as trained: for the data preview's histogram."""
-
-    def to_dict(self) -> dict:
-        return {
-            "ready": self.ready,
-            "missing": self.missing,
-            "reply": self.reply,
-            "plan": self.plan.to_dict(),
-            "questions": [q.__dict__ for q in self.questions],
-            "changes": self.changes,
-            "notes": self.notes,
-            "data": None if self.data is None else {
-                "format": self.data.format, "rows": self.data.rows, "labels": self.data.labels,
-                "warnings": self.plan.data.warnings, "tokens": self.plan.data.tokens.__dict__,
-                "examples": self.examples,
-            },
-        }
 
 
 RESOLVED = (Relative, Added, TimesRank, WarmupSteps, EffectiveBatch, ModelStep, RowShare, HeldRows, Bound,
