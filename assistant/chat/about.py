@@ -152,9 +152,10 @@ WHAT = (YES_NO + "|" + LEAD + r"(?:what|which|how\s+(?:many|much|big|large|long)
         r"(?:推荐|建议)(?:用)?(?:多少|什么|哪)|"
         r"多久|多长时间|(?:吗|么)\s*[?？]?\s*$|\b(?:is|are)\s+(?:that|this|it|these|they)\s+enough\b|够不够|"
         r"\b(?:not\s+(?:really\s+)?sure|unsure|no\s+idea|(?:don'?t|do\s+not)\s+(?:really\s+)?know|can'?t\s+decide|"
-        r"(?:have\s+)?no\s+clue)\s+(?:about\s+)?(?:what|which|how\s+(?:many|much|big|high|low|long)|the)\b|"
+        r"(?:have\s+)?no\s+clue)\s+(?:about\s+)?(?:what|which|how\s+(?:many|much|big|high|low|long)|the)\b"
+        r"(?!.*\b(?:you\s+(?:pick|decide|choose|set)|up\s+to\s+you|your\s+call))|"
         r"(?:不知道|不确定|拿不准|不清楚|没想好)[^，。,.]{0,12}?(?:该|要|应该)?(?:用|选|设|定|给)?(?:多少|什么|哪个|哪种|几|"
-        r"多大)")
+        r"多大)(?!.*你(?:来)?(?:定|选|决定|看着办))")
 """A question about a value: "what learning rate do you recommend?", "how many epochs?", "学习率用多少合适？",
 "will it fit on my GPU?", "not sure what rank to use", "不知道秩该设多少"."""
 SHOW = (LEAD + r"(?:please\s+)?(?:show|give|tell|walk)\s+me\s+(?:through\s+)?(?:the\s+|your\s+)?(?:plan|settings|"
