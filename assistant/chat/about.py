@@ -131,7 +131,8 @@ YES_NO = (LEAD + r"(?:will|does|can|could|is|would)\s+(?:it|this|that|the\s+(?:p
           r"如果.{1,30}?(?:会怎(?:么)?样|会如何|会有什么(?:变化|影响)|"
           r"(?:会)?有(?:什么|啥)(?:不同|区别|变化)|会怎么变)|"
           r"(?:^|[,，.]\s*)(?:is|are|would|will)\s+[\w .-]{1,30}?\s+(?:be\s+)?(?:better|worse|faster|slower|cheaper|"
-          r"right|correct|enough)\s*\?\s*$|(?:^|[,，.]\s*)(?:is|are)\s+(?:that|this|it)\s+(?:right|correct|true|ok|okay|"
+          r"safer|riskier|quicker|smarter|wiser|more\s+(?:stable|accurate|robust)|right|correct|enough)"
+          r"(?:\s+(?:here|for\s+(?:this|me|us|my\s+data)))?\s*\?\s*$|(?:^|[,，.]\s*)(?:is|are)\s+(?:that|this|it)\s+(?:right|correct|true|ok|okay|"
           r"fine|a\s+good\s+idea|(?:a\s+)?problem|an?\s+issue)\b[^?]*\?\s*$|"
           r"[,，]\s*(?:isn'?t|won'?t|doesn'?t|wouldn'?t|aren'?t|can'?t)\s+(?:it|that|this|they)\s*\?\s*$|比.{1,20}?(?:好|更好|快|更快|慢|准|更准|强)(?:吗|么|不)|"
           r"[,，]\s*(?:对吗|对不对|是吗|是不是|对吧)\s*[?？]?\s*$|\b(?:might|would|could|will)\s+(?:it\s+)?(?:help|hurt|matter|"
@@ -179,7 +180,9 @@ EITHER = (r"\d[\w.-]*\s+or\s+[^?]{0,20}?\d[\w.-]*(?:\s+\w+)?\s*\?\s*$|"
 reason, neither set."""
 WHICH = (r"\bwhich\s+(?:one\s+)?(?:is|would\s+be|works)\s+(?:better|best|faster)\b|"
          r"\bwhich\s+(?:one\s+)?(?:would|should|do|will)\s+(?:you|i|we)\s+(?:pick|choose|use|go\s+with|recommend)\b|"
-         r"哪个(?:更)?(?:好|快|合适|强)|(?:选|用)哪(?:个|一个|种)")
+         r"\bhelp\s+(?:me|us)\s+(?:choose|decide|pick)\b|\b(?:can'?t|cannot)\s+decide\b|"
+         r"\b(?:torn|deciding|choosing)\s+between\b|"
+         r"哪个(?:更)?(?:好|快|合适|强)|(?:选|用)哪(?:个|一个|种)|帮(?:我|忙)(?:选|挑|决定)|纠结")
 """Two values weighed ("cosine vs linear, which is better here?", "余弦和线性调度哪个好？"): a question, unless the
 message lists values to try ("比较一下秩 8 和 16 哪个好" asks for that sweep)."""
 REPORTED = (r"\b(?:blog(?:\s+post)?|article|paper|tutorial|video|colleague|friend|someone|people|everyone|docs?|"

@@ -91,6 +91,9 @@ def converse(messages: list[str | dict], data_path: str | None = None, hardware:
         for _ in range(int(it.undo)):  # "undo both": the two changes before
             _take_back(i, messages, intents, undone, zh, said_now)
         words = messages[i].lower() if isinstance(messages[i], str) else ""
+        if it.adopt and i and i - 1 not in undone:  # "would rank 8 be faster?", then "ok, do that then"
+            it.values.update({k: v for k, v in intents[i - 1].named.items()  # not the question's "faster"
+                              if k in SETTINGS and k not in ("language", "preference")})
         if it.asked and re.search(KEEP_SAID, words) and (kept := [n for n, s in SETTINGS.items() if s.field in it.asked
                                                                    and any(n in t.values for t in intents[:i])]):
             it.forget, it.asked, it.notes = kept, [], []  # "actually leave the learning rate alone" after "lr 5e-5"

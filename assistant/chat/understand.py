@@ -51,7 +51,7 @@ from .shown import task_of
 from .sweep_words import COMPARES, METRIC, read_sweep, tries
 from .take_back import BACK, FALLBACK, MEANT, reset, undo
 from .traditional import simplified
-from .whole_turn import COUNTS, START, scaled_again, whole_turn
+from .whole_turn import ADOPT, COUNTS, START, scaled_again, whole_turn
 
 
 @dataclass
@@ -87,11 +87,13 @@ class Intents:
     """What a goal taken back had set ("forget the overfitting worry": dropout 0.1, …): each goes back to the
     planner's choice while it still has that value (a dropout said since stays)."""
     back: bool = False
+    """A reset that names nothing ("put both back to what you had", "you decide", "随便，你看着办"): what the
+    previous turn set goes back to the planner (`converse`)."""
+    adopt: bool = False
+    """"Ok, do that then" after "would rank 8 be faster?": the values the previous question named (`converse`)."""
     corrects: list[float] = field(default_factory=list)
     """The numbers a correction says ("no, I said 8 epochs, not rank 8": 8): what the previous change set with one of
     them was misread, and goes back (`corrected`, `converse`)."""
-    """A reset that names nothing ("put both back to what you had", "you decide", "随便，你看着办"): what the
-    previous turn set goes back to the planner (`converse`)."""
 
     def __getattr__(self, name: str) -> Any:
         if name in SETTINGS:
@@ -386,8 +388,9 @@ def _understand(text: str) -> Intents:
                       and k != "language"} if dropped else {}  # "forget the overfitting worry"
     back = nothing_else and not forget and not undone and not values.keys() - {"language"} and bool(
         re.search(BACK, low))  # "put both back to what you had", "随便，你看着办": nothing named (`converse`)
+    adopt = not values.keys() - {"language"} and not forget and bool(re.search(ADOPT, low.strip()))
     return Intents(values, start, notes, sweep, again, stepped, that, switch, forget=forget, undo=undone,
-                   dropped=dropped_values, added=added, back=back, corrects=misread)
+                   dropped=dropped_values, added=added, back=back, corrects=misread, adopt=adopt)
 
 
 def allowed(setting, value: Any, notes: list[str], zh: bool, shown: str | None = None) -> Any:

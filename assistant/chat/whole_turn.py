@@ -33,6 +33,16 @@ START = (r"^(?=\S)(?:(?:yes|yep|yeah|ok|okay|sure|great|perfect|cool|fine|alrigh
 now please", "looks good, go", "sounds good", "开始训练吧", "好的，开始吧", "没问题，跑起来"; or a question whether to
 ("should I start?", "is it ready?", "可以开始了吗？"), which the same reply answers (it points at the Start button
 when the plan is ready, and says what is missing when not; only the button starts a run)."""
+ADOPT = (r"^(?:(?:ok(?:ay)?|fine|sure|yes|yeah|yep|alright|all\s+right|great|cool|perfect|good|got\s+it|makes\s+sense|"
+         r"sounds\s+(?:good|great|right)|that\s+makes\s+sense|convinced|good\s+point)[,.!\s]*)*"
+         r"(?:(?:then|so)\s+)?(?:let'?s\s+|please\s+|just\s+)?(?:do|use|go\s+(?:with|for)|try|take|switch\s+to|apply|make|"
+         r"change\s+(?:it|to)|set)\s+(?:that|it|this|those|them|that\s+one|the\s+(?:lower|higher|smaller|larger|bigger|"
+         r"faster|first|second)\s+one)(?:\s+(?:then|instead|please))*[.!]?$|"
+         r"^(?:yes|yeah|ok(?:ay)?|sure)[,\s]+(?:please|do\s+that|change\s+it|switch)[.!]?$|"
+         r"^(?:好|好的|行|可以|嗯|那|ok)?[，,。\s]*(?:那就|就|那)?(?:这么办|按你说的(?:来|办|改)?|照你说的(?:来|办|改)?|"
+         r"用(?:它|这个|那个)|换(?:成)?(?:它|这个|那个)|改(?:成)?(?:它|这个|那个)|改吧|就这样改|听你的)[吧。！!]*$")
+"""A turn that takes up what the previous one asked about ("would rank 8 be faster?", then "ok, do that then",
+"let's go with that", "那就用这个"): the values that question named (`converse`)."""
 FILLER = (r"(?:(?:no|nope|actually|sorry|hmm|oh|wait|ok|okay|on second thought|never ?mind|算了|不对|不|哦|嗯|其实|"
           r"等等|等一下|please|请|麻烦(?:你)?|帮我)"
           r"[,.!，。！\s]*)")
