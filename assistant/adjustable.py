@@ -279,8 +279,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              r"(?:validate|evaluate)\s+on\s+(?:about\s+)?" + NUMBER + r"\s*%",
              r"(?:validation|eval|evaluation|dev|test)\s+(?:split|set|share|fraction)?" + TO + NUMBER + r"\s*%",
              NUMBER + r"\s*%\s*(?:validation|eval|evaluation|dev|test|held[- ]out)\s*(?:split|set|share|data)",
-             r"(?<![\d.])" + NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?(?:data|rows)\s+)?(?:(?:is\s+|are\s+)?held[- ]out\b|"
-             r"(?:for|as)\s+(?:the\s+)?(?:validation|eval|evaluation|testing|test|dev)\b)",
+             r"(?<![\d.])" + NUMBER + r"\s*%\s*(?:of\s+(?:the\s+)?(?:data|rows|examples)\s+)?"
+             r"(?:(?:should\s+|must\s+|will\s+|can\s+)?(?:is\s+|are\s+|be\s+)?(?:held|kept|set)[- ](?:out|back|aside)\b"
+             r"|(?:for|as)\s+(?:the\s+)?(?:validation|eval|evaluation|testing|test|dev)\b)",
              r"(?<![\d.])" + NUMBER + r"\s*%\s*的?(?:数据|样本)\s*(?:做|作为|用于|用来|当)\s*(?:验证|测试|评估)",
              r"(?:留出|留|拿出|划出|切出|分出|保留|用|拿|取|切)\s*" + NUMBER
              + r"\s*%\s*(?:的)?(?:数据)?(?:做|作为|用于|当)?\s*(?:验证|测试|评估)",

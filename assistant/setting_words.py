@@ -40,6 +40,8 @@ MAX_LENGTH = (
     r"(?:sequences?|examples?|inputs?|context)\s+(?:of\s+)?(?:(?:should|must|can|may|will|could)\s+be\s+|are\s+|"
     r"be\s+)?(?:up to|at most|no longer than)\s+(\d+)\s*tokens?",
     r"(?:截断到|截断为|最长|不超过|长度限制为|限制在)\s*(\d+)\s*(?:个)?\s*(?:token|词元)",
+    r"(?:每条|每个样本|每行|每篇|单条)[^，。,;；\d]{0,6}?(?:最多|至多|不超过|上限)(?:允许|可以|能有|能)?\s*(\d+)\s*(?:个)?\s*"
+    r"(?:token|词元)",
     r"(\d+)\s*tokens?\s+(?:is|are|should\s+be|will\s+be|would\s+be)\s+(?:enough|plenty|fine|sufficient)|"
     r"(\d+)\s*tokens?\s+(?:should|will|would)\s+do\b",
 )

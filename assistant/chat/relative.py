@@ -182,7 +182,8 @@ HELD_ROWS = (r"(?:hold\s+out|hold\s+back|set\s+aside|keep|reserve|use|save)\s+(\
              r"(?:验证|测试)(?:集|数据)\s*(?:留|用|取|要|给)?\s*(\d+)\s*(?:条|行|个样本)|"
              r"\b(\d+)\s+(?:rows|examples|samples|records)\s+(?:held[ -]out|for\s+(?:validation|evaluation|testing))|"
              r"\b(?:hold\s+out|hold\s+back|set\s+aside)\s+(\d+)\s+(?:of\s+(?:the|my)\s+)?(?:rows|examples|samples|records)\b"
-             r"(?!\s+(?:for|as)\s+(?:the\s+)?(?:training|train)\b)")
+             r"(?!\s+(?:for|as)\s+(?:the\s+)?(?:training|train)\b)|"
+             r"\b(?:hold\s+out|hold\s+back|set\s+aside|keep\s+back)\s+(\d+)\s+of\s+(?:them|those|these)\b")
 """A number of rows to hold out, not a share (`HeldRows`)."""
 
 
