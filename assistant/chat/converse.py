@@ -38,7 +38,7 @@ from .relative import (
 )
 from .slots import Slots
 from .sweep_plan import sweep_note
-from .take_back import ALL_CHOICES, LIFTED
+from .take_back import ALL_CHOICES, LIFTED, MEMORY_LIMIT
 from .token_counts import token_lengths, training_messages
 from .traditional import examples_text, traditional, writes_traditional
 from .turn import Question, Turn
@@ -273,9 +273,14 @@ was before its latest change."""
 def _back_before(i: int, messages: list, intents: list[Intents], it: Intents) -> None:
     """"Put the rank back" after rank 32, then rank 64: 32, what each setting `it.forget` names was before the latest
     turn that set it, as "undo" would give (the planner's choice when nothing was said before; a limit taken off,
-    "use all the data", stays off)."""
-    for name in [n for n in it.forget if n not in LIFTED]:
+    "use all the data", stays off; "use the whole card" is the card's memory as said before the limit)."""
+    for name in [n for n in it.forget if n not in LIFTED or n == "gpu_memory_gb"]:
         j = next((j for j in range(i - 1, -1, -1) if name in intents[j].values), None)
+        if name == "gpu_memory_gb" and (j is None or not re.search(MEMORY_LIMIT, turn_words(messages[j]).lower())):
+            it.forget.remove(name)  # "I have a 16GB card", then "use the whole card": it already does
+            it.notes.append("计划已经按整张卡的显存来定" if language_of([messages[i]]) == "zh" else
+                            "the plan already uses the whole card's memory")
+            continue
         if j is not None and name in (before := _slots(messages[:j], intents[:j])).said:
             it.values[name] = before.said[name]
             it.forget.remove(name)

@@ -71,7 +71,8 @@ def digits(low: str) -> str:
     def value(text: str) -> float:
         return float(text) if text[0].isdigit() else zh_number(text)
 
-    low = markdown(low)
+    # 复原, Taiwan's word for undo: "复原刚才的修改" is "还原刚才的修改" (not the 复原 of "恢复原样")
+    low = re.sub(r"(?<!恢)复原", "还原", markdown(low))
     # spellings: "3 × 10^-4", "3 × 10⁻⁴" and "10^-4" as 3e-4 and 1e-4, ".1" as 0.1, "epochs -> 4" as "epochs to
     # 4", and the typos people make in the settings' names
     low = re.sub(r"10\s*([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(SUPERSCRIPT), low.replace("−", "-"))
@@ -255,6 +256,19 @@ def digits(low: str) -> str:
                  r"\s*[,;]\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s+(?:is|'s|would\s+be|should\s+be)\s+(?:enough|fine|plenty|"
                  r"ok(?:ay)?|good)\b", r" \1", low)  # "dropout's too high, 0.01 is enough"
     low = re.sub(r"(?<![减改缩降调变压])(?:少|小|低|短)一半", "减半", low)  # "批大小少一半": halved
+    # "3 epochs will take too long, do 2", "训练 3 轮太久了，2 轮吧": the count said after the judgement
+    low = re.sub(r"\b\d+\s+epochs?\b[^,;.]{0,40}?\btoo\s+(?:long|many|much|slow|few|short)\b[^,;.]{0,30}[,;.]\s*"
+                 r"(?:(?:so|just|then|maybe)\s+)*(?:do|make\s+it|use|try|go\s+with|let'?s\s+do|train(?:\s+for)?)?\s*"
+                 r"(\d+)(?:\s+epochs?)?\s*(?:instead|then|please)?\s*(?=[.!]?$)",
+                 lambda m: f"train {m[1]} epochs", low)
+    low = re.sub(r"(?:训练|跑)?\s*\d+\s*(?:轮|个\s*epoch)[^，,。]{0,10}?太(?:久|长|多|慢|少)了?[^，,。\d]{0,8}"
+                 r"[，,。]\s*(?:那就|就|改成|用|还是)?\s*(\d+)\s*(?:轮|个\s*epoch)?\s*"
+                 r"(?=(?:吧|就行|就好|就够了?)?\s*[。！!]?$)",
+                 lambda m: f"训练 {m[1]} 轮", low)
+    # "19 GB is too much, keep it under 12 GB", "19G 太多了": the estimate judged, not the card's memory
+    low = re.sub(r"(?<![\d.])\d+(?:\.\d+)?\s*(?:gb|gib|g)\b\s*(?:of\s+(?:memory|vram)\s+)?"
+                 r"(?:is|'s|seems|sounds|looks)\s+(?:way\s+|far\s+|much\s+|a\s+bit\s+)?(?:too\s+(?:much|high|big|large)|a\s+lot|excessive)|"
+                 r"(?<![\d.])\d+(?:\.\d+)?\s*(?:gb|g)\s*(?:显存)?\s*太(?:多|高|大)了?", "that is too much", low)
     # "不要用这么多 epoch，两个就够", "not so many epochs, two is enough": that many epochs
     if re.search(r"epoch|轮", low):
         low = re.sub(r"(?<=[,;]\s)(\d+|one|two|three|four|five)\s+(?:is|are|should\s+be|would\s+be)\s+(?:enough|plenty|"

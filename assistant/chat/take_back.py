@@ -122,8 +122,17 @@ LIFTED = {"max_rows": r"\b(?:use|train\s+on|take)\s+(?:all|every(?:thing)?)(?:\s
           "max_steps": r"\b(?:remove|drop|lift|forget|no)\s+(?:the\s+)?step\s+limit|"
                        r"\bno\s+(?:limit\s+on\s+|max(?:imum)?\s+)steps|不限制步数|取消步数限制|不限步数",
           "time_budget_minutes": r"\b(?:remove|drop|lift|forget|no)\s+(?:the\s+)?(?:time\s+limit|time\s+budget|"
-                                 r"deadline)|不限(?:制)?时间|取消时间限制"}
-"""A limit taken off: "use all the data", "remove the step limit", "不限制步数" (the planner's choice again: none)."""
+                                 r"deadline)|不限(?:制)?时间|取消时间限制",
+          "gpu_memory_gb": r"\b(?:use|take|have)\s+(?:the\s+)?(?:whole|full|entire)\s+(?:card|gpu)\b|"
+                           r"\b(?:use|take)\s+all\s+(?:of\s+)?(?:the\s+)?(?:gpu|card|vram|gpu\s+memory)\b|"
+                           r"\bno\s+(?:need\s+to\s+)?(?:share|split)\s+the\s+(?:card|gpu)\b|"
+                           r"用整张卡|整张卡都(?:用|给)|显存全(?:部)?用上?|不(?:用)?限制显存|取消显存限制"}
+"""A limit taken off: "use all the data", "remove the step limit", "不限制步数" (the planner's choice again: none);
+"use the whole card" after "make it fit in 12GB": the card's memory (what the person said of it, else detected)."""
+MEMORY_LIMIT = (r"\bfit|\bunder\b|\bbelow\b|\bwithin\b|\bat\s+most\b|\bno\s+more\s+than\b|\blimit|\bcap\b|"
+                r"\bkeep\s+it\b|\bonly\s+\d+(?:\.\d+)?\s*g\w*\s+(?:left|free|available)|以内|之内|控制在|不超过|最多|限制|放得下|只剩|剩下?")
+"""A memory said as a limit to fit in ("make it fit in 12GB", "控制在 12G 以内"), not as the card's: only such a limit
+is taken off by "use the whole card"."""
 
 
 FALLBACK = (r"(?:qlora|4[- ]?bit|quantiz\w*|量化)[^.;。；]{0,30}?(?:\bonly\s+)?(?:\bif\s+(?:needed|necessary|"

@@ -243,6 +243,9 @@ def _understand(text: str) -> Intents:
     low = now + goal_words  # but the settings of an earlier run are not asked for
     asking = low  # a question is read whole ("would two more epochs help?" even after the two more epochs are taken)
     if re.search(r"\bno\s*qlora|without qlora|don'?t use qlora|\bnot\s+(?:a\s+)?qlora|full lora|plain lora|"
+                 r"\b(?:turn|switch|toggle)\s+(?:the\s+)?(?:qlora|4[- ]?bit|quantiz\w*)(?:\s+mode)?\s+"
+                 r"(?:back\s+)?off\b|"
+                 r"\b(?:turn|switch)\s+off\s+(?:the\s+)?(?:qlora|4[- ]?bit|quantiz\w*)|"
                  r"(?:instead of|rather than) qlora|(?<!要)(?:不|别)(?:要|用|想)?(?:用|使用)?\s*qlora|"
                  r"(?:\bno|without|don'?t(?:\s+use)?|do not(?:\s+use)?|never|not)\s+(?:4[- ]?bit|quantiz)|"
                  r"(?<!要)(?:不|别)(?:要|想)?(?:用|使用)?\s*(?:4\s*-?\s*bit|4\s*位|量化)|"

@@ -87,7 +87,7 @@ on", "算了，还是关掉它吧", "还是用吧" (`converse` gives it to the o
 
 COUNTS = {"one": 1, "a": 1, "an": 1, "two": 2, "a couple": 2, "a couple of": 2, "three": 3, "一": 1, "两": 2,
           "二": 2, "三": 3}
-ADDED = (r"^(?:(?:ok|okay|hmm|actually)[,.!\s]*)*(?:just\s+)?(?P<n>\d+|one|two|three|a couple|an?)\s+"
+ADDED = (r"^(?:(?:ok|okay|hmm|actually|and|then|plus|so)[,.!\s]*)*(?:just\s+)?(?P<n>\d+|one|two|three|a couple|an?)\s+"
          r"(?P<w>more|less|fewer|extra)(?:\s+(?:please|then))?[.!]?$|"
          r"^(?:再)?(?P<zw>多|加|少|减)\s*(?P<zn>\d+|一|两|二|三)\s*(?:个)?(?:吧)?[。！!]?$")
 """A count more or fewer of what the previous turn set: "one more", "two less", "再加一个", "少一个"."""
