@@ -170,8 +170,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             'commercial use), "any"', "licence: {}", "许可：{}", in_plan=False),
     Setting("epochs", ("training.epochs",), NUMERIC, lambda v: 0 < v <= 100, "more than 0 and at most 100",
             "number of passes over the data", "train {} epochs", "训练 {} 轮",
-            (NUMBER + r"\s*(?:epochs?|(?:full\s+)?pass(?:es)?\s+(?:over|through)\b|"
-                      r"(?:full\s+)?passes\b(?!\s*(?:of|at|@))|(?:个\s*)?轮|遍|个\s*epoch)",
+            (NUMBER + r"\s*(?:epochs?\b(?!\s*[=:]?\s*\d+(?:\.\d+)?(?![\d.])"
+                      r"(?!\s*(?:steps?|rows|examples|tokens|min|%|gb)))|(?:full\s+)?pass(?:es)?\s+(?:over|through)\b|"
+                      r"(?:full\s+)?passes\b(?!\s*(?:of|at|@))|(?:个\s*)?轮(?!数)|遍|个\s*epoch)",
              r"(?:epochs?|轮数|轮次|训练轮数|epoch\s*数)" + TO + NUMBER,
              r"(?:训练|跑)\s*" + NUMBER + r"\s*(?:个\s*)?(?:epoch|轮|遍)"), editor=True),
     Setting("r", ("lora.r",), int, lambda v: 1 <= v <= 1024, "between 1 and 1024", "LoRA rank (integer)",

@@ -255,7 +255,12 @@ def _one_of(last: list[str], zh: bool, notes: list[str], value: str = "") -> str
     None when it set none, or several (a note then asks which one)."""
     if len(last) == 1:
         return last[0]
-    if last:
+    if not last:  # "set it to 64" before any number was set
+        notes.append((f"前面没有改过数值：请说明 {value} 是哪一项的（例如“秩 {value}”）" if value else
+                      "前面没有改过数值：请说明要改哪一项") if zh else
+                     (f"no earlier turn set a number: say which setting {value} is for (e.g. “rank {value}”)"
+                      if value else "no earlier turn set a number: say which setting to change"))
+    else:
         names = ("、" if zh else ", ").join(SETTINGS[k].said("…", "zh" if zh else "en") for k in last)
         notes.append((f"上一轮改了好几项（{names}），请说明 {value} 是哪一项的" if value else
                       f"上一轮改了好几项（{names}），请说明要改哪一项") if zh else

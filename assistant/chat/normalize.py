@@ -65,6 +65,10 @@ def markdown(low: str) -> str:
     return re.sub(r"^[ \t]*>[ \t]*([^\n]*)\n+", r"\1 ", low, flags=re.M)
 
 
+ENDS_NUMBER = r"(?:(?![\u4e00-\u9fff])|(?=谢谢|多谢|吧|啊|呀|哈|哦|喔|就好|就行|就够))"
+"""After a number in Chinese characters: no other character, or only a politeness ("秩改成八谢谢", "批大小四吧")."""
+
+
 def digits(low: str) -> str:
     """Numbers said in words written as digits, so every setting's pattern reads them: "two epochs" → "2 epochs",
     "训练两轮" → "训练2轮", "学习率万分之一" → "学习率0.0001", "百分之二十" → "20%"."""
@@ -107,6 +111,9 @@ def digits(low: str) -> str:
     low = re.sub(r"\b(?:learnign|leanring|learing|lerning|learnig|laerning)(?=[ _-]?rate\b)", "learning", low)
     low = re.sub(r"\b(?:batch-size|bach size|btach size|bathc size|bacth size|batchsize)\b", "batch size", low)
     low = re.sub(r"\b(?:rnak|ranl|rnk)\b", "rank", low)
+    low = re.sub(r"\b(?:dropuot|droput|dropot|drouput|dorpout|dropuout)\b", "dropout", low)
+    low = re.sub(r"\b(?:warmpu|wramup|warmpup|wamrup|warmupp)\b", "warmup", low)
+    low = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)\s+e\s*(-\d+)\b", r"\1e\2", low)  # "lr = 2 e-5"
     low = re.sub(r"\b(?:grad(?:ient)?|act(?:ivation)?)[ _-]?(?:ckpt|checkpoint(?!s)(?:ing)?)\b",
                  "gradient checkpointing", low)  # "no grad ckpt", "关掉 grad ckpt"
     low = re.sub(r"\bsu+m+[ae]r+i([sz])(?=e|ation|ing)", r"summari\1", low)  # "sumarize", "summerize"
@@ -123,11 +130,13 @@ def digits(low: str) -> str:
     # "5x smaller", "4 times bigger": a factor, not a value ("learning rate 5x smaller" is no learning rate of 5)
     low = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:x|×|times)\s+(?=(?:smaller|lower|less|larger|higher|bigger|greater|"
                  r"more)\b)", r"by a factor of \1 ", low)
-    # "rank and alpha both 16", "秩和 alpha 都设成 16": each of them
-    low = re.sub(rf"({PAIRED})\s*(?:and|&|和|与|跟)\s*(?:the\s+)?({PAIRED})\s*(?:(?:both|都)\s*(?:be\s+)?"
+    # "rank and alpha both 16", "秩和 alpha 都设成 16": each of them (not "3 epochs and lr=5e-5": the epochs have
+    # theirs)
+    low = re.sub(rf"(?<!\d\s)(?<!\d)({PAIRED})\s*(?:and|&|和|与|跟)\s*(?:the\s+)?({PAIRED})\s*"
+                 rf"(?:(?:both|都)\s*(?:be\s+)?"
                  rf"(?:(?:set\s+)?to|=|:|at|设成|设为|设置为|改成|改为|为|是|用)?|(?:set\s+)?to|=|设成|设为|改成|改为)\s*"
                  rf"({VALUE})(?![\w.%])", r"\1 \3, \2 \3", low)
-    low = re.sub(rf"({PAIRED})\s*(?:and|&|和|与|跟)\s*(?:the\s+)?({PAIRED})\s*"
+    low = re.sub(rf"(?<!\d\s)(?<!\d)({PAIRED})\s*(?:and|&|和|与|跟)\s*(?:the\s+)?({PAIRED})\s*"
                  rf"(?:of\s+|=\s*|:\s*|are\s+|分别(?:是|为|设成)?\s*)?({VALUE})\s*(?:and|&|,|，|和|/|、)\s*({VALUE})"
                  rf"(?![\w.%])(?:\s*respectively)?", r"\1 \3, \2 \4", low)  # "rank and alpha 16 and 32", "秩和 alpha
     # 分别是 16 和 32": in that order
@@ -208,9 +217,9 @@ def digits(low: str) -> str:
     low = re.sub(r"((?:dropout|丢弃率|预热比例|预热)\s*(?:设成|设为|改成|改为|调成|调到|用|是|为|取|大约|大概)?\s*)"
                  r"(\d+)分之(\d+)",
                  lambda m: f"{m.group(1)}{int(m.group(3)) / max(1, int(m.group(2))):g}", low)  # "dropout 设成十分之一"
-    low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])", lambda m: str(zh_number(m.group(1))), low)
+    low = re.sub(r"(?<=秩|为|成|到)(" + ZH_NUMBER + r")" + ENDS_NUMBER, lambda m: str(zh_number(m.group(1))), low)
     low = re.sub(r"((?:批大小|批量大小|最大长度|序列长度|长度|随机种子|种子|步数|轮数|耐心值?|梯度累积)\s*"
-                 r"(?:是|用|=|:)?\s*)(" + ZH_NUMBER + r")(?![\u4e00-\u9fff])",
+                 r"(?:是|用|=|:)?\s*)(" + ZH_NUMBER + r")" + ENDS_NUMBER,
                  lambda m: m.group(1) + str(zh_number(m.group(2))), low)  # "批大小十六"
     # "线性学习率调度" → "linear学习率调度": the schedules' Chinese names, where a schedule follows or precedes
     low = re.sub(r"(线性|余弦|恒定|常数)(?=\s*(?:的)?\s*(?:学习率)?\s*(?:调度|衰减|退火|schedule))",
