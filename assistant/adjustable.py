@@ -218,6 +218,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:use|take|keep|train on|sample|(?:sub|down)sample(?:\s+(?:it|the\s+data))?\s+to)\s+(?:only\s|just\s)?"
              r"(?:the\s+first\s+|a\s+sample\s+of\s+|a\s+random\s+)?(\d+)\s*(?:of\s+(?:the|my)\s+)?(?:rows|examples|samples|"
              r"lines|records|questions|reviews|tickets|articles|conversations|pairs|documents|emails|messages)",
+             r"\b(?:test|try|run|check)\s+(?:it\s+|things\s+)?on\s+(?:only\s+|just\s+)?(?:the\s+first\s+)?(\d+)\s*"
+             r"(?:rows|examples|samples|records|reviews|tickets|articles|messages|documents|emails)\b",
              r"(?<!have )(?<!got )(?<!are )(?<!contains )(?<!is )(?<!'s )(?:only|just)\s+(\d+)\s*"
              r"(?:rows|examples|samples|records)(?!\s+(?:for|as|to)\s+(?:the\s+)?(?:validation|eval|test|dev))",
              r"(?<!\S)first\s+(\d+)\s*(?:rows|examples|samples|lines|records)\s+only\b",
@@ -327,7 +329,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             (r"(?:ignore|drop|leave out|remove|exclude|skip|without|don'?t use|do not use)\s+(?:the\s+)?[`'\"“]?"
              r"([\w\u4e00-\u9fff]+)[`'\"”]?\s+(?:column|field)",
              r"\b(?:leave|keep|take)\s+(?:the\s+)?[`'\"“]?([\w\u4e00-\u9fff]+)[`'\"”]?\s+(?:column|field)\s+out\b",
-             r"(?:不要用|不用|去掉|忽略|删掉|排除)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段|栏)"),
+             r"(?:不要用|不用|去掉|忽略|删掉|排除)\s*[`'\"“]?([\w\u4e00-\u9fff]+?)[`'\"”]?\s*(?:这一?)?(?:列|字段|栏)",
+             r"[`'\"“]?([a-z][\w-]*)[`'\"”]?\s*(?:这一?|那一?)?(?:列|字段|栏)\s*(?:就|也)?(?:别用|不要用|不用|不要|去掉|拿掉|删掉|"
+             r"忽略)"),
             in_plan=False),
     Setting("input_column", ("data.input_columns",), str, _column_name, "a column's name",
             "the one input column the user wants the model to read (the others are left out)", "input column {}",

@@ -20,11 +20,14 @@ ONLY_INPUT = (r"\b(?:model|it)\s+(?:should|must|can|may|will)\s+only\s+(?:see|re
               r"\bonly\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column\s+|field\s+)?(?:is|as|should\s+be)\s+(?:the\s+)?input|"
               r"\b(?:from|using|use|read|based\s+on|given)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|"
               r"text))?\s+(?:only|alone)\b|\bpredict\s+(?:the\s+)?[\w-]+\s+(?:column\s+)?(?:from|given|based\s+on|using)\s+"
-              r"(?:the\s+|its\s+|each\s+\w+'s\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
+              r"(?:the\s+|its\s+|each\s+\w+'s\s+)?(?:[a-z]+\s+)??[`'\"“]?(?!(?:only|alone|too|also|instead)\b)([\w-]+)[`'\"”]?"
+              r"(?:\s+(?:column|field|line|text))?"
+              r"(?=\s*(?:$|[,.;!]))|"
               r"\b(?:from|using|based\s+on|given)\s+(?:only|just)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?"
               r"(?:\s+(?:column|field|text|content|line))?(?=\s*(?:$|[,.;!]))|"
               r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field))?\s+is\s+(?:what|all\s+that)\s+matters\b|"
-              r"\b(?:only|just)\s+(?:look\s+at|read|see|use)\s+(?:the\s+)?[`'\"“]?([a-z][\w-]*)[`'\"”]?"
+              r"\b(?:(?:only|just)\s+(?:look\s+at|read|see|use)|(?:use|read)\s+(?:only|just))\s+(?:the\s+)?[`'\"“]?"
+              r"([a-z][\w-]*)[`'\"”]?"
               r"(?:\s+(?:column|field|line|text))?(?=\s*(?:$|[,.;!]))|"
               r"\bthe\s+[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|text))?\s+(?:alone|by\s+itself|on\s+its\s+own)\b|"
               r"\b(?:write|generate|produce|create)\s+(?:a\s+|an\s+|the\s+)?[\w-]+(?:\s+line)?\s+(?:for|from)\s+"
@@ -38,8 +41,9 @@ subject 预测 queue": the one input, when the file has a column by that name.""
 
 
 EXCLUDE = (r"\b(?:ignore|drop|leave\s+out|remove|exclude|skip|don'?t\s+use|do\s+not\s+use)\s+(?:the\s+)?[`'\"“]?"
-           r"([\w-]+)[`'\"”]?(?=\s*(?:$|[,.;!]))|\b(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column|field)\s+(?:is|seems)\s+"
-           r"(?:meaningless|useless|irrelevant|noise|junk|not\s+(?:needed|useful|relevant))|"
+           r"([\w-]+)[`'\"”]?(?=\s*(?:$|[,.;!]))|\b(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?\s+(?:column|field|line)\s+(?:is|seems)\s+"
+           r"(?:(?:mostly|just|pure|pretty\s+much|really|basically)\s+)?(?:meaningless|useless|irrelevant|noise|junk|"
+           r"not\s+(?:needed|useful|relevant))|"
            r"\b([a-z][\w-]*)\s*(?:这一?列|列|字段)?\s*(?:太|很|有点)(?:乱|杂|吵|脏)了?\s*[，,]\s*(?:别|不要|不)用(?:它|这列)?")
 """An input left out without the word column ("ignore the subject"): `MaybeColumn`."""
 
@@ -53,10 +57,13 @@ class AlsoColumn(MaybeColumn):
     """A column read as well as those read so far ("use the body too", "body 也用上"): see `converse`."""
 
 
-ALSO_INPUT = (r"\b(?:use|read|include|add|keep)\s+(?:the\s+)?[`'\"“]?([\w-]+)[`'\"”]?(?:\s+(?:column|field|text))?\s+"
+ALSO_INPUT = (r"\b(?:use|read|include|add|keep|put|bring)\s+(?:the\s+)?[`'\"“]?"
+              r"(?!(?:both|them|it|that|this|those|these|everything|all|each)\b)([\w-]+)[`'\"”]?"
+              r"(?:\s+(?:column|field|text))?\s+"
               r"(?:as\s+well|too|also|back(?:\s+in)?)\b|\b(?:also|and)\s+(?:use|read|include)\s+(?:the\s+)?[`'\"“]?([\w-]+)"
               r"[`'\"”]?(?:\s+(?:column|field|text))?(?=\s*(?:$|[,.;!]))|"
-              r"(?:把)?[`'\"“]?([a-z][\w-]*)[`'\"”]?\s*(?:这一?列|列|字段)?也(?:用上|加上|加进来|用进来|要|用)")
+              r"(?:把)?[`'\"“]?([a-z][\w-]*)[`'\"”]?\s*(?:这一?列|列|字段|这栏|栏)?(?:也|还是)?(?:用上|加上|加进来|用进来|要|用|"
+              r"加回来|加回去|用回来|放回来|放回去)")
 """An input column read as well ("use the body as well", "add the body back", "body 这列也用上")."""
 
 
