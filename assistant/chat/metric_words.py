@@ -47,7 +47,8 @@ LEAVE_OUT = (r"\b(?:(?:don'?t|do\s+not|doesn'?t|no\s+need\s+to|stop|never)\s+(?:
 """A measure left out ("don't compute f1", "drop f1 and bleu", "f1 isn't needed", "不要 f1", "f1 去掉")."""
 ONLY = (r"\b(?:only|just)\s+(?:(?:report|measure|compute|track|use|keep|show|need|want|give\s+me|score\s+(?:with|by))"
         r"\s+)?"
-        r"(?:the\s+)?" + LIST + r"(?:{n})(?!\s+(?:matters|counts|is\s+what))"
+        r"(?:the\s+)?" + LIST + r"(?:{n})(?!\s+(?:matters|counts|is\s+what|to\s+be|(?:as\s+)?high|higher|better|up\b|"
+        r"improv))"
         r"|(?:{n})" + TAIL + r"\s+(?:only|alone)\b(?!\s+(?:matters|counts))"
         r"|(?:{n})(?:\s+(?:metric|score))?\s+(?:is|will\s+be|would\s+be|'s)\s+(?:enough|fine|plenty|sufficient|"
         r"all\s+(?:i|we)\s+(?:need|want|care\s+about))"
@@ -71,9 +72,10 @@ def metrics_changed(low: str) -> tuple[str | None, str | None, str]:
     off, only = [], []
     if re.search(ADVICE, low) and not re.search(REQUEST, low):
         return None, None, low
+    said = re.sub(PICKED_BY, " ", low)  # "pick the winner by accuracy only": what judges a sweep, not the measures
     for found, pattern in ((only, ONLY), (off, LEAVE_OUT)):
         for name, words in NAMES.items():
-            if re.search(pattern.format(n=words), low):
+            if re.search(pattern.format(n=words), said):
                 found.append(name)
     if not off and not only:
         return None, None, low
