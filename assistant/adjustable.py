@@ -195,7 +195,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             editor=True),
     Setting("max_steps", ("training.max_steps",), int, lambda v: 1 <= v <= 10_000_000, "between 1 and 10000000",
             "stop after this many optimizer steps, whatever the epochs (integer)", "stop after {} steps",
-            "训练 {} 步", (r"max[_ ]?steps\s*(?:to|=|:|of)?\s*(\d+)",
+            "训练 {} 步", (r"max[_ ]?steps" + TO + r"(\d+)",
                           r"(?:for|train|run|only|just|stop after|after|at most|no more than|a maximum of|max\.?|"
                           r"maximum(?: of)?)\s+(\d+)\s*"
                           r"(?:training\s+|optimi[sz]er\s+)?(?:steps?|iter(?:ation)?s)\b",

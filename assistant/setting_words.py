@@ -7,6 +7,7 @@ NUMBER = r"(\d+(?:\.\d+)?(?:e-?\d+)?)"
 TO = (r"\s*(?:(?:的?值)\s*)?(?:给我\s*)?(?:to|=|:|of|is|at|(?:should|must|needs to|could|can) be|为|设为|设成|设置为|"
       r"设到|设置成|设置到|设定为|设定成|改成|改为|改到|调成|调为|调到|换成|[改换采使]用|用|是|固定为|固定成|定为|定成|整成|搞成|弄成|拉到|拉成|改|"
       r"卡在|定在|提到|提高到|升到|降到|降低到|减到|加到|增加到|调整到|调整为|调整成|给个|给到|开到|开成|放到|放宽到|"
+      r"开(?![始启])|跑|固定(?![为成])|"
       r"(?:应该|最好|可以)(?:是|用|设为|设成)|设(?!置)|(?:要不)?(?:试试|试一下)|要不(?:用|就)?|"
       r",\s*(?:maybe|perhaps|say|let'?s\s+say|something\s+like)(?=\s+\d))?\s*(?:(?:(?:somewhere\s+)?(?:around|about|near|close\s+to)|roughly|approximately|approx\.?|~|大约|大概|约|差不多|"
       r"大致|in\s+the\s+(?:ballpark|region|neighbou?rhood|vicinity|range)\s+of|something\s+like)\s*)?")

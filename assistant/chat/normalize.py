@@ -65,6 +65,11 @@ def markdown(low: str) -> str:
     return re.sub(r"^[ \t]*>[ \t]*([^\n]*)\n+", r"\1 ", low, flags=re.M)
 
 
+MIXED_NAMES = ((r"\blearning[ _-]?rate\b|\blr\b", "学习率"), (r"\bwarm[ _-]?up\b(?![ _-]?(?:steps?|ratio))", "预热"),
+               (r"\b(?:random\s+)?seed\b", "随机种子"), (r"\beval(?:uate)?\b(?=\s*(?:一次|一下))", "评估"),
+               (r"\bval(?:idation)?(?:\s+set)?\b(?!\s*(?:loss|_))", "验证集"),
+               (r"\b(?:gradient|activation)[ _-]?checkpointing\b", "梯度检查点"))
+"""English names of settings in a Chinese sentence, and the Chinese names the Chinese phrasings are written for."""
 ENDS_NUMBER = r"(?:(?![\u4e00-\u9fff])|(?=谢谢|多谢|吧|啊|呀|哈|哦|喔|就好|就行|就够))"
 """After a number in Chinese characters: no other character, or only a politeness ("秩改成八谢谢", "批大小四吧")."""
 
@@ -77,6 +82,10 @@ def digits(low: str) -> str:
 
     # 复原, Taiwan's word for undo: "复原刚才的修改" is "还原刚才的修改" (not the 复原 of "恢复原样")
     low = re.sub(r"(?<!恢)复原", "还原", markdown(low))
+    if re.search(r"[\u4e00-\u9fff]", low):  # English names in a Chinese sentence ("lr 砍一半", "warmup 关了吧",
+        # "val 留 15%"): the Chinese names every Chinese phrasing is written for
+        for english, chinese in MIXED_NAMES:
+            low = re.sub(english, chinese, low)
     # spellings: "3 × 10^-4", "3 × 10⁻⁴" and "10^-4" as 3e-4 and 1e-4, ".1" as 0.1, "epochs -> 4" as "epochs to
     # 4", and the typos people make in the settings' names
     low = re.sub(r"10\s*([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(SUPERSCRIPT), low.replace("−", "-"))
@@ -265,6 +274,10 @@ def digits(low: str) -> str:
                  r"\s*[,;]\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s+(?:is|'s|would\s+be|should\s+be)\s+(?:enough|fine|plenty|"
                  r"ok(?:ay)?|good)\b", r" \1", low)  # "dropout's too high, 0.01 is enough"
     low = re.sub(r"(?<![减改缩降调变压])(?:少|小|低|短)一半", "减半", low)  # "批大小少一半": halved
+    low = re.sub(r"(?:砍|削|砍掉|削掉)\s*一半", "减半", low)  # "lr 砍一半"
+    low = re.sub(r"翻(?:个|一)倍", "翻倍", low)  # "rank 翻个倍"
+    low = re.sub(r"给(?=\s*(?:小|大|高|低|短|长)(?:一)?点)", "调", low)  # "学习率给小点"
+    low = re.sub(r"(?<=\S)\s*先\s*(?=关掉|关了|关闭|不用|不要|去掉|停掉)", "", low)  # "checkpointing 先关掉"
     # "3 epochs will take too long, do 2", "训练 3 轮太久了，2 轮吧": the count said after the judgement
     low = re.sub(r"\b\d+\s+epochs?\b[^,;.]{0,40}?\btoo\s+(?:long|many|much|slow|few|short)\b[^,;.]{0,30}[,;.]\s*"
                  r"(?:(?:so|just|then|maybe)\s+)*(?:do|make\s+it|use|try|go\s+with|let'?s\s+do|train(?:\s+for)?)?\s*"
