@@ -224,6 +224,15 @@ def visible_gpus() -> list[tuple[str, float]]:
     return gpus
 
 
+def native_bf16() -> bool:
+    """Whether this process's GPU computes bf16 in hardware (NVIDIA Ampere or later): what training and serving pick
+    their 16-bit type by. torch's own `is_bf16_supported()`, which transformers asks, also says yes where bf16 is
+    only emulated (a T4, a V100)."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+
+
 def detect_gpu() -> Hardware:
     """The first CUDA GPU, or the CPU without one (TAILOR_GPU_MEMORY and TAILOR_GPU_NAME override it)."""
     env = environment()

@@ -148,7 +148,7 @@ class Engine:
             import torch
             from transformers import AutoModelForCausalLM
 
-            from ..models.resolve import load_tokenizer
+            from ..models.resolve import load_tokenizer, native_bf16
 
             path = resolve_source(self.base_source, self.registry.home.models, log=self._log)
             self.resolved = path
@@ -157,7 +157,7 @@ class Engine:
             if serve_on_gpu():  # bf16 where the card has it, else fp16 (emulated bf16 is slow and compiles nothing)
                 from transformers import CompileConfig
 
-                dtype = torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+                dtype = torch.bfloat16 if native_bf16() else torch.float16
                 self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
                 self.home_device = "cuda"
                 if environment().serve_compile:

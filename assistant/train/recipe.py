@@ -37,14 +37,6 @@ def quantization_config(plan: Plan):
                               else torch.bfloat16)
 
 
-def native_bf16() -> bool:
-    """Whether this process's GPU computes bf16 in hardware (NVIDIA Ampere or later). torch's own
-    `is_bf16_supported()`, which transformers asks, also says yes where bf16 is only emulated (a T4, a V100)."""
-    import torch
-
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
-
-
 def precision_on_this_gpu(plan: Plan, log) -> None:
     """A bf16 plan that reaches a GPU without bf16 (it was made for another card, or for one the catalog does not
     know) trains in fp16 there, and says so: emulated bf16 would run every matmul without tensor cores, and
@@ -52,6 +44,8 @@ def precision_on_this_gpu(plan: Plan, log) -> None:
     if plan.training.precision != "bf16" or plan.resources.device == "cpu":
         return
     import torch
+
+    from ..models.resolve import native_bf16
 
     if torch.cuda.is_available() and not native_bf16():
         plan.training.precision = "fp16"
